@@ -1,0 +1,219 @@
+/** Public types of resilient-fetch. The documentation of every option lives here. */
+
+export type BreakerState = 'closed' | 'open' | 'half-open' | 'forced-open' | 'disabled'
+
+/** How the breaker remembers recent attempts. */
+export type BreakerWindow =
+  | 'consecutive'
+  | { type: 'count'; size: number }
+  | { type: 'time'; duration: number }
+
+export interface OpenDurationBackoff {
+  /** First open duration, ms. */
+  base: number
+  /** Longest open duration, ms. */
+  max: number
+  /** Growth on each re-open without a close in between. @default 2 */
+  multiplier?: number
+  /** Fraction of the duration taken off at random, 0..1. @default 0.1 */
+  jitter?: number
+}
+
+export interface BreakerOptions {
+  /** @default { type: 'time', duration: 30_000 } */
+  window?: BreakerWindow
+  /** Failures in the window that open the breaker. @default 5 */
+  failureThreshold?: number
+  /** Also require failures / calls >= failureRate (0..1) to open. */
+  failureRate?: number
+  /** Calls slower than `duration` ms are slow; opens when slowCalls >= failureThreshold and slowCalls / calls >= rate. */
+  slowCall?: { duration: number; rate: number }
+  /** ms, or a duration that grows on each re-open. @default 30_000 */
+  openDuration?: number | OpenDurationBackoff
+  /** @default { probes: 1, successesToClose: 1 } */
+  halfOpen?: { probes?: number; successesToClose?: number }
+  /** A 503/429 with Retry-After opens the key until then. @default true */
+  retryAfter?: boolean
+}
+
+export interface BulkheadOptions {
+  /** Attempts in flight per key. @default 50 */
+  maxConcurrent?: number
+  /** Calls waiting per key; 0 rejects at once when full. @default 100 */
+  maxQueue?: number
+  /** Longest wait in the queue, ms. @default 5_000 */
+  queueTimeout?: number
+}
+
+export interface TimeoutOptions {
+  /** Per attempt, to response headers, ms (false: none). @default 10_000 */
+  attempt?: number | false
+  /** The whole call including retries and waits, ms (false: none). @default 30_000 */
+  total?: number | false
+}
+
+export interface RetryOptions {
+  /** Retries after the first attempt. @default 2 */
+  limit?: number
+  /** @default ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'] */
+  methods?: string[]
+  /** @default [408, 429, 500, 502, 503, 504] */
+  statusCodes?: number[]
+  /** @default { base: 300, max: 10_000, jitter: 'full' } */
+  backoff?: { base?: number; max?: number; jitter?: 'full' | 'equal' | 'none' }
+  /** Honour Retry-After up to this many ms; a longer one is not retried. @default 60_000 */
+  maxRetryAfter?: number
+  /** Retries allowed per key over a 10 s window: min + ratio × calls. false: unlimited. @default { ratio: 0.2, min: 10 } */
+  budget?: { ratio?: number; min?: number } | false
+}
+
+export interface Outcome {
+  response?: Response
+  error?: unknown
+  /** ms from the attempt's start to its headers or failure. */
+  duration: number
+}
+
+export interface StoredResponse {
+  url: string
+  status: number
+  statusText: string
+  headers: [string, string][]
+  body: ArrayBuffer
+  /** ms since the epoch. */
+  storedAt: number
+}
+
+export interface FallbackStore {
+  get(key: string): Promise<StoredResponse | undefined>
+  put(key: string, entry: StoredResponse): Promise<void>
+  delete(key: string): Promise<void>
+  clear(): Promise<void>
+}
+
+export interface FallbackOptions {
+  /** 'auto': Cache API, else IndexedDB, else memory. @default 'auto' */
+  store?: 'auto' | 'memory' | FallbackStore
+  /** Oldest entry that may be served, ms. @default 86_400_000 */
+  maxAge?: number
+  /** Larger bodies are not stored. @default 5 * 1024 * 1024 */
+  maxBodyBytes?: number
+  /** Store responses to credentialed requests, `private` and Set-Cookie responses. @default false */
+  private?: boolean
+}
+
+export interface ResilientFetchOptions {
+  /** The transport. @default globalThis.fetch, looked up at call time */
+  fetch?: typeof globalThis.fetch
+  /** One breaker and bulkhead per key. @default the URL's origin */
+  key?: (request: Request) => string
+  breaker?: BreakerOptions | false
+  bulkhead?: BulkheadOptions | false
+  /** A number is the attempt timeout. @default { attempt: 10_000, total: 30_000 } */
+  timeout?: number | TimeoutOptions | false
+  /** A number is the limit. @default { limit: 2, ... } */
+  retry?: number | RetryOptions | false
+  /** @default network error, timeout, status >= 500, 408, 429; user aborts never count */
+  isFailure?: (outcome: Outcome) => boolean
+  fallback?: FallbackOptions | false
+  /** Breakers and bulkheads kept; least recently used idle keys are dropped first. @default 1_000 */
+  maxKeys?: number
+}
+
+export interface CallOptions {
+  /** Use this key instead of the instance's key function. */
+  key?: string
+  timeout?: number | TimeoutOptions | false
+  retry?: number | RetryOptions | false
+  /** false: neither store nor serve a fallback copy for this call. */
+  fallback?: boolean
+  /** A Worker's ctx.waitUntil, so background work outlives the response. */
+  waitUntil?: (promise: Promise<unknown>) => void
+}
+
+export type ResilientRequestInit = RequestInit & { resilience?: CallOptions }
+
+export interface BreakerControl {
+  readonly key: string
+  readonly state: BreakerState
+  /** Force open, for `ms` (then half-open) or until close()/reset(). */
+  open(ms?: number): void
+  /** Close and forget the window. */
+  close(): void
+  /** Close, forget the window and the re-open count. */
+  reset(): void
+  /** Let every call through and record nothing, until close() or reset(). */
+  disable(): void
+}
+
+export interface BreakerSnapshot {
+  key: string
+  state: BreakerState
+  /** Attempts in the current window. */
+  calls: number
+  failures: number
+  slowCalls: number
+  failureRate: number
+  /** Attempts refused by the breaker since the key was created. */
+  rejected: number
+  /** State changes since the key was created. */
+  transitions: number
+  openedAt?: number
+  nextProbeAt?: number
+}
+
+export interface BulkheadSnapshot {
+  key: string
+  active: number
+  queued: number
+  maxConcurrent: number
+  maxQueue: number
+  rejected: number
+}
+
+export interface ResilienceTotals {
+  requests: number
+  successes: number
+  failures: number
+  rejected: number
+  timeouts: number
+  retries: number
+  fallbacks: number
+}
+
+export interface ResilienceSnapshot {
+  at: number
+  breakers: BreakerSnapshot[]
+  bulkheads: BulkheadSnapshot[]
+  totals: ResilienceTotals
+}
+
+export interface ResilienceInfo {
+  source: 'network' | 'fallback'
+  key: string
+  attempts: number
+  storedAt?: number
+}
+
+export interface ResilienceEventMap {
+  statechange: { key: string; from: BreakerState; to: BreakerState }
+  success: { key: string; status: number; duration: number }
+  failure: { key: string; status?: number; error?: unknown; duration: number }
+  reject: { key: string; reason: 'open' | 'bulkhead' }
+  retry: { key: string; attempt: number; delay: number }
+  timeout: { key: string; timeout: number; scope: 'attempt' | 'total' }
+  fallback: { key: string; age: number }
+  storeerror: { key: string; error: unknown }
+}
+
+export type ResilienceEventType = keyof ResilienceEventMap
+
+export interface ResilientFetch {
+  (input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response>
+  snapshot(): ResilienceSnapshot
+  breaker(key: string): BreakerControl | undefined
+  addEventListener<T extends ResilienceEventType>(type: T, listener: (event: CustomEvent<ResilienceEventMap[T]>) => void, options?: AddEventListenerOptions | boolean): void
+  removeEventListener<T extends ResilienceEventType>(type: T, listener: (event: CustomEvent<ResilienceEventMap[T]>) => void, options?: EventListenerOptions | boolean): void
+  /** Empties the fallback store (e.g. on logout). */
+  clear(): Promise<void>
+}
