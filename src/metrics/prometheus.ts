@@ -1,0 +1,96 @@
+import type { BreakerState, ResilienceSnapshot } from '../types'
+
+export interface PrometheusOptions {
+  /** Prepended to every metric name; must itself be a valid metric name prefix. @default 'resilient_fetch_' */
+  prefix?: string
+}
+
+type Sample = [labels: string, value: number]
+
+const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-open', 'disabled']
+const PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/
+
+/**
+ * Renders a snapshot in the Prometheus text exposition format 0.0.4.
+ *
+ * Families (with the default prefix `resilient_fetch_`):
+ * - `breaker_state{key,state}` gauge: 1 for the key's current state, 0 for the four others
+ * - `breaker_calls`, `breaker_failures`, `breaker_slow_calls`, `breaker_failure_rate` gauges per key (the current window)
+ * - `breaker_rejected_total`, `breaker_transitions_total` counters per key
+ * - `bulkhead_active`, `bulkhead_queued`, `bulkhead_max_concurrent`, `bulkhead_max_queue` gauges and
+ *   `bulkhead_rejected_total` counter per key
+ * - `requests_total`: every call; `request_outcomes_total{outcome="success|failure|rejected"}`: how calls ended
+ *   (a separate family, since the outcomes need not add up to the calls, e.g. while some are in flight)
+ * - `retries_total` (attempts after the first), `timeouts_total` (attempts that hit a deadline), `fallbacks_total`
+ *
+ * @example
+ * return new Response(toPrometheus(rf.snapshot()), { headers: { 'content-type': CONTENT_TYPE } })
+ */
+export function toPrometheus(snapshot: ResilienceSnapshot, options?: PrometheusOptions): string {
+  if (snapshot === null || typeof snapshot !== 'object' || !Array.isArray(snapshot.breakers) || !Array.isArray(snapshot.bulkheads) || snapshot.totals === null || typeof snapshot.totals !== 'object') {
+    throw new TypeError(`snapshot must be a ResilienceSnapshot (rf.snapshot()), got ${describe(snapshot)}`)
+  }
+  const prefix = options?.prefix ?? 'resilient_fetch_'
+  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
+    throw new TypeError(`prefix must match [a-zA-Z_:][a-zA-Z0-9_:]* or be empty, got ${describe(prefix)}`)
+  }
+
+  const { breakers, bulkheads, totals } = snapshot
+  let out = ''
+  const family = (name: string, type: 'gauge' | 'counter', help: string, samples: Sample[]): void => {
+    out += `# HELP ${prefix}${name} ${help}\n# TYPE ${prefix}${name} ${type}\n`
+    for (const [labels, value] of samples) {
+      if (typeof value !== 'number') throw new TypeError(`snapshot value of ${name}${labels} must be a number, got ${describe(value)}`)
+      out += `${prefix}${name}${labels} ${formatValue(value)}\n`
+    }
+  }
+  const perKey = <T extends { key: string }>(items: T[], value: (item: T) => number): Sample[] =>
+    items.map((item) => [`{key="${escapeLabel(item.key)}"}`, value(item)])
+
+  family('breaker_state', 'gauge', 'Breaker state per key: 1 for the current state, 0 for the others.',
+    breakers.flatMap((b) => STATES.map((state): Sample => [`{key="${escapeLabel(b.key)}",state="${state}"}`, b.state === state ? 1 : 0])))
+  family('breaker_calls', 'gauge', 'Attempts in the breaker window.', perKey(breakers, (b) => b.calls))
+  family('breaker_failures', 'gauge', 'Failed attempts in the breaker window.', perKey(breakers, (b) => b.failures))
+  family('breaker_slow_calls', 'gauge', 'Slow attempts in the breaker window.', perKey(breakers, (b) => b.slowCalls))
+  family('breaker_failure_rate', 'gauge', 'Failures divided by attempts in the breaker window (0..1).', perKey(breakers, (b) => b.failureRate))
+  family('breaker_rejected_total', 'counter', 'Attempts refused by the breaker since the key was created.', perKey(breakers, (b) => b.rejected))
+  family('breaker_transitions_total', 'counter', 'Breaker state changes since the key was created.', perKey(breakers, (b) => b.transitions))
+
+  family('bulkhead_active', 'gauge', 'Attempts in flight per key.', perKey(bulkheads, (b) => b.active))
+  family('bulkhead_queued', 'gauge', 'Calls waiting in the bulkhead queue per key.', perKey(bulkheads, (b) => b.queued))
+  family('bulkhead_max_concurrent', 'gauge', 'Configured attempts in flight per key.', perKey(bulkheads, (b) => b.maxConcurrent))
+  family('bulkhead_max_queue', 'gauge', 'Configured queue length per key.', perKey(bulkheads, (b) => b.maxQueue))
+  family('bulkhead_rejected_total', 'counter', 'Calls refused by the bulkhead since the key was created.', perKey(bulkheads, (b) => b.rejected))
+
+  family('requests_total', 'counter', 'Calls made.', [['', totals.requests]])
+  family('request_outcomes_total', 'counter', 'Calls ended, by outcome.', [
+    ['{outcome="success"}', totals.successes],
+    ['{outcome="failure"}', totals.failures],
+    ['{outcome="rejected"}', totals.rejected],
+  ])
+  family('retries_total', 'counter', 'Attempts after the first.', [['', totals.retries]])
+  family('timeouts_total', 'counter', 'Attempts that hit a deadline.', [['', totals.timeouts]])
+  family('fallbacks_total', 'counter', 'Calls served a stored fallback copy.', [['', totals.fallbacks]])
+  return out
+}
+
+/** The Content-Type of the text this module renders. */
+export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+
+function escapeLabel(value: string): string {
+  return String(value).replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))
+}
+
+// The exposition format spells the special floats its own way.
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN'
+  if (value === Infinity) return '+Inf'
+  if (value === -Infinity) return '-Inf'
+  return String(value)
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (value === null || typeof value !== 'object') return String(value)
+  return Array.isArray(value) ? 'an array' : 'an object without breakers, bulkheads and totals'
+}
