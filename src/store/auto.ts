@@ -1,0 +1,42 @@
+/** Turns the `fallback.store` option into a store: 'auto' picks the best storage this platform has, on first use. */
+import type { FallbackStore } from '../types.js'
+import { isEvictable, type Evictable } from './entry.js'
+import { memoryStore } from './memory.js'
+
+/** 'memory' → a memory store; 'auto' → Cache API, else IndexedDB, else memory; a store → itself. */
+export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackStore {
+  if (spec === 'memory') return memoryStore()
+  if (spec === 'auto') return lazyStore(pickStore)
+  return spec
+}
+
+async function pickStore(): Promise<FallbackStore> {
+  if (typeof globalThis.caches === 'object' && globalThis.caches !== null) {
+    const { cacheStore } = await import('./cache.js')
+    return cacheStore()
+  }
+  if (typeof globalThis.indexedDB === 'object' && globalThis.indexedDB !== null) {
+    // A dynamic import keeps idb-keyval out of the core bundle.
+    const { idbStore } = await import('./idb.js')
+    return idbStore()
+  }
+  return memoryStore()
+}
+
+/** A store that decides what it is on its first call, so creating a resilient fetch touches no storage. */
+function lazyStore(pick: () => Promise<FallbackStore>): FallbackStore & Evictable {
+  let picked: Promise<FallbackStore> | undefined
+  // A failed pick (a chunk that would not load) still leaves a working store.
+  const store = () => (picked ??= pick().catch(() => memoryStore()))
+  return {
+    get: async (key) => (await store()).get(key),
+    put: async (key, entry) => (await store()).put(key, entry),
+    delete: async (key) => (await store()).delete(key),
+    clear: async () => (await store()).clear(),
+    evict: async () => {
+      const inner = await store()
+      if (isEvictable(inner)) await inner.evict()
+      else await inner.clear()
+    },
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Cache API fallback store (the `resilient-fetch/cache` entry), for browsers and Cloudflare Workers.
+ * Entries are written as Responses under synthetic https GET keys, with our own Cache-Control so the edge keeps them.
+ */
+import type { FallbackStore, StoredResponse } from '../types.js'
+import type { Evictable } from './entry.js'
+import { degrading } from './memory.js'
+
+export interface CacheStoreOptions {
+  /** The cache opened with `caches.open`. @default 'resilient-fetch' */
+  cacheName?: string
+  /** Entries this store keeps track of; the least recently used is deleted first. @default 500 */
+  maxEntries?: number
+}
+
+/** Cache keys must be http(s) GET Requests; `.invalid` can never be a real host. */
+const KEY_PREFIX = 'https://resilient-fetch.invalid/'
+/** Our metadata, and the origin's caching headers moved aside so they neither steer the cache nor get lost. */
+const STORED_AT = 'x-resilient-stored-at'
+const URL_HEADER = 'x-resilient-url'
+const ORIGINAL_PREFIX = 'x-resilient-original-'
+const MOVED = ['cache-control', 'vary', 'expires', 'pragma']
+/** Headers the cache itself adds on a hit (workerd), or must never keep. */
+const NOT_STORED = new Set(['set-cookie', 'set-cookie2', 'cf-cache-status', 'content-length'])
+/** Long enough that the edge keeps entries for any sensible maxAge; the fallback checks the age itself. */
+const CACHE_CONTROL = 'public, max-age=31536000'
+
+/**
+ * A Cache API store. Where `caches` is missing or `caches.open` fails (Firefox private mode, insecure
+ * origins), the operation that found out rejects with the reason and every later one uses memory instead.
+ * In Workers the cache has no `keys()`: eviction and `clear()` cover the keys this isolate has written.
+ */
+export function cacheStore(options: CacheStoreOptions = {}): FallbackStore & Evictable {
+  const cacheName = options.cacheName ?? 'resilient-fetch'
+  if (typeof cacheName !== 'string' || cacheName === '') {
+    throw new TypeError(`cacheStore: cacheName must be a non-empty string, got ${JSON.stringify(cacheName)}`)
+  }
+  const maxEntries = options.maxEntries ?? 500
+  if (typeof maxEntries !== 'number' || !Number.isSafeInteger(maxEntries) || maxEntries < 1) {
+    throw new RangeError(`cacheStore: maxEntries must be a positive integer, got ${String(maxEntries)}`)
+  }
+  // Keys in least-recently-used order; a Set keeps insertion order and re-adding moves a key to the end.
+  const lru = new Set<string>()
+  const touch = (key: string) => {
+    lru.delete(key)
+    lru.add(key)
+  }
+  const backend = degrading(() => open(cacheName, lru), `cacheStore: Cache API "${cacheName}"`, maxEntries)
+
+  async function dropOldest(cache: Cache, count: number): Promise<void> {
+    const victims = [...lru].slice(0, count)
+    for (const key of victims) lru.delete(key)
+    await Promise.all(victims.map((key) => cache.delete(toRequest(key))))
+  }
+
+  return {
+    get: (key) =>
+      backend.run(
+        async (cache) => {
+          const response = await cache.match(toRequest(key))
+          if (response === undefined) return undefined
+          const entry = await fromCached(response)
+          if (entry === undefined) {
+            lru.delete(key)
+            await cache.delete(toRequest(key))
+            throw new TypeError(`cacheStore: corrupt entry for ${key} deleted`)
+          }
+          touch(key)
+          return entry
+        },
+        (memory) => memory.get(key),
+      ),
+    put: (key, entry) =>
+      backend.run(
+        async (cache) => {
+          await cache.put(toRequest(key), toCached(entry))
+          touch(key)
+          if (lru.size > maxEntries) await dropOldest(cache, lru.size - maxEntries)
+        },
+        (memory) => memory.put(key, entry),
+      ),
+    delete: (key) =>
+      backend.run(
+        async (cache) => {
+          lru.delete(key)
+          await cache.delete(toRequest(key))
+        },
+        (memory) => memory.delete(key),
+      ),
+    clear: () =>
+      backend.run(
+        async (cache) => {
+          // Workers have no caches.delete: delete what we know of.
+          if (typeof caches.delete === 'function') {
+            lru.clear()
+            backend.reopen()
+            await caches.delete(cacheName)
+          } else {
+            await dropOldest(cache, lru.size)
+          }
+        },
+        (memory) => memory.clear(),
+      ),
+    evict: () =>
+      backend.run(
+        (cache) => dropOldest(cache, Math.ceil(lru.size / 2)),
+        (memory) => memory.evict(),
+      ),
+  }
+}
+
+async function open(cacheName: string, lru: Set<string>): Promise<Cache> {
+  if (typeof caches === 'undefined' || caches === null) throw new Error('the Cache API is not available here')
+  const cache = await caches.open(cacheName)
+  // Browsers list keys oldest first, so a new page starts with a usable LRU order; Workers have no keys().
+  if (typeof cache.keys === 'function') {
+    for (const request of await cache.keys()) {
+      if (request.url.startsWith(KEY_PREFIX)) lru.add(decodeURIComponent(request.url.slice(KEY_PREFIX.length)))
+    }
+  }
+  return cache
+}
+
+function toRequest(key: string): Request {
+  return new Request(KEY_PREFIX + encodeURIComponent(key))
+}
+
+function toCached(entry: StoredResponse): Response {
+  const headers = new Headers()
+  for (const [name, value] of entry.headers) {
+    const lower = name.toLowerCase()
+    if (NOT_STORED.has(lower)) continue
+    headers.append(MOVED.includes(lower) ? ORIGINAL_PREFIX + lower : lower, value)
+  }
+  headers.set('cache-control', CACHE_CONTROL)
+  headers.set(STORED_AT, String(entry.storedAt))
+  headers.set(URL_HEADER, encodeURIComponent(entry.url))
+  return new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers })
+}
+
+/** The stored entry, or undefined when the cached response lacks our metadata (written by someone else, or damaged). */
+async function fromCached(response: Response): Promise<StoredResponse | undefined> {
+  const storedAt = Number(response.headers.get(STORED_AT) ?? Number.NaN)
+  const url = response.headers.get(URL_HEADER)
+  if (!Number.isFinite(storedAt) || url === null) {
+    await response.body?.cancel()
+    return undefined
+  }
+  const headers: [string, string][] = []
+  response.headers.forEach((value, name) => {
+    if (name === STORED_AT || name === URL_HEADER || name === 'cache-control' || NOT_STORED.has(name)) return
+    headers.push([name.startsWith(ORIGINAL_PREFIX) ? name.slice(ORIGINAL_PREFIX.length) : name, value])
+  })
+  return {
+    url: decodeURIComponent(url),
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+    body: await response.arrayBuffer(),
+    storedAt,
+  }
+}

@@ -1,0 +1,120 @@
+/** Response <-> StoredResponse: the one place that turns a live response into stored bytes and back. */
+import type { StoredResponse } from '../types.js'
+
+/** Internal header recording the request's values of the headers named in `Vary`; never served. */
+export const VARY_HEADER = 'x-resilient-vary'
+
+/** Headers never kept in a stored copy: cookies belong to one user, and the rest describe the transfer, not the body we keep (fetch has already decoded it). */
+const DROPPED_HEADERS = new Set(['set-cookie', 'set-cookie2', 'content-encoding', 'content-length', 'transfer-encoding', 'connection', 'keep-alive'])
+
+/** Headers we add ourselves; stripped from stored headers so they never leak or double up. */
+const INTERNAL_HEADERS = new Set([VARY_HEADER, 'x-resilient-source', 'age'])
+
+/**
+ * Reads a body into one ArrayBuffer, giving up (and cancelling the stream) as soon as it passes
+ * `limit` bytes. undefined when it was too large.
+ */
+export async function readBody(body: ReadableStream<Uint8Array> | null, limit: number): Promise<ArrayBuffer | undefined> {
+  if (body === null) return new ArrayBuffer(0)
+  const reader = body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => {})
+      return undefined
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return bytes.buffer
+}
+
+/** The headers a stored copy keeps, lower-cased, with `extra` appended (e.g. the Vary record). */
+export function storedHeaders(headers: Headers, extra: [string, string][] = []): [string, string][] {
+  const kept: [string, string][] = []
+  headers.forEach((value, name) => {
+    if (!DROPPED_HEADERS.has(name) && !INTERNAL_HEADERS.has(name)) kept.push([name, value])
+  })
+  return kept.concat(extra)
+}
+
+/** A stored copy of `response`, or undefined when its body is over `maxBodyBytes`. Reads (consumes) the body. */
+export async function toStored(
+  url: string,
+  response: Response,
+  storedAt: number,
+  maxBodyBytes: number,
+  extraHeaders: [string, string][] = [],
+): Promise<StoredResponse | undefined> {
+  const body = await readBody(response.body, maxBodyBytes)
+  if (body === undefined) return undefined
+  return { url, status: response.status, statusText: response.statusText, headers: storedHeaders(response.headers, extraHeaders), body, storedAt }
+}
+
+/** A fresh Response from a stored copy, without internal headers, with `extra` headers set. */
+export function fromStored(entry: StoredResponse, extra: Record<string, string> = {}): Response {
+  const headers = new Headers()
+  for (const [name, value] of entry.headers) {
+    if (!INTERNAL_HEADERS.has(name.toLowerCase())) headers.append(name, value)
+  }
+  for (const name in extra) headers.set(name, extra[name])
+  // The Response constructor copies the bytes, so a store's own buffer is never detached or shared.
+  return new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers })
+}
+
+/** The value of one header in a stored copy, or null. */
+export function storedHeader(entry: StoredResponse, name: string): string | null {
+  for (const [key, value] of entry.headers) if (key.toLowerCase() === name) return value
+  return null
+}
+
+/** Rough bytes an entry takes: body plus headers and URL, for stores bounded by size. */
+export function entrySize(entry: StoredResponse): number {
+  let size = entry.body.byteLength + entry.url.length + entry.statusText.length + 16
+  for (const [name, value] of entry.headers) size += name.length + value.length + 4
+  return size
+}
+
+/** Whether a value read back from storage is a whole, usable StoredResponse (storage can hold anything). */
+export function isStoredResponse(value: unknown): value is StoredResponse {
+  if (typeof value !== 'object' || value === null) return false
+  const entry = value as Record<string, unknown>
+  return (
+    typeof entry.url === 'string' &&
+    Number.isInteger(entry.status) &&
+    (entry.status as number) >= 200 &&
+    (entry.status as number) <= 599 &&
+    typeof entry.statusText === 'string' &&
+    Array.isArray(entry.headers) &&
+    entry.headers.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string') &&
+    // By tag, not instanceof: entries can come back from another realm (structured clone, workers).
+    Object.prototype.toString.call(entry.body) === '[object ArrayBuffer]' &&
+    typeof entry.storedAt === 'number' &&
+    Number.isFinite(entry.storedAt)
+  )
+}
+
+/** Whether an error is a storage quota error, by name (browsers and fakes differ in class, not name). */
+export function isQuotaError(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name
+  return name === 'QuotaExceededError' || name === 'NS_ERROR_DOM_QUOTA_REACHED'
+}
+
+/** Stores that can free space when storage is full; fallback.ts calls this before its one retry. */
+export interface Evictable {
+  /** Drops the least recently used half of the entries. */
+  evict(): Promise<void>
+}
+
+export function isEvictable(store: object): store is Evictable {
+  return typeof (store as Partial<Evictable>).evict === 'function'
+}

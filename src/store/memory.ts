@@ -1,0 +1,98 @@
+/** In-memory fallback store: least recently used entries go first, bounded by count and bytes. */
+import type { FallbackStore, StoredResponse } from '../types.js'
+import { entrySize, type Evictable } from './entry.js'
+
+export interface MemoryStoreOptions {
+  /** Entries kept; the least recently used is dropped first. @default 500 */
+  maxEntries?: number
+  /** Bytes kept (bodies, headers and URLs); an entry larger than this is not stored. @default 50 * 1024 * 1024 */
+  maxBytes?: number
+}
+
+/** A bounded LRU store in this process's memory: survives nothing, costs nothing, works everywhere. */
+export function memoryStore(options: MemoryStoreOptions = {}): FallbackStore & Evictable {
+  const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? 500)
+  const maxBytes = positiveInteger('maxBytes', options.maxBytes ?? 50 * 1024 * 1024)
+  // Map iteration order is insertion order, so re-inserting on use keeps the LRU at the front.
+  const entries = new Map<string, { entry: StoredResponse; size: number }>()
+  let bytes = 0
+
+  function drop(key: string): void {
+    const found = entries.get(key)
+    if (found === undefined) return
+    entries.delete(key)
+    bytes -= found.size
+  }
+
+  return {
+    async get(key) {
+      const found = entries.get(key)
+      if (found === undefined) return undefined
+      entries.delete(key)
+      entries.set(key, found)
+      return found.entry
+    },
+    async put(key, entry) {
+      drop(key)
+      const size = entrySize(entry)
+      if (size > maxBytes) return
+      entries.set(key, { entry, size })
+      bytes += size
+      for (const oldest of entries.keys()) {
+        if (entries.size <= maxEntries && bytes <= maxBytes) break
+        drop(oldest)
+      }
+    },
+    async delete(key) {
+      drop(key)
+    },
+    async clear() {
+      entries.clear()
+      bytes = 0
+    },
+    async evict() {
+      let toDrop = Math.ceil(entries.size / 2)
+      for (const oldest of entries.keys()) {
+        if (toDrop-- <= 0) break
+        drop(oldest)
+      }
+    },
+  }
+}
+
+function positiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`memoryStore: ${name} must be a positive integer, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`)
+  }
+  return value
+}
+
+/** Where a store's backend may be missing or broken: the backend, opened lazily once, or memory after that failed. */
+export interface Degrading<B> {
+  /** Runs on the backend; the call that finds it unusable rejects with the reason, every later call runs in memory. */
+  run<T>(inBackend: (backend: B) => Promise<T>, inMemory: (memory: FallbackStore & Evictable) => Promise<T>): Promise<T>
+  /** Forgets the opened backend so the next call opens it again (after the backend itself was deleted). */
+  reopen(): void
+}
+
+export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: number): Degrading<B> {
+  let opening: Promise<B> | undefined
+  let memory: (FallbackStore & Evictable) | undefined
+  return {
+    async run(inBackend, inMemory) {
+      if (memory !== undefined) return inMemory(memory)
+      opening ??= open()
+      let backend: B
+      try {
+        backend = await opening
+      } catch (error) {
+        memory ??= memoryStore({ maxEntries })
+        throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
+      }
+      return inBackend(backend)
+    },
+    reopen() {
+      opening = undefined
+    },
+  }
+}
