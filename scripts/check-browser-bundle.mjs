@@ -72,7 +72,7 @@ export async function minGzipSize(source, resolveDir = ROOT) {
   return { min: code.byteLength, gzip: gzipSync(code, { level: 9 }).byteLength, nodeImports: found }
 }
 
-export const kb = (bytes) => `${(bytes / 1024).toFixed(2)} KB`
+export const kb = (bytes) => `${(bytes / 1000).toFixed(2)} kB / ${(bytes / 1024).toFixed(2)} KiB`
 
 async function main() {
   let failed = false
@@ -99,7 +99,7 @@ async function main() {
 
   if (existsSync(resolve(ROOT, 'src/index.ts'))) {
     const size = await minGzipSize(`export { createResilientFetch } from './src/index.ts'`)
-    console.log(`size  createResilientFetch for the browser: ${size.min} B min, ${size.gzip} B (${kb(size.gzip)}) min+gzip`)
+    console.log(`size  createResilientFetch for the browser: ${size.min} B min, ${size.gzip} B min+gzip (${kb(size.gzip)})`)
   } else {
     console.log('size  skipped: src/index.ts is not written yet')
   }
