@@ -37,3 +37,17 @@ export class TimeoutError extends ResilienceError {
     super(`${scope} deadline of ${timeout} ms passed`)
   }
 }
+
+type ErrorWithLimit = { stackTraceLimit?: number }
+
+/** A CircuitOpenError without a captured stack: refusing fast is the breaker's whole point. */
+export function circuitOpenError(key: string, retryAfter: number | undefined): CircuitOpenError {
+  const E = Error as ErrorWithLimit
+  const limit = E.stackTraceLimit
+  E.stackTraceLimit = 0
+  try {
+    return new CircuitOpenError(key, retryAfter)
+  } finally {
+    E.stackTraceLimit = limit
+  }
+}

@@ -1,0 +1,202 @@
+import type { BreakerControl, BreakerSnapshot, BreakerState } from '../types.js'
+import type { NormalizedBreaker } from '../options.js'
+import { now } from '../clock.js'
+import type { Window } from './window.js'
+import { ConsecutiveWindow } from './consecutive.js'
+import { CountWindow } from './count.js'
+import { TimeWindow } from './time.js'
+
+/** Returned by `admit` when the breaker refuses the attempt. */
+export const REFUSED = -1
+
+export type StateListener = (key: string, from: BreakerState, to: BreakerState) => void
+
+function createWindow(spec: NormalizedBreaker['window']): Window {
+  if (spec.type === 'consecutive') return new ConsecutiveWindow()
+  if (spec.type === 'count') return new CountWindow(spec.size)
+  return new TimeWindow(spec.duration)
+}
+
+/**
+ * The circuit breaker of one key. An admitted attempt holds a token (the breaker's generation
+ * at admission); an outcome whose token is stale belongs to an earlier state and moves nothing.
+ * Open → half-open happens lazily, when someone looks: no timer outlives a call.
+ */
+export class Breaker implements BreakerControl {
+  private current: BreakerState = 'closed'
+  private generation = 0
+  private readonly window: Window
+  /** Re-opens since the last close; grows the open duration. */
+  private reopens = 0
+  private probesInFlight = 0
+  private probeSuccesses = 0
+  private probeDeadline: number | undefined
+  openedAt: number | undefined
+  /** When an open breaker lets a probe through; Infinity when forced open with no end. */
+  openUntil = 0
+  rejected = 0
+  transitions = 0
+
+  constructor(
+    readonly key: string,
+    private readonly options: NormalizedBreaker,
+    private readonly onStateChange: StateListener,
+  ) {
+    this.window = createWindow(options.window)
+  }
+
+  get state(): BreakerState {
+    this.refresh(now())
+    return this.current
+  }
+
+  /** Admits an attempt and returns its token, or REFUSED. `attemptTimeout` bounds a probe's slot for retryAfter. */
+  admit(t: number, attemptTimeout: number | false): number {
+    const s = this.current
+    if (s === 'closed' || s === 'disabled') return this.generation
+    if (s !== 'half-open') {
+      if (t < this.openUntil) {
+        this.rejected++
+        return REFUSED
+      }
+      this.to('half-open', t)
+    }
+    if (this.probesInFlight >= this.options.probes) {
+      this.rejected++
+      return REFUSED
+    }
+    this.probesInFlight++
+    this.probeDeadline = attemptTimeout === false ? undefined : t + attemptTimeout
+    return this.generation
+  }
+
+  /** True when `admit` would refuse at `t`: lets callers fail fast before queueing. */
+  refuses(t: number): boolean {
+    const s = this.current
+    if (s === 'open' || s === 'forced-open') return t < this.openUntil
+    return s === 'half-open' && this.probesInFlight >= this.options.probes
+  }
+
+  /** ms the caller should wait before trying again, as CircuitOpenError.retryAfter carries it. */
+  retryAfter(t: number): number | undefined {
+    if (this.current === 'half-open') return this.probeDeadline === undefined ? undefined : Math.max(0, this.probeDeadline - t)
+    return this.openUntil === Infinity ? undefined : Math.max(0, this.openUntil - t)
+  }
+
+  /** The outcome of an admitted attempt. */
+  record(token: number, failure: boolean, slow: boolean, t: number): void {
+    if (token !== this.generation) return
+    const s = this.current
+    if (s === 'closed') {
+      this.window.record(failure, slow, t)
+      if ((failure || slow) && this.tripped(t)) this.trip(t)
+    } else if (s === 'half-open') {
+      this.probesInFlight--
+      if (failure) this.trip(t)
+      else if (++this.probeSuccesses >= this.options.successesToClose) this.close()
+    }
+  }
+
+  /** An admitted attempt ended with no outcome to judge (a user abort): frees its probe slot. */
+  release(token: number): void {
+    if (token === this.generation && this.current === 'half-open') this.probesInFlight--
+  }
+
+  /** The upstream asked for quiet (503/429 with Retry-After): open until then, whatever the window says. */
+  openFor(ms: number, t: number): void {
+    const s = this.current
+    if (s === 'disabled' || s === 'forced-open') return
+    const until = t + ms
+    if (s === 'open' && until <= this.openUntil) return
+    this.openUntil = until
+    if (s !== 'open') {
+      this.openedAt = t
+      this.to('open', t)
+    }
+  }
+
+  open(ms?: number): void {
+    if (ms !== undefined && !(ms > 0)) throw new RangeError(`breaker(${JSON.stringify(this.key)}).open(ms): ms must be a positive number, got ${ms}`)
+    const t = now()
+    this.openedAt = t
+    this.openUntil = ms === undefined ? Infinity : t + ms
+    this.to('forced-open', t)
+  }
+
+  close(): void {
+    this.reopens = 0
+    this.window.reset()
+    this.to('closed', now())
+  }
+
+  reset(): void {
+    this.close()
+    this.rejected = 0
+    this.transitions = 0
+  }
+
+  disable(): void {
+    this.to('disabled', now())
+  }
+
+  /** Whether any admitted probe is still out: a key with one is not dropped from the registry. */
+  get busy(): boolean {
+    return this.probesInFlight > 0
+  }
+
+  snapshot(t: number): BreakerSnapshot {
+    this.refresh(t)
+    this.window.refresh(t)
+    const { calls, failures, slowCalls } = this.window
+    const s = this.current
+    const open = s === 'open' || s === 'forced-open'
+    return {
+      key: this.key,
+      state: s,
+      calls,
+      failures,
+      slowCalls,
+      failureRate: calls === 0 ? 0 : failures / calls,
+      rejected: this.rejected,
+      transitions: this.transitions,
+      ...(open || s === 'half-open' ? { openedAt: this.openedAt } : {}),
+      ...(open && this.openUntil !== Infinity ? { nextProbeAt: this.openUntil } : {}),
+    }
+  }
+
+  private refresh(t: number): void {
+    const s = this.current
+    if ((s === 'open' || s === 'forced-open') && t >= this.openUntil) this.to('half-open', t)
+  }
+
+  private tripped(t: number): boolean {
+    const o = this.options
+    const w = this.window
+    w.refresh(t)
+    const calls = w.calls
+    if (w.failures >= o.failureThreshold && (o.failureRate === undefined || w.failures / calls >= o.failureRate)) return true
+    return o.slowCall !== undefined && w.slowCalls >= o.failureThreshold && w.slowCalls / calls >= o.slowCall.rate
+  }
+
+  private trip(t: number): void {
+    const d = this.options.openDuration
+    const grown = Math.min(d.max, d.base * d.multiplier ** this.reopens)
+    this.reopens++
+    this.openedAt = t
+    this.openUntil = t + grown * (1 - d.jitter * Math.random())
+    this.window.reset()
+    this.to('open', t)
+  }
+
+  private to(state: BreakerState, _t: number): void {
+    const from = this.current
+    this.generation++
+    this.probesInFlight = 0
+    this.probeSuccesses = 0
+    this.probeDeadline = undefined
+    if (from === state) return
+    this.current = state
+    this.transitions++
+    this.onStateChange(this.key, from, state)
+  }
+}

@@ -1,0 +1,436 @@
+import type {
+  BreakerControl,
+  CallOptions,
+  ResilienceSnapshot,
+  ResilienceTotals,
+  ResilientFetch,
+  ResilientFetchOptions,
+  ResilientRequestInit,
+} from './types.js'
+import {
+  normalizeOptions,
+  normalizeRetry,
+  normalizeTimeout,
+  type NormalizedOptions,
+  type NormalizedRetry,
+  type NormalizedTimeout,
+} from './options.js'
+import { BulkheadRejectedError, TimeoutError, circuitOpenError } from './errors.js'
+import { Events } from './events.js'
+import { Registry, type Endpoint } from './registry.js'
+import { REFUSED } from './breaker/breaker.js'
+import { backoffDelay, parseRetryAfter, sleep } from './retry.js'
+import { isFailureDefault } from './classify.js'
+import { createFallback, type Fallback, type FallbackRequest } from './fallback.js'
+import { originOf, urlOf } from './url.js'
+import { tag } from './info.js'
+import { now } from './clock.js'
+
+/** The state of one call as it moves through the pipeline. */
+interface Call {
+  key: string
+  endpoint: Endpoint
+  input: RequestInfo | URL
+  init: RequestInit | undefined
+  method: string
+  signal: AbortSignal | undefined
+  timeout: NormalizedTimeout
+  retry: NormalizedRetry | false
+  /** Absolute time of the total deadline, or undefined. */
+  deadline: number | undefined
+  /** The input is a Request with a body: each attempt sends a clone. */
+  cloneInput: boolean
+  attempts: number
+  /** The current attempt passed the breaker and bulkhead. */
+  reached: boolean
+  /** Some attempt reached the network. */
+  everReached: boolean
+  /** The response the call ends with was judged a failure. */
+  failed: boolean
+  /** A retried response, kept whole until the next attempt is admitted. */
+  previous: Response | undefined
+}
+
+const CALL_OPTIONS = ['key', 'timeout', 'retry', 'fallback', 'waitUntil']
+
+export function createResilientFetch(options?: ResilientFetchOptions): ResilientFetch {
+  const o: NormalizedOptions = normalizeOptions(options)
+  const events = new Events()
+  const registry = new Registry(o, (key, from, to) => events.emit('statechange', { key, from, to }))
+  const fallback: Fallback | undefined = o.fallback
+    ? createFallback(o.fallback, (type, detail) => events.emit(type, detail), now)
+    : undefined
+  const totals: ResilienceTotals = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0 }
+  const slowCall = o.breaker ? o.breaker.slowCall : undefined
+  const openOnRetryAfter = o.breaker ? o.breaker.retryAfter : false
+  const customIsFailure = o.isFailure !== isFailureDefault
+
+  async function rf(input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response> {
+    const transport = o.fetch ?? globalThis.fetch
+    let callOptions: CallOptions | undefined
+    if (init !== undefined && init !== null && init.resilience !== undefined) {
+      callOptions = checkCallOptions(init.resilience)
+      const { resilience: _, ...rest } = init
+      init = rest
+    }
+    const url = urlOf(input)
+    let key = callOptions?.key
+    if (key === undefined) {
+      if (o.key !== undefined) {
+        // A custom key needs a Request; build it once and send it.
+        const request = new Request(input, init)
+        key = o.key(request)
+        if (typeof key !== 'string') throw new TypeError(`key() must return a string, got ${typeof key}`)
+        input = request
+        init = undefined
+      } else {
+        key = originOf(url)
+        // Not a URL we can read: let the transport reject it exactly as fetch does.
+        if (key === undefined) return transport(input, init)
+      }
+    }
+    const method = (init?.method ?? (isRequest(input) ? input.method : 'GET')).toUpperCase()
+    const timeout = callOptions?.timeout === undefined ? o.timeout : normalizeTimeout(callOptions.timeout, 'resilience.timeout')
+    const retry = callOptions?.retry === undefined ? o.retry : normalizeRetry(callOptions.retry, 'resilience.retry')
+    const signal = init?.signal ?? (isRequest(input) ? input.signal : undefined) ?? undefined
+    if (signal?.aborted) throw signal.reason
+
+    const endpoint = registry.get(key)
+    const t = now()
+    const call: Call = {
+      key,
+      endpoint,
+      input,
+      init,
+      method,
+      signal,
+      timeout,
+      retry,
+      deadline: timeout.total === false ? undefined : t + timeout.total,
+      cloneInput: isRequest(input) && input.body !== null,
+      attempts: 0,
+      reached: false,
+      everReached: false,
+      failed: false,
+      previous: undefined,
+    }
+    totals.requests++
+    endpoint.calls++
+    if (retry && endpoint.budget !== undefined) endpoint.budget.recordCall(t)
+    const useFallback = fallback !== undefined && method === 'GET' && callOptions?.fallback !== false
+    try {
+      if (!useFallback) return await execute(call, transport)
+      return await withFallback(call, transport, fallback, url, callOptions?.waitUntil)
+    } finally {
+      endpoint.calls--
+    }
+  }
+
+  /** The fallback stage: remember good responses, answer failures with the last good copy. */
+  async function withFallback(
+    call: Call,
+    transport: typeof fetch,
+    store: Fallback,
+    url: string,
+    waitUntil: CallOptions['waitUntil'],
+  ): Promise<Response> {
+    let request: FallbackRequest | undefined
+    const describe = () => (request ??= { method: 'GET', url: absolute(url), headers: new Headers(call.init?.headers ?? (isRequest(call.input) ? call.input.headers : undefined)) })
+    let response: Response
+    try {
+      response = await execute(call, transport)
+    } catch (error) {
+      if (call.signal?.aborted) throw error
+      const copy = await recall(call, store, describe())
+      if (copy) return copy
+      throw error
+    }
+    if (!call.failed) {
+      if (response.status === 200) store.remember(describe(), response, waitUntil)
+      return response
+    }
+    const copy = await recall(call, store, describe())
+    if (!copy) return response
+    response.body?.cancel().catch(() => {})
+    return copy
+  }
+
+  async function recall(call: Call, store: Fallback, request: FallbackRequest): Promise<Response | undefined> {
+    const found = await store.recall(request)
+    if (!found) return undefined
+    totals.fallbacks++
+    events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((now() - found.storedAt) / 1000)) })
+    tag(found.response, { source: 'fallback', key: call.key, attempts: call.attempts, storedAt: found.storedAt })
+    return found.response
+  }
+
+  /** Retries: each attempt passes the bulkhead and breaker again; the call ends with its last real outcome. */
+  async function execute(call: Call, transport: typeof fetch): Promise<Response> {
+    const retry = call.retry
+    const canRetry = retry !== false && retry.limit > 0 && retry.methods.has(call.method) && !isStream(call.init?.body)
+    let lastError: unknown
+    let hasLastError = false
+    for (let n = 1; ; n++) {
+      let response: Response
+      try {
+        response = await attempt(call, transport)
+      } catch (error) {
+        if (call.signal?.aborted) {
+          discardPrevious(call)
+          throw call.signal.reason
+        }
+        if (!call.reached) {
+          // Refused before the network: the call ends with the last real outcome, if it had one.
+          if (call.previous !== undefined) return settle(call, call.previous, true)
+          if (hasLastError) error = lastError
+          count(call, false)
+          throw error
+        }
+        const delay =
+          canRetry && n <= retry.limit && !(error instanceof TimeoutError && error.scope === 'total')
+            ? nextDelay(call, n, undefined)
+            : undefined
+        if (delay === undefined) {
+          count(call, false)
+          throw error
+        }
+        lastError = error
+        hasLastError = true
+        await wait(call, n, delay)
+        continue
+      }
+      const delay =
+        canRetry && n <= retry.limit && retry.statusCodes.has(response.status)
+          ? nextDelay(call, n, response)
+          : undefined
+      if (delay === undefined) return settle(call, response, call.failed)
+      hasLastError = false
+      call.previous = response
+      await wait(call, n, delay)
+    }
+  }
+
+  /** The wait before retry `n`, or undefined when the call should not retry. */
+  function nextDelay(call: Call, n: number, response: Response | undefined): number | undefined {
+    const retry = call.retry as NormalizedRetry
+    const t = now()
+    let delay: number
+    const retryAfter = response === undefined ? undefined : parseRetryAfter(response.headers.get('retry-after'), t)
+    if (retryAfter !== undefined) {
+      if (retryAfter > retry.maxRetryAfter) return undefined
+      delay = retryAfter
+    } else {
+      delay = backoffDelay(n, retry.backoff)
+    }
+    if (call.deadline !== undefined && t + delay >= call.deadline) return undefined
+    if (retry.budget !== false && call.endpoint.budget !== undefined && !call.endpoint.budget.trySpend(t)) return undefined
+    return delay
+  }
+
+  async function wait(call: Call, n: number, delay: number): Promise<void> {
+    totals.retries++
+    events.emit('retry', { key: call.key, attempt: n + 1, delay })
+    try {
+      await sleep(delay, call.signal)
+    } catch (reason) {
+      discardPrevious(call)
+      throw reason
+    }
+  }
+
+  function settle(call: Call, response: Response, failed: boolean): Response {
+    call.failed = failed
+    count(call, !failed)
+    tag(response, { source: 'network', key: call.key, attempts: call.attempts })
+    return response
+  }
+
+  function count(call: Call, success: boolean): void {
+    if (success) totals.successes++
+    else if (call.everReached) totals.failures++
+    else totals.rejected++
+  }
+
+  /** One attempt: bulkhead, breaker, attempt deadline, transport; judged when the headers arrive. */
+  async function attempt(call: Call, transport: typeof fetch): Promise<Response> {
+    const { endpoint, key } = call
+    const breaker = endpoint.breaker
+    const bulkhead = endpoint.bulkhead
+    call.reached = false
+    let t = now()
+    const deadline = call.deadline
+    if (deadline !== undefined && t >= deadline) throw new TimeoutError(call.timeout.total as number, 'total')
+    if (breaker !== undefined && breaker.refuses(t)) throw refuse(call, 'open', t)
+    if (bulkhead !== undefined && !bulkhead.tryAcquire()) {
+      try {
+        await bulkhead.acquire(call.signal, deadline === undefined ? Infinity : deadline - t, call.timeout.total as number)
+      } catch (error) {
+        if (error instanceof BulkheadRejectedError) events.emit('reject', { key, reason: 'bulkhead' })
+        throw error
+      }
+      t = now()
+    }
+    const attemptTimeout = call.timeout.attempt
+    let token = 0
+    if (breaker !== undefined) {
+      token = breaker.admit(t, attemptTimeout)
+      if (token === REFUSED) {
+        bulkhead?.release()
+        throw refuse(call, 'open', t)
+      }
+    }
+    call.reached = true
+    call.everReached = true
+    call.attempts++
+    discardPrevious(call)
+
+    // One timer for whichever deadline comes first.
+    let ms: number | false = attemptTimeout
+    let scope: 'attempt' | 'total' = 'attempt'
+    if (deadline !== undefined && (ms === false || deadline - t < ms)) {
+      ms = deadline - t
+      scope = 'total'
+    }
+    const signal = call.signal
+    let init = call.init
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let timedOut: TimeoutError | undefined
+    let onAbort: (() => void) | undefined
+    if (ms !== false) {
+      const controller = new AbortController()
+      const limit = scope === 'attempt' ? (attemptTimeout as number) : (call.timeout.total as number)
+      timer = setTimeout(() => {
+        timedOut = new TimeoutError(limit, scope)
+        controller.abort(timedOut)
+      }, ms)
+      if (signal !== undefined) {
+        // Kept after the headers arrive: the caller's own signal still aborts the body.
+        onAbort = () => controller.abort(signal.reason)
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
+      init = init === undefined ? { signal: controller.signal } : { ...init, signal: controller.signal }
+    }
+    const input = call.cloneInput ? (call.input as Request).clone() : call.input
+
+    let response: Response | undefined
+    let error: unknown
+    try {
+      response = await transport(input, init)
+    } catch (e) {
+      error = timedOut ?? e
+    }
+    clearTimeout(timer)
+    bulkhead?.release()
+    const end = now()
+    const duration = end - t
+    if (response === undefined) {
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort)
+      if (timedOut === undefined && signal?.aborted) {
+        // A user abort says nothing about the upstream.
+        breaker?.release(token)
+        throw signal.reason
+      }
+      if (timedOut !== undefined) {
+        totals.timeouts++
+        events.emit('timeout', { key, timeout: timedOut.timeout, scope: timedOut.scope })
+      }
+      let failure = true
+      if (customIsFailure) failure = judge(breaker, token, { error, duration })
+      breaker?.record(token, failure, slowCall !== undefined && duration > slowCall.duration, end)
+      if (events.wants('failure')) events.emit('failure', { key, error, duration })
+      throw error
+    }
+    const status = response.status
+    const failure = customIsFailure
+      ? judge(breaker, token, { response, duration })
+      : status >= 500 || status === 408 || status === 429
+    if (breaker !== undefined) {
+      breaker.record(token, failure, slowCall !== undefined && duration > slowCall.duration, end)
+      if (openOnRetryAfter && (status === 503 || status === 429)) {
+        const retryAfter = parseRetryAfter(response.headers.get('retry-after'), end)
+        if (retryAfter !== undefined && retryAfter > 0) breaker.openFor(Math.min(retryAfter, MAX_RETRY_AFTER_OPEN), end)
+      }
+    }
+    call.failed = failure
+    if (failure) {
+      if (events.wants('failure')) events.emit('failure', { key, status, duration })
+    } else if (events.wants('success')) {
+      events.emit('success', { key, status, duration })
+    }
+    return response
+  }
+
+  function judge(breaker: Endpoint['breaker'], token: number, outcome: { response?: Response; error?: unknown; duration: number }): boolean {
+    try {
+      return Boolean(o.isFailure(outcome))
+    } catch (error) {
+      breaker?.release(token)
+      throw error
+    }
+  }
+
+  function refuse(call: Call, reason: 'open', t: number): Error {
+    events.emit('reject', { key: call.key, reason })
+    return circuitOpenError(call.key, call.endpoint.breaker!.retryAfter(t))
+  }
+
+  function snapshot(): ResilienceSnapshot {
+    const t = now()
+    const breakers: ResilienceSnapshot['breakers'] = []
+    const bulkheads: ResilienceSnapshot['bulkheads'] = []
+    for (const endpoint of registry.values()) {
+      if (endpoint.breaker) breakers.push(endpoint.breaker.snapshot(t))
+      if (endpoint.bulkhead) bulkheads.push(endpoint.bulkhead.snapshot())
+    }
+    return { at: t, breakers, bulkheads, totals: { ...totals } }
+  }
+
+  return Object.assign(rf, {
+    snapshot,
+    breaker: (key: string): BreakerControl | undefined => registry.find(key)?.breaker,
+    addEventListener: events.addEventListener.bind(events),
+    removeEventListener: events.removeEventListener.bind(events),
+    clear: (): Promise<void> => (fallback ? fallback.clear() : Promise.resolve()),
+  }) as ResilientFetch
+}
+
+/** An upstream's Retry-After opens its breaker for at most an hour: a typo upstream must not silence a key for days. */
+const MAX_RETRY_AFTER_OPEN = 3_600_000
+
+function discardPrevious(call: Call): void {
+  const previous = call.previous
+  if (previous !== undefined) {
+    call.previous = undefined
+    previous.body?.cancel().catch(() => {})
+  }
+}
+
+function isRequest(input: unknown): input is Request {
+  return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as Request).url === 'string'
+}
+
+function isStream(body: unknown): boolean {
+  return typeof ReadableStream !== 'undefined' && body instanceof ReadableStream
+}
+
+function absolute(url: string): string {
+  try {
+    const u = new URL(url, (globalThis as { location?: { href: string } }).location?.href)
+    u.hash = ''
+    return u.href
+  } catch {
+    return url
+  }
+}
+
+function checkCallOptions(value: unknown): CallOptions {
+  if (typeof value !== 'object' || value === null) throw new TypeError(`resilience must be an object, got ${String(value)}`)
+  for (const k of Object.keys(value)) {
+    if (!CALL_OPTIONS.includes(k)) throw new TypeError(`resilience.${k} is not an option (known: ${CALL_OPTIONS.join(', ')})`)
+  }
+  const c = value as CallOptions
+  if (c.key !== undefined && (typeof c.key !== 'string' || c.key === '')) throw new TypeError(`resilience.key must be a non-empty string, got ${JSON.stringify(c.key)}`)
+  if (c.fallback !== undefined && typeof c.fallback !== 'boolean') throw new TypeError(`resilience.fallback must be a boolean, got ${JSON.stringify(c.fallback)}`)
+  if (c.waitUntil !== undefined && typeof c.waitUntil !== 'function') throw new TypeError(`resilience.waitUntil must be a function, got ${typeof c.waitUntil}`)
+  return c
+}

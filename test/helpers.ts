@@ -1,0 +1,65 @@
+import { vi } from 'vitest'
+
+export interface Pending {
+  url: string
+  init: RequestInit | undefined
+  signal: AbortSignal | undefined
+  respond(status?: number, headers?: HeadersInit, body?: BodyInit | null): void
+  fail(error?: unknown): void
+}
+
+/**
+ * A transport whose calls wait until the test answers them; it honours the signal the way fetch does
+ * (rejects with signal.reason).
+ */
+export function controlledTransport() {
+  const pending: Pending[] = []
+  const calls: Pending[] = []
+  const fetch = vi.fn((input: RequestInfo | URL, init?: RequestInit) => {
+    return new Promise<Response>((resolve, reject) => {
+      const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined
+      const entry: Pending = {
+        url: typeof input === 'string' ? input : input instanceof URL ? input.href : input.url,
+        init,
+        signal,
+        respond(status = 200, headers, body = null) {
+          remove()
+          resolve(new Response(body, { status, headers }))
+        },
+        fail(error = new TypeError('fetch failed')) {
+          remove()
+          reject(error)
+        },
+      }
+      const remove = () => {
+        const i = pending.indexOf(entry)
+        if (i >= 0) pending.splice(i, 1)
+      }
+      if (signal?.aborted) return reject(signal.reason)
+      signal?.addEventListener('abort', () => {
+        remove()
+        reject(signal.reason)
+      })
+      pending.push(entry)
+      calls.push(entry)
+    })
+  })
+  return { fetch: fetch as unknown as typeof globalThis.fetch, mock: fetch, pending, calls }
+}
+
+/** A transport that answers at once with the statuses given, in turn (the last repeats). */
+export function statusTransport(...statuses: (number | Error | [number, HeadersInit])[]) {
+  let i = 0
+  const fetch = vi.fn(async () => {
+    const next = statuses[Math.min(i++, statuses.length - 1)]!
+    if (next instanceof Error) throw next
+    const [status, headers] = Array.isArray(next) ? next : [next, undefined]
+    return new Response(status === 204 ? null : `s${status}`, { status, headers })
+  })
+  return { fetch: fetch as unknown as typeof globalThis.fetch, mock: fetch }
+}
+
+/** Lets queued promise callbacks run. */
+export async function flush(times = 5): Promise<void> {
+  for (let i = 0; i < times; i++) await Promise.resolve()
+}
