@@ -1,0 +1,55 @@
+import type { BreakerState, ResilienceSnapshot } from '../types.js'
+
+/** What the event stream needs from a ResilientFetch. */
+export interface StateChangeSource {
+  addEventListener(type: 'statechange', listener: (event: CustomEvent<{ key: string; from: BreakerState; to: BreakerState }>) => void): void
+  removeEventListener(type: 'statechange', listener: (event: CustomEvent<{ key: string; from: BreakerState; to: BreakerState }>) => void): void
+}
+
+/** Below a second, so a timer that fires a little late still keeps "at least once a second". */
+export const SNAPSHOT_INTERVAL = 900
+
+const encoder = new TextEncoder()
+
+/**
+ * A Server-Sent Events response: `event: statechange` with `{ key, from, to, at }` on every state
+ * change, and `event: snapshot` with the snapshot at once and then every SNAPSHOT_INTERVAL ms.
+ * The listener and the timer go away when the client disconnects (stream cancelled or signal aborted).
+ */
+export function eventStream(source: StateChangeSource, snapshot: () => ResilienceSnapshot, signal?: AbortSignal): Response {
+  let stop = (): void => {}
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const send = (event: string, data: unknown): void => {
+        try {
+          controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`))
+        } catch {
+          stop()
+        }
+      }
+      const onStateChange = (event: CustomEvent<{ key: string; from: BreakerState; to: BreakerState }>): void => {
+        const { key, from, to } = event.detail
+        send('statechange', { key, from, to, at: Date.now() })
+      }
+      const timer = setInterval(() => send('snapshot', snapshot()), SNAPSHOT_INTERVAL)
+      let stopped = false
+      stop = () => {
+        if (stopped) return
+        stopped = true
+        clearInterval(timer)
+        source.removeEventListener('statechange', onStateChange)
+        signal?.removeEventListener('abort', stop)
+      }
+      source.addEventListener('statechange', onStateChange)
+      signal?.addEventListener('abort', stop)
+      if (signal?.aborted) stop()
+      else send('snapshot', snapshot())
+    },
+    cancel() {
+      stop()
+    },
+  })
+  return new Response(body, {
+    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' },
+  })
+}

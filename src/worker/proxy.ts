@@ -1,0 +1,230 @@
+import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../errors.js'
+import { createFallback, type FallbackRequest } from '../fallback.js'
+import { createResilientFetch } from '../index.js'
+import { CONTENT_TYPE, toPrometheus } from '../metrics/prometheus.js'
+import { cacheStore } from '../store/cache.js'
+import type { ResilienceSnapshot } from '../types.js'
+import { resolveConfig, type ProxyConfig, type ResolvedConfig, type Route, type Upstream } from './config.js'
+import { eventStream } from './events.js'
+import { matchRoute, requestHeaders, responseHeaders, upstreamUrl } from './route.js'
+
+/** The part of a Worker's ExecutionContext the proxy uses. */
+export interface WorkerContext {
+  waitUntil(promise: Promise<unknown>): void
+}
+
+/** A Worker `fetch` handler. */
+export type ProxyHandler = (request: Request, env?: unknown, ctx?: WorkerContext) => Promise<Response>
+
+type FailureKind = 'circuit_open' | 'bulkhead_full' | 'timeout' | 'upstream_error'
+
+interface Failure {
+  error: FailureKind
+  key: string
+  /** ms until the client may usefully try again. */
+  retryAfter: number
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
+/** A key's last-known-good copy is refreshed at most this often, so the hot path does not write the cache on every call. */
+const REFRESH_INTERVAL = 1_000
+const REMEMBERED_KEYS = 1_000
+const CACHE_NAME = 'resilient-fetch-proxy'
+
+/**
+ * The Cloudflare Worker proxy: routes to configured origins only, one breaker and bulkhead per
+ * origin, one retry of idempotent methods on another healthy origin, and the last known good
+ * response when the upstream fails. Build it once per isolate; breakers live in its memory.
+ */
+export function createProxy(config: ProxyConfig): ProxyHandler {
+  return buildProxy(resolveConfig(config))
+}
+
+/** createProxy for an already validated config (the default Worker builds one from `env`). */
+export function buildProxy(config: ResolvedConfig): ProxyHandler {
+  const rf = createResilientFetch({
+    ...(config.fetch === undefined ? {} : { fetch: config.fetch }),
+    breaker: { window: { type: 'time', duration: config.window }, failureThreshold: config.failureThreshold, openDuration: config.openDuration },
+    bulkhead: { maxConcurrent: config.maxConcurrent, maxQueue: 0 },
+    // No total deadline: the proxy makes one call per attempt, and a second timer would be wasted.
+    timeout: { attempt: config.timeout, total: false },
+    retry: false,
+    fallback: false,
+  })
+  const fallback = createFallback(
+    { store: config.store ?? cacheStore({ cacheName: CACHE_NAME }), maxAge: 86_400_000, maxBodyBytes: 5 * 1024 * 1024, private: false },
+    (_type, detail) => console.warn(`resilient-fetch proxy: fallback store failed for ${detail.key}:`, detail.error),
+  )
+  // When an open origin may be probed again; learnt from the open transition and from each refusal.
+  const probeAt = new Map<string, number>()
+  const rememberedAt = new Map<string, number>()
+  let rotation = 0
+  let retries = 0
+  let fallbacks = 0
+
+  rf.addEventListener('statechange', (event) => {
+    const { key, to } = event.detail
+    if (to === 'open') probeAt.set(key, Date.now() + config.openDuration)
+    else probeAt.delete(key)
+  })
+
+  function snapshot(): ResilienceSnapshot {
+    const current = rf.snapshot()
+    // The proxy retries and serves fallbacks itself (the library's own are off), so it adds its counts.
+    return { ...current, totals: { ...current.totals, retries: current.totals.retries + retries, fallbacks: current.totals.fallbacks + fallbacks } }
+  }
+
+  function looksOpen(key: string, now: number): boolean {
+    const state = rf.breaker(key)?.state
+    return state === 'forced-open' || (state === 'open' && now < (probeAt.get(key) ?? 0))
+  }
+
+  /** The route's origins to try, healthy ones first, starting at a rotating position to spread the load. */
+  function candidates(route: Route, now: number): readonly Upstream[] {
+    const upstreams = route.upstreams
+    if (upstreams.length === 1) return upstreams
+    const healthy: Upstream[] = []
+    const open: Upstream[] = []
+    const start = rotation++ % upstreams.length
+    for (let i = 0; i < upstreams.length; i++) {
+      const upstream = upstreams[(start + i) % upstreams.length]
+      ;(looksOpen(upstream.origin, now) ? open : healthy).push(upstream)
+    }
+    return healthy.concat(open)
+  }
+
+  function shouldRemember(key: string, now: number): boolean {
+    const last = rememberedAt.get(key)
+    if (last !== undefined && now - last < REFRESH_INTERVAL) return false
+    rememberedAt.delete(key)
+    rememberedAt.set(key, now)
+    if (rememberedAt.size > REMEMBERED_KEYS) rememberedAt.delete(rememberedAt.keys().next().value as string)
+    return true
+  }
+
+  function respond(request: Request, remembered: FallbackRequest, response: Response, ctx: WorkerContext | undefined): Response {
+    if (request.method === 'GET' && response.status === 200 && shouldRemember(remembered.url, Date.now())) {
+      fallback.remember(remembered, response, ctx === undefined ? undefined : (promise) => ctx.waitUntil(promise))
+    }
+    const headers = responseHeaders(response.headers)
+    return headers === undefined ? response : new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+  }
+
+  async function forward(request: Request, url: URL, route: Route, rest: string, ctx: WorkerContext | undefined): Promise<Response> {
+    const method = request.method
+    const upstreams = candidates(route, Date.now())
+    const attempts = IDEMPOTENT.has(method) && upstreams.length > 1 ? 2 : 1
+    const headers = requestHeaders(request.headers)
+    let body: BodyInit | null = null
+    // A body that may be sent twice is read once; otherwise it streams through.
+    if (method !== 'GET' && method !== 'HEAD' && request.body !== null) body = attempts > 1 ? await request.arrayBuffer() : request.body
+    const remembered: FallbackRequest = { method, url: url.href, headers: request.headers }
+
+    let failure: Failure | undefined
+    let tried = 0
+    for (const upstream of upstreams) {
+      if (tried === attempts) break
+      const key = upstream.origin
+      const target = upstreamUrl(upstream, rest, url.search)
+      if (target === undefined) return json(400, { error: 'bad_path' })
+      let response: Response
+      try {
+        // redirect: 'manual', so a redirect from the upstream never makes the proxy fetch another host.
+        response = await rf(target, { method, headers, body, redirect: 'manual', resilience: { key } })
+      } catch (error) {
+        if (error instanceof CircuitOpenError) {
+          const wait = error.retryAfter ?? config.openDuration
+          probeAt.set(key, Date.now() + wait)
+          failure = pick(failure, { error: 'circuit_open', key, retryAfter: wait })
+        } else if (error instanceof BulkheadRejectedError) {
+          failure = pick(failure, { error: 'bulkhead_full', key, retryAfter: 1_000 })
+        } else {
+          if (tried++ === 1) retries++
+          failure = realFailure(error instanceof TimeoutError ? 'timeout' : 'upstream_error', key)
+        }
+        continue
+      }
+      if (tried++ === 1) retries++
+      if (!isFailureStatus(response.status)) return respond(request, remembered, response, ctx)
+      void response.body?.cancel().catch(() => {})
+      failure = realFailure('upstream_error', key)
+    }
+
+    if (method === 'GET') {
+      const copy = await fallback.recall(remembered).catch(() => undefined)
+      if (copy !== undefined) {
+        fallbacks++
+        return copy.response
+      }
+    }
+    const { error, key, retryAfter } = failure ?? realFailure('upstream_error', upstreams[0].origin)
+    return json(503, { error, key }, { 'retry-after': String(Math.max(1, Math.ceil(retryAfter / 1_000))) })
+  }
+
+  /** A failure that reached the network; wait until the probe if it opened the breaker. */
+  function realFailure(error: FailureKind, key: string): Failure {
+    const now = Date.now()
+    return { error, key, retryAfter: looksOpen(key, now) ? (probeAt.get(key) ?? now) - now : 1_000 }
+  }
+
+  return async function proxy(request: Request, _env?: unknown, ctx?: WorkerContext): Promise<Response> {
+    const url = new URL(request.url)
+    const path = url.pathname
+    const method = request.method
+    if (path === '/health') return method === 'GET' || method === 'HEAD' ? json(200, { status: 'ok' }) : notAllowed(READ_ONLY)
+    if (path === '/metrics' || path === '/metrics.json' || path === '/events') {
+      if (method !== 'GET' && method !== 'HEAD') return notAllowed(READ_ONLY)
+      if (config.metricsToken !== undefined && !authorized(request.headers.get('authorization'), config.metricsToken)) {
+        return json(401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' })
+      }
+      if (path === '/metrics') return new Response(toPrometheus(snapshot()), { headers: { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store' } })
+      if (path === '/metrics.json') return json(200, snapshot())
+      return eventStream(rf, snapshot, request.signal)
+    }
+    const match = matchRoute(config.routes, path)
+    if (match === undefined) return json(404, { error: 'not_found' })
+    if (!config.methods.has(method)) return notAllowed([...config.methods])
+    try {
+      return await forward(request, url, match.route, match.rest, ctx)
+    } catch (error) {
+      // A bug or a broken client body: log it, never show it.
+      console.error('resilient-fetch proxy:', error)
+      return json(500, { error: 'internal' })
+    }
+  }
+}
+
+const READ_ONLY = ['GET', 'HEAD']
+
+/** The same policy as the library's default isFailure, for statuses. */
+function isFailureStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429
+}
+
+/** Of two refusals, the one that clears sooner; a failure that reached the network always wins. */
+function pick(current: Failure | undefined, next: Failure): Failure {
+  if (current === undefined) return next
+  if (current.error === 'timeout' || current.error === 'upstream_error') return current
+  return next.retryAfter < current.retryAfter ? next : current
+}
+
+/** Compares in time that depends on the token's length only, not on where the first difference is. */
+function authorized(header: string | null, token: string): boolean {
+  const match = header === null ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)
+  const given = match === null ? '' : match[1]
+  let diff = given.length ^ token.length
+  for (let i = 0; i < token.length; i++) diff |= token.charCodeAt(i) ^ (given.charCodeAt(i) | 0)
+  return diff === 0
+}
+
+function notAllowed(methods: readonly string[]): Response {
+  return json(405, { error: 'method_not_allowed' }, { allow: methods.join(', ') })
+}
+
+/** A JSON response; errors never carry more than their name and key. */
+export function json(status: number, body: unknown, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+  })
+}

@@ -1,0 +1,59 @@
+import type { Route, Upstream } from './config.js'
+
+/** The route whose prefix the path starts with (longest first), and the rest of the path from its '/'. */
+export function matchRoute(routes: readonly Route[], pathname: string): { route: Route; rest: string } | undefined {
+  for (const route of routes) {
+    if (pathname.startsWith(route.prefix)) return { route, rest: pathname.slice(route.prefix.length - 1) }
+    if (pathname.length === route.prefix.length - 1 && route.prefix.startsWith(pathname)) return { route, rest: '/' }
+  }
+  return undefined
+}
+
+/**
+ * The upstream URL for `rest` (a path starting with '/') and `search`, or undefined when it would leave
+ * the configured origin or base path. Built by concatenation, never by resolving the user's path
+ * against the origin, and then checked, so no path trick can name another host.
+ */
+export function upstreamUrl(upstream: Upstream, rest: string, search: string): string | undefined {
+  if (!rest.startsWith('/')) return undefined
+  const target = upstream.origin + upstream.basePath + rest + search
+  let parsed: URL
+  try {
+    parsed = new URL(target)
+  } catch {
+    return undefined
+  }
+  if (parsed.origin !== upstream.origin) return undefined
+  const path = parsed.pathname
+  if (upstream.basePath !== '' && path !== upstream.basePath && !path.startsWith(`${upstream.basePath}/`)) return undefined
+  return target
+}
+
+// RFC 9110 §7.6.1 hop-by-hop fields, plus Host (the upstream's own is set by fetch from the URL)
+// and X-Forwarded-Host (a client's claim we do not vouch for).
+const REQUEST_DROPPED = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'x-forwarded-host']
+const RESPONSE_DROPPED = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
+
+/** A copy of the client's headers fit to send upstream. */
+export function requestHeaders(incoming: Headers): Headers {
+  const headers = new Headers(incoming)
+  dropHopByHop(headers, REQUEST_DROPPED)
+  return headers
+}
+
+/** The upstream's headers fit to send to the client, or undefined when there is nothing to drop. */
+export function responseHeaders(incoming: Headers): Headers | undefined {
+  if (!RESPONSE_DROPPED.some((name) => incoming.has(name))) return undefined
+  const headers = new Headers(incoming)
+  dropHopByHop(headers, RESPONSE_DROPPED)
+  return headers
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+function dropHopByHop(headers: Headers, names: readonly string[]): void {
+  // Connection may name further hop-by-hop fields (RFC 9110 §7.6.1).
+  const listed = headers.get('connection')
+  if (listed !== null) for (const name of listed.split(',')) if (TOKEN.test(name.trim())) headers.delete(name.trim())
+  for (const name of names) headers.delete(name)
+}
