@@ -1,0 +1,109 @@
+/**
+ * The in-page simulation: a transport that answers from per-endpoint settings (no server, no
+ * network) and a load generator that calls every endpoint through a resilient fetch.
+ */
+import type { ResilientFetch } from '../../src/types'
+
+export interface TrafficSettings {
+  /** Chance of a failed attempt, 0..100 %. */
+  errorRate: number
+  /** Mean time to response headers, ms (each answer takes 0.5×..1.5× of it). */
+  latency: number
+  /** Calls per second the load generator makes. */
+  rate: number
+}
+
+/** Base URL of the simulated endpoints; `.invalid` can never reach a real host. */
+export const SIM_ORIGIN = 'https://sim.invalid'
+
+export function endpointUrl(endpoint: string): string {
+  return `${SIM_ORIGIN}/api/${endpoint}`
+}
+
+/** The endpoint name of a simulated URL: its last path segment. */
+export function endpointOf(url: string): string {
+  return new URL(url).pathname.split('/').pop() ?? ''
+}
+
+/**
+ * A `fetch` that never touches the network: after the endpoint's latency it answers 200 with
+ * JSON, or fails (half as a network error, half as a 500), and it honours the AbortSignal.
+ */
+export function createSimulatedFetch(settingsOf: (endpoint: string) => TrafficSettings | undefined): typeof fetch {
+  let served = 0
+  return (input, init) =>
+    new Promise<Response>((resolve, reject) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+      const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined)
+      if (signal?.aborted) return reject(signal.reason)
+      const endpoint = endpointOf(url)
+      const settings = settingsOf(endpoint)
+      if (!settings) return resolve(Response.json({ error: 'no such endpoint' }, { status: 404 }))
+      const onAbort = () => {
+        clearTimeout(timer)
+        reject(signal!.reason)
+      }
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort)
+        if (Math.random() * 100 >= settings.errorRate) {
+          resolve(Response.json({ endpoint, n: ++served, at: Date.now() }))
+        } else if (Math.random() < 0.5) {
+          reject(new TypeError(`simulated network error on ${endpoint}`))
+        } else {
+          resolve(Response.json({ error: 'simulated failure' }, { status: 500 }))
+        }
+      }, settings.latency * (0.5 + Math.random()))
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+}
+
+export interface EndpointCounters {
+  calls: number
+  fallbacks: number
+  retries: number
+}
+
+/**
+ * Calls each endpoint at its rate. A 100 ms tick accumulates fractional calls, so a rate
+ * change takes effect at once and 0.5/s works.
+ */
+export class LoadGenerator {
+  private timer: ReturnType<typeof setInterval> | undefined
+  private readonly credit = new Map<string, number>()
+
+  constructor(
+    private readonly rf: ResilientFetch,
+    private readonly settings: Map<string, TrafficSettings>,
+    private readonly counters: Map<string, EndpointCounters>,
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => this.tick(0.1), 100)
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  get running(): boolean {
+    return this.timer !== undefined
+  }
+
+  private tick(seconds: number): void {
+    for (const [endpoint, settings] of this.settings) {
+      let credit = (this.credit.get(endpoint) ?? 0) + settings.rate * seconds
+      for (; credit >= 1; credit--) this.call(endpoint)
+      this.credit.set(endpoint, credit)
+    }
+  }
+
+  private call(endpoint: string): void {
+    const counters = this.counters.get(endpoint)
+    if (counters) counters.calls++
+    // Failures are the point of the demo: they show on the cards, never as unhandled rejections.
+    this.rf(endpointUrl(endpoint))
+      .then((response) => response.arrayBuffer())
+      .catch(() => undefined)
+  }
+}
