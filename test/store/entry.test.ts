@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest'
+import { fromStored, isQuotaError, isStoredResponse, readBody, toStored } from '../../src/store/entry.js'
+import { entry, quotaError, text } from './helpers.js'
+
+function stream(chunks: number[], onCancel: () => void): ReadableStream<Uint8Array> {
+  let i = 0
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (i < chunks.length) controller.enqueue(new Uint8Array(chunks[i++]))
+      else controller.close()
+    },
+    cancel: onCancel,
+  })
+}
+
+describe('readBody', () => {
+  it('joins the chunks of a body within the limit', async () => {
+    const body = await readBody(new Response('hello world').body, 100)
+    expect(text(body!)).toBe('hello world')
+  })
+
+  it('stops reading and cancels the stream once the limit is passed', async () => {
+    let cancelled = false
+    const chunks = [40, 40, 40, 40, 40]
+    const source = stream(chunks, () => {
+      cancelled = true
+    })
+    expect(await readBody(source, 100)).toBeUndefined()
+    expect(cancelled).toBe(true)
+  })
+
+  it('a missing body is an empty one', async () => {
+    expect((await readBody(null, 10))!.byteLength).toBe(0)
+  })
+})
+
+describe('toStored / fromStored', () => {
+  it('keeps status, statusText, headers and body; drops Set-Cookie and transfer headers', async () => {
+    const response = new Response('{"a":1}', {
+      status: 200,
+      statusText: 'Fine',
+      headers: { 'content-type': 'application/json', 'set-cookie': 'sid=1', 'content-encoding': 'gzip', 'x-custom': 'yes' },
+    })
+    const stored = await toStored('https://a/x', response, 42, 1_000)
+    expect(stored).toMatchObject({ url: 'https://a/x', status: 200, statusText: 'Fine', storedAt: 42 })
+    expect(stored!.headers).toEqual([
+      ['content-type', 'application/json'],
+      ['x-custom', 'yes'],
+    ])
+    const served = fromStored(stored!, { Age: '3' })
+    expect(served.status).toBe(200)
+    expect(served.statusText).toBe('Fine')
+    expect(served.headers.get('age')).toBe('3')
+    expect(served.headers.get('x-custom')).toBe('yes')
+    expect(await served.json()).toEqual({ a: 1 })
+  })
+
+  it('is undefined for a body over the limit', async () => {
+    expect(await toStored('https://a/x', new Response('x'.repeat(11)), 0, 10)).toBeUndefined()
+  })
+
+  it('serving twice does not detach or share the stored buffer', async () => {
+    const stored = entry('same')
+    expect(await fromStored(stored).text()).toBe('same')
+    expect(await fromStored(stored).text()).toBe('same')
+    expect(stored.body.byteLength).toBe(4)
+  })
+})
+
+describe('isStoredResponse', () => {
+  it('accepts a whole entry and rejects damaged ones', () => {
+    expect(isStoredResponse(entry())).toBe(true)
+    expect(isStoredResponse(undefined)).toBe(false)
+    expect(isStoredResponse('garbage')).toBe(false)
+    expect(isStoredResponse({ ...entry(), body: new Blob(['x']) })).toBe(false)
+    expect(isStoredResponse({ ...entry(), headers: [['a']] })).toBe(false)
+    expect(isStoredResponse({ ...entry(), storedAt: Number.NaN })).toBe(false)
+    expect(isStoredResponse({ ...entry(), status: 0 })).toBe(false)
+  })
+})
+
+describe('isQuotaError', () => {
+  it('recognises quota errors by name', () => {
+    expect(isQuotaError(quotaError())).toBe(true)
+    expect(isQuotaError(Object.assign(new Error('x'), { name: 'NS_ERROR_DOM_QUOTA_REACHED' }))).toBe(true)
+    expect(isQuotaError(new TypeError('x'))).toBe(false)
+    expect(isQuotaError(undefined)).toBe(false)
+  })
+})

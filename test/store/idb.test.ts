@@ -1,0 +1,157 @@
+// @vitest-environment happy-dom
+import 'fake-indexeddb/auto'
+import { createStore, get as rawGet, keys as rawKeys, set as rawSet } from 'idb-keyval'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { idbStore } from '../../src/store/idb.js'
+import { entry, text } from './helpers.js'
+
+let counter = 0
+/** A fresh database per test, so no test sees another's entries. */
+function freshName(): string {
+  return `idb-test-${Date.now()}-${counter++}`
+}
+
+/** The raw object store behind an idbStore, to look at what is really on disk. */
+function raw(dbName: string) {
+  return createStore(dbName, 'responses')
+}
+
+afterEach(() => {
+  vi.restoreAllMocks()
+  vi.useRealTimers()
+})
+
+describe('idbStore', () => {
+  it('round-trips an entry, with the body stored as an ArrayBuffer (never a Blob)', async () => {
+    const dbName = freshName()
+    const store = idbStore({ dbName })
+    await store.put('GET https://a/1', entry('one', { url: 'https://a/1', headers: [['content-type', 'text/plain'], ['etag', '"v1"']] }))
+    const back = await store.get('GET https://a/1')
+    expect(back).toMatchObject({ url: 'https://a/1', status: 200, statusText: 'OK', storedAt: 1_000 })
+    expect(back!.headers).toEqual([['content-type', 'text/plain'], ['etag', '"v1"']])
+    expect(text(back!.body)).toBe('one')
+    const onDisk = await rawGet('GET https://a/1', raw(dbName))
+    expect(Object.prototype.toString.call(onDisk.body)).toBe('[object ArrayBuffer]')
+    expect(await store.get('GET https://a/2')).toBeUndefined()
+  })
+
+  it('a new store on the same database (a page reload) finds what the old one stored', async () => {
+    const dbName = freshName()
+    await idbStore({ dbName }).put('k', entry('kept'))
+    expect(text((await idbStore({ dbName }).get('k'))!.body)).toBe('kept')
+  })
+
+  it('deletes the least recently used entry beyond maxEntries; a get counts as use', async () => {
+    const dbName = freshName()
+    const store = idbStore({ dbName, maxEntries: 2 })
+    await store.put('a', entry('a'))
+    await store.put('b', entry('b'))
+    await store.get('a')
+    await store.put('c', entry('c'))
+    expect(await store.get('b')).toBeUndefined()
+    const onDisk = (await rawKeys(raw(dbName))).filter((key) => typeof key === 'string').sort()
+    expect(onDisk).toEqual(['a', 'c'])
+    expect(await rawGet(['lru-index'], raw(dbName))).toEqual(['a', 'c'])
+  })
+
+  it('keeps the bound across store instances (the index is on disk, not in memory)', async () => {
+    const dbName = freshName()
+    for (const key of ['a', 'b', 'c']) await idbStore({ dbName, maxEntries: 2 }).put(key, entry(key))
+    const onDisk = (await rawKeys(raw(dbName))).filter((key) => typeof key === 'string').sort()
+    expect(onDisk).toEqual(['b', 'c'])
+  })
+
+  it('evicts without reading every value: no getAll or cursor on writes', async () => {
+    const getAll = vi.spyOn(IDBObjectStore.prototype, 'getAll')
+    const openCursor = vi.spyOn(IDBObjectStore.prototype, 'openCursor')
+    const getAllKeys = vi.spyOn(IDBObjectStore.prototype, 'getAllKeys')
+    const store = idbStore({ dbName: freshName(), maxEntries: 5 })
+    for (let i = 0; i < 20; i++) await store.put(`k${i}`, entry(String(i)))
+    expect(getAll).not.toHaveBeenCalled()
+    expect(openCursor).not.toHaveBeenCalled()
+    // Only the very first write, on an empty database without an index yet, lists keys.
+    expect(getAllKeys.mock.calls.length).toBeLessThanOrEqual(1)
+    expect(await store.get('k14')).toBeUndefined()
+    expect(await store.get('k15')).toBeDefined()
+  })
+
+  it('rebuilds a damaged index from the keys instead of losing the bound', async () => {
+    const dbName = freshName()
+    const store = idbStore({ dbName, maxEntries: 2 })
+    await store.put('a', entry('a'))
+    await store.put('b', entry('b'))
+    await rawSet(['lru-index'], 'not an index', raw(dbName))
+    await store.put('c', entry('c'))
+    const onDisk = (await rawKeys(raw(dbName))).filter((key) => typeof key === 'string')
+    expect(onDisk).toHaveLength(2)
+    expect(onDisk).toContain('c')
+  })
+
+  it('deletes a corrupt entry when it finds one, rejecting with the key', async () => {
+    const dbName = freshName()
+    const store = idbStore({ dbName })
+    await store.put('ok', entry())
+    await rawSet('bad', { url: 'x', body: 'not a buffer' }, raw(dbName))
+    await expect(store.get('bad')).rejects.toThrow('idbStore: corrupt entry for bad deleted')
+    expect(await rawGet('bad', raw(dbName))).toBeUndefined()
+    expect(await store.get('bad')).toBeUndefined()
+    expect(await store.get('ok')).toBeDefined()
+  })
+
+  it('delete, clear, and evict (the least recently used half)', async () => {
+    const dbName = freshName()
+    const store = idbStore({ dbName })
+    for (const key of ['a', 'b', 'c', 'd', 'e']) await store.put(key, entry(key))
+    await store.delete('a')
+    expect(await store.get('a')).toBeUndefined()
+    await store.evict()
+    expect(await store.get('b')).toBeUndefined()
+    expect(await store.get('c')).toBeUndefined()
+    expect(await store.get('d')).toBeDefined()
+    expect(await rawGet(['lru-index'], raw(dbName))).toEqual(['e', 'd'])
+    await store.clear()
+    expect(await store.get('e')).toBeUndefined()
+  })
+
+  it('a put that hits the quota rejects with the QuotaExceededError and stores nothing', async () => {
+    const dbName = freshName()
+    const store = idbStore({ dbName })
+    await store.put('before', entry())
+    vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementationOnce(() => {
+      throw new DOMException('full', 'QuotaExceededError')
+    })
+    await expect(store.put('k', entry())).rejects.toMatchObject({ name: 'QuotaExceededError' })
+    expect(await store.get('k')).toBeUndefined()
+    expect(await store.get('before')).toBeDefined()
+  })
+
+  it('where IndexedDB is missing, the first call says so and later calls use memory', async () => {
+    vi.stubGlobal('indexedDB', undefined)
+    const store = idbStore({ dbName: freshName() })
+    await expect(store.get('k')).rejects.toThrow(/IndexedDB .* is unavailable, keeping fallback copies in memory/)
+    await store.put('k', entry('in memory'))
+    expect(text((await store.get('k'))!.body)).toBe('in memory')
+    vi.unstubAllGlobals()
+  })
+
+  it('an open that never finishes is abandoned after 2 s, then memory is used', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    // A request whose success and error events never fire: a blocked upgrade, Firefox private mode.
+    vi.spyOn(indexedDB, 'open').mockImplementation(() => ({}) as IDBOpenDBRequest)
+    const store = idbStore({ dbName: freshName() })
+    const first = store.put('k', entry('x'))
+    const settled = vi.fn()
+    first.then(settled, settled)
+    await vi.advanceTimersByTimeAsync(1_999)
+    expect(settled).not.toHaveBeenCalled()
+    await vi.advanceTimersByTimeAsync(1)
+    await expect(first).rejects.toMatchObject({ cause: new Error('IndexedDB open did not finish within 2000 ms') })
+    await store.put('k', entry('in memory'))
+    expect(text((await store.get('k'))!.body)).toBe('in memory')
+  })
+
+  it('rejects bad options naming the option and value', () => {
+    expect(() => idbStore({ maxEntries: 0 })).toThrow(new RangeError('idbStore: maxEntries must be a positive integer, got 0'))
+    expect(() => idbStore({ dbName: '' })).toThrow(new TypeError('idbStore: dbName must be a non-empty string, got ""'))
+  })
+})
