@@ -1,0 +1,54 @@
+// @vitest-environment happy-dom
+import 'fake-indexeddb/auto'
+import { createStore, get as rawGet } from 'idb-keyval'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { resolveStore } from '../../src/store/auto.js'
+import { memoryStore } from '../../src/store/memory.js'
+import { fakeCaches } from './fake-caches.js'
+import { entry, text } from './helpers.js'
+
+afterEach(() => {
+  vi.unstubAllGlobals()
+})
+
+describe('resolveStore', () => {
+  it('returns a given store as it is', () => {
+    const custom = memoryStore()
+    expect(resolveStore(custom)).toBe(custom)
+  })
+
+  it("'memory' is a working memory store", async () => {
+    const store = resolveStore('memory')
+    await store.put('k', entry('m'))
+    expect(text((await store.get('k'))!.body)).toBe('m')
+  })
+
+  it("'auto' touches no storage until first used, then prefers the Cache API", async () => {
+    const fake = fakeCaches()
+    const open = vi.spyOn(fake.caches, 'open')
+    vi.stubGlobal('caches', fake.caches)
+    const store = resolveStore('auto')
+    expect(open).not.toHaveBeenCalled()
+    await store.put('k', entry('c'))
+    expect(open).toHaveBeenCalledWith('resilient-fetch')
+    expect(fake.entries('resilient-fetch').size).toBe(1)
+    expect(text((await store.get('k'))!.body)).toBe('c')
+  })
+
+  it("'auto' uses IndexedDB where there is no Cache API", async () => {
+    expect(globalThis.caches).toBeUndefined()
+    const store = resolveStore('auto')
+    await store.put('k', entry('i'))
+    const onDisk = await rawGet('k', createStore('resilient-fetch', 'responses'))
+    expect(text(onDisk.body)).toBe('i')
+  })
+
+  it("'auto' uses memory where there is neither", async () => {
+    vi.stubGlobal('indexedDB', undefined)
+    const store = resolveStore('auto')
+    await store.put('k', entry('m'))
+    expect(text((await store.get('k'))!.body)).toBe('m')
+    await store.clear()
+    expect(await store.get('k')).toBeUndefined()
+  })
+})
