@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest'
+import { upstreamUrl } from '../../src/worker/route.js'
+import { fakeUpstream, get, proxy } from './helpers.js'
+
+// Every trick we know for turning a path prefix proxy into an open proxy. Whatever the proxy answers,
+// the upstream must only ever see requests to the configured origin, under the configured base path.
+const PATHS = [
+  '/api//evil.test/x',
+  '/api///evil.test/x',
+  '/api/@evil.test/x',
+  '/api/:@evil.test/x',
+  '/api/user:pass@evil.test/x',
+  '/api/%2F%2Fevil.test/x',
+  '/api/%2f%2fevil.test/x',
+  '/api/%5C%5Cevil.test/x',
+  '/api/%5cevil.test',
+  '/api/\\\\evil.test\\x',
+  '/api/\\/evil.test/x',
+  '/api/http://evil.test/x',
+  '/api/https:evil.test/x',
+  '/api/https:%2F%2Fevil.test/x',
+  '/api/%68ttp://evil.test/',
+  '/api/..%2F..%2Fevil.test',
+  '/api/%2e%2e/%2e%2e/evil.test',
+  '/api/../../evil.test/x',
+  '/api/./../x',
+  '/api/x/..%5C..%5Cadmin',
+  '/api/%00@evil.test',
+  '/api/%E2%80%AE@evil.test',
+  '/api/x?next=http://evil.test/&url=//evil.test',
+  '/api/x#@evil.test',
+  '/api/\t//evil.test',
+  '/api/%09//evil.test',
+  '/api/127.0.0.1:80/x',
+  '/api/[::1]/x',
+]
+
+const HEADERS: Record<string, string>[] = [
+  { host: 'evil.test' },
+  { 'x-forwarded-host': 'evil.test' },
+  { 'x-original-url': 'http://evil.test/x', 'x-rewrite-url': 'http://evil.test/x' },
+  { forwarded: 'host=evil.test;proto=http' },
+  { 'x-forwarded-proto': 'gopher', 'x-forwarded-port': '25' },
+]
+
+describe.each([
+  { upstream: 'http://upstream.test', origin: 'http://upstream.test', base: '/' },
+  { upstream: 'https://upstream.test:8443/v1', origin: 'https://upstream.test:8443', base: '/v1/' },
+])('SSRF with upstream $upstream', ({ upstream: configured, origin, base }) => {
+  it.each(PATHS)('%s reaches no other host', async (path) => {
+    const upstream = fakeUpstream()
+    const handler = proxy({ upstream: configured, fetch: upstream.fetch })
+    const response = await handler(get(path))
+    expect([200, 400, 404]).toContain(response.status)
+    for (const request of upstream.seen) {
+      const url = new URL(request.url)
+      expect(url.origin).toBe(origin)
+      expect(url.pathname.startsWith(base)).toBe(true)
+      expect(url.username + url.password).toBe('')
+    }
+  })
+
+  it.each(HEADERS)('forged headers %j reach no other host', async (headers) => {
+    const upstream = fakeUpstream()
+    const handler = proxy({ upstream: configured, fetch: upstream.fetch })
+    const response = await handler(get('/api/data', { headers }))
+    expect(response.status).toBe(200)
+    expect(upstream.seen).toHaveLength(1)
+    expect(new URL(upstream.seen[0].url).origin).toBe(origin)
+    expect(upstream.seen[0].headers.has('host')).toBe(false)
+    expect(upstream.seen[0].headers.has('x-forwarded-host')).toBe(false)
+  })
+
+  it('a path that the parser resolves out of /api/ is not proxied at all', async () => {
+    const upstream = fakeUpstream()
+    const handler = proxy({ upstream: configured, fetch: upstream.fetch })
+    expect((await handler(get('/api/../../evil.test/x'))).status).toBe(404)
+    expect((await handler(get('/api/%2e%2e/admin'))).status).toBe(404)
+    expect(upstream.seen).toHaveLength(0)
+  })
+})
+
+describe('upstreamUrl, on raw strings no URL parser has cleaned', () => {
+  const upstream = { origin: 'http://upstream.test', basePath: '/v1' }
+  it.each([
+    ['@evil.test/x', undefined],
+    ['evil.test', undefined],
+    ['\\\\evil.test', undefined],
+    ['/..', undefined],
+    ['/../admin', undefined],
+    ['/%2e%2e/admin', undefined],
+    ['/x/../../admin', undefined],
+    ['//evil.test/x', 'http://upstream.test/v1//evil.test/x'],
+    ['/@evil.test', 'http://upstream.test/v1/@evil.test'],
+    ['/\\evil.test', 'http://upstream.test/v1/\\evil.test'],
+    ['/data', 'http://upstream.test/v1/data'],
+  ])('%s → %s', (rest, expected) => {
+    const target = upstreamUrl(upstream, rest, '')
+    expect(target).toBe(expected)
+    if (target !== undefined) expect(new URL(target).origin).toBe(upstream.origin)
+  })
+
+  it('never lets a query change the host', () => {
+    const target = upstreamUrl({ origin: 'http://upstream.test', basePath: '' }, '/x', '?@evil.test/#//evil.test')
+    expect(new URL(target!).origin).toBe('http://upstream.test')
+  })
+})
