@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest'
+import { fakeUpstream, get, proxy, snapshotOf } from './helpers.js'
+
+const A = 'http://a.upstream.test'
+const B = 'http://b.upstream.test'
+
+function pool(answers: Record<string, (request: Request) => Response | Promise<Response>>) {
+  return fakeUpstream((request) => answers[new URL(request.url).origin](request))
+}
+
+const count = (seen: Request[], origin: string) => seen.filter((r) => new URL(r.url).origin === origin).length
+
+describe('several origins per prefix (ROUTES)', () => {
+  it('spreads requests over healthy origins', async () => {
+    const upstream = pool({ [A]: () => new Response('a'), [B]: () => new Response('b') })
+    const handler = proxy({ routes: { '/api/': [A, B] }, fetch: upstream.fetch })
+    const bodies = await Promise.all(Array.from({ length: 10 }, async () => (await handler(get('/api/x'))).text()))
+    expect(bodies.filter((b) => b === 'a')).toHaveLength(5)
+    expect(bodies.filter((b) => b === 'b')).toHaveLength(5)
+  })
+
+  it('retries an idempotent request once on another origin, and ejects the bad one when its breaker opens', async () => {
+    const upstream = pool({ [A]: () => new Response('down', { status: 503 }), [B]: () => Response.json({ from: 'b' }) })
+    const handler = proxy({ routes: { '/api/': [A, B] }, fetch: upstream.fetch, failureThreshold: 3, openDuration: 60_000 })
+    for (let i = 0; i < 12; i++) {
+      const response = await handler(get('/api/x'))
+      expect(response.status).toBe(200)
+      expect(await response.json()).toEqual({ from: 'b' })
+    }
+    // A was tried until its breaker opened, then skipped; every request still reached B.
+    expect(count(upstream.seen, A)).toBe(3)
+    expect(count(upstream.seen, B)).toBe(12)
+    const snapshot = await snapshotOf(handler)
+    expect(Object.fromEntries(snapshot.breakers.map((b) => [b.key, b.state]))).toEqual({ [A]: 'open', [B]: 'closed' })
+    expect(snapshot.totals.retries).toBe(3)
+  })
+
+  it('retries on another origin after a network error and after a timeout', async () => {
+    const upstream = pool({
+      [A]: (request) => new Promise((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason))),
+      [B]: () => {
+        throw new TypeError('network down')
+      },
+    })
+    const handler = proxy({ routes: { '/api/': [A, B] }, fetch: upstream.fetch, timeout: 20 })
+    const response = await handler(get('/api/x'))
+    expect(response.status).toBe(503)
+    expect(['timeout', 'upstream_error']).toContain(((await response.json()) as { error: string }).error)
+    expect(count(upstream.seen, A)).toBe(1)
+    expect(count(upstream.seen, B)).toBe(1)
+  })
+
+  it('does not retry a non-idempotent method', async () => {
+    const upstream = pool({ [A]: () => new Response('down', { status: 503 }), [B]: () => new Response('down', { status: 503 }) })
+    const handler = proxy({ routes: { '/api/': [A, B] }, fetch: upstream.fetch, methods: 'GET,POST' })
+    const response = await handler(get('/api/x', { method: 'POST', body: 'once' }))
+    expect(response.status).toBe(503)
+    expect(upstream.seen).toHaveLength(1)
+  })
+
+  it('retries PUT with the same body on the other origin', async () => {
+    const bodies: string[] = []
+    const upstream = pool({
+      [A]: async (request) => (bodies.push(await request.text()), new Response('down', { status: 502 })),
+      [B]: async (request) => (bodies.push(await request.text()), new Response('ok')),
+    })
+    const handler = proxy({ routes: { '/api/': [A, B] }, fetch: upstream.fetch, methods: 'PUT' })
+    for (let i = 0; i < 2; i++) expect((await handler(get('/api/x', { method: 'PUT', body: 'same' }))).status).toBe(200)
+    expect(bodies).toEqual(['same', 'same', 'same'])
+  })
+
+  it('skips an origin whose bulkhead is full and uses the other', async () => {
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    const upstream = pool({ [A]: async () => (await held, new Response('a')), [B]: () => new Response('b') })
+    const handler = proxy({ routes: { '/api/': [A, B] }, fetch: upstream.fetch, maxConcurrent: 1 })
+    const first = handler(get('/api/x')) // goes to A and waits there
+    // One at a time, since B has a single slot too.
+    for (let i = 0; i < 3; i++) expect(await (await handler(get('/api/x'))).text()).toBe('b')
+    release()
+    expect(await (await first).text()).toBe('a')
+  })
+
+  it('picks the longest matching prefix and strips it', async () => {
+    const upstream = pool({ [A]: () => new Response('a'), [B]: () => new Response('b') })
+    const handler = proxy({ routes: { '/api/': [A], '/api/users': [`${B}/v2`] }, fetch: upstream.fetch })
+    expect(await (await handler(get('/api/users/7'))).text()).toBe('b')
+    expect(await (await handler(get('/api/orders/1'))).text()).toBe('a')
+    expect(upstream.seen.map((r) => r.url)).toEqual([`${B}/v2/7`, `${A}/orders/1`])
+  })
+
+  it('answers circuit_open with the earliest probe when every origin is open', async () => {
+    const upstream = pool({ [A]: () => new Response('down', { status: 500 }), [B]: () => new Response('down', { status: 500 }) })
+    const handler = proxy({ routes: { '/api/': [A, B] }, fetch: upstream.fetch, failureThreshold: 1, openDuration: 10_000 })
+    expect((await handler(get('/api/x'))).status).toBe(503)
+    const response = await handler(get('/api/x'))
+    expect(response.status).toBe(503)
+    expect(((await response.json()) as { error: string }).error).toBe('circuit_open')
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(1)
+    expect(upstream.seen).toHaveLength(2)
+  })
+
+  it('probes an ejected origin again after OPEN_DURATION_MS and puts it back in the pool', async () => {
+    let aDown = true
+    const upstream = pool({ [A]: () => (aDown ? new Response('down', { status: 503 }) : new Response('a')), [B]: () => new Response('b') })
+    const handler = proxy({ routes: { '/api/': [A, B] }, fetch: upstream.fetch, failureThreshold: 1, openDuration: 50 })
+    for (let i = 0; i < 4; i++) expect((await handler(get('/api/x'))).status).toBe(200)
+    expect(count(upstream.seen, A)).toBe(1)
+    aDown = false
+    await new Promise((r) => setTimeout(r, 80))
+    const bodies: string[] = []
+    for (let i = 0; i < 4; i++) bodies.push(await (await handler(get('/api/x'))).text())
+    expect(bodies).toContain('a')
+    const snapshot = await snapshotOf(handler)
+    expect(snapshot.breakers.find((b) => b.key === A)?.state).toBe('closed')
+  })
+})
