@@ -317,6 +317,8 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     try {
       response = await transport(input, init)
     } catch (e) {
+      // Our deadline only explains the failure if the transport failed because of it.
+      if (timedOut !== undefined && e !== timedOut && (e as Error)?.name !== 'AbortError') timedOut = undefined
       error = timedOut ?? e
     }
     clearTimeout(timer)
@@ -336,26 +338,26 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       }
       let failure = true
       if (customIsFailure) failure = judge(breaker, token, { error, duration })
-      breaker?.record(token, failure, slowCall !== undefined && duration > slowCall.duration, end)
       if (events.wants('failure')) events.emit('failure', { key, error, duration })
+      breaker?.record(token, failure, slowCall !== undefined && duration > slowCall.duration, end)
       throw error
     }
     const status = response.status
     const failure = customIsFailure
       ? judge(breaker, token, { response, duration })
       : status >= 500 || status === 408 || status === 429
+    call.failed = failure
+    if (failure) {
+      if (events.wants('failure')) events.emit('failure', { key, status, duration })
+    } else if (events.wants('success')) {
+      events.emit('success', { key, status, duration })
+    }
     if (breaker !== undefined) {
       breaker.record(token, failure, slowCall !== undefined && duration > slowCall.duration, end)
       if (openOnRetryAfter && (status === 503 || status === 429)) {
         const retryAfter = parseRetryAfter(response.headers.get('retry-after'), end)
         if (retryAfter !== undefined && retryAfter > 0) breaker.openFor(Math.min(retryAfter, MAX_RETRY_AFTER_OPEN), end)
       }
-    }
-    call.failed = failure
-    if (failure) {
-      if (events.wants('failure')) events.emit('failure', { key, status, duration })
-    } else if (events.wants('success')) {
-      events.emit('success', { key, status, duration })
     }
     return response
   }

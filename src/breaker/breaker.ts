@@ -59,7 +59,7 @@ export class Breaker implements BreakerControl {
         this.rejected++
         return REFUSED
       }
-      this.to('half-open', t)
+      this.to('half-open')
     }
     if (this.probesInFlight >= this.options.probes) {
       this.rejected++
@@ -70,11 +70,14 @@ export class Breaker implements BreakerControl {
     return this.generation
   }
 
-  /** True when `admit` would refuse at `t`: lets callers fail fast before queueing. */
+  /** Refuses (and counts it) when `admit` would: lets callers fail fast before queueing. */
   refuses(t: number): boolean {
     const s = this.current
-    if (s === 'open' || s === 'forced-open') return t < this.openUntil
-    return s === 'half-open' && this.probesInFlight >= this.options.probes
+    const refused =
+      ((s === 'open' || s === 'forced-open') && t < this.openUntil) ||
+      (s === 'half-open' && this.probesInFlight >= this.options.probes)
+    if (refused) this.rejected++
+    return refused
   }
 
   /** ms the caller should wait before trying again, as CircuitOpenError.retryAfter carries it. */
@@ -111,7 +114,7 @@ export class Breaker implements BreakerControl {
     this.openUntil = until
     if (s !== 'open') {
       this.openedAt = t
-      this.to('open', t)
+      this.to('open')
     }
   }
 
@@ -120,13 +123,13 @@ export class Breaker implements BreakerControl {
     const t = now()
     this.openedAt = t
     this.openUntil = ms === undefined ? Infinity : t + ms
-    this.to('forced-open', t)
+    this.to('forced-open')
   }
 
   close(): void {
     this.reopens = 0
     this.window.reset()
-    this.to('closed', now())
+    this.to('closed')
   }
 
   reset(): void {
@@ -136,7 +139,7 @@ export class Breaker implements BreakerControl {
   }
 
   disable(): void {
-    this.to('disabled', now())
+    this.to('disabled')
   }
 
   /** Whether any admitted probe is still out: a key with one is not dropped from the registry. */
@@ -166,7 +169,7 @@ export class Breaker implements BreakerControl {
 
   private refresh(t: number): void {
     const s = this.current
-    if ((s === 'open' || s === 'forced-open') && t >= this.openUntil) this.to('half-open', t)
+    if ((s === 'open' || s === 'forced-open') && t >= this.openUntil) this.to('half-open')
   }
 
   private tripped(t: number): boolean {
@@ -185,10 +188,10 @@ export class Breaker implements BreakerControl {
     this.openedAt = t
     this.openUntil = t + grown * (1 - d.jitter * Math.random())
     this.window.reset()
-    this.to('open', t)
+    this.to('open')
   }
 
-  private to(state: BreakerState, _t: number): void {
+  private to(state: BreakerState): void {
     const from = this.current
     this.generation++
     this.probesInFlight = 0

@@ -1,0 +1,117 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { ResilienceError, TimeoutError, createResilientFetch } from '../src/index.js'
+import { controlledTransport, flush } from './helpers.js'
+
+const URL_A = 'https://a.test/x'
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 })
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+function make(timeout: unknown, retry: unknown = false) {
+  const c = controlledTransport()
+  const rf = createResilientFetch({ fetch: c.fetch, timeout: timeout as never, retry: retry as never, fallback: false, breaker: false })
+  const timeouts: string[] = []
+  rf.addEventListener('timeout', (e) => timeouts.push(`${e.detail.scope}:${e.detail.timeout}`))
+  return { c, rf, timeouts }
+}
+
+describe('deadlines', () => {
+  it('the attempt deadline aborts the request and rejects with TimeoutError scope attempt', async () => {
+    const { c, rf, timeouts } = make(100)
+    const p = rf(URL_A).catch((e) => e)
+    await flush()
+    const sent = c.pending[0]!
+    vi.advanceTimersByTime(99)
+    expect(sent.signal!.aborted).toBe(false)
+    vi.advanceTimersByTime(1)
+    const error = await p
+    expect(sent.signal!.aborted).toBe(true)
+    expect(error).toBeInstanceOf(TimeoutError)
+    expect(error).toBeInstanceOf(ResilienceError)
+    expect(error).toMatchObject({ name: 'TimeoutError', timeout: 100, scope: 'attempt' })
+    expect(timeouts).toEqual(['attempt:100'])
+    expect(rf.snapshot().totals).toMatchObject({ requests: 1, failures: 1, timeouts: 1 })
+  })
+
+  it('the total deadline covers retries and waits and is reported with scope total', async () => {
+    const { c, rf, timeouts } = make({ attempt: 100, total: 250 }, { limit: 5, backoff: { base: 10, jitter: 'none' } })
+    const p = rf(URL_A).catch((e) => e)
+    for (let i = 0; i < 3; i++) {
+      await flush(10)
+      vi.advanceTimersByTime(100)
+      await flush(10)
+      vi.advanceTimersByTime(10 * 2 ** i)
+    }
+    const error = await p
+    expect(error).toMatchObject({ name: 'TimeoutError', scope: 'total', timeout: 250 })
+    expect(timeouts).toEqual(['attempt:100', 'attempt:100', 'total:250'])
+  })
+
+  it('once the response resolved, nothing we armed aborts its body; the caller signal still does', async () => {
+    const { c, rf } = make(100)
+    const controller = new AbortController()
+    const p = rf(URL_A, { signal: controller.signal })
+    await flush()
+    const sent = c.pending[0]!
+    sent.respond(200, undefined, new ReadableStream({ start() {} }))
+    await p
+    vi.advanceTimersByTime(10_000)
+    expect(sent.signal!.aborted).toBe(false)
+    expect(vi.getTimerCount()).toBe(0)
+    controller.abort('stop')
+    expect(sent.signal!.aborted).toBe(true)
+    expect(sent.signal!.reason).toBe('stop')
+  })
+
+  it('a user abort rejects with signal.reason, never counts as a failure, and is not retried', async () => {
+    const { c, rf } = make(1000, 3)
+    const controller = new AbortController()
+    const reason = { why: 'navigated away' }
+    const p = rf(URL_A, { signal: controller.signal }).catch((e) => e)
+    await flush()
+    controller.abort(reason)
+    expect(await p).toBe(reason)
+    expect(c.calls).toHaveLength(1)
+    expect(rf.snapshot().totals).toMatchObject({ requests: 1, failures: 0, successes: 0 })
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('an already-aborted signal rejects at once without calling the transport', async () => {
+    const { c, rf } = make(1000)
+    await expect(rf(URL_A, { signal: AbortSignal.abort('early') })).rejects.toBe('early')
+    expect(c.calls).toHaveLength(0)
+  })
+
+  it("a Request's own signal is honoured", async () => {
+    const { c, rf } = make(1000)
+    const controller = new AbortController()
+    const p = rf(new Request(URL_A, { signal: controller.signal })).catch((e) => e)
+    await flush()
+    controller.abort('from request')
+    expect(await p).toBe('from request')
+    expect(c.calls[0]!.signal!.aborted).toBe(true)
+  })
+
+  it('timeout: false arms nothing and passes the caller signal straight through', async () => {
+    const { c, rf } = make(false)
+    const controller = new AbortController()
+    const p = rf(URL_A, { signal: controller.signal })
+    await flush()
+    expect(c.pending[0]!.signal).toBe(controller.signal)
+    expect(vi.getTimerCount()).toBe(0)
+    c.pending[0]!.respond(200)
+    await p
+  })
+
+  it('per-call timeout overrides the instance', async () => {
+    const { rf } = make(10_000)
+    const p = rf(URL_A, { resilience: { timeout: 20 } }).catch((e) => e)
+    await flush()
+    vi.advanceTimersByTime(20)
+    expect(await p).toMatchObject({ scope: 'attempt', timeout: 20 })
+  })
+})

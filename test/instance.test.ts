@@ -1,0 +1,142 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createResilientFetch, resilienceInfo, resilientFetch } from '../src/index.js'
+import { originOf } from '../src/url.js'
+import { controlledTransport, flush, statusTransport } from './helpers.js'
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 })
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('events', () => {
+  it('are CustomEvents dispatched synchronously, before the call settles', async () => {
+    const t = statusTransport(200, 500)
+    const rf = createResilientFetch({ fetch: t.fetch, retry: false, fallback: false, breaker: { failureThreshold: 1 } })
+    const seen: string[] = []
+    for (const type of ['success', 'failure', 'statechange', 'reject'] as const) {
+      rf.addEventListener(type, (e) => {
+        expect(e).toBeInstanceOf(CustomEvent)
+        expect(e.detail.key).toBe('https://a.test')
+        seen.push(type)
+      })
+    }
+    const first = rf('https://a.test/').then(() => seen.push('settled'))
+    await first
+    await rf('https://a.test/').then(() => seen.push('settled'))
+    await rf('https://a.test/').catch(() => seen.push('rejected'))
+    expect(seen).toEqual(['success', 'settled', 'failure', 'statechange', 'settled', 'reject', 'rejected'])
+  })
+
+  it('removeEventListener stops delivery', async () => {
+    const rf = createResilientFetch({ fetch: statusTransport(200).fetch, fallback: false })
+    const listener = vi.fn()
+    rf.addEventListener('success', listener)
+    await rf('https://a.test/')
+    rf.removeEventListener('success', listener)
+    await rf('https://a.test/')
+    expect(listener).toHaveBeenCalledTimes(1)
+  })
+})
+
+describe('snapshot', () => {
+  it('reports breakers, bulkheads and totals per call', async () => {
+    const c = controlledTransport()
+    const rf = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker: { failureThreshold: 2 } })
+    const a = rf('https://a.test/')
+    const b = rf('https://b.test/')
+    await flush()
+    const s = rf.snapshot()
+    expect(s.at).toBe(Date.now())
+    expect(s.bulkheads).toEqual([
+      { key: 'https://a.test', active: 1, queued: 0, maxConcurrent: 50, maxQueue: 100, rejected: 0 },
+      { key: 'https://b.test', active: 1, queued: 0, maxConcurrent: 50, maxQueue: 100, rejected: 0 },
+    ])
+    c.pending[0]!.respond(500)
+    c.pending[0]!.respond(200)
+    await Promise.all([a, b])
+    const after = rf.snapshot()
+    expect(after.breakers[0]).toEqual({ key: 'https://a.test', state: 'closed', calls: 1, failures: 1, slowCalls: 0, failureRate: 1, rejected: 0, transitions: 0 })
+    expect(after.totals).toEqual({ requests: 2, successes: 1, failures: 1, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0 })
+    // a snapshot is a copy
+    after.totals.requests = 99
+    expect(rf.snapshot().totals.requests).toBe(2)
+  })
+
+  it('shows an open breaker turning half-open once its open duration passed, with nextProbeAt', async () => {
+    const rf = createResilientFetch({ fetch: statusTransport(500).fetch, retry: false, fallback: false, breaker: { failureThreshold: 1, openDuration: 1000 } })
+    await rf('https://a.test/')
+    expect(rf.snapshot().breakers[0]).toMatchObject({ state: 'open', openedAt: 1_000_000, nextProbeAt: 1_001_000 })
+    vi.advanceTimersByTime(1000)
+    expect(rf.snapshot().breakers[0]).toMatchObject({ state: 'half-open' })
+  })
+})
+
+describe('maxKeys', () => {
+  it('keeps at most maxKeys, dropping the least recently used idle key', async () => {
+    const c = controlledTransport()
+    const rf = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, maxKeys: 2 })
+    const busy = rf('https://a.test/')
+    await flush()
+    const b = rf('https://b.test/')
+    await flush()
+    c.pending[1]!.respond(200)
+    await b
+    const cc = rf('https://c.test/')
+    await flush()
+    // a is busy, so b (idle) went
+    expect(rf.snapshot().bulkheads.map((x) => x.key)).toEqual(['https://a.test', 'https://c.test'])
+    expect(rf.breaker('https://b.test')).toBeUndefined()
+    c.pending[0]!.respond(200)
+    c.pending[0]!.respond(200)
+    await Promise.all([busy, cc])
+  })
+})
+
+describe('resilienceInfo', () => {
+  it('is undefined for responses we did not return', () => {
+    expect(resilienceInfo(new Response('x'))).toBeUndefined()
+  })
+})
+
+describe('resilientFetch (the default instance)', () => {
+  it('uses globalThis.fetch looked up at call time', async () => {
+    const original = globalThis.fetch
+    const stub = vi.fn(async () => new Response('from stub'))
+    globalThis.fetch = stub as never
+    try {
+      const response = await resilientFetch('https://default.test/', { resilience: { fallback: false } })
+      expect(await response.text()).toBe('from stub')
+      expect(stub).toHaveBeenCalledTimes(1)
+      expect(resilientFetch.snapshot().totals.requests).toBe(1)
+    } finally {
+      globalThis.fetch = original
+    }
+  })
+})
+
+describe('originOf', () => {
+  it.each([
+    'https://a.test/x?y#z',
+    'http://a.test',
+    'https://a.test?q',
+    'https://A.Test/x',
+    'https://a.test:443/x',
+    'https://a.test:8443/x',
+    'http://127.1/x',
+    'http://0x7f.1/',
+    'https://user:pw@a.test/',
+    'https://[::1]:80/',
+    'https://xn--bcher-kva.test/',
+    'https://bücher.test/',
+    'https://a.test./',
+  ])('%s agrees with the URL parser', (url) => {
+    expect(originOf(url)).toBe(new URL(url).origin)
+  })
+
+  it('is undefined for what is not a URL', () => {
+    expect(originOf('http://[bad')).toBeUndefined()
+    expect(originOf('/relative')).toBeUndefined()
+  })
+})

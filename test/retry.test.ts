@@ -1,0 +1,182 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { CircuitOpenError, createResilientFetch, resilienceInfo, type ResilientFetchOptions } from '../src/index.js'
+import { backoffDelay, parseRetryAfter } from '../src/retry.js'
+import { controlledTransport, flush, statusTransport } from './helpers.js'
+
+const URL_A = 'https://a.test/x'
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 })
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+function make(fetch: typeof globalThis.fetch, options: ResilientFetchOptions = {}) {
+  const rf = createResilientFetch({
+    fetch,
+    fallback: false,
+    timeout: false,
+    breaker: { failureThreshold: 100 },
+    retry: { limit: 2, backoff: { base: 100, jitter: 'none' } },
+    ...options,
+  })
+  const retries: string[] = []
+  rf.addEventListener('retry', (e) => retries.push(`${e.detail.attempt}@${e.detail.delay}`))
+  return { rf, retries }
+}
+
+async function settle<T>(p: Promise<T>): Promise<T> {
+  await vi.runAllTimersAsync()
+  return p
+}
+
+describe('retries', () => {
+  it('retries a retryable status with exponential backoff and returns the last response', async () => {
+    const t = statusTransport(503, 502, 500)
+    const { rf, retries } = make(t.fetch)
+    const response = await settle(rf(URL_A))
+    expect(response.status).toBe(500)
+    expect(await response.text()).toBe('s500')
+    expect(t.mock).toHaveBeenCalledTimes(3)
+    expect(retries).toEqual(['2@100', '3@200'])
+    expect(resilienceInfo(response)).toEqual({ source: 'network', key: 'https://a.test', attempts: 3 })
+    expect(rf.snapshot().totals).toMatchObject({ requests: 1, failures: 1, retries: 2 })
+  })
+
+  it('stops at the first good response', async () => {
+    const t = statusTransport(503, 200)
+    const { rf } = make(t.fetch)
+    const response = await settle(rf(URL_A))
+    expect(response.status).toBe(200)
+    expect(rf.snapshot().totals).toMatchObject({ successes: 1, failures: 0, retries: 1 })
+  })
+
+  it('retries network errors and attempt timeouts, and throws the last error', async () => {
+    const t = statusTransport(new TypeError('fetch failed'))
+    const { rf } = make(t.fetch)
+    const error = await settle(rf(URL_A).catch((e) => e))
+    expect(error).toBeInstanceOf(TypeError)
+    expect(t.mock).toHaveBeenCalledTimes(3)
+  })
+
+  it('never retries methods outside `methods`, nor statuses outside `statusCodes`', async () => {
+    const post = statusTransport(503)
+    await settle(make(post.fetch).rf(URL_A, { method: 'POST', body: 'x' }))
+    expect(post.mock).toHaveBeenCalledTimes(1)
+    const notFound = statusTransport(404)
+    await settle(make(notFound.fetch).rf(URL_A))
+    expect(notFound.mock).toHaveBeenCalledTimes(1)
+    const patch = statusTransport(503)
+    await settle(make(patch.fetch, { retry: { methods: ['patch'] } }).rf(URL_A, { method: 'PATCH' }))
+    expect(patch.mock).toHaveBeenCalledTimes(3)
+  })
+
+  it('never retries a body it cannot replay (a stream)', async () => {
+    const t = statusTransport(503)
+    const body = new ReadableStream({ start: (c) => (c.enqueue(new Uint8Array([1])), c.close()) })
+    await settle(make(t.fetch).rf(URL_A, { method: 'PUT', body, duplex: 'half' } as RequestInit))
+    expect(t.mock).toHaveBeenCalledTimes(1)
+  })
+
+  it('resends a Request body intact on every attempt', async () => {
+    const bodies: string[] = []
+    const fetch = vi.fn(async (input: RequestInfo | URL) => {
+      bodies.push(await (input as Request).text())
+      return new Response(null, { status: bodies.length < 3 ? 503 : 200 })
+    })
+    const { rf } = make(fetch as never)
+    const response = await settle(rf(new Request(URL_A, { method: 'PUT', body: 'payload' })))
+    expect(response.status).toBe(200)
+    expect(bodies).toEqual(['payload', 'payload', 'payload'])
+  })
+
+  it('honours Retry-After (seconds and HTTP-date) and gives up when it exceeds maxRetryAfter', async () => {
+    const t = statusTransport([503, { 'retry-after': '2' }], 200)
+    const { rf, retries } = make(t.fetch, { breaker: { retryAfter: false } })
+    await settle(rf(URL_A))
+    expect(retries).toEqual(['2@2000'])
+
+    const far = statusTransport([429, { 'retry-after': '120' }], 200)
+    const r = await settle(make(far.fetch).rf(URL_A))
+    expect(r.status).toBe(429)
+    expect(far.mock).toHaveBeenCalledTimes(1)
+
+    expect(parseRetryAfter('3', 0)).toBe(3000)
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000)
+    expect(parseRetryAfter('soon', 0)).toBeUndefined()
+    expect(parseRetryAfter(null, 0)).toBeUndefined()
+  })
+
+  it('backoff jitter: full in [0, exp), equal in [exp/2, exp), none = exp; capped at max', () => {
+    const b = { base: 100, max: 1000, jitter: 'full' as const }
+    expect(backoffDelay(3, b, () => 0.5)).toBe(200)
+    expect(backoffDelay(3, { ...b, jitter: 'equal' }, () => 0.5)).toBe(300)
+    expect(backoffDelay(3, { ...b, jitter: 'none' })).toBe(400)
+    expect(backoffDelay(10, { ...b, jitter: 'none' })).toBe(1000)
+  })
+
+  it('the wait between attempts ends at once when the caller aborts', async () => {
+    const t = statusTransport(503)
+    const { rf } = make(t.fetch, { retry: { limit: 2, backoff: { base: 60_000, jitter: 'none' }, maxRetryAfter: 60_000 } })
+    const controller = new AbortController()
+    const p = rf(URL_A, { signal: controller.signal }).catch((e) => e)
+    await flush(10)
+    expect(vi.getTimerCount()).toBe(1)
+    controller.abort('cancelled')
+    expect(await p).toBe('cancelled')
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('does not retry past the total deadline', async () => {
+    const t = statusTransport(503)
+    const { rf } = make(t.fetch, { timeout: { attempt: false, total: 150 }, retry: { limit: 5, backoff: { base: 100, jitter: 'none' } } })
+    const response = await settle(rf(URL_A))
+    expect(response.status).toBe(503)
+    expect(t.mock).toHaveBeenCalledTimes(2)
+  })
+
+  it('retries never bypass an open breaker; the call ends with its last real response', async () => {
+    const t = statusTransport(503)
+    const { rf } = make(t.fetch, { breaker: { failureThreshold: 1 } })
+    const response = await settle(rf(URL_A))
+    expect(t.mock).toHaveBeenCalledTimes(1)
+    expect(response.status).toBe(503)
+    expect(await response.text()).toBe('s503')
+    const error = await rf(URL_A).catch((e) => e)
+    expect(error).toBeInstanceOf(CircuitOpenError)
+  })
+
+  it('after a network error, a refused retry rethrows the network error', async () => {
+    const t = statusTransport(new TypeError('fetch failed'))
+    const { rf } = make(t.fetch, { breaker: { failureThreshold: 1 } })
+    const error = await settle(rf(URL_A).catch((e) => e))
+    expect(error).toBeInstanceOf(TypeError)
+    expect(rf.snapshot().totals).toMatchObject({ failures: 1, rejected: 0 })
+  })
+
+  it('the per-key budget caps retries at min + ratio × calls over 10 s', async () => {
+    const t = statusTransport(503)
+    const { rf } = make(t.fetch, { retry: { limit: 5, backoff: { base: 1, jitter: 'none' }, budget: { ratio: 0, min: 3 } } })
+    await settle(rf(URL_A))
+    await settle(rf(URL_A))
+    expect(rf.snapshot().totals.retries).toBe(3)
+    vi.advanceTimersByTime(11_000)
+    await settle(rf(URL_A))
+    expect(rf.snapshot().totals.retries).toBe(6)
+  })
+
+  it('discards the body of a retried response it will not return', async () => {
+    const cancelled: number[] = []
+    let n = 0
+    const fetch = async () => {
+      const i = ++n
+      const body = new ReadableStream({ cancel: () => void cancelled.push(i) })
+      return new Response(body, { status: i < 3 ? 503 : 200 })
+    }
+    const { rf } = make(fetch as never)
+    const response = await settle(rf(URL_A))
+    expect(response.status).toBe(200)
+    expect(cancelled).toEqual([1, 2])
+  })
+})
