@@ -1,0 +1,99 @@
+import { describe, expect, it, vi } from 'vitest'
+import worker, { configFromEnv, createProxy } from '../../src/worker/index.js'
+
+const UPSTREAM = 'http://127.0.0.1:9'
+
+describe('configuration from [vars]', () => {
+  it.each([
+    [{ UPSTREAM_URL: UPSTREAM, TIMEOUT_MS: 'abc' }, 'TIMEOUT_MS must be a positive integer, got "abc"'],
+    [{ UPSTREAM_URL: UPSTREAM, TIMEOUT_MS: '-5' }, 'TIMEOUT_MS must be a positive integer, got "-5"'],
+    [{ UPSTREAM_URL: UPSTREAM, MAX_CONCURRENT: '1.5' }, 'MAX_CONCURRENT must be a positive integer, got "1.5"'],
+    [{ UPSTREAM_URL: UPSTREAM, FAILURE_THRESHOLD: '0' }, 'FAILURE_THRESHOLD must be a positive integer, got "0"'],
+    [{ UPSTREAM_URL: UPSTREAM, WINDOW_MS: '30s' }, 'WINDOW_MS must be a positive integer, got "30s"'],
+    [{ UPSTREAM_URL: UPSTREAM, OPEN_DURATION_MS: 'soon' }, 'OPEN_DURATION_MS must be a positive integer, got "soon"'],
+    [{ UPSTREAM_URL: UPSTREAM, METHODS: 'GET,,POST' }, 'METHODS must be a comma-separated list of methods'],
+    [{ UPSTREAM_URL: 'ftp://files.example' }, 'UPSTREAM_URL must be an absolute http(s) URL, got "ftp://files.example"'],
+    [{ UPSTREAM_URL: 'not a url' }, 'UPSTREAM_URL must be an absolute http(s) URL, got "not a url"'],
+    [{ UPSTREAM_URL: 'http://user:pw@upstream.test' }, 'UPSTREAM_URL must be an http(s) URL without credentials'],
+    [{}, 'UPSTREAM_URL (or ROUTES) must be set'],
+    [{ ROUTES: '{"/api/": ' }, 'ROUTES must be JSON like'],
+    [{ ROUTES: '["http://a.test"]' }, 'ROUTES must be an object of path prefix to origins'],
+    [{ ROUTES: '{"/api/": []}' }, 'ROUTES["/api/"] must be a non-empty array of http(s) URLs'],
+    [{ ROUTES: '{"/api/": ["javascript:alert(1)"]}' }, 'ROUTES["/api/"] must be an absolute http(s) URL, got "javascript:alert(1)"'],
+    [{ ROUTES: '{"api/": ["http://a.test"]}' }, 'ROUTES keys must be path prefixes like "/api/", got "api/"'],
+    [{ ROUTES: '{"//evil/": ["http://a.test"]}' }, 'ROUTES keys must be path prefixes'],
+  ])('%j → a 500 naming the var on every request', async (env, message) => {
+    for (let i = 0; i < 2; i++) {
+      const response = await worker.fetch(new Request('http://proxy.test/api/data'), { ...env }, undefined)
+      expect(response.status).toBe(500)
+      const body = (await response.json()) as { error: string; message: string }
+      expect(body.error).toBe('config')
+      expect(body.message).toContain(message)
+    }
+    expect(() => configFromEnv(env)).toThrow(message)
+  })
+
+  it('applies the defaults', () => {
+    const config = configFromEnv({ UPSTREAM_URL: 'https://api.example.com/v1/' })
+    expect(config).toMatchObject({ timeout: 2_000, maxConcurrent: 50, failureThreshold: 5, window: 30_000, openDuration: 30_000, metricsToken: undefined })
+    expect([...config.methods]).toEqual(['GET', 'HEAD'])
+    expect(config.routes).toEqual([{ prefix: '/api/', upstreams: [{ origin: 'https://api.example.com', basePath: '/v1' }] }])
+  })
+
+  it('reads every var, and ROUTES wins over UPSTREAM_URL', () => {
+    const config = configFromEnv({
+      UPSTREAM_URL: 'http://ignored.test',
+      ROUTES: '{"/api/": ["https://a.test", "https://b.test/base"], "/img": "https://img.test"}',
+      TIMEOUT_MS: '150',
+      MAX_CONCURRENT: 7,
+      FAILURE_THRESHOLD: '2',
+      WINDOW_MS: '1000',
+      OPEN_DURATION_MS: '250',
+      METHODS: 'get, head ,put',
+      METRICS_TOKEN: 't',
+    })
+    expect(config).toMatchObject({ timeout: 150, maxConcurrent: 7, failureThreshold: 2, window: 1_000, openDuration: 250, metricsToken: 't' })
+    expect([...config.methods]).toEqual(['GET', 'HEAD', 'PUT'])
+    expect(config.routes.map((r) => r.prefix)).toEqual(['/api/', '/img/'])
+    expect(config.routes[0].upstreams.map((u) => u.origin)).toEqual(['https://a.test', 'https://b.test'])
+  })
+
+  it('treats an empty var as unset (empty ROUTES falls back to UPSTREAM_URL, empty METRICS_TOKEN guards nothing)', async () => {
+    const config = configFromEnv({ UPSTREAM_URL: UPSTREAM, ROUTES: '', METRICS_TOKEN: '', TIMEOUT_MS: '' })
+    expect(config.timeout).toBe(2_000)
+    expect(config.metricsToken).toBeUndefined()
+    expect(configFromEnv({ UPSTREAM_URL: UPSTREAM, ROUTES: '{}' }).routes[0].upstreams[0].origin).toBe(UPSTREAM)
+    const response = await worker.fetch(new Request('http://proxy.test/metrics.json'), { UPSTREAM_URL: UPSTREAM, METRICS_TOKEN: '' }, undefined)
+    expect(response.status).toBe(200)
+  })
+
+  it('builds the proxy once per env: breaker state survives across requests', async () => {
+    // The default Worker uses the global fetch: a refused connection, so one failure opens the breaker.
+    const refused = vi.spyOn(globalThis, 'fetch').mockRejectedValue(new TypeError('connection refused'))
+    const env = { UPSTREAM_URL: 'http://refused.test', FAILURE_THRESHOLD: '1', OPEN_DURATION_MS: '60000' }
+    try {
+      expect((await worker.fetch(new Request('http://proxy.test/api/x'), env, undefined)).status).toBe(503)
+      // The same vars in a new env object (as a runtime may pass per request) still find the same proxy.
+      const response = await worker.fetch(new Request('http://proxy.test/api/x'), { ...env }, undefined)
+      expect(await response.json()).toEqual({ error: 'circuit_open', key: 'http://refused.test' })
+      expect(refused).toHaveBeenCalledTimes(1)
+    } finally {
+      refused.mockRestore()
+    }
+  })
+})
+
+describe('createProxy', () => {
+  it.each([
+    [{ upstream: UPSTREAM, timeout: -1 }, RangeError, 'timeout must be a positive integer, got -1'],
+    [{ upstream: UPSTREAM, maxConcurrent: 0 }, RangeError, 'maxConcurrent must be a positive integer, got 0'],
+    [{ upstream: 'gopher://x' }, TypeError, 'upstream must be an absolute http(s) URL, got "gopher://x"'],
+    [{ routes: { '/api/': 'file:///etc/passwd' } }, TypeError, 'routes["/api/"] must be an absolute http(s) URL'],
+    [{ upstream: UPSTREAM, methods: 42 }, TypeError, 'methods must be a comma-separated list'],
+    [{ upstream: UPSTREAM, fetch: 'no' }, TypeError, 'fetch must be a function, got "no"'],
+    [{ upstream: UPSTREAM, metricsToken: 5 }, TypeError, 'metricsToken must be a string, got 5'],
+  ])('%j throws at creation', (config, type, message) => {
+    expect(() => createProxy(config as never)).toThrow(type)
+    expect(() => createProxy(config as never)).toThrow(message)
+  })
+})
