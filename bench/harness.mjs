@@ -1,38 +1,66 @@
 // A small timing loop: warm up, size a batch to ~BATCH_MS, time BATCHES batches, keep the median ns/call.
 // Medians of batches shrug off GC pauses and the odd scheduler hiccup better than a mean.
-import { hrtime } from 'node:process'
+import { cpuUsage, hrtime } from 'node:process'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 
 const BATCH_MS = 15
-const BATCHES = 31
+const ROUNDS = 5
+const BATCHES_PER_ROUND = 7
 const WARMUP_MS = 150
 
-/** ns per call of `fn` (awaited), the median over batches. `before(batchSize)` runs untimed ahead of each batch. */
-export async function nsPerCall(fn, { before, batch, batches = BATCHES } = {}) {
-  const warmEnd = hrtime.bigint() + BigInt(WARMUP_MS * 1e6)
-  let warmCalls = 0
-  while (hrtime.bigint() < warmEnd) {
-    if (before && warmCalls % 256 === 0) await before(256)
-    await fn()
-    warmCalls++
+// gc() without asking for `node --expose-gc` on the command line.
+setFlagsFromString('--expose-gc')
+export const gc = runInNewContext('gc')
+
+/**
+ * ns per call of each variant's `fn` (awaited): the median over batches, wall clock and this process's
+ * CPU time (the steadier figure when other work shares the machine). The variants take turns in
+ * ROUNDS blocks of batches, in a rotating order, so that load from elsewhere on the machine hits them
+ * alike; a full GC before each block keeps one variant's garbage from being collected on another's time.
+ * `before(batchSize)` runs untimed ahead of each batch; `batch` fixes the batch size.
+ */
+export async function nsPerCall(variants) {
+  const state = []
+  for (const { fn, before, batch } of variants) {
+    const warmEnd = hrtime.bigint() + BigInt(WARMUP_MS * 1e6)
+    for (let i = 0; hrtime.bigint() < warmEnd; i++) {
+      if (before && i % 256 === 0) await before(256)
+      await fn()
+    }
+    state.push({ batch: batch ?? (await batchSize(fn, before)), samples: [], cpu: [] })
   }
-  if (!batch) {
-    // Size the batch from a trial run so that timer resolution is noise, then keep it fixed.
-    const trial = 256
-    if (before) await before(trial)
-    const t0 = hrtime.bigint()
-    for (let i = 0; i < trial; i++) await fn()
-    const perCall = Number(hrtime.bigint() - t0) / trial
-    batch = Math.max(16, Math.min(200_000, Math.round((BATCH_MS * 1e6) / Math.max(perCall, 1))))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < variants.length; k++) {
+      const v = (k + round) % variants.length
+      const { fn, before } = variants[v]
+      const { batch, samples, cpu } = state[v]
+      gc()
+      for (let b = 0; b < BATCHES_PER_ROUND; b++) {
+        if (before) await before(batch)
+        const c0 = cpuUsage()
+        const t0 = hrtime.bigint()
+        for (let i = 0; i < batch; i++) await fn()
+        samples.push(Number(hrtime.bigint() - t0) / batch)
+        cpu.push(cpuNs(cpuUsage(c0)) / batch)
+      }
+    }
   }
-  const samples = []
-  for (let b = 0; b < batches; b++) {
-    if (before) await before(batch)
-    const t0 = hrtime.bigint()
-    for (let i = 0; i < batch; i++) await fn()
-    samples.push(Number(hrtime.bigint() - t0) / batch)
-  }
-  return { ns: median(samples), batch, batches, spread: spread(samples) }
+  return state.map(({ batch, samples, cpu }) => ({ ns: median(samples), cpuNs: median(cpu), batch, batches: samples.length, spread: spread(samples) }))
 }
+
+// Sized from a trial run so that timer resolution is noise, then kept fixed.
+async function batchSize(fn, before) {
+  const trial = 256
+  if (before) await before(trial)
+  const t0 = hrtime.bigint()
+  for (let i = 0; i < trial; i++) await fn()
+  const perCall = Number(hrtime.bigint() - t0) / trial
+  return Math.max(16, Math.min(200_000, Math.round((BATCH_MS * 1e6) / Math.max(perCall, 1))))
+}
+
+/** CPU time of this process (all its threads, GC helpers included) in a cpuUsage() delta, ns. */
+export const cpuNs = (usage) => (usage.user + usage.system) * 1e3
 
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b)

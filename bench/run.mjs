@@ -3,9 +3,9 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { dirname, resolve } from 'node:path'
-import { hrtime } from 'node:process'
+import { cpuUsage, hrtime } from 'node:process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import {
   bulkhead,
@@ -20,7 +20,7 @@ import {
 } from 'cockatiel'
 import CircuitBreaker from 'opossum'
 import { kb, minGzipSize } from '../scripts/check-browser-bundle.mjs'
-import { fmtNs, fmtPct, fmtRatio, median, note, nsPerCall, percentile, table } from './harness.mjs'
+import { cpuNs, fmtNs, fmtPct, fmtRatio, gc, median, note, nsPerCall, percentile, table } from './harness.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = (file) => pathToFileURL(resolve(ROOT, 'dist', file)).href
@@ -31,6 +31,12 @@ const noop = () => {}
 const core = existsSync(resolve(ROOT, 'dist/index.js')) ? await import(dist('index.js')) : undefined
 const stubResponse = new Response(null)
 const stub = async () => stubResponse
+
+// One row per variant: wall clock and CPU time per call, then any extra columns.
+function timingTable(title, names, measured, extra = { headers: [], row: () => [] }) {
+  table(title, ['variant', 'wall/call', 'spread', 'cpu/call', ...extra.headers],
+    names.map((name, i) => [name, fmtNs(measured[i].ns), fmtPct(measured[i].spread), fmtNs(measured[i].cpuNs), ...extra.row(i)]))
+}
 
 function missingCore(section) {
   note(`${section}: skipped, dist/index.js is missing (npm run build)`)
@@ -51,39 +57,45 @@ async function pipelineOverhead() {
     ['cockatiel wrap(retry, breaker, bulkhead, timeout)', () => cockatiel.execute(({ signal }) => stub(URL_, { signal }))],
     ['opossum fire()', () => opossum.fire(URL_)],
   ].filter(Boolean)
-  const results = []
-  for (const [name, fn] of variants) results.push([name, await nsPerCall(fn)])
+  const measured = await nsPerCall(variants.map(([, fn]) => ({ fn })))
   opossum.shutdown()
-  const bare = results[0][1].ns
-  table('a. ns per call over a stub transport (async () => preallocated Response)', ['variant', 'ns/call', 'spread', 'overhead over bare', 'batch × n'],
-    results.map(([name, r], i) => [name, fmtNs(r.ns), fmtPct(r.spread), i === 0 ? '-' : fmtNs(r.ns - bare), `${r.batch} × ${r.batches}`]))
-  const overhead = (name) => results.find(([n]) => n.startsWith(name))?.[1].ns - bare
-  if (core) note(`ours / cockatiel overhead: ${fmtRatio(overhead('resilient-fetch') / overhead('cockatiel'))}   (target <= 0.33×)`)
-  else missingCore('resilient-fetch row')
+  const [bare] = measured
+  timingTable('a. per call over a stub transport (async () => preallocated Response)', variants.map(([name]) => name), measured, {
+    headers: ['wall overhead', 'cpu overhead', 'batch × n'],
+    row: (i) => (i === 0 ? ['-', '-'] : [fmtNs(measured[i].ns - bare.ns), fmtNs(measured[i].cpuNs - bare.cpuNs)]).concat(`${measured[i].batch} × ${measured[i].batches}`),
+  })
+  const find = (name) => measured[variants.findIndex(([n]) => n.startsWith(name))]
+  if (core) {
+    const ours = find('resilient-fetch')
+    const theirs = find('cockatiel')
+    note(`ours / cockatiel overhead: ${fmtRatio((ours.ns - bare.ns) / (theirs.ns - bare.ns))} wall, ${fmtRatio((ours.cpuNs - bare.cpuNs) / (theirs.cpuNs - bare.cpuNs))} cpu   (target <= 0.33×)`)
+  } else missingCore('resilient-fetch row')
 }
 
 // b. a rejection while the breaker is open
 async function openRejection() {
-  const rows = []
+  const variants = []
   if (core) {
     const rf = core.createResilientFetch({ fetch: stub, fallback: false })
     await rf(URL_)
     rf.breaker(KEY).open()
     let name = ''
     await rf(URL_).catch((error) => (name = error.name))
-    rows.push([`resilient-fetch rf(), forced open (rejects ${name})`, await nsPerCall(() => rf(URL_).catch(noop))])
-  } else missingCore('resilient-fetch row')
+    variants.push([`resilient-fetch rf(), forced open (rejects ${name})`, () => rf(URL_).catch(noop)])
+  }
 
   // cockatiel's breaker alone: inside wrap(), its retry(handleAll) would retry the rejection with a backoff.
   const breaker = circuitBreaker(handleAll, { halfOpenAfter: 600_000, breaker: new ConsecutiveBreaker(1) })
   await breaker.execute(() => Promise.reject(new Error('down'))).catch(noop)
-  rows.push([`cockatiel circuitBreaker().execute(), ${breaker.state === 1 ? 'open' : `state ${breaker.state}`}`, await nsPerCall(() => breaker.execute(stub).catch(noop))])
+  variants.push([`cockatiel circuitBreaker().execute(), ${breaker.state === 1 ? 'open' : `state ${breaker.state}`}`, () => breaker.execute(stub).catch(noop)])
 
   const opossum = new CircuitBreaker(stub, { timeout: 10_000, resetTimeout: 600_000 })
   opossum.open()
-  rows.push([`opossum fire(), ${opossum.opened ? 'open' : 'closed'}`, await nsPerCall(() => opossum.fire(URL_).catch(noop))])
+  variants.push([`opossum fire(), ${opossum.opened ? 'open' : 'closed'}`, () => opossum.fire(URL_).catch(noop)])
+  const measured = await nsPerCall(variants.map(([, fn]) => ({ fn })))
   opossum.shutdown()
-  table('b. a rejection while open (target < 2 µs for ours)', ['variant', 'ns/call', 'spread'], rows.map(([n, r]) => [n, fmtNs(r.ns), fmtPct(r.spread)]))
+  timingTable('b. a rejection while open (target < 2 µs for ours)', variants.map(([n]) => n), measured)
+  if (!core) missingCore('resilient-fetch row')
 }
 
 // c. recording into a time window holding 10 vs 100 000 calls
@@ -108,13 +120,12 @@ async function windowRecording() {
   }
   await small(URL_)
   const batch = 256
-  const r10 = await nsPerCall(() => small(URL_), { before: refill, batch })
-  const r100k = await nsPerCall(() => large(URL_), { batch })
-  table('c. recording a success into a 60 s time window (breaker only; retry, timeout, bulkhead off)', ['calls already in the window', 'ns/call', 'spread'], [
-    [`10 (+ up to ${batch} during the batch)`, fmtNs(r10.ns), fmtPct(r10.spread)],
-    [`${heldLarge} at start, ${large.snapshot().breakers[0]?.calls} at end`, fmtNs(r100k.ns), fmtPct(r100k.spread)],
-  ])
-  note(`100 000 / 10: ${fmtRatio(r100k.ns / r10.ns)}   (target: the same, ~1.00×)`)
+  const [r10, r100k] = await nsPerCall([{ fn: () => small(URL_), before: refill, batch }, { fn: () => large(URL_), batch }])
+  timingTable('c. recording a success into a 60 s time window (breaker only; retry, timeout, bulkhead off), by calls already in the window', [
+    `10 (+ up to ${batch} during the batch)`,
+    `${heldLarge} at start, ${large.snapshot().breakers[0]?.calls} at end`,
+  ], [r10, r100k])
+  note(`100 000 / 10: ${fmtRatio(r100k.ns / r10.ns)} wall, ${fmtRatio(r100k.cpuNs / r10.cpuNs)} cpu   (target: the same, ~1.00×)`)
 }
 
 // d. a loopback HTTP server in another process
@@ -140,13 +151,15 @@ async function loopback() {
     const SEQ = 1000 // per round and variant: 5 000 sequential requests per variant
     const CONC = 16
     const PAR = 1000 // per round and variant: 5 000 requests, 16 in flight, per variant
-    const seq = variants.map(() => ({ rounds: [], latencies: [] }))
-    const par = variants.map(() => ({ rounds: [] }))
+    const seq = variants.map(() => ({ rounds: [], cpu: [], latencies: [] }))
+    const par = variants.map(() => ({ rounds: [], cpu: [] }))
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order each round so that drift (thermal, GC, the server warming) spreads evenly.
       for (let k = 0; k < variants.length; k++) {
         const v = (k + round) % variants.length
         const fn = variants[v][1]
+        gc()
+        const c0 = cpuUsage()
         const t0 = hrtime.bigint()
         for (let i = 0; i < SEQ; i++) {
           const s = hrtime.bigint()
@@ -154,31 +167,40 @@ async function loopback() {
           seq[v].latencies.push(Number(hrtime.bigint() - s))
         }
         seq[v].rounds.push(Number(hrtime.bigint() - t0) / SEQ)
+        seq[v].cpu.push(cpuNs(cpuUsage(c0)) / SEQ)
       }
       for (let k = 0; k < variants.length; k++) {
         const v = (k + round) % variants.length
         const fn = variants[v][1]
         let left = PAR
+        gc()
         const worker = async () => {
           while (left-- > 0) await call(fn)
         }
+        const c0 = cpuUsage()
         const t0 = hrtime.bigint()
         await Promise.all(Array.from({ length: CONC }, worker))
         par[v].rounds.push(PAR / (Number(hrtime.bigint() - t0) / 1e9))
+        par[v].cpu.push(cpuNs(cpuUsage(c0)) / PAR)
       }
     }
     const bounded = 1
     const seqMean = seq.map((s) => median(s.rounds))
+    const seqCpu = seq.map((s) => median(s.cpu))
     const rps = par.map((p) => median(p.rounds))
+    const parCpu = par.map((p) => median(p.cpu))
     table(`d. loopback HTTP/1.1 keep-alive, server in another process (${ROUNDS} × ${SEQ} sequential, ${ROUNDS} × ${PAR} with ${CONC} in flight, per variant; body read)`,
-      ['variant', 'seq µs/req', 'p50', 'p99', 'vs bounded', `${CONC} concurrent req/s`, 'vs bounded'],
+      ['variant', 'seq µs/req', 'p50', 'p99', 'vs bounded', 'cpu µs/req', 'vs bounded', `${CONC} in flight req/s`, 'vs bounded', 'cpu µs/req', 'vs bounded'],
       variants.map(([name], v) => {
         const sorted = seq[v].latencies.sort((a, b) => a - b)
-        return [name, (seqMean[v] / 1e3).toFixed(1), fmtNs(percentile(sorted, 0.5)), fmtNs(percentile(sorted, 0.99)),
-          fmtRatio(seqMean[v] / seqMean[bounded]), Math.round(rps[v]).toLocaleString('en-US'), fmtRatio(rps[v] / rps[bounded])]
+        return [name, (seqMean[v] / 1e3).toFixed(1), fmtNs(percentile(sorted, 0.5)), fmtNs(percentile(sorted, 0.99)), fmtRatio(seqMean[v] / seqMean[bounded]),
+          (seqCpu[v] / 1e3).toFixed(1), fmtRatio(seqCpu[v] / seqCpu[bounded]),
+          Math.round(rps[v]).toLocaleString('en-US'), fmtRatio(rps[v] / rps[bounded]), (parCpu[v] / 1e3).toFixed(1), fmtRatio(parCpu[v] / parCpu[bounded])]
       }))
+    note('cpu: this process only (the client), all its threads; the server runs in its own process')
     if (rf) {
-      note(`ours vs bounded fetch: sequential time ${(100 * (seqMean[2] / seqMean[bounded] - 1)).toFixed(1)}%, concurrent throughput ${(100 * (rps[2] / rps[bounded] - 1)).toFixed(1)}%   (target: within 5%)`)
+      const pct = (x) => `${x >= 1 ? '+' : ''}${(100 * (x - 1)).toFixed(1)}%`
+      note(`ours vs bounded fetch: sequential time ${pct(seqMean[2] / seqMean[bounded])}, cpu ${pct(seqCpu[2] / seqCpu[bounded])}; ${CONC} in flight throughput ${pct(rps[2] / rps[bounded])}, cpu ${pct(parCpu[2] / parCpu[bounded])}   (target: within 5%)`)
       const t = rf.snapshot().totals
       note(`ours, totals: ${t.requests} requests, ${t.successes} successes, ${t.failures} failures, ${t.rejected} rejected`)
     } else missingCore('resilient-fetch row')
@@ -195,7 +217,6 @@ async function fallbackStage() {
   const bytes = new TextEncoder().encode(json)
   const fresh = async () => new Response(bytes, { headers: { 'content-type': 'application/json' } })
   const read = (rf) => async () => (await rf(URL_)).arrayBuffer()
-  const rows = []
 
   const serving = async (label, store) => {
     let down = false
@@ -209,28 +230,27 @@ async function fallbackStage() {
     for (let i = 0; i < 50; i++) {
       // The copy is stored off the hot path: wait until it is there.
       const res = await rf(URL_).catch(() => undefined)
-      if (res && core.resilienceInfo(res)?.source === 'fallback') {
-        rows.push([`serve from ${label} (network error → fallback)`, await nsPerCall(read(rf))])
-        return
-      }
+      if (res && core.resilienceInfo(res)?.source === 'fallback') return [`serve from ${label} (network error → fallback)`, read(rf)]
       await new Promise((r) => setTimeout(r, 10))
     }
     note(`serve from ${label}: no fallback copy was served, skipped`)
   }
-  await serving('memory', 'memory')
+  const variants = [['bare transport', async () => (await fresh()).arrayBuffer()]]
+  variants.push(await serving('memory', 'memory'))
   if (existsSync(resolve(ROOT, 'dist/idb.js'))) {
     await import('fake-indexeddb/auto')
     const { idbStore } = await import(dist('idb.js'))
-    await serving('idb (fake-indexeddb)', idbStore({ dbName: 'bench' }))
+    variants.push(await serving('idb (fake-indexeddb)', idbStore({ dbName: 'bench' })))
   } else note('idb: skipped, dist/idb.js is missing')
-
-  const off = core.createResilientFetch({ fetch: fresh, fallback: false })
-  const on = core.createResilientFetch({ fetch: fresh, fallback: { store: 'memory' } })
-  const rOff = await nsPerCall(read(off))
-  const rOn = await nsPerCall(read(on))
-  rows.push(['network 200, fallback off', rOff], ['network 200, fallback on (memory: store a copy)', rOn])
-  table(`e. the fallback stage, ${bytes.byteLength} B JSON body, read with arrayBuffer()`, ['variant', 'ns/call', 'spread'], rows.map(([n, r]) => [n, fmtNs(r.ns), fmtPct(r.spread)]))
-  note(`storing costs the caller ${fmtNs(rOn.ns - rOff.ns)} per call (${fmtRatio(rOn.ns / rOff.ns)} of fallback off)`)
+  variants.push(['network 200, fallback off', read(core.createResilientFetch({ fetch: fresh, fallback: false }))])
+  variants.push(['network 200, fallback on (memory: store a copy)', read(core.createResilientFetch({ fetch: fresh, fallback: { store: 'memory' } }))])
+  const rows = variants.filter(Boolean)
+  const measured = await nsPerCall(rows.map(([, fn]) => ({ fn })))
+  timingTable(`e. the fallback stage, ${bytes.byteLength} B JSON body, read with arrayBuffer()`, rows.map(([n]) => n), measured)
+  const m = (name) => measured[rows.findIndex(([n]) => n.startsWith(name))]
+  const on = m('network 200, fallback on')
+  const off = m('network 200, fallback off')
+  note(`storing costs the caller ${fmtNs(on.ns - off.ns)} wall, ${fmtNs(on.cpuNs - off.cpuNs)} cpu per call (${fmtRatio(on.ns / off.ns)} of fallback off; the copy is written off the hot path, so this is its share of the thread)`)
 }
 
 // f. min+gzip for the browser
@@ -250,7 +270,7 @@ async function sizes() {
   if (!core) missingCore('resilient-fetch row')
 }
 
-console.log(`resilient-fetch bench · node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} · ${new Date().toISOString()}`)
+console.log(`resilient-fetch bench · node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} · load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} · ${new Date().toISOString()}`)
 const started = hrtime.bigint()
 await pipelineOverhead()
 await openRejection()
@@ -258,4 +278,4 @@ await windowRecording()
 await loopback()
 await fallbackStage()
 await sizes()
-console.log(`\ndone in ${(Number(hrtime.bigint() - started) / 1e9).toFixed(1)} s`)
+console.log(`\ndone in ${(Number(hrtime.bigint() - started) / 1e9).toFixed(1)} s · load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews every figure)`)
