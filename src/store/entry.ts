@@ -24,7 +24,8 @@ export async function readBody(body: ReadableStream<Uint8Array> | null, limit: n
     if (done) break
     size += value.byteLength
     if (size > limit) {
-      await reader.cancel().catch(() => {})
+      // Not awaited: a tee branch's cancel settles only once the caller's branch is cancelled too.
+      reader.cancel().catch(() => {})
       return undefined
     }
     chunks.push(value)

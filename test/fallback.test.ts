@@ -1,0 +1,401 @@
+// Node, not happy-dom: Set-Cookie is visible here as in servers and Workers, so its rules can be seen.
+import { http, HttpResponse } from 'msw'
+import { setupServer } from 'msw/node'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createFallback, type FallbackRequest, type NormalizedFallbackOptions } from '../src/fallback.js'
+import { memoryStore } from '../src/store/memory.js'
+import type { FallbackStore, StoredResponse } from '../src/types.js'
+import { entry, quotaError } from './store/helpers.js'
+
+const URL_A = 'https://api.example.com/items?page=1'
+
+function request(url = URL_A, headers: HeadersInit = {}, method = 'GET'): FallbackRequest {
+  return { method, url, headers: new Headers(headers) }
+}
+
+function json(body: unknown, init: ResponseInit = {}): Response {
+  return new Response(JSON.stringify(body), { status: 200, statusText: 'OK', ...init, headers: { 'content-type': 'application/json', ...(init.headers as object) } })
+}
+
+/** A fallback over a spied memory store, a controllable clock and a list of storeerror events. */
+function setup(options: Partial<NormalizedFallbackOptions> = {}, store: FallbackStore = memoryStore()) {
+  let time = 1_700_000_000_000
+  const errors: { key: string; error: unknown }[] = []
+  const put = vi.spyOn(store, 'put')
+  const fallback = createFallback(
+    { store, maxAge: 86_400_000, maxBodyBytes: 5 * 1024 * 1024, private: false, ...options },
+    (_type, detail) => errors.push(detail),
+    () => time,
+  )
+  const background: Promise<unknown>[] = []
+  return {
+    fallback,
+    store,
+    put,
+    errors,
+    advance(ms: number) {
+      time += ms
+    },
+    now: () => time,
+    /** remember() with a waitUntil that collects the background work, then waits for it. */
+    async remember(req: FallbackRequest, response: Response) {
+      fallback.remember(req, response, (p) => background.push(p))
+      await Promise.all(background)
+    },
+  }
+}
+
+describe('what is stored', () => {
+  it('a 200 GET is stored and served back with its status, headers and body, marked as a fallback with its Age', async () => {
+    const t = setup()
+    const storedAt = t.now()
+    await t.remember(request(), json({ items: [1, 2] }, { statusText: 'Fine', headers: { etag: '"v1"' } }))
+    t.advance(2_500)
+    const found = await t.fallback.recall(request())
+    expect(found!.storedAt).toBe(storedAt)
+    const { response } = found!
+    expect(response.status).toBe(200)
+    expect(response.statusText).toBe('Fine')
+    expect(response.headers.get('etag')).toBe('"v1"')
+    expect(response.headers.get('content-type')).toBe('application/json')
+    expect(response.headers.get('x-resilient-source')).toBe('fallback')
+    expect(response.headers.get('age')).toBe('2')
+    expect(await response.json()).toEqual({ items: [1, 2] })
+  })
+
+  it.each(['POST', 'PUT', 'DELETE', 'HEAD', 'PATCH'])('a %s response is never stored', async (method) => {
+    const t = setup()
+    await t.remember(request(URL_A, {}, method), json({}))
+    expect(t.put).not.toHaveBeenCalled()
+    expect(await t.fallback.recall(request(URL_A, {}, method))).toBeUndefined()
+  })
+
+  it.each([201, 203, 204, 206, 301, 304, 404, 500, 503])('a %i response is never stored', async (status) => {
+    const t = setup()
+    await t.remember(request(), new Response(status === 204 || status === 304 ? null : 'x', { status }))
+    expect(t.put).not.toHaveBeenCalled()
+  })
+
+  it.each(['no-store', 'max-age=0, No-Store', 'private, no-store'])('Cache-Control: %s is never stored, even with private: true', async (cacheControl) => {
+    const t = setup({ private: true })
+    await t.remember(request(), json({}, { headers: { 'cache-control': cacheControl } }))
+    expect(t.put).not.toHaveBeenCalled()
+  })
+
+  it.each(['*', 'Accept, *'])('Vary: %s is never stored, even with private: true', async (vary) => {
+    const t = setup({ private: true })
+    await t.remember(request(), json({}, { headers: { vary } }))
+    expect(t.put).not.toHaveBeenCalled()
+  })
+
+  it('the store key ignores the fragment but not the query', async () => {
+    const t = setup()
+    await t.remember(request('https://api.example.com/items?page=1#top'), json({ page: 1 }))
+    expect(t.put.mock.calls[0][0]).toBe('GET https://api.example.com/items?page=1')
+    expect(await t.fallback.recall(request('https://api.example.com/items?page=1#bottom'))).toBeDefined()
+    expect(await t.fallback.recall(request('https://api.example.com/items?page=2'))).toBeUndefined()
+  })
+})
+
+describe('private responses and credentialed requests', () => {
+  const cases: [string, FallbackRequest, ResponseInit][] = [
+    ['Cache-Control: private', request(), { headers: { 'cache-control': 'private, max-age=60' } }],
+    ['a Set-Cookie response', request(), { headers: { 'set-cookie': 'sid=abc; HttpOnly' } }],
+    ['a request with Authorization', request(URL_A, { authorization: 'Bearer t0k3n' }), {}],
+    ['a request with Cookie', request(URL_A, { cookie: 'sid=abc' }), {}],
+  ]
+
+  it.each(cases)('%s is not stored by default', async (_name, req, init) => {
+    const t = setup()
+    await t.remember(req, json({ me: 'alice' }, init))
+    expect(t.put).not.toHaveBeenCalled()
+  })
+
+  it.each(cases)('%s is stored with private: true', async (_name, req, init) => {
+    const t = setup({ private: true })
+    await t.remember(req, json({ me: 'alice' }, init))
+    expect(t.put).toHaveBeenCalledOnce()
+    expect(await (await t.fallback.recall(req))!.response.json()).toEqual({ me: 'alice' })
+  })
+
+  it('a stored copy never keeps Set-Cookie', async () => {
+    const t = setup({ private: true })
+    await t.remember(request(), json({}, { headers: { 'set-cookie': 'sid=abc' } }))
+    const stored = t.put.mock.calls[0][1]
+    expect(stored.headers.map(([name]) => name)).not.toContain('set-cookie')
+    const { response } = (await t.fallback.recall(request()))!
+    expect(response.headers.has('set-cookie')).toBe(false)
+    expect(response.headers.getSetCookie()).toEqual([])
+  })
+})
+
+describe('body size', () => {
+  it('a Content-Length over maxBodyBytes is not stored, and the response is not even cloned', async () => {
+    const t = setup({ maxBodyBytes: 100 })
+    const response = new Response('x'.repeat(101), { headers: { 'content-length': '101' } })
+    const clone = vi.spyOn(response, 'clone')
+    await t.remember(request(), response)
+    expect(clone).not.toHaveBeenCalled()
+    expect(t.put).not.toHaveBeenCalled()
+    expect(await response.text()).toHaveLength(101)
+  })
+
+  it('a streamed body is read only until it passes maxBodyBytes; the caller still gets all of it', async () => {
+    const t = setup({ maxBodyBytes: 100 })
+    let pulls = 0
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (++pulls > 10) return controller.close()
+        controller.enqueue(new Uint8Array(40).fill(120))
+      },
+    })
+    const response = new Response(body, { headers: { 'content-type': 'text/plain' } })
+    await t.remember(request(), response)
+    expect(t.put).not.toHaveBeenCalled()
+    expect(pulls).toBeLessThan(10)
+    expect(await response.text()).toBe('x'.repeat(400))
+  })
+
+  it('a body of exactly maxBodyBytes is stored', async () => {
+    const t = setup({ maxBodyBytes: 100 })
+    await t.remember(request(), new Response('x'.repeat(100)))
+    expect(t.put).toHaveBeenCalledOnce()
+  })
+})
+
+describe('age', () => {
+  it('a copy is served up to maxAge, and not a millisecond later', async () => {
+    const t = setup({ maxAge: 60_000 })
+    await t.remember(request(), json({}))
+    t.advance(60_000)
+    expect((await t.fallback.recall(request()))!.response.headers.get('age')).toBe('60')
+    t.advance(1)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
+
+  it("the response's stale-if-error narrows maxAge", async () => {
+    const t = setup({ maxAge: 60_000 })
+    await t.remember(request(), json({}, { headers: { 'cache-control': 'max-age=5, stale-if-error=10' } }))
+    t.advance(10_000)
+    expect(await t.fallback.recall(request())).toBeDefined()
+    t.advance(1)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
+
+  it('a stale-if-error longer than maxAge does not widen it', async () => {
+    const t = setup({ maxAge: 5_000 })
+    await t.remember(request(), json({}, { headers: { 'cache-control': 'stale-if-error=3600' } }))
+    t.advance(5_001)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
+})
+
+describe('Vary', () => {
+  it("records the request's values of the Vary headers and serves only a request that matches", async () => {
+    const t = setup()
+    await t.remember(request(URL_A, { accept: 'application/json', 'accept-language': 'fr' }), json({ lang: 'fr' }, { headers: { vary: 'Accept, Accept-Language' } }))
+    expect(await t.fallback.recall(request(URL_A, { accept: 'application/json', 'accept-language': 'fr' }))).toBeDefined()
+    expect(await t.fallback.recall(request(URL_A, { accept: 'application/json', 'accept-language': 'de' }))).toBeUndefined()
+    expect(await t.fallback.recall(request(URL_A, { accept: 'application/json' }))).toBeUndefined()
+    expect(await t.fallback.recall(request(URL_A))).toBeUndefined()
+  })
+
+  it('a header absent when stored matches only a request where it is absent too', async () => {
+    const t = setup()
+    await t.remember(request(), json({}, { headers: { vary: 'X-Tenant' } }))
+    expect(await t.fallback.recall(request())).toBeDefined()
+    expect(await t.fallback.recall(request(URL_A, { 'x-tenant': '' }))).toBeUndefined()
+    expect(await t.fallback.recall(request(URL_A, { 'x-tenant': 'acme' }))).toBeUndefined()
+  })
+
+  it('serves the Vary header itself but never the internal record', async () => {
+    const t = setup()
+    await t.remember(request(URL_A, { accept: 'text/csv' }), json({}, { headers: { vary: 'Accept' } }))
+    const { response } = (await t.fallback.recall(request(URL_A, { accept: 'text/csv' })))!
+    expect(response.headers.get('vary')).toBe('Accept')
+    expect([...response.headers.keys()]).not.toContain('x-resilient-vary')
+  })
+})
+
+describe('the caller never waits and never fails because of the store', () => {
+  it('remember() returns before the store is touched, and the caller reads the body while a put hangs', async () => {
+    const store = memoryStore()
+    vi.spyOn(store, 'put').mockReturnValue(new Promise(() => {}))
+    const t = setup({}, store)
+    const response = json({ a: 1 })
+    t.fallback.remember(request(), response)
+    expect(t.put).not.toHaveBeenCalled()
+    expect(await response.json()).toEqual({ a: 1 })
+    await vi.waitFor(() => expect(t.put).toHaveBeenCalledOnce())
+  })
+
+  it('stores without a waitUntil too', async () => {
+    const t = setup()
+    t.fallback.remember(request(), json({ a: 1 }))
+    await vi.waitFor(() => expect(t.put).toHaveBeenCalledOnce())
+  })
+
+  it('hands the background work to waitUntil, settling once the copy is stored', async () => {
+    const t = setup()
+    const handed: Promise<unknown>[] = []
+    t.fallback.remember(request(), json({ a: 1 }), (p) => handed.push(p))
+    expect(handed).toHaveLength(1)
+    await handed[0]
+    expect(t.put).toHaveBeenCalledOnce()
+  })
+
+  it('a response whose body was already used is skipped with a storeerror, never a throw', async () => {
+    const t = setup()
+    const response = json({})
+    await response.text()
+    expect(() => t.fallback.remember(request(), response)).not.toThrow()
+    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: expect.any(TypeError) }])
+  })
+
+  it('a listener that throws does not make remember() throw', async () => {
+    const fallback = createFallback({ store: 'memory', maxAge: 1_000, maxBodyBytes: 1_000, private: false }, () => {
+      throw new Error('listener')
+    })
+    const used = json({})
+    await used.text()
+    expect(() => fallback.remember(request(), used)).not.toThrow()
+  })
+
+  it('a put that throws becomes a storeerror naming the origin', async () => {
+    const failure = new Error('disk on fire')
+    const store = memoryStore()
+    vi.spyOn(store, 'put').mockRejectedValue(failure)
+    const t = setup({}, store)
+    await t.remember(request(), json({}))
+    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: failure }])
+  })
+
+  it('a get that throws becomes undefined and a storeerror; recall never rejects', async () => {
+    const failure = new DOMException('private mode', 'SecurityError')
+    const store = memoryStore()
+    vi.spyOn(store, 'get').mockRejectedValue(failure)
+    const t = setup({}, store)
+    await expect(t.fallback.recall(request())).resolves.toBeUndefined()
+    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: failure }])
+  })
+
+  it('a corrupt entry is skipped with a storeerror and deleted', async () => {
+    const store = memoryStore()
+    vi.spyOn(store, 'get').mockResolvedValue({ url: URL_A, body: 'not bytes' } as unknown as StoredResponse)
+    const remove = vi.spyOn(store, 'delete')
+    const t = setup({}, store)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+    expect(remove).toHaveBeenCalledWith(`GET ${URL_A}`)
+    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: expect.objectContaining({ name: 'TypeError' }) }])
+  })
+})
+
+describe('quota', () => {
+  it('a QuotaExceededError evicts and retries once; when the retry works, nothing is reported', async () => {
+    const store = memoryStore()
+    const evict = vi.spyOn(store, 'evict')
+    const t = setup({}, store)
+    t.put.mockRejectedValueOnce(quotaError())
+    await t.remember(request(), json({ a: 1 }))
+    expect(evict).toHaveBeenCalledOnce()
+    expect(t.put).toHaveBeenCalledTimes(2)
+    expect(t.errors).toEqual([])
+    expect(await t.fallback.recall(request())).toBeDefined()
+  })
+
+  it('when the retry hits the quota too, it gives up with a storeerror carrying the error', async () => {
+    const store = memoryStore()
+    const evict = vi.spyOn(store, 'evict')
+    const t = setup({}, store)
+    const second = quotaError()
+    t.put.mockRejectedValueOnce(quotaError()).mockRejectedValueOnce(second)
+    await t.remember(request(), json({ a: 1 }))
+    expect(evict).toHaveBeenCalledOnce()
+    expect(t.put).toHaveBeenCalledTimes(2)
+    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: second }])
+  })
+
+  it('a store that cannot evict is cleared before the retry', async () => {
+    const entries = new Map<string, StoredResponse>()
+    const custom: FallbackStore = {
+      get: async (key) => entries.get(key),
+      put: async (key, value) => void entries.set(key, value),
+      delete: async (key) => void entries.delete(key),
+      clear: async () => entries.clear(),
+    }
+    const clear = vi.spyOn(custom, 'clear')
+    const t = setup({}, custom)
+    t.put.mockRejectedValueOnce(quotaError())
+    await t.remember(request(), json({}))
+    expect(clear).toHaveBeenCalledOnce()
+    expect(entries.size).toBe(1)
+  })
+
+  it('other put errors are not retried', async () => {
+    const t = setup()
+    t.put.mockRejectedValueOnce(new Error('nope'))
+    await t.remember(request(), json({}))
+    expect(t.put).toHaveBeenCalledOnce()
+    expect(t.errors).toHaveLength(1)
+  })
+})
+
+describe('clear', () => {
+  it('empties the store', async () => {
+    const t = setup()
+    await t.remember(request(), json({}))
+    await t.fallback.clear()
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
+
+  it('a copy still being written when clear() is called never lands after it (logout)', async () => {
+    const t = setup({ private: true })
+    let finish!: () => void
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"me":'))
+        finish = () => {
+          controller.enqueue(new TextEncoder().encode('"alice"}'))
+          controller.close()
+        }
+      },
+    })
+    t.fallback.remember(request(URL_A, { authorization: 'Bearer alice' }), new Response(body))
+    const cleared = t.fallback.clear()
+    finish()
+    await cleared
+    expect(t.put).not.toHaveBeenCalled()
+    expect(await t.fallback.recall(request(URL_A, { authorization: 'Bearer alice' }))).toBeUndefined()
+  })
+})
+
+describe('with real HTTP responses (msw)', () => {
+  let up = true
+  const server = setupServer(
+    http.get('https://api.example.com/profile', () =>
+      up
+        ? HttpResponse.json({ name: 'alice' }, { headers: { 'set-cookie': 'sid=abc', 'cache-control': 'max-age=30', vary: 'Accept' } })
+        : HttpResponse.error(),
+    ),
+  )
+  beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+  afterAll(() => server.close())
+
+  it('stores a fetched response and serves it when the network fails, without its Set-Cookie', async () => {
+    const t = setup({ private: true })
+    const url = 'https://api.example.com/profile'
+    const init = { headers: { accept: 'application/json' } }
+    const live = await fetch(url, init)
+    expect(live.headers.get('set-cookie')).toBe('sid=abc')
+    await t.remember(request(url, init.headers), live)
+    expect(await live.json()).toEqual({ name: 'alice' })
+    up = false
+    await expect(fetch(url, init)).rejects.toThrow(TypeError)
+    t.advance(3_000)
+    const { response } = (await t.fallback.recall(request(url, init.headers)))!
+    expect(await response.json()).toEqual({ name: 'alice' })
+    expect(response.headers.get('age')).toBe('3')
+    expect(response.headers.get('set-cookie')).toBeNull()
+    expect(response.headers.get('cache-control')).toBe('max-age=30')
+  })
+})
