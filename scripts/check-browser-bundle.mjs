@@ -66,10 +66,16 @@ export async function minGzipSize(source, resolveDir = ROOT) {
     format: 'esm',
     target: 'es2022',
     logLevel: 'silent',
+    metafile: true,
     plugins: [nodeBuiltinGuard(found)],
   })
   const code = result.outputFiles[0].contents
-  return { min: code.byteLength, gzip: gzipSync(code, { level: 9 }).byteLength, nodeImports: found }
+  // Minified bytes each source file contributes, largest first: where the size comes from.
+  const inputs = Object.entries(Object.values(result.metafile.outputs)[0].inputs)
+    .map(([file, { bytesInOutput }]) => ({ file, bytes: bytesInOutput }))
+    .filter(({ bytes }) => bytes > 0)
+    .sort((a, b) => b.bytes - a.bytes)
+  return { min: code.byteLength, gzip: gzipSync(code, { level: 9 }).byteLength, nodeImports: found, inputs }
 }
 
 export const kb = (bytes) => `${(bytes / 1000).toFixed(2)} kB / ${(bytes / 1024).toFixed(2)} KiB`
@@ -100,6 +106,7 @@ async function main() {
   if (existsSync(resolve(ROOT, 'src/index.ts'))) {
     const size = await minGzipSize(`export { createResilientFetch } from './src/index.ts'`)
     console.log(`size  createResilientFetch for the browser: ${size.min} B min, ${size.gzip} B min+gzip (${kb(size.gzip)})`)
+    console.log(`      minified bytes by source: ${size.inputs.map(({ file, bytes }) => `${file.replace(/^node_modules\//, '')} ${bytes}`).join(', ')}`)
   } else {
     console.log('size  skipped: src/index.ts is not written yet')
   }
