@@ -1,0 +1,210 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { CircuitOpenError, createResilientFetch, memoryStore, resilienceInfo, type FallbackStore, type ResilientFetchOptions, type StoredResponse } from '../src/index.js'
+import { controlledTransport, flush, statusTransport } from './helpers.js'
+
+const URL_A = 'https://a.test/data?x=1'
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 })
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+/** A store whose writes the test can watch. */
+function watchedStore() {
+  const inner = memoryStore()
+  const puts: string[] = []
+  const store: FallbackStore = {
+    get: (k) => inner.get(k),
+    put: async (k, e) => {
+      puts.push(k)
+      await inner.put(k, e)
+    },
+    delete: (k) => inner.delete(k),
+    clear: () => inner.clear(),
+  }
+  return { store, puts }
+}
+
+function make(fetch: typeof globalThis.fetch, options: ResilientFetchOptions = {}) {
+  const { store, puts } = watchedStore()
+  const rf = createResilientFetch({
+    fetch,
+    retry: false,
+    timeout: false,
+    breaker: { failureThreshold: 100 },
+    ...options,
+    fallback: { store, ...(options.fallback || {}) },
+  })
+  const fallbacks: number[] = []
+  rf.addEventListener('fallback', (e) => fallbacks.push(e.detail.age))
+  return { rf, puts, store, fallbacks }
+}
+
+/** Answers with a JSON body and `ok` status first, then whatever `later` says. */
+function okThen(later: number | Error | 'hang', headers: HeadersInit = {}) {
+  let n = 0
+  return vi.fn(async (_input: RequestInfo | URL, init?: RequestInit) => {
+    if (n++ === 0) return new Response('{"fresh":true}', { status: 200, headers: { 'content-type': 'application/json', ...headers } })
+    if (later instanceof Error) throw later
+    if (later === 'hang') return new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)))
+    return new Response('down', { status: later })
+  }) as unknown as typeof globalThis.fetch
+}
+
+async function primed(fetch: typeof globalThis.fetch, options: ResilientFetchOptions = {}) {
+  const made = make(fetch, options)
+  const first = await made.rf(URL_A)
+  expect(await first.json()).toEqual({ fresh: true })
+  await vi.advanceTimersByTimeAsync(0)
+  expect(made.puts).toEqual([`GET ${URL_A}`])
+  return made
+}
+
+describe('the fallback stage', () => {
+  it('serves the last good copy for a failure status, marked, with Age and resilienceInfo', async () => {
+    const { rf, fallbacks } = await primed(okThen(500))
+    vi.advanceTimersByTime(5_000)
+    const response = await rf(URL_A)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ fresh: true })
+    expect(response.headers.get('x-resilient-source')).toBe('fallback')
+    expect(response.headers.get('age')).toBe('5')
+    expect(response.headers.get('content-type')).toBe('application/json')
+    expect(resilienceInfo(response)).toEqual({ source: 'fallback', key: 'https://a.test', attempts: 1, storedAt: 1_000_000 })
+    expect(fallbacks).toEqual([5])
+    expect(rf.snapshot().totals).toMatchObject({ requests: 2, successes: 1, failures: 1, fallbacks: 1 })
+  })
+
+  it('serves it for a network error, an attempt timeout, an open breaker and a full bulkhead', async () => {
+    const network = await primed(okThen(new TypeError('fetch failed')))
+    expect((await network.rf(URL_A)).headers.get('x-resilient-source')).toBe('fallback')
+
+    const slow = await primed(okThen('hang'), { timeout: 50 })
+    const p = slow.rf(URL_A)
+    await vi.advanceTimersByTimeAsync(50)
+    expect((await p).headers.get('x-resilient-source')).toBe('fallback')
+
+    const open = await primed(okThen(200))
+    open.rf.breaker('https://a.test')!.open()
+    await expect(open.rf(URL_A, { resilience: { fallback: false } })).rejects.toBeInstanceOf(CircuitOpenError)
+    expect((await open.rf(URL_A)).headers.get('x-resilient-source')).toBe('fallback')
+
+    const c = controlledTransport()
+    const full = make(c.fetch, { bulkhead: { maxConcurrent: 1, maxQueue: 0 } })
+    const first = full.rf(URL_A)
+    await flush()
+    c.pending[0]!.respond(200, undefined, 'good')
+    await (await first).text()
+    await vi.advanceTimersByTimeAsync(0)
+    const hold = full.rf(URL_A)
+    await flush()
+    const rejected = await full.rf(URL_A)
+    expect(rejected.headers.get('x-resilient-source')).toBe('fallback')
+    expect(await rejected.text()).toBe('good')
+    c.pending[0]!.respond(200)
+    await hold
+  })
+
+  it('without a copy the failure surfaces unchanged', async () => {
+    const { rf } = make(statusTransport(503).fetch)
+    const response = await rf(URL_A)
+    expect(response.status).toBe(503)
+    expect(response.headers.get('x-resilient-source')).toBeNull()
+    const err = make(statusTransport(new TypeError('fetch failed')).fetch)
+    await expect(err.rf(URL_A)).rejects.toBeInstanceOf(TypeError)
+  })
+
+  it('a copy older than maxAge is not served', async () => {
+    const { rf } = await primed(okThen(500), { fallback: { maxAge: 10_000 } })
+    vi.advanceTimersByTime(10_001)
+    expect((await rf(URL_A)).status).toBe(500)
+  })
+
+  it('the caller never waits for the store: the response is returned before put is called', async () => {
+    const { store, puts } = watchedStore()
+    const rf = createResilientFetch({ fetch: okThen(200), fallback: { store }, retry: false })
+    const response = await rf(URL_A)
+    expect(response.status).toBe(200)
+    expect(puts).toEqual([])
+    await vi.advanceTimersByTimeAsync(0)
+    expect(puts).toEqual([`GET ${URL_A}`])
+    // the caller's body is intact
+    expect(await response.json()).toEqual({ fresh: true })
+  })
+
+  it('hands the background write to waitUntil when given', async () => {
+    const { rf } = make(okThen(200))
+    const waitUntil = vi.fn()
+    await rf(URL_A, { resilience: { waitUntil } })
+    expect(waitUntil).toHaveBeenCalledTimes(1)
+    expect(waitUntil.mock.calls[0]![0]).toBeInstanceOf(Promise)
+  })
+
+  it('per-call fallback: false neither stores nor serves', async () => {
+    const { rf, puts } = make(okThen(500))
+    await rf(URL_A, { resilience: { fallback: false } })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(puts).toEqual([])
+  })
+
+  it('only GET is stored or served', async () => {
+    const { rf, puts } = make(okThen(500))
+    await rf(URL_A, { method: 'POST', body: 'x' })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(puts).toEqual([])
+  })
+
+  it('a user abort is never answered from the store', async () => {
+    const { rf } = await primed(okThen('hang'))
+    const controller = new AbortController()
+    const p = rf(URL_A, { signal: controller.signal }).catch((e) => e)
+    await flush()
+    controller.abort('gone')
+    expect(await p).toBe('gone')
+  })
+
+  it('rf.clear() empties the store (logout)', async () => {
+    const { rf } = await primed(okThen(500))
+    await rf.clear()
+    expect((await rf(URL_A)).status).toBe(500)
+  })
+
+  it('a store that fails never fails the call; it emits storeerror', async () => {
+    const broken: FallbackStore = {
+      get: async () => {
+        throw new Error('disk gone')
+      },
+      put: async () => {
+        throw new Error('disk gone')
+      },
+      delete: async () => {},
+      clear: async () => {},
+    }
+    const rf = createResilientFetch({ fetch: okThen(500), retry: false, fallback: { store: broken } })
+    const errors: unknown[] = []
+    rf.addEventListener('storeerror', (e) => errors.push(e.detail.error))
+    expect((await rf(URL_A)).status).toBe(200)
+    await vi.advanceTimersByTimeAsync(0)
+    expect((await rf(URL_A)).status).toBe(500)
+    expect(errors).toHaveLength(2)
+  })
+
+  it('fallback: false at creation turns the stage off', async () => {
+    const rf = createResilientFetch({ fetch: okThen(500), retry: false, fallback: false })
+    await rf(URL_A)
+    expect((await rf(URL_A)).status).toBe(500)
+  })
+
+  it('the stored entry keeps bytes and headers, never Set-Cookie', async () => {
+    const saved: StoredResponse[] = []
+    const store: FallbackStore = { get: async () => undefined, put: async (_k, e) => void saved.push(e), delete: async () => {}, clear: async () => {} }
+    const rf = createResilientFetch({ fetch: okThen(200, { 'set-cookie': 'sid=1', 'x-a': 'b' }), retry: false, fallback: { store, private: true } })
+    await rf(URL_A)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(saved).toHaveLength(1)
+    expect(saved[0]!.headers.some(([name]) => name.toLowerCase() === 'set-cookie')).toBe(false)
+    expect(new TextDecoder().decode(saved[0]!.body)).toBe('{"fresh":true}')
+  })
+})
