@@ -2,8 +2,8 @@ import { HTTPError, type Options } from 'ky'
 import { http, HttpResponse } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { TimeoutError } from '../src/errors'
-import { resilientKy } from '../src/integrations/ky'
+import { TimeoutError } from '../src/index.js'
+import { resilientKy } from '../src/integrations/ky.js'
 
 const ORIGIN = 'https://api.ky.test'
 let hits = 0

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { CONTENT_TYPE, toPrometheus } from '../src/metrics/prometheus'
-import type { ResilienceSnapshot } from '../src/types'
+import { CONTENT_TYPE, toPrometheus } from '../src/metrics/prometheus.js'
+import type { ResilienceSnapshot } from '../src/types.js'
 
 // A strict reader of the text exposition format 0.0.4: throws on anything the grammar does not allow.
 const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*'

@@ -1,6 +1,6 @@
 import ky, { type KyInstance, type Options as KyOptions } from 'ky'
-import { createResilientFetch } from '../index'
-import type { ResilientFetch, ResilientFetchOptions } from '../types'
+import { createResilientFetch } from '../index.js'
+import type { ResilientFetch, ResilientFetchOptions } from '../types.js'
 
 export interface ResilientKyOptions extends ResilientFetchOptions {
   /**

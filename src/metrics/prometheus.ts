@@ -1,4 +1,4 @@
-import type { BreakerState, ResilienceSnapshot } from '../types'
+import type { BreakerState, ResilienceSnapshot } from '../types.js'
 
 export interface PrometheusOptions {
   /** Prepended to every metric name; must itself be a valid metric name prefix. @default 'resilient_fetch_' */
