@@ -29,6 +29,8 @@ export class BreakerCard {
   private readonly bulkheadMeter: HTMLMeterElement
   private readonly bulkheadText: HTMLElement
   private readonly bulkheadQueue: HTMLMeterElement
+  /** Figures a snapshot does not carry per key; hidden where no one counts them (the Worker view). */
+  private readonly localStats: HTMLElement[]
 
   /** `extra` holds view-specific parts (buttons, traffic controls) appended at the bottom. */
   constructor(readonly key: string, ...extra: Node[]) {
@@ -42,6 +44,7 @@ export class BreakerCard {
       this.stats[name] = value
       return h('div', { title }, h('dt', {}, label), value)
     }
+    this.localStats = [stat('calls', 'Calls', 'Calls made to this endpoint since the page loaded'), stat('fallbacks', 'Fallbacks', 'Last-known-good copies served'), stat('retries', 'Retries', 'Attempts after the first')]
     this.bulkheadMeter = h('meter', { min: '0', max: '1', value: '0', 'aria-label': 'active' })
     this.bulkheadQueue = h('meter', { min: '0', max: '1', value: '0', 'aria-label': 'queued' })
     this.bulkheadText = h('span', { 'data-stat': 'bulkhead' }, '—')
@@ -56,10 +59,8 @@ export class BreakerCard {
         { class: 'stats' },
         stat('failure-rate', 'Failure rate', 'Failures / attempts in the breaker window'),
         stat('window', 'Window', 'Failed / all attempts in the breaker window'),
-        stat('calls', 'Calls', 'Calls made to this endpoint since the page loaded'),
         stat('rejected', 'Rejected', 'Attempts refused by the breaker + by the bulkhead'),
-        stat('fallbacks', 'Fallbacks', 'Last-known-good copies served'),
-        stat('retries', 'Retries', 'Attempts after the first'),
+        ...this.localStats,
       ),
       h('div', { class: 'bulkhead' }, h('span', { class: 'label' }, 'Bulkhead'), this.bulkheadMeter, this.bulkheadQueue, this.bulkheadText),
       ...extra,
@@ -90,6 +91,7 @@ export class BreakerCard {
     this.spark.innerHTML = sparklineMarkup(model.history, model.now)
     this.stats['failure-rate'].textContent = breaker ? percent(breaker.failureRate) : '—'
     this.stats.window.textContent = breaker ? `${count(breaker.failures)} / ${count(breaker.calls)}` : '—'
+    for (const element of this.localStats) element.hidden = counters === undefined
     this.stats.calls.textContent = count(counters?.calls)
     this.stats.rejected.textContent = breaker || bulkhead ? count((breaker?.rejected ?? 0) + (bulkhead?.rejected ?? 0)) : '—'
     this.stats.fallbacks.textContent = count(counters?.fallbacks)

@@ -46,6 +46,7 @@ export class SimulationView {
   private readonly log: StateLog
   private readonly totals: TotalsView
   private lastSample = 0
+  private pendingRender = false
 
   constructor(root: HTMLElement) {
     this.grid = new CardGrid(root.querySelector<HTMLElement>('[data-role="cards"]')!, (key) => this.createCard(key))
@@ -57,6 +58,8 @@ export class SimulationView {
     this.rf.addEventListener('statechange', ({ detail }) => {
       this.grid.card(detail.key).setState(detail.to)
       this.log.add({ ...detail, at: Date.now() })
+      // Refresh the figures too, but outside the core's dispatch: snapshot() inside a listener could re-enter it.
+      this.renderSoon()
     })
     this.rf.addEventListener('retry', ({ detail }) => this.bump(detail.key, 'retries'))
     this.rf.addEventListener('fallback', ({ detail }) => this.bump(detail.key, 'fallbacks'))
@@ -72,6 +75,15 @@ export class SimulationView {
     this.load.start()
     this.render()
     setInterval(() => this.render(), 250)
+  }
+
+  private renderSoon(): void {
+    if (this.pendingRender) return
+    this.pendingRender = true
+    setTimeout(() => {
+      this.pendingRender = false
+      this.render()
+    }, 0)
   }
 
   private bump(key: string, counter: 'retries' | 'fallbacks'): void {
@@ -170,7 +182,9 @@ export class SimulationView {
         show()
         if (settings) settings[name] = Number(input.value)
       })
-      return h('div', { class: 'control' }, h('label', { for: id }, CONTROL_LABELS[name]), input, output)
+      // The endpoint is spoken, not shown: the card already says whose controls these are.
+      const label = h('label', { for: id }, CONTROL_LABELS[name], h('span', { class: 'visually-hidden' }, ` of ${key}`))
+      return h('div', { class: 'control' }, label, input, output)
     })
     return h('details', { class: 'traffic' }, h('summary', {}, `Traffic for ${key}`), ...rows)
   }

@@ -1,0 +1,222 @@
+/**
+ * The dashboard in headless Chromium: the simulation view reacts to the error-rate control as
+ * the testability contract promises, manual controls move a breaker, and the Worker view
+ * follows a real proxy (wrangler dev + the mock upstream). Saves docs/dashboard-*.png.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { buildDemo } from '../../scripts/build-demo.mjs'
+import { startMockUpstream } from '../../demo/mock-upstream.mjs'
+import { freePort, launchChromium, openPage, serveDirectory, waitForHttp, type StaticServer } from './harness'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const docs = join(root, 'docs')
+const CARDS = '#simulation [data-breaker-key]'
+const ENDPOINTS = ['users', 'orders', 'search', 'payments']
+
+let browser: Browser
+let site: StaticServer
+
+beforeAll(async () => {
+  await buildDemo()
+  ;[browser, site] = await Promise.all([launchChromium(), serveDirectory(join(root, 'demo/dist'))])
+  await mkdir(docs, { recursive: true })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await site?.close()
+})
+
+/** Every simulation card's data-state, by key. */
+function states(page: Page): Promise<Record<string, string>> {
+  return page.$$eval(CARDS, (cards) => Object.fromEntries(cards.map((card) => [card.getAttribute('data-breaker-key'), card.getAttribute('data-state')])))
+}
+
+/** A figure on the page as a number; the dash shown before the first call counts as 0. */
+function numberAt(page: Page, selector: string): Promise<number> {
+  return page.$eval(selector, (element) => Number(element.textContent!.replace(/[,—]/g, '')))
+}
+
+function callsOf(page: Page, key: string): Promise<number> {
+  return numberAt(page, `#simulation [data-breaker-key="${key}"] [data-stat="calls"]`)
+}
+
+function totalOf(page: Page, name: string): Promise<number> {
+  return numberAt(page, `#simulation [data-total="${name}"]`)
+}
+
+describe('simulation view', () => {
+  test('a breaker opens at error rate 100 and all close again at 0, with no console errors', async () => {
+    const { context, page, errors } = await openPage(browser)
+    try {
+      await page.goto(`${site.url}/`)
+      await expect.poll(() => page.locator(CARDS).count()).toBe(ENDPOINTS.length)
+      expect(Object.keys(await states(page)).sort()).toEqual([...ENDPOINTS].sort())
+      const control = page.locator('input[type="range"][data-control="error-rate"]')
+      expect(await control.getAttribute('min')).toBe('0')
+      expect(await control.getAttribute('max')).toBe('100')
+
+      // Live without reload: the counters move on their own.
+      const before = await callsOf(page, 'users')
+      await expect.poll(() => callsOf(page, 'users'), { timeout: 5_000 }).toBeGreaterThan(before + 3)
+      expect(Object.values(await states(page))).toEqual(['closed', 'closed', 'closed', 'closed'])
+      await page.screenshot({ path: join(docs, 'dashboard-healthy.png'), animations: 'disabled' })
+
+      await control.fill('100')
+      await page.waitForSelector(`${CARDS}[data-state="open"]`, { timeout: 15_000 })
+      // Every breaker has left closed; the log says when.
+      await expect.poll(async () => Object.values(await states(page)).every((s) => s !== 'closed'), { timeout: 15_000 }).toBe(true)
+      await expect(page.locator('#simulation [data-role="log"] li[data-to="open"]').count()).resolves.toBeGreaterThan(0)
+      await expect.poll(() => page.locator(`${CARDS}[data-state="open"] [data-role="next-probe"]`).first().textContent(), { timeout: 5_000 }).toMatch(/^next probe in \d/)
+      // Let it fail fast for a moment, so the picture shows rejections and fallbacks.
+      await expect.poll(() => totalOf(page, 'rejected'), { timeout: 10_000 }).toBeGreaterThanOrEqual(10)
+      expect(await totalOf(page, 'fallbacks')).toBeGreaterThan(0)
+      await page.screenshot({ path: join(docs, 'dashboard-failing.png'), animations: 'disabled' })
+
+      await control.fill('0')
+      await page.waitForFunction(
+        (selector) => [...document.querySelectorAll<HTMLElement>(selector)].every((card) => card.dataset.state === 'closed'),
+        CARDS,
+        { timeout: 40_000, polling: 100 },
+      )
+      await expect(page.locator('#simulation [data-role="log"] li[data-to="closed"]').count()).resolves.toBeGreaterThan(0)
+      await page.screenshot({ path: join(docs, 'dashboard-recovered.png'), animations: 'disabled' })
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('Open, Close and Reset move a breaker, by mouse and by keyboard', async () => {
+    const { context, page, errors } = await openPage(browser)
+    try {
+      await page.goto(`${site.url}/`)
+      const card = page.locator('#simulation [data-breaker-key="orders"]')
+      // The buttons act once the key has seen a call.
+      await expect.poll(() => callsOf(page, 'orders')).toBeGreaterThan(0)
+
+      await card.getByRole('button', { name: 'Open the orders breaker' }).click()
+      await expect.poll(() => card.getAttribute('data-state')).toBe('forced-open')
+      expect(await card.locator('[data-role="state"]').textContent()).toBe('Forced open')
+      await card.getByRole('button', { name: 'Close the orders breaker' }).click()
+      await expect.poll(() => card.getAttribute('data-state')).toBe('closed')
+
+      await card.getByRole('button', { name: 'Open the orders breaker' }).focus()
+      await page.keyboard.press('Enter')
+      await expect.poll(() => card.getAttribute('data-state')).toBe('forced-open')
+      await page.keyboard.press('Tab')
+      await page.keyboard.press('Tab')
+      await page.keyboard.press('Enter')
+      await expect.poll(() => card.getAttribute('data-state')).toBe('closed')
+      // Only orders was touched.
+      expect((await states(page)).users).toBe('closed')
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('fits a phone-sized screen without sideways scrolling', async () => {
+    const { context, page, errors } = await openPage(browser, { viewport: { width: 390, height: 844 } })
+    try {
+      await page.goto(`${site.url}/`)
+      await expect.poll(() => page.locator(CARDS).count()).toBe(ENDPOINTS.length)
+      const { scrollWidth, clientWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }))
+      expect(scrollWidth).toBeLessThanOrEqual(clientWidth)
+      // Each control has a label that names it.
+      for (const label of ['Error rate', 'Latency', 'Request rate']) await expect(page.getByLabel(label, { exact: true }).count()).resolves.toBe(1)
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+})
+
+describe('Worker view', () => {
+  let upstream: { url: string; close(): Promise<void> }
+  let proxy: ChildProcess | undefined
+  let proxyUrl: string
+  let persist: string
+  const output: string[] = []
+
+  beforeAll(async () => {
+    upstream = await startMockUpstream({ port: 0 })
+    persist = await mkdtemp(join(tmpdir(), 'rf-dashboard-wrangler-'))
+    const port = await freePort()
+    proxyUrl = `http://127.0.0.1:${port}`
+    // Without a wrangler.toml at the root, say on the command line what it would.
+    const config = existsSync(join(root, 'wrangler.toml')) ? [] : ['src/worker/index.ts', '--assets', 'demo/dist', '--compatibility-date', '2025-01-01']
+    proxy = spawn(
+      process.execPath,
+      [
+        join(root, 'node_modules/wrangler/bin/wrangler.js'),
+        'dev',
+        ...config,
+        '--ip', '127.0.0.1',
+        '--port', String(port),
+        '--inspector-port', String(await freePort()),
+        '--persist-to', persist,
+        '--var', `UPSTREAM_URL:${upstream.url}`,
+        '--var', 'FAILURE_THRESHOLD:3',
+        '--show-interactive-dev-session=false',
+        '--live-reload=false',
+      ],
+      {
+        cwd: root,
+        // Its own process group, so afterAll ends workerd along with wrangler.
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+      },
+    )
+    proxy.stdout!.on('data', (chunk) => output.push(String(chunk)))
+    proxy.stderr!.on('data', (chunk) => output.push(String(chunk)))
+    try {
+      await waitForHttp(`${proxyUrl}/metrics.json`, 45_000)
+    } catch (error) {
+      throw new Error(`wrangler dev did not start:\n${output.join('')}`, { cause: error })
+    }
+  }, 60_000)
+
+  afterAll(async () => {
+    if (proxy?.pid !== undefined && proxy.exitCode === null) {
+      const exited = new Promise((done) => proxy!.once('exit', done))
+      process.kill(-proxy.pid, 'SIGTERM')
+      await Promise.race([exited, new Promise((done) => setTimeout(done, 5_000))])
+    }
+    await upstream?.close()
+    if (persist) await rm(persist, { recursive: true, force: true })
+  })
+
+  test('shows a breaker the proxy opened, live from /events', async () => {
+    const { context, page, errors } = await openPage(browser)
+    try {
+      // The proxy serves the page itself ([assets]), so /events is same-origin, as deployed.
+      await page.goto(`${proxyUrl}/#worker`)
+      await expect.poll(() => page.locator('#worker [data-role="status"]').getAttribute('data-status'), { timeout: 10_000 }).toBe('connected')
+      const card = page.locator(`#worker [data-breaker-key="${upstream.url}"]`)
+      // One good call creates the key; the snapshot (at least once a second) brings its card.
+      expect((await fetch(`${proxyUrl}/api/data`).then(async (r) => (await r.arrayBuffer(), r.status)))).toBe(200)
+      await expect.poll(() => card.getAttribute('data-state'), { timeout: 10_000 }).toBe('closed')
+
+      await fetch(`${upstream.url}/control?error_rate=100`).then((r) => r.arrayBuffer())
+      for (let i = 0; i < 5; i++) await fetch(`${proxyUrl}/api/data`).then((r) => r.arrayBuffer())
+      await expect.poll(() => card.getAttribute('data-state'), { timeout: 10_000 }).toBe('open')
+      await expect(page.locator(`#worker [data-role="log"] li[data-key="${upstream.url}"][data-to="open"]`).count()).resolves.toBe(1)
+      await expect.poll(() => card.locator('[data-role="next-probe"]').textContent(), { timeout: 5_000 }).toMatch(/^next probe in \d/)
+      // The simulation's cards stay in their own view.
+      expect(await page.locator('#simulation').isHidden()).toBe(true)
+      expect(errors).toEqual([])
+    } finally {
+      await fetch(`${upstream.url}/control?error_rate=0`).then((r) => r.arrayBuffer())
+      await context.close()
+    }
+  })
+})
