@@ -1,0 +1,34 @@
+/** The stores, bundled by esbuild for the browser test and exposed on window.rf for page.evaluate. */
+import { createStore, keys } from 'idb-keyval'
+import { createFallback } from '../../../src/fallback.js'
+import { cacheStore } from '../../../src/store/cache.js'
+import { idbStore } from '../../../src/store/idb.js'
+import { memoryStore } from '../../../src/store/memory.js'
+
+const rf = {
+  createFallback,
+  cacheStore,
+  idbStore,
+  memoryStore,
+  /** The string keys really in an idbStore's database, to see eviction on disk. */
+  idbKeys: async (dbName: string) => (await keys(createStore(dbName, 'responses'))).filter((key) => typeof key === 'string'),
+  /** The URLs really in a Cache API cache. */
+  cacheKeys: async (cacheName: string) => (await (await caches.open(cacheName)).keys()).map((request) => request.url),
+  entry: (body: string, storedAt = Date.now()) => ({
+    url: location.origin + '/x',
+    status: 200,
+    statusText: 'OK',
+    headers: [['content-type', 'text/plain']] as [string, string][],
+    body: new TextEncoder().encode(body).buffer as ArrayBuffer,
+    storedAt,
+  }),
+  text: (buffer: ArrayBuffer) => new TextDecoder().decode(buffer),
+}
+
+declare global {
+  interface Window {
+    rf: typeof rf
+  }
+}
+window.rf = rf
+document.documentElement.dataset.ready = 'true'

@@ -1,0 +1,182 @@
+/**
+ * The fallback stores in real headless Chromium: real IndexedDB and a real Cache API (127.0.0.1 is a secure
+ * context), including a page reload that finds the stored copy.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { build } from 'esbuild'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { closeServer, launchChromium, listen, openPage } from './harness.js'
+
+const PAGE_DIR = join(import.meta.dirname, 'stores-page')
+
+let dir: string
+let server: Server
+let origin: string
+let browser: Browser
+/** What /api/items answers; a test flips it to simulate the API going down. */
+let apiUp = true
+let apiHits = 0
+const opened: { close(): Promise<void> }[] = []
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rf-stores-'))
+  await build({
+    entryPoints: [join(PAGE_DIR, 'page.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'chrome120',
+    outfile: join(dir, 'page.js'),
+    logLevel: 'error',
+  })
+  await writeFile(join(dir, 'index.html'), await readFile(join(PAGE_DIR, 'index.html')))
+  // The page and a small JSON API on one origin, so the page fetches what it stores.
+  server = createServer(async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
+    if (path === '/api/items') {
+      apiHits++
+      if (!apiUp) return void res.writeHead(503, { 'content-type': 'text/plain' }).end('down')
+      return void res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache', vary: 'Accept' }).end(JSON.stringify({ items: [1, 2, 3], hit: apiHits }))
+    }
+    const file = path === '/' ? 'index.html' : path.slice(1)
+    if (file !== 'index.html' && file !== 'page.js') return void res.writeHead(404).end()
+    res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : 'text/html', 'cache-control': 'no-store' })
+    res.end(await readFile(join(dir, file)))
+  })
+  origin = `http://127.0.0.1:${await listen(server)}`
+  browser = await launchChromium()
+})
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((context) => context.close()))
+  apiUp = true
+})
+
+afterAll(async () => {
+  await browser?.close()
+  if (server) await closeServer(server)
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+/** A fresh browser context (its own IndexedDB and Cache Storage) with the page loaded. */
+async function freshPage(): Promise<{ page: Page; errors: string[] }> {
+  const { context, page, errors } = await openPage(browser)
+  opened.push(context)
+  await load(page)
+  return { page, errors }
+}
+
+async function load(page: Page, reload = false): Promise<void> {
+  if (reload) await page.reload()
+  else await page.goto(origin + '/')
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
+}
+
+describe.each(['idb', 'cache'] as const)('%sStore in Chromium', (kind) => {
+  it('puts and gets an entry, body and headers intact', async () => {
+    const { page, errors } = await freshPage()
+    const result = await page.evaluate(async (kind) => {
+      const store = kind === 'idb' ? window.rf.idbStore({ dbName: 'e2e' }) : window.rf.cacheStore({ cacheName: 'e2e' })
+      await store.put('GET /x', window.rf.entry('hello', 1234))
+      const back = await store.get('GET /x')
+      return back && { body: window.rf.text(back.body), headers: back.headers, storedAt: back.storedAt, isBuffer: back.body instanceof ArrayBuffer, missing: await store.get('GET /y') }
+    }, kind)
+    expect(result).toEqual({ body: 'hello', headers: [['content-type', 'text/plain']], storedAt: 1234, isBuffer: true, missing: undefined })
+    expect(errors).toEqual([])
+  })
+
+  it('keeps at most maxEntries, deleting the least recently used from real storage', async () => {
+    const { page } = await freshPage()
+    const left = await page.evaluate(async (kind) => {
+      const store = kind === 'idb' ? window.rf.idbStore({ dbName: 'lru', maxEntries: 2 }) : window.rf.cacheStore({ cacheName: 'lru', maxEntries: 2 })
+      await store.put('a', window.rf.entry('a'))
+      await store.put('b', window.rf.entry('b'))
+      await store.get('a')
+      await store.put('c', window.rf.entry('c'))
+      const onDisk = kind === 'idb' ? await window.rf.idbKeys('lru') : (await window.rf.cacheKeys('lru')).map((url) => decodeURIComponent(url.split('/').pop()!))
+      return onDisk.sort()
+    }, kind)
+    expect(left).toEqual(['a', 'c'])
+  })
+
+  it('a fetched response is remembered, and after a reload served as the fallback when the API is down', async () => {
+    const { page, errors } = await freshPage()
+    const live = await page.evaluate(async (kind) => {
+      const store = kind === 'idb' ? window.rf.idbStore({ dbName: 'reload' }) : window.rf.cacheStore({ cacheName: 'reload' })
+      const fallback = window.rf.createFallback({ store, maxAge: 60_000, maxBodyBytes: 1_000_000, private: false }, () => {})
+      const request = new Request('/api/items', { headers: { accept: 'application/json' } })
+      const response = await fetch(request)
+      const stored: Promise<unknown>[] = []
+      fallback.remember(request, response, (p) => stored.push(p))
+      const body = await response.json()
+      await Promise.all(stored)
+      return body
+    }, kind)
+    expect(live).toMatchObject({ items: [1, 2, 3] })
+
+    apiUp = false
+    await load(page, true)
+    const served = await page.evaluate(async (kind) => {
+      const store = kind === 'idb' ? window.rf.idbStore({ dbName: 'reload' }) : window.rf.cacheStore({ cacheName: 'reload' })
+      const errors: unknown[] = []
+      const fallback = window.rf.createFallback({ store, maxAge: 60_000, maxBodyBytes: 1_000_000, private: false }, (_t, d) => errors.push(d))
+      const request = new Request('/api/items', { headers: { accept: 'application/json' } })
+      const status = (await fetch(request)).status
+      const found = await fallback.recall(request)
+      const otherAccept = await fallback.recall(new Request('/api/items', { headers: { accept: 'text/html' } }))
+      return {
+        status,
+        body: await found?.response.json(),
+        source: found?.response.headers.get('x-resilient-source'),
+        vary: found?.response.headers.get('vary'),
+        age: Number(found?.response.headers.get('age')),
+        otherAccept,
+        errors: errors.length,
+      }
+    }, kind)
+    expect(served).toMatchObject({ status: 503, body: live, source: 'fallback', vary: 'Accept', otherAccept: undefined, errors: 0 })
+    expect(served.age).toBeGreaterThanOrEqual(0)
+    // The 503 is the point of the test; Chromium logs it, nothing else may be logged.
+    expect(errors.filter((error) => !error.includes('status of 503'))).toEqual([])
+  })
+
+  it('clear() empties real storage, across a reload', async () => {
+    const { page } = await freshPage()
+    await page.evaluate(async (kind) => {
+      const store = kind === 'idb' ? window.rf.idbStore({ dbName: 'clear' }) : window.rf.cacheStore({ cacheName: 'clear' })
+      await store.put('k', window.rf.entry('secret'))
+      await store.clear()
+    }, kind)
+    await load(page, true)
+    const after = await page.evaluate(async (kind) => {
+      const store = kind === 'idb' ? window.rf.idbStore({ dbName: 'clear' }) : window.rf.cacheStore({ cacheName: 'clear' })
+      return store.get('k')
+    }, kind)
+    expect(after).toBeUndefined()
+  })
+})
+
+describe("store: 'auto' in Chromium", () => {
+  it('picks the Cache API on a secure origin and finds the copy after a reload', async () => {
+    const { page } = await freshPage()
+    await page.evaluate(async () => {
+      const fallback = window.rf.createFallback({ store: 'auto', maxAge: 60_000, maxBodyBytes: 1_000_000, private: false }, () => {})
+      const request = new Request('/api/items')
+      const stored: Promise<unknown>[] = []
+      fallback.remember(request, await fetch(request), (p) => stored.push(p))
+      await Promise.all(stored)
+    })
+    await load(page, true)
+    const result = await page.evaluate(async () => {
+      const fallback = window.rf.createFallback({ store: 'auto', maxAge: 60_000, maxBodyBytes: 1_000_000, private: false }, () => {})
+      const found = await fallback.recall(new Request('/api/items'))
+      return { found: found !== undefined, cacheKeys: await window.rf.cacheKeys('resilient-fetch') }
+    })
+    expect(result.found).toBe(true)
+    expect(result.cacheKeys).toEqual([`https://resilient-fetch.invalid/${encodeURIComponent(`GET ${origin}/api/items`)}`])
+  })
+})
