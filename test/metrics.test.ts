@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { createResilientFetch } from '../src/index.js'
 import { CONTENT_TYPE, toPrometheus } from '../src/metrics/prometheus.js'
 import type { ResilienceSnapshot } from '../src/types.js'
 
@@ -188,6 +189,27 @@ describe('toPrometheus', () => {
     expect(() => toPrometheus({ breakers: [] } as unknown as ResilienceSnapshot)).toThrow(TypeError)
     const broken = { ...empty, totals: { ...empty.totals, retries: '3' } } as unknown as ResilienceSnapshot
     expect(() => toPrometheus(broken)).toThrow(/retries_total must be a number, got "3"/)
+  })
+
+  it('renders a live instance\'s snapshot: an opened breaker, its rejections and the totals', async () => {
+    let hits = 0
+    const rf = createResilientFetch({
+      fetch: async () => new Response(null, { status: hits++ < 2 ? 200 : 500 }),
+      breaker: { window: 'consecutive', failureThreshold: 2 },
+      retry: false,
+      fallback: false,
+    })
+    for (let i = 0; i < 5; i++) await rf('https://live.example/x').catch(() => {})
+    const f = parse(toPrometheus(rf.snapshot()))
+    const key = 'https://live.example'
+    expect(value(f, 'resilient_fetch_breaker_state', { key, state: 'open' })).toBe(1)
+    expect(value(f, 'resilient_fetch_breaker_state', { key, state: 'closed' })).toBe(0)
+    expect(value(f, 'resilient_fetch_breaker_rejected_total', { key })).toBe(1)
+    expect(value(f, 'resilient_fetch_requests_total')).toBe(5)
+    expect(value(f, 'resilient_fetch_request_outcomes_total', { outcome: 'success' })).toBe(2)
+    expect(value(f, 'resilient_fetch_request_outcomes_total', { outcome: 'failure' })).toBe(2)
+    expect(value(f, 'resilient_fetch_request_outcomes_total', { outcome: 'rejected' })).toBe(1)
+    expect(value(f, 'resilient_fetch_bulkhead_active', { key })).toBe(0)
   })
 
   it('names the content type of the format it writes', () => {
