@@ -10,7 +10,8 @@ export interface FakeCaches {
   failPuts(count: number): void
 }
 
-export function fakeCaches(options: { withKeys?: boolean; withDelete?: boolean } = {}): FakeCaches {
+/** `workerd: true` behaves like Cloudflare's: keys() throws "not implemented" and there is no caches.delete. */
+export function fakeCaches(options: { workerd?: boolean } = {}): FakeCaches {
   const store = new Map<string, Map<string, { body: ArrayBuffer; init: ResponseInit & { headers: [string, string][] } }>>()
   let failing = 0
   const urlOf = (request: RequestInfo | URL) => (request instanceof Request ? request.url : new Request(request).url)
@@ -40,13 +41,11 @@ export function fakeCaches(options: { withKeys?: boolean; withDelete?: boolean }
       async delete(request: RequestInfo | URL) {
         return store.get(name)?.delete(urlOf(request)) ?? false
       },
-      ...(options.withKeys === false
-        ? {}
-        : {
-            async keys() {
-              return [...(store.get(name)?.keys() ?? [])].map((url) => new Request(url))
-            },
-          }),
+      async keys() {
+        // workerd defines keys() but throws when it is called.
+        if (options.workerd) throw new Error("Failed to execute 'keys' on 'Cache': the method is not implemented.")
+        return [...(store.get(name)?.keys() ?? [])].map((url) => new Request(url))
+      },
     }
     return cache as unknown as Cache
   }
@@ -58,7 +57,7 @@ export function fakeCaches(options: { withKeys?: boolean; withDelete?: boolean }
     async has(name: string) {
       return store.has(name)
     },
-    ...(options.withDelete === false
+    ...(options.workerd
       ? {}
       : {
           async delete(name: string) {
