@@ -163,7 +163,10 @@ describe('Worker view', () => {
         '--port', String(port),
         '--inspector-port', String(await freePort()),
         '--persist-to', persist,
+        // Whatever wrangler.toml says: this upstream only, and /events open to the page.
         '--var', `UPSTREAM_URL:${upstream.url}`,
+        '--var', 'ROUTES:',
+        '--var', 'METRICS_TOKEN:',
         '--var', 'FAILURE_THRESHOLD:3',
         '--show-interactive-dev-session=false',
         '--live-reload=false',

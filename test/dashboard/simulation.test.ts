@@ -1,0 +1,164 @@
+/**
+ * The dashboard's logic without a browser: the simulated transport, the load generator, the
+ * history behind the sparklines, and the demo defaults' promise (open within 10 s of 100 %
+ * errors, all closed within 30 s of 0 %) on fake time.
+ */
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { createResilientFetch } from '../../src/index'
+import type { BreakerState, ResilienceSnapshot, ResilientFetch } from '../../src/types'
+import { History, HISTORY_SPAN } from '../../demo/dashboard/history'
+import { createSimulatedFetch, endpointUrl, LoadGenerator, type EndpointCounters, type TrafficSettings } from '../../demo/dashboard/simulation'
+import { DEFAULT_TRAFFIC, DEMO_OPTIONS, ENDPOINTS } from '../../demo/dashboard/sim-view'
+import { sparklineMarkup } from '../../demo/dashboard/sparkline'
+
+beforeEach(() => {
+  vi.useFakeTimers()
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+  vi.restoreAllMocks()
+})
+
+describe('simulated transport', () => {
+  const settings = new Map<string, TrafficSettings>([['users', { errorRate: 0, latency: 100, rate: 1 }]])
+  const simFetch = createSimulatedFetch((name) => settings.get(name))
+
+  test('answers 200 JSON after the endpoint latency', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.5)
+    let response: Response | undefined
+    void simFetch(endpointUrl('users')).then((r) => (response = r))
+    await vi.advanceTimersByTimeAsync(99)
+    expect(response).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(response!.status).toBe(200)
+    expect(await response!.json()).toMatchObject({ endpoint: 'users' })
+  })
+
+  test('at 100 % fails every time, as a network error or a 500', async () => {
+    settings.set('orders', { errorRate: 100, latency: 10, rate: 1 })
+    const outcomes = new Set<string>()
+    for (let i = 0; i < 40; i++) {
+      const result = simFetch(endpointUrl('orders')).then(
+        (r) => `status ${r.status}`,
+        (e: unknown) => (e instanceof TypeError ? 'TypeError' : `other ${String(e)}`),
+      )
+      await vi.advanceTimersByTimeAsync(20)
+      outcomes.add(await result)
+    }
+    expect([...outcomes].sort()).toEqual(['TypeError', 'status 500'])
+  })
+
+  test('rejects with the signal reason on abort and leaves no timer behind', async () => {
+    const controller = new AbortController()
+    const call = simFetch(endpointUrl('users'), { signal: controller.signal })
+    const reason = new Error('stop')
+    controller.abort(reason)
+    await expect(call).rejects.toBe(reason)
+    expect(vi.getTimerCount()).toBe(0)
+    await expect(simFetch(endpointUrl('users'), { signal: controller.signal })).rejects.toBe(reason)
+  })
+
+  test('follows the signal of a Request', async () => {
+    const controller = new AbortController()
+    const call = simFetch(new Request(endpointUrl('users'), { signal: controller.signal }))
+    controller.abort(new Error('gone'))
+    await expect(call).rejects.toThrow('gone')
+  })
+
+  test('an unknown endpoint is a 404', async () => {
+    expect((await simFetch(endpointUrl('nope'))).status).toBe(404)
+  })
+})
+
+describe('load generator', () => {
+  function setup(rate: number) {
+    const settings = new Map<string, TrafficSettings>([['a', { errorRate: 0, latency: 0, rate }]])
+    const counters = new Map<string, EndpointCounters>([['a', { calls: 0, fallbacks: 0, retries: 0 }]])
+    const urls: string[] = []
+    const rf = ((url: string) => {
+      urls.push(url)
+      return Promise.resolve(new Response('ok'))
+    }) as unknown as ResilientFetch
+    return { load: new LoadGenerator(rf, settings, counters), settings, counters, urls }
+  }
+
+  test('calls each endpoint at its rate, fractional rates included, and stops', async () => {
+    const { load, settings, counters, urls } = setup(3)
+    load.start()
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(counters.get('a')!.calls).toBe(3)
+    expect(urls.every((url) => url === endpointUrl('a'))).toBe(true)
+    settings.get('a')!.rate = 0.5
+    await vi.advanceTimersByTimeAsync(4_000)
+    expect(counters.get('a')!.calls).toBe(5)
+    load.stop()
+    expect(load.running).toBe(false)
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(counters.get('a')!.calls).toBe(5)
+  })
+})
+
+describe('history and sparkline', () => {
+  const snapshot = (state: BreakerState, failureRate: number): ResilienceSnapshot => ({
+    at: 0,
+    breakers: [{ key: 'k', state, calls: 10, failures: 0, slowCalls: 0, failureRate, rejected: 0, transitions: 0 }],
+    bulkheads: [],
+    totals: { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0 },
+  })
+
+  test('keeps two minutes per key', () => {
+    const history = new History()
+    for (let at = 0; at <= 200_000; at += 1_000) history.record(snapshot('closed', 0), at)
+    const samples = history.get('k')
+    expect(samples[0].at).toBe(200_000 - HISTORY_SPAN)
+    expect(samples.at(-1)!.at).toBe(200_000)
+    expect(history.get('other')).toEqual([])
+  })
+
+  test('draws the failure rate and shades the periods that were not closed', () => {
+    const history = new History()
+    history.record(snapshot('closed', 0), 0)
+    history.record(snapshot('open', 1), 60_000)
+    history.record(snapshot('half-open', 0.5), 90_000)
+    const svg = sparklineMarkup(history.get('k'), 120_000)
+    expect(svg).toContain('<polyline class="rate"')
+    expect(svg.match(/class="band band-open"/g)).toHaveLength(1)
+    expect(svg.match(/class="band band-half-open"/g)).toHaveLength(1)
+    expect(svg).not.toContain('band-closed')
+  })
+})
+
+describe('demo defaults', () => {
+  test('a breaker opens within 10 s of 100 % errors, and all close within 30 s of 0 %', async () => {
+    const settings = new Map(ENDPOINTS.map((name) => [name, { ...DEFAULT_TRAFFIC }]))
+    const rf = createResilientFetch({ ...DEMO_OPTIONS, fetch: createSimulatedFetch((name) => settings.get(name)) })
+    const counters = new Map(ENDPOINTS.map((name) => [name, { calls: 0, fallbacks: 0, retries: 0 }]))
+    const load = new LoadGenerator(rf, settings, counters)
+    const states = () => Object.fromEntries(rf.snapshot().breakers.map((b) => [b.key, b.state]))
+    load.start()
+    await vi.advanceTimersByTimeAsync(5_000)
+    expect(Object.values(states())).toEqual(['closed', 'closed', 'closed', 'closed'])
+
+    for (const s of settings.values()) s.errorRate = 100
+    let openAfter: number | undefined
+    for (let t = 0; t <= 10_000 && openAfter === undefined; t += 100) {
+      await vi.advanceTimersByTimeAsync(100)
+      if (Object.values(states()).includes('open')) openAfter = t
+    }
+    expect(openAfter).toBeDefined()
+    // Keep failing a while, so breakers have re-opened with probes failing.
+    await vi.advanceTimersByTimeAsync(20_000)
+
+    for (const s of settings.values()) s.errorRate = 0
+    let closedAfter: number | undefined
+    for (let t = 0; t <= 30_000 && closedAfter === undefined; t += 100) {
+      await vi.advanceTimersByTimeAsync(100)
+      if (Object.values(states()).every((s) => s === 'closed')) closedAfter = t
+    }
+    expect(closedAfter).toBeDefined()
+    load.stop()
+    // While open, calls were answered from the last good copies.
+    expect(rf.snapshot().totals.fallbacks).toBeGreaterThan(0)
+  })
+})
