@@ -49,6 +49,7 @@ interface Call {
   failed: boolean
   /** A retried response, kept whole until the next attempt is admitted. */
   previous: Response | undefined
+  waitUntil: CallOptions['waitUntil']
 }
 
 const CALL_OPTIONS = ['key', 'timeout', 'retry', 'fallback', 'waitUntil']
@@ -56,7 +57,12 @@ const CALL_OPTIONS = ['key', 'timeout', 'retry', 'fallback', 'waitUntil']
 export function createResilientFetch(options?: ResilientFetchOptions): ResilientFetch {
   const o: NormalizedOptions = normalizeOptions(options)
   const events = new Events()
-  const registry = new Registry(o, (key, from, to) => events.emit('statechange', { key, from, to }))
+  const share = o.share
+  const registry = new Registry(o, (breaker, from, to, remote) => {
+    events.emit('statechange', { key: breaker.key, from, to })
+    if (!remote && share?.publish !== undefined) share.publish(breaker.key, breaker.view())
+  })
+  share?.connect((key, state) => registry.get(key).breaker?.adopt(state))
   const fallback: Fallback | undefined = o.fallback
     ? createFallback(o.fallback, (type, detail) => events.emit(type, detail), now)
     : undefined
@@ -113,6 +119,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       everReached: false,
       failed: false,
       previous: undefined,
+      waitUntil: callOptions?.waitUntil,
     }
     totals.requests++
     endpoint.calls++
@@ -272,8 +279,17 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     }
     const attemptTimeout = call.timeout.attempt
     let token = 0
+    let probe = false
     if (breaker !== undefined) {
       token = breaker.admit(t, attemptTimeout)
+      if (token !== REFUSED && share?.acquireProbe !== undefined && breaker.probing(token)) {
+        // One probe for all participants of the share, not one each.
+        probe = await share.acquireProbe(key, attemptTimeout === false ? 30_000 : attemptTimeout, call.waitUntil).catch(() => true)
+        if (!probe) {
+          breaker.release(token)
+          token = REFUSED
+        }
+      }
       if (token === REFUSED) {
         bulkhead?.release()
         throw refuse(call, 'open', t)
@@ -323,6 +339,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     }
     clearTimeout(timer)
     bulkhead?.release()
+    if (probe) share!.releaseProbe?.(key)
     const end = now()
     const duration = end - t
     if (response === undefined) {
@@ -339,7 +356,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       let failure = true
       if (customIsFailure) failure = judge(breaker, token, { error, duration })
       if (events.wants('failure')) events.emit('failure', { key, error, duration })
-      breaker?.record(token, failure, slowCall !== undefined && duration > slowCall.duration, end)
+      if (breaker !== undefined) record(call, breaker, token, failure, duration, end)
       throw error
     }
     const status = response.status
@@ -353,13 +370,19 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       events.emit('success', { key, status, duration })
     }
     if (breaker !== undefined) {
-      breaker.record(token, failure, slowCall !== undefined && duration > slowCall.duration, end)
+      record(call, breaker, token, failure, duration, end)
       if (openOnRetryAfter && (status === 503 || status === 429)) {
         const retryAfter = parseRetryAfter(response.headers.get('retry-after'), end)
         if (retryAfter !== undefined && retryAfter > 0) breaker.openFor(Math.min(retryAfter, MAX_RETRY_AFTER_OPEN), end)
       }
     }
     return response
+  }
+
+  function record(call: Call, breaker: NonNullable<Endpoint['breaker']>, token: number, failure: boolean, duration: number, end: number): void {
+    const slow = slowCall !== undefined && duration > slowCall.duration
+    breaker.record(token, failure, slow, end)
+    if (share?.record !== undefined) share.record(call.key, failure, slow, call.waitUntil)
   }
 
   function judge(breaker: Endpoint['breaker'], token: number, outcome: { response?: Response; error?: unknown; duration: number }): boolean {

@@ -1,6 +1,7 @@
 import type {
   BreakerOptions,
   BulkheadOptions,
+  BreakerShare,
   FallbackStore,
   Outcome,
   ResilientFetchOptions,
@@ -57,6 +58,7 @@ export interface NormalizedOptions {
   isFailure: (outcome: Outcome) => boolean
   fallback: NormalizedFallback | false
   maxKeys: number
+  share: BreakerShare | undefined
 }
 
 const DEFAULT_TIMEOUT: NormalizedTimeout = { attempt: 10_000, total: 30_000 }
@@ -265,7 +267,10 @@ export function normalizeFallback(value: ResilientFetchOptions['fallback']): Nor
 }
 
 export function normalizeOptions(options: ResilientFetchOptions | undefined): NormalizedOptions {
-  const o = object('options', options ?? {}, ['fetch', 'key', 'breaker', 'bulkhead', 'timeout', 'retry', 'isFailure', 'fallback', 'maxKeys'])
+  const o = object('options', options ?? {}, ['fetch', 'key', 'breaker', 'bulkhead', 'timeout', 'retry', 'isFailure', 'fallback', 'maxKeys', 'share'])
+  if (o.share !== undefined && (typeof o.share !== 'object' || o.share === null || typeof (o.share as BreakerShare).connect !== 'function')) {
+    fail('type', 'share', 'a BreakerShare (an object with connect())', o.share)
+  }
   return {
     fetch: o.fetch === undefined ? undefined : fn('fetch', o.fetch),
     key: o.key === undefined ? undefined : fn('key', o.key),
@@ -276,5 +281,6 @@ export function normalizeOptions(options: ResilientFetchOptions | undefined): No
     isFailure: o.isFailure === undefined ? isFailureDefault : fn('isFailure', o.isFailure),
     fallback: normalizeFallback(o.fallback as ResilientFetchOptions['fallback']),
     maxKeys: o.maxKeys === undefined ? 1_000 : positiveInt('maxKeys', o.maxKeys),
+    share: o.share as BreakerShare | undefined,
   }
 }

@@ -1,6 +1,5 @@
-import type { BreakerState } from './types.js'
 import type { NormalizedOptions } from './options.js'
-import { Breaker } from './breaker/breaker.js'
+import { Breaker, type StateListener } from './breaker/breaker.js'
 import { Bulkhead } from './bulkhead.js'
 import { RetryBudget } from './retry.js'
 
@@ -12,7 +11,7 @@ export class Endpoint {
   /** Calls of this key not yet settled (including waits between retries). */
   calls = 0
 
-  constructor(key: string, options: NormalizedOptions, onStateChange: (key: string, from: BreakerState, to: BreakerState) => void) {
+  constructor(key: string, options: NormalizedOptions, onStateChange: StateListener) {
     this.breaker = options.breaker ? new Breaker(key, options.breaker, onStateChange) : undefined
     this.bulkhead = options.bulkhead ? new Bulkhead(key, options.bulkhead) : undefined
     this.budget = options.retry && options.retry.budget ? new RetryBudget(options.retry.budget) : undefined
@@ -30,7 +29,7 @@ export class Registry {
 
   constructor(
     private readonly options: NormalizedOptions,
-    private readonly onStateChange: (key: string, from: BreakerState, to: BreakerState) => void,
+    private readonly onStateChange: StateListener,
   ) {}
 
   get(key: string): Endpoint {
@@ -46,6 +45,8 @@ export class Registry {
     }
     if (this.endpoints.size >= this.options.maxKeys) this.evict()
     endpoint = new Endpoint(key, this.options, this.onStateChange)
+    const initial = endpoint.breaker && this.options.share?.initial?.(key)
+    if (initial) endpoint.breaker!.adopt(initial)
     this.endpoints.set(key, endpoint)
     this.last = key
     return endpoint

@@ -118,6 +118,40 @@ export interface ResilientFetchOptions {
   fallback?: FallbackOptions | false
   /** Breakers and bulkheads kept; least recently used idle keys are dropped first. @default 1_000 */
   maxKeys?: number
+  /**
+   * Share breaker state with other tabs (`shareAcrossTabs()` from `resilient-fetch/share`) or other
+   * Worker isolates (`durableObjectShare()` from `resilient-fetch/worker`). Off by default.
+   */
+  share?: BreakerShare
+}
+
+/** A breaker's state as the participants of a share see it. */
+export interface SharedBreakerState {
+  state: BreakerState
+  openedAt?: number
+  /** When an open breaker lets a probe through; absent while forced open with no end. */
+  openUntil?: number
+  /** When the state was entered (ms epoch): a participant ignores a view older than its own state. */
+  at: number
+}
+
+/**
+ * How breakers of one key learn from each other across tabs, reloads or isolates. Every method but
+ * `connect` is optional; none is awaited on the hot path except `acquireProbe`, in half-open only.
+ */
+export interface BreakerShare {
+  /** Called once by the instance with a function that applies another participant's state to the local breaker. */
+  connect(apply: (key: string, state: SharedBreakerState) => void): void
+  /** The state a local breaker starts from when its key is first used (persisted, or last heard). */
+  initial?(key: string): SharedBreakerState | undefined
+  /** The local breaker changed state (not called for states applied from others). */
+  publish?(key: string, state: SharedBreakerState): void
+  /** An attempt's outcome, for a coordinator that judges the fleet's combined outcomes. Must not block. */
+  record?(key: string, failure: boolean, slow: boolean, waitUntil?: (promise: Promise<unknown>) => void): void
+  /** Before a local half-open probe: may this participant send it? Resolve false to refuse; a rejection lets it through. */
+  acquireProbe?(key: string, ttl: number, waitUntil?: (promise: Promise<unknown>) => void): Promise<boolean>
+  /** The probe granted by acquireProbe has ended. */
+  releaseProbe?(key: string): void
 }
 
 export interface CallOptions {

@@ -1,4 +1,4 @@
-import type { BreakerControl, BreakerSnapshot, BreakerState } from '../types.js'
+import type { BreakerControl, BreakerSnapshot, BreakerState, SharedBreakerState } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
 import { now } from '../clock.js'
 import type { Window } from './window.js'
@@ -9,7 +9,8 @@ import { TimeWindow } from './time.js'
 /** Returned by `admit` when the breaker refuses the attempt. */
 export const REFUSED = -1
 
-export type StateListener = (key: string, from: BreakerState, to: BreakerState) => void
+/** `remote`: the state was applied from another participant of a share. */
+export type StateListener = (breaker: Breaker, from: BreakerState, to: BreakerState, remote: boolean) => void
 
 function createWindow(spec: NormalizedBreaker['window']): Window {
   if (spec.type === 'consecutive') return new ConsecutiveWindow()
@@ -32,6 +33,8 @@ export class Breaker implements BreakerControl {
   private probeSuccesses = 0
   private probeDeadline: number | undefined
   openedAt: number | undefined
+  /** When the current state was entered. */
+  changedAt = 0
   /** When an open breaker lets a probe through; Infinity when forced open with no end. */
   openUntil = 0
   rejected = 0
@@ -191,7 +194,40 @@ export class Breaker implements BreakerControl {
     this.to('open')
   }
 
-  private to(state: BreakerState): void {
+  /** Whether `token` holds a half-open probe slot. */
+  probing(token: number): boolean {
+    return token === this.generation && this.current === 'half-open'
+  }
+
+  /** The state as a share publishes it. */
+  view(): SharedBreakerState {
+    const s = this.current
+    const open = s === 'open' || s === 'forced-open'
+    return {
+      state: s,
+      at: this.changedAt,
+      ...(open || s === 'half-open' ? { openedAt: this.openedAt } : {}),
+      ...(open && this.openUntil !== Infinity ? { openUntil: this.openUntil } : {}),
+    }
+  }
+
+  /**
+   * Applies another participant's state. Half-open is not adopted (each participant reaches it by
+   * itself when openUntil passes; the share leases the probe), nor is a view older than our own state.
+   */
+  adopt(view: SharedBreakerState): void {
+    if (view.state === 'half-open' || view.at < this.changedAt) return
+    if (view.state === 'open' || view.state === 'forced-open') {
+      this.openedAt = view.openedAt ?? view.at
+      this.openUntil = view.openUntil ?? Infinity
+      if (view.state === 'open' && this.openUntil <= now()) return
+    }
+    if (view.state === 'closed') this.window.reset()
+    this.to(view.state, true)
+    this.changedAt = view.at
+  }
+
+  private to(state: BreakerState, remote = false): void {
     const from = this.current
     this.generation++
     this.probesInFlight = 0
@@ -199,7 +235,8 @@ export class Breaker implements BreakerControl {
     this.probeDeadline = undefined
     if (from === state) return
     this.current = state
+    this.changedAt = now()
     this.transitions++
-    this.onStateChange(this.key, from, state)
+    this.onStateChange(this, from, state, remote)
   }
 }
