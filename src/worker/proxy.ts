@@ -51,13 +51,18 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     retry: false,
     fallback: false,
   })
+  // When each key's copy was last handed to the store (bounded, oldest first).
+  const rememberedAt = new Map<string, number>()
   const fallback = createFallback(
     { store: config.store ?? cacheStore({ cacheName: CACHE_NAME }), maxAge: 86_400_000, maxBodyBytes: 5 * 1024 * 1024, private: false },
-    (_type, detail) => console.warn(`resilient-fetch proxy: fallback store failed for ${detail.key}:`, detail.error),
+    (_type, detail) => {
+      // A copy that failed to land is written again by the next success instead of after REFRESH_INTERVAL.
+      rememberedAt.clear()
+      console.warn(`resilient-fetch proxy: fallback store failed for ${detail.key}:`, detail.error)
+    },
   )
   // When an open origin may be probed again; learnt from the open transition and from each refusal.
   const probeAt = new Map<string, number>()
-  const rememberedAt = new Map<string, number>()
   let rotation = 0
   let retries = 0
   let fallbacks = 0
