@@ -8,6 +8,7 @@ export default defineConfig({
     metrics: 'src/metrics/prometheus.ts',
     ky: 'src/integrations/ky.ts',
     worker: 'src/worker/index.ts',
+    share: 'src/share/tabs.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
