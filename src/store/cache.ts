@@ -19,9 +19,9 @@ const KEY_PREFIX = 'https://resilient-fetch.invalid/'
 const STORED_AT = 'x-resilient-stored-at'
 const URL_HEADER = 'x-resilient-url'
 const ORIGINAL_PREFIX = 'x-resilient-original-'
-const MOVED = ['cache-control', 'vary', 'expires', 'pragma']
-/** Headers the cache itself adds on a hit (workerd), or must never keep. */
-const NOT_STORED = new Set(['set-cookie', 'set-cookie2', 'cf-cache-status', 'content-length'])
+const MOVED = ['cache-control', 'vary', 'expires', 'pragma', 'date']
+/** Headers a cache must never keep, or adds itself on a hit (workerd adds Age, Date, CF-Cache-Status). */
+const NOT_STORED = new Set(['set-cookie', 'set-cookie2', 'cf-cache-status', 'content-length', 'age', 'date'])
 /** Long enough that the edge keeps entries for any sensible maxAge; the fallback checks the age itself. */
 const CACHE_CONTROL = 'public, max-age=31536000'
 
@@ -131,8 +131,8 @@ function toCached(entry: StoredResponse): Response {
   const headers = new Headers()
   for (const [name, value] of entry.headers) {
     const lower = name.toLowerCase()
-    if (NOT_STORED.has(lower)) continue
-    headers.append(MOVED.includes(lower) ? ORIGINAL_PREFIX + lower : lower, value)
+    if (MOVED.includes(lower)) headers.append(ORIGINAL_PREFIX + lower, value)
+    else if (!NOT_STORED.has(lower)) headers.append(lower, value)
   }
   headers.set('cache-control', CACHE_CONTROL)
   headers.set(STORED_AT, String(entry.storedAt))

@@ -28,6 +28,7 @@ describe('cacheStore', () => {
         ['cache-control', 'max-age=60, stale-if-error=300'],
         ['content-type', 'application/json'],
         ['vary', 'Accept'],
+        ['date', 'Sun, 22 Nov 2026 09:00:00 GMT'],
         ['x-resilient-vary', '%5B%5D'],
       ],
     })
