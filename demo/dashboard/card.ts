@@ -51,7 +51,8 @@ export class BreakerCard {
     this.element = h(
       'article',
       { class: 'card', 'data-breaker-key': key, 'data-state': 'closed', 'aria-labelledby': titleId },
-      h('header', {}, h('h3', { id: titleId, title: key }, key), this.stateText),
+      // Proxy keys are origins; the scheme adds width, not information.
+      h('header', {}, h('h3', { id: titleId, title: key }, key.replace(/^https?:\/\//, '')), this.stateText),
       this.probe,
       this.spark,
       h(

@@ -216,6 +216,7 @@ describe('Worker view', () => {
       await expect.poll(() => card.locator('[data-role="next-probe"]').textContent(), { timeout: 5_000 }).toMatch(/^next probe in \d/)
       // The simulation's cards stay in their own view.
       expect(await page.locator('#simulation').isHidden()).toBe(true)
+      await page.screenshot({ path: join(docs, 'dashboard-worker.png'), animations: 'disabled' })
       expect(errors).toEqual([])
     } finally {
       await fetch(`${upstream.url}/control?error_rate=0`).then((r) => r.arrayBuffer())
