@@ -4,7 +4,7 @@
  */
 import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
-import { fromStored, isEvictable, isQuotaError, isStoredResponse, storedHeader, toStored, VARY_HEADER } from './store/entry.js'
+import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, isStoredResponse, storedHeader, toStored, VARY_HEADER } from './store/entry.js'
 
 export interface NormalizedFallbackOptions {
   store: 'auto' | 'memory' | FallbackStore
@@ -49,8 +49,12 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
     }
   }
 
-  async function save(key: string, url: string, copy: Response, storedAt: number, extra: [string, string][], started: number): Promise<void> {
+  async function save(request: FallbackRequest, key: string, url: string, copy: Response, storedAt: number, extra: [string, string][], started: number): Promise<void> {
     try {
+      const credential = await credentialOf(request.headers)
+      // Without a digest we cannot bind a credentialed copy to its user, so we keep none.
+      if (credential === null) return void copy.body?.cancel().catch(() => {})
+      if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
       const entry = await toStored(url, copy, storedAt, options.maxBodyBytes, extra)
       if (entry === undefined || started !== generation) return
       await putOnce(key, entry)
@@ -76,7 +80,7 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
         if (!mayStore(request, response, options)) return
         const url = withoutFragment(request.url)
         const vary = varyRecord(response.headers, request.headers)
-        const work = save(storeKey(request.method, url), url, response.clone(), now(), vary, generation)
+        const work = save(request, storeKey(request.method, url), url, response.clone(), now(), vary, generation)
         pending.add(work)
         work.finally(() => pending.delete(work))
         waitUntil?.(work)
@@ -98,6 +102,8 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
         }
         const age = Math.max(0, now() - entry.storedAt)
         if (age > maxAgeOf(entry, options.maxAge) || !varyMatches(entry, request.headers)) return undefined
+        const credential = storedHeader(entry, CREDENTIAL_HEADER)
+        if (credential !== null && credential !== (await credentialOf(request.headers))) return undefined
         const response = fromStored(entry, { 'X-Resilient-Source': 'fallback', Age: String(Math.floor(age / 1000)) })
         return { response, storedAt: entry.storedAt }
       } catch (error) {
@@ -166,6 +172,20 @@ function varyMatches(entry: StoredResponse, requestHeaders: Headers): boolean {
   if (recorded === null) return true
   const record = JSON.parse(decodeURIComponent(recorded)) as [string, string | null][]
   return record.every(([name, value]) => requestHeaders.get(name) === value)
+}
+
+/**
+ * A hex SHA-256 of the request's Authorization and Cookie, so a private copy is served only to the same
+ * credentials and no secret is kept at rest. undefined: no credentials; null: no digest here (insecure page).
+ */
+async function credentialOf(headers: Headers): Promise<string | undefined | null> {
+  const authorization = headers.get('authorization')
+  const cookie = headers.get('cookie')
+  if (authorization === null && cookie === null) return undefined
+  const subtle = globalThis.crypto?.subtle
+  if (subtle === undefined) return null
+  const digest = await subtle.digest('SHA-256', new TextEncoder().encode(`${authorization ?? ''}\n${cookie ?? ''}`))
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('')
 }
 
 function storeKey(method: string, url: string): string {

@@ -129,6 +129,48 @@ describe('private responses and credentialed requests', () => {
   })
 })
 
+describe('a private copy of a credentialed request belongs to those credentials', () => {
+  it.each([
+    ['authorization', 'Bearer alice-token', 'Bearer bob-token'],
+    ['cookie', 'sid=alice', 'sid=bob'],
+  ])('stored for one %s, served only to the same one', async (header, alice, bob) => {
+    const t = setup({ private: true })
+    await t.remember(request(URL_A, { [header]: alice }), json({ me: 'alice' }))
+    expect(await t.fallback.recall(request(URL_A, { [header]: alice }))).toBeDefined()
+    expect(await t.fallback.recall(request(URL_A, { [header]: bob }))).toBeUndefined()
+    expect(await t.fallback.recall(request(URL_A))).toBeUndefined()
+  })
+
+  it('keeps a digest, never the secret itself, and never serves the digest', async () => {
+    const t = setup({ private: true })
+    await t.remember(request(URL_A, { authorization: 'Bearer s3cr3t' }), json({}))
+    const stored = t.put.mock.calls[0][1]
+    expect(JSON.stringify(stored.headers)).not.toContain('s3cr3t')
+    expect(stored.headers.find(([name]) => name === 'x-resilient-credential')?.[1]).toMatch(/^[0-9a-f]{64}$/)
+    const { response } = (await t.fallback.recall(request(URL_A, { authorization: 'Bearer s3cr3t' })))!
+    expect(response.headers.has('x-resilient-credential')).toBe(false)
+  })
+
+  it('a copy stored without credentials is served to any request', async () => {
+    const t = setup({ private: true })
+    await t.remember(request(), json({ public: true }))
+    expect(await t.fallback.recall(request(URL_A, { authorization: 'Bearer anyone' }))).toBeDefined()
+  })
+
+  it('where there is no crypto.subtle to bind it, a credentialed copy is not kept at all', async () => {
+    vi.stubGlobal('crypto', undefined)
+    try {
+      const t = setup({ private: true })
+      await t.remember(request(URL_A, { authorization: 'Bearer x' }), json({}))
+      expect(t.put).not.toHaveBeenCalled()
+      await t.remember(request(), json({}))
+      expect(t.put).toHaveBeenCalledOnce()
+    } finally {
+      vi.unstubAllGlobals()
+    }
+  })
+})
+
 describe('body size', () => {
   it('a Content-Length over maxBodyBytes is not stored, and the response is not even cloned', async () => {
     const t = setup({ maxBodyBytes: 100 })

@@ -3,12 +3,14 @@ import type { StoredResponse } from '../types.js'
 
 /** Internal header recording the request's values of the headers named in `Vary`; never served. */
 export const VARY_HEADER = 'x-resilient-vary'
+/** Internal header: a SHA-256 of the Authorization and Cookie a private copy was fetched with; never served. */
+export const CREDENTIAL_HEADER = 'x-resilient-credential'
 
 /** Headers never kept in a stored copy: cookies belong to one user, and the rest describe the transfer, not the body we keep (fetch has already decoded it). */
 const DROPPED_HEADERS = new Set(['set-cookie', 'set-cookie2', 'content-encoding', 'content-length', 'transfer-encoding', 'connection', 'keep-alive'])
 
 /** Headers we add ourselves; stripped from stored headers so they never leak or double up. */
-const INTERNAL_HEADERS = new Set([VARY_HEADER, 'x-resilient-source', 'age'])
+const INTERNAL_HEADERS = new Set([VARY_HEADER, CREDENTIAL_HEADER, 'x-resilient-source', 'age'])
 
 /**
  * Reads a body into one ArrayBuffer, giving up (and cancelling the stream) as soon as it passes
