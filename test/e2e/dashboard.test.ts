@@ -123,6 +123,24 @@ describe('simulation view', () => {
     }
   })
 
+  test("an endpoint's own error rate opens only its breaker", async () => {
+    const { context, page, errors } = await openPage(browser)
+    try {
+      await page.goto(`${site.url}/`)
+      const card = page.locator('#simulation [data-breaker-key="search"]')
+      await card.locator('summary').click()
+      await card.getByLabel('Error rate of search').fill('100')
+      await expect.poll(() => card.getAttribute('data-state'), { timeout: 15_000 }).toBe('open')
+      const others = await states(page)
+      expect([others.users, others.orders, others.payments]).toEqual(['closed', 'closed', 'closed'])
+      // The all-endpoints control still reads 0: it moves every endpoint, an endpoint never moves it.
+      expect(await page.locator('[data-control="error-rate"]').inputValue()).toBe('0')
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
   test('fits a phone-sized screen without sideways scrolling', async () => {
     const { context, page, errors } = await openPage(browser, { viewport: { width: 390, height: 844 } })
     try {
