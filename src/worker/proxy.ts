@@ -135,7 +135,10 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
       let response: Response
       try {
         // redirect: 'manual', so a redirect from the upstream never makes the proxy fetch another host.
-        response = await rf(target, { method, headers, body, redirect: 'manual', resilience: { key } })
+        const pending = rf(target, { method, headers, body, redirect: 'manual', resilience: { key } })
+        // If the client goes away, workerd cancels the request's work; waitUntil lets the call settle and free its permit.
+        ctx?.waitUntil(pending.then(ignore, ignore))
+        response = await pending
       } catch (error) {
         if (error instanceof CircuitOpenError) {
           const wait = error.retryAfter ?? config.openDuration
@@ -200,6 +203,8 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
 }
 
 const READ_ONLY = ['GET', 'HEAD']
+
+function ignore(): void {}
 
 /** The same policy as the library's default isFailure, for statuses. */
 function isFailureStatus(status: number): boolean {
