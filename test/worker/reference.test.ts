@@ -1,4 +1,4 @@
-import { describe, expect, inject, it } from 'vitest'
+import { describe, expect, inject, it, vi } from 'vitest'
 import worker from '../../src/worker/index.js'
 import type { ResilienceSnapshot } from '../../src/types.js'
 import { context } from './helpers.js'
@@ -74,6 +74,25 @@ describe('reference scenario', () => {
     expect((await upstreamCalls()).data).toBe(atOpen.data + 1)
     for (let i = 0; i < 5; i++) expect((await call()).source).toBeNull()
     await ctx.settle()
+  })
+
+  it('keeps the last known good copy in the Cache API, so a fresh isolate can serve it', async () => {
+    const ctx = context()
+    await control('error_rate=0')
+    const first = await worker.fetch(new Request('http://proxy.test/api/data?persist=1'), env, ctx)
+    const body = await first.text()
+    await ctx.settle()
+    // Other vars build another proxy with empty memory, as a new isolate would; the upstream is down for it.
+    const refused = vi.spyOn(globalThis, 'fetch').mockRejectedValue(new TypeError('connection refused'))
+    try {
+      const response = await worker.fetch(new Request('http://proxy.test/api/data?persist=1'), { ...env, TIMEOUT_MS: '1999' }, undefined)
+      expect(refused).toHaveBeenCalledTimes(1)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('x-resilient-source')).toBe('fallback')
+      expect(await response.text()).toBe(body)
+    } finally {
+      refused.mockRestore()
+    }
   })
 
   it('without a stored copy, an open breaker answers 503 circuit_open with Retry-After', async () => {
