@@ -190,7 +190,7 @@ export class Breaker implements BreakerControl {
     this.reopens++
     this.openedAt = t
     this.openUntil = t + grown * (1 - d.jitter * Math.random())
-    this.window.reset()
+    // The window keeps what opened the breaker (it ages out) and is only emptied on close.
     this.to('open')
   }
 
