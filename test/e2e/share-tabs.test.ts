@@ -1,0 +1,124 @@
+/**
+ * shareAcrossTabs in real headless Chromium: two pages of one origin (one browser context, so one
+ * localStorage, one BroadcastChannel namespace, one lock manager), each with its own instance and a stub
+ * transport the test drives through window.tab.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { build } from 'esbuild'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, openPage, serveDirectory, type StaticServer } from './harness.js'
+
+const PAGE_DIR = join(import.meta.dirname, 'share-page')
+/** The open duration the pages use, ms: long enough for the test to look, short enough to wait out. */
+const OPEN_MS = 1500
+
+let dir: string
+let server: StaticServer
+let browser: Browser
+const contexts: BrowserContext[] = []
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rf-share-tabs-'))
+  await build({
+    entryPoints: [join(PAGE_DIR, 'page.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'chrome120',
+    outfile: join(dir, 'page.js'),
+    logLevel: 'error',
+  })
+  await writeFile(join(dir, 'index.html'), await readFile(join(PAGE_DIR, 'index.html')))
+  server = await serveDirectory(dir)
+  browser = await launchChromium()
+})
+
+afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((context) => context.close()))
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+/** Two tabs of one origin in a fresh context (fresh localStorage). */
+async function twoTabs(): Promise<{ a: Page; b: Page; errors: string[] }> {
+  const { context, page: a, errors } = await openPage(browser)
+  contexts.push(context)
+  const b = await context.newPage()
+  b.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`))
+  await Promise.all([load(a), load(b)])
+  return { a, b, errors }
+}
+
+async function load(page: Page, reload = false): Promise<void> {
+  if (reload) await page.reload()
+  else await page.goto(`${server.url}/?threshold=3&open=${OPEN_MS}`)
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
+}
+
+/** A's upstream fails until its breaker opens; resolves when B has heard it, or fails after a second. */
+async function openInA(a: Page, b: Page): Promise<void> {
+  expect(await a.evaluate(async () => [await window.tab.call(), await window.tab.call(), await window.tab.call()])).toEqual([500, 500, 500])
+  expect(await a.evaluate(() => window.tab.state())).toBe('open')
+  await b.waitForFunction(() => window.tab.state() === 'open', undefined, { polling: 10, timeout: 1_000 })
+}
+
+describe('shareAcrossTabs in Chromium', () => {
+  it('failures in one tab open the breaker in the other; a reload of the other stays open', async () => {
+    const { a, b, errors } = await twoTabs()
+    await openInA(a, b)
+    expect(await b.evaluate(() => window.tab.call())).toBe('CircuitOpenError')
+    expect(await b.evaluate(() => window.tab.transport.calls)).toBe(0)
+    expect(JSON.parse((await b.evaluate(() => window.tab.stored()))!)).toMatchObject({ state: 'open' })
+
+    await load(b, true)
+    // A fresh instance that has heard nothing since the reload: only the persisted state can refuse this call.
+    expect(await b.evaluate(() => window.tab.call())).toBe('CircuitOpenError')
+    expect(await b.evaluate(() => [window.tab.transport.calls, window.tab.state()])).toEqual([0, 'open'])
+    expect(errors).toEqual([])
+  })
+
+  it('when the open window passes, one probe crosses both tabs and its success closes both', async () => {
+    const { a, b, errors } = await twoTabs()
+    await openInA(a, b)
+    const nextProbeAt = (await b.evaluate(() => window.tab.nextProbeAt()))!
+    expect(nextProbeAt).toBe(await a.evaluate(() => window.tab.nextProbeAt()))
+    for (const page of [a, b]) {
+      await page.evaluate(() => {
+        window.tab.transport.hold = true
+        window.tab.transport.calls = 0
+      })
+    }
+    await a.waitForFunction((at) => Date.now() >= at, nextProbeAt, { polling: 50, timeout: OPEN_MS + 5_000 })
+
+    // Three calls in each tab at once: one probe may cross, the five others are refused.
+    await Promise.all([a.evaluate(() => window.tab.fire(3)), b.evaluate(() => window.tab.fire(3))])
+    const settled = async () => (await a.evaluate(() => window.tab.results.length)) + (await b.evaluate(() => window.tab.results.length))
+    await expect.poll(settled, { interval: 20, timeout: 5_000 }).toBe(5)
+    const calls = [await a.evaluate(() => window.tab.transport.calls), await b.evaluate(() => window.tab.transport.calls)]
+    expect(calls[0]! + calls[1]!).toBe(1)
+
+    const prober = calls[0] === 1 ? a : b
+    const other = prober === a ? b : a
+    await prober.evaluate(() => window.tab.release(200))
+    await other.waitForFunction(() => window.tab.state() === 'closed', undefined, { polling: 10, timeout: 5_000 })
+    expect(await prober.evaluate(() => window.tab.state())).toBe('closed')
+    const outcomes = [...(await a.evaluate(() => window.tab.results)), ...(await b.evaluate(() => window.tab.results))]
+    expect(outcomes.sort()).toEqual([200, 'CircuitOpenError', 'CircuitOpenError', 'CircuitOpenError', 'CircuitOpenError', 'CircuitOpenError'])
+    expect(await other.evaluate(() => window.tab.stored())).toBeNull()
+
+    // And a reload after the close starts closed.
+    await load(other, true)
+    await other.evaluate(() => {
+      window.tab.transport.status = 200
+    })
+    expect(await other.evaluate(() => window.tab.call())).toBe(200)
+    expect(errors).toEqual([])
+  })
+})
