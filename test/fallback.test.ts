@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createFallback, type FallbackRequest, type NormalizedFallbackOptions } from '../src/fallback.js'
 import { memoryStore } from '../src/store/memory.js'
 import type { FallbackStore, StoredResponse } from '../src/types.js'
-import { entry, quotaError } from './store/helpers.js'
+import { evictable, quotaError } from './store/helpers.js'
 
 const URL_A = 'https://api.example.com/items?page=1'
 
@@ -335,7 +335,7 @@ describe('the caller never waits and never fails because of the store', () => {
 describe('quota', () => {
   it('a QuotaExceededError evicts and retries once; when the retry works, nothing is reported', async () => {
     const store = memoryStore()
-    const evict = vi.spyOn(store, 'evict')
+    const evict = vi.spyOn(evictable(store), 'evict')
     const t = setup({}, store)
     t.put.mockRejectedValueOnce(quotaError())
     await t.remember(request(), json({ a: 1 }))
@@ -347,7 +347,7 @@ describe('quota', () => {
 
   it('when the retry hits the quota too, it gives up with a storeerror carrying the error', async () => {
     const store = memoryStore()
-    const evict = vi.spyOn(store, 'evict')
+    const evict = vi.spyOn(evictable(store), 'evict')
     const t = setup({}, store)
     const second = quotaError()
     t.put.mockRejectedValueOnce(quotaError()).mockRejectedValueOnce(second)

@@ -30,7 +30,7 @@ const CACHE_CONTROL = 'public, max-age=31536000'
  * origins), the operation that found out rejects with the reason and every later one uses memory instead.
  * In Workers the cache has no `keys()`: eviction and `clear()` cover the keys this isolate has written.
  */
-export function cacheStore(options: CacheStoreOptions = {}): FallbackStore & Evictable {
+export function cacheStore(options: CacheStoreOptions = {}): FallbackStore {
   const cacheName = options.cacheName ?? 'resilient-fetch'
   if (typeof cacheName !== 'string' || cacheName === '') {
     throw new TypeError(`cacheStore: cacheName must be a non-empty string, got ${JSON.stringify(cacheName)}`)
@@ -53,7 +53,7 @@ export function cacheStore(options: CacheStoreOptions = {}): FallbackStore & Evi
     await Promise.all(victims.map((key) => cache.delete(toRequest(key))))
   }
 
-  return {
+  const self: FallbackStore & Evictable = {
     get: (key) =>
       backend.run(
         async (cache) => {
@@ -107,6 +107,7 @@ export function cacheStore(options: CacheStoreOptions = {}): FallbackStore & Evi
         (memory) => memory.evict(),
       ),
   }
+  return self
 }
 
 async function open(cacheName: string, lru: Set<string>): Promise<Cache> {

@@ -25,7 +25,7 @@ const OPEN_TIMEOUT = 2_000
  * found out rejects with the reason and every later one uses a memory store instead.
  * Corrupt entries are deleted when found (the read rejects, naming the key).
  */
-export function idbStore(options: IdbStoreOptions = {}): FallbackStore & Evictable {
+export function idbStore(options: IdbStoreOptions = {}): FallbackStore {
   const dbName = options.dbName ?? 'resilient-fetch'
   if (typeof dbName !== 'string' || dbName === '') {
     throw new TypeError(`idbStore: dbName must be a non-empty string, got ${JSON.stringify(dbName)}`)
@@ -37,7 +37,7 @@ export function idbStore(options: IdbStoreOptions = {}): FallbackStore & Evictab
 
   const { run: use } = degrading(() => open(dbName), `idbStore: IndexedDB "${dbName}"`, maxEntries)
 
-  return {
+  const self: FallbackStore & Evictable = {
     get: (key) =>
       use(
         (store) =>
@@ -102,6 +102,7 @@ export function idbStore(options: IdbStoreOptions = {}): FallbackStore & Evictab
         (memory) => memory.evict(),
       ),
   }
+  return self
 }
 
 type IndexStep<T> = { lru: string[]; result?: T; error?: unknown }

@@ -10,7 +10,12 @@ export interface MemoryStoreOptions {
 }
 
 /** A bounded LRU store in this process's memory: survives nothing, costs nothing, works everywhere. */
-export function memoryStore(options: MemoryStoreOptions = {}): FallbackStore & Evictable {
+export function memoryStore(options: MemoryStoreOptions = {}): FallbackStore {
+  return lruStore(options)
+}
+
+/** memoryStore with its internal evict(), for stores that degrade to memory. */
+function lruStore(options: MemoryStoreOptions): FallbackStore & Evictable {
   const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? 500)
   const maxBytes = positiveInteger('maxBytes', options.maxBytes ?? 50 * 1024 * 1024)
   // Map iteration order is insertion order, so re-inserting on use keeps the LRU at the front.
@@ -86,7 +91,7 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
       try {
         backend = await opening
       } catch (error) {
-        memory ??= memoryStore({ maxEntries })
+        memory ??= lruStore({ maxEntries })
         throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
       }
       return inBackend(backend)

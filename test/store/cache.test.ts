@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { cacheStore } from '../../src/store/cache.js'
 import { fakeCaches } from './fake-caches.js'
-import { entry, text } from './helpers.js'
+import { entry, text, evictable } from './helpers.js'
 
 afterEach(() => {
   vi.unstubAllGlobals()
@@ -116,7 +116,7 @@ describe('cacheStore', () => {
     const fake = install()
     const store = cacheStore()
     for (const key of ['a', 'b', 'c', 'd']) await store.put(key, entry(key))
-    await store.evict()
+    await evictable(store).evict()
     expect([...fake.entries('resilient-fetch').keys()]).toEqual([KEY_URL('c'), KEY_URL('d')])
   })
 

@@ -1,4 +1,5 @@
 /** Shared bits for the store tests: entries and a stub store whose put can be made to fail. */
+import type { Evictable } from '../../src/store/entry.js'
 import type { FallbackStore, StoredResponse } from '../../src/types.js'
 
 const encoder = new TextEncoder()
@@ -22,4 +23,9 @@ export function text(buffer: ArrayBuffer): string {
 
 export function quotaError(): DOMException {
   return new DOMException('The quota has been exceeded.', 'QuotaExceededError')
+}
+
+/** Our stores' internal evict(), which the public FallbackStore type does not show. */
+export function evictable(store: FallbackStore): FallbackStore & Evictable {
+  return store as FallbackStore & Evictable
 }

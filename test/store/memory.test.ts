@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { memoryStore } from '../../src/store/memory.js'
-import { entry, text } from './helpers.js'
+import { entry, text, evictable } from './helpers.js'
 
 describe('memoryStore', () => {
   it('returns what was put, and undefined for unknown keys', async () => {
@@ -51,7 +51,7 @@ describe('memoryStore', () => {
     for (const key of ['a', 'b', 'c', 'd']) await store.put(key, entry(key))
     await store.delete('a')
     expect(await store.get('a')).toBeUndefined()
-    await store.evict()
+    await evictable(store).evict()
     expect(await store.get('b')).toBeUndefined()
     expect(await store.get('c')).toBeUndefined()
     expect(await store.get('d')).toBeDefined()
