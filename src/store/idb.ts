@@ -109,7 +109,7 @@ type IndexStep<T> = { lru: string[]; result?: T; error?: unknown }
 
 /**
  * Within one readwrite transaction: reads the LRU index (rebuilt from the keys if missing or damaged) and,
- * when `key` is given, that entry; lets `step` queue its writes; writes the new index; settles when the
+ * when `key` is given, that entry; lets `step` queue its writes; writes the index if `step` returned a new one; settles when the
  * transaction commits (a quota error aborts it and rejects with that error).
  */
 function withIndex<T>(objects: IDBObjectStore, step: (lru: string[], value?: unknown) => IndexStep<T>, key?: string): Promise<T> {
@@ -122,7 +122,8 @@ function withIndex<T>(objects: IDBObjectStore, step: (lru: string[], value?: unk
     const proceed = (lru: string[]) => {
       try {
         const outcome = step(lru, valueRequest?.result)
-        objects.put(outcome.lru, INDEX_KEY)
+        // A step that returns the same array changed nothing (a miss): no write.
+        if (outcome.lru !== lru) objects.put(outcome.lru, INDEX_KEY)
         done.then(() => ('error' in outcome ? reject(outcome.error) : resolve(outcome.result as T)), reject)
       } catch (error) {
         objects.transaction.abort()
