@@ -160,6 +160,50 @@ describe.each(['idb', 'cache'] as const)('%sStore in Chromium', (kind) => {
   })
 })
 
+describe('under a real storage quota (1 MB, set through the DevTools protocol)', () => {
+  /** Remembers twelve 200 KB responses one after another; says which are recallable right after, and what was reported. */
+  async function fillPast(kind: 'idb' | 'cache') {
+    const { context, page } = await openPage(browser)
+    opened.push(context)
+    await load(page)
+    const cdp = await context.newCDPSession(page)
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1024 * 1024 })
+    return page.evaluate(async (kind) => {
+      const store = kind === 'idb' ? window.rf.idbStore({ dbName: 'quota' }) : window.rf.cacheStore({ cacheName: 'quota' })
+      const errors: string[] = []
+      const fallback = window.rf.createFallback({ store, maxAge: 60_000, maxBodyBytes: 1_000_000, private: false }, (_type, detail) =>
+        errors.push((detail.error as Error).name),
+      )
+      const stored: boolean[] = []
+      for (let i = 0; i < 12; i++) {
+        // Random bytes, so no layer can compress them below the quota.
+        const body = new Uint8Array(200 * 1024)
+        for (let at = 0; at < body.length; at += 65_536) crypto.getRandomValues(body.subarray(at, at + 65_536))
+        const request = { method: 'GET', url: `${location.origin}/big/${i}`, headers: new Headers() }
+        const waits: Promise<unknown>[] = []
+        fallback.remember(request, new Response(body), (p) => waits.push(p))
+        await Promise.all(waits)
+        stored.push((await fallback.recall(request)) !== undefined)
+      }
+      return { stored, errors }
+    }, kind)
+  }
+
+  it('cacheStore: a put over quota evicts the least recently used half and the retry lands; nothing is reported', async () => {
+    const { stored, errors } = await fillPast('cache')
+    expect(stored).toEqual(Array(12).fill(true))
+    expect(errors).toEqual([])
+  })
+
+  it('idbStore: quota errors never fail the call; what cannot be stored is reported as QuotaExceededError', async () => {
+    // Chromium frees IndexedDB space lazily (compaction), so after eviction some retries still fail: reported, never thrown.
+    const { stored, errors } = await fillPast('idb')
+    expect(stored.slice(0, 4)).toEqual([true, true, true, true])
+    expect(stored.filter((ok) => !ok).length).toBeLessThanOrEqual(errors.length)
+    expect(new Set(errors)).toEqual(errors.length === 0 ? new Set() : new Set(['QuotaExceededError']))
+  })
+})
+
 describe("store: 'auto' in Chromium", () => {
   it('picks the Cache API on a secure origin and finds the copy after a reload', async () => {
     const { page } = await freshPage()
