@@ -120,11 +120,12 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
   }
 }
 
-/** The storage rules, from headers alone: only 200 GETs, never no-store or Vary: *, credentials only when private. */
+/** The storage rules, from headers alone: only 200 GETs, never no-store (request or response) or Vary: *, credentials only when private. */
 function mayStore(request: FallbackRequest, response: Response, options: NormalizedFallbackOptions): boolean {
   if (response.status !== 200 || request.method.toUpperCase() !== 'GET') return false
   const cacheControl = directives(response.headers.get('cache-control'))
-  if (cacheControl.has('no-store')) return false
+  // no-store on either side forbids keeping the response (RFC 9111, 5.2.1.5 and 5.2.2.5).
+  if (cacheControl.has('no-store') || directives(request.headers.get('cache-control')).has('no-store')) return false
   const vary = response.headers.get('vary')
   if (vary !== null && vary.split(',').some((name) => name.trim() === '*')) return false
   const length = Number(response.headers.get('content-length') ?? 0)

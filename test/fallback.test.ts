@@ -82,6 +82,12 @@ describe('what is stored', () => {
     expect(t.put).not.toHaveBeenCalled()
   })
 
+  it('a request sent with Cache-Control: no-store is never stored', async () => {
+    const t = setup({ private: true })
+    await t.remember(request(URL_A, { 'cache-control': 'no-store' }), json({}))
+    expect(t.put).not.toHaveBeenCalled()
+  })
+
   it.each(['*', 'Accept, *'])('Vary: %s is never stored, even with private: true', async (vary) => {
     const t = setup({ private: true })
     await t.remember(request(), json({}, { headers: { vary } }))
