@@ -9,18 +9,28 @@ export interface StateChangeSource {
 /** Below a second, so a timer that fires a little late still keeps "at least once a second". */
 export const SNAPSHOT_INTERVAL = 900
 
+/** Unread events after which the client is taken to be gone. */
+export const MAX_BACKLOG = 32
+
 const encoder = new TextEncoder()
 
 /**
  * A Server-Sent Events response: `event: statechange` with `{ key, from, to, at }` on every state
  * change, and `event: snapshot` with the snapshot at once and then every SNAPSHOT_INTERVAL ms.
- * The listener and the timer go away when the client disconnects (stream cancelled or signal aborted).
+ * The listener and the timer go away when the client disconnects: stream cancelled, signal aborted
+ * (workerd: compatibility flag enable_request_signal), or MAX_BACKLOG events left unread.
  */
 export function eventStream(source: StateChangeSource, snapshot: () => ResilienceSnapshot, signal?: AbortSignal): Response {
   let stop = (): void => {}
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       const send = (event: string, data: unknown): void => {
+        // Without the request signal, a client that left shows only as events nobody reads.
+        if ((controller.desiredSize ?? 0) < -MAX_BACKLOG) {
+          stop()
+          controller.error(new Error('event stream client stopped reading'))
+          return
+        }
         try {
           controller.enqueue(encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`))
         } catch {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { eventStream } from '../../src/worker/events.js'
+import { eventStream, MAX_BACKLOG } from '../../src/worker/events.js'
 import type { ResilienceSnapshot } from '../../src/types.js'
 
 /** An EventTarget that counts its statechange listeners. */
@@ -63,6 +63,15 @@ describe('/events stream', () => {
     eventStream(source as never, () => SNAPSHOT, controller.signal)
     expect(source.listeners).toBe(1)
     controller.abort()
+    expect(source.listeners).toBe(0)
+  })
+
+  it('drops a client that stopped reading after MAX_BACKLOG unread events', () => {
+    const source = new Source()
+    eventStream(source as never, () => SNAPSHOT)
+    for (let i = 0; i < MAX_BACKLOG; i++) source.change('http://a.test', 'closed', 'open')
+    expect(source.listeners).toBe(1)
+    for (let i = 0; i < 3; i++) source.change('http://a.test', 'open', 'half-open')
     expect(source.listeners).toBe(0)
   })
 })
