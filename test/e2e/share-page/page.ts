@@ -1,6 +1,7 @@
 /**
  * One tab of the share-across-tabs tests and bench, bundled by esbuild: an instance whose transport is a stub
- * the test drives through window.tab. Query: threshold, open (ms), name, broadcast=off (storage events only).
+ * the test drives through window.tab. Query: threshold, open (ms), name, broadcast=off (storage events only),
+ * locks=off (no Web Locks: the probe is claimed in storage and on the channel).
  */
 import { createResilientFetch } from '../../../src/index.js'
 import { shareAcrossTabs } from '../../../src/share/tabs.js'
@@ -11,6 +12,8 @@ const params = new URLSearchParams(location.search)
 
 // The storage-event path, as in a browser without BroadcastChannel.
 if (params.get('broadcast') === 'off') Reflect.deleteProperty(globalThis, 'BroadcastChannel')
+// The claim path, as in a browser without Web Locks.
+if (params.get('locks') === 'off') Object.defineProperty(navigator, 'locks', { value: undefined, configurable: true })
 
 /** The stub upstream: answers `status`, or holds every call until release() when `hold` is set. */
 const transport = { status: 500, hold: false, calls: 0, held: [] as ((status: number) => void)[] }
