@@ -245,6 +245,21 @@ describe('shareAcrossTabs', () => {
     })
   })
 
+  it('a page going away frees the probe it claimed (no Web Locks)', async () => {
+    const { map } = memoryStorage()
+    const window = new EventTarget()
+    vi.stubGlobal('addEventListener', window.addEventListener.bind(window))
+    vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window))
+    const share = tab()
+    share.connect(() => {})
+    const granted = share.acquireProbe(KEY, 10_000)
+    await vi.advanceTimersByTimeAsync(25)
+    expect(await granted).toBe(true)
+    expect(map.has(`${name}:probe:${KEY}`)).toBe(true)
+    window.dispatchEvent(new Event('pagehide'))
+    expect(map.has(`${name}:probe:${KEY}`)).toBe(false)
+  })
+
   it('storage that throws on every access never fails a call; the channel still shares', async () => {
     const { state } = memoryStorage()
     state.broken = true

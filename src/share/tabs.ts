@@ -82,6 +82,10 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
   const held = new Map<string, () => void>()
   let channel: BroadcastChannel | undefined
   let onStorage: ((event: StorageEvent) => void) | undefined
+  // A page going away frees its claimed probe at once, as the browser does for a Web Lock.
+  const onPageHide = () => {
+    for (const end of [...held.values()]) end()
+  }
   let sent = 0
   let closed = false
 
@@ -269,6 +273,7 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
       appliers.push(apply)
       if (appliers.length > 1 || closed) return
       sweep()
+      events()?.addEventListener('pagehide', onPageHide)
       if (typeof BroadcastChannel === 'function') {
         try {
           channel = new BroadcastChannel(name)
@@ -280,8 +285,8 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
           channel = undefined
         }
       }
-      const target = globalThis as { addEventListener?: (type: 'storage', listener: (event: StorageEvent) => void) => void }
-      if (storage !== undefined && typeof target.addEventListener === 'function') {
+      const target = events()
+      if (storage !== undefined && target !== undefined) {
         onStorage = (event) => {
           if (event.key !== messageKey || event.newValue === null) return
           try {
@@ -332,11 +337,13 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
     close() {
       if (closed) return
       closed = true
-      for (const end of [...held.values()]) end()
+      onPageHide()
       channel?.close()
       channel = undefined
+      const target = events()
+      target?.removeEventListener('pagehide', onPageHide)
       if (onStorage !== undefined) {
-        ;(globalThis as { removeEventListener?: (type: 'storage', listener: (event: StorageEvent) => void) => void }).removeEventListener?.('storage', onStorage)
+        target?.removeEventListener('storage', onStorage)
         onStorage = undefined
       }
       appliers.length = 0
@@ -368,6 +375,12 @@ function localStorageOrUndefined(): Storage | undefined {
   } catch {
     return undefined
   }
+}
+
+/** The window's events (storage, pagehide), where the global scope is an event target. */
+function events(): Pick<Window, 'addEventListener' | 'removeEventListener'> | undefined {
+  const g = globalThis as Partial<Pick<Window, 'addEventListener' | 'removeEventListener'>>
+  return typeof g.addEventListener === 'function' && typeof g.removeEventListener === 'function' ? (g as Pick<Window, 'addEventListener' | 'removeEventListener'>) : undefined
 }
 
 function webLocks(): LockManager | undefined {
