@@ -29,7 +29,7 @@ export interface Fallback {
    *  the same status, statusText, headers and body plus `X-Resilient-Source: fallback` and `Age` (whole seconds).
    *  undefined when there is none, or when the store failed (emit storeerror then). Never rejects. */
   recall(request: FallbackRequest): Promise<{ response: Response; storedAt: number } | undefined>
-  /** Empties the store; copies still being written when it is called never land after it resolves. */
+  /** Empties the store; no copy of a response remembered before it lands after it resolves. */
   clear(): Promise<void>
 }
 
@@ -37,8 +37,8 @@ type EmitStoreError = (type: 'storeerror', detail: { key: string; error: unknown
 
 export function createFallback(options: NormalizedFallbackOptions, emit: EmitStoreError, now: () => number = Date.now): Fallback {
   const store = resolveStore(options.store)
-  // Background writes in flight, and a counter clear() bumps so writes that began before it are dropped.
-  const pending = new Set<Promise<void>>()
+  // Puts in flight, and a counter clear() bumps so copies still being read when it runs are dropped.
+  const putting = new Set<Promise<void>>()
   let generation = 0
 
   function fail(url: string, error: unknown): void {
@@ -57,7 +57,9 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
       if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
       const entry = await toStored(url, copy, storedAt, options.maxBodyBytes, extra)
       if (entry === undefined || started !== generation) return
-      await putOnce(key, entry)
+      const put = putOnce(key, entry)
+      putting.add(put)
+      await put.finally(() => putting.delete(put))
     } catch (error) {
       fail(url, error)
     }
@@ -81,8 +83,6 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
         const url = withoutFragment(request.url)
         const vary = varyRecord(response.headers, request.headers)
         const work = save(request, storeKey(request.method, url), url, response.clone(), now(), vary, generation)
-        pending.add(work)
-        work.finally(() => pending.delete(work))
         waitUntil?.(work)
       } catch (error) {
         fail(request.url, error)
@@ -114,7 +114,8 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
 
     async clear() {
       generation++
-      await Promise.all(pending)
+      // Waits for puts only: a body still streaming (a slow or endless response) must not hold up a logout.
+      await Promise.allSettled(putting)
       await store.clear()
     },
   }
@@ -128,6 +129,8 @@ function mayStore(request: FallbackRequest, response: Response, options: Normali
   if (cacheControl.has('no-store') || directives(request.headers.get('cache-control')).has('no-store')) return false
   const vary = response.headers.get('vary')
   if (vary !== null && vary.split(',').some((name) => name.trim() === '*')) return false
+  // An event stream has no last good state to keep, and would hold a clone open for as long as it runs.
+  if (response.headers.get('content-type')?.toLowerCase().startsWith('text/event-stream')) return false
   const length = Number(response.headers.get('content-length') ?? 0)
   if (length > options.maxBodyBytes) return false
   const personal =

@@ -82,6 +82,12 @@ describe('what is stored', () => {
     expect(t.put).not.toHaveBeenCalled()
   })
 
+  it('an event stream is never stored', async () => {
+    const t = setup()
+    await t.remember(request(), new Response('data: 1\n\n', { headers: { 'content-type': 'text/event-stream; charset=utf-8' } }))
+    expect(t.put).not.toHaveBeenCalled()
+  })
+
   it('a request sent with Cache-Control: no-store is never stored', async () => {
     const t = setup({ private: true })
     await t.remember(request(URL_A, { 'cache-control': 'no-store' }), json({}))
@@ -396,7 +402,7 @@ describe('clear', () => {
     expect(await t.fallback.recall(request())).toBeUndefined()
   })
 
-  it('a copy still being written when clear() is called never lands after it (logout)', async () => {
+  it('a copy whose body is still arriving when clear() is called never lands after it (logout)', async () => {
     const t = setup({ private: true })
     let finish!: () => void
     const body = new ReadableStream<Uint8Array>({
@@ -408,12 +414,41 @@ describe('clear', () => {
         }
       },
     })
-    t.fallback.remember(request(URL_A, { authorization: 'Bearer alice' }), new Response(body))
-    const cleared = t.fallback.clear()
+    const work: Promise<unknown>[] = []
+    t.fallback.remember(request(URL_A, { authorization: 'Bearer alice' }), new Response(body), (p) => work.push(p))
+    await t.fallback.clear()
     finish()
-    await cleared
+    await Promise.all(work)
     expect(t.put).not.toHaveBeenCalled()
     expect(await t.fallback.recall(request(URL_A, { authorization: 'Bearer alice' }))).toBeUndefined()
+  })
+
+  it('a put already under way when clear() is called finishes before the store is cleared', async () => {
+    const store = memoryStore()
+    const realPut = store.put.bind(store)
+    let release!: () => void
+    vi.spyOn(store, 'put').mockImplementation(async (key, value) => {
+      await new Promise<void>((resolve) => (release = resolve))
+      await realPut(key, value)
+    })
+    const clear = vi.spyOn(store, 'clear')
+    const t = setup({}, store)
+    t.fallback.remember(request(), json({ a: 1 }))
+    await vi.waitFor(() => expect(t.put).toHaveBeenCalledOnce())
+    const cleared = t.fallback.clear()
+    await Promise.resolve()
+    expect(clear).not.toHaveBeenCalled()
+    release()
+    await cleared
+    expect(clear).toHaveBeenCalledOnce()
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
+
+  it('an endless response body does not hold up clear()', async () => {
+    const t = setup()
+    const endless = new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(new Uint8Array(10)) })
+    t.fallback.remember(request(), new Response(endless))
+    await expect(t.fallback.clear()).resolves.toBeUndefined()
   })
 })
 
