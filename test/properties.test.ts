@@ -9,7 +9,7 @@ const realSetImmediate = setImmediate
 const flush = () => new Promise<void>((resolve) => realSetImmediate(resolve))
 
 // PROPERTY_RUNS=20000 for a longer soak.
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 2000)
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 1500)
 
 const KEYS = ['http://a.test', 'http://b.test'] as const
 const METHODS = ['GET', 'GET', 'PUT', 'POST', 'DELETE'] as const
@@ -141,6 +141,7 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
   const calls: CallRecord[] = []
   const networkErrors = new Set<Error>()
   let manual: { key: string; op: keyof typeof MANUAL_TARGET } | undefined
+  let deadlineAborts = 0
 
   const transport = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
@@ -178,6 +179,7 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
       }
       // Like fetch: an aborted signal rejects with its reason.
       const onAbort = () => {
+        if (signal!.reason instanceof TimeoutError) deadlineAborts++
         flight.settle(signal!.reason)
         call.attempts[index] = 'aborted'
       }
@@ -337,6 +339,16 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
     expect(b.active, `bulkhead ${b.key} active after everything settled`).toBe(0)
     expect(b.queued, `bulkhead ${b.key} queued after everything settled`).toBe(0)
   }
+
+  // Totals count calls: each ends as a success, a failure (it reached the network), a rejection (it never did), or a user abort.
+  const aborted = calls.filter((c) => c.abortReason !== undefined && c.abortReason !== null).length
+  const successes = calls.filter((c) => c.outcome!.ok && (c.outcome as { value: Response }).value.status < 400).length
+  const rejected = calls.filter((c) => !c.outcome!.ok && c.attempts.length === 0 && !(c.abortReason !== undefined && c.abortReason !== null)).length
+  expect(snap.totals.requests).toBe(calls.length)
+  expect(snap.totals.successes, 'totals.successes').toBe(successes)
+  expect(snap.totals.rejected, 'totals.rejected').toBe(rejected)
+  expect(snap.totals.failures, 'totals.failures').toBe(calls.length - aborted - successes - rejected)
+  expect(snap.totals.timeouts, 'totals.timeouts: attempts our deadline aborted').toBe(deadlineAborts)
 
   for (const c of calls) {
     expect(c.settlements, `call ${c.id} settlements`).toBe(1)
