@@ -58,6 +58,11 @@ describe('configuration from [vars]', () => {
     expect(config.routes[0].upstreams.map((u) => u.origin)).toEqual(['https://a.test', 'https://b.test'])
   })
 
+  it('accepts ROUTES as a TOML table (an object in env) as well as a JSON string', () => {
+    const config = configFromEnv({ ROUTES: { '/api/': ['https://a.test', 'https://b.test'] } })
+    expect(config.routes[0].upstreams.map((u) => u.origin)).toEqual(['https://a.test', 'https://b.test'])
+  })
+
   it('treats an empty var as unset (empty ROUTES falls back to UPSTREAM_URL, empty METRICS_TOKEN guards nothing)', async () => {
     const config = configFromEnv({ UPSTREAM_URL: UPSTREAM, ROUTES: '', METRICS_TOKEN: '', TIMEOUT_MS: '' })
     expect(config.timeout).toBe(2_000)
