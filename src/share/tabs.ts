@@ -47,7 +47,8 @@ const MAX_HEARD = 1_000
  * `createResilientFetch({ share: shareAcrossTabs() })`.
  *
  * - An open (or timed forced-open) decision in one tab reaches the others over a BroadcastChannel
- *   (about a millisecond), so they fail fast instead of each paying `failureThreshold` failures.
+ *   (under a millisecond in Chromium, see bench/share-tabs.mjs), so they fail fast instead of each
+ *   paying `failureThreshold` failures of its own.
  * - It is kept in localStorage until its open window ends, so a reload within it starts open.
  *   A forced open with no end is broadcast but not kept: it would outlive the page that chose it.
  * - When the window ends, one probe crosses all tabs (a Web Lock per key, held until the probe's
@@ -57,9 +58,10 @@ const MAX_HEARD = 1_000
  * without it each tab (and each reload) learns the outage again and sends its own probes. Leave it
  * off for single-page sessions and in Workers (use `durableObjectShare()` there).
  *
- * Cost: nothing per call. Per state change, one postMessage and one localStorage write (a sync write
- * on the main thread, well under a millisecond); per half-open probe, one lock request; one
- * BroadcastChannel held open. Other tabs' messages create the key's breaker in this instance.
+ * Cost: nothing per call. Per state change, one postMessage and one synchronous localStorage write;
+ * per key first used, one localStorage read; per half-open probe, one lock request (without Web
+ * Locks, a claim that waits 20 ms to hear a rival); one BroadcastChannel held open. Other tabs'
+ * messages create the key's breaker in this instance, so it counts towards `maxKeys`.
  *
  * Degrades to local-only, never throwing into a call: without BroadcastChannel it uses `storage`
  * events; without localStorage (private mode, quota, disabled) reloads start closed; without Web
@@ -92,8 +94,11 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
   function receive(data: unknown): void {
     const m = asMessage(data)
     if (m === undefined || m.from === id || closed) return
-    if (m.t === 'claim') claims.set(m.key, { owner: m.from, until: m.until })
-    else if (m.t === 'release') {
+    if (m.t === 'claim') {
+      claims.set(m.key, { owner: m.from, until: m.until })
+      // Claims of tabs that died holding them are never released: keep the map bounded.
+      if (claims.size > MAX_HEARD) claims.delete(claims.keys().next().value!)
+    } else if (m.t === 'release') {
       if (claims.get(m.key)?.owner === m.from) claims.delete(m.key)
     } else {
       remember(m.key, m.state)
