@@ -2,6 +2,7 @@
 import 'fake-indexeddb/auto'
 import { createStore, get as rawGet, keys as rawKeys, set as rawSet } from 'idb-keyval'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createFallback } from '../../src/fallback.js'
 import { idbStore } from '../../src/store/idb.js'
 import { entry, text, evictable } from './helpers.js'
 
@@ -18,6 +19,7 @@ function raw(dbName: string) {
 
 afterEach(() => {
   vi.restoreAllMocks()
+  vi.unstubAllGlobals()
   vi.useRealTimers()
 })
 
@@ -125,13 +127,45 @@ describe('idbStore', () => {
     expect(await store.get('before')).toBeDefined()
   })
 
+  it('behind the fallback, a put over quota evicts the least recently used half and the retry lands', async () => {
+    const dbName = freshName()
+    const store = idbStore({ dbName })
+    for (const key of ['GET https://a/1', 'GET https://a/2', 'GET https://a/3', 'GET https://a/4']) await store.put(key, entry(key))
+    const errors: unknown[] = []
+    const fallback = createFallback({ store, maxAge: 60_000, maxBodyBytes: 1_000, private: false }, (_type, detail) => errors.push(detail))
+    vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementationOnce(() => {
+      throw new DOMException('full', 'QuotaExceededError')
+    })
+    const work: Promise<unknown>[] = []
+    const request = { method: 'GET', url: 'https://a/new', headers: new Headers() }
+    fallback.remember(request, new Response('fresh'), (p) => work.push(p))
+    await Promise.all(work)
+    expect(errors).toEqual([])
+    expect(await (await fallback.recall(request))!.response.text()).toBe('fresh')
+    const onDisk = (await rawKeys(raw(dbName))).filter((key) => typeof key === 'string').sort()
+    expect(onDisk).toEqual(['GET https://a/3', 'GET https://a/4', 'GET https://a/new'])
+  })
+
+  it('behind the fallback, a missing IndexedDB is one storeerror, then copies are kept in memory', async () => {
+    vi.stubGlobal('indexedDB', undefined)
+    const errors: { key: string; error: unknown }[] = []
+    const fallback = createFallback({ store: idbStore({ dbName: freshName() }), maxAge: 60_000, maxBodyBytes: 1_000, private: false }, (_type, detail) => errors.push(detail))
+    const request = { method: 'GET', url: 'https://a/x', headers: new Headers() }
+    expect(await fallback.recall(request)).toBeUndefined()
+    expect(errors).toEqual([{ key: 'https://a', error: expect.objectContaining({ message: expect.stringMatching(/unavailable/) }) }])
+    const work: Promise<unknown>[] = []
+    fallback.remember(request, new Response('kept'), (p) => work.push(p))
+    await Promise.all(work)
+    expect(await (await fallback.recall(request))!.response.text()).toBe('kept')
+    expect(errors).toHaveLength(1)
+  })
+
   it('where IndexedDB is missing, the first call says so and later calls use memory', async () => {
     vi.stubGlobal('indexedDB', undefined)
     const store = idbStore({ dbName: freshName() })
     await expect(store.get('k')).rejects.toThrow(/IndexedDB .* is unavailable, keeping fallback copies in memory/)
     await store.put('k', entry('in memory'))
     expect(text((await store.get('k'))!.body)).toBe('in memory')
-    vi.unstubAllGlobals()
   })
 
   it('an open that never finishes is abandoned after 2 s, then memory is used', async () => {
