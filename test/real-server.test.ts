@@ -155,6 +155,48 @@ describe('against a real HTTP server on 127.0.0.1', () => {
     expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual(['GET /unavailable', 'GET /unavailable', 'GET /unavailable'])
   })
 
+  it('when the breaker refuses the retry, the caller gets the 503 it already had, body intact', async () => {
+    handlers.set('/unavailable', (_req, res) => res.writeHead(503, { 'x-from': 'server' }).end('busy, come back later'))
+    const rf = createResilientFetch({
+      retry: { limit: 2, backoff: { base: 10, jitter: 'none' } },
+      breaker: { failureThreshold: 1, openDuration: 60_000 },
+      fallback: false,
+    })
+    const response = await rf(`${origin}/unavailable`)
+    expect(response.status).toBe(503)
+    expect(response.headers.get('x-from')).toBe('server')
+    expect(await response.text()).toBe('busy, come back later')
+    expect(seen).toHaveLength(1)
+    expect(rf.breaker(origin)!.state).toBe('open')
+  })
+
+  it('retries a GET after a reset connection, limit + 1 requests, then rejects with fetch’s TypeError', async () => {
+    handlers.set('/reset', (req) => req.socket.destroy())
+    const rf = createResilientFetch({ retry: { limit: 2, backoff: { base: 10, jitter: 'none' } }, breaker: false, fallback: false })
+    const error = await rejection(rf(`${origin}/reset`))
+    expect(error).toBeInstanceOf(TypeError)
+    expect((error as TypeError).cause).toBeDefined()
+    expect(seen).toHaveLength(3)
+  })
+
+  it('retries after an attempt timeout: the hung request is closed, the next one answers', async () => {
+    let n = 0
+    handlers.set('/slow-once', (_req, res) => {
+      if (n++ > 0) res.end('second time lucky')
+    })
+    const rf = createResilientFetch({
+      timeout: { attempt: 100, total: 2_000 },
+      retry: { limit: 1, backoff: { base: 10, jitter: 'none' } },
+      breaker: false,
+      fallback: false,
+    })
+    const response = await rf(`${origin}/slow-once`)
+    expect(await response.text()).toBe('second time lucky')
+    expect(seen).toHaveLength(2)
+    expect(await seen[0]!.closedEarly).toBe(true)
+    expect(await seen[1]!.closedEarly).toBe(false)
+  })
+
   it('never retries a POST, neither on a 503 nor on a network error', async () => {
     handlers.set('/unavailable', (_req, res) => res.writeHead(503).end('busy'))
     handlers.set('/reset', (req) => req.socket.destroy())
