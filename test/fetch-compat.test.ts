@@ -3,6 +3,7 @@ import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createResilientFetch } from '../src/index'
 import { ResilienceError } from '../src/errors'
+import type { ResilientFetchOptions } from '../src/types'
 
 // Captured before msw patches globalThis.fetch: the platform's own validation of methods and URLs.
 const nativeFetch = globalThis.fetch
@@ -63,9 +64,15 @@ async function describeResponse(response: Response) {
 
 const quick = { backoff: { base: 1, jitter: 'none' as const } }
 
-describe('drop-in fetch semantics', () => {
+// Drop-in holds with the default fallback stage in the path (it tees 200 bodies into the store) and without it.
+const VARIANTS: [string, ResilientFetchOptions][] = [
+  ['fallback off', { fallback: false }],
+  ['fallback on', { fallback: { store: 'memory' } }],
+]
+
+describe.each(VARIANTS)('drop-in fetch semantics, %s', (_, variant) => {
   it.each(['ok', 'missing', 'broken'])('answers /%s with the same Response fetch gives, non-2xx not thrown', async (path) => {
-    const rf = createResilientFetch({ retry: false, fallback: false })
+    const rf = createResilientFetch({ retry: false, ...variant })
     const ours = await rf(`${API}/${path}`)
     const theirs = await fetch(`${API}/${path}`)
     expect(ours).toBeInstanceOf(Response)
@@ -73,7 +80,7 @@ describe('drop-in fetch semantics', () => {
   })
 
   it('returns the last 500 after its retries instead of throwing', async () => {
-    const rf = createResilientFetch({ retry: { limit: 1, ...quick }, fallback: false })
+    const rf = createResilientFetch({ retry: { limit: 1, ...quick }, ...variant })
     const response = await rf(`${API}/broken`)
     expect(response.status).toBe(500)
     expect(await response.text()).toBe('oops')
@@ -81,7 +88,7 @@ describe('drop-in fetch semantics', () => {
   })
 
   it('takes a Request and a URL as input, headers included, as fetch does', async () => {
-    const rf = createResilientFetch({ fallback: false })
+    const rf = createResilientFetch({ ...variant })
     const request = () => new Request(`${API}/headers`, { headers: { accept: 'application/json', 'x-token': 't1' } })
     const inputs: [RequestInfo | URL, RequestInit | undefined][] = [
       [request(), undefined],
@@ -101,7 +108,7 @@ describe('drop-in fetch semantics', () => {
   })
 
   it('rejects a relative URL with a TypeError, as fetch does', async () => {
-    const rf = createResilientFetch({ fallback: false })
+    const rf = createResilientFetch({ ...variant })
     const ours = await rejection(rf('/relative/path'))
     const theirs = await rejection(fetch('/relative/path'))
     expect(ours).toBeInstanceOf(TypeError)
@@ -110,7 +117,7 @@ describe('drop-in fetch semantics', () => {
   })
 
   it('rejects a bad URL with a TypeError, as fetch does', async () => {
-    const rf = createResilientFetch({ fallback: false })
+    const rf = createResilientFetch({ ...variant })
     const ours = await rejection(rf('http://[bad'))
     const theirs = await rejection(fetch('http://[bad'))
     expect(ours).toBeInstanceOf(TypeError)
@@ -119,7 +126,7 @@ describe('drop-in fetch semantics', () => {
 
   it.each(['CONNECT', 'TRACE', 'bad method\n'])('rejects the method %j with the error class fetch uses', async (method) => {
     // msw answers any method; the platform's fetch is what validates them.
-    const rf = createResilientFetch({ fetch: nativeFetch, fallback: false })
+    const rf = createResilientFetch({ fetch: nativeFetch, ...variant })
     const ours = await rejection(rf('http://127.0.0.1:9/x', { method }))
     const theirs = await rejection(nativeFetch('http://127.0.0.1:9/x', { method }))
     expect(theirs).toBeInstanceOf(TypeError)
@@ -132,7 +139,7 @@ describe('drop-in fetch semantics', () => {
     ['a string', 'stop'],
     ['an Error', new Error('cancelled by the user')],
   ])('a user abort rejects with signal.reason, %s, kept as is', async (_, reason) => {
-    const rf = createResilientFetch({ fallback: false })
+    const rf = createResilientFetch({ ...variant })
     const controller = new AbortController()
     const call = rejection(rf(`${API}/hang`, { signal: controller.signal }))
     await new Promise((resolve) => setTimeout(resolve, 10))
@@ -146,7 +153,7 @@ describe('drop-in fetch semantics', () => {
     // Older runtimes' fetch rejects an abort with a fresh DOMException, not the reason.
     const transport: typeof fetch = (_input, init) =>
       new Promise((_, reject) => init!.signal!.addEventListener('abort', () => reject(new DOMException('The operation was aborted.', 'AbortError'))))
-    const rf = createResilientFetch({ fetch: transport, fallback: false })
+    const rf = createResilientFetch({ fetch: transport, ...variant })
     const controller = new AbortController()
     const call = rejection(rf(`${API}/hang`, { signal: controller.signal }))
     const reason = { why: 'route changed' }
@@ -155,7 +162,7 @@ describe('drop-in fetch semantics', () => {
   })
 
   it('a plain abort() rejects with the same AbortError DOMException the signal carries', async () => {
-    const rf = createResilientFetch({ fallback: false })
+    const rf = createResilientFetch({ ...variant })
     const controller = new AbortController()
     const call = rejection(rf(`${API}/hang`, { signal: controller.signal }))
     controller.abort()
@@ -166,7 +173,7 @@ describe('drop-in fetch semantics', () => {
   })
 
   it("the caller's AbortSignal.timeout() rejects with the platform's TimeoutError DOMException, not ours", async () => {
-    const rf = createResilientFetch({ fallback: false })
+    const rf = createResilientFetch({ ...variant })
     const signal = AbortSignal.timeout(30)
     const error = await rejection(rf(`${API}/hang`, { signal }))
     expect(error).toBeInstanceOf(DOMException)
@@ -176,7 +183,7 @@ describe('drop-in fetch semantics', () => {
   })
 
   it("a network error is fetch's own TypeError, cause included", async () => {
-    const rf = createResilientFetch({ retry: { limit: 1, ...quick }, fallback: false })
+    const rf = createResilientFetch({ retry: { limit: 1, ...quick }, ...variant })
     const ours = await rejection(rf(`${API}/network-error`))
     const theirs = await rejection(fetch(`${API}/network-error`))
     expect(ours).toBeInstanceOf(TypeError)
@@ -186,7 +193,7 @@ describe('drop-in fetch semantics', () => {
   })
 })
 
-describe('request bodies arrive intact', () => {
+describe.each(VARIANTS)('request bodies arrive intact, %s', (_, variant) => {
   const form = () => {
     const f = new FormData()
     f.append('name', 'Zoë')
@@ -195,7 +202,7 @@ describe('request bodies arrive intact', () => {
   }
 
   it('POST: a string, JSON, URLSearchParams, bytes and FormData', async () => {
-    const rf = createResilientFetch({ fallback: false })
+    const rf = createResilientFetch({ ...variant })
     const json = JSON.stringify({ id: 1, tags: ['a', 'ü'] })
     await rf(`${API}/echo/string`, { method: 'POST', body: 'plain text ✓' })
     await rf(`${API}/echo/json`, { method: 'POST', body: json, headers: { 'content-type': 'application/json' } })
@@ -215,7 +222,7 @@ describe('request bodies arrive intact', () => {
   })
 
   it('POST: a Request with a body', async () => {
-    const rf = createResilientFetch({ fallback: false })
+    const rf = createResilientFetch({ ...variant })
     await rf(new Request(`${API}/echo/request`, { method: 'POST', body: 'from a Request' }))
     expect(bodies).toEqual([{ method: 'POST', path: '/echo/request', contentType: 'text/plain;charset=UTF-8', body: 'from a Request' }])
   })
@@ -226,7 +233,7 @@ describe('request bodies arrive intact', () => {
     ['bytes', () => new TextEncoder().encode('bytes twice')],
     ['URLSearchParams', () => new URLSearchParams({ a: '1' })],
   ])('PUT retried after a 503 sends %s again, whole', async (_, body) => {
-    const rf = createResilientFetch({ retry: { limit: 2, ...quick }, fallback: false })
+    const rf = createResilientFetch({ retry: { limit: 2, ...quick }, ...variant })
     const response = await rf(`${API}/echo/flaky`, { method: 'PUT', body: body() })
     expect(response.status).toBe(200)
     expect(bodies).toHaveLength(2)
@@ -235,7 +242,7 @@ describe('request bodies arrive intact', () => {
   })
 
   it('PUT retried after a 503 sends FormData again, whole', async () => {
-    const rf = createResilientFetch({ retry: { limit: 2, ...quick }, fallback: false })
+    const rf = createResilientFetch({ retry: { limit: 2, ...quick }, ...variant })
     const response = await rf(`${API}/echo/flaky-form`, { method: 'PUT', body: form() })
     expect(response.status).toBe(200)
     expect(bodies).toHaveLength(2)
@@ -243,7 +250,7 @@ describe('request bodies arrive intact', () => {
   })
 
   it('PUT of a Request with a body, retried after a 503, sends the body again', async () => {
-    const rf = createResilientFetch({ retry: { limit: 2, ...quick }, fallback: false })
+    const rf = createResilientFetch({ retry: { limit: 2, ...quick }, ...variant })
     const request = new Request(`${API}/echo/flaky-request`, { method: 'PUT', body: 'request body', headers: { 'content-type': 'text/x-custom' } })
     const response = await rf(request)
     expect(response.status).toBe(200)
@@ -254,7 +261,7 @@ describe('request bodies arrive intact', () => {
   })
 
   it('a PUT with a stream body is sent once and not retried: a stream cannot be replayed', async () => {
-    const rf = createResilientFetch({ retry: { limit: 2, ...quick }, fallback: false })
+    const rf = createResilientFetch({ retry: { limit: 2, ...quick }, ...variant })
     const stream = new Blob(['streamed']).stream()
     const response = await rf(`${API}/echo/flaky-stream`, { method: 'PUT', body: stream, duplex: 'half' } as RequestInit)
     expect(response.status).toBe(503)

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createResilientFetch } from '../src/index'
 import { TimeoutError } from '../src/errors'
+import type { ResilientFetchOptions } from '../src/types'
 
 /** What the server saw of one request. */
 interface Seen {
@@ -80,10 +81,16 @@ async function received(n: number): Promise<void> {
   while (seen.length < n) await new Promise((resolve) => setTimeout(resolve, 5))
 }
 
-describe('against a real HTTP server on 127.0.0.1', () => {
+// With the fallback stage in the path, 200 bodies are teed into the store: deadlines and aborts must behave the same.
+const VARIANTS: [string, ResilientFetchOptions][] = [
+  ['fallback off', { fallback: false }],
+  ['fallback on', { fallback: { store: 'memory' } }],
+]
+
+describe.each(VARIANTS)('against a real HTTP server on 127.0.0.1, %s', (_, variant) => {
   it('an attempt timeout aborts the request and the server sees the connection close', async () => {
     handlers.set('/hang', hang)
-    const rf = createResilientFetch({ timeout: { attempt: 100, total: 2_000 }, retry: false, fallback: false })
+    const rf = createResilientFetch({ timeout: { attempt: 100, total: 2_000 }, retry: false, ...variant })
     const error = await rejection(rf(`${origin}/hang`))
     expect(error).toBeInstanceOf(TimeoutError)
     expect(error).toMatchObject({ name: 'TimeoutError', scope: 'attempt', timeout: 100 })
@@ -93,7 +100,7 @@ describe('against a real HTTP server on 127.0.0.1', () => {
 
   it('cuts a hanging server at the total deadline when it is the shorter one', async () => {
     handlers.set('/hang', hang)
-    const rf = createResilientFetch({ timeout: { attempt: 300, total: 100 }, retry: false, fallback: false })
+    const rf = createResilientFetch({ timeout: { attempt: 300, total: 100 }, retry: false, ...variant })
     const error = await rejection(rf(`${origin}/hang`))
     expect(error).toBeInstanceOf(TimeoutError)
     expect(error).toMatchObject({ scope: 'total', timeout: 100 })
@@ -102,7 +109,7 @@ describe('against a real HTTP server on 127.0.0.1', () => {
 
   it('a user abort rejects with the reason and closes the connection', async () => {
     handlers.set('/hang', hang)
-    const rf = createResilientFetch({ timeout: false, retry: false, fallback: false })
+    const rf = createResilientFetch({ timeout: false, retry: false, ...variant })
     const controller = new AbortController()
     const call = rejection(rf(`${origin}/hang`, { signal: controller.signal }))
     await received(1)
@@ -115,7 +122,7 @@ describe('against a real HTTP server on 127.0.0.1', () => {
   it('never aborts a body that streams longer than the deadlines once the promise resolved', async () => {
     // Five chunks 60 ms apart: the body takes ~240 ms, well past both deadlines.
     handlers.set('/stream', slowStream(5, 60))
-    const rf = createResilientFetch({ timeout: { attempt: 100, total: 150 }, retry: false, fallback: false })
+    const rf = createResilientFetch({ timeout: { attempt: 100, total: 150 }, retry: false, ...variant })
     const response = await rf(`${origin}/stream`)
     expect(response.status).toBe(200)
     expect(await response.text()).toBe('chunk0;chunk1;chunk2;chunk3;chunk4;')
@@ -125,7 +132,7 @@ describe('against a real HTTP server on 127.0.0.1', () => {
   it("the caller's own signal still aborts the body after the promise resolved", async () => {
     // Long enough (20 × 50 ms) that the body cannot end before the abort.
     handlers.set('/stream', slowStream(20, 50))
-    const rf = createResilientFetch({ timeout: { attempt: 100, total: 150 }, retry: false, fallback: false })
+    const rf = createResilientFetch({ timeout: { attempt: 100, total: 150 }, retry: false, ...variant })
     const controller = new AbortController()
     const response = await rf(`${origin}/stream`, { signal: controller.signal })
     const reader = response.body!.getReader()
@@ -147,7 +154,7 @@ describe('against a real HTTP server on 127.0.0.1', () => {
     const rf = createResilientFetch({
       retry: { limit: 2, backoff: { base: 10, jitter: 'none' } },
       breaker: false,
-      fallback: false,
+      ...variant,
     })
     const response = await rf(`${origin}/unavailable`)
     expect(response.status).toBe(503)
@@ -160,7 +167,7 @@ describe('against a real HTTP server on 127.0.0.1', () => {
     const rf = createResilientFetch({
       retry: { limit: 2, backoff: { base: 10, jitter: 'none' } },
       breaker: { failureThreshold: 1, openDuration: 60_000 },
-      fallback: false,
+      ...variant,
     })
     const response = await rf(`${origin}/unavailable`)
     expect(response.status).toBe(503)
@@ -172,7 +179,7 @@ describe('against a real HTTP server on 127.0.0.1', () => {
 
   it('retries a GET after a reset connection, limit + 1 requests, then rejects with fetch’s TypeError', async () => {
     handlers.set('/reset', (req) => req.socket.destroy())
-    const rf = createResilientFetch({ retry: { limit: 2, backoff: { base: 10, jitter: 'none' } }, breaker: false, fallback: false })
+    const rf = createResilientFetch({ retry: { limit: 2, backoff: { base: 10, jitter: 'none' } }, breaker: false, ...variant })
     const error = await rejection(rf(`${origin}/reset`))
     expect(error).toBeInstanceOf(TypeError)
     expect((error as TypeError).cause).toBeDefined()
@@ -188,7 +195,7 @@ describe('against a real HTTP server on 127.0.0.1', () => {
       timeout: { attempt: 100, total: 2_000 },
       retry: { limit: 1, backoff: { base: 10, jitter: 'none' } },
       breaker: false,
-      fallback: false,
+      ...variant,
     })
     const response = await rf(`${origin}/slow-once`)
     expect(await response.text()).toBe('second time lucky')
@@ -200,7 +207,7 @@ describe('against a real HTTP server on 127.0.0.1', () => {
   it('never retries a POST, neither on a 503 nor on a network error', async () => {
     handlers.set('/unavailable', (_req, res) => res.writeHead(503).end('busy'))
     handlers.set('/reset', (req) => req.socket.destroy())
-    const rf = createResilientFetch({ retry: { limit: 2, backoff: { base: 10, jitter: 'none' } }, breaker: false, fallback: false })
+    const rf = createResilientFetch({ retry: { limit: 2, backoff: { base: 10, jitter: 'none' } }, breaker: false, ...variant })
     const response = await rf(`${origin}/unavailable`, { method: 'POST', body: 'order 1' })
     expect(response.status).toBe(503)
     const error = await rejection(rf(`${origin}/reset`, { method: 'POST', body: 'order 2' }))
