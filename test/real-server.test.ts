@@ -107,6 +107,24 @@ describe.each(VARIANTS)('against a real HTTP server on 127.0.0.1, %s', (_, varia
     expect(await seen[0]!.closedEarly).toBe(true)
   })
 
+  it('the total deadline spans retries: a retry that hangs is cut with scope total and its request closed', async () => {
+    let n = 0
+    handlers.set('/503-then-hang', (_req, res) => {
+      if (n++ === 0) res.writeHead(503).end()
+    })
+    const rf = createResilientFetch({
+      timeout: { attempt: 1_000, total: 400 },
+      retry: { limit: 5, backoff: { base: 10, jitter: 'none' } },
+      breaker: false,
+      ...variant,
+    })
+    const error = await rejection(rf(`${origin}/503-then-hang`))
+    expect(error).toMatchObject({ name: 'TimeoutError', scope: 'total', timeout: 400 })
+    expect(seen).toHaveLength(2)
+    expect(await seen[0]!.closedEarly).toBe(false)
+    expect(await seen[1]!.closedEarly).toBe(true)
+  })
+
   it('a user abort rejects with the reason and closes the connection', async () => {
     handlers.set('/hang', hang)
     const rf = createResilientFetch({ timeout: false, retry: false, ...variant })
