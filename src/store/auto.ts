@@ -11,7 +11,7 @@ export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackS
 }
 
 async function pickStore(): Promise<FallbackStore> {
-  if (typeof globalThis.caches === 'object' && globalThis.caches !== null) {
+  if (await cacheApiWorks()) {
     const { cacheStore } = await import('./cache.js')
     return cacheStore()
   }
@@ -21,6 +21,15 @@ async function pickStore(): Promise<FallbackStore> {
     return idbStore()
   }
   return memoryStore()
+}
+
+/** Probed, not just detected: Firefox private mode has `caches` but refuses to open one, while IndexedDB works. */
+async function cacheApiWorks(): Promise<boolean> {
+  if (typeof globalThis.caches !== 'object' || globalThis.caches === null) return false
+  return globalThis.caches.open('resilient-fetch').then(
+    () => true,
+    () => false,
+  )
 }
 
 /** A store that decides what it is on its first call, so creating a resilient fetch touches no storage. */

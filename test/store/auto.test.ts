@@ -35,6 +35,14 @@ describe('resolveStore', () => {
     expect(text((await store.get('k'))!.body)).toBe('c')
   })
 
+  it("'auto' uses IndexedDB where the Cache API is there but refuses to open (Firefox private mode)", async () => {
+    vi.stubGlobal('caches', { open: () => Promise.reject(new DOMException('insecure', 'SecurityError')) })
+    const store = resolveStore('auto')
+    await store.put('refused', entry('i'))
+    const onDisk = await rawGet('refused', createStore('resilient-fetch', 'responses'))
+    expect(text(onDisk.body)).toBe('i')
+  })
+
   it("'auto' uses IndexedDB where there is no Cache API", async () => {
     expect(globalThis.caches).toBeUndefined()
     const store = resolveStore('auto')
