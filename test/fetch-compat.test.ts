@@ -3,7 +3,7 @@ import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createResilientFetch } from '../src/index'
 import { ResilienceError } from '../src/errors'
-import type { ResilientFetchOptions } from '../src/types'
+import type { ResilientFetchOptions, ResilientRequestInit } from '../src/types'
 
 // Captured before msw patches globalThis.fetch: the platform's own validation of methods and URLs.
 const nativeFetch = globalThis.fetch
@@ -107,32 +107,43 @@ describe.each(VARIANTS)('drop-in fetch semantics, %s', (_, variant) => {
     expect(seen[0].accept).toBe('application/json')
   })
 
-  it('rejects a relative URL with a TypeError, as fetch does', async () => {
-    const rf = createResilientFetch({ ...variant })
-    const ours = await rejection(rf('/relative/path'))
+  // Keyed by origin, by a key function (which builds a Request first) and per call (no URL parsing at all).
+  const KEYINGS: [string, ResilientFetchOptions, ResilientRequestInit['resilience']][] = [
+    ['by origin', {}, undefined],
+    ['by a key function', { key: (request) => new URL(request.url).pathname }, undefined],
+    ['by resilience.key', {}, { key: 'api' }],
+  ]
+
+  it.each(KEYINGS)('rejects a relative URL with the TypeError fetch gives, keyed %s', async (_, keying, resilience) => {
+    const rf = createResilientFetch({ ...keying, ...variant })
+    const ours = await rejection(rf('/relative/path', { resilience }))
     const theirs = await rejection(fetch('/relative/path'))
     expect(ours).toBeInstanceOf(TypeError)
     expect((ours as Error).constructor).toBe((theirs as Error).constructor)
     expect((ours as Error).message).toBe((theirs as Error).message)
   })
 
-  it('rejects a bad URL with a TypeError, as fetch does', async () => {
-    const rf = createResilientFetch({ ...variant })
-    const ours = await rejection(rf('http://[bad'))
+  it.each(KEYINGS)('rejects a bad URL with the TypeError fetch gives, keyed %s', async (_, keying, resilience) => {
+    const rf = createResilientFetch({ ...keying, ...variant })
+    const ours = await rejection(rf('http://[bad', { resilience }))
     const theirs = await rejection(fetch('http://[bad'))
     expect(ours).toBeInstanceOf(TypeError)
     expect((ours as Error).message).toBe((theirs as Error).message)
   })
 
-  it.each(['CONNECT', 'TRACE', 'bad method\n'])('rejects the method %j with the error class fetch uses', async (method) => {
-    // msw answers any method; the platform's fetch is what validates them.
-    const rf = createResilientFetch({ fetch: nativeFetch, ...variant })
-    const ours = await rejection(rf('http://127.0.0.1:9/x', { method }))
-    const theirs = await rejection(nativeFetch('http://127.0.0.1:9/x', { method }))
-    expect(theirs).toBeInstanceOf(TypeError)
-    expect((ours as Error).constructor).toBe((theirs as Error).constructor)
-    expect((ours as Error).message).toBe((theirs as Error).message)
-  })
+  const BAD_METHODS = ['CONNECT', 'TRACE', 'bad method\n']
+  it.each(KEYINGS.flatMap(([name, keying, resilience]) => BAD_METHODS.map((method) => [method, name, keying, resilience] as const)))(
+    'rejects the method %j with the error fetch gives, keyed %s',
+    async (method, _, keying, resilience) => {
+      // msw answers any method; the platform's fetch is what validates them.
+      const rf = createResilientFetch({ ...keying, fetch: nativeFetch, ...variant })
+      const ours = await rejection(rf('http://127.0.0.1:9/x', { method, resilience }))
+      const theirs = await rejection(nativeFetch('http://127.0.0.1:9/x', { method }))
+      expect(theirs).toBeInstanceOf(TypeError)
+      expect((ours as Error).constructor).toBe((theirs as Error).constructor)
+      expect((ours as Error).message).toBe((theirs as Error).message)
+    },
+  )
 
   it.each([
     ['a custom object', { why: 'navigated away' }],
