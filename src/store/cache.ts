@@ -28,7 +28,7 @@ const CACHE_CONTROL = 'public, max-age=31536000'
 /**
  * A Cache API store. Where `caches` is missing or `caches.open` fails (Firefox private mode, insecure
  * origins), the operation that found out rejects with the reason and every later one uses memory instead.
- * In Workers the cache has no `keys()`: eviction and `clear()` cover the keys this isolate has written.
+ * In Workers the cache has no working `keys()`: eviction and `clear()` cover the keys this isolate has written.
  */
 export function cacheStore(options: CacheStoreOptions = {}): FallbackStore {
   const cacheName = options.cacheName ?? 'resilient-fetch'
@@ -90,14 +90,9 @@ export function cacheStore(options: CacheStoreOptions = {}): FallbackStore {
     clear: () =>
       backend.run(
         async (cache) => {
-          try {
-            await caches.delete(cacheName)
-            lru.clear()
-            backend.reopen()
-          } catch {
-            // Workers have no caches.delete (missing, or "not implemented"): delete the keys we know of.
-            await dropOldest(cache, lru.size)
-          }
+          // Entry by entry, never caches.delete(): another tab's open Cache would go on serving the orphaned copies.
+          for (const key of await storedKeys(cache)) lru.add(key)
+          await dropOldest(cache, lru.size)
         },
         (memory) => memory.clear(),
       ),
@@ -114,14 +109,18 @@ async function open(cacheName: string, lru: Set<string>): Promise<Cache> {
   if (typeof caches === 'undefined' || caches === null) throw new Error('the Cache API is not available here')
   const cache = await caches.open(cacheName)
   // Browsers list keys oldest first, so a new page starts with a usable LRU order.
-  try {
-    for (const request of await cache.keys()) {
-      if (request.url.startsWith(KEY_PREFIX)) lru.add(decodeURIComponent(request.url.slice(KEY_PREFIX.length)))
-    }
-  } catch {
-    // workerd defines keys() but throws "not implemented": there we only know the keys we write.
-  }
+  for (const key of await storedKeys(cache)) lru.add(key)
   return cache
+}
+
+/** Our keys in the cache, oldest first; none where keys() is not implemented (workerd), so only the keys we wrote count. */
+async function storedKeys(cache: Cache): Promise<string[]> {
+  try {
+    const requests = await cache.keys()
+    return requests.filter((request) => request.url.startsWith(KEY_PREFIX)).map((request) => decodeURIComponent(request.url.slice(KEY_PREFIX.length)))
+  } catch {
+    return []
+  }
 }
 
 function toRequest(key: string): Request {

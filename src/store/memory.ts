@@ -76,8 +76,6 @@ function positiveInteger(name: string, value: unknown): number {
 export interface Degrading<B> {
   /** Runs on the backend; the call that finds it unusable rejects with the reason, every later call runs in memory. */
   run<T>(inBackend: (backend: B) => Promise<T>, inMemory: (memory: FallbackStore & Evictable) => Promise<T>): Promise<T>
-  /** Forgets the opened backend so the next call opens it again (after the backend itself was deleted). */
-  reopen(): void
 }
 
 export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: number): Degrading<B> {
@@ -95,9 +93,6 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
         throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
       }
       return inBackend(backend)
-    },
-    reopen() {
-      opening = undefined
     },
   }
 }
