@@ -37,7 +37,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       kind: fc.constant('resolve' as const),
       pick: fc.nat(),
       status: fc.constantFrom(200 as const, 200 as const, 500 as const, 503 as const, 429 as const),
-      retryAfter: fc.option(fc.constantFrom('0', '1', '2'), { nil: undefined }),
+      // 'date': an HTTP-date 1.5 s ahead of the fake clock; 'soon': unreadable, ignored.
+      retryAfter: fc.option(fc.constantFrom('0', '1', '2', 'date', 'soon'), { nil: undefined }),
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('reject' as const), pick: fc.nat() }) },
@@ -281,7 +282,8 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
       case 'resolve': {
         const flight = flights[cmd.pick % Math.max(1, flights.length)]
         if (flight === undefined) break
-        const headers = cmd.retryAfter === undefined ? undefined : { 'retry-after': cmd.retryAfter }
+        const retryAfter = cmd.retryAfter === 'date' ? new Date(Date.now() + 1_500).toUTCString() : cmd.retryAfter
+        const headers = retryAfter === undefined ? undefined : { 'retry-after': retryAfter }
         flight.settle(new Response(null, { status: cmd.status, headers }))
         break
       }
