@@ -3,7 +3,7 @@
  * Entries are written as Responses under synthetic https GET keys, with our own Cache-Control so the edge keeps them.
  */
 import type { FallbackStore, StoredResponse } from '../types.js'
-import type { Evictable } from './entry.js'
+import { positiveInteger, type Evictable } from './entry.js'
 import { degrading } from './memory.js'
 
 export interface CacheStoreOptions {
@@ -35,10 +35,7 @@ export function cacheStore(options: CacheStoreOptions = {}): FallbackStore {
   if (typeof cacheName !== 'string' || cacheName === '') {
     throw new TypeError(`cacheStore: cacheName must be a non-empty string, got ${JSON.stringify(cacheName)}`)
   }
-  const maxEntries = options.maxEntries ?? 500
-  if (typeof maxEntries !== 'number' || !Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-    throw new RangeError(`cacheStore: maxEntries must be a positive integer, got ${String(maxEntries)}`)
-  }
+  const maxEntries = positiveInteger('cacheStore: maxEntries', options.maxEntries ?? 500)
   // Keys in least-recently-used order; a Set keeps insertion order and re-adding moves a key to the end.
   const lru = new Set<string>()
   const touch = (key: string) => {

@@ -4,7 +4,7 @@
  */
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import type { FallbackStore } from '../types.js'
-import { isStoredResponse, type Evictable } from './entry.js'
+import { isStoredResponse, positiveInteger, type Evictable } from './entry.js'
 import { degrading } from './memory.js'
 
 export interface IdbStoreOptions {
@@ -30,10 +30,7 @@ export function idbStore(options: IdbStoreOptions = {}): FallbackStore {
   if (typeof dbName !== 'string' || dbName === '') {
     throw new TypeError(`idbStore: dbName must be a non-empty string, got ${JSON.stringify(dbName)}`)
   }
-  const maxEntries = options.maxEntries ?? 500
-  if (typeof maxEntries !== 'number' || !Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-    throw new RangeError(`idbStore: maxEntries must be a positive integer, got ${String(maxEntries)}`)
-  }
+  const maxEntries = positiveInteger('idbStore: maxEntries', options.maxEntries ?? 500)
 
   const { run: use } = degrading(() => open(dbName), `idbStore: IndexedDB "${dbName}"`, maxEntries)
 

@@ -1,6 +1,6 @@
 /** In-memory fallback store: least recently used entries go first, bounded by count and bytes. */
 import type { FallbackStore, StoredResponse } from '../types.js'
-import { entrySize, type Evictable } from './entry.js'
+import { entrySize, positiveInteger, type Evictable } from './entry.js'
 
 export interface MemoryStoreOptions {
   /** Entries kept; the least recently used is dropped first. @default 500 */
@@ -16,8 +16,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): FallbackStore {
 
 /** memoryStore with its internal evict(), for stores that degrade to memory. */
 function lruStore(options: MemoryStoreOptions): FallbackStore & Evictable {
-  const maxEntries = positiveInteger('maxEntries', options.maxEntries ?? 500)
-  const maxBytes = positiveInteger('maxBytes', options.maxBytes ?? 50 * 1024 * 1024)
+  const maxEntries = positiveInteger('memoryStore: maxEntries', options.maxEntries ?? 500)
+  const maxBytes = positiveInteger('memoryStore: maxBytes', options.maxBytes ?? 50 * 1024 * 1024)
   // Map iteration order is insertion order, so re-inserting on use keeps the LRU at the front.
   const entries = new Map<string, { entry: StoredResponse; size: number }>()
   let bytes = 0
@@ -63,13 +63,6 @@ function lruStore(options: MemoryStoreOptions): FallbackStore & Evictable {
       }
     },
   }
-}
-
-function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`memoryStore: ${name} must be a positive integer, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`)
-  }
-  return value
 }
 
 /** Where a store's backend may be missing or broken: the backend, opened lazily once, or memory after that failed. */
