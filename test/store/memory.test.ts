@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { memoryStore } from '../../src/store/memory.js'
 import { entry, text, evictable } from './helpers.js'
@@ -66,5 +67,48 @@ describe('memoryStore', () => {
     [{ maxBytes: '10' as unknown as number }, 'memoryStore: maxBytes must be a positive integer, got "10"'],
   ])('rejects %o with a RangeError naming the option and value', (options, message) => {
     expect(() => memoryStore(options)).toThrow(new RangeError(message))
+  })
+})
+
+describe('memoryStore against a model LRU (fast-check)', () => {
+  type Op = { kind: 'put'; key: string; size: number } | { kind: 'get'; key: string } | { kind: 'delete'; key: string }
+  const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f')
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant('put' as const), key, size: fc.integer({ min: 0, max: 400 }) }),
+    fc.record({ kind: fc.constant('get' as const), key }),
+    fc.record({ kind: fc.constant('delete' as const), key }),
+  )
+
+  it('holds exactly what a least-recently-used list bounded by count and bytes would', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), fc.integer({ min: 1, max: 4 }), async (ops, maxEntries) => {
+        const maxBytes = 1_000
+        const store = memoryStore({ maxEntries, maxBytes })
+        // The model: keys oldest first, with each entry's size as entrySize counts it.
+        let model: { key: string; size: number }[] = []
+        const sizeOf = (e: ReturnType<typeof entry>) => e.body.byteLength + e.url.length + e.statusText.length + 16 + e.headers.reduce((n, [k, v]) => n + k.length + v.length + 4, 0)
+        for (const o of ops) {
+          if (o.kind === 'put') {
+            const value = entry('x'.repeat(o.size))
+            await store.put(o.key, value)
+            model = model.filter((m) => m.key !== o.key)
+            if (sizeOf(value) <= maxBytes) model.push({ key: o.key, size: sizeOf(value) })
+            while (model.length > maxEntries || model.reduce((n, m) => n + m.size, 0) > maxBytes) model.shift()
+          } else if (o.kind === 'get') {
+            const found = await store.get(o.key)
+            const at = model.findIndex((m) => m.key === o.key)
+            expect(found !== undefined).toBe(at !== -1)
+            if (at !== -1) model.push(...model.splice(at, 1))
+          } else {
+            await store.delete(o.key)
+            model = model.filter((m) => m.key !== o.key)
+          }
+        }
+        for (const k of ['a', 'b', 'c', 'd', 'e', 'f']) {
+          expect((await store.get(k)) !== undefined).toBe(model.some((m) => m.key === k))
+        }
+      }),
+      { numRuns: 200 },
+    )
   })
 })
