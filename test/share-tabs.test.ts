@@ -10,6 +10,8 @@ import { controlledTransport, flush, statusTransport } from './helpers.js'
 const URL_A = 'https://a.test/x'
 const KEY = 'https://a.test'
 const T0 = 1_000_000
+/** How long a claim without Web Locks waits to hear a rival (CLAIM_SETTLE_MS in src/share/tabs.ts). */
+const CLAIM_SETTLE = 100
 
 let name: string
 let run = 0
@@ -191,7 +193,7 @@ describe('shareAcrossTabs', () => {
       const calls = [one(URL_A), two(URL_A), one(URL_A), two(URL_A)]
       const settled = calls.map((p) => p.then((r) => r.status, (e: Error) => e.name))
       // The claim path waits a moment to hear a rival's claim.
-      await vi.advanceTimersByTimeAsync(withLocks ? 0 : 25)
+      await vi.advanceTimersByTimeAsync(withLocks ? 0 : CLAIM_SETTLE)
       expect(c.mock).toHaveBeenCalledTimes(3)
       expect(c.pending).toHaveLength(1)
       if (locks) expect([...locks]).toEqual([`${name}:probe:${KEY}`])
@@ -221,15 +223,15 @@ describe('shareAcrossTabs', () => {
       let heard: (() => void) | undefined
       one.connect(() => heard?.())
       two.connect(() => {})
-      const settle = () => vi.advanceTimersByTimeAsync(withLocks ? 0 : 25)
-      const granted = one.acquireProbe(KEY, 100)
+      const settle = () => vi.advanceTimersByTimeAsync(withLocks ? 0 : CLAIM_SETTLE)
+      const granted = one.acquireProbe(KEY, 1000)
       await settle()
       expect(await granted).toBe(true)
-      const refused = two.acquireProbe(KEY, 100)
+      const refused = two.acquireProbe(KEY, 1000)
       await settle()
       expect(await refused).toBe(false)
-      await vi.advanceTimersByTimeAsync(100)
-      const later = two.acquireProbe(KEY, 100)
+      await vi.advanceTimersByTimeAsync(1000)
+      const later = two.acquireProbe(KEY, 1000)
       await settle()
       expect(await later).toBe(true)
       two.releaseProbe(KEY)
@@ -239,7 +241,7 @@ describe('shareAcrossTabs', () => {
         two.publish(KEY, { state: 'closed', at: Date.now() })
       })
       await flush()
-      const again = one.acquireProbe(KEY, 100)
+      const again = one.acquireProbe(KEY, 1000)
       await settle()
       expect(await again).toBe(true)
     })
@@ -253,7 +255,7 @@ describe('shareAcrossTabs', () => {
     const share = tab()
     share.connect(() => {})
     const granted = share.acquireProbe(KEY, 10_000)
-    await vi.advanceTimersByTimeAsync(25)
+    await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
     expect(await granted).toBe(true)
     expect(map.has(`${name}:probe:${KEY}`)).toBe(true)
     window.dispatchEvent(new Event('pagehide'))
