@@ -32,6 +32,9 @@ beforeAll(async () => {
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  // A warm keep-alive connection: no test's first request pays for connecting and fetch's first use.
+  await (await fetch(`${origin}/warm`)).text()
+  seen.length = 0
 })
 
 afterEach(() => {
@@ -90,20 +93,20 @@ const VARIANTS: [string, ResilientFetchOptions][] = [
 describe.each(VARIANTS)('against a real HTTP server on 127.0.0.1, %s', (_, variant) => {
   it('an attempt timeout aborts the request and the server sees the connection close', async () => {
     handlers.set('/hang', hang)
-    const rf = createResilientFetch({ timeout: { attempt: 100, total: 2_000 }, retry: false, ...variant })
+    const rf = createResilientFetch({ timeout: { attempt: 200, total: 2_000 }, retry: false, ...variant })
     const error = await rejection(rf(`${origin}/hang`))
     expect(error).toBeInstanceOf(TimeoutError)
-    expect(error).toMatchObject({ name: 'TimeoutError', scope: 'attempt', timeout: 100 })
+    expect(error).toMatchObject({ name: 'TimeoutError', scope: 'attempt', timeout: 200 })
     expect(seen).toHaveLength(1)
     expect(await seen[0]!.closedEarly).toBe(true)
   })
 
   it('cuts a hanging server at the total deadline when it is the shorter one', async () => {
     handlers.set('/hang', hang)
-    const rf = createResilientFetch({ timeout: { attempt: 300, total: 100 }, retry: false, ...variant })
+    const rf = createResilientFetch({ timeout: { attempt: 1_000, total: 200 }, retry: false, ...variant })
     const error = await rejection(rf(`${origin}/hang`))
     expect(error).toBeInstanceOf(TimeoutError)
-    expect(error).toMatchObject({ scope: 'total', timeout: 100 })
+    expect(error).toMatchObject({ scope: 'total', timeout: 200 })
     expect(await seen[0]!.closedEarly).toBe(true)
   })
 
@@ -138,19 +141,19 @@ describe.each(VARIANTS)('against a real HTTP server on 127.0.0.1, %s', (_, varia
   })
 
   it('never aborts a body that streams longer than the deadlines once the promise resolved', async () => {
-    // Five chunks 60 ms apart: the body takes ~240 ms, well past both deadlines.
-    handlers.set('/stream', slowStream(5, 60))
-    const rf = createResilientFetch({ timeout: { attempt: 100, total: 150 }, retry: false, ...variant })
+    // Six chunks 100 ms apart: the body takes ~500 ms, well past both deadlines.
+    handlers.set('/stream', slowStream(6, 100))
+    const rf = createResilientFetch({ timeout: { attempt: 200, total: 250 }, retry: false, ...variant })
     const response = await rf(`${origin}/stream`)
     expect(response.status).toBe(200)
-    expect(await response.text()).toBe('chunk0;chunk1;chunk2;chunk3;chunk4;')
+    expect(await response.text()).toBe('chunk0;chunk1;chunk2;chunk3;chunk4;chunk5;')
     expect(await seen[0]!.closedEarly).toBe(false)
   })
 
   it("the caller's own signal still aborts the body after the promise resolved", async () => {
     // Long enough (20 × 50 ms) that the body cannot end before the abort.
     handlers.set('/stream', slowStream(20, 50))
-    const rf = createResilientFetch({ timeout: { attempt: 100, total: 150 }, retry: false, ...variant })
+    const rf = createResilientFetch({ timeout: { attempt: 200, total: 250 }, retry: false, ...variant })
     const controller = new AbortController()
     const response = await rf(`${origin}/stream`, { signal: controller.signal })
     const reader = response.body!.getReader()
@@ -210,7 +213,7 @@ describe.each(VARIANTS)('against a real HTTP server on 127.0.0.1, %s', (_, varia
       if (n++ > 0) res.end('second time lucky')
     })
     const rf = createResilientFetch({
-      timeout: { attempt: 100, total: 2_000 },
+      timeout: { attempt: 200, total: 2_000 },
       retry: { limit: 1, backoff: { base: 10, jitter: 'none' } },
       breaker: false,
       ...variant,
