@@ -1,6 +1,6 @@
 export { createResilientFetch } from './fetch.js'
 export { resilientFetch } from './default.js'
 export { resilienceInfo } from './info.js'
-export { memoryStore } from './store/memory.js'
+export { memoryStore, type MemoryStoreOptions } from './store/memory.js'
 export { ResilienceError, CircuitOpenError, BulkheadRejectedError, TimeoutError } from './errors.js'
 export type * from './types.js'
