@@ -247,6 +247,23 @@ describe('shareAcrossTabs', () => {
     })
   })
 
+  it('with halfOpen.probes 2, still one probe crosses the tabs', async () => {
+    memoryStorage()
+    const c = controlledTransport()
+    const options = { fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker: { failureThreshold: 1, openDuration: 1000, halfOpen: { probes: 2 } } } as const
+    const rf = createResilientFetch({ ...options, share: tab() })
+    const failed = rf(URL_A)
+    await flush()
+    c.pending[0]!.respond(500)
+    await failed
+    vi.setSystemTime(T0 + 1000)
+    const calls = [rf(URL_A), rf(URL_A)].map((p) => p.then((r) => r.status, (e: Error) => e.name))
+    await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
+    expect(c.pending).toHaveLength(1)
+    c.pending[0]!.respond(200)
+    expect((await Promise.all(calls)).sort()).toEqual([200, 'CircuitOpenError'])
+  })
+
   it('a page going away frees the probe it claimed (no Web Locks)', async () => {
     const { map } = memoryStorage()
     const window = new EventTarget()

@@ -85,6 +85,8 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
   const claims = new Map<string, Claim>()
   /** Releases of the probes this tab holds, by key. */
   const held = new Map<string, () => void>()
+  /** Keys whose claim is waiting to hear a rival. */
+  const claiming = new Set<string>()
   let channel: BroadcastChannel | undefined
   let onStorage: ((event: StorageEvent) => void) | undefined
   // A page going away frees its claimed probe at once, as the browser does for a Web Lock.
@@ -246,7 +248,17 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
   }
 
   async function claimProbe(key: string, ttl: number): Promise<boolean> {
-    if (held.has(key)) return false
+    // One probe per key from this tab too, whatever halfOpen.probes allows.
+    if (held.has(key) || claiming.has(key)) return false
+    claiming.add(key)
+    try {
+      return await claim(key, ttl)
+    } finally {
+      claiming.delete(key)
+    }
+  }
+
+  async function claim(key: string, ttl: number): Promise<boolean> {
     let t = Date.now()
     if (liveClaim(key, t) !== undefined) return false
     const mine: Claim = { owner: id, until: t + ttl }
