@@ -62,7 +62,12 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     events.emit('statechange', { key: breaker.key, from, to })
     if (!remote && share?.publish !== undefined) share.publish(breaker.key, breaker.view())
   })
-  share?.connect((key, state) => registry.get(key).breaker?.adopt(state))
+  share?.connect((key, state) => {
+    // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
+    const open = state.state === 'open' || state.state === 'forced-open'
+    const endpoint = open ? registry.get(key) : registry.find(key)
+    endpoint?.breaker?.adopt(state)
+  })
   const fallback: Fallback | undefined = o.fallback
     ? createFallback(o.fallback, (type, detail) => events.emit(type, detail), now)
     : undefined

@@ -100,9 +100,30 @@ describe('share', () => {
     expect(rf.breaker(KEY)!.state).toBe('closed')
   })
 
-  it('a stale view never overrides a newer local state', () => {
+  it('a closed view for a key never used here creates nothing', () => {
     let apply!: (key: string, s: SharedBreakerState) => void
     const rf = createResilientFetch({ fetch: statusTransport(200).fetch, fallback: false, share: { connect: (a) => void (apply = a) } })
+    apply(KEY, { state: 'closed', at: Date.now() })
+    expect(rf.breaker(KEY)).toBeUndefined()
+    expect(rf.snapshot().breakers).toEqual([])
+  })
+
+  it("another participant's probe result wins over a half-open this one only noticed", async () => {
+    let apply!: (key: string, s: SharedBreakerState) => void
+    const rf = createResilientFetch({ fetch: statusTransport(500).fetch, retry: false, fallback: false, breaker: { failureThreshold: 1, openDuration: 1000 }, share: { connect: (a) => void (apply = a) } })
+    await rf(URL_A)
+    const openedAt = Date.now()
+    vi.advanceTimersByTime(1005)
+    // The other tab probed and closed at +1001; we notice half-open only now, at +1005.
+    expect(rf.breaker(KEY)!.state).toBe('half-open')
+    apply(KEY, { state: 'closed', at: openedAt + 1001 })
+    expect(rf.breaker(KEY)!.state).toBe('closed')
+  })
+
+  it('a stale view never overrides a newer local state', async () => {
+    let apply!: (key: string, s: SharedBreakerState) => void
+    const rf = createResilientFetch({ fetch: statusTransport(200).fetch, fallback: false, share: { connect: (a) => void (apply = a) } })
+    await rf(URL_A)
     apply(KEY, { state: 'open', at: Date.now(), openedAt: Date.now(), openUntil: Date.now() + 5000 })
     expect(rf.breaker(KEY)!.state).toBe('open')
     vi.advanceTimersByTime(10)

@@ -216,7 +216,10 @@ export class Breaker implements BreakerControl {
    * itself when openUntil passes; the share leases the probe), nor is a view older than our own state.
    */
   adopt(view: SharedBreakerState): void {
-    if (view.state === 'half-open' || view.at < this.changedAt) return
+    if (view.state === 'half-open') return
+    // Half-open is only noticed, not decided: another participant's probe result for this open episode wins.
+    const probeResult = this.current === 'half-open' && view.at >= (this.openedAt ?? 0)
+    if (view.at < this.changedAt && !probeResult) return
     if (view.state === 'open' || view.state === 'forced-open') {
       this.openedAt = view.openedAt ?? view.at
       this.openUntil = view.openUntil ?? Infinity
