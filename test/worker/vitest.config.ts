@@ -4,8 +4,10 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   plugins: [
     cloudflareTest({
+      // As wrangler.toml; each test builds its proxy from its own config, so no wrangler.toml is read.
       miniflare: {
         compatibilityDate: '2026-04-01',
+        compatibilityFlags: ['enable_request_signal'],
       },
     }),
   ],
