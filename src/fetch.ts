@@ -24,6 +24,7 @@ import { isFailureDefault } from './classify.js'
 import { createFallback, type Fallback, type FallbackRequest } from './fallback.js'
 import { originOf, urlOf } from './url.js'
 import { tag } from './info.js'
+import { follow, keepWith } from './deadline.js'
 import { now } from './clock.js'
 
 /** The state of one call as it moves through the pipeline. */
@@ -100,10 +101,11 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
         if (key === undefined) return transport(input, init)
       }
     }
-    const method = (init?.method ?? (isRequest(input) ? input.method : 'GET')).toUpperCase()
+    const method = String(init?.method ?? (isRequest(input) ? input.method : 'GET')).toUpperCase()
     const timeout = callOptions?.timeout === undefined ? o.timeout : normalizeTimeout(callOptions.timeout, 'resilience.timeout')
     const retry = callOptions?.retry === undefined ? o.retry : normalizeRetry(callOptions.retry, 'resilience.retry')
-    const signal = init?.signal ?? (isRequest(input) ? input.signal : undefined) ?? undefined
+    // As in fetch, init.signal (even null) wins over the Request's own.
+    const signal = (init?.signal !== undefined ? init.signal : isRequest(input) ? input.signal : undefined) ?? undefined
     if (signal?.aborted) throw signal.reason
 
     const endpoint = registry.get(key)
@@ -316,20 +318,18 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     let init = call.init
     let timer: ReturnType<typeof setTimeout> | undefined
     let timedOut: TimeoutError | undefined
-    let onAbort: (() => void) | undefined
+    let unfollow: (() => void) | undefined
+    let controller: AbortController | undefined
     if (ms !== false) {
-      const controller = new AbortController()
+      const ours = (controller = new AbortController())
       const limit = scope === 'attempt' ? (attemptTimeout as number) : (call.timeout.total as number)
       timer = setTimeout(() => {
         timedOut = new TimeoutError(limit, scope)
-        controller.abort(timedOut)
+        ours.abort(timedOut)
       }, ms)
-      if (signal !== undefined) {
-        // Kept after the headers arrive: the caller's own signal still aborts the body.
-        onAbort = () => controller.abort(signal.reason)
-        signal.addEventListener('abort', onAbort, { once: true })
-      }
-      init = init === undefined ? { signal: controller.signal } : { ...init, signal: controller.signal }
+      // Kept after the headers arrive: the caller's own signal still aborts the body.
+      if (signal !== undefined) unfollow = follow(signal, ours)
+      init = init === undefined ? { signal: ours.signal } : { ...init, signal: ours.signal }
     }
     const input = call.cloneInput ? (call.input as Request).clone() : call.input
 
@@ -348,11 +348,17 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     const end = now()
     const duration = end - t
     if (response === undefined) {
-      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort)
+      unfollow?.()
       if (timedOut === undefined && signal?.aborted) {
         // A user abort says nothing about the upstream.
         breaker?.release(token)
         throw signal.reason
+      }
+      if (timedOut === undefined && refusedByFetch(call, error)) {
+        // fetch refused to build the request (bad method, GET with a body): the caller's mistake, not the upstream's.
+        breaker?.release(token)
+        call.reached = false
+        throw error
       }
       if (timedOut !== undefined) {
         totals.timeouts++
@@ -364,6 +370,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       if (breaker !== undefined) record(call, breaker, token, failure, duration, end)
       throw error
     }
+    if (unfollow !== undefined) keepWith(response, controller!)
     const status = response.status
     const failure = customIsFailure
       ? judge(breaker, token, { response, duration })
@@ -375,8 +382,10 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       events.emit('success', { key, status, duration })
     }
     if (breaker !== undefined) {
+      // Taken before recording: a failure that trips the breaker must still be able to extend it.
+      const current = breaker.holds(token)
       record(call, breaker, token, failure, duration, end)
-      if (openOnRetryAfter && (status === 503 || status === 429)) {
+      if (current && openOnRetryAfter && (status === 503 || status === 429)) {
         const retryAfter = parseRetryAfter(response.headers.get('retry-after'), end)
         if (retryAfter !== undefined && retryAfter > 0) breaker.openFor(Math.min(retryAfter, MAX_RETRY_AFTER_OPEN), end)
       }
@@ -432,6 +441,17 @@ function discardPrevious(call: Call): void {
   if (previous !== undefined) {
     call.previous = undefined
     previous.body?.cancel().catch(() => {})
+  }
+}
+
+/** Whether fetch could not even build this request. Only asked after a failure: never on the hot path. */
+function refusedByFetch(call: Call, error: unknown): boolean {
+  if (!(error instanceof TypeError) || isStream(call.init?.body)) return false
+  try {
+    new Request(call.cloneInput ? (call.input as Request).clone() : call.input, call.init)
+    return false
+  } catch {
+    return true
   }
 }
 

@@ -100,6 +100,8 @@ const config: fc.Arbitrary<Config> = fc.record({
 interface Flight {
   callId: number
   key: string
+  /** The breaker episode (count of state changes of the key) it was admitted in. */
+  episode: number
   /** The breaker episode (count of state changes of the key) it was admitted in, when admitted in half-open. */
   probeEpisode: number | undefined
   settle(outcome: Response | Error): void
@@ -143,6 +145,9 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
   const networkErrors = new Set<Error>()
   let manual: { key: string; op: keyof typeof MANUAL_TARGET } | undefined
   let deadlineAborts = 0
+  const changes: { key: string; to: BreakerState }[] = []
+  /** Set while the outcome of an attempt admitted in an earlier breaker episode is being judged. */
+  let stale: { key: string; since: number } | undefined
 
   const transport = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
@@ -164,6 +169,7 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
       const flight: Flight = {
         callId,
         key,
+        episode: episode.get(key) ?? 0,
         probeEpisode,
         settle(outcome) {
           flights.splice(flights.indexOf(flight), 1)
@@ -215,6 +221,7 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
       violations.push(`illegal edge ${from}→${to} for ${key}`)
     }
     state.set(key, to)
+    changes.push({ key, to })
     episode.set(key, (episode.get(key) ?? 0) + 1)
   })
 
@@ -284,6 +291,7 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
         if (flight === undefined) break
         const retryAfter = cmd.retryAfter === 'date' ? new Date(Date.now() + 1_500).toUTCString() : cmd.retryAfter
         const headers = retryAfter === undefined ? undefined : { 'retry-after': retryAfter }
+        if (flight.episode !== (episode.get(flight.key) ?? 0)) stale = { key: flight.key, since: changes.length }
         flight.settle(new Response(null, { status: cmd.status, headers }))
         break
       }
@@ -292,6 +300,7 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
         if (flight === undefined) break
         const error = new TypeError('fetch failed', { cause: new Error('ECONNRESET') })
         networkErrors.add(error)
+        if (flight.episode !== (episode.get(flight.key) ?? 0)) stale = { key: flight.key, since: changes.length }
         flight.settle(error)
         break
       }
@@ -319,6 +328,12 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
       }
     }
     await flush()
+    if (stale !== undefined) {
+      // Nothing else in this flush can open the breaker: only the stale outcome could have.
+      const moved = changes.slice(stale.since).find((c) => c.key === stale!.key && c.to === 'open')
+      if (moved) violations.push(`an outcome admitted before the breaker of ${stale.key} changed state moved it to open`)
+      stale = undefined
+    }
     checkQuiescent(`after ${JSON.stringify(cmd)}`)
   }
 

@@ -194,6 +194,11 @@ export class Breaker implements BreakerControl {
     this.to('open')
   }
 
+  /** Whether an attempt admitted with `token` was admitted in the current state. */
+  holds(token: number): boolean {
+    return token === this.generation
+  }
+
   /** Whether `token` holds a half-open probe slot. */
   probing(token: number): boolean {
     return token === this.generation && this.current === 'half-open'

@@ -1,0 +1,51 @@
+/**
+ * Ties our per-attempt AbortControllers to a caller's signal with ONE listener per caller signal and
+ * weak references to the controllers: a long-lived signal (a page's, a component's) does not collect a
+ * listener per finished call, and no AbortSignal.any (~30 µs in Node 20, missing in older browsers).
+ * A controller stays reachable while its attempt runs (the caller of `follow` holds it) and afterwards
+ * while the Response it produced is alive (`keepWith`), so the caller's abort still reaches the body.
+ */
+interface Followers {
+  refs: Set<WeakRef<AbortController>>
+  /** Size at which dead references are next swept out. */
+  sweepAt: number
+}
+
+const followers = new WeakMap<AbortSignal, Followers>()
+const responses = new WeakMap<Response, AbortController>()
+const hasWeakRef = typeof WeakRef === 'function'
+
+/** Makes `signal` abort `controller` with its reason; returns a function that undoes it. */
+export function follow(signal: AbortSignal, controller: AbortController): () => void {
+  if (!hasWeakRef) {
+    const onAbort = () => controller.abort(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    return () => signal.removeEventListener('abort', onAbort)
+  }
+  let entry = followers.get(signal)
+  if (entry === undefined) {
+    const created: Followers = { refs: new Set(), sweepAt: 64 }
+    entry = created
+    followers.set(signal, created)
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const ref of created.refs) ref.deref()?.abort(signal.reason)
+        created.refs.clear()
+      },
+      { once: true },
+    )
+  } else if (entry.refs.size >= entry.sweepAt) {
+    for (const ref of entry.refs) if (ref.deref() === undefined) entry.refs.delete(ref)
+    entry.sweepAt = Math.max(64, entry.refs.size * 2)
+  }
+  const ref = new WeakRef(controller)
+  const refs = entry.refs
+  refs.add(ref)
+  return () => void refs.delete(ref)
+}
+
+/** Keeps `controller` alive as long as `response` is, so a caller abort still aborts its body. */
+export function keepWith(response: Response, controller: AbortController): void {
+  responses.set(response, controller)
+}

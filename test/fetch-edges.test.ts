@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest'
+import { createResilientFetch } from '../src/index.js'
+
+const nativeFetch = globalThis.fetch
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected a rejection')
+}
+
+describe('requests fetch refuses before the network', () => {
+  it('a request fetch rejects before any I/O (bad method, GET with a body) is not an upstream failure: no breaker move, no retry', async () => {
+    let calls = 0
+    const transport: typeof fetch = (input, init) => {
+      calls++
+      return nativeFetch(input, init)
+    }
+    const rf = createResilientFetch({ fetch: transport, fallback: false, breaker: { failureThreshold: 1 }, retry: { limit: 2, backoff: { base: 1 } } })
+    for (const init of [{ method: 'bad method\n' }, { method: 'CONNECT' }, { method: 'GET', body: 'x' }]) {
+      expect(await rejection(rf('http://127.0.0.1:59999/x', init))).toBeInstanceOf(TypeError)
+    }
+    expect(calls).toBe(3)
+    expect(rf.breaker('http://127.0.0.1:59999')!.state).toBe('closed')
+  })
+
+  it('a method that is not a string is coerced, as fetch does', async () => {
+    const seen: string[] = []
+    const transport: typeof fetch = async (input, init) => {
+      seen.push(new Request(input, init).method)
+      return new Response('ok')
+    }
+    const rf = createResilientFetch({ fetch: transport, fallback: false })
+    const method = { toString: () => 'patch' } as unknown as string
+    expect((await rf('http://a.test/x', { method })).status).toBe(200)
+    expect(seen).toEqual(['patch'])
+  })
+})
+
+describe('signal precedence', () => {
+  it("init.signal: null clears a Request's own signal, as in fetch", async () => {
+    // The transport builds the Request exactly as fetch does and reports the signal it ended up with.
+    const transport: typeof fetch = async (input, init) => new Response(`aborted=${new Request(input, init).signal.aborted}`)
+    const controller = new AbortController()
+    controller.abort('stale')
+    const request = new Request('http://a.test/x', { signal: controller.signal })
+    expect(await (await transport(request, { signal: null })).text()).toBe('aborted=false')
+    const rf = createResilientFetch({ fetch: transport, fallback: false })
+    expect(await (await rf(request, { signal: null })).text()).toBe('aborted=false')
+  })
+})
+
+describe('stale outcomes', () => {
+  it('a Retry-After from a call admitted before the breaker changed state does not move it', async () => {
+    const pending: ((r: Response) => void)[] = []
+    const transport: typeof fetch = () => new Promise((resolve) => pending.push(resolve))
+    const rf = createResilientFetch({ fetch: transport, fallback: false, retry: false, timeout: false, breaker: { failureThreshold: 1, openDuration: 1 } })
+    const stale = rf('http://a.test/slow')            // admitted while closed, answers last
+    const tripping = rf('http://a.test/fails')
+    await new Promise((r) => setTimeout(r, 0))
+    pending[1]!(new Response(null, { status: 500 }))   // closed → open
+    expect((await tripping).status).toBe(500)
+    await new Promise((r) => setTimeout(r, 5))         // openDuration passed
+    const probe = rf('http://a.test/probe')            // open → half-open, probe admitted
+    await new Promise((r) => setTimeout(r, 0))
+    pending[2]!(new Response(null, { status: 200 }))   // half-open → closed
+    expect((await probe).status).toBe(200)
+    const control = rf.breaker('http://a.test')!
+    expect(control.state).toBe('closed')
+    pending[0]!(new Response(null, { status: 503, headers: { 'retry-after': '30' } }))
+    expect((await stale).status).toBe(503)
+    expect(control.state).toBe('closed')
+  })
+})
