@@ -56,6 +56,13 @@ async function pipelineOverhead() {
     core && ['resilient-fetch (defaults, fallback off)', ((rf) => () => rf(URL_))(core.createResilientFetch({ fetch: stub, fallback: false }))],
     ['cockatiel wrap(retry, breaker, bulkhead, timeout)', () => cockatiel.execute(({ signal }) => stub(URL_, { signal }))],
     ['opossum fire()', () => opossum.fire(URL_)],
+    // What any deadline that really aborts costs per call: a controller, a timer, its cancellation.
+    ['reference: AbortController + setTimeout/clearTimeout', async () => {
+      const controller = new AbortController()
+      const timer = setTimeout(() => controller.abort(), 10_000)
+      await stub(URL_, { signal: controller.signal })
+      clearTimeout(timer)
+    }],
   ].filter(Boolean)
   const measured = await nsPerCall(variants.map(([, fn]) => ({ fn })))
   opossum.shutdown()
@@ -92,6 +99,12 @@ async function openRejection() {
   const opossum = new CircuitBreaker(stub, { timeout: 10_000, resetTimeout: 600_000 })
   opossum.open()
   variants.push([`opossum fire(), ${opossum.opened ? 'open' : 'closed'}`, () => opossum.fire(URL_).catch(noop)])
+  // The floor of any promise-based refusal: one async function that throws, caught by the caller.
+  const refused = new Error('refused')
+  const refuse = async () => {
+    throw refused
+  }
+  variants.push(['reference: one async function throwing, caught', () => refuse().catch(noop)])
   const measured = await nsPerCall(variants.map(([, fn]) => ({ fn })))
   opossum.shutdown()
   timingTable('b. a rejection while open (target < 2 µs for ours)', variants.map(([n]) => n), measured)
