@@ -1,4 +1,5 @@
 import type { FallbackStore } from '../types.js'
+import type { CoordinatorNamespace } from './share.js'
 
 /** How the proxy is configured in code; `configFromEnv` builds one from a Worker's `[vars]`. */
 export interface ProxyConfig {
@@ -24,6 +25,11 @@ export interface ProxyConfig {
   fetch?: typeof globalThis.fetch
   /** Where last-known-good copies live. @default cacheStore() (the Cache API) */
   store?: FallbackStore | 'memory'
+  /**
+   * The `BreakerCoordinator` Durable Object namespace (the `BREAKERS` binding): one breaker per
+   * origin for the whole fleet of isolates (see durableObjectShare). @default none: each isolate on its own
+   */
+  coordinator?: CoordinatorNamespace
 }
 
 export interface Upstream {
@@ -51,6 +57,7 @@ export interface ResolvedConfig {
   metricsToken: string | undefined
   fetch: typeof globalThis.fetch | undefined
   store: FallbackStore | 'memory' | undefined
+  coordinator: CoordinatorNamespace | undefined
 }
 
 type Names = Record<Exclude<keyof ProxyConfig, 'fetch' | 'store'>, string>
@@ -65,9 +72,10 @@ const OPTION_NAMES: Names = {
   openDuration: 'openDuration',
   methods: 'methods',
   metricsToken: 'metricsToken',
+  coordinator: 'coordinator',
 }
 
-/** The `[vars]` each option is read from. */
+/** The `[vars]` (and the binding) each option is read from. */
 export const ENV_NAMES: Names = {
   upstream: 'UPSTREAM_URL',
   routes: 'ROUTES',
@@ -78,6 +86,7 @@ export const ENV_NAMES: Names = {
   openDuration: 'OPEN_DURATION_MS',
   methods: 'METHODS',
   metricsToken: 'METRICS_TOKEN',
+  coordinator: 'BREAKERS',
 }
 
 const API_PREFIX = '/api/'
@@ -111,6 +120,10 @@ export function resolveConfig(config: ProxyConfig, names: Names = OPTION_NAMES):
   }
   const token = config.metricsToken
   if (token !== undefined && typeof token !== 'string') throw new TypeError(`${names.metricsToken} must be a string, got ${show(token)}`)
+  const coordinator = config.coordinator
+  if (coordinator !== undefined && (typeof coordinator !== 'object' || coordinator === null || typeof coordinator.idFromName !== 'function' || typeof coordinator.get !== 'function')) {
+    throw new TypeError(`${names.coordinator} must be a Durable Object namespace binding (class_name = "BreakerCoordinator"), got ${show(coordinator)}`)
+  }
   return {
     routes: resolveRoutes(config, names),
     timeout: positiveInteger(config.timeout, 2_000, names.timeout),
@@ -122,6 +135,7 @@ export function resolveConfig(config: ProxyConfig, names: Names = OPTION_NAMES):
     metricsToken: token === '' ? undefined : token,
     fetch: config.fetch,
     store,
+    coordinator,
   }
 }
 

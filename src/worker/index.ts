@@ -5,6 +5,10 @@ export { createProxy } from './proxy.js'
 export { configFromEnv } from './config.js'
 export type { ProxyConfig } from './config.js'
 export type { ProxyHandler, WorkerContext } from './proxy.js'
+export { durableObjectShare } from './share.js'
+export type { CoordinatorNamespace, DurableObjectShare, DurableObjectShareOptions } from './share.js'
+export { BreakerCoordinator } from './coordinator.js'
+export type { CoordinatorContext } from './coordinator.js'
 
 const byEnv = new WeakMap<object, ProxyHandler>()
 const byVars = new Map<string, ProxyHandler>()
@@ -17,7 +21,8 @@ const byVars = new Map<string, ProxyHandler>()
 function proxyFor(env: Record<string, unknown>): ProxyHandler {
   const known = byEnv.get(env)
   if (known !== undefined) return known
-  const vars = JSON.stringify(Object.values(ENV_NAMES).map((name) => env[name]))
+  // The binding is not a var: it is the same object for every env of a deployment.
+  const vars = JSON.stringify(Object.values(ENV_NAMES).map((name) => (name === ENV_NAMES.coordinator ? typeof env[name] : env[name])))
   let handler = byVars.get(vars)
   if (handler === undefined) {
     try {

@@ -7,6 +7,7 @@ import type { ResilienceSnapshot } from '../types.js'
 import { resolveConfig, type ProxyConfig, type ResolvedConfig, type Route, type Upstream } from './config.js'
 import { eventStream } from './events.js'
 import { matchRoute, requestHeaders, responseHeaders, upstreamUrl } from './route.js'
+import { durableObjectShare } from './share.js'
 
 /** The part of a Worker's ExecutionContext the proxy uses. */
 export interface WorkerContext {
@@ -42,14 +43,19 @@ export function createProxy(config: ProxyConfig): ProxyHandler {
 
 /** createProxy for an already validated config (the default Worker builds one from `env`). */
 export function buildProxy(config: ResolvedConfig): ProxyHandler {
+  const breaker = { window: { type: 'time', duration: config.window }, failureThreshold: config.failureThreshold, openDuration: config.openDuration } as const
   const rf = createResilientFetch({
     ...(config.fetch === undefined ? {} : { fetch: config.fetch }),
-    breaker: { window: { type: 'time', duration: config.window }, failureThreshold: config.failureThreshold, openDuration: config.openDuration },
+    breaker,
     bulkhead: { maxConcurrent: config.maxConcurrent, maxQueue: 0 },
     // No total deadline: the proxy makes one call per attempt, and a second timer would be wasted.
     timeout: { attempt: config.timeout, total: false },
     retry: false,
     fallback: false,
+    // The fleet's breaker for each origin, when the BREAKERS binding is there.
+    ...(config.coordinator === undefined
+      ? {}
+      : { share: durableObjectShare(config.coordinator, { breaker: { failureThreshold: breaker.failureThreshold, window: config.window, openDuration: breaker.openDuration } }) }),
   })
   // When each key's copy was last handed to the store (bounded, oldest first).
   const rememberedAt = new Map<string, number>()
@@ -124,6 +130,8 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     // A body that may be sent twice is read once; otherwise it streams through.
     if (method !== 'GET' && method !== 'HEAD' && request.body !== null) body = attempts > 1 ? await request.arrayBuffer() : request.body
     const remembered: FallbackRequest = { method, url: url.href, headers: request.headers }
+    // Reports to the coordinator outlive the response.
+    const waitUntil = ctx === undefined ? undefined : (promise: Promise<unknown>) => ctx.waitUntil(promise)
 
     let failure: Failure | undefined
     let tried = 0
@@ -135,7 +143,7 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
       let response: Response
       try {
         // redirect: 'manual', so a redirect from the upstream never makes the proxy fetch another host.
-        const pending = rf(target, { method, headers, body, redirect: 'manual', resilience: { key } })
+        const pending = rf(target, { method, headers, body, redirect: 'manual', resilience: { key, waitUntil } })
         // If the client goes away, workerd cancels the request's work; waitUntil lets the call settle and free its permit.
         ctx?.waitUntil(pending.then(ignore, ignore))
         response = await pending

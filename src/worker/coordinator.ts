@@ -1,0 +1,141 @@
+/**
+ * The Durable Object that holds one upstream's breaker for the whole Worker fleet (one object per
+ * key, by `idFromName(key)`). Thin glue around FleetBreaker: storage so an evicted object resumes,
+ * the alarm that ends an open window, and the message handler. No import from 'cloudflare:workers',
+ * so `resilient-fetch/worker` still loads outside workerd.
+ */
+import type { SharedBreakerState } from '../types.js'
+import { FleetBreaker, readFleetOptions, type FleetOptions, type FleetSnapshot, type Grant } from './fleet.js'
+
+/** What an isolate sends: its settings, its outcomes since the last message, probe ends, and maybe a permit request. */
+export interface CoordinatorMessage {
+  options: FleetOptions
+  /** Failures since the last report (probes excluded). */
+  failures?: number
+  /** Granted probes that ended: [permit, failed] (null: no verdict, the permit is only freed). */
+  ends?: [number, boolean | null][]
+  /** Ask for a probe permit held for this many ms at most. */
+  acquire?: number
+}
+
+export interface CoordinatorAnswer {
+  view: SharedBreakerState
+  grant?: Grant
+}
+
+/** The part of DurableObjectState the coordinator uses. */
+export interface CoordinatorContext {
+  storage: {
+    get<T>(key: string): Promise<T | undefined>
+    put(key: string, value: unknown): Promise<void>
+    getAlarm(): Promise<number | null>
+    setAlarm(scheduledTime: number): Promise<void>
+    deleteAlarm(): Promise<void>
+  }
+  blockConcurrencyWhile<T>(callback: () => Promise<T>): Promise<T>
+}
+
+const STORAGE_KEY = 'breaker'
+
+/**
+ * Export it from the Worker's main module and bind it (wrangler.toml):
+ * `[[durable_objects.bindings]] name = "BREAKERS", class_name = "BreakerCoordinator"` with a
+ * `new_sqlite_classes = ["BreakerCoordinator"]` migration. `durableObjectShare(env.BREAKERS)` talks to it.
+ */
+export class BreakerCoordinator {
+  private breaker: FleetBreaker | undefined
+  /** The revision last written, and the alarm last set, so unchanged messages cost no write. */
+  private saved = -1
+  private alarmAt: number | null = null
+
+  constructor(
+    private readonly ctx: CoordinatorContext,
+    _env?: unknown,
+  ) {
+    void ctx.blockConcurrencyWhile(async () => {
+      const stored = await ctx.storage.get<FleetSnapshot>(STORAGE_KEY)
+      if (stored !== undefined && readFleetOptions(stored.options) !== undefined) {
+        this.breaker = FleetBreaker.restore(stored)
+        this.saved = this.breaker.revision
+      }
+      this.alarmAt = await ctx.storage.getAlarm()
+    })
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    if (request.method !== 'POST') return Response.json({ error: 'method_not_allowed' }, { status: 405 })
+    let body: unknown
+    try {
+      body = await request.json()
+    } catch {
+      return Response.json({ error: 'bad_message' }, { status: 400 })
+    }
+    const message = readMessage(body)
+    if (message === undefined) return Response.json({ error: 'bad_message' }, { status: 400 })
+    const answer = this.handle(message, Date.now())
+    await this.persist()
+    return Response.json(answer)
+  }
+
+  async alarm(): Promise<void> {
+    this.breaker?.alarm(Date.now())
+    this.alarmAt = null
+    await this.persist()
+  }
+
+  /** The breaker as it stands (for tests and debugging); undefined until the first message. */
+  get fleet(): FleetBreaker | undefined {
+    return this.breaker
+  }
+
+  private handle(message: CoordinatorMessage, t: number): CoordinatorAnswer {
+    let b = this.breaker
+    if (b === undefined) b = this.breaker = new FleetBreaker(message.options, t)
+    else b.configure(message.options)
+    for (const [permit, failure] of message.ends ?? []) b.endProbe(t, permit, failure)
+    if (message.failures !== undefined) b.report(t, message.failures)
+    const grant = message.acquire === undefined ? undefined : b.acquire(t, message.acquire)
+    return grant === undefined ? { view: b.view(t) } : { view: b.view(t), grant }
+  }
+
+  private async persist(): Promise<void> {
+    const b = this.breaker
+    if (b === undefined) return
+    const writes: Promise<void>[] = []
+    if (b.revision !== this.saved) {
+      this.saved = b.revision
+      writes.push(this.ctx.storage.put(STORAGE_KEY, b.snapshot()))
+    }
+    const at = b.alarmAt ?? null
+    if (at !== this.alarmAt) {
+      this.alarmAt = at
+      writes.push(at === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(at))
+    }
+    await Promise.all(writes)
+  }
+}
+
+const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+
+/** Validates a message; undefined when anything in it is malformed. */
+export function readMessage(v: unknown): CoordinatorMessage | undefined {
+  if (typeof v !== 'object' || v === null) return undefined
+  const m = v as Record<string, unknown>
+  const options = readFleetOptions(m.options)
+  if (options === undefined) return undefined
+  if (m.failures !== undefined && !count(m.failures)) return undefined
+  if (m.acquire !== undefined && !(count(m.acquire) && m.acquire > 0)) return undefined
+  const message: CoordinatorMessage = { options }
+  if (m.failures !== undefined) message.failures = m.failures as number
+  if (m.acquire !== undefined) message.acquire = m.acquire as number
+  if (m.ends !== undefined) {
+    if (!Array.isArray(m.ends) || m.ends.length > 1_000) return undefined
+    const ends: [number, boolean | null][] = []
+    for (const e of m.ends) {
+      if (!Array.isArray(e) || !count(e[0]) || !(e[1] === null || typeof e[1] === 'boolean')) return undefined
+      ends.push([e[0], e[1]])
+    }
+    message.ends = ends
+  }
+  return message
+}

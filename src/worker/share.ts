@@ -1,0 +1,323 @@
+/**
+ * `durableObjectShare()`: one breaker per upstream across every isolate of a Worker, held by a
+ * BreakerCoordinator Durable Object per key. Nothing is awaited on the hot path but a half-open
+ * probe's permit; the object being slow or down leaves each isolate on its own breaker.
+ */
+import type { BreakerShare, BreakerState, SharedBreakerState } from '../types.js'
+import type { CoordinatorAnswer, CoordinatorMessage } from './coordinator.js'
+import type { FleetOptions, Grant } from './fleet.js'
+
+/** The part of a DurableObjectNamespace binding the share uses. */
+export interface CoordinatorNamespace {
+  idFromName(name: string): unknown
+  get(id: never): { fetch(input: string, init?: RequestInit): Promise<Response> }
+}
+
+export interface DurableObjectShareOptions {
+  /** The fleet's breaker: give it the same settings as the instance's own `breaker`. */
+  breaker?: {
+    /** Failures across the fleet within `window` that open the breaker. @default 5 */
+    failureThreshold?: number
+    /** The failure window, ms. @default 30_000 */
+    window?: number
+    /** How long the fleet's breaker stays open, ms. @default 30_000 */
+    openDuration?: number
+    /** Probes the whole fleet sends at once in half-open. @default 1 */
+    probes?: number
+    /** Successful probes that close the breaker. @default 1 */
+    successesToClose?: number
+  }
+  /** Longest wait for the object, ms; a slower or failed answer leaves the isolate on its own breaker. @default 500 */
+  timeout?: number
+  /** An isolate asks the object for its state when its last answer is older than this, ms. @default 2_000 */
+  syncInterval?: number
+  /** After a failed call, the isolate leaves the object alone for this long, ms. @default 5_000 */
+  retryInterval?: number
+}
+
+/** A `BreakerShare` for a Worker's isolates. */
+export interface DurableObjectShare extends BreakerShare {
+  connect(apply: (key: string, state: SharedBreakerState) => void): void
+  initial(key: string): SharedBreakerState | undefined
+  publish(key: string, state: SharedBreakerState): void
+  record(key: string, failure: boolean, slow: boolean, waitUntil?: (promise: Promise<unknown>) => void): void
+  acquireProbe(key: string, ttl: number, waitUntil?: (promise: Promise<unknown>) => void): Promise<boolean>
+  releaseProbe(key: string): void
+}
+
+interface KeyState {
+  /** Failures since the last message (probes excluded): only failures move a closed fleet breaker. */
+  failures: number
+  ends: [number, boolean | null][]
+  /** A message for this key is on its way: outcomes wait for it, and go in the next one. */
+  sending: boolean
+  /** When the object last answered. */
+  syncedAt: number
+  /** The last view heard from the object, applied only when it changes. */
+  heard: SharedBreakerState | undefined
+  /** Until then, acquireProbe refuses without asking (the object just refused). */
+  refusedUntil: number
+  /** Permits this isolate holds, oldest first. */
+  held: number[]
+}
+
+/** Refusals are remembered at most this long, so a close elsewhere is heard soon. */
+const REFUSAL_MEMORY = 500
+/** Keys followed by one isolate; the least recently used idle one goes first. */
+const MAX_KEYS = 1_000
+const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-open', 'disabled']
+
+/**
+ * Shares every breaker of an instance with the other isolates of the Worker through the
+ * `BreakerCoordinator` Durable Object bound as `namespace`:
+ * `createResilientFetch({ share: durableObjectShare(env.BREAKERS, { breaker: { failureThreshold: 5 } }) })`.
+ * Create it once per isolate (module scope), not per request.
+ *
+ * - Each isolate keeps its own breaker on the hot path and reports outcomes to the key's object in
+ *   the background (pass the request's `ctx.waitUntil` as `resilience.waitUntil`): a failure or a
+ *   probe's end is sent at once (successes are not sent: they move nothing); one message per key in
+ *   flight, the rest batched behind it.
+ * - The object opens on the fleet's combined failures. Every answer carries its state, which the
+ *   isolate applies; an isolate with traffic also asks for it when its last answer is older than
+ *   `syncInterval`.
+ * - The object's alarm ends the open window; in half-open the object grants `probes` permits for the
+ *   whole fleet, and a probe's outcome closes or re-opens it.
+ * - Fail safe: every call is bounded by `timeout`; a failed one makes the isolate use its own
+ *   breaker alone (its probe goes through) for `retryInterval`.
+ *
+ * Slow calls and forced opens stay local to the isolate that saw them.
+ */
+export function durableObjectShare(namespace: CoordinatorNamespace, options?: DurableObjectShareOptions): DurableObjectShare {
+  const settings = checkOptions(namespace, options)
+  const fleet = settings.fleet
+  const keys = new Map<string, KeyState>()
+  let apply: ((key: string, state: SharedBreakerState) => void) | undefined
+  /** Until then the object is taken to be unreachable. */
+  let downUntil = 0
+  /** A probe that just ended, waiting for its outcome in the record() that follows in the same turn. */
+  let ended: { key: string; permit: number } | undefined
+
+  function entry(key: string): KeyState {
+    let k = keys.get(key)
+    if (k !== undefined) {
+      keys.delete(key)
+      keys.set(key, k)
+      return k
+    }
+    k = { failures: 0, ends: [], sending: false, syncedAt: 0, heard: undefined, refusedUntil: 0, held: [] }
+    keys.set(key, k)
+    if (keys.size > MAX_KEYS) {
+      for (const [old, state] of keys) {
+        if (!state.sending && state.held.length === 0) {
+          keys.delete(old)
+          break
+        }
+      }
+    }
+    return k
+  }
+
+  async function call(key: string, message: CoordinatorMessage): Promise<CoordinatorAnswer> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`BreakerCoordinator for ${key} did not answer within ${settings.timeout} ms`)), settings.timeout)
+    })
+    try {
+      const send = async (): Promise<CoordinatorAnswer> => {
+        const stub = namespace.get(namespace.idFromName(key) as never)
+        const response = await stub.fetch('https://breaker-coordinator/sync', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(message),
+        })
+        if (!response.ok) throw new Error(`BreakerCoordinator for ${key} answered ${response.status}`)
+        const answer = readAnswer(await response.json())
+        if (answer === undefined) throw new Error(`BreakerCoordinator for ${key} sent a malformed answer`)
+        return answer
+      }
+      return await Promise.race([send(), timeout])
+    } catch (error) {
+      downUntil = Date.now() + settings.retryInterval
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  function hear(key: string, k: KeyState, view: SharedBreakerState): void {
+    k.syncedAt = Date.now()
+    const last = k.heard
+    k.heard = view
+    if (last !== undefined && last.state === view.state && last.at === view.at) return
+    // A closed object is where every breaker starts: applying the first one would only empty the local window.
+    if (last === undefined && view.state === 'closed') return
+    try {
+      apply?.(key, view)
+    } catch {
+      // The instance's own bookkeeping must not turn into a failed report.
+    }
+  }
+
+  /** Sends this key's outcomes, then whatever piled up meanwhile, one message at a time. */
+  async function flush(key: string, k: KeyState): Promise<void> {
+    k.sending = true
+    try {
+      for (let first = true; first || k.failures > 0 || k.ends.length > 0; first = false) {
+        if (Date.now() < downUntil) {
+          drop(k)
+          return
+        }
+        const message: CoordinatorMessage = { options: fleet, failures: k.failures }
+        if (k.ends.length > 0) message.ends = k.ends
+        drop(k)
+        hear(key, k, (await call(key, message)).view)
+      }
+    } catch {
+      // The object is down or slow: its share of the decision falls back to the local breaker.
+    } finally {
+      k.sending = false
+    }
+  }
+
+  function drop(k: KeyState): void {
+    k.failures = 0
+    k.ends = []
+  }
+
+  return {
+    connect(applyState) {
+      apply = applyState
+    },
+
+    initial(key) {
+      const view = keys.get(key)?.heard
+      return view === undefined || view.state === 'closed' ? undefined : view
+    },
+
+    publish(key) {
+      // The local breaker moved: hear the fleet's answer with the report that follows in this turn.
+      const k = keys.get(key)
+      if (k !== undefined) k.syncedAt = 0
+    },
+
+    record(key, failure, _slow, waitUntil) {
+      const k = entry(key)
+      if (ended !== undefined && ended.key === key) {
+        k.ends.push([ended.permit, failure])
+        ended = undefined
+      } else if (failure) {
+        k.failures++
+      }
+      const t = Date.now()
+      if (k.sending || t < downUntil) return
+      if (k.failures === 0 && k.ends.length === 0 && t - k.syncedAt < settings.syncInterval) return
+      const sent = flush(key, k)
+      waitUntil?.(sent)
+    },
+
+    async acquireProbe(key, ttl) {
+      const k = entry(key)
+      const t = Date.now()
+      // Rejecting lets the local probe through: never fail closed on the object's account.
+      if (t < downUntil) throw new Error('BreakerCoordinator unreachable')
+      if (t < k.refusedUntil) return false
+      const answer = await call(key, { options: fleet, acquire: Math.max(1, Math.ceil(ttl)) })
+      hear(key, k, answer.view)
+      const grant = answer.grant
+      if (grant === undefined) throw new Error('BreakerCoordinator sent no grant')
+      if (grant.granted) {
+        if (grant.permit !== undefined) k.held.push(grant.permit)
+        return true
+      }
+      k.refusedUntil = Math.min(grant.retryAt, Date.now() + REFUSAL_MEMORY)
+      return false
+    },
+
+    releaseProbe(key) {
+      const k = keys.get(key)
+      const permit = k?.held.shift()
+      if (k === undefined || permit === undefined) return
+      ended = { key, permit }
+      // No record() in this turn means the probe had no verdict (a user abort): just free the permit.
+      queueMicrotask(() => {
+        if (ended?.permit !== permit || ended.key !== key) return
+        ended = undefined
+        k.ends.push([permit, null])
+        if (!k.sending && Date.now() >= downUntil) void flush(key, k)
+      })
+    },
+  }
+}
+
+interface Settings {
+  fleet: FleetOptions
+  timeout: number
+  syncInterval: number
+  retryInterval: number
+}
+
+function checkOptions(namespace: CoordinatorNamespace, options: DurableObjectShareOptions | undefined): Settings {
+  if (typeof namespace !== 'object' || namespace === null || typeof namespace.idFromName !== 'function' || typeof namespace.get !== 'function') {
+    throw new TypeError(`durableObjectShare(namespace): namespace must be a Durable Object namespace binding (class BreakerCoordinator), got ${show(namespace)}`)
+  }
+  const o = options ?? {}
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new TypeError(`durableObjectShare options must be an object, got ${show(o)}`)
+  known('durableObjectShare options', o, ['breaker', 'timeout', 'syncInterval', 'retryInterval'])
+  const b = o.breaker ?? {}
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new TypeError(`durableObjectShare options.breaker must be an object, got ${show(b)}`)
+  known('durableObjectShare options.breaker', b, ['failureThreshold', 'window', 'openDuration', 'probes', 'successesToClose'])
+  return {
+    fleet: {
+      failureThreshold: positive('breaker.failureThreshold', b.failureThreshold, 5),
+      window: positive('breaker.window', b.window, 30_000),
+      openDuration: positive('breaker.openDuration', b.openDuration, 30_000),
+      probes: positive('breaker.probes', b.probes, 1),
+      successesToClose: positive('breaker.successesToClose', b.successesToClose, 1),
+    },
+    timeout: positive('timeout', o.timeout, 500),
+    syncInterval: positive('syncInterval', o.syncInterval, 2_000),
+    retryInterval: positive('retryInterval', o.retryInterval, 5_000),
+  }
+}
+
+function known(where: string, o: object, names: string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!names.includes(k)) throw new TypeError(`${where}.${k} is not an option (known: ${names.join(', ')})`)
+  }
+}
+
+function positive(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`durableObjectShare options.${name} must be a positive integer, got ${show(value)}`)
+  }
+  return value
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'function') return 'a function'
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+
+function readAnswer(v: unknown): CoordinatorAnswer | undefined {
+  if (typeof v !== 'object' || v === null) return undefined
+  const a = v as Record<string, unknown>
+  const view = a.view as Record<string, unknown> | null
+  if (typeof view !== 'object' || view === null || !STATES.includes(view.state as BreakerState) || !finite(view.at)) return undefined
+  if ((view.openedAt !== undefined && !finite(view.openedAt)) || (view.openUntil !== undefined && !finite(view.openUntil))) return undefined
+  const answer: CoordinatorAnswer = { view: view as unknown as SharedBreakerState }
+  const g = a.grant as Record<string, unknown> | undefined
+  if (g !== undefined) {
+    if (typeof g !== 'object' || g === null) return undefined
+    if (g.granted === true) answer.grant = { granted: true, permit: finite(g.permit) ? g.permit : undefined } as Grant
+    else if (g.granted === false && (finite(g.retryAt) || g.retryAt === null)) answer.grant = { granted: false, retryAt: finite(g.retryAt) ? g.retryAt : Infinity }
+    else return undefined
+  }
+  return answer
+}

@@ -1,0 +1,393 @@
+import fc from 'fast-check'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createResilientFetch, CircuitOpenError } from '../src/index.js'
+import { BreakerCoordinator, readMessage, type CoordinatorContext } from '../src/worker/coordinator.js'
+import { FleetBreaker, LEGAL_EDGES, REPORT_GRACE, type FleetOptions, type FleetState } from '../src/worker/fleet.js'
+import { durableObjectShare, type CoordinatorNamespace } from '../src/worker/share.js'
+import { controlledTransport, flush, statusTransport } from './helpers.js'
+
+const OPTIONS: FleetOptions = { failureThreshold: 6, window: 10_000, openDuration: 1_000, probes: 2, successesToClose: 1 }
+
+describe('FleetBreaker', () => {
+  it('opens on the failures of the whole fleet within the window', () => {
+    const b = new FleetBreaker(OPTIONS, 0)
+    b.report(0, 2)
+    b.report(1, 2)
+    expect(b.state).toBe('closed')
+    b.report(2, 2)
+    expect(b.view(2)).toEqual({ state: 'open', at: 2, openedAt: 2, openUntil: 1_002 })
+    expect(b.alarmAt).toBe(1_002)
+  })
+
+  it('forgets failures older than the window', () => {
+    const b = new FleetBreaker(OPTIONS, 0)
+    b.report(0, 5)
+    b.report(10_001, 1)
+    expect(b.state).toBe('closed')
+    expect(b.failures(10_001)).toBe(1)
+  })
+
+  it('the alarm makes it half-open; the fleet gets exactly `probes` permits; a success closes it', () => {
+    const b = new FleetBreaker(OPTIONS, 0)
+    b.report(0, 6)
+    expect(b.acquire(500, 100)).toEqual({ granted: false, retryAt: 1_000 })
+    b.alarm(1_000)
+    expect(b.state).toBe('half-open')
+    const grants = [b.acquire(1_000, 100), b.acquire(1_000, 100), b.acquire(1_000, 100)]
+    expect(grants.map((g) => g.granted)).toEqual([true, true, false])
+    expect(grants[2]).toEqual({ granted: false, retryAt: 1_000 + 100 + REPORT_GRACE })
+    b.endProbe(1_050, (grants[0] as { permit: number }).permit, false)
+    expect(b.view(1_050)).toEqual({ state: 'closed', at: 1_050 })
+    expect(b.acquire(1_060, 100)).toEqual({ granted: true, permit: undefined })
+  })
+
+  it('a failed probe re-opens it; an aborted one only frees its permit', () => {
+    const b = new FleetBreaker({ ...OPTIONS, probes: 1 }, 0)
+    b.report(0, 6)
+    b.alarm(1_000)
+    const first = b.acquire(1_000, 100) as { permit: number }
+    b.endProbe(1_010, first.permit, null)
+    expect(b.state).toBe('half-open')
+    const second = b.acquire(1_020, 100) as { permit: number }
+    expect(second.permit).toBeGreaterThan(first.permit)
+    b.endProbe(1_030, second.permit, true)
+    expect(b.view(1_030)).toEqual({ state: 'open', at: 1_030, openedAt: 1_030, openUntil: 2_030 })
+  })
+
+  it('a probe that never reports frees its permit after its ttl', () => {
+    const b = new FleetBreaker({ ...OPTIONS, probes: 1 }, 0)
+    b.report(0, 6)
+    b.alarm(1_000)
+    const lost = b.acquire(1_000, 100) as { permit: number }
+    const expiry = 1_000 + 100 + REPORT_GRACE
+    expect(b.acquire(expiry - 1, 100).granted).toBe(false)
+    const next = b.acquire(expiry, 100)
+    expect(next.granted).toBe(true)
+    // The late report of the lost probe moves nothing.
+    b.endProbe(expiry + 1, lost.permit, true)
+    expect(b.state).toBe('half-open')
+  })
+
+  it('a snapshot restores the same machine', () => {
+    const b = new FleetBreaker(OPTIONS, 0)
+    b.report(0, 6)
+    b.alarm(1_000)
+    b.acquire(1_000, 100)
+    const r = FleetBreaker.restore(JSON.parse(JSON.stringify(b.snapshot())))
+    expect(r.snapshot()).toEqual(b.snapshot())
+    expect(r.acquire(1_001, 100)).toEqual(b.acquire(1_001, 100))
+  })
+})
+
+type Command =
+  | { t: 'report'; failures: number }
+  | { t: 'acquire'; ttl: number }
+  | { t: 'end'; which: number; failure: boolean | null }
+  | { t: 'step'; ms: number }
+  | { t: 'alarm' }
+  | { t: 'evict' }
+
+const command: fc.Arbitrary<Command> = fc.oneof(
+  fc.record({ t: fc.constant('report' as const), failures: fc.integer({ min: 0, max: 4 }) }),
+  fc.record({ t: fc.constant('acquire' as const), ttl: fc.integer({ min: 1, max: 3_000 }) }),
+  fc.record({ t: fc.constant('end' as const), which: fc.nat(), failure: fc.constantFrom(true, false, null) }),
+  fc.record({ t: fc.constant('step' as const), ms: fc.integer({ min: 0, max: 5_000 }) }),
+  fc.constant({ t: 'alarm' as const }),
+  fc.constant({ t: 'evict' as const }),
+)
+
+const fleetOptions: fc.Arbitrary<FleetOptions> = fc.record({
+  failureThreshold: fc.integer({ min: 1, max: 8 }),
+  window: fc.integer({ min: 1, max: 20_000 }),
+  openDuration: fc.integer({ min: 1, max: 5_000 }),
+  probes: fc.integer({ min: 1, max: 4 }),
+  successesToClose: fc.integer({ min: 1, max: 3 }),
+})
+
+describe('FleetBreaker properties', () => {
+  it('takes only legal edges, never has more than `probes` permits out, and lets expired permits go', () => {
+    fc.assert(
+      fc.property(fleetOptions, fc.array(command, { maxLength: 120 }), (options, commands) => {
+        const edges: string[] = []
+        const onEdge = (from: FleetState, to: FleetState) => void edges.push(`${from}>${to}`)
+        let t = 1_000
+        let b = new FleetBreaker(options, t, onEdge)
+        /** Permits granted and not yet ended, with their expiry as the model sees it. */
+        let granted: { permit: number; expires: number; episode: number }[] = []
+        let episode = 0
+        for (const c of commands) {
+          const before = b.state
+          const edgesBefore = edges.length
+          if (c.t === 'report') b.report(t, c.failures)
+          else if (c.t === 'step') t += c.ms
+          else if (c.t === 'alarm') {
+            // An alarm fires at alarmAt or later, never before.
+            if (b.alarmAt !== undefined) t = Math.max(t, b.alarmAt)
+            b.alarm(t)
+          } else if (c.t === 'evict') b = FleetBreaker.restore(JSON.parse(JSON.stringify(b.snapshot())), onEdge)
+          else if (c.t === 'acquire') {
+            const live = granted.filter((g) => g.episode === episode && g.expires > t).length
+            const g = b.acquire(t, c.ttl)
+            if (b.state === 'half-open') {
+              // Granted exactly when a slot is free.
+              expect(g.granted).toBe(live < options.probes)
+              // A grant made by the acquire that entered half-open belongs to the new episode.
+              if (g.granted) granted.push({ permit: g.permit!, expires: t + c.ttl + REPORT_GRACE, episode: episode + edges.length - edgesBefore })
+              else expect(g.retryAt).toBeGreaterThan(t)
+            } else if (b.state === 'closed') {
+              expect(g).toEqual({ granted: true, permit: undefined })
+            } else {
+              expect(g).toEqual({ granted: false, retryAt: b.openUntil })
+            }
+          } else if (granted.length > 0) {
+            const g = granted[c.which % granted.length]
+            granted = granted.filter((x) => x !== g)
+            const counted = b.state === 'half-open' && g.episode === episode && g.expires > t
+            const state = b.state
+            b.endProbe(t, g.permit, c.failure)
+            // Only a live permit of this episode moves the machine.
+            if (!counted && state === 'half-open' && b.state !== state) throw new Error('a stale permit moved the breaker')
+          }
+          for (const e of edges.slice(edgesBefore)) expect(LEGAL_EDGES.has(e)).toBe(true)
+          episode += edges.length - edgesBefore
+          expect(b.outstanding(t)).toBeLessThanOrEqual(options.probes)
+          if (b.state === 'open') expect(b.openUntil).toBeGreaterThan(b.openedAt)
+          if (before === 'closed' && b.state === 'half-open') throw new Error('closed went straight to half-open')
+        }
+        // However the sequence ended, once every permit's ttl has passed a half-open fleet grants again.
+        const later = t + 3_000 + REPORT_GRACE + options.openDuration
+        b.alarm(later)
+        if (b.state === 'half-open') expect(b.acquire(later, 1).granted).toBe(true)
+      }),
+      { numRuns: 1000 },
+    )
+  })
+})
+
+describe('readMessage', () => {
+  it('accepts a full message and rejects malformed ones', () => {
+    expect(readMessage({ options: OPTIONS, failures: 2, ends: [[3, true], [4, null]], acquire: 100 })).toEqual({
+      options: OPTIONS,
+      failures: 2,
+      ends: [
+        [3, true],
+        [4, null],
+      ],
+      acquire: 100,
+    })
+    for (const bad of [null, {}, { options: { ...OPTIONS, probes: 0 } }, { options: OPTIONS, failures: -1 }, { options: OPTIONS, ends: [[1, 'yes']] }, { options: OPTIONS, acquire: 0 }]) {
+      expect(readMessage(bad)).toBeUndefined()
+    }
+  })
+})
+
+/** DurableObjectState in memory: storage, one alarm, blockConcurrencyWhile that just runs. */
+function memoryState() {
+  const data = new Map<string, unknown>()
+  let alarm: number | null = null
+  const ctx: CoordinatorContext = {
+    storage: {
+      get: async <T>(key: string) => structuredClone(data.get(key)) as T | undefined,
+      put: async (key, value) => void data.set(key, structuredClone(value)),
+      getAlarm: async () => alarm,
+      setAlarm: async (t) => void (alarm = t),
+      deleteAlarm: async () => void (alarm = null),
+    },
+    blockConcurrencyWhile: (callback) => callback(),
+  }
+  return { ctx, data, alarm: () => alarm }
+}
+
+/** A namespace whose objects are BreakerCoordinators in this process, one per name. */
+function memoryNamespace() {
+  const objects = new Map<string, BreakerCoordinator>()
+  const states = new Map<string, ReturnType<typeof memoryState>>()
+  let calls = 0
+  const namespace: CoordinatorNamespace = {
+    idFromName: (name) => name,
+    get: ((id: string) => ({
+      fetch: async (input: string, init?: RequestInit) => {
+        calls++
+        let object = objects.get(id)
+        if (object === undefined) {
+          const state = memoryState()
+          states.set(id, state)
+          objects.set(id, (object = new BreakerCoordinator(state.ctx)))
+        }
+        return object.fetch(new Request(input, init))
+      },
+    })) as never,
+  }
+  return { namespace, objects, states, calls: () => calls }
+}
+
+describe('BreakerCoordinator (in memory)', () => {
+  it('persists its state and alarm, and an evicted object resumes from storage', async () => {
+    const state = memoryState()
+    const object = new BreakerCoordinator(state.ctx)
+    const post = (o: BreakerCoordinator, body: unknown) => o.fetch(new Request('https://c/sync', { method: 'POST', body: JSON.stringify(body) }))
+    const answer = await (await post(object, { options: OPTIONS, failures: 6 })).json()
+    expect(answer.view.state).toBe('open')
+    expect(state.alarm()).toBe(answer.view.openUntil)
+    const resumed = new BreakerCoordinator(state.ctx)
+    await Promise.resolve()
+    expect((await (await post(resumed, { options: OPTIONS })).json()).view).toEqual(answer.view)
+    expect((await post(resumed, { options: { ...OPTIONS, probes: 0 } })).status).toBe(400)
+  })
+})
+
+describe('durableObjectShare (in memory)', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  const URL_A = 'https://a.test/x'
+  const KEY = 'https://a.test'
+  // Request and Response bodies in Node settle through setImmediate: leave it real.
+  const FAKED = ['Date', 'setTimeout', 'clearTimeout'] as const
+  /** Background work handed to waitUntil, settled by the test. */
+  const background: Promise<unknown>[] = []
+  const resilience = { waitUntil: (p: Promise<unknown>) => void background.push(p) }
+  async function settle(): Promise<void> {
+    while (background.length > 0) await Promise.allSettled(background.splice(0))
+    await new Promise((r) => setImmediate(r))
+  }
+
+  it('the fleet opens on combined failures and every instance learns it from its next answer', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const t = statusTransport(500)
+    const breaker = { failureThreshold: 6, openDuration: 1_000 }
+    const make = () => createResilientFetch({ fetch: t.fetch, retry: false, fallback: false, breaker, share: durableObjectShare(ns.namespace, { breaker }) })
+    const fleet = [make(), make(), make()]
+    for (const rf of fleet) {
+      await rf(URL_A, { resilience })
+      await rf(URL_A, { resilience })
+      await settle()
+    }
+    expect(ns.objects.get(KEY)!.fleet!.state).toBe('open')
+    // The last reporter heard it at once; the others with their next failure's report.
+    expect(fleet.map((rf) => rf.breaker(KEY)!.state)).toEqual(['closed', 'closed', 'open'])
+    await fleet[0](URL_A, { resilience })
+    await fleet[1](URL_A, { resilience })
+    await settle()
+    expect(fleet.map((rf) => rf.breaker(KEY)!.state)).toEqual(['open', 'open', 'open'])
+    for (const rf of fleet) await expect(rf(URL_A, { resilience })).rejects.toBeInstanceOf(CircuitOpenError)
+    expect(t.mock).toHaveBeenCalledTimes(8)
+  })
+
+  it('an instance with only successes hears the fleet within syncInterval', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const breaker = { failureThreshold: 2, openDuration: 60_000 }
+    const failing = createResilientFetch({ fetch: statusTransport(500).fetch, retry: false, fallback: false, breaker, share: durableObjectShare(ns.namespace, { breaker }) })
+    const ok = statusTransport(200)
+    const healthy = createResilientFetch({ fetch: ok.fetch, retry: false, fallback: false, breaker, share: durableObjectShare(ns.namespace, { breaker, syncInterval: 2_000 }) })
+    await healthy(URL_A, { resilience })
+    await settle()
+    const synced = ns.calls()
+    await healthy(URL_A, { resilience })
+    await settle()
+    // Successes within syncInterval send nothing.
+    expect(ns.calls()).toBe(synced)
+    await failing(URL_A, { resilience })
+    await failing(URL_A, { resilience })
+    await settle()
+    expect(ns.objects.get(KEY)!.fleet!.state).toBe('open')
+    vi.advanceTimersByTime(2_000)
+    await healthy(URL_A, { resilience })
+    await settle()
+    await expect(healthy(URL_A, { resilience })).rejects.toBeInstanceOf(CircuitOpenError)
+    expect(ok.mock).toHaveBeenCalledTimes(3)
+  })
+
+  it('half-open: exactly `probes` probes cross the fleet, and the probe result closes every instance', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const c = controlledTransport()
+    const breaker = { failureThreshold: 4, openDuration: 10_000, halfOpen: { probes: 2 } }
+    const fleetBreaker = { failureThreshold: 4, openDuration: 10_000, probes: 2 }
+    const make = () =>
+      createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker, share: durableObjectShare(ns.namespace, { breaker: fleetBreaker }) })
+    const fleet = [make(), make(), make(), make()]
+    const fail = async (rf: (typeof fleet)[number]) => {
+      const p = rf(URL_A, { resilience })
+      await flush()
+      c.pending.shift()!.respond(500)
+      await p
+      await settle()
+    }
+    // One failure each opens the fleet's breaker; only the last reporter hears it at once.
+    for (const rf of fleet) await fail(rf)
+    const object = ns.objects.get(KEY)!
+    expect(object.fleet!.state).toBe('open')
+    expect(fleet.map((rf) => rf.breaker(KEY)!.state)).toEqual(['closed', 'closed', 'closed', 'open'])
+    // The others hear it with their next report (each still alone below the threshold).
+    vi.advanceTimersByTime(2_000)
+    for (const rf of fleet.slice(0, 3)) await fail(rf)
+    expect(fleet.map((rf) => rf.breaker(KEY)!.state)).toEqual(['open', 'open', 'open', 'open'])
+    vi.advanceTimersByTime(8_000)
+    await object.alarm()
+    expect(object.fleet!.state).toBe('half-open')
+    const calls = fleet.map((rf) => rf(URL_A, { resilience }).then((r) => r.status, (e) => (e as Error).name))
+    await settle()
+    await flush()
+    expect(c.pending).toHaveLength(2)
+    expect(object.fleet!.outstanding(Date.now())).toBe(2)
+    c.pending.shift()!.respond(200)
+    c.pending.shift()!.respond(200)
+    const results = await Promise.all(calls)
+    await settle()
+    expect(object.fleet!.state).toBe('closed')
+    expect(results.filter((r) => r === 200)).toHaveLength(2)
+    expect(results.filter((r) => r === 'CircuitOpenError')).toHaveLength(2)
+    // The refused ones hear the close when they next ask, at most REFUSAL_MEMORY later.
+    vi.advanceTimersByTime(600)
+    const after = fleet.map((rf) => rf(URL_A, { resilience }).then((r) => r.status, (e) => (e as Error).name))
+    await settle()
+    await flush()
+    while (c.pending.length > 0) c.pending.shift()!.respond(200)
+    expect(await Promise.all(after)).toEqual([200, 200, 200, 200])
+    expect(fleet.map((rf) => rf.breaker(KEY)!.state)).toEqual(['closed', 'closed', 'closed', 'closed'])
+  })
+
+  it('an object that throws or hangs leaves each instance on its own breaker', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const throwing: CoordinatorNamespace = {
+      idFromName: () => {
+        throw new Error('no such binding')
+      },
+      get: (() => ({})) as never,
+    }
+    const hanging: CoordinatorNamespace = { idFromName: (n) => n, get: (() => ({ fetch: () => new Promise<Response>(() => {}) })) as never }
+    for (const namespace of [throwing, hanging]) {
+      const c = controlledTransport()
+      const breaker = { failureThreshold: 2, openDuration: 1_000 }
+      const rf = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker, share: durableObjectShare(namespace, { breaker, timeout: 200 }) })
+      for (let i = 0; i < 2; i++) {
+        const p = rf(URL_A, { resilience })
+        await flush()
+        c.pending.shift()!.respond(500)
+        await p
+      }
+      expect(rf.breaker(KEY)!.state).toBe('open')
+      // A hanging object is given up on after the timeout.
+      vi.advanceTimersByTime(1_000)
+      await settle()
+      const probe = rf(URL_A, { resilience })
+      await flush()
+      expect(c.pending).toHaveLength(1)
+      c.pending.shift()!.respond(200)
+      expect((await probe).status).toBe(200)
+      expect(rf.breaker(KEY)!.state).toBe('closed')
+    }
+  })
+
+  it('bad options name the option and the value', () => {
+    const ns = memoryNamespace().namespace
+    expect(() => durableObjectShare(undefined as never)).toThrow(/namespace must be a Durable Object namespace binding.*got undefined/)
+    expect(() => durableObjectShare(ns, { timeout: 0 })).toThrow(/options\.timeout must be a positive integer, got 0/)
+    expect(() => durableObjectShare(ns, { breaker: { probes: 1.5 } })).toThrow(/options\.breaker\.probes must be a positive integer, got 1\.5/)
+    expect(() => durableObjectShare(ns, { ttl: 1 } as never)).toThrow(/options\.ttl is not an option/)
+  })
+})
