@@ -1,0 +1,146 @@
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { BreakerCoordinator } from '../../src/worker/coordinator.js'
+import { createProxy, type CoordinatorNamespace, type ProxyConfig, type ProxyHandler } from '../../src/worker/index.js'
+import { context, deferred, fakeUpstream, get, snapshotOf, until } from './helpers.js'
+
+const BREAKERS = env.BREAKERS as CoordinatorNamespace & { idFromName(name: string): unknown; get(id: unknown): unknown }
+let origins = 0
+
+/** A fresh origin per test, so each test has its own Durable Object. */
+function fleetOf(size: number, config: ProxyConfig & { upstream: string }) {
+  return Array.from({ length: size }, () => createProxy({ store: 'memory', coordinator: BREAKERS, ...config }))
+}
+
+/** The key's object, and its fleet breaker as it stands. */
+function objectOf(origin: string) {
+  const stub = BREAKERS.get(BREAKERS.idFromName(origin))
+  return {
+    stub,
+    fleet: () => runInDurableObject(stub, (instance: BreakerCoordinator) => instance.fleet?.snapshot()),
+  }
+}
+
+/** One request through `handler` with its own ctx; background reports are settled before it returns. */
+async function request(handler: ProxyHandler): Promise<{ status: number; error?: string }> {
+  const ctx = context()
+  const response = await handler(get('/api/x'), {}, ctx)
+  const body = response.headers.get('content-type')?.includes('json') ? ((await response.json()) as { error?: string }) : (await response.text(), {})
+  await ctx.settle()
+  return { status: response.status, error: body.error }
+}
+
+const stateOf = async (handler: ProxyHandler) => (await snapshotOf(handler)).breakers[0]?.state
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('one breaker per upstream across isolates (BreakerCoordinator)', () => {
+  it('opens on the fleet’s combined failures: three isolates with 2 failures each, threshold 6', async () => {
+    const origin = `http://fleet-${++origins}.test`
+    const upstream = fakeUpstream(() => new Response('down', { status: 500 }))
+    const fleet = fleetOf(3, { upstream: origin, fetch: upstream.fetch, failureThreshold: 6, openDuration: 60_000 })
+    // The dashboard's live view of isolate A, opened before anything happens.
+    const events = await fleet[0](get('/events'))
+    const reader = events.body!.getReader()
+    for (const handler of fleet) {
+      expect(await request(handler)).toEqual({ status: 503, error: 'upstream_error' })
+      expect(await request(handler)).toEqual({ status: 503, error: 'upstream_error' })
+    }
+    expect((await objectOf(origin).fleet())?.state).toBe('open')
+    // Alone, each isolate is below its threshold; the last reporter heard the fleet open at once.
+    expect(await Promise.all(fleet.map(stateOf))).toEqual(['closed', 'closed', 'open'])
+    // The others hear it with their next report.
+    await request(fleet[0])
+    await request(fleet[1])
+    expect(await Promise.all(fleet.map(stateOf))).toEqual(['open', 'open', 'open'])
+    for (const handler of fleet) expect(await request(handler)).toEqual({ status: 503, error: 'circuit_open' })
+    expect(upstream.seen).toHaveLength(8)
+    // The state applied from the object reached isolate A's /events as a statechange.
+    let text = ''
+    const decoder = new TextDecoder()
+    for (let i = 0; i < 20 && !text.includes('event: statechange'); i++) text += decoder.decode((await reader.read()).value)
+    await reader.cancel()
+    expect(text).toMatch(new RegExp(`event: statechange\\ndata: \\{"key":"${origin}","from":"closed","to":"open"`))
+  })
+
+  it('after the alarm, exactly one probe (halfOpen.probes) crosses the fleet; its success closes every isolate', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() })
+    const origin = `http://fleet-${++origins}.test`
+    let healthy = false
+    const gate = deferred<void>()
+    const upstream = fakeUpstream(() => (healthy ? gate.promise.then(() => Response.json({ ok: true })) : new Response('down', { status: 500 })))
+    const fleet = fleetOf(3, { upstream: origin, fetch: upstream.fetch, failureThreshold: 3, openDuration: 10_000 })
+    for (const handler of fleet) await request(handler)
+    vi.advanceTimersByTime(2_000)
+    await request(fleet[0])
+    await request(fleet[1])
+    expect(await Promise.all(fleet.map(stateOf))).toEqual(['open', 'open', 'open'])
+    const object = objectOf(origin)
+    const opened = (await object.fleet())!
+    expect(opened.state).toBe('open')
+
+    vi.setSystemTime(opened.openUntil)
+    expect(await runDurableObjectAlarm(object.stub)).toBe(true)
+    expect((await object.fleet())?.state).toBe('half-open')
+    healthy = true
+    const results: ({ status: number; error?: string } | undefined)[] = [undefined, undefined, undefined]
+    const calls = fleet.map((handler, i) => request(handler).then((r) => (results[i] = r)))
+    // One permit for the fleet: whichever isolate asked first probes, the others are refused while it is out.
+    await until(() => upstream.seen.length === 6 && results.filter(Boolean).length === 2, 5_000)
+    expect(results.filter(Boolean)).toEqual([
+      { status: 503, error: 'circuit_open' },
+      { status: 503, error: 'circuit_open' },
+    ])
+    expect((await object.fleet())?.permits).toHaveLength(1)
+    gate.resolve()
+    await Promise.all(calls)
+    expect(results.filter((r) => r!.status === 200)).toHaveLength(1)
+    expect((await object.fleet())?.state).toBe('closed')
+    expect(upstream.seen).toHaveLength(6)
+    // The refused isolates hear the close when they next ask (refusals are remembered 500 ms at most).
+    vi.advanceTimersByTime(600)
+    for (const handler of fleet) expect((await request(handler)).status).toBe(200)
+    expect(await Promise.all(fleet.map(stateOf))).toEqual(['closed', 'closed', 'closed'])
+  })
+
+  it('a coordinator that throws or hangs leaves each isolate on its own breaker, and requests still succeed', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() })
+    const throwing: CoordinatorNamespace = {
+      idFromName: () => {
+        throw new Error('binding unavailable')
+      },
+      get: (() => ({})) as never,
+    }
+    const hanging: CoordinatorNamespace = { idFromName: (name) => name, get: (() => ({ fetch: () => new Promise<Response>(() => {}) })) as never }
+    for (const coordinator of [throwing, hanging]) {
+      const origin = `http://fleet-${++origins}.test`
+      let down = false
+      const upstream = fakeUpstream(() => (down ? new Response('down', { status: 500 }) : Response.json({ ok: true })))
+      const handler = createProxy({ upstream: origin, store: 'memory', fetch: upstream.fetch, coordinator, failureThreshold: 2, openDuration: 1_000 })
+      const ctx = context()
+      expect((await handler(get('/api/x'), {}, ctx)).status).toBe(200)
+      down = true
+      expect((await handler(get('/api/x'), {}, ctx)).status).toBe(503)
+      expect((await handler(get('/api/x'), {}, ctx)).status).toBe(503)
+      expect(await stateOf(handler)).toBe('open')
+      expect(await request(handler)).toEqual({ status: 503, error: 'circuit_open' })
+      // The local open window ends; the local probe goes through (after the coordinator's timeout at worst).
+      down = false
+      vi.advanceTimersByTime(1_000)
+      expect((await handler(get('/api/x'), {}, ctx)).status).toBe(200)
+      expect(await stateOf(handler)).toBe('closed')
+      expect(upstream.seen).toHaveLength(4)
+      await ctx.settle()
+    }
+  })
+
+  it('the proxy without the binding shares nothing; configFromEnv picks BREAKERS up when present', async () => {
+    const { configFromEnv } = await import('../../src/worker/index.js')
+    expect(configFromEnv({ UPSTREAM_URL: 'http://a.test' }).coordinator).toBeUndefined()
+    expect(configFromEnv({ UPSTREAM_URL: 'http://a.test', BREAKERS }).coordinator).toBe(BREAKERS)
+    expect(() => configFromEnv({ UPSTREAM_URL: 'http://a.test', BREAKERS: 'yes' })).toThrow(/BREAKERS must be a Durable Object namespace binding.*got "yes"/)
+  })
+})
