@@ -351,6 +351,37 @@ describe('durableObjectShare (in memory)', () => {
     expect(fleet.map((rf) => rf.breaker(KEY)!.state)).toEqual(['closed', 'closed', 'closed', 'closed'])
   })
 
+  it('an instance that missed the open joins a half-open fleet after its first call, instead of sending freely', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const breaker = { failureThreshold: 1, openDuration: 1_000 }
+    const c = controlledTransport()
+    const a = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker, share: durableObjectShare(ns.namespace, { breaker }) })
+    const first = a(URL_A, { resilience })
+    await flush()
+    c.pending.shift()!.respond(500)
+    await first
+    await settle()
+    vi.advanceTimersByTime(1_000)
+    await ns.objects.get(KEY)!.alarm()
+    const probe = a(URL_A, { resilience })
+    await settle()
+    await flush()
+    expect(c.pending).toHaveLength(1)
+    // A new isolate: its first call cannot know; its answer tells it the fleet is probing.
+    const fresh = statusTransport(200)
+    const b = createResilientFetch({ fetch: fresh.fetch, retry: false, fallback: false, breaker, share: durableObjectShare(ns.namespace, { breaker }) })
+    expect((await b(URL_A, { resilience })).status).toBe(200)
+    await settle()
+    vi.advanceTimersByTime(2)
+    await expect(b(URL_A, { resilience })).rejects.toBeInstanceOf(CircuitOpenError)
+    expect(fresh.mock).toHaveBeenCalledTimes(1)
+    c.pending.shift()!.respond(200)
+    await probe
+    await settle()
+    expect(ns.objects.get(KEY)!.fleet!.state).toBe('closed')
+  })
+
   it('an object that throws or hangs leaves each instance on its own breaker', async () => {
     vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
     const throwing: CoordinatorNamespace = {

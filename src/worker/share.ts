@@ -152,7 +152,7 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
     // A closed object is where every breaker starts: applying the first one would only empty the local window.
     if (last === undefined && view.state === 'closed') return
     try {
-      apply?.(key, view)
+      apply?.(key, view.state === 'half-open' && (last === undefined || last.state === 'closed') ? join(view) : view)
     } catch {
       // The instance's own bookkeeping must not turn into a failed report.
     }
@@ -191,7 +191,8 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
 
     initial(key) {
       const view = keys.get(key)?.heard
-      return view === undefined || view.state === 'closed' ? undefined : view
+      if (view === undefined || view.state === 'closed') return undefined
+      return view.state === 'half-open' ? join(view) : view
     },
 
     publish(key) {
@@ -247,6 +248,14 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
       })
     },
   }
+}
+
+/**
+ * A breaker never adopts half-open (it reaches it from open by itself). An isolate that missed the
+ * open gets an open that ends now, so its next call asks the object for a permit like the others.
+ */
+function join(view: SharedBreakerState): SharedBreakerState {
+  return { state: 'open', at: view.at, openedAt: view.openedAt ?? view.at, openUntil: Date.now() + 1 }
 }
 
 interface Settings {
