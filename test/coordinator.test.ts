@@ -414,6 +414,32 @@ describe('durableObjectShare (in memory)', () => {
     }
   })
 
+  it('a report that died with its request (no answer, no timeout) does not stop the next ones', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    let first = true
+    // The first message never settles and its timeout never fires, as when workerd ends a request's waitUntil.
+    const namespace: CoordinatorNamespace = {
+      idFromName: (name) => name,
+      get: ((id: never) => ({
+        fetch: (input: string, init?: RequestInit) => {
+          if (!first) return (ns.namespace.get(id) as { fetch: typeof fetch }).fetch(input, init)
+          first = false
+          return new Promise<Response>(() => {})
+        },
+      })) as never,
+    }
+    const breaker = { failureThreshold: 3 }
+    const rf = createResilientFetch({ fetch: statusTransport(500).fetch, retry: false, fallback: false, breaker, share: durableObjectShare(namespace, { breaker, timeout: 500 }) })
+    await rf(URL_A)
+    await flush()
+    vi.setSystemTime(Date.now() + 501)
+    await rf(URL_A, { resilience })
+    await settle()
+    expect(ns.calls()).toBe(1)
+    expect(ns.objects.get(KEY)!.fleet!.failures(Date.now())).toBe(1)
+  })
+
   it('bad options name the option and the value', () => {
     const ns = memoryNamespace().namespace
     expect(() => durableObjectShare(undefined as never)).toThrow(/namespace must be a Durable Object namespace binding.*got undefined/)

@@ -49,8 +49,8 @@ interface KeyState {
   /** Failures since the last message (probes excluded): only failures move a closed fleet breaker. */
   failures: number
   ends: [number, boolean | null][]
-  /** A message for this key is on its way: outcomes wait for it, and go in the next one. */
-  sending: boolean
+  /** When the message on its way for this key was sent (0: none): outcomes wait for it, and go in the next one. */
+  sendingSince: number
   /** When the object last answered. */
   syncedAt: number
   /** The last view heard from the object, applied only when it changes. */
@@ -61,6 +61,8 @@ interface KeyState {
   held: number[]
 }
 
+/** Messages one flush sends before it leaves the rest to the next outcome's flush. */
+const MESSAGES_PER_FLUSH = 4
 /** Refusals are remembered at most this long, so a close elsewhere is heard soon. */
 const REFUSAL_MEMORY = 500
 /** Keys followed by one isolate; the least recently used idle one goes first. */
@@ -104,11 +106,11 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
       keys.set(key, k)
       return k
     }
-    k = { failures: 0, ends: [], sending: false, syncedAt: 0, heard: undefined, refusedUntil: 0, held: [] }
+    k = { failures: 0, ends: [], sendingSince: 0, syncedAt: 0, heard: undefined, refusedUntil: 0, held: [] }
     keys.set(key, k)
     if (keys.size > MAX_KEYS) {
       for (const [old, state] of keys) {
-        if (!state.sending && state.held.length === 0) {
+        if (state.sendingSince === 0 && state.held.length === 0) {
           keys.delete(old)
           break
         }
@@ -158,11 +160,13 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
     }
   }
 
-  /** Sends this key's outcomes, then whatever piled up meanwhile, one message at a time. */
+  /**
+   * Sends this key's outcomes, then what piled up meanwhile, one message at a time and a few at most:
+   * the loop runs in one request's waitUntil, which the runtime ends after a while.
+   */
   async function flush(key: string, k: KeyState): Promise<void> {
-    k.sending = true
     try {
-      for (let first = true; first || k.failures > 0 || k.ends.length > 0; first = false) {
+      for (let n = 0; n === 0 || (n < MESSAGES_PER_FLUSH && (k.failures > 0 || k.ends.length > 0)); n++) {
         if (Date.now() < downUntil) {
           drop(k)
           return
@@ -170,13 +174,19 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
         const message: CoordinatorMessage = { options: fleet, failures: k.failures }
         if (k.ends.length > 0) message.ends = k.ends
         drop(k)
+        k.sendingSince = Date.now()
         hear(key, k, (await call(key, message)).view)
       }
     } catch {
       // The object is down or slow: its share of the decision falls back to the local breaker.
     } finally {
-      k.sending = false
+      k.sendingSince = 0
     }
+  }
+
+  /** Whether a message is on its way; one older than the timeout died with its request's context. */
+  function sending(k: KeyState, t: number): boolean {
+    return k.sendingSince !== 0 && t - k.sendingSince <= settings.timeout
   }
 
   function drop(k: KeyState): void {
@@ -210,7 +220,7 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
         k.failures++
       }
       const t = Date.now()
-      if (k.sending || t < downUntil) return
+      if (sending(k, t) || t < downUntil) return
       if (k.failures === 0 && k.ends.length === 0 && t - k.syncedAt < settings.syncInterval) return
       const sent = flush(key, k)
       waitUntil?.(sent)
@@ -244,7 +254,8 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
         if (ended?.permit !== permit || ended.key !== key) return
         ended = undefined
         k.ends.push([permit, null])
-        if (!k.sending && Date.now() >= downUntil) void flush(key, k)
+        const t = Date.now()
+        if (!sending(k, t) && t >= downUntil) void flush(key, k)
       })
     },
   }
