@@ -23,7 +23,7 @@ export interface Fallback {
   /** Synchronous and cheap: decides from the request and response headers whether the response may be stored;
    *  if so clones it and stores it in the background (through waitUntil when given). Never throws, never awaits,
    *  never delays the caller or the body the caller reads. */
-  remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void): void
+  remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, receivedAt?: number): void
   /** A stored copy for this request no older than maxAge (narrowed by the stored response's
    *  Cache-Control stale-if-error=N), whose recorded Vary header values match this request's; as a new Response with
    *  the same status, statusText, headers and body plus `X-Resilient-Source: fallback` and `Age` (whole seconds).
@@ -77,12 +77,12 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
   }
 
   return {
-    remember(request, response, waitUntil) {
+    remember(request, response, waitUntil, receivedAt) {
       try {
         if (!mayStore(request, response, options)) return
         const url = withoutFragment(request.url)
         const vary = varyRecord(response.headers, request.headers)
-        const work = save(request, storeKey(request.method, url), url, response.clone(), now(), vary, generation)
+        const work = save(request, storeKey(request.method, url), url, response.clone(), receivedAt ?? now(), vary, generation)
         waitUntil?.(work)
       } catch (error) {
         fail(request.url, error)

@@ -21,7 +21,8 @@ import { Registry, type Endpoint } from './registry.js'
 import { REFUSED } from './breaker/breaker.js'
 import { backoffDelay, parseRetryAfter, sleep } from './retry.js'
 import { isFailureDefault } from './classify.js'
-import { createFallback, type Fallback, type FallbackRequest } from './fallback.js'
+import type { Fallback, FallbackRequest } from './fallback.js'
+import { lazyFallback } from './fallback-lazy.js'
 import { originOf, urlOf } from './url.js'
 import { tag } from './info.js'
 import { follow, keepWith } from './deadline.js'
@@ -70,7 +71,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     endpoint?.breaker?.adopt(state)
   })
   const fallback: Fallback | undefined = o.fallback
-    ? createFallback(o.fallback, (type, detail) => events.emit(type, detail), now)
+    ? lazyFallback(o.fallback, (type, detail) => events.emit(type, detail), now)
     : undefined
   const totals: ResilienceTotals = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0 }
   const slowCall = o.breaker ? o.breaker.slowCall : undefined
