@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { BreakerCoordinator } from '../../src/worker/coordinator.js'
+import { BreakerCoordinator, type CoordinatorContext } from '../../src/worker/coordinator.js'
 import { createProxy, type CoordinatorNamespace, type ProxyConfig, type ProxyHandler } from '../../src/worker/index.js'
 import { context, deferred, fakeUpstream, get, snapshotOf, until } from './helpers.js'
 
@@ -49,7 +49,17 @@ describe('one breaker per upstream across isolates (BreakerCoordinator)', () => 
       expect(await request(handler)).toEqual({ status: 503, error: 'upstream_error' })
       expect(await request(handler)).toEqual({ status: 503, error: 'upstream_error' })
     }
-    expect((await objectOf(origin).fleet())?.state).toBe('open')
+    const object = objectOf(origin)
+    const opened = (await object.fleet())!
+    expect(opened.state).toBe('open')
+    // The alarm ends the open window; an evicted object resumes from its storage.
+    await runInDurableObject(object.stub, async (_instance: BreakerCoordinator, state) => {
+      const ctx = state as CoordinatorContext
+      expect(await ctx.storage.getAlarm()).toBe(opened.openUntil)
+      const resumed = new BreakerCoordinator(ctx)
+      await ctx.blockConcurrencyWhile(async () => {})
+      expect(resumed.fleet?.snapshot()).toEqual(opened)
+    })
     // Alone, each isolate is below its threshold; the last reporter heard the fleet open at once.
     expect(await Promise.all(fleet.map(stateOf))).toEqual(['closed', 'closed', 'open'])
     // The others hear it with their next report.
