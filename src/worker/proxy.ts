@@ -44,6 +44,11 @@ export function createProxy(config: ProxyConfig): ProxyHandler {
 /** createProxy for an already validated config (the default Worker builds one from `env`). */
 export function buildProxy(config: ResolvedConfig): ProxyHandler {
   const breaker = { window: { type: 'time', duration: config.window }, failureThreshold: config.failureThreshold, openDuration: config.openDuration } as const
+  // The fleet's breaker for each origin, when the BREAKERS binding is there.
+  const share =
+    config.coordinator === undefined
+      ? undefined
+      : durableObjectShare(config.coordinator, { breaker: { failureThreshold: config.failureThreshold, window: config.window, openDuration: config.openDuration } })
   const rf = createResilientFetch({
     ...(config.fetch === undefined ? {} : { fetch: config.fetch }),
     breaker,
@@ -52,10 +57,7 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     timeout: { attempt: config.timeout, total: false },
     retry: false,
     fallback: false,
-    // The fleet's breaker for each origin, when the BREAKERS binding is there.
-    ...(config.coordinator === undefined
-      ? {}
-      : { share: durableObjectShare(config.coordinator, { breaker: { failureThreshold: breaker.failureThreshold, window: config.window, openDuration: breaker.openDuration } }) }),
+    ...(share === undefined ? {} : { share }),
   })
   // When each key's copy was last handed to the store (bounded, oldest first).
   const rememberedAt = new Map<string, number>()
@@ -131,7 +133,7 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     if (method !== 'GET' && method !== 'HEAD' && request.body !== null) body = attempts > 1 ? await request.arrayBuffer() : request.body
     const remembered: FallbackRequest = { method, url: url.href, headers: request.headers }
     // Reports to the coordinator outlive the response.
-    const waitUntil = ctx === undefined ? undefined : (promise: Promise<unknown>) => ctx.waitUntil(promise)
+    const waitUntil = share === undefined || ctx === undefined ? undefined : (promise: Promise<unknown>) => ctx.waitUntil(promise)
 
     let failure: Failure | undefined
     let tried = 0
