@@ -1,11 +1,8 @@
 /** Base of every error resilient-fetch raises itself; check `err.name`. */
-export class ResilienceError extends Error {
-  override name = 'ResilienceError'
-}
+export class ResilienceError extends Error {}
 
 /** The breaker refused the call: open, half-open with no probe slot, or forced open. */
 export class CircuitOpenError extends ResilienceError {
-  override name = 'CircuitOpenError'
   constructor(
     readonly key: string,
     /** ms until a probe may run (open), until the probe's attempt deadline (half-open), undefined (forced open with no end). */
@@ -17,7 +14,6 @@ export class CircuitOpenError extends ResilienceError {
 
 /** The bulkhead refused the call: queue full, or it waited longer than queueTimeout. */
 export class BulkheadRejectedError extends ResilienceError {
-  override name = 'BulkheadRejectedError'
   constructor(
     readonly key: string,
     readonly active: number,
@@ -29,13 +25,23 @@ export class BulkheadRejectedError extends ResilienceError {
 
 /** An attempt or total deadline passed; the request was aborted. */
 export class TimeoutError extends ResilienceError {
-  override name = 'TimeoutError'
   constructor(
     readonly timeout: number,
     readonly scope: 'attempt' | 'total',
   ) {
     super(`${scope} deadline of ${timeout} ms passed`)
   }
+}
+
+// On the prototype, not a class field: a field is defined on every instance, a cost on the refusal path.
+// Literal names: a minifier renames the classes.
+for (const [E, name] of [
+  [ResilienceError, 'ResilienceError'],
+  [CircuitOpenError, 'CircuitOpenError'],
+  [BulkheadRejectedError, 'BulkheadRejectedError'],
+  [TimeoutError, 'TimeoutError'],
+] as const) {
+  Object.defineProperty(E.prototype, 'name', { value: name, writable: true, configurable: true })
 }
 
 type ErrorWithLimit = { stackTraceLimit?: number }

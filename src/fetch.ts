@@ -78,7 +78,16 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
   const openOnRetryAfter = o.breaker ? o.breaker.retryAfter : false
   const customIsFailure = o.isFailure !== isFailureDefault
 
-  async function rf(input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response> {
+  // Not async: an open breaker refuses without entering the async pipeline, and fetch never throws synchronously.
+  function rf(input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response> {
+    try {
+      return start(input, init)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  function start(input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response> {
     const transport = o.fetch ?? globalThis.fetch
     let callOptions: CallOptions | undefined
     if (init !== undefined && init !== null && init.resilience !== undefined) {
@@ -111,6 +120,12 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
 
     const endpoint = registry.get(key)
     const t = now()
+    const useFallback = fallback !== undefined && method === 'GET' && callOptions?.fallback !== false
+    if (!useFallback && endpoint.breaker !== undefined && endpoint.breaker.refuses(t)) {
+      totals.requests++
+      totals.rejected++
+      return Promise.reject(refuse(key, endpoint, t))
+    }
     const call: Call = {
       key,
       endpoint,
@@ -130,12 +145,16 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       waitUntil: callOptions?.waitUntil,
     }
     totals.requests++
-    endpoint.calls++
     if (retry && endpoint.budget !== undefined) endpoint.budget.recordCall(t)
-    const useFallback = fallback !== undefined && method === 'GET' && callOptions?.fallback !== false
+    return useFallback ? run(call, transport, url, callOptions?.waitUntil) : run(call, transport)
+  }
+
+  async function run(call: Call, transport: typeof fetch, url?: string, waitUntil?: CallOptions['waitUntil']): Promise<Response> {
+    const endpoint = call.endpoint
+    endpoint.calls++
     try {
-      if (!useFallback) return await execute(call, transport)
-      return await withFallback(call, transport, fallback, url, callOptions?.waitUntil)
+      if (url === undefined) return await execute(call, transport)
+      return await withFallback(call, transport, fallback!, url, waitUntil)
     } finally {
       endpoint.calls--
     }
@@ -275,7 +294,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     let t = now()
     const deadline = call.deadline
     if (deadline !== undefined && t >= deadline) throw new TimeoutError(call.timeout.total as number, 'total')
-    if (breaker !== undefined && breaker.refuses(t)) throw refuse(call, 'open', t)
+    if (breaker !== undefined && breaker.refuses(t)) throw refuse(key, endpoint, t)
     if (bulkhead !== undefined && !bulkhead.tryAcquire()) {
       try {
         await bulkhead.acquire(call.signal, deadline === undefined ? Infinity : deadline - t, call.timeout.total as number)
@@ -300,7 +319,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       }
       if (token === REFUSED) {
         bulkhead?.release()
-        throw refuse(call, 'open', t)
+        throw refuse(key, endpoint, t)
       }
     }
     call.reached = true
@@ -409,9 +428,9 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     }
   }
 
-  function refuse(call: Call, reason: 'open', t: number): Error {
-    events.emit('reject', { key: call.key, reason })
-    return circuitOpenError(call.key, call.endpoint.breaker!.retryAfter(t))
+  function refuse(key: string, endpoint: Endpoint, t: number): Error {
+    events.emit('reject', { key, reason: 'open' })
+    return circuitOpenError(key, endpoint.breaker!.retryAfter(t))
   }
 
   function snapshot(): ResilienceSnapshot {

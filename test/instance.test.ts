@@ -140,3 +140,32 @@ describe('originOf', () => {
     expect(originOf('/relative')).toBeUndefined()
   })
 })
+
+describe('errors', () => {
+  it('carry a stable name that survives minification, and are ResilienceErrors', async () => {
+    const { CircuitOpenError, BulkheadRejectedError, TimeoutError, ResilienceError } = await import('../src/index.js')
+    expect(new CircuitOpenError('k', 1).name).toBe('CircuitOpenError')
+    expect(new BulkheadRejectedError('k', 1, 2).name).toBe('BulkheadRejectedError')
+    expect(new TimeoutError(5, 'total').name).toBe('TimeoutError')
+    expect(String(new TimeoutError(5, 'total'))).toBe('TimeoutError: total deadline of 5 ms passed')
+    expect(new CircuitOpenError('k', 1)).toBeInstanceOf(ResilienceError)
+  })
+
+  it('an open breaker refuses with a rejected promise, never a synchronous throw, and counts it', async () => {
+    const rf = createResilientFetch({ fetch: statusTransport(200).fetch, fallback: false })
+    await rf('https://a.test/')
+    rf.breaker('https://a.test')!.open()
+    const rejects: string[] = []
+    rf.addEventListener('reject', (e) => rejects.push(e.detail.reason))
+    const p = rf('https://a.test/')
+    expect(p).toBeInstanceOf(Promise)
+    await expect(p).rejects.toMatchObject({ name: 'CircuitOpenError', key: 'https://a.test' })
+    expect(rejects).toEqual(['open'])
+    expect(rf.snapshot().totals).toMatchObject({ requests: 2, rejected: 1 })
+    expect(rf.snapshot().breakers[0]!.rejected).toBe(1)
+    // bad input also rejects rather than throws
+    const bad = rf('https://a.test/', { resilience: { keys: 1 } as never })
+    expect(bad).toBeInstanceOf(Promise)
+    await expect(bad).rejects.toThrow(TypeError)
+  })
+})
