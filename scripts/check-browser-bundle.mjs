@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles every package entry for the browser and fails on any import of a Node built-in;
 // prints the min+gzip size of `createResilientFetch` alone (informative: never a failure).
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import { dirname, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -17,6 +17,7 @@ export const ENTRIES = [
   'src/metrics/prometheus.ts',
   'src/integrations/ky.ts',
   'src/worker/index.ts',
+  'src/share/tabs.ts',
 ]
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
@@ -53,29 +54,53 @@ export async function nodeImportsOf(entry) {
   return found
 }
 
-/** Bytes of `source` bundled for the browser, minified and tree-shaken, then gzipped (level 9). */
+/**
+ * Bytes of `source` bundled for the browser, minified, tree-shaken and split as a bundler splits it,
+ * then gzipped (level 9): what loads up front (the entry and the chunks it imports statically);
+ * chunks behind a dynamic import() are listed apart, as `lazy`.
+ */
 export async function minGzipSize(source, resolveDir = ROOT) {
   const found = []
-  const result = await esbuild.build({
-    stdin: { contents: source, resolveDir, loader: 'ts', sourcefile: 'size-probe.ts' },
-    bundle: true,
-    write: false,
-    minify: true,
-    treeShaking: true,
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
-    logLevel: 'silent',
-    metafile: true,
-    plugins: [nodeBuiltinGuard(found)],
-  })
-  const code = result.outputFiles[0].contents
-  // Minified bytes each source file contributes, largest first: where the size comes from.
-  const inputs = Object.entries(Object.values(result.metafile.outputs)[0].inputs)
-    .map(([file, { bytesInOutput }]) => ({ file, bytes: bytesInOutput }))
-    .filter(({ bytes }) => bytes > 0)
-    .sort((a, b) => b.bytes - a.bytes)
-  return { min: code.byteLength, gzip: gzipSync(code, { level: 9 }).byteLength, nodeImports: found, inputs }
+  mkdirSync(resolve(ROOT, 'node_modules/.cache'), { recursive: true })
+  const dir = mkdtempSync(resolve(ROOT, 'node_modules/.cache/size-'))
+  try {
+    const probe = resolve(dir, 'size-probe.ts')
+    writeFileSync(probe, source.replaceAll("'./", `'${resolveDir}/`))
+    const result = await esbuild.build({
+      entryPoints: [probe],
+      bundle: true,
+      write: false,
+      splitting: true,
+      outdir: resolve(dir, 'out'),
+      minify: true,
+      treeShaking: true,
+      platform: 'browser',
+      format: 'esm',
+      target: 'es2022',
+      logLevel: 'silent',
+      metafile: true,
+      plugins: [nodeBuiltinGuard(found)],
+    })
+    const outputs = result.metafile.outputs
+    const byPath = new Map(result.outputFiles.map((file) => [relative(process.cwd(), file.path), file.contents]))
+    const entry = Object.keys(outputs).find((path) => outputs[path].entryPoint)
+    const upFront = new Set()
+    for (const stack = [entry]; stack.length > 0; ) {
+      const path = stack.pop()
+      if (upFront.has(path)) continue
+      upFront.add(path)
+      for (const { path: next, kind } of outputs[path].imports) if (kind === 'import-statement' && outputs[next]) stack.push(next)
+    }
+    const code = Buffer.concat([...upFront].map((path) => Buffer.from(byPath.get(path))))
+    // Minified bytes each source file contributes up front, largest first: where the size comes from.
+    const bytes = new Map()
+    for (const path of upFront) for (const [file, { bytesInOutput }] of Object.entries(outputs[path].inputs)) bytes.set(file, (bytes.get(file) ?? 0) + bytesInOutput)
+    const inputs = [...bytes].map(([file, b]) => ({ file, bytes: b })).filter(({ bytes: b }) => b > 0).sort((a, b) => b.bytes - a.bytes)
+    const lazy = Object.keys(outputs).filter((path) => !upFront.has(path) && path.endsWith('.js')).map((path) => ({ file: path.split('/').pop(), bytes: outputs[path].bytes }))
+    return { min: code.byteLength, gzip: gzipSync(code, { level: 9 }).byteLength, nodeImports: found, inputs, lazy }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 export const kb = (bytes) => `${(bytes / 1000).toFixed(2)} kB / ${(bytes / 1024).toFixed(2)} KiB`
@@ -107,6 +132,7 @@ async function main() {
     const size = await minGzipSize(`export { createResilientFetch } from './src/index.ts'`)
     console.log(`size  createResilientFetch for the browser: ${size.min} B min, ${size.gzip} B min+gzip (${kb(size.gzip)})`)
     console.log(`      minified bytes by source: ${size.inputs.map(({ file, bytes }) => `${file.replace(/^node_modules\//, '')} ${bytes}`).join(', ')}`)
+    console.log(`      loaded later, on first use (dynamic import): ${size.lazy.map(({ file, bytes }) => `${file} ${bytes} B min`).join(', ') || 'nothing'}`)
   } else {
     console.log('size  skipped: src/index.ts is not written yet')
   }
