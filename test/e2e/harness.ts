@@ -4,8 +4,10 @@
  */
 import { createServer, type Server } from 'node:http'
 import { createServer as createNetServer } from 'node:net'
-import { readFile, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { extname, join, normalize, resolve, sep } from 'node:path'
+import { build } from 'esbuild'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 
 /** Where Debian installs Chromium; we never download a browser. */
@@ -137,4 +139,23 @@ export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void
     }
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`, { cause: lastError })
+}
+
+/**
+ * A test page in a fresh temporary directory: `pageDir/page.ts` bundled for Chromium as page.js,
+ * beside a copy of `pageDir/index.html`. Returns the directory (the caller removes it).
+ */
+export async function bundlePage(pageDir: string, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  await build({
+    entryPoints: [join(pageDir, 'page.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'chrome120',
+    outfile: join(dir, 'page.js'),
+    logLevel: 'error',
+  })
+  await writeFile(join(dir, 'index.html'), await readFile(join(pageDir, 'index.html')))
+  return dir
 }

@@ -3,13 +3,11 @@
  * localStorage, one BroadcastChannel namespace, one lock manager), each with its own instance and a stub
  * transport the test drives through window.tab.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { build } from 'esbuild'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium, openPage, serveDirectory, type StaticServer } from './harness.js'
+import { bundlePage, launchChromium, openPage, serveDirectory, type StaticServer } from './harness.js'
 
 const PAGE_DIR = join(import.meta.dirname, 'share-page')
 /** The open duration the pages use, ms: long enough for the test to look, short enough to wait out. */
@@ -21,17 +19,7 @@ let browser: Browser
 const contexts: BrowserContext[] = []
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rf-share-tabs-'))
-  await build({
-    entryPoints: [join(PAGE_DIR, 'page.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'chrome120',
-    outfile: join(dir, 'page.js'),
-    logLevel: 'error',
-  })
-  await writeFile(join(dir, 'index.html'), await readFile(join(PAGE_DIR, 'index.html')))
+  dir = await bundlePage(PAGE_DIR, 'rf-share-tabs-')
   server = await serveDirectory(dir)
   browser = await launchChromium()
 })

@@ -2,14 +2,12 @@
  * The fallback stores in real headless Chromium: real IndexedDB and a real Cache API (127.0.0.1 is a secure
  * context), including a page reload that finds the stored copy.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { build } from 'esbuild'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { closeServer, launchChromium, listen, openPage } from './harness.js'
+import { bundlePage, closeServer, launchChromium, listen, openPage } from './harness.js'
 
 const PAGE_DIR = join(import.meta.dirname, 'stores-page')
 
@@ -23,17 +21,7 @@ let apiHits = 0
 const opened: { close(): Promise<void> }[] = []
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rf-stores-'))
-  await build({
-    entryPoints: [join(PAGE_DIR, 'page.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'chrome120',
-    outfile: join(dir, 'page.js'),
-    logLevel: 'error',
-  })
-  await writeFile(join(dir, 'index.html'), await readFile(join(PAGE_DIR, 'index.html')))
+  dir = await bundlePage(PAGE_DIR, 'rf-stores-')
   // The page and a small JSON API on one origin, so the page fetches what it stores.
   server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
