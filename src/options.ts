@@ -9,6 +9,7 @@ import type {
   TimeoutOptions,
 } from './types.js'
 import { isFailureDefault } from './classify.js'
+import { show } from './validate.js'
 
 export interface NormalizedBreaker {
   window: { type: 'consecutive' } | { type: 'count'; size: number } | { type: 'time'; duration: number }
@@ -62,20 +63,6 @@ export interface NormalizedOptions {
 }
 
 const DEFAULT_TIMEOUT: NormalizedTimeout = { attempt: 10_000, total: 30_000 }
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'function') return 'a function'
-  if (typeof value === 'bigint') return `${value}n`
-  if (typeof value === 'object' && value !== null) {
-    try {
-      return JSON.stringify(value)
-    } catch {
-      return Object.prototype.toString.call(value)
-    }
-  }
-  return String(value)
-}
 
 function fail(kind: 'type' | 'range', name: string, what: string, value: unknown): never {
   const message = `${name} must be ${what}, got ${show(value)}`

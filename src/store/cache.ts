@@ -3,7 +3,8 @@
  * Entries are written as Responses under synthetic https GET keys, with our own Cache-Control so the edge keeps them.
  */
 import type { FallbackStore, StoredResponse } from '../types.js'
-import { positiveInteger, type Evictable } from './entry.js'
+import { type Evictable } from './entry.js'
+import { positiveInteger } from '../validate.js'
 import { degrading } from './memory.js'
 
 export interface CacheStoreOptions {

@@ -121,11 +121,3 @@ export interface Evictable {
 export function isEvictable(store: object): store is Evictable {
   return typeof (store as Partial<Evictable>).evict === 'function'
 }
-
-/** A store option that must be a positive integer; throws a RangeError naming it and the value. */
-export function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`)
-  }
-  return value
-}

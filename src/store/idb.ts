@@ -4,7 +4,8 @@
  */
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import type { FallbackStore } from '../types.js'
-import { isStoredResponse, positiveInteger, type Evictable } from './entry.js'
+import { isStoredResponse, type Evictable } from './entry.js'
+import { positiveInteger } from '../validate.js'
 import { degrading } from './memory.js'
 
 export interface IdbStoreOptions {

@@ -1,6 +1,7 @@
 /** In-memory fallback store: least recently used entries go first, bounded by count and bytes. */
 import type { FallbackStore, StoredResponse } from '../types.js'
-import { entrySize, positiveInteger, type Evictable } from './entry.js'
+import { entrySize, type Evictable } from './entry.js'
+import { positiveInteger } from '../validate.js'
 
 export interface MemoryStoreOptions {
   /** Entries kept; the least recently used is dropped first. @default 500 */

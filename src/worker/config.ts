@@ -1,5 +1,6 @@
 import type { FallbackStore } from '../types.js'
 import type { CoordinatorNamespace } from './share.js'
+import { show } from '../validate.js'
 
 /** How the proxy is configured in code; `configFromEnv` builds one from a Worker's `[vars]`. */
 export interface ProxyConfig {
@@ -199,12 +200,3 @@ function positiveInteger(value: unknown, fallback: number, name: string): number
   return n
 }
 
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'function') return 'a function'
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}

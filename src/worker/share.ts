@@ -6,6 +6,7 @@
 import type { BreakerShare, BreakerState, SharedBreakerState } from '../types.js'
 import type { CoordinatorAnswer, CoordinatorMessage } from './coordinator.js'
 import type { FleetOptions, Grant } from './fleet.js'
+import { show } from '../validate.js'
 
 /** The part of a DurableObjectNamespace binding the share uses. */
 export interface CoordinatorNamespace {
@@ -314,14 +315,6 @@ function positive(name: string, value: unknown, fallback: number): number {
   return value
 }
 
-function show(value: unknown): string {
-  if (typeof value === 'function') return 'a function'
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}
 
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 
