@@ -5,6 +5,7 @@
 import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
 import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, isStoredResponse, storedHeader, toStored, VARY_HEADER } from './store/entry.js'
+import { originOf } from './url.js'
 
 export interface NormalizedFallbackOptions {
   store: 'auto' | 'memory' | FallbackStore
@@ -43,7 +44,7 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
 
   function fail(url: string, error: unknown): void {
     try {
-      emit('storeerror', { key: originOf(url), error })
+      emit('storeerror', { key: originOf(url) ?? url, error })
     } catch {
       // A throwing listener must not turn a skipped store into a failed call.
     }
@@ -199,12 +200,4 @@ function storeKey(method: string, url: string): string {
 function withoutFragment(url: string): string {
   const hash = url.indexOf('#')
   return hash === -1 ? url : url.slice(0, hash)
-}
-
-function originOf(url: string): string {
-  try {
-    return new URL(url).origin
-  } catch {
-    return url
-  }
 }
