@@ -34,6 +34,10 @@ export interface Fallback {
   clear(): Promise<void>
 }
 
+/** A URL's copy is refreshed at most this often: its copy is at most this much older than the newest good response. */
+const REFRESH_INTERVAL = 1_000
+const REMEMBERED_KEYS = 1_000
+
 type EmitStoreError = (type: 'storeerror', detail: { key: string; error: unknown }) => void
 
 export function createFallback(options: NormalizedFallbackOptions, emit: EmitStoreError, now: () => number = Date.now): Fallback {
@@ -41,8 +45,26 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
   // Puts in flight, and a counter clear() bumps so copies still being read when it runs are dropped.
   const putting = new Set<Promise<void>>()
   let generation = 0
+  // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
+  const takenAt = new Map<string, number>()
+
+  function due(key: string, t: number): boolean {
+    const last = takenAt.get(key)
+    if (last !== undefined && t >= last && t - last < REFRESH_INTERVAL) return false
+    takenAt.delete(key)
+    takenAt.set(key, t)
+    if (takenAt.size > REMEMBERED_KEYS) takenAt.delete(takenAt.keys().next().value as string)
+    return true
+  }
+
+  /** A copy taken at `t` that will not land frees the key for the next response. */
+  function untake(key: string, t: number): void {
+    if (takenAt.get(key) === t) takenAt.delete(key)
+  }
 
   function fail(url: string, error: unknown): void {
+    // A copy that failed to land is taken again by the next success, not a second later.
+    takenAt.clear()
     try {
       emit('storeerror', { key: originOf(url) ?? url, error })
     } catch {
@@ -54,10 +76,13 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
     try {
       const credential = await credentialOf(request.headers)
       // Without a digest we cannot bind a credentialed copy to its user, so we keep none.
-      if (credential === null) return void copy.body?.cancel().catch(() => {})
+      if (credential === null) {
+        untake(key, storedAt)
+        return void copy.body?.cancel().catch(() => {})
+      }
       if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
       const entry = await toStored(url, copy, storedAt, options.maxBodyBytes, extra)
-      if (entry === undefined || started !== generation) return
+      if (entry === undefined || started !== generation) return untake(key, storedAt)
       const put = putOnce(key, entry)
       putting.add(put)
       await put.finally(() => putting.delete(put))
@@ -82,8 +107,11 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
       try {
         if (!mayStore(request, response, options)) return
         const url = withoutFragment(request.url)
+        const key = storeKey(request.method, url)
+        const t = receivedAt ?? now()
+        if (!due(key, t)) return
         const vary = varyRecord(response.headers, request.headers)
-        const work = save(request, storeKey(request.method, url), url, response.clone(), receivedAt ?? now(), vary, generation)
+        const work = save(request, key, url, response.clone(), t, vary, generation)
         waitUntil?.(work)
       } catch (error) {
         fail(request.url, error)
@@ -115,6 +143,7 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
 
     async clear() {
       generation++
+      takenAt.clear()
       // Waits for puts only: a body still streaming (a slow or endless response) must not hold up a logout.
       await Promise.allSettled(putting)
       await store.clear()

@@ -482,3 +482,30 @@ describe('with real HTTP responses (msw)', () => {
     expect(response.headers.get('cache-control')).toBe('max-age=30')
   })
 })
+
+describe('refresh', () => {
+  it('a URL is copied at most once a second, whatever its call rate; other URLs are not held back', async () => {
+    const t = setup()
+    await t.remember(request(), json({ n: 1 }))
+    t.advance(999)
+    await t.remember(request(), json({ n: 2 }))
+    await t.remember(request('https://api.test/other'), json({ other: true }))
+    expect(t.put).toHaveBeenCalledTimes(2)
+    t.advance(1)
+    await t.remember(request(), json({ n: 3 }))
+    expect(t.put).toHaveBeenCalledTimes(3)
+    const found = await t.fallback.recall(request())
+    expect(await found!.response.json()).toEqual({ n: 3 })
+  })
+
+  it('after a store error the next good response is copied at once, not a second later', async () => {
+    const store = memoryStore()
+    const t = setup({}, store)
+    t.put.mockRejectedValueOnce(new Error('disk hiccup'))
+    await t.remember(request(), json({ n: 1 }))
+    expect(t.errors).toHaveLength(1)
+    await t.remember(request(), json({ n: 2 }))
+    expect(t.put).toHaveBeenCalledTimes(2)
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ n: 2 })
+  })
+})

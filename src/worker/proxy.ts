@@ -27,9 +27,6 @@ interface Failure {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
-/** A key's last-known-good copy is refreshed at most this often, so the hot path does not write the cache on every call. */
-const REFRESH_INTERVAL = 1_000
-const REMEMBERED_KEYS = 1_000
 const CACHE_NAME = 'resilient-fetch-proxy'
 
 /**
@@ -59,13 +56,9 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     fallback: false,
     ...(share === undefined ? {} : { share }),
   })
-  // When each key's copy was last handed to the store (bounded, oldest first).
-  const rememberedAt = new Map<string, number>()
   const fallback = createFallback(
     { store: config.store ?? cacheStore({ cacheName: CACHE_NAME }), maxAge: 86_400_000, maxBodyBytes: 5 * 1024 * 1024, private: false },
     (_type, detail) => {
-      // A copy that failed to land is written again by the next success instead of after REFRESH_INTERVAL.
-      rememberedAt.clear()
       console.warn(`resilient-fetch proxy: fallback store failed for ${detail.key}:`, detail.error)
     },
   )
@@ -106,17 +99,9 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     return healthy.concat(open)
   }
 
-  function shouldRemember(key: string, now: number): boolean {
-    const last = rememberedAt.get(key)
-    if (last !== undefined && now - last < REFRESH_INTERVAL) return false
-    rememberedAt.delete(key)
-    rememberedAt.set(key, now)
-    if (rememberedAt.size > REMEMBERED_KEYS) rememberedAt.delete(rememberedAt.keys().next().value as string)
-    return true
-  }
-
   function respond(request: Request, remembered: FallbackRequest, response: Response, ctx: WorkerContext | undefined): Response {
-    if (request.method === 'GET' && response.status === 200 && shouldRemember(remembered.url, Date.now())) {
+    // fallback.remember copies a URL at most once a second, so a hot route does not write the cache on every call.
+    if (request.method === 'GET' && response.status === 200) {
       fallback.remember(remembered, response, ctx === undefined ? undefined : (promise) => ctx.waitUntil(promise))
     }
     const headers = responseHeaders(response.headers)
