@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { createResilientFetch } from '../src/index.js'
 
 const nativeFetch = globalThis.fetch
@@ -55,17 +55,19 @@ describe('signal precedence', () => {
 
 describe('stale outcomes', () => {
   it('a Retry-After from a call admitted before the breaker changed state does not move it', async () => {
+    vi.useFakeTimers()
+    onTestFinished(() => void vi.useRealTimers())
     const pending: ((r: Response) => void)[] = []
     const transport: typeof fetch = () => new Promise((resolve) => pending.push(resolve))
     const rf = createResilientFetch({ fetch: transport, fallback: false, retry: false, timeout: false, breaker: { failureThreshold: 1, openDuration: 1 } })
     const stale = rf('http://a.test/slow')            // admitted while closed, answers last
     const tripping = rf('http://a.test/fails')
-    await new Promise((r) => setTimeout(r, 0))
+    await vi.advanceTimersByTimeAsync(0)
     pending[1]!(new Response(null, { status: 500 }))   // closed → open
     expect((await tripping).status).toBe(500)
-    await new Promise((r) => setTimeout(r, 5))         // openDuration passed
+    await vi.advanceTimersByTimeAsync(5)               // openDuration passed
     const probe = rf('http://a.test/probe')            // open → half-open, probe admitted
-    await new Promise((r) => setTimeout(r, 0))
+    await vi.advanceTimersByTimeAsync(0)
     pending[2]!(new Response(null, { status: 200 }))   // half-open → closed
     expect((await probe).status).toBe(200)
     const control = rf.breaker('http://a.test')!
