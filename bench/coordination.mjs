@@ -8,9 +8,9 @@
 import { createServer } from 'node:http'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
 import { median, note, percentile, table } from './harness.mjs'
+import { bundleProxy } from '../scripts/bundle-proxy.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -33,19 +33,6 @@ async function startUpstream() {
   server.keepAliveTimeout = 60_000
   await new Promise((r) => server.listen(0, '127.0.0.1', r))
   return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) }
-}
-
-async function bundleProxy() {
-  const result = await build({
-    entryPoints: [join(ROOT, 'src/worker/index.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  })
-  return result.outputFiles[0].text
 }
 
 /**

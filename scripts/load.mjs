@@ -6,11 +6,11 @@
 // each round timing both Workers back to back, so load from elsewhere on the machine skews a few rounds,
 // not the result. Options (env): LOAD_REQUESTS (per Worker per round, default 500), LOAD_CONCURRENCY
 // (default 16), LOAD_ROUNDS (default 10), LOAD_LATENCY_MS (upstream latency, default 0).
-import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { startMockUpstream } from '../demo/mock-upstream.mjs'
+import { bundleProxy } from './bundle-proxy.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const REQUESTS = integer('LOAD_REQUESTS', 500, 1, 100_000)
@@ -37,19 +37,6 @@ function integer(name, fallback, min, max) {
     process.exit(1)
   }
   return n
-}
-
-async function bundleProxy() {
-  const result = await build({
-    entryPoints: [`${root}src/worker/index.ts`],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  })
-  return result.outputFiles[0].text
 }
 
 /** The workerd processes this script started (Linux /proc), to read their CPU time; [] elsewhere. */

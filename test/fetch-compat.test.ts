@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createResilientFetch } from '../src/index'
 import { ResilienceError } from '../src/errors'
 import type { ResilientFetchOptions, ResilientRequestInit } from '../src/types'
+import { rejection } from './helpers.js'
 
 // Captured before msw patches globalThis.fetch: the platform's own validation of methods and URLs.
 const nativeFetch = globalThis.fetch
@@ -41,15 +42,6 @@ afterEach(() => {
   failedOnce.clear()
 })
 afterAll(() => server.close())
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
 
 async function describeResponse(response: Response) {
   return {

@@ -1,16 +1,8 @@
 import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { createResilientFetch } from '../src/index.js'
+import { rejection } from './helpers.js'
 
 const nativeFetch = globalThis.fetch
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
 
 describe('requests fetch refuses before the network', () => {
   it('a request fetch rejects before any I/O (bad method, GET with a body) is not an upstream failure: no breaker move, no retry', async () => {

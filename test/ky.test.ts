@@ -4,6 +4,7 @@ import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TimeoutError } from '../src/index.js'
 import { resilientKy } from '../src/integrations/ky.js'
+import { rejection } from './helpers.js'
 
 const ORIGIN = 'https://api.ky.test'
 let hits = 0
@@ -23,15 +24,6 @@ afterEach(() => {
   status = 200
 })
 afterAll(() => server.close())
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
 
 describe('resilientKy', () => {
   it('serves ky calls through the resilient fetch, ky body helpers included', async () => {

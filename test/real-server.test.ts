@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createResilientFetch } from '../src/index'
 import { TimeoutError } from '../src/errors'
 import type { ResilientFetchOptions } from '../src/types'
+import { rejection } from './helpers.js'
 
 /** What the server saw of one request. */
 interface Seen {
@@ -68,15 +69,6 @@ function slowStream(count: number, every: number): Handler {
     }, every)
     streams.add(timer)
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
 }
 
 /** Resolves once the server has received `n` requests. */
