@@ -1,20 +1,17 @@
 // How long an open (or close) decision takes to reach another tab with shareAcrossTabs, in headless Chromium:
 // two pages of one origin, A's breaker trips on a stub upstream, B's statechange event marks the arrival.
 // Run alone: node bench/share-tabs.mjs [rounds]   (from bench/run.mjs: await shareTabsBench())
-import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
-import { chromium } from 'playwright-core'
+import { launchChromium } from '../scripts/chromium.mjs'
 import { median, note, percentile, table } from './harness.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const PAGE_DIR = join(ROOT, 'test/e2e/share-page')
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 export const SHARE_TABS_TITLE = 'g. shareAcrossTabs: a state change reaching another tab (headless Chromium, two pages of one origin)'
 export const SHARE_TABS_HEADERS = ['decision → other tab', 'rounds', 'median', 'p90', 'min', 'max']
@@ -27,10 +24,6 @@ const fmtMs = (ms) => `${ms.toFixed(2)} ms`
  * Returns the table rows; prints them unless `print` is false.
  */
 export async function shareTabsBench({ rounds = 50, print = true } = {}) {
-  if (!existsSync(CHROMIUM_PATH)) {
-    if (print) note(`share-tabs: skipped, no Chromium at ${CHROMIUM_PATH}`)
-    return []
-  }
   const dir = await mkdtemp(join(tmpdir(), 'rf-share-bench-'))
   let server
   let browser
@@ -53,7 +46,7 @@ export async function shareTabsBench({ rounds = 50, print = true } = {}) {
     })
     await new Promise((done) => server.listen(0, '127.0.0.1', done))
     const origin = `http://127.0.0.1:${server.address().port}`
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS })
+    browser = await launchChromium()
 
     const rows = []
     for (const [label, query] of [

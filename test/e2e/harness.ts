@@ -1,5 +1,5 @@
 /**
- * Shared helpers for the end-to-end tests: Debian's Chromium through playwright-core, and a
+ * Shared helpers for the end-to-end tests: headless Chromium through playwright-core, and a
  * static file server on 127.0.0.1. Node-only on purpose (tests, not src).
  */
 import { createServer, type Server } from 'node:http'
@@ -8,25 +8,10 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import { build } from 'esbuild'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 
-/** Where Debian installs Chromium; we never download a browser. */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-
-/** Launches headless Chromium; close it in afterAll. Use a fresh context per test. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS })
-}
+// Headless Chromium: CHROMIUM_PATH, else Debian's, else the npm-packaged one. Close it in afterAll.
+export { findChromium, launchChromium } from '../../scripts/chromium.mjs'
 
 /** A fresh context and page, with every console error and uncaught page error collected. */
 export async function openPage(
