@@ -115,7 +115,8 @@ export function isFailureStatus(status: number): boolean {
 // ---------------------------------------------------------------------------------------------
 // Contexts
 
-export type Priority = 'high' | 'normal' | 'low'
+/** 0 high, 1 normal, 2 low (as src/priority.ts numbers them): queues serve lower numbers first. */
+export type Priority = 0 | 1 | 2
 
 /** One `rf()` call as every stage sees it. Built once per call by fetch.ts. */
 export interface Call {
