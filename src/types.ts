@@ -1,4 +1,23 @@
-/** Public types of resilient-fetch. The documentation of every option lives here. */
+/**
+ * Public types of resilient-fetch. The documentation of every option lives here.
+ * Only global names that lib.dom, @cloudflare/workers-types and @types/node all declare appear here
+ * (Request, Response, RequestInit, URL, AbortSignal, CustomEvent), so the types check in every runtime.
+ */
+
+/** What fetch takes as its first argument (lib.dom's `RequestInfo | URL`, a name Workers and Node lack). */
+export type RequestInput = Request | string | URL
+
+/** Options of addEventListener/removeEventListener (the members every runtime's EventTarget accepts). */
+export interface ListenerOptions {
+  /** Match a listener added in the capture phase. @default false */
+  capture?: boolean
+  /** Remove the listener after its first event. @default false */
+  once?: boolean
+  /** The listener never calls preventDefault. @default false */
+  passive?: boolean
+  /** Remove the listener when this signal aborts. */
+  signal?: AbortSignal
+}
 
 export type BreakerState = 'closed' | 'open' | 'half-open' | 'forced-open' | 'disabled'
 
@@ -243,11 +262,11 @@ export interface ResilienceEventMap {
 export type ResilienceEventType = keyof ResilienceEventMap
 
 export interface ResilientFetch {
-  (input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response>
+  (input: RequestInput, init?: ResilientRequestInit): Promise<Response>
   snapshot(): ResilienceSnapshot
   breaker(key: string): BreakerControl | undefined
-  addEventListener<T extends ResilienceEventType>(type: T, listener: (event: CustomEvent<ResilienceEventMap[T]>) => void, options?: AddEventListenerOptions | boolean): void
-  removeEventListener<T extends ResilienceEventType>(type: T, listener: (event: CustomEvent<ResilienceEventMap[T]>) => void, options?: EventListenerOptions | boolean): void
+  addEventListener<T extends ResilienceEventType>(type: T, listener: (event: CustomEvent<ResilienceEventMap[T]>) => void, options?: ListenerOptions | boolean): void
+  removeEventListener<T extends ResilienceEventType>(type: T, listener: (event: CustomEvent<ResilienceEventMap[T]>) => void, options?: Pick<ListenerOptions, 'capture'> | boolean): void
   /** Empties the fallback store (e.g. on logout). */
   clear(): Promise<void>
 }
