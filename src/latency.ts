@@ -1,0 +1,90 @@
+/** Samples a summary holds: the percentiles describe this many recent attempts of a key. */
+export const LATENCY_SAMPLES = 128
+
+/** Upper bounds (ms) of the cumulative histogram buckets; the last, implicit bucket is +Inf. */
+export const LATENCY_BUCKETS: readonly number[] = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000]
+
+/** A key's recent attempt latency, as the snapshot reports it. */
+export interface LatencyFigures {
+  /** Samples the percentiles are computed from: the most recent attempts, at most 128. */
+  samples: number
+  p50: number
+  p90: number
+  p99: number
+  /** Every attempt recorded since the key was created, for rates and the Prometheus histogram. */
+  count: number
+  /** Sum of every recorded duration, ms. */
+  sum: number
+  /** Attempts at or under each bound of `LATENCY_BUCKETS`, cumulative (Prometheus `le`). */
+  buckets: number[]
+}
+
+/**
+ * The latency of one key's recent attempts to response headers: a ring of the last 128 durations for
+ * percentiles, and cumulative bucket counts since the key was created for the histogram.
+ * Recording is O(1) and allocates nothing; a percentile sorts a copy at most once per `maxStale` samples.
+ */
+export class LatencySummary {
+  private readonly ring = new Float64Array(LATENCY_SAMPLES)
+  private readonly sorted = new Float64Array(LATENCY_SAMPLES)
+  private readonly counts = new Float64Array(LATENCY_BUCKETS.length)
+  /** Every sample recorded; the ring holds the last min(count, 128). */
+  count = 0
+  sum = 0
+  /** `count` when `sorted` was last refreshed; -1: never. */
+  private sortedAt = -1
+
+  get samples(): number {
+    return Math.min(this.count, LATENCY_SAMPLES)
+  }
+
+  /** One attempt's duration to headers (or to its failure), ms. */
+  record(ms: number): void {
+    if (!(ms >= 0)) return
+    this.ring[this.count % LATENCY_SAMPLES] = ms
+    this.count++
+    this.sum += ms
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+      if (ms <= LATENCY_BUCKETS[i]!) {
+        this.counts[i]!++
+        break
+      }
+    }
+  }
+
+  /**
+   * The q-quantile (0..1, nearest rank) of the samples held, or undefined with none.
+   * `maxStale`: how many samples may have arrived since the last sort before sorting again;
+   * a hedge decision per call tolerates a few, a snapshot wants none.
+   */
+  percentile(q: number, maxStale = 0): number | undefined {
+    const n = this.samples
+    if (n === 0) return undefined
+    if (this.sortedAt < 0 || this.count - this.sortedAt > maxStale) this.sort(n)
+    const held = Math.min(this.sortedAt, LATENCY_SAMPLES)
+    const rank = Math.max(1, Math.ceil(q * held))
+    return this.sorted[rank - 1]
+  }
+
+  figures(): LatencyFigures {
+    const buckets: number[] = []
+    let running = 0
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) buckets.push((running += this.counts[i]!))
+    return {
+      samples: this.samples,
+      p50: this.percentile(0.5) ?? 0,
+      p90: this.percentile(0.9) ?? 0,
+      p99: this.percentile(0.99) ?? 0,
+      count: this.count,
+      sum: this.sum,
+      buckets,
+    }
+  }
+
+  private sort(n: number): void {
+    const view = this.sorted.subarray(0, n)
+    view.set(n === LATENCY_SAMPLES ? this.ring : this.ring.subarray(0, n))
+    view.sort()
+    this.sortedAt = this.count
+  }
+}

@@ -1,0 +1,193 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { hedgeDelay, race, type HedgeRunner } from '../src/stages/hedge.js'
+import { LatencySummary } from '../src/latency.js'
+import { flush } from './helpers.js'
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 })
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+interface Attempt {
+  n: number
+  signal: AbortSignal
+  answer(status: number): void
+  fail(error?: unknown): void
+}
+
+/** A runner whose attempts wait for the test; results are statuses, >= 500 a failure. */
+function runner(options: { budget?: number } = {}) {
+  const attempts: Attempt[] = []
+  const discarded: number[] = []
+  const hedges: { n: number; delay: number }[] = []
+  let budget = options.budget ?? Infinity
+  let inFlight = 0
+  let maxInFlight = 0
+  const r: HedgeRunner<number> = {
+    attempt: (n, signal) =>
+      new Promise<number>((resolve, reject) => {
+        inFlight++
+        maxInFlight = Math.max(maxInFlight, inFlight)
+        const end = () => inFlight--
+        signal.addEventListener('abort', () => {
+          end()
+          reject(signal.reason)
+        })
+        attempts.push({ n, signal, answer: (s) => (end(), resolve(s)), fail: (e = new TypeError('fetch failed')) => (end(), reject(e)) })
+      }),
+    failed: (status) => status >= 500,
+    discard: (status) => void discarded.push(status),
+    mayHedge: (n, delay) => {
+      if (budget <= 0) return false
+      budget--
+      hedges.push({ n, delay })
+      return true
+    },
+  }
+  return { r, attempts, discarded, hedges, inFlight: () => inFlight, maxInFlight: () => maxInFlight }
+}
+
+describe('hedgeDelay', () => {
+  it('a number is the delay; a percentile needs 20 samples of the key', () => {
+    expect(hedgeDelay(150, undefined)).toBe(150)
+    const latency = new LatencySummary()
+    for (let i = 1; i <= 19; i++) latency.record(i * 10)
+    expect(hedgeDelay('p95', latency)).toBeUndefined()
+    latency.record(200)
+    expect(hedgeDelay('p95', latency)).toBe(190)
+    expect(hedgeDelay('p90', latency)).toBe(180)
+    expect(hedgeDelay('p99', latency)).toBe(200)
+    expect(hedgeDelay('p99', undefined)).toBeUndefined()
+  })
+})
+
+describe('race', () => {
+  it('an answer before the delay: no hedge, no timer left', async () => {
+    const { r, attempts, hedges } = runner()
+    const p = race(r, 100, 1, undefined)
+    await flush()
+    vi.advanceTimersByTime(99)
+    attempts[0]!.answer(200)
+    expect(await p).toEqual({ result: 200, attempt: 1 })
+    expect(hedges).toEqual([])
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('after the delay a hedge starts; the first good answer wins and the other is aborted at once', async () => {
+    const { r, attempts, hedges } = runner()
+    const p = race(r, 100, 1, undefined)
+    vi.advanceTimersByTime(100)
+    expect(attempts.map((a) => a.n)).toEqual([1, 2])
+    expect(hedges).toEqual([{ n: 2, delay: 100 }])
+    attempts[1]!.answer(200)
+    expect(await p).toEqual({ result: 200, attempt: 2 })
+    expect(attempts[0]!.signal.aborted).toBe(true)
+    expect(attempts[0]!.signal.reason.name).toBe('AbortError')
+    expect(attempts[1]!.signal.aborted).toBe(false)
+  })
+
+  it('hedges start a delay apart, at most maxHedges of them', async () => {
+    const { r, attempts, maxInFlight } = runner()
+    const p = race(r, 100, 2, undefined)
+    vi.advanceTimersByTime(100)
+    expect(attempts).toHaveLength(2)
+    vi.advanceTimersByTime(100)
+    expect(attempts).toHaveLength(3)
+    vi.advanceTimersByTime(1_000)
+    expect(attempts).toHaveLength(3)
+    expect(maxInFlight()).toBe(3)
+    attempts[0]!.answer(200)
+    expect((await p).attempt).toBe(1)
+    expect(attempts.slice(1).every((a) => a.signal.aborted)).toBe(true)
+  })
+
+  it('a failure does not win while another attempt runs; a later good answer does', async () => {
+    const { r, attempts, discarded } = runner()
+    const p = race(r, 100, 1, undefined)
+    vi.advanceTimersByTime(100)
+    attempts[0]!.answer(503)
+    await flush()
+    attempts[1]!.answer(200)
+    expect(await p).toEqual({ result: 200, attempt: 2 })
+    expect(discarded).toEqual([503])
+  })
+
+  it('when all fail, the failure that arrived last is the outcome', async () => {
+    const { r, attempts, discarded } = runner()
+    const p = race(r, 100, 1, undefined)
+    vi.advanceTimersByTime(100)
+    attempts[1]!.answer(502)
+    await flush()
+    attempts[0]!.answer(503)
+    expect(await p).toEqual({ result: 503, attempt: 1 })
+    expect(discarded).toEqual([502])
+
+    const errors = runner()
+    const q = race(errors.r, 100, 1, undefined).catch((e) => e)
+    vi.advanceTimersByTime(100)
+    errors.attempts[0]!.fail(new TypeError('first'))
+    await flush()
+    errors.attempts[1]!.fail(new TypeError('second'))
+    expect((await q).message).toBe('second')
+  })
+
+  it('a failure with nothing else in flight ends the call at once, without waiting for the delay', async () => {
+    const { r, attempts, hedges } = runner()
+    const p = race(r, 100, 1, undefined)
+    attempts[0]!.answer(500)
+    expect(await p).toEqual({ result: 500, attempt: 1 })
+    vi.advanceTimersByTime(1_000)
+    expect(hedges).toEqual([])
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('no budget, no hedge: the first attempt runs alone', async () => {
+    const { r, attempts } = runner({ budget: 0 })
+    const p = race(r, 100, 3, undefined)
+    vi.advanceTimersByTime(1_000)
+    expect(attempts).toHaveLength(1)
+    attempts[0]!.answer(200)
+    expect((await p).attempt).toBe(1)
+  })
+
+  it('an answer that arrives after the winner is discarded (its body cancelled)', async () => {
+    const { r, attempts, discarded } = runner()
+    const p = race(r, 100, 1, undefined)
+    vi.advanceTimersByTime(100)
+    // Both headers arrive in the same turn: the abort comes too late for the first.
+    attempts[1]!.answer(200)
+    attempts[0]!.answer(201)
+    expect(await p).toEqual({ result: 200, attempt: 2 })
+    await flush()
+    expect(discarded).toEqual([201])
+    expect(attempts[0]!.signal.aborted).toBe(true)
+  })
+
+  it('a caller abort aborts every attempt with its reason and rejects with it', async () => {
+    const { r, attempts, inFlight } = runner()
+    const controller = new AbortController()
+    const p = race(r, 100, 1, controller.signal).catch((e) => e)
+    vi.advanceTimersByTime(100)
+    controller.abort('bye')
+    expect(await p).toBe('bye')
+    await flush()
+    expect(attempts.map((a) => a.signal.reason)).toEqual(['bye', 'bye'])
+    expect(inFlight()).toBe(0)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('an attempt that throws synchronously is a failed attempt, not a crash', async () => {
+    const r: HedgeRunner<number> = {
+      attempt: () => {
+        throw new TypeError('bad request')
+      },
+      failed: () => false,
+      discard: () => {},
+      mayHedge: () => true,
+    }
+    await expect(race(r, 100, 1, undefined)).rejects.toThrow('bad request')
+    expect(vi.getTimerCount()).toBe(0)
+  })
+})
