@@ -344,6 +344,8 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       const ours = (controller = new AbortController())
       const limit = scope === 'attempt' ? (attemptTimeout as number) : (call.timeout.total as number)
       timer = setTimeout(() => {
+        // The caller's abort came first: the attempt ends as theirs, not ours.
+        if (ours.signal.aborted) return
         timedOut = new TimeoutError(limit, scope)
         ours.abort(timedOut)
       }, ms)
@@ -358,8 +360,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     try {
       response = await transport(input, init)
     } catch (e) {
-      // Our deadline only explains the failure if the transport failed because of it.
-      if (timedOut !== undefined && e !== timedOut && (e as Error)?.name !== 'AbortError') timedOut = undefined
+      // Once our deadline fired the outcome is our timeout, whatever the transport rejects with (workerd: a plain Error).
       error = timedOut ?? e
     }
     clearTimeout(timer)

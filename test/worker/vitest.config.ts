@@ -18,6 +18,6 @@ export default defineConfig({
   test: {
     name: 'worker',
     include: ['**/*.test.ts'],
-    globalSetup: ['./global-setup.ts'],
+    globalSetup: ['./global-setup.ts', './slow-upstream.ts'],
   },
 })
