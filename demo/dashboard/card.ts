@@ -12,18 +12,37 @@ export interface CardModel {
   /** Undefined until the key has seen its first call. */
   breaker?: BreakerSnapshot
   bulkhead?: BulkheadSnapshot
-  /** Per-key figures only a local instance can count from its events; undefined shows a dash. */
-  counters?: { calls: number; fallbacks: number; retries: number }
+  /** Attempt latency to headers; undefined where the source does not report it. */
+  latency?: LatencySummary
+  /** Per-key figures only a local instance can count from its events; undefined hides them. */
+  counters?: { calls: number; fallbacks: number; retries: number; hedges: number }
+  /** Calls per second over the last few seconds; only where counters exist. */
+  rate?: number
   /** ms until a probe may run, already corrected for the source's clock; only while open. */
   nextProbeIn?: number
   history: readonly Sample[]
   now: number
 }
 
+/** The latency fields of a snapshot's `latencies` entry that a card shows. */
+export interface LatencySummary {
+  samples: number
+  p50: number
+  p99: number
+}
+
+export interface CardOptions {
+  /** What the breaker's window is, said beside its failure figure: "last 10 s". */
+  window: string
+  /** View-specific parts (buttons, traffic controls) appended at the bottom. */
+  extra?: Node[]
+}
+
 export class BreakerCard {
   readonly element: HTMLElement
   private readonly stateText: HTMLElement
   private readonly probe: HTMLElement
+  private readonly staleNotice: HTMLElement
   private readonly spark: HTMLElement
   private readonly stats: Record<string, HTMLElement> = {}
   private readonly bulkheadMeter: HTMLMeterElement
@@ -32,19 +51,23 @@ export class BreakerCard {
   /** Figures a snapshot does not carry per key; hidden where no one counts them (the Worker view). */
   private readonly localStats: HTMLElement[]
 
-  /** `extra` holds view-specific parts (buttons, traffic controls) appended at the bottom. */
-  constructor(readonly key: string, ...extra: Node[]) {
+  constructor(readonly key: string, options: CardOptions) {
     const titleId = `card-${cssId(key)}`
     this.stateText = h('span', { class: 'state-text', 'data-role': 'state' }, STATE_LABELS.closed)
+    // Always there, empty while closed, so every card keeps the same height and the grid stays aligned.
     this.probe = h('p', { class: 'probe', 'data-role': 'next-probe' })
-    this.probe.hidden = true
+    this.staleNotice = h('p', { class: 'stale-notice', 'data-role': 'stale' })
+    this.staleNotice.hidden = true
     this.spark = h('div', { class: 'spark', role: 'img', 'aria-label': `Failure rate of ${key} over the last two minutes; shaded where the breaker was not closed` })
-    const stat = (name: string, label: string, title: string) => {
-      const value = h('dd', { 'data-stat': name }, '—')
-      this.stats[name] = value
-      return h('div', { title }, h('dt', {}, label), value)
-    }
-    this.localStats = [stat('calls', 'Calls', 'Calls made to this endpoint since the page loaded'), stat('fallbacks', 'Fallbacks', 'Last-known-good copies served'), stat('retries', 'Retries', 'Attempts after the first')]
+    const rate = this.stat('rate', 'Rate', 'Calls per second over the last 5 s; below it, all calls since the page loaded')
+    this.stats.calls = h('span', { 'data-stat': 'calls' }, '—')
+    rate.querySelector('dd')!.append(h('span', { class: 'sub' }, this.stats.calls, ' calls'))
+    this.localStats = [rate, this.stat('hedges', 'Hedges', 'Hedge attempts started: a second attempt after a slow first one'), this.stat('retries', 'Retries', 'Attempts after the first'), this.stat('fallbacks', 'Fallbacks', 'Last-known-good copies served')]
+    const [, hedges, retries, fallbacks] = this.localStats
+    const failed = this.stat('failure-rate', `Failed, ${options.window}`, `Failed attempts / all attempts in the breaker's window (${options.window}); an open breaker sends none, so this lags the error rate`)
+    failed.classList.add('wide')
+    this.stats.window = h('span', { class: 'sub', 'data-stat': 'window' }, '—')
+    failed.querySelector('dd')!.append(this.stats.window)
     this.bulkheadMeter = h('meter', { min: '0', max: '1', value: '0', 'aria-label': 'active' })
     this.bulkheadQueue = h('meter', { min: '0', max: '1', value: '0', 'aria-label': 'queued' })
     this.bulkheadText = h('span', { 'data-stat': 'bulkhead' }, '—')
@@ -54,17 +77,23 @@ export class BreakerCard {
       // Proxy keys are origins; the scheme adds width, not information.
       h('header', {}, h('h3', { id: titleId, title: key }, key.replace(/^https?:\/\//, '')), this.stateText),
       this.probe,
+      this.staleNotice,
       this.spark,
+      h('p', { class: 'spark-legend', 'aria-hidden': 'true' }, h('span', {}, 'failure rate, last 2 min'), h('span', {}, 'now')),
       h(
         'dl',
         { class: 'stats' },
-        stat('failure-rate', 'Failure rate', 'Failures / attempts in the breaker window'),
-        stat('window', 'Window', 'Failed / all attempts in the breaker window'),
-        stat('rejected', 'Rejected', 'Attempts refused by the breaker + by the bulkhead'),
-        ...this.localStats,
+        failed,
+        rate,
+        this.stat('p50', 'p50', 'Median attempt latency to response headers'),
+        this.stat('p99', 'p99', '99th percentile attempt latency to response headers'),
+        hedges,
+        this.stat('rejected', 'Rejected', 'Attempts refused by the breaker + by the bulkhead'),
+        retries,
+        fallbacks,
       ),
       h('div', { class: 'bulkhead' }, h('span', { class: 'label' }, 'Bulkhead'), this.bulkheadMeter, this.bulkheadQueue, this.bulkheadText),
-      ...extra,
+      ...(options.extra ?? []),
     )
   }
 
@@ -79,35 +108,58 @@ export class BreakerCard {
     this.stateText.textContent = STATE_LABELS[state] ?? state
   }
 
+  /** Marks the figures as old (the source went away) with a reason, or live again with undefined. */
+  setStale(reason: string | undefined): void {
+    this.element.toggleAttribute('data-stale', reason !== undefined)
+    this.staleNotice.hidden = reason === undefined
+    this.staleNotice.textContent = reason ?? ''
+    this.probe.hidden = reason !== undefined
+  }
+
+  get stale(): boolean {
+    return this.element.hasAttribute('data-stale')
+  }
+
   update(model: CardModel): void {
-    const { breaker, bulkhead, counters } = model
+    const { breaker, counters } = model
     this.setState(breaker?.state ?? 'closed')
+    this.setStale(undefined)
     const probing = model.nextProbeIn !== undefined
-    this.probe.hidden = !probing && breaker?.state !== 'half-open'
-    this.probe.textContent = probing
-      ? `next probe in ${duration(model.nextProbeIn!)}`
-      : breaker?.state === 'half-open'
-        ? 'probing…'
-        : ''
+    this.probe.textContent = probing ? `next probe in ${duration(model.nextProbeIn!)}` : breaker?.state === 'half-open' ? 'probing…' : ''
     this.spark.innerHTML = sparklineMarkup(model.history, model.now)
-    this.stats['failure-rate'].textContent = breaker ? percent(breaker.failureRate) : '—'
-    this.stats.window.textContent = breaker ? `${count(breaker.failures)} / ${count(breaker.calls)}` : '—'
+    this.stats['failure-rate'].textContent = breaker && breaker.calls > 0 ? percent(breaker.failureRate) : '—'
+    this.stats.window.textContent = breaker ? `${count(breaker.failures)} of ${count(breaker.calls)} attempts` : 'no attempts yet'
+    const latency = model.latency && model.latency.samples > 0 ? model.latency : undefined
+    this.stats.p50.textContent = latency ? duration(latency.p50) : '—'
+    this.stats.p99.textContent = latency ? duration(latency.p99) : '—'
     for (const element of this.localStats) element.hidden = counters === undefined
     this.stats.calls.textContent = count(counters?.calls)
-    this.stats.rejected.textContent = breaker || bulkhead ? count((breaker?.rejected ?? 0) + (bulkhead?.rejected ?? 0)) : '—'
+    this.stats.rate.textContent = model.rate === undefined ? '—' : `${model.rate.toFixed(1)} /s`
+    this.stats.rejected.textContent = breaker || model.bulkhead ? count((breaker?.rejected ?? 0) + (model.bulkhead?.rejected ?? 0)) : '—'
     this.stats.fallbacks.textContent = count(counters?.fallbacks)
     this.stats.retries.textContent = count(counters?.retries)
-    if (bulkhead) {
-      this.bulkheadMeter.max = Math.max(1, bulkhead.maxConcurrent)
-      this.bulkheadMeter.value = bulkhead.active
-      this.bulkheadQueue.max = Math.max(1, bulkhead.maxQueue)
-      this.bulkheadQueue.value = bulkhead.queued
-      this.bulkheadQueue.hidden = bulkhead.maxQueue === 0
-      this.bulkheadText.textContent =
-        `${bulkhead.active}/${bulkhead.maxConcurrent} active` + (bulkhead.maxQueue > 0 ? ` · ${bulkhead.queued}/${bulkhead.maxQueue} queued` : '')
-    } else {
+    this.stats.hedges.textContent = count(counters?.hedges)
+    this.updateBulkhead(model.bulkhead)
+  }
+
+  private updateBulkhead(bulkhead: BulkheadSnapshot | undefined): void {
+    if (!bulkhead) {
       this.bulkheadText.textContent = 'off'
+      return
     }
+    this.bulkheadMeter.max = Math.max(1, bulkhead.maxConcurrent)
+    this.bulkheadMeter.value = bulkhead.active
+    this.bulkheadQueue.max = Math.max(1, bulkhead.maxQueue)
+    this.bulkheadQueue.value = bulkhead.queued
+    this.bulkheadQueue.hidden = bulkhead.maxQueue === 0
+    this.bulkheadText.textContent = `${bulkhead.active}/${bulkhead.maxConcurrent} active` + (bulkhead.maxQueue > 0 ? ` · ${bulkhead.queued}/${bulkhead.maxQueue} queued` : '')
+  }
+
+  /** A labelled figure: a div with dt and dd; the value's span is kept under `name` for updates. */
+  private stat(name: string, label: string, title: string): HTMLElement {
+    const value = h('span', { 'data-stat': name }, '—')
+    this.stats[name] = value
+    return h('div', { title }, h('dt', {}, label), h('dd', {}, value))
   }
 }
 
@@ -117,7 +169,7 @@ export class CardGrid {
 
   constructor(
     readonly element: HTMLElement,
-    private readonly createCard: (key: string) => BreakerCard = (key) => new BreakerCard(key),
+    private readonly createCard: (key: string) => BreakerCard,
   ) {}
 
   card(key: string): BreakerCard {
@@ -141,6 +193,10 @@ export class CardGrid {
 
   clear(): void {
     this.retain(new Set())
+  }
+
+  get all(): Iterable<BreakerCard> {
+    return this.cards.values()
   }
 }
 

@@ -1,13 +1,20 @@
-/** Entry of the dashboard page: two views behind tabs, `#worker` opens the Worker view. */
+/** Entry of the dashboard page: two views behind tabs; `#worker` opens the Worker view, in a link or typed later. */
+import { sceneFromQuery } from './scenes'
 import { SimulationView } from './sim-view'
 import { WorkerView } from './worker-view'
 
-new SimulationView(document.querySelector<HTMLElement>('#simulation')!)
+type View = 'simulation' | 'worker'
+
+new SimulationView(document.querySelector<HTMLElement>('#simulation')!, sceneFromQuery(location.search))
 const worker = new WorkerView(document.querySelector<HTMLElement>('#worker')!)
 let workerVisited = false
 const tabs = [...document.querySelectorAll<HTMLButtonElement>('[role="tab"]')]
 
-function show(view: 'simulation' | 'worker'): void {
+function viewOfHash(): View {
+  return location.hash === '#worker' ? 'worker' : 'simulation'
+}
+
+function show(view: View): void {
   for (const tab of tabs) {
     const selected = tab.dataset.view === view
     tab.setAttribute('aria-selected', String(selected))
@@ -17,11 +24,15 @@ function show(view: 'simulation' | 'worker'): void {
   // Connect on the first visit only: a page served without a proxy must not hit a missing /events.
   if (view === 'worker' && !workerVisited) worker.connect()
   workerVisited ||= view === 'worker'
-  history.replaceState(null, '', view === 'worker' ? '#worker' : location.pathname + location.search)
 }
 
 for (const tab of tabs) {
-  tab.addEventListener('click', () => show(tab.dataset.view as 'simulation' | 'worker'))
+  tab.addEventListener('click', () => {
+    const view = tab.dataset.view as View
+    show(view)
+    // replaceState fires no hashchange; the address says which view is open, without a history entry per click.
+    if (viewOfHash() !== view) history.replaceState(null, '', view === 'worker' ? '#worker' : location.pathname + location.search)
+  })
   // Arrow keys move between tabs, as in the WAI-ARIA tabs pattern.
   tab.addEventListener('keydown', (event) => {
     if (event.key !== 'ArrowRight' && event.key !== 'ArrowLeft') return
@@ -31,4 +42,6 @@ for (const tab of tabs) {
   })
 }
 
-show(location.hash === '#worker' ? 'worker' : 'simulation')
+// A link to /#worker, a typed hash, Back and Forward all change only the hash: follow them.
+window.addEventListener('hashchange', () => show(viewOfHash()))
+show(viewOfHash())

@@ -11,7 +11,12 @@ export interface TrafficSettings {
   latency: number
   /** Calls per second the load generator makes. */
   rate: number
+  /** Share of answers that are slow (the tail), 0..100 %: each takes SLOW_ANSWER_MS instead. */
+  slowShare: number
 }
+
+/** How long a slow answer of the tail takes: well past a healthy p99, well under the attempt deadline. */
+export const SLOW_ANSWER_MS = 1_500
 
 /** Base URL of the simulated endpoints; `.invalid` can never reach a real host. */
 export const SIM_ORIGIN = 'https://sim.invalid'
@@ -26,8 +31,9 @@ export function endpointOf(url: string): string {
 }
 
 /**
- * A `fetch` that never touches the network: after the endpoint's latency it answers 200 with
- * JSON, or fails (half as a network error, half as a 500), and it honours the AbortSignal.
+ * A `fetch` that never touches the network: after the endpoint's latency (or SLOW_ANSWER_MS for
+ * the slow share) it answers 200 with JSON, or fails (half as a network error, half as a 500),
+ * and it honours the AbortSignal.
  */
 export function createSimulatedFetch(settingsOf: (endpoint: string) => TrafficSettings | undefined): typeof fetch {
   let served = 0
@@ -52,15 +58,23 @@ export function createSimulatedFetch(settingsOf: (endpoint: string) => TrafficSe
         } else {
           resolve(Response.json({ error: 'simulated failure' }, { status: 500 }))
         }
-      }, settings.latency * (0.5 + Math.random()))
+      }, answerDelay(settings))
       signal?.addEventListener('abort', onAbort, { once: true })
     })
+}
+
+/** The time one answer takes: the slow share waits SLOW_ANSWER_MS, the rest 0.5×..1.5× the mean latency. */
+function answerDelay(settings: TrafficSettings): number {
+  if (Math.random() * 100 < settings.slowShare) return SLOW_ANSWER_MS
+  return settings.latency * (0.5 + Math.random())
 }
 
 export interface EndpointCounters {
   calls: number
   fallbacks: number
   retries: number
+  /** Hedge attempts started for this endpoint. */
+  hedges: number
 }
 
 /**

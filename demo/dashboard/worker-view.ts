@@ -1,12 +1,15 @@
 /**
  * The Worker view: follows a proxy's `/events` stream (Server-Sent Events) and shows its
  * breakers with the same cards. `statechange` moves a card at once; `snapshot` (at least once
- * a second) refreshes everything.
+ * a second) refreshes everything. Figures that stop arriving are marked stale, never shown as live.
  */
 import type { BreakerState, ResilienceSnapshot } from '../../src/types'
-import { CardGrid } from './card'
+import { BreakerCard, CardGrid } from './card'
+import { clockTime } from './format'
 import { History } from './history'
+import { latencyByKey } from './latency'
 import { StateLog } from './log'
+import { RateMeter } from './rate'
 import { TotalsView } from './totals'
 
 interface StateChangeMessage {
@@ -16,19 +19,30 @@ interface StateChangeMessage {
   at: number
 }
 
+/** The proxy sends a snapshot every second; this long without one means the figures are old. */
+export const STALE_AFTER = 5_000
+
+/** What the cards say the breaker window is: the proxy's WINDOW_MS, which its snapshot does not carry. */
+const PROXY_WINDOW = 'breaker window'
+
+type Status = 'idle' | 'connecting' | 'connected' | 'error'
+
 export class WorkerView {
   private source: EventSource | undefined
+  /** The stream whose figures are on screen; another URL starts from a clean slate. */
+  private shownUrl: string | undefined
   private readonly grid: CardGrid
   private readonly log: StateLog
   private readonly totals: TotalsView
   private readonly history = new History()
+  private readonly rates = new RateMeter()
   private readonly status: HTMLElement
   private readonly input: HTMLInputElement
   private last: { snapshot: ResilienceSnapshot; receivedAt: number } | undefined
   private lastSample = 0
 
   constructor(root: HTMLElement) {
-    this.grid = new CardGrid(root.querySelector<HTMLElement>('[data-role="cards"]')!)
+    this.grid = new CardGrid(root.querySelector<HTMLElement>('[data-role="cards"]')!, (key) => new BreakerCard(key, { window: PROXY_WINDOW }))
     this.log = new StateLog(root.querySelector<HTMLOListElement>('[data-role="log"]')!)
     this.totals = new TotalsView(root.querySelector<HTMLElement>('[data-role="totals"]')!)
     this.status = root.querySelector<HTMLElement>('[data-role="status"]')!
@@ -39,7 +53,7 @@ export class WorkerView {
       this.connect()
     })
     root.querySelector('[data-action="disconnect"]')!.addEventListener('click', () => this.disconnect())
-    // Counts down "next probe in" between snapshots.
+    // Counts down "next probe in" between snapshots, and notices when they stop.
     setInterval(() => this.render(), 500)
   }
 
@@ -54,65 +68,114 @@ export class WorkerView {
     try {
       url = new URL(this.input.value.trim() || '/events', location.href)
     } catch {
+      this.clearFigures()
       this.setStatus('error', `not a URL: ${this.input.value}`)
       return
     }
+    if (url.href !== this.shownUrl) this.clearFigures()
+    this.shownUrl = url.href
     const source = new EventSource(url)
     this.source = source
     this.setStatus('connecting', `connecting to ${url.href}…`)
-    source.addEventListener('open', () => this.setStatus('connected', `connected to ${url.href}`))
-    // EventSource retries by itself; say so instead of failing silently.
-    source.addEventListener('error', () =>
-      this.setStatus('error', source.readyState === EventSource.CLOSED ? `${url.href} refused the stream` : `lost ${url.href}, retrying…`),
-    )
-    source.addEventListener('snapshot', (event) => {
-      const snapshot = parse<ResilienceSnapshot>((event as MessageEvent).data)
-      if (!snapshot || !Array.isArray(snapshot.breakers)) return
-      this.last = { snapshot, receivedAt: Date.now() }
-      this.render()
-    })
-    source.addEventListener('statechange', (event) => {
-      const change = parse<StateChangeMessage>((event as MessageEvent).data)
-      if (!change || typeof change.key !== 'string') return
-      this.grid.card(change.key).setState(change.to)
-      this.log.add({ ...change, at: typeof change.at === 'number' ? change.at : Date.now() })
-    })
+    this.follow(source, url.href)
   }
 
   disconnect(): void {
     if (!this.source) return
     this.source.close()
     this.source = undefined
+    this.markStale(`disconnected at ${clockTime(Date.now())}`)
     this.setStatus('idle', 'disconnected')
+  }
+
+  private follow(source: EventSource, href: string): void {
+    let opened = false
+    source.addEventListener('open', () => {
+      opened = true
+      this.setStatus('connected', `connected to ${href}`)
+    })
+    source.addEventListener('error', () => {
+      if (source !== this.source) return
+      const closed = source.readyState === EventSource.CLOSED
+      if (!opened) {
+        // Never connected: nothing on screen came from this URL, so there is nothing to call stale.
+        this.setStatus('error', `could not connect to ${href}` + (closed ? ': it did not answer with an event stream' : '; trying again…'))
+        return
+      }
+      opened = false
+      this.markStale(`no updates since ${clockTime(this.last?.receivedAt ?? Date.now())}`)
+      this.setStatus('error', `lost the connection to ${href}` + (closed ? '' : '; reconnecting…') + ' The figures below are from before.')
+    })
+    source.addEventListener('snapshot', (event) => {
+      const snapshot = parse<ResilienceSnapshot>((event as MessageEvent).data)
+      if (source !== this.source || !snapshot || !Array.isArray(snapshot.breakers)) return
+      this.last = { snapshot, receivedAt: Date.now() }
+      this.render()
+    })
+    source.addEventListener('statechange', (event) => {
+      const change = parse<StateChangeMessage>((event as MessageEvent).data)
+      if (source !== this.source || !change || typeof change.key !== 'string') return
+      this.grid.card(change.key).setState(change.to)
+      this.log.add({ ...change, at: typeof change.at === 'number' ? change.at : Date.now() })
+    })
+  }
+
+  /** Empties the cards, log and totals: they belonged to another stream. */
+  private clearFigures(): void {
+    this.last = undefined
+    this.shownUrl = undefined
+    this.grid.clear()
+    this.log.clear()
+    this.history.clear()
+    this.rates.clear()
+    this.totals.update(undefined)
+  }
+
+  private markStale(reason: string): void {
+    for (const card of this.grid.all) card.setStale(reason)
+    this.totals.element.toggleAttribute('data-stale', true)
   }
 
   private render(): void {
     if (!this.last) return
     const { snapshot, receivedAt } = this.last
     const now = Date.now()
+    // Disconnected: the cards were marked stale then, with the reason.
+    if (!this.source) return
+    if (now - receivedAt > STALE_AFTER) {
+      this.markStale(`no updates since ${clockTime(receivedAt)}`)
+      return
+    }
     if (receivedAt > this.lastSample && now - this.lastSample >= 1_000) {
       this.history.record(snapshot, now)
+      this.rates.record('', snapshot.totals.requests, receivedAt)
       this.lastSample = now
     }
-    // The proxy's clock may differ from ours: count from the snapshot's own `at`.
-    const elapsed = now - receivedAt
+    this.renderCards(snapshot, now - receivedAt, now)
+    this.totals.element.toggleAttribute('data-stale', false)
+    this.totals.update(snapshot.totals, this.rates.rate(''))
+  }
+
+  /** `elapsed`: ms since the snapshot arrived; the proxy's clock may differ from ours, so count from its own `at`. */
+  private renderCards(snapshot: ResilienceSnapshot, elapsed: number, now: number): void {
     const bulkheads = new Map(snapshot.bulkheads.map((b) => [b.key, b]))
+    const latencies = latencyByKey(snapshot)
     this.grid.retain(new Set(snapshot.breakers.map((b) => b.key)))
     for (const breaker of snapshot.breakers) {
       this.grid.card(breaker.key).update({
         key: breaker.key,
         breaker,
         bulkhead: bulkheads.get(breaker.key),
+        latency: latencies.get(breaker.key),
         nextProbeIn:
           breaker.nextProbeAt !== undefined && breaker.state !== 'half-open' ? Math.max(0, breaker.nextProbeAt - snapshot.at - elapsed) : undefined,
         history: this.history.get(breaker.key),
         now,
       })
     }
-    this.totals.update(snapshot.totals)
   }
 
-  private setStatus(state: 'idle' | 'connecting' | 'connected' | 'error', text: string): void {
+  private setStatus(state: Status, text: string): void {
     this.status.dataset.status = state
     this.status.textContent = text
   }

@@ -7,8 +7,10 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createResilientFetch } from '../../src/index'
 import type { BreakerState, ResilienceSnapshot, ResilientFetch } from '../../src/types'
 import { History, HISTORY_SPAN } from '../../demo/dashboard/history'
-import { createSimulatedFetch, endpointUrl, LoadGenerator, type EndpointCounters, type TrafficSettings } from '../../demo/dashboard/simulation'
-import { DEFAULT_TRAFFIC, DEMO_OPTIONS, ENDPOINTS } from '../../demo/dashboard/sim-view'
+import { RateMeter } from '../../demo/dashboard/rate'
+import { DEFAULT_TRAFFIC, DEGRADING_ENDPOINT, ENDPOINTS, SCENES, sceneFromQuery } from '../../demo/dashboard/scenes'
+import { createSimulatedFetch, endpointUrl, LoadGenerator, SLOW_ANSWER_MS, type EndpointCounters, type TrafficSettings } from '../../demo/dashboard/simulation'
+import { DEMO_OPTIONS } from '../../demo/dashboard/sim-view'
 import { sparklineMarkup } from '../../demo/dashboard/sparkline'
 
 beforeEach(() => {
@@ -21,7 +23,7 @@ afterEach(() => {
 })
 
 describe('simulated transport', () => {
-  const settings = new Map<string, TrafficSettings>([['users', { errorRate: 0, latency: 100, rate: 1 }]])
+  const settings = new Map<string, TrafficSettings>([['users', { errorRate: 0, latency: 100, rate: 1, slowShare: 0 }]])
   const simFetch = createSimulatedFetch((name) => settings.get(name))
 
   test('answers 200 JSON after the endpoint latency', async () => {
@@ -36,7 +38,7 @@ describe('simulated transport', () => {
   })
 
   test('at 100 % fails every time, as a network error or a 500', async () => {
-    settings.set('orders', { errorRate: 100, latency: 10, rate: 1 })
+    settings.set('orders', { errorRate: 100, latency: 10, rate: 1, slowShare: 0 })
     const outcomes = new Set<string>()
     for (let i = 0; i < 40; i++) {
       const result = simFetch(endpointUrl('orders')).then(
@@ -47,6 +49,20 @@ describe('simulated transport', () => {
       outcomes.add(await result)
     }
     expect([...outcomes].sort()).toEqual(['TypeError', 'status 500'])
+  })
+
+  test('the slow share answers after SLOW_ANSWER_MS, the rest around the mean latency', async () => {
+    settings.set('tail', { errorRate: 0, latency: 100, rate: 1, slowShare: 10 })
+    const delays: number[] = []
+    // One draw below the 10 % slow share, one above it; then the latency spread and the error draw.
+    for (const slowDraw of [0.05, 0.5]) {
+      vi.spyOn(Math, 'random').mockReturnValueOnce(slowDraw).mockReturnValue(0.5)
+      const started = Date.now()
+      const call = simFetch(endpointUrl('tail')).then(() => delays.push(Date.now() - started))
+      await vi.advanceTimersByTimeAsync(SLOW_ANSWER_MS)
+      await call
+    }
+    expect(delays).toEqual([SLOW_ANSWER_MS, 100])
   })
 
   test('rejects with the signal reason on abort and leaves no timer behind', async () => {
@@ -73,8 +89,8 @@ describe('simulated transport', () => {
 
 describe('load generator', () => {
   function setup(rate: number) {
-    const settings = new Map<string, TrafficSettings>([['a', { errorRate: 0, latency: 0, rate }]])
-    const counters = new Map<string, EndpointCounters>([['a', { calls: 0, fallbacks: 0, retries: 0 }]])
+    const settings = new Map<string, TrafficSettings>([['a', { errorRate: 0, latency: 0, rate, slowShare: 0 }]])
+    const counters = new Map<string, EndpointCounters>([['a', { calls: 0, fallbacks: 0, retries: 0, hedges: 0 }]])
     const urls: string[] = []
     const rf = ((url: string) => {
       urls.push(url)
@@ -133,7 +149,7 @@ describe('demo defaults', () => {
   test('a breaker opens within 10 s of 100 % errors, and all close within 30 s of 0 %', async () => {
     const settings = new Map(ENDPOINTS.map((name) => [name, { ...DEFAULT_TRAFFIC }]))
     const rf = createResilientFetch({ ...DEMO_OPTIONS, fetch: createSimulatedFetch((name) => settings.get(name)) })
-    const counters = new Map(ENDPOINTS.map((name) => [name, { calls: 0, fallbacks: 0, retries: 0 }]))
+    const counters = new Map(ENDPOINTS.map((name) => [name, { calls: 0, fallbacks: 0, retries: 0, hedges: 0 }]))
     const load = new LoadGenerator(rf, settings, counters)
     const states = () => Object.fromEntries(rf.snapshot().breakers.map((b) => [b.key, b.state]))
     load.start()
@@ -160,5 +176,51 @@ describe('demo defaults', () => {
     load.stop()
     // While open, calls were answered from the last good copies.
     expect(rf.snapshot().totals.fallbacks).toBeGreaterThan(0)
+  })
+})
+
+describe('scenes', () => {
+  test('the page opens on one endpoint degrading: its breaker leaves closed, the others never do', async () => {
+    const scene = sceneFromQuery('')
+    const settings = new Map(ENDPOINTS.map((name) => [name, scene.traffic(name)]))
+    const rf = createResilientFetch({ ...DEMO_OPTIONS, fetch: createSimulatedFetch((name) => settings.get(name)) })
+    const counters = new Map(ENDPOINTS.map((name) => [name, { calls: 0, fallbacks: 0, retries: 0, hedges: 0 }]))
+    const seen = new Map<string, Set<BreakerState>>(ENDPOINTS.map((name) => [name, new Set(['closed'])]))
+    rf.addEventListener('statechange', ({ detail }) => seen.get(detail.key)!.add(detail.to))
+    const load = new LoadGenerator(rf, settings, counters)
+    load.start()
+    await vi.advanceTimersByTimeAsync(30_000)
+    load.stop()
+    for (const name of ENDPOINTS) {
+      if (name === DEGRADING_ENDPOINT) expect(seen.get(name)).toContain('open')
+      else expect([...seen.get(name)!]).toEqual(['closed'])
+    }
+    // Its callers were answered from the last good copies.
+    expect(counters.get(DEGRADING_ENDPOINT)!.calls).toBeGreaterThan(0)
+    expect(rf.snapshot().totals.fallbacks).toBeGreaterThan(0)
+  })
+
+  test('?scene= picks a scene by id, anything else the default', () => {
+    expect(sceneFromQuery('?scene=outage').id).toBe('outage')
+    expect(sceneFromQuery('?scene=nope')).toBe(SCENES[0])
+    expect(new Set(SCENES.map((scene) => scene.id)).size).toBe(SCENES.length)
+    // The slow-tail scene is what makes hedging worth watching.
+    expect(sceneFromQuery('?scene=slow-tail').traffic('users').slowShare).toBeGreaterThan(0)
+  })
+})
+
+describe('rate meter', () => {
+  test('calls per second over the last five seconds, starting over when a counter resets', () => {
+    const meter = new RateMeter()
+    meter.record('k', 0, 0)
+    expect(meter.rate('k')).toBeUndefined()
+    for (let s = 1; s <= 10; s++) meter.record('k', s * 3, s * 1_000)
+    expect(meter.rate('k')).toBe(3)
+    // The rate follows a change within the span.
+    for (let s = 11; s <= 16; s++) meter.record('k', 30 + (s - 10) * 10, s * 1_000)
+    expect(meter.rate('k')).toBe(10)
+    meter.record('k', 0, 17_000)
+    expect(meter.rate('k')).toBeUndefined()
+    expect(meter.rate('other')).toBeUndefined()
   })
 })

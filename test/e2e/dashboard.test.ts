@@ -1,11 +1,13 @@
 /**
- * The dashboard in headless Chromium: the simulation view reacts to the error-rate control as
- * the testability contract promises, manual controls move a breaker, and the Worker view
- * follows a real proxy (wrangler dev + the mock upstream). Saves docs/dashboard-*.png.
+ * The dashboard in headless Chromium: the page opens on one endpoint degrading, the simulation
+ * view reacts to the error-rate control as the testability contract promises, manual controls
+ * move a breaker, and the Worker view follows a real proxy (wrangler dev + the mock upstream),
+ * follows the address's hash, and never shows another stream's figures as live. Writes no file:
+ * the pictures in docs/ come from `npm run screenshots`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,7 +18,6 @@ import { startMockUpstream } from '../../demo/mock-upstream.mjs'
 import { freePort, launchChromium, openPage, serveDirectory, waitForHttp, type StaticServer } from './harness'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const docs = join(root, 'docs')
 const CARDS = '#simulation [data-breaker-key]'
 const ENDPOINTS = ['users', 'orders', 'search', 'payments']
 
@@ -26,7 +27,6 @@ let site: StaticServer
 beforeAll(async () => {
   await buildDemo()
   ;[browser, site] = await Promise.all([launchChromium(), serveDirectory(join(root, 'demo/dist'))])
-  await mkdir(docs, { recursive: true })
 })
 
 afterAll(async () => {
@@ -53,10 +53,38 @@ function totalOf(page: Page, name: string): Promise<number> {
 }
 
 describe('simulation view', () => {
-  test('a breaker opens at error rate 100 and all close again at 0, with no console errors', async () => {
+  test('opens on one endpoint degrading while the others stay closed, with the global controls offered', async () => {
     const { context, page, errors } = await openPage(browser)
     try {
       await page.goto(`${site.url}/`)
+      await expect.poll(() => page.locator(CARDS).count()).toBe(ENDPOINTS.length)
+      expect(await page.locator('input[name="scene"][value="degraded"]').isChecked()).toBe(true)
+      await expect.poll(async () => (await states(page)).payments, { timeout: 15_000 }).not.toBe('closed')
+      const { payments, ...others } = await states(page)
+      expect(Object.values(others)).toEqual(['closed', 'closed', 'closed'])
+      // The scene says what to watch; the all-endpoints controls are there and say the endpoints differ.
+      await expect(page.locator('[data-role="scene-description"]').textContent()).resolves.toMatch(/payments .* stay closed/)
+      expect(await page.locator('output[for="all-error-rate"]').textContent()).toBe('mixed')
+      for (const label of ['Error rate', 'Latency', 'Slow answers', 'Request rate']) expect(await page.getByLabel(label, { exact: true }).isVisible()).toBe(true)
+      // Each card says what window its failure figure covers.
+      expect(await page.locator(`${CARDS} dt`, { hasText: 'Failed, last 10 s' }).count()).toBe(ENDPOINTS.length)
+
+      // Another scene, then the global slider: every endpoint follows it.
+      await page.locator('label.scene', { hasText: 'All healthy' }).click()
+      expect(await page.locator('output[for="all-error-rate"]').textContent()).toBe('0 %')
+      await page.locator('[data-control="error-rate"]').fill('40')
+      expect(await page.locator('input[name="scene"]:checked').count()).toBe(0)
+      expect(await page.locator('[data-control="endpoint-error-rate"]').evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).value))).toEqual(['40', '40', '40', '40'])
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('a breaker opens at error rate 100 and all close again at 0, with no console errors', async () => {
+    const { context, page, errors } = await openPage(browser)
+    try {
+      await page.goto(`${site.url}/?scene=healthy`)
       await expect.poll(() => page.locator(CARDS).count()).toBe(ENDPOINTS.length)
       expect(Object.keys(await states(page)).sort()).toEqual([...ENDPOINTS].sort())
       const control = page.locator('input[type="range"][data-control="error-rate"]')
@@ -67,7 +95,6 @@ describe('simulation view', () => {
       const before = await callsOf(page, 'users')
       await expect.poll(() => callsOf(page, 'users'), { timeout: 5_000 }).toBeGreaterThan(before + 3)
       expect(Object.values(await states(page))).toEqual(['closed', 'closed', 'closed', 'closed'])
-      await page.screenshot({ path: join(docs, 'dashboard-healthy.png'), animations: 'disabled' })
 
       await control.fill('100')
       await page.waitForSelector(`${CARDS}[data-state="open"]`, { timeout: 15_000 })
@@ -78,7 +105,6 @@ describe('simulation view', () => {
       // Let it fail fast for a moment, so the picture shows rejections and fallbacks.
       await expect.poll(() => totalOf(page, 'rejected'), { timeout: 10_000 }).toBeGreaterThanOrEqual(10)
       expect(await totalOf(page, 'fallbacks')).toBeGreaterThan(0)
-      await page.screenshot({ path: join(docs, 'dashboard-failing.png'), animations: 'disabled' })
 
       await control.fill('0')
       await page.waitForFunction(
@@ -87,7 +113,6 @@ describe('simulation view', () => {
         { timeout: 40_000, polling: 100 },
       )
       await expect(page.locator('#simulation [data-role="log"] li[data-to="closed"]').count()).resolves.toBeGreaterThan(0)
-      await page.screenshot({ path: join(docs, 'dashboard-recovered.png'), animations: 'disabled' })
       expect(errors).toEqual([])
     } finally {
       await context.close()
@@ -97,7 +122,7 @@ describe('simulation view', () => {
   test('Open, Close and Reset move a breaker, by mouse and by keyboard', async () => {
     const { context, page, errors } = await openPage(browser)
     try {
-      await page.goto(`${site.url}/`)
+      await page.goto(`${site.url}/?scene=healthy`)
       const card = page.locator('#simulation [data-breaker-key="orders"]')
       // The buttons act once the key has seen a call.
       await expect.poll(() => callsOf(page, 'orders')).toBeGreaterThan(0)
@@ -126,7 +151,7 @@ describe('simulation view', () => {
   test("an endpoint's own error rate opens only its breaker", async () => {
     const { context, page, errors } = await openPage(browser)
     try {
-      await page.goto(`${site.url}/`)
+      await page.goto(`${site.url}/?scene=healthy`)
       const card = page.locator('#simulation [data-breaker-key="search"]')
       await card.locator('summary').click()
       await card.getByLabel('Error rate of search').fill('100')
@@ -149,7 +174,7 @@ describe('simulation view', () => {
       const { scrollWidth, clientWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }))
       expect(scrollWidth).toBeLessThanOrEqual(clientWidth)
       // Each control has a label that names it.
-      for (const label of ['Error rate', 'Latency', 'Request rate']) await expect(page.getByLabel(label, { exact: true }).count()).resolves.toBe(1)
+      for (const label of ['Error rate', 'Latency', 'Slow answers', 'Request rate']) await expect(page.getByLabel(label, { exact: true }).count()).resolves.toBe(1)
       expect(errors).toEqual([])
     } finally {
       await context.close()
@@ -234,10 +259,60 @@ describe('Worker view', () => {
       await expect.poll(() => card.locator('[data-role="next-probe"]').textContent(), { timeout: 5_000 }).toMatch(/^next probe in \d/)
       // The simulation's cards stay in their own view.
       expect(await page.locator('#simulation').isHidden()).toBe(true)
-      await page.screenshot({ path: join(docs, 'dashboard-worker.png'), animations: 'disabled' })
+
+      // Disconnected: the figures stay, marked as old.
+      await page.locator('#worker [data-action="disconnect"]').click()
+      expect(await page.locator('#worker [data-role="status"]').textContent()).toBe('disconnected')
+      await expect.poll(() => card.getAttribute('data-stale')).toBe('')
+      await expect(card.locator('[data-role="stale"]').textContent()).resolves.toMatch(/^disconnected at \d/)
       expect(errors).toEqual([])
     } finally {
       await fetch(`${upstream.url}/control?error_rate=0`).then((r) => r.arrayBuffer())
+      await context.close()
+    }
+  })
+
+  test('follows the hash: / then /#worker in the same tab switches views, Back switches back', async () => {
+    const { context, page, errors } = await openPage(browser)
+    try {
+      await page.goto(`${proxyUrl}/?scene=healthy`)
+      await expect.poll(() => page.locator(CARDS).count()).toBe(ENDPOINTS.length)
+      expect(await page.locator('#worker').isHidden()).toBe(true)
+      // As a link or the address bar would: a new history entry that changes only the hash.
+      await page.evaluate(() => (location.hash = '#worker'))
+      await expect.poll(() => page.locator('#worker').isVisible()).toBe(true)
+      expect(await page.locator('#simulation').isHidden()).toBe(true)
+      expect(await page.locator('#tab-worker').getAttribute('aria-selected')).toBe('true')
+      await expect.poll(() => page.locator('#worker [data-role="status"]').getAttribute('data-status'), { timeout: 10_000 }).toBe('connected')
+      await page.goBack()
+      await expect.poll(() => page.locator('#simulation').isVisible()).toBe(true)
+      expect(await page.locator('#tab-simulation').getAttribute('aria-selected')).toBe('true')
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test("a URL that does not connect clears the previous proxy's cards and says the connection failed", async () => {
+    const { context, page, errors } = await openPage(browser)
+    try {
+      await page.goto(`${proxyUrl}/#worker`)
+      expect((await fetch(`${proxyUrl}/api/data`).then(async (r) => (await r.arrayBuffer(), r.status)))).toBe(200)
+      const cards = page.locator('#worker [data-breaker-key]')
+      await expect.poll(() => cards.count(), { timeout: 10_000 }).toBe(1)
+
+      const nowhere = `http://127.0.0.1:${await freePort()}/events`
+      await page.locator('#worker [data-control="events-url"]').fill(nowhere)
+      await page.locator('#worker button[type="submit"]').click()
+      const status = page.locator('#worker [data-role="status"]')
+      await expect.poll(() => status.getAttribute('data-status'), { timeout: 10_000 }).toBe('error')
+      expect(await status.textContent()).toMatch(new RegExp(`^could not connect to ${nowhere.replace(/[.]/g, '\\.')}`))
+      expect(await status.textContent()).not.toMatch(/lost/)
+      expect(await cards.count()).toBe(0)
+      expect(await page.locator('#worker [data-total="requests"]').textContent()).toBe('—')
+      // The browser itself logs the refused connection; nothing else may fail.
+      expect(errors.filter((error) => !error.includes('ERR_CONNECTION_REFUSED'))).toEqual([])
+    } finally {
       await context.close()
     }
   })
