@@ -8,13 +8,49 @@ export function backoffDelay(retry: number, backoff: NormalizedRetry['backoff'],
   return random() * exp
 }
 
-/** Retry-After in ms (delta-seconds or an HTTP-date), or undefined when absent or unreadable. */
+/**
+ * Retry-After in ms, or undefined when absent or not one of RFC 9110's forms (§10.2.3): delay-seconds
+ * (digits only) or an HTTP-date (IMF-fixdate, or the obsolete RFC 850 and asctime forms a recipient must accept).
+ */
 export function parseRetryAfter(value: string | null, now: number): number | undefined {
   if (value === null) return undefined
   const trimmed = value.trim()
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
-  const date = Date.parse(trimmed)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+  const date = parseHttpDate(trimmed, now)
+  return date === undefined ? undefined : Math.max(0, date - now)
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+const MONTH = '(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)'
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})'
+const IMF_FIXDATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`)
+const RFC850_DATE = new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`)
+const ASCTIME_DATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`)
+
+/** An HTTP-date (RFC 9110 §5.6.7) as ms since the epoch, or undefined. */
+export function parseHttpDate(value: string, now: number): number | undefined {
+  let m = IMF_FIXDATE.exec(value)
+  if (m !== null) return utc(Number(m[3]), m[2]!, Number(m[1]), m.slice(4, 7))
+  m = RFC850_DATE.exec(value)
+  if (m !== null) {
+    // A two-digit year more than 50 years in the future is in the past century.
+    const current = new Date(now).getUTCFullYear()
+    let year = Math.floor(current / 100) * 100 + Number(m[3])
+    if (year > current + 50) year -= 100
+    return utc(year, m[2]!, Number(m[1]), m.slice(4, 7))
+  }
+  m = ASCTIME_DATE.exec(value)
+  if (m !== null) return utc(Number(m[6]), m[1]!, Number(m[2]!.trim()), m.slice(3, 6))
+  return undefined
+}
+
+function utc(year: number, month: string, day: number, time: string[]): number | undefined {
+  const [h, min, s] = time.map(Number) as [number, number, number]
+  if (h > 23 || min > 59 || s > 60) return undefined
+  const t = Date.UTC(year, MONTHS.indexOf(month), day, h, min, Math.min(s, 59))
+  // Date.UTC rolls 31 Feb over into March, and reads years below 100 as 19xx: neither is the date written.
+  const date = new Date(t)
+  return date.getUTCDate() === day && date.getUTCFullYear() === year ? t : undefined
 }
 
 const BUDGET_BUCKETS = 10

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import fc from 'fast-check'
 import { CircuitOpenError, createResilientFetch, resilienceInfo, type ResilientFetchOptions } from '../src/index.js'
 import { backoffDelay, parseRetryAfter } from '../src/retry.js'
 import { controlledTransport, flush, statusTransport } from './helpers.js'
@@ -178,5 +179,65 @@ describe('retries', () => {
     const response = await settle(rf(URL_A))
     expect(response.status).toBe(200)
     expect(cancelled).toEqual([1, 2])
+  })
+})
+
+describe('Retry-After is delay-seconds or an HTTP-date only (RFC 9110 §10.2.3; issue 10 defect 13)', () => {
+  const NOW = Date.UTC(2026, 0, 15, 12, 0, 0)
+
+  it('reads delay-seconds and the three HTTP-date forms', () => {
+    expect(parseRetryAfter('0', NOW)).toBe(0)
+    expect(parseRetryAfter(' 7 ', NOW)).toBe(7000)
+    expect(parseRetryAfter('Thu, 15 Jan 2026 12:00:30 GMT', NOW)).toBe(30_000)
+    expect(parseRetryAfter('Thursday, 15-Jan-26 12:00:30 GMT', NOW)).toBe(30_000)
+    expect(parseRetryAfter('Thu Jan 15 12:00:30 2026', NOW)).toBe(30_000)
+    expect(parseRetryAfter('Thu Jan  1 12:00:30 2026', Date.UTC(2026, 0, 1, 12))).toBe(30_000)
+    // A date in the past means now.
+    expect(parseRetryAfter('Sun, 06 Nov 1994 08:49:37 GMT', NOW)).toBe(0)
+  })
+
+  it.each(['-5', '1.5', '+5', '5, 6', '12/31/2099', '2099-12-31', 'soon', '', '1e3', '0x10', 'Thu, 31 Feb 2026 12:00:00 GMT', 'Thu, 15 Jan 2026 24:00:00 GMT', 'Thu, 15 Jan 2026 12:00:00 UTC', 'Thu, 15 Jan 0026 12:00:00 GMT'])(
+    'ignores %j like any value that is neither',
+    (value) => {
+      expect(parseRetryAfter(value, NOW)).toBeUndefined()
+    },
+  )
+
+  it('property: digits are seconds, an IMF-fixdate is its distance from now, anything else is ignored', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 10_000_000 }), (n) => parseRetryAfter(String(n), NOW) === n * 1000),
+    )
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(1970, 0, 1), max: Date.UTC(9999, 11, 31) }), (t) => {
+        const seconds = Math.floor(t / 1000) * 1000
+        return parseRetryAfter(new Date(seconds).toUTCString(), NOW) === Math.max(0, seconds - NOW)
+      }),
+    )
+    fc.assert(
+      fc.property(fc.constantFrom('-', '+', '', ' -'), fc.nat(), fc.constantFrom('.5', ', 6', 'e3', '/12/2099', ' s', '', '.0'), (sign, n, tail) => {
+        fc.pre(sign.trim() !== '' || tail.trim() !== '')
+        return parseRetryAfter(`${sign}${n}${tail}`, NOW) === undefined
+      }),
+    )
+    fc.assert(
+      fc.property(fc.string(), (value) => {
+        const trimmed = value.trim()
+        fc.pre(!/^\d+$/.test(trimmed) && !/ GMT$|\d{4}$/.test(trimmed))
+        return parseRetryAfter(value, NOW) === undefined
+      }),
+    )
+  })
+
+  it('a response with "-5" waits the backoff, and a "12/31/2099" does not open the breaker', async () => {
+    const t = statusTransport([503, { 'retry-after': '-5' }], 200)
+    const { rf, retries } = make(t.fetch)
+    expect((await settle(rf(URL_A))).status).toBe(200)
+    expect(retries).toEqual(['2@100'])
+
+    const far = statusTransport([503, { 'retry-after': '12/31/2099' }], 200)
+    const { rf: rf2 } = make(far.fetch, { retry: false })
+    expect((await settle(rf2(URL_A))).status).toBe(503)
+    expect(rf2.breaker('https://a.test')!.state).toBe('closed')
+    expect((await settle(rf2(URL_A))).status).toBe(200)
   })
 })
