@@ -229,6 +229,33 @@ describe('open → half-open → closed | open', () => {
   })
 })
 
+describe('a slow half-open probe (issue 10 defect 11)', () => {
+  it('counts like a failure: a breaker that slow calls opened re-opens, and a fast probe closes it', async () => {
+    const c = controlledTransport()
+    const { rf, changes } = make(c.fetch, { breaker: { failureThreshold: 2, openDuration: 1_000, slowCall: { duration: 100, rate: 0.5 } } })
+    const slowCall = async () => {
+      const p = rf(URL_A)
+      await flush()
+      vi.advanceTimersByTime(150)
+      c.pending[0]!.respond(200)
+      expect((await p).status).toBe(200)
+    }
+    await slowCall()
+    await slowCall()
+    expect(rf.breaker(KEY)!.state).toBe('open')
+    vi.advanceTimersByTime(1_000)
+    await slowCall()
+    expect(rf.breaker(KEY)!.state).toBe('open')
+    expect(changes).toEqual(['closed>open', 'open>half-open', 'half-open>open'])
+    vi.advanceTimersByTime(1_000)
+    const p = rf(URL_A)
+    await flush()
+    c.pending[0]!.respond(200)
+    expect((await p).status).toBe(200)
+    expect(rf.breaker(KEY)!.state).toBe('closed')
+  })
+})
+
 describe('calls admitted before a state change', () => {
   it('run to the end, are never aborted by the breaker, and do not move it afterwards', async () => {
     const c = controlledTransport()

@@ -98,7 +98,8 @@ export class Breaker implements BreakerControl {
       if ((failure || slow) && this.tripped(t)) this.trip(t)
     } else if (s === 'half-open') {
       this.probesInFlight--
-      if (failure) this.trip(t)
+      // A slow probe says the upstream is still slow: it must not close a breaker slow calls opened.
+      if (failure || slow) this.trip(t)
       else if (++this.probeSuccesses >= this.options.successesToClose) this.close()
     }
   }
