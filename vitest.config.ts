@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config'
 
 // Three projects: fast unit tests in Node (happy-dom per file where a browser is needed),
-// the Worker in workerd, and end-to-end tests in headless Chromium.
+// the Worker in workerd, and end-to-end tests: headless Chromium, and the contract suite in every runtime.
+// The end-to-end files run one at a time: the first launch may unpack the packaged Chromium.
 export default defineConfig({
   test: {
     projects: [
@@ -9,7 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/worker/**', 'test/e2e/**'],
+          exclude: ['test/worker/**', 'test/e2e/**', 'test/contract/**'],
           environment: 'node',
         },
       },
@@ -17,7 +18,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
+          include: ['test/e2e/**/*.test.ts', 'test/contract/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -1,0 +1,402 @@
+/**
+ * The contract suite: the behaviours resilient-fetch promises, written once, run unchanged in Node, headless
+ * Chromium, workerd, Deno and Bun against a real HTTP upstream on 127.0.0.1 (./upstream.ts). Web APIs only:
+ * its own small runner and assertions, no test framework, no Node module. Where a runtime genuinely differs,
+ * RUNTIME_DIFFERENCES below says so, in this one place.
+ */
+import {
+  BulkheadRejectedError,
+  CircuitOpenError,
+  ResilienceError,
+  TimeoutError,
+  createResilientFetch,
+  memoryStore,
+  resilienceInfo,
+} from '../../src/index.js'
+import type { FallbackStore, StoredResponse } from '../../src/index.js'
+
+export type Runtime = 'node' | 'chromium' | 'workerd' | 'deno' | 'bun'
+export const RUNTIMES: Runtime[] = ['node', 'chromium', 'workerd', 'deno', 'bun']
+
+/** One answer of the upstream (./upstream.ts): request n of a scenario gets step n, the last one repeats. */
+export interface Step {
+  status?: number
+  statusText?: string
+  headers?: Record<string, string>
+  /** The body; by default a JSON echo of the request (method, path, body, x-probe header). */
+  body?: string
+  /** ms before answering. */
+  delay?: number
+  /** Answer only when the suite releases the scenario (or never: a hanging upstream). */
+  hold?: boolean
+}
+
+/** What the upstream saw of one scenario. */
+export interface ScenarioStats {
+  requests: number
+  inFlight: number
+  maxInFlight: number
+  /** Requests whose connection closed before their answer was sent: the client cut them. */
+  closedEarly: number
+  arrivals: { path: string; at: number }[]
+}
+
+export interface ContractEnv {
+  runtime: Runtime
+  /** The upstream's base URL, e.g. http://127.0.0.1:41234 */
+  upstream: string
+  /** A URL on 127.0.0.1 that refuses connections. */
+  deadUrl: string
+}
+
+/** Where a runtime's printed results start (Deno and Bun print them on one line). */
+export const RESULTS_MARK = 'CONTRACT_RESULTS '
+
+export interface CaseResult {
+  name: string
+  ok: boolean
+  error?: string
+  ms: number
+}
+
+/**
+ * Where a runtime genuinely differs from the others: the one place that says so. A case reads its runtime's
+ * entry here, never the runtime's name.
+ */
+export const RUNTIME_DIFFERENCES: Record<Runtime, { networkErrorName: string }> = {
+  node: { networkErrorName: 'TypeError' },
+  chromium: { networkErrorName: 'TypeError' },
+  // workerd's fetch rejects a refused connection with a plain Error ("Network connection lost."), and
+  // resilient-fetch passes fetch's own error through.
+  workerd: { networkErrorName: 'Error' },
+  deno: { networkErrorName: 'TypeError' },
+  bun: { networkErrorName: 'TypeError' },
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The runner and its assertions
+
+class AssertionFailed extends Error {}
+
+function fail(message: string): never {
+  throw new AssertionFailed(message)
+}
+
+const show = (value: unknown): string => {
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return String(value)
+  }
+}
+
+/** Deep equality by JSON form: the values compared here are plain data. */
+export function equal(actual: unknown, expected: unknown, what: string): void {
+  if (show(actual) !== show(expected)) fail(`${what}: expected ${show(expected)}, got ${show(actual)}`)
+}
+
+export function assert(condition: unknown, what: string): asserts condition {
+  if (!condition) fail(what)
+}
+
+/** The reason `promise` rejects with; fails when it resolves. */
+export async function rejection(promise: Promise<unknown>, what: string): Promise<unknown> {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  return fail(`${what}: expected a rejection, it resolved`)
+}
+
+const describeError = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : `non-Error ${show(error)}`
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** What one case gets: its own scenario on the upstream, and ways to drive and watch it. */
+export interface CaseContext {
+  env: ContractEnv
+  differences: (typeof RUNTIME_DIFFERENCES)[Runtime]
+  /** The scenario's URL (plus `suffix`, e.g. `?call=3`). */
+  url(suffix?: string): string
+  script(steps: Step[]): Promise<void>
+  stats(): Promise<ScenarioStats>
+  /** Answers the scenario's held requests: all, or the first `count`. */
+  release(count?: number): Promise<void>
+  /** Polls the upstream's stats until `predicate` holds (at most 10 s); the answer is what it last saw. */
+  until(predicate: (stats: ScenarioStats) => boolean, what: string): Promise<ScenarioStats>
+}
+
+interface Case {
+  name: string
+  run(t: CaseContext): Promise<void>
+}
+
+let runs = 0
+
+function contextFor(env: ContractEnv, name: string): CaseContext {
+  const id = `${name.replace(/[^a-z0-9]+/gi, '-')}-${Date.now().toString(36)}-${runs++}`
+  const control = (path: string, init?: RequestInit, query = '') => fetch(`${env.upstream}/_control/${path}?s=${id}${query}`, init)
+  const stats = async (): Promise<ScenarioStats> => (await control('stats')).json()
+  return {
+    env,
+    differences: RUNTIME_DIFFERENCES[env.runtime],
+    url: (suffix = '') => `${env.upstream}/s/${id}${suffix}`,
+    async script(steps) {
+      const response = await control('script', { method: 'POST', body: JSON.stringify(steps) })
+      assert(response.ok, `the upstream refused the script: ${response.status} ${await response.text()}`)
+    },
+    stats,
+    async release(count) {
+      await (await control('release', { method: 'POST' }, count === undefined ? '' : `&n=${count}`)).text()
+    },
+    async until(predicate, what) {
+      const deadline = Date.now() + 10_000
+      for (;;) {
+        const seen = await stats()
+        if (predicate(seen)) return seen
+        if (Date.now() > deadline) fail(`the upstream never saw ${what}: ${show(seen)}`)
+        await sleep(20)
+      }
+    },
+  }
+}
+
+/** Runs every case in turn (each bounded to 20 s) and returns one result per case, never throwing. */
+export async function runContract(env: ContractEnv): Promise<CaseResult[]> {
+  const results: CaseResult[] = []
+  for (const c of CASES) {
+    const started = Date.now()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the case did not finish within 20 s')), 20_000)))
+    try {
+      await Promise.race([c.run(contextFor(env, c.name)), timeout])
+      results.push({ name: c.name, ok: true, ms: Date.now() - started })
+    } catch (error) {
+      results.push({ name: c.name, ok: false, error: describeError(error), ms: Date.now() - started })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  return results
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The cases
+
+const keyOf = (t: CaseContext): string => new URL(t.env.upstream).origin
+
+/** A FallbackStore (memoryStore underneath) whose `stored` resolves once a copy has been put. */
+function watchedStore(): FallbackStore & { stored: Promise<void> } {
+  const inner = memoryStore()
+  let done: () => void = () => {}
+  const stored = new Promise<void>((resolve) => (done = resolve))
+  return {
+    stored,
+    get: (key) => inner.get(key),
+    async put(key: string, entry: StoredResponse) {
+      await inner.put(key, entry)
+      done()
+    },
+    delete: (key) => inner.delete(key),
+    clear: () => inner.clear(),
+  }
+}
+
+function isNamed(error: unknown, name: string): boolean {
+  return error instanceof Error && error.name === name
+}
+
+export const CASES: Case[] = [
+  {
+    name: 'drop-in: same Response as fetch; non-2xx resolves',
+    async run(t) {
+      await t.script([{ status: 404, statusText: 'Gone Fishing', headers: { 'x-up': 'a' }, body: 'missing' }])
+      const rf = createResilientFetch({ retry: false })
+      const [ours, theirs] = [await rf(t.url()), await fetch(t.url())]
+      const view = async (r: Response) => ({ status: r.status, statusText: r.statusText, ok: r.ok, up: r.headers.get('x-up'), body: await r.text() })
+      equal(await view(ours), await view(theirs), 'a 404 through resilient-fetch and through fetch')
+      equal(ours.status, 404, 'status')
+      await t.script([{}])
+      const echoed = await rf(new Request(t.url('?q=1'), { method: 'POST', body: 'payload', headers: { 'x-probe': 'p1' } }))
+      equal(await echoed.json(), { method: 'POST', path: new URL(t.url('?q=1')).pathname + '?q=1', body: 'payload', probe: 'p1' }, 'a POST Request: method, query, body and header reach the upstream')
+      equal(resilienceInfo(echoed)?.source, 'network', 'resilienceInfo(response).source')
+    },
+  },
+  {
+    name: "network error: fetch's own error",
+    async run(t) {
+      const rf = createResilientFetch({ retry: false })
+      const [ours, theirs] = [await rejection(rf(t.env.deadUrl), 'a refused connection'), await rejection(fetch(t.env.deadUrl), 'fetch to a refused port')]
+      assert(isNamed(theirs, t.differences.networkErrorName), `this runtime's fetch rejects with ${describeError(theirs)}`)
+      assert(isNamed(ours, t.differences.networkErrorName), `resilient-fetch rejects as fetch does, got ${describeError(ours)}`)
+      assert(!(ours instanceof ResilienceError), 'a network error is not one of ours')
+      equal(rf.snapshot().totals.failures, 1, 'counted as a failure')
+    },
+  },
+  {
+    name: 'breaker: opens, half-open admits exactly N probes, closes',
+    async run(t) {
+      await t.script([{ status: 500 }, { status: 500 }, { hold: true }, { hold: true }, {}])
+      const openDuration = 300
+      const rf = createResilientFetch({
+        breaker: { window: 'consecutive', failureThreshold: 2, openDuration, halfOpen: { probes: 2, successesToClose: 2 } },
+        retry: false,
+        fallback: false,
+      })
+      const breaker = () => rf.breaker(keyOf(t))?.state
+      for (const n of [1, 2]) equal((await rf(t.url())).status, 500, `failure ${n} resolves with its 500`)
+      equal(breaker(), 'open', 'state after 2 failures')
+      const refused = await rejection(rf(t.url()), 'a call while open')
+      assert(refused instanceof CircuitOpenError && refused.name === 'CircuitOpenError', `open refuses with CircuitOpenError, got ${describeError(refused)}`)
+      equal((await t.stats()).requests, 2, 'requests reaching the upstream while open')
+      await sleep(openDuration + 50)
+      // Distinct URLs: a browser makes identical GETs wait for each other in its HTTP cache.
+      const calls = [1, 2, 3, 4].map((n) => settle(rf(t.url(`?probe=${n}`))))
+      await t.until((s) => s.inFlight === 2, '2 probes in flight')
+      equal(breaker(), 'half-open', 'state with probes in flight')
+      const early = calls.map((c) => c.peek())
+      equal(early.filter((o) => o?.error instanceof CircuitOpenError).length, 2, 'calls refused at once beyond the 2 probes')
+      await t.release()
+      const outcomes = await Promise.all(calls.map((c) => c.done))
+      equal(outcomes.filter((o) => o.response?.status === 200).length, 2, 'probes answered 200')
+      equal(breaker(), 'closed', 'state after 2 successful probes')
+      equal((await rf(t.url())).status, 200, 'a call once closed')
+      equal((await t.stats()).requests, 5, 'requests the upstream saw: 2 failures, 2 probes, 1 after closing')
+    },
+  },
+  {
+    name: 'bulkhead: bound, FIFO queue, full rejects',
+    async run(t) {
+      await t.script([{ hold: true }])
+      const rf = createResilientFetch({ bulkhead: { maxConcurrent: 2, maxQueue: 2, queueTimeout: 10_000 }, breaker: false, retry: false, fallback: false })
+      const calls = [1, 2, 3, 4].map((n) => settle(rf(t.url(`?call=${n}`))))
+      await t.until((s) => s.inFlight === 2, '2 calls in flight')
+      equal(rf.snapshot().bulkheads.map(({ active, queued }) => ({ active, queued })), [{ active: 2, queued: 2 }], 'bulkhead while full')
+      const refused = await rejection(rf(t.url('?call=5')), 'a call beyond maxConcurrent + maxQueue')
+      assert(refused instanceof BulkheadRejectedError && refused.name === 'BulkheadRejectedError', `rejects with BulkheadRejectedError, got ${describeError(refused)}`)
+      equal([refused.active, refused.queued], [2, 2], 'the error says how full')
+      // One answer at a time frees one permit at a time: the queued calls must leave the queue in order.
+      for (const n of [3, 4]) {
+        await t.release(1)
+        const seen = await t.until((s) => s.requests === n, `queued call ${n}`)
+        equal(seen.arrivals[n - 1]?.path.split('call=')[1], String(n), `call to reach the upstream ${n}th (the queue is FIFO)`)
+      }
+      await t.release()
+      const outcomes = await Promise.all(calls.map((c) => c.done))
+      equal(outcomes.map((o) => o.response?.status), [200, 200, 200, 200], 'every admitted call answered')
+      equal((await t.stats()).maxInFlight, 2, 'most requests in flight at the upstream')
+      equal(rf.snapshot().bulkheads[0]?.active, 0, 'permits released')
+    },
+  },
+  {
+    name: 'attempt deadline: TimeoutError, socket closed',
+    async run(t) {
+      await t.script([{ hold: true }])
+      const rf = createResilientFetch({ timeout: { attempt: 300, total: 10_000 }, retry: false, fallback: false })
+      const events: string[] = []
+      rf.addEventListener('timeout', () => events.push('timeout'))
+      const error = await rejection(rf(t.url()), 'a call to a hanging upstream')
+      assert(error instanceof TimeoutError && error instanceof ResilienceError, `rejects with our TimeoutError, got ${describeError(error)}`)
+      equal([error.name, error.scope, error.timeout], ['TimeoutError', 'attempt', 300], 'name, scope, timeout')
+      equal([rf.snapshot().totals.timeouts, events.length], [1, 1], 'totals.timeouts and timeout events')
+      await t.until((s) => s.closedEarly === 1, 'the connection closed')
+    },
+  },
+  {
+    name: 'total deadline: TimeoutError, socket closed',
+    async run(t) {
+      await t.script([{ status: 503 }, { hold: true }])
+      const rf = createResilientFetch({ timeout: { attempt: 10_000, total: 400 }, retry: { limit: 3, backoff: { base: 10, jitter: 'none' } }, breaker: false, fallback: false })
+      const error = await rejection(rf(t.url()), 'a retried call whose second attempt hangs')
+      assert(error instanceof TimeoutError, `rejects with our TimeoutError, got ${describeError(error)}`)
+      equal([error.name, error.scope, error.timeout], ['TimeoutError', 'total', 400], 'name, scope, timeout')
+      const seen = await t.until((s) => s.closedEarly === 1, 'the connection closed')
+      equal(seen.requests, 2, 'attempts the upstream saw')
+    },
+  },
+  {
+    name: 'retries: failures retried, POST not',
+    async run(t) {
+      await t.script([{ status: 503 }, { status: 502 }, { body: 'third time' }, { status: 503 }])
+      const rf = createResilientFetch({ retry: { limit: 2, backoff: { base: 10, jitter: 'none' } }, breaker: false, fallback: false })
+      const response = await rf(t.url())
+      equal([response.status, await response.text(), resilienceInfo(response)?.attempts], [200, 'third time', 3], 'status, body, attempts')
+      equal(rf.snapshot().totals.retries, 2, 'totals.retries')
+      equal((await rf(t.url(), { method: 'POST', body: 'x' })).status, 503, 'a POST answered 503 returns it')
+      equal((await t.stats()).requests, 4, 'requests the upstream saw (the POST once)')
+    },
+  },
+  {
+    name: 'Retry-After: honoured; too long: not retried',
+    async run(t) {
+      await t.script([{ status: 503, headers: { 'retry-after': '1' } }, { body: 'after' }, { status: 429, headers: { 'retry-after': '120' } }])
+      // The breaker's own Retry-After rule is left out: this case is about the retry stage.
+      const rf = createResilientFetch({ retry: { limit: 1, backoff: { base: 10, jitter: 'none' } }, breaker: false, fallback: false })
+      const delays: number[] = []
+      rf.addEventListener('retry', (event) => delays.push((event as CustomEvent<{ delay: number }>).detail.delay))
+      const response = await rf(t.url())
+      equal([response.status, await response.text()], [200, 'after'], 'the retry after Retry-After')
+      equal(delays, [1_000], 'retry delays')
+      const [first, second] = (await t.stats()).arrivals
+      assert(second!.at - first!.at >= 990, `the upstream saw the retry ${second!.at - first!.at} ms after the first attempt`)
+      equal((await rf(t.url())).status, 429, 'Retry-After beyond maxRetryAfter: the 429 returns')
+      equal([(await t.stats()).requests, delays.length], [3, 1], 'requests and retries after the long Retry-After')
+    },
+  },
+  {
+    name: 'caller abort: rejects with signal.reason, socket closed, not a failure',
+    async run(t) {
+      await t.script([{ hold: true }])
+      const rf = createResilientFetch({ fallback: false })
+      const controller = new AbortController()
+      const reason = new Error('the caller gave up')
+      const call = rf(t.url(), { signal: controller.signal })
+      await t.until((s) => s.inFlight === 1, 'the request')
+      controller.abort(reason)
+      equal((await rejection(call, 'an aborted call')) === reason, true, 'rejects with the very signal.reason')
+      await t.until((s) => s.closedEarly === 1, 'the connection closed')
+      const before = await rejection(rf(t.url(), { signal: AbortSignal.abort(reason) }), 'a call with an aborted signal')
+      equal(before === reason, true, 'an already aborted signal rejects with its reason')
+      const snapshot = rf.snapshot()
+      equal([snapshot.totals.failures, snapshot.breakers[0]?.failures ?? 0], [0, 0], 'failures counted')
+      equal((await t.stats()).requests, 1, 'requests the upstream saw')
+    },
+  },
+  {
+    name: 'fallback: served on failure, marked',
+    async run(t) {
+      await t.script([{ body: 'fresh', headers: { 'x-up': 'kept' } }, { status: 500 }])
+      const store = watchedStore()
+      const rf = createResilientFetch({ fallback: { store }, retry: false, breaker: false })
+      const served: number[] = []
+      rf.addEventListener('fallback', (event) => served.push((event as CustomEvent<{ age: number }>).detail.age))
+      const first = await rf(t.url())
+      equal([await first.text(), first.headers.get('x-resilient-source')], ['fresh', null], 'the network answer')
+      await store.stored
+      const copy = await rf(t.url())
+      equal([copy.status, await copy.text(), copy.headers.get('x-up')], [200, 'fresh', 'kept'], 'the stored copy: status, body, headers')
+      equal(copy.headers.get('x-resilient-source'), 'fallback', 'X-Resilient-Source')
+      assert(/^\d+$/.test(copy.headers.get('age') ?? ''), `an Age header in seconds, got ${copy.headers.get('age')}`)
+      const info = resilienceInfo(copy)
+      equal([info?.source, typeof info?.storedAt, served.length], ['fallback', 'number', 1], 'resilienceInfo source, storedAt, fallback events')
+      equal((await t.stats()).requests, 2, 'the failing request reached the upstream')
+    },
+  },
+]
+
+interface Settled {
+  response?: Response
+  error?: unknown
+}
+
+/** A call whose outcome can be read without awaiting it: peek() is its outcome so far, or undefined. */
+function settle(call: Promise<Response>): { done: Promise<Settled>; peek(): Settled | undefined } {
+  let outcome: Settled | undefined
+  const done = call.then(
+    (response) => (outcome = { response }),
+    (error: unknown) => (outcome = { error }),
+  )
+  return { done, peek: () => outcome }
+}

@@ -1,0 +1,10 @@
+// workerd: the contract suite inside a Worker. POST the ContractEnv as JSON; the answer is the results.
+// The Worker reaches the real upstream over loopback, through workerd's own fetch.
+import { runContract, type ContractEnv } from './contract.js'
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const env = (await request.json()) as ContractEnv
+    return Response.json(await runContract(env))
+  },
+}
