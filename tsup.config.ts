@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     idb: 'src/store/idb.ts',
     cache: 'src/store/cache.ts',
+    kv: 'src/store/kv.ts',
     metrics: 'src/metrics/prometheus.ts',
     ky: 'src/integrations/ky.ts',
     worker: 'src/worker/index.ts',

@@ -3,7 +3,8 @@ import { createFallback, type FallbackRequest } from '../fallback.js'
 import { createResilientFetch } from '../index.js'
 import { CONTENT_TYPE, toPrometheus } from '../metrics/prometheus.js'
 import { cacheStore } from '../store/cache.js'
-import type { ResilienceSnapshot } from '../types.js'
+import { kvStore } from '../store/kv.js'
+import type { BreakerState, FallbackStore, ResilienceSnapshot } from '../types.js'
 import { resolveConfig, type ProxyConfig, type ResolvedConfig, type Route, type Upstream } from './config.js'
 import { eventStream } from './events.js'
 import { matchRoute, requestHeaders, responseHeaders, upstreamUrl } from './route.js'
@@ -19,6 +20,20 @@ export type ProxyHandler = (request: Request, env?: unknown, ctx?: WorkerContext
 
 type FailureKind = 'circuit_open' | 'bulkhead_full' | 'timeout' | 'upstream_error'
 
+/**
+ * Where the last-known-good copies live, as `/health` says it: `kv` (the LAST_KNOWN_GOOD binding),
+ * `cache` (the Cache API), `off` (the Cache API on `*.workers.dev`, where it does nothing);
+ * `memory` and `custom` only for a `store` given to createProxy.
+ */
+export type FallbackKind = 'kv' | 'cache' | 'off' | 'memory' | 'custom'
+
+/** `GET /health`: `degraded` while any origin's breaker is not closed. */
+export interface Health {
+  status: 'ok' | 'degraded'
+  breakers: Record<string, BreakerState>
+  fallback: FallbackKind
+}
+
 interface Failure {
   error: FailureKind
   key: string
@@ -28,6 +43,10 @@ interface Failure {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
 const CACHE_NAME = 'resilient-fetch-proxy'
+/** KV keys of the proxy's copies start with this, so the namespace may hold other data. */
+const KV_PREFIX = 'resilient-fetch-proxy:'
+/** The Cache API does nothing there (Cloudflare's documentation): without KV, no copies are kept. */
+const WORKERS_DEV = '.workers.dev'
 
 /**
  * The Cloudflare Worker proxy: routes to configured origins only, one breaker and bulkhead per
@@ -56,8 +75,9 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     fallback: false,
     ...(share === undefined ? {} : { share }),
   })
+  const { store, kind } = fallbackStore(config)
   const fallback = createFallback(
-    { store: config.store ?? cacheStore({ cacheName: CACHE_NAME }), maxAge: 86_400_000, maxBodyBytes: 5 * 1024 * 1024, private: false },
+    { store, maxAge: 86_400_000, maxBodyBytes: 5 * 1024 * 1024, private: false },
     (_type, detail) => {
       console.warn(`resilient-fetch proxy: fallback store failed for ${detail.key}:`, detail.error)
     },
@@ -99,13 +119,33 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     return healthy.concat(open)
   }
 
-  function respond(request: Request, remembered: FallbackRequest, response: Response, ctx: WorkerContext | undefined): Response {
+  function respond(request: Request, remembered: FallbackRequest, upstream: Response, ctx: WorkerContext | undefined): Response {
+    // What is stored is what the client gets: the hop-by-hop rules apply before the copy is taken.
+    const response = forClient(upstream)
     // fallback.remember copies a URL at most once a second, so a hot route does not write the cache on every call.
     if (request.method === 'GET' && response.status === 200) {
       fallback.remember(remembered, response, ctx === undefined ? undefined : (promise) => ctx.waitUntil(promise))
     }
-    const headers = responseHeaders(response.headers)
-    return headers === undefined ? response : new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+    return response
+  }
+
+  function health(url: URL): Health {
+    const breakers: Record<string, BreakerState> = {}
+    for (const route of config.routes) for (const { origin } of route.upstreams) breakers[origin] = rf.breaker(origin)?.state ?? 'closed'
+    const degraded = Object.values(breakers).some((state) => state !== 'closed')
+    return { status: degraded ? 'degraded' : 'ok', breakers, fallback: kindFor(kind, url) }
+  }
+
+  let announced = false
+  /** One line at startup (the first request: only then is the host known) saying where the copies live. */
+  function announce(url: URL): void {
+    announced = true
+    const where = kindFor(kind, url)
+    if (where === 'off') {
+      console.warn(`resilient-fetch proxy: no last-known-good copies: the Cache API does nothing on *${WORKERS_DEV}; bind a KV namespace as LAST_KNOWN_GOOD (see wrangler.toml)`)
+    } else {
+      console.log(`resilient-fetch proxy: last-known-good copies in ${DESCRIBED[where]}`)
+    }
   }
 
   async function forward(request: Request, url: URL, route: Route, rest: string, ctx: WorkerContext | undefined): Promise<Response> {
@@ -157,7 +197,8 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
       const copy = await fallback.recall(remembered).catch(() => undefined)
       if (copy !== undefined) {
         fallbacks++
-        return copy.response
+        // A stored copy obeys the same header rules as a live answer (copies stored before them included).
+        return forClient(copy.response)
       }
     }
     const { error, key, retryAfter } = failure ?? realFailure('upstream_error', upstreams[0].origin)
@@ -172,12 +213,13 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
 
   return async function proxy(request: Request, _env?: unknown, ctx?: WorkerContext): Promise<Response> {
     const url = new URL(request.url)
+    if (!announced) announce(url)
     const path = url.pathname
     const method = request.method
-    if (path === '/health') return method === 'GET' || method === 'HEAD' ? json(200, { status: 'ok' }) : notAllowed(READ_ONLY)
+    if (path === '/health') return method === 'GET' || method === 'HEAD' ? json(200, health(url)) : notAllowed(READ_ONLY)
     if (path === '/metrics' || path === '/metrics.json' || path === '/events') {
       if (method !== 'GET' && method !== 'HEAD') return notAllowed(READ_ONLY)
-      if (config.metricsToken !== undefined && !authorized(request.headers.get('authorization'), config.metricsToken)) {
+      if (config.metricsToken !== undefined && !authorized(request, url, config.metricsToken)) {
         return json(401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' })
       }
       if (path === '/metrics') return new Response(toPrometheus(snapshot()), { headers: { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store' } })
@@ -213,13 +255,49 @@ function pick(current: Failure | undefined, next: Failure): Failure {
   return next.retryAfter < current.retryAfter ? next : current
 }
 
-/** Compares in time that depends on the token's length only, not on where the first difference is. */
-function authorized(header: string | null, token: string): boolean {
+/**
+ * The Bearer token, or for `/events` only, the `token` query parameter: EventSource cannot send
+ * headers, so the dashboard passes it in the URL (which logs may keep: use a token for metrics only).
+ */
+export const EVENTS_TOKEN_PARAM = 'token'
+
+function authorized(request: Request, url: URL, token: string): boolean {
+  const header = request.headers.get('authorization')
   const match = header === null ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)
-  const given = match === null ? '' : match[1]
+  if (match !== null) return sameToken(match[1], token)
+  const given = url.pathname === '/events' ? url.searchParams.get(EVENTS_TOKEN_PARAM) : null
+  return given !== null && sameToken(given, token)
+}
+
+/** Compares in time that depends on the token's length only, not on where the first difference is. */
+function sameToken(given: string, token: string): boolean {
   let diff = given.length ^ token.length
   for (let i = 0; i < token.length; i++) diff |= token.charCodeAt(i) ^ (given.charCodeAt(i) | 0)
   return diff === 0
+}
+
+/** The response with the hop-by-hop headers dropped, as the client gets it. */
+function forClient(response: Response): Response {
+  const headers = responseHeaders(response.headers)
+  return headers === undefined ? response : new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+}
+
+const DESCRIBED: Record<Exclude<FallbackKind, 'off'>, string> = {
+  kv: 'Workers KV (LAST_KNOWN_GOOD)',
+  cache: 'the Cache API (this data centre only; bind a KV namespace as LAST_KNOWN_GOOD to share them)',
+  memory: "this isolate's memory",
+  custom: 'the store given to createProxy',
+}
+
+function fallbackStore(config: ResolvedConfig): { store: FallbackStore | 'memory'; kind: FallbackKind } {
+  if (config.lastKnownGood !== undefined) return { store: kvStore(config.lastKnownGood, { prefix: KV_PREFIX }), kind: 'kv' }
+  if (config.store === 'memory') return { store: 'memory', kind: 'memory' }
+  if (config.store !== undefined) return { store: config.store, kind: 'custom' }
+  return { store: cacheStore({ cacheName: CACHE_NAME }), kind: 'cache' }
+}
+
+function kindFor(kind: FallbackKind, url: URL): FallbackKind {
+  return kind === 'cache' && url.hostname.endsWith(WORKERS_DEV) ? 'off' : kind
 }
 
 function notAllowed(methods: readonly string[]): Response {

@@ -12,25 +12,54 @@ describe('configuration from [vars]', () => {
     [{ UPSTREAM_URL: UPSTREAM, WINDOW_MS: '30s' }, 'WINDOW_MS must be a positive integer, got "30s"'],
     [{ UPSTREAM_URL: UPSTREAM, OPEN_DURATION_MS: 'soon' }, 'OPEN_DURATION_MS must be a positive integer, got "soon"'],
     [{ UPSTREAM_URL: UPSTREAM, METHODS: 'GET,,POST' }, 'METHODS must be a comma-separated list of methods'],
-    [{ UPSTREAM_URL: 'ftp://files.example' }, 'UPSTREAM_URL must be an absolute http(s) URL, got "ftp://files.example"'],
+    [{ UPSTREAM_URL: 'ftp://files.example' }, 'UPSTREAM_URL must be an absolute http(s) URL, got "ftp://files.example/"'],
     [{ UPSTREAM_URL: 'not a url' }, 'UPSTREAM_URL must be an absolute http(s) URL, got "not a url"'],
     [{ UPSTREAM_URL: 'http://user:pw@upstream.test' }, 'UPSTREAM_URL must be an http(s) URL without credentials'],
     [{}, 'UPSTREAM_URL (or ROUTES) must be set'],
     [{ ROUTES: '{"/api/": ' }, 'ROUTES must be JSON like'],
     [{ ROUTES: '["http://a.test"]' }, 'ROUTES must be an object of path prefix to origins'],
     [{ ROUTES: '{"/api/": []}' }, 'ROUTES["/api/"] must be a non-empty array of http(s) URLs'],
-    [{ ROUTES: '{"/api/": ["javascript:alert(1)"]}' }, 'ROUTES["/api/"] must be an absolute http(s) URL, got "javascript:alert(1)"'],
+    [{ ROUTES: '{"/api/": ["javascript:alert(1)"]}' }, 'ROUTES["/api/"] must be an absolute http(s) URL, got "java…" (19 characters)'],
     [{ ROUTES: '{"api/": ["http://a.test"]}' }, 'ROUTES keys must be path prefixes like "/api/", got "api/"'],
     [{ ROUTES: '{"//evil/": ["http://a.test"]}' }, 'ROUTES keys must be path prefixes'],
   ])('%j → a 500 naming the var on every request', async (env, message) => {
-    for (let i = 0; i < 2; i++) {
-      const response = await worker.fetch(new Request('http://proxy.test/api/data'), { ...env }, undefined)
-      expect(response.status).toBe(500)
-      const body = (await response.json()) as { error: string; message: string }
-      expect(body.error).toBe('config')
-      expect(body.message).toContain(message)
+    const variable = message.match(/^[A-Z_]+/)![0]
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      for (let i = 0; i < 2; i++) {
+        const response = await worker.fetch(new Request('http://proxy.test/api/data'), { ...env }, undefined)
+        expect(response.status).toBe(500)
+        expect(await response.json()).toEqual({ error: 'config', var: variable })
+      }
+      expect(logged.mock.calls.flat().join('\n')).toContain(message)
+    } finally {
+      logged.mockRestore()
     }
     expect(() => configFromEnv(env)).toThrow(message)
+  })
+
+  it.each([
+    [{ UPSTREAM_URL: 'https://admin:hunter2-secret@api.example.com/v1' }, 'UPSTREAM_URL', '"https://***@api.example.com/v1"', ['admin', 'hunter2-secret']],
+    [{ UPSTREAM_URL: 'https://api.example.com/v1?api_key=sk_live_0123456789' }, 'UPSTREAM_URL', '"https://api.example.com/v1?***"', ['sk_live_0123456789']],
+    [{ ROUTES: '{"/api/": ["https://api.example.com/#tok=abcdef0123"]}' }, 'ROUTES', '"https://api.example.com/#***"', ['abcdef0123']],
+    [{ UPSTREAM_URL: 'http://a.test', TIMEOUT_MS: 'sk_live_0123456789abcdef' }, 'TIMEOUT_MS', '"sk_l…" (24 characters)', ['sk_live_0123456789abcdef']],
+    [{ ROUTES: '{"/api/": ["https://u:sk_live_0123456789@a.test"' }, 'ROUTES', '(SyntaxError)', ['sk_live_0123456789']],
+  ])('%j: the client gets the var name only; the log gets the value redacted', async (env, variable, shown, secrets) => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const response = await worker.fetch(new Request('http://proxy.test/api/data'), env, undefined)
+      const text = await response.text()
+      expect(JSON.parse(text)).toEqual({ error: 'config', var: variable })
+      const log = logged.mock.calls.flat().join('\n')
+      expect(log).toContain(variable)
+      expect(log).toContain(shown)
+      for (const secret of secrets) {
+        expect(text).not.toContain(secret)
+        expect(log).not.toContain(secret)
+      }
+    } finally {
+      logged.mockRestore()
+    }
   })
 
   it('applies the defaults', () => {
@@ -97,6 +126,9 @@ describe('createProxy', () => {
     [{ upstream: UPSTREAM, methods: 42 }, TypeError, 'methods must be a comma-separated list'],
     [{ upstream: UPSTREAM, fetch: 'no' }, TypeError, 'fetch must be a function, got "no"'],
     [{ upstream: UPSTREAM, metricsToken: 5 }, TypeError, 'metricsToken must be a string, got 5'],
+    [{ upstrem: UPSTREAM }, TypeError, 'createProxy: upstrem is not an option (did you mean upstream?)'],
+    [{ upstream: UPSTREAM, timeOut: 5 }, TypeError, 'createProxy: timeOut is not an option (did you mean timeout?)'],
+    [{ upstream: UPSTREAM, lastKnownGood: {} }, TypeError, 'lastKnownGood must be a Workers KV namespace binding, got {}'],
   ])('%j throws at creation', (config, type, message) => {
     expect(() => createProxy(config as never)).toThrow(type)
     expect(() => createProxy(config as never)).toThrow(message)

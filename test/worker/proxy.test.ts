@@ -75,7 +75,7 @@ describe('forwarding', () => {
   it('answers /health', async () => {
     const response = await proxy({ fetch: fakeUpstream().fetch })(get('/health'))
     expect(response.status).toBe(200)
-    expect(await response.json()).toEqual({ status: 'ok' })
+    expect(await response.json()).toEqual({ status: 'ok', breakers: { [ORIGIN]: 'closed' }, fallback: 'memory' })
   })
 })
 

@@ -12,6 +12,8 @@ export default defineConfig({
         compatibilityDate: '2026-04-01',
         compatibilityFlags: ['enable_request_signal'],
         durableObjects: { BREAKERS: { className: 'BreakerCoordinator', useSQLite: true } },
+        // A local Workers KV namespace for the last-known-good copies (LAST_KNOWN_GOOD in wrangler.toml).
+        kvNamespaces: ['LAST_KNOWN_GOOD'],
       },
     }),
   ],
