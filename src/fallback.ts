@@ -4,7 +4,7 @@
  */
 import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
-import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, isStoredResponse, storedHeader, toStored, VARY_HEADER } from './store/entry.js'
+import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, isStoredResponse, storedHeader, toStored, VARY_HEADER, varyRecordOf } from './store/entry.js'
 import { originOf } from './url.js'
 
 export interface NormalizedFallbackOptions {
@@ -18,33 +18,65 @@ export interface FallbackRequest {
   method: string
   url: string
   headers: Headers
+  /** fetch's own cache mode (init's, else the Request's): 'no-store' forbids keeping the response. */
+  cache?: RequestCache
+}
+
+/** What bounds a recall besides its own READ_LIMIT: the call's total deadline and abort. */
+export interface RecallBound {
+  signal?: AbortSignal
+  /** Absolute time (ms since the epoch) of the call's total deadline. */
+  deadline?: number
+}
+
+/** Where a response comes from: `epoch` is what `epoch()` said when its call started. */
+export interface RememberFrom {
+  receivedAt?: number
+  epoch?: number
 }
 
 export interface Fallback {
   /** Synchronous and cheap: decides from the request and response headers whether the response may be stored;
    *  if so clones it and stores it in the background (through waitUntil when given). Never throws, never awaits,
-   *  never delays the caller or the body the caller reads. */
-  remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, receivedAt?: number): void
+   *  never delays the caller or the body the caller reads. A response to a call that started before a clear()
+   *  (an older `from.epoch`) is never stored. */
+  remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, from?: RememberFrom): void
   /** A stored copy for this request no older than maxAge (narrowed by the stored response's
    *  Cache-Control stale-if-error=N), whose recorded Vary header values match this request's; as a new Response with
    *  the same status, statusText, headers and body plus `X-Resilient-Source: fallback` and `Age` (whole seconds).
-   *  undefined when there is none, or when the store failed (emit storeerror then). Never rejects. */
-  recall(request: FallbackRequest): Promise<{ response: Response; storedAt: number } | undefined>
-  /** Empties the store; no copy of a response remembered before it lands after it resolves. */
+   *  A copy still being written is found too. undefined when there is none, when the store failed or took longer
+   *  than the bound (emit storeerror then), or when the bound's signal aborted. Never rejects, never hangs. */
+  recall(request: FallbackRequest, bound?: RecallBound): Promise<{ response: Response; storedAt: number } | undefined>
+  /** How many clear() calls came before now; a call notes it when it starts. */
+  epoch(): number
+  /** Empties the store without waiting for writes in flight: no copy remembered before it is served after it
+   *  resolves (one landing later is deleted). Rejects when the store's own clear fails or does not settle. */
   clear(): Promise<void>
 }
 
 /** A URL's copy is refreshed at most this often: its copy is at most this much older than the newest good response. */
 const REFRESH_INTERVAL = 1_000
 const REMEMBERED_KEYS = 1_000
+/** A read may take at most this long, less when the call's deadline is nearer: a hung store must not hang a call. */
+const READ_LIMIT = 1_000
+/** ...but at least this long, so a call that failed at its total deadline can still be answered from disk. */
+const READ_GRACE = 100
+/** A write or a clear that has not settled after this long is reported (writes) or rejected (clear). */
+const WRITE_LIMIT = 10_000
+/** Clocks of isolates or tabs may differ this much; a copy dated further ahead was stored while the clock was wrong. */
+const CLOCK_SKEW = 1_000
 
 type EmitStoreError = (type: 'storeerror', detail: { key: string; error: unknown }) => void
 
 export function createFallback(options: NormalizedFallbackOptions, emit: EmitStoreError, now: () => number = Date.now): Fallback {
   const store = resolveStore(options.store)
-  // Puts in flight, and a counter clear() bumps so copies still being read when it runs are dropped.
-  const putting = new Set<Promise<void>>()
+  // Bumped by clear(): copies of calls started, or writes begun, before it never outlive it.
   let generation = 0
+  // Copies being read or written, by key: a recall right after the first good response finds its copy.
+  const writing = new Map<string, Promise<StoredResponse | undefined>>()
+  // Keys whose write began before the last clear() and has not landed: never served, deleted when it lands.
+  const orphans = new Map<string, number>()
+  const puts = new Map<Promise<void>, string>()
   // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
   const takenAt = new Map<string, number>()
 
@@ -72,23 +104,39 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
     }
   }
 
-  async function save(request: FallbackRequest, key: string, url: string, copy: Response, storedAt: number, extra: [string, string][], started: number): Promise<void> {
+  /** The entry to store, or undefined when it is not kept (too large, or credentials we cannot bind). */
+  async function prepare(request: FallbackRequest, url: string, copy: Response, storedAt: number, extra: [string, string][]): Promise<StoredResponse | undefined> {
+    const credential = await credentialOf(request.headers)
+    // Without a digest we cannot bind a credentialed copy to its user, so we keep none.
+    if (credential === null) return void copy.body?.cancel().catch(() => {})
+    if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
+    return toStored(url, copy, storedAt, options.maxBodyBytes, extra)
+  }
+
+  async function save(key: string, url: string, copy: Promise<StoredResponse | undefined>, storedAt: number, started: number): Promise<void> {
     try {
-      const credential = await credentialOf(request.headers)
-      // Without a digest we cannot bind a credentialed copy to its user, so we keep none.
-      if (credential === null) {
-        untake(key, storedAt)
-        return void copy.body?.cancel().catch(() => {})
-      }
-      if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
-      const entry = await toStored(url, copy, storedAt, options.maxBodyBytes, extra)
+      const entry = await copy
       if (entry === undefined || started !== generation) return untake(key, storedAt)
-      const put = putOnce(key, entry)
-      putting.add(put)
-      await put.finally(() => putting.delete(put))
+      await within(land(key, entry), WRITE_LIMIT, `store.put(${JSON.stringify(key)})`)
     } catch (error) {
       fail(url, error)
     }
+  }
+
+  /** Writes, remembering the key while in flight: a write a clear() did not wait for is deleted when it lands. */
+  function land(key: string, entry: StoredResponse): Promise<void> {
+    const put = putOnce(key, entry)
+    puts.set(put, key)
+    const forget = () => {
+      puts.delete(put)
+      const left = orphans.get(key)
+      if (left === undefined) return
+      if (left > 1) orphans.set(key, left - 1)
+      else orphans.delete(key)
+      store.delete(key).catch(() => {})
+    }
+    put.then(forget, forget)
+    return put
   }
 
   async function putOnce(key: string, entry: StoredResponse): Promise<void> {
@@ -102,58 +150,116 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
     }
   }
 
+  /** The copy for `key` that may answer `request`: one still being written first, else the store's. */
+  async function lookup(key: string, request: FallbackRequest): Promise<{ response: Response; storedAt: number } | undefined> {
+    const pending = writing.get(key)
+    const fresh = pending === undefined ? undefined : await pending.catch(() => undefined)
+    const entry: unknown = fresh ?? (await store.get(key))
+    if (entry === undefined) return undefined
+    if (!isStoredResponse(entry)) return discard(key, request.url, new TypeError(`corrupt fallback entry for ${key} deleted`))
+    const t = now()
+    // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
+    if (entry.storedAt > t + CLOCK_SKEW) return discard(key)
+    const age = Math.max(0, t - entry.storedAt)
+    if (age > maxAgeOf(entry, options.maxAge)) return undefined
+    let response: Response
+    let matches: boolean
+    try {
+      matches = varyMatches(entry, request.headers)
+      response = fromStored(entry, { 'X-Resilient-Source': 'fallback', Age: String(Math.floor(age / 1000)) })
+    } catch (error) {
+      // Passed the shape check yet cannot become a Response (a 204 with a body, a bad header name, a damaged Vary record).
+      return discard(key, request.url, new TypeError(`fallback entry for ${key} cannot be served, deleted`, { cause: error }))
+    }
+    if (!matches) return undefined
+    const credential = storedHeader(entry, CREDENTIAL_HEADER)
+    if (credential !== null && credential !== (await credentialOf(request.headers))) return undefined
+    return { response, storedAt: entry.storedAt }
+  }
+
+  /** Deletes an entry that must never be served; reports it when it was damaged. */
+  async function discard(key: string, url?: string, error?: unknown): Promise<undefined> {
+    if (url !== undefined) fail(url, error)
+    await store.delete(key).catch(() => {})
+    return undefined
+  }
+
+  /** How long a read may take: what is left of the call's deadline, within READ_GRACE..READ_LIMIT. */
+  function readLimit(deadline: number | undefined): number {
+    return deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - now()))
+  }
+
   return {
-    remember(request, response, waitUntil, receivedAt) {
+    remember(request, response, waitUntil, from) {
       try {
+        if (from?.epoch !== undefined && from.epoch !== generation) return
         if (!mayStore(request, response, options)) return
         const url = withoutFragment(request.url)
         const key = storeKey(request.method, url)
-        const t = receivedAt ?? now()
+        const t = from?.receivedAt ?? now()
         if (!due(key, t)) return
         const vary = varyRecord(response.headers, request.headers)
-        const work = save(request, key, url, response.clone(), t, vary, generation)
+        const copy = prepare(request, url, response.clone(), t, vary)
+        writing.set(key, copy)
+        const work = save(key, url, copy, t, generation).finally(() => {
+          if (writing.get(key) === copy) writing.delete(key)
+        })
         waitUntil?.(work)
       } catch (error) {
         fail(request.url, error)
       }
     },
 
-    async recall(request) {
+    async recall(request, bound) {
+      if (request.method.toUpperCase() !== 'GET') return undefined
+      const key = storeKey('GET', withoutFragment(request.url))
+      if (orphans.has(key)) return undefined
       try {
-        if (request.method.toUpperCase() !== 'GET') return undefined
-        const key = storeKey('GET', withoutFragment(request.url))
-        const entry: unknown = await store.get(key)
-        if (entry === undefined) return undefined
-        if (!isStoredResponse(entry)) {
-          fail(request.url, new TypeError(`corrupt fallback entry for ${key} deleted`))
-          await store.delete(key).catch(() => {})
-          return undefined
-        }
-        const age = Math.max(0, now() - entry.storedAt)
-        if (age > maxAgeOf(entry, options.maxAge) || !varyMatches(entry, request.headers)) return undefined
-        const credential = storedHeader(entry, CREDENTIAL_HEADER)
-        if (credential !== null && credential !== (await credentialOf(request.headers))) return undefined
-        const response = fromStored(entry, { 'X-Resilient-Source': 'fallback', Age: String(Math.floor(age / 1000)) })
-        return { response, storedAt: entry.storedAt }
+        return await within(lookup(key, request), readLimit(bound?.deadline), `store.get(${JSON.stringify(key)})`, bound?.signal)
       } catch (error) {
-        fail(request.url, error)
+        // The caller's abort is the caller's, not the store's.
+        if (bound?.signal?.aborted !== true) fail(request.url, error)
         return undefined
       }
     },
 
+    epoch: () => generation,
+
     async clear() {
       generation++
       takenAt.clear()
-      // Waits for puts only: a body still streaming (a slow or endless response) must not hold up a logout.
-      await Promise.allSettled(putting)
-      await store.clear()
+      writing.clear()
+      // Never waits for a write in flight (a hung put must not hold up a logout): each is deleted when it lands.
+      for (const key of puts.values()) orphans.set(key, (orphans.get(key) ?? 0) + 1)
+      await within(store.clear(), WRITE_LIMIT, 'store.clear()')
     },
   }
+}
+
+/** Settles as `work` does, or rejects when `ms` pass first (or with the signal's reason when it aborts). */
+function within<T>(work: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const onAbort = () => end(() => reject(signal!.reason))
+    const timer = setTimeout(() => end(() => reject(new Error(`fallback store: ${what} did not settle within ${ms} ms`))), ms)
+    function end(settle: () => void): void {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      settle()
+    }
+    signal?.addEventListener('abort', onAbort)
+    work.then(
+      (value) => end(() => resolve(value)),
+      (error: unknown) => end(() => reject(error)),
+    )
+  })
 }
 
 /** The storage rules, from headers alone: only 200 GETs, never no-store (request or response) or Vary: *, credentials only when private. */
 function mayStore(request: FallbackRequest, response: Response, options: NormalizedFallbackOptions): boolean {
   if (response.status !== 200 || request.method.toUpperCase() !== 'GET') return false
+  // fetch's own no-store cache mode says the same as the header: keep nothing.
+  if (request.cache === 'no-store') return false
   const cacheControl = directives(response.headers.get('cache-control'))
   // no-store on either side forbids keeping the response (RFC 9111, 5.2.1.5 and 5.2.2.5).
   if (cacheControl.has('no-store') || directives(request.headers.get('cache-control')).has('no-store')) return false
@@ -204,7 +310,8 @@ function varyRecord(responseHeaders: Headers, requestHeaders: Headers): [string,
 function varyMatches(entry: StoredResponse, requestHeaders: Headers): boolean {
   const recorded = storedHeader(entry, VARY_HEADER)
   if (recorded === null) return true
-  const record = JSON.parse(decodeURIComponent(recorded)) as [string, string | null][]
+  const record = varyRecordOf(recorded)
+  if (record === undefined) throw new TypeError(`damaged ${VARY_HEADER} record`)
   return record.every(([name, value]) => requestHeaders.get(name) === value)
 }
 

@@ -169,7 +169,15 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     waitUntil: CallOptions['waitUntil'],
   ): Promise<Response> {
     let request: FallbackRequest | undefined
-    const describe = () => (request ??= { method: 'GET', url: absolute(url), headers: new Headers(call.init?.headers ?? (isRequest(call.input) ? call.input.headers : undefined)) })
+    const describe = () =>
+      (request ??= {
+        method: 'GET',
+        url: absolute(url),
+        headers: new Headers(call.init?.headers ?? (isRequest(call.input) ? call.input.headers : undefined)),
+        cache: call.init?.cache ?? (isRequest(call.input) ? call.input.cache : undefined),
+      })
+    // Noted at the start: a response to a call that started before rf.clear() is never stored.
+    const epoch = store.epoch()
     let response: Response
     try {
       response = await execute(call, transport)
@@ -180,17 +188,25 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       throw error
     }
     if (!call.failed) {
-      if (response.status === 200) store.remember(describe(), response, waitUntil)
+      if (response.status === 200) store.remember(describe(), response, waitUntil, { epoch })
       return response
     }
-    const copy = await recall(call, store, describe())
+    let copy: Response | undefined
+    try {
+      copy = await recall(call, store, describe())
+    } catch (error) {
+      response.body?.cancel().catch(() => {})
+      throw error
+    }
     if (!copy) return response
     response.body?.cancel().catch(() => {})
     return copy
   }
 
   async function recall(call: Call, store: Fallback, request: FallbackRequest): Promise<Response | undefined> {
-    const found = await store.recall(request)
+    // Bounded by the call's deadline and abort: a hung store never hangs the call.
+    const found = await store.recall(request, { signal: call.signal, deadline: call.deadline })
+    if (call.signal?.aborted) throw call.signal.reason
     if (!found) return undefined
     totals.fallbacks++
     events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((now() - found.storedAt) / 1000)) })

@@ -205,4 +205,109 @@ describe('the fallback stage', () => {
     expect(saved[0]!.headers.some(([name]) => name.toLowerCase() === 'set-cookie')).toBe(false)
     expect(new TextDecoder().decode(saved[0]!.body)).toBe('{"fresh":true}')
   })
+
+  it("a request with fetch's cache: 'no-store' (on the init or on the Request) is never stored", async () => {
+    const { rf, puts } = make(okThen(200))
+    await (await rf(URL_A, { cache: 'no-store' })).text()
+    await (await rf(new Request(URL_A, { cache: 'no-store' }))).text()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(puts).toEqual([])
+    // The init's mode wins over the Request's, as in fetch.
+    await (await rf(new Request(URL_A, { cache: 'no-store' }), { cache: 'default' })).text()
+    await vi.waitFor(() => expect(puts).toEqual([`GET ${URL_A}`]))
+  })
+
+  it('a response to a call that started before rf.clear() is never stored, though it arrives after (logout)', async () => {
+    const c = controlledTransport()
+    const { rf, puts } = make(c.fetch)
+    const before = rf(URL_A, { headers: { 'x-user': 'alice' } })
+    await flush()
+    await rf.clear()
+    c.pending[0]!.respond(200, undefined, 'alice')
+    expect(await (await before).text()).toBe('alice')
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(puts).toEqual([])
+    const next = rf(URL_A)
+    await flush()
+    c.pending[0]!.respond(503)
+    expect((await next).status).toBe(503)
+  })
+
+  it('a failure right after the first good response is answered with its copy, while the write is still in flight', async () => {
+    let release!: () => void
+    const inner = memoryStore()
+    const store: FallbackStore = {
+      get: (k) => inner.get(k),
+      put: async (k, e) => {
+        await new Promise<void>((resolve) => (release = resolve))
+        await inner.put(k, e)
+      },
+      delete: (k) => inner.delete(k),
+      clear: () => inner.clear(),
+    }
+    const rf = createResilientFetch({ fetch: okThen(500), retry: false, timeout: false, fallback: { store } })
+    expect(await (await rf(URL_A)).json()).toEqual({ fresh: true })
+    const failed = await rf(URL_A)
+    expect(failed.headers.get('x-resilient-source')).toBe('fallback')
+    expect(await failed.json()).toEqual({ fresh: true })
+    release?.()
+  })
+
+  describe('a store that never settles never hangs a call', () => {
+    function hung(): FallbackStore {
+      return { get: () => new Promise(() => {}), put: () => new Promise(() => {}), delete: async () => {}, clear: async () => {} }
+    }
+
+    function watch(promise: Promise<unknown>) {
+      const state: { done: boolean; outcome?: unknown } = { done: false }
+      promise.then(
+        (value) => Object.assign(state, { done: true, outcome: value }),
+        (error: unknown) => Object.assign(state, { done: true, outcome: error }),
+      )
+      return state
+    }
+
+    it("a failed GET ends by the call's total deadline, with its own failure and a storeerror", async () => {
+      const rf = createResilientFetch({ fetch: statusTransport(new TypeError('fetch failed')).fetch, retry: false, timeout: { attempt: 100, total: 400 }, fallback: { store: hung() } })
+      const errors: unknown[] = []
+      rf.addEventListener('storeerror', (e) => errors.push(e.detail.error))
+      const call = watch(rf(URL_A))
+      await vi.advanceTimersByTimeAsync(399)
+      expect(call.done).toBe(false)
+      await vi.advanceTimersByTimeAsync(1)
+      expect(call.done).toBe(true)
+      expect(call.outcome).toBeInstanceOf(TypeError)
+      expect(errors).toHaveLength(1)
+    })
+
+    it("a failed GET ends at once when the caller aborts, with the caller's reason", async () => {
+      const rf = createResilientFetch({ fetch: statusTransport(503).fetch, retry: false, timeout: false, fallback: { store: hung() } })
+      const controller = new AbortController()
+      const call = watch(rf(URL_A, { signal: controller.signal }))
+      await vi.advanceTimersByTimeAsync(10)
+      expect(call.done).toBe(false)
+      controller.abort('gone')
+      await vi.advanceTimersByTimeAsync(0)
+      expect(call).toEqual({ done: true, outcome: 'gone' })
+    })
+
+    it('every GET refused by an open breaker ends within 1 s', async () => {
+      const rf = createResilientFetch({ fetch: statusTransport(200).fetch, retry: false, timeout: false, fallback: { store: hung() } })
+      await (await rf(URL_A, { resilience: { fallback: false } })).text()
+      rf.breaker('https://a.test')!.open()
+      const call = watch(rf(URL_A))
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(call.done).toBe(true)
+      expect(call.outcome).toBeInstanceOf(CircuitOpenError)
+    })
+
+    it('rf.clear() resolves while a put hangs', async () => {
+      const rf = createResilientFetch({ fetch: statusTransport(200).fetch, retry: false, timeout: false, fallback: { store: hung() } })
+      await (await rf(URL_A)).text()
+      await vi.advanceTimersByTimeAsync(10)
+      const cleared = watch(rf.clear())
+      await vi.advanceTimersByTimeAsync(0)
+      expect(cleared).toEqual({ done: true, outcome: undefined })
+    })
+  })
 })

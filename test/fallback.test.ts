@@ -1,7 +1,7 @@
 // Node, not happy-dom: Set-Cookie is visible here as in servers and Workers, so its rules can be seen.
 import { http, HttpResponse } from 'msw'
 import { setupServer } from 'msw/node'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createFallback, type FallbackRequest, type NormalizedFallbackOptions } from '../src/fallback.js'
 import { memoryStore } from '../src/store/memory.js'
 import type { FallbackStore, StoredResponse } from '../src/types.js'
@@ -92,6 +92,14 @@ describe('what is stored', () => {
     const t = setup({ private: true })
     await t.remember(request(URL_A, { 'cache-control': 'no-store' }), json({}))
     expect(t.put).not.toHaveBeenCalled()
+  })
+
+  it("a request made with fetch's cache: 'no-store' is never stored, like Cache-Control: no-store", async () => {
+    const t = setup({ private: true })
+    await t.remember({ ...request(), cache: 'no-store' }, json({}))
+    expect(t.put).not.toHaveBeenCalled()
+    await t.remember({ ...request(), cache: 'no-cache' }, json({}))
+    expect(t.put).toHaveBeenCalledOnce()
   })
 
   it.each(['*', 'Accept, *'])('Vary: %s is never stored, even with private: true', async (vary) => {
@@ -236,6 +244,28 @@ describe('age', () => {
     expect(await t.fallback.recall(request())).toBeUndefined()
   })
 
+  it('a copy dated in the future (stored while the clock was ahead) is expired and deleted, never served as new', async () => {
+    const t = setup({ maxAge: 60_000 })
+    t.advance(3_600_000)
+    await t.remember(request(), json({ ahead: true }))
+    const remove = vi.spyOn(t.store, 'delete')
+    t.advance(-3_600_000)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+    expect(remove).toHaveBeenCalledWith(`GET ${URL_A}`)
+    // Once the clock has caught up, the copy is not served as if it were new.
+    t.advance(3_600_000)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+    expect(t.errors).toEqual([])
+  })
+
+  it('a copy dated less than a second ahead (clocks of isolates differ) is served with Age 0', async () => {
+    const t = setup()
+    t.advance(900)
+    await t.remember(request(), json({}))
+    t.advance(-900)
+    expect((await t.fallback.recall(request()))!.response.headers.get('age')).toBe('0')
+  })
+
   it('a stale-if-error longer than maxAge does not widen it', async () => {
     const t = setup({ maxAge: 5_000 })
     await t.remember(request(), json({}, { headers: { 'cache-control': 'stale-if-error=3600' } }))
@@ -333,6 +363,16 @@ describe('the caller never waits and never fails because of the store', () => {
     expect(t.errors).toEqual([{ key: 'https://api.example.com', error: failure }])
   })
 
+  it('an entry that cannot become a Response is skipped with a storeerror and deleted, from any store', async () => {
+    const store = memoryStore()
+    vi.spyOn(store, 'get').mockResolvedValue({ url: URL_A, status: 204, statusText: '', headers: [], body: new ArrayBuffer(3), storedAt: 1_700_000_000_000 })
+    const remove = vi.spyOn(store, 'delete')
+    const t = setup({}, store)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+    expect(remove).toHaveBeenCalledWith(`GET ${URL_A}`)
+    expect(t.errors).toHaveLength(1)
+  })
+
   it('a corrupt entry is skipped with a storeerror and deleted', async () => {
     const store = memoryStore()
     vi.spyOn(store, 'get').mockResolvedValue({ url: URL_A, body: 'not bytes' } as unknown as StoredResponse)
@@ -341,6 +381,116 @@ describe('the caller never waits and never fails because of the store', () => {
     expect(await t.fallback.recall(request())).toBeUndefined()
     expect(remove).toHaveBeenCalledWith(`GET ${URL_A}`)
     expect(t.errors).toEqual([{ key: 'https://api.example.com', error: expect.objectContaining({ name: 'TypeError' }) }])
+  })
+})
+
+describe('a copy still being written', () => {
+  it('is found by a recall before the put lands', async () => {
+    const store = memoryStore()
+    const realPut = store.put.bind(store)
+    let release!: () => void
+    vi.spyOn(store, 'put').mockImplementation(async (key, value) => {
+      await new Promise<void>((resolve) => (release = resolve))
+      await realPut(key, value)
+    })
+    const t = setup({}, store)
+    t.fallback.remember(request(), json({ n: 1 }))
+    await vi.waitFor(() => expect(t.put).toHaveBeenCalledOnce())
+    const found = await t.fallback.recall(request())
+    expect(await found!.response.json()).toEqual({ n: 1 })
+    expect(found!.response.headers.get('x-resilient-source')).toBe('fallback')
+    release()
+  })
+
+  it('is found while its body is still being read, and still only by a request its Vary matches', async () => {
+    const t = setup()
+    t.fallback.remember(request(URL_A, { accept: 'text/csv' }), json({ n: 1 }, { headers: { vary: 'Accept' } }))
+    expect(t.put).not.toHaveBeenCalled()
+    expect(await t.fallback.recall(request(URL_A, { accept: 'text/html' }))).toBeUndefined()
+    expect(await (await t.fallback.recall(request(URL_A, { accept: 'text/csv' })))!.response.json()).toEqual({ n: 1 })
+  })
+})
+
+describe('a store that never settles never hangs a call', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_700_000_000_000, toFake: ['setTimeout', 'clearTimeout'] })
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  function hungGet() {
+    const store = memoryStore()
+    vi.spyOn(store, 'get').mockReturnValue(new Promise(() => {}))
+    return setup({}, store)
+  }
+
+  function watch<T>(promise: Promise<T>) {
+    const state: { done: boolean; value?: T } = { done: false }
+    promise.then((value) => Object.assign(state, { done: true, value }))
+    return state
+  }
+
+  it('a read gives up after 1 s with a storeerror', async () => {
+    const t = hungGet()
+    const recall = watch(t.fallback.recall(request()))
+    await vi.advanceTimersByTimeAsync(999)
+    expect(recall.done).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(recall).toEqual({ done: true, value: undefined })
+    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: new Error(`fallback store: store.get("GET ${URL_A}") did not settle within 1000 ms`) }])
+  })
+
+  it("a read ends at the call's total deadline when that comes first", async () => {
+    const t = hungGet()
+    const recall = watch(t.fallback.recall(request(), { deadline: t.now() + 300 }))
+    await vi.advanceTimersByTimeAsync(299)
+    expect(recall.done).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(recall).toEqual({ done: true, value: undefined })
+    expect(t.errors).toHaveLength(1)
+  })
+
+  it('a read after the deadline passed still gets 100 ms, so a copy on disk can answer a total timeout', async () => {
+    const t = hungGet()
+    const recall = watch(t.fallback.recall(request(), { deadline: t.now() - 5 }))
+    await vi.advanceTimersByTimeAsync(99)
+    expect(recall.done).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(recall.done).toBe(true)
+  })
+
+  it("a read ends at once when the call's signal aborts, without a storeerror", async () => {
+    const t = hungGet()
+    const controller = new AbortController()
+    const recall = watch(t.fallback.recall(request(), { signal: controller.signal }))
+    controller.abort()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(recall).toEqual({ done: true, value: undefined })
+    expect(t.errors).toEqual([])
+  })
+
+  it('a put that never settles is a storeerror after 10 s, and the work handed to waitUntil settles', async () => {
+    const store = memoryStore()
+    vi.spyOn(store, 'put').mockReturnValue(new Promise(() => {}))
+    const t = setup({}, store)
+    const work: Promise<unknown>[] = []
+    t.fallback.remember(request(), json({}), (p) => work.push(p))
+    const settled = watch(Promise.all(work))
+    await vi.advanceTimersByTimeAsync(9_999)
+    expect(settled.done).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(settled.done).toBe(true)
+    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: new Error(`fallback store: store.put("GET ${URL_A}") did not settle within 10000 ms`) }])
+  })
+
+  it("a store's clear() that never settles rejects rf.clear() after 10 s instead of hanging it", async () => {
+    const store = memoryStore()
+    vi.spyOn(store, 'clear').mockReturnValue(new Promise(() => {}))
+    const t = setup({}, store)
+    const cleared = t.fallback.clear().catch((error: unknown) => error)
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(await cleared).toEqual(new Error('fallback store: store.clear() did not settle within 10000 ms'))
   })
 })
 
@@ -423,7 +573,7 @@ describe('clear', () => {
     expect(await t.fallback.recall(request(URL_A, { authorization: 'Bearer alice' }))).toBeUndefined()
   })
 
-  it('a put already under way when clear() is called finishes before the store is cleared', async () => {
+  it('a put under way when clear() is called never leaves its copy: clear() does not wait for it, and the copy is deleted when it lands', async () => {
     const store = memoryStore()
     const realPut = store.put.bind(store)
     let release!: () => void
@@ -431,17 +581,41 @@ describe('clear', () => {
       await new Promise<void>((resolve) => (release = resolve))
       await realPut(key, value)
     })
-    const clear = vi.spyOn(store, 'clear')
+    const remove = vi.spyOn(store, 'delete')
     const t = setup({}, store)
     t.fallback.remember(request(), json({ a: 1 }))
     await vi.waitFor(() => expect(t.put).toHaveBeenCalledOnce())
-    const cleared = t.fallback.clear()
-    await Promise.resolve()
-    expect(clear).not.toHaveBeenCalled()
-    release()
-    await cleared
-    expect(clear).toHaveBeenCalledOnce()
+    await t.fallback.clear()
     expect(await t.fallback.recall(request())).toBeUndefined()
+    release()
+    await vi.waitFor(() => expect(remove).toHaveBeenCalledWith(`GET ${URL_A}`))
+    expect(await store.get(`GET ${URL_A}`)).toBeUndefined()
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
+
+  it('clear() never waits on a put that never settles', async () => {
+    const store = memoryStore()
+    vi.spyOn(store, 'put').mockReturnValue(new Promise(() => {}))
+    const t = setup({}, store)
+    t.fallback.remember(request(), json({ a: 1 }))
+    await vi.waitFor(() => expect(t.put).toHaveBeenCalledOnce())
+    const cleared = vi.fn()
+    t.fallback.clear().then(cleared)
+    await vi.waitFor(() => expect(cleared).toHaveBeenCalledOnce())
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
+
+  it('a response from a call that started before clear() is never stored, even when it arrives after (logout)', async () => {
+    const t = setup({ private: true })
+    const epoch = t.fallback.epoch()
+    await t.fallback.clear()
+    const work: Promise<unknown>[] = []
+    t.fallback.remember(request(URL_A, { authorization: 'Bearer alice' }), json({ me: 'alice' }), (p) => work.push(p), { epoch })
+    await Promise.all(work)
+    expect(t.put).not.toHaveBeenCalled()
+    t.fallback.remember(request(), json({ me: 'anyone' }), (p) => work.push(p), { epoch: t.fallback.epoch() })
+    await Promise.all(work)
+    expect(t.put).toHaveBeenCalledOnce()
   })
 
   it('an endless response body does not hold up clear()', async () => {

@@ -1,7 +1,7 @@
 /** Turns the `fallback.store` option into a store: 'auto' picks the best storage this platform has, on first use. */
 import type { FallbackStore } from '../types.js'
 import { isEvictable, type Evictable } from './entry.js'
-import { memoryStore } from './memory.js'
+import { memoryStore, openWithin } from './memory.js'
 
 /** 'memory' → a memory store; 'auto' → Cache API, else IndexedDB, else memory; a store → itself. */
 export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackStore {
@@ -23,10 +23,13 @@ async function pickStore(): Promise<FallbackStore> {
   return memoryStore()
 }
 
-/** Probed, not just detected: Firefox private mode has `caches` but refuses to open one, while IndexedDB works. */
+/**
+ * Probed, not just detected: Firefox private mode has `caches` but refuses to open one, while IndexedDB works;
+ * an open that never settles counts as a refusal.
+ */
 async function cacheApiWorks(): Promise<boolean> {
   if (typeof globalThis.caches !== 'object' || globalThis.caches === null) return false
-  return globalThis.caches.open('resilient-fetch').then(
+  return openWithin(globalThis.caches.open('resilient-fetch'), 'caches.open').then(
     () => true,
     () => false,
   )

@@ -5,7 +5,7 @@
 import type { FallbackStore, StoredResponse } from '../types.js'
 import { type Evictable } from './entry.js'
 import { positiveInteger } from '../validate.js'
-import { degrading } from './memory.js'
+import { degrading, knownOptions, openWithin } from './memory.js'
 
 export interface CacheStoreOptions {
   /** The cache opened with `caches.open`. @default 'resilient-fetch' */
@@ -27,11 +27,12 @@ const NOT_STORED = new Set(['set-cookie', 'set-cookie2', 'cf-cache-status', 'con
 const CACHE_CONTROL = 'public, max-age=31536000'
 
 /**
- * A Cache API store. Where `caches` is missing or `caches.open` fails (Firefox private mode, insecure
- * origins), the operation that found out rejects with the reason and every later one uses memory instead.
+ * A Cache API store. Where `caches` is missing, or `caches.open` fails (Firefox private mode, insecure
+ * origins) or does not settle within 2 s, the operation that found out rejects with the reason and every later one uses memory instead.
  * In Workers the cache has no working `keys()`: eviction and `clear()` cover the keys this isolate has written.
  */
 export function cacheStore(options: CacheStoreOptions = {}): FallbackStore {
+  knownOptions('cacheStore', options, ['cacheName', 'maxEntries'])
   const cacheName = options.cacheName ?? 'resilient-fetch'
   if (typeof cacheName !== 'string' || cacheName === '') {
     throw new TypeError(`cacheStore: cacheName must be a non-empty string, got ${JSON.stringify(cacheName)}`)
@@ -105,7 +106,7 @@ export function cacheStore(options: CacheStoreOptions = {}): FallbackStore {
 
 async function open(cacheName: string, lru: Set<string>): Promise<Cache> {
   if (typeof caches === 'undefined' || caches === null) throw new Error('the Cache API is not available here')
-  const cache = await caches.open(cacheName)
+  const cache = await openWithin(caches.open(cacheName), `caches.open(${JSON.stringify(cacheName)})`)
   // Browsers list keys oldest first, so a new page starts with a usable LRU order.
   for (const key of await storedKeys(cache)) lru.add(key)
   return cache

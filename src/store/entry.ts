@@ -71,7 +71,7 @@ export function fromStored(entry: StoredResponse, extra: Record<string, string> 
   }
   for (const name in extra) headers.set(name, extra[name])
   // The Response constructor copies the bytes, so a store's own buffer is never detached or shared.
-  return new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers })
+  return new Response(NULL_BODY_STATUSES.has(entry.status) ? null : entry.body, { status: entry.status, statusText: entry.statusText, headers })
 }
 
 /** The value of one header in a stored copy, or null. */
@@ -87,7 +87,10 @@ export function entrySize(entry: StoredResponse): number {
   return size
 }
 
-/** Whether a value read back from storage is a whole, usable StoredResponse (storage can hold anything). */
+/**
+ * Whether a value read back from storage is a whole StoredResponse that can become a Response again
+ * (storage can hold anything, and a lax runtime may have let through what a browser's Response refuses).
+ */
 export function isStoredResponse(value: unknown): value is StoredResponse {
   if (typeof value !== 'object' || value === null) return false
   const entry = value as Record<string, unknown>
@@ -97,13 +100,42 @@ export function isStoredResponse(value: unknown): value is StoredResponse {
     (entry.status as number) >= 200 &&
     (entry.status as number) <= 599 &&
     typeof entry.statusText === 'string' &&
+    REASON_PHRASE.test(entry.statusText) &&
     Array.isArray(entry.headers) &&
-    entry.headers.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string') &&
+    entry.headers.every(isHeader) &&
     // By tag, not instanceof: entries can come back from another realm (structured clone, workers).
     Object.prototype.toString.call(entry.body) === '[object ArrayBuffer]' &&
+    // A null-body status (204, 205, 304) with a body is refused by the Response constructor.
+    !(NULL_BODY_STATUSES.has(entry.status as number) && (entry.body as ArrayBuffer).byteLength > 0) &&
     typeof entry.storedAt === 'number' &&
     Number.isFinite(entry.storedAt)
   )
+}
+
+const NULL_BODY_STATUSES = new Set([204, 205, 304])
+/** RFC 9110 field-name (a token) and field-value (no NUL, CR or LF), and reason-phrase. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const FIELD_VALUE = /^[^\0\r\n]*$/
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/
+
+function isHeader(pair: unknown): boolean {
+  if (!Array.isArray(pair) || pair.length !== 2) return false
+  const [name, value] = pair as unknown[]
+  if (typeof name !== 'string' || typeof value !== 'string' || !TOKEN.test(name) || !FIELD_VALUE.test(value)) return false
+  return name.toLowerCase() !== VARY_HEADER || varyRecordOf(value) !== undefined
+}
+
+/** The request header values an entry's Vary record holds, or undefined when the record is damaged. */
+export function varyRecordOf(recorded: string): [string, string | null][] | undefined {
+  try {
+    const record: unknown = JSON.parse(decodeURIComponent(recorded))
+    const valid =
+      Array.isArray(record) &&
+      record.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && (typeof pair[1] === 'string' || pair[1] === null))
+    return valid ? (record as [string, string | null][]) : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Whether an error is a storage quota error, by name (browsers and fakes differ in class, not name). */

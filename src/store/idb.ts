@@ -6,7 +6,7 @@ import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import type { FallbackStore } from '../types.js'
 import { isStoredResponse, type Evictable } from './entry.js'
 import { positiveInteger } from '../validate.js'
-import { degrading } from './memory.js'
+import { degrading, knownOptions, OPEN_TIMEOUT } from './memory.js'
 
 export interface IdbStoreOptions {
   /** The IndexedDB database; one object store inside it holds the entries. @default 'resilient-fetch' */
@@ -18,8 +18,6 @@ export interface IdbStoreOptions {
 const STORE_NAME = 'responses'
 /** An array key can never collide with an entry's string key. */
 const INDEX_KEY = ['lru-index']
-/** Firefox private mode and blocked upgrades can leave open() pending forever; give up after this. */
-const OPEN_TIMEOUT = 2_000
 
 /**
  * A bounded IndexedDB store. Where IndexedDB is missing, or its open fails or hangs, the operation that
@@ -27,6 +25,7 @@ const OPEN_TIMEOUT = 2_000
  * Corrupt entries are deleted when found (the read rejects, naming the key).
  */
 export function idbStore(options: IdbStoreOptions = {}): FallbackStore {
+  knownOptions('idbStore', options, ['dbName', 'maxEntries'])
   const dbName = options.dbName ?? 'resilient-fetch'
   if (typeof dbName !== 'string' || dbName === '') {
     throw new TypeError(`idbStore: dbName must be a non-empty string, got ${JSON.stringify(dbName)}`)

@@ -1,7 +1,7 @@
 /** In-memory fallback store: least recently used entries go first, bounded by count and bytes. */
 import type { FallbackStore, StoredResponse } from '../types.js'
 import { entrySize, type Evictable } from './entry.js'
-import { positiveInteger } from '../validate.js'
+import { positiveInteger, show } from '../validate.js'
 
 export interface MemoryStoreOptions {
   /** Entries kept; the least recently used is dropped first. @default 500 */
@@ -12,6 +12,7 @@ export interface MemoryStoreOptions {
 
 /** A bounded LRU store in this process's memory: survives nothing, costs nothing, works everywhere. */
 export function memoryStore(options: MemoryStoreOptions = {}): FallbackStore {
+  knownOptions('memoryStore', options, ['maxEntries', 'maxBytes'])
   return lruStore(options)
 }
 
@@ -88,5 +89,35 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
       }
       return inBackend(backend)
     },
+  }
+}
+
+/** Firefox private mode, blocked upgrades and broken profiles can leave an open pending forever; give up after this. */
+export const OPEN_TIMEOUT = 2_000
+
+/** Settles as `opening` does, or rejects naming `what` once OPEN_TIMEOUT passes. */
+export function openWithin<T>(opening: Promise<T>, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not finish within ${OPEN_TIMEOUT} ms`)), OPEN_TIMEOUT)
+    opening.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}
+
+/** A store's options object, whose every key must be one it knows (a typo would silently keep the default). */
+export function knownOptions(store: string, options: unknown, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`${store}: options must be an object, got ${show(options)}`)
+  }
+  for (const k of Object.keys(options)) {
+    if (!known.includes(k)) throw new TypeError(`${store}: ${k} is not an option (known: ${known.join(', ')})`)
   }
 }

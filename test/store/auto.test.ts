@@ -43,6 +43,25 @@ describe('resolveStore', () => {
     expect(text(onDisk.body)).toBe('i')
   })
 
+  it("'auto' uses IndexedDB where caches.open never settles, after 2 s", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      vi.stubGlobal('caches', { open: () => new Promise(() => {}) })
+      const store = resolveStore('auto')
+      const put = store.put('hung', entry('i'))
+      const settled = vi.fn()
+      put.then(settled, settled)
+      await vi.advanceTimersByTimeAsync(1_999)
+      expect(settled).not.toHaveBeenCalled()
+      await vi.advanceTimersByTimeAsync(1)
+      await put
+      const onDisk = await rawGet('hung', createStore('resilient-fetch', 'responses'))
+      expect(text(onDisk.body)).toBe('i')
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it("'auto' uses IndexedDB where there is no Cache API", async () => {
     expect(globalThis.caches).toBeUndefined()
     const store = resolveStore('auto')

@@ -146,8 +146,32 @@ describe('cacheStore', () => {
     expect(text((await store.get('k'))!.body)).toBe('in memory')
   })
 
+  it('where caches.open never settles, it gives up after 2 s and degrades the same way', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      vi.stubGlobal('caches', { open: () => new Promise(() => {}) })
+      const store = cacheStore()
+      const first = store.get('k')
+      const settled = vi.fn()
+      first.then(settled, settled)
+      await vi.advanceTimersByTimeAsync(1_999)
+      expect(settled).not.toHaveBeenCalled()
+      await vi.advanceTimersByTimeAsync(1)
+      await expect(first).rejects.toMatchObject({ cause: new Error('caches.open("resilient-fetch") did not finish within 2000 ms') })
+      await store.put('k', entry('in memory'))
+      expect(text((await store.get('k'))!.body)).toBe('in memory')
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('rejects bad options naming the option and value', () => {
     expect(() => cacheStore({ maxEntries: -2 })).toThrow(new RangeError('cacheStore: maxEntries must be a positive integer, got -2'))
     expect(() => cacheStore({ cacheName: '' })).toThrow(new TypeError('cacheStore: cacheName must be a non-empty string, got ""'))
+  })
+
+  it('rejects unknown options, naming them (a typo would silently keep the default)', () => {
+    expect(() => cacheStore({ cacheNme: 'mine' } as never)).toThrow(new TypeError('cacheStore: cacheNme is not an option (known: cacheName, maxEntries)'))
+    expect(() => cacheStore('mine' as never)).toThrow(new TypeError('cacheStore: options must be an object, got "mine"'))
   })
 })

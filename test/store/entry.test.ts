@@ -77,6 +77,23 @@ describe('isStoredResponse', () => {
     expect(isStoredResponse({ ...entry(), storedAt: Number.NaN })).toBe(false)
     expect(isStoredResponse({ ...entry(), status: 0 })).toBe(false)
   })
+
+  it('rejects entries of the right shape that no Response can be built from, in any runtime', () => {
+    expect(isStoredResponse(entry('', { status: 204 }))).toBe(true)
+    expect(isStoredResponse(entry('body', { status: 204 }))).toBe(false)
+    expect(isStoredResponse(entry('x', { headers: [['bad header', 'x']] }))).toBe(false)
+    expect(isStoredResponse(entry('x', { headers: [['x-a', 'line\r\nbreak']] }))).toBe(false)
+    expect(isStoredResponse(entry('x', { statusText: 'O\nK' }))).toBe(false)
+    expect(isStoredResponse(entry('x', { headers: [['x-resilient-vary', '%E0%A4%A']] }))).toBe(false)
+    expect(isStoredResponse(entry('x', { headers: [['x-resilient-vary', encodeURIComponent('{"accept":1}')]] }))).toBe(false)
+    expect(isStoredResponse(entry('x', { headers: [['x-resilient-vary', encodeURIComponent('[["accept",null]]')]] }))).toBe(true)
+  })
+
+  it('an empty stored 204 becomes a Response without a body', async () => {
+    const response = fromStored(entry('', { status: 204 }))
+    expect(response.status).toBe(204)
+    expect(response.body).toBeNull()
+  })
 })
 
 describe('isQuotaError', () => {

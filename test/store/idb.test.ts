@@ -100,6 +100,25 @@ describe('idbStore', () => {
     expect(await store.get('ok')).toBeDefined()
   })
 
+  it.each([
+    ['a 204 with a body', entry('body', { status: 204 })],
+    ['a bad header name', entry('x', { headers: [['bad header', 'x']] })],
+    ['a malformed Vary record', entry('x', { headers: [['x-resilient-vary', '%E0%A4%A']] })],
+    ['a Vary record that is not JSON', entry('x', { headers: [['x-resilient-vary', 'not-json']] })],
+  ])('behind the fallback, an entry that passes the shape check but cannot become a Response (%s) is deleted when found', async (_name, damaged) => {
+    const dbName = freshName()
+    const key = 'GET https://a/damaged'
+    await rawSet(key, { ...damaged, storedAt: Date.now() }, raw(dbName))
+    const errors: { key: string; error: unknown }[] = []
+    const fallback = createFallback({ store: idbStore({ dbName }), maxAge: 60_000, maxBodyBytes: 1_000, private: false }, (_type, detail) => errors.push(detail))
+    const request = { method: 'GET', url: 'https://a/damaged', headers: new Headers() }
+    expect(await fallback.recall(request)).toBeUndefined()
+    expect(errors).toEqual([{ key: 'https://a', error: expect.objectContaining({ message: `idbStore: corrupt entry for ${key} deleted` }) }])
+    expect(await rawGet(key, raw(dbName))).toBeUndefined()
+    expect(await fallback.recall(request)).toBeUndefined()
+    expect(errors).toHaveLength(1)
+  })
+
   it('delete, clear, and evict (the least recently used half)', async () => {
     const dbName = freshName()
     const store = idbStore({ dbName })
@@ -187,5 +206,6 @@ describe('idbStore', () => {
   it('rejects bad options naming the option and value', () => {
     expect(() => idbStore({ maxEntries: 0 })).toThrow(new RangeError('idbStore: maxEntries must be a positive integer, got 0'))
     expect(() => idbStore({ dbName: '' })).toThrow(new TypeError('idbStore: dbName must be a non-empty string, got ""'))
+    expect(() => idbStore({ dbname: 'x' } as never)).toThrow(new TypeError('idbStore: dbname is not an option (known: dbName, maxEntries)'))
   })
 })

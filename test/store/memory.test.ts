@@ -68,6 +68,10 @@ describe('memoryStore', () => {
   ])('rejects %o with a RangeError naming the option and value', (options, message) => {
     expect(() => memoryStore(options)).toThrow(new RangeError(message))
   })
+
+  it('rejects unknown options, naming them', () => {
+    expect(() => memoryStore({ maxEntires: 5 } as never)).toThrow(new TypeError('memoryStore: maxEntires is not an option (known: maxEntries, maxBytes)'))
+  })
 })
 
 describe('memoryStore against a model LRU (fast-check)', () => {
