@@ -1,18 +1,29 @@
 #!/usr/bin/env node
-// npm start: the dashboard build, the mock downstream on 127.0.0.1:8788 and the proxy Worker
-// (wrangler dev, offline) on 127.0.0.1:${PORT:-8787} in front of it, with one command. Ctrl-C stops all.
+// npm start: the dashboard build, the mock downstream on 127.0.0.1:${UPSTREAM_PORT:-PORT+1} and the
+// proxy Worker (wrangler dev, offline, a local KV namespace for its copies) on 127.0.0.1:${PORT:-8787}
+// in front of it, with one command. Ctrl-C stops all.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { startMockUpstream } from '../demo/mock-upstream.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const UPSTREAM_PORT = 8788
-const rawPort = process.env.PORT ?? '8787'
-const port = Number(rawPort)
-if (!Number.isInteger(port) || port < 1 || port > 65535 || port === UPSTREAM_PORT) {
-  console.error(`start: PORT must be an integer in 1..65535 other than ${UPSTREAM_PORT} (the mock upstream's), got ${JSON.stringify(rawPort)}`)
+const port = portFrom('PORT', '8787')
+const upstreamPort = portFrom('UPSTREAM_PORT', String(port + 1))
+if (upstreamPort === port) {
+  console.error(`start: UPSTREAM_PORT must differ from PORT (both ${port})`)
   process.exit(1)
+}
+// wrangler dev on a busy port prints a crash trace; say what is wrong and how to move instead.
+for (const [name, busy] of [['PORT', port], ['UPSTREAM_PORT', upstreamPort]]) {
+  if (await inUse(busy)) {
+    console.error(
+      `start: 127.0.0.1:${busy} is in use (is npm start or wrangler dev already running?). ` +
+        `Pick free ports: PORT=${port + 10} npm start (the proxy; the mock upstream follows on PORT+1, or set UPSTREAM_PORT). It was ${name}.`,
+    )
+    process.exit(1)
+  }
 }
 
 if (existsSync(`${root}scripts/build-demo.mjs`)) {
@@ -25,9 +36,9 @@ if (existsSync(`${root}scripts/build-demo.mjs`)) {
 
 let upstream
 try {
-  upstream = await startMockUpstream({ port: UPSTREAM_PORT })
+  upstream = await startMockUpstream({ port: upstreamPort })
 } catch (error) {
-  console.error(`start: cannot listen on 127.0.0.1:${UPSTREAM_PORT} for the mock upstream (${error.message}); is npm start already running?`)
+  console.error(`start: cannot listen on 127.0.0.1:${upstreamPort} for the mock upstream (${error.message}); set UPSTREAM_PORT to a free port`)
   process.exit(1)
 }
 
@@ -63,7 +74,8 @@ wrangler.stdout.on('data', (chunk) => {
         '',
         `  dashboard      ${proxyUrl}/`,
         `  proxied        ${proxyUrl}/api/data`,
-        `  metrics        ${proxyUrl}/metrics   ${proxyUrl}/metrics.json   ${proxyUrl}/events`,
+        `  metrics        ${proxyUrl}/metrics   ${proxyUrl}/metrics.json   ${proxyUrl}/events   ${proxyUrl}/health`,
+        '  copies         a local KV namespace (LAST_KNOWN_GOOD), kept in .wrangler/state across restarts',
         `  mock upstream  ${upstream.url}/data   ${upstream.url}/control?error_rate=80&latency_ms=0`,
         '  Ctrl-C stops everything.',
         '',
@@ -95,6 +107,26 @@ async function stop(signal) {
   }
   await upstream.close()
   process.exit(0)
+}
+
+/** A port from the environment, checked; the default otherwise. */
+function portFrom(name, fallback) {
+  const raw = process.env[name] ?? fallback
+  const value = Number(raw)
+  if (!/^\d+$/.test(raw) || !Number.isInteger(value) || value < 1 || value > 65535) {
+    console.error(`start: ${name} must be an integer in 1..65535, got ${JSON.stringify(raw)}`)
+    process.exit(1)
+  }
+  return value
+}
+
+/** Whether something already listens on 127.0.0.1:port (we try to listen, and let go at once). */
+function inUse(port) {
+  return new Promise((resolve) => {
+    const probe = createServer()
+    probe.once('error', (error) => resolve(error.code === 'EADDRINUSE' || error.code === 'EACCES'))
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(false)))
+  })
 }
 
 process.on('SIGINT', () => stop('SIGINT'))
