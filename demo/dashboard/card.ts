@@ -85,10 +85,10 @@ export class BreakerCard {
         { class: 'stats' },
         failed,
         rate,
-        this.stat('p50', 'p50', 'Median attempt latency to response headers'),
+        this.stat('p50', 'p50', 'Median attempt latency to response headers', 'row-start'),
         this.stat('p99', 'p99', '99th percentile attempt latency to response headers'),
         hedges,
-        this.stat('rejected', 'Rejected', 'Attempts refused by the breaker + by the bulkhead'),
+        this.stat('rejected', 'Rejected', 'Attempts refused by the breaker + by the bulkhead', 'row-start'),
         retries,
         fallbacks,
       ),
@@ -128,7 +128,7 @@ export class BreakerCard {
     this.probe.textContent = probing ? `next probe in ${duration(model.nextProbeIn!)}` : breaker?.state === 'half-open' ? 'probing…' : ''
     this.spark.innerHTML = sparklineMarkup(model.history, model.now)
     this.stats['failure-rate'].textContent = breaker && breaker.calls > 0 ? percent(breaker.failureRate) : '—'
-    this.stats.window.textContent = breaker ? `${count(breaker.failures)} of ${count(breaker.calls)} attempts` : 'no attempts yet'
+    this.stats.window.textContent = breaker && breaker.calls > 0 ? `${count(breaker.failures)} of ${count(breaker.calls)} attempts` : 'no attempts'
     const latency = model.latency && model.latency.samples > 0 ? model.latency : undefined
     this.stats.p50.textContent = latency ? duration(latency.p50) : '—'
     this.stats.p99.textContent = latency ? duration(latency.p99) : '—'
@@ -156,10 +156,10 @@ export class BreakerCard {
   }
 
   /** A labelled figure: a div with dt and dd; the value's span is kept under `name` for updates. */
-  private stat(name: string, label: string, title: string): HTMLElement {
+  private stat(name: string, label: string, title: string, className = ''): HTMLElement {
     const value = h('span', { 'data-stat': name }, '—')
     this.stats[name] = value
-    return h('div', { title }, h('dt', {}, label), h('dd', {}, value))
+    return h('div', { title, class: className }, h('dt', {}, label), h('dd', {}, value))
   }
 }
 
