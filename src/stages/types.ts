@@ -62,7 +62,7 @@ export type RefusalReason =
   | 'throttle'
   /** the total deadline passed before the attempt could start (TimeoutError, scope 'total') */
   | 'deadline'
-  /** fetch could not even build the request (bad method, GET with a body): the caller's mistake */
+  /** the caller's own code failed: fetch could not build the request (bad method, GET with a body), or isFailure threw */
   | 'request'
 
 /** The attempt never reached the network; nothing upstream is judged. Never retried. */
@@ -157,7 +157,11 @@ export interface Attempt {
   start: number
 }
 
-/** The inner part of the chain, as a wrapper calls it: runs the rest and resolves with its outcome, never rejects. */
+/**
+ * The inner part of the chain, as a wrapper calls it: runs the rest and resolves with its outcome,
+ * never rejects. `signal` (an attempt's own, for hedging) reaches the gates and the transport; only
+ * the innermost wrapper passes one.
+ */
 export type Next = (call: Call, signal?: AbortSignal) => Promise<Outcome>
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,94 @@
+import type { BreakerControl, BreakerShare } from '../types.js'
+import type { NormalizedBreaker } from '../options.js'
+import { Breaker, REFUSED } from '../breaker/breaker.js'
+import { circuitOpenError } from '../errors.js'
+import { parseRetryAfter } from '../retry.js'
+import type { Keys } from './keys.js'
+import { refusal, type Attempt, type Call, type Gate, type Outcome, type Refusal, type Runtime } from './types.js'
+
+/** An upstream's Retry-After opens its breaker for at most an hour: a typo upstream must not silence a key for days. */
+export const MAX_RETRY_AFTER_OPEN = 3_600_000
+
+/** A breaker token, plus the share's probe lease when this attempt holds one. */
+type Ticket = number | { token: number; lease: true }
+
+/** The breaker gate, with the index of its state in a key's states (for `attach`). */
+export interface BreakerGate extends Gate<Breaker, Ticket> {
+  /** Connects the share (other tabs, isolates) once the chain is built; returns the control behind `rf.breaker(key)`. */
+  attach(keys: Keys, index: number): (key: string) => BreakerControl | undefined
+}
+
+/**
+ * The breaker + probe lease gate: one breaker per key; refuses at once while open; in half-open
+ * lends at most `probes` attempts a slot (with a share: one probe for all participants).
+ * Learns from each admitted attempt's outcome; a 503/429 with Retry-After opens it until then.
+ */
+export function breakerStage(options: NormalizedBreaker | false, share: BreakerShare | undefined, runtime: Runtime): BreakerGate | undefined {
+  if (!options) return undefined
+  const { events, now } = runtime
+  const slowCall = options.slowCall
+
+  function refuse(breaker: Breaker, t: number): Refusal {
+    events.emit('reject', { key: breaker.key, reason: 'open' })
+    return refusal('open', circuitOpenError(breaker.key, breaker.retryAfter(t)))
+  }
+
+  async function lease(breaker: Breaker, token: number, attempt: Attempt, t: number): Promise<Ticket | Refusal> {
+    const { attempt: attemptTimeout } = attempt.call.timeout
+    // One probe for all participants of the share, not one each; a share that fails lets it through.
+    const granted = await share!.acquireProbe!(breaker.key, attemptTimeout === false ? 30_000 : attemptTimeout, attempt.call.waitUntil).catch(() => true)
+    if (granted) return { token, lease: true }
+    breaker.release(token)
+    return refuse(breaker, t)
+  }
+
+  function learn(breaker: Breaker, call: Call, token: number, outcome: Outcome & { failure: boolean; duration: number }): void {
+    const end = now()
+    const slow = slowCall !== undefined && outcome.duration > slowCall.duration
+    // Taken before recording: a failure that trips the breaker must still be able to extend it.
+    const current = breaker.holds(token)
+    breaker.record(token, outcome.failure, slow, end)
+    share?.record?.(call.key, outcome.failure, slow, call.waitUntil)
+    if (outcome.kind !== 'response' || !current || !options || !options.retryAfter) return
+    const status = outcome.response.status
+    if (status !== 503 && status !== 429) return
+    const retryAfter = parseRetryAfter(outcome.response.headers.get('retry-after'), end)
+    if (retryAfter !== undefined && retryAfter > 0) breaker.openFor(Math.min(retryAfter, MAX_RETRY_AFTER_OPEN), end)
+  }
+
+  return {
+    name: 'breaker',
+    forKey(key) {
+      const breaker = new Breaker(key, options, (b, from, to, remote) => {
+        events.emit('statechange', { key: b.key, from, to })
+        if (!remote) share?.publish?.(b.key, b.view())
+      })
+      const initial = share?.initial?.(key)
+      if (initial) breaker.adopt(initial)
+      return breaker
+    },
+    busy: (breaker) => breaker.busy,
+    report: (breaker, snapshot, t) => void snapshot.breakers.push(breaker.snapshot(t)),
+    refuses: (breaker, _call, t) => (breaker.refuses(t) ? refuse(breaker, t) : undefined),
+    admit(breaker, attempt, t) {
+      const token = breaker.admit(t, attempt.call.timeout.attempt)
+      if (token === REFUSED) return refuse(breaker, t)
+      return share?.acquireProbe !== undefined && breaker.probing(token) ? lease(breaker, token, attempt, t) : token
+    },
+    settle(breaker, attempt, ticket, outcome) {
+      const token = typeof ticket === 'number' ? ticket : ticket.token
+      if (typeof ticket !== 'number') share!.releaseProbe?.(breaker.key)
+      if (outcome.kind === 'refused' || outcome.kind === 'aborted') breaker.release(token)
+      else learn(breaker, attempt.call, token, outcome)
+    },
+    attach(keys, index) {
+      share?.connect((key, state) => {
+        // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
+        const open = state.state === 'open' || state.state === 'forced-open'
+        const entry = open ? keys.get(key) : keys.find(key)
+        ;(entry?.states[index] as Breaker | undefined)?.adopt(state)
+      })
+      return (key) => keys.find(key)?.states[index] as Breaker | undefined
+    },
+  }
+}

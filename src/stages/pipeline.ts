@@ -1,0 +1,102 @@
+import { isDenial, type Attempt, type Call, type Gate, type Next, type Outcome, type Refusal, type Stage, type Transport, type Wrapper } from './types.js'
+
+/** A stage of the chain: a wrapper, a gate, or both (the total deadline sets the call's deadline and checks it per attempt). */
+export type AnyStage = Stage & Partial<Pick<Wrapper, 'run' | 'answersRefusals'> & Pick<Gate, 'refuses' | 'admit' | 'settle'>>
+
+/** The innermost part: the attempt deadline and the transport. */
+export interface Innermost {
+  readonly names: readonly string[]
+  readonly run: Transport
+}
+
+/** The chain an instance builds once. */
+export interface Chain {
+  /** Every stage outer to inner; a key's `states` follow this order. */
+  readonly stages: readonly Stage[]
+  /** The names outer to inner, ending with the attempt deadline and the transport. */
+  readonly order: readonly string[]
+  /** Runs a call through every stage; never rejects. */
+  run(call: Call): Promise<Outcome>
+  /** A gate's refusal given at once, before the call goes async; undefined when a wrapper may answer refusals. */
+  refusal(call: Call, t: number): Refusal | undefined
+}
+
+type Indexed<T> = { stage: T; index: number }
+
+/** Builds the chain: wrappers nest outer to inner around one run of the gates around the transport. */
+export function compose(stages: readonly AnyStage[], innermost: Innermost, now: () => number): Chain {
+  const wrappers: Indexed<Wrapper>[] = []
+  const gates: Indexed<Gate>[] = []
+  stages.forEach((stage, index) => {
+    if (stage.run !== undefined) wrappers.push({ stage: stage as Wrapper, index })
+    if (stage.admit !== undefined || stage.refuses !== undefined) gates.push({ stage: stage as Gate, index })
+  })
+  const answering = wrappers.filter(({ stage }) => stage.answersRefusals !== undefined)
+
+  function refuses(call: Call, t: number): Refusal | undefined {
+    for (const { stage, index } of gates) {
+      const refused = stage.refuses?.(call.states[index], call, t)
+      if (refused !== undefined) return refused
+    }
+    return undefined
+  }
+
+  const throughGates: Next = (call, signal) => {
+    const attempt: Attempt = { call, signal: signal ?? call.signal, start: 0 }
+    const t = now()
+    const refused = refuses(call, t)
+    return refused !== undefined ? Promise.resolve(refused) : admitAll(attempt, t)
+  }
+
+  async function admitAll(attempt: Attempt, t: number): Promise<Outcome> {
+    const states = attempt.call.states
+    const tickets: unknown[] = []
+    let outcome: Outcome | undefined
+    for (const { stage, index } of gates) {
+      if (stage.admit === undefined) {
+        tickets.push(undefined)
+        continue
+      }
+      let ticket = stage.admit(states[index], attempt, t)
+      if (ticket instanceof Promise) {
+        ticket = await ticket
+        t = now()
+      }
+      if (isDenial(ticket)) {
+        outcome = ticket
+        break
+      }
+      tickets.push(ticket)
+    }
+    if (outcome === undefined) {
+      attempt.start = t
+      outcome = await innermost.run(attempt)
+    }
+    settleAll(attempt, tickets, outcome)
+    return outcome
+  }
+
+  function settleAll(attempt: Attempt, tickets: unknown[], outcome: Outcome): void {
+    const states = attempt.call.states
+    // Inner gates first: what an inner gate holds is given back before the outer one's.
+    for (let i = tickets.length - 1; i >= 0; i--) {
+      const { stage, index } = gates[i]!
+      stage.settle?.(states[index], attempt, tickets[i], outcome)
+    }
+  }
+
+  let run: Next = throughGates
+  for (let i = wrappers.length - 1; i >= 0; i--) {
+    const { stage, index } = wrappers[i]!
+    const inner = run
+    // A wrapper's `next(call, signal)` reaches the gates with that signal only when it is the innermost wrapper (hedging).
+    run = (call) => stage.run(call, inner, call.states[index])
+  }
+
+  return {
+    stages,
+    order: [...stages.map((stage) => stage.name), ...innermost.names],
+    run: (call) => run(call),
+    refusal: (call, t) => (answering.some(({ stage }) => stage.answersRefusals!(call)) ? undefined : refuses(call, t)),
+  }
+}

@@ -1,0 +1,29 @@
+import { TimeoutError } from '../errors.js'
+import { refusal, type Call, type Next, type Outcome, type Refusal, type Runtime, type Stage } from './types.js'
+
+/** The total deadline stage: both a wrapper (sets the call's deadline) and a gate (no attempt starts past it). */
+export interface TotalDeadline extends Stage {
+  run(call: Call, next: Next): Promise<Outcome>
+  refuses(state: unknown, call: Call, t: number): Refusal | undefined
+}
+
+/**
+ * The total deadline: the whole call (attempts, queue waits, waits between retries) ends by
+ * `timeout.total`. It is kept where it is needed: the retry wrapper does not wait past it, the
+ * bulkhead queue wait and the attempt deadline are cut to it, and no attempt starts after it.
+ */
+export function totalDeadlineStage(runtime: Runtime): TotalDeadline {
+  const { now } = runtime
+  return {
+    name: 'total deadline',
+    run(call, next) {
+      const total = call.timeout.total
+      if (total !== false) call.deadline = now() + total
+      return next(call)
+    },
+    refuses(_state, call, t) {
+      const deadline = call.deadline
+      return deadline !== undefined && t >= deadline ? refusal('deadline', new TimeoutError(call.timeout.total as number, 'total')) : undefined
+    },
+  }
+}

@@ -1,0 +1,115 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { normalizeBreaker, normalizeTimeout, type NormalizedBreaker } from '../../src/options.js'
+import { CircuitOpenError } from '../../src/errors.js'
+import type { Breaker } from '../../src/breaker/breaker.js'
+import { breakerStage } from '../../src/stages/breaker.js'
+import { Keys } from '../../src/stages/keys.js'
+import { aborted, type Attempt, type Outcome } from '../../src/stages/types.js'
+import type { BreakerOptions, BreakerShare, SharedBreakerState } from '../../src/types.js'
+import { networkError, ok, testCall, testRuntime } from './helpers.js'
+
+const KEY = 'https://a.test'
+
+function setup(options: BreakerOptions = {}, share?: BreakerShare) {
+  const t = testRuntime(Date.now)
+  const stage = breakerStage(normalizeBreaker({ window: 'consecutive', failureThreshold: 2, ...options }) as NormalizedBreaker, share, t.runtime)!
+  const breaker = stage.forKey!(KEY) as Breaker
+  const attempt = (): Attempt => ({ call: testCall({ timeout: normalizeTimeout({ attempt: 1_000, total: false }) }), signal: undefined, start: Date.now() })
+  /** Admits and settles one attempt with `outcome`. */
+  async function pass(outcome: Outcome) {
+    const a = attempt()
+    const ticket = await stage.admit(breaker, a, Date.now())
+    stage.settle(breaker, a, ticket as never, outcome)
+    return ticket
+  }
+  return { ...t, stage, breaker, attempt, pass }
+}
+
+beforeEach(() => void vi.useFakeTimers({ now: 1_000_000 }))
+afterEach(() => void vi.useRealTimers())
+
+describe('breaker stage', () => {
+  it('learns from settled outcomes, then refuses at once with CircuitOpenError and a reject event', async () => {
+    const { stage, breaker, pass, seen } = setup()
+    await pass(networkError())
+    expect(stage.refuses!(breaker, testCall(), Date.now())).toBeUndefined()
+    await pass(ok(500))
+    expect(breaker.state).toBe('open')
+    const refused = stage.refuses!(breaker, testCall(), Date.now())
+    expect(refused).toMatchObject({ kind: 'refused', reason: 'open' })
+    expect(refused!.error).toBeInstanceOf(CircuitOpenError)
+    expect(refused!.error).toMatchObject({ key: KEY, retryAfter: 30_000 })
+    expect(seen.map((e) => e.type)).toEqual(['statechange', 'reject'])
+    expect(seen[0]!.detail).toEqual({ key: KEY, from: 'closed', to: 'open' })
+  })
+
+  it('a good response or a refusal does not count as a failure', async () => {
+    const { breaker, pass } = setup({ window: 'consecutive', failureThreshold: 1 })
+    await pass(ok(404))
+    await pass({ kind: 'refused', reason: 'bulkhead', error: new Error('full') })
+    expect(breaker.state).toBe('closed')
+  })
+
+  it('half-open lends one probe slot; an aborted probe gives it back, a good probe closes', async () => {
+    const { stage, breaker, attempt, pass } = setup({ openDuration: 1_000 })
+    breaker.open(1_000)
+    vi.advanceTimersByTime(1_000)
+    const probe = attempt()
+    const ticket = stage.admit(breaker, probe, Date.now())
+    expect(typeof ticket).toBe('number')
+    expect(stage.admit(breaker, attempt(), Date.now())).toMatchObject({ kind: 'refused', reason: 'open' })
+    stage.settle(breaker, probe, ticket as number, aborted(new Error('caller')))
+    expect(breaker.state).toBe('half-open')
+    await pass(ok(200))
+    expect(breaker.state).toBe('closed')
+  })
+
+  it('a 503 with Retry-After opens the key until then, at most an hour', async () => {
+    const { breaker, pass } = setup()
+    await pass(ok(503, { 'retry-after': '20' }))
+    expect(breaker.snapshot(Date.now())).toMatchObject({ state: 'open', nextProbeAt: Date.now() + 20_000 })
+    const other = setup()
+    await other.pass(ok(429, { 'retry-after': String(24 * 3600) }))
+    expect(other.breaker.snapshot(Date.now()).nextProbeAt).toBe(Date.now() + 3_600_000)
+  })
+
+  it('with a share: a probe needs the lease; a refused lease refuses the attempt; a granted one is released on settle', async () => {
+    let grant = false
+    const share: BreakerShare = { connect() {}, acquireProbe: vi.fn(async () => grant), releaseProbe: vi.fn() }
+    const { stage, breaker, attempt } = setup({}, share)
+    breaker.open(1_000)
+    vi.advanceTimersByTime(1_000)
+    expect(await stage.admit(breaker, attempt(), Date.now())).toMatchObject({ kind: 'refused', reason: 'open' })
+    grant = true
+    const probe = attempt()
+    const ticket = await stage.admit(breaker, probe, Date.now())
+    expect(ticket).toMatchObject({ lease: true })
+    stage.settle(breaker, probe, ticket as never, ok(200))
+    expect(share.releaseProbe).toHaveBeenCalledWith(KEY)
+    expect(breaker.state).toBe('closed')
+  })
+
+  it("attach: another participant's open creates the key and opens it; the control finds the key's breaker", () => {
+    let apply: ((key: string, state: SharedBreakerState) => void) | undefined
+    const share: BreakerShare = { connect: (fn) => void (apply = fn) }
+    const { stage } = setup({}, share)
+    const keys = new Keys([stage], 10)
+    const control = stage.attach(keys, 0)
+    expect(control(KEY)).toBeUndefined()
+    apply!(KEY, { state: 'open', at: Date.now(), openedAt: Date.now(), openUntil: Date.now() + 5_000 })
+    expect(control(KEY)!.state).toBe('open')
+    apply!('https://b.test', { state: 'closed', at: Date.now() })
+    expect(keys.find('https://b.test')).toBeUndefined()
+  })
+
+  it('reports its snapshot and is busy while a probe is out', () => {
+    const { stage, breaker, attempt } = setup()
+    breaker.open(10)
+    vi.advanceTimersByTime(10)
+    stage.admit(breaker, attempt(), Date.now())
+    expect(stage.busy!(breaker)).toBe(true)
+    const snap = { at: 0, breakers: [], bulkheads: [], totals: {} } as never as Parameters<NonNullable<typeof stage.report>>[1]
+    stage.report!(breaker, snap, Date.now())
+    expect(snap.breakers).toMatchObject([{ key: KEY, state: 'half-open' }])
+  })
+})
