@@ -3,28 +3,18 @@
 // served by the proxy Worker (wrangler dev, offline) in front of the mock upstream, as `npm start`
 // runs it, photographed in headless Chromium. Tests never write these files; this script does.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
 import { startMockUpstream } from '../demo/mock-upstream.mjs'
 import { buildDemo } from './build-demo.mjs'
+import { launchChromium } from './chromium.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const docs = join(root, 'docs')
 const VIEWPORT = { width: 1280, height: 900 }
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-
-/** Debian's Chromium (or CHROMIUM_PATH) where there is one, else the one inside @sparticuz/chromium. */
-async function chromiumPath() {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH
-  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium'
-  const { default: packaged } = await import('@sparticuz/chromium')
-  return packaged.executablePath()
-}
 
 async function freePort() {
   const server = createServer()
@@ -125,7 +115,7 @@ await buildDemo()
 await mkdir(docs, { recursive: true })
 const upstream = await startMockUpstream({ port: 0, latencyMs: 40 })
 const proxy = await startProxy(upstream.url)
-const browser = await chromium.launch({ executablePath: await chromiumPath(), args: CHROMIUM_ARGS })
+const browser = await launchChromium()
 try {
   await Promise.all([degraded(browser, proxy.url), slowTail(browser, proxy.url), outageAndRecovery(browser, proxy.url), worker(browser, proxy.url, upstream.url)])
 } finally {
