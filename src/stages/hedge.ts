@@ -1,4 +1,5 @@
 import type { LatencySummary } from '../latency.js'
+import { follow } from '../deadline.js'
 
 /** Options of hedging, checked and with their defaults. */
 export interface NormalizedHedge {
@@ -24,34 +25,40 @@ export function hedgeDelay(delay: NormalizedHedge['delay'], latency: LatencySumm
   return latency.percentile(QUANTILES[delay], MAX_STALE)
 }
 
+/** How a settled attempt weighs in the race: it wins, it loses (others may still win), or it ends the call. */
+export type Verdict = 'win' | 'lose' | 'end'
+
 /** What a hedged call needs from the pipeline: how to run one attempt and how to judge it. */
 export interface HedgeRunner<R> {
   /** Runs attempt `n` of the call (1 is the first) through every per-attempt gate, aborted by `signal`. */
   attempt(n: number, signal: AbortSignal): Promise<R>
-  /** Whether a settled attempt's result is a failure (a failure does not win while others run). */
-  failed(result: R): boolean
+  /** 'win': not a failure; 'lose': a failure, which wins only if nothing else is in flight; 'end': the caller aborted. */
+  verdict(result: R): Verdict
   /** Drops a result that lost (cancels its body). */
   discard(result: R): void
   /** Hedge `n` is due after `delay` ms: spends the budget, reports it; false when it may not start. */
   mayHedge(n: number, delay: number): boolean
 }
 
-/** The result a hedged call ends with and which attempt produced it (1: the first, not a hedge). */
+/** The result a hedged call ends with, which attempt produced it (1: the first, not a hedge), and that attempt's controller. */
 export interface HedgeWin<R> {
   result: R
   attempt: number
+  controller: AbortController
 }
 
-type Settled<R> = { ok: true; result: R; failed: boolean } | { ok: false; error: unknown }
+type Settled<R> = { ok: true; result: R; verdict: Verdict } | { ok: false; error: unknown }
 
 /**
  * Runs attempt 1 and, while no attempt has answered, one more every `delay` ms up to `maxHedges` more.
  * The first result that is not a failure wins and every other attempt is aborted at once; when all
- * fail, the failure that arrived last is the outcome. A caller abort aborts them all.
+ * fail, the failure that arrived last is the outcome. Each attempt has its own controller, following
+ * `signal` (the caller's): the winner's keeps following it, so a caller abort still reaches its body.
  */
 export function race<R>(runner: HedgeRunner<R>, delay: number, maxHedges: number, signal: AbortSignal | undefined): Promise<HedgeWin<R>> {
   return new Promise<HedgeWin<R>>((resolve, reject) => {
     const controllers: (AbortController | undefined)[] = []
+    const unfollows: ((() => void) | undefined)[] = []
     let inFlight = 0
     let done = false
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -60,34 +67,40 @@ export function race<R>(runner: HedgeRunner<R>, delay: number, maxHedges: number
     const drop = (settled: Settled<R> | undefined) => {
       if (settled?.ok) runner.discard(settled.result)
     }
-    const finish = (winner: number, reason: unknown) => {
+    const finish = (winner: number) => {
       done = true
       clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      for (let i = 0; i < controllers.length; i++) if (i + 1 !== winner) controllers[i]?.abort(reason)
-    }
-    const onAbort = () => {
-      finish(0, signal!.reason)
-      reject(signal!.reason)
+      const lost = new DOMException('another attempt of this call won', 'AbortError')
+      for (let i = 0; i < controllers.length; i++) {
+        if (i + 1 === winner) continue
+        unfollows[i]?.()
+        controllers[i]?.abort(lost)
+      }
     }
     const settle = (n: number, settled: Settled<R>) => {
       inFlight--
+      const controller = controllers[n - 1]!
       controllers[n - 1] = undefined
       if (done) return drop(settled)
-      if ((settled.ok && !settled.failed) || inFlight === 0) {
+      const verdict = settled.ok ? settled.verdict : 'lose'
+      if (verdict === 'lose' && inFlight > 0) {
+        // A failure while others still run: the outcome if they all fail, unless a later one arrives.
         drop(failure)
-        finish(n, new DOMException('another attempt of this call won', 'AbortError'))
-        if (settled.ok) resolve({ result: settled.result, attempt: n })
-        else reject(settled.error)
+        failure = settled
         return
       }
-      // A failure while others still run: the outcome if they all fail, unless a later one arrives.
       drop(failure)
-      failure = settled
+      finish(n)
+      if (!settled.ok) {
+        unfollows[n - 1]?.()
+        return reject(settled.error)
+      }
+      resolve({ result: settled.result, attempt: n, controller })
     }
     const start = () => {
       const controller = new AbortController()
       const n = controllers.push(controller)
+      unfollows.push(signal === undefined ? undefined : follow(signal, controller))
       inFlight++
       let pending: Promise<R>
       try {
@@ -96,7 +109,7 @@ export function race<R>(runner: HedgeRunner<R>, delay: number, maxHedges: number
         pending = Promise.reject(error)
       }
       pending.then(
-        (result) => settle(n, { ok: true, result, failed: runner.failed(result) }),
+        (result) => settle(n, { ok: true, result, verdict: runner.verdict(result) }),
         (error: unknown) => settle(n, { ok: false, error }),
       )
       if (n <= maxHedges) timer = setTimeout(onDelay, delay)
@@ -105,10 +118,7 @@ export function race<R>(runner: HedgeRunner<R>, delay: number, maxHedges: number
       timer = undefined
       if (!done && runner.mayHedge(controllers.length + 1, delay)) start()
     }
-    if (signal !== undefined) {
-      if (signal.aborted) return reject(signal.reason)
-      signal.addEventListener('abort', onAbort, { once: true })
-    }
+    if (signal?.aborted) return reject(signal.reason)
     start()
   })
 }
