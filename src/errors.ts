@@ -33,6 +33,17 @@ export class TimeoutError extends ResilienceError {
   }
 }
 
+/** Adaptive throttling shed the attempt locally: the upstream has been failing most attempts of this key. */
+export class ThrottledError extends ResilienceError {
+  constructor(
+    readonly key: string,
+    /** The probability the attempt was shed with (0..1). */
+    readonly probability: number,
+  ) {
+    super(`throttled ${key} locally (p = ${probability.toFixed(2)})`)
+  }
+}
+
 // On the prototype, not a class field: a field is defined on every instance, a cost on the refusal path.
 // Literal names: a minifier renames the classes.
 for (const [E, name] of [
@@ -40,6 +51,7 @@ for (const [E, name] of [
   [CircuitOpenError, 'CircuitOpenError'],
   [BulkheadRejectedError, 'BulkheadRejectedError'],
   [TimeoutError, 'TimeoutError'],
+  [ThrottledError, 'ThrottledError'],
 ] as const) {
   Object.defineProperty(E.prototype, 'name', { value: name, writable: true, configurable: true })
 }

@@ -34,6 +34,8 @@ export class LatencySummary {
   /** `count` when `sorted` was last refreshed; -1: never. */
   private sortedAt = -1
 
+  constructor(readonly key = '') {}
+
   get samples(): number {
     return Math.min(this.count, LATENCY_SAMPLES)
   }

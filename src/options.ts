@@ -3,9 +3,11 @@ import type {
   BulkheadOptions,
   BreakerShare,
   FallbackStore,
+  HedgeOptions,
   Outcome,
   ResilientFetchOptions,
   RetryOptions,
+  ThrottleOptions,
   TimeoutOptions,
 } from './types.js'
 import { isFailureDefault } from './classify.js'
@@ -60,6 +62,22 @@ export interface NormalizedOptions {
   fallback: NormalizedFallback | false
   maxKeys: number
   share: BreakerShare | undefined
+  hedge: NormalizedHedge | false
+  throttle: NormalizedThrottle | false
+}
+
+export interface NormalizedHedge {
+  /** ms, or a percentile of the key's recent attempt latency. */
+  delay: number | 'p90' | 'p95' | 'p99'
+  maxHedges: number
+  methods: ReadonlySet<string>
+  budget: { ratio: number; min: number } | false
+}
+
+export interface NormalizedThrottle {
+  k: number
+  window: number
+  maxRejectRate: number
 }
 
 const DEFAULT_TIMEOUT: NormalizedTimeout = { attempt: 10_000, total: 30_000 }
@@ -253,8 +271,47 @@ export function normalizeFallback(value: ResilientFetchOptions['fallback']): Nor
   }
 }
 
+function methodSet(name: string, value: unknown, fallback: readonly string[]): ReadonlySet<string> {
+  const methods = value ?? fallback
+  if (!Array.isArray(methods) || methods.some((m) => typeof m !== 'string' || m === '')) fail('type', name, 'an array of method names', methods)
+  return new Set((methods as string[]).map((m) => m.toUpperCase()))
+}
+
+function budgetOf(name: string, value: unknown, defaults: { ratio: number; min: number }): { ratio: number; min: number } | false {
+  if (value === false) return false
+  if (value === undefined) return defaults
+  const o = object(name, value, ['ratio', 'min'])
+  return {
+    ratio: o.ratio === undefined ? defaults.ratio : ratio(`${name}.ratio`, o.ratio),
+    min: o.min === undefined ? defaults.min : nonNegativeInt(`${name}.min`, o.min),
+  }
+}
+
+export function normalizeHedge(value: HedgeOptions | false | undefined): NormalizedHedge | false {
+  if (value === undefined || value === false) return false
+  const o = object('hedge', value, ['delay', 'maxHedges', 'methods', 'budget'])
+  const delay = o.delay ?? 'p95'
+  if (delay !== 'p90' && delay !== 'p95' && delay !== 'p99' && typeof delay !== 'number') fail('type', 'hedge.delay', "a number of ms or 'p90', 'p95', 'p99'", delay)
+  return {
+    delay: typeof delay === 'number' ? ms('hedge.delay', delay) : delay,
+    maxHedges: o.maxHedges === undefined ? 1 : positiveInt('hedge.maxHedges', o.maxHedges),
+    methods: methodSet('hedge.methods', o.methods, ['GET', 'HEAD']),
+    budget: budgetOf('hedge.budget', o.budget, { ratio: 0.1, min: 5 }),
+  }
+}
+
+export function normalizeThrottle(value: ThrottleOptions | false | undefined): NormalizedThrottle | false {
+  if (value === undefined || value === false) return false
+  const o = object('throttle', value, ['k', 'window', 'maxRejectRate'])
+  const k = o.k === undefined ? 2 : number('throttle.k', o.k)
+  if (!(k >= 1) || !Number.isFinite(k)) fail('range', 'throttle.k', 'a finite number >= 1', k)
+  const maxRejectRate = o.maxRejectRate === undefined ? 0.9 : ratio('throttle.maxRejectRate', o.maxRejectRate)
+  if (maxRejectRate === 1) fail('range', 'throttle.maxRejectRate', 'below 1 (some attempts must reach the upstream to see it recover)', maxRejectRate)
+  return { k, window: o.window === undefined ? 120_000 : ms('throttle.window', o.window), maxRejectRate }
+}
+
 export function normalizeOptions(options: ResilientFetchOptions | undefined): NormalizedOptions {
-  const o = object('options', options ?? {}, ['fetch', 'key', 'breaker', 'bulkhead', 'timeout', 'retry', 'isFailure', 'fallback', 'maxKeys', 'share'])
+  const o = object('options', options ?? {}, ['fetch', 'key', 'breaker', 'bulkhead', 'timeout', 'retry', 'isFailure', 'fallback', 'maxKeys', 'share', 'hedge', 'throttle'])
   if (o.share !== undefined && (typeof o.share !== 'object' || o.share === null || typeof (o.share as BreakerShare).connect !== 'function')) {
     fail('type', 'share', 'a BreakerShare (an object with connect())', o.share)
   }
@@ -269,5 +326,7 @@ export function normalizeOptions(options: ResilientFetchOptions | undefined): No
     fallback: normalizeFallback(o.fallback as ResilientFetchOptions['fallback']),
     maxKeys: o.maxKeys === undefined ? 1_000 : positiveInt('maxKeys', o.maxKeys),
     share: o.share as BreakerShare | undefined,
+    hedge: normalizeHedge(o.hedge as HedgeOptions | false | undefined),
+    throttle: normalizeThrottle(o.throttle as ThrottleOptions | false | undefined),
   }
 }

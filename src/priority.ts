@@ -1,7 +1,7 @@
 import { show } from './validate.js'
+import type { Priority } from './stages/types.js'
 
-/** 0 high, 1 normal, 2 low: the bulkhead queue serves lower numbers first. */
-export type Priority = 0 | 1 | 2
+export type { Priority }
 
 export const HIGH: Priority = 0
 export const NORMAL: Priority = 1

@@ -110,6 +110,35 @@ export interface FallbackStore {
   clear(): Promise<void>
 }
 
+export interface HedgeOptions {
+  /**
+   * How long an attempt may go without response headers before one more starts: ms, or a percentile
+   * of this key's recent attempt latency (no hedge until the key has 20 samples).
+   * @default 'p95'
+   */
+  delay?: number | 'p90' | 'p95' | 'p99'
+  /** Extra attempts in flight for one call, each a further `delay` apart. @default 1 */
+  maxHedges?: number
+  /** Only these methods are hedged (a per-call `hedge: true` opts any method in). @default ['GET', 'HEAD'] */
+  methods?: string[]
+  /** Hedges allowed per key over a 10 s window: min + ratio × calls. false: unlimited. @default { ratio: 0.1, min: 5 } */
+  budget?: { ratio?: number; min?: number } | false
+}
+
+/**
+ * Adaptive client-side throttling (Google SRE book, "Handling Overload"): per key, attempts are shed
+ * locally with p = max(0, (requests − k·accepts) / (requests + 1)) over the window, ×2 for low-priority
+ * calls and ×½ for high, capped at `maxRejectRate`. With a healthy upstream p is 0.
+ */
+export interface ThrottleOptions {
+  /** How many requests per accepted one the upstream may see before shedding starts; lower sheds sooner. @default 2 */
+  k?: number
+  /** ms of history, per key. @default 120_000 */
+  window?: number
+  /** p never exceeds this (0..1): some attempts always reach the upstream, to see it recover. @default 0.9 */
+  maxRejectRate?: number
+}
+
 export interface FallbackOptions {
   /** 'auto': Cache API, else IndexedDB, else memory. @default 'auto' */
   store?: 'auto' | 'memory' | FallbackStore
@@ -142,6 +171,10 @@ export interface ResilientFetchOptions {
    * Worker isolates (`durableObjectShare()` from `resilient-fetch/worker`). Off by default.
    */
   share?: BreakerShare
+  /** Hedged requests against tail latency: one more attempt when an answer is late. Off by default. @default false */
+  hedge?: HedgeOptions | false
+  /** Shed attempts locally while the upstream fails most of them. Off by default. @default false */
+  throttle?: ThrottleOptions | false
 }
 
 /** A breaker's state as the participants of a share see it. */
@@ -182,6 +215,13 @@ export interface CallOptions {
   fallback?: boolean
   /** A Worker's ctx.waitUntil, so background work outlives the response. */
   waitUntil?: (promise: Promise<unknown>) => void
+  /**
+   * Where the call queues in the bulkhead: high before normal before low; also scales throttling.
+   * @default from fetch's init.priority: 'high' → 'high', 'low' → 'low', else 'normal'
+   */
+  priority?: 'high' | 'normal' | 'low'
+  /** false: never hedge this call; true: hedge it whatever its method (where the instance hedges). */
+  hedge?: boolean
 }
 
 export type ResilientRequestInit = RequestInit & { resilience?: CallOptions }
@@ -232,6 +272,28 @@ export interface ResilienceTotals {
   timeouts: number
   retries: number
   fallbacks: number
+  /** Hedge attempts started (each counts once, whether it won, lost or was refused). */
+  hedges: number
+  /** Attempts shed locally by adaptive throttling (ThrottledError). */
+  throttled: number
+}
+
+/** A key's recent attempt latency to response headers (ms), whatever options are on. */
+export interface LatencySnapshot {
+  key: string
+  /** Samples the percentiles are computed from: the key's most recent attempts, at most 128. */
+  samples: number
+  p50: number
+  p90: number
+  p99: number
+  /** Attempts recorded since the key was created (for rates). */
+  count: number
+  /** Sum of their durations, ms. */
+  sum: number
+  /** Attempts at or under each bound of `le` (ms), cumulative, as a Prometheus histogram counts them. */
+  buckets: number[]
+  /** The bucket bounds, ms. */
+  le: readonly number[]
 }
 
 export interface ResilienceSnapshot {
@@ -239,6 +301,8 @@ export interface ResilienceSnapshot {
   breakers: BreakerSnapshot[]
   bulkheads: BulkheadSnapshot[]
   totals: ResilienceTotals
+  /** One entry per key with at least one attempt recorded. */
+  latencies: LatencySnapshot[]
 }
 
 export interface ResilienceInfo {
@@ -246,14 +310,20 @@ export interface ResilienceInfo {
   key: string
   attempts: number
   storedAt?: number
+  /** The response came from a hedge, not from the call's first attempt. */
+  hedged?: boolean
 }
 
 export interface ResilienceEventMap {
   statechange: { key: string; from: BreakerState; to: BreakerState }
   success: { key: string; status: number; duration: number }
   failure: { key: string; status?: number; error?: unknown; duration: number }
-  reject: { key: string; reason: 'open' | 'bulkhead' }
+  reject: { key: string; reason: 'open' | 'bulkhead' | 'throttle' }
   retry: { key: string; attempt: number; delay: number }
+  /** A hedge started: `attempt` is its number within the call (the first hedge of a first attempt is 2); `delay` the ms waited. */
+  hedge: { key: string; attempt: number; delay: number }
+  /** Adaptive throttling shed an attempt with this probability. */
+  throttle: { key: string; probability: number }
   timeout: { key: string; timeout: number; scope: 'attempt' | 'total' }
   fallback: { key: string; age: number }
   storeerror: { key: string; error: unknown }

@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { hedgeDelay, race, type HedgeRunner } from '../src/stages/hedge.js'
 import { LatencySummary } from '../src/latency.js'
 import { flush } from './helpers.js'
+import { normalizeHedge } from '../src/options.js'
+import { createResilientFetch } from '../src/index.js'
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_000_000 })
@@ -189,5 +191,22 @@ describe('race', () => {
     }
     await expect(race(r, 100, 1, undefined)).rejects.toThrow('bad request')
     expect(vi.getTimerCount()).toBe(0)
+  })
+})
+
+describe('hedge options', () => {
+  it("defaults to off; {} turns it on with delay 'p95', one hedge, GET and HEAD, budget 0.1 + 5", () => {
+    expect(normalizeHedge(undefined)).toBe(false)
+    expect(normalizeHedge({})).toEqual({ delay: 'p95', maxHedges: 1, methods: new Set(['GET', 'HEAD']), budget: { ratio: 0.1, min: 5 } })
+    expect(normalizeHedge({ delay: 50, methods: ['get', 'put'], budget: false })).toMatchObject({ delay: 50, methods: new Set(['GET', 'PUT']), budget: false })
+  })
+
+  it('rejects bad values at creation, naming the option path and the value', () => {
+    expect(() => createResilientFetch({ hedge: { delay: 'p50' as never } })).toThrow(`hedge.delay must be a number of ms or 'p90', 'p95', 'p99', got "p50"`)
+    expect(() => createResilientFetch({ hedge: { delay: 0 } })).toThrow(/hedge\.delay .* got 0/)
+    expect(() => createResilientFetch({ hedge: { maxHedges: 0 } })).toThrow('hedge.maxHedges must be a positive integer, got 0')
+    expect(() => createResilientFetch({ hedge: { methods: 'GET' as never } })).toThrow(/hedge\.methods .* got "GET"/)
+    expect(() => createResilientFetch({ hedge: { budget: { ratio: 2 } } })).toThrow(/hedge\.budget\.ratio .* got 2/)
+    expect(() => createResilientFetch({ hedge: { after: 10 } as never })).toThrow('hedge.after is not an option')
   })
 })

@@ -11,7 +11,7 @@ const SAMPLE = new RegExp(`^(${NAME})(?:\\{((?:${LABEL})(?:,${LABEL})*,?)?\\})? 
 const HELP = new RegExp(`^# HELP (${NAME}) ((?:[^\\\\\\n]|\\\\[\\\\n])*)$`)
 const TYPE = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`)
 
-interface Family { help?: string; type?: string; samples: { labels: Record<string, string>; value: number }[] }
+interface Family { help?: string; type?: string; samples: { name: string; labels: Record<string, string>; value: number }[] }
 
 function parse(text: string): Map<string, Family> {
   if (!text.endsWith('\n')) throw new Error('exposition must end with a newline')
@@ -36,8 +36,11 @@ function parse(text: string): Map<string, Family> {
       f.type = m[2]
       current = m[1]
     } else if ((m = line.match(SAMPLE))) {
-      const [, name, rawLabels = '', rawValue] = m
-      if (name !== current) throw new Error(`sample ${name} outside its family block (current ${current})`)
+      const [, sampleName = '', rawLabels = '', rawValue] = m
+      // A histogram's samples are its name with _bucket, _sum or _count.
+      const histogram = current !== undefined && families.get(current)?.type === 'histogram'
+      const name: string = histogram && /^(.*)_(bucket|sum|count)$/.exec(sampleName)?.[1] === current ? current! : sampleName
+      if (name !== current) throw new Error(`sample ${sampleName} outside its family block (current ${current})`)
       const f = families.get(name)!
       if (f.help === undefined || f.type === undefined) throw new Error(`sample ${name} before its HELP and TYPE`)
       const labels: Record<string, string> = {}
@@ -45,11 +48,12 @@ function parse(text: string): Map<string, Family> {
         if (k in labels) throw new Error(`label ${k} repeated in ${line}`)
         labels[k] = v.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))
       }
-      const id = `${name}${JSON.stringify(Object.entries(labels).sort())}`
+      if (histogram && sampleName.endsWith('_bucket') !== 'le' in labels) throw new Error(`histogram sample ${line} with le only on _bucket`)
+      const id = `${sampleName}${JSON.stringify(Object.entries(labels).sort())}`
       if (series.has(id)) throw new Error(`series repeated: ${line}`)
       series.add(id)
       if (f.type === 'counter' && !name.endsWith('_total')) throw new Error(`counter ${name} without _total`)
-      f.samples.push({ labels, value: rawValue === 'NaN' ? NaN : rawValue === '+Inf' ? Infinity : rawValue === '-Inf' ? -Infinity : Number(rawValue) })
+      f.samples.push({ name: sampleName, labels, value: rawValue === 'NaN' ? NaN : rawValue === '+Inf' ? Infinity : rawValue === '-Inf' ? -Infinity : Number(rawValue) })
     } else {
       throw new Error(`line matches no rule of the grammar: ${JSON.stringify(line)}`)
     }
@@ -57,8 +61,8 @@ function parse(text: string): Map<string, Family> {
   return families
 }
 
-function value(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
-  return families.get(name)?.samples.find((s) => JSON.stringify(Object.entries(s.labels).sort()) === JSON.stringify(Object.entries(labels).sort()))?.value
+function value(families: Map<string, Family>, name: string, labels: Record<string, string> = {}, sample = name): number | undefined {
+  return families.get(name)?.samples.find((s) => s.name === sample && JSON.stringify(Object.entries(s.labels).sort()) === JSON.stringify(Object.entries(labels).sort()))?.value
 }
 
 const weirdKey = 'https://a.example/"q"\\path\nnext'
@@ -73,20 +77,26 @@ const snapshot: ResilienceSnapshot = {
     { key: 'https://api.example', active: 5, queued: 3, maxConcurrent: 50, maxQueue: 100, rejected: 9 },
     { key: weirdKey, active: 0, queued: 0, maxConcurrent: 1, maxQueue: 0, rejected: 1 },
   ],
-  totals: { requests: 1000, successes: 900, failures: 55, rejected: 40, timeouts: 11, retries: 22, fallbacks: 6 },
+  totals: { requests: 1000, successes: 900, failures: 55, rejected: 40, timeouts: 11, retries: 22, fallbacks: 6, hedges: 8, throttled: 3 },
+  latencies: [
+    { key: 'https://api.example', samples: 4, p50: 20, p90: 700, p99: 700, count: 4, sum: 745, buckets: [0, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3], le: [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000] },
+    { key: weirdKey, samples: 1, p50: 12_000, p90: 12_000, p99: 12_000, count: 1, sum: 12_000, buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], le: [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000] },
+  ],
 }
 
 const empty: ResilienceSnapshot = {
   at: 0,
   breakers: [],
   bulkheads: [],
-  totals: { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0 },
+  totals: { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0 },
+  latencies: [],
 }
 
 describe('toPrometheus', () => {
   it('writes only lines of the exposition grammar, HELP and TYPE once per family before its samples', () => {
     const families = parse(toPrometheus(snapshot))
     expect([...families.keys()].sort()).toEqual([
+      'resilient_fetch_attempt_duration_seconds',
       'resilient_fetch_breaker_calls',
       'resilient_fetch_breaker_failure_rate',
       'resilient_fetch_breaker_failures',
@@ -100,14 +110,16 @@ describe('toPrometheus', () => {
       'resilient_fetch_bulkhead_queued',
       'resilient_fetch_bulkhead_rejected_total',
       'resilient_fetch_fallbacks_total',
+      'resilient_fetch_hedges_total',
       'resilient_fetch_request_outcomes_total',
       'resilient_fetch_requests_total',
       'resilient_fetch_retries_total',
+      'resilient_fetch_throttled_total',
       'resilient_fetch_timeouts_total',
     ])
     for (const [name, f] of families) {
       expect(f.help, name).toMatch(/\S/)
-      expect(f.type, name).toBe(name.endsWith('_total') ? 'counter' : 'gauge')
+      expect(f.type, name).toBe(name.endsWith('_total') ? 'counter' : name.endsWith('_seconds') ? 'histogram' : 'gauge')
     }
   })
 
@@ -145,6 +157,22 @@ describe('toPrometheus', () => {
     expect(value(f, 'resilient_fetch_retries_total')).toBe(22)
     expect(value(f, 'resilient_fetch_timeouts_total')).toBe(11)
     expect(value(f, 'resilient_fetch_fallbacks_total')).toBe(6)
+  })
+
+  it('writes a per-key attempt duration histogram: cumulative buckets in seconds, +Inf = count, sum in seconds', () => {
+    const f = parse(toPrometheus(snapshot))
+    const name = 'resilient_fetch_attempt_duration_seconds'
+    const key = 'https://api.example'
+    expect(value(f, name, { key, le: '0.005' }, `${name}_bucket`)).toBe(0)
+    expect(value(f, name, { key, le: '0.01' }, `${name}_bucket`)).toBe(1)
+    expect(value(f, name, { key, le: '1' }, `${name}_bucket`)).toBe(3)
+    expect(value(f, name, { key, le: '+Inf' }, `${name}_bucket`)).toBe(4)
+    expect(value(f, name, { key }, `${name}_count`)).toBe(4)
+    expect(value(f, name, { key }, `${name}_sum`)).toBe(0.745)
+    expect(value(f, name, { key: weirdKey, le: '+Inf' }, `${name}_bucket`)).toBe(1)
+    expect(f.get(name)!.samples.filter((s) => s.name === `${name}_bucket` && s.labels.key === key)).toHaveLength(12)
+    expect(value(f, 'resilient_fetch_hedges_total')).toBe(8)
+    expect(value(f, 'resilient_fetch_throttled_total')).toBe(3)
   })
 
   it('escapes backslash, double quote and newline in label values', () => {

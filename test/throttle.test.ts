@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { AdaptiveThrottle } from '../src/stages/throttle.js'
 import { HIGH, LOW, NORMAL } from '../src/priority.js'
+import { normalizeThrottle } from '../src/options.js'
+import { createResilientFetch } from '../src/index.js'
 
 const options = { k: 2, window: 120_000, maxRejectRate: 0.9 }
 const always = () => 0
@@ -79,5 +81,22 @@ describe('AdaptiveThrottle', () => {
     expect(after).toBeLessThan(during)
     for (let i = 0; i < 10; i++) t.settle(3_000, true)
     expect(t.probability(3_000, NORMAL)).toBe(0)
+  })
+})
+
+describe('throttle options', () => {
+  it('defaults to off; {} turns it on with k 2, a 120 s window, at most 0.9', () => {
+    expect(normalizeThrottle(undefined)).toBe(false)
+    expect(normalizeThrottle(false)).toBe(false)
+    expect(normalizeThrottle({})).toEqual({ k: 2, window: 120_000, maxRejectRate: 0.9 })
+  })
+
+  it('rejects bad values at creation, naming the option path and the value', () => {
+    expect(() => createResilientFetch({ throttle: { k: 0.5 } })).toThrow('throttle.k must be a finite number >= 1, got 0.5')
+    expect(() => createResilientFetch({ throttle: { window: -1 } })).toThrow(/throttle\.window .* got -1/)
+    expect(() => createResilientFetch({ throttle: { maxRejectRate: 1 } })).toThrow(/throttle\.maxRejectRate .* got 1/)
+    expect(() => createResilientFetch({ throttle: { maxRejectRate: 2 } })).toThrow(RangeError)
+    expect(() => createResilientFetch({ throttle: { K: 2 } as never })).toThrow('throttle.K is not an option')
+    expect(() => createResilientFetch({ throttle: 'on' as never })).toThrow(/throttle must be an object, got "on"/)
   })
 })

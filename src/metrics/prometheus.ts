@@ -1,4 +1,4 @@
-import type { BreakerState, ResilienceSnapshot } from '../types.js'
+import type { BreakerState, LatencySnapshot, ResilienceSnapshot } from '../types.js'
 
 export interface PrometheusOptions {
   /** Prepended to every metric name; must itself be a valid metric name prefix. @default 'resilient_fetch_' */
@@ -21,7 +21,9 @@ const PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/
  *   `bulkhead_rejected_total` counter per key
  * - `requests_total`: every call; `request_outcomes_total{outcome="success|failure|rejected"}`: how calls ended
  *   (a separate family, since the outcomes need not add up to the calls, e.g. while some are in flight)
- * - `retries_total` (attempts after the first), `timeouts_total` (attempts that hit a deadline), `fallbacks_total`
+ * - `retries_total` (attempts after the first), `timeouts_total` (attempts that hit a deadline), `fallbacks_total`,
+ *   `hedges_total` (hedge attempts started), `throttled_total` (attempts shed by adaptive throttling)
+ * - `attempt_duration_seconds{key}` histogram: each attempt's time to response headers (or to its failure)
  *
  * @example
  * return new Response(toPrometheus(rf.snapshot()), { headers: { 'content-type': CONTENT_TYPE } })
@@ -36,6 +38,7 @@ export function toPrometheus(snapshot: ResilienceSnapshot, options?: PrometheusO
   }
 
   const { breakers, bulkheads, totals } = snapshot
+  const latencies = snapshot.latencies ?? []
   let out = ''
   const family = (name: string, type: 'gauge' | 'counter', help: string, samples: Sample[]): void => {
     out += `# HELP ${prefix}${name} ${help}\n# TYPE ${prefix}${name} ${type}\n`
@@ -71,6 +74,21 @@ export function toPrometheus(snapshot: ResilienceSnapshot, options?: PrometheusO
   family('retries_total', 'counter', 'Attempts after the first.', [['', totals.retries]])
   family('timeouts_total', 'counter', 'Attempts that hit a deadline.', [['', totals.timeouts]])
   family('fallbacks_total', 'counter', 'Calls served a stored fallback copy.', [['', totals.fallbacks]])
+  family('hedges_total', 'counter', 'Hedge attempts started.', [['', totals.hedges ?? 0]])
+  family('throttled_total', 'counter', 'Attempts shed locally by adaptive throttling.', [['', totals.throttled ?? 0]])
+  out += histogram(`${prefix}attempt_duration_seconds`, 'Attempt time to response headers (or to its failure), seconds.', latencies)
+  return out
+}
+
+/** A histogram family per key: cumulative buckets (ms bounds as seconds), then +Inf, sum and count. */
+function histogram(name: string, help: string, latencies: LatencySnapshot[]): string {
+  let out = `# HELP ${name} ${help}\n# TYPE ${name} histogram\n`
+  for (const l of latencies) {
+    const key = `key="${escapeLabel(l.key)}"`
+    for (let i = 0; i < l.le.length; i++) out += `${name}_bucket{${key},le="${formatValue(l.le[i]! / 1000)}"} ${formatValue(l.buckets[i]!)}\n`
+    out += `${name}_bucket{${key},le="+Inf"} ${formatValue(l.count)}\n`
+    out += `${name}_sum{${key}} ${formatValue(l.sum / 1000)}\n${name}_count{${key}} ${formatValue(l.count)}\n`
+  }
   return out
 }
 

@@ -1,14 +1,9 @@
 import type { LatencySummary } from '../latency.js'
+import type { NormalizedHedge, NormalizedOptions } from '../options.js'
 import { follow } from '../deadline.js'
-
-/** Options of hedging, checked and with their defaults. */
-export interface NormalizedHedge {
-  /** ms, or the quantile of the key's recent attempt latency. */
-  delay: number | 'p90' | 'p95' | 'p99'
-  maxHedges: number
-  methods: ReadonlySet<string>
-  budget: { ratio: number; min: number } | false
-}
+import { RetryBudget } from '../retry.js'
+import type { LatencyGate } from './latency.js'
+import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
 /** A percentile delay needs this many samples of the key: fewer say too little about its tail. */
 export const MIN_SAMPLES = 20
@@ -121,4 +116,63 @@ export function race<R>(runner: HedgeRunner<R>, delay: number, maxHedges: number
     if (signal?.aborted) return reject(signal.reason)
     start()
   })
+}
+
+/** The winner's own controller, kept as long as its response: the caller's abort still reaches the body. */
+const kept = new WeakMap<Response, AbortController>()
+
+/** A body that can be sent once only (a stream, an async iterable): such a call is never hedged. */
+function isOneShot(body: unknown): boolean {
+  if (body === null || typeof body !== 'object') return false
+  return (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) || typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+}
+
+/**
+ * The hedge wrapper, innermost of the per-call wrappers: for a call whose method may be hedged, when
+ * no attempt has response headers after the delay, one more attempt goes through the gates (up to
+ * `maxHedges`, within the key's budget); the first good answer wins, the others are aborted at once.
+ * Its per-key state is the hedge budget.
+ */
+export function hedgeStage(options: NormalizedOptions, runtime: Runtime, latency: LatencyGate): Wrapper<RetryBudget | undefined> | undefined {
+  if (!options.hedge) return undefined
+  const hedge: NormalizedHedge = options.hedge
+  const { now, totals, events } = runtime
+  const budgetOptions = hedge.budget
+
+  function hedges(call: Call): boolean {
+    const asked = call.options?.hedge
+    if (asked === false || isOneShot(call.init?.body)) return false
+    return asked === true || hedge.methods.has(call.method)
+  }
+
+  async function hedged(call: Call, next: Next, budget: RetryBudget | undefined, delay: number): Promise<Outcome> {
+    const before = call.attempts
+    const runner: HedgeRunner<Outcome> = {
+      attempt: (_n, signal) => next(call, signal),
+      verdict: (o) => (o.kind === 'response' && !o.failure ? 'win' : o.kind === 'aborted' ? 'end' : 'lose'),
+      discard: (o) => {
+        if (o.kind === 'response') o.response.body?.cancel().catch(() => {})
+      },
+      mayHedge(n, waited) {
+        if (budget !== undefined && !budget.trySpend(now())) return false
+        totals.hedges++
+        events.emit('hedge', { key: call.key, attempt: before + n, delay: waited })
+        return true
+      },
+    }
+    const { result, attempt, controller } = await race(runner, delay, hedge.maxHedges, call.signal)
+    if (result.kind !== 'response') return result
+    if (call.signal !== undefined) kept.set(result.response, controller)
+    return attempt > 1 ? { ...result, hedged: true } : result
+  }
+
+  return {
+    name: 'hedge',
+    forKey: () => (budgetOptions ? new RetryBudget(budgetOptions) : undefined),
+    run(call, next, budget) {
+      if (budget !== undefined) budget.recordCall(now())
+      const delay = hedges(call) ? hedgeDelay(hedge.delay, latency.of(call)) : undefined
+      return delay === undefined ? next(call) : hedged(call, next, budget, delay)
+    },
+  }
 }

@@ -1,11 +1,6 @@
-import type { Priority } from '../priority.js'
-
-/** Options of adaptive throttling, checked and with their defaults. */
-export interface NormalizedThrottle {
-  k: number
-  window: number
-  maxRejectRate: number
-}
+import type { NormalizedOptions, NormalizedThrottle } from '../options.js'
+import { ThrottledError } from '../errors.js'
+import { reachedNetwork, refusal, type Gate, type Priority, type Runtime } from './types.js'
 
 const BUCKETS = 20
 /** Low-priority calls are shed twice as readily, high-priority ones half as readily. */
@@ -70,5 +65,32 @@ export class AdaptiveThrottle {
       this.accepts[i] = 0
     }
     return i
+  }
+}
+
+/**
+ * The throttle gate, outermost of the per-attempt gates (before the bulkhead and the breaker): sheds an
+ * attempt with `ThrottledError`, a refusal that is never retried and that the fallback may answer.
+ * Learns from every attempt that reached the network.
+ */
+export function throttleStage(options: NormalizedOptions, runtime: Runtime): Gate<AdaptiveThrottle, true> | undefined {
+  const throttle = options.throttle
+  if (!throttle) return undefined
+  const { events, totals, now } = runtime
+  return {
+    name: 'throttle',
+    forKey: () => new AdaptiveThrottle(throttle),
+    admit(state, attempt, t) {
+      const probability = state.decide(t, attempt.call.priority)
+      if (probability === 0) return true
+      const key = attempt.call.key
+      totals.throttled++
+      events.emit('throttle', { key, probability })
+      events.emit('reject', { key, reason: 'throttle' })
+      return refusal('throttle', new ThrottledError(key, probability))
+    },
+    settle(state, _attempt, _ticket, outcome) {
+      if (reachedNetwork(outcome)) state.settle(now(), !outcome.failure)
+    },
   }
 }
