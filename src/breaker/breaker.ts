@@ -89,6 +89,19 @@ export class Breaker implements BreakerControl {
     return this.openUntil === Infinity ? undefined : Math.max(0, this.openUntil - t)
   }
 
+  /**
+   * When the breaker will next admit a probe (ms epoch): `t` while it admits calls, the end of the open
+   * period while open, the running probe's attempt deadline while half-open with every slot taken;
+   * undefined when no time is known (forced open with no end, a probe with no deadline).
+   */
+  nextProbeAt(t: number): number | undefined {
+    this.refresh(t)
+    const s = this.current
+    if (s === 'open' || s === 'forced-open') return this.openUntil === Infinity ? undefined : this.openUntil
+    if (s === 'half-open' && this.probesInFlight >= this.options.probes) return this.probeDeadline
+    return t
+  }
+
   /** The outcome of an admitted attempt. */
   record(token: number, failure: boolean, slow: boolean, t: number): void {
     if (token !== this.generation) return

@@ -112,4 +112,22 @@ describe('breaker stage', () => {
     stage.report!(breaker, snap, Date.now())
     expect(snap.breakers).toMatchObject([{ key: KEY, state: 'half-open' }])
   })
+
+  it('says when it will next admit a probe: now when closed, the end of the open period, the probe deadline when half-open and full', async () => {
+    const { stage, breaker, attempt, pass } = setup({ openDuration: 2_000 })
+    const t0 = Date.now()
+    expect(breaker.nextProbeAt(t0)).toBe(t0)
+    await pass(networkError())
+    await pass(networkError())
+    const openedAt = Date.now()
+    const until = breaker.nextProbeAt(openedAt)!
+    expect(until).toBeGreaterThan(openedAt + 2_000 * 0.9 - 1)
+    expect(until).toBeLessThanOrEqual(openedAt + 2_000)
+    vi.setSystemTime(until)
+    expect(breaker.nextProbeAt(until)).toBe(until)
+    stage.admit(breaker, attempt(), until)
+    expect(breaker.nextProbeAt(until)).toBe(until + 1_000)
+    breaker.open()
+    expect(breaker.nextProbeAt(Date.now())).toBeUndefined()
+  })
 })
