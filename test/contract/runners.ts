@@ -83,6 +83,8 @@ const CLI: Record<'deno' | 'bun', (script: string, env: string) => string[]> = {
 export function runInCli(runtime: 'deno' | 'bun', bundles: Bundles, env: ContractEnv): Promise<CaseResult[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(join(BIN, runtime), CLI[runtime](bundles.cli, JSON.stringify(env)), {
+      // In the bundle's own directory: nothing the runtime may look for or write lands in the checkout.
+      cwd: dirname(bundles.cli),
       env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

@@ -49,7 +49,7 @@ describe.each(RUNTIMES)('%s', (runtime) => {
   it.each(CASES.map(({ name }) => name))('%s', async (name) => {
     const result = (await results.get(runtime)!).find((r) => r.name === name)
     expect(result?.error ?? 'passed').toBe('passed')
-  })
+  }, 180_000)
 })
 
 /** The runtimes × cases table as plain text. */
