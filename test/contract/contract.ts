@@ -63,12 +63,16 @@ export interface CaseResult {
  * Where a runtime genuinely differs from the others: the one place that says so. A case reads its runtime's
  * entry here, never the runtime's name.
  */
-export const RUNTIME_DIFFERENCES: Record<Runtime, { networkErrorName: string }> = {
+export const RUNTIME_DIFFERENCES: Record<Runtime, { networkErrorName: string; note?: string }> = {
   node: { networkErrorName: 'TypeError' },
-  chromium: { networkErrorName: 'TypeError' },
-  // workerd's fetch rejects a refused connection with a plain Error ("Network connection lost."), and
-  // resilient-fetch passes fetch's own error through.
-  workerd: { networkErrorName: 'Error' },
+  chromium: {
+    networkErrorName: 'TypeError',
+    note: 'identical GETs in flight at once wait for each other in the HTTP cache: cases that need concurrent requests give each its own query',
+  },
+  workerd: {
+    networkErrorName: 'Error',
+    note: "a refused connection: workerd's fetch rejects with a plain Error ('Network connection lost.'), which resilient-fetch passes through as fetch's own",
+  },
   deno: { networkErrorName: 'TypeError' },
   bun: { networkErrorName: 'TypeError' },
 }

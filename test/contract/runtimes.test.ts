@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CASES, RUNTIMES, runContract, type CaseResult, type Runtime } from './contract.js'
+import { CASES, RUNTIME_DIFFERENCES, RUNTIMES, runContract, type CaseResult, type Runtime } from './contract.js'
 import { bundleContract, runInChromium, runInCli, runInWorkerd, type Bundles } from './runners.js'
 import { startUpstream, type Upstream } from './upstream.js'
 
@@ -64,5 +64,6 @@ function table(rows: (readonly [Runtime, CaseResult[]])[]): string {
     return `${name.padEnd(width)}  ${cells.join(' ')}`
   })
   const failures = rows.flatMap(([runtime, list]) => list.filter((r) => !r.ok).map((r) => `  ${runtime} / ${r.name}: ${r.error}`))
-  return ['contract suite: runtimes × cases', header, ...lines, ...(failures.length ? ['failures:', ...failures] : [])].join('\n')
+  const notes = RUNTIMES.flatMap((runtime) => (RUNTIME_DIFFERENCES[runtime].note ? [`  ${runtime}: ${RUNTIME_DIFFERENCES[runtime].note}`] : []))
+  return ['contract suite: runtimes × cases', header, ...lines, 'where a runtime differs (RUNTIME_DIFFERENCES):', ...notes, ...(failures.length ? ['failures:', ...failures] : [])].join('\n')
 }
