@@ -42,6 +42,8 @@ interface Call {
   deadline: number | undefined
   /** The input is a Request with a body: each attempt sends a clone. */
   cloneInput: boolean
+  /** The body can be sent again (not a stream or an async iterable): only then may a retry or a hedge resend it. */
+  replayable: boolean
   attempts: number
   /** The current attempt passed the breaker and bulkhead. */
   reached: boolean
@@ -52,6 +54,20 @@ interface Call {
   /** A retried response, kept whole until the next attempt is admitted. */
   previous: Response | undefined
   waitUntil: CallOptions['waitUntil']
+}
+
+/** What an admitted attempt holds until it ends; each part is given back exactly once. */
+interface Lease {
+  /** When the attempt was admitted. */
+  t: number
+  /** The breaker's token for this attempt (REFUSED without a breaker). */
+  token: number
+  /** Holds a bulkhead permit. */
+  permit: boolean
+  /** Holds the share's probe lease. */
+  probe: boolean
+  /** Holds a breaker admission no outcome was recorded for yet. */
+  slot: boolean
 }
 
 const CALL_OPTIONS = ['key', 'timeout', 'retry', 'fallback', 'waitUntil']
@@ -90,10 +106,16 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
   function start(input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response> {
     const transport = o.fetch ?? globalThis.fetch
     let callOptions: CallOptions | undefined
-    if (init !== undefined && init !== null && init.resilience !== undefined) {
-      callOptions = checkCallOptions(init.resilience)
-      const { resilience: _, ...rest } = init
-      init = rest
+    if (init !== undefined && init !== null) {
+      if (init.resilience !== undefined) callOptions = checkCallOptions(init.resilience)
+      if (!isPlainObject(init)) {
+        // A Request (or any object with getters or inherited members) as init: a spread would keep only own fields; fetch's own constructor reads them all.
+        input = new Request(input, init)
+        init = undefined
+      } else if (callOptions !== undefined) {
+        const { resilience: _, ...rest } = init
+        init = rest
+      }
     }
     const url = urlOf(input)
     let key = callOptions?.key
@@ -116,6 +138,8 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     const retry = callOptions?.retry === undefined ? o.retry : normalizeRetry(callOptions.retry, 'resilience.retry')
     // As in fetch, init.signal (even null) wins over the Request's own.
     const signal = (init?.signal !== undefined ? init.signal : isRequest(input) ? input.signal : undefined) ?? undefined
+    // What fetch itself refuses is refused here, before a permit, a probe slot or a timer is taken.
+    if ((signal !== undefined && !isAbortSignal(signal)) || (isRequest(input) && input.bodyUsed)) throw fetchError(input, init)
     if (signal?.aborted) throw signal.reason
 
     const endpoint = registry.get(key)
@@ -137,6 +161,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       retry,
       deadline: timeout.total === false ? undefined : t + timeout.total,
       cloneInput: isRequest(input) && input.body !== null,
+      replayable: !isOneShot(init?.body),
       attempts: 0,
       reached: false,
       everReached: false,
@@ -217,7 +242,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
   /** Retries: each attempt passes the bulkhead and breaker again; the call ends with its last real outcome. */
   async function execute(call: Call, transport: typeof fetch): Promise<Response> {
     const retry = call.retry
-    const canRetry = retry !== false && retry.limit > 0 && retry.methods.has(call.method) && !isStream(call.init?.body)
+    const canRetry = retry !== false && retry.limit > 0 && retry.methods.has(call.method) && call.replayable
     let lastError: unknown
     let hasLastError = false
     for (let n = 1; ; n++) {
@@ -301,53 +326,102 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     else totals.rejected++
   }
 
-  /** One attempt: bulkhead, breaker, attempt deadline, transport; judged when the headers arrive. */
+  /** One attempt: admitted, sent, judged when the headers arrive; whatever throws where, the lease is given back. */
   async function attempt(call: Call, transport: typeof fetch): Promise<Response> {
-    const { endpoint, key } = call
-    const breaker = endpoint.breaker
-    const bulkhead = endpoint.bulkhead
     call.reached = false
-    let t = now()
+    const admitted = admit(call)
+    // Synchronous unless the bulkhead queues or a probe lease is asked for: the request goes out in the caller's turn.
+    const lease = admitted instanceof Promise ? await admitted : admitted
+    try {
+      return await send(call, transport, lease)
+    } finally {
+      free(call, lease)
+    }
+  }
+
+  /** The total deadline, the breaker and the bulkhead, in that order; throws their refusal. */
+  function admit(call: Call): Lease | Promise<Lease> {
+    const { endpoint, key } = call
+    const t = now()
     const deadline = call.deadline
     if (deadline !== undefined && t >= deadline) throw new TimeoutError(call.timeout.total as number, 'total')
-    if (breaker !== undefined && breaker.refuses(t)) throw refuse(key, endpoint, t)
-    if (bulkhead !== undefined && !bulkhead.tryAcquire()) {
-      try {
-        await bulkhead.acquire(call.signal, deadline === undefined ? Infinity : deadline - t, call.timeout.total as number)
-      } catch (error) {
+    if (endpoint.breaker !== undefined && endpoint.breaker.refuses(t)) throw refuse(key, endpoint, t)
+    const bulkhead = endpoint.bulkhead
+    if (bulkhead === undefined || bulkhead.tryAcquire()) return admitBreaker(call, t)
+    return bulkhead.acquire(call.signal, deadline === undefined ? Infinity : deadline - t, call.timeout.total as number).then(
+      () => admitBreaker(call, now()),
+      (error: unknown) => {
         if (error instanceof BulkheadRejectedError) events.emit('reject', { key, reason: 'bulkhead' })
         throw error
-      }
-      t = now()
+      },
+    )
+  }
+
+  /** Takes the breaker's admission (in half-open, also the share's probe lease) once a permit is held. */
+  function admitBreaker(call: Call, t: number): Lease | Promise<Lease> {
+    const breaker = call.endpoint.breaker
+    const lease: Lease = { t, token: REFUSED, permit: call.endpoint.bulkhead !== undefined, probe: false, slot: false }
+    if (breaker === undefined) return lease
+    try {
+      lease.token = breaker.admit(t, call.timeout.attempt)
+      if (lease.token === REFUSED) throw refuse(call.key, call.endpoint, t)
+      lease.slot = true
+      if (share?.acquireProbe !== undefined && breaker.probing(lease.token)) return acquireProbe(call, lease)
+      return lease
+    } catch (error) {
+      free(call, lease)
+      throw error
     }
+  }
+
+  /** One probe for all participants of the share, not one each; a share that fails lets it through. */
+  async function acquireProbe(call: Call, lease: Lease): Promise<Lease> {
     const attemptTimeout = call.timeout.attempt
-    let token = 0
-    let probe = false
-    if (breaker !== undefined) {
-      token = breaker.admit(t, attemptTimeout)
-      if (token !== REFUSED && share?.acquireProbe !== undefined && breaker.probing(token)) {
-        // One probe for all participants of the share, not one each.
-        probe = await share.acquireProbe(key, attemptTimeout === false ? 30_000 : attemptTimeout, call.waitUntil).catch(() => true)
-        if (!probe) {
-          breaker.release(token)
-          token = REFUSED
-        }
-      }
-      if (token === REFUSED) {
-        bulkhead?.release()
-        throw refuse(key, endpoint, t)
-      }
+    let granted: boolean
+    try {
+      granted = await share!.acquireProbe!(call.key, attemptTimeout === false ? 30_000 : attemptTimeout, call.waitUntil)
+    } catch {
+      granted = true
     }
+    lease.probe = granted
+    if (granted) return lease
+    free(call, lease)
+    throw refuse(call.key, call.endpoint, lease.t)
+  }
+
+  /** Gives back the bulkhead permit and the share's probe lease, once: the transport has settled. */
+  function releaseHeld(call: Call, lease: Lease): void {
+    if (lease.permit) {
+      lease.permit = false
+      call.endpoint.bulkhead!.release()
+    }
+    if (lease.probe) {
+      lease.probe = false
+      share!.releaseProbe?.(call.key)
+    }
+  }
+
+  /** Gives back everything the lease still holds, a breaker admission no outcome was recorded for included. */
+  function free(call: Call, lease: Lease): void {
+    releaseHeld(call, lease)
+    if (lease.slot) {
+      lease.slot = false
+      call.endpoint.breaker!.release(lease.token)
+    }
+  }
+
+  /** Sends one admitted attempt under one timer for whichever deadline comes first. */
+  async function send(call: Call, transport: typeof fetch, lease: Lease): Promise<Response> {
+    const input = call.cloneInput ? (call.input as Request).clone() : call.input
     call.reached = true
     call.everReached = true
     call.attempts++
     discardPrevious(call)
-
-    // One timer for whichever deadline comes first.
-    let ms: number | false = attemptTimeout
+    const t = lease.t
+    let ms: number | false = call.timeout.attempt
     let scope: 'attempt' | 'total' = 'attempt'
-    if (deadline !== undefined && (ms === false || deadline - t < ms)) {
-      ms = deadline - t
+    if (call.deadline !== undefined && (ms === false || call.deadline - t < ms)) {
+      ms = call.deadline - t
       scope = 'total'
     }
     const signal = call.signal
@@ -358,60 +432,67 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     let controller: AbortController | undefined
     if (ms !== false) {
       const ours = (controller = new AbortController())
-      const limit = scope === 'attempt' ? (attemptTimeout as number) : (call.timeout.total as number)
+      const limit = (scope === 'attempt' ? call.timeout.attempt : call.timeout.total) as number
+      // Kept after the headers arrive: the caller's own signal still aborts the body.
+      if (signal !== undefined) {
+        unfollow = follow(signal, ours)
+        // It may have aborted while the attempt waited for its permit or probe lease.
+        if (signal.aborted) ours.abort(signal.reason)
+      }
+      init = init === undefined ? { signal: ours.signal } : { ...init, signal: ours.signal }
       timer = setTimeout(() => {
         // The caller's abort came first: the attempt ends as theirs, not ours.
         if (ours.signal.aborted) return
         timedOut = new TimeoutError(limit, scope)
         ours.abort(timedOut)
       }, ms)
-      // Kept after the headers arrive: the caller's own signal still aborts the body.
-      if (signal !== undefined) unfollow = follow(signal, ours)
-      init = init === undefined ? { signal: ours.signal } : { ...init, signal: ours.signal }
     }
-    const input = call.cloneInput ? (call.input as Request).clone() : call.input
-
-    let response: Response | undefined
-    let error: unknown
+    let response: Response
     try {
       response = await transport(input, init)
     } catch (e) {
+      clearTimeout(timer)
+      unfollow?.()
       // Once our deadline fired the outcome is our timeout, whatever the transport rejects with (workerd: a plain Error).
-      error = timedOut ?? e
+      throw failed(call, lease, timedOut ?? e, timedOut)
     }
     clearTimeout(timer)
-    bulkhead?.release()
-    if (probe) share!.releaseProbe?.(key)
-    const end = now()
-    const duration = end - t
-    if (response === undefined) {
-      unfollow?.()
-      if (timedOut === undefined && signal?.aborted) {
-        // A user abort says nothing about the upstream.
-        breaker?.release(token)
-        throw signal.reason
-      }
-      if (timedOut === undefined && refusedByFetch(call, error)) {
-        // fetch refused to build the request (bad method, GET with a body): the caller's mistake, not the upstream's.
-        breaker?.release(token)
-        call.reached = false
-        throw error
-      }
-      if (timedOut !== undefined) {
-        totals.timeouts++
-        events.emit('timeout', { key, timeout: timedOut.timeout, scope: timedOut.scope })
-      }
-      let failure = true
-      if (customIsFailure) failure = judge(breaker, token, { error, duration })
-      if (events.wants('failure')) events.emit('failure', { key, error, duration })
-      if (breaker !== undefined) record(call, breaker, token, failure, duration, end)
-      throw error
-    }
     if (unfollow !== undefined) keepWith(response, controller!)
+    return answered(call, lease, response)
+  }
+
+  /** The transport rejected: a caller abort, fetch refusing the request, or a failure of the upstream. Returns what to throw. */
+  function failed(call: Call, lease: Lease, error: unknown, timedOut: TimeoutError | undefined): unknown {
+    const { key, signal } = call
+    releaseHeld(call, lease)
+    const end = now()
+    const duration = end - lease.t
+    // A user abort says nothing about the upstream (the lease's breaker admission is released, not judged).
+    if (timedOut === undefined && signal?.aborted) return signal.reason
+    if (timedOut === undefined && refusedByFetch(call, error)) {
+      // fetch refused to build the request (bad method, GET with a body): the caller's mistake, not the upstream's.
+      call.reached = false
+      return error
+    }
+    if (timedOut !== undefined) {
+      totals.timeouts++
+      events.emit('timeout', { key, timeout: timedOut.timeout, scope: timedOut.scope })
+    }
+    const failure = customIsFailure ? Boolean(o.isFailure({ error, duration })) : true
+    if (events.wants('failure')) events.emit('failure', { key, error, duration })
+    record(call, lease, failure, duration, end)
+    return error
+  }
+
+  /** The headers arrived: judge the response and tell the breaker. */
+  function answered(call: Call, lease: Lease, response: Response): Response {
+    const { key } = call
+    const breaker = call.endpoint.breaker
+    releaseHeld(call, lease)
+    const end = now()
+    const duration = end - lease.t
     const status = response.status
-    const failure = customIsFailure
-      ? judge(breaker, token, { response, duration })
-      : status >= 500 || status === 408 || status === 429
+    const failure = customIsFailure ? Boolean(o.isFailure({ response, duration })) : status >= 500 || status === 408 || status === 429
     call.failed = failure
     if (failure) {
       if (events.wants('failure')) events.emit('failure', { key, status, duration })
@@ -420,8 +501,8 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     }
     if (breaker !== undefined) {
       // Taken before recording: a failure that trips the breaker must still be able to extend it.
-      const current = breaker.holds(token)
-      record(call, breaker, token, failure, duration, end)
+      const current = breaker.holds(lease.token)
+      record(call, lease, failure, duration, end)
       if (current && openOnRetryAfter && (status === 503 || status === 429)) {
         const retryAfter = parseRetryAfter(response.headers.get('retry-after'), end)
         if (retryAfter !== undefined && retryAfter > 0) breaker.openFor(Math.min(retryAfter, MAX_RETRY_AFTER_OPEN), end)
@@ -430,19 +511,14 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     return response
   }
 
-  function record(call: Call, breaker: NonNullable<Endpoint['breaker']>, token: number, failure: boolean, duration: number, end: number): void {
+  /** The outcome of an admitted attempt, for the breaker (which takes the lease's admission) and the share. */
+  function record(call: Call, lease: Lease, failure: boolean, duration: number, end: number): void {
+    const breaker = call.endpoint.breaker
+    if (breaker === undefined) return
+    lease.slot = false
     const slow = slowCall !== undefined && duration > slowCall.duration
-    breaker.record(token, failure, slow, end)
+    breaker.record(lease.token, failure, slow, end)
     if (share?.record !== undefined) share.record(call.key, failure, slow, call.waitUntil)
-  }
-
-  function judge(breaker: Endpoint['breaker'], token: number, outcome: { response?: Response; error?: unknown; duration: number }): boolean {
-    try {
-      return Boolean(o.isFailure(outcome))
-    } catch (error) {
-      breaker?.release(token)
-      throw error
-    }
   }
 
   function refuse(key: string, endpoint: Endpoint, t: number): Error {
@@ -483,7 +559,7 @@ function discardPrevious(call: Call): void {
 
 /** Whether fetch could not even build this request. Only asked after a failure: never on the hot path. */
 function refusedByFetch(call: Call, error: unknown): boolean {
-  if (!(error instanceof TypeError) || isStream(call.init?.body)) return false
+  if (!(error instanceof TypeError) || !call.replayable) return false
   try {
     new Request(call.cloneInput ? (call.input as Request).clone() : call.input, call.init)
     return false
@@ -496,8 +572,30 @@ function isRequest(input: unknown): input is Request {
   return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as Request).url === 'string'
 }
 
-function isStream(body: unknown): boolean {
-  return typeof ReadableStream !== 'undefined' && body instanceof ReadableStream
+/** A body fetch can read only once: a ReadableStream, an async iterable (Node, Deno, Bun), a Node Readable. */
+function isOneShot(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false
+  if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) return true
+  return Symbol.asyncIterator in body || typeof (body as { pipe?: unknown }).pipe === 'function'
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return typeof value === 'object' && value !== null && typeof (value as AbortSignal).aborted === 'boolean' && typeof (value as AbortSignal).addEventListener === 'function'
+}
+
+/** The TypeError fetch itself rejects this request with (its message, in this runtime). */
+function fetchError(input: RequestInfo | URL, init: RequestInit | undefined): TypeError {
+  try {
+    new Request(input, init)
+  } catch (error) {
+    return error as TypeError
+  }
+  return new TypeError('fetch refuses this request: init.signal must be an AbortSignal and a Request body unused')
 }
 
 function absolute(url: string): string {
