@@ -1,7 +1,9 @@
 // The one Chromium the tests and the bench launch: CHROMIUM_PATH when set, else Debian's /usr/bin/chromium
 // when it is there, else the headless Chromium shipped inside the npm package @sparticuz/chromium
-// (unpacked once into the temporary directory), so a bare machine needs no system package.
-import { existsSync } from 'node:fs'
+// (unpacked once into the temporary directory, one process at a time), so a bare machine needs no system package.
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 
 /** Where Debian installs Chromium. */
@@ -31,9 +33,38 @@ export function findChromium() {
     if (fromEnv) return { path: fromEnv, source: 'CHROMIUM_PATH' }
     if (existsSync(SYSTEM_CHROMIUM)) return { path: SYSTEM_CHROMIUM, source: 'system' }
     const { default: packaged } = await import('@sparticuz/chromium')
-    return { path: await packaged.executablePath(), source: '@sparticuz/chromium' }
+    return { path: await unpackingAlone(() => packaged.executablePath()), source: '@sparticuz/chromium' }
   })()
   return found
+}
+
+const UNPACK_LOCK = join(tmpdir(), 'chromium.unpack-lock')
+const STALE_LOCK_MS = 5 * 60_000
+
+/**
+ * Runs `unpack` while holding a lock directory, so two processes (two test runs, a test run and the bench)
+ * never write the shared unpacked binary at once; a lock older than five minutes was left by a killed run.
+ * @template T
+ * @param {() => Promise<T>} unpack
+ * @returns {Promise<T>}
+ */
+async function unpackingAlone(unpack) {
+  for (;;) {
+    try {
+      mkdirSync(UNPACK_LOCK)
+      break
+    } catch (error) {
+      if (error?.code !== 'EEXIST') throw error
+      const age = Date.now() - (statSync(UNPACK_LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now())
+      if (age > STALE_LOCK_MS) rmSync(UNPACK_LOCK, { recursive: true, force: true })
+      else await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  }
+  try {
+    return await unpack()
+  } finally {
+    rmSync(UNPACK_LOCK, { recursive: true, force: true })
+  }
 }
 
 /**
