@@ -16,7 +16,7 @@ export function bulkheadStage(options: NormalizedBulkhead | false, runtime: Runt
   async function wait(bulkhead: Bulkhead, attempt: Attempt, t: number): Promise<true | Refusal | Aborted> {
     const { deadline, timeout } = attempt.call
     try {
-      await bulkhead.acquire(attempt.signal, deadline === undefined ? Infinity : deadline - t, timeout.total as number)
+      await bulkhead.acquire(attempt.signal, deadline === undefined ? Infinity : deadline - t, timeout.total as number, attempt.call.priority)
       return true
     } catch (error) {
       if (error instanceof BulkheadRejectedError) {

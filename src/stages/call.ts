@@ -1,12 +1,13 @@
-import type { CallOptions, ResilienceTotals, ResilientRequestInit } from '../types.js'
+import type { CallOptions, ResilienceInfo, ResilienceTotals, ResilientRequestInit } from '../types.js'
 import { normalizeRetry, normalizeTimeout, type NormalizedOptions } from '../options.js'
 import { originOf, urlOf } from '../url.js'
 import { tag } from '../info.js'
 import { isRequest } from './transport.js'
 import type { KeyEntry, Keys } from './keys.js'
-import type { Call, Outcome, Priority } from './types.js'
+import { priorityOf } from '../priority.js'
+import type { Call, Outcome } from './types.js'
 
-const CALL_OPTIONS = ['key', 'timeout', 'retry', 'fallback', 'waitUntil']
+const CALL_OPTIONS = ['key', 'timeout', 'retry', 'fallback', 'waitUntil', 'priority', 'hedge']
 
 /**
  * Reads fetch's arguments into a call: its options, its key (the instance's key function, else
@@ -49,7 +50,7 @@ export function createCall(input: RequestInfo | URL, init: ResilientRequestInit 
     signal,
     timeout: options?.timeout === undefined ? o.timeout : normalizeTimeout(options.timeout, 'resilience.timeout'),
     retry: options?.retry === undefined ? o.retry : normalizeRetry(options.retry, 'resilience.retry'),
-    priority: NORMAL,
+    priority: priorityOf(options?.priority, init?.priority),
     options,
     waitUntil: options?.waitUntil,
     deadline: undefined,
@@ -58,8 +59,6 @@ export function createCall(input: RequestInfo | URL, init: ResilientRequestInit 
   }
   return { call, entry }
 }
-
-const NORMAL: Priority = 1
 
 /** Ends a call from its outcome: counts it, tags a response for resilienceInfo, or throws what fetch would. */
 export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): Response {
@@ -70,7 +69,9 @@ export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): 
   else totals.rejected++
   if (outcome.kind !== 'response') throw outcome.error
   const { response, storedAt } = outcome
-  tag(response, storedAt === undefined ? { source: 'network', key: call.key, attempts: call.attempts } : { source: 'fallback', key: call.key, attempts: call.attempts, storedAt })
+  const info: ResilienceInfo = storedAt === undefined ? { source: 'network', key: call.key, attempts: call.attempts } : { source: 'fallback', key: call.key, attempts: call.attempts, storedAt }
+  if (outcome.hedged === true) info.hedged = true
+  tag(response, info)
   return response
 }
 
@@ -82,6 +83,7 @@ function checkCallOptions(value: unknown): CallOptions {
   const c = value as CallOptions
   if (c.key !== undefined && (typeof c.key !== 'string' || c.key === '')) throw new TypeError(`resilience.key must be a non-empty string, got ${JSON.stringify(c.key)}`)
   if (c.fallback !== undefined && typeof c.fallback !== 'boolean') throw new TypeError(`resilience.fallback must be a boolean, got ${JSON.stringify(c.fallback)}`)
+  if (c.hedge !== undefined && typeof c.hedge !== 'boolean') throw new TypeError(`resilience.hedge must be a boolean, got ${JSON.stringify(c.hedge)}`)
   if (c.waitUntil !== undefined && typeof c.waitUntil !== 'function') throw new TypeError(`resilience.waitUntil must be a function, got ${typeof c.waitUntil}`)
   return c
 }
