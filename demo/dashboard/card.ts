@@ -16,8 +16,8 @@ export interface CardModel {
   latency?: LatencySummary
   /** Per-key figures only a local instance can count from its events; undefined hides them. */
   counters?: { calls: number; fallbacks: number; retries: number; hedges: number }
-  /** Calls per second over the last few seconds; only where counters exist. */
-  rate?: number
+  /** Traffic of this key; undefined hides it. */
+  rate?: RateFigure
   /** ms until a probe may run, already corrected for the source's clock; only while open. */
   nextProbeIn?: number
   history: readonly Sample[]
@@ -29,6 +29,22 @@ export interface LatencySummary {
   samples: number
   p50: number
   p99: number
+  /** Attempts recorded since the key was created; missing from older sources. */
+  count?: number
+}
+
+/** A key's traffic: per second over the last few seconds, and in all. */
+export interface RateFigure {
+  /** Undefined until the rate has a few seconds of history. */
+  perSecond: number | undefined
+  total: number
+  /** What is counted: the simulation counts the calls it makes, a proxy reports attempts. */
+  of: 'calls' | 'attempts'
+}
+
+const RATE_TITLES: Record<RateFigure['of'], string> = {
+  calls: 'Calls per second over the last 5 s; below it, all calls since the page loaded',
+  attempts: 'Attempts per second to this upstream over the last 5 s; below it, all attempts since the proxy saw this key',
 }
 
 export interface CardOptions {
@@ -48,6 +64,8 @@ export class BreakerCard {
   private readonly bulkheadMeter: HTMLMeterElement
   private readonly bulkheadText: HTMLElement
   private readonly bulkheadQueue: HTMLMeterElement
+  private readonly rateCell: HTMLElement
+  private readonly rateUnit: HTMLElement
   /** Figures a snapshot does not carry per key; hidden where no one counts them (the Worker view). */
   private readonly localStats: HTMLElement[]
 
@@ -59,11 +77,12 @@ export class BreakerCard {
     this.staleNotice = h('p', { class: 'stale-notice', 'data-role': 'stale' })
     this.staleNotice.hidden = true
     this.spark = h('div', { class: 'spark', role: 'img', 'aria-label': `Failure rate of ${key} over the last two minutes; shaded where the breaker was not closed` })
-    const rate = this.stat('rate', 'Rate', 'Calls per second over the last 5 s; below it, all calls since the page loaded')
+    this.rateCell = this.stat('rate', 'Rate', RATE_TITLES.calls)
     this.stats.calls = h('span', { 'data-stat': 'calls' }, '—')
-    rate.querySelector('dd')!.append(h('span', { class: 'sub' }, this.stats.calls, ' calls'))
-    this.localStats = [rate, this.stat('hedges', 'Hedges', 'Hedge attempts started: a second attempt after a slow first one'), this.stat('retries', 'Retries', 'Attempts after the first'), this.stat('fallbacks', 'Fallbacks', 'Last-known-good copies served')]
-    const [, hedges, retries, fallbacks] = this.localStats
+    this.rateUnit = h('span', {}, ' calls')
+    this.rateCell.querySelector('dd')!.append(h('span', { class: 'sub' }, this.stats.calls, this.rateUnit))
+    this.localStats = [this.stat('hedges', 'Hedges', 'Hedge attempts started: a second attempt after a slow first one'), this.stat('retries', 'Retries', 'Attempts after the first'), this.stat('fallbacks', 'Fallbacks', 'Last-known-good copies served')]
+    const [hedges, retries, fallbacks] = this.localStats
     const failed = this.stat('failure-rate', `Failed, ${options.window}`, `Failed attempts / all attempts in the breaker's window (${options.window}); an open breaker sends none, so this lags the error rate`)
     failed.classList.add('wide')
     this.stats.window = h('span', { class: 'sub', 'data-stat': 'window' }, '—')
@@ -84,7 +103,7 @@ export class BreakerCard {
         'dl',
         { class: 'stats' },
         failed,
-        rate,
+        this.rateCell,
         this.stat('p50', 'p50', 'Median attempt latency to response headers', 'row-start'),
         this.stat('p99', 'p99', '99th percentile attempt latency to response headers'),
         hedges,
@@ -133,13 +152,21 @@ export class BreakerCard {
     this.stats.p50.textContent = latency ? duration(latency.p50) : '—'
     this.stats.p99.textContent = latency ? duration(latency.p99) : '—'
     for (const element of this.localStats) element.hidden = counters === undefined
-    this.stats.calls.textContent = count(counters?.calls)
-    this.stats.rate.textContent = model.rate === undefined ? '—' : `${model.rate.toFixed(1)} /s`
+    this.updateRate(model.rate)
     this.stats.rejected.textContent = breaker || model.bulkhead ? count((breaker?.rejected ?? 0) + (model.bulkhead?.rejected ?? 0)) : '—'
     this.stats.fallbacks.textContent = count(counters?.fallbacks)
     this.stats.retries.textContent = count(counters?.retries)
     this.stats.hedges.textContent = count(counters?.hedges)
     this.updateBulkhead(model.bulkhead)
+  }
+
+  private updateRate(rate: RateFigure | undefined): void {
+    this.rateCell.hidden = rate === undefined
+    if (!rate) return
+    this.rateCell.title = RATE_TITLES[rate.of]
+    this.stats.rate.textContent = rate.perSecond === undefined ? '—' : `${rate.perSecond.toFixed(1)} /s`
+    this.stats.calls.textContent = count(rate.total)
+    this.rateUnit.textContent = ` ${rate.of}`
   }
 
   private updateBulkhead(bulkhead: BulkheadSnapshot | undefined): void {

@@ -12,7 +12,7 @@ export function latencyByKey(snapshot: ResilienceSnapshot): Map<string, LatencyS
   if (!Array.isArray(entries)) return byKey
   for (const entry of entries as Partial<LatencyEntry>[]) {
     if (typeof entry?.key !== 'string' || !isCount(entry.samples) || !isCount(entry.p50) || !isCount(entry.p99)) continue
-    byKey.set(entry.key, { samples: entry.samples, p50: entry.p50, p99: entry.p99 })
+    byKey.set(entry.key, { samples: entry.samples, p50: entry.p50, p99: entry.p99, ...(isCount(entry.count) ? { count: entry.count } : {}) })
   }
   return byKey
 }

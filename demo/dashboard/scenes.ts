@@ -30,8 +30,8 @@ export const SCENES: readonly Scene[] = [
   {
     id: 'slow-tail',
     label: 'Slow tail',
-    description: 'One answer in ten takes 1.5 s while the rest take about 80 ms: watch p99 climb far above p50 on every endpoint.',
-    traffic: () => ({ ...DEFAULT_TRAFFIC, latency: 80, slowShare: 10, rate: 5 }),
+    description: 'One answer in twenty takes 1.5 s, the rest about 80 ms: p99 climbs far above p50. Turn hedging on and watch p99 fall back while the hedges count rises.',
+    traffic: () => ({ ...DEFAULT_TRAFFIC, latency: 80, slowShare: 5, rate: 5 }),
   },
   {
     id: 'outage',

@@ -22,6 +22,8 @@ export const DEMO_OPTIONS: Omit<ResilientFetchOptions, 'fetch'> = {
   timeout: { attempt: 2_000, total: 6_000 },
   retry: { limit: 1, backoff: { base: 200, max: 1_000 } },
   fallback: { store: 'memory' },
+  // Armed here, switched per call by the page's toggle: a hedge after the key's p90, when no headers came.
+  hedge: { delay: 'p90' },
 }
 
 /** What the cards say the breaker window is; follows DEMO_OPTIONS.breaker.window. */
@@ -55,7 +57,8 @@ export class SimulationView {
   private readonly endpointInputs = new Map<string, Map<Setting, HTMLInputElement>>()
   private readonly globalInputs = new Map<Setting, { input: HTMLInputElement; output: HTMLOutputElement }>()
   private readonly rf = createResilientFetch({ ...DEMO_OPTIONS, fetch: createSimulatedFetch((name) => this.settings.get(name)) })
-  private readonly load = new LoadGenerator(this.rf, this.settings, this.counters)
+  private readonly load = new LoadGenerator(this.rf, this.settings, this.counters, () => ({ hedge: this.hedging }))
+  private hedging = false
   private readonly history = new History()
   private readonly rates = new RateMeter()
   private readonly grid: CardGrid
@@ -90,6 +93,7 @@ export class SimulationView {
     })
     this.rf.addEventListener('retry', ({ detail }) => this.bump(detail.key, 'retries'))
     this.rf.addEventListener('fallback', ({ detail }) => this.bump(detail.key, 'fallbacks'))
+    this.rf.addEventListener('hedge', ({ detail }) => this.bump(detail.key, 'hedges'))
   }
 
   private renderSoon(): void {
@@ -125,7 +129,7 @@ export class SimulationView {
         bulkhead: bulkheads.get(breaker.key),
         latency: latencies.get(breaker.key),
         counters: this.counters.get(breaker.key),
-        rate: this.rates.rate(breaker.key),
+        rate: { perSecond: this.rates.rate(breaker.key), total: this.counters.get(breaker.key)?.calls ?? 0, of: 'calls' },
         nextProbeIn: breaker.nextProbeAt !== undefined && breaker.state !== 'half-open' ? breaker.nextProbeAt - snapshot.at : undefined,
         history: this.history.get(breaker.key),
         now,
@@ -194,6 +198,7 @@ export class SimulationView {
       })
       container.append(row)
     }
+    container.append(this.hedgeToggle())
     const pause = h('button', { type: 'button', 'data-action': 'pause', 'aria-pressed': 'false' }, 'Pause traffic')
     pause.addEventListener('click', () => {
       if (this.load.running) this.load.stop()
@@ -202,6 +207,15 @@ export class SimulationView {
       pause.setAttribute('aria-pressed', String(!this.load.running))
     })
     container.append(h('div', { class: 'buttons' }, pause))
+  }
+
+  /** Hedging on or off for the next calls; the scenes leave it as it is. */
+  private hedgeToggle(): HTMLElement {
+    const input = h('input', { type: 'checkbox', id: 'all-hedge', 'data-control': 'hedge', 'aria-describedby': 'all-hedge-hint' })
+    input.checked = this.hedging
+    input.addEventListener('change', () => (this.hedging = input.checked))
+    const hint = h('span', { class: 'hint', id: 'all-hedge-hint' }, "a second attempt after the key's p90 without an answer; the first answer wins")
+    return h('div', { class: 'toggle' }, input, h('div', { class: 'name' }, h('label', { for: 'all-hedge' }, 'Hedge slow attempts'), hint))
   }
 
   private createCard(key: string): BreakerCard {

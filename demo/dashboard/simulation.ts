@@ -2,7 +2,7 @@
  * The in-page simulation: a transport that answers from per-endpoint settings (no server, no
  * network) and a load generator that calls every endpoint through a resilient fetch.
  */
-import type { ResilientFetch } from '../../src/types'
+import type { CallOptions, ResilientFetch } from '../../src/types'
 
 export interface TrafficSettings {
   /** Chance of a failed attempt, 0..100 %. */
@@ -94,6 +94,8 @@ export class LoadGenerator {
     private readonly rf: ResilientFetch,
     private readonly settings: Map<string, TrafficSettings>,
     private readonly counters: Map<string, EndpointCounters>,
+    /** Per-call options, read at each call, so a toggle (hedging) applies to the next call. */
+    private readonly callOptions: () => CallOptions = () => ({}),
   ) {}
 
   start(): void {
@@ -127,7 +129,7 @@ export class LoadGenerator {
     const counters = this.counters.get(endpoint)
     if (counters) counters.calls++
     // Failures are the point of the demo: they show on the cards, never as unhandled rejections.
-    this.rf(endpointUrl(endpoint))
+    this.rf(endpointUrl(endpoint), { resilience: this.callOptions() })
       .then((response) => response.arrayBuffer())
       .catch(() => undefined)
   }

@@ -4,7 +4,7 @@
  * a second) refreshes everything. Figures that stop arriving are marked stale, never shown as live.
  */
 import type { BreakerState, ResilienceSnapshot } from '../../src/types'
-import { BreakerCard, CardGrid } from './card'
+import { BreakerCard, CardGrid, type LatencySummary } from './card'
 import { clockTime } from './format'
 import { History } from './history'
 import { latencyByKey } from './latency'
@@ -146,27 +146,30 @@ export class WorkerView {
       this.markStale(`no updates since ${clockTime(receivedAt)}`)
       return
     }
+    const latencies = latencyByKey(snapshot)
     if (receivedAt > this.lastSample && now - this.lastSample >= 1_000) {
       this.history.record(snapshot, now)
       this.rates.record('', snapshot.totals.requests, receivedAt)
+      for (const [key, latency] of latencies) if (latency.count !== undefined) this.rates.record(key, latency.count, receivedAt)
       this.lastSample = now
     }
-    this.renderCards(snapshot, now - receivedAt, now)
+    this.renderCards(snapshot, latencies, now - receivedAt, now)
     this.totals.element.toggleAttribute('data-stale', false)
     this.totals.update(snapshot.totals, this.rates.rate(''))
   }
 
   /** `elapsed`: ms since the snapshot arrived; the proxy's clock may differ from ours, so count from its own `at`. */
-  private renderCards(snapshot: ResilienceSnapshot, elapsed: number, now: number): void {
+  private renderCards(snapshot: ResilienceSnapshot, latencies: Map<string, LatencySummary>, elapsed: number, now: number): void {
     const bulkheads = new Map(snapshot.bulkheads.map((b) => [b.key, b]))
-    const latencies = latencyByKey(snapshot)
     this.grid.retain(new Set(snapshot.breakers.map((b) => b.key)))
     for (const breaker of snapshot.breakers) {
+      const latency = latencies.get(breaker.key)
       this.grid.card(breaker.key).update({
         key: breaker.key,
         breaker,
         bulkhead: bulkheads.get(breaker.key),
-        latency: latencies.get(breaker.key),
+        latency,
+        rate: latency?.count === undefined ? undefined : { perSecond: this.rates.rate(breaker.key), total: latency.count, of: 'attempts' },
         nextProbeIn:
           breaker.nextProbeAt !== undefined && breaker.state !== 'half-open' ? Math.max(0, breaker.nextProbeAt - snapshot.at - elapsed) : undefined,
         history: this.history.get(breaker.key),

@@ -36,11 +36,15 @@ describe('breaker card', () => {
 
   test('rate, calls and hedges where the view counts them; hidden where it cannot', () => {
     const card = new BreakerCard('search', { window: 'last 10 s' })
-    card.update(model({ counters: { calls: 1_234, fallbacks: 3, retries: 2, hedges: 5 }, rate: 2.96 }))
+    card.update(model({ counters: { calls: 1_234, fallbacks: 3, retries: 2, hedges: 5 }, rate: { perSecond: 2.96, total: 1_234, of: 'calls' } }))
     expect([text(card, 'rate'), text(card, 'calls'), text(card, 'hedges')]).toEqual(['3.0 /s', '1,234', '5'])
     card.update(model())
-    const hedges = card.element.querySelector('[data-stat="hedges"]')!.closest('div')!
-    expect(hedges.hidden).toBe(true)
+    const cell = (stat: string) => card.element.querySelector(`[data-stat="${stat}"]`)!.closest('div')!
+    expect([cell('hedges').hidden, cell('rate').hidden]).toEqual([true, true])
+    // A proxy reports attempts per key, not calls: the card says which.
+    card.update(model({ rate: { perSecond: undefined, total: 40, of: 'attempts' } }))
+    expect(cell('rate').hidden).toBe(false)
+    expect(cell('rate').querySelector('.sub')!.textContent).toBe('40 attempts')
   })
 
   test('stale until the next update, with the reason shown in place of the probe line', () => {
@@ -60,6 +64,7 @@ describe('latencies of a snapshot', () => {
 
   test('by key; absent (an older source) or malformed entries give nothing', () => {
     expect(latencyByKey(snapshot([{ key: 'a', samples: 3, p50: 10, p90: 20, p99: 30 }])).get('a')).toEqual({ samples: 3, p50: 10, p99: 30 })
+    expect(latencyByKey(snapshot([{ key: 'a', samples: 3, p50: 10, p90: 20, p99: 30, count: 7 }])).get('a')!.count).toBe(7)
     expect(latencyByKey(snapshot()).size).toBe(0)
     expect(latencyByKey(snapshot([{ key: 'a', samples: 3, p50: 'x', p99: 30 }, null, { p50: 1 }])).size).toBe(0)
   })
