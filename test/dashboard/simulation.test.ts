@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createResilientFetch } from '../../src/index'
-import type { BreakerState, ResilienceSnapshot, ResilientFetch } from '../../src/types'
+import type { BreakerState, CallOptions, ResilienceSnapshot, ResilientFetch, ResilientRequestInit } from '../../src/types'
 import { History, HISTORY_SPAN } from '../../demo/dashboard/history'
 import { RateMeter } from '../../demo/dashboard/rate'
 import { DEFAULT_TRAFFIC, DEGRADING_ENDPOINT, ENDPOINTS, SCENES, sceneFromQuery } from '../../demo/dashboard/scenes'
@@ -88,16 +88,42 @@ describe('simulated transport', () => {
 })
 
 describe('load generator', () => {
-  function setup(rate: number) {
+  function setup(rate: number, callOptions?: () => CallOptions) {
     const settings = new Map<string, TrafficSettings>([['a', { errorRate: 0, latency: 0, rate, slowShare: 0 }]])
     const counters = new Map<string, EndpointCounters>([['a', { calls: 0, fallbacks: 0, retries: 0, hedges: 0 }]])
     const urls: string[] = []
-    const rf = ((url: string) => {
+    const inits: (ResilientRequestInit | undefined)[] = []
+    const rf = ((url: string, init?: ResilientRequestInit) => {
       urls.push(url)
+      inits.push(init)
       return Promise.resolve(new Response('ok'))
     }) as unknown as ResilientFetch
-    return { load: new LoadGenerator(rf, settings, counters), settings, counters, urls }
+    return { load: new LoadGenerator(rf, settings, counters, callOptions), settings, counters, urls, inits }
   }
+
+  test('reads the per-call options at each call, so the hedging toggle applies to the next call', async () => {
+    let hedge = false
+    const { load, inits } = setup(2, () => ({ hedge }))
+    load.start()
+    await vi.advanceTimersByTimeAsync(1_000)
+    hedge = true
+    await vi.advanceTimersByTimeAsync(1_000)
+    load.stop()
+    expect(inits.map((init) => init?.resilience?.hedge)).toEqual([false, false, true, true])
+  })
+
+  test('catches up on time a busy page ran its timers late, but not on a long pause', async () => {
+    const { load, counters } = setup(10)
+    load.start()
+    // The timer fires late: 100 ms of wall time pass between ticks as if 500 ms went by.
+    vi.setSystemTime(Date.now() + 400)
+    await vi.advanceTimersByTimeAsync(100)
+    expect(counters.get('a')!.calls).toBe(5)
+    vi.setSystemTime(Date.now() + 60_000)
+    await vi.advanceTimersByTimeAsync(100)
+    expect(counters.get('a')!.calls).toBe(5 + 10)
+    load.stop()
+  })
 
   test('calls each endpoint at its rate, fractional rates included, and stops', async () => {
     const { load, settings, counters, urls } = setup(3)
