@@ -10,7 +10,7 @@ import { controlledTransport, flush, statusTransport } from './helpers.js'
 const URL_A = 'https://a.test/x'
 const KEY = 'https://a.test'
 const T0 = 1_000_000
-/** How long a claim without Web Locks waits to hear a rival (CLAIM_SETTLE_MS in src/share/tabs.ts). */
+/** How long a claim without Web Locks waits to hear a rival (CLAIM_SETTLE_MS in src/share/lease.ts). */
 const CLAIM_SETTLE = 100
 
 let name: string
@@ -244,6 +244,67 @@ describe('shareAcrossTabs', () => {
       const again = one.acquireProbe(KEY, 1000)
       await settle()
       expect(await again).toBe(true)
+    })
+  })
+
+  describe('without Web Locks, tabs that claim at once', () => {
+    /** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order. */
+    function microtaskChannels() {
+      const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
+      class Channel {
+        onmessage: ((event: MessageEvent) => void) | null = null
+        constructor(readonly name: string) {
+          open.add(this)
+        }
+        postMessage(data: unknown): void {
+          const copy = structuredClone(data)
+          for (const other of open) if (other !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: copy } as MessageEvent))
+        }
+        close(): void {
+          open.delete(this)
+        }
+      }
+      vi.stubGlobal('BroadcastChannel', Channel)
+    }
+
+    it.each([3, 5])('with %i tabs whose claims are all heard in time, exactly one probes (the lowest id wins everywhere)', async (count) => {
+      microtaskChannels()
+      // Ids in creation order, so the claims arrive in id order: the order that made every tab but the last win.
+      let n = 0
+      vi.spyOn(Math, 'random').mockImplementation(() => ++n / 10)
+      const shares = Array.from({ length: count }, () => tab())
+      for (const share of shares) share.connect(() => {})
+      const granted = shares.map((share) => share.acquireProbe(KEY, 1000))
+      await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
+      expect(await Promise.all(granted)).toEqual([true, ...Array.from({ length: count - 1 }, () => false)])
+    })
+
+    it('in reverse id order, still exactly one probes', async () => {
+      microtaskChannels()
+      let n = 10
+      vi.spyOn(Math, 'random').mockImplementation(() => --n / 10)
+      const shares = Array.from({ length: 4 }, () => tab())
+      for (const share of shares) share.connect(() => {})
+      const granted = shares.map((share) => share.acquireProbe(KEY, 1000))
+      await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
+      expect(await Promise.all(granted)).toEqual([false, false, false, true])
+    })
+
+    it('a released or expired claim no longer beats a live one', async () => {
+      microtaskChannels()
+      let n = 0
+      vi.spyOn(Math, 'random').mockImplementation(() => ++n / 10)
+      const [low, high] = [tab(), tab()]
+      low.connect(() => {})
+      high.connect(() => {})
+      const first = low.acquireProbe(KEY, 1000)
+      await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
+      expect(await first).toBe(true)
+      low.releaseProbe(KEY)
+      await flush()
+      const second = high.acquireProbe(KEY, 1000)
+      await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
+      expect(await second).toBe(true)
     })
   })
 

@@ -124,3 +124,27 @@ describe.each([
     expect(errors).toEqual([])
   })
 })
+
+describe.each([
+  ['a claim in storage and on the channel (no Web Locks)', '&locks=off'],
+  ['a claim in storage alone (no Web Locks, no BroadcastChannel)', '&locks=off&broadcast=off'],
+  ['a claim on the channel alone (no Web Locks, no localStorage)', '&locks=off&storage=off'],
+])('tabs that claim a probe at the same instant in Chromium, with %s', (_, query) => {
+  it('three tabs: exactly one wins, episode after episode', async () => {
+    const { context, page: a, errors } = await openPage(browser)
+    contexts.push(context)
+    const pages = [a, await context.newPage(), await context.newPage()]
+    await Promise.all(pages.map((page) => load(page, query)))
+    const episodes = 10
+    for (let i = 0; i < episodes; i++) {
+      const key = `https://episode-${i}.test`
+      // Far enough ahead that every tab has its timer set; the tabs share the machine's clock.
+      const at = Date.now() + 200
+      await Promise.all(pages.map((page) => page.evaluate(([k, t]) => window.tab.claimAt(k, t, 10_000), [key, at] as const)))
+      const outcomes = async () => (await Promise.all(pages.map((page) => page.evaluate((k) => window.tab.claims.filter((c) => c.key === k).map((c) => c.won), key)))).flat()
+      await expect.poll(async () => (await outcomes()).length, { interval: 20, timeout: 5_000 }).toBe(3)
+      expect((await outcomes()).filter(Boolean), `winners in episode ${i}`).toHaveLength(1)
+    }
+    expect(errors).toEqual([])
+  })
+})

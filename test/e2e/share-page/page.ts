@@ -1,7 +1,7 @@
 /**
  * One tab of the share-across-tabs tests and bench, bundled by esbuild: an instance whose transport is a stub
  * the test drives through window.tab. Query: threshold, open (ms), name, broadcast=off (storage events only),
- * locks=off (no Web Locks: the probe is claimed in storage and on the channel).
+ * locks=off (no Web Locks: the probe is claimed in storage and on the channel), storage=off (no localStorage).
  */
 import { createResilientFetch } from '../../../src/index.js'
 import { shareAcrossTabs } from '../../../src/share/tabs.js'
@@ -12,6 +12,8 @@ const params = new URLSearchParams(location.search)
 
 // The storage-event path, as in a browser without BroadcastChannel.
 if (params.get('broadcast') === 'off') Reflect.deleteProperty(globalThis, 'BroadcastChannel')
+// No usable localStorage, as where storage is disabled: the channel alone carries claims.
+if (params.get('storage') === 'off') Object.defineProperty(window, 'localStorage', { get: () => { throw new DOMException('disabled', 'SecurityError') }, configurable: true })
 // The claim path, as in a browser without Web Locks.
 if (params.get('locks') === 'off') Object.defineProperty(navigator, 'locks', { value: undefined, configurable: true })
 
@@ -47,8 +49,16 @@ const call = (): Promise<number | string> =>
     (error: Error) => error.name,
   )
 
+/** Outcomes of claimAt(), in the order they settled. */
+const claims: { key: string; won: boolean }[] = []
+
 const tab = {
   KEY,
+  claims,
+  /** Asks the share for `key`'s probe at wall-clock time `at`: every tab given the same `at` claims at once. */
+  claimAt(key: string, at: number, ttl: number): void {
+    setTimeout(() => void share.acquireProbe(key, ttl).then((won) => claims.push({ key, won })), Math.max(0, at - Date.now()))
+  },
   transport,
   changes,
   results,

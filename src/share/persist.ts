@@ -1,0 +1,123 @@
+/**
+ * Persistence for the tab share: localStorage behind a wrapper that never throws (private mode,
+ * quota, disabled storage), and the breaker states kept there until their open window ends.
+ */
+import type { BreakerState, SharedBreakerState } from '../types.js'
+
+/** localStorage, best effort: every method swallows what storage throws. */
+export interface SafeStorage {
+  /** The parsed value, or undefined (missing, or corrupt: then removed). */
+  read(key: string): unknown
+  write(key: string, value: string): void
+  remove(key: string): void
+  /** Removes the entries under `prefix` whose `until(value)` is missing or not after `t`. */
+  sweep(prefix: string, until: (value: unknown) => number | undefined, t: number): void
+}
+
+/** The origin's localStorage, or undefined where it is missing or reading it throws (sandboxed frames, blocked cookies). */
+export function safeStorage(): SafeStorage | undefined {
+  let storage: Storage | undefined
+  try {
+    const s = (globalThis as { localStorage?: Storage }).localStorage
+    storage = s !== undefined && s !== null && typeof s.getItem === 'function' ? s : undefined
+  } catch {
+    storage = undefined
+  }
+  if (storage === undefined) return undefined
+  const local = storage
+
+  function remove(key: string): void {
+    try {
+      local.removeItem(key)
+    } catch {
+      // Storage is best effort.
+    }
+  }
+
+  function read(key: string): unknown {
+    try {
+      const raw = local.getItem(key)
+      return raw === null ? undefined : JSON.parse(raw)
+    } catch {
+      remove(key)
+      return undefined
+    }
+  }
+
+  return {
+    read,
+    remove,
+    write(key, value) {
+      try {
+        local.setItem(key, value)
+      } catch {
+        // Quota or disabled storage: the share goes on without persistence.
+      }
+    },
+    sweep(prefix, until, t) {
+      const ours: string[] = []
+      try {
+        for (let i = 0; i < local.length; i++) {
+          const k = local.key(i)
+          if (k !== null && k.startsWith(prefix)) ours.push(k)
+        }
+      } catch {
+        return
+      }
+      // Read after listing: read() removes corrupt entries, which would shift the indexes above.
+      for (const k of ours) {
+        const end = until(read(k))
+        if (end === undefined || end <= t) remove(k)
+      }
+    },
+  }
+}
+
+/** Breaker states kept across reloads: an open (or timed forced-open) state until its window ends. */
+export interface PersistedStates {
+  /** The kept state of `key` while its window lasts; a passed or damaged one is removed. */
+  stored(key: string): SharedBreakerState | undefined
+  /** Keeps an open state with an end; forgets any other (closed, or forced open with no end). */
+  keep(key: string, state: SharedBreakerState): void
+  /** Drops states whose window has passed, left by tabs that closed while open. */
+  sweep(): void
+}
+
+export function persistedStates(storage: SafeStorage | undefined, name: string): PersistedStates {
+  const prefix = `${name}:breaker:`
+  return {
+    stored(key) {
+      const value = storage?.read(prefix + key)
+      if (value === undefined) return undefined
+      if (!isView(value) || !(value.openUntil !== undefined && value.openUntil > Date.now())) {
+        storage?.remove(prefix + key)
+        return undefined
+      }
+      return value
+    },
+    keep(key, state) {
+      const open = state.state === 'open' || state.state === 'forced-open'
+      if (open && state.openUntil !== undefined) storage?.write(prefix + key, JSON.stringify(state))
+      else storage?.remove(prefix + key)
+    },
+    sweep() {
+      storage?.sweep(prefix, (value) => (isView(value) ? value.openUntil : undefined), Date.now())
+    },
+  }
+}
+
+const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-open', 'disabled']
+
+export const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+
+/** Whether a value from storage or the channel is a breaker state we can adopt. */
+export function isView(v: unknown): v is SharedBreakerState {
+  if (typeof v !== 'object' || v === null) return false
+  const s = v as Record<string, unknown>
+  return (
+    STATES.includes(s.state as BreakerState) &&
+    finite(s.at) &&
+    (s.openedAt === undefined || finite(s.openedAt)) &&
+    (s.openUntil === undefined || finite(s.openUntil))
+  )
+}
