@@ -1,3 +1,6 @@
+/** The longest a timer can wait: setTimeout fires at once for anything longer than 2^31−1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647
+
 /**
  * Ties our per-attempt AbortControllers to a caller's signal with ONE listener per caller signal and
  * weak references to the controllers: a long-lived signal (a page's, a component's) does not collect a

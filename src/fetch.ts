@@ -292,7 +292,8 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     let delay: number
     const retryAfter = response === undefined ? undefined : parseRetryAfter(response.headers.get('retry-after'), t)
     if (retryAfter !== undefined) {
-      if (retryAfter > retry.maxRetryAfter) return undefined
+      // A wait past any number (a Retry-After of hundreds of digits) is no retry, even with maxRetryAfter: Infinity.
+      if (retryAfter > retry.maxRetryAfter || retryAfter === Infinity) return undefined
       delay = retryAfter
     } else {
       delay = backoffDelay(n, retry.backoff)

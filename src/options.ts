@@ -12,6 +12,7 @@ import type {
 } from './types.js'
 import { isFailureDefault } from './classify.js'
 import { show } from './validate.js'
+import { MAX_TIMER_MS } from './deadline.js'
 
 export interface NormalizedBreaker {
   window: { type: 'consecutive' } | { type: 'count'; size: number } | { type: 'time'; duration: number }
@@ -111,6 +112,13 @@ function ms(name: string, value: unknown): number {
   return n
 }
 
+/** A duration a timer waits: past 2^31−1 ms setTimeout would fire at once, so longer is refused, not clamped. */
+function timerMs(name: string, value: unknown): number {
+  const n = ms(name, value)
+  if (n > MAX_TIMER_MS) fail('range', name, `at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a timer waits)`, value)
+  return n
+}
+
 function positiveInt(name: string, value: unknown): number {
   const n = number(name, value)
   if (!Number.isInteger(n) || n < 1) fail('range', name, 'a positive integer', value)
@@ -197,17 +205,18 @@ export function normalizeBulkhead(value: BulkheadOptions | false | undefined): N
   return {
     maxConcurrent: o.maxConcurrent === undefined ? 50 : positiveInt('bulkhead.maxConcurrent', o.maxConcurrent),
     maxQueue: o.maxQueue === undefined ? 100 : nonNegativeInt('bulkhead.maxQueue', o.maxQueue),
-    queueTimeout: o.queueTimeout === undefined ? 5_000 : ms('bulkhead.queueTimeout', o.queueTimeout),
+    queueTimeout: o.queueTimeout === undefined ? 5_000 : timerMs('bulkhead.queueTimeout', o.queueTimeout),
   }
 }
 
 export function normalizeTimeout(value: number | TimeoutOptions | false | undefined, name = 'timeout'): NormalizedTimeout {
   if (value === undefined) return DEFAULT_TIMEOUT
   if (value === false) return { attempt: false, total: false }
-  if (typeof value === 'number') return { attempt: ms(name, value), total: DEFAULT_TIMEOUT.total }
+  // Infinity means what false means: no deadline.
+  if (typeof value === 'number') return { attempt: value === Infinity ? false : timerMs(name, value), total: DEFAULT_TIMEOUT.total }
   const o = object(name, value, ['attempt', 'total'])
   const pick = (k: 'attempt' | 'total') =>
-    o[k] === undefined ? DEFAULT_TIMEOUT[k] : o[k] === false ? false : ms(`${name}.${k}`, o[k])
+    o[k] === undefined ? DEFAULT_TIMEOUT[k] : o[k] === false || o[k] === Infinity ? false : timerMs(`${name}.${k}`, o[k])
   return { attempt: pick('attempt'), total: pick('total') }
 }
 
@@ -226,8 +235,8 @@ export function normalizeRetry(value: number | RetryOptions | false | undefined,
     fail('type', `${name}.statusCodes`, 'an array of HTTP status codes (100-599)', statusCodes)
   }
   const b = object(`${name}.backoff`, o.backoff ?? {}, ['base', 'max', 'jitter'])
-  const base = b.base === undefined ? 300 : ms(`${name}.backoff.base`, b.base)
-  const max = b.max === undefined ? Math.max(10_000, base) : ms(`${name}.backoff.max`, b.max)
+  const base = b.base === undefined ? 300 : timerMs(`${name}.backoff.base`, b.base)
+  const max = b.max === undefined ? Math.max(10_000, base) : timerMs(`${name}.backoff.max`, b.max)
   if (max < base) fail('range', `${name}.backoff.max`, `at least backoff.base (${base})`, max)
   const jitter = b.jitter ?? 'full'
   if (jitter !== 'full' && jitter !== 'equal' && jitter !== 'none') fail('type', `${name}.backoff.jitter`, "'full', 'equal' or 'none'", jitter)
@@ -293,7 +302,7 @@ export function normalizeHedge(value: HedgeOptions | false | undefined): Normali
   const delay = o.delay ?? 'p95'
   if (delay !== 'p90' && delay !== 'p95' && delay !== 'p99' && typeof delay !== 'number') fail('type', 'hedge.delay', "a number of ms or 'p90', 'p95', 'p99'", delay)
   return {
-    delay: typeof delay === 'number' ? ms('hedge.delay', delay) : delay,
+    delay: typeof delay === 'number' ? timerMs('hedge.delay', delay) : delay,
     maxHedges: o.maxHedges === undefined ? 1 : positiveInt('hedge.maxHedges', o.maxHedges),
     methods: methodSet('hedge.methods', o.methods, ['GET', 'HEAD']),
     budget: budgetOf('hedge.budget', o.budget, { ratio: 0.1, min: 5 }),

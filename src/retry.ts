@@ -1,4 +1,5 @@
 import type { NormalizedRetry } from './options.js'
+import { MAX_TIMER_MS } from './deadline.js'
 
 /** The wait before retry number `retry` (1-based), before any Retry-After. */
 export function backoffDelay(retry: number, backoff: NormalizedRetry['backoff'], random = Math.random): number {
@@ -97,18 +98,23 @@ export class RetryBudget {
   }
 }
 
-/** Waits `ms`, ending at once with the signal's reason when it aborts. */
+/** Waits `ms` (in steps past the longest a timer waits), ending at once with the signal's reason when it aborts. */
 export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   if (signal?.aborted) return Promise.reject(signal.reason)
   return new Promise((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout>
     const onAbort = () => {
       clearTimeout(timer)
       reject(signal!.reason)
     }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
+    const wait = (left: number): void => {
+      timer = setTimeout(() => {
+        if (left > MAX_TIMER_MS) return wait(left - MAX_TIMER_MS)
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }, Math.min(left, MAX_TIMER_MS))
+    }
+    wait(ms)
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }

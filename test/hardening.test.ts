@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ResilienceError, TimeoutError, createResilientFetch } from '../src/index.js'
-import { flush, rejection, statusTransport } from './helpers.js'
+import { controlledTransport, flush, rejection, statusTransport } from './helpers.js'
 
 /** What the real server saw of one request. */
 interface Seen {
@@ -218,6 +218,79 @@ describe('what throws after the permit and the probe slot were taken gives them 
     vi.advanceTimersByTime(2_000)
     expect((await rf(URL_A)).status).toBe(200)
     expect(rf.breaker('https://a.test')!.state).toBe('closed')
+  })
+})
+
+describe('durations past 2^31−1 ms, the longest a timer waits (issue 10 defect 8)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_000_000 })
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it.each([
+    ['timeout', { timeout: 2 ** 31 }],
+    ['timeout.attempt', { timeout: { attempt: 3e9 } }],
+    ['timeout.total', { timeout: { total: 2 ** 31 } }],
+    ['bulkhead.queueTimeout', { bulkhead: { queueTimeout: 2 ** 31 } }],
+    ['retry.backoff.max', { retry: { backoff: { max: 2 ** 32 } } }],
+  ] as const)('%s past the bound is refused at creation, naming the option and the bound', (name, options) => {
+    const create = () => createResilientFetch({ fetch: statusTransport(200).fetch, ...options } as never)
+    expect(create).toThrow(RangeError)
+    expect(create).toThrow(new RegExp(`^${name.replaceAll('.', '\\.')} must be at most 2147483647 ms.*, got \\d`))
+  })
+
+  it('per call: resilience.timeout past the bound rejects the call, naming the option and the bound', async () => {
+    const t = statusTransport(200)
+    const rf = createResilientFetch({ fetch: t.fetch, fallback: false })
+    const error = await rejection(rf(URL_A, { resilience: { timeout: { total: 2 ** 31 } } }))
+    expect(error).toBeInstanceOf(RangeError)
+    expect((error as Error).message).toMatch(/^resilience\.timeout\.total must be at most 2147483647 ms/)
+    expect(t.mock).not.toHaveBeenCalled()
+  })
+
+  it('the bound itself is honoured: an attempt deadline of 2^31−1 ms does not fire at once', async () => {
+    const c = controlledTransport()
+    const rf = createResilientFetch({ fetch: c.fetch, fallback: false, retry: false, timeout: { attempt: 2 ** 31 - 1, total: false } })
+    const p = rf(URL_A)
+    await flush()
+    vi.advanceTimersByTime(1_000)
+    expect(c.pending[0]!.signal!.aborted).toBe(false)
+    c.pending[0]!.respond(200)
+    expect((await p).status).toBe(200)
+  })
+
+  it('a timeout of Infinity means no deadline, as false does', async () => {
+    const c = controlledTransport()
+    const rf = createResilientFetch({ fetch: c.fetch, fallback: false, retry: false, timeout: { attempt: Infinity, total: Infinity } })
+    const p = rf(URL_A)
+    await flush()
+    expect(c.pending[0]!.signal).toBeUndefined()
+    expect(vi.getTimerCount()).toBe(0)
+    c.pending[0]!.respond(200)
+    expect((await p).status).toBe(200)
+  })
+
+  it('maxRetryAfter: Infinity waits a 30-day Retry-After in full instead of retrying at once', async () => {
+    const t = statusTransport([503, { 'retry-after': String(30 * 86_400) }], 200)
+    const rf = createResilientFetch({ fetch: t.fetch, fallback: false, timeout: false, breaker: { retryAfter: false }, retry: { limit: 1, maxRetryAfter: Infinity } })
+    const p = rf(URL_A)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(t.mock).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(30 * 86_400_000 - 2_000)
+    expect(t.mock).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(t.mock).toHaveBeenCalledTimes(2)
+    expect((await p).status).toBe(200)
+  })
+
+  it('a Retry-After too long for any number is no retry, even with maxRetryAfter: Infinity', async () => {
+    const t = statusTransport([503, { 'retry-after': '9'.repeat(400) }], 200)
+    const rf = createResilientFetch({ fetch: t.fetch, fallback: false, timeout: false, breaker: { retryAfter: false }, retry: { limit: 1, maxRetryAfter: Infinity } })
+    expect((await rf(URL_A)).status).toBe(503)
+    expect(t.mock).toHaveBeenCalledTimes(1)
+    expect(vi.getTimerCount()).toBe(0)
   })
 })
 
