@@ -18,5 +18,9 @@ export default defineConfig({
   platform: 'neutral',
   external: ['ky', 'idb-keyval'],
   splitting: true,
-  treeshake: true,
+  // Rollup's pass over each output file. Our chunks run no code on import (package.json sideEffects:
+  // false), so the bare `import './chunk-….js'` esbuild adds per transitive chunk is dropped: left in,
+  // a user's bundler warns "Ignoring this import because … was marked as having no side effects".
+  // (worker.cjs keeps named exports beside `.default`, the Worker module; its types say so.)
+  treeshake: { moduleSideEffects: (id: string, external: boolean) => !(external && id.startsWith('./')) },
 })
