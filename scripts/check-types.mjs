@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Checks the package as npm publishes it: packs the built dist into a temp dir, type-checks consumer
-// projects against the tarball (skipLibCheck: false) in every runtime's lib × module resolution ×
-// module format, each importing every subpath of package.json `exports`, then runs publint and
-// attw on the same tarball. Writes nothing inside the repo. Run `npm run build` first.
+// Checks the package as npm publishes it (npm run check:types; builds first). Packs dist into a temp
+// dir, then on that tarball: LICENSE is in it; a user's esbuild bundle prints no warning; consumer
+// projects type-check (skipLibCheck: false) in every runtime's lib × module resolution × module
+// format, each importing every subpath of package.json `exports`; publint; attw. Writes nothing in
+// the repo.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -97,7 +98,7 @@ function cachingHost(options, cache) {
   const host = ts.createCompilerHost(options)
   const parse = host.getSourceFile
   host.getSourceFile = (fileName, languageVersion, ...rest) => {
-    if (!fileName.includes(`${sep}node_modules${sep}`) && !fileName.includes('/node_modules/')) return parse(fileName, languageVersion, ...rest)
+    if (!fileName.replaceAll(sep, '/').includes('/node_modules/')) return parse(fileName, languageVersion, ...rest)
     const key = `${fileName}|${options.module}|${JSON.stringify(languageVersion, (k, v) => (typeof v === 'function' ? undefined : v))}`
     if (!cache.has(key)) cache.set(key, parse(fileName, languageVersion, ...rest))
     return cache.get(key)
@@ -119,7 +120,7 @@ function checkConsumer(dir, env, mode, cache) {
   const options = config.options
   const program = ts.createProgram({ rootNames: files, options, host: cachingHost(options, cache) })
   const diagnostics = ts.getPreEmitDiagnostics(program)
-  const upstream = (d) => UPSTREAM.some((name) => d.file?.fileName.includes(`/node_modules/${name}/`) || d.file?.fileName.includes(`${sep}node_modules${sep}${name}${sep}`))
+  const upstream = (d) => UPSTREAM.some((name) => d.file?.fileName.replaceAll(sep, '/').includes(`/node_modules/${name}/`))
   return { ours: diagnostics.filter((d) => !upstream(d)), upstream: diagnostics.filter(upstream) }
 }
 
@@ -160,8 +161,16 @@ async function runPublint(packageDir) {
   return messages.filter((m) => m.type !== 'suggestion').length
 }
 
-/** A user's esbuild bundle of every subpath, by import and by require(): it must print no warning. */
-async function bundleSilently(dir) {
+/**
+ * A user's esbuild bundle of every subpath, by import and by require(): it must print no warning.
+ * The package is linked (npm link, workspaces): esbuild hides the warnings of files under node_modules.
+ */
+async function bundleSilently(dir, packageDir) {
+  const linked = join(dir, 'linked')
+  const outsideNodeModules = join(dir, 'linked-package')
+  cpSync(packageDir, outsideNodeModules, { recursive: true })
+  mkdirSync(join(linked, 'node_modules'), { recursive: true })
+  symlinkSync(outsideNodeModules, join(linked, 'node_modules', pkg.name), 'junction')
   const specs = subpaths()
   const sources = {
     import: specs.map((spec, i) => `import * as m${i} from '${spec}'\nconsole.log(m${i})`).join('\n'),
@@ -170,7 +179,7 @@ async function bundleSilently(dir) {
   let warnings = 0
   for (const [style, contents] of Object.entries(sources)) {
     const result = await esbuild.build({
-      stdin: { contents, resolveDir: dir, sourcefile: `bundle-by-${style}.js` },
+      stdin: { contents, resolveDir: linked, sourcefile: `bundle-by-${style}.js` },
       bundle: true,
       write: false,
       format: 'esm',
@@ -198,22 +207,21 @@ function runAttw(tarball) {
 async function main() {
   assertFreshDist()
   const dir = mkdtempSync(join(tmpdir(), 'resilient-fetch-types-'))
-  try {
-    const { tarball, files } = pack(dir)
-    const license = files.includes('LICENSE') ? 0 : 1
-    console.log(`npm pack: ${files.length} files${license ? ', LICENSE MISSING' : ', LICENSE included'}`)
-    const packageDir = installConsumer(dir, tarball)
-    const bundle = await bundleSilently(dir)
-    const matrix = runMatrix(dir)
-    const lint = await runPublint(packageDir)
-    const attw = runAttw(tarball)
-    if (matrix + lint + attw + license + bundle > 0) {
-      fail(`${matrix} consumer project(s), ${lint} publint, ${attw} attw, ${bundle} esbuild warning and ${license} LICENSE failure(s)`)
-    }
-    console.log('check-types: ok')
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
+  // On every exit, fail() and an interrupt included.
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130))
+  const { tarball, files } = pack(dir)
+  const license = files.includes('LICENSE') ? 0 : 1
+  console.log(`npm pack: ${files.length} files${license ? ', LICENSE MISSING' : ', LICENSE included'}`)
+  const packageDir = installConsumer(dir, tarball)
+  const bundle = await bundleSilently(dir, packageDir)
+  const matrix = runMatrix(dir)
+  const lint = await runPublint(packageDir)
+  const attw = runAttw(tarball)
+  if (matrix + lint + attw + license + bundle > 0) {
+    fail(`${matrix} consumer project(s), ${lint} publint, ${attw} attw, ${bundle} esbuild warning(s) and ${license} LICENSE failure(s)`)
   }
+  console.log('check-types: ok')
 }
 
 await main()
