@@ -1,12 +1,13 @@
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createResilientFetch, CircuitOpenError } from '../src/index.js'
-import { BreakerCoordinator, readMessage, type CoordinatorContext } from '../src/worker/coordinator.js'
-import { FleetBreaker, LEGAL_EDGES, REPORT_GRACE, type FleetOptions, type FleetState } from '../src/worker/fleet.js'
+import { BreakerCoordinator, type CoordinatorContext } from '../src/worker/coordinator.js'
+import { FleetBreaker, LEGAL_EDGES, REPORT_GRACE, type FleetState } from '../src/worker/fleet.js'
+import { readMessage, type FleetOptions } from '../src/worker/protocol.js'
 import { durableObjectShare, type CoordinatorNamespace } from '../src/worker/share.js'
 import { controlledTransport, flush, statusTransport } from './helpers.js'
 
-const OPTIONS: FleetOptions = { failureThreshold: 6, window: 10_000, openDuration: 1_000, probes: 2, successesToClose: 1 }
+const OPTIONS: FleetOptions = { failureThreshold: 6, window: 10_000, openDuration: 1_000, probes: 2, successesToClose: 1, minReporters: 1 }
 
 describe('FleetBreaker', () => {
   it('opens on the failures of the whole fleet within the window', () => {
@@ -68,6 +69,40 @@ describe('FleetBreaker', () => {
     expect(b.state).toBe('half-open')
   })
 
+  it('opens only when the failures in the window come from minReporters distinct isolates', () => {
+    const b = new FleetBreaker({ ...OPTIONS, minReporters: 2 }, 0)
+    b.report(0, 50, 'a')
+    b.report(1_000, 50, 'a')
+    expect(b.state).toBe('closed')
+    expect(b.failures(1_000)).toBe(12)
+    expect(b.reporters(1_000)).toBe(1)
+    b.report(1_001, 1, 'b')
+    expect(b.view(1_001)).toEqual({ state: 'open', at: 1_001, openedAt: 1_001, openUntil: 2_001 })
+  })
+
+  it('a reporter whose failures left the window no longer counts toward the quorum', () => {
+    const b = new FleetBreaker({ ...OPTIONS, minReporters: 2 }, 0)
+    b.report(0, 6, 'a')
+    b.report(10_000, 1, 'b')
+    expect(b.state).toBe('closed')
+    expect(b.reporters(10_000)).toBe(1)
+    b.report(10_001, 5, 'b')
+    expect(b.state).toBe('closed')
+    b.report(10_002, 1, 'c')
+    expect(b.state).toBe('open')
+  })
+
+  it('a snapshot restores the window and its reporters', () => {
+    const b = new FleetBreaker({ ...OPTIONS, minReporters: 2 }, 0)
+    b.report(0, 3, 'a')
+    b.report(10, 2, 'a')
+    const r = FleetBreaker.restore(JSON.parse(JSON.stringify(b.snapshot())))
+    expect(r.failures(10)).toBe(5)
+    expect(r.reporters(10)).toBe(1)
+    r.report(20, 1, 'b')
+    expect(r.state).toBe('open')
+  })
+
   it('a snapshot restores the same machine', () => {
     const b = new FleetBreaker(OPTIONS, 0)
     b.report(0, 6)
@@ -102,6 +137,7 @@ const fleetOptions: fc.Arbitrary<FleetOptions> = fc.record({
   openDuration: fc.integer({ min: 1, max: 5_000 }),
   probes: fc.integer({ min: 1, max: 4 }),
   successesToClose: fc.integer({ min: 1, max: 3 }),
+  minReporters: fc.constant(1),
 })
 
 describe('FleetBreaker properties', () => {
@@ -164,10 +200,72 @@ describe('FleetBreaker properties', () => {
   })
 })
 
+describe('FleetBreaker quorum properties', () => {
+  type Step = { t: 'report'; reporter: number; failures: number } | { t: 'step'; ms: number } | { t: 'evict' }
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ t: fc.constant('report' as const), reporter: fc.integer({ min: 0, max: 3 }), failures: fc.integer({ min: 0, max: 5 }) }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('step' as const), ms: fc.integer({ min: 0, max: 4_000 }) }) },
+    { weight: 1, arbitrary: fc.constant({ t: 'evict' as const }) },
+  )
+  const quorumOptions = fc.record({
+    failureThreshold: fc.integer({ min: 1, max: 10 }),
+    window: fc.integer({ min: 10, max: 10_000 }),
+    openDuration: fc.constant(60_000),
+    probes: fc.constant(1),
+    successesToClose: fc.constant(1),
+    minReporters: fc.integer({ min: 1, max: 3 }),
+  })
+
+  it('opens exactly when the window holds failureThreshold failures from minReporters isolates', () => {
+    fc.assert(
+      fc.property(quorumOptions, fc.array(step, { maxLength: 80 }), (options, steps) => {
+        let t = 5_000
+        let b = new FleetBreaker(options, t)
+        const reports: { at: number; reporter: string; n: number }[] = []
+        const bucket = options.window / 10
+        for (const s of steps) {
+          if (s.t === 'step') t += s.ms
+          else if (s.t === 'evict') b = FleetBreaker.restore(JSON.parse(JSON.stringify(b.snapshot())))
+          else {
+            b.report(t, s.failures, `isolate-${s.reporter}`)
+            if (s.failures > 0) reports.push({ at: t, reporter: `isolate-${s.reporter}`, n: s.failures })
+            // Surely in the window: newer than window minus one bucket; possibly in it: newer than window plus one bucket.
+            const surely = reports.filter((r) => r.at > t - options.window + bucket)
+            const possibly = reports.filter((r) => r.at > t - options.window - bucket)
+            const sum = (rs: typeof reports) => rs.reduce((a, r) => a + r.n, 0)
+            const distinct = (rs: typeof reports) => new Set(rs.map((r) => r.reporter)).size
+            if (b.state === 'open') {
+              // Never opens without the quorum (a single isolate can never open it when minReporters > 1).
+              expect(distinct(possibly)).toBeGreaterThanOrEqual(options.minReporters)
+              expect(sum(possibly)).toBeGreaterThanOrEqual(options.failureThreshold)
+              return
+            }
+            // And opens as soon as the quorum and the threshold are surely in the window.
+            expect(distinct(surely) >= options.minReporters && sum(surely) >= options.failureThreshold).toBe(false)
+          }
+        }
+      }),
+      { numRuns: 1000 },
+    )
+  })
+
+  it('one isolate alone never opens the fleet when minReporters > 1, whatever it reports', () => {
+    fc.assert(
+      fc.property(quorumOptions.filter((o) => o.minReporters > 1), fc.array(fc.tuple(fc.nat(10_000), fc.nat(1_000)), { maxLength: 60 }), (options, reports) => {
+        let t = 0
+        const b = new FleetBreaker(options, t)
+        for (const [ms, failures] of reports) b.report((t += ms), failures, 'the-bad-path')
+        expect(b.state).toBe('closed')
+      }),
+    )
+  })
+})
+
 describe('readMessage', () => {
   it('accepts a full message and rejects malformed ones', () => {
-    expect(readMessage({ options: OPTIONS, failures: 2, ends: [[3, true], [4, null]], acquire: 100 })).toEqual({
+    expect(readMessage({ options: OPTIONS, reporter: 'r1', failures: 2, ends: [[3, true], [4, null]], acquire: 100 })).toEqual({
       options: OPTIONS,
+      reporter: 'r1',
       failures: 2,
       ends: [
         [3, true],
@@ -175,7 +273,20 @@ describe('readMessage', () => {
       ],
       acquire: 100,
     })
-    for (const bad of [null, {}, { options: { ...OPTIONS, probes: 0 } }, { options: OPTIONS, failures: -1 }, { options: OPTIONS, ends: [[1, 'yes']] }, { options: OPTIONS, acquire: 0 }]) {
+    // An isolate of an earlier version sends no minReporters: it counts as 1, as it behaved.
+    const { minReporters: _, ...earlier } = OPTIONS
+    expect(readMessage({ options: { ...earlier, minReporters: undefined } })).toEqual({ options: { ...earlier, minReporters: 1 } })
+    for (const bad of [
+      null,
+      {},
+      { options: { ...OPTIONS, probes: 0 } },
+      { options: { ...OPTIONS, minReporters: 0 } },
+      { options: OPTIONS, failures: -1 },
+      { options: OPTIONS, ends: [[1, 'yes']] },
+      { options: OPTIONS, acquire: 0 },
+      { options: OPTIONS, reporter: 7 },
+      { options: OPTIONS, reporter: 'x'.repeat(65) },
+    ]) {
       expect(readMessage(bad)).toBeUndefined()
     }
   })
@@ -280,7 +391,7 @@ describe('durableObjectShare (in memory)', () => {
     vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
     const ns = memoryNamespace()
     const breaker = { failureThreshold: 2, openDuration: 60_000 }
-    const failing = createResilientFetch({ fetch: statusTransport(500).fetch, retry: false, fallback: false, breaker, share: durableObjectShare(ns.namespace, { breaker }) })
+    const failing = createResilientFetch({ fetch: statusTransport(500).fetch, retry: false, fallback: false, breaker, share: durableObjectShare(ns.namespace, { breaker, minReporters: 1 }) })
     const ok = statusTransport(200)
     const healthy = createResilientFetch({ fetch: ok.fetch, retry: false, fallback: false, breaker, share: durableObjectShare(ns.namespace, { breaker, syncInterval: 2_000 }) })
     await healthy(URL_A, { resilience })
@@ -356,7 +467,7 @@ describe('durableObjectShare (in memory)', () => {
     const ns = memoryNamespace()
     const breaker = { failureThreshold: 1, openDuration: 1_000 }
     const c = controlledTransport()
-    const a = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker, share: durableObjectShare(ns.namespace, { breaker }) })
+    const a = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker, share: durableObjectShare(ns.namespace, { breaker, minReporters: 1 }) })
     const first = a(URL_A, { resilience })
     await flush()
     c.pending.shift()!.respond(500)
@@ -446,5 +557,6 @@ describe('durableObjectShare (in memory)', () => {
     expect(() => durableObjectShare(ns, { timeout: 0 })).toThrow(/options\.timeout must be a positive integer, got 0/)
     expect(() => durableObjectShare(ns, { breaker: { probes: 1.5 } })).toThrow(/options\.breaker\.probes must be a positive integer, got 1\.5/)
     expect(() => durableObjectShare(ns, { ttl: 1 } as never)).toThrow(/options\.ttl is not an option/)
+    expect(() => durableObjectShare(ns, { minReporters: 0 })).toThrow(/options\.minReporters must be a positive integer, got 0/)
   })
 })

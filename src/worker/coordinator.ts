@@ -4,24 +4,8 @@
  * the alarm that ends an open window, and the message handler. No import from 'cloudflare:workers',
  * so `resilient-fetch/worker` still loads outside workerd.
  */
-import type { SharedBreakerState } from '../types.js'
-import { FleetBreaker, readFleetOptions, type FleetOptions, type FleetSnapshot, type Grant } from './fleet.js'
-
-/** What an isolate sends: its settings, its outcomes since the last message, probe ends, and maybe a permit request. */
-export interface CoordinatorMessage {
-  options: FleetOptions
-  /** Failures since the last report (probes excluded). */
-  failures?: number
-  /** Granted probes that ended: [permit, failed] (null: no verdict, the permit is only freed). */
-  ends?: [number, boolean | null][]
-  /** Ask for a probe permit held for this many ms at most. */
-  acquire?: number
-}
-
-export interface CoordinatorAnswer {
-  view: SharedBreakerState
-  grant?: Grant
-}
+import { FleetBreaker, type FleetSnapshot } from './fleet.js'
+import { readFleetOptions, readMessage, type CoordinatorAnswer, type CoordinatorMessage } from './protocol.js'
 
 /** The part of DurableObjectState the coordinator uses. */
 export interface CoordinatorContext {
@@ -93,7 +77,7 @@ export class BreakerCoordinator {
     if (b === undefined) b = this.breaker = new FleetBreaker(message.options, t)
     else b.configure(message.options)
     for (const [permit, failure] of message.ends ?? []) b.endProbe(t, permit, failure)
-    if (message.failures !== undefined) b.report(t, message.failures)
+    if (message.failures !== undefined) b.report(t, message.failures, message.reporter)
     const grant = message.acquire === undefined ? undefined : b.acquire(t, message.acquire)
     return grant === undefined ? { view: b.view(t) } : { view: b.view(t), grant }
   }
@@ -113,29 +97,4 @@ export class BreakerCoordinator {
     }
     await Promise.all(writes)
   }
-}
-
-const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
-
-/** Validates a message; undefined when anything in it is malformed. */
-export function readMessage(v: unknown): CoordinatorMessage | undefined {
-  if (typeof v !== 'object' || v === null) return undefined
-  const m = v as Record<string, unknown>
-  const options = readFleetOptions(m.options)
-  if (options === undefined) return undefined
-  if (m.failures !== undefined && !count(m.failures)) return undefined
-  if (m.acquire !== undefined && !(count(m.acquire) && m.acquire > 0)) return undefined
-  const message: CoordinatorMessage = { options }
-  if (m.failures !== undefined) message.failures = m.failures as number
-  if (m.acquire !== undefined) message.acquire = m.acquire as number
-  if (m.ends !== undefined) {
-    if (!Array.isArray(m.ends) || m.ends.length > 1_000) return undefined
-    const ends: [number, boolean | null][] = []
-    for (const e of m.ends) {
-      if (!Array.isArray(e) || !count(e[0]) || !(e[1] === null || typeof e[1] === 'boolean')) return undefined
-      ends.push([e[0], e[1]])
-    }
-    message.ends = ends
-  }
-  return message
 }

@@ -1,37 +1,18 @@
 /**
  * The breaker a Durable Object keeps for one upstream on behalf of every isolate: a pure state
- * machine on an explicit clock (no Durable Object API), so it is property-tested in Node.
+ * machine on an explicit clock (no Durable Object API), so it is property-tested in Node. It
+ * counts with the library's own time window, and opens only when the failures in it come from
+ * at least `minReporters` distinct isolates: one isolate on a bad network path opens its own
+ * breaker, never the fleet's.
  */
+import { TimeWindow } from '../breaker/time.js'
 import type { SharedBreakerState } from '../types.js'
-
-/** The settings of the fleet's breaker; the isolates send theirs with every message. */
-export interface FleetOptions {
-  /** Failures across the fleet within `window` that open the breaker. */
-  failureThreshold: number
-  /** The failure window, ms. */
-  window: number
-  /** How long the breaker stays open before probes are allowed, ms. */
-  openDuration: number
-  /** Probe permits outstanding at once across the fleet in half-open. */
-  probes: number
-  /** Successful probes that close the breaker. */
-  successesToClose: number
-}
+import type { FleetOptions, Grant } from './protocol.js'
 
 export type FleetState = 'closed' | 'open' | 'half-open'
 
-/** The answer to a permit request. */
-export type Grant =
-  | { granted: true; permit: number }
-  /** Closed: the caller needs no permit. */
-  | { granted: true; permit: undefined }
-  /** Refused; `retryAt` is the earliest time asking again could succeed. */
-  | { granted: false; retryAt: number }
-
-interface Bucket {
-  at: number
-  failures: number
-}
+/** Failures one isolate reported, merged per tenth of the window: [at, reporter, failures]. */
+type Report = [number, string, number]
 
 interface Permit {
   id: number
@@ -44,7 +25,8 @@ export interface FleetSnapshot {
   changedAt: number
   openedAt: number
   openUntil: number
-  buckets: Bucket[]
+  /** The failures in the window, by reporter; the window is rebuilt from them. */
+  reports: Report[]
   permits: Permit[]
   nextPermit: number
   successes: number
@@ -55,8 +37,10 @@ export interface FleetSnapshot {
 export const REPORT_GRACE = 1_000
 /** The longest probe ttl honoured, ms: a permit never blocks the fleet for longer. */
 export const MAX_PROBE_TTL = 120_000
-/** The window is kept in at most this many buckets, whatever its length. */
-const BUCKETS = 60
+/** Reports kept (oldest dropped first), whatever the traffic: the window and the reporters are bounded. */
+const MAX_REPORTS = 256
+/** The time window's buckets (src/breaker/time.ts): a report ages out with its bucket. */
+const BUCKETS = 10
 
 /** Edges the machine may take; anything else is a bug. */
 export const LEGAL_EDGES: ReadonlySet<string> = new Set(['closed>open', 'open>half-open', 'half-open>open', 'half-open>closed'])
@@ -67,7 +51,9 @@ export class FleetBreaker {
   changedAt: number
   openedAt = 0
   openUntil = 0
-  private buckets: Bucket[] = []
+  /** The failures in the window (the library's time window), and who reported them. */
+  private window: TimeWindow
+  private reports: Report[] = []
   private permits: Permit[] = []
   private nextPermit = 1
   private successes = 0
@@ -80,6 +66,7 @@ export class FleetBreaker {
     private readonly onTransition?: (from: FleetState, to: FleetState) => void,
   ) {
     this.changedAt = t
+    this.window = new TimeWindow(options.window)
   }
 
   static restore(snapshot: FleetSnapshot, onTransition?: (from: FleetState, to: FleetState) => void): FleetBreaker {
@@ -87,7 +74,9 @@ export class FleetBreaker {
     b.state = snapshot.state
     b.openedAt = snapshot.openedAt
     b.openUntil = snapshot.openUntil
-    b.buckets = snapshot.buckets.map((x) => ({ ...x }))
+    // A snapshot from before reporters were counted has no reports: its window starts empty.
+    b.reports = (snapshot.reports ?? []).map((r) => [r[0], r[1], r[2]] as Report)
+    b.recount()
     b.permits = snapshot.permits.map((x) => ({ ...x }))
     b.nextPermit = snapshot.nextPermit
     b.successes = snapshot.successes
@@ -100,7 +89,7 @@ export class FleetBreaker {
       changedAt: this.changedAt,
       openedAt: this.openedAt,
       openUntil: this.openUntil,
-      buckets: this.buckets.map((x) => ({ ...x })),
+      reports: this.reports.map((r) => [r[0], r[1], r[2]] as Report),
       permits: this.permits.map((x) => ({ ...x })),
       nextPermit: this.nextPermit,
       successes: this.successes,
@@ -116,27 +105,41 @@ export class FleetBreaker {
       o.window === options.window &&
       o.openDuration === options.openDuration &&
       o.probes === options.probes &&
-      o.successesToClose === options.successesToClose
+      o.successesToClose === options.successesToClose &&
+      o.minReporters === options.minReporters
     ) {
       return
     }
+    const resized = o.window !== options.window
     this.options = { ...options }
+    if (resized) {
+      this.window = new TimeWindow(options.window)
+      this.recount()
+    }
     this.revision++
   }
 
-  /** Outcomes one isolate saw since its last report; only failures while closed move anything. */
-  report(t: number, failures: number): void {
+  /**
+   * Failures one isolate (`reporter`) saw since its last report; only failures while closed move
+   * anything. Opens when the window holds `failureThreshold` failures from `minReporters` isolates.
+   */
+  report(t: number, failures: number, reporter = ''): void {
     this.tick(t)
     if (this.state !== 'closed' || failures <= 0) return
-    const width = Math.max(1, Math.ceil(this.options.window / BUCKETS))
-    const last = this.buckets[this.buckets.length - 1]
-    if (last !== undefined && t - last.at < width) last.failures += failures
-    else this.buckets.push({ at: t, failures })
+    // More than the threshold from one report decides nothing more, and keeps replay on restore short.
+    const n = Math.min(failures, this.options.failureThreshold)
+    for (let i = 0; i < n; i++) this.window.record(true, false, t)
+    this.journal(t, reporter, n)
     this.revision++
-    this.prune(t)
-    let total = 0
-    for (const b of this.buckets) total += b.failures
-    if (total >= this.options.failureThreshold) this.trip(t)
+    if (this.tripped(t)) this.trip(t)
+  }
+
+  /** Distinct isolates whose failures are in the window at `t`. */
+  reporters(t: number): number {
+    if (this.state !== 'closed') return 0
+    const seen = new Set<string>()
+    for (const [at, reporter] of this.reports) if (this.inWindow(at, t)) seen.add(reporter)
+    return seen.size
   }
 
   /** A permit for one probe, or a refusal saying when to ask again. */
@@ -188,9 +191,9 @@ export class FleetBreaker {
 
   /** Failures inside the window at `t`. */
   failures(t: number): number {
-    let n = 0
-    for (const b of this.buckets) if (b.at > t - this.options.window) n += b.failures
-    return this.state === 'closed' ? n : 0
+    if (this.state !== 'closed') return 0
+    this.window.refresh(t)
+    return this.window.failures
   }
 
   view(t: number): SharedBreakerState {
@@ -209,11 +212,37 @@ export class FleetBreaker {
     if (this.permits.length !== before) this.revision++
   }
 
-  private prune(t: number): void {
-    const from = t - this.options.window
-    let i = 0
-    while (i < this.buckets.length && this.buckets[i].at <= from) i++
-    if (i > 0) this.buckets.splice(0, i)
+  /** The trip rule: enough failures in the window, from enough isolates. */
+  private tripped(t: number): boolean {
+    this.window.refresh(t)
+    return this.window.failures >= this.options.failureThreshold && this.reporters(t) >= this.options.minReporters
+  }
+
+  /** Records who reported, merged per reporter and bucket, dropping what left the window. */
+  private journal(t: number, reporter: string, n: number): void {
+    const bucket = this.bucketOf(t)
+    const same = this.reports.find((r) => r[1] === reporter && this.bucketOf(r[0]) === bucket)
+    if (same !== undefined) same[2] = Math.min(same[2] + n, this.options.failureThreshold)
+    else this.reports.push([t, reporter, n])
+    this.reports = this.reports.filter((r) => this.inWindow(r[0], t))
+    if (this.reports.length > MAX_REPORTS) this.reports.splice(0, this.reports.length - MAX_REPORTS)
+  }
+
+  /** The window counts again from the reports (after a restore or a new window length). */
+  private recount(): void {
+    this.window.reset()
+    for (const [at, , n] of this.reports) for (let i = 0; i < n; i++) this.window.record(true, false, at)
+  }
+
+  private bucketOf(t: number): number {
+    return Math.floor(t / (this.options.window / BUCKETS))
+  }
+
+  /** In the window exactly when the time window still counts it: its bucket is one of the last BUCKETS. */
+  private inWindow(at: number, t: number): boolean {
+    const bucket = this.bucketOf(at)
+    const current = this.bucketOf(t)
+    return bucket > current - BUCKETS && bucket <= current
   }
 
   private trip(t: number): void {
@@ -229,20 +258,11 @@ export class FleetBreaker {
     this.permits = []
     this.successes = 0
     // The window is what opened the breaker; a close starts the fleet from nothing.
-    if (state === 'closed' || state === 'open') this.buckets = []
+    if (state === 'closed' || state === 'open') {
+      this.reports = []
+      this.window.reset()
+    }
     this.revision++
     this.onTransition?.(from, state)
   }
-}
-
-const positive = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0
-
-/** Reads FleetOptions from a message; undefined when any is missing or not a positive integer. */
-export function readFleetOptions(v: unknown): FleetOptions | undefined {
-  if (typeof v !== 'object' || v === null) return undefined
-  const o = v as Record<string, unknown>
-  if (!positive(o.failureThreshold) || !positive(o.window) || !positive(o.openDuration) || !positive(o.probes) || !positive(o.successesToClose)) {
-    return undefined
-  }
-  return { failureThreshold: o.failureThreshold, window: o.window, openDuration: o.openDuration, probes: o.probes, successesToClose: o.successesToClose }
 }

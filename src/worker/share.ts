@@ -3,9 +3,8 @@
  * BreakerCoordinator Durable Object per key. Nothing is awaited on the hot path but a half-open
  * probe's permit; the object being slow or down leaves each isolate on its own breaker.
  */
-import type { BreakerShare, BreakerState, SharedBreakerState } from '../types.js'
-import type { CoordinatorAnswer, CoordinatorMessage } from './coordinator.js'
-import type { FleetOptions, Grant } from './fleet.js'
+import type { BreakerShare, SharedBreakerState } from '../types.js'
+import { messageRequest, readAnswer, type CoordinatorAnswer, type CoordinatorMessage, type FleetOptions } from './protocol.js'
 import { show } from '../validate.js'
 
 /** The part of a DurableObjectNamespace binding the share uses. */
@@ -28,6 +27,12 @@ export interface DurableObjectShareOptions {
     /** Successful probes that close the breaker. @default 1 */
     successesToClose?: number
   }
+  /**
+   * Distinct isolates whose failures must be in the fleet's window before the fleet's breaker opens:
+   * one isolate on a bad network path opens only its own breaker. 1: any isolate's failures count
+   * toward opening the fleet's. @default 2
+   */
+  minReporters?: number
   /** Longest wait for the object, ms; a slower or failed answer leaves the isolate on its own breaker. @default 500 */
   timeout?: number
   /** An isolate asks the object for its state when its last answer is older than this, ms. @default 2_000 */
@@ -68,7 +73,6 @@ const MESSAGES_PER_FLUSH = 4
 const REFUSAL_MEMORY = 500
 /** Keys followed by one isolate; the least recently used idle one goes first. */
 const MAX_KEYS = 1_000
-const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-open', 'disabled']
 
 /**
  * Shares every breaker of an instance with the other isolates of the Worker through the
@@ -80,7 +84,8 @@ const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-
  *   the background (pass the request's `ctx.waitUntil` as `resilience.waitUntil`): a failure or a
  *   probe's end is sent at once (successes are not sent: they move nothing); one message per key in
  *   flight, the rest batched behind it.
- * - The object opens on the fleet's combined failures. Every answer carries its state, which the
+ * - The object opens on the fleet's combined failures, once they come from `minReporters` isolates
+ *   (each isolate's own breaker still opens on its own failures, for itself). Every answer carries its state, which the
  *   isolate applies; an isolate with traffic also asks for it when its last answer is older than
  *   `syncInterval`.
  * - The object's alarm ends the open window; in half-open the object grants `probes` permits for the
@@ -93,6 +98,8 @@ const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-
 export function durableObjectShare(namespace: CoordinatorNamespace, options?: DurableObjectShareOptions): DurableObjectShare {
   const settings = checkOptions(namespace, options)
   const fleet = settings.fleet
+  // Tells this isolate's reports apart from the others' (the quorum counts distinct reporters).
+  const reporter = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`
   const keys = new Map<string, KeyState>()
   let apply: ((key: string, state: SharedBreakerState) => void) | undefined
   /** Until then the object is taken to be unreachable. */
@@ -128,11 +135,7 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
     try {
       const send = async (): Promise<CoordinatorAnswer> => {
         const stub = namespace.get(namespace.idFromName(key) as never)
-        const response = await stub.fetch('https://breaker-coordinator/sync', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(message),
-        })
+        const response = await stub.fetch(...messageRequest(message))
         if (!response.ok) throw new Error(`BreakerCoordinator for ${key} answered ${response.status}`)
         const answer = readAnswer(await response.json())
         if (answer === undefined) throw new Error(`BreakerCoordinator for ${key} sent a malformed answer`)
@@ -172,7 +175,7 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
           drop(k)
           return
         }
-        const message: CoordinatorMessage = { options: fleet, failures: k.failures }
+        const message: CoordinatorMessage = { options: fleet, reporter, failures: k.failures }
         if (k.ends.length > 0) message.ends = k.ends
         drop(k)
         k.sendingSince = Date.now()
@@ -233,7 +236,7 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
       // Rejecting lets the local probe through: never fail closed on the object's account.
       if (t < downUntil) throw new Error('BreakerCoordinator unreachable')
       if (t < k.refusedUntil) return false
-      const answer = await call(key, { options: fleet, acquire: Math.max(1, Math.ceil(ttl)) })
+      const answer = await call(key, { options: fleet, reporter, acquire: Math.max(1, Math.ceil(ttl)) })
       hear(key, k, answer.view)
       const grant = answer.grant
       if (grant === undefined) throw new Error('BreakerCoordinator sent no grant')
@@ -283,7 +286,7 @@ function checkOptions(namespace: CoordinatorNamespace, options: DurableObjectSha
   }
   const o = options ?? {}
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new TypeError(`durableObjectShare options must be an object, got ${show(o)}`)
-  known('durableObjectShare options', o, ['breaker', 'timeout', 'syncInterval', 'retryInterval'])
+  known('durableObjectShare options', o, ['breaker', 'minReporters', 'timeout', 'syncInterval', 'retryInterval'])
   const b = o.breaker ?? {}
   if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new TypeError(`durableObjectShare options.breaker must be an object, got ${show(b)}`)
   known('durableObjectShare options.breaker', b, ['failureThreshold', 'window', 'openDuration', 'probes', 'successesToClose'])
@@ -294,6 +297,7 @@ function checkOptions(namespace: CoordinatorNamespace, options: DurableObjectSha
       openDuration: positive('breaker.openDuration', b.openDuration, 30_000),
       probes: positive('breaker.probes', b.probes, 1),
       successesToClose: positive('breaker.successesToClose', b.successesToClose, 1),
+      minReporters: positive('minReporters', o.minReporters, 2),
     },
     timeout: positive('timeout', o.timeout, 500),
     syncInterval: positive('syncInterval', o.syncInterval, 2_000),
@@ -313,24 +317,4 @@ function positive(name: string, value: unknown, fallback: number): number {
     throw new RangeError(`durableObjectShare options.${name} must be a positive integer, got ${show(value)}`)
   }
   return value
-}
-
-
-const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
-
-function readAnswer(v: unknown): CoordinatorAnswer | undefined {
-  if (typeof v !== 'object' || v === null) return undefined
-  const a = v as Record<string, unknown>
-  const view = a.view as Record<string, unknown> | null
-  if (typeof view !== 'object' || view === null || !STATES.includes(view.state as BreakerState) || !finite(view.at)) return undefined
-  if ((view.openedAt !== undefined && !finite(view.openedAt)) || (view.openUntil !== undefined && !finite(view.openUntil))) return undefined
-  const answer: CoordinatorAnswer = { view: view as unknown as SharedBreakerState }
-  const g = a.grant as Record<string, unknown> | undefined
-  if (g !== undefined) {
-    if (typeof g !== 'object' || g === null) return undefined
-    if (g.granted === true) answer.grant = { granted: true, permit: finite(g.permit) ? g.permit : undefined } as Grant
-    else if (g.granted === false && (finite(g.retryAt) || g.retryAt === null)) answer.grant = { granted: false, retryAt: finite(g.retryAt) ? g.retryAt : Infinity }
-    else return undefined
-  }
-  return answer
 }

@@ -23,9 +23,9 @@ function objectOf(origin: string) {
 }
 
 /** One request through `handler` with its own ctx; background reports are settled before it returns. */
-async function request(handler: ProxyHandler): Promise<{ status: number; error?: string }> {
+async function request(handler: ProxyHandler, path = '/api/x'): Promise<{ status: number; error?: string }> {
   const ctx = context()
-  const response = await handler(get('/api/x'), {}, ctx)
+  const response = await handler(get(path), {}, ctx)
   const body = response.headers.get('content-type')?.includes('json') ? ((await response.json()) as { error?: string }) : (await response.text(), {})
   await ctx.settle()
   return { status: response.status, error: body.error }
@@ -131,7 +131,8 @@ describe('one breaker per upstream across isolates (BreakerCoordinator)', () => 
       const upstream = fakeUpstream(() => (down ? new Response('down', { status: 500 }) : Response.json({ ok: true })))
       const handler = createProxy({ upstream: origin, store: 'memory', fetch: upstream.fetch, coordinator, failureThreshold: 2, openDuration: 1_000 })
       const ctx = context()
-      expect((await handler(get('/api/x'), {}, ctx)).status).toBe(200)
+      // Another URL than the failing one, whose copy would be served as the fallback.
+      expect((await handler(get('/api/warm'), {}, ctx)).status).toBe(200)
       down = true
       expect((await handler(get('/api/x'), {}, ctx)).status).toBe(503)
       expect((await handler(get('/api/x'), {}, ctx)).status).toBe(503)
@@ -145,6 +146,36 @@ describe('one breaker per upstream across isolates (BreakerCoordinator)', () => 
       expect(upstream.seen).toHaveLength(4)
       await ctx.settle()
     }
+  })
+
+  it('quorum: one isolate failing alone opens only its own breaker; a second failing isolate opens the fleet', async () => {
+    const origin = `http://fleet-${++origins}.test`
+    // Isolate A is on a bad network path; B and C reach the upstream until it really goes down.
+    let down = false
+    const bad = fakeUpstream(() => new Response('unreachable', { status: 502 }))
+    const good = fakeUpstream(() => (down ? new Response('down', { status: 500 }) : Response.json({ ok: true })))
+    const config = { upstream: origin, store: 'memory' as const, coordinator: BREAKERS, failureThreshold: 3, openDuration: 60_000 }
+    const a = createProxy({ ...config, fetch: bad.fetch })
+    const [b, c] = [createProxy({ ...config, fetch: good.fetch }), createProxy({ ...config, fetch: good.fetch })]
+    for (let i = 0; i < 6; i++) await request(a)
+    // A stopped at its own threshold (3 failures reported, 3 refused locally); the fleet stays closed.
+    expect(bad.seen).toHaveLength(3)
+    expect(await stateOf(a)).toBe('open')
+    const object = objectOf(origin)
+    expect((await object.fleet())?.state).toBe('closed')
+    // Another URL than the failing one, whose copy would be served as the fallback.
+    for (const handler of [b, c]) expect(await request(handler, '/api/warm')).toEqual({ status: 200, error: undefined })
+    expect(await Promise.all([b, c].map(stateOf))).toEqual(['closed', 'closed'])
+    // The upstream goes down for B too: its failures and A's make two reporters, and the fleet opens.
+    down = true
+    expect(await request(b)).toEqual({ status: 503, error: 'upstream_error' })
+    expect((await object.fleet())?.state).toBe('open')
+    expect(await stateOf(b)).toBe('open')
+    // C hears it with its next report, after one failure of its own, far below its threshold.
+    expect(await request(c)).toEqual({ status: 503, error: 'upstream_error' })
+    expect(await stateOf(c)).toBe('open')
+    expect(await request(c)).toEqual({ status: 503, error: 'circuit_open' })
+    expect(good.seen).toHaveLength(4)
   })
 
   it('the proxy without the binding shares nothing; configFromEnv picks BREAKERS up when present', async () => {
