@@ -48,7 +48,8 @@ function start(script, upstreams, threshold) {
     script,
     compatibilityDate: '2026-04-01',
     compatibilityFlags: ['enable_request_signal'],
-    bindings: { ROUTES: routes, UPSTREAM_URL: '', FAILURE_THRESHOLD: String(failureThreshold), OPEN_DURATION_MS: '60000', TIMEOUT_MS: '2000' },
+    // MIN_REPORTERS 1: A's failures alone open the fleet, so the spread of one decision is measured (the default, 2, would wait for B's).
+    bindings: { ROUTES: routes, UPSTREAM_URL: '', FAILURE_THRESHOLD: String(failureThreshold), OPEN_DURATION_MS: '60000', TIMEOUT_MS: '2000', MIN_REPORTERS: '1' },
     unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
     ...(durableObjects === undefined ? {} : { durableObjects }),
   })

@@ -38,6 +38,11 @@ export interface ProxyConfig {
    * origin for the whole fleet of isolates (see durableObjectShare). @default none: each isolate on its own
    */
   coordinator?: CoordinatorNamespace
+  /**
+   * With `coordinator`: distinct isolates whose failures open the fleet's breaker (each isolate's own
+   * breaker still opens on its own failures). @default 2
+   */
+  minReporters?: number | string
 }
 
 export interface Upstream {
@@ -67,6 +72,7 @@ export interface ResolvedConfig {
   store: FallbackStore | 'memory' | undefined
   lastKnownGood: KvNamespaceLike | undefined
   coordinator: CoordinatorNamespace | undefined
+  minReporters: number
 }
 
 type Names = Record<Exclude<keyof ProxyConfig, 'fetch' | 'store'>, string>
@@ -83,6 +89,7 @@ const OPTION_NAMES: Names = {
   metricsToken: 'metricsToken',
   coordinator: 'coordinator',
   lastKnownGood: 'lastKnownGood',
+  minReporters: 'minReporters',
 }
 
 /** The `[vars]` (and the binding) each option is read from. */
@@ -98,6 +105,7 @@ export const ENV_NAMES: Names = {
   metricsToken: 'METRICS_TOKEN',
   coordinator: 'BREAKERS',
   lastKnownGood: 'LAST_KNOWN_GOOD',
+  minReporters: 'MIN_REPORTERS',
 }
 
 /** Every option createProxy knows; anything else is a typo, named in the error. */
@@ -180,6 +188,7 @@ function resolve(config: ProxyConfig, naming: Naming): ResolvedConfig {
     store,
     lastKnownGood: kv as KvNamespaceLike | undefined,
     coordinator,
+    minReporters: positiveInteger(config.minReporters, 2, names.minReporters, display),
   }
 }
 

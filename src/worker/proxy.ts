@@ -64,7 +64,10 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
   const share =
     config.coordinator === undefined
       ? undefined
-      : durableObjectShare(config.coordinator, { breaker: { failureThreshold: config.failureThreshold, window: config.window, openDuration: config.openDuration } })
+      : durableObjectShare(config.coordinator, {
+          breaker: { failureThreshold: config.failureThreshold, window: config.window, openDuration: config.openDuration },
+          minReporters: config.minReporters,
+        })
   const rf = createResilientFetch({
     ...(config.fetch === undefined ? {} : { fetch: config.fetch }),
     breaker,

@@ -22,6 +22,7 @@ describe('configuration from [vars]', () => {
     [{ ROUTES: '{"/api/": ["javascript:alert(1)"]}' }, 'ROUTES["/api/"] must be an absolute http(s) URL, got "java…" (19 characters)'],
     [{ ROUTES: '{"api/": ["http://a.test"]}' }, 'ROUTES keys must be path prefixes like "/api/", got "api/"'],
     [{ ROUTES: '{"//evil/": ["http://a.test"]}' }, 'ROUTES keys must be path prefixes'],
+    [{ UPSTREAM_URL: UPSTREAM, MIN_REPORTERS: '0' }, 'MIN_REPORTERS must be a positive integer, got "0"'],
   ])('%j → a 500 naming the var on every request', async (env, message) => {
     const variable = message.match(/^[A-Z_]+/)![0]
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
@@ -64,7 +65,7 @@ describe('configuration from [vars]', () => {
 
   it('applies the defaults', () => {
     const config = configFromEnv({ UPSTREAM_URL: 'https://api.example.com/v1/' })
-    expect(config).toMatchObject({ timeout: 2_000, maxConcurrent: 50, failureThreshold: 5, window: 30_000, openDuration: 30_000, metricsToken: undefined })
+    expect(config).toMatchObject({ timeout: 2_000, maxConcurrent: 50, failureThreshold: 5, window: 30_000, openDuration: 30_000, metricsToken: undefined, minReporters: 2 })
     expect([...config.methods]).toEqual(['GET', 'HEAD'])
     expect(config.routes).toEqual([{ prefix: '/api/', upstreams: [{ origin: 'https://api.example.com', basePath: '/v1' }] }])
   })
@@ -80,8 +81,9 @@ describe('configuration from [vars]', () => {
       OPEN_DURATION_MS: '250',
       METHODS: 'get, head ,put',
       METRICS_TOKEN: 't',
+      MIN_REPORTERS: '3',
     })
-    expect(config).toMatchObject({ timeout: 150, maxConcurrent: 7, failureThreshold: 2, window: 1_000, openDuration: 250, metricsToken: 't' })
+    expect(config).toMatchObject({ timeout: 150, maxConcurrent: 7, failureThreshold: 2, window: 1_000, openDuration: 250, metricsToken: 't', minReporters: 3 })
     expect([...config.methods]).toEqual(['GET', 'HEAD', 'PUT'])
     expect(config.routes.map((r) => r.prefix)).toEqual(['/api/', '/img/'])
     expect(config.routes[0].upstreams.map((u) => u.origin)).toEqual(['https://a.test', 'https://b.test'])
