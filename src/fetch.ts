@@ -23,7 +23,7 @@ import { backoffDelay, parseRetryAfter, sleep } from './retry.js'
 import { isFailureDefault } from './classify.js'
 import type { Fallback, FallbackRequest } from './fallback.js'
 import { lazyFallback } from './fallback-lazy.js'
-import { originOf, urlOf } from './url.js'
+import { baseUrl, originOf, urlOf } from './url.js'
 import { tag } from './info.js'
 import { follow, keepWith } from './deadline.js'
 import { now } from './clock.js'
@@ -601,7 +601,7 @@ function fetchError(input: RequestInfo | URL, init: RequestInit | undefined): Ty
 
 function absolute(url: string): string {
   try {
-    const u = new URL(url, (globalThis as { location?: { href: string } }).location?.href)
+    const u = new URL(url, baseUrl())
     u.hash = ''
     return u.href
   } catch {

@@ -36,9 +36,16 @@ export function originOf(url: string): string | undefined {
     }
   }
   try {
-    const origin = new URL(url, (globalThis as { location?: { href: string } }).location?.href).origin
+    const origin = new URL(url, baseUrl()).origin
     return origin === 'null' ? url : origin
   } catch {
     return undefined
   }
+}
+
+/** What fetch resolves a relative URL against: the document's base URL (`<base href>`) in a page, else the location (a worker). */
+export function baseUrl(): string | undefined {
+  const g = globalThis as { document?: { baseURI?: unknown }; location?: { href: string } }
+  const base = g.document?.baseURI
+  return typeof base === 'string' ? base : g.location?.href
 }

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
+import { Window } from 'happy-dom'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { ResilienceError, TimeoutError, createResilientFetch } from '../src/index.js'
+import { ResilienceError, TimeoutError, createResilientFetch, resilienceInfo, type FallbackStore, type StoredResponse } from '../src/index.js'
 import { controlledTransport, flush, rejection, statusTransport } from './helpers.js'
 
 /** What the real server saw of one request. */
@@ -354,5 +355,49 @@ describe('a one-shot body (async iterable, Node Readable, ReadableStream) is nev
     const response = await rf(`${origin}/flaky`, { method: 'PUT', body: 'one,two' })
     expect(response.status).toBe(200)
     expect(seen.map((s) => s.body)).toEqual(['one,two', 'one,two'])
+  })
+})
+
+describe('relative URLs resolve against the document base URL, as fetch resolves them (issue 10 defect 9)', () => {
+  let page: Window
+  beforeEach(() => {
+    // A page on one origin whose <base href> points at another.
+    page = new Window({ url: 'https://app.example/page/index.html' })
+    page.document.head.innerHTML = '<base href="https://api.example/v2/">'
+    vi.stubGlobal('document', page.document)
+    vi.stubGlobal('location', page.location)
+  })
+  afterEach(async () => {
+    vi.unstubAllGlobals()
+    await page.happyDOM.close()
+  })
+
+  it('the key and the fallback copy are the base origin\'s, and a failure is answered with that copy, not the page origin\'s', async () => {
+    const stored = new Map<string, StoredResponse>()
+    const store: FallbackStore = {
+      get: async (key) => stored.get(key),
+      put: async (key, entry) => void stored.set(key, entry),
+      delete: async (key) => void stored.delete(key),
+      clear: async () => stored.clear(),
+    }
+    const t = statusTransport(200, 503)
+    const rf = createResilientFetch({ fetch: t.fetch, retry: false, fallback: { store } })
+    expect((await rf('items?page=1')).status).toBe(200)
+    expect(rf.snapshot().breakers.map((b) => b.key)).toEqual(['https://api.example'])
+    expect(rf.breaker('https://api.example')).toBeDefined()
+    await vi.waitFor(() => expect(stored.size).toBe(1))
+    expect([...stored.keys()][0]).toContain('https://api.example/v2/items?page=1')
+    const fallback = await rf('items?page=1')
+    expect(fallback.status).toBe(200)
+    expect(resilienceInfo(fallback)).toMatchObject({ source: 'fallback', key: 'https://api.example' })
+    expect(rf.snapshot().totals.fallbacks).toBe(1)
+  })
+
+  it('without a document (a worker), the location is the base', async () => {
+    vi.stubGlobal('document', undefined)
+    const t = statusTransport(200)
+    const rf = createResilientFetch({ fetch: t.fetch, fallback: false })
+    await rf('/items')
+    expect(rf.snapshot().breakers.map((b) => b.key)).toEqual(['https://app.example'])
   })
 })
