@@ -2,6 +2,7 @@
  * The in-page simulation: a transport that answers from per-endpoint settings (no server, no
  * network) and a load generator that calls every endpoint through a resilient fetch.
  */
+import { ResilienceError } from '../../src/errors'
 import type { CallOptions, ResilientFetch } from '../../src/types'
 
 export interface TrafficSettings {
@@ -17,6 +18,8 @@ export interface TrafficSettings {
 
 /** How long a slow answer of the tail takes: well past a healthy p99, well under the attempt deadline. */
 export const SLOW_ANSWER_MS = 1_500
+
+const SIMULATED_ERROR = 'simulated network error'
 
 /** Base URL of the simulated endpoints; `.invalid` can never reach a real host. */
 export const SIM_ORIGIN = 'https://sim.invalid'
@@ -54,7 +57,7 @@ export function createSimulatedFetch(settingsOf: (endpoint: string) => TrafficSe
         if (Math.random() * 100 >= settings.errorRate) {
           resolve(Response.json({ endpoint, n: ++served, at: Date.now() }))
         } else if (Math.random() < 0.5) {
-          reject(new TypeError(`simulated network error on ${endpoint}`))
+          reject(new TypeError(`${SIMULATED_ERROR} on ${endpoint}`))
         } else {
           resolve(Response.json({ error: 'simulated failure' }, { status: 500 }))
         }
@@ -67,6 +70,11 @@ export function createSimulatedFetch(settingsOf: (endpoint: string) => TrafficSe
 function answerDelay(settings: TrafficSettings): number {
   if (Math.random() * 100 < settings.slowShare) return SLOW_ANSWER_MS
   return settings.latency * (0.5 + Math.random())
+}
+
+/** What a simulated call may end with: a refusal or deadline of ours, or the transport's own simulated error. */
+export function isSimulatedFailure(error: unknown): boolean {
+  return error instanceof ResilienceError || (error instanceof TypeError && error.message.startsWith(SIMULATED_ERROR))
 }
 
 /** The most time one tick makes up for, ms. */
@@ -129,8 +137,11 @@ export class LoadGenerator {
     const counters = this.counters.get(endpoint)
     if (counters) counters.calls++
     // Failures are the point of the demo: they show on the cards, never as unhandled rejections.
+    // Anything else is a bug (a bad option, say) and must not pass silently.
     this.rf(endpointUrl(endpoint), { resilience: this.callOptions() })
       .then((response) => response.arrayBuffer())
-      .catch(() => undefined)
+      .catch((error: unknown) => {
+        if (!isSimulatedFailure(error)) console.error(error)
+      })
   }
 }

@@ -112,6 +112,25 @@ describe('load generator', () => {
     expect(inits.map((init) => init?.resilience?.hedge)).toEqual([false, false, true, true])
   })
 
+  test('a call that fails for any reason but the simulated ones is reported, not swallowed', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    const settings = new Map<string, TrafficSettings>([['a', { errorRate: 100, latency: 0, rate: 10, slowShare: 0 }]])
+    const counters = new Map<string, EndpointCounters>([['a', { calls: 0, fallbacks: 0, retries: 0, hedges: 0 }]])
+    const rf = createResilientFetch({ ...DEMO_OPTIONS, fetch: createSimulatedFetch((name) => settings.get(name)) })
+    const load = new LoadGenerator(rf, settings, counters)
+    load.start()
+    await vi.advanceTimersByTimeAsync(5_000)
+    // Network errors, 500s, an open breaker: all expected.
+    expect(errors).not.toHaveBeenCalled()
+    const broken = new LoadGenerator(rf, settings, counters, () => ({ timeout: -1 }))
+    load.stop()
+    broken.start()
+    await vi.advanceTimersByTimeAsync(200)
+    broken.stop()
+    expect(errors).toHaveBeenCalled()
+    expect(String(errors.mock.calls[0][0])).toMatch(/timeout/)
+  })
+
   test('catches up on time a busy page ran its timers late, but not on a long pause', async () => {
     const { load, counters } = setup(10)
     load.start()
