@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { AdaptiveThrottle } from '../src/stages/throttle.js'
+import { AdaptiveThrottle, throttleStage } from '../src/stages/throttle.js'
+import { ThrottledError } from '../src/errors.js'
+import { isDenial, type Attempt, type Outcome } from '../src/stages/types.js'
+import { networkError, ok, testCall, testRuntime } from './stages/helpers.js'
 import { HIGH, LOW, NORMAL } from '../src/priority.js'
 import { normalizeThrottle } from '../src/options.js'
 import { createResilientFetch } from '../src/index.js'
@@ -98,5 +101,54 @@ describe('throttle options', () => {
     expect(() => createResilientFetch({ throttle: { maxRejectRate: 2 } })).toThrow(RangeError)
     expect(() => createResilientFetch({ throttle: { K: 2 } as never })).toThrow('throttle.K is not an option')
     expect(() => createResilientFetch({ throttle: 'on' as never })).toThrow(/throttle must be an object, got "on"/)
+  })
+})
+
+describe('throttle stage', () => {
+  function setup() {
+    const t = testRuntime(Date.now)
+    const events: { type: string; detail: unknown }[] = []
+    t.runtime.events.emit = (type, detail) => void events.push({ type, detail })
+    const stage = throttleStage(normalizeThrottle({ maxRejectRate: 0.5 }), t.runtime)!
+    const state = stage.forKey!('https://a.test')
+    const attempt = (priority: 0 | 1 | 2 = NORMAL): Attempt => ({ call: testCall({ priority }), signal: undefined, start: 0 })
+    const pass = (outcome: Outcome) => {
+      const a = attempt()
+      const ticket = stage.admit(state, a, Date.now())
+      if (!isDenial(ticket)) stage.settle(state, a, true, outcome)
+      return ticket
+    }
+    return { stage, state, attempt, pass, totals: t.totals, events }
+  }
+
+  it('is off unless asked for', () => {
+    expect(throttleStage(false, testRuntime().runtime)).toBeUndefined()
+  })
+
+  it('sheds with ThrottledError (key, probability), a throttle and a reject event, and counts it', () => {
+    const { stage, state, attempt, pass, totals, events } = setup()
+    for (let i = 0; i < 50; i++) pass(networkError())
+    let refused: Outcome | true | undefined
+    for (let i = 0; i < 100 && (refused === undefined || refused === true); i++) refused = stage.admit(state, attempt(LOW), Date.now()) as Outcome | true
+    expect(refused).toMatchObject({ kind: 'refused', reason: 'throttle' })
+    const error = (refused as { error: ThrottledError }).error
+    expect(error).toBeInstanceOf(ThrottledError)
+    expect(error).toMatchObject({ name: 'ThrottledError', key: 'https://a.test', probability: 0.5 })
+    expect(totals.throttled).toBeGreaterThanOrEqual(1)
+    expect(events.slice(-2)).toEqual([
+      { type: 'throttle', detail: { key: 'https://a.test', probability: 0.5 } },
+      { type: 'reject', detail: { key: 'https://a.test', reason: 'throttle' } },
+    ])
+  })
+
+  it('learns only from outcomes that reached the network: refusals and aborts never move it', () => {
+    const { state, pass } = setup()
+    for (let i = 0; i < 50; i++) pass({ kind: 'refused', reason: 'open', error: new Error('open') })
+    for (let i = 0; i < 50; i++) pass({ kind: 'aborted', reason: 'bye' })
+    expect(state.probability(Date.now(), NORMAL)).toBe(0)
+    for (let i = 0; i < 50; i++) pass(ok(200))
+    expect(state.probability(Date.now(), LOW)).toBe(0)
+    for (let i = 0; i < 10; i++) pass(ok(503))
+    expect(state.probability(Date.now(), LOW)).toBe(0)
   })
 })

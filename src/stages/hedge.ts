@@ -1,5 +1,5 @@
 import type { LatencySummary } from '../latency.js'
-import type { NormalizedHedge, NormalizedOptions } from '../options.js'
+import type { NormalizedHedge } from '../options.js'
 import { follow } from '../deadline.js'
 import { RetryBudget } from '../retry.js'
 import type { LatencyGate } from './latency.js'
@@ -121,10 +121,11 @@ export function race<R>(runner: HedgeRunner<R>, delay: number, maxHedges: number
 /** The winner's own controller, kept as long as its response: the caller's abort still reaches the body. */
 const kept = new WeakMap<Response, AbortController>()
 
-/** A body that can be sent once only (a stream, an async iterable): such a call is never hedged. */
+/** A body that can be sent once only (a stream, an async iterable, a Node Readable): such a call is never hedged. */
 function isOneShot(body: unknown): boolean {
   if (body === null || typeof body !== 'object') return false
-  return (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) || typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+  if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) return true
+  return Symbol.asyncIterator in body || typeof (body as { pipe?: unknown }).pipe === 'function'
 }
 
 /**
@@ -133,9 +134,9 @@ function isOneShot(body: unknown): boolean {
  * `maxHedges`, within the key's budget); the first good answer wins, the others are aborted at once.
  * Its per-key state is the hedge budget.
  */
-export function hedgeStage(options: NormalizedOptions, runtime: Runtime, latency: LatencyGate): Wrapper<RetryBudget | undefined> | undefined {
-  if (!options.hedge) return undefined
-  const hedge: NormalizedHedge = options.hedge
+export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, latency: LatencyGate): Wrapper<RetryBudget | undefined> | undefined {
+  if (!options) return undefined
+  const hedge = options
   const { now, totals, events } = runtime
   const budgetOptions = hedge.budget
 

@@ -1,4 +1,4 @@
-import type { NormalizedOptions, NormalizedThrottle } from '../options.js'
+import type { NormalizedThrottle } from '../options.js'
 import { ThrottledError } from '../errors.js'
 import { reachedNetwork, refusal, type Gate, type Priority, type Runtime } from './types.js'
 
@@ -73,8 +73,7 @@ export class AdaptiveThrottle {
  * attempt with `ThrottledError`, a refusal that is never retried and that the fallback may answer.
  * Learns from every attempt that reached the network.
  */
-export function throttleStage(options: NormalizedOptions, runtime: Runtime): Gate<AdaptiveThrottle, true> | undefined {
-  const throttle = options.throttle
+export function throttleStage(throttle: NormalizedThrottle | false, runtime: Runtime): Gate<AdaptiveThrottle, true> | undefined {
   if (!throttle) return undefined
   const { events, totals, now } = runtime
   return {
