@@ -1,0 +1,91 @@
+/**
+ * The fallback's promises against a real HTTP server on 127.0.0.1 (real sockets, real timers): what a
+ * call that started before rf.clear() leaves behind, fetch's own cache mode, a copy still being written,
+ * and a store that never answers.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createResilientFetch, memoryStore, type FallbackStore, type ResilientFetchOptions } from '../src/index.js'
+
+let server: Server
+let origin: string
+/** The upstream's answer to /data: a status, or 'hold' to keep the response until release() is called. */
+let mode: number | 'hold' = 200
+let held: ServerResponse[] = []
+
+beforeAll(async () => {
+  server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (mode === 'hold') return void held.push(res)
+    res.writeHead(mode, { 'content-type': 'application/json' }).end(JSON.stringify({ status: mode, user: req.headers['x-user'] ?? null }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+afterAll(async () => {
+  for (const res of held) res.destroy()
+  server.closeAllConnections()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+})
+
+beforeEach(() => {
+  mode = 200
+  held = []
+})
+
+function release(status: number, user: string): void {
+  for (const res of held.splice(0)) res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ status, user }))
+}
+
+function make(options: Partial<ResilientFetchOptions> = {}, store: FallbackStore = memoryStore()) {
+  const rf = createResilientFetch({ retry: false, timeout: { attempt: 2_000, total: 4_000 }, ...options, fallback: { store } })
+  const storeErrors: unknown[] = []
+  rf.addEventListener('storeerror', (e) => storeErrors.push(e.detail.error))
+  return { rf, storeErrors }
+}
+
+describe('the fallback over a real upstream on 127.0.0.1', () => {
+  it('a copy is served for a failure that comes right after the first good response', async () => {
+    const { rf } = make()
+    expect(await (await rf(`${origin}/data`)).json()).toEqual({ status: 200, user: null })
+    mode = 503
+    const answer = await rf(`${origin}/data`)
+    expect(answer.headers.get('x-resilient-source')).toBe('fallback')
+    expect(await answer.json()).toEqual({ status: 200, user: null })
+  })
+
+  it("a response to a call sent before rf.clear() is never kept, though it arrives after (logout)", async () => {
+    const { rf } = make()
+    mode = 'hold'
+    const alice = rf(`${origin}/data`, { headers: { 'x-user': 'alice' } })
+    await expect.poll(() => held.length).toBe(1)
+    await rf.clear()
+    release(200, 'alice')
+    expect(await (await alice).json()).toEqual({ status: 200, user: 'alice' })
+    mode = 503
+    const next = await rf(`${origin}/data`)
+    expect(next.status).toBe(503)
+    expect(next.headers.get('x-resilient-source')).toBeNull()
+  })
+
+  it("a request made with cache: 'no-store' is never kept", async () => {
+    const { rf } = make()
+    await (await rf(`${origin}/data`, { cache: 'no-store' })).text()
+    await (await rf(new Request(`${origin}/data`, { cache: 'no-store' }))).text()
+    mode = 503
+    expect((await rf(`${origin}/data`)).status).toBe(503)
+  })
+
+  it('a store whose reads never settle costs a storeerror, never a hung call', async () => {
+    const hung: FallbackStore = { get: () => new Promise(() => {}), put: async () => {}, delete: async () => {}, clear: async () => {} }
+    const { rf, storeErrors } = make({ timeout: { attempt: 200, total: 300 } }, hung)
+    mode = 503
+    expect((await rf(`${origin}/data`)).status).toBe(503)
+    expect(storeErrors).toHaveLength(1)
+    const controller = new AbortController()
+    const aborted = rf(`${origin}/data`, { signal: controller.signal }).catch((error: unknown) => error)
+    setTimeout(() => controller.abort('gone'), 50)
+    expect(await aborted).toBe('gone')
+  })
+})
