@@ -147,7 +147,7 @@ export class BreakerCard {
     this.probe.textContent = probing ? `next probe in ${duration(model.nextProbeIn!)}` : breaker?.state === 'half-open' ? 'probing…' : ''
     this.spark.innerHTML = sparklineMarkup(model.history, model.now)
     this.stats['failure-rate'].textContent = breaker && breaker.calls > 0 ? percent(breaker.failureRate) : '—'
-    this.stats.window.textContent = breaker && breaker.calls > 0 ? `${count(breaker.failures)} of ${count(breaker.calls)} attempts` : 'no attempts'
+    this.stats.window.textContent = attemptsText(breaker)
     const latency = model.latency && model.latency.samples > 0 ? model.latency : undefined
     this.stats.p50.textContent = latency ? duration(latency.p50) : '—'
     this.stats.p99.textContent = latency ? duration(latency.p99) : '—'
@@ -225,6 +225,12 @@ export class CardGrid {
   get all(): Iterable<BreakerCard> {
     return this.cards.values()
   }
+}
+
+/** What the failure figure is made of: "2 of 7 attempts", or why there are none. */
+function attemptsText(breaker: BreakerSnapshot | undefined): string {
+  if (breaker && breaker.calls > 0) return `${count(breaker.failures)} of ${count(breaker.calls)} attempts`
+  return breaker?.state === 'open' || breaker?.state === 'forced-open' ? 'none sent while open' : 'no attempts'
 }
 
 /** Turns a key (often an origin URL) into something safe inside an id attribute. */

@@ -3,7 +3,8 @@ import type { BreakerState, ResilienceSnapshot } from '../../src/types'
 
 export interface Sample {
   at: number
-  failureRate: number
+  /** Undefined while the window holds no attempts (an open breaker sends none): a gap, not a 0 %. */
+  failureRate: number | undefined
   state: BreakerState
 }
 
@@ -18,7 +19,7 @@ export class History {
     for (const breaker of snapshot.breakers) {
       let list = this.samples.get(breaker.key)
       if (!list) this.samples.set(breaker.key, (list = []))
-      list.push({ at, failureRate: breaker.failureRate, state: breaker.state })
+      list.push({ at, failureRate: breaker.calls > 0 ? breaker.failureRate : undefined, state: breaker.state })
       const oldest = at - HISTORY_SPAN
       while (list.length > 0 && list[0].at < oldest) list.shift()
     }

@@ -218,6 +218,7 @@ export class SimulationView {
     const input = h('input', { type: 'checkbox', id: 'all-hedge', 'data-control': 'hedge', 'aria-describedby': 'all-hedge-hint' })
     input.checked = this.hedging
     input.disabled = !PER_CALL_HEDGE
+    if (!PER_CALL_HEDGE) input.title = 'Waits for per-call hedging in the pipeline'
     input.addEventListener('change', () => (this.hedging = input.checked))
     const hint = h('span', { class: 'hint', id: 'all-hedge-hint' }, "a second attempt after the key's p90 without an answer; the first answer wins")
     return h('div', { class: 'toggle' }, input, h('div', { class: 'name' }, h('label', { for: 'all-hedge' }, 'Hedge slow attempts'), hint))

@@ -189,6 +189,20 @@ describe('history and sparkline', () => {
     expect(svg.match(/class="band band-half-open"/g)).toHaveLength(1)
     expect(svg).not.toContain('band-closed')
   })
+
+  test('a window without attempts (an open breaker sends none) is a gap in the line, not a drop to 0 %', () => {
+    const history = new History()
+    const at = (state: BreakerState, failureRate: number, calls: number) => ({ ...snapshot(state, failureRate), breakers: [{ ...snapshot(state, failureRate).breakers[0], calls }] })
+    history.record(at('closed', 0.2, 10), 0)
+    history.record(at('closed', 0.8, 10), 1_000)
+    history.record(at('open', 0, 0), 2_000)
+    history.record(at('open', 0, 0), 3_000)
+    history.record(at('closed', 0, 3), 4_000)
+    history.record(at('closed', 0, 6), 5_000)
+    expect(history.get('k').map((s) => s.failureRate)).toEqual([0.2, 0.8, undefined, undefined, 0, 0])
+    const svg = sparklineMarkup(history.get('k'), 120_000)
+    expect(svg.match(/<polyline/g)).toHaveLength(2)
+  })
 })
 
 describe('demo defaults', () => {
