@@ -2,6 +2,8 @@ import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../errors
 import { createFallback, type FallbackRequest } from '../fallback.js'
 import { createResilientFetch } from '../index.js'
 import { CONTENT_TYPE, toPrometheus } from '../metrics/prometheus.js'
+import { normalizeFallback, normalizeRetry, type NormalizedFallback, type NormalizedRetry } from '../options.js'
+import { isFailureStatus } from '../stages/types.js'
 import { cacheStore } from '../store/cache.js'
 import { kvStore } from '../store/kv.js'
 import type { BreakerState, FallbackStore, ResilienceSnapshot } from '../types.js'
@@ -41,7 +43,8 @@ interface Failure {
   retryAfter: number
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
+/** The methods the library retries by default (idempotent ones): only these get the one retry on another origin. */
+const RETRIED = (normalizeRetry(undefined) as NormalizedRetry).methods
 const CACHE_NAME = 'resilient-fetch-proxy'
 /** KV keys of the proxy's copies start with this, so the namespace may hold other data. */
 const KV_PREFIX = 'resilient-fetch-proxy:'
@@ -79,8 +82,9 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     ...(share === undefined ? {} : { share }),
   })
   const { store, kind } = fallbackStore(config)
+  // The library's fallback defaults (maxAge, maxBodyBytes, private), with the proxy's store.
   const fallback = createFallback(
-    { store, maxAge: 86_400_000, maxBodyBytes: 5 * 1024 * 1024, private: false },
+    normalizeFallback({ store }) as NormalizedFallback,
     (_type, detail) => {
       console.warn(`resilient-fetch proxy: fallback store failed for ${detail.key}:`, detail.error)
     },
@@ -154,7 +158,7 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
   async function forward(request: Request, url: URL, route: Route, rest: string, ctx: WorkerContext | undefined): Promise<Response> {
     const method = request.method
     const upstreams = candidates(route, Date.now())
-    const attempts = IDEMPOTENT.has(method) && upstreams.length > 1 ? 2 : 1
+    const attempts = RETRIED.has(method) && upstreams.length > 1 ? 2 : 1
     const headers = requestHeaders(request.headers)
     let body: BodyInit | null = null
     // A body that may be sent twice is read once; otherwise it streams through.
@@ -245,11 +249,6 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
 const READ_ONLY = ['GET', 'HEAD']
 
 function ignore(): void {}
-
-/** The same policy as the library's default isFailure, for statuses. */
-function isFailureStatus(status: number): boolean {
-  return status >= 500 || status === 408 || status === 429
-}
 
 /** Of two refusals, the one that clears sooner; a failure that reached the network always wins. */
 function pick(current: Failure | undefined, next: Failure): Failure {
