@@ -8,7 +8,7 @@ export const resilientFetch: ResilientFetch = Object.assign(
   (input: RequestInfo | URL, init?: Parameters<ResilientFetch>[1]) => (instance ??= createResilientFetch())(input, init),
   {
     snapshot: () => (instance ??= createResilientFetch()).snapshot(),
-    breaker: (key: string) => (instance ??= createResilientFetch()).breaker(key),
+    breaker: (target: Parameters<ResilientFetch['breaker']>[0]) => (instance ??= createResilientFetch()).breaker(target),
     addEventListener: ((type: string, listener: never, options?: never) =>
       (instance ??= createResilientFetch()).addEventListener(type as never, listener, options)) as ResilientFetch['addEventListener'],
     removeEventListener: ((type: string, listener: never, options?: never) =>

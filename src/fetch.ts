@@ -6,6 +6,7 @@ import type {
   ResilientFetch,
   ResilientFetchOptions,
   ResilientRequestInit,
+  RequestInput,
 } from './types.js'
 import {
   normalizeOptions,
@@ -527,6 +528,33 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     return circuitOpenError(key, endpoint.breaker!.retryAfter(t))
   }
 
+  /** The endpoint of a key, or of the key a URL or Request maps to; one only the share knows yet is created. */
+  function lookup(target: RequestInput): Endpoint | undefined {
+    if (typeof target === 'string') {
+      const found = registry.find(target) ?? sharedEndpoint(target)
+      // A string that is not an absolute URL is a key, never resolved against the page.
+      if (found !== undefined || !isAbsoluteUrl(target)) return found
+    }
+    const key = keyOf(target)
+    return key === undefined ? undefined : (registry.find(key) ?? sharedEndpoint(key))
+  }
+
+  /** The key a call to `target` would use, or undefined when it has none (the key function throws). */
+  function keyOf(target: RequestInput): string | undefined {
+    try {
+      if (o.key === undefined) return originOf(urlOf(target))
+      const key = o.key(isRequest(target) ? target : new Request(target))
+      return typeof key === 'string' ? key : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** A key the share knows (open in another tab, or across the fleet), shown before any call here. */
+  function sharedEndpoint(key: string): Endpoint | undefined {
+    return share?.initial?.(key) === undefined ? undefined : registry.get(key)
+  }
+
   function snapshot(): ResilienceSnapshot {
     const t = now()
     const breakers: ResilienceSnapshot['breakers'] = []
@@ -540,7 +568,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
 
   return Object.assign(rf, {
     snapshot,
-    breaker: (key: string): BreakerControl | undefined => registry.find(key)?.breaker,
+    breaker: (target: RequestInput): BreakerControl | undefined => lookup(target)?.breaker,
     addEventListener: events.addEventListener.bind(events),
     removeEventListener: events.removeEventListener.bind(events),
     clear: (): Promise<void> => (fallback ? fallback.clear() : Promise.resolve()),
@@ -619,4 +647,13 @@ function checkCallOptions(value: unknown): CallOptions {
   if (c.fallback !== undefined && typeof c.fallback !== 'boolean') throw new TypeError(`resilience.fallback must be a boolean, got ${JSON.stringify(c.fallback)}`)
   if (c.waitUntil !== undefined && typeof c.waitUntil !== 'function') throw new TypeError(`resilience.waitUntil must be a function, got ${typeof c.waitUntil}`)
   return c
+}
+
+function isAbsoluteUrl(value: string): boolean {
+  try {
+    new URL(value)
+    return true
+  } catch {
+    return false
+  }
 }

@@ -334,7 +334,11 @@ export type ResilienceEventType = keyof ResilienceEventMap
 export interface ResilientFetch {
   (input: RequestInput, init?: ResilientRequestInit): Promise<Response>
   snapshot(): ResilienceSnapshot
-  breaker(key: string): BreakerControl | undefined
+  /**
+   * The breaker of a key, or of the key a URL or Request maps to (a full URL finds its origin's breaker).
+   * A key only a share knows yet (open in another tab, or across the fleet) is found too. undefined when unknown.
+   */
+  breaker(target: RequestInput): BreakerControl | undefined
   addEventListener<T extends ResilienceEventType>(type: T, listener: (event: CustomEvent<ResilienceEventMap[T]>) => void, options?: ListenerOptions | boolean): void
   removeEventListener<T extends ResilienceEventType>(type: T, listener: (event: CustomEvent<ResilienceEventMap[T]>) => void, options?: Pick<ListenerOptions, 'capture'> | boolean): void
   /** Empties the fallback store (e.g. on logout). */

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createResilientFetch, resilienceInfo, resilientFetch } from '../src/index.js'
+import { shareAcrossTabs } from '../src/share/tabs.js'
 import { originOf } from '../src/url.js'
 import { controlledTransport, flush, statusTransport } from './helpers.js'
 
@@ -167,5 +168,74 @@ describe('errors', () => {
     const bad = rf('https://a.test/', { resilience: { keys: 1 } as never })
     expect(bad).toBeInstanceOf(Promise)
     await expect(bad).rejects.toThrow(TypeError)
+  })
+})
+
+describe('rf.breaker(target): a key, a URL string, a URL or a Request (issue 10, the first hour)', () => {
+  it('finds the breaker of the key a full URL, a URL or a Request maps to', async () => {
+    const t = statusTransport(200)
+    const rf = createResilientFetch({ fetch: t.fetch, fallback: false })
+    await rf('https://a.test/users/1')
+    const control = rf.breaker('https://a.test')!
+    expect(control.key).toBe('https://a.test')
+    expect(rf.breaker('https://a.test/users/2?x=1#y')).toBe(control)
+    expect(rf.breaker(new URL('https://a.test/other'))).toBe(control)
+    expect(rf.breaker(new Request('https://a.test/other', { method: 'POST', body: 'kept' }))).toBe(control)
+    expect(rf.breaker('https://b.test/users/1')).toBeUndefined()
+    expect(rf.breaker('users')).toBeUndefined()
+  })
+
+  it('with a key function, a URL or Request finds the key that function gives; a plain key still finds itself', async () => {
+    const t = statusTransport(200)
+    const rf = createResilientFetch({ fetch: t.fetch, fallback: false, key: (request) => new URL(request.url).pathname.split('/')[1]! })
+    await rf('https://a.test/users/1')
+    const control = rf.breaker('users')!
+    expect(control.key).toBe('users')
+    expect(rf.breaker('https://a.test/users/9')).toBe(control)
+    expect(rf.breaker(new Request('https://other.test/users'))).toBe(control)
+    expect(rf.breaker('https://a.test/orders/1')).toBeUndefined()
+  })
+
+  it('a key the share knows is visible before any call here (a tab that loads while another tab holds the breaker open)', () => {
+    const openUntil = Date.now() + 10_000
+    const share = {
+      connect() {},
+      initial: (key: string) => (key === 'https://a.test' ? { state: 'open' as const, at: Date.now(), openedAt: Date.now(), openUntil } : undefined),
+    }
+    const t = statusTransport(200)
+    const rf = createResilientFetch({ fetch: t.fetch, fallback: false, share })
+    expect(rf.breaker('https://a.test/x')!.state).toBe('open')
+    expect(rf.breaker('https://a.test')!.state).toBe('open')
+    expect(rf.breaker('https://b.test')).toBeUndefined()
+    expect(t.mock).not.toHaveBeenCalled()
+  })
+
+  it('with shareAcrossTabs: a reload within another tab\'s open window shows the breaker open before its first call', async () => {
+    const map = new Map<string, string>()
+    vi.stubGlobal('localStorage', {
+      get length() {
+        return map.size
+      },
+      key: (i: number) => [...map.keys()][i] ?? null,
+      getItem: (k: string) => map.get(k) ?? null,
+      setItem: (k: string, v: string) => void map.set(k, String(v)),
+      removeItem: (k: string) => void map.delete(k),
+      clear: () => map.clear(),
+    })
+    const name = `rf-instance-${Math.random().toString(36).slice(2)}`
+    const options = { retry: false, fallback: false, timeout: false, breaker: { window: 'consecutive', failureThreshold: 1, openDuration: 10_000 } } as const
+    const first = shareAcrossTabs({ name })
+    const second = shareAcrossTabs({ name })
+    try {
+      const one = createResilientFetch({ ...options, fetch: statusTransport(500).fetch, share: first })
+      await one('https://a.test/x')
+      expect(one.breaker('https://a.test')!.state).toBe('open')
+      const reloaded = createResilientFetch({ ...options, fetch: statusTransport(200).fetch, share: second })
+      expect(reloaded.breaker('https://a.test/x')?.state).toBe('open')
+    } finally {
+      first.close()
+      second.close()
+      vi.unstubAllGlobals()
+    }
   })
 })
