@@ -6,6 +6,7 @@ import { Keys } from '../src/stages/keys.js'
 import { bulkheadStage } from '../src/stages/bulkhead.js'
 import { hedgeStage } from '../src/stages/hedge.js'
 import { latencyStage } from '../src/stages/latency.js'
+import { lazyHedgeStage, lazyThrottleStage } from '../src/stages/lazy.js'
 import { transportStage } from '../src/stages/transport.js'
 import type { Outcome, Stage } from '../src/stages/types.js'
 import type { ResilienceSnapshot, ResilientFetchOptions } from '../src/types.js'
@@ -207,5 +208,31 @@ describe('hedging, property', () => {
       }),
       { numRuns: 60 },
     )
+  })
+})
+
+describe('hedge stage, loaded as its own chunk', () => {
+  it('a call made before the chunk arrives waits for it, then hedges like any other', async () => {
+    const c = controlledTransport()
+    const o = normalizeOptions({ fetch: c.fetch, retry: false, breaker: false, fallback: false, timeout: false, hedge: { delay: 100, budget: false } })
+    const t = testRuntime(Date.now)
+    const latency = latencyStage()
+    const stages = [lazyHedgeStage(o.hedge, t.runtime, latency)!, bulkheadStage(o.bulkhead, t.runtime)!, latency] as Stage[]
+    const chain = compose(stages, transportStage(o, t.runtime), Date.now)
+    const keys = new Keys(chain.stages, 10)
+    const run = chain.run(testCall({ states: keys.get(KEY).states }))
+    await vi.dynamicImportSettled()
+    await flush()
+    vi.advanceTimersByTime(100)
+    await flush()
+    expect(c.pending).toHaveLength(2)
+    c.pending[1]!.respond(200)
+    expect(await run).toMatchObject({ kind: 'response', hedged: true })
+    expect(t.totals.hedges).toBe(1)
+  })
+
+  it('off: no stage at all', () => {
+    expect(lazyHedgeStage(false, testRuntime().runtime, latencyStage())).toBeUndefined()
+    expect(lazyThrottleStage(false, testRuntime().runtime)).toBeUndefined()
   })
 })
