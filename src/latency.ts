@@ -26,7 +26,8 @@ export interface LatencyFigures {
  */
 export class LatencySummary {
   private readonly ring = new Float64Array(LATENCY_SAMPLES)
-  private readonly sorted = new Float64Array(LATENCY_SAMPLES)
+  /** Allocated on the first percentile asked for: a key nobody reads costs only the ring. */
+  private sorted: Float64Array | undefined
   private readonly counts = new Float64Array(LATENCY_BUCKETS.length)
   /** Every sample recorded; the ring holds the last min(count, 128). */
   count = 0
@@ -65,7 +66,7 @@ export class LatencySummary {
     if (this.sortedAt < 0 || this.count - this.sortedAt > maxStale) this.sort(n)
     const held = Math.min(this.sortedAt, LATENCY_SAMPLES)
     const rank = Math.max(1, Math.ceil(q * held))
-    return this.sorted[rank - 1]
+    return this.sorted![rank - 1]
   }
 
   figures(): LatencyFigures {
@@ -84,7 +85,7 @@ export class LatencySummary {
   }
 
   private sort(n: number): void {
-    const view = this.sorted.subarray(0, n)
+    const view = (this.sorted ??= new Float64Array(LATENCY_SAMPLES)).subarray(0, n)
     view.set(n === LATENCY_SAMPLES ? this.ring : this.ring.subarray(0, n))
     view.sort()
     this.sortedAt = this.count
