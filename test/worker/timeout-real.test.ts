@@ -55,3 +55,13 @@ describe('deadlines in workerd against a real upstream', () => {
     expect(metrics).toContain('resilient_fetch_timeouts_total 1\n')
   })
 })
+
+describe('rf(url, request) in workerd, the usual idiom for re-targeting a request', () => {
+  it('sends the request\'s method, Authorization and body to the new URL, as fetch(url, request) does', async () => {
+    const rf = createResilientFetch({ fallback: false })
+    const request = () => new Request('https://elsewhere.example/in', { method: 'POST', headers: { authorization: 'Bearer t0ken' }, body: '{"a":1}' })
+    const expected = { method: 'POST', authorization: 'Bearer t0ken', body: '{"a":1}' }
+    expect(await (await fetch(`${slow}/echo`, request())).json()).toEqual(expected)
+    expect(await (await rf(`${slow}/echo`, request())).json()).toEqual(expected)
+  })
+})
