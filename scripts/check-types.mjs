@@ -21,9 +21,9 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
 
 /** Each runtime a consumer may target: its lib and the ambient types that provide fetch and friends. */
 const ENVIRONMENTS = {
-  workers: { lib: ['ES2022'], types: ['@cloudflare/workers-types'] },
-  node: { lib: ['ES2022'], types: ['node'] },
-  dom: { lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: [] },
+  workers: { lib: ['ES2022'], types: ['@cloudflare/workers-types'], fixtures: ['usage', 'workers'] },
+  node: { lib: ['ES2022'], types: ['node'], fixtures: ['usage'] },
+  dom: { lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: [], fixtures: ['usage'] },
 }
 
 /** Module settings and file extension of each resolution × format; bundler CJS is `module: preserve` with require(). */
@@ -110,10 +110,11 @@ function cachingHost(options, cache) {
 function checkConsumer(dir, env, mode, cache) {
   const project = join(dir, `${env}-${mode.resolution}-${mode.format}`)
   mkdirSync(project)
-  const files = [join(project, `every-subpath${mode.ext}`), join(project, `usage${mode.ext}`)]
+  const { fixtures, ...libAndTypes } = ENVIRONMENTS[env]
+  const files = [join(project, `every-subpath${mode.ext}`), ...fixtures.map((name) => join(project, `${name}${mode.ext}`))]
   writeFileSync(files[0], importEverySubpath(mode))
-  cpSync(join(ROOT, 'test/types/usage.ts'), files[1])
-  const compilerOptions = { ...ENVIRONMENTS[env], module: mode.module, moduleResolution: mode.resolution, target: 'ES2022', strict: true, skipLibCheck: false, noEmit: true }
+  for (const name of fixtures) cpSync(join(ROOT, `test/types/${name}.ts`), join(project, `${name}${mode.ext}`))
+  const compilerOptions = { ...libAndTypes, module: mode.module, moduleResolution: mode.resolution, target: 'ES2022', strict: true, skipLibCheck: false, noEmit: true }
   writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: files.map((f) => relative(project, f)) }, null, 2))
   const config = ts.getParsedCommandLineOfConfigFile(join(project, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => fail(ts.flattenDiagnosticMessageText(d.messageText, ' ')) })
   if (config.errors.length > 0) fail(ts.formatDiagnostics(config.errors, formatHost(dir)))
