@@ -212,3 +212,27 @@ describe("store: 'auto' in Chromium", () => {
     expect(result.cacheKeys).toEqual([`https://resilient-fetch.invalid/${encodeURIComponent(`GET ${origin}/api/items`)}`])
   })
 })
+
+describe('damaged IndexedDB entries in Chromium', () => {
+  it.each([
+    ['a 204 with a body', { status: 204 }],
+    ['a bad header name', { headers: [['bad header', 'x']] }],
+    ['a malformed Vary record', { headers: [['x-resilient-vary', '%E0%A4%A']] }],
+  ])('an entry of the right shape that cannot become a Response (%s) is deleted when found, reported once', async (_name, damage) => {
+    const { page, errors } = await freshPage()
+    const result = await page.evaluate(async (damage) => {
+      const key = `GET ${location.origin}/damaged`
+      await window.rf.idbSet('e2e-damaged', key, { ...window.rf.entry('body'), ...damage })
+      const reported: string[] = []
+      const fallback = window.rf.createFallback({ store: window.rf.idbStore({ dbName: 'e2e-damaged' }), maxAge: 60_000, maxBodyBytes: 1_000, private: false }, (_type, detail) =>
+        reported.push(String((detail.error as Error).message)),
+      )
+      const request = { method: 'GET', url: `${location.origin}/damaged`, headers: new Headers() }
+      const first = await fallback.recall(request)
+      const second = await fallback.recall(request)
+      return { first: first === undefined, second: second === undefined, reported, left: await window.rf.idbKeys('e2e-damaged') }
+    }, damage)
+    expect(result).toEqual({ first: true, second: true, reported: [expect.stringContaining('corrupt entry')], left: [] })
+    expect(errors).toEqual([])
+  })
+})

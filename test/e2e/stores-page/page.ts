@@ -1,5 +1,5 @@
 /** The stores, bundled by esbuild for the browser test and exposed on window.rf for page.evaluate. */
-import { createStore, keys } from 'idb-keyval'
+import { createStore, keys, set } from 'idb-keyval'
 import { createFallback } from '../../../src/fallback.js'
 import { cacheStore } from '../../../src/store/cache.js'
 import { idbStore } from '../../../src/store/idb.js'
@@ -12,6 +12,8 @@ const rf = {
   memoryStore,
   /** The string keys really in an idbStore's database, to see eviction on disk. */
   idbKeys: async (dbName: string) => (await keys(createStore(dbName, 'responses'))).filter((key) => typeof key === 'string'),
+  /** Writes a raw value into an idbStore's database, as a damaged or foreign write would. */
+  idbSet: (dbName: string, key: string, value: unknown) => set(key, value, createStore(dbName, 'responses')),
   /** The URLs really in a Cache API cache. */
   cacheKeys: async (cacheName: string) => (await (await caches.open(cacheName)).keys()).map((request) => request.url),
   entry: (body: string, storedAt = Date.now()) => ({
