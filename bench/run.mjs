@@ -22,6 +22,7 @@ import CircuitBreaker from 'opossum'
 import { kb, minGzipSize } from '../scripts/check-browser-bundle.mjs'
 import { shareTabsBench } from './share-tabs.mjs'
 import { coordinationBench } from './coordination.mjs'
+import { tailBench } from './tail.mjs'
 import { cpuNs, fmtNs, fmtPct, fmtRatio, gc, median, note, nsPerCall, percentile, table } from './harness.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -295,4 +296,5 @@ await fallbackStage()
 await sizes()
 await shareTabsBench()
 await coordinationBench()
+await tailBench()
 console.log(`\ndone in ${(Number(hrtime.bigint() - started) / 1e9).toFixed(1)} s · load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews every figure)`)

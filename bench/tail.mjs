@@ -5,7 +5,7 @@ import { createServer } from 'node:http'
 import { dirname, resolve } from 'node:path'
 import { hrtime } from 'node:process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { note, percentile, table } from './harness.mjs'
+import { fmtNs, note, nsPerCall, percentile, table } from './harness.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -57,6 +57,28 @@ const read = async (promise) => {
   }
 }
 
+// h0. what each stage costs a call when on (nothing fires: the stub answers at once), and when off
+async function overhead(core) {
+  const response = new Response(null)
+  const fetch = async () => response
+  const base = { fetch, fallback: false }
+  const variants = [
+    ['defaults (fallback off)', base],
+    ['+ hedge { delay: 10_000 } (armed, never fires)', { ...base, hedge: { delay: 10_000 } }],
+    ['+ hedge { delay: 10_000 }, a POST (not hedged)', { ...base, hedge: { delay: 10_000 } }, { method: 'POST' }],
+    ['+ throttle {} (healthy: never sheds)', { ...base, throttle: {} }],
+  ]
+  const fns = []
+  for (const [, options, init] of variants) {
+    const rf = core.createResilientFetch(options)
+    await rf('https://bench.invalid/x', init) // loads a lazy stage's chunk
+    fns.push({ fn: () => rf('https://bench.invalid/x', init) })
+  }
+  const measured = await nsPerCall(fns)
+  table('h0. per call over a stub transport, each tail stage on (nothing fires) vs off', ['variant', 'wall/call', 'cpu/call', 'vs defaults (cpu)'],
+    variants.map(([name], i) => [name, fmtNs(measured[i].ns), fmtNs(measured[i].cpuNs), i === 0 ? '-' : `+${fmtNs(measured[i].cpuNs - measured[0].cpuNs)}`]))
+}
+
 // h1. hedging against a slow tail
 async function hedging(core) {
   const CALLS = 1_000
@@ -88,12 +110,14 @@ async function hedging(core) {
 // h2. throttling in a brownout
 async function brownout(core) {
   const RATE = 200 // calls per second, offered open-loop
-  const PHASES = [['50% failing', 2_000, 0.5], ['100% failing', 2_000, 1], ['recovered', 3_000, 0]]
+  const PHASES = [['50% failing', 1_500, 0.5], ['100% failing', 1_500, 1], ['recovered', 2_500, 0]]
   const BUCKET = 250
   const breaker = { window: { type: 'time', duration: 2_000 }, failureThreshold: 5, openDuration: 500 }
+  const throttle = { window: 2_000 }
   const variants = [
     ['breaker only', { breaker }],
-    ['breaker + throttle { window: 2_000 }', { breaker, throttle: { window: 2_000 } }],
+    ['throttle only', { breaker: false, throttle }],
+    ['breaker + throttle', { breaker, throttle }],
   ]
   const results = []
   for (const [name, options] of variants) {
@@ -109,7 +133,6 @@ async function brownout(core) {
     const countingUp = up.answer
     up.answer = () => (count(), countingUp())
     const calls = []
-    let phaseStart = 0
     const phaseRows = []
     for (const [phase, duration, rate] of PHASES) {
       failing = rate
@@ -121,7 +144,6 @@ async function brownout(core) {
         await sleep(Math.max(0, due - ms()))
       }
       phaseRows.push([phase, ((up.requests - before) / (duration / 1_000)).toFixed(0)])
-      phaseStart += duration
     }
     await Promise.all(calls)
     // Time to full traffic after recovery: the first bucket after it where the upstream sees >= 90% of the offered rate.
@@ -137,9 +159,9 @@ async function brownout(core) {
     results.push({ name, phaseRows, full, totals: t })
     await up.close()
   }
-  table(`h2. throttling in a brownout: ${RATE} calls/s offered open-loop (retries on, limit 2), upstream 50% failing for 2 s, 100% for 2 s, then recovered for 3 s; breaker: 2 s time window, 5 failures, opens 500 ms`,
+  table(`h2. throttling in a brownout: ${RATE} calls/s offered open-loop (retries on, limit 2), upstream ${PHASES.map(([p, d]) => `${p} for ${d / 1000} s`).join(', then ')}; breaker: 2 s time window, 5 failures, opens 500 ms; throttle: k 2, window 2 s`,
     ['variant', ...PHASES.map(([p]) => `upstream req/s, ${p}`), 'full traffic after recovery', 'retries', 'throttled', 'rejected calls'],
-    results.map(({ name, phaseRows, full, totals }) => [name, ...phaseRows.map(([, r]) => r), full === undefined ? 'not within 3 s' : `${full} ms`, totals.retries, totals.throttled, totals.rejected]))
+    results.map(({ name, phaseRows, full, totals }) => [name, ...phaseRows.map(([, r]) => r), full === undefined ? `not within ${PHASES[2][1] / 1000} s` : `${full} ms`, totals.retries, totals.throttled, totals.rejected]))
   note(`offered: ${RATE} req/s; "full traffic": the first ${BUCKET} ms after recovery in which the upstream sees at least 90% of it`)
 }
 
@@ -184,6 +206,7 @@ export async function tailBench() {
   const core = await import(dist).catch(() => undefined)
   if (!core) return note('tail benches: skipped, dist/index.js is missing (npm run build)')
   const started = ms()
+  await overhead(core)
   await hedging(core)
   await brownout(core)
   await overload(core)
