@@ -43,6 +43,12 @@ export interface ProxyConfig {
    * breaker still opens on its own failures). @default 2
    */
   minReporters?: number | string
+  /**
+   * With several origins for a route: a GET that has no response headers after this many ms is also
+   * sent to the next healthy origin; the first good answer wins and the other is aborted.
+   * @default none: no hedging
+   */
+  hedge?: number | string
 }
 
 export interface Upstream {
@@ -73,6 +79,7 @@ export interface ResolvedConfig {
   lastKnownGood: KvNamespaceLike | undefined
   coordinator: CoordinatorNamespace | undefined
   minReporters: number
+  hedge: number | undefined
 }
 
 type Names = Record<Exclude<keyof ProxyConfig, 'fetch' | 'store'>, string>
@@ -90,6 +97,7 @@ const OPTION_NAMES: Names = {
   coordinator: 'coordinator',
   lastKnownGood: 'lastKnownGood',
   minReporters: 'minReporters',
+  hedge: 'hedge',
 }
 
 /** The `[vars]` (and the binding) each option is read from. */
@@ -106,6 +114,7 @@ export const ENV_NAMES: Names = {
   coordinator: 'BREAKERS',
   lastKnownGood: 'LAST_KNOWN_GOOD',
   minReporters: 'MIN_REPORTERS',
+  hedge: 'HEDGE_MS',
 }
 
 /** Every option createProxy knows; anything else is a typo, named in the error. */
@@ -189,6 +198,7 @@ function resolve(config: ProxyConfig, naming: Naming): ResolvedConfig {
     lastKnownGood: kv as KvNamespaceLike | undefined,
     coordinator,
     minReporters: positiveInteger(config.minReporters, 2, names.minReporters, display),
+    hedge: config.hedge === undefined ? undefined : timerMs(positiveInteger(config.hedge, 0, names.hedge, display), names.hedge),
   }
 }
 
@@ -253,6 +263,14 @@ function positiveInteger(value: unknown, fallback: number, name: string, display
     throw invalid(RangeError, name, `${name} must be a positive integer, got ${display(value)}`)
   }
   return n
+}
+
+/** The longest wait a timer can make (setTimeout fires at once beyond it). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+function timerMs(value: number, name: string): number {
+  if (value > MAX_TIMER_MS) throw invalid(RangeError, name, `${name} must be at most ${MAX_TIMER_MS} ms (a timer's limit), got ${value}`)
+  return value
 }
 
 /** Longest string a var's value is shown in full; a longer one could be a secret pasted in the wrong var. */

@@ -36,6 +36,9 @@ export interface Health {
   fallback: FallbackKind
 }
 
+/** One attempt's result: an answer to send, or a failure (`reached`: it got to the network). */
+type Tried = { response: Response } | { failure: Failure; reached: boolean }
+
 interface Failure {
   error: FailureKind
   key: string
@@ -94,6 +97,7 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
   let rotation = 0
   let retries = 0
   let fallbacks = 0
+  let hedges = 0
 
   rf.addEventListener('statechange', (event) => {
     const { key, to } = event.detail
@@ -104,7 +108,8 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
   function snapshot(): ResilienceSnapshot {
     const current = rf.snapshot()
     // The proxy retries and serves fallbacks itself (the library's own are off), so it adds its counts.
-    return { ...current, totals: { ...current.totals, retries: current.totals.retries + retries, fallbacks: current.totals.fallbacks + fallbacks } }
+    const totals = current.totals
+    return { ...current, totals: { ...totals, retries: totals.retries + retries, fallbacks: totals.fallbacks + fallbacks, hedges: totals.hedges + hedges } }
   }
 
   function looksOpen(key: string, now: number): boolean {
@@ -155,49 +160,115 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     }
   }
 
+  /** What the proxy sends each origin for one client request. */
+  interface Outgoing {
+    method: string
+    headers: Headers
+    body: BodyInit | null
+    rest: string
+    search: string
+    waitUntil: ((promise: Promise<unknown>) => void) | undefined
+    ctx: WorkerContext | undefined
+  }
+
+  /** One attempt on one origin: the answer, or why not (`reached`: it reached the network, so it used up an attempt). */
+  async function attempt(upstream: Upstream, target: string, out: Outgoing, signal?: AbortSignal): Promise<Tried> {
+    const key = upstream.origin
+    try {
+      // redirect: 'manual', so a redirect from the upstream never makes the proxy fetch another host.
+      const pending = rf(target, { method: out.method, headers: out.headers, body: out.body, redirect: 'manual', signal, resilience: { key, waitUntil: out.waitUntil } })
+      // If the client goes away, workerd cancels the request's work; waitUntil lets the call settle and free its permit.
+      out.ctx?.waitUntil(pending.then(ignore, ignore))
+      const response = await pending
+      if (!isFailureStatus(response.status)) return { response }
+      void response.body?.cancel().catch(() => {})
+      return { failure: realFailure('upstream_error', key), reached: true }
+    } catch (error) {
+      if (error instanceof CircuitOpenError) {
+        const wait = error.retryAfter ?? config.openDuration
+        probeAt.set(key, Date.now() + wait)
+        return { failure: { error: 'circuit_open', key, retryAfter: wait }, reached: false }
+      }
+      if (error instanceof BulkheadRejectedError) return { failure: { error: 'bulkhead_full', key, retryAfter: 1_000 }, reached: false }
+      return { failure: realFailure(error instanceof TimeoutError ? 'timeout' : 'upstream_error', key), reached: true }
+    }
+  }
+
+  /**
+   * HEDGE_MS: the first origin's attempt, and when it has no answer after `hedge` ms, the same
+   * request to the next origin; the first good answer wins and the other attempt is aborted.
+   * `hedged`: the second origin was asked (it used up the second attempt).
+   */
+  async function race(first: [Upstream, string], second: [Upstream, string], out: Outgoing, hedge: number): Promise<{ tried: Tried; hedged: boolean }> {
+    const controllers = [new AbortController(), new AbortController()]
+    const primary = attempt(first[0], first[1], out, controllers[0].signal)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), hedge)
+    })
+    const early = await Promise.race([primary, late])
+    clearTimeout(timer)
+    if (early !== undefined) return { tried: early, hedged: false }
+    hedges++
+    const secondary = attempt(second[0], second[1], out, controllers[1].signal)
+    const results: (Tried | undefined)[] = [undefined, undefined]
+    const winner = await new Promise<number>((resolve) => {
+      ;[primary, secondary].forEach((pending, i) =>
+        pending.then((tried) => {
+          results[i] = tried
+          if ('response' in tried || results[1 - i] !== undefined) resolve(i)
+        }),
+      )
+    })
+    // The loser is aborted (a caller abort to the library: it counts against no breaker) and its answer dropped.
+    controllers[1 - winner].abort(new Error('hedge lost'))
+    const lost = results[1 - winner]
+    if (lost !== undefined && 'response' in lost) void lost.response.body?.cancel().catch(() => {})
+    const tried = results[winner]!
+    // Both failed: the failure that reached the network wins, as without hedging.
+    if ('failure' in tried && lost !== undefined && 'failure' in lost && !tried.reached && lost.reached) return { tried: lost, hedged: true }
+    return { tried, hedged: true }
+  }
+
   async function forward(request: Request, url: URL, route: Route, rest: string, ctx: WorkerContext | undefined): Promise<Response> {
     const method = request.method
     const upstreams = candidates(route, Date.now())
     const attempts = RETRIED.has(method) && upstreams.length > 1 ? 2 : 1
-    const headers = requestHeaders(request.headers)
+    const hedge = method === 'GET' && upstreams.length > 1 ? config.hedge : undefined
     let body: BodyInit | null = null
     // A body that may be sent twice is read once; otherwise it streams through.
     if (method !== 'GET' && method !== 'HEAD' && request.body !== null) body = attempts > 1 ? await request.arrayBuffer() : request.body
-    const remembered: FallbackRequest = { method, url: url.href, headers: request.headers }
     // Reports to the coordinator outlive the response.
     const waitUntil = share === undefined || ctx === undefined ? undefined : (promise: Promise<unknown>) => ctx.waitUntil(promise)
+    const out: Outgoing = { method, headers: requestHeaders(request.headers), body, rest, search: url.search, waitUntil, ctx }
+    const remembered: FallbackRequest = { method, url: url.href, headers: request.headers }
 
     let failure: Failure | undefined
     let tried = 0
-    for (const upstream of upstreams) {
-      if (tried === attempts) break
-      const key = upstream.origin
-      const target = upstreamUrl(upstream, rest, url.search)
+    for (let i = 0; i < upstreams.length && tried < attempts; i++) {
+      const target = upstreamUrl(upstreams[i], rest, url.search)
       if (target === undefined) return json(400, { error: 'bad_path' })
-      let response: Response
-      try {
-        // redirect: 'manual', so a redirect from the upstream never makes the proxy fetch another host.
-        const pending = rf(target, { method, headers, body, redirect: 'manual', resilience: { key, waitUntil } })
-        // If the client goes away, workerd cancels the request's work; waitUntil lets the call settle and free its permit.
-        ctx?.waitUntil(pending.then(ignore, ignore))
-        response = await pending
-      } catch (error) {
-        if (error instanceof CircuitOpenError) {
-          const wait = error.retryAfter ?? config.openDuration
-          probeAt.set(key, Date.now() + wait)
-          failure = pick(failure, { error: 'circuit_open', key, retryAfter: wait })
-        } else if (error instanceof BulkheadRejectedError) {
-          failure = pick(failure, { error: 'bulkhead_full', key, retryAfter: 1_000 })
-        } else {
-          if (tried++ === 1) retries++
-          failure = realFailure(error instanceof TimeoutError ? 'timeout' : 'upstream_error', key)
+      const next = hedge !== undefined && tried === 0 && i + 1 < upstreams.length ? upstreams[i + 1] : undefined
+      const nextTarget = next === undefined ? undefined : upstreamUrl(next, rest, url.search)
+      let result: Tried
+      if (next !== undefined && nextTarget !== undefined && !looksOpen(next.origin, Date.now())) {
+        const raced = await race([upstreams[i], target], [next, nextTarget], out, hedge!)
+        result = raced.tried
+        if (raced.hedged) {
+          if ('response' in result) return respond(request, remembered, result.response, ctx)
+          // Both origins were asked: no attempt is left.
+          failure = result.reached ? result.failure : pick(failure, result.failure)
+          break
         }
-        continue
+      } else {
+        result = await attempt(upstreams[i], target, out)
       }
-      if (tried++ === 1) retries++
-      if (!isFailureStatus(response.status)) return respond(request, remembered, response, ctx)
-      void response.body?.cancel().catch(() => {})
-      failure = realFailure('upstream_error', key)
+      if ('response' in result) {
+        if (tried++ === 1) retries++
+        return respond(request, remembered, result.response, ctx)
+      }
+      if (result.reached && tried++ === 1) retries++
+      failure = result.reached ? result.failure : pick(failure, result.failure)
     }
 
     if (method === 'GET') {
