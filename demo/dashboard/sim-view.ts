@@ -149,7 +149,7 @@ export class SimulationView {
       for (const name of SETTINGS) this.setEndpoint(endpoint, name, traffic[name])
     }
     for (const input of this.sceneInputs) input.checked = input.value === scene.id
-    this.sceneDescription.textContent = scene.description
+    this.sceneDescription.textContent = PER_CALL_HEDGE && scene.hedgeTip ? `${scene.description} ${scene.hedgeTip}` : scene.description
     this.syncGlobalControls()
   }
 
@@ -202,7 +202,7 @@ export class SimulationView {
       })
       container.append(row)
     }
-    container.append(this.hedgeToggle())
+    if (PER_CALL_HEDGE) container.append(this.hedgeToggle())
     const pause = h('button', { type: 'button', 'data-action': 'pause', 'aria-pressed': 'false' }, 'Pause traffic')
     pause.addEventListener('click', () => {
       if (this.load.running) this.load.stop()
@@ -217,8 +217,6 @@ export class SimulationView {
   private hedgeToggle(): HTMLElement {
     const input = h('input', { type: 'checkbox', id: 'all-hedge', 'data-control': 'hedge', 'aria-describedby': 'all-hedge-hint' })
     input.checked = this.hedging
-    input.disabled = !PER_CALL_HEDGE
-    if (!PER_CALL_HEDGE) input.title = 'Waits for per-call hedging in the pipeline'
     input.addEventListener('change', () => (this.hedging = input.checked))
     const hint = h('span', { class: 'hint', id: 'all-hedge-hint' }, "a second attempt after the key's p90 without an answer; the first answer wins")
     return h('div', { class: 'toggle' }, input, h('div', { class: 'name' }, h('label', { for: 'all-hedge' }, 'Hedge slow attempts'), hint))
