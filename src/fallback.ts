@@ -69,77 +69,137 @@ const CLOCK_SKEW = 1_000
 type EmitStoreError = (type: 'storeerror', detail: { key: string; error: unknown }) => void
 
 export function createFallback(options: NormalizedFallbackOptions, emit: EmitStoreError, now: () => number = Date.now): Fallback {
-  const store = resolveStore(options.store)
-  // Bumped by clear(): copies of calls started, or writes begun, before it never outlive it.
-  let generation = 0
-  // Copies being read or written, by key: a recall right after the first good response finds its copy.
-  const writing = new Map<string, Promise<StoredResponse | undefined>>()
-  // Keys whose write began before the last clear() and has not landed: never served, deleted when it lands.
-  const orphans = new Map<string, number>()
-  const puts = new Map<Promise<void>, string>()
-  // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
-  const takenAt = new Map<string, number>()
+  return new LastKnownGood(options, emit, now)
+}
 
-  function due(key: string, t: number): boolean {
-    const last = takenAt.get(key)
+/** The Fallback over one store: the refresh throttle, writes in flight, and the clear() generation. */
+class LastKnownGood implements Fallback {
+  private readonly store: FallbackStore
+  // Bumped by clear(): copies of calls started, or writes begun, before it never outlive it.
+  private generation = 0
+  // Copies being read or written, by key: a recall right after the first good response finds its copy.
+  private readonly writing = new Map<string, Promise<StoredResponse | undefined>>()
+  // Keys whose write began before the last clear() and has not landed: never served, deleted when it lands.
+  private readonly orphans = new Map<string, number>()
+  private readonly puts = new Map<Promise<void>, string>()
+  // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
+  private readonly takenAt = new Map<string, number>()
+
+  constructor(
+    private readonly options: NormalizedFallbackOptions,
+    private readonly emit: EmitStoreError,
+    private readonly now: () => number,
+  ) {
+    this.store = resolveStore(options.store)
+  }
+
+  remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, from?: RememberFrom): void {
+    try {
+      if (from?.epoch !== undefined && from.epoch !== this.generation) return
+      if (!mayStore(request, response, this.options)) return
+      const url = withoutFragment(request.url)
+      const key = storeKey(request.method, url)
+      const t = from?.receivedAt ?? this.now()
+      if (!this.due(key, t)) return
+      const vary = varyRecord(response.headers, request.headers)
+      const copy = this.prepare(request, url, response.clone(), t, vary)
+      this.writing.set(key, copy)
+      const work = this.save(key, url, copy, t, this.generation).finally(() => {
+        if (this.writing.get(key) === copy) this.writing.delete(key)
+      })
+      waitUntil?.(work)
+    } catch (error) {
+      this.fail(request.url, error)
+    }
+  }
+
+  async recall(request: FallbackRequest, bound?: RecallBound): Promise<{ response: Response; storedAt: number } | undefined> {
+    if (request.method.toUpperCase() !== 'GET') return undefined
+    const key = storeKey('GET', withoutFragment(request.url))
+    if (this.orphans.has(key)) return undefined
+    try {
+      return await within(this.lookup(key, request), this.readLimit(bound?.deadline), `store.get(${JSON.stringify(key)})`, bound?.signal)
+    } catch (error) {
+      // The caller's abort is the caller's, not the store's.
+      if (bound?.signal?.aborted !== true) this.fail(request.url, error)
+      return undefined
+    }
+  }
+
+  epoch(): number {
+    return this.generation
+  }
+
+  async clear(): Promise<void> {
+    this.generation++
+    this.takenAt.clear()
+    this.writing.clear()
+    // Never waits for a write in flight (a hung put must not hold up a logout): each is deleted when it lands.
+    for (const key of this.puts.values()) this.orphans.set(key, (this.orphans.get(key) ?? 0) + 1)
+    await within(this.store.clear(), WRITE_LIMIT, 'store.clear()')
+  }
+
+  private due(key: string, t: number): boolean {
+    const last = this.takenAt.get(key)
     if (last !== undefined && t >= last && t - last < REFRESH_INTERVAL) return false
-    takenAt.delete(key)
-    takenAt.set(key, t)
-    if (takenAt.size > REMEMBERED_KEYS) takenAt.delete(takenAt.keys().next().value as string)
+    this.takenAt.delete(key)
+    this.takenAt.set(key, t)
+    if (this.takenAt.size > REMEMBERED_KEYS) this.takenAt.delete(this.takenAt.keys().next().value as string)
     return true
   }
 
   /** A copy taken at `t` that will not land frees the key for the next response. */
-  function untake(key: string, t: number): void {
-    if (takenAt.get(key) === t) takenAt.delete(key)
+  private untake(key: string, t: number): void {
+    if (this.takenAt.get(key) === t) this.takenAt.delete(key)
   }
 
-  function fail(url: string, error: unknown): void {
+  private fail(url: string, error: unknown): void {
     // A copy that failed to land is taken again by the next success, not a second later.
-    takenAt.clear()
+    this.takenAt.clear()
     try {
-      emit('storeerror', { key: originOf(url) ?? url, error })
+      this.emit('storeerror', { key: originOf(url) ?? url, error })
     } catch {
       // A throwing listener must not turn a skipped store into a failed call.
     }
   }
 
   /** The entry to store, or undefined when it is not kept (too large, or credentials we cannot bind). */
-  async function prepare(request: FallbackRequest, url: string, copy: Response, storedAt: number, extra: [string, string][]): Promise<StoredResponse | undefined> {
+  private async prepare(request: FallbackRequest, url: string, copy: Response, storedAt: number, extra: [string, string][]): Promise<StoredResponse | undefined> {
     const credential = await credentialOf(request.headers)
     // Without a digest we cannot bind a credentialed copy to its user, so we keep none.
     if (credential === null) return void copy.body?.cancel().catch(() => {})
     if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
-    return toStored(url, copy, storedAt, options.maxBodyBytes, extra)
+    return toStored(url, copy, storedAt, this.options.maxBodyBytes, extra)
   }
 
-  async function save(key: string, url: string, copy: Promise<StoredResponse | undefined>, storedAt: number, started: number): Promise<void> {
+  private async save(key: string, url: string, copy: Promise<StoredResponse | undefined>, storedAt: number, started: number): Promise<void> {
     try {
       const entry = await copy
-      if (entry === undefined || started !== generation) return untake(key, storedAt)
-      await within(land(key, entry), WRITE_LIMIT, `store.put(${JSON.stringify(key)})`)
+      if (entry === undefined || started !== this.generation) return this.untake(key, storedAt)
+      await within(this.land(key, entry), WRITE_LIMIT, `store.put(${JSON.stringify(key)})`)
     } catch (error) {
-      fail(url, error)
+      this.fail(url, error)
     }
   }
 
   /** Writes, remembering the key while in flight: a write a clear() did not wait for is deleted when it lands. */
-  function land(key: string, entry: StoredResponse): Promise<void> {
-    const put = putOnce(key, entry)
-    puts.set(put, key)
+  private land(key: string, entry: StoredResponse): Promise<void> {
+    const put = this.putOnce(key, entry)
+    this.puts.set(put, key)
     const forget = () => {
-      puts.delete(put)
-      const left = orphans.get(key)
+      this.puts.delete(put)
+      const left = this.orphans.get(key)
       if (left === undefined) return
-      if (left > 1) orphans.set(key, left - 1)
-      else orphans.delete(key)
-      store.delete(key).catch(() => {})
+      if (left > 1) this.orphans.set(key, left - 1)
+      else this.orphans.delete(key)
+      this.store.delete(key).catch(() => {})
     }
     put.then(forget, forget)
     return put
   }
 
-  async function putOnce(key: string, entry: StoredResponse): Promise<void> {
+  private async putOnce(key: string, entry: StoredResponse): Promise<void> {
+    const store = this.store
     try {
       await store.put(key, entry)
     } catch (error) {
@@ -151,25 +211,25 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
   }
 
   /** The copy for `key` that may answer `request`: one still being written first, else the store's. */
-  async function lookup(key: string, request: FallbackRequest): Promise<{ response: Response; storedAt: number } | undefined> {
-    const pending = writing.get(key)
+  private async lookup(key: string, request: FallbackRequest): Promise<{ response: Response; storedAt: number } | undefined> {
+    const pending = this.writing.get(key)
     const fresh = pending === undefined ? undefined : await pending.catch(() => undefined)
-    const entry: unknown = fresh ?? (await store.get(key))
+    const entry: unknown = fresh ?? (await this.store.get(key))
     if (entry === undefined) return undefined
-    if (!isStoredResponse(entry)) return discard(key, request.url, new TypeError(`corrupt fallback entry for ${key} deleted`))
-    const t = now()
+    if (!isStoredResponse(entry)) return this.discard(key, request.url, new TypeError(`corrupt fallback entry for ${key} deleted`))
+    const t = this.now()
     // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
-    if (entry.storedAt > t + CLOCK_SKEW) return discard(key)
+    if (entry.storedAt > t + CLOCK_SKEW) return this.discard(key)
     const age = Math.max(0, t - entry.storedAt)
-    if (age > maxAgeOf(entry, options.maxAge)) return undefined
+    if (age > maxAgeOf(entry, this.options.maxAge)) return undefined
     let response: Response
     let matches: boolean
     try {
       matches = varyMatches(entry, request.headers)
       response = fromStored(entry, { 'X-Resilient-Source': 'fallback', Age: String(Math.floor(age / 1000)) })
     } catch (error) {
-      // Passed the shape check yet cannot become a Response (a 204 with a body, a bad header name, a damaged Vary record).
-      return discard(key, request.url, new TypeError(`fallback entry for ${key} cannot be served, deleted`, { cause: error }))
+      // Passed the shape check yet cannot become a Response here: deleted like a corrupt entry.
+      return this.discard(key, request.url, new TypeError(`fallback entry for ${key} cannot be served, deleted`, { cause: error }))
     }
     if (!matches) return undefined
     const credential = storedHeader(entry, CREDENTIAL_HEADER)
@@ -178,61 +238,15 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
   }
 
   /** Deletes an entry that must never be served; reports it when it was damaged. */
-  async function discard(key: string, url?: string, error?: unknown): Promise<undefined> {
-    if (url !== undefined) fail(url, error)
-    await store.delete(key).catch(() => {})
+  private async discard(key: string, url?: string, error?: unknown): Promise<undefined> {
+    if (url !== undefined) this.fail(url, error)
+    await this.store.delete(key).catch(() => {})
     return undefined
   }
 
   /** How long a read may take: what is left of the call's deadline, within READ_GRACE..READ_LIMIT. */
-  function readLimit(deadline: number | undefined): number {
-    return deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - now()))
-  }
-
-  return {
-    remember(request, response, waitUntil, from) {
-      try {
-        if (from?.epoch !== undefined && from.epoch !== generation) return
-        if (!mayStore(request, response, options)) return
-        const url = withoutFragment(request.url)
-        const key = storeKey(request.method, url)
-        const t = from?.receivedAt ?? now()
-        if (!due(key, t)) return
-        const vary = varyRecord(response.headers, request.headers)
-        const copy = prepare(request, url, response.clone(), t, vary)
-        writing.set(key, copy)
-        const work = save(key, url, copy, t, generation).finally(() => {
-          if (writing.get(key) === copy) writing.delete(key)
-        })
-        waitUntil?.(work)
-      } catch (error) {
-        fail(request.url, error)
-      }
-    },
-
-    async recall(request, bound) {
-      if (request.method.toUpperCase() !== 'GET') return undefined
-      const key = storeKey('GET', withoutFragment(request.url))
-      if (orphans.has(key)) return undefined
-      try {
-        return await within(lookup(key, request), readLimit(bound?.deadline), `store.get(${JSON.stringify(key)})`, bound?.signal)
-      } catch (error) {
-        // The caller's abort is the caller's, not the store's.
-        if (bound?.signal?.aborted !== true) fail(request.url, error)
-        return undefined
-      }
-    },
-
-    epoch: () => generation,
-
-    async clear() {
-      generation++
-      takenAt.clear()
-      writing.clear()
-      // Never waits for a write in flight (a hung put must not hold up a logout): each is deleted when it lands.
-      for (const key of puts.values()) orphans.set(key, (orphans.get(key) ?? 0) + 1)
-      await within(store.clear(), WRITE_LIMIT, 'store.clear()')
-    },
+  private readLimit(deadline: number | undefined): number {
+    return deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - this.now()))
   }
 }
 
