@@ -101,7 +101,8 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
 
   rf.addEventListener('statechange', (event) => {
     const { key, to } = event.detail
-    if (to === 'open') probeAt.set(key, Date.now() + config.openDuration)
+    // The breaker's own time (jitter, growth, a Retry-After, the fleet's open), read only when it opens.
+    if (to === 'open') probeAt.set(key, rf.snapshot().breakers.find((b) => b.key === key)?.nextProbeAt ?? Date.now() + config.openDuration)
     else probeAt.delete(key)
   })
 

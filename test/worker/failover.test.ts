@@ -117,3 +117,20 @@ describe('several origins per prefix (ROUTES)', () => {
     expect(snapshot.breakers.find((b) => b.key === A)?.state).toBe('closed')
   })
 })
+
+describe('when an open origin probes again', () => {
+  it('Retry-After says when the breaker really probes: a Retry-After open, not OPEN_DURATION_MS', async () => {
+    const upstream = fakeUpstream(() => new Response('busy', { status: 503, headers: { 'retry-after': '120' } }))
+    const handler = proxy({ upstream: A, fetch: upstream.fetch, openDuration: 5_000 })
+    const first = await handler(get('/api/x'))
+    expect(await first.json()).toEqual({ error: 'upstream_error', key: A })
+    // The upstream asked for 120 s of quiet: the breaker is open that long, and the client is told so.
+    const retryAfter = Number(first.headers.get('retry-after'))
+    expect(retryAfter).toBeGreaterThanOrEqual(119)
+    expect(retryAfter).toBeLessThanOrEqual(120)
+    const refused = await handler(get('/api/x'))
+    expect(await refused.json()).toEqual({ error: 'circuit_open', key: A })
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(119)
+    expect(upstream.seen).toHaveLength(1)
+  })
+})
