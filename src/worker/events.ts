@@ -6,6 +6,12 @@ export interface StateChangeSource {
   removeEventListener(type: 'statechange', listener: (event: CustomEvent<{ key: string; from: BreakerState; to: BreakerState }>) => void): void
 }
 
+/** Where the proxy announces a last-known-good copy it served (`age` in seconds, as the library's `fallback` event). */
+export interface FallbackSource {
+  addEventListener(type: 'fallback', listener: (event: Event) => void): void
+  removeEventListener(type: 'fallback', listener: (event: Event) => void): void
+}
+
 /** Below a second, so a timer that fires a little late still keeps "at least once a second". */
 export const SNAPSHOT_INTERVAL = 900
 
@@ -16,11 +22,12 @@ const encoder = new TextEncoder()
 
 /**
  * A Server-Sent Events response: `event: statechange` with `{ key, from, to, at }` on every state
- * change, and `event: snapshot` with the snapshot at once and then every SNAPSHOT_INTERVAL ms.
+ * change, `event: fallback` with `{ key, age, at }` for every copy served (when `fallbacks` is given),
+ * and `event: snapshot` with the snapshot at once and then every SNAPSHOT_INTERVAL ms.
  * The listener and the timer go away when the client disconnects: stream cancelled, signal aborted
  * (workerd: compatibility flag enable_request_signal), or MAX_BACKLOG events left unread.
  */
-export function eventStream(source: StateChangeSource, snapshot: () => ResilienceSnapshot, signal?: AbortSignal): Response {
+export function eventStream(source: StateChangeSource, snapshot: () => ResilienceSnapshot, signal?: AbortSignal, fallbacks?: FallbackSource): Response {
   let stop = (): void => {}
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -41,6 +48,10 @@ export function eventStream(source: StateChangeSource, snapshot: () => Resilienc
         const { key, from, to } = event.detail
         send('statechange', { key, from, to, at: Date.now() })
       }
+      const onFallback = (event: Event): void => {
+        const { key, age } = (event as CustomEvent<{ key: string; age: number }>).detail
+        send('fallback', { key, age, at: Date.now() })
+      }
       const timer = setInterval(() => send('snapshot', snapshot()), SNAPSHOT_INTERVAL)
       let stopped = false
       stop = () => {
@@ -48,9 +59,11 @@ export function eventStream(source: StateChangeSource, snapshot: () => Resilienc
         stopped = true
         clearInterval(timer)
         source.removeEventListener('statechange', onStateChange)
+        fallbacks?.removeEventListener('fallback', onFallback)
         signal?.removeEventListener('abort', stop)
       }
       source.addEventListener('statechange', onStateChange)
+      fallbacks?.addEventListener('fallback', onFallback)
       signal?.addEventListener('abort', stop)
       if (signal?.aborted) stop()
       else send('snapshot', snapshot())

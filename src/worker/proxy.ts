@@ -8,6 +8,8 @@ import { cacheStore } from '../store/cache.js'
 import { kvStore } from '../store/kv.js'
 import type { BreakerState, FallbackStore, ResilienceSnapshot } from '../types.js'
 import { resolveConfig, type ProxyConfig, type ResolvedConfig, type Route, type Upstream } from './config.js'
+import { Events } from '../events.js'
+import { resilienceInfo, tag } from '../info.js'
 import { eventStream } from './events.js'
 import { matchRoute, requestHeaders, responseHeaders, upstreamUrl } from './route.js'
 import { durableObjectShare } from './share.js'
@@ -98,6 +100,8 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
   let retries = 0
   let fallbacks = 0
   let hedges = 0
+  // The copies served, for /events (the library's own fallback, which would emit them, is off here).
+  const served = new Events()
 
   rf.addEventListener('statechange', (event) => {
     const { key, to } = event.detail
@@ -276,8 +280,12 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
       const copy = await fallback.recall(remembered).catch(() => undefined)
       if (copy !== undefined) {
         fallbacks++
+        const key = failure?.key ?? upstreams[0].origin
+        served.emit('fallback', { key, age: Math.max(0, Math.floor((Date.now() - copy.storedAt) / 1_000)) })
         // A stored copy obeys the same header rules as a live answer (copies stored before them included).
-        return forClient(copy.response)
+        const response = forClient(copy.response)
+        tag(response, { source: 'fallback', key, attempts: tried, storedAt: copy.storedAt })
+        return response
       }
     }
     const { error, key, retryAfter } = failure ?? realFailure('upstream_error', upstreams[0].origin)
@@ -303,7 +311,7 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
       }
       if (path === '/metrics') return new Response(toPrometheus(snapshot()), { headers: { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store' } })
       if (path === '/metrics.json') return json(200, snapshot())
-      return eventStream(rf, snapshot, request.signal)
+      return eventStream(rf, snapshot, request.signal, served)
     }
     const match = matchRoute(config.routes, path)
     if (match === undefined) return json(404, { error: 'not_found' })
@@ -353,7 +361,12 @@ function sameToken(given: string, token: string): boolean {
 /** The response with the hop-by-hop headers dropped, as the client gets it. */
 function forClient(response: Response): Response {
   const headers = responseHeaders(response.headers)
-  return headers === undefined ? response : new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+  if (headers === undefined) return response
+  const copy = new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+  // Still the answer resilienceInfo describes.
+  const info = resilienceInfo(response)
+  if (info !== undefined) tag(copy, info)
+  return copy
 }
 
 const DESCRIBED: Record<Exclude<FallbackKind, 'off'>, string> = {

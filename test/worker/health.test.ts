@@ -159,3 +159,28 @@ describe('stored copies obey the live header rules', () => {
     expect(await response.text()).toBe('old')
   })
 })
+
+describe('a served copy is announced and tagged like the library’s', () => {
+  it('/events sends `event: fallback` with the key and age; resilienceInfo says fallback', async () => {
+    const { resilienceInfo } = await import('../../src/index.js')
+    let fail = false
+    const upstream = fakeUpstream(() => (fail ? new Response('down', { status: 503 }) : Response.json({ v: 1 })))
+    const handler = proxy({ fetch: upstream.fetch })
+    const ctx = context()
+    const live = await handler(get('/api/data'), undefined, ctx)
+    expect(resilienceInfo(live)).toMatchObject({ source: 'network', key: ORIGIN, attempts: 1 })
+    await ctx.settle()
+    const events = await handler(get('/events'))
+    const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader()
+    let text = ''
+    while (!text.includes('event: snapshot\n')) text += (await reader.read()).value
+    fail = true
+    const copy = await handler(get('/api/data'), undefined, ctx)
+    expect(copy.headers.get('x-resilient-source')).toBe('fallback')
+    expect(resilienceInfo(copy)).toEqual({ source: 'fallback', key: ORIGIN, attempts: 1, storedAt: expect.any(Number) })
+    while (!/event: fallback\ndata: .*\n\n/.test(text)) text += (await reader.read()).value
+    await reader.cancel()
+    const data = JSON.parse(/event: fallback\ndata: (.*)\n/.exec(text)![1])
+    expect(data).toEqual({ key: ORIGIN, age: 0, at: expect.any(Number) })
+  })
+})
