@@ -51,71 +51,83 @@ type Settled<R> = { ok: true; result: R; verdict: Verdict } | { ok: false; error
  * `signal` (the caller's): the winner's keeps following it, so a caller abort still reaches its body.
  */
 export function race<R>(runner: HedgeRunner<R>, delay: number, maxHedges: number, signal: AbortSignal | undefined): Promise<HedgeWin<R>> {
-  return new Promise<HedgeWin<R>>((resolve, reject) => {
-    const controllers: (AbortController | undefined)[] = []
-    const unfollows: ((() => void) | undefined)[] = []
-    let inFlight = 0
-    let done = false
-    let timer: ReturnType<typeof setTimeout> | undefined
-    let failure: Settled<R> | undefined
+  if (signal?.aborted) return Promise.reject(signal.reason)
+  return new Promise<HedgeWin<R>>((resolve, reject) => new Race(runner, delay, maxHedges, signal, resolve, reject).start())
+}
 
-    const drop = (settled: Settled<R> | undefined) => {
-      if (settled?.ok) runner.discard(settled.result)
+/** One hedged call in flight: its attempts' controllers, the pending hedge timer, the failure to end with. */
+class Race<R> {
+  private readonly controllers: (AbortController | undefined)[] = []
+  private readonly unfollows: ((() => void) | undefined)[] = []
+  private inFlight = 0
+  private done = false
+  private timer: ReturnType<typeof setTimeout> | undefined
+  /** The latest failure while others still ran: the outcome if they all fail. */
+  private failure: Settled<R> | undefined
+
+  constructor(
+    private readonly runner: HedgeRunner<R>,
+    private readonly delay: number,
+    private readonly maxHedges: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly resolve: (win: HedgeWin<R>) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  start(): void {
+    const controller = new AbortController()
+    const n = this.controllers.push(controller)
+    this.unfollows.push(this.signal === undefined ? undefined : follow(this.signal, controller))
+    this.inFlight++
+    let pending: Promise<R>
+    try {
+      pending = this.runner.attempt(n, controller.signal)
+    } catch (error) {
+      pending = Promise.reject(error)
     }
-    const finish = (winner: number) => {
-      done = true
-      clearTimeout(timer)
-      const lost = new DOMException('another attempt of this call won', 'AbortError')
-      for (let i = 0; i < controllers.length; i++) {
-        if (i + 1 === winner) continue
-        unfollows[i]?.()
-        controllers[i]?.abort(lost)
-      }
+    pending.then(
+      (result) => this.settle(n, { ok: true, result, verdict: this.runner.verdict(result) }),
+      (error: unknown) => this.settle(n, { ok: false, error }),
+    )
+    if (n <= this.maxHedges) this.timer = setTimeout(() => this.hedge(), this.delay)
+  }
+
+  private hedge(): void {
+    this.timer = undefined
+    if (!this.done && this.runner.mayHedge(this.controllers.length + 1, this.delay)) this.start()
+  }
+
+  private settle(n: number, settled: Settled<R>): void {
+    this.inFlight--
+    const controller = this.controllers[n - 1]!
+    this.controllers[n - 1] = undefined
+    if (this.done) return this.drop(settled)
+    this.drop(this.failure)
+    if (this.inFlight > 0 && (!settled.ok || settled.verdict === 'lose')) {
+      this.failure = settled
+      return
     }
-    const settle = (n: number, settled: Settled<R>) => {
-      inFlight--
-      const controller = controllers[n - 1]!
-      controllers[n - 1] = undefined
-      if (done) return drop(settled)
-      const verdict = settled.ok ? settled.verdict : 'lose'
-      if (verdict === 'lose' && inFlight > 0) {
-        // A failure while others still run: the outcome if they all fail, unless a later one arrives.
-        drop(failure)
-        failure = settled
-        return
-      }
-      drop(failure)
-      finish(n)
-      if (!settled.ok) {
-        unfollows[n - 1]?.()
-        return reject(settled.error)
-      }
-      resolve({ result: settled.result, attempt: n, controller })
+    this.finish(n)
+    if (settled.ok) return this.resolve({ result: settled.result, attempt: n, controller })
+    this.unfollows[n - 1]?.()
+    this.reject(settled.error)
+  }
+
+  /** Ends the race: the hedge timer and every attempt but the winner's are stopped at once. */
+  private finish(winner: number): void {
+    this.done = true
+    clearTimeout(this.timer)
+    const lost = new DOMException('another attempt of this call won', 'AbortError')
+    for (let i = 0; i < this.controllers.length; i++) {
+      if (i + 1 === winner) continue
+      this.unfollows[i]?.()
+      this.controllers[i]?.abort(lost)
     }
-    const start = () => {
-      const controller = new AbortController()
-      const n = controllers.push(controller)
-      unfollows.push(signal === undefined ? undefined : follow(signal, controller))
-      inFlight++
-      let pending: Promise<R>
-      try {
-        pending = runner.attempt(n, controller.signal)
-      } catch (error) {
-        pending = Promise.reject(error)
-      }
-      pending.then(
-        (result) => settle(n, { ok: true, result, verdict: runner.verdict(result) }),
-        (error: unknown) => settle(n, { ok: false, error }),
-      )
-      if (n <= maxHedges) timer = setTimeout(onDelay, delay)
-    }
-    const onDelay = () => {
-      timer = undefined
-      if (!done && runner.mayHedge(controllers.length + 1, delay)) start()
-    }
-    if (signal?.aborted) return reject(signal.reason)
-    start()
-  })
+  }
+
+  private drop(settled: Settled<R> | undefined): void {
+    if (settled?.ok) this.runner.discard(settled.result)
+  }
 }
 
 /** The winner's own controller, kept as long as its response: the caller's abort still reaches the body. */
