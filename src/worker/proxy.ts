@@ -2,7 +2,8 @@ import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../errors
 import { createFallback, type FallbackRequest } from '../fallback.js'
 import { createResilientFetch } from '../index.js'
 import { CONTENT_TYPE, toPrometheus } from '../metrics/prometheus.js'
-import { normalizeFallback, normalizeRetry, type NormalizedFallback, type NormalizedRetry } from '../options.js'
+import { normalizeFallback, normalizeHedge, normalizeRetry, type NormalizedFallback, type NormalizedHedge, type NormalizedRetry } from '../options.js'
+import { RetryBudget } from '../retry.js'
 import { isFailureStatus } from '../stages/types.js'
 import { cacheStore } from '../store/cache.js'
 import { kvStore } from '../store/kv.js'
@@ -48,8 +49,11 @@ interface Failure {
   retryAfter: number
 }
 
-/** The methods the library retries by default (idempotent ones): only these get the one retry on another origin. */
-const RETRIED = (normalizeRetry(undefined) as NormalizedRetry).methods
+/** The library's retry defaults: only idempotent methods get the one retry on another origin, within the retry budget. */
+const RETRY = normalizeRetry(undefined) as NormalizedRetry
+const RETRIED = RETRY.methods
+/** The library's hedge budget, for HEDGE_MS. */
+const HEDGE_BUDGET = (normalizeHedge({}) as NormalizedHedge).budget
 const CACHE_NAME = 'resilient-fetch-proxy'
 /** KV keys of the proxy's copies start with this, so the namespace may hold other data. */
 const KV_PREFIX = 'resilient-fetch-proxy:'
@@ -100,6 +104,18 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
   let retries = 0
   let fallbacks = 0
   let hedges = 0
+  // Per route (its origins share the retries and hedges): the library's budgets, so an outage is not amplified.
+  const budgets = new Map<string, { retries: RetryBudget | undefined; hedges: RetryBudget | undefined }>()
+  function budgetsOf(route: Route, t: number) {
+    let b = budgets.get(route.prefix)
+    if (b === undefined) {
+      b = { retries: RETRY.budget ? new RetryBudget(RETRY.budget) : undefined, hedges: HEDGE_BUDGET ? new RetryBudget(HEDGE_BUDGET) : undefined }
+      budgets.set(route.prefix, b)
+    }
+    b.retries?.recordCall(t)
+    b.hedges?.recordCall(t)
+    return b
+  }
   // The copies served, for /events (the library's own fallback, which would emit them, is off here).
   const served = new Events()
 
@@ -204,7 +220,7 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
    * request to the next origin; the first good answer wins and the other attempt is aborted.
    * `hedged`: the second origin was asked (it used up the second attempt).
    */
-  async function race(first: [Upstream, string], second: [Upstream, string], out: Outgoing, hedge: number): Promise<{ tried: Tried; hedged: boolean }> {
+  async function race(first: [Upstream, string], second: [Upstream, string], out: Outgoing, hedge: number, budget: RetryBudget | undefined): Promise<{ tried: Tried; hedged: boolean }> {
     const controllers = [new AbortController(), new AbortController()]
     const primary = attempt(first[0], first[1], out, controllers[0].signal)
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -214,6 +230,7 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     const early = await Promise.race([primary, late])
     clearTimeout(timer)
     if (early !== undefined) return { tried: early, hedged: false }
+    if (budget !== undefined && !budget.trySpend(Date.now())) return { tried: await primary, hedged: false }
     hedges++
     const secondary = attempt(second[0], second[1], out, controllers[1].signal)
     const results: (Tried | undefined)[] = [undefined, undefined]
@@ -247,17 +264,20 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     const waitUntil = share === undefined || ctx === undefined ? undefined : (promise: Promise<unknown>) => ctx.waitUntil(promise)
     const out: Outgoing = { method, headers: requestHeaders(request.headers), body, rest, search: url.search, waitUntil, ctx }
     const remembered: FallbackRequest = { method, url: url.href, headers: request.headers }
+    const budget = budgetsOf(route, Date.now())
 
     let failure: Failure | undefined
     let tried = 0
     for (let i = 0; i < upstreams.length && tried < attempts; i++) {
+      // The retry is spent from the route's budget: past it, the failure stands.
+      if (tried === 1 && budget.retries !== undefined && !budget.retries.trySpend(Date.now())) break
       const target = upstreamUrl(upstreams[i], rest, url.search)
       if (target === undefined) return json(400, { error: 'bad_path' })
       const next = hedge !== undefined && tried === 0 && i + 1 < upstreams.length ? upstreams[i + 1] : undefined
       const nextTarget = next === undefined ? undefined : upstreamUrl(next, rest, url.search)
       let result: Tried
       if (next !== undefined && nextTarget !== undefined && !looksOpen(next.origin, Date.now())) {
-        const raced = await race([upstreams[i], target], [next, nextTarget], out, hedge!)
+        const raced = await race([upstreams[i], target], [next, nextTarget], out, hedge!, budget.hedges)
         result = raced.tried
         if (raced.hedged) {
           if ('response' in result) return respond(request, remembered, result.response, ctx)

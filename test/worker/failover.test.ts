@@ -134,3 +134,19 @@ describe('when an open origin probes again', () => {
     expect(upstream.seen).toHaveLength(1)
   })
 })
+
+describe('the retry budget', () => {
+  it('retries on another origin only within the library’s budget (10 + 20% of calls over 10 s)', async () => {
+    const upstream = pool({ [A]: () => new Response('down', { status: 503 }), [B]: () => Response.json({ from: 'b' }) })
+    // A high threshold keeps A's breaker closed, so every request that starts at A needs the retry.
+    const handler = proxy({ routes: { '/api/': [A, B] }, fetch: upstream.fetch, failureThreshold: 1_000 })
+    const statuses: number[] = []
+    for (let i = 0; i < 60; i++) statuses.push((await handler(get(`/api/x${i}`))).status)
+    const { retries } = (await snapshotOf(handler)).totals
+    // 30 requests started at A; the budget allowed min + ratio × calls of them to retry on B.
+    expect(retries).toBeGreaterThanOrEqual(10)
+    expect(retries).toBeLessThanOrEqual(10 + 0.2 * 60)
+    expect(statuses.filter((s) => s === 503)).toHaveLength(30 - retries)
+    expect(count(upstream.seen, B)).toBe(30 + retries)
+  })
+})
