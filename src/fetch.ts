@@ -90,7 +90,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
   const fallback: Fallback | undefined = o.fallback
     ? lazyFallback(o.fallback, (type, detail) => events.emit(type, detail), now)
     : undefined
-  const totals: ResilienceTotals = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0 }
+  const totals: ResilienceTotals = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }
   const slowCall = o.breaker ? o.breaker.slowCall : undefined
   const openOnRetryAfter = o.breaker ? o.breaker.retryAfter : false
   const customIsFailure = o.isFailure !== isFailureDefault

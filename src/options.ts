@@ -65,6 +65,7 @@ export interface NormalizedOptions {
   share: BreakerShare | undefined
   hedge: NormalizedHedge | false
   throttle: NormalizedThrottle | false
+  coalesce: boolean
 }
 
 export interface NormalizedHedge {
@@ -320,7 +321,7 @@ export function normalizeThrottle(value: ThrottleOptions | false | undefined): N
 }
 
 export function normalizeOptions(options: ResilientFetchOptions | undefined): NormalizedOptions {
-  const o = object('options', options ?? {}, ['fetch', 'key', 'breaker', 'bulkhead', 'timeout', 'retry', 'isFailure', 'fallback', 'maxKeys', 'share', 'hedge', 'throttle'])
+  const o = object('options', options ?? {}, ['fetch', 'key', 'breaker', 'bulkhead', 'timeout', 'retry', 'isFailure', 'fallback', 'maxKeys', 'share', 'hedge', 'throttle', 'coalesce'])
   if (o.share !== undefined && (typeof o.share !== 'object' || o.share === null || typeof (o.share as BreakerShare).connect !== 'function')) {
     fail('type', 'share', 'a BreakerShare (an object with connect())', o.share)
   }
@@ -337,5 +338,6 @@ export function normalizeOptions(options: ResilientFetchOptions | undefined): No
     share: o.share as BreakerShare | undefined,
     hedge: normalizeHedge(o.hedge as HedgeOptions | false | undefined),
     throttle: normalizeThrottle(o.throttle as ThrottleOptions | false | undefined),
+    coalesce: o.coalesce === undefined ? false : boolean('coalesce', o.coalesce),
   }
 }

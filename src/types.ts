@@ -175,6 +175,13 @@ export interface ResilientFetchOptions {
   hedge?: HedgeOptions | false
   /** Shed attempts locally while the upstream fails most of them. Off by default. @default false */
   throttle?: ThrottleOptions | false
+  /**
+   * Single-flight: a GET identical to one still waiting for its response headers (same key, URL and
+   * header values; no body, Authorization, Cookie, or cache 'no-store'/'reload') joins it instead of
+   * sending. Each caller gets its own Response; a copy more than 1 MiB behind the fastest reader errors.
+   * @default false
+   */
+  coalesce?: boolean
 }
 
 /** A breaker's state as the participants of a share see it. */
@@ -222,6 +229,8 @@ export interface CallOptions {
   priority?: 'high' | 'normal' | 'low'
   /** false: never hedge this call; true: hedge it whatever its method (where the instance hedges). */
   hedge?: boolean
+  /** false: this call neither joins an identical call in flight nor is joined (where the instance coalesces). */
+  coalesce?: boolean
 }
 
 export type ResilientRequestInit = RequestInit & { resilience?: CallOptions }
@@ -276,6 +285,8 @@ export interface ResilienceTotals {
   hedges: number
   /** Attempts shed locally by adaptive throttling (ThrottledError). */
   throttled: number
+  /** Calls that joined an identical call in flight instead of sending their own request. */
+  coalesced: number
 }
 
 /** A key's recent attempt latency to response headers (ms), whatever options are on. */
@@ -312,6 +323,8 @@ export interface ResilienceInfo {
   storedAt?: number
   /** The response came from a hedge, not from the call's first attempt. */
   hedged?: boolean
+  /** The caller joined an identical call in flight (true for every caller but the first). */
+  coalesced?: boolean
 }
 
 export interface ResilienceEventMap {

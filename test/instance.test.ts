@@ -59,7 +59,7 @@ describe('snapshot', () => {
     await Promise.all([a, b])
     const after = rf.snapshot()
     expect(after.breakers[0]).toEqual({ key: 'https://a.test', state: 'closed', calls: 1, failures: 1, slowCalls: 0, failureRate: 1, rejected: 0, transitions: 0 })
-    expect(after.totals).toEqual({ requests: 2, successes: 1, failures: 1, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0 })
+    expect(after.totals).toEqual({ requests: 2, successes: 1, failures: 1, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 })
     // a snapshot is a copy
     after.totals.requests = 99
     expect(rf.snapshot().totals.requests).toBe(2)

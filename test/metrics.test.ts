@@ -77,7 +77,7 @@ const snapshot: ResilienceSnapshot = {
     { key: 'https://api.example', active: 5, queued: 3, maxConcurrent: 50, maxQueue: 100, rejected: 9 },
     { key: weirdKey, active: 0, queued: 0, maxConcurrent: 1, maxQueue: 0, rejected: 1 },
   ],
-  totals: { requests: 1000, successes: 900, failures: 55, rejected: 40, timeouts: 11, retries: 22, fallbacks: 6, hedges: 8, throttled: 3 },
+  totals: { requests: 1000, successes: 900, failures: 55, rejected: 40, timeouts: 11, retries: 22, fallbacks: 6, hedges: 8, throttled: 3, coalesced: 4 },
   latencies: [
     { key: 'https://api.example', samples: 4, p50: 20, p90: 700, p99: 700, count: 4, sum: 745, buckets: [0, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3], le: [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000] },
     { key: weirdKey, samples: 1, p50: 12_000, p90: 12_000, p99: 12_000, count: 1, sum: 12_000, buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], le: [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000] },
@@ -88,7 +88,7 @@ const empty: ResilienceSnapshot = {
   at: 0,
   breakers: [],
   bulkheads: [],
-  totals: { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0 },
+  totals: { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 },
   latencies: [],
 }
 

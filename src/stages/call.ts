@@ -7,7 +7,7 @@ import type { KeyEntry, Keys } from './keys.js'
 import { priorityOf } from '../priority.js'
 import type { Call, Outcome } from './types.js'
 
-const CALL_OPTIONS = ['key', 'timeout', 'retry', 'fallback', 'waitUntil', 'priority', 'hedge']
+const CALL_OPTIONS = ['key', 'timeout', 'retry', 'fallback', 'waitUntil', 'priority', 'hedge', 'coalesce']
 
 /**
  * Reads fetch's arguments into a call: its options, its key (the instance's key function, else
@@ -71,6 +71,7 @@ export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): 
   const { response, storedAt } = outcome
   const info: ResilienceInfo = storedAt === undefined ? { source: 'network', key: call.key, attempts: call.attempts } : { source: 'fallback', key: call.key, attempts: call.attempts, storedAt }
   if (outcome.hedged === true) info.hedged = true
+  if (outcome.coalesced === true) info.coalesced = true
   tag(response, info)
   return response
 }
@@ -84,6 +85,7 @@ function checkCallOptions(value: unknown): CallOptions {
   if (c.key !== undefined && (typeof c.key !== 'string' || c.key === '')) throw new TypeError(`resilience.key must be a non-empty string, got ${JSON.stringify(c.key)}`)
   if (c.fallback !== undefined && typeof c.fallback !== 'boolean') throw new TypeError(`resilience.fallback must be a boolean, got ${JSON.stringify(c.fallback)}`)
   if (c.hedge !== undefined && typeof c.hedge !== 'boolean') throw new TypeError(`resilience.hedge must be a boolean, got ${JSON.stringify(c.hedge)}`)
+  if (c.coalesce !== undefined && typeof c.coalesce !== 'boolean') throw new TypeError(`resilience.coalesce must be a boolean, got ${JSON.stringify(c.coalesce)}`)
   if (c.waitUntil !== undefined && typeof c.waitUntil !== 'function') throw new TypeError(`resilience.waitUntil must be a function, got ${typeof c.waitUntil}`)
   return c
 }

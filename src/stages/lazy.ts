@@ -69,3 +69,18 @@ export function lazyThrottleStage(options: NormalizedThrottle | false, runtime: 
     },
   }
 }
+
+/** The coalescing wrapper, loaded as its own chunk. */
+export function lazyCoalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Held> | undefined {
+  if (!enabled) return undefined
+  const l = loader(() => import('./coalesce.js').then((m) => m.coalesceStage(enabled, runtime) as Wrapper | undefined))
+  return {
+    name: 'coalesce',
+    ...l.base,
+    run(call, next, held) {
+      const stage = l.loaded()
+      if (stage !== undefined) return stage.run(call, next, l.stateOf(held))
+      return l.loading.then((loaded) => (loaded === undefined ? next(call) : loaded.run(call, next, l.stateOf(held))))
+    },
+  }
+}

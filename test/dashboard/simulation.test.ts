@@ -165,7 +165,7 @@ describe('history and sparkline', () => {
     at: 0,
     breakers: [{ key: 'k', state, calls: 10, failures: 0, slowCalls: 0, failureRate, rejected: 0, transitions: 0 }],
     bulkheads: [],
-    totals: { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0 },
+    totals: { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 },
     latencies: [],
   })
 

@@ -11,7 +11,7 @@ export function fakeClock(start = 1_000_000) {
 
 /** A runtime with a hand-moved clock and every event recorded as `type:detail-json`. */
 export function testRuntime(now: () => number = fakeClock().now) {
-  const totals: ResilienceTotals = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0 }
+  const totals: ResilienceTotals = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }
   const events = new Events()
   const seen: { type: string; detail: Record<string, unknown> }[] = []
   for (const type of ['statechange', 'success', 'failure', 'reject', 'retry', 'timeout', 'fallback', 'storeerror']) {

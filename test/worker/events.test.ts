@@ -18,7 +18,7 @@ class Source extends EventTarget {
   }
 }
 
-const SNAPSHOT: ResilienceSnapshot = { at: 1, breakers: [], bulkheads: [], totals: { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0 }, latencies: [] }
+const SNAPSHOT: ResilienceSnapshot = { at: 1, breakers: [], bulkheads: [], totals: { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }, latencies: [] }
 
 function events(text: string) {
   return text

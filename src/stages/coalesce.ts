@@ -1,0 +1,266 @@
+import { follow, keepWith } from '../deadline.js'
+import { isRequest } from './transport.js'
+import { aborted, refusal, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
+
+/**
+ * How far (bytes) a caller's copy of a shared body may fall behind the fastest reader of it. Past
+ * this, that caller's body errors (a RangeError) and its buffer is freed; the others read on.
+ */
+export const MAX_LAG_BYTES = 1024 * 1024
+
+/** A caller waiting for (then reading) a shared response. */
+interface Member {
+  readonly call: Call
+  readonly resolve: (outcome: Outcome) => void
+  readonly joined: boolean
+  /** Follows the caller's signal (one per caller with a signal): its abort ends this caller only. */
+  readonly own: AbortController | undefined
+  unfollow: (() => void) | undefined
+  /** What the caller's abort does now: leave the flight, then (once answered) end its body. */
+  onAbort: (reason: unknown) => void
+}
+
+/** One shared request: its callers, until its outcome arrives. */
+interface Flight {
+  readonly id: string
+  readonly flights: Flights
+  readonly controller: AbortController
+  readonly shared: Call
+  readonly members: Set<Member>
+}
+
+/** A key's requests in flight, by identity (URL, header values, request settings). */
+export type Flights = Map<string, Flight>
+
+/**
+ * The coalescing wrapper (outermost): a GET with no body, no Authorization/Cookie header and no
+ * `cache: 'no-store' | 'reload'`, identical to one of its key still waiting for its response headers,
+ * joins it instead of sending. The shared request has its own signal, aborted only when every caller
+ * has gone; retries, hedges and the fallback run once, for all. Each caller gets its own Response.
+ */
+export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Flights> | undefined {
+  if (!enabled) return undefined
+  const totals = runtime.totals
+
+  function lead(call: Call, next: Next, flights: Flights, id: string): Promise<Outcome> {
+    const controller = new AbortController()
+    // The caller's own signal (in init, or the Request's) must not reach the shared request.
+    const shared: Call = { ...call, signal: controller.signal, init: { ...call.init, signal: controller.signal } }
+    const flight: Flight = { id, flights, controller, shared, members: new Set() }
+    flights.set(id, flight)
+    const first = enter(flight, call, false)
+    next(shared).then(
+      (outcome) => land(flight, outcome),
+      (error: unknown) => land(flight, refusal('request', error)),
+    )
+    return first
+  }
+
+  function join(call: Call, flight: Flight): Promise<Outcome> {
+    totals.coalesced++
+    return enter(flight, call, true)
+  }
+
+  return {
+    name: 'coalesce',
+    forKey: (): Flights => new Map(),
+    busy: (flights) => flights.size > 0,
+    run(call, next, flights) {
+      const id = identity(call)
+      if (id === undefined) return next(call)
+      // Only when the stage's chunk arrived late: the caller may have gone meanwhile.
+      if (call.signal?.aborted) return Promise.resolve(aborted(call.signal.reason))
+      const flight = flights.get(id)
+      return flight === undefined ? lead(call, next, flights, id) : join(call, flight)
+    },
+  }
+}
+
+function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome> {
+  return new Promise<Outcome>((resolve) => {
+    const signal = call.signal
+    const own = signal === undefined ? undefined : new AbortController()
+    const member: Member = { call, resolve, joined, own, unfollow: undefined, onAbort: (reason) => leave(flight, member, reason) }
+    if (signal !== undefined) {
+      own!.signal.addEventListener('abort', () => member.onAbort(own!.signal.reason), { once: true })
+      member.unfollow = follow(signal, own!)
+    }
+    flight.members.add(member)
+  })
+}
+
+/** A caller aborted before the headers: it alone rejects; the last one to go aborts the shared request. */
+function leave(flight: Flight, member: Member, reason: unknown): void {
+  if (!flight.members.delete(member)) return
+  member.unfollow?.()
+  member.resolve(aborted(reason))
+  if (flight.members.size > 0) return
+  forget(flight)
+  flight.controller.abort(reason)
+}
+
+function forget(flight: Flight): void {
+  if (flight.flights.get(flight.id) === flight) flight.flights.delete(flight.id)
+}
+
+/** The shared outcome arrived: every caller still waiting gets it (a response: each its own copy). */
+function land(flight: Flight, outcome: Outcome): void {
+  forget(flight)
+  const members = [...flight.members]
+  flight.members.clear()
+  if (members.length === 0) {
+    if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
+    return
+  }
+  const attempts = flight.shared.attempts
+  const copies = outcome.kind === 'response' && members.length > 1 ? copiesOf(outcome.response, members) : undefined
+  members.forEach((member, i) => {
+    member.call.attempts = attempts
+    if (outcome.kind !== 'response') {
+      member.unfollow?.()
+      return member.resolve(outcome)
+    }
+    const response = copies === undefined ? alone(flight, member, outcome.response) : copies[i]!
+    member.resolve(member.joined || copies !== undefined ? { ...outcome, response, coalesced: member.joined } : outcome)
+  })
+}
+
+/** The only caller left takes the response itself: its abort aborts the shared request, so its body. */
+function alone(flight: Flight, member: Member, response: Response): Response {
+  if (member.own !== undefined) {
+    member.onAbort = (reason) => flight.controller.abort(reason)
+    keepWith(response, member.own)
+  }
+  return response
+}
+
+/** A Response per caller over one body: a tee whose branches each follow their caller's signal. */
+function copiesOf(response: Response, members: readonly Member[]): Response[] {
+  const tee = response.body === null ? undefined : new BodyTee(response.body)
+  return members.map((member) => {
+    const branch = tee?.branch()
+    const copy = new Response(branch?.stream ?? null, { status: response.status, statusText: response.statusText, headers: response.headers })
+    if (response.url !== '') Object.defineProperty(copy, 'url', { value: response.url })
+    if (response.redirected) Object.defineProperty(copy, 'redirected', { value: true })
+    if (member.own !== undefined) {
+      member.onAbort = (reason) => branch?.cut(reason)
+      keepWith(copy, member.own)
+    }
+    return copy
+  })
+}
+
+type Branch = ReadableStreamDefaultController<Uint8Array>
+
+/**
+ * Reads one body for several readers, as fast as the fastest asks. A reader that falls more than
+ * MAX_LAG_BYTES behind is errored and dropped (a never-read body must not hold the stream's bytes
+ * forever nor stall the others); when every reader has gone, the body is cancelled.
+ */
+export class BodyTee {
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>
+  private readonly branches = new Set<Branch>()
+  private reading: Promise<void> | undefined
+
+  constructor(body: ReadableStream<Uint8Array>) {
+    this.reader = body.getReader()
+  }
+
+  branch(): { stream: ReadableStream<Uint8Array>; cut: (reason: unknown) => void } {
+    let controller!: Branch
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => void this.branches.add((controller = c)),
+        pull: () => this.pump(),
+        cancel: () => this.drop(controller),
+      },
+      // Pulled only when its reader asks; desiredSize is then minus the bytes it has not read yet.
+      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
+    )
+    return { stream, cut: (reason) => this.cut(controller, reason) }
+  }
+
+  private cut(branch: Branch, reason: unknown): void {
+    if (!this.branches.has(branch)) return
+    branch.error(reason)
+    this.drop(branch)
+  }
+
+  private drop(branch: Branch): void {
+    if (this.branches.delete(branch) && this.branches.size === 0) this.reader.cancel().catch(() => {})
+  }
+
+  private pump(): Promise<void> {
+    return (this.reading ??= this.reader.read().then(
+      (result) => {
+        this.reading = undefined
+        if (result.done) {
+          for (const branch of this.branches) branch.close()
+          this.branches.clear()
+        } else this.deliver(result.value)
+      },
+      (error: unknown) => {
+        this.reading = undefined
+        for (const branch of this.branches) branch.error(error)
+        this.branches.clear()
+      },
+    ))
+  }
+
+  private deliver(chunk: Uint8Array): void {
+    let first = true
+    for (const branch of this.branches) {
+      // Each reader owns its bytes: one that transfers or writes into a chunk cannot touch another's.
+      branch.enqueue(first ? chunk : chunk.slice())
+      first = false
+      if (branch.desiredSize! < -MAX_LAG_BYTES) {
+        this.cut(branch, new RangeError(`this caller's copy of a coalesced response body fell more than ${MAX_LAG_BYTES} bytes behind the fastest reader; read it sooner or pass resilience: { coalesce: false }`))
+      }
+    }
+  }
+}
+
+/** The request settings, besides URL and headers, that make two GETs different requests (absent: fetch's default). */
+const SETTINGS = [
+  ['credentials', 'same-origin'],
+  ['redirect', 'follow'],
+  ['integrity', ''],
+  ['referrer', 'about:client'],
+  ['referrerPolicy', ''],
+  ['cache', 'default'],
+] as const
+
+/**
+ * What makes two calls of one key the same request, or undefined when this call never coalesces:
+ * not a GET, a body, Authorization or Cookie, cache 'no-store' or 'reload', mode 'no-cors' (an opaque
+ * response cannot be copied), or `resilience.coalesce: false`. Per-call options that change the
+ * outcome (timeout, retry, fallback, hedge) are part of it.
+ */
+export function identity(call: Call): string | undefined {
+  const options = call.options
+  if (call.method !== 'GET' || options?.coalesce === false) return undefined
+  const init = call.init
+  const request = isRequest(call.input) ? call.input : undefined
+  if ((init?.body !== undefined && init.body !== null) || (request !== undefined && request.body !== null)) return undefined
+  const cache = init?.cache ?? request?.cache
+  if (cache === 'no-store' || cache === 'reload' || (init?.mode ?? request?.mode) === 'no-cors') return undefined
+  const headers = headerLines(init?.headers ?? request?.headers)
+  if (headers === undefined) return undefined
+  let id = `${call.url}\n${headers}`
+  for (const [name, fallback] of SETTINGS) id += `\n${init?.[name] ?? request?.[name] ?? fallback}`
+  if (options !== undefined && (options.timeout !== undefined || options.retry !== undefined || options.fallback !== undefined || options.hedge !== undefined)) {
+    id += `\n${JSON.stringify([options.timeout, options.retry, options.fallback, options.hedge])}`
+  }
+  return id
+}
+
+/** The header values, lower-cased and sorted (as Headers iterates them); undefined for credentials. */
+function headerLines(init: HeadersInit | undefined): string | undefined {
+  if (init === undefined || init === null) return ''
+  let lines = ''
+  for (const [name, value] of init instanceof Headers ? init : new Headers(init)) {
+    if (name === 'authorization' || name === 'cookie') return undefined
+    lines += `${name}:${value}\n`
+  }
+  return lines
+}

@@ -1,0 +1,36 @@
+import { normalizeOptions } from '../src/options.js'
+import type { ResilientFetchOptions, ResilientRequestInit } from '../src/types.js'
+import { createCall, finish } from '../src/stages/call.js'
+import { coalesceStage, type Flights } from '../src/stages/coalesce.js'
+import { Keys } from '../src/stages/keys.js'
+import { compose } from '../src/stages/pipeline.js'
+import { retryStage } from '../src/stages/retry.js'
+import { totalDeadlineStage } from '../src/stages/total-deadline.js'
+import { transportStage } from '../src/stages/transport.js'
+import { bulkheadStage } from '../src/stages/bulkhead.js'
+import { breakerStage } from '../src/stages/breaker.js'
+import { testRuntime } from './stages/helpers.js'
+
+/**
+ * A resilient fetch with coalescing on, composed from the stages as fetch.ts composes them
+ * (coalesce, total deadline, retry, bulkhead, breaker, transport); `flights()` counts the
+ * requests still in the in-flight maps.
+ */
+export function coalescingFetch(options: ResilientFetchOptions = {}) {
+  const o = normalizeOptions({ ...options, fallback: false })
+  const { runtime, totals, seen } = testRuntime(Date.now)
+  const stages = [coalesceStage(true, runtime)!, totalDeadlineStage(runtime), retryStage(o.retry, runtime), bulkheadStage(o.bulkhead, runtime), breakerStage(o.breaker, undefined, runtime)].filter((s) => s !== undefined)
+  const keys = new Keys(stages, o.maxKeys)
+  const chain = compose(stages, transportStage(o, runtime), runtime.now)
+  const rf = async (input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response> => {
+    const made = createCall(input, init, o, keys)!
+    totals.requests++
+    return finish(made.call, await chain.run(made.call), totals)
+  }
+  const flights = () => {
+    let n = 0
+    for (const entry of keys.values()) n += (entry.states[0] as Flights).size
+    return n
+  }
+  return { rf, totals, seen, flights }
+}

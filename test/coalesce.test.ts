@@ -1,0 +1,181 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { resilienceInfo } from '../src/info.js'
+import { MAX_LAG_BYTES } from '../src/stages/coalesce.js'
+import { coalescingFetch } from './coalesce-helpers.js'
+
+/** A server on 127.0.0.1 that counts requests and holds each one until the test releases it. */
+interface Held {
+  req: IncomingMessage
+  res: ServerResponse
+  /** Resolves when the client closed the socket before the response ended. */
+  closedEarly: Promise<void>
+}
+
+let server: Server
+let origin: string
+let held: Held[] = []
+let waiters: (() => void)[] = []
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const closedEarly = new Promise<void>((resolve) => res.on('close', () => !res.writableFinished && resolve()))
+    held.push({ req, res, closedEarly })
+    for (const wake of waiters.splice(0)) wake()
+  })
+  server.keepAliveTimeout = 100
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+afterEach(() => {
+  for (const { res } of held) if (!res.writableEnded) res.destroy()
+  held = []
+})
+afterAll(() => {
+  server.closeAllConnections()
+  server.close()
+})
+
+/** Resolves once the server holds `n` requests in all (bounded by the test's timeout). */
+async function requests(n: number): Promise<void> {
+  while (held.length < n) await new Promise<void>((resolve) => waiters.push(resolve))
+}
+
+/** Lets pending callbacks run, so a request that was going to be sent has reached the server. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20))
+
+function bytes(n: number, seed = 7): Buffer {
+  const body = Buffer.alloc(n)
+  for (let i = 0; i < n; i++) body[i] = (i * 31 + seed) & 0xff
+  return body
+}
+
+function answer(h: Held, body: Buffer | string = 'ok', status = 200): void {
+  h.res.writeHead(status, { 'content-type': 'application/octet-stream', 'content-length': String(Buffer.byteLength(body)) })
+  h.res.end(body)
+}
+
+describe('coalescing against a real server on 127.0.0.1', () => {
+  it('10 concurrent identical GETs send 1 request; each caller reads its own full 100 KB body', async () => {
+    const { rf, totals } = coalescingFetch()
+    const body = bytes(100 * 1024)
+    const calls = Array.from({ length: 10 }, () => rf(`${origin}/item`, { headers: { accept: 'application/json' } }))
+    await requests(1)
+    answer(held[0]!, body)
+    const responses = await Promise.all(calls)
+    // Read in reverse order, one after the other: no caller depends on another reading.
+    for (const response of [...responses].reverse()) expect(Buffer.from(await response.arrayBuffer()).equals(body)).toBe(true)
+    await settle()
+    expect(held).toHaveLength(1)
+    expect(new Set(responses).size).toBe(10)
+    expect(responses.map((r) => resilienceInfo(r)?.coalesced === true)).toEqual([false, ...Array(9).fill(true)])
+    expect(responses.every((r) => resilienceInfo(r)?.attempts === 1 && r.url === `${origin}/item`)).toBe(true)
+    expect(totals).toMatchObject({ requests: 10, coalesced: 9, successes: 10 })
+  })
+
+  const exclusions: [string, RequestInit & { resilience?: { coalesce?: boolean } }][] = [
+    ['a POST', { method: 'POST', body: 'x' }],
+    ['an Authorization header', { headers: { authorization: 'Bearer t' } }],
+    ['a Cookie header', { headers: { cookie: 'a=1' } }],
+    ["cache: 'no-store'", { cache: 'no-store' }],
+    ["cache: 'reload'", { cache: 'reload' }],
+    ['resilience.coalesce: false', { resilience: { coalesce: false } }],
+    ['another header value', { headers: { accept: 'text/html' } }],
+  ]
+  for (const [what, init] of exclusions) {
+    it(`a call with ${what} sends its own request while an identical GET is in flight`, async () => {
+      const { rf, totals } = coalescingFetch()
+      const first = rf(`${origin}/x`, { headers: { accept: 'application/json' } })
+      await requests(1)
+      const second = rf(`${origin}/x`, init.headers === undefined ? { ...init, headers: { accept: 'application/json' } } : init)
+      await requests(2)
+      for (const h of held) answer(h, h.req.method ?? '')
+      expect(await (await first).text()).toBe('GET')
+      await (await second).text()
+      expect(totals.coalesced).toBe(0)
+    })
+  }
+
+  it('a different URL, and a call started after the first settled, are new requests', async () => {
+    const { rf, totals } = coalescingFetch()
+    const a = rf(`${origin}/a`)
+    const b = rf(`${origin}/b`)
+    await requests(2)
+    for (const h of held) answer(h, h.req.url ?? '')
+    expect([await (await a).text(), await (await b).text()]).toEqual(['/a', '/b'])
+    const again = rf(`${origin}/a`)
+    await requests(3)
+    answer(held[2]!, 'again')
+    expect(await (await again).text()).toBe('again')
+    expect(totals.coalesced).toBe(0)
+  })
+
+  it("one caller's abort rejects that caller only: the request goes on and the others read the body", async () => {
+    const { rf, flights } = coalescingFetch()
+    const controllers = [new AbortController(), new AbortController(), new AbortController()]
+    const calls = controllers.map((c) => rf(`${origin}/slow`, { signal: c.signal }))
+    await requests(1)
+    const reason = new Error('caller 0 left')
+    controllers[0]!.abort(reason)
+    await expect(calls[0]).rejects.toBe(reason)
+    let closed = false
+    void held[0]!.closedEarly.then(() => (closed = true))
+    await settle()
+    expect(closed).toBe(false)
+    answer(held[0]!, 'shared')
+    expect(await (await calls[1]!).text()).toBe('shared')
+    expect(await (await calls[2]!).text()).toBe('shared')
+    expect(flights()).toBe(0)
+  })
+
+  it('when every caller aborts, the shared request is aborted: the server sees its socket close', async () => {
+    const { rf, flights } = coalescingFetch()
+    const controllers = [new AbortController(), new AbortController(), new AbortController()]
+    const calls = controllers.map((c) => rf(`${origin}/slow`, { signal: c.signal }))
+    await requests(1)
+    controllers.forEach((c, i) => c.abort(new Error(`caller ${i} left`)))
+    const results = await Promise.allSettled(calls)
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'resolved'))).toEqual(['caller 0 left', 'caller 1 left', 'caller 2 left'])
+    await held[0]!.closedEarly
+    expect(flights()).toBe(0)
+  })
+
+  it(`a caller that never reads does not stall the others; past ${MAX_LAG_BYTES} bytes behind, its body errors`, async () => {
+    const { rf } = coalescingFetch()
+    const body = bytes(3 * MAX_LAG_BYTES, 3)
+    const [reader, idle] = [rf(`${origin}/big`), rf(`${origin}/big`)]
+    await requests(1)
+    answer(held[0]!, body)
+    const [fast, slow] = await Promise.all([reader, idle])
+    expect(Buffer.from(await fast!.arrayBuffer()).equals(body)).toBe(true)
+    await expect(slow!.arrayBuffer()).rejects.toThrow(RangeError)
+  })
+
+  it('a caller that reads late, within the bound, still gets the whole body', async () => {
+    const { rf } = coalescingFetch()
+    const body = bytes(MAX_LAG_BYTES / 2, 5)
+    const [first, second] = [rf(`${origin}/half`), rf(`${origin}/half`)]
+    await requests(1)
+    answer(held[0]!, body)
+    const [a, b] = await Promise.all([first, second])
+    expect(Buffer.from(await a!.arrayBuffer()).equals(body)).toBe(true)
+    await settle()
+    expect(Buffer.from(await b!.arrayBuffer()).equals(body)).toBe(true)
+  })
+
+  it("a caller's abort after the headers errors its body only", async () => {
+    const { rf } = coalescingFetch()
+    const controller = new AbortController()
+    const [mine, theirs] = [rf(`${origin}/body`, { signal: controller.signal }), rf(`${origin}/body`)]
+    await requests(1)
+    held[0]!.res.writeHead(200, { 'content-type': 'text/plain' })
+    held[0]!.res.write('part one,')
+    const [a, b] = await Promise.all([mine, theirs])
+    const reason = new Error('gone')
+    controller.abort(reason)
+    await expect(a!.text()).rejects.toBe(reason)
+    held[0]!.res.end('part two')
+    expect(await b!.text()).toBe('part one,part two')
+  })
+})
