@@ -1,5 +1,5 @@
 import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../errors.js'
-import { createFallback, type FallbackRequest } from '../fallback.js'
+import { createFallback, type Fallback, type FallbackRequest } from '../fallback.js'
 import { createResilientFetch } from '../index.js'
 import { CONTENT_TYPE, toPrometheus } from '../metrics/prometheus.js'
 import { normalizeFallback, normalizeHedge, normalizeRetry, type NormalizedFallback, type NormalizedHedge, type NormalizedRetry } from '../options.js'
@@ -7,13 +7,13 @@ import { RetryBudget } from '../retry.js'
 import { isFailureStatus } from '../stages/types.js'
 import { cacheStore } from '../store/cache.js'
 import { kvStore } from '../store/kv.js'
-import type { BreakerState, FallbackStore, ResilienceSnapshot } from '../types.js'
+import type { BreakerState, FallbackStore, ResilienceSnapshot, ResilientFetch } from '../types.js'
 import { resolveConfig, type ProxyConfig, type ResolvedConfig, type Route, type Upstream } from './config.js'
 import { Events } from '../events.js'
 import { resilienceInfo, tag } from '../info.js'
 import { eventStream } from './events.js'
 import { matchRoute, requestHeaders, responseHeaders, upstreamUrl } from './route.js'
-import { durableObjectShare } from './share.js'
+import { durableObjectShare, type DurableObjectShare } from './share.js'
 
 /** The part of a Worker's ExecutionContext the proxy uses. */
 export interface WorkerContext {
@@ -71,109 +71,147 @@ export function createProxy(config: ProxyConfig): ProxyHandler {
 
 /** createProxy for an already validated config (the default Worker builds one from `env`). */
 export function buildProxy(config: ResolvedConfig): ProxyHandler {
-  const breaker = { window: { type: 'time', duration: config.window }, failureThreshold: config.failureThreshold, openDuration: config.openDuration } as const
-  // The fleet's breaker for each origin, when the BREAKERS binding is there.
-  const share =
-    config.coordinator === undefined
-      ? undefined
-      : durableObjectShare(config.coordinator, {
-          breaker: { failureThreshold: config.failureThreshold, window: config.window, openDuration: config.openDuration },
-          minReporters: config.minReporters,
-        })
-  const rf = createResilientFetch({
-    ...(config.fetch === undefined ? {} : { fetch: config.fetch }),
-    breaker,
-    bulkhead: { maxConcurrent: config.maxConcurrent, maxQueue: 0 },
-    // No total deadline: the proxy makes one call per attempt, and a second timer would be wasted.
-    timeout: { attempt: config.timeout, total: false },
-    retry: false,
-    fallback: false,
-    ...(share === undefined ? {} : { share }),
-  })
-  const { store, kind } = fallbackStore(config)
-  // The library's fallback defaults (maxAge, maxBodyBytes, private), with the proxy's store.
-  const fallback = createFallback(
-    normalizeFallback({ store }) as NormalizedFallback,
-    (_type, detail) => {
+  const proxy = new WorkerProxy(config)
+  return (request, _env, ctx) => proxy.handle(request, ctx)
+}
+
+/** The library's resilient fetch per origin, plus what the proxy does across origins: failover, hedging, the copies. */
+class WorkerProxy {
+  private readonly rf: ResilientFetch
+  private readonly share: DurableObjectShare | undefined
+  private readonly fallback: Fallback
+  private readonly kind: FallbackKind
+  /** When an open origin may be probed again; learnt from the open transition and from each refusal. */
+  private readonly probeAt = new Map<string, number>()
+  private rotation = 0
+  private retries = 0
+  private fallbacks = 0
+  private hedges = 0
+  /** Per route (its origins share the retries and hedges): the library's budgets, so an outage is not amplified. */
+  private readonly budgets = new Map<string, { retries: RetryBudget | undefined; hedges: RetryBudget | undefined }>()
+  /** The copies served, for /events (the library's own fallback, which would emit them, is off here). */
+  private readonly served = new Events()
+  private announced = false
+
+  constructor(private readonly config: ResolvedConfig) {
+    const breaker = { window: { type: 'time', duration: config.window }, failureThreshold: config.failureThreshold, openDuration: config.openDuration } as const
+    // The fleet's breaker for each origin, when the BREAKERS binding is there.
+    this.share =
+      config.coordinator === undefined
+        ? undefined
+        : durableObjectShare(config.coordinator, {
+            breaker: { failureThreshold: config.failureThreshold, window: config.window, openDuration: config.openDuration },
+            minReporters: config.minReporters,
+          })
+    this.rf = createResilientFetch({
+      ...(config.fetch === undefined ? {} : { fetch: config.fetch }),
+      breaker,
+      bulkhead: { maxConcurrent: config.maxConcurrent, maxQueue: 0 },
+      // No total deadline: the proxy makes one call per attempt, and a second timer would be wasted.
+      timeout: { attempt: config.timeout, total: false },
+      retry: false,
+      fallback: false,
+      ...(this.share === undefined ? {} : { share: this.share }),
+    })
+    const { store, kind } = fallbackStore(config)
+    this.kind = kind
+    // The library's fallback defaults (maxAge, maxBodyBytes, private), with the proxy's store.
+    this.fallback = createFallback(normalizeFallback({ store }) as NormalizedFallback, (_type, detail) => {
       console.warn(`resilient-fetch proxy: fallback store failed for ${detail.key}:`, detail.error)
-    },
-  )
-  // When an open origin may be probed again; learnt from the open transition and from each refusal.
-  const probeAt = new Map<string, number>()
-  let rotation = 0
-  let retries = 0
-  let fallbacks = 0
-  let hedges = 0
-  // Per route (its origins share the retries and hedges): the library's budgets, so an outage is not amplified.
-  const budgets = new Map<string, { retries: RetryBudget | undefined; hedges: RetryBudget | undefined }>()
-  function budgetsOf(route: Route, t: number) {
-    let b = budgets.get(route.prefix)
+    })
+    this.rf.addEventListener('statechange', (event) => {
+      const { key, to } = event.detail
+      // The breaker's own time (jitter, growth, a Retry-After, the fleet's open), read only when it opens.
+      if (to === 'open') this.probeAt.set(key, this.rf.snapshot().breakers.find((b) => b.key === key)?.nextProbeAt ?? Date.now() + config.openDuration)
+      else this.probeAt.delete(key)
+    })
+  }
+
+  /** The Worker's fetch handler. */
+  async handle(request: Request, ctx: WorkerContext | undefined): Promise<Response> {
+    const url = new URL(request.url)
+    if (!this.announced) this.announce(url)
+    const path = url.pathname
+    const method = request.method
+    if (path === '/health') return method === 'GET' || method === 'HEAD' ? json(200, this.health(url)) : notAllowed(READ_ONLY)
+    if (path === '/metrics' || path === '/metrics.json' || path === '/events') {
+      if (method !== 'GET' && method !== 'HEAD') return notAllowed(READ_ONLY)
+      if (this.config.metricsToken !== undefined && !authorized(request, url, this.config.metricsToken)) {
+        return json(401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' })
+      }
+      if (path === '/metrics') return new Response(toPrometheus(this.snapshot()), { headers: { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store' } })
+      if (path === '/metrics.json') return json(200, this.snapshot())
+      return eventStream(this.rf, () => this.snapshot(), request.signal, this.served)
+    }
+    const match = matchRoute(this.config.routes, path)
+    if (match === undefined) return json(404, { error: 'not_found' })
+    if (!this.config.methods.has(method)) return notAllowed([...this.config.methods])
+    try {
+      return await this.forward(request, url, match.route, match.rest, ctx)
+    } catch (error) {
+      // A bug or a broken client body: log it, never show it.
+      console.error('resilient-fetch proxy:', error)
+      return json(500, { error: 'internal' })
+    }
+  }
+
+  private budgetsOf(route: Route, t: number) {
+    let b = this.budgets.get(route.prefix)
     if (b === undefined) {
       b = { retries: RETRY.budget ? new RetryBudget(RETRY.budget) : undefined, hedges: HEDGE_BUDGET ? new RetryBudget(HEDGE_BUDGET) : undefined }
-      budgets.set(route.prefix, b)
+      this.budgets.set(route.prefix, b)
     }
     b.retries?.recordCall(t)
     b.hedges?.recordCall(t)
     return b
   }
-  // The copies served, for /events (the library's own fallback, which would emit them, is off here).
-  const served = new Events()
-
-  rf.addEventListener('statechange', (event) => {
-    const { key, to } = event.detail
-    // The breaker's own time (jitter, growth, a Retry-After, the fleet's open), read only when it opens.
-    if (to === 'open') probeAt.set(key, rf.snapshot().breakers.find((b) => b.key === key)?.nextProbeAt ?? Date.now() + config.openDuration)
-    else probeAt.delete(key)
-  })
-
-  function snapshot(): ResilienceSnapshot {
-    const current = rf.snapshot()
+  snapshot(): ResilienceSnapshot {
+    const current = this.rf.snapshot()
     // The proxy retries and serves fallbacks itself (the library's own are off), so it adds its counts.
     const totals = current.totals
-    return { ...current, totals: { ...totals, retries: totals.retries + retries, fallbacks: totals.fallbacks + fallbacks, hedges: totals.hedges + hedges } }
+    return { ...current, totals: { ...totals, retries: totals.retries + this.retries, fallbacks: totals.fallbacks + this.fallbacks, hedges: totals.hedges + this.hedges } }
   }
 
-  function looksOpen(key: string, now: number): boolean {
-    const state = rf.breaker(key)?.state
-    return state === 'forced-open' || (state === 'open' && now < (probeAt.get(key) ?? 0))
+  private looksOpen(key: string, now: number): boolean {
+    const state = this.rf.breaker(key)?.state
+    return state === 'forced-open' || (state === 'open' && now < (this.probeAt.get(key) ?? 0))
   }
 
   /** The route's origins to try, healthy ones first, starting at a rotating position to spread the load. */
-  function candidates(route: Route, now: number): readonly Upstream[] {
+  private candidates(route: Route, now: number): readonly Upstream[] {
     const upstreams = route.upstreams
     if (upstreams.length === 1) return upstreams
     const healthy: Upstream[] = []
     const open: Upstream[] = []
-    const start = rotation++ % upstreams.length
+    const start = this.rotation++ % upstreams.length
     for (let i = 0; i < upstreams.length; i++) {
       const upstream = upstreams[(start + i) % upstreams.length]
-      ;(looksOpen(upstream.origin, now) ? open : healthy).push(upstream)
+      ;(this.looksOpen(upstream.origin, now) ? open : healthy).push(upstream)
     }
     return healthy.concat(open)
   }
 
-  function respond(request: Request, remembered: FallbackRequest, upstream: Response, ctx: WorkerContext | undefined): Response {
+  private respond(request: Request, remembered: FallbackRequest, upstream: Response, ctx: WorkerContext | undefined): Response {
     // What is stored is what the client gets: the hop-by-hop rules apply before the copy is taken.
     const response = forClient(upstream)
     // fallback.remember copies a URL at most once a second, so a hot route does not write the cache on every call.
     if (request.method === 'GET' && response.status === 200) {
-      fallback.remember(remembered, response, ctx === undefined ? undefined : (promise) => ctx.waitUntil(promise))
+      this.fallback.remember(remembered, response, ctx === undefined ? undefined : (promise) => ctx.waitUntil(promise))
     }
     return response
   }
 
-  function health(url: URL): Health {
+  private health(url: URL): Health {
     const breakers: Record<string, BreakerState> = {}
-    for (const route of config.routes) for (const { origin } of route.upstreams) breakers[origin] = rf.breaker(origin)?.state ?? 'closed'
+    for (const route of this.config.routes) for (const { origin } of route.upstreams) breakers[origin] = this.rf.breaker(origin)?.state ?? 'closed'
     const degraded = Object.values(breakers).some((state) => state !== 'closed')
-    return { status: degraded ? 'degraded' : 'ok', breakers, fallback: kindFor(kind, url) }
+    return { status: degraded ? 'degraded' : 'ok', breakers, fallback: kindFor(this.kind, url) }
   }
 
-  let announced = false
   /** One line at startup (the first request: only then is the host known) saying where the copies live. */
-  function announce(url: URL): void {
-    announced = true
-    const where = kindFor(kind, url)
+  private announce(url: URL): void {
+    this.announced = true
+    const where = kindFor(this.kind, url)
     if (where === 'off') {
       console.warn(`resilient-fetch proxy: no last-known-good copies: the Cache API does nothing on *${WORKERS_DEV}; bind a KV namespace as LAST_KNOWN_GOOD (see wrangler.toml)`)
     } else {
@@ -181,37 +219,26 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     }
   }
 
-  /** What the proxy sends each origin for one client request. */
-  interface Outgoing {
-    method: string
-    headers: Headers
-    body: BodyInit | null
-    rest: string
-    search: string
-    waitUntil: ((promise: Promise<unknown>) => void) | undefined
-    ctx: WorkerContext | undefined
-  }
-
   /** One attempt on one origin: the answer, or why not (`reached`: it reached the network, so it used up an attempt). */
-  async function attempt(upstream: Upstream, target: string, out: Outgoing, signal?: AbortSignal): Promise<Tried> {
+  private async attempt(upstream: Upstream, target: string, out: Outgoing, signal?: AbortSignal): Promise<Tried> {
     const key = upstream.origin
     try {
       // redirect: 'manual', so a redirect from the upstream never makes the proxy fetch another host.
-      const pending = rf(target, { method: out.method, headers: out.headers, body: out.body, redirect: 'manual', signal, resilience: { key, waitUntil: out.waitUntil } })
+      const pending = this.rf(target, { method: out.method, headers: out.headers, body: out.body, redirect: 'manual', signal, resilience: { key, waitUntil: out.waitUntil } })
       // If the client goes away, workerd cancels the request's work; waitUntil lets the call settle and free its permit.
       out.ctx?.waitUntil(pending.then(ignore, ignore))
       const response = await pending
       if (!isFailureStatus(response.status)) return { response }
       void response.body?.cancel().catch(() => {})
-      return { failure: realFailure('upstream_error', key), reached: true }
+      return { failure: this.realFailure('upstream_error', key), reached: true }
     } catch (error) {
       if (error instanceof CircuitOpenError) {
-        const wait = error.retryAfter ?? config.openDuration
-        probeAt.set(key, Date.now() + wait)
+        const wait = error.retryAfter ?? this.config.openDuration
+        this.probeAt.set(key, Date.now() + wait)
         return { failure: { error: 'circuit_open', key, retryAfter: wait }, reached: false }
       }
       if (error instanceof BulkheadRejectedError) return { failure: { error: 'bulkhead_full', key, retryAfter: 1_000 }, reached: false }
-      return { failure: realFailure(error instanceof TimeoutError ? 'timeout' : 'upstream_error', key), reached: true }
+      return { failure: this.realFailure(error instanceof TimeoutError ? 'timeout' : 'upstream_error', key), reached: true }
     }
   }
 
@@ -220,9 +247,9 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
    * request to the next origin; the first good answer wins and the other attempt is aborted.
    * `hedged`: the second origin was asked (it used up the second attempt).
    */
-  async function race(first: [Upstream, string], second: [Upstream, string], out: Outgoing, hedge: number, budget: RetryBudget | undefined): Promise<{ tried: Tried; hedged: boolean }> {
+  private async race(first: [Upstream, string], second: [Upstream, string], out: Outgoing, hedge: number, budget: RetryBudget | undefined): Promise<{ tried: Tried; hedged: boolean }> {
     const controllers = [new AbortController(), new AbortController()]
-    const primary = attempt(first[0], first[1], out, controllers[0].signal)
+    const primary = this.attempt(first[0], first[1], out, controllers[0].signal)
     let timer: ReturnType<typeof setTimeout> | undefined
     const late = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), hedge)
@@ -231,8 +258,8 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     clearTimeout(timer)
     if (early !== undefined) return { tried: early, hedged: false }
     if (budget !== undefined && !budget.trySpend(Date.now())) return { tried: await primary, hedged: false }
-    hedges++
-    const secondary = attempt(second[0], second[1], out, controllers[1].signal)
+    this.hedges++
+    const secondary = this.attempt(second[0], second[1], out, controllers[1].signal)
     const results: (Tried | undefined)[] = [undefined, undefined]
     const winner = await new Promise<number>((resolve) => {
       ;[primary, secondary].forEach((pending, i) =>
@@ -252,19 +279,19 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
     return { tried, hedged: true }
   }
 
-  async function forward(request: Request, url: URL, route: Route, rest: string, ctx: WorkerContext | undefined): Promise<Response> {
+  private async forward(request: Request, url: URL, route: Route, rest: string, ctx: WorkerContext | undefined): Promise<Response> {
     const method = request.method
-    const upstreams = candidates(route, Date.now())
+    const upstreams = this.candidates(route, Date.now())
     const attempts = RETRIED.has(method) && upstreams.length > 1 ? 2 : 1
-    const hedge = method === 'GET' && upstreams.length > 1 ? config.hedge : undefined
+    const hedge = method === 'GET' && upstreams.length > 1 ? this.config.hedge : undefined
     let body: BodyInit | null = null
     // A body that may be sent twice is read once; otherwise it streams through.
     if (method !== 'GET' && method !== 'HEAD' && request.body !== null) body = attempts > 1 ? await request.arrayBuffer() : request.body
     // Reports to the coordinator outlive the response.
-    const waitUntil = share === undefined || ctx === undefined ? undefined : (promise: Promise<unknown>) => ctx.waitUntil(promise)
+    const waitUntil = this.share === undefined || ctx === undefined ? undefined : (promise: Promise<unknown>) => ctx.waitUntil(promise)
     const out: Outgoing = { method, headers: requestHeaders(request.headers), body, rest, search: url.search, waitUntil, ctx }
     const remembered: FallbackRequest = { method, url: url.href, headers: request.headers }
-    const budget = budgetsOf(route, Date.now())
+    const budget = this.budgetsOf(route, Date.now())
 
     let failure: Failure | undefined
     let tried = 0
@@ -276,74 +303,58 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
       const next = hedge !== undefined && tried === 0 && i + 1 < upstreams.length ? upstreams[i + 1] : undefined
       const nextTarget = next === undefined ? undefined : upstreamUrl(next, rest, url.search)
       let result: Tried
-      if (next !== undefined && nextTarget !== undefined && !looksOpen(next.origin, Date.now())) {
-        const raced = await race([upstreams[i], target], [next, nextTarget], out, hedge!, budget.hedges)
+      if (next !== undefined && nextTarget !== undefined && !this.looksOpen(next.origin, Date.now())) {
+        const raced = await this.race([upstreams[i], target], [next, nextTarget], out, hedge!, budget.hedges)
         result = raced.tried
         if (raced.hedged) {
-          if ('response' in result) return respond(request, remembered, result.response, ctx)
+          if ('response' in result) return this.respond(request, remembered, result.response, ctx)
           // Both origins were asked: no attempt is left.
           failure = result.reached ? result.failure : pick(failure, result.failure)
           break
         }
       } else {
-        result = await attempt(upstreams[i], target, out)
+        result = await this.attempt(upstreams[i], target, out)
       }
       if ('response' in result) {
-        if (tried++ === 1) retries++
-        return respond(request, remembered, result.response, ctx)
+        if (tried++ === 1) this.retries++
+        return this.respond(request, remembered, result.response, ctx)
       }
-      if (result.reached && tried++ === 1) retries++
+      if (result.reached && tried++ === 1) this.retries++
       failure = result.reached ? result.failure : pick(failure, result.failure)
     }
 
     if (method === 'GET') {
-      const copy = await fallback.recall(remembered).catch(() => undefined)
+      const copy = await this.fallback.recall(remembered).catch(() => undefined)
       if (copy !== undefined) {
-        fallbacks++
+        this.fallbacks++
         const key = failure?.key ?? upstreams[0].origin
-        served.emit('fallback', { key, age: Math.max(0, Math.floor((Date.now() - copy.storedAt) / 1_000)) })
+        this.served.emit('fallback', { key, age: Math.max(0, Math.floor((Date.now() - copy.storedAt) / 1_000)) })
         // A stored copy obeys the same header rules as a live answer (copies stored before them included).
         const response = forClient(copy.response)
         tag(response, { source: 'fallback', key, attempts: tried, storedAt: copy.storedAt })
         return response
       }
     }
-    const { error, key, retryAfter } = failure ?? realFailure('upstream_error', upstreams[0].origin)
+    const { error, key, retryAfter } = failure ?? this.realFailure('upstream_error', upstreams[0].origin)
     return json(503, { error, key }, { 'retry-after': String(Math.max(1, Math.ceil(retryAfter / 1_000))) })
   }
 
   /** A failure that reached the network; wait until the probe if it opened the breaker. */
-  function realFailure(error: FailureKind, key: string): Failure {
+  private realFailure(error: FailureKind, key: string): Failure {
     const now = Date.now()
-    return { error, key, retryAfter: looksOpen(key, now) ? (probeAt.get(key) ?? now) - now : 1_000 }
+    return { error, key, retryAfter: this.looksOpen(key, now) ? (this.probeAt.get(key) ?? now) - now : 1_000 }
   }
+}
 
-  return async function proxy(request: Request, _env?: unknown, ctx?: WorkerContext): Promise<Response> {
-    const url = new URL(request.url)
-    if (!announced) announce(url)
-    const path = url.pathname
-    const method = request.method
-    if (path === '/health') return method === 'GET' || method === 'HEAD' ? json(200, health(url)) : notAllowed(READ_ONLY)
-    if (path === '/metrics' || path === '/metrics.json' || path === '/events') {
-      if (method !== 'GET' && method !== 'HEAD') return notAllowed(READ_ONLY)
-      if (config.metricsToken !== undefined && !authorized(request, url, config.metricsToken)) {
-        return json(401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' })
-      }
-      if (path === '/metrics') return new Response(toPrometheus(snapshot()), { headers: { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store' } })
-      if (path === '/metrics.json') return json(200, snapshot())
-      return eventStream(rf, snapshot, request.signal, served)
-    }
-    const match = matchRoute(config.routes, path)
-    if (match === undefined) return json(404, { error: 'not_found' })
-    if (!config.methods.has(method)) return notAllowed([...config.methods])
-    try {
-      return await forward(request, url, match.route, match.rest, ctx)
-    } catch (error) {
-      // A bug or a broken client body: log it, never show it.
-      console.error('resilient-fetch proxy:', error)
-      return json(500, { error: 'internal' })
-    }
-  }
+/** What the proxy sends each origin for one client request. */
+interface Outgoing {
+  method: string
+  headers: Headers
+  body: BodyInit | null
+  rest: string
+  search: string
+  waitUntil: ((promise: Promise<unknown>) => void) | undefined
+  ctx: WorkerContext | undefined
 }
 
 const READ_ONLY = ['GET', 'HEAD']
