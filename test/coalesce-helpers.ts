@@ -1,7 +1,8 @@
 import { normalizeOptions } from '../src/options.js'
 import type { ResilientFetchOptions, ResilientRequestInit } from '../src/types.js'
 import { createCall, finish } from '../src/stages/call.js'
-import { coalesceStage, type Flights } from '../src/stages/coalesce.js'
+import type { Flights } from '../src/stages/coalesce.js'
+import { lazyCoalesceStage } from '../src/stages/lazy.js'
 import { Keys } from '../src/stages/keys.js'
 import { compose } from '../src/stages/pipeline.js'
 import { retryStage } from '../src/stages/retry.js'
@@ -16,20 +17,22 @@ import { testRuntime } from './stages/helpers.js'
  * (coalesce, total deadline, retry, bulkhead, breaker, transport); `flights()` counts the
  * requests still in the in-flight maps.
  */
-export function coalescingFetch(options: ResilientFetchOptions = {}) {
+export function coalescingFetch(options: ResilientFetchOptions = {}, now: () => number = Date.now) {
   const o = normalizeOptions({ ...options, fallback: false })
-  const { runtime, totals, seen } = testRuntime(Date.now)
-  const stages = [coalesceStage(true, runtime)!, totalDeadlineStage(runtime), retryStage(o.retry, runtime), bulkheadStage(o.bulkhead, runtime), breakerStage(o.breaker, undefined, runtime)].filter((s) => s !== undefined)
+  const { runtime, totals, seen } = testRuntime(now)
+  const stages = [lazyCoalesceStage(true, runtime)!, totalDeadlineStage(runtime), retryStage(o.retry, runtime), bulkheadStage(o.bulkhead, runtime), breakerStage(o.breaker, undefined, runtime)].filter((s) => s !== undefined)
   const keys = new Keys(stages, o.maxKeys)
   const chain = compose(stages, transportStage(o, runtime), runtime.now)
   const rf = async (input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response> => {
     const made = createCall(input, init, o, keys)!
     totals.requests++
-    return finish(made.call, await chain.run(made.call), totals)
+    // As fetch.ts does: a gate's synchronous refusal, unless a wrapper may answer it.
+    const refused = chain.refusal(made.call, now())
+    return finish(made.call, refused ?? (await chain.run(made.call)), totals)
   }
   const flights = () => {
     let n = 0
-    for (const entry of keys.values()) n += (entry.states[0] as Flights).size
+    for (const entry of keys.values()) n += (entry.states[0] as { state?: Flights }).state?.size ?? 0
     return n
   }
   return { rf, totals, seen, flights }

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { resilienceInfo } from '../src/info.js'
 import { MAX_LAG_BYTES } from '../src/stages/coalesce.js'
 import { coalescingFetch } from './coalesce-helpers.js'
+import { fakeClock } from './stages/helpers.js'
 
 /** A server on 127.0.0.1 that counts requests and holds each one until the test releases it. */
 interface Held {
@@ -177,5 +178,23 @@ describe('coalescing against a real server on 127.0.0.1', () => {
     await expect(a!.text()).rejects.toBe(reason)
     held[0]!.res.end('part two')
     expect(await b!.text()).toBe('part one,part two')
+  })
+
+  it("an identical GET joins a half-open breaker's probe instead of being refused, and is not counted by the breaker", async () => {
+    const clock = fakeClock()
+    const { rf, totals } = coalescingFetch({ breaker: { window: 'consecutive', failureThreshold: 1, openDuration: 1_000 } }, clock.now)
+    const failing = rf(`${origin}/probe`)
+    await requests(1)
+    answer(held[0]!, 'down', 503)
+    expect((await failing).status).toBe(503)
+    await expect(rf(`${origin}/probe`)).rejects.toMatchObject({ name: 'CircuitOpenError' })
+    clock.advance(1_000)
+    const [probe, joined] = [rf(`${origin}/probe`), rf(`${origin}/probe`)]
+    await requests(2)
+    answer(held[1]!, 'up')
+    expect([await (await probe).text(), await (await joined).text()]).toEqual(['up', 'up'])
+    expect(totals).toMatchObject({ requests: 4, coalesced: 1, rejected: 1 })
+    await settle()
+    expect(held).toHaveLength(2)
   })
 })

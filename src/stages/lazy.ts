@@ -77,6 +77,8 @@ export function lazyCoalesceStage(enabled: boolean, runtime: Runtime): Wrapper<H
   return {
     name: 'coalesce',
     ...l.base,
+    // A GET may join a call in flight (a half-open breaker's probe included) rather than be refused at once.
+    answersRefusals: (call) => call.method === 'GET' && call.options?.coalesce !== false,
     run(call, next, held) {
       const stage = l.loaded()
       if (stage !== undefined) return stage.run(call, next, l.stateOf(held))
