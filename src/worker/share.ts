@@ -96,18 +96,94 @@ const MAX_KEYS = 1_000
  * Slow calls and forced opens stay local to the isolate that saw them.
  */
 export function durableObjectShare(namespace: CoordinatorNamespace, options?: DurableObjectShareOptions): DurableObjectShare {
-  const settings = checkOptions(namespace, options)
-  const fleet = settings.fleet
-  // Tells this isolate's reports apart from the others' (the quorum counts distinct reporters).
-  const reporter = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`
-  const keys = new Map<string, KeyState>()
-  let apply: ((key: string, state: SharedBreakerState) => void) | undefined
-  /** Until then the object is taken to be unreachable. */
-  let downUntil = 0
-  /** A probe that just ended, waiting for its outcome in the record() that follows in the same turn. */
-  let ended: { key: string; permit: number } | undefined
+  return new FleetShare(namespace, checkOptions(namespace, options))
+}
 
-  function entry(key: string): KeyState {
+class FleetShare implements DurableObjectShare {
+  private readonly fleet: FleetOptions
+  /** Tells this isolate's reports apart from the others' (the quorum counts distinct reporters). */
+  private readonly reporter = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`
+  private readonly keys = new Map<string, KeyState>()
+  private apply: ((key: string, state: SharedBreakerState) => void) | undefined
+  /** Until then the object is taken to be unreachable. */
+  private downUntil = 0
+  /** A probe that just ended, waiting for its outcome in the record() that follows in the same turn. */
+  private ended: { key: string; permit: number } | undefined
+
+  constructor(
+    private readonly namespace: CoordinatorNamespace,
+    private readonly settings: Settings,
+  ) {
+    this.fleet = settings.fleet
+  }
+
+  connect(apply: (key: string, state: SharedBreakerState) => void): void {
+    this.apply = apply
+  }
+
+  initial(key: string): SharedBreakerState | undefined {
+    const view = this.keys.get(key)?.heard
+    if (view === undefined || view.state === 'closed') return undefined
+    return view.state === 'half-open' ? join(view) : view
+  }
+
+  publish(key: string): void {
+    // The local breaker moved: hear the fleet's answer with the report that follows in this turn.
+    const k = this.keys.get(key)
+    if (k !== undefined) k.syncedAt = 0
+  }
+
+  record(key: string, failure: boolean, _slow: boolean, waitUntil?: (promise: Promise<unknown>) => void): void {
+    const k = this.entry(key)
+    const ended = this.ended
+    if (ended !== undefined && ended.key === key) {
+      k.ends.push([ended.permit, failure])
+      this.ended = undefined
+    } else if (failure) {
+      k.failures++
+    }
+    const t = Date.now()
+    if (this.sending(k, t) || t < this.downUntil) return
+    if (k.failures === 0 && k.ends.length === 0 && t - k.syncedAt < this.settings.syncInterval) return
+    const sent = this.flush(key, k)
+    waitUntil?.(sent)
+  }
+
+  async acquireProbe(key: string, ttl: number): Promise<boolean> {
+    const k = this.entry(key)
+    const t = Date.now()
+    // Rejecting lets the local probe through: never fail closed on the object's account.
+    if (t < this.downUntil) throw new Error('BreakerCoordinator unreachable')
+    if (t < k.refusedUntil) return false
+    const answer = await this.call(key, { options: this.fleet, reporter: this.reporter, acquire: Math.max(1, Math.ceil(ttl)) })
+    this.hear(key, k, answer.view)
+    const grant = answer.grant
+    if (grant === undefined) throw new Error('BreakerCoordinator sent no grant')
+    if (grant.granted) {
+      if (grant.permit !== undefined) k.held.push(grant.permit)
+      return true
+    }
+    k.refusedUntil = Math.min(grant.retryAt, Date.now() + REFUSAL_MEMORY)
+    return false
+  }
+
+  releaseProbe(key: string): void {
+    const k = this.keys.get(key)
+    const permit = k?.held.shift()
+    if (k === undefined || permit === undefined) return
+    this.ended = { key, permit }
+    // No record() in this turn means the probe had no verdict (a user abort): just free the permit.
+    queueMicrotask(() => {
+      if (this.ended?.permit !== permit || this.ended.key !== key) return
+      this.ended = undefined
+      k.ends.push([permit, null])
+      const t = Date.now()
+      if (!this.sending(k, t) && t >= this.downUntil) void this.flush(key, k)
+    })
+  }
+
+  private entry(key: string): KeyState {
+    const keys = this.keys
     let k = keys.get(key)
     if (k !== undefined) {
       keys.delete(key)
@@ -127,30 +203,31 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
     return k
   }
 
-  async function call(key: string, message: CoordinatorMessage): Promise<CoordinatorAnswer> {
+  private async call(key: string, message: CoordinatorMessage): Promise<CoordinatorAnswer> {
+    const { timeout, retryInterval } = this.settings
     let timer: ReturnType<typeof setTimeout> | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`BreakerCoordinator for ${key} did not answer within ${settings.timeout} ms`)), settings.timeout)
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`BreakerCoordinator for ${key} did not answer within ${timeout} ms`)), timeout)
     })
+    const send = async (): Promise<CoordinatorAnswer> => {
+      const stub = this.namespace.get(this.namespace.idFromName(key) as never)
+      const response = await stub.fetch(...messageRequest(message))
+      if (!response.ok) throw new Error(`BreakerCoordinator for ${key} answered ${response.status}`)
+      const answer = readAnswer(await response.json())
+      if (answer === undefined) throw new Error(`BreakerCoordinator for ${key} sent a malformed answer`)
+      return answer
+    }
     try {
-      const send = async (): Promise<CoordinatorAnswer> => {
-        const stub = namespace.get(namespace.idFromName(key) as never)
-        const response = await stub.fetch(...messageRequest(message))
-        if (!response.ok) throw new Error(`BreakerCoordinator for ${key} answered ${response.status}`)
-        const answer = readAnswer(await response.json())
-        if (answer === undefined) throw new Error(`BreakerCoordinator for ${key} sent a malformed answer`)
-        return answer
-      }
-      return await Promise.race([send(), timeout])
+      return await Promise.race([send(), late])
     } catch (error) {
-      downUntil = Date.now() + settings.retryInterval
+      this.downUntil = Date.now() + retryInterval
       throw error
     } finally {
       clearTimeout(timer)
     }
   }
 
-  function hear(key: string, k: KeyState, view: SharedBreakerState): void {
+  private hear(key: string, k: KeyState, view: SharedBreakerState): void {
     k.syncedAt = Date.now()
     const last = k.heard
     k.heard = view
@@ -158,7 +235,7 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
     // A closed object is where every breaker starts: applying the first one would only empty the local window.
     if (last === undefined && view.state === 'closed') return
     try {
-      apply?.(key, view.state === 'half-open' && (last === undefined || last.state === 'closed') ? join(view) : view)
+      this.apply?.(key, view.state === 'half-open' && (last === undefined || last.state === 'closed') ? join(view) : view)
     } catch {
       // The instance's own bookkeeping must not turn into a failed report.
     }
@@ -168,18 +245,18 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
    * Sends this key's outcomes, then what piled up meanwhile, one message at a time and a few at most:
    * the loop runs in one request's waitUntil, which the runtime ends after a while.
    */
-  async function flush(key: string, k: KeyState): Promise<void> {
+  private async flush(key: string, k: KeyState): Promise<void> {
     try {
       for (let n = 0; n === 0 || (n < MESSAGES_PER_FLUSH && (k.failures > 0 || k.ends.length > 0)); n++) {
-        if (Date.now() < downUntil) {
+        if (Date.now() < this.downUntil) {
           drop(k)
           return
         }
-        const message: CoordinatorMessage = { options: fleet, reporter, failures: k.failures }
+        const message: CoordinatorMessage = { options: this.fleet, reporter: this.reporter, failures: k.failures }
         if (k.ends.length > 0) message.ends = k.ends
         drop(k)
         k.sendingSince = Date.now()
-        hear(key, k, (await call(key, message)).view)
+        this.hear(key, k, (await this.call(key, message)).view)
       }
     } catch {
       // The object is down or slow: its share of the decision falls back to the local breaker.
@@ -189,80 +266,14 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
   }
 
   /** Whether a message is on its way; one older than the timeout died with its request's context. */
-  function sending(k: KeyState, t: number): boolean {
-    return k.sendingSince !== 0 && t - k.sendingSince <= settings.timeout
+  private sending(k: KeyState, t: number): boolean {
+    return k.sendingSince !== 0 && t - k.sendingSince <= this.settings.timeout
   }
+}
 
-  function drop(k: KeyState): void {
-    k.failures = 0
-    k.ends = []
-  }
-
-  return {
-    connect(applyState) {
-      apply = applyState
-    },
-
-    initial(key) {
-      const view = keys.get(key)?.heard
-      if (view === undefined || view.state === 'closed') return undefined
-      return view.state === 'half-open' ? join(view) : view
-    },
-
-    publish(key) {
-      // The local breaker moved: hear the fleet's answer with the report that follows in this turn.
-      const k = keys.get(key)
-      if (k !== undefined) k.syncedAt = 0
-    },
-
-    record(key, failure, _slow, waitUntil) {
-      const k = entry(key)
-      if (ended !== undefined && ended.key === key) {
-        k.ends.push([ended.permit, failure])
-        ended = undefined
-      } else if (failure) {
-        k.failures++
-      }
-      const t = Date.now()
-      if (sending(k, t) || t < downUntil) return
-      if (k.failures === 0 && k.ends.length === 0 && t - k.syncedAt < settings.syncInterval) return
-      const sent = flush(key, k)
-      waitUntil?.(sent)
-    },
-
-    async acquireProbe(key, ttl) {
-      const k = entry(key)
-      const t = Date.now()
-      // Rejecting lets the local probe through: never fail closed on the object's account.
-      if (t < downUntil) throw new Error('BreakerCoordinator unreachable')
-      if (t < k.refusedUntil) return false
-      const answer = await call(key, { options: fleet, reporter, acquire: Math.max(1, Math.ceil(ttl)) })
-      hear(key, k, answer.view)
-      const grant = answer.grant
-      if (grant === undefined) throw new Error('BreakerCoordinator sent no grant')
-      if (grant.granted) {
-        if (grant.permit !== undefined) k.held.push(grant.permit)
-        return true
-      }
-      k.refusedUntil = Math.min(grant.retryAt, Date.now() + REFUSAL_MEMORY)
-      return false
-    },
-
-    releaseProbe(key) {
-      const k = keys.get(key)
-      const permit = k?.held.shift()
-      if (k === undefined || permit === undefined) return
-      ended = { key, permit }
-      // No record() in this turn means the probe had no verdict (a user abort): just free the permit.
-      queueMicrotask(() => {
-        if (ended?.permit !== permit || ended.key !== key) return
-        ended = undefined
-        k.ends.push([permit, null])
-        const t = Date.now()
-        if (!sending(k, t) && t >= downUntil) void flush(key, k)
-      })
-    },
-  }
+function drop(k: KeyState): void {
+  k.failures = 0
+  k.ends = []
 }
 
 /**
