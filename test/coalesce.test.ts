@@ -197,4 +197,18 @@ describe('coalescing against a real server on 127.0.0.1', () => {
     await settle()
     expect(held).toHaveLength(2)
   })
+
+  it('retries belong to the shared call, and events fire once per network attempt, not per caller', async () => {
+    const { rf, totals, seen } = coalescingFetch({ retry: { limit: 1, backoff: { base: 1, max: 1 }, budget: false } })
+    const calls = Array.from({ length: 5 }, () => rf(`${origin}/flaky`))
+    await requests(1)
+    answer(held[0]!, 'busy', 503)
+    await requests(2)
+    answer(held[1]!, 'fine')
+    const responses = await Promise.all(calls)
+    expect(await Promise.all(responses.map((r) => r.text()))).toEqual(Array(5).fill('fine'))
+    expect(responses.map((r) => resilienceInfo(r)?.attempts)).toEqual(Array(5).fill(2))
+    expect(seen.map((e) => e.type)).toEqual(['failure', 'retry', 'success'])
+    expect(totals).toMatchObject({ requests: 5, coalesced: 4, retries: 1, successes: 5 })
+  })
 })
