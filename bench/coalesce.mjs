@@ -85,9 +85,9 @@ async function perCall(core) {
     variants.map(([name, , n], i) => [name, fmtNs(measured[i].ns / n), fmtNs(measured[i].cpuNs / n)]))
 }
 
-export async function coalesceBench() {
-  const dist = pathToFileURL(resolve(ROOT, 'dist/index.js')).href
-  const core = await import(dist).catch(() => undefined)
+/** `core`: the package's main entry (default: the build in dist/). */
+export async function coalesceBench(core) {
+  core ??= await import(pathToFileURL(resolve(ROOT, 'dist/index.js')).href).catch(() => undefined)
   if (!core) return note('coalesce benches: skipped, dist/index.js is missing (npm run build)')
   const started = ms()
   await loopback(core)
