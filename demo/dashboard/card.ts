@@ -15,7 +15,7 @@ export interface CardModel {
   /** Attempt latency to headers; undefined where the source does not report it. */
   latency?: LatencySummary
   /** Per-key figures only a local instance can count from its events; undefined hides them. */
-  counters?: { calls: number; fallbacks: number; retries: number; hedges: number }
+  counters?: Partial<Record<LocalCounter, number>>
   /** Traffic of this key; undefined hides it. */
   rate?: RateFigure
   /** ms until a probe may run, already corrected for the source's clock; only while open. */
@@ -47,6 +47,9 @@ const RATE_TITLES: Record<RateFigure['of'], string> = {
   attempts: 'Attempts per second to this upstream over the last 5 s; below it, all attempts since the proxy saw this key',
 }
 
+/** Per-key counts a view makes from the events it hears; each shows only where the view counts it. */
+export type LocalCounter = 'fallbacks' | 'retries' | 'hedges'
+
 export interface CardOptions {
   /** What the breaker's window is, said beside its failure figure: "last 10 s". */
   window: string
@@ -67,7 +70,7 @@ export class BreakerCard {
   private readonly rateCell: HTMLElement
   private readonly rateUnit: HTMLElement
   /** Figures a snapshot does not carry per key; hidden where no one counts them (the Worker view). */
-  private readonly localStats: HTMLElement[]
+  private readonly localStats: Record<LocalCounter, HTMLElement>
 
   constructor(readonly key: string, options: CardOptions) {
     const titleId = `card-${cssId(key)}`
@@ -81,8 +84,12 @@ export class BreakerCard {
     this.stats.calls = h('span', { 'data-stat': 'calls' }, '—')
     this.rateUnit = h('span', {}, ' calls')
     this.rateCell.querySelector('dd')!.append(h('span', { class: 'sub' }, this.stats.calls, this.rateUnit))
-    this.localStats = [this.stat('hedges', 'Hedges', 'Hedge attempts started: a second attempt after a slow first one'), this.stat('retries', 'Retries', 'Attempts after the first'), this.stat('fallbacks', 'Fallbacks', 'Last-known-good copies served')]
-    const [hedges, retries, fallbacks] = this.localStats
+    this.localStats = {
+      hedges: this.stat('hedges', 'Hedges', 'Hedge attempts started: a second attempt after a slow first one'),
+      retries: this.stat('retries', 'Retries', 'Attempts after the first'),
+      fallbacks: this.stat('fallbacks', 'Fallbacks', 'Last-known-good copies served since this page started counting'),
+    }
+    const { hedges, retries, fallbacks } = this.localStats
     const failed = this.stat('failure-rate', `Failed, ${options.window}`, `Failed attempts / all attempts in the breaker's window (${options.window}); an open breaker sends none, so this lags the error rate`)
     failed.classList.add('wide')
     this.stats.window = h('span', { class: 'sub', 'data-stat': 'window' }, '—')
@@ -151,12 +158,12 @@ export class BreakerCard {
     const latency = model.latency && model.latency.samples > 0 ? model.latency : undefined
     this.stats.p50.textContent = latency ? duration(latency.p50) : '—'
     this.stats.p99.textContent = latency ? duration(latency.p99) : '—'
-    for (const element of this.localStats) element.hidden = counters === undefined
     this.updateRate(model.rate)
     this.stats.rejected.textContent = breaker || model.bulkhead ? count((breaker?.rejected ?? 0) + (model.bulkhead?.rejected ?? 0)) : '—'
-    this.stats.fallbacks.textContent = count(counters?.fallbacks)
-    this.stats.retries.textContent = count(counters?.retries)
-    this.stats.hedges.textContent = count(counters?.hedges)
+    for (const [name, element] of Object.entries(this.localStats) as [LocalCounter, HTMLElement][]) {
+      element.hidden = counters?.[name] === undefined
+      this.stats[name].textContent = count(counters?.[name])
+    }
     this.updateBulkhead(model.bulkhead)
   }
 

@@ -36,6 +36,8 @@ export class WorkerView {
   private readonly totals: TotalsView
   private readonly history = new History()
   private readonly rates = new RateMeter()
+  /** Copies the proxy served per key since this page connected, from its `fallback` events. */
+  private readonly fallbacks = new Map<string, number>()
   private readonly status: HTMLElement
   private readonly input: HTMLInputElement
   private last: { snapshot: ResilienceSnapshot; receivedAt: number } | undefined
@@ -112,6 +114,11 @@ export class WorkerView {
       this.last = { snapshot, receivedAt: Date.now() }
       this.render()
     })
+    source.addEventListener('fallback', (event) => {
+      const served = parse<{ key: string }>((event as MessageEvent).data)
+      if (source !== this.source || !served || typeof served.key !== 'string') return
+      this.fallbacks.set(served.key, (this.fallbacks.get(served.key) ?? 0) + 1)
+    })
     source.addEventListener('statechange', (event) => {
       const change = parse<StateChangeMessage>((event as MessageEvent).data)
       if (source !== this.source || !change || typeof change.key !== 'string') return
@@ -128,6 +135,7 @@ export class WorkerView {
     this.log.clear()
     this.history.clear()
     this.rates.clear()
+    this.fallbacks.clear()
     this.totals.update(undefined)
   }
 
@@ -169,6 +177,7 @@ export class WorkerView {
         breaker,
         bulkhead: bulkheads.get(breaker.key),
         latency,
+        counters: { fallbacks: this.fallbacks.get(breaker.key) ?? 0 },
         rate: latency?.count === undefined ? undefined : { perSecond: this.rates.rate(breaker.key), total: latency.count, of: 'attempts' },
         nextProbeIn:
           breaker.nextProbeAt !== undefined && breaker.state !== 'half-open' ? Math.max(0, breaker.nextProbeAt - snapshot.at - elapsed) : undefined,

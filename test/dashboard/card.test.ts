@@ -36,7 +36,7 @@ describe('breaker card', () => {
 
   test('rate, calls and hedges where the view counts them; hidden where it cannot', () => {
     const card = new BreakerCard('search', { window: 'last 10 s' })
-    card.update(model({ counters: { calls: 1_234, fallbacks: 3, retries: 2, hedges: 5 }, rate: { perSecond: 2.96, total: 1_234, of: 'calls' } }))
+    card.update(model({ counters: { fallbacks: 3, retries: 2, hedges: 5 }, rate: { perSecond: 2.96, total: 1_234, of: 'calls' } }))
     expect([text(card, 'rate'), text(card, 'calls'), text(card, 'hedges')]).toEqual(['3.0 /s', '1,234', '5'])
     card.update(model())
     const cell = (stat: string) => card.element.querySelector(`[data-stat="${stat}"]`)!.closest('div')!
@@ -45,6 +45,9 @@ describe('breaker card', () => {
     card.update(model({ rate: { perSecond: undefined, total: 40, of: 'attempts' } }))
     expect(cell('rate').hidden).toBe(false)
     expect(cell('rate').querySelector('.sub')!.textContent).toBe('40 attempts')
+    // The Worker view counts only the copies its proxy announces: that figure shows, the others stay hidden.
+    card.update(model({ counters: { fallbacks: 2 } }))
+    expect([cell('fallbacks').hidden, cell('retries').hidden, text(card, 'fallbacks')]).toEqual([false, true, '2'])
   })
 
   test('stale until the next update, with the reason shown in place of the probe line', () => {

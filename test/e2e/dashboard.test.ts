@@ -257,6 +257,8 @@ describe('Worker view', () => {
       await expect.poll(() => card.getAttribute('data-state'), { timeout: 10_000 }).toBe('open')
       await expect(page.locator(`#worker [data-role="log"] li[data-key="${upstream.url}"][data-to="open"]`).count()).resolves.toBe(1)
       await expect.poll(() => card.locator('[data-role="next-probe"]').textContent(), { timeout: 5_000 }).toMatch(/^next probe in \d/)
+      // The copies it served instead of the failures, from its fallback events.
+      await expect.poll(() => numberAt(page, `#worker [data-breaker-key="${upstream.url}"] [data-stat="fallbacks"]`), { timeout: 5_000 }).toBeGreaterThan(0)
       // The simulation's cards stay in their own view.
       expect(await page.locator('#simulation').isHidden()).toBe(true)
 
