@@ -14,6 +14,7 @@ export const ENTRIES = [
   'src/index.ts',
   'src/store/idb.ts',
   'src/store/cache.ts',
+  'src/store/kv.ts',
   'src/metrics/prometheus.ts',
   'src/integrations/ky.ts',
   'src/worker/index.ts',
