@@ -7,6 +7,7 @@ import { Keys } from '../src/stages/keys.js'
 import { compose } from '../src/stages/pipeline.js'
 import { retryStage } from '../src/stages/retry.js'
 import { totalDeadlineStage } from '../src/stages/total-deadline.js'
+import { fallbackStage } from '../src/stages/fallback.js'
 import { transportStage } from '../src/stages/transport.js'
 import { bulkheadStage } from '../src/stages/bulkhead.js'
 import { breakerStage } from '../src/stages/breaker.js'
@@ -14,13 +15,13 @@ import { testRuntime } from './stages/helpers.js'
 
 /**
  * A resilient fetch with coalescing on, composed from the stages as fetch.ts composes them
- * (coalesce, total deadline, retry, bulkhead, breaker, transport); `flights()` counts the
+ * (coalesce, fallback (off unless given), total deadline, retry, bulkhead, breaker, transport); `flights()` counts the
  * requests still in the in-flight maps.
  */
 export function coalescingFetch(options: ResilientFetchOptions = {}, now: () => number = Date.now) {
-  const o = normalizeOptions({ ...options, fallback: false })
+  const o = normalizeOptions({ fallback: false, ...options })
   const { runtime, totals, seen } = testRuntime(now)
-  const stages = [lazyCoalesceStage(true, runtime)!, totalDeadlineStage(runtime), retryStage(o.retry, runtime), bulkheadStage(o.bulkhead, runtime), breakerStage(o.breaker, undefined, runtime)].filter((s) => s !== undefined)
+  const stages = [lazyCoalesceStage(true, runtime)!, fallbackStage(o.fallback, runtime), totalDeadlineStage(runtime), retryStage(o.retry, runtime), bulkheadStage(o.bulkhead, runtime), breakerStage(o.breaker, undefined, runtime)].filter((s) => s !== undefined)
   const keys = new Keys(stages, o.maxKeys)
   const chain = compose(stages, transportStage(o, runtime), runtime.now)
   const rf = async (input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response> => {

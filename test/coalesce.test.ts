@@ -211,4 +211,22 @@ describe('coalescing against a real server on 127.0.0.1', () => {
     expect(seen.map((e) => e.type)).toEqual(['failure', 'retry', 'success'])
     expect(totals).toMatchObject({ requests: 5, coalesced: 4, retries: 1, successes: 5 })
   })
+
+  it('the fallback belongs to the shared call: one stored copy is served to every caller, each with its own body', async () => {
+    const { rf, totals, seen } = coalescingFetch({ fallback: { store: 'memory' }, retry: false })
+    const good = rf(`${origin}/cached`)
+    await requests(1)
+    answer(held[0]!, 'stored body')
+    expect(await (await good).text()).toBe('stored body')
+    await settle() // the copy is stored off the hot path
+    const calls = Array.from({ length: 3 }, () => rf(`${origin}/cached`))
+    await requests(2)
+    answer(held[1]!, 'down', 503)
+    const responses = await Promise.all(calls)
+    expect(await Promise.all(responses.map((r) => r.text()))).toEqual(Array(3).fill('stored body'))
+    expect(responses.map((r) => [resilienceInfo(r)?.source, resilienceInfo(r)?.coalesced === true])).toEqual([['fallback', false], ['fallback', true], ['fallback', true]])
+    expect(responses.every((r) => r.headers.get('x-resilient-source') === 'fallback')).toBe(true)
+    expect(seen.filter((e) => e.type === 'fallback')).toHaveLength(1)
+    expect(totals).toMatchObject({ requests: 4, coalesced: 2, fallbacks: 1 })
+  })
 })
