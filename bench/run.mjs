@@ -23,6 +23,7 @@ import { kb, minGzipSize } from '../scripts/check-browser-bundle.mjs'
 import { shareTabsBench } from './share-tabs.mjs'
 import { coordinationBench } from './coordination.mjs'
 import { tailBench } from './tail.mjs'
+import { coalesceBench } from './coalesce.mjs'
 import { cpuNs, fmtNs, fmtPct, fmtRatio, gc, median, note, nsPerCall, percentile, table } from './harness.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -297,4 +298,5 @@ await sizes()
 await shareTabsBench()
 await coordinationBench()
 await tailBench()
+await coalesceBench()
 console.log(`\ndone in ${(Number(hrtime.bigint() - started) / 1e9).toFixed(1)} s · load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews every figure)`)
