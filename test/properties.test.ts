@@ -206,7 +206,8 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
       halfOpen: { probes: cfg.probes, successesToClose: cfg.successesToClose },
     },
     bulkhead: { maxConcurrent: cfg.maxConcurrent, maxQueue: cfg.maxQueue, queueTimeout: cfg.queueTimeout },
-    timeout: { attempt: cfg.attempt, total: cfg.total },
+    // An attempt deadline written past the total one is refused at creation; the default attempt (10 s) is past it still.
+    timeout: cfg.attempt !== false && cfg.total !== false && cfg.attempt > cfg.total ? { total: cfg.total } : { attempt: cfg.attempt, total: cfg.total },
     retry: { limit: cfg.limit, backoff: { base: cfg.backoffBase }, ...(cfg.budget ? {} : { budget: false }) },
   }
   const rf: ResilientFetch = createResilientFetch(options)

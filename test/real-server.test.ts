@@ -95,7 +95,7 @@ describe.each(VARIANTS)('against a real HTTP server on 127.0.0.1, %s', (_, varia
 
   it('cuts a hanging server at the total deadline when it is the shorter one', async () => {
     handlers.set('/hang', hang)
-    const rf = createResilientFetch({ timeout: { attempt: 1_000, total: 200 }, retry: false, ...variant })
+    const rf = createResilientFetch({ timeout: { total: 200 }, retry: false, ...variant })
     const error = await rejection(rf(`${origin}/hang`))
     expect(error).toBeInstanceOf(TimeoutError)
     expect(error).toMatchObject({ scope: 'total', timeout: 200 })
@@ -108,7 +108,7 @@ describe.each(VARIANTS)('against a real HTTP server on 127.0.0.1, %s', (_, varia
       if (n++ === 0) res.writeHead(503).end()
     })
     const rf = createResilientFetch({
-      timeout: { attempt: 1_000, total: 400 },
+      timeout: { total: 400 },
       retry: { limit: 5, backoff: { base: 10, jitter: 'none' } },
       breaker: false,
       ...variant,

@@ -312,7 +312,7 @@ export const CASES: Case[] = [
     name: 'total deadline: TimeoutError, socket closed',
     async run(t) {
       await t.script([{ status: 503 }, { hold: true }])
-      const rf = createResilientFetch({ timeout: { attempt: 10_000, total: 400 }, retry: { limit: 3, backoff: { base: 10, jitter: 'none' } }, breaker: false, fallback: false })
+      const rf = createResilientFetch({ timeout: { total: 400 }, retry: { limit: 3, backoff: { base: 10, jitter: 'none' } }, breaker: false, fallback: false })
       const error = await rejection(rf(t.url()), 'a retried call whose second attempt hangs')
       assert(error instanceof TimeoutError, `rejects with our TimeoutError, got ${describeError(error)}`)
       equal([error.name, error.scope, error.timeout], ['TimeoutError', 'total', 400], 'name, scope, timeout')

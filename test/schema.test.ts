@@ -1,0 +1,157 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { createResilientFetch } from '../src/index.js'
+import {
+  attemptAndTotal,
+  breakerSchema,
+  bulkheadSchema,
+  fallbackSchema,
+  hedgeSchema,
+  normalizeOptions,
+  openDurationBackoff,
+  optionsSchema,
+  retryPolicy,
+  throttleSchema,
+} from '../src/options.js'
+import { MAX_DURATION, shapeOf, type Check } from '../src/schema.js'
+
+const TYPES = readFileSync(new URL('../src/types.ts', import.meta.url), 'utf8')
+const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+
+/** The interfaces of types.ts whose fields are options, with the schema that checks them. */
+const SCHEMAS: Record<string, Check<unknown>> = {
+  ResilientFetchOptions: optionsSchema,
+  BreakerOptions: breakerSchema,
+  OpenDurationBackoff: openDurationBackoff,
+  BulkheadOptions: bulkheadSchema,
+  TimeoutOptions: attemptAndTotal,
+  RetryOptions: retryPolicy,
+  FallbackOptions: fallbackSchema,
+  HedgeOptions: hedgeSchema,
+  ThrottleOptions: throttleSchema,
+}
+
+/** `@default` tags written in prose (what the code does, not a value): held to the schema by hand below. */
+const PROSE = new Set(['ResilientFetchOptions.fetch', 'ResilientFetchOptions.key', 'ResilientFetchOptions.retry', 'ResilientFetchOptions.isFailure'])
+
+/** Every `@default` of an option field in types.ts: interface, field, and the tag's text. */
+function defaultTags(): { where: string; field: string; text: string }[] {
+  const tags: { where: string; field: string; text: string }[] = []
+  const interfaces = [...TYPES.matchAll(/export interface (\w+)[^{]*\{([\s\S]*?)\n\}/g)]
+  for (const [, name, body] of interfaces) {
+    if (SCHEMAS[name!] === undefined) continue
+    for (const [, doc, field] of body!.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*(?:readonly\s+)?(\w+)\??:/g)) {
+      const tag = /@default\s+([\s\S]*?)\s*(?:\n\s*\*\s*@|\n?\s*$)/.exec(doc!.replace(/\n\s*\*(?!\/)/g, '\n'))
+      if (tag) tags.push({ where: name!, field: field!, text: tag[1]!.trim() })
+    }
+  }
+  return tags
+}
+
+/** The object schemas behind the top-level options that are on by default. */
+const NESTED: Record<string, Record<string, { default?: unknown }> | undefined> = {
+  breaker: shapeOf(breakerSchema),
+  bulkhead: shapeOf(bulkheadSchema),
+  timeout: shapeOf(attemptAndTotal),
+  retry: shapeOf(retryPolicy),
+  fallback: shapeOf(fallbackSchema),
+}
+
+const evaluate = (text: string): unknown => new Function(`return (${text})`)()
+
+function normalizedDefault(schema: Check<unknown>, field: string, path: string): unknown {
+  const spec = shapeOf(schema)![field]!
+  return spec.check(spec.default, path)
+}
+
+describe('the option schema', () => {
+  it('holds every @default tag in types.ts to the default it applies', () => {
+    const tags = defaultTags()
+    expect(tags.length).toBeGreaterThan(25)
+    for (const { where, field, text } of tags) {
+      const schema = SCHEMAS[where]!
+      const spec = shapeOf(schema)?.[field]
+      expect(spec, `${where}.${field} is documented but not in the schema`).toBeDefined()
+      if (PROSE.has(`${where}.${field}`)) continue
+      const path = `${where}.${field}`
+      expect(spec!.check(evaluate(text), path), `${where}.${field}: @default ${text}`).toEqual(normalizedDefault(schema, field, path))
+    }
+  })
+
+  it('documents with @default every option that has a default other than "on with its own defaults"', () => {
+    const tagged = new Set(defaultTags().map(({ where, field }) => `${where}.${field}`))
+    for (const [where, schema] of Object.entries(SCHEMAS)) {
+      for (const [field, spec] of Object.entries(shapeOf(schema)!)) {
+        const onByDefault = typeof spec.default === 'object' && spec.default !== null && Object.keys(spec.default).length === 0
+        if (spec.default === undefined || onByDefault) continue
+        expect(tagged.has(`${where}.${field}`), `${where}.${field} has a default but no @default tag`).toBe(true)
+      }
+    }
+  })
+
+  it('the prose defaults say what the schema does', () => {
+    const o = normalizeOptions(undefined)
+    expect(o.fetch).toBeUndefined()
+    expect(o.key).toBeUndefined()
+    expect(o.retry).toMatchObject({ limit: 2 })
+    expect(o.isFailure.name).toBe('isFailureDefault')
+  })
+
+  it("holds the README's defaults block to the schema: every default, spelled out, is what createResilientFetch() uses", () => {
+    const block = /```ts\n([\s\S]*?)```/.exec(README.slice(README.indexOf('## Use')))![1]!
+    const literal = /const defaults = (\{[\s\S]*?\n\})/.exec(block)![1]!
+    const defaults = evaluate(literal) as Record<string, unknown>
+    expect(normalizeOptions(defaults as never)).toEqual(normalizeOptions(undefined))
+    // Spelled out: every option with a default appears, and every defaulted field of the enabled ones.
+    for (const [field, spec] of Object.entries(shapeOf(optionsSchema)!)) {
+      // Functions (the classifier) are not data: the README names them in prose.
+      if (spec.default !== undefined && typeof spec.default !== 'function') expect(defaults, field).toHaveProperty(field)
+      const nested = NESTED[field]
+      if (nested === undefined) continue
+      for (const [inner, innerSpec] of Object.entries(nested)) {
+        if (innerSpec.default !== undefined) expect(defaults[field], `${field}.${inner}`).toHaveProperty(inner)
+      }
+    }
+  })
+})
+
+describe('option errors say what is wrong, naming the path and the value', () => {
+  const cases: [string, unknown, RegExp | string][] = [
+    ["timeout: '3000'", { timeout: '3000' }, 'timeout must be a number, got "3000" (a string: write 3000 without quotes)'],
+    ['timeout: NaN', { timeout: NaN }, 'timeout must be a number, got NaN'],
+    ['timeout.attempt > timeout.total', { timeout: { attempt: 5_000, total: 1_000 } }, 'timeout.attempt (5000 ms) must not exceed timeout.total (1000 ms): the total deadline would cut every attempt first'],
+    ['a number timeout past the default total', { timeout: 60_000 }, /timeout \(60000 ms, the attempt deadline\) must not exceed the total deadline \(30000 ms by default\)/],
+    ['a duration past the timer limit', { bulkhead: { queueTimeout: 2 ** 31 } }, `bulkhead.queueTimeout must be at most ${MAX_DURATION} ms (about 24.8 days, the longest a timer waits), got 2147483648`],
+    ['an open duration past the timer limit', { breaker: { openDuration: 1e12 } }, /breaker\.openDuration must be at most 2147483647 ms/],
+    ['retry.backoff.base as a string', { retry: { backoff: { base: '300' } } }, 'retry.backoff.base must be a number, got "300" (a string: write 300 without quotes)'],
+  ]
+  it.each(cases)('%s', (_name, options, message) => {
+    expect(() => createResilientFetch(options as never)).toThrow(message)
+  })
+
+  it('an attempt deadline past a total written beside it is refused; past a default or per-call total it is cut by it', () => {
+    expect(normalizeOptions({ timeout: { total: 200 } }).timeout).toEqual({ attempt: 10_000, total: 200 })
+    expect(normalizeOptions({ timeout: { attempt: 200, total: 200 } }).timeout).toEqual({ attempt: 200, total: 200 })
+  })
+
+  it('wrong types are TypeErrors, out-of-range values RangeErrors', () => {
+    expect(() => createResilientFetch({ timeout: '3000' as never })).toThrow(TypeError)
+    expect(() => createResilientFetch({ timeout: { attempt: 5_000, total: 1_000 } })).toThrow(RangeError)
+    expect(() => createResilientFetch({ bulkhead: { queueTimeout: 2 ** 31 } })).toThrow(RangeError)
+  })
+
+  it('Infinity where it means no limit: no deadline, any age of a copy served, any Retry-After honoured', () => {
+    const o = normalizeOptions({ fallback: { maxAge: Infinity }, retry: { maxRetryAfter: Infinity }, timeout: { attempt: Infinity, total: Infinity } })
+    expect(o.fallback && o.fallback.maxAge).toBe(Infinity)
+    expect(o.retry && o.retry.maxRetryAfter).toBe(Infinity)
+    expect(o.timeout).toEqual({ attempt: false, total: false })
+    expect(() => normalizeOptions({ bulkhead: { queueTimeout: Infinity } })).toThrow(/bulkhead\.queueTimeout must be a positive finite number of ms, got Infinity/)
+  })
+
+  it('per-call options are checked with the same messages, under resilience.', async () => {
+    const rf = createResilientFetch({ fetch: async () => new Response('ok'), fallback: false })
+    await expect(rf('https://a.test/', { resilience: { timeout: '3000' as never } })).rejects.toThrow('resilience.timeout must be a number, got "3000" (a string: write 3000 without quotes)')
+    await expect(rf('https://a.test/', { resilience: { priority: 'urgent' as never } })).rejects.toThrow(`resilience.priority must be 'high', 'normal' or 'low', got "urgent"`)
+    await expect(rf('https://a.test/', { resilience: { hedge: 1 as never } })).rejects.toThrow('resilience.hedge must be a boolean, got 1')
+  })
+})
