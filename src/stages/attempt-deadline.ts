@@ -24,7 +24,11 @@ export class ArmedDeadline {
       controller.abort(this.timedOut)
     }, ms)
     const signal = attempt.signal
-    if (signal !== undefined) this.unfollow = follow(signal, controller)
+    if (signal !== undefined) {
+      this.unfollow = follow(signal, controller)
+      // It may have aborted while the attempt waited for its permit or probe lease.
+      if (signal.aborted) controller.abort(signal.reason)
+    }
     const init = attempt.call.init
     this.init = init === undefined ? { signal: controller.signal } : { ...init, signal: controller.signal }
   }

@@ -1,4 +1,4 @@
-import type { BreakerControl, BreakerShare } from '../types.js'
+import type { BreakerControl, BreakerShare, RequestInput } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
 import { Breaker, REFUSED } from '../breaker/breaker.js'
 import { circuitOpenError } from '../errors.js'
@@ -14,8 +14,11 @@ type Ticket = number | { token: number; lease: true }
 
 /** The breaker gate, with the index of its state in a key's states (for `attach`). */
 export interface BreakerGate extends Gate<Breaker, Ticket> {
-  /** Connects the share (other tabs, isolates) once the chain is built; returns the control behind `rf.breaker(key)`. */
-  attach(keys: Keys, index: number): (key: string) => BreakerControl | undefined
+  /**
+   * Connects the share (other tabs, isolates) once the chain is built; returns `rf.breaker(target)`:
+   * the breaker of a key, or of the key a URL or Request maps to (`keyOf`).
+   */
+  attach(keys: Keys, index: number, keyOf: (target: RequestInput) => string | undefined): (target: RequestInput) => BreakerControl | undefined
 }
 
 /**
@@ -36,7 +39,12 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
   async function lease(breaker: Breaker, token: number, attempt: Attempt, t: number): Promise<Ticket | Refusal> {
     const { attempt: attemptTimeout } = attempt.call.timeout
     // One probe for all participants of the share, not one each; a share that fails lets it through.
-    const granted = await share!.acquireProbe!(breaker.key, attemptTimeout === false ? 30_000 : attemptTimeout, attempt.call.waitUntil).catch(() => true)
+    let granted: boolean
+    try {
+      granted = await share!.acquireProbe!(breaker.key, attemptTimeout === false ? 30_000 : attemptTimeout, attempt.call.waitUntil)
+    } catch {
+      granted = true
+    }
     if (granted) return { token, lease: true }
     breaker.release(token)
     return refuse(breaker, t)
@@ -81,14 +89,33 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       if (outcome.kind === 'refused' || outcome.kind === 'aborted') breaker.release(token)
       else learn(breaker, attempt.call, token, outcome)
     },
-    attach(keys, index) {
+    attach(keys, index, keyOf) {
       share?.connect((key, state) => {
         // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
         const open = state.state === 'open' || state.state === 'forced-open'
         const entry = open ? keys.get(key) : keys.find(key)
         ;(entry?.states[index] as Breaker | undefined)?.adopt(state)
       })
-      return (key) => keys.find(key)?.states[index] as Breaker | undefined
+      // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
+      const breakerOf = (key: string) => (keys.find(key) ?? (share?.initial?.(key) === undefined ? undefined : keys.get(key)))?.states[index] as Breaker | undefined
+      return (target) => {
+        if (typeof target === 'string') {
+          const found = breakerOf(target)
+          // A string that is not an absolute URL is a key, never resolved against the page.
+          if (found !== undefined || !isAbsoluteUrl(target)) return found
+        }
+        const key = keyOf(target)
+        return key === undefined ? undefined : breakerOf(key)
+      }
     },
+  }
+}
+
+function isAbsoluteUrl(value: string): boolean {
+  try {
+    new URL(value)
+    return true
+  } catch {
+    return false
   }
 }

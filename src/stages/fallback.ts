@@ -2,7 +2,8 @@ import type { NormalizedFallback } from '../options.js'
 import type { Fallback, FallbackRequest } from '../fallback.js'
 import { lazyFallback } from '../fallback-lazy.js'
 import { isRequest } from './transport.js'
-import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
+import { baseUrl } from '../url.js'
+import { aborted, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
 
 /** The fallback wrapper, and `clear()` behind `rf.clear()`. */
 export interface FallbackWrapper extends Wrapper<undefined> {
@@ -21,20 +22,25 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
   const uses = (call: Call) => call.method === 'GET' && call.options?.fallback !== false
 
   function describe(call: Call): FallbackRequest {
-    const headers = call.init?.headers ?? (isRequest(call.input) ? call.input.headers : undefined)
-    return { method: 'GET', url: absolute(call.url), headers: new Headers(headers) }
+    const request = isRequest(call.input) ? call.input : undefined
+    return { method: 'GET', url: absolute(call.url), headers: new Headers(call.init?.headers ?? request?.headers), cache: call.init?.cache ?? request?.cache }
   }
 
   async function answer(call: Call, next: Next): Promise<Outcome> {
+    // Noted at the start: a response to a call that started before rf.clear() is never stored.
+    const epoch = fallback.epoch()
     const outcome = await next(call)
     if (outcome.kind === 'aborted' || call.signal?.aborted) return outcome
     if (outcome.kind === 'response' && !outcome.failure) {
-      if (outcome.response.status === 200) fallback.remember(describe(call), outcome.response, call.waitUntil)
+      if (outcome.response.status === 200) fallback.remember(describe(call), outcome.response, call.waitUntil, { epoch })
       return outcome
     }
-    const found = await fallback.recall(describe(call))
-    if (found === undefined) return outcome
+    // Bounded by the call's deadline and abort: a hung store never hangs the call.
+    const found = await fallback.recall(describe(call), { signal: call.signal, deadline: call.deadline })
+    if (found === undefined && !call.signal?.aborted) return outcome
+    // The failed response is no longer the answer: the copy is, or the caller's abort.
     if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
+    if (found === undefined || call.signal?.aborted) return aborted(call.signal!.reason)
     totals.fallbacks++
     events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((now() - found.storedAt) / 1000)) })
     // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
@@ -49,10 +55,10 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
   }
 }
 
-/** The URL resolved against the page (in a browser) and without its fragment: the store's key. */
+/** The URL resolved as fetch resolves it (against the document's base) and without its fragment: the store's key. */
 function absolute(url: string): string {
   try {
-    const u = new URL(url, (globalThis as { location?: { href: string } }).location?.href)
+    const u = new URL(url, baseUrl())
     u.hash = ''
     return u.href
   } catch {

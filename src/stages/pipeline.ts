@@ -1,4 +1,4 @@
-import { isDenial, type Attempt, type Call, type Gate, type Next, type Outcome, type Refusal, type Stage, type Transport, type Wrapper } from './types.js'
+import { isDenial, refusal, type Attempt, type Call, type Gate, type Next, type Outcome, type Refusal, type Stage, type Transport, type Wrapper } from './types.js'
 
 /** A stage of the chain: a wrapper, a gate, or both (the total deadline sets the call's deadline and checks it per attempt). */
 export type AnyStage = Stage & Partial<Pick<Wrapper, 'run' | 'answersRefusals'> & Pick<Gate, 'refuses' | 'admit' | 'settle'>>
@@ -45,32 +45,44 @@ export function compose(stages: readonly AnyStage[], innermost: Innermost, now: 
     const attempt: Attempt = { call, signal: signal ?? call.signal, start: 0 }
     const t = now()
     const refused = refuses(call, t)
-    return refused !== undefined ? Promise.resolve(refused) : admitAll(attempt, t)
+    return refused !== undefined ? Promise.resolve(refused) : attemptThrough(attempt, t)
   }
 
-  async function admitAll(attempt: Attempt, t: number): Promise<Outcome> {
+  /**
+   * Admits the attempt gate by gate from gate `i` (a ticket each, pushed on `tickets`); returns the
+   * first denial, or undefined once all admitted. Synchronous unless a gate must wait, so that the
+   * request goes out in the caller's turn whenever no gate waits.
+   */
+  function admitFrom(i: number, attempt: Attempt, t: number, tickets: unknown[]): Outcome | undefined | Promise<Outcome | undefined> {
     const states = attempt.call.states
-    const tickets: unknown[] = []
-    let outcome: Outcome | undefined
-    for (const { stage, index } of gates) {
-      if (stage.admit === undefined) {
-        tickets.push(undefined)
-        continue
-      }
-      let ticket = stage.admit(states[index], attempt, t)
+    for (; i < gates.length; i++) {
+      const { stage, index } = gates[i]!
+      const ticket = stage.admit === undefined ? undefined : stage.admit(states[index], attempt, t)
       if (ticket instanceof Promise) {
-        ticket = await ticket
-        t = now()
+        const next = i + 1
+        return ticket.then((waited) => {
+          if (isDenial(waited)) return waited
+          tickets.push(waited)
+          return admitFrom(next, attempt, now(), tickets)
+        })
       }
-      if (isDenial(ticket)) {
-        outcome = ticket
-        break
-      }
+      if (isDenial(ticket)) return ticket
       tickets.push(ticket)
     }
-    if (outcome === undefined) {
-      attempt.start = t
-      outcome = await innermost.run(attempt)
+    attempt.start = t
+    return undefined
+  }
+
+  async function attemptThrough(attempt: Attempt, t: number): Promise<Outcome> {
+    const tickets: unknown[] = []
+    let outcome: Outcome
+    try {
+      const admitted = admitFrom(0, attempt, t, tickets)
+      const denied = admitted instanceof Promise ? await admitted : admitted
+      outcome = denied ?? (await innermost.run(attempt))
+    } catch (error) {
+      // A stage threw where it should have answered: the call rejects with it, and what the attempt holds is given back.
+      outcome = refusal('request', error)
     }
     settleAll(attempt, tickets, outcome)
     return outcome

@@ -1,6 +1,6 @@
 import type { NormalizedRetry } from '../options.js'
 import { RetryBudget, backoffDelay, parseRetryAfter, sleep } from '../retry.js'
-import { isStream } from './transport.js'
+import { isOneShot } from './transport.js'
 import { aborted, type Call, type Next, type Outcome, type ResponseOutcome, type Runtime, type Wrapper } from './types.js'
 
 /**
@@ -18,7 +18,8 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
     const t = now()
     const response = outcome.kind === 'response' ? outcome.response : undefined
     const retryAfter = response === undefined ? undefined : parseRetryAfter(response.headers.get('retry-after'), t)
-    if (retryAfter !== undefined && retryAfter > retry.maxRetryAfter) return undefined
+    // A wait past any number (a Retry-After of hundreds of digits) is no retry, even with maxRetryAfter: Infinity.
+    if (retryAfter !== undefined && (retryAfter > retry.maxRetryAfter || retryAfter === Infinity)) return undefined
     const delay = retryAfter ?? backoffDelay(n, retry.backoff)
     if (call.deadline !== undefined && t + delay >= call.deadline) return undefined
     if (retry.budget !== false && spend !== undefined && !spend.trySpend(t)) return undefined
@@ -62,7 +63,7 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
       const retry = call.retry
       if (retry === false) return next(call)
       spend?.recordCall(now())
-      if (retry.limit === 0 || !retry.methods.has(call.method) || isStream(call.init?.body)) return next(call)
+      if (retry.limit === 0 || !retry.methods.has(call.method) || isOneShot(call.init?.body)) return next(call)
       return attempts(call, next, retry, spend)
     },
   }

@@ -2,7 +2,7 @@ import type { NormalizedOptions } from '../options.js'
 import type { Outcome as JudgedOutcome } from '../types.js'
 import { isFailureDefault } from '../classify.js'
 import { armDeadline, type ArmedDeadline } from './attempt-deadline.js'
-import { aborted, isFailureStatus, refusal, type Attempt, type Outcome, type Runtime } from './types.js'
+import { aborted, isFailureStatus, refusal, type Attempt, type Call, type Outcome, type Runtime } from './types.js'
 import type { Innermost } from './pipeline.js'
 
 /**
@@ -64,7 +64,7 @@ export function transportStage(options: NormalizedOptions, runtime: Runtime): In
     let response: Response | undefined
     let error: unknown
     try {
-      response = await send(inputOf(attempt), init)
+      response = await send(inputOf(call), init)
     } catch (e) {
       error = e
     }
@@ -77,17 +77,17 @@ export function transportStage(options: NormalizedOptions, runtime: Runtime): In
 }
 
 /** A Request with a body is sent as a clone on each attempt: a body can be read once. */
-function inputOf(attempt: Attempt): RequestInfo | URL {
-  const input = attempt.call.input
+function inputOf(call: Call): RequestInfo | URL {
+  const input = call.input
   return isRequest(input) && input.body !== null ? input.clone() : input
 }
 
 /** Whether fetch could not even build this request. Only asked after a failure: never on the hot path. */
 function refusedByFetch(attempt: Attempt, error: unknown): boolean {
   const init = attempt.call.init
-  if (!(error instanceof TypeError) || isStream(init?.body)) return false
+  if (!(error instanceof TypeError) || isOneShot(init?.body)) return false
   try {
-    new Request(inputOf(attempt), init)
+    new Request(inputOf(attempt.call), init)
     return false
   } catch {
     return true
@@ -98,6 +98,9 @@ export function isRequest(input: unknown): input is Request {
   return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as Request).url === 'string'
 }
 
-export function isStream(body: unknown): boolean {
-  return typeof ReadableStream !== 'undefined' && body instanceof ReadableStream
+/** A body fetch can read only once: a ReadableStream, an async iterable (Node, Deno, Bun), a Node Readable. Never retried nor hedged. */
+export function isOneShot(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false
+  if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) return true
+  return Symbol.asyncIterator in body || typeof (body as { pipe?: unknown }).pipe === 'function'
 }

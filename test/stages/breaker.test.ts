@@ -94,7 +94,7 @@ describe('breaker stage', () => {
     const share: BreakerShare = { connect: (fn) => void (apply = fn) }
     const { stage } = setup({}, share)
     const keys = new Keys([stage], 10)
-    const control = stage.attach(keys, 0)
+    const control = stage.attach(keys, 0, () => undefined)
     expect(control(KEY)).toBeUndefined()
     apply!(KEY, { state: 'open', at: Date.now(), openedAt: Date.now(), openUntil: Date.now() + 5_000 })
     expect(control(KEY)!.state).toBe('open')
