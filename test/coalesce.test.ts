@@ -229,4 +229,19 @@ describe('coalescing against a real server on 127.0.0.1', () => {
     expect(seen.filter((e) => e.type === 'fallback')).toHaveLength(1)
     expect(totals).toMatchObject({ requests: 4, coalesced: 2, fallbacks: 1 })
   })
+
+  it("a lone caller keeps fetch's response; its abort after the headers still reaches the body and closes the socket", async () => {
+    const { rf } = coalescingFetch()
+    const controller = new AbortController()
+    const call = rf(`${origin}/alone`, { signal: controller.signal })
+    await requests(1)
+    held[0]!.res.writeHead(200, { 'content-type': 'text/plain' })
+    held[0]!.res.write('part one,')
+    const response = await call
+    expect(resilienceInfo(response)?.coalesced).toBeUndefined()
+    controller.abort(new Error('gone'))
+    // As with fetch itself (the platform's own abort error on the body: Node's undici gives an AbortError).
+    await expect(response.text()).rejects.toThrow()
+    await held[0]!.closedEarly
+  })
 })

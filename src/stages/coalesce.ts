@@ -1,4 +1,4 @@
-import { follow, keepWith } from '../deadline.js'
+import { follow } from '../deadline.js'
 import { isRequest } from './transport.js'
 import { aborted, refusal, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
 
@@ -7,6 +7,9 @@ import { aborted, refusal, type Call, type Next, type Outcome, type Runtime, typ
  * this, that caller's body errors (a RangeError) and its buffer is freed; the others read on.
  */
 export const MAX_LAG_BYTES = 1024 * 1024
+
+/** Each caller's own controller, kept as long as its Response (beside the transport's): its abort still reaches its body. */
+const kept = new WeakMap<Response, AbortController>()
 
 /** A caller waiting for (then reading) a shared response. */
 interface Member {
@@ -129,7 +132,7 @@ function land(flight: Flight, outcome: Outcome): void {
 function alone(flight: Flight, member: Member, response: Response): Response {
   if (member.own !== undefined) {
     member.onAbort = (reason) => flight.controller.abort(reason)
-    keepWith(response, member.own)
+    kept.set(response, member.own)
   }
   return response
 }
@@ -144,7 +147,7 @@ function copiesOf(response: Response, members: readonly Member[]): Response[] {
     if (response.redirected) Object.defineProperty(copy, 'redirected', { value: true })
     if (member.own !== undefined) {
       member.onAbort = (reason) => branch?.cut(reason)
-      keepWith(copy, member.own)
+      kept.set(copy, member.own)
     }
     return copy
   })
