@@ -80,12 +80,7 @@ export function storedHeader(entry: StoredResponse, name: string): string | null
   return null
 }
 
-/** Rough bytes an entry takes: body plus headers and URL, for stores bounded by size. */
-export function entrySize(entry: StoredResponse): number {
-  let size = entry.body.byteLength + entry.url.length + entry.statusText.length + 16
-  for (const [name, value] of entry.headers) size += name.length + value.length + 4
-  return size
-}
+export { entrySize } from './size.js'
 
 /**
  * Whether a value read back from storage is a whole StoredResponse that can become a Response again

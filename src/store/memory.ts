@@ -1,6 +1,7 @@
 /** In-memory fallback store: least recently used entries go first, bounded by count and bytes. */
 import type { FallbackStore, StoredResponse } from '../types.js'
-import { entrySize, type Evictable } from './entry.js'
+import type { Evictable } from './entry.js'
+import { entrySize } from './size.js'
 import { positiveInteger, show } from '../validate.js'
 
 export interface MemoryStoreOptions {
