@@ -11,6 +11,7 @@ import { retryStage } from './stages/retry.js'
 import { bulkheadStage } from './stages/bulkhead.js'
 import { breakerStage } from './stages/breaker.js'
 import { transportStage } from './stages/transport.js'
+import { lazyCoalesceStage } from './stages/lazy.js'
 import type { Call, Runtime } from './stages/types.js'
 
 /** The chain of an instance, outer to inner. A new policy is a new file in src/stages/ and one line here. */
@@ -18,6 +19,7 @@ export function buildChain(o: NormalizedOptions, runtime: Runtime) {
   const fallback = fallbackStage(o.fallback, runtime)
   const breaker = breakerStage(o.breaker, o.share, runtime)
   const stages: (AnyStage | undefined)[] = [
+    lazyCoalesceStage(o.coalesce, runtime),
     fallback,
     totalDeadlineStage(runtime),
     retryStage(o.retry, runtime),
