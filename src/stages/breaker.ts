@@ -57,24 +57,12 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     const current = breaker.holds(token)
     breaker.record(token, outcome.failure, slow, end)
     share?.record?.(call.key, outcome.failure, slow, call.waitUntil)
-    if (outcome.kind !== 'response' || !current || !options || !options.retryAfter) return
-    const status = outcome.response.status
-    if (status !== 503 && status !== 429) return
-    const retryAfter = parseRetryAfter(outcome.response.headers.get('retry-after'), end)
-    if (retryAfter !== undefined && retryAfter > 0) breaker.openFor(Math.min(retryAfter, MAX_RETRY_AFTER_OPEN), end)
+    if (outcome.kind === 'response' && current && options && options.retryAfter) openOnRetryAfter(breaker, outcome.response, end)
   }
 
   return {
     name: 'breaker',
-    forKey(key) {
-      const breaker = new Breaker(key, options, (b, from, to, remote) => {
-        events.emit('statechange', { key: b.key, from, to })
-        if (!remote) share?.publish?.(b.key, b.view())
-      })
-      const initial = share?.initial?.(key)
-      if (initial) breaker.adopt(initial)
-      return breaker
-    },
+    forKey: (key) => createBreaker(key, options, share, runtime),
     busy: (breaker) => breaker.busy,
     report: (breaker, snapshot, t) => void snapshot.breakers.push(breaker.snapshot(t)),
     refuses: (breaker, _call, t) => (breaker.refuses(t) ? refuse(breaker, t) : undefined),
@@ -89,25 +77,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       if (outcome.kind === 'refused' || outcome.kind === 'aborted') breaker.release(token)
       else learn(breaker, attempt.call, token, outcome)
     },
-    attach(keys, index, keyOf) {
-      share?.connect((key, state) => {
-        // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
-        const open = state.state === 'open' || state.state === 'forced-open'
-        const entry = open ? keys.get(key) : keys.find(key)
-        ;(entry?.states[index] as Breaker | undefined)?.adopt(state)
-      })
-      // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
-      const breakerOf = (key: string) => (keys.find(key) ?? (share?.initial?.(key) === undefined ? undefined : keys.get(key)))?.states[index] as Breaker | undefined
-      return (target) => {
-        if (typeof target === 'string') {
-          const found = breakerOf(target)
-          // A string that is not an absolute URL is a key, never resolved against the page.
-          if (found !== undefined || !isAbsoluteUrl(target)) return found
-        }
-        const key = keyOf(target)
-        return key === undefined ? undefined : breakerOf(key)
-      }
-    },
+    attach: (keys, index, keyOf) => attachTo(keys, index, keyOf, share),
   }
 }
 
@@ -118,4 +88,44 @@ function isAbsoluteUrl(value: string): boolean {
   } catch {
     return false
   }
+}
+
+/** The upstream asked for quiet (a 503/429 with Retry-After): the key stays open until then, at most an hour. */
+function openOnRetryAfter(breaker: Breaker, response: Response, end: number): void {
+  const status = response.status
+  if (status !== 503 && status !== 429) return
+  const retryAfter = parseRetryAfter(response.headers.get('retry-after'), end)
+  if (retryAfter !== undefined && retryAfter > 0) breaker.openFor(Math.min(retryAfter, MAX_RETRY_AFTER_OPEN), end)
+}
+
+/** Connects the share to the keys' breakers and returns `rf.breaker(target)`. */
+function attachTo(keys: Keys, index: number, keyOf: (target: RequestInput) => string | undefined, share: BreakerShare | undefined) {
+  share?.connect((key, state) => {
+    // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
+    const open = state.state === 'open' || state.state === 'forced-open'
+    const entry = open ? keys.get(key) : keys.find(key)
+    ;(entry?.states[index] as Breaker | undefined)?.adopt(state)
+  })
+  // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
+  const breakerOf = (key: string) => (keys.find(key) ?? (share?.initial?.(key) === undefined ? undefined : keys.get(key)))?.states[index] as Breaker | undefined
+  return (target: RequestInput): BreakerControl | undefined => {
+    if (typeof target === 'string') {
+      const found = breakerOf(target)
+      // A string that is not an absolute URL is a key, never resolved against the page.
+      if (found !== undefined || !isAbsoluteUrl(target)) return found
+    }
+    const key = keyOf(target)
+    return key === undefined ? undefined : breakerOf(key)
+  }
+}
+
+/** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
+function createBreaker(key: string, options: NormalizedBreaker, share: BreakerShare | undefined, { events }: Runtime): Breaker {
+  const breaker = new Breaker(key, options, (b, from, to, remote) => {
+    events.emit('statechange', { key: b.key, from, to })
+    if (!remote) share?.publish?.(b.key, b.view())
+  })
+  const initial = share?.initial?.(key)
+  if (initial) breaker.adopt(initial)
+  return breaker
 }

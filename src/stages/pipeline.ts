@@ -23,29 +23,43 @@ export interface Chain {
 
 type Indexed<T> = { stage: T; index: number }
 
-/** Builds the chain: wrappers nest outer to inner around one run of the gates around the transport. */
-export function compose(stages: readonly AnyStage[], innermost: Innermost, now: () => number): Chain {
-  const wrappers: Indexed<Wrapper>[] = []
-  const gates: Indexed<Gate>[] = []
-  stages.forEach((stage, index) => {
-    if (stage.run !== undefined) wrappers.push({ stage: stage as Wrapper, index })
-    if (stage.admit !== undefined || stage.refuses !== undefined) gates.push({ stage: stage as Gate, index })
-  })
-  const answering = wrappers.filter(({ stage }) => stage.answersRefusals !== undefined)
+/** One run of the gates around the transport, for each attempt: admitted in order, settled inner first. */
+class GateRun {
+  constructor(
+    private readonly gates: readonly Indexed<Gate>[],
+    private readonly innermost: Innermost,
+    private readonly now: () => number,
+  ) {}
 
-  function refuses(call: Call, t: number): Refusal | undefined {
-    for (const { stage, index } of gates) {
+  /** The first synchronous refusal of a gate; nothing is taken. */
+  refuses(call: Call, t: number): Refusal | undefined {
+    for (const { stage, index } of this.gates) {
       const refused = stage.refuses?.(call.states[index], call, t)
       if (refused !== undefined) return refused
     }
     return undefined
   }
 
-  const throughGates: Next = (call, signal) => {
+  readonly attempt: Next = (call, signal) => {
     const attempt: Attempt = { call, signal: signal ?? call.signal, start: 0 }
-    const t = now()
-    const refused = refuses(call, t)
-    return refused !== undefined ? Promise.resolve(refused) : attemptThrough(attempt, t)
+    const t = this.now()
+    const refused = this.refuses(call, t)
+    return refused !== undefined ? Promise.resolve(refused) : this.through(attempt, t)
+  }
+
+  private async through(attempt: Attempt, t: number): Promise<Outcome> {
+    const tickets: unknown[] = []
+    let outcome: Outcome
+    try {
+      const admitted = this.admitFrom(0, attempt, t, tickets)
+      const denied = admitted instanceof Promise ? await admitted : admitted
+      outcome = denied ?? (await this.innermost.run(attempt))
+    } catch (error) {
+      // A stage threw where it should have answered: the call rejects with it, and what the attempt holds is given back.
+      outcome = refusal('request', error)
+    }
+    this.settle(attempt, tickets, outcome)
+    return outcome
   }
 
   /**
@@ -53,17 +67,17 @@ export function compose(stages: readonly AnyStage[], innermost: Innermost, now: 
    * first denial, or undefined once all admitted. Synchronous unless a gate must wait, so that the
    * request goes out in the caller's turn whenever no gate waits.
    */
-  function admitFrom(i: number, attempt: Attempt, t: number, tickets: unknown[]): Outcome | undefined | Promise<Outcome | undefined> {
+  private admitFrom(i: number, attempt: Attempt, t: number, tickets: unknown[]): Outcome | undefined | Promise<Outcome | undefined> {
     const states = attempt.call.states
-    for (; i < gates.length; i++) {
-      const { stage, index } = gates[i]!
+    for (; i < this.gates.length; i++) {
+      const { stage, index } = this.gates[i]!
       const ticket = stage.admit === undefined ? undefined : stage.admit(states[index], attempt, t)
       if (ticket instanceof Promise) {
         const next = i + 1
         return ticket.then((waited) => {
           if (isDenial(waited)) return waited
           tickets.push(waited)
-          return admitFrom(next, attempt, now(), tickets)
+          return this.admitFrom(next, attempt, this.now(), tickets)
         })
       }
       if (isDenial(ticket)) return ticket
@@ -73,42 +87,37 @@ export function compose(stages: readonly AnyStage[], innermost: Innermost, now: 
     return undefined
   }
 
-  async function attemptThrough(attempt: Attempt, t: number): Promise<Outcome> {
-    const tickets: unknown[] = []
-    let outcome: Outcome
-    try {
-      const admitted = admitFrom(0, attempt, t, tickets)
-      const denied = admitted instanceof Promise ? await admitted : admitted
-      outcome = denied ?? (await innermost.run(attempt))
-    } catch (error) {
-      // A stage threw where it should have answered: the call rejects with it, and what the attempt holds is given back.
-      outcome = refusal('request', error)
-    }
-    settleAll(attempt, tickets, outcome)
-    return outcome
-  }
-
-  function settleAll(attempt: Attempt, tickets: unknown[], outcome: Outcome): void {
+  /** Inner gates first: what an inner gate holds is given back before the outer one's. */
+  private settle(attempt: Attempt, tickets: unknown[], outcome: Outcome): void {
     const states = attempt.call.states
-    // Inner gates first: what an inner gate holds is given back before the outer one's.
     for (let i = tickets.length - 1; i >= 0; i--) {
-      const { stage, index } = gates[i]!
+      const { stage, index } = this.gates[i]!
       stage.settle?.(states[index], attempt, tickets[i], outcome)
     }
   }
+}
 
-  let run: Next = throughGates
+/** Builds the chain: wrappers nest outer to inner around one run of the gates around the transport. */
+export function compose(stages: readonly AnyStage[], innermost: Innermost, now: () => number): Chain {
+  const wrappers: Indexed<Wrapper>[] = []
+  const gates: Indexed<Gate>[] = []
+  stages.forEach((stage, index) => {
+    if (stage.run !== undefined) wrappers.push({ stage: stage as Wrapper, index })
+    if (stage.admit !== undefined || stage.refuses !== undefined) gates.push({ stage: stage as Gate, index })
+  })
+  const answering = wrappers.filter(({ stage }) => stage.answersRefusals !== undefined)
+  const gateRun = new GateRun(gates, innermost, now)
+  let run: Next = gateRun.attempt
   for (let i = wrappers.length - 1; i >= 0; i--) {
     const { stage, index } = wrappers[i]!
     const inner = run
     // A wrapper's `next(call, signal)` reaches the gates with that signal only when it is the innermost wrapper (hedging).
     run = (call) => stage.run(call, inner, call.states[index])
   }
-
   return {
     stages,
     order: [...stages.map((stage) => stage.name), ...innermost.names],
     run: (call) => run(call),
-    refusal: (call, t) => (answering.some(({ stage }) => stage.answersRefusals!(call)) ? undefined : refuses(call, t)),
+    refusal: (call, t) => (answering.some(({ stage }) => stage.answersRefusals!(call)) ? undefined : gateRun.refuses(call, t)),
   }
 }

@@ -14,19 +14,10 @@ export function transportStage(options: NormalizedOptions, runtime: Runtime): In
   const { events, totals, now } = runtime
   const isFailure = options.isFailure === isFailureDefault ? undefined : options.isFailure
 
-  /** The instance's isFailure; when it throws, the attempt ends as the caller's mistake. */
-  function judge(outcome: JudgedOutcome): boolean | Outcome {
-    try {
-      return Boolean(isFailure!(outcome))
-    } catch (error) {
-      return refusal('request', error)
-    }
-  }
-
   function responded(attempt: Attempt, response: Response, duration: number): Outcome {
     const key = attempt.call.key
     const status = response.status
-    const failure = isFailure === undefined ? isFailureStatus(status) : judge({ response, duration })
+    const failure = isFailure === undefined ? isFailureStatus(status) : judge(isFailure, { response, duration })
     if (typeof failure !== 'boolean') return failure
     if (failure) {
       if (events.wants('failure')) events.emit('failure', { key, status, duration })
@@ -48,7 +39,7 @@ export function transportStage(options: NormalizedOptions, runtime: Runtime): In
       totals.timeouts++
       events.emit('timeout', { key: call.key, timeout: timedOut.timeout, scope: timedOut.scope })
     }
-    const failure = isFailure === undefined ? true : judge({ error, duration })
+    const failure = isFailure === undefined ? true : judge(isFailure, { error, duration })
     if (typeof failure !== 'boolean') return failure
     if (events.wants('failure')) events.emit('failure', { key: call.key, error, duration })
     return timedOut !== undefined ? { kind: 'timeout', error: timedOut, failure, duration } : { kind: 'error', error, failure, duration }
@@ -74,6 +65,15 @@ export function transportStage(options: NormalizedOptions, runtime: Runtime): In
   }
 
   return { names: ['attempt deadline', 'transport'], run }
+}
+
+/** The instance's isFailure; when it throws, the attempt ends as the caller's mistake. */
+function judge(isFailure: (outcome: JudgedOutcome) => boolean, outcome: JudgedOutcome): boolean | Outcome {
+  try {
+    return Boolean(isFailure(outcome))
+  } catch (error) {
+    return refusal('request', error)
+  }
 }
 
 /** A Request with a body is sent as a clone on each attempt: a body can be read once. */
