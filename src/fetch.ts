@@ -11,20 +11,25 @@ import { retryStage } from './stages/retry.js'
 import { bulkheadStage } from './stages/bulkhead.js'
 import { breakerStage } from './stages/breaker.js'
 import { transportStage } from './stages/transport.js'
-import { lazyCoalesceStage } from './stages/lazy.js'
+import { latencyStage } from './stages/latency.js'
+import { lazyCoalesceStage, lazyHedgeStage, lazyThrottleStage } from './stages/lazy.js'
 import type { Call, Runtime } from './stages/types.js'
 
 /** The chain of an instance, outer to inner. A new policy is a new file in src/stages/ and one line here. */
 export function buildChain(o: NormalizedOptions, runtime: Runtime) {
   const fallback = fallbackStage(o.fallback, runtime)
   const breaker = breakerStage(o.breaker, o.share, runtime)
+  const latency = latencyStage()
   const stages: (AnyStage | undefined)[] = [
     lazyCoalesceStage(o.coalesce, runtime),
     fallback,
     totalDeadlineStage(runtime),
     retryStage(o.retry, runtime),
+    lazyHedgeStage(o.hedge, runtime, latency),
+    lazyThrottleStage(o.throttle, runtime),
     bulkheadStage(o.bulkhead, runtime),
     breaker,
+    latency,
   ]
   const chain = compose(stages.filter((stage) => stage !== undefined), transportStage(o, runtime), runtime.now)
   return { chain, fallback, breaker }

@@ -1,0 +1,38 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** What the server saw of one request. */
+export interface Seen {
+  path: string
+  /** Resolves on 'close': true when the connection went away before the response was finished. */
+  closedEarly: Promise<boolean>
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, seen: Seen) => void
+
+/** A loopback server for the tail tests: one handler, every request recorded. */
+export async function tailServer(handler: Handler) {
+  const seen: Seen[] = []
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url!, 'http://x').pathname
+    const closedEarly = new Promise<boolean>((resolve) => res.on('close', () => resolve(!res.writableFinished)))
+    const entry = { path, closedEarly }
+    seen.push(entry)
+    req.resume()
+    handler(req, res, entry)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return {
+    origin,
+    seen,
+    /** Resolves once the server has received `n` requests. */
+    async received(n: number): Promise<void> {
+      while (seen.length < n) await new Promise((resolve) => setTimeout(resolve, 2))
+    },
+    async close(): Promise<void> {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
