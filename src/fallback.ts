@@ -6,6 +6,7 @@ import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
 import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, isStoredResponse, storedHeader, toStored, VARY_HEADER, varyRecordOf } from './store/entry.js'
 import { originOf } from './url.js'
+import { now as clockNow } from './clock.js'
 
 export interface NormalizedFallbackOptions {
   store: 'auto' | 'memory' | FallbackStore
@@ -68,7 +69,7 @@ const CLOCK_SKEW = 1_000
 
 type EmitStoreError = (type: 'storeerror', detail: { key: string; error: unknown }) => void
 
-export function createFallback(options: NormalizedFallbackOptions, emit: EmitStoreError, now: () => number = Date.now): Fallback {
+export function createFallback(options: NormalizedFallbackOptions, emit: EmitStoreError, now: () => number = clockNow): Fallback {
   return new LastKnownGood(options, emit, now)
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Message } from './bus.js'
 import { finite, type SafeStorage } from './persist.js'
+import { now } from '../clock.js'
 
 /**
  * How long a claim (no Web Locks) waits to hear a rival before it counts as won: Chromium delivers
@@ -63,7 +64,7 @@ export class ProbeLease {
       return
     }
     // Every live claim is kept, not the last heard: the lowest id must win in every tab, whatever the arrival order.
-    const t = Date.now()
+    const t = now()
     const live = owners ?? new Map<string, number>()
     for (const [owner, until] of live) if (until <= t) live.delete(owner)
     live.set(message.from, message.until)
@@ -74,7 +75,7 @@ export class ProbeLease {
 
   /** Drops claims in storage whose time has passed. */
   sweep(): void {
-    this.context.storage?.sweep(`${this.context.name}:probe:`, (value) => (isClaim(value) ? value.until : undefined), Date.now())
+    this.context.storage?.sweep(`${this.context.name}:probe:`, (value) => (isClaim(value) ? value.until : undefined), now())
   }
 
   private claimKey(key: string): string {
@@ -150,7 +151,7 @@ export class ProbeLease {
   private async claim(key: string, ttl: number): Promise<boolean> {
     const { id, storage, send } = this.context
     const claimKey = this.claimKey(key)
-    let t = Date.now()
+    let t = now()
     if (this.liveClaim(key, t) !== undefined) return false
     const mine: Claim = { owner: id, until: t + ttl }
     storage?.write(claimKey, JSON.stringify(mine))
@@ -158,7 +159,7 @@ export class ProbeLease {
     if (this.context.connected()) {
       // Give a rival's claim time to arrive; the lowest id among live claims wins in every tab.
       await new Promise((r) => setTimeout(r, Math.min(CLAIM_SETTLE_MS, ttl)))
-      t = Date.now()
+      t = now()
       const rival = this.liveClaim(key, t)
       const closed = this.context.closed()
       if (closed || (rival !== undefined && rival.owner < id)) {

@@ -3,6 +3,7 @@
  * quota, disabled storage), and the breaker states kept there until their open window ends.
  */
 import type { BreakerState, SharedBreakerState } from '../types.js'
+import { now } from '../clock.js'
 
 /** localStorage, best effort: every method swallows what storage throws. */
 export interface SafeStorage {
@@ -89,7 +90,7 @@ export function persistedStates(storage: SafeStorage | undefined, name: string):
     stored(key) {
       const value = storage?.read(prefix + key)
       if (value === undefined) return undefined
-      if (!isView(value) || !(value.openUntil !== undefined && value.openUntil > Date.now())) {
+      if (!isView(value) || !(value.openUntil !== undefined && value.openUntil > now())) {
         storage?.remove(prefix + key)
         return undefined
       }
@@ -101,7 +102,7 @@ export function persistedStates(storage: SafeStorage | undefined, name: string):
       else storage?.remove(prefix + key)
     },
     sweep() {
-      storage?.sweep(prefix, (value) => (isView(value) ? value.openUntil : undefined), Date.now())
+      storage?.sweep(prefix, (value) => (isView(value) ? value.openUntil : undefined), now())
     },
   }
 }

@@ -7,6 +7,7 @@ import type { BreakerShare, SharedBreakerState } from '../types.js'
 import { createBus, windowEvents, type Message } from './bus.js'
 import { ProbeLease } from './lease.js'
 import { persistedStates, safeStorage } from './persist.js'
+import { now } from '../clock.js'
 
 export interface ShareAcrossTabsOptions {
   /**
@@ -60,7 +61,7 @@ const MAX_HEARD = 1_000
  */
 export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
   const name = checkOptions(options)
-  const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
+  const id = `${now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
   const storage = safeStorage()
   const states = persistedStates(storage, name)
   const appliers: Apply[] = []

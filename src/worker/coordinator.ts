@@ -6,6 +6,7 @@
  */
 import { FleetBreaker, type FleetSnapshot } from './fleet.js'
 import { readFleetOptions, readMessage, type CoordinatorAnswer, type CoordinatorMessage } from './protocol.js'
+import { now } from '../clock.js'
 
 /** The part of DurableObjectState the coordinator uses. */
 export interface CoordinatorContext {
@@ -56,13 +57,13 @@ export class BreakerCoordinator {
     }
     const message = readMessage(body)
     if (message === undefined) return Response.json({ error: 'bad_message' }, { status: 400 })
-    const answer = this.handle(message, Date.now())
+    const answer = this.handle(message, now())
     await this.persist()
     return Response.json(answer)
   }
 
   async alarm(): Promise<void> {
-    this.breaker?.alarm(Date.now())
+    this.breaker?.alarm(now())
     this.alarmAt = null
     await this.persist()
   }

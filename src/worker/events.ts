@@ -1,4 +1,5 @@
 import type { BreakerState, ResilienceSnapshot } from '../types.js'
+import { now } from '../clock.js'
 
 /** What the event stream needs from a ResilientFetch. */
 export interface StateChangeSource {
@@ -46,11 +47,11 @@ export function eventStream(source: StateChangeSource, snapshot: () => Resilienc
       }
       const onStateChange = (event: CustomEvent<{ key: string; from: BreakerState; to: BreakerState }>): void => {
         const { key, from, to } = event.detail
-        send('statechange', { key, from, to, at: Date.now() })
+        send('statechange', { key, from, to, at: now() })
       }
       const onFallback = (event: Event): void => {
         const { key, age } = (event as CustomEvent<{ key: string; age: number }>).detail
-        send('fallback', { key, age, at: Date.now() })
+        send('fallback', { key, age, at: now() })
       }
       const timer = setInterval(() => send('snapshot', snapshot()), SNAPSHOT_INTERVAL)
       let stopped = false

@@ -14,6 +14,7 @@ import { resilienceInfo, tag } from '../info.js'
 import { eventStream } from './events.js'
 import { matchRoute, requestHeaders, responseHeaders, upstreamUrl } from './route.js'
 import { durableObjectShare, type DurableObjectShare } from './share.js'
+import { now } from '../clock.js'
 
 /** The part of a Worker's ExecutionContext the proxy uses. */
 export interface WorkerContext {
@@ -122,7 +123,7 @@ class WorkerProxy {
     this.rf.addEventListener('statechange', (event) => {
       const { key, to } = event.detail
       // The breaker's own time (jitter, growth, a Retry-After, the fleet's open), read only when it opens.
-      if (to === 'open') this.probeAt.set(key, this.rf.snapshot().breakers.find((b) => b.key === key)?.nextProbeAt ?? Date.now() + config.openDuration)
+      if (to === 'open') this.probeAt.set(key, this.rf.snapshot().breakers.find((b) => b.key === key)?.nextProbeAt ?? now() + config.openDuration)
       else this.probeAt.delete(key)
     })
   }
@@ -234,7 +235,7 @@ class WorkerProxy {
     } catch (error) {
       if (error instanceof CircuitOpenError) {
         const wait = error.retryAfter ?? this.config.openDuration
-        this.probeAt.set(key, Date.now() + wait)
+        this.probeAt.set(key, now() + wait)
         return { failure: { error: 'circuit_open', key, retryAfter: wait }, reached: false }
       }
       if (error instanceof BulkheadRejectedError) return { failure: { error: 'bulkhead_full', key, retryAfter: 1_000 }, reached: false }
@@ -257,7 +258,7 @@ class WorkerProxy {
     const early = await Promise.race([primary, late])
     clearTimeout(timer)
     if (early !== undefined) return { tried: early, hedged: false }
-    if (budget !== undefined && !budget.trySpend(Date.now())) return { tried: await primary, hedged: false }
+    if (budget !== undefined && !budget.trySpend(now())) return { tried: await primary, hedged: false }
     this.hedges++
     const secondary = this.attempt(second[0], second[1], out, controllers[1].signal)
     const results: (Tried | undefined)[] = [undefined, undefined]
@@ -281,7 +282,7 @@ class WorkerProxy {
 
   private async forward(request: Request, url: URL, route: Route, rest: string, ctx: WorkerContext | undefined): Promise<Response> {
     const method = request.method
-    const upstreams = this.candidates(route, Date.now())
+    const upstreams = this.candidates(route, now())
     const attempts = RETRIED.has(method) && upstreams.length > 1 ? 2 : 1
     const hedge = method === 'GET' && upstreams.length > 1 ? this.config.hedge : undefined
     let body: BodyInit | null = null
@@ -291,19 +292,19 @@ class WorkerProxy {
     const waitUntil = this.share === undefined || ctx === undefined ? undefined : (promise: Promise<unknown>) => ctx.waitUntil(promise)
     const out: Outgoing = { method, headers: requestHeaders(request.headers), body, rest, search: url.search, waitUntil, ctx }
     const remembered: FallbackRequest = { method, url: url.href, headers: request.headers }
-    const budget = this.budgetsOf(route, Date.now())
+    const budget = this.budgetsOf(route, now())
 
     let failure: Failure | undefined
     let tried = 0
     for (let i = 0; i < upstreams.length && tried < attempts; i++) {
       // The retry is spent from the route's budget: past it, the failure stands.
-      if (tried === 1 && budget.retries !== undefined && !budget.retries.trySpend(Date.now())) break
+      if (tried === 1 && budget.retries !== undefined && !budget.retries.trySpend(now())) break
       const target = upstreamUrl(upstreams[i], rest, url.search)
       if (target === undefined) return json(400, { error: 'bad_path' })
       const next = hedge !== undefined && tried === 0 && i + 1 < upstreams.length ? upstreams[i + 1] : undefined
       const nextTarget = next === undefined ? undefined : upstreamUrl(next, rest, url.search)
       let result: Tried
-      if (next !== undefined && nextTarget !== undefined && !this.looksOpen(next.origin, Date.now())) {
+      if (next !== undefined && nextTarget !== undefined && !this.looksOpen(next.origin, now())) {
         const raced = await this.race([upstreams[i], target], [next, nextTarget], out, hedge!, budget.hedges)
         result = raced.tried
         if (raced.hedged) {
@@ -328,7 +329,7 @@ class WorkerProxy {
       if (copy !== undefined) {
         this.fallbacks++
         const key = failure?.key ?? upstreams[0].origin
-        this.served.emit('fallback', { key, age: Math.max(0, Math.floor((Date.now() - copy.storedAt) / 1_000)) })
+        this.served.emit('fallback', { key, age: Math.max(0, Math.floor((now() - copy.storedAt) / 1_000)) })
         // A stored copy obeys the same header rules as a live answer (copies stored before them included).
         const response = forClient(copy.response)
         tag(response, { source: 'fallback', key, attempts: tried, storedAt: copy.storedAt })
@@ -341,8 +342,8 @@ class WorkerProxy {
 
   /** A failure that reached the network; wait until the probe if it opened the breaker. */
   private realFailure(error: FailureKind, key: string): Failure {
-    const now = Date.now()
-    return { error, key, retryAfter: this.looksOpen(key, now) ? (this.probeAt.get(key) ?? now) - now : 1_000 }
+    const t = now()
+    return { error, key, retryAfter: this.looksOpen(key, t) ? (this.probeAt.get(key) ?? t) - t : 1_000 }
   }
 }
 

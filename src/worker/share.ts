@@ -6,6 +6,7 @@
 import type { BreakerShare, SharedBreakerState } from '../types.js'
 import { messageRequest, readAnswer, type CoordinatorAnswer, type CoordinatorMessage, type FleetOptions } from './protocol.js'
 import { show } from '../validate.js'
+import { now } from '../clock.js'
 
 /** The part of a DurableObjectNamespace binding the share uses. */
 export interface CoordinatorNamespace {
@@ -102,7 +103,7 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
 class FleetShare implements DurableObjectShare {
   private readonly fleet: FleetOptions
   /** Tells this isolate's reports apart from the others' (the quorum counts distinct reporters). */
-  private readonly reporter = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`
+  private readonly reporter = `${now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`
   private readonly keys = new Map<string, KeyState>()
   private apply: ((key: string, state: SharedBreakerState) => void) | undefined
   /** Until then the object is taken to be unreachable. */
@@ -142,7 +143,7 @@ class FleetShare implements DurableObjectShare {
     } else if (failure) {
       k.failures++
     }
-    const t = Date.now()
+    const t = now()
     if (this.sending(k, t) || t < this.downUntil) return
     if (k.failures === 0 && k.ends.length === 0 && t - k.syncedAt < this.settings.syncInterval) return
     const sent = this.flush(key, k)
@@ -151,7 +152,7 @@ class FleetShare implements DurableObjectShare {
 
   async acquireProbe(key: string, ttl: number): Promise<boolean> {
     const k = this.entry(key)
-    const t = Date.now()
+    const t = now()
     // Rejecting lets the local probe through: never fail closed on the object's account.
     if (t < this.downUntil) throw new Error('BreakerCoordinator unreachable')
     if (t < k.refusedUntil) return false
@@ -163,7 +164,7 @@ class FleetShare implements DurableObjectShare {
       if (grant.permit !== undefined) k.held.push(grant.permit)
       return true
     }
-    k.refusedUntil = Math.min(grant.retryAt, Date.now() + REFUSAL_MEMORY)
+    k.refusedUntil = Math.min(grant.retryAt, now() + REFUSAL_MEMORY)
     return false
   }
 
@@ -177,7 +178,7 @@ class FleetShare implements DurableObjectShare {
       if (this.ended?.permit !== permit || this.ended.key !== key) return
       this.ended = undefined
       k.ends.push([permit, null])
-      const t = Date.now()
+      const t = now()
       if (!this.sending(k, t) && t >= this.downUntil) void this.flush(key, k)
     })
   }
@@ -220,7 +221,7 @@ class FleetShare implements DurableObjectShare {
     try {
       return await Promise.race([send(), late])
     } catch (error) {
-      this.downUntil = Date.now() + retryInterval
+      this.downUntil = now() + retryInterval
       throw error
     } finally {
       clearTimeout(timer)
@@ -228,7 +229,7 @@ class FleetShare implements DurableObjectShare {
   }
 
   private hear(key: string, k: KeyState, view: SharedBreakerState): void {
-    k.syncedAt = Date.now()
+    k.syncedAt = now()
     const last = k.heard
     k.heard = view
     if (last !== undefined && last.state === view.state && last.at === view.at) return
@@ -248,14 +249,14 @@ class FleetShare implements DurableObjectShare {
   private async flush(key: string, k: KeyState): Promise<void> {
     try {
       for (let n = 0; n === 0 || (n < MESSAGES_PER_FLUSH && (k.failures > 0 || k.ends.length > 0)); n++) {
-        if (Date.now() < this.downUntil) {
+        if (now() < this.downUntil) {
           drop(k)
           return
         }
         const message: CoordinatorMessage = { options: this.fleet, reporter: this.reporter, failures: k.failures }
         if (k.ends.length > 0) message.ends = k.ends
         drop(k)
-        k.sendingSince = Date.now()
+        k.sendingSince = now()
         this.hear(key, k, (await this.call(key, message)).view)
       }
     } catch {
@@ -281,7 +282,7 @@ function drop(k: KeyState): void {
  * open gets an open that ends now, so its next call asks the object for a permit like the others.
  */
 function join(view: SharedBreakerState): SharedBreakerState {
-  return { state: 'open', at: view.at, openedAt: view.openedAt ?? view.at, openUntil: Date.now() + 1 }
+  return { state: 'open', at: view.at, openedAt: view.openedAt ?? view.at, openUntil: now() + 1 }
 }
 
 interface Settings {
