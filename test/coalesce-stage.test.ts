@@ -57,13 +57,13 @@ interface Caller {
 }
 
 type Step =
-  | { op: 'call' }
+  | { op: 'call'; signal: boolean }
   | { op: 'abort'; who: number }
   | { op: 'answer'; with: 'response' | 'error' | 'refused' | 'empty' }
   | { op: 'read'; who: number }
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 4, arbitrary: fc.constant({ op: 'call' as const }) },
+  { weight: 4, arbitrary: fc.boolean().map((signal) => ({ op: 'call' as const, signal })) },
   { weight: 3, arbitrary: fc.nat(15).map((who) => ({ op: 'abort' as const, who })) },
   { weight: 2, arbitrary: fc.constantFrom('response', 'error', 'refused', 'empty').map((w) => ({ op: 'answer' as const, with: w as 'response' })) },
   { weight: 2, arbitrary: fc.nat(15).map((who) => ({ op: 'read' as const, who })) },
@@ -83,12 +83,12 @@ describe('property: random interleavings of joins, aborts and outcomes (fake tra
         const flights: Flights = stage.forKey!('https://a.test')
         const callers: Caller[] = []
         // The fake transport: each request waits for an 'answer' step, or ends on its signal.
-        const sent: { resolve: (o: Outcome) => void; signal: AbortSignal }[] = []
+        const sent: { resolve: (o: Outcome) => void }[] = []
         const next = (call: Call) =>
           new Promise<Outcome>((resolve) => {
-            const signal = call.signal!
-            sent.push({ resolve, signal })
-            signal.addEventListener('abort', () => resolve({ kind: 'aborted', reason: signal.reason }), { once: true })
+            const signal = call.signal
+            sent.push({ resolve })
+            signal?.addEventListener('abort', () => resolve({ kind: 'aborted', reason: signal.reason }), { once: true })
           })
         let joined = 0
         for (const s of steps) {
@@ -98,7 +98,7 @@ describe('property: random interleavings of joins, aborts and outcomes (fake tra
             const caller: Caller = { controller, settled: 0, outcome: undefined }
             callers.push(caller)
             if (flights.size > 0) joined++
-            void stage.run(testCall({ signal: controller.signal }), next, flights).then((o) => {
+            void stage.run(testCall({ signal: s.signal ? controller.signal : undefined }), next, flights).then((o) => {
               caller.settled++
               caller.outcome = o
             })
@@ -121,8 +121,10 @@ describe('property: random interleavings of joins, aborts and outcomes (fake tra
           const read = await outcome.response.text().catch((error: unknown) => error)
           expect(['shared body', '', ...(controller.signal.aborted ? [controller.signal.reason] : [])]).toContain(read)
         }
-        // Whatever is still in flight ends: its callers abort.
+        // Whatever is still in flight ends: its callers abort, and (a first caller without a signal never leaves) every request answers.
         for (const caller of callers) caller.controller.abort(new Error('end'))
+        await flush()
+        for (const request of sent) request.resolve(networkError())
         await flush()
         expect(callers.map((c) => c.settled)).toEqual(callers.map(() => 1))
         expect(flights.size).toBe(0)

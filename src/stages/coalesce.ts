@@ -27,7 +27,8 @@ interface Member {
 interface Flight {
   readonly id: string
   readonly flights: Flights
-  readonly controller: AbortController
+  /** Aborts the shared request; undefined when the first caller has no signal (it never leaves). */
+  readonly controller: AbortController | undefined
   readonly shared: Call
   readonly members: Set<Member>
 }
@@ -46,9 +47,10 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
   const totals = runtime.totals
 
   function lead(call: Call, next: Next, flights: Flights, id: string): Promise<Outcome> {
-    const controller = new AbortController()
-    // The caller's own signal (in init, or the Request's) must not reach the shared request.
-    const shared: Call = { ...call, signal: controller.signal, init: { ...call.init, signal: controller.signal } }
+    // A first caller without a signal never leaves: its own call can be the shared one. Else the
+    // shared request gets a signal of its own (the caller's, in init or the Request, must not reach it).
+    const controller = call.signal === undefined ? undefined : new AbortController()
+    const shared: Call = controller === undefined ? call : { ...call, signal: controller.signal, init: { ...call.init, signal: controller.signal } }
     const flight: Flight = { id, flights, controller, shared, members: new Set() }
     flights.set(id, flight)
     const first = enter(flight, call, false)
@@ -99,7 +101,7 @@ function leave(flight: Flight, member: Member, reason: unknown): void {
   member.resolve(aborted(reason))
   if (flight.members.size > 0) return
   forget(flight)
-  flight.controller.abort(reason)
+  flight.controller?.abort(reason)
 }
 
 function forget(flight: Flight): void {
@@ -131,7 +133,7 @@ function land(flight: Flight, outcome: Outcome): void {
 /** The only caller left takes the response itself: its abort aborts the shared request, so its body. */
 function alone(flight: Flight, member: Member, response: Response): Response {
   if (member.own !== undefined) {
-    member.onAbort = (reason) => flight.controller.abort(reason)
+    member.onAbort = (reason) => flight.controller?.abort(reason)
     kept.set(response, member.own)
   }
   return response
