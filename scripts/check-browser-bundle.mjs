@@ -114,7 +114,7 @@ export async function minGzipSize(source, resolveDir = ROOT) {
  * weighs today and come down as it shrinks, so nothing grows past them unnoticed (a stage that is
  * off by default landing in the up-front bundle fails here).
  */
-export const SIZE_LIMITS = { upFront: 13_000, all: 26_000 }
+export const SIZE_LIMITS = { upFront: 14_000, all: 26_000 }
 export const SIZE_TARGETS = { upFront: 7_000, all: 11_000 }
 
 export const kb = (bytes) => `${(bytes / 1000).toFixed(2)} kB / ${(bytes / 1024).toFixed(2)} KiB`

@@ -6,17 +6,27 @@ import { testRuntime } from './helpers.js'
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
+/** The stages that decide something: all but the latency gate, which only measures. */
+const policies = (order: readonly string[]) => order.filter((name) => name !== 'latency')
+
 describe('the chain', () => {
   it('runs its stages in the order the README gives, outer to inner', () => {
     const line = /outer to inner: (.*)/.exec(README)![1]!
     const documented = line.split('→').map((name) => name.trim())
     expect(documented).toEqual(['fallback', 'total deadline', 'retry', 'bulkhead', 'breaker', 'attempt deadline', 'transport'])
     const { chain } = buildChain(normalizeOptions({}), testRuntime().runtime)
-    expect(chain.order).toEqual(documented)
+    expect(policies(chain.order)).toEqual(documented)
+    // The latency gate only measures (it admits every attempt): innermost of the gates, it sees each attempt's time to headers.
+    expect(chain.order.slice(-3)).toEqual(['latency', 'attempt deadline', 'transport'])
+  })
+
+  it('adds the stages that are off by default where they belong, only when on', () => {
+    const { chain } = buildChain(normalizeOptions({ coalesce: true, hedge: {}, throttle: {} }), testRuntime().runtime)
+    expect(policies(chain.order)).toEqual(['coalesce', 'fallback', 'total deadline', 'retry', 'hedge', 'throttle', 'bulkhead', 'breaker', 'attempt deadline', 'transport'])
   })
 
   it('leaves out what is off: it costs nothing', () => {
     const { chain } = buildChain(normalizeOptions({ fallback: false, breaker: false, bulkhead: false }), testRuntime().runtime)
-    expect(chain.order).toEqual(['total deadline', 'retry', 'attempt deadline', 'transport'])
+    expect(policies(chain.order)).toEqual(['total deadline', 'retry', 'attempt deadline', 'transport'])
   })
 })
