@@ -24,6 +24,7 @@ import { shareTabsBench } from './share-tabs.mjs'
 import { coordinationBench } from './coordination.mjs'
 import { tailBench } from './tail.mjs'
 import { coalesceBench } from './coalesce.mjs'
+import { chromiumBench } from './chromium.mjs'
 import { cpuNs, fmtNs, fmtPct, fmtRatio, gc, median, note, nsPerCall, percentile, table } from './harness.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -299,4 +300,5 @@ await shareTabsBench()
 await coordinationBench()
 await tailBench()
 await coalesceBench()
+await chromiumBench()
 console.log(`\ndone in ${(Number(hrtime.bigint() - started) / 1e9).toFixed(1)} s · load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews every figure)`)
