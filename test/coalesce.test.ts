@@ -252,4 +252,18 @@ describe('coalescing against a real server on 127.0.0.1', () => {
     await expect(response.text()).rejects.toThrow()
     await held[0]!.closedEarly
   })
+
+  it('hedges belong to the shared call: 5 callers, one request and one hedge, the loser closed once', async () => {
+    const { rf, totals } = coalescingFetch({ hedge: { delay: 20, budget: false }, retry: false })
+    const calls = Array.from({ length: 5 }, () => rf(`${origin}/tail`))
+    await requests(2)
+    answer(held[1]!, 'hedge won')
+    const responses = await Promise.all(calls)
+    expect(await Promise.all(responses.map((r) => r.text()))).toEqual(Array(5).fill('hedge won'))
+    expect(responses.map((r) => resilienceInfo(r)?.hedged)).toEqual(Array(5).fill(true))
+    await held[0]!.closedEarly
+    expect(totals()).toMatchObject({ requests: 5, coalesced: 4, hedges: 1 })
+    await settle()
+    expect(held).toHaveLength(2)
+  })
 })
