@@ -1,20 +1,22 @@
 import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../errors.js'
-import { createFallback, type Fallback, type FallbackRequest } from '../fallback.js'
 import { createResilientFetch } from '../index.js'
 import { CONTENT_TYPE, toPrometheus } from '../metrics/prometheus.js'
-import { normalizeFallback, normalizeHedge, normalizeRetry, type NormalizedFallback, type NormalizedHedge, type NormalizedRetry } from '../options.js'
-import { RetryBudget } from '../retry.js'
-import { isFailureStatus } from '../stages/types.js'
+import { normalizeFallback, normalizeHedge, normalizeRetry, normalizeTimeout, type NormalizedHedge } from '../options.js'
+import { now } from '../clock.js'
+import { fallbackStage } from '../stages/fallback.js'
+import { failoverStage } from '../stages/failover.js'
+import { Keys } from '../stages/keys.js'
+import { compose, type Chain } from '../stages/pipeline.js'
+import { aborted, isFailureStatus, refusal, type Attempt, type Call, type Outcome, type Runtime } from '../stages/types.js'
 import { cacheStore } from '../store/cache.js'
 import { kvStore } from '../store/kv.js'
-import type { BreakerState, FallbackStore, ResilienceSnapshot, ResilientFetch } from '../types.js'
+import type { BreakerState, FallbackStore, ResilienceSnapshot, ResilienceTotals, ResilientFetch } from '../types.js'
 import { resolveConfig, type ProxyConfig, type ResolvedConfig, type Route, type Upstream } from './config.js'
 import { Events } from '../events.js'
 import { resilienceInfo, tag } from '../info.js'
 import { eventStream } from './events.js'
 import { matchRoute, requestHeaders, responseHeaders, upstreamUrl } from './route.js'
 import { durableObjectShare, type DurableObjectShare } from './share.js'
-import { now } from '../clock.js'
 
 /** The part of a Worker's ExecutionContext the proxy uses. */
 export interface WorkerContext {
@@ -40,21 +42,14 @@ export interface Health {
   fallback: FallbackKind
 }
 
-/** One attempt's result: an answer to send, or a failure (`reached`: it got to the network). */
-type Tried = { response: Response } | { failure: Failure; reached: boolean }
-
-interface Failure {
-  error: FailureKind
-  key: string
-  /** ms until the client may usefully try again. */
-  retryAfter: number
+/** The client's request as the chain carries it: what each origin is sent, and where. */
+interface ProxyCall extends Call {
+  readonly out: Outgoing
 }
 
-/** The library's retry defaults: only idempotent methods get the one retry on another origin, within the retry budget. */
-const RETRY = normalizeRetry(undefined) as NormalizedRetry
-const RETRIED = RETRY.methods
-/** The library's hedge budget, for HEDGE_MS. */
-const HEDGE_BUDGET = (normalizeHedge({}) as NormalizedHedge).budget
+/** An origin's outcome, with the origin it came from (for the 503's `key`). */
+type FromOrigin = Outcome & { origin?: string }
+
 const CACHE_NAME = 'resilient-fetch-proxy'
 /** KV keys of the proxy's copies start with this, so the namespace may hold other data. */
 const KV_PREFIX = 'resilient-fetch-proxy:'
@@ -76,21 +71,24 @@ export function buildProxy(config: ResolvedConfig): ProxyHandler {
   return (request, _env, ctx) => proxy.handle(request, ctx)
 }
 
-/** The library's resilient fetch per origin, plus what the proxy does across origins: failover, hedging, the copies. */
+/**
+ * The proxy's chain, from the library's own stages: fallback ⊃ failover across origins ⊃ each
+ * origin's gates (breaker, bulkhead that rejects at once, attempt deadline, transport: a resilient
+ * fetch keyed by origin, with its own retry, fallback and total deadline off).
+ */
 class WorkerProxy {
   private readonly rf: ResilientFetch
   private readonly share: DurableObjectShare | undefined
-  private readonly fallback: Fallback
+  private readonly chain: Chain
+  /** The chain's per-route state (the failover's budgets), by route prefix: so an outage is not amplified. */
+  private readonly routes: Keys
   private readonly kind: FallbackKind
   /** When an open origin may be probed again; learnt from the open transition and from each refusal. */
   private readonly probeAt = new Map<string, number>()
   private rotation = 0
-  private retries = 0
-  private fallbacks = 0
-  private hedges = 0
-  /** Per route (its origins share the retries and hedges): the library's budgets, so an outage is not amplified. */
-  private readonly budgets = new Map<string, { retries: RetryBudget | undefined; hedges: RetryBudget | undefined }>()
-  /** The copies served, for /events (the library's own fallback, which would emit them, is off here). */
+  /** The chain's counts (retries on another origin, hedges, copies served), added to the origins' snapshot. */
+  private readonly totals: ResilienceTotals = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }
+  /** The copies served, for /events. */
   private readonly served = new Events()
   private announced = false
 
@@ -104,6 +102,7 @@ class WorkerProxy {
             breaker: { failureThreshold: config.failureThreshold, window: config.window, openDuration: config.openDuration },
             minReporters: config.minReporters,
           })
+    // Each origin's gates: the library's breaker, bulkhead, attempt deadline and transport.
     this.rf = createResilientFetch({
       ...(config.fetch === undefined ? {} : { fetch: config.fetch }),
       breaker,
@@ -116,16 +115,41 @@ class WorkerProxy {
     })
     const { store, kind } = fallbackStore(config)
     this.kind = kind
-    // The library's fallback defaults (maxAge, maxBodyBytes, private), with the proxy's store.
-    this.fallback = createFallback(normalizeFallback({ store }) as NormalizedFallback, (_type, detail) => {
-      console.warn(`resilient-fetch proxy: fallback store failed for ${detail.key}:`, detail.error)
-    })
+    const runtime: Runtime = { now, totals: this.totals, events: this.chainEvents() }
+    const stages = [
+      // The library's fallback (its maxAge, maxBodyBytes, private rules), with the proxy's store.
+      fallbackStage(normalizeFallback({ store }), runtime),
+      failoverStage(
+        {
+          targets: (call) => (call as ProxyCall).out.targets,
+          healthy: (target, t) => !this.looksOpen(target.key, t),
+          retry: normalizeRetry(undefined),
+          hedge: config.hedge === undefined ? undefined : { delay: config.hedge, budget: (normalizeHedge({}) as NormalizedHedge).budget },
+        },
+        runtime,
+      ),
+    ].filter((stage) => stage !== undefined)
+    this.chain = compose(stages, { names: ['origin'], run: (attempt) => this.send(attempt) }, now)
+    this.routes = new Keys(this.chain.stages, Infinity)
     this.rf.addEventListener('statechange', (event) => {
       const { key, to } = event.detail
       // The breaker's own time (jitter, growth, a Retry-After, the fleet's open), read only when it opens.
       if (to === 'open') this.probeAt.set(key, this.rf.snapshot().breakers.find((b) => b.key === key)?.nextProbeAt ?? now() + config.openDuration)
       else this.probeAt.delete(key)
     })
+  }
+
+  /** The chain's events: a copy served goes to /events; a failing store is logged. */
+  private chainEvents(): Runtime['events'] {
+    return {
+      emit: (type, detail) => {
+        if (type === 'storeerror') {
+          const { key, error } = detail as { key: string; error: unknown }
+          console.warn(`resilient-fetch proxy: fallback store failed for ${key}:`, error)
+        } else this.served.emit(type, detail)
+      },
+      wants: (type) => type === 'storeerror' || this.served.wants(type),
+    }
   }
 
   /** The Worker's fetch handler. */
@@ -156,30 +180,20 @@ class WorkerProxy {
     }
   }
 
-  private budgetsOf(route: Route, t: number) {
-    let b = this.budgets.get(route.prefix)
-    if (b === undefined) {
-      b = { retries: RETRY.budget ? new RetryBudget(RETRY.budget) : undefined, hedges: HEDGE_BUDGET ? new RetryBudget(HEDGE_BUDGET) : undefined }
-      this.budgets.set(route.prefix, b)
-    }
-    b.retries?.recordCall(t)
-    b.hedges?.recordCall(t)
-    return b
-  }
   snapshot(): ResilienceSnapshot {
     const current = this.rf.snapshot()
-    // The proxy retries and serves fallbacks itself (the library's own are off), so it adds its counts.
+    // The origins' own counts, plus what the chain above them did: retries on another origin, hedges, copies served.
     const totals = current.totals
-    return { ...current, totals: { ...totals, retries: totals.retries + this.retries, fallbacks: totals.fallbacks + this.fallbacks, hedges: totals.hedges + this.hedges } }
+    return { ...current, totals: { ...totals, retries: totals.retries + this.totals.retries, fallbacks: totals.fallbacks + this.totals.fallbacks, hedges: totals.hedges + this.totals.hedges } }
   }
 
-  private looksOpen(key: string, now: number): boolean {
+  private looksOpen(key: string, t: number): boolean {
     const state = this.rf.breaker(key)?.state
-    return state === 'forced-open' || (state === 'open' && now < (this.probeAt.get(key) ?? 0))
+    return state === 'forced-open' || (state === 'open' && t < (this.probeAt.get(key) ?? 0))
   }
 
   /** The route's origins to try, healthy ones first, starting at a rotating position to spread the load. */
-  private candidates(route: Route, now: number): readonly Upstream[] {
+  private candidates(route: Route, t: number): readonly Upstream[] {
     const upstreams = route.upstreams
     if (upstreams.length === 1) return upstreams
     const healthy: Upstream[] = []
@@ -187,19 +201,9 @@ class WorkerProxy {
     const start = this.rotation++ % upstreams.length
     for (let i = 0; i < upstreams.length; i++) {
       const upstream = upstreams[(start + i) % upstreams.length]
-      ;(this.looksOpen(upstream.origin, now) ? open : healthy).push(upstream)
+      ;(this.looksOpen(upstream.origin, t) ? open : healthy).push(upstream)
     }
     return healthy.concat(open)
-  }
-
-  private respond(request: Request, remembered: FallbackRequest, upstream: Response, ctx: WorkerContext | undefined): Response {
-    // What is stored is what the client gets: the hop-by-hop rules apply before the copy is taken.
-    const response = forClient(upstream)
-    // fallback.remember copies a URL at most once a second, so a hot route does not write the cache on every call.
-    if (request.method === 'GET' && response.status === 200) {
-      this.fallback.remember(remembered, response, ctx === undefined ? undefined : (promise) => ctx.waitUntil(promise))
-    }
-    return response
   }
 
   private health(url: URL): Health {
@@ -220,131 +224,109 @@ class WorkerProxy {
     }
   }
 
-  /** One attempt on one origin: the answer, or why not (`reached`: it reached the network, so it used up an attempt). */
-  private async attempt(upstream: Upstream, target: string, out: Outgoing, signal?: AbortSignal): Promise<Tried> {
-    const key = upstream.origin
+  /** The chain's innermost step: one attempt on one origin through its gates, as an outcome. */
+  private async send(attempt: Attempt): Promise<Outcome> {
+    const call = attempt.call as ProxyCall
+    const { out } = call
+    const key = call.key
     try {
       // redirect: 'manual', so a redirect from the upstream never makes the proxy fetch another host.
-      const pending = this.rf(target, { method: out.method, headers: out.headers, body: out.body, redirect: 'manual', signal, resilience: { key, waitUntil: out.waitUntil } })
+      const pending = this.rf(call.url, { method: out.method, headers: out.headers, body: out.body, redirect: 'manual', signal: attempt.signal, resilience: { key, waitUntil: out.waitUntil } })
       // If the client goes away, workerd cancels the request's work; waitUntil lets the call settle and free its permit.
       out.ctx?.waitUntil(pending.then(ignore, ignore))
-      const response = await pending
-      if (!isFailureStatus(response.status)) return { response }
-      void response.body?.cancel().catch(() => {})
-      return { failure: this.realFailure('upstream_error', key), reached: true }
+      // What is stored is what the client gets: the hop-by-hop rules apply before the fallback takes its copy.
+      const response = forClient(await pending)
+      out.attempts++
+      // Judged by the library's failure rule, as the origin's breaker judged it.
+      return fromOrigin(key, { kind: 'response', response, failure: isFailureStatus(response.status), duration: 0 })
     } catch (error) {
+      if (attempt.signal?.aborted) return aborted(attempt.signal.reason)
       if (error instanceof CircuitOpenError) {
-        const wait = error.retryAfter ?? this.config.openDuration
-        this.probeAt.set(key, now() + wait)
-        return { failure: { error: 'circuit_open', key, retryAfter: wait }, reached: false }
+        this.probeAt.set(key, now() + (error.retryAfter ?? this.config.openDuration))
+        return fromOrigin(key, refusal('open', error))
       }
-      if (error instanceof BulkheadRejectedError) return { failure: { error: 'bulkhead_full', key, retryAfter: 1_000 }, reached: false }
-      return { failure: this.realFailure(error instanceof TimeoutError ? 'timeout' : 'upstream_error', key), reached: true }
+      if (error instanceof BulkheadRejectedError) return fromOrigin(key, refusal('bulkhead', error))
+      out.attempts++
+      return fromOrigin(key, error instanceof TimeoutError ? { kind: 'timeout', error, failure: true, duration: 0 } : { kind: 'error', error, failure: true, duration: 0 })
     }
-  }
-
-  /**
-   * HEDGE_MS: the first origin's attempt, and when it has no answer after `hedge` ms, the same
-   * request to the next origin; the first good answer wins and the other attempt is aborted.
-   * `hedged`: the second origin was asked (it used up the second attempt).
-   */
-  private async race(first: [Upstream, string], second: [Upstream, string], out: Outgoing, hedge: number, budget: RetryBudget | undefined): Promise<{ tried: Tried; hedged: boolean }> {
-    const controllers = [new AbortController(), new AbortController()]
-    const primary = this.attempt(first[0], first[1], out, controllers[0].signal)
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), hedge)
-    })
-    const early = await Promise.race([primary, late])
-    clearTimeout(timer)
-    if (early !== undefined) return { tried: early, hedged: false }
-    if (budget !== undefined && !budget.trySpend(now())) return { tried: await primary, hedged: false }
-    this.hedges++
-    const secondary = this.attempt(second[0], second[1], out, controllers[1].signal)
-    const results: (Tried | undefined)[] = [undefined, undefined]
-    const winner = await new Promise<number>((resolve) => {
-      ;[primary, secondary].forEach((pending, i) =>
-        pending.then((tried) => {
-          results[i] = tried
-          if ('response' in tried || results[1 - i] !== undefined) resolve(i)
-        }),
-      )
-    })
-    // The loser is aborted (a caller abort to the library: it counts against no breaker) and its answer dropped.
-    controllers[1 - winner].abort(new Error('hedge lost'))
-    const lost = results[1 - winner]
-    if (lost !== undefined && 'response' in lost) void lost.response.body?.cancel().catch(() => {})
-    const tried = results[winner]!
-    // Both failed: the failure that reached the network wins, as without hedging.
-    if ('failure' in tried && lost !== undefined && 'failure' in lost && !tried.reached && lost.reached) return { tried: lost, hedged: true }
-    return { tried, hedged: true }
   }
 
   private async forward(request: Request, url: URL, route: Route, rest: string, ctx: WorkerContext | undefined): Promise<Response> {
     const method = request.method
+    const targets: string[] = []
     const upstreams = this.candidates(route, now())
-    const attempts = RETRIED.has(method) && upstreams.length > 1 ? 2 : 1
-    const hedge = method === 'GET' && upstreams.length > 1 ? this.config.hedge : undefined
-    let body: BodyInit | null = null
-    // A body that may be sent twice is read once; otherwise it streams through.
-    if (method !== 'GET' && method !== 'HEAD' && request.body !== null) body = attempts > 1 ? await request.arrayBuffer() : request.body
-    // Reports to the coordinator outlive the response.
-    const waitUntil = this.share === undefined || ctx === undefined ? undefined : (promise: Promise<unknown>) => ctx.waitUntil(promise)
-    const out: Outgoing = { method, headers: requestHeaders(request.headers), body, rest, search: url.search, waitUntil, ctx }
-    const remembered: FallbackRequest = { method, url: url.href, headers: request.headers }
-    const budget = this.budgetsOf(route, now())
-
-    let failure: Failure | undefined
-    let tried = 0
-    for (let i = 0; i < upstreams.length && tried < attempts; i++) {
-      // The retry is spent from the route's budget: past it, the failure stands.
-      if (tried === 1 && budget.retries !== undefined && !budget.retries.trySpend(now())) break
-      const target = upstreamUrl(upstreams[i], rest, url.search)
+    for (const upstream of upstreams) {
+      const target = upstreamUrl(upstream, rest, url.search)
       if (target === undefined) return json(400, { error: 'bad_path' })
-      const next = hedge !== undefined && tried === 0 && i + 1 < upstreams.length ? upstreams[i + 1] : undefined
-      const nextTarget = next === undefined ? undefined : upstreamUrl(next, rest, url.search)
-      let result: Tried
-      if (next !== undefined && nextTarget !== undefined && !this.looksOpen(next.origin, now())) {
-        const raced = await this.race([upstreams[i], target], [next, nextTarget], out, hedge!, budget.hedges)
-        result = raced.tried
-        if (raced.hedged) {
-          if ('response' in result) return this.respond(request, remembered, result.response, ctx)
-          // Both origins were asked: no attempt is left.
-          failure = result.reached ? result.failure : pick(failure, result.failure)
-          break
-        }
-      } else {
-        result = await this.attempt(upstreams[i], target, out)
-      }
-      if ('response' in result) {
-        if (tried++ === 1) this.retries++
-        return this.respond(request, remembered, result.response, ctx)
-      }
-      if (result.reached && tried++ === 1) this.retries++
-      failure = result.reached ? result.failure : pick(failure, result.failure)
+      targets.push(target)
     }
+    let body: BodyInit | null = null
+    // A body that may go to a second origin is read once; otherwise it streams through.
+    if (method !== 'GET' && method !== 'HEAD' && request.body !== null) body = targets.length > 1 ? await request.arrayBuffer() : request.body
+    const out: Outgoing = {
+      method,
+      headers: requestHeaders(request.headers),
+      body,
+      // Reports to the coordinator outlive the response.
+      waitUntil: this.share === undefined || ctx === undefined ? undefined : (promise: Promise<unknown>) => ctx.waitUntil(promise),
+      ctx,
+      targets: [],
+      attempts: 0,
+    }
+    const call: ProxyCall = {
+      key: upstreams[0].origin,
+      input: url.href,
+      init: { method, headers: request.headers },
+      method,
+      url: url.href,
+      signal: undefined,
+      timeout: NO_TOTAL,
+      retry: false,
+      priority: 1,
+      options: undefined,
+      // The copy is stored after the response is sent.
+      waitUntil: ctx === undefined ? undefined : (promise) => ctx.waitUntil(promise),
+      deadline: undefined,
+      attempts: 0,
+      states: this.routes.get(route.prefix).states,
+      out,
+    }
+    out.targets = upstreams.map((upstream, i) => ({ ...call, key: upstream.origin, input: targets[i], url: targets[i] }))
+    return this.respond(call, (await this.chain.run(call)) as FromOrigin)
+  }
 
-    if (method === 'GET') {
-      const copy = await this.fallback.recall(remembered).catch(() => undefined)
-      if (copy !== undefined) {
-        this.fallbacks++
-        const key = failure?.key ?? upstreams[0].origin
-        this.served.emit('fallback', { key, age: Math.max(0, Math.floor((now() - copy.storedAt) / 1_000)) })
+  /** The client's answer: the origin's, the last known good copy, or a 503 saying why not. */
+  private respond(call: ProxyCall, outcome: FromOrigin): Response {
+    if (outcome.kind === 'response') {
+      const { response, storedAt } = outcome
+      if (storedAt !== undefined) {
         // A stored copy obeys the same header rules as a live answer (copies stored before them included).
-        const response = forClient(copy.response)
-        tag(response, { source: 'fallback', key, attempts: tried, storedAt: copy.storedAt })
-        return response
+        const copy = forClient(response)
+        tag(copy, { source: 'fallback', key: call.key, attempts: call.out.attempts, storedAt })
+        return copy
       }
+      if (!outcome.failure) return response
+      void response.body?.cancel().catch(() => {})
     }
-    const { error, key, retryAfter } = failure ?? this.realFailure('upstream_error', upstreams[0].origin)
-    return json(503, { error, key }, { 'retry-after': String(Math.max(1, Math.ceil(retryAfter / 1_000))) })
-  }
-
-  /** A failure that reached the network; wait until the probe if it opened the breaker. */
-  private realFailure(error: FailureKind, key: string): Failure {
+    const key = outcome.origin ?? call.key
     const t = now()
-    return { error, key, retryAfter: this.looksOpen(key, t) ? (this.probeAt.get(key) ?? t) - t : 1_000 }
+    // A failure that reached the network: wait until the probe if it opened the breaker.
+    const retryAfter = this.looksOpen(key, t) ? (this.probeAt.get(key) ?? t) - t : 1_000
+    const failure: { error: FailureKind; retryAfter: number } =
+      outcome.kind === 'refused'
+        ? outcome.reason === 'open'
+          ? { error: 'circuit_open', retryAfter: (outcome.error as CircuitOpenError).retryAfter ?? this.config.openDuration }
+          : { error: 'bulkhead_full', retryAfter: 1_000 }
+        : { error: outcome.kind === 'timeout' ? 'timeout' : 'upstream_error', retryAfter }
+    return json(503, { error: failure.error, key }, { 'retry-after': String(Math.max(1, Math.ceil(failure.retryAfter / 1_000))) })
   }
+}
+
+/** The proxy makes one call per attempt: no total deadline. */
+const NO_TOTAL = normalizeTimeout({ total: false })
+
+function fromOrigin(origin: string, outcome: Outcome): FromOrigin {
+  return Object.assign(outcome, { origin })
 }
 
 /** What the proxy sends each origin for one client request. */
@@ -352,22 +334,17 @@ interface Outgoing {
   method: string
   headers: Headers
   body: BodyInit | null
-  rest: string
-  search: string
   waitUntil: ((promise: Promise<unknown>) => void) | undefined
   ctx: WorkerContext | undefined
+  /** The request as sent to each origin, in the order to try them. */
+  targets: readonly ProxyCall[]
+  /** Attempts that reached an origin (resilienceInfo's `attempts` for a copy served). */
+  attempts: number
 }
 
 const READ_ONLY = ['GET', 'HEAD']
 
 function ignore(): void {}
-
-/** Of two refusals, the one that clears sooner; a failure that reached the network always wins. */
-function pick(current: Failure | undefined, next: Failure): Failure {
-  if (current === undefined) return next
-  if (current.error === 'timeout' || current.error === 'upstream_error') return current
-  return next.retryAfter < current.retryAfter ? next : current
-}
 
 /**
  * The Bearer token, or for `/events` only, the `token` query parameter: EventSource cannot send
