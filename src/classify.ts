@@ -1,8 +1,7 @@
 import type { Outcome } from './types.js'
+import { isFailureStatus } from './stages/types.js'
 
-/** Network errors, timeouts, 5xx, 408 and 429 are failures. User aborts never reach this function. */
+/** Network errors, timeouts, 5xx, 408 and 429 are failures (the rule is isFailureStatus). User aborts never reach this function. */
 export function isFailureDefault(outcome: Outcome): boolean {
-  if (outcome.response === undefined) return true
-  const status = outcome.response.status
-  return status >= 500 || status === 408 || status === 429
+  return outcome.response === undefined || isFailureStatus(outcome.response.status)
 }
