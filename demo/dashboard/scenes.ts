@@ -13,8 +13,6 @@ export interface Scene {
   label: string
   /** One or two sentences: what is wrong, and what to watch. */
   description: string
-  /** Said after the description where the page offers hedging. */
-  hedgeTip?: string
   /** The traffic of each endpoint in this scene. */
   traffic(endpoint: string): TrafficSettings
 }
@@ -32,8 +30,7 @@ export const SCENES: readonly Scene[] = [
   {
     id: 'slow-tail',
     label: 'Slow tail',
-    description: 'One answer in twenty takes 1.5 s, the rest about 80 ms: p99 climbs far above p50.',
-    hedgeTip: 'Turn hedging on and watch p99 fall back while the hedges count rises.',
+    description: 'One answer in twenty takes 1.5 s, the rest about 80 ms: p99 climbs far above p50. Turn hedging on and watch p99 fall back while the hedges count rises.',
     traffic: () => ({ ...DEFAULT_TRAFFIC, latency: 80, slowShare: 5, rate: 5 }),
   },
   {

@@ -49,9 +49,6 @@ const HINTS: Record<Setting, string> = {
   rate: 'calls per second, per endpoint',
 }
 
-/** Whether calls may carry `resilience.hedge` (the contract has it; the pipeline does not check it in yet). */
-const PER_CALL_HEDGE = false
-
 const CUSTOM_DESCRIPTION = 'Your own settings. Pick a scene to start over.'
 
 export class SimulationView {
@@ -60,8 +57,7 @@ export class SimulationView {
   private readonly endpointInputs = new Map<string, Map<Setting, HTMLInputElement>>()
   private readonly globalInputs = new Map<Setting, { input: HTMLInputElement; output: HTMLOutputElement }>()
   private readonly rf = createResilientFetch({ ...DEMO_OPTIONS, fetch: createSimulatedFetch((name) => this.settings.get(name)) })
-  // Per-call `hedge` is not accepted by the pipeline yet: until it is, calls go without it and the toggle waits.
-  private readonly load = new LoadGenerator(this.rf, this.settings, this.counters, () => (PER_CALL_HEDGE ? { hedge: this.hedging } : {}))
+  private readonly load = new LoadGenerator(this.rf, this.settings, this.counters, () => ({ hedge: this.hedging }))
   private hedging = false
   private readonly history = new History()
   private readonly rates = new RateMeter()
@@ -149,7 +145,7 @@ export class SimulationView {
       for (const name of SETTINGS) this.setEndpoint(endpoint, name, traffic[name])
     }
     for (const input of this.sceneInputs) input.checked = input.value === scene.id
-    this.sceneDescription.textContent = PER_CALL_HEDGE && scene.hedgeTip ? `${scene.description} ${scene.hedgeTip}` : scene.description
+    this.sceneDescription.textContent = scene.description
     this.syncGlobalControls()
   }
 
@@ -202,7 +198,7 @@ export class SimulationView {
       })
       container.append(row)
     }
-    if (PER_CALL_HEDGE) container.append(this.hedgeToggle())
+    container.append(this.hedgeToggle())
     const pause = h('button', { type: 'button', 'data-action': 'pause', 'aria-pressed': 'false' }, 'Pause traffic')
     pause.addEventListener('click', () => {
       if (this.load.running) this.load.stop()

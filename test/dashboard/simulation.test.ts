@@ -13,11 +13,15 @@ import { createSimulatedFetch, endpointUrl, LoadGenerator, SLOW_ANSWER_MS, type 
 import { DEMO_OPTIONS } from '../../demo/dashboard/sim-view'
 import { sparklineMarkup } from '../../demo/dashboard/sparkline'
 
+let lastFakeNow = 0
+
 beforeEach(() => {
-  vi.useFakeTimers()
+  // Each test's clock starts where the last one's stopped, never behind it: the library's clock must not step back between tests.
+  vi.useFakeTimers({ now: Math.max(Date.now(), lastFakeNow) })
 })
 
 afterEach(() => {
+  lastFakeNow = Date.now()
   vi.useRealTimers()
   vi.restoreAllMocks()
 })
@@ -258,6 +262,27 @@ describe('scenes', () => {
     // Its callers were answered from the last good copies.
     expect(counters.get(DEGRADING_ENDPOINT)!.calls).toBeGreaterThan(0)
     expect(rf.snapshot().totals.fallbacks).toBeGreaterThan(0)
+  })
+
+  test('the slow tail with hedging on: the key reports p50 far below p99 first, then hedges start', async () => {
+    // A seeded generator: the same share of slow answers on every run.
+    let seed = 42
+    vi.spyOn(Math, 'random').mockImplementation(() => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31))
+    const scene = sceneFromQuery('?scene=slow-tail')
+    const settings = new Map(ENDPOINTS.map((name) => [name, scene.traffic(name)]))
+    const rf = createResilientFetch({ ...DEMO_OPTIONS, fetch: createSimulatedFetch((name) => settings.get(name)) })
+    const counters = new Map(ENDPOINTS.map((name) => [name, { calls: 0, fallbacks: 0, retries: 0, hedges: 0 }]))
+    let hedge = false
+    const load = new LoadGenerator(rf, settings, counters, () => ({ hedge }))
+    load.start()
+    await vi.advanceTimersByTimeAsync(20_000)
+    expect(rf.snapshot().totals.hedges).toBe(0)
+    const users = rf.snapshot().latencies.find((entry) => entry.key === 'users')!
+    expect(users.p99).toBeGreaterThan(users.p50 * 5)
+    hedge = true
+    await vi.advanceTimersByTimeAsync(20_000)
+    load.stop()
+    expect(rf.snapshot().totals.hedges).toBeGreaterThan(0)
   })
 
   test('?scene= picks a scene by id, anything else the default', () => {

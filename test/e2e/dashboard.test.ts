@@ -119,6 +119,25 @@ describe('simulation view', () => {
     }
   })
 
+  test('the slow tail: p50 and p99 per endpoint, and hedging on starts hedges', async () => {
+    const { context, page, errors } = await openPage(browser)
+    try {
+      await page.goto(`${site.url}/?scene=slow-tail`)
+      const card = page.locator('#simulation [data-breaker-key="users"]')
+      await expect.poll(() => card.locator('[data-stat="p50"]').textContent(), { timeout: 15_000 }).toMatch(/^\d+ ms$/)
+      expect(await card.locator('[data-stat="p99"]').textContent()).toMatch(/^\d+(\.\d)? m?s$/)
+      expect(await numberAt(page, '#simulation [data-total="hedges"]')).toBe(0)
+      await page.getByLabel('Hedge slow attempts').check()
+      await expect.poll(() => totalOf(page, 'hedges'), { timeout: 20_000 }).toBeGreaterThan(0)
+      // Counted per endpoint too: the cards together hold every hedge the instance started.
+      const perCard = await page.$$eval('#simulation [data-stat="hedges"]', (cells) => cells.reduce((sum, cell) => sum + Number(cell.textContent), 0))
+      expect(perCard).toBeGreaterThan(0)
+      expect(errors).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
   test('Open, Close and Reset move a breaker, by mouse and by keyboard', async () => {
     const { context, page, errors } = await openPage(browser)
     try {
