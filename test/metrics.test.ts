@@ -109,6 +109,7 @@ describe('toPrometheus', () => {
       'resilient_fetch_bulkhead_max_queue',
       'resilient_fetch_bulkhead_queued',
       'resilient_fetch_bulkhead_rejected_total',
+      'resilient_fetch_coalesced_total',
       'resilient_fetch_fallbacks_total',
       'resilient_fetch_hedges_total',
       'resilient_fetch_request_outcomes_total',
@@ -173,6 +174,7 @@ describe('toPrometheus', () => {
     expect(f.get(name)!.samples.filter((s) => s.name === `${name}_bucket` && s.labels.key === key)).toHaveLength(12)
     expect(value(f, 'resilient_fetch_hedges_total')).toBe(8)
     expect(value(f, 'resilient_fetch_throttled_total')).toBe(3)
+    expect(value(f, 'resilient_fetch_coalesced_total')).toBe(4)
   })
 
   it('escapes backslash, double quote and newline in label values', () => {

@@ -22,7 +22,8 @@ const PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/
  * - `requests_total`: every call; `request_outcomes_total{outcome="success|failure|rejected"}`: how calls ended
  *   (a separate family, since the outcomes need not add up to the calls, e.g. while some are in flight)
  * - `retries_total` (attempts after the first), `timeouts_total` (attempts that hit a deadline), `fallbacks_total`,
- *   `hedges_total` (hedge attempts started), `throttled_total` (attempts shed by adaptive throttling)
+ *   `hedges_total` (hedge attempts started), `throttled_total` (attempts shed by adaptive throttling),
+ *   `coalesced_total` (calls that joined an identical call in flight)
  * - `attempt_duration_seconds{key}` histogram: each attempt's time to response headers (or to its failure)
  *
  * @example
@@ -76,6 +77,7 @@ export function toPrometheus(snapshot: ResilienceSnapshot, options?: PrometheusO
   family('fallbacks_total', 'counter', 'Calls served a stored fallback copy.', [['', totals.fallbacks]])
   family('hedges_total', 'counter', 'Hedge attempts started.', [['', totals.hedges ?? 0]])
   family('throttled_total', 'counter', 'Attempts shed locally by adaptive throttling.', [['', totals.throttled ?? 0]])
+  family('coalesced_total', 'counter', 'Calls that joined an identical call in flight instead of sending.', [['', totals.coalesced ?? 0]])
   out += histogram(`${prefix}attempt_duration_seconds`, 'Attempt time to response headers (or to its failure), seconds.', latencies)
   return out
 }
