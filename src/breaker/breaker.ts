@@ -1,7 +1,7 @@
 import type { BreakerControl, BreakerSnapshot, BreakerState, SharedBreakerState } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
 import { now } from '../clock.js'
-import type { Window } from './window.js'
+import { trips, type Window } from './window.js'
 import { ConsecutiveWindow } from './consecutive.js'
 import { CountWindow } from './count.js'
 import { TimeWindow } from './time.js'
@@ -190,12 +190,7 @@ export class Breaker implements BreakerControl {
   }
 
   private tripped(t: number): boolean {
-    const o = this.options
-    const w = this.window
-    w.refresh(t)
-    const calls = w.calls
-    if (w.failures >= o.failureThreshold && (o.failureRate === undefined || w.failures / calls >= o.failureRate)) return true
-    return o.slowCall !== undefined && w.slowCalls >= o.failureThreshold && w.slowCalls / calls >= o.slowCall.rate
+    return trips(this.window, this.options, t)
   }
 
   private trip(t: number): void {

@@ -12,3 +12,24 @@ export interface Window {
   refresh(now: number): void
   reset(): void
 }
+
+/** What the trip rule reads of a breaker's options. */
+export interface TripRule {
+  readonly failureThreshold: number
+  /** When set, failures must also be at least this share of the window's calls. */
+  readonly failureRate?: number | undefined
+  /** When set, this many slow calls at this share of the calls trip it too. */
+  readonly slowCall?: { readonly rate: number } | undefined
+}
+
+/**
+ * The trip rule, written once (the breaker and the fleet's breaker both use it): the window, refreshed
+ * to `t`, holds `failureThreshold` failures (and `failureRate` of its calls, when set), or as many
+ * slow calls at `slowCall.rate` of them.
+ */
+export function trips(window: Window, rule: TripRule, t: number): boolean {
+  window.refresh(t)
+  const { calls, failures, slowCalls } = window
+  if (failures >= rule.failureThreshold && (rule.failureRate === undefined || failures / calls >= rule.failureRate)) return true
+  return rule.slowCall !== undefined && slowCalls >= rule.failureThreshold && slowCalls / calls >= rule.slowCall.rate
+}

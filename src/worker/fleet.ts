@@ -6,6 +6,7 @@
  * breaker, never the fleet's.
  */
 import { TimeWindow } from '../breaker/time.js'
+import { trips } from '../breaker/window.js'
 import type { SharedBreakerState } from '../types.js'
 import type { FleetOptions, Grant } from './protocol.js'
 
@@ -212,10 +213,9 @@ export class FleetBreaker {
     if (this.permits.length !== before) this.revision++
   }
 
-  /** The trip rule: enough failures in the window, from enough isolates. */
+  /** The breaker's trip rule on the fleet's window, and the failures from enough isolates. */
   private tripped(t: number): boolean {
-    this.window.refresh(t)
-    return this.window.failures >= this.options.failureThreshold && this.reporters(t) >= this.options.minReporters
+    return trips(this.window, this.options, t) && this.reporters(t) >= this.options.minReporters
   }
 
   /** Records who reported, merged per reporter and bucket, dropping what left the window. */
