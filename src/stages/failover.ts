@@ -60,7 +60,7 @@ export function failoverStage(options: FailoverOptions, runtime: Runtime): Wrapp
 
   async function failover(call: Call, next: Next, budgets: FailoverBudgets): Promise<Outcome> {
     const targets = options.targets(call)
-    const attempts = retry && retry.methods.has(call.method) && targets.length > 1 ? 2 : 1
+    const attempts = retries(retry, call.method) && targets.length > 1 ? 2 : 1
     let ended: Outcome | undefined
     let reached = 0
     for (let i = 0; i < targets.length && reached < attempts; i++) {
@@ -86,6 +86,11 @@ export function failoverStage(options: FailoverOptions, runtime: Runtime): Wrapp
       return failover(call, next, budgets)
     },
   }
+}
+
+/** Whether a call of `method` may get the retry on another target: its owner reads a body to send twice only then. */
+export function retries(retry: NormalizedRetry | false, method: string): boolean {
+  return retry !== false && retry.methods.has(method)
 }
 
 /** Of two refusals, the one that clears sooner; an outcome that reached the network always wins over a refusal. */

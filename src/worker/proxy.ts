@@ -4,7 +4,7 @@ import { CONTENT_TYPE, toPrometheus } from '../metrics/prometheus.js'
 import { normalizeFallback, normalizeHedge, normalizeRetry, normalizeTimeout, type NormalizedHedge } from '../options.js'
 import { now } from '../clock.js'
 import { fallbackStage } from '../stages/fallback.js'
-import { failoverStage } from '../stages/failover.js'
+import { failoverStage, retries } from '../stages/failover.js'
 import { Keys } from '../stages/keys.js'
 import { compose, type Chain } from '../stages/pipeline.js'
 import { aborted, isFailureStatus, refusal, type Attempt, type Call, type Outcome, type Runtime } from '../stages/types.js'
@@ -123,7 +123,7 @@ class WorkerProxy {
         {
           targets: (call) => (call as ProxyCall).out.targets,
           healthy: (target, t) => !this.looksOpen(target.key, t),
-          retry: normalizeRetry(undefined),
+          retry: RETRY,
           hedge: config.hedge === undefined ? undefined : { delay: config.hedge, budget: (normalizeHedge({}) as NormalizedHedge).budget },
         },
         runtime,
@@ -262,7 +262,7 @@ class WorkerProxy {
     }
     let body: BodyInit | null = null
     // A body that may go to a second origin is read once; otherwise it streams through.
-    if (method !== 'GET' && method !== 'HEAD' && request.body !== null) body = targets.length > 1 ? await request.arrayBuffer() : request.body
+    if (method !== 'GET' && method !== 'HEAD' && request.body !== null) body = targets.length > 1 && retries(RETRY, method) ? await request.arrayBuffer() : request.body
     const out: Outgoing = {
       method,
       headers: requestHeaders(request.headers),
@@ -321,6 +321,9 @@ class WorkerProxy {
     return json(503, { error: failure.error, key }, { 'retry-after': String(Math.max(1, Math.ceil(failure.retryAfter / 1_000))) })
   }
 }
+
+/** The library's retry defaults: its methods get the one retry on another origin, within its budget. */
+const RETRY = normalizeRetry(undefined)
 
 /** The proxy makes one call per attempt: no total deadline. */
 const NO_TOTAL = normalizeTimeout({ total: false })
