@@ -107,10 +107,7 @@ export function isFailure(outcome: Outcome): boolean {
   return reachedNetwork(outcome) && outcome.failure
 }
 
-/** The default failure rule, written once: a status that says the upstream is in trouble or overloaded. */
-export function isFailureStatus(status: number): boolean {
-  return status >= 500 || status === 408 || status === 429
-}
+export { isFailureStatus } from '../classify.js'
 
 // ---------------------------------------------------------------------------------------------
 // Contexts
