@@ -1,23 +1,13 @@
+import type { LatencySnapshot } from './types.js'
+
 /** Samples a summary holds: the percentiles describe this many recent attempts of a key. */
 export const LATENCY_SAMPLES = 128
 
 /** Upper bounds (ms) of the cumulative histogram buckets; the last, implicit bucket is +Inf. */
 export const LATENCY_BUCKETS: readonly number[] = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000]
 
-/** A key's recent attempt latency, as the snapshot reports it. */
-export interface LatencyFigures {
-  /** Samples the percentiles are computed from: the most recent attempts, at most 128. */
-  samples: number
-  p50: number
-  p90: number
-  p99: number
-  /** Every attempt recorded since the key was created, for rates and the Prometheus histogram. */
-  count: number
-  /** Sum of every recorded duration, ms. */
-  sum: number
-  /** Attempts at or under each bound of `LATENCY_BUCKETS`, cumulative (Prometheus `le`). */
-  buckets: number[]
-}
+/** A key's recent attempt latency, as the snapshot reports it (without the key and the bounds). */
+export type LatencyFigures = Omit<LatencySnapshot, 'key' | 'le'>
 
 /**
  * The latency of one key's recent attempts to response headers: a ring of the last 128 durations for
