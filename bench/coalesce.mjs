@@ -1,35 +1,16 @@
 // Coalescing (single-flight): 100 concurrent identical GETs over loopback with and without it, and
 // what a call costs when it joins another (stub transport).
 // Run alone: node bench/coalesce.mjs   (from bench/run.mjs: await coalesceBench()). Prints figures; asserts nothing.
-import { createServer } from 'node:http'
 import { dirname, resolve } from 'node:path'
 import { hrtime } from 'node:process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { fmtNs, median, note, nsPerCall, table } from './harness.mjs'
+import { fmtNs, loopbackUpstream, median, note, nsPerCall, table } from './harness.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const ms = () => Number(hrtime.bigint()) / 1e6
 const fmt = (x) => `${x.toFixed(1)} ms`
 const BODY = Buffer.alloc(10 * 1024, 7)
 
-/** A loopback upstream answering every request after `after` ms with a 10 KB body; counts requests. */
-async function upstream(after) {
-  const state = { requests: 0 }
-  const server = createServer((req, res) => {
-    state.requests++
-    req.resume()
-    const timer = setTimeout(() => res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': BODY.length }).end(BODY), after)
-    res.on('close', () => clearTimeout(timer))
-  })
-  server.keepAliveTimeout = 60_000
-  await new Promise((r) => server.listen(0, '127.0.0.1', r))
-  state.url = `http://127.0.0.1:${server.address().port}`
-  state.close = () => {
-    server.closeAllConnections()
-    return new Promise((r) => server.close(r))
-  }
-  return state
-}
 
 /** `n` concurrent calls, each reading its whole body. */
 const burst = (rf, url, n) => Promise.all(Array.from({ length: n }, () => rf(url).then((r) => r.arrayBuffer())))
@@ -39,7 +20,7 @@ async function loopback(core) {
   const CONCURRENT = 100
   const ROUNDS = 30
   const LATENCY = 20
-  const up = await upstream(LATENCY)
+  const up = await loopbackUpstream(() => ({ after: LATENCY, body: BODY }))
   const rows = []
   try {
     for (const [name, coalesce] of [['coalesce off (default)', false], ['coalesce: true', true]]) {

@@ -1,5 +1,6 @@
 // A small timing loop: warm up, size a batch to ~BATCH_MS, time BATCHES batches, keep the median ns/call.
 // Medians of batches shrug off GC pauses and the odd scheduler hiccup better than a mean.
+import { createServer } from 'node:http'
 import { cpuUsage, hrtime } from 'node:process'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -98,4 +99,30 @@ export function table(title, headers, rows) {
 
 export function note(text) {
   console.log(`  ${text}`)
+}
+
+const OK = Buffer.from('ok')
+
+/**
+ * An in-process loopback upstream whose `answer()` picks each response: { after (ms), status, body }.
+ * Counts requests; `answer` may be replaced while it runs; `close()` drops every connection.
+ */
+export async function loopbackUpstream(answer) {
+  const state = { requests: 0, answer }
+  const server = createServer((req, res) => {
+    state.requests++
+    req.resume()
+    const { after, status = 200, body = OK } = state.answer()
+    const headers = { 'content-type': 'application/octet-stream', 'content-length': body.length }
+    const timer = setTimeout(() => res.writeHead(status, headers).end(body), after)
+    res.on('close', () => clearTimeout(timer))
+  })
+  server.keepAliveTimeout = 60_000
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  state.url = `http://127.0.0.1:${server.address().port}`
+  state.close = () => {
+    server.closeAllConnections()
+    return new Promise((r) => server.close(r))
+  }
+  return state
 }

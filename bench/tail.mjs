@@ -1,36 +1,16 @@
 // Tail latency and overload: hedging against a slow tail, throttling in a brownout, priority under overload.
 // Each against a loopback upstream in this process (its answers are timers, so it costs the loop little).
 // Run alone: node bench/tail.mjs   (from bench/run.mjs: await tailBench()). Prints figures; asserts nothing.
-import { createServer } from 'node:http'
 import { dirname, resolve } from 'node:path'
 import { hrtime } from 'node:process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { fmtNs, note, nsPerCall, percentile, table } from './harness.mjs'
+import { fmtNs, loopbackUpstream, note, nsPerCall, percentile, table } from './harness.mjs'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const ms = () => Number(hrtime.bigint()) / 1e6
 const fmt = (x) => `${x.toFixed(1)} ms`
 
-/** A loopback upstream whose behaviour `answer(req)` picks per request: { after, status }. Counts requests. */
-async function upstream(answer) {
-  const state = { requests: 0, answer }
-  const server = createServer((req, res) => {
-    state.requests++
-    req.resume()
-    const { after, status } = state.answer()
-    const timer = setTimeout(() => res.writeHead(status, { 'content-type': 'text/plain', 'content-length': 2 }).end('ok'), after)
-    res.on('close', () => clearTimeout(timer))
-  })
-  server.keepAliveTimeout = 60_000
-  await new Promise((r) => server.listen(0, '127.0.0.1', r))
-  state.url = `http://127.0.0.1:${server.address().port}`
-  state.close = () => {
-    server.closeAllConnections()
-    return new Promise((r) => server.close(r))
-  }
-  return state
-}
 
 /** Runs `total` calls with `concurrency` in flight; returns each call's latency (ms) and outcome. */
 async function closedLoop(total, concurrency, call) {
@@ -84,7 +64,7 @@ async function hedging(core) {
   const CALLS = 600
   const CONCURRENCY = 8
   // 5% of answers take 500 ms; the rest 10-12 ms.
-  const up = await upstream(() => ({ after: Math.random() < 0.05 ? 500 : 10 + Math.random() * 2, status: 200 }))
+  const up = await loopbackUpstream(() => ({ after: Math.random() < 0.05 ? 500 : 10 + Math.random() * 2, status: 200 }))
   const rows = []
   try {
     for (const [name, hedge] of [['no hedging', false], ["hedge { delay: 'p95' } (defaults)", {}], ["hedge { delay: 'p90' }", { delay: 'p90' }]]) {
@@ -122,7 +102,7 @@ async function brownout(core) {
   const results = []
   for (const [name, options] of variants) {
     let failing = 0
-    const up = await upstream(() => ({ after: 2, status: Math.random() < failing ? 503 : 200 }))
+    const up = await loopbackUpstream(() => ({ after: 2, status: Math.random() < failing ? 503 : 200 }))
     const rf = core.createResilientFetch({ fallback: false, ...options })
     const buckets = []
     const start = ms()
@@ -174,7 +154,7 @@ async function overload(core) {
   const HIGH_SHARE = 0.2
   const rows = []
   for (const [name, prioritized] of [['FIFO (no priority)', false], ['priority: 20% high, 80% low', true]]) {
-    const up = await upstream(() => ({ after: LATENCY, status: 200 }))
+    const up = await loopbackUpstream(() => ({ after: LATENCY, status: 200 }))
     const rf = core.createResilientFetch({ fallback: false, retry: false, breaker: false, bulkhead: { maxConcurrent: 4, maxQueue: 16 } })
     const high = []
     const calls = []
