@@ -282,9 +282,12 @@ async function sizes() {
   const rows = []
   for (const [name, source] of probes) {
     const size = await minGzipSize(source, ROOT)
-    rows.push([name, `${size.min} B`, `${size.gzip} B`, kb(size.gzip), size.nodeImports.map((i) => i.path).join(' ') || '-'])
+    const defaults = size.defaultsChunks.length > 0 ? `${size.defaultsGzip} B` : '-'
+    const all = size.lazy.length > 0 ? `${size.allGzip} B` : '-'
+    rows.push([name, `${size.min} B`, `${size.gzip} B`, kb(size.gzip), defaults, all, size.nodeImports.map((i) => i.path).join(' ') || '-'])
   }
-  table('f. browser bundle, minified + tree-shaken (esbuild), gzip -9', ['import', 'min', 'min+gzip', '', 'Node built-ins'], rows)
+  table('f. browser bundle, minified + tree-shaken + split (esbuild), gzip -9', ['import', 'min (up front)', 'min+gzip (up front)', '', 'in all, default options', 'every chunk', 'Node built-ins'], rows)
+  note('"in all, default options": up front + what the defaults load on first use (the fallback chunk and the larger store chunk); "every chunk" adds the stages off by default (hedge, throttle, coalesce)')
   if (!core) missingCore('resilient-fetch row')
 }
 
