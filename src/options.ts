@@ -2,19 +2,22 @@
  * The options of createResilientFetch and of one call, as schemas (src/schema.ts): each option's check
  * and default here, its documentation in types.ts. The normalized types are what the checks return.
  */
-import type { BreakerShare, CallOptions, Outcome, ResilientFetchOptions, RetryOptions, TimeoutOptions } from './types.js'
+import type { BreakerShare, CallOptions, FallbackStore, Outcome, ResilientFetchOptions, RetryOptions, TimeoutOptions } from './types.js'
 import { isFailureDefault } from './classify.js'
 import {
+  anything,
   boolean,
   deadline,
   duration,
+  factor,
   fail,
   func,
+  isPlainObject,
   limit,
   methods,
   nonEmptyString,
   nonNegativeInteger,
-  number,
+  numberIs,
   oneOf,
   optional,
   orFalse,
@@ -22,29 +25,31 @@ import {
   positiveLimit,
   ratio,
   record,
+  refine,
   statusCodes,
   struct,
-  refine,
+  withMethods,
   type Check,
   type Checked,
 } from './schema.js'
 
-const window: Check<{ type: 'consecutive' } | { type: 'count'; size: number } | { type: 'time'; duration: number }> = (value, path) => {
-  if (value === 'consecutive') return { type: 'consecutive' }
-  const type = (value as { type?: unknown } | null)?.type
-  if (typeof value !== 'object' || value === null) fail(path, "'consecutive', { type: 'count', size } or { type: 'time', duration }", value, true)
-  if (type === 'count') return { type, size: positiveInteger(record(value, path, ['type', 'size']).size, `${path}.size`) }
-  if (type === 'time') return { type, duration: duration(record(value, path, ['type', 'duration']).duration, `${path}.duration`) }
-  return fail(`${path}.type`, "'count' or 'time'", type, true)
+type Window = { type: 'consecutive' } | { type: 'count'; size: number } | { type: 'time'; duration: number }
+
+/** The two sized windows, chosen by `type`. */
+const WINDOWS = {
+  count: struct({ type: anything<'count'>, size: positiveInteger }),
+  time: struct({ type: anything<'time'>, duration }),
+}
+const windowType = oneOf(['count', 'time'] as const)
+
+const window: Check<Window> = (value, path) => {
+  if (value === 'consecutive') return { type: value }
+  if (!isPlainObject(value)) fail(path, "'consecutive', { type: 'count', size } or { type: 'time', duration }", value, true)
+  return WINDOWS[windowType(value.type, `${path}.type`)](value, path)
 }
 
 export const openDurationBackoff = refine(
-  struct({
-    base: { check: duration },
-    max: { check: duration },
-    multiplier: { check: refine(number, (m, path) => (m >= 1 && Number.isFinite(m) ? m : fail(path, 'a finite number >= 1', m))), default: 2 },
-    jitter: { check: ratio, default: 0.1 },
-  }),
+  struct({ base: duration, max: duration, multiplier: [factor, 2], jitter: [ratio, 0.1] }),
   (o, path) => (o.max < o.base ? fail(`${path}.max`, `at least base (${o.base})`, o.max) : o),
 )
 
@@ -57,29 +62,27 @@ const openDuration: Check<Checked<typeof openDurationBackoff>> = (value, path) =
 
 export const breakerSchema = refine(
   struct({
-    window: { check: window, default: { type: 'time', duration: 30_000 } },
-    failureThreshold: { check: positiveInteger, default: 5 },
-    failureRate: { check: optional(ratio) },
-    slowCall: { check: optional(struct({ duration: { check: duration }, rate: { check: ratio } })) },
-    openDuration: { check: openDuration, default: 30_000 },
-    halfOpen: { check: struct({ probes: { check: positiveInteger, default: 1 }, successesToClose: { check: positiveInteger, default: 1 } }), default: {} },
-    retryAfter: { check: boolean, default: true },
+    window: [window, { type: 'time', duration: 30_000 }],
+    failureThreshold: [positiveInteger, 5],
+    failureRate: optional(ratio),
+    slowCall: optional(struct({ duration, rate: ratio })),
+    openDuration: [openDuration, 30_000],
+    halfOpen: [struct({ probes: [positiveInteger, 1], successesToClose: [positiveInteger, 1] }), {}],
+    retryAfter: [boolean, true],
   }),
-  ({ halfOpen, ...rest }) => ({ ...rest, probes: halfOpen.probes, successesToClose: halfOpen.successesToClose }),
+  // The breaker reads the half-open settings beside the others.
+  (b) => ({ ...b, ...b.halfOpen }),
 )
 
 export const bulkheadSchema = struct({
-  maxConcurrent: { check: positiveInteger, default: 50 },
-  maxQueue: { check: nonNegativeInteger, default: 100 },
-  queueTimeout: { check: duration, default: 5_000 },
+  maxConcurrent: [positiveInteger, 50],
+  maxQueue: [nonNegativeInteger, 100],
+  queueTimeout: [duration, 5_000],
 })
 
 const DEFAULT_TOTAL = 30_000
 
-export const attemptAndTotal = struct({
-  attempt: { check: deadline, default: 10_000 },
-  total: { check: deadline, default: DEFAULT_TOTAL },
-})
+export const attemptAndTotal = struct({ attempt: [deadline, 10_000], total: [deadline, DEFAULT_TOTAL] })
 
 /** A number is the attempt timeout (the total keeps its default); false: no deadline at all. */
 export const timeoutSchema: Check<{ attempt: number | false; total: number | false }> = (value, path) => {
@@ -100,15 +103,10 @@ export const timeoutSchema: Check<{ attempt: number | false; total: number | fal
   return { attempt, total: DEFAULT_TOTAL }
 }
 
-const budget = (ratioDefault: number, minDefault: number) =>
-  orFalse(struct({ ratio: { check: ratio, default: ratioDefault }, min: { check: nonNegativeInteger, default: minDefault } }))
+const budget = (ratioDefault: number, minDefault: number) => orFalse(struct({ ratio: [ratio, ratioDefault], min: [nonNegativeInteger, minDefault] }))
 
 const backoff = refine(
-  struct({
-    base: { check: duration, default: 300 },
-    max: { check: optional(duration) },
-    jitter: { check: oneOf(['full', 'equal', 'none'] as const), default: 'full' },
-  }),
+  struct({ base: [duration, 300], max: optional(duration), jitter: [oneOf(['full', 'equal', 'none'] as const), 'full'] }),
   (b, path) => {
     const max = b.max ?? Math.max(10_000, b.base)
     return max < b.base ? fail(`${path}.max`, `at least backoff.base (${b.base})`, max) : { ...b, max }
@@ -116,76 +114,61 @@ const backoff = refine(
 )
 
 export const retryPolicy = struct({
-  limit: { check: nonNegativeInteger, default: 2 },
-  methods: { check: methods, default: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'] },
-  statusCodes: { check: statusCodes, default: [408, 429, 500, 502, 503, 504] },
-  backoff: { check: backoff, default: {} },
-  maxRetryAfter: { check: limit, default: 60_000 },
-  budget: { check: budget(0.2, 10), default: {} },
+  limit: [nonNegativeInteger, 2],
+  methods: [methods, ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']],
+  statusCodes: [statusCodes, [408, 429, 500, 502, 503, 504]],
+  backoff: [backoff, {}],
+  maxRetryAfter: [limit, 60_000],
+  budget: [budget(0.2, 10), {}],
 })
 
 /** A number is the limit; false: no retries. */
 export const retrySchema: Check<Checked<typeof retryPolicy> | false> = (value, path) =>
   value === false ? false : retryPolicy(typeof value === 'number' ? { limit: value } : value, path)
 
-const store: Check<'auto' | 'memory' | import('./types.js').FallbackStore> = (value, path) => {
-  if (value === 'auto' || value === 'memory') return value
-  const what = "'auto', 'memory' or a FallbackStore"
-  if (typeof value !== 'object' || value === null) fail(path, what, value, true)
-  for (const method of ['get', 'put', 'delete', 'clear'] as const) {
-    if (typeof (value as Record<string, unknown>)[method] !== 'function') fail(path, `${what} (missing ${method}())`, value, true)
-  }
-  return value as import('./types.js').FallbackStore
-}
+const customStore = withMethods<FallbackStore>("'auto', 'memory' or a FallbackStore", ['get', 'put', 'delete', 'clear'])
+const store: Check<'auto' | 'memory' | FallbackStore> = (value, path) => (value === 'auto' || value === 'memory' ? value : customStore(value, path))
 
 export const fallbackSchema = struct({
-  store: { check: store, default: 'auto' },
-  maxAge: { check: positiveLimit, default: 86_400_000 },
-  maxBodyBytes: { check: positiveInteger, default: 5 * 1024 * 1024 },
-  private: { check: boolean, default: false },
+  store: [store, 'auto'],
+  maxAge: [positiveLimit, 86_400_000],
+  maxBodyBytes: [positiveInteger, 5 * 1024 * 1024],
+  private: [boolean, false],
 })
 
-const hedgeDelay: Check<number | 'p90' | 'p95' | 'p99'> = (value, path) =>
-  value === 'p90' || value === 'p95' || value === 'p99' ? value : typeof value === 'number' ? duration(value, path) : fail(path, "a number of ms or 'p90', 'p95', 'p99'", value, true)
+const percentiles = ['p90', 'p95', 'p99'] as const
+const hedgeDelay: Check<number | (typeof percentiles)[number]> = (value, path) =>
+  percentiles.includes(value as never) ? (value as 'p90') : typeof value === 'number' ? duration(value, path) : fail(path, "a number of ms or 'p90', 'p95', 'p99'", value, true)
 
 export const hedgeSchema = struct({
-  delay: { check: hedgeDelay, default: 'p95' },
-  maxHedges: { check: positiveInteger, default: 1 },
-  methods: { check: methods, default: ['GET', 'HEAD'] },
-  budget: { check: budget(0.1, 5), default: {} },
+  delay: [hedgeDelay, 'p95'],
+  maxHedges: [positiveInteger, 1],
+  methods: [methods, ['GET', 'HEAD']],
+  budget: [budget(0.1, 5), {}],
 })
 
 export const throttleSchema = struct({
-  k: { check: refine(number, (k, path) => (k >= 1 && Number.isFinite(k) ? k : fail(path, 'a finite number >= 1', k))), default: 2 },
-  window: { check: duration, default: 120_000 },
+  k: [factor, 2],
+  window: [duration, 120_000],
   // Some attempts must reach the upstream to see it recover.
-  maxRejectRate: { check: refine(ratio, (p, path) => (p < 1 ? p : fail(path, 'below 1 (some attempts must reach the upstream to see it recover)', p))), default: 0.9 },
+  maxRejectRate: [refine(ratio, numberIs((p) => p < 1, 'below 1 (some attempts must reach the upstream to see it recover)')), 0.9],
 })
-
-const share: Check<BreakerShare | undefined> = (value, path) => {
-  if (value === undefined) return undefined
-  if (typeof value !== 'object' || value === null || typeof (value as BreakerShare).connect !== 'function') fail(path, 'a BreakerShare (an object with connect())', value, true)
-  return value as BreakerShare
-}
-
-/** Off unless given (undefined or false: off). */
-const offByDefault = <T>(check: Check<T>): Check<T | false> => (value, path) => (value === undefined || value === false ? false : check(value, path))
 
 /** Every option of createResilientFetch. */
 export const optionsSchema = struct({
-  fetch: { check: optional(func<typeof globalThis.fetch>) },
-  key: { check: optional(func<(request: Request) => string>) },
-  breaker: { check: orFalse(breakerSchema), default: {} },
-  bulkhead: { check: orFalse(bulkheadSchema), default: {} },
-  timeout: { check: timeoutSchema, default: {} },
-  retry: { check: retrySchema, default: {} },
-  isFailure: { check: func<(outcome: Outcome) => boolean>, default: isFailureDefault },
-  fallback: { check: orFalse(fallbackSchema), default: {} },
-  maxKeys: { check: positiveInteger, default: 1_000 },
-  share: { check: share },
-  hedge: { check: offByDefault(hedgeSchema), default: false },
-  throttle: { check: offByDefault(throttleSchema), default: false },
-  coalesce: { check: boolean, default: false },
+  fetch: optional(func<typeof globalThis.fetch>),
+  key: optional(func<(request: Request) => string>),
+  breaker: [orFalse(breakerSchema), {}],
+  bulkhead: [orFalse(bulkheadSchema), {}],
+  timeout: [timeoutSchema, {}],
+  retry: [retrySchema, {}],
+  isFailure: [func<(outcome: Outcome) => boolean>, isFailureDefault],
+  fallback: [orFalse(fallbackSchema), {}],
+  maxKeys: [positiveInteger, 1_000],
+  share: optional(withMethods<BreakerShare>('a BreakerShare (an object with connect())', ['connect'])),
+  hedge: [orFalse(hedgeSchema), false],
+  throttle: [orFalse(throttleSchema), false],
+  coalesce: [boolean, false],
 })
 
 export type NormalizedOptions = Checked<typeof optionsSchema>
@@ -201,8 +184,8 @@ export const normalizeOptions = (options: ResilientFetchOptions | undefined): No
 export const normalizeBreaker = (value: unknown): NormalizedBreaker | false => orFalse(breakerSchema)(value, 'breaker')
 export const normalizeBulkhead = (value: unknown): NormalizedBulkhead | false => orFalse(bulkheadSchema)(value, 'bulkhead')
 export const normalizeFallback = (value: unknown): NormalizedFallback | false => orFalse(fallbackSchema)(value, 'fallback')
-export const normalizeHedge = (value: unknown): NormalizedHedge | false => offByDefault(hedgeSchema)(value, 'hedge')
-export const normalizeThrottle = (value: unknown): NormalizedThrottle | false => offByDefault(throttleSchema)(value, 'throttle')
+export const normalizeHedge = (value: unknown): NormalizedHedge | false => orFalse(hedgeSchema)(value ?? false, 'hedge')
+export const normalizeThrottle = (value: unknown): NormalizedThrottle | false => orFalse(throttleSchema)(value ?? false, 'throttle')
 
 const DEFAULT_TIMEOUT = timeoutSchema({}, 'timeout')
 

@@ -3,7 +3,7 @@
  * derived from it (`Checked<typeof …>`); the documentation of each option is its JSDoc in types.ts,
  * and test/schema.test.ts holds every `@default` there, and the README's defaults, to the defaults
  * here. Errors name the option path and the value: `breaker.failureThreshold must be a positive
- * integer, got -1`. The small checkers are exported for every other entry point (stores, proxy, share).
+ * integer, got -1`. Every entry point checks its options with these (core, stores, proxy, share).
  */
 import { show } from './validate.js'
 import { MAX_TIMER_MS } from './deadline.js'
@@ -18,121 +18,124 @@ export type Checked<C> = C extends Check<infer T> ? T : never
 export const MAX_DURATION = MAX_TIMER_MS
 
 /** Throws for `value` at `path`: a TypeError when it has the wrong type, a RangeError when it is out of range. */
-export function fail(path: string, what: string, value: unknown, wrongType = false): never {
+export function fail(path: string, what: string, value: unknown, wrongType?: boolean): never {
   // A number written as a string is the commonest slip: say so.
-  const hint = typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)) ? ` (a string: write ${value.trim()} without quotes)` : ''
-  const message = `${path} must be ${what}, got ${show(value)}${hint}`
-  throw wrongType ? new TypeError(message) : new RangeError(message)
+  const hint = typeof value === 'string' && value.trim() !== '' && !Number.isNaN(+value) ? ` (a string: write ${value.trim()} without quotes)` : ''
+  throw new (wrongType ? TypeError : RangeError)(`${path} must be ${what}, got ${show(value)}${hint}`)
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
+/** A check from a test: `what` says what the value must be; `wrongType` makes the error a TypeError. */
+export const is =
+  <T>(test: (value: any) => unknown, what: string, wrongType?: boolean): Check<T> =>
+  (value, path) =>
+    test(value) ? (value as T) : fail(path, what, value, wrongType)
+
+/** A check of a value's `typeof`. */
+const typed = <T>(type: string, what: string): Check<T> => is((value) => typeof value === type, what, true)
+
+export const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** An object whose keys are all in `known` (a typo is named). */
 export function record(value: unknown, path: string, known: readonly string[]): Record<string, unknown> {
-  const name = path === '' ? 'options' : path
+  const name = path || 'options'
   if (!isPlainObject(value)) fail(name, 'an object', value, true)
-  for (const k of Object.keys(value)) {
-    if (!known.includes(k)) throw new TypeError(`${name}.${k} is not an option (known: ${known.join(', ')})`)
-  }
+  for (const k of Object.keys(value)) if (!known.includes(k)) throw new TypeError(`${name}.${k} is not an option (known: ${known.join(', ')})`)
   return value
 }
 
-export const number: Check<number> = (value, path) => {
-  if (typeof value !== 'number' || Number.isNaN(value)) fail(path, 'a number', value, true)
-  return value
-}
+export const number = is<number>((value) => typeof value === 'number' && value === value, 'a number', true)
 
-export const positiveInteger: Check<number> = (value, path) => {
-  if (!Number.isSafeInteger(number(value, path)) || (value as number) < 1) fail(path, 'a positive integer', value)
-  return value as number
-}
+/** A number (a TypeError otherwise) that passes `test` (a RangeError otherwise). */
+export const numberIs =
+  (test: (n: number) => unknown, what: string): Check<number> =>
+  (value, path) =>
+    test(number(value, path)) ? (value as number) : fail(path, what, value)
 
-export const nonNegativeInteger: Check<number> = (value, path) => {
-  if (!Number.isSafeInteger(number(value, path)) || (value as number) < 0) fail(path, 'a non-negative integer', value)
-  return value as number
-}
+const integer = (min: number) => numberIs((n) => Number.isSafeInteger(n) && n >= min, min ? 'a positive integer' : 'a non-negative integer')
+
+export const positiveInteger = integer(1)
+
+export const nonNegativeInteger = integer(0)
 
 /** A share, 0..1. */
-export const ratio: Check<number> = (value, path) => {
-  const n = number(value, path)
-  if (!(n >= 0 && n <= 1)) fail(path, 'a number from 0 to 1', value)
-  return n
-}
+export const ratio = numberIs((n) => n >= 0 && n <= 1, 'a number from 0 to 1')
+
+/** A number >= 1 that stays finite (a multiplier, a factor). */
+export const factor = numberIs((n) => n >= 1 && n < Infinity, 'a finite number >= 1')
+
+const positiveFinite = numberIs((n) => n > 0 && n < Infinity, 'a positive finite number of ms')
+// Past this setTimeout fires at once: refused, not clamped.
+const timerBound = numberIs((n) => n <= MAX_DURATION, `at most ${MAX_DURATION} ms (about 24.8 days, the longest a timer waits)`)
+
+/** A duration in ms that a timer may wait: > 0, at most MAX_DURATION. */
+export const duration: Check<number> = (value, path) => timerBound(positiveFinite(value, path), path)
 
 /** A deadline in ms: a duration, or false or Infinity for none (false). */
 export const deadline: Check<number | false> = (value, path) => (value === false || value === Infinity ? false : duration(value, path))
 
-/** A duration in ms that a timer may wait: > 0, at most MAX_DURATION. */
-export const duration: Check<number> = (value, path) => {
-  if (!(number(value, path) > 0) || value === Infinity) fail(path, 'a positive finite number of ms', value)
-  // Past this setTimeout fires at once: refused, not clamped.
-  if ((value as number) > MAX_DURATION) fail(path, `at most ${MAX_DURATION} ms (about 24.8 days, the longest a timer waits)`, value)
-  return value as number
-}
-
 /** A limit in ms, never waited for as such: >= 0; Infinity means no limit. */
-export const limit: Check<number> = (value, path) => {
-  if (!(number(value, path) >= 0)) fail(path, 'a non-negative number of ms (Infinity: no limit)', value)
-  return value as number
-}
+export const limit = numberIs((n) => n >= 0, 'a non-negative number of ms (Infinity: no limit)')
 
 /** A limit in ms that must leave some room: > 0; Infinity means no limit. */
-export const positiveLimit: Check<number> = (value, path) => {
-  if (!(number(value, path) > 0)) fail(path, 'a positive number of ms (Infinity: no limit)', value)
-  return value as number
-}
+export const positiveLimit = numberIs((n) => n > 0, 'a positive number of ms (Infinity: no limit)')
 
-export const boolean: Check<boolean> = (value, path) => {
-  if (typeof value !== 'boolean') fail(path, 'a boolean', value, true)
-  return value
-}
+export const boolean = typed<boolean>('boolean', 'a boolean')
 
-export function func<F>(value: unknown, path: string): F {
-  if (typeof value !== 'function') fail(path, 'a function', value, true)
-  return value as F
-}
+export const string = typed<string>('string', 'a string')
 
-export const nonEmptyString: Check<string> = (value, path) => {
-  if (typeof value !== 'string' || value === '') fail(path, 'a non-empty string', value, true)
-  return value
-}
+export const nonEmptyString = is<string>((value) => typeof value === 'string' && value !== '', 'a non-empty string', true)
+
+export const func = typed('function', 'a function') as <F = (...args: never[]) => unknown>(value: unknown, path: string) => F
+
+/** The value as given, unchecked (checked where it is used). */
+export const anything = <T = unknown>(value: unknown): T => value as T
 
 /** One of a few literal values. */
-export function oneOf<const T extends readonly unknown[]>(values: T): Check<T[number]> {
-  const listed = values.map((v) => (typeof v === 'string' ? `'${v}'` : show(v))).join(', ').replace(/, ([^,]*)$/, ' or $1')
-  return (value, path) => (values.includes(value) ? (value as T[number]) : fail(path, listed, value, true))
+export function oneOf<const T extends readonly string[]>(values: T): Check<T[number]> {
+  // 'a', 'b' or 'c'
+  const listed = `'${values.join("', '")}'`.replace(/, (?=[^,]*$)/, ' or ')
+  return is((value) => values.includes(value as string), listed, true)
 }
+
+/** An object with these methods (a store, a share, a binding); `what` names it in the error. */
+export function withMethods<T>(what: string, methods: readonly string[]): Check<T> {
+  return (value, path) => {
+    if (typeof value !== 'object' || value === null) fail(path, what, value, true)
+    for (const m of methods) if (typeof (value as Record<string, unknown>)[m] !== 'function') fail(path, `${what} (missing ${m}())`, value, true)
+    return value as T
+  }
+}
+
+/** An array whose items pass `test`, as a Set of the items `map` makes. */
+const setOf =
+  <T>(test: (item: any) => unknown, what: string, map = (item: T) => item): Check<ReadonlySet<T>> =>
+  (value, path) =>
+    new Set(is<T[]>((v) => Array.isArray(v) && v.every(test), what, true)(value, path).map(map))
 
 /** HTTP method names, upper-cased. */
-export const methods: Check<ReadonlySet<string>> = (value, path) => {
-  if (!Array.isArray(value) || value.some((m) => typeof m !== 'string' || m === '')) fail(path, 'an array of method names', value, true)
-  return new Set((value as string[]).map((m) => m.toUpperCase()))
-}
+export const methods = setOf<string>((m) => typeof m === 'string' && m !== '', 'an array of method names', (m) => m.toUpperCase())
 
-export const statusCodes: Check<ReadonlySet<number>> = (value, path) => {
-  if (!Array.isArray(value) || value.some((c) => !Number.isInteger(c) || c < 100 || c > 599)) fail(path, 'an array of HTTP status codes (100-599)', value, true)
-  return new Set(value as number[])
-}
+export const statusCodes = setOf<number>((c) => Number.isInteger(c) && c >= 100 && c <= 599, 'an array of HTTP status codes (100-599)')
 
 /** `false` turns the option off; anything else goes to `check`. */
-export function orFalse<T>(check: Check<T>): Check<T | false> {
-  return (value, path) => (value === false ? false : check(value, path))
-}
+export const orFalse =
+  <T>(check: Check<T>): Check<T | false> =>
+  (value, path) =>
+    value === false ? false : check(value, path)
 
 /** Absent (undefined) stays absent. */
-export function optional<T>(check: Check<T>): Check<T | undefined> {
-  return (value, path) => (value === undefined ? undefined : check(value, path))
-}
+export const optional =
+  <T>(check: Check<T>): Check<T | undefined> =>
+  (value, path) =>
+    value === undefined ? undefined : check(value, path)
 
-/** One option of an object: its check and its default (an input value, checked like one given). */
-export interface Field<T> {
-  readonly check: Check<T>
-  readonly default?: unknown
-}
+/**
+ * One option of an object: its check alone (no default), or `[check, default]` (the default is an
+ * input value, checked like one given).
+ */
+export type Field<T = any> = Check<T> | readonly [Check<T>, unknown]
 
-type Shape = Record<string, Field<unknown>>
+type Shape = Record<string, Field>
 type Out<S extends Shape> = { [K in keyof S]: S[K] extends Field<infer T> ? T : never }
 
 /** An object schema: its fields are the object's only options; `shape` lists them with their defaults. */
@@ -141,18 +144,18 @@ export interface Struct<S extends Shape> extends Check<Out<S>> {
 }
 
 /** Checks an object field by field (absent → the default, checked too); unknown keys are named. */
-export function struct<S extends Shape>(shape: S): Struct<S> {
+export function struct<const S extends Shape>(shape: S): Struct<S> {
   const keys = Object.keys(shape)
   const check = (value: unknown, path: string) => {
     const given = record(value === undefined ? {} : value, path, keys)
     const out: Record<string, unknown> = {}
     for (const k of keys) {
-      const field = shape[k]!
-      out[k] = field.check(given[k] === undefined ? field.default : given[k], path === '' ? k : `${path}.${k}`)
+      const [field, fallback] = [shape[k]!].flat() as [Check<unknown>, unknown?]
+      out[k] = field(given[k] === undefined ? fallback : given[k], path ? `${path}.${k}` : k)
     }
-    return out as Out<S>
+    return out
   }
-  return Object.assign(check, { shape })
+  return Object.assign(check, { shape }) as Struct<S>
 }
 
 /** A check followed by a transformation of its result (a cross-field rule, a different shape). */
@@ -161,7 +164,14 @@ export function refine<T, U>(check: Check<T>, after: (value: T, path: string) =>
   return Object.assign((value: unknown, path: string) => after(check(value, path), path), { shape: (check as Partial<Struct<Shape>>).shape })
 }
 
-/** The fields of an object schema (through refinements), or undefined. */
-export function shapeOf(check: Check<unknown>): Shape | undefined {
-  return (check as Partial<Struct<Shape>>).shape
+/** The fields of an object schema (through refinements), each as its check and its default; undefined for other checks. */
+export function shapeOf(check: Check<unknown>): Record<string, { check: Check<unknown>; default?: unknown }> | undefined {
+  const shape = (check as Partial<Struct<Shape>>).shape
+  if (shape === undefined) return undefined
+  const fields: Record<string, { check: Check<unknown>; default?: unknown }> = {}
+  for (const [k, field] of Object.entries(shape)) {
+    const [fieldCheck, fallback] = [field].flat() as [Check<unknown>, unknown?]
+    fields[k] = { check: fieldCheck, default: fallback }
+  }
+  return fields
 }

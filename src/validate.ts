@@ -1,16 +1,13 @@
 /** A value as an error message shows it: strings quoted, objects as JSON, functions by kind. */
 export function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
   if (typeof value === 'function') return 'a function'
   if (typeof value === 'bigint') return `${value}n`
-  if (typeof value === 'object' && value !== null) {
-    try {
-      return JSON.stringify(value)
-    } catch {
-      return Object.prototype.toString.call(value)
-    }
+  try {
+    return typeof value === 'string' || typeof value === 'object' ? JSON.stringify(value) : String(value)
+  } catch {
+    // A cycle, or a toJSON that throws.
+    return Object.prototype.toString.call(value)
   }
-  return String(value)
 }
 
 /** A positive integer option; otherwise a RangeError naming the option and the value. */
