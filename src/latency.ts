@@ -15,15 +15,16 @@ export type LatencyFigures = Omit<LatencySnapshot, 'key' | 'le'>
  * Recording is O(1) and allocates nothing; a percentile sorts a copy at most once per `maxStale` samples.
  */
 export class LatencySummary {
-  private readonly ring = new Float64Array(LATENCY_SAMPLES)
+  #ring = new Float64Array(LATENCY_SAMPLES)
   /** Allocated on the first percentile asked for: a key nobody reads costs only the ring. */
-  private sorted: Float64Array | undefined
-  private readonly counts = new Float64Array(LATENCY_BUCKETS.length)
+  #sorted: Float64Array | undefined
+  /** Samples per bucket (not cumulative); the last one past every bound (+Inf). */
+  #counts = new Float64Array(LATENCY_BUCKETS.length + 1)
+  #sum = 0
+  /** `count` when `#sorted` was last refreshed; -1: never. */
+  #sortedAt = -1
   /** Every sample recorded; the ring holds the last min(count, 128). */
   count = 0
-  sum = 0
-  /** `count` when `sorted` was last refreshed; -1: never. */
-  private sortedAt = -1
 
   constructor(readonly key = '') {}
 
@@ -34,15 +35,11 @@ export class LatencySummary {
   /** One attempt's duration to headers (or to its failure), ms. */
   record(ms: number): void {
     if (!(ms >= 0)) return
-    this.ring[this.count % LATENCY_SAMPLES] = ms
-    this.count++
-    this.sum += ms
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
-      if (ms <= LATENCY_BUCKETS[i]!) {
-        this.counts[i]!++
-        break
-      }
-    }
+    this.#ring[this.count++ % LATENCY_SAMPLES] = ms
+    this.#sum += ms
+    let bucket = 0
+    while (ms > LATENCY_BUCKETS[bucket]!) bucket++
+    this.#counts[bucket]!++
   }
 
   /**
@@ -53,31 +50,26 @@ export class LatencySummary {
   percentile(q: number, maxStale = 0): number | undefined {
     const n = this.samples
     if (n === 0) return undefined
-    if (this.sortedAt < 0 || this.count - this.sortedAt > maxStale) this.sort(n)
-    const held = Math.min(this.sortedAt, LATENCY_SAMPLES)
-    const rank = Math.max(1, Math.ceil(q * held))
-    return this.sorted![rank - 1]
+    if (this.#sortedAt < 0 || this.count - this.#sortedAt > maxStale) {
+      const view = (this.#sorted ??= new Float64Array(LATENCY_SAMPLES)).subarray(0, n)
+      view.set(this.#ring.subarray(0, n))
+      view.sort()
+      this.#sortedAt = this.count
+    }
+    const held = Math.min(this.#sortedAt, LATENCY_SAMPLES)
+    return this.#sorted![Math.max(1, Math.ceil(q * held)) - 1]
   }
 
   figures(): LatencyFigures {
-    const buckets: number[] = []
     let running = 0
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) buckets.push((running += this.counts[i]!))
     return {
       samples: this.samples,
       p50: this.percentile(0.5) ?? 0,
       p90: this.percentile(0.9) ?? 0,
       p99: this.percentile(0.99) ?? 0,
       count: this.count,
-      sum: this.sum,
-      buckets,
+      sum: this.#sum,
+      buckets: LATENCY_BUCKETS.map((_, i) => (running += this.#counts[i]!)),
     }
-  }
-
-  private sort(n: number): void {
-    const view = (this.sorted ??= new Float64Array(LATENCY_SAMPLES)).subarray(0, n)
-    view.set(n === LATENCY_SAMPLES ? this.ring : this.ring.subarray(0, n))
-    view.sort()
-    this.sortedAt = this.count
   }
 }

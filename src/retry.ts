@@ -21,78 +21,86 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   return date === undefined ? undefined : Math.max(0, date - now)
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
-const MONTH = '(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)'
-const TIME = '(\\d{2}):(\\d{2}):(\\d{2})'
-const IMF_FIXDATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`)
-const RFC850_DATE = new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`)
-const ASCTIME_DATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`)
+/** Month names, three letters each: a month's number is its offset / 3. */
+const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec'
+const WEEKDAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)'
+const TIME = '(\\d\\d):(\\d\\d):(\\d\\d)'
+// IMF-fixdate and RFC 850 capture day, month, year, hours, minutes, seconds; asctime month, day, time, year.
+const IMF_FIXDATE = new RegExp(`^${WEEKDAY}, (\\d\\d) (\\w{3}) (\\d{4}) ${TIME} GMT$`)
+const RFC850_DATE = new RegExp(`^(?:(?:Mon|Fri|Sun)day|Tuesday|Wednesday|Thursday|Saturday), (\\d\\d)-(\\w{3})-(\\d\\d) ${TIME} GMT$`)
+const ASCTIME_DATE = new RegExp(`^${WEEKDAY} (\\w{3}) ([ \\d]\\d) ${TIME} (\\d{4})$`)
 
 /** An HTTP-date (RFC 9110 §5.6.7) as ms since the epoch, or undefined. */
-export function parseHttpDate(value: string, now: number): number | undefined {
-  let m = IMF_FIXDATE.exec(value)
-  if (m !== null) return utc(Number(m[3]), m[2]!, Number(m[1]), m.slice(4, 7))
-  m = RFC850_DATE.exec(value)
+function parseHttpDate(value: string, now: number): number | undefined {
+  const m = IMF_FIXDATE.exec(value) ?? RFC850_DATE.exec(value)
   if (m !== null) {
-    // A two-digit year more than 50 years in the future is in the past century.
-    const current = new Date(now).getUTCFullYear()
-    let year = Math.floor(current / 100) * 100 + Number(m[3])
-    if (year > current + 50) year -= 100
-    return utc(year, m[2]!, Number(m[1]), m.slice(4, 7))
+    let year = Number(m[3])
+    if (m[3]!.length === 2) {
+      // RFC 850's two-digit year: one more than 50 years in the future is in the past century.
+      const current = new Date(now).getUTCFullYear()
+      year += current - (current % 100)
+      if (year > current + 50) year -= 100
+    }
+    return utc(year, m[2]!, Number(m[1]), m.slice(4))
   }
-  m = ASCTIME_DATE.exec(value)
-  if (m !== null) return utc(Number(m[6]), m[1]!, Number(m[2]!.trim()), m.slice(3, 6))
-  return undefined
+  const asctime = ASCTIME_DATE.exec(value)
+  return asctime === null ? undefined : utc(Number(asctime[6]), asctime[1]!, Number(asctime[2]), asctime.slice(3, 6))
 }
 
 function utc(year: number, month: string, day: number, time: string[]): number | undefined {
   const [h, min, s] = time.map(Number) as [number, number, number]
-  if (h > 23 || min > 59 || s > 60) return undefined
-  const t = Date.UTC(year, MONTHS.indexOf(month), day, h, min, Math.min(s, 59))
+  const offset = MONTHS.indexOf(month)
+  // Not a month name (indexOf -1, or letters across two names), or not a time of day.
+  if (offset % 3 !== 0 || h > 23 || min > 59 || s > 60) return undefined
+  const t = Date.UTC(year, offset / 3, day, h, min, Math.min(s, 59))
   // Date.UTC rolls 31 Feb over into March, and reads years below 100 as 19xx: neither is the date written.
   const date = new Date(t)
   return date.getUTCDate() === day && date.getUTCFullYear() === year ? t : undefined
 }
 
-const BUDGET_BUCKETS = 10
-const BUDGET_BUCKET_MS = 1_000
+/** The budget's window: ten buckets of one second. */
+const BUCKETS = 10
 
 /** Retries one key may spend over the last 10 s: `min + ratio × calls`. Keeps a retry storm from amplifying an outage. */
 export class RetryBudget {
-  private readonly epochs = new Float64Array(BUDGET_BUCKETS).fill(-1)
-  private readonly calls = new Uint32Array(BUDGET_BUCKETS)
-  private readonly retries = new Uint32Array(BUDGET_BUCKETS)
+  /** Each bucket's second since the epoch (-1: never used), and its calls and retries. */
+  #epochs = new Float64Array(BUCKETS).fill(-1)
+  #calls = new Uint32Array(BUCKETS)
+  #retries = new Uint32Array(BUCKETS)
+  #budget: { ratio: number; min: number }
 
-  constructor(private readonly budget: { ratio: number; min: number }) {}
+  constructor(budget: { ratio: number; min: number }) {
+    this.#budget = budget
+  }
 
   recordCall(t: number): void {
-    this.calls[this.bucket(t)]!++
+    this.#calls[this.#bucket(t)]!++
   }
 
   /** Spends one retry if the budget allows it. */
   trySpend(t: number): boolean {
-    const current = this.bucket(t)
-    const oldest = Math.floor(t / BUDGET_BUCKET_MS) - BUDGET_BUCKETS
+    const current = this.#bucket(t)
+    const oldest = Math.floor(t / 1000) - BUCKETS
     let calls = 0
     let retries = 0
-    for (let i = 0; i < BUDGET_BUCKETS; i++) {
-      if (this.epochs[i]! > oldest) {
-        calls += this.calls[i]!
-        retries += this.retries[i]!
+    for (let i = 0; i < BUCKETS; i++) {
+      if (this.#epochs[i]! > oldest) {
+        calls += this.#calls[i]!
+        retries += this.#retries[i]!
       }
     }
-    if (retries >= this.budget.min + this.budget.ratio * calls) return false
-    this.retries[current]!++
+    if (retries >= this.#budget.min + this.#budget.ratio * calls) return false
+    this.#retries[current]!++
     return true
   }
 
-  private bucket(t: number): number {
-    const epoch = Math.floor(t / BUDGET_BUCKET_MS)
-    const i = epoch % BUDGET_BUCKETS
-    if (this.epochs[i] !== epoch) {
-      this.epochs[i] = epoch
-      this.calls[i] = 0
-      this.retries[i] = 0
+  /** The bucket of time `t`, emptied first if it last held an older second. */
+  #bucket(t: number): number {
+    const epoch = Math.floor(t / 1000)
+    const i = epoch % BUCKETS
+    if (this.#epochs[i] !== epoch) {
+      this.#epochs[i] = epoch
+      this.#calls[i] = this.#retries[i] = 0
     }
     return i
   }
@@ -100,8 +108,8 @@ export class RetryBudget {
 
 /** Waits `ms` (in steps past the longest a timer waits), ending at once with the signal's reason when it aborts. */
 export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason)
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
     let timer: ReturnType<typeof setTimeout>
     const onAbort = () => {
       clearTimeout(timer)

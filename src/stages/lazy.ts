@@ -1,5 +1,6 @@
 import type { NormalizedHedge, NormalizedThrottle } from '../options.js'
 import type { LatencyGate } from './latency.js'
+import type { AnyStage } from './pipeline.js'
 import type { Gate, Runtime, Stage, Wrapper } from './types.js'
 
 /** A key's state of a stage whose code has not arrived yet: made on first use once it has. */
@@ -9,17 +10,22 @@ interface Held {
   state: unknown
 }
 
+/** What a stage whose chunk failed to load (or that turned itself off) does: lets everything through. */
+const passThrough: AnyStage = { name: '', run: (call, next) => next(call), admit: () => true, settle() {} }
+
 /**
- * Loads a stage's code as its own chunk when the instance is created, so an option that is off costs
- * nothing up front; a call that needs the stage before the chunk arrives waits for it (once).
+ * A stage whose code loads as its own chunk when the instance is created, so an option that is off
+ * costs nothing up front; a call that needs it before the chunk arrives waits for it (once). It is a
+ * wrapper (forwards `run`) or a gate (forwards `admit` and `settle`), as `kind` says.
  */
-function loader<S extends Stage>(load: () => Promise<S | undefined>) {
-  let stage: S | undefined
+function lazyStage(name: string, kind: 'wrapper' | 'gate', load: () => Promise<AnyStage | undefined>): AnyStage {
+  let stage: AnyStage | undefined
   // A chunk that fails to load leaves the stage off: the calls go on without it.
   const loading = load().then(
-    (loaded) => (stage = loaded),
-    () => undefined,
+    (loaded) => (stage = loaded ?? passThrough),
+    () => (stage = passThrough),
   )
+  // Only called once the stage is there.
   const stateOf = (held: Held) => {
     if (!held.made) {
       held.state = stage!.forKey?.(held.key)
@@ -27,62 +33,38 @@ function loader<S extends Stage>(load: () => Promise<S | undefined>) {
     }
     return held.state
   }
-  const base = {
-    forKey: (key: string): Held => ({ key, made: false, state: undefined }),
-    busy: (held: Held) => stage !== undefined && held.made && stage.busy?.(held.state) === true,
-    report(held: Held, snapshot: Parameters<NonNullable<Stage['report']>>[1], t: number) {
-      if (stage !== undefined && held.made) stage.report?.(held.state, snapshot, t)
+  const lazy: AnyStage = {
+    name,
+    forKey: (key): Held => ({ key, made: false, state: undefined }),
+    busy: (held: Held) => held.made && stage!.busy?.(held.state) === true,
+    report(held: Held, snapshot, t) {
+      if (held.made) stage!.report?.(held.state, snapshot, t)
     },
   }
-  return { loading, loaded: () => stage, stateOf, base }
+  if (kind === 'wrapper') {
+    lazy.run = (call, next, held) => (stage ? stage.run!(call, next, stateOf(held as Held)) : loading.then(() => lazy.run!(call, next, held)))
+  } else {
+    lazy.admit = (held, attempt, t) => (stage ? stage.admit!(stateOf(held as Held), attempt, t) : loading.then(() => lazy.admit!(held, attempt, t)))
+    lazy.settle = (held, attempt, ticket, outcome) => stage?.settle!(stateOf(held as Held), attempt, ticket, outcome)
+  }
+  return lazy
 }
 
 /** The hedge wrapper, loaded as its own chunk. */
 export function lazyHedgeStage(options: NormalizedHedge | false, runtime: Runtime, latency: LatencyGate): Wrapper<Held> | undefined {
-  if (!options) return undefined
-  const l = loader(() => import('./hedge.js').then((m) => m.hedgeStage(options, runtime, latency) as Wrapper | undefined))
-  return {
-    name: 'hedge',
-    ...l.base,
-    run(call, next, held) {
-      const stage = l.loaded()
-      if (stage !== undefined) return stage.run(call, next, l.stateOf(held))
-      return l.loading.then((loaded) => (loaded === undefined ? next(call) : loaded.run(call, next, l.stateOf(held))))
-    },
-  }
+  if (options) return lazyStage('hedge', 'wrapper', () => import('./hedge.js').then((m) => m.hedgeStage(options, runtime, latency))) as Wrapper<Held>
 }
 
 /** The throttle gate, loaded as its own chunk. */
 export function lazyThrottleStage(options: NormalizedThrottle | false, runtime: Runtime): Gate<Held, unknown> | undefined {
-  if (!options) return undefined
-  const l = loader(() => import('./throttle.js').then((m) => m.throttleStage(options, runtime) as Gate | undefined))
-  return {
-    name: 'throttle',
-    ...l.base,
-    admit(held, attempt, t) {
-      const stage = l.loaded()
-      if (stage !== undefined) return stage.admit(l.stateOf(held), attempt, t)
-      return l.loading.then((loaded) => (loaded === undefined ? true : loaded.admit(l.stateOf(held), attempt, t)))
-    },
-    settle(held, attempt, ticket, outcome) {
-      l.loaded()?.settle(l.stateOf(held), attempt, ticket, outcome)
-    },
-  }
+  if (options) return lazyStage('throttle', 'gate', () => import('./throttle.js').then((m) => m.throttleStage(options, runtime) as Stage)) as Gate<Held>
 }
 
 /** The coalescing wrapper, loaded as its own chunk. */
 export function lazyCoalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Held> | undefined {
   if (!enabled) return undefined
-  const l = loader(() => import('./coalesce.js').then((m) => m.coalesceStage(enabled, runtime) as Wrapper | undefined))
-  return {
-    name: 'coalesce',
-    ...l.base,
-    // A GET may join a call in flight (a half-open breaker's probe included) rather than be refused at once.
-    answersRefusals: (call) => call.method === 'GET' && call.options?.coalesce !== false,
-    run(call, next, held) {
-      const stage = l.loaded()
-      if (stage !== undefined) return stage.run(call, next, l.stateOf(held))
-      return l.loading.then((loaded) => (loaded === undefined ? next(call) : loaded.run(call, next, l.stateOf(held))))
-    },
-  }
+  const stage = lazyStage('coalesce', 'wrapper', () => import('./coalesce.js').then((m) => m.coalesceStage(enabled, runtime)))
+  // A GET may join a call in flight (a half-open breaker's probe included) rather than be refused at once.
+  stage.answersRefusals = (call) => call.method === 'GET' && call.options?.coalesce !== false
+  return stage as Wrapper<Held>
 }
