@@ -48,10 +48,10 @@ const window: Check<Window> = (value, path) => {
   return WINDOWS[windowType(value.type, `${path}.type`)](value, path)
 }
 
-export const openDurationBackoff = refine(
-  struct({ base: duration, max: duration, multiplier: [factor, 2], jitter: [ratio, 0.1] }),
-  (o, path) => (o.max < o.base ? fail(`${path}.max`, `at least base (${o.base})`, o.max) : o),
-)
+/** A growing duration's cap must not sit under its start. */
+const maxAtLeastBase = <T extends { base: number; max: number }>(o: T, path: string): T => (o.max < o.base ? fail(`${path}.max`, `at least base (${o.base})`, o.max) : o)
+
+export const openDurationBackoff = refine(struct({ base: duration, max: duration, multiplier: [factor, 2], jitter: [ratio, 0.1] }), maxAtLeastBase)
 
 /** ms (a fixed duration), or a duration growing on each re-open. */
 const openDuration: Check<Checked<typeof openDurationBackoff>> = (value, path) => {
@@ -107,10 +107,7 @@ const budget = (ratioDefault: number, minDefault: number) => orFalse(struct({ ra
 
 const backoff = refine(
   struct({ base: [duration, 300], max: optional(duration), jitter: [oneOf(['full', 'equal', 'none'] as const), 'full'] }),
-  (b, path) => {
-    const max = b.max ?? Math.max(10_000, b.base)
-    return max < b.base ? fail(`${path}.max`, `at least backoff.base (${b.base})`, max) : { ...b, max }
-  },
+  (b, path) => maxAtLeastBase({ ...b, max: b.max ?? Math.max(10_000, b.base) }, path),
 )
 
 export const retryPolicy = struct({
@@ -165,7 +162,7 @@ export const optionsSchema = struct({
   isFailure: [func<(outcome: Outcome) => boolean>, isFailureDefault],
   fallback: [orFalse(fallbackSchema), {}],
   maxKeys: [positiveInteger, 1_000],
-  share: optional(withMethods<BreakerShare>('a BreakerShare (an object with connect())', ['connect'])),
+  share: optional(withMethods<BreakerShare>('a BreakerShare', ['connect'])),
   hedge: [orFalse(hedgeSchema), false],
   throttle: [orFalse(throttleSchema), false],
   coalesce: [boolean, false],

@@ -30,8 +30,8 @@ export const is =
   (value, path) =>
     test(value) ? (value as T) : fail(path, what, value, wrongType)
 
-/** A check of a value's `typeof`. */
-const typed = <T>(type: string, what: string): Check<T> => is((value) => typeof value === type, what, true)
+/** A check of a value's `typeof`: 'a boolean', 'a function'. */
+const typed = <T>(type: string): Check<T> => is((value) => typeof value === type, `a ${type}`, true)
 
 export const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
@@ -73,19 +73,19 @@ export const duration: Check<number> = (value, path) => timerBound(positiveFinit
 /** A deadline in ms: a duration, or false or Infinity for none (false). */
 export const deadline: Check<number | false> = (value, path) => (value === false || value === Infinity ? false : duration(value, path))
 
+const noLimit = (min: number) => numberIs((n) => n > min, `a ${min ? 'non-negative' : 'positive'} number of ms (Infinity: no limit)`)
+
 /** A limit in ms, never waited for as such: >= 0; Infinity means no limit. */
-export const limit = numberIs((n) => n >= 0, 'a non-negative number of ms (Infinity: no limit)')
+export const limit = noLimit(-1)
 
 /** A limit in ms that must leave some room: > 0; Infinity means no limit. */
-export const positiveLimit = numberIs((n) => n > 0, 'a positive number of ms (Infinity: no limit)')
+export const positiveLimit = noLimit(0)
 
-export const boolean = typed<boolean>('boolean', 'a boolean')
-
-export const string = typed<string>('string', 'a string')
+export const boolean = typed<boolean>('boolean')
 
 export const nonEmptyString = is<string>((value) => typeof value === 'string' && value !== '', 'a non-empty string', true)
 
-export const func = typed('function', 'a function') as <F = (...args: never[]) => unknown>(value: unknown, path: string) => F
+export const func = typed('function') as <F = (...args: never[]) => unknown>(value: unknown, path: string) => F
 
 /** The value as given, unchecked (checked where it is used). */
 export const anything = <T = unknown>(value: unknown): T => value as T

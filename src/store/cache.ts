@@ -4,8 +4,8 @@
  */
 import type { FallbackStore, StoredResponse } from '../types.js'
 import { type Evictable } from './entry.js'
-import { positiveInteger } from '../validate.js'
-import { degrading, knownOptions, openWithin } from './memory.js'
+import { nonEmptyString, positiveInteger, struct } from '../schema.js'
+import { degrading, openWithin } from './memory.js'
 
 export interface CacheStoreOptions {
   /** The cache opened with `caches.open`. @default 'resilient-fetch' */
@@ -26,18 +26,16 @@ const NOT_STORED = new Set(['set-cookie', 'set-cookie2', 'cf-cache-status', 'con
 /** Long enough that the edge keeps entries for any sensible maxAge; the fallback checks the age itself. */
 const CACHE_CONTROL = 'public, max-age=31536000'
 
+/** cacheStore's options: each one's check and default. */
+export const cacheStoreSchema = struct({ cacheName: [nonEmptyString, 'resilient-fetch'], maxEntries: [positiveInteger, 500] })
+
 /**
  * A Cache API store. Where `caches` is missing, or `caches.open` fails (Firefox private mode, insecure
  * origins) or does not settle within 2 s, the operation that found out rejects with the reason and every later one uses memory instead.
  * In Workers the cache has no working `keys()`: eviction and `clear()` cover the keys this isolate has written.
  */
-export function cacheStore(options: CacheStoreOptions = {}): FallbackStore {
-  knownOptions('cacheStore', options, ['cacheName', 'maxEntries'])
-  const cacheName = options.cacheName ?? 'resilient-fetch'
-  if (typeof cacheName !== 'string' || cacheName === '') {
-    throw new TypeError(`cacheStore: cacheName must be a non-empty string, got ${JSON.stringify(cacheName)}`)
-  }
-  const maxEntries = positiveInteger('cacheStore: maxEntries', options.maxEntries ?? 500)
+export function cacheStore(options?: CacheStoreOptions): FallbackStore {
+  const { cacheName, maxEntries } = cacheStoreSchema(options, 'cacheStore options')
   // Keys in least-recently-used order; a Set keeps insertion order and re-adding moves a key to the end.
   const lru = new Set<string>()
   const touch = (key: string) => {

@@ -5,8 +5,8 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import type { FallbackStore } from '../types.js'
 import { isStoredResponse, type Evictable } from './entry.js'
-import { positiveInteger } from '../validate.js'
-import { degrading, knownOptions, OPEN_TIMEOUT } from './memory.js'
+import { nonEmptyString, positiveInteger, struct } from '../schema.js'
+import { degrading, OPEN_TIMEOUT } from './memory.js'
 
 export interface IdbStoreOptions {
   /** The IndexedDB database; one object store inside it holds the entries. @default 'resilient-fetch' */
@@ -19,18 +19,16 @@ const STORE_NAME = 'responses'
 /** An array key can never collide with an entry's string key. */
 const INDEX_KEY = ['lru-index']
 
+/** idbStore's options: each one's check and default. */
+export const idbStoreSchema = struct({ dbName: [nonEmptyString, 'resilient-fetch'], maxEntries: [positiveInteger, 500] })
+
 /**
  * A bounded IndexedDB store. Where IndexedDB is missing, or its open fails or hangs, the operation that
  * found out rejects with the reason and every later one uses a memory store instead.
  * Corrupt entries are deleted when found (the read rejects, naming the key).
  */
-export function idbStore(options: IdbStoreOptions = {}): FallbackStore {
-  knownOptions('idbStore', options, ['dbName', 'maxEntries'])
-  const dbName = options.dbName ?? 'resilient-fetch'
-  if (typeof dbName !== 'string' || dbName === '') {
-    throw new TypeError(`idbStore: dbName must be a non-empty string, got ${JSON.stringify(dbName)}`)
-  }
-  const maxEntries = positiveInteger('idbStore: maxEntries', options.maxEntries ?? 500)
+export function idbStore(options?: IdbStoreOptions): FallbackStore {
+  const { dbName, maxEntries } = idbStoreSchema(options, 'idbStore options')
 
   const { run: use } = degrading(() => open(dbName), `idbStore: IndexedDB "${dbName}"`, maxEntries)
 

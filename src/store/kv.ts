@@ -5,7 +5,7 @@
  * not fit there, in front of the body in the value.
  */
 import type { FallbackStore, StoredResponse } from '../types.js'
-import { positiveInteger, show } from '../validate.js'
+import { is, numberIs, positiveInteger, struct, withMethods, type Check, type Checked } from '../schema.js'
 
 /** The part of a Workers KV namespace binding (`KVNamespace`) the store uses. */
 export interface KvNamespaceLike {
@@ -27,7 +27,6 @@ export interface KvStoreOptions {
   maxBodyBytes?: number
 }
 
-const OPTIONS = ['prefix', 'expirationTtl', 'maxBodyBytes']
 /** KV's limits: key bytes, metadata bytes (serialized JSON), value bytes, shortest expirationTtl. */
 const MAX_KEY_BYTES = 512
 const MAX_METADATA_BYTES = 1024
@@ -98,31 +97,25 @@ export function kvStore(namespace: KvNamespaceLike, options: KvStoreOptions = {}
   }
 }
 
-interface Settings {
-  prefix: string
-  expirationTtl: number
-  maxBodyBytes: number
+/** A KV namespace binding: the methods the store calls. */
+export const kvNamespace = withMethods<KvNamespaceLike>('a Workers KV namespace binding', ['getWithMetadata', 'put', 'delete', 'list'])
+
+/** kvStore's options: each one's check and default, within KV's limits. */
+export const kvStoreSchema = struct({
+  // An empty prefix would make clear() delete every key of the namespace.
+  prefix: [is<string>((p) => typeof p === 'string' && p !== '' && bytes(p) <= MAX_PREFIX_BYTES, `a non-empty string of at most ${MAX_PREFIX_BYTES} bytes`, true), 'resilient-fetch:'],
+  expirationTtl: [withinKv(numberIs((s) => s >= MIN_TTL, `at least ${MIN_TTL} (seconds, KV's minimum)`)), 86_400],
+  maxBodyBytes: [withinKv(numberIs((b) => b <= MAX_VALUE_BYTES, `at most ${MAX_VALUE_BYTES} (KV's value limit)`)), 5 * 1024 * 1024],
+})
+
+/** A positive integer, then KV's own bound on it. */
+function withinKv(bound: Check<number>): Check<number> {
+  return (value, path) => bound(positiveInteger(value, path), path)
 }
 
-function checkOptions(namespace: KvNamespaceLike, options: KvStoreOptions): Settings {
-  const ns = namespace as Partial<KvNamespaceLike> | null
-  if (typeof ns !== 'object' || ns === null || typeof ns.getWithMetadata !== 'function' || typeof ns.put !== 'function' || typeof ns.list !== 'function') {
-    throw new TypeError(`kvStore(namespace): namespace must be a Workers KV namespace binding, got ${show(namespace)}`)
-  }
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError(`kvStore options must be an object, got ${show(options)}`)
-  for (const name of Object.keys(options)) {
-    if (!OPTIONS.includes(name)) throw new TypeError(`kvStore: ${name} is not an option (known: ${OPTIONS.join(', ')})`)
-  }
-  const prefix = options.prefix ?? 'resilient-fetch:'
-  // An empty prefix would make clear() delete every key of the namespace.
-  if (typeof prefix !== 'string' || prefix === '' || bytes(prefix) > MAX_PREFIX_BYTES) {
-    throw new TypeError(`kvStore: prefix must be a non-empty string of at most ${MAX_PREFIX_BYTES} bytes, got ${show(prefix)}`)
-  }
-  const expirationTtl = positiveInteger('kvStore: expirationTtl', options.expirationTtl ?? 86_400)
-  if (expirationTtl < MIN_TTL) throw new RangeError(`kvStore: expirationTtl must be at least ${MIN_TTL} (seconds, KV's minimum), got ${expirationTtl}`)
-  const maxBodyBytes = positiveInteger('kvStore: maxBodyBytes', options.maxBodyBytes ?? 5 * 1024 * 1024)
-  if (maxBodyBytes > MAX_VALUE_BYTES) throw new RangeError(`kvStore: maxBodyBytes must be at most ${MAX_VALUE_BYTES} (KV's value limit), got ${maxBodyBytes}`)
-  return { prefix, expirationTtl, maxBodyBytes }
+function checkOptions(namespace: KvNamespaceLike, options: KvStoreOptions | undefined): Checked<typeof kvStoreSchema> {
+  kvNamespace(namespace, 'kvStore(namespace): namespace')
+  return kvStoreSchema(options, 'kvStore options')
 }
 
 /** The KV key: the prefix and the store key, or its SHA-256 when that is over KV's 512 bytes (long URLs). */

@@ -2,7 +2,7 @@
 import type { FallbackStore, StoredResponse } from '../types.js'
 import type { Evictable } from './entry.js'
 import { entrySize } from './size.js'
-import { positiveInteger, show } from '../validate.js'
+import { positiveInteger, struct } from '../schema.js'
 
 export interface MemoryStoreOptions {
   /** Entries kept; the least recently used is dropped first. @default 500 */
@@ -11,16 +11,16 @@ export interface MemoryStoreOptions {
   maxBytes?: number
 }
 
+/** memoryStore's options: each one's check and default. */
+export const memoryStoreSchema = struct({ maxEntries: [positiveInteger, 500], maxBytes: [positiveInteger, 50 * 1024 * 1024] })
+
 /** A bounded LRU store in this process's memory: survives nothing, costs nothing, works everywhere. */
-export function memoryStore(options: MemoryStoreOptions = {}): FallbackStore {
-  knownOptions('memoryStore', options, ['maxEntries', 'maxBytes'])
-  return lruStore(options)
+export function memoryStore(options?: MemoryStoreOptions): FallbackStore {
+  return lruStore(memoryStoreSchema(options, 'memoryStore options'))
 }
 
 /** memoryStore with its internal evict(), for stores that degrade to memory. */
-function lruStore(options: MemoryStoreOptions): FallbackStore & Evictable {
-  const maxEntries = positiveInteger('memoryStore: maxEntries', options.maxEntries ?? 500)
-  const maxBytes = positiveInteger('memoryStore: maxBytes', options.maxBytes ?? 50 * 1024 * 1024)
+function lruStore({ maxEntries, maxBytes }: { maxEntries: number; maxBytes: number }): FallbackStore & Evictable {
   // Map iteration order is insertion order, so re-inserting on use keeps the LRU at the front.
   const entries = new Map<string, { entry: StoredResponse; size: number }>()
   let bytes = 0
@@ -85,7 +85,7 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
       try {
         backend = await opening
       } catch (error) {
-        memory ??= lruStore({ maxEntries })
+        memory ??= lruStore(memoryStoreSchema({ maxEntries }, 'memoryStore options'))
         throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
       }
       return inBackend(backend)
@@ -111,14 +111,4 @@ export function openWithin<T>(opening: Promise<T>, what: string): Promise<T> {
       },
     )
   })
-}
-
-/** A store's options object, whose every key must be one it knows (a typo would silently keep the default). */
-export function knownOptions(store: string, options: unknown, known: readonly string[]): void {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`${store}: options must be an object, got ${show(options)}`)
-  }
-  for (const k of Object.keys(options)) {
-    if (!known.includes(k)) throw new TypeError(`${store}: ${k} is not an option (known: ${known.join(', ')})`)
-  }
 }

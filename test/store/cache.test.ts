@@ -166,12 +166,12 @@ describe('cacheStore', () => {
   })
 
   it('rejects bad options naming the option and value', () => {
-    expect(() => cacheStore({ maxEntries: -2 })).toThrow(new RangeError('cacheStore: maxEntries must be a positive integer, got -2'))
-    expect(() => cacheStore({ cacheName: '' })).toThrow(new TypeError('cacheStore: cacheName must be a non-empty string, got ""'))
+    expect(() => cacheStore({ maxEntries: -2 })).toThrow(new RangeError('cacheStore options.maxEntries must be a positive integer, got -2'))
+    expect(() => cacheStore({ cacheName: '' })).toThrow(new TypeError('cacheStore options.cacheName must be a non-empty string, got ""'))
   })
 
   it('rejects unknown options, naming them (a typo would silently keep the default)', () => {
-    expect(() => cacheStore({ cacheNme: 'mine' } as never)).toThrow(new TypeError('cacheStore: cacheNme is not an option (known: cacheName, maxEntries)'))
-    expect(() => cacheStore('mine' as never)).toThrow(new TypeError('cacheStore: options must be an object, got "mine"'))
+    expect(() => cacheStore({ cacheNme: 'mine' } as never)).toThrow(new TypeError('cacheStore options.cacheNme is not an option (known: cacheName, maxEntries)'))
+    expect(() => cacheStore('mine' as never)).toThrow(new TypeError('cacheStore options must be an object, got "mine"'))
   })
 })

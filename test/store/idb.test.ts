@@ -204,8 +204,8 @@ describe('idbStore', () => {
   })
 
   it('rejects bad options naming the option and value', () => {
-    expect(() => idbStore({ maxEntries: 0 })).toThrow(new RangeError('idbStore: maxEntries must be a positive integer, got 0'))
-    expect(() => idbStore({ dbName: '' })).toThrow(new TypeError('idbStore: dbName must be a non-empty string, got ""'))
-    expect(() => idbStore({ dbname: 'x' } as never)).toThrow(new TypeError('idbStore: dbname is not an option (known: dbName, maxEntries)'))
+    expect(() => idbStore({ maxEntries: 0 })).toThrow(new RangeError('idbStore options.maxEntries must be a positive integer, got 0'))
+    expect(() => idbStore({ dbName: '' })).toThrow(new TypeError('idbStore options.dbName must be a non-empty string, got ""'))
+    expect(() => idbStore({ dbname: 'x' } as never)).toThrow(new TypeError('idbStore options.dbname is not an option (known: dbName, maxEntries)'))
   })
 })

@@ -61,16 +61,16 @@ describe('memoryStore', () => {
   })
 
   it.each([
-    [{ maxEntries: 0 }, 'memoryStore: maxEntries must be a positive integer, got 0'],
-    [{ maxEntries: 1.5 }, 'memoryStore: maxEntries must be a positive integer, got 1.5'],
-    [{ maxBytes: -1 }, 'memoryStore: maxBytes must be a positive integer, got -1'],
-    [{ maxBytes: '10' as unknown as number }, 'memoryStore: maxBytes must be a positive integer, got "10"'],
-  ])('rejects %o with a RangeError naming the option and value', (options, message) => {
-    expect(() => memoryStore(options)).toThrow(new RangeError(message))
+    [{ maxEntries: 0 }, RangeError, 'memoryStore options.maxEntries must be a positive integer, got 0'],
+    [{ maxEntries: 1.5 }, RangeError, 'memoryStore options.maxEntries must be a positive integer, got 1.5'],
+    [{ maxBytes: -1 }, RangeError, 'memoryStore options.maxBytes must be a positive integer, got -1'],
+    [{ maxBytes: '10' as unknown as number }, TypeError, 'memoryStore options.maxBytes must be a number, got "10" (a string: write 10 without quotes)'],
+  ])('rejects %o through the option schema, naming the option and value', (options, type, message) => {
+    expect(() => memoryStore(options)).toThrow(new type(message))
   })
 
   it('rejects unknown options, naming them', () => {
-    expect(() => memoryStore({ maxEntires: 5 } as never)).toThrow(new TypeError('memoryStore: maxEntires is not an option (known: maxEntries, maxBytes)'))
+    expect(() => memoryStore({ maxEntires: 5 } as never)).toThrow(new TypeError('memoryStore options.maxEntires is not an option (known: maxEntries, maxBytes)'))
   })
 })
 

@@ -107,11 +107,11 @@ describe('kvStore', () => {
   })
 
   it('rejects unknown options and bad values by name', () => {
-    expect(() => kvStore(KV, { prefx: 'a' } as never)).toThrow('kvStore: prefx is not an option (known: prefix, expirationTtl, maxBodyBytes)')
-    expect(() => kvStore(KV, { prefix: '' })).toThrow('kvStore: prefix must be a non-empty string of at most 256 bytes, got ""')
-    expect(() => kvStore(KV, { expirationTtl: 30 })).toThrow("kvStore: expirationTtl must be at least 60 (seconds, KV's minimum), got 30")
-    expect(() => kvStore(KV, { expirationTtl: 1.5 })).toThrow('kvStore: expirationTtl must be a positive integer, got 1.5')
-    expect(() => kvStore(KV, { maxBodyBytes: 26 * 1024 * 1024 })).toThrow("kvStore: maxBodyBytes must be at most 26214400 (KV's value limit), got 27262976")
+    expect(() => kvStore(KV, { prefx: 'a' } as never)).toThrow('kvStore options.prefx is not an option (known: prefix, expirationTtl, maxBodyBytes)')
+    expect(() => kvStore(KV, { prefix: '' })).toThrow('kvStore options.prefix must be a non-empty string of at most 256 bytes, got ""')
+    expect(() => kvStore(KV, { expirationTtl: 30 })).toThrow("kvStore options.expirationTtl must be at least 60 (seconds, KV's minimum), got 30")
+    expect(() => kvStore(KV, { expirationTtl: 1.5 })).toThrow('kvStore options.expirationTtl must be a positive integer, got 1.5')
+    expect(() => kvStore(KV, { maxBodyBytes: 26 * 1024 * 1024 })).toThrow("kvStore options.maxBodyBytes must be at most 26214400 (KV's value limit), got 27262976")
     expect(() => kvStore(undefined as never)).toThrow('kvStore(namespace): namespace must be a Workers KV namespace binding, got undefined')
   })
 
