@@ -1,21 +1,54 @@
 import type { BreakerControl, BreakerSnapshot, BreakerState, SharedBreakerState } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
 import { now } from '../clock.js'
-import { trips, type Window } from './window.js'
-import { ConsecutiveWindow } from './consecutive.js'
-import { CountWindow } from './count.js'
-import { TimeWindow } from './time.js'
+import { CALLS, FAILURES, SLOW, trips, type Window } from './window.js'
+import { consecutiveWindow } from './consecutive.js'
+import { countWindow } from './count.js'
+import { timeWindow } from './time.js'
 
 /** Returned by `admit` when the breaker refuses the attempt. */
 export const REFUSED = -1
 
 /** `remote`: the state was applied from another participant of a share. */
-export type StateListener = (breaker: Breaker, from: BreakerState, to: BreakerState, remote: boolean) => void
+export type StateListener = (from: BreakerState, to: BreakerState, remote: boolean) => void
+
+/** The circuit breaker of one key: the public control, plus what the breaker stage and the share use. */
+export interface Breaker extends BreakerControl {
+  /** Admits an attempt and returns its token, or REFUSED. `attemptTimeout` bounds a probe's slot for retryAfter. */
+  admit(t: number, attemptTimeout: number | false): number
+  /** Refuses (and counts it) when `admit` would: lets callers fail fast before queueing. */
+  refuses(t: number): boolean
+  /** ms the caller should wait before trying again, as CircuitOpenError.retryAfter carries it. */
+  retryAfter(t: number): number | undefined
+  /**
+   * When the breaker will next admit a probe (ms epoch): `t` while it admits calls, the end of the open
+   * period while open, the running probe's attempt deadline while half-open with every slot taken;
+   * undefined when no time is known (forced open with no end, a probe with no deadline).
+   */
+  nextProbeAt(t: number): number | undefined
+  /**
+   * The outcome of an admitted attempt. `quietFor` (ms, when the upstream asked for quiet with a
+   * Retry-After) opens the breaker until then, whatever the window says.
+   */
+  record(token: number, failure: boolean, slow: boolean, t: number, quietFor?: number): void
+  /** An admitted attempt ended with no outcome to judge (a user abort): frees its probe slot. */
+  release(token: number): void
+  /** Whether any admitted probe is still out: a key with one is not dropped. */
+  readonly busy: boolean
+  snapshot(t: number): BreakerSnapshot
+  /** The state as a share publishes it. */
+  view(): SharedBreakerState
+  /**
+   * Applies another participant's state. Half-open is not adopted (each participant reaches it by
+   * itself when openUntil passes; the share leases the probe), nor is a view older than our own state.
+   */
+  adopt(view: SharedBreakerState): void
+}
 
 function createWindow(spec: NormalizedBreaker['window']): Window {
-  if (spec.type === 'consecutive') return new ConsecutiveWindow()
-  if (spec.type === 'count') return new CountWindow(spec.size)
-  return new TimeWindow(spec.duration)
+  if (spec.type === 'consecutive') return consecutiveWindow()
+  if (spec.type === 'count') return countWindow(spec.size)
+  return timeWindow(spec.duration)
 }
 
 /**
@@ -23,237 +56,158 @@ function createWindow(spec: NormalizedBreaker['window']): Window {
  * at admission); an outcome whose token is stale belongs to an earlier state and moves nothing.
  * Open → half-open happens lazily, when someone looks: no timer outlives a call.
  */
-export class Breaker implements BreakerControl {
-  private current: BreakerState = 'closed'
-  private generation = 0
-  private readonly window: Window
+export function createBreaker(key: string, options: NormalizedBreaker, onStateChange: StateListener): Breaker {
+  const window = createWindow(options.window)
+  let state: BreakerState = 'closed'
+  let generation = 0
   /** Re-opens since the last close; grows the open duration. */
-  private reopens = 0
-  private probesInFlight = 0
-  private probeSuccesses = 0
-  private probeDeadline: number | undefined
-  openedAt: number | undefined
+  let reopens = 0
+  let probesInFlight = 0
+  let probeSuccesses = 0
+  let probeDeadline: number | undefined
+  let openedAt: number | undefined
   /** When the current state was entered. */
-  changedAt = 0
+  let changedAt = 0
   /** When an open breaker lets a probe through; Infinity when forced open with no end. */
-  openUntil = 0
-  rejected = 0
-  transitions = 0
+  let openUntil = 0
+  let rejected = 0
+  let transitions = 0
 
-  constructor(
-    readonly key: string,
-    private readonly options: NormalizedBreaker,
-    private readonly onStateChange: StateListener,
-  ) {
-    this.window = createWindow(options.window)
+  const isOpen = () => state === 'open' || state === 'forced-open'
+  const probesFull = () => state === 'half-open' && probesInFlight >= options.probes
+  /** The end of the open period, when it has one. */
+  const openEnd = () => (openUntil === Infinity ? undefined : openUntil)
+
+  function to(next: BreakerState, remote = false): void {
+    const from = state
+    generation++
+    probesInFlight = probeSuccesses = 0
+    probeDeadline = undefined
+    if (from === next) return
+    state = next
+    changedAt = now()
+    transitions++
+    onStateChange(from, next, remote)
   }
 
-  get state(): BreakerState {
-    this.refresh(now())
-    return this.current
+  function refresh(t: number): void {
+    if (isOpen() && t >= openUntil) to('half-open')
   }
 
-  /** Admits an attempt and returns its token, or REFUSED. `attemptTimeout` bounds a probe's slot for retryAfter. */
-  admit(t: number, attemptTimeout: number | false): number {
-    const s = this.current
-    if (s === 'closed' || s === 'disabled') return this.generation
-    if (s !== 'half-open') {
-      if (t < this.openUntil) {
-        this.rejected++
-        return REFUSED
-      }
-      this.to('half-open')
-    }
-    if (this.probesInFlight >= this.options.probes) {
-      this.rejected++
-      return REFUSED
-    }
-    this.probesInFlight++
-    this.probeDeadline = attemptTimeout === false ? undefined : t + attemptTimeout
-    return this.generation
+  function openAt(t: number, until: number, next: BreakerState): void {
+    openedAt = t
+    openUntil = until
+    to(next)
   }
 
-  /** Refuses (and counts it) when `admit` would: lets callers fail fast before queueing. */
-  refuses(t: number): boolean {
-    const s = this.current
-    const refused =
-      ((s === 'open' || s === 'forced-open') && t < this.openUntil) ||
-      (s === 'half-open' && this.probesInFlight >= this.options.probes)
-    if (refused) this.rejected++
-    return refused
-  }
-
-  /** ms the caller should wait before trying again, as CircuitOpenError.retryAfter carries it. */
-  retryAfter(t: number): number | undefined {
-    if (this.current === 'half-open') return this.probeDeadline === undefined ? undefined : Math.max(0, this.probeDeadline - t)
-    return this.openUntil === Infinity ? undefined : Math.max(0, this.openUntil - t)
-  }
-
-  /**
-   * When the breaker will next admit a probe (ms epoch): `t` while it admits calls, the end of the open
-   * period while open, the running probe's attempt deadline while half-open with every slot taken;
-   * undefined when no time is known (forced open with no end, a probe with no deadline).
-   */
-  nextProbeAt(t: number): number | undefined {
-    this.refresh(t)
-    const s = this.current
-    if (s === 'open' || s === 'forced-open') return this.openUntil === Infinity ? undefined : this.openUntil
-    if (s === 'half-open' && this.probesInFlight >= this.options.probes) return this.probeDeadline
-    return t
-  }
-
-  /** The outcome of an admitted attempt. */
-  record(token: number, failure: boolean, slow: boolean, t: number): void {
-    if (token !== this.generation) return
-    const s = this.current
-    if (s === 'closed') {
-      this.window.record(failure, slow, t)
-      if ((failure || slow) && this.tripped(t)) this.trip(t)
-    } else if (s === 'half-open') {
-      this.probesInFlight--
-      // A slow probe says the upstream is still slow: it must not close a breaker slow calls opened.
-      if (failure || slow) this.trip(t)
-      else if (++this.probeSuccesses >= this.options.successesToClose) this.close()
-    }
-  }
-
-  /** An admitted attempt ended with no outcome to judge (a user abort): frees its probe slot. */
-  release(token: number): void {
-    if (token === this.generation && this.current === 'half-open') this.probesInFlight--
+  function trip(t: number): void {
+    const d = options.openDuration
+    const grown = Math.min(d.max, d.base * d.multiplier ** reopens++)
+    // The window keeps what opened the breaker (it ages out) and is only emptied on close.
+    openAt(t, t + grown * (1 - d.jitter * Math.random()), 'open')
   }
 
   /** The upstream asked for quiet (503/429 with Retry-After): open until then, whatever the window says. */
-  openFor(ms: number, t: number): void {
-    const s = this.current
-    if (s === 'disabled' || s === 'forced-open') return
-    const until = t + ms
-    if (s === 'open' && until <= this.openUntil) return
-    this.openUntil = until
-    if (s !== 'open') {
-      this.openedAt = t
-      this.to('open')
-    }
+  function openFor(ms: number, t: number): void {
+    if (state === 'disabled' || state === 'forced-open') return
+    if (state !== 'open') openAt(t, t + ms, 'open')
+    else openUntil = Math.max(openUntil, t + ms)
   }
 
-  open(ms?: number): void {
-    if (ms !== undefined && !(ms > 0)) throw new RangeError(`breaker(${JSON.stringify(this.key)}).open(ms): ms must be a positive number, got ${ms}`)
-    const t = now()
-    this.openedAt = t
-    this.openUntil = ms === undefined ? Infinity : t + ms
-    this.to('forced-open')
+  /** openedAt while open or half-open, and the end of the open period (as `end`) while open. */
+  function times(end: 'openUntil' | 'nextProbeAt') {
+    const open = isOpen()
+    return { ...(open || state === 'half-open' ? { openedAt } : {}), ...(open && openUntil !== Infinity ? { [end]: openUntil } : {}) }
   }
 
-  close(): void {
-    this.reopens = 0
-    this.window.reset()
-    this.to('closed')
+  function close(): void {
+    reopens = 0
+    window.reset()
+    to('closed')
   }
 
-  reset(): void {
-    this.close()
-    this.rejected = 0
-    this.transitions = 0
+  const breaker: Breaker = {
+    key,
+    get state() {
+      refresh(now())
+      return state
+    },
+    admit(t, attemptTimeout) {
+      if (breaker.refuses(t)) return REFUSED
+      refresh(t)
+      if (state === 'half-open') {
+        probesInFlight++
+        probeDeadline = attemptTimeout === false ? undefined : t + attemptTimeout
+      }
+      return generation
+    },
+    refuses(t) {
+      const refused = (isOpen() && t < openUntil) || probesFull()
+      if (refused) rejected++
+      return refused
+    },
+    retryAfter(t) {
+      const until = state === 'half-open' ? probeDeadline : openEnd()
+      return until === undefined ? undefined : Math.max(0, until - t)
+    },
+    nextProbeAt(t) {
+      refresh(t)
+      return isOpen() ? openEnd() : probesFull() ? probeDeadline : t
+    },
+    record(token, failure, slow, t, quietFor) {
+      if (token !== generation) return
+      if (state === 'closed') {
+        window.record(failure, slow, t)
+        if ((failure || slow) && trips(window, options, t)) trip(t)
+      } else if (state === 'half-open') {
+        probesInFlight--
+        // A slow probe says the upstream is still slow: it must not close a breaker slow calls opened.
+        if (failure || slow) trip(t)
+        else if (++probeSuccesses >= options.successesToClose) close()
+      }
+      if (quietFor) openFor(quietFor, t)
+    },
+    release(token) {
+      if (token === generation && state === 'half-open') probesInFlight--
+    },
+    open(ms) {
+      if (ms !== undefined && !(ms > 0)) throw new RangeError(`breaker(${JSON.stringify(key)}).open(ms): ms must be a positive number, got ${ms}`)
+      const t = now()
+      openAt(t, ms === undefined ? Infinity : t + ms, 'forced-open')
+    },
+    close,
+    reset() {
+      close()
+      rejected = transitions = 0
+    },
+    disable: () => to('disabled'),
+    get busy() {
+      return probesInFlight > 0
+    },
+    snapshot(t) {
+      refresh(t)
+      window.refresh(t)
+      const { counts } = window
+      const calls = counts[CALLS]!
+      const failures = counts[FAILURES]!
+      return { key, state, calls, failures, slowCalls: counts[SLOW]!, failureRate: calls === 0 ? 0 : failures / calls, rejected, transitions, ...times('nextProbeAt') }
+    },
+    view: () => ({ state, at: changedAt, ...times('openUntil') }),
+    adopt(view) {
+      const { state: next, at } = view
+      if (next === 'half-open') return
+      // Half-open is only noticed, not decided: another participant's probe result for this open episode wins.
+      const probeResult = state === 'half-open' && at >= (openedAt ?? 0)
+      if (at < changedAt && !probeResult) return
+      if (next === 'open' || next === 'forced-open') {
+        openedAt = view.openedAt ?? at
+        openUntil = view.openUntil ?? Infinity
+        if (next === 'open' && openUntil <= now()) return
+      }
+      if (next === 'closed') window.reset()
+      to(next, true)
+      changedAt = at
+    },
   }
-
-  disable(): void {
-    this.to('disabled')
-  }
-
-  /** Whether any admitted probe is still out: a key with one is not dropped from the registry. */
-  get busy(): boolean {
-    return this.probesInFlight > 0
-  }
-
-  snapshot(t: number): BreakerSnapshot {
-    this.refresh(t)
-    this.window.refresh(t)
-    const { calls, failures, slowCalls } = this.window
-    const s = this.current
-    const open = s === 'open' || s === 'forced-open'
-    return {
-      key: this.key,
-      state: s,
-      calls,
-      failures,
-      slowCalls,
-      failureRate: calls === 0 ? 0 : failures / calls,
-      rejected: this.rejected,
-      transitions: this.transitions,
-      ...(open || s === 'half-open' ? { openedAt: this.openedAt } : {}),
-      ...(open && this.openUntil !== Infinity ? { nextProbeAt: this.openUntil } : {}),
-    }
-  }
-
-  private refresh(t: number): void {
-    const s = this.current
-    if ((s === 'open' || s === 'forced-open') && t >= this.openUntil) this.to('half-open')
-  }
-
-  private tripped(t: number): boolean {
-    return trips(this.window, this.options, t)
-  }
-
-  private trip(t: number): void {
-    const d = this.options.openDuration
-    const grown = Math.min(d.max, d.base * d.multiplier ** this.reopens)
-    this.reopens++
-    this.openedAt = t
-    this.openUntil = t + grown * (1 - d.jitter * Math.random())
-    // The window keeps what opened the breaker (it ages out) and is only emptied on close.
-    this.to('open')
-  }
-
-  /** Whether an attempt admitted with `token` was admitted in the current state. */
-  holds(token: number): boolean {
-    return token === this.generation
-  }
-
-  /** Whether `token` holds a half-open probe slot. */
-  probing(token: number): boolean {
-    return token === this.generation && this.current === 'half-open'
-  }
-
-  /** The state as a share publishes it. */
-  view(): SharedBreakerState {
-    const s = this.current
-    const open = s === 'open' || s === 'forced-open'
-    return {
-      state: s,
-      at: this.changedAt,
-      ...(open || s === 'half-open' ? { openedAt: this.openedAt } : {}),
-      ...(open && this.openUntil !== Infinity ? { openUntil: this.openUntil } : {}),
-    }
-  }
-
-  /**
-   * Applies another participant's state. Half-open is not adopted (each participant reaches it by
-   * itself when openUntil passes; the share leases the probe), nor is a view older than our own state.
-   */
-  adopt(view: SharedBreakerState): void {
-    if (view.state === 'half-open') return
-    // Half-open is only noticed, not decided: another participant's probe result for this open episode wins.
-    const probeResult = this.current === 'half-open' && view.at >= (this.openedAt ?? 0)
-    if (view.at < this.changedAt && !probeResult) return
-    if (view.state === 'open' || view.state === 'forced-open') {
-      this.openedAt = view.openedAt ?? view.at
-      this.openUntil = view.openUntil ?? Infinity
-      if (view.state === 'open' && this.openUntil <= now()) return
-    }
-    if (view.state === 'closed') this.window.reset()
-    this.to(view.state, true)
-    this.changedAt = view.at
-  }
-
-  private to(state: BreakerState, remote = false): void {
-    const from = this.current
-    this.generation++
-    this.probesInFlight = 0
-    this.probeSuccesses = 0
-    this.probeDeadline = undefined
-    if (from === state) return
-    this.current = state
-    this.changedAt = now()
-    this.transitions++
-    this.onStateChange(this, from, state, remote)
-  }
+  return breaker
 }

@@ -1,63 +1,59 @@
-import type { Window } from './window.js'
+import { CALLS, FAILURES, SLOW, type Window } from './window.js'
 
 const BUCKETS = 10
 
 /**
- * The attempts of the last `duration` ms, in a ring of buckets with running totals:
- * recording costs the same however many attempts the window holds.
+ * Attempts in a ring of `slots` buckets with running totals: recording costs the same however many
+ * attempts the window holds. A bucket holds one epoch, `epochOf(t, recorded)` (`recorded` counts the
+ * attempt being recorded); a bucket `slots` epochs behind the current one has left the window.
  */
-export class TimeWindow implements Window {
-  calls = 0
-  failures = 0
-  slowCalls = 0
-  private readonly bucketMs: number
-  private readonly epochs = new Float64Array(BUCKETS).fill(-1)
-  private readonly bucketCalls = new Uint32Array(BUCKETS)
-  private readonly bucketFailures = new Uint32Array(BUCKETS)
-  private readonly bucketSlow = new Uint32Array(BUCKETS)
+export function ringWindow(slots: number, epochOf: (t: number, recorded: number) => number): Window {
+  const counts = [0, 0, 0]
+  // Per slot: its calls, failures and slow calls, as counts orders them.
+  const buckets = new Uint32Array(slots * 3)
+  const epochs = new Float64Array(slots).fill(-1)
+  let recorded = 0
 
-  constructor(duration: number) {
-    this.bucketMs = duration / BUCKETS
-  }
-
-  record(failure: boolean, slow: boolean, now: number): void {
-    const epoch = Math.floor(now / this.bucketMs)
-    const i = epoch % BUCKETS
-    if (this.epochs[i] !== epoch) this.empty(i, epoch)
-    this.bucketCalls[i]!++
-    this.calls++
-    if (failure) {
-      this.bucketFailures[i]!++
-      this.failures++
+  function empty(slot: number, epoch: number): void {
+    for (let k = 0; k < 3; k++) {
+      counts[k] -= buckets[slot * 3 + k]!
+      buckets[slot * 3 + k] = 0
     }
-    if (slow) {
-      this.bucketSlow[i]!++
-      this.slowCalls++
-    }
+    epochs[slot] = epoch
+  }
+  function add(slot: number, k: number): void {
+    buckets[slot * 3 + k]!++
+    counts[k]!++
   }
 
-  refresh(now: number): void {
-    const epoch = Math.floor(now / this.bucketMs)
-    for (let i = 0; i < BUCKETS; i++) {
-      const e = this.epochs[i]!
-      // Aged out, or from a future a clock step took back.
-      if (e !== -1 && (e <= epoch - BUCKETS || e > epoch)) this.empty(i, -1)
-    }
+  return {
+    counts,
+    record(failure, slow, t) {
+      const epoch = epochOf(t, ++recorded)
+      const slot = epoch % slots
+      if (epochs[slot] !== epoch) empty(slot, epoch)
+      add(slot, CALLS)
+      if (failure) add(slot, FAILURES)
+      if (slow) add(slot, SLOW)
+    },
+    refresh(t) {
+      const epoch = epochOf(t, recorded)
+      for (let slot = 0; slot < slots; slot++) {
+        const e = epochs[slot]!
+        // Aged out, or from a future a clock step took back.
+        if (e !== -1 && (e <= epoch - slots || e > epoch)) empty(slot, -1)
+      }
+    },
+    reset() {
+      counts.fill(0)
+      buckets.fill(0)
+      epochs.fill(-1)
+    },
   }
+}
 
-  reset(): void {
-    this.calls = this.failures = this.slowCalls = 0
-    this.epochs.fill(-1)
-    this.bucketCalls.fill(0)
-    this.bucketFailures.fill(0)
-    this.bucketSlow.fill(0)
-  }
-
-  private empty(i: number, epoch: number): void {
-    this.calls -= this.bucketCalls[i]!
-    this.failures -= this.bucketFailures[i]!
-    this.slowCalls -= this.bucketSlow[i]!
-    this.bucketCalls[i] = this.bucketFailures[i] = this.bucketSlow[i] = 0
-    this.epochs[i] = epoch
-  }
+/** The attempts of the last `duration` ms, in ten buckets of a tenth each. */
+export function timeWindow(duration: number): Window {
+  const bucketMs = duration / BUCKETS
+  return ringWindow(BUCKETS, (t) => Math.floor(t / bucketMs))
 }

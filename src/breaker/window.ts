@@ -1,14 +1,17 @@
+/** Where a window's `counts` keep the attempts, the failures and the slow attempts. */
+export const CALLS = 0
+export const FAILURES = 1
+export const SLOW = 2
+
 /**
  * What a breaker remembers of recent attempts. A window only counts; the breaker decides.
  * Adding a strategy means adding a file, never touching the state machine.
  */
 export interface Window {
-  /** Attempts, failures and slow attempts currently in the window (after `refresh`). */
-  readonly calls: number
-  readonly failures: number
-  readonly slowCalls: number
+  /** Attempts, failures and slow attempts currently in the window (after `refresh`), at CALLS, FAILURES, SLOW. */
+  readonly counts: ArrayLike<number>
   record(failure: boolean, slow: boolean, now: number): void
-  /** Drops what has aged out; constant cost. */
+  /** Drops what has aged out. */
   refresh(now: number): void
   reset(): void
 }
@@ -29,7 +32,10 @@ export interface TripRule {
  */
 export function trips(window: Window, rule: TripRule, t: number): boolean {
   window.refresh(t)
-  const { calls, failures, slowCalls } = window
+  const { counts } = window
+  const calls = counts[CALLS]!
+  const failures = counts[FAILURES]!
+  const slowCalls = counts[SLOW]!
   if (failures >= rule.failureThreshold && (rule.failureRate === undefined || failures / calls >= rule.failureRate)) return true
   return rule.slowCall !== undefined && slowCalls >= rule.failureThreshold && slowCalls / calls >= rule.slowCall.rate
 }

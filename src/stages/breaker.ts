@@ -1,10 +1,10 @@
 import type { BreakerControl, BreakerShare, RequestInput } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
-import { Breaker, REFUSED } from '../breaker/breaker.js'
+import { createBreaker, REFUSED, type Breaker } from '../breaker/breaker.js'
 import { circuitOpenError } from '../errors.js'
 import { parseRetryAfter } from '../retry.js'
 import type { Keys } from './keys.js'
-import { refusal, type Attempt, type Call, type Gate, type Outcome, type Refusal, type Runtime } from './types.js'
+import { reachedNetwork, refusal, type Attempt, type Gate, type Refusal, type Runtime } from './types.js'
 
 /** An upstream's Retry-After opens its breaker for at most an hour: a typo upstream must not silence a key for days. */
 export const MAX_RETRY_AFTER_OPEN = 3_600_000
@@ -29,7 +29,7 @@ export interface BreakerGate extends Gate<Breaker, Ticket> {
 export function breakerStage(options: NormalizedBreaker | false, share: BreakerShare | undefined, runtime: Runtime): BreakerGate | undefined {
   if (!options) return undefined
   const { events, now } = runtime
-  const slowCall = options.slowCall
+  const { slowCall, retryAfter } = options
 
   function refuse(breaker: Breaker, t: number): Refusal {
     events.emit('reject', { key: breaker.key, reason: 'open' })
@@ -50,32 +50,40 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     return refuse(breaker, t)
   }
 
-  function learn(breaker: Breaker, call: Call, token: number, outcome: Outcome & { failure: boolean; duration: number }): void {
-    const end = now()
-    const slow = slowCall !== undefined && outcome.duration > slowCall.duration
-    // Taken before recording: a failure that trips the breaker must still be able to extend it.
-    const current = breaker.holds(token)
-    breaker.record(token, outcome.failure, slow, end)
-    share?.record?.(call.key, outcome.failure, slow, call.waitUntil)
-    if (outcome.kind === 'response' && current && options && options.retryAfter) openOnRetryAfter(breaker, outcome.response, end)
+  /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
+  function forKey(key: string): Breaker {
+    const breaker = createBreaker(key, options as NormalizedBreaker, (from, to, remote) => {
+      events.emit('statechange', { key, from, to })
+      if (!remote) share?.publish?.(key, breaker.view())
+    })
+    const initial = share?.initial?.(key)
+    if (initial) breaker.adopt(initial)
+    return breaker
   }
 
   return {
     name: 'breaker',
-    forKey: (key) => createBreaker(key, options, share, runtime),
+    forKey,
     busy: (breaker) => breaker.busy,
     report: (breaker, snapshot, t) => void snapshot.breakers.push(breaker.snapshot(t)),
     refuses: (breaker, _call, t) => (breaker.refuses(t) ? refuse(breaker, t) : undefined),
     admit(breaker, attempt, t) {
       const token = breaker.admit(t, attempt.call.timeout.attempt)
       if (token === REFUSED) return refuse(breaker, t)
-      return share?.acquireProbe !== undefined && breaker.probing(token) ? lease(breaker, token, attempt, t) : token
+      // Admitted in half-open: a probe.
+      return share?.acquireProbe !== undefined && breaker.state === 'half-open' ? lease(breaker, token, attempt, t) : token
     },
-    settle(breaker, attempt, ticket, outcome) {
-      const token = typeof ticket === 'number' ? ticket : ticket.token
-      if (typeof ticket !== 'number') share!.releaseProbe?.(breaker.key)
-      if (outcome.kind === 'refused' || outcome.kind === 'aborted') breaker.release(token)
-      else learn(breaker, attempt.call, token, outcome)
+    settle(breaker, { call }, ticket, outcome) {
+      let token = ticket as number
+      if (typeof ticket !== 'number') {
+        token = ticket.token
+        share!.releaseProbe?.(breaker.key)
+      }
+      if (!reachedNetwork(outcome)) return breaker.release(token)
+      const end = now()
+      const slow = slowCall !== undefined && outcome.duration > slowCall.duration
+      breaker.record(token, outcome.failure, slow, end, retryAfter && outcome.kind === 'response' ? quietFor(outcome.response, end) : 0)
+      share?.record?.(call.key, outcome.failure, slow, call.waitUntil)
     },
     attach: (keys, index, keyOf) => attachTo(keys, index, keyOf, share),
   }
@@ -90,12 +98,10 @@ function isAbsoluteUrl(value: string): boolean {
   }
 }
 
-/** The upstream asked for quiet (a 503/429 with Retry-After): the key stays open until then, at most an hour. */
-function openOnRetryAfter(breaker: Breaker, response: Response, end: number): void {
-  const status = response.status
-  if (status !== 503 && status !== 429) return
-  const retryAfter = parseRetryAfter(response.headers.get('retry-after'), end)
-  if (retryAfter !== undefined && retryAfter > 0) breaker.openFor(Math.min(retryAfter, MAX_RETRY_AFTER_OPEN), end)
+/** How long the upstream asked for quiet (a 503/429 with Retry-After), at most an hour; 0 when it did not. */
+function quietFor({ status, headers }: Response, end: number): number {
+  const ms = status === 503 || status === 429 ? parseRetryAfter(headers.get('retry-after'), end) : undefined
+  return ms !== undefined && ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_OPEN) : 0
 }
 
 /** Connects the share to the keys' breakers and returns `rf.breaker(target)`. */
@@ -117,15 +123,4 @@ function attachTo(keys: Keys, index: number, keyOf: (target: RequestInput) => st
     const key = keyOf(target)
     return key === undefined ? undefined : breakerOf(key)
   }
-}
-
-/** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
-function createBreaker(key: string, options: NormalizedBreaker, share: BreakerShare | undefined, { events }: Runtime): Breaker {
-  const breaker = new Breaker(key, options, (b, from, to, remote) => {
-    events.emit('statechange', { key: b.key, from, to })
-    if (!remote) share?.publish?.(b.key, b.view())
-  })
-  const initial = share?.initial?.(key)
-  if (initial) breaker.adopt(initial)
-  return breaker
 }

@@ -5,8 +5,8 @@
  * at least `minReporters` distinct isolates: one isolate on a bad network path opens its own
  * breaker, never the fleet's.
  */
-import { TimeWindow } from '../breaker/time.js'
-import { trips } from '../breaker/window.js'
+import { timeWindow } from '../breaker/time.js'
+import { FAILURES, trips, type Window } from '../breaker/window.js'
 import type { SharedBreakerState } from '../types.js'
 import type { FleetOptions, Grant } from './protocol.js'
 
@@ -53,7 +53,7 @@ export class FleetBreaker {
   openedAt = 0
   openUntil = 0
   /** The failures in the window (the library's time window), and who reported them. */
-  private window: TimeWindow
+  private window: Window
   private reports: Report[] = []
   private permits: Permit[] = []
   private nextPermit = 1
@@ -67,7 +67,7 @@ export class FleetBreaker {
     private readonly onTransition?: (from: FleetState, to: FleetState) => void,
   ) {
     this.changedAt = t
-    this.window = new TimeWindow(options.window)
+    this.window = timeWindow(options.window)
   }
 
   static restore(snapshot: FleetSnapshot, onTransition?: (from: FleetState, to: FleetState) => void): FleetBreaker {
@@ -114,7 +114,7 @@ export class FleetBreaker {
     const resized = o.window !== options.window
     this.options = { ...options }
     if (resized) {
-      this.window = new TimeWindow(options.window)
+      this.window = timeWindow(options.window)
       this.recount()
     }
     this.revision++
@@ -194,7 +194,7 @@ export class FleetBreaker {
   failures(t: number): number {
     if (this.state !== 'closed') return 0
     this.window.refresh(t)
-    return this.window.failures
+    return this.window.counts[FAILURES]!
   }
 
   view(t: number): SharedBreakerState {
