@@ -16,25 +16,23 @@ interface Followers {
 
 const followers = new WeakMap<AbortSignal, Followers>()
 const responses = new WeakMap<Response, AbortController>()
-const hasWeakRef = typeof WeakRef === 'function'
 
 /** Makes `signal` abort `controller` with its reason; returns a function that undoes it. */
 export function follow(signal: AbortSignal, controller: AbortController): () => void {
-  if (!hasWeakRef) {
+  if (typeof WeakRef !== 'function') {
     const onAbort = () => controller.abort(signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })
     return () => signal.removeEventListener('abort', onAbort)
   }
   let entry = followers.get(signal)
   if (entry === undefined) {
-    const created: Followers = { refs: new Set(), sweepAt: 64 }
-    entry = created
-    followers.set(signal, created)
+    const refs = new Set<WeakRef<AbortController>>()
+    followers.set(signal, (entry = { refs, sweepAt: 64 }))
     signal.addEventListener(
       'abort',
       () => {
-        for (const ref of created.refs) ref.deref()?.abort(signal.reason)
-        created.refs.clear()
+        for (const ref of refs) ref.deref()?.abort(signal.reason)
+        refs.clear()
       },
       { once: true },
     )
@@ -43,8 +41,7 @@ export function follow(signal: AbortSignal, controller: AbortController): () => 
     entry.sweepAt = Math.max(64, entry.refs.size * 2)
   }
   const ref = new WeakRef(controller)
-  const refs = entry.refs
-  refs.add(ref)
+  const refs = entry.refs.add(ref)
   return () => void refs.delete(ref)
 }
 

@@ -47,12 +47,12 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
   // Not async: an open breaker refuses without entering the async pipeline, and fetch never throws synchronously.
   function rf(input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response> {
     try {
-      const created = createCall(input, init, o, keys)
+      const call = createCall(input, init, o, keys)
       // Not a URL we can read: let the transport reject it exactly as fetch does.
-      if (created === undefined) return (o.fetch ?? globalThis.fetch)(input, init)
+      if (call === undefined) return (o.fetch ?? globalThis.fetch)(input, init)
       totals.requests++
-      const refused = chain.refusal(created.call, now())
-      if (refused === undefined) return run(created.call, created.entry)
+      const refused = chain.refusal(call, now())
+      if (refused === undefined) return run(call, keys.get(call.key))
       totals.rejected++
       return Promise.reject(refused.error)
     } catch (error) {

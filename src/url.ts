@@ -1,40 +1,24 @@
-/** The URL string of fetch's input, without parsing it. */
-export function urlOf(input: RequestInfo | URL): string {
-  if (typeof input === 'string') return input
-  if (input instanceof URL) return input.href
-  if (typeof input === 'object' && input !== null && typeof (input as Request).url === 'string') return (input as Request).url
-  return String(input)
+/** Whether fetch's input is a Request (or a Request from another realm), not a string or a URL. */
+export function isRequest(input: unknown): input is Request {
+  return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as Request).url === 'string'
 }
 
-function plainHostChar(c: number): boolean {
-  // a-z 0-9 . -
-  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 46 || c === 45
+/** The URL string of fetch's input, without parsing it. */
+export function urlOf(input: RequestInfo | URL): string {
+  return typeof input === 'string' ? input : input instanceof URL ? input.href : isRequest(input) ? input.url : String(input)
 }
 
 /**
- * The URL's origin, or undefined when it is not a URL. Plain lower-case http(s) URLs are read
- * without the URL parser (the hot path); anything else (ports, IPs, upper case, IDN) goes through it.
+ * A plain lower-case http(s) origin, read without the URL parser (the hot path): host characters
+ * a-z 0-9 . - only, and a last label that does not start with a digit (it may be an IPv4 form the
+ * parser rewrites). Anything else (ports, IPs, upper case, IDN) goes through the parser.
  */
+const PLAIN_ORIGIN = /^https?:\/\/(?=[^/?#])(?:[a-z\d-]*\.)*(?!\d)[a-z\d-]*(?=[/?#]|$)/
+
+/** The URL's origin, or undefined when it is not a URL. */
 export function originOf(url: string): string | undefined {
-  const start = url.startsWith('https://') ? 8 : url.startsWith('http://') ? 7 : 0
-  if (start !== 0) {
-    let i = start
-    let lastDot = start - 1
-    for (; i < url.length; i++) {
-      const c = url.charCodeAt(i)
-      if (c === 47 || c === 63 || c === 35) break // / ? #
-      if (!plainHostChar(c)) {
-        i = -1
-        break
-      }
-      if (c === 46) lastDot = i
-    }
-    // A last label that starts with a digit may be an IPv4 form the parser rewrites.
-    if (i > start) {
-      const first = url.charCodeAt(lastDot + 1)
-      if (!(first >= 48 && first <= 57)) return url.slice(0, i)
-    }
-  }
+  const plain = PLAIN_ORIGIN.exec(url)
+  if (plain !== null) return plain[0]
   try {
     const origin = new URL(url, baseUrl()).origin
     return origin === 'null' ? url : origin

@@ -28,7 +28,7 @@ function runner(options: { budget?: number } = {}) {
   let inFlight = 0
   let maxInFlight = 0
   const r: HedgeRunner<number> = {
-    attempt: (n, signal) =>
+    attempt: (n, { signal }) =>
       new Promise<number>((resolve, reject) => {
         inFlight++
         maxInFlight = Math.max(maxInFlight, inFlight)

@@ -43,7 +43,7 @@ export function failoverStage(options: FailoverOptions, runtime: Runtime): Wrapp
     if (hedge === undefined || call.method !== 'GET' || second === undefined || !options.healthy(second, now())) return { outcome: await next(targets[i]!), hedged: false }
     let hedged = false
     const runner: HedgeRunner<Outcome> = {
-      attempt: (n, signal) => next(targets[i + n - 1]!, signal),
+      attempt: (n, controller) => next(targets[i + n - 1]!, controller),
       verdict: (o) => (o.kind === 'response' && !o.failure ? 'win' : o.kind === 'aborted' ? 'end' : 'lose'),
       discard: (o) => {
         if (o.kind === 'response') o.response.body?.cancel().catch(() => {})

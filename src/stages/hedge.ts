@@ -3,6 +3,7 @@ import type { NormalizedHedge } from '../options.js'
 import { follow } from '../deadline.js'
 import { RetryBudget } from '../retry.js'
 import type { LatencyGate } from './latency.js'
+import { isOneShot } from './transport.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
 /** A percentile delay needs this many samples of the key: fewer say too little about its tail. */
@@ -25,8 +26,8 @@ export type Verdict = 'win' | 'lose' | 'end'
 
 /** What a hedged call needs from the pipeline: how to run one attempt and how to judge it. */
 export interface HedgeRunner<R> {
-  /** Runs attempt `n` of the call (1 is the first) through every per-attempt gate, aborted by `signal`. */
-  attempt(n: number, signal: AbortSignal): Promise<R>
+  /** Runs attempt `n` of the call (1 is the first) through every per-attempt gate, aborted by `controller` (the attempt's own; the attempt deadline aborts it too). */
+  attempt(n: number, controller: AbortController): Promise<R>
   /** 'win': not a failure; 'lose': a failure, which wins only if nothing else is in flight; 'end': the caller aborted. */
   verdict(result: R): Verdict
   /** Drops a result that lost (cancels its body). */
@@ -81,7 +82,7 @@ class Race<R> {
     this.inFlight++
     let pending: Promise<R>
     try {
-      pending = this.runner.attempt(n, controller.signal)
+      pending = this.runner.attempt(n, controller)
     } catch (error) {
       pending = Promise.reject(error)
     }
@@ -135,13 +136,6 @@ class Race<R> {
 /** The winner's own controller, kept as long as its response: the caller's abort still reaches the body. */
 const kept = new WeakMap<Response, AbortController>()
 
-/** A body that can be sent once only (a stream, an async iterable, a Node Readable): such a call is never hedged. */
-function isOneShot(body: unknown): boolean {
-  if (body === null || typeof body !== 'object') return false
-  if (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) return true
-  return Symbol.asyncIterator in body || typeof (body as { pipe?: unknown }).pipe === 'function'
-}
-
 /**
  * The hedge wrapper, innermost of the per-call wrappers: for a call whose method may be hedged, when
  * no attempt has response headers after the delay, one more attempt goes through the gates (up to
@@ -163,7 +157,7 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
   async function hedged(call: Call, next: Next, budget: RetryBudget | undefined, delay: number): Promise<Outcome> {
     const before = call.attempts
     const runner: HedgeRunner<Outcome> = {
-      attempt: (_n, signal) => next(call, signal),
+      attempt: (_n, controller) => next(call, controller),
       verdict: (o) => (o.kind === 'response' && !o.failure ? 'win' : o.kind === 'aborted' ? 'end' : 'lose'),
       discard: (o) => {
         if (o.kind === 'response') o.response.body?.cancel().catch(() => {})

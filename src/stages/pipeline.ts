@@ -21,45 +21,26 @@ export interface Chain {
   refusal(call: Call, t: number): Refusal | undefined
 }
 
-type Indexed<T> = { stage: T; index: number }
+/** What an attempt's gates lent it so far, inner last (a gate without `admit` lends undefined). */
+type Tickets = unknown[]
 
-/** One run of the gates around the transport, for each attempt: admitted in order, settled inner first. */
-class GateRun {
-  constructor(
-    private readonly gates: readonly Indexed<Gate>[],
-    private readonly innermost: Innermost,
-    private readonly now: () => number,
-  ) {}
+/**
+ * Builds the chain: wrappers nest outer to inner around one run of the gates around the transport.
+ * Per attempt, the gates admit in order and settle inner first, with the attempt's outcome.
+ */
+export function compose(stages: readonly AnyStage[], innermost: Innermost, now: () => number): Chain {
+  const gates = stages.filter((stage) => stage.admit !== undefined || stage.refuses !== undefined) as Gate[]
+  // Where each gate's state sits among a key's states.
+  const slots = gates.map((gate) => stages.indexOf(gate))
+  const answering = stages.filter((stage) => stage.answersRefusals !== undefined)
 
   /** The first synchronous refusal of a gate; nothing is taken. */
-  refuses(call: Call, t: number): Refusal | undefined {
-    for (const { stage, index } of this.gates) {
-      const refused = stage.refuses?.(call.states[index], call, t)
+  function refuses(call: Call, t: number): Refusal | undefined {
+    for (let i = 0; i < gates.length; i++) {
+      const refused = gates[i]!.refuses?.(call.states[slots[i]!], call, t)
       if (refused !== undefined) return refused
     }
     return undefined
-  }
-
-  readonly attempt: Next = (call, signal) => {
-    const attempt: Attempt = { call, signal: signal ?? call.signal, start: 0 }
-    const t = this.now()
-    const refused = this.refuses(call, t)
-    return refused !== undefined ? Promise.resolve(refused) : this.through(attempt, t)
-  }
-
-  private async through(attempt: Attempt, t: number): Promise<Outcome> {
-    const tickets: unknown[] = []
-    let outcome: Outcome
-    try {
-      const admitted = this.admitFrom(0, attempt, t, tickets)
-      const denied = admitted instanceof Promise ? await admitted : admitted
-      outcome = denied ?? (await this.innermost.run(attempt))
-    } catch (error) {
-      // A stage threw where it should have answered: the call rejects with it, and what the attempt holds is given back.
-      outcome = refusal('request', error)
-    }
-    this.settle(attempt, tickets, outcome)
-    return outcome
   }
 
   /**
@@ -67,18 +48,12 @@ class GateRun {
    * first denial, or undefined once all admitted. Synchronous unless a gate must wait, so that the
    * request goes out in the caller's turn whenever no gate waits.
    */
-  private admitFrom(i: number, attempt: Attempt, t: number, tickets: unknown[]): Outcome | undefined | Promise<Outcome | undefined> {
-    const states = attempt.call.states
-    for (; i < this.gates.length; i++) {
-      const { stage, index } = this.gates[i]!
-      const ticket = stage.admit === undefined ? undefined : stage.admit(states[index], attempt, t)
+  function admit(i: number, attempt: Attempt, t: number, tickets: Tickets): Outcome | undefined | Promise<Outcome | undefined> {
+    for (; i < gates.length; i++) {
+      const ticket = gates[i]!.admit?.(attempt.call.states[slots[i]!], attempt, t)
       if (ticket instanceof Promise) {
         const next = i + 1
-        return ticket.then((waited) => {
-          if (isDenial(waited)) return waited
-          tickets.push(waited)
-          return this.admitFrom(next, attempt, this.now(), tickets)
-        })
+        return ticket.then((waited) => (isDenial(waited) ? waited : (tickets.push(waited), admit(next, attempt, now(), tickets))))
       }
       if (isDenial(ticket)) return ticket
       tickets.push(ticket)
@@ -87,37 +62,41 @@ class GateRun {
     return undefined
   }
 
-  /** Inner gates first: what an inner gate holds is given back before the outer one's. */
-  private settle(attempt: Attempt, tickets: unknown[], outcome: Outcome): void {
-    const states = attempt.call.states
-    for (let i = tickets.length - 1; i >= 0; i--) {
-      const { stage, index } = this.gates[i]!
-      stage.settle?.(states[index], attempt, tickets[i], outcome)
+  async function through(attempt: Attempt, t: number): Promise<Outcome> {
+    const tickets: Tickets = []
+    let outcome: Outcome
+    try {
+      const admitted = admit(0, attempt, t, tickets)
+      outcome = (admitted instanceof Promise ? await admitted : admitted) ?? (await innermost.run(attempt))
+    } catch (error) {
+      // A stage threw where it should have answered: the call rejects with it, and what the attempt holds is given back.
+      outcome = refusal('request', error)
     }
+    const states = attempt.call.states
+    for (let i = tickets.length; i-- > 0; ) gates[i]!.settle?.(states[slots[i]!], attempt, tickets[i], outcome)
+    return outcome
   }
-}
 
-/** Builds the chain: wrappers nest outer to inner around one run of the gates around the transport. */
-export function compose(stages: readonly AnyStage[], innermost: Innermost, now: () => number): Chain {
-  const wrappers: Indexed<Wrapper>[] = []
-  const gates: Indexed<Gate>[] = []
-  stages.forEach((stage, index) => {
-    if (stage.run !== undefined) wrappers.push({ stage: stage as Wrapper, index })
-    if (stage.admit !== undefined || stage.refuses !== undefined) gates.push({ stage: stage as Gate, index })
-  })
-  const answering = wrappers.filter(({ stage }) => stage.answersRefusals !== undefined)
-  const gateRun = new GateRun(gates, innermost, now)
-  let run: Next = gateRun.attempt
-  for (let i = wrappers.length - 1; i >= 0; i--) {
-    const { stage, index } = wrappers[i]!
-    const inner = run
-    // A wrapper's `next(call, signal)` reaches the gates with that signal only when it is the innermost wrapper (hedging).
-    run = (call) => stage.run(call, inner, call.states[index])
+  const attempt: Next = (call, controller) => {
+    const t = now()
+    const refused = refuses(call, t)
+    return refused !== undefined ? Promise.resolve(refused) : through({ call, signal: controller === undefined ? call.signal : controller.signal, controller, start: 0 }, t)
+  }
+
+  let run = attempt
+  for (let i = stages.length; i-- > 0; ) {
+    const wrapper = stages[i] as Wrapper
+    const [inner, slot] = [run, i]
+    // A wrapper's `next(call, controller)` reaches the gates with it only when it is the innermost wrapper (hedging).
+    if (wrapper.run !== undefined) run = (call) => wrapper.run(call, inner, call.states[slot])
   }
   return {
     stages,
     order: [...stages.map((stage) => stage.name), ...innermost.names],
-    run: (call) => run(call),
-    refusal: (call, t) => (answering.some(({ stage }) => stage.answersRefusals!(call)) ? undefined : gateRun.refuses(call, t)),
+    run,
+    refusal(call, t) {
+      for (const wrapper of answering) if (wrapper.answersRefusals!(call)) return undefined
+      return refuses(call, t)
+    },
   }
 }

@@ -92,8 +92,7 @@ export function aborted(reason: unknown): Aborted {
 
 /** Whether a gate's admit answered with a refusal or an abort rather than a ticket. */
 export function isDenial(value: unknown): value is Refusal | Aborted {
-  if (typeof value !== 'object' || value === null) return false
-  const kind = (value as Outcome).kind
+  const kind = (value as Outcome | undefined)?.kind
   return kind === 'refused' || kind === 'aborted'
 }
 
@@ -150,16 +149,18 @@ export interface Attempt {
    * also follows the caller's. Gates that wait leave on it; the transport follows it.
    */
   readonly signal: AbortSignal | undefined
+  /** The attempt's own controller (a hedge's), behind `signal`: the attempt deadline aborts it rather than making a second one. */
+  readonly controller?: AbortController
   /** When every gate admitted it (ms epoch); the attempt deadline and `duration` count from here. */
   start: number
 }
 
 /**
  * The inner part of the chain, as a wrapper calls it: runs the rest and resolves with its outcome,
- * never rejects. `signal` (an attempt's own, for hedging) reaches the gates and the transport; only
- * the innermost wrapper passes one.
+ * never rejects. `controller` (an attempt's own, for hedging; it follows the caller's signal) aborts
+ * the attempt at the gates and the transport; only the innermost wrapper passes one.
  */
-export type Next = (call: Call, signal?: AbortSignal) => Promise<Outcome>
+export type Next = (call: Call, controller?: AbortController) => Promise<Outcome>
 
 // ---------------------------------------------------------------------------------------------
 // Stages

@@ -19,7 +19,7 @@ function setup(answers: Record<string, (signal: AbortSignal | undefined) => Outc
   const call = testCall({ method })
   const targets: Call[] = [A, B, C].filter((key) => key in answers).map((key) => ({ ...call, key, url: `${key}/x`, input: `${key}/x` }))
   const stage = failoverStage({ targets: () => targets, healthy: () => true, retry: normalizeRetry(undefined), hedge: undefined, ...options }, runtime)
-  const next = vi.fn<Next>(async (target, signal) => (asked.push(target.key), answers[target.key]!(signal)))
+  const next = vi.fn<Next>(async (target, controller) => (asked.push(target.key), answers[target.key]!(controller?.signal)))
   const budgets = stage.forKey!('route') as FailoverBudgets
   return { run: () => stage.run(call, next, budgets), asked, totals, budgets }
 }
