@@ -558,5 +558,8 @@ describe('durableObjectShare (in memory)', () => {
     expect(() => durableObjectShare(ns, { breaker: { probes: 1.5 } })).toThrow(/options\.breaker\.probes must be a positive integer, got 1\.5/)
     expect(() => durableObjectShare(ns, { ttl: 1 } as never)).toThrow(/options\.ttl is not an option/)
     expect(() => durableObjectShare(ns, { minReporters: 0 })).toThrow(/options\.minReporters must be a positive integer, got 0/)
+    // The option schema's checks and messages, as createResilientFetch's.
+    expect(() => durableObjectShare(ns, { syncInterval: '100' as never })).toThrow(new TypeError('durableObjectShare options.syncInterval must be a number, got "100" (a string: write 100 without quotes)'))
+    expect(() => durableObjectShare(ns, { breaker: 'x' as never })).toThrow(new TypeError('durableObjectShare options.breaker must be an object, got "x"'))
   })
 })

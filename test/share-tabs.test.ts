@@ -464,9 +464,9 @@ describe('shareAcrossTabs', () => {
   })
 
   it('rejects bad options, naming them', () => {
-    expect(() => shareAcrossTabs({ name: '' })).toThrow(new TypeError('shareAcrossTabs name must be a non-empty string, got ""'))
-    expect(() => shareAcrossTabs({ name: 42 as never })).toThrow(/name must be a non-empty string, got 42/)
-    expect(() => shareAcrossTabs({ channel: 'x' } as never)).toThrow(/options\.channel is not an option \(known: name\)/)
-    expect(() => shareAcrossTabs('x' as never)).toThrow(/options must be an object, got x/)
+    expect(() => shareAcrossTabs({ name: '' })).toThrow(new TypeError('shareAcrossTabs options.name must be a non-empty string, got ""'))
+    expect(() => shareAcrossTabs({ name: 42 as never })).toThrow(new TypeError('shareAcrossTabs options.name must be a non-empty string, got 42'))
+    expect(() => shareAcrossTabs({ channel: 'x' } as never)).toThrow(new TypeError('shareAcrossTabs options.channel is not an option (known: name)'))
+    expect(() => shareAcrossTabs('x' as never)).toThrow(new TypeError('shareAcrossTabs options must be an object, got "x"'))
   })
 })

@@ -8,6 +8,7 @@ import { createBus, windowEvents, type Message } from './bus.js'
 import { ProbeLease } from './lease.js'
 import { persistedStates, safeStorage } from './persist.js'
 import { now } from '../clock.js'
+import { nonEmptyString, struct } from '../schema.js'
 
 export interface ShareAcrossTabsOptions {
   /**
@@ -32,6 +33,9 @@ type Apply = (key: string, state: SharedBreakerState) => void
 
 /** States remembered from the bus, for keys this tab creates later (bounded like maxKeys). */
 const MAX_HEARD = 1_000
+
+/** shareAcrossTabs's options: each one's check and default. */
+export const shareAcrossTabsSchema = struct({ name: [nonEmptyString, 'resilient-fetch'] })
 
 /**
  * Shares every breaker of an instance with the other tabs of the origin, and across reloads:
@@ -60,7 +64,7 @@ const MAX_HEARD = 1_000
  * at once both probe when one hears nothing of the other's claim within 100 ms.
  */
 export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
-  const name = checkOptions(options)
+  const { name } = shareAcrossTabsSchema(options, 'shareAcrossTabs options')
   const id = `${now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
   const storage = safeStorage()
   const states = persistedStates(storage, name)
@@ -152,20 +156,4 @@ function applyAll(appliers: readonly Apply[], key: string, state: SharedBreakerS
       // See above.
     }
   }
-}
-
-function checkOptions(options: ShareAcrossTabsOptions | undefined): string {
-  if (options === undefined) return 'resilient-fetch'
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`shareAcrossTabs options must be an object, got ${String(options)}`)
-  }
-  for (const k of Object.keys(options)) {
-    if (k !== 'name') throw new TypeError(`shareAcrossTabs options.${k} is not an option (known: name)`)
-  }
-  const name = options.name
-  if (name === undefined) return 'resilient-fetch'
-  if (typeof name !== 'string' || name === '') {
-    throw new TypeError(`shareAcrossTabs name must be a non-empty string, got ${typeof name === 'string' ? '""' : String(name)}`)
-  }
-  return name
 }

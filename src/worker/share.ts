@@ -5,7 +5,7 @@
  */
 import type { BreakerShare, SharedBreakerState } from '../types.js'
 import { messageRequest, readAnswer, type CoordinatorAnswer, type CoordinatorMessage, type FleetOptions } from './protocol.js'
-import { show } from '../validate.js'
+import { positiveInteger, struct, withMethods } from '../schema.js'
 import { now } from '../clock.js'
 
 /** The part of a DurableObjectNamespace binding the share uses. */
@@ -292,41 +292,29 @@ interface Settings {
   retryInterval: number
 }
 
+/** A BreakerCoordinator namespace binding: the methods the share calls. */
+export const coordinatorNamespace = withMethods<CoordinatorNamespace>('a Durable Object namespace binding (class BreakerCoordinator)', ['idFromName', 'get'])
+
+/** durableObjectShare's options: each one's check and default (the fleet breaker's as the instance's own). */
+export const durableObjectShareSchema = struct({
+  breaker: [
+    struct({
+      failureThreshold: [positiveInteger, 5],
+      window: [positiveInteger, 30_000],
+      openDuration: [positiveInteger, 30_000],
+      probes: [positiveInteger, 1],
+      successesToClose: [positiveInteger, 1],
+    }),
+    {},
+  ],
+  minReporters: [positiveInteger, 2],
+  timeout: [positiveInteger, 500],
+  syncInterval: [positiveInteger, 2_000],
+  retryInterval: [positiveInteger, 5_000],
+})
+
 function checkOptions(namespace: CoordinatorNamespace, options: DurableObjectShareOptions | undefined): Settings {
-  if (typeof namespace !== 'object' || namespace === null || typeof namespace.idFromName !== 'function' || typeof namespace.get !== 'function') {
-    throw new TypeError(`durableObjectShare(namespace): namespace must be a Durable Object namespace binding (class BreakerCoordinator), got ${show(namespace)}`)
-  }
-  const o = options ?? {}
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new TypeError(`durableObjectShare options must be an object, got ${show(o)}`)
-  known('durableObjectShare options', o, ['breaker', 'minReporters', 'timeout', 'syncInterval', 'retryInterval'])
-  const b = o.breaker ?? {}
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new TypeError(`durableObjectShare options.breaker must be an object, got ${show(b)}`)
-  known('durableObjectShare options.breaker', b, ['failureThreshold', 'window', 'openDuration', 'probes', 'successesToClose'])
-  return {
-    fleet: {
-      failureThreshold: positive('breaker.failureThreshold', b.failureThreshold, 5),
-      window: positive('breaker.window', b.window, 30_000),
-      openDuration: positive('breaker.openDuration', b.openDuration, 30_000),
-      probes: positive('breaker.probes', b.probes, 1),
-      successesToClose: positive('breaker.successesToClose', b.successesToClose, 1),
-      minReporters: positive('minReporters', o.minReporters, 2),
-    },
-    timeout: positive('timeout', o.timeout, 500),
-    syncInterval: positive('syncInterval', o.syncInterval, 2_000),
-    retryInterval: positive('retryInterval', o.retryInterval, 5_000),
-  }
-}
-
-function known(where: string, o: object, names: string[]): void {
-  for (const k of Object.keys(o)) {
-    if (!names.includes(k)) throw new TypeError(`${where}.${k} is not an option (known: ${names.join(', ')})`)
-  }
-}
-
-function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(`durableObjectShare options.${name} must be a positive integer, got ${show(value)}`)
-  }
-  return value
+  coordinatorNamespace(namespace, 'durableObjectShare(namespace): namespace')
+  const { breaker, minReporters, ...intervals } = durableObjectShareSchema(options, 'durableObjectShare options')
+  return { fleet: { ...breaker, minReporters }, ...intervals }
 }
