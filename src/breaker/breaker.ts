@@ -1,6 +1,7 @@
 import type { BreakerControl, BreakerSnapshot, BreakerState, SharedBreakerState } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
 import { now } from '../clock.js'
+import { fail } from '../schema.js'
 import { CALLS, FAILURES, SLOW, trips, type Window } from './window.js'
 import { consecutiveWindow } from './consecutive.js'
 import { countWindow } from './count.js'
@@ -75,8 +76,8 @@ export function createBreaker(key: string, options: NormalizedBreaker, onStateCh
 
   const isOpen = () => state === 'open' || state === 'forced-open'
   const probesFull = () => state === 'half-open' && probesInFlight >= options.probes
-  /** The end of the open period, when it has one. */
-  const openEnd = () => (openUntil === Infinity ? undefined : openUntil)
+  /** When a refused attempt may try again: the probe's deadline in half-open, else the end of the open period (when either is known). */
+  const retryAt = () => (state === 'half-open' ? probeDeadline : openUntil === Infinity ? undefined : openUntil)
 
   function to(next: BreakerState, remote = false): void {
     const from = state
@@ -147,12 +148,12 @@ export function createBreaker(key: string, options: NormalizedBreaker, onStateCh
       return refused
     },
     retryAfter(t) {
-      const until = state === 'half-open' ? probeDeadline : openEnd()
-      return until === undefined ? undefined : Math.max(0, until - t)
+      const at = retryAt()
+      return at === undefined ? undefined : Math.max(0, at - t)
     },
     nextProbeAt(t) {
       refresh(t)
-      return isOpen() ? openEnd() : probesFull() ? probeDeadline : t
+      return isOpen() || probesFull() ? retryAt() : t
     },
     record(token, failure, slow, t, quietFor) {
       if (token !== generation) return
@@ -171,7 +172,7 @@ export function createBreaker(key: string, options: NormalizedBreaker, onStateCh
       if (token === generation && state === 'half-open') probesInFlight--
     },
     open(ms) {
-      if (ms !== undefined && !(ms > 0)) throw new RangeError(`breaker(${JSON.stringify(key)}).open(ms): ms must be a positive number, got ${ms}`)
+      if (ms !== undefined && !(ms > 0)) fail(`breaker(${JSON.stringify(key)}).open(ms): ms`, 'a positive number', ms)
       const t = now()
       openAt(t, ms === undefined ? Infinity : t + ms, 'forced-open')
     },
@@ -186,8 +187,7 @@ export function createBreaker(key: string, options: NormalizedBreaker, onStateCh
     },
     snapshot(t) {
       refresh(t)
-      window.refresh(t)
-      const { counts } = window
+      const counts = window.counts(t)
       const calls = counts[CALLS]!
       const failures = counts[FAILURES]!
       return { key, state, calls, failures, slowCalls: counts[SLOW]!, failureRate: calls === 0 ? 0 : failures / calls, rejected, transitions, ...times('nextProbeAt') }

@@ -4,13 +4,12 @@ import { CALLS, FAILURES, SLOW, type Window } from './window.js'
 export function consecutiveWindow(): Window {
   const counts = [0, 0, 0]
   return {
-    counts,
+    counts: () => counts,
     record(failure, slow) {
       counts[FAILURES] = failure ? counts[FAILURES]! + 1 : 0
       counts[SLOW] = slow ? counts[SLOW]! + 1 : 0
       counts[CALLS] = Math.max(counts[FAILURES], counts[SLOW])
     },
-    refresh() {},
     reset: () => void counts.fill(0),
   }
 }

@@ -27,7 +27,6 @@ export function ringWindow(slots: number, epochOf: (t: number, recorded: number)
   }
 
   return {
-    counts,
     record(failure, slow, t) {
       const epoch = epochOf(t, ++recorded)
       const slot = epoch % slots
@@ -36,13 +35,14 @@ export function ringWindow(slots: number, epochOf: (t: number, recorded: number)
       if (failure) add(slot, FAILURES)
       if (slow) add(slot, SLOW)
     },
-    refresh(t) {
+    counts(t) {
       const epoch = epochOf(t, recorded)
       for (let slot = 0; slot < slots; slot++) {
         const e = epochs[slot]!
         // Aged out, or from a future a clock step took back.
         if (e !== -1 && (e <= epoch - slots || e > epoch)) empty(slot, -1)
       }
+      return counts
     },
     reset() {
       counts.fill(0)

@@ -8,11 +8,9 @@ export const SLOW = 2
  * Adding a strategy means adding a file, never touching the state machine.
  */
 export interface Window {
-  /** Attempts, failures and slow attempts currently in the window (after `refresh`), at CALLS, FAILURES, SLOW. */
-  readonly counts: ArrayLike<number>
   record(failure: boolean, slow: boolean, now: number): void
-  /** Drops what has aged out. */
-  refresh(now: number): void
+  /** Drops what has aged out by `now`; returns the attempts, failures and slow attempts left, at CALLS, FAILURES, SLOW. */
+  counts(now: number): ArrayLike<number>
   reset(): void
 }
 
@@ -26,13 +24,12 @@ export interface TripRule {
 }
 
 /**
- * The trip rule, written once (the breaker and the fleet's breaker both use it): the window, refreshed
- * to `t`, holds `failureThreshold` failures (and `failureRate` of its calls, when set), or as many
+ * The trip rule, written once (the breaker and the fleet's breaker both use it): the window, as of
+ * `t`, holds `failureThreshold` failures (and `failureRate` of its calls, when set), or as many
  * slow calls at `slowCall.rate` of them.
  */
 export function trips(window: Window, rule: TripRule, t: number): boolean {
-  window.refresh(t)
-  const { counts } = window
+  const counts = window.counts(t)
   const calls = counts[CALLS]!
   const failures = counts[FAILURES]!
   const slowCalls = counts[SLOW]!

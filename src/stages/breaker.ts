@@ -85,7 +85,24 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       breaker.record(token, outcome.failure, slow, end, retryAfter && outcome.kind === 'response' ? quietFor(outcome.response, end) : 0)
       share?.record?.(call.key, outcome.failure, slow, call.waitUntil)
     },
-    attach: (keys, index, keyOf) => attachTo(keys, index, keyOf, share),
+    attach(keys, index, keyOf) {
+      share?.connect((key, state) => {
+        // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
+        const open = state.state === 'open' || state.state === 'forced-open'
+        ;((open ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined)?.adopt(state)
+      })
+      // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
+      const breakerOf = (key: string) => (keys.find(key) ?? (share?.initial?.(key) === undefined ? undefined : keys.get(key)))?.states[index] as Breaker | undefined
+      return (target) => {
+        if (typeof target === 'string') {
+          const found = breakerOf(target)
+          // A string that is not an absolute URL is a key, never resolved against the page.
+          if (found !== undefined || !isAbsoluteUrl(target)) return found
+        }
+        const key = keyOf(target)
+        return key === undefined ? undefined : breakerOf(key)
+      }
+    },
   }
 }
 
@@ -100,27 +117,5 @@ function isAbsoluteUrl(value: string): boolean {
 
 /** How long the upstream asked for quiet (a 503/429 with Retry-After), at most an hour; 0 when it did not. */
 function quietFor({ status, headers }: Response, end: number): number {
-  const ms = status === 503 || status === 429 ? parseRetryAfter(headers.get('retry-after'), end) : undefined
-  return ms !== undefined && ms > 0 ? Math.min(ms, MAX_RETRY_AFTER_OPEN) : 0
-}
-
-/** Connects the share to the keys' breakers and returns `rf.breaker(target)`. */
-function attachTo(keys: Keys, index: number, keyOf: (target: RequestInput) => string | undefined, share: BreakerShare | undefined) {
-  share?.connect((key, state) => {
-    // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
-    const open = state.state === 'open' || state.state === 'forced-open'
-    const entry = open ? keys.get(key) : keys.find(key)
-    ;(entry?.states[index] as Breaker | undefined)?.adopt(state)
-  })
-  // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
-  const breakerOf = (key: string) => (keys.find(key) ?? (share?.initial?.(key) === undefined ? undefined : keys.get(key)))?.states[index] as Breaker | undefined
-  return (target: RequestInput): BreakerControl | undefined => {
-    if (typeof target === 'string') {
-      const found = breakerOf(target)
-      // A string that is not an absolute URL is a key, never resolved against the page.
-      if (found !== undefined || !isAbsoluteUrl(target)) return found
-    }
-    const key = keyOf(target)
-    return key === undefined ? undefined : breakerOf(key)
-  }
+  return status === 503 || status === 429 ? Math.min(parseRetryAfter(headers.get('retry-after'), end) ?? 0, MAX_RETRY_AFTER_OPEN) : 0
 }

@@ -193,8 +193,7 @@ export class FleetBreaker {
   /** Failures inside the window at `t`. */
   failures(t: number): number {
     if (this.state !== 'closed') return 0
-    this.window.refresh(t)
-    return this.window.counts[FAILURES]!
+    return this.window.counts(t)[FAILURES]!
   }
 
   view(t: number): SharedBreakerState {
