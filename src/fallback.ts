@@ -7,6 +7,7 @@ import { resolveStore } from './store/auto.js'
 import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, isStoredResponse, storedHeader, toStored, VARY_HEADER, varyRecordOf } from './store/entry.js'
 import { originOf } from './url.js'
 import { now as clockNow } from './clock.js'
+import { aborted, type Call, type Outcome, type Runtime } from './stages/types.js'
 
 export interface NormalizedFallbackOptions {
   store: 'auto' | 'memory' | FallbackStore
@@ -68,161 +69,177 @@ const WRITE_LIMIT = 10_000
 const CLOCK_SKEW = 1_000
 
 type EmitStoreError = (type: 'storeerror', detail: { key: string; error: unknown }) => void
+type Found = { response: Response; storedAt: number }
 
 export function createFallback(options: NormalizedFallbackOptions, emit: EmitStoreError, now: () => number = clockNow): Fallback {
   return new LastKnownGood(options, emit, now)
 }
 
+/** The stage's side of the fallback, which loads with this chunk: the Fallback, and what a failed call ends with. */
+export interface StageFallback extends Fallback {
+  /** The stored copy as the call's outcome (counted, announced), else the failure itself, or the caller's abort. */
+  answer(call: Call, outcome: Outcome, request: FallbackRequest): Promise<Outcome>
+}
+
+export function stageFallback(options: NormalizedFallbackOptions, { events, totals, now }: Runtime): StageFallback {
+  const fallback = new LastKnownGood(options, (type, detail) => events.emit(type, detail), now) as LastKnownGood & StageFallback
+  fallback.answer = async (call, outcome, request) => {
+    const { signal } = call
+    // Bounded by the call's deadline and abort: a hung store never hangs the call.
+    const found = await fallback.recall(request, { signal, deadline: call.deadline })
+    if (found === undefined && !signal?.aborted) return outcome
+    // The failed response is no longer the answer: the copy is, or the caller's abort.
+    if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
+    if (found === undefined || signal?.aborted) return aborted(signal!.reason)
+    totals.fallbacks++
+    events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((now() - found.storedAt) / 1000)) })
+    // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
+    return { kind: 'response', response: found.response, failure: true, duration: 0, storedAt: found.storedAt }
+  }
+  return fallback
+}
+
 /** The Fallback over one store: the refresh throttle, writes in flight, and the clear() generation. */
 class LastKnownGood implements Fallback {
-  private readonly store: FallbackStore
+  #store: FallbackStore
   // Bumped by clear(): copies of calls started, or writes begun, before it never outlive it.
-  private generation = 0
+  #generation = 0
   // Copies being read or written, by key: a recall right after the first good response finds its copy.
-  private readonly writing = new Map<string, Promise<StoredResponse | undefined>>()
+  #writing = new Map<string, Promise<StoredResponse | undefined>>()
   // Keys whose write began before the last clear() and has not landed: never served, deleted when it lands.
-  private readonly orphans = new Map<string, number>()
-  private readonly puts = new Map<Promise<void>, string>()
+  #orphans = new Map<string, number>()
+  #puts = new Map<Promise<void>, string>()
   // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
-  private readonly takenAt = new Map<string, number>()
+  #takenAt = new Map<string, number>()
+  #options: NormalizedFallbackOptions
+  #emit: EmitStoreError
+  #now: () => number
 
-  constructor(
-    private readonly options: NormalizedFallbackOptions,
-    private readonly emit: EmitStoreError,
-    private readonly now: () => number,
-  ) {
-    this.store = resolveStore(options.store)
+  constructor(options: NormalizedFallbackOptions, emit: EmitStoreError, now: () => number) {
+    this.#options = options
+    this.#emit = emit
+    this.#now = now
+    this.#store = resolveStore(options.store)
   }
 
   remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, from?: RememberFrom): void {
     try {
-      if (from?.epoch !== undefined && from.epoch !== this.generation) return
-      if (!mayStore(request, response, this.options)) return
+      const started = this.#generation
+      if ((from?.epoch ?? started) !== started || !mayStore(request, response, this.#options)) return
       const url = withoutFragment(request.url)
-      const key = storeKey(request.method, url)
-      const t = from?.receivedAt ?? this.now()
-      if (!this.due(key, t)) return
-      const vary = varyRecord(response.headers, request.headers)
-      const copy = this.prepare(request, url, response.clone(), t, vary)
-      this.writing.set(key, copy)
-      const work = this.save(key, url, copy, t, this.generation).finally(() => {
-        if (this.writing.get(key) === copy) this.writing.delete(key)
+      const key = `GET ${url}`
+      const t = from?.receivedAt ?? this.#now()
+      if (!this.#due(key, t)) return
+      const copy = this.#prepare(request, url, response.clone(), t, varyRecord(response.headers, request.headers))
+      this.#writing.set(key, copy)
+      const work = this.#save(key, url, copy, t, started).finally(() => {
+        if (this.#writing.get(key) === copy) this.#writing.delete(key)
       })
       waitUntil?.(work)
     } catch (error) {
-      this.fail(request.url, error)
+      this.#fail(request.url, error)
     }
   }
 
-  async recall(request: FallbackRequest, bound?: RecallBound): Promise<{ response: Response; storedAt: number } | undefined> {
+  async recall(request: FallbackRequest, bound: RecallBound = {}): Promise<Found | undefined> {
     if (request.method.toUpperCase() !== 'GET') return undefined
-    const key = storeKey('GET', withoutFragment(request.url))
-    if (this.orphans.has(key)) return undefined
+    const key = `GET ${withoutFragment(request.url)}`
+    if (this.#orphans.has(key)) return undefined
+    const { deadline, signal } = bound
+    // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
+    const limit = deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - this.#now()))
     try {
-      return await within(this.lookup(key, request), this.readLimit(bound?.deadline), `store.get(${JSON.stringify(key)})`, bound?.signal)
+      return await within(this.#lookup(key, request), limit, `store.get(${JSON.stringify(key)})`, signal)
     } catch (error) {
       // The caller's abort is the caller's, not the store's.
-      if (bound?.signal?.aborted !== true) this.fail(request.url, error)
+      if (signal?.aborted !== true) this.#fail(request.url, error)
       return undefined
     }
   }
 
   epoch(): number {
-    return this.generation
+    return this.#generation
   }
 
   async clear(): Promise<void> {
-    this.generation++
-    this.takenAt.clear()
-    this.writing.clear()
+    this.#generation++
+    this.#takenAt.clear()
+    this.#writing.clear()
     // Never waits for a write in flight (a hung put must not hold up a logout): each is deleted when it lands.
-    for (const key of this.puts.values()) this.orphans.set(key, (this.orphans.get(key) ?? 0) + 1)
-    await within(this.store.clear(), WRITE_LIMIT, 'store.clear()')
+    for (const key of this.#puts.values()) this.#orphans.set(key, (this.#orphans.get(key) ?? 0) + 1)
+    await within(this.#store.clear(), WRITE_LIMIT, 'store.clear()')
   }
 
-  private due(key: string, t: number): boolean {
-    const last = this.takenAt.get(key)
+  #due(key: string, t: number): boolean {
+    const takenAt = this.#takenAt
+    const last = takenAt.get(key)
     if (last !== undefined && t >= last && t - last < REFRESH_INTERVAL) return false
-    this.takenAt.delete(key)
-    this.takenAt.set(key, t)
-    if (this.takenAt.size > REMEMBERED_KEYS) this.takenAt.delete(this.takenAt.keys().next().value as string)
+    takenAt.delete(key)
+    takenAt.set(key, t)
+    if (takenAt.size > REMEMBERED_KEYS) takenAt.delete(takenAt.keys().next().value as string)
     return true
   }
 
-  /** A copy taken at `t` that will not land frees the key for the next response. */
-  private untake(key: string, t: number): void {
-    if (this.takenAt.get(key) === t) this.takenAt.delete(key)
-  }
-
-  private fail(url: string, error: unknown): void {
+  #fail(url: string, error: unknown): void {
     // A copy that failed to land is taken again by the next success, not a second later.
-    this.takenAt.clear()
+    this.#takenAt.clear()
     try {
-      this.emit('storeerror', { key: originOf(url) ?? url, error })
+      this.#emit('storeerror', { key: originOf(url) ?? url, error })
     } catch {
       // A throwing listener must not turn a skipped store into a failed call.
     }
   }
 
   /** The entry to store, or undefined when it is not kept (too large, or credentials we cannot bind). */
-  private async prepare(request: FallbackRequest, url: string, copy: Response, storedAt: number, extra: [string, string][]): Promise<StoredResponse | undefined> {
+  async #prepare(request: FallbackRequest, url: string, copy: Response, storedAt: number, extra: [string, string][]): Promise<StoredResponse | undefined> {
     const credential = await credentialOf(request.headers)
     // Without a digest we cannot bind a credentialed copy to its user, so we keep none.
     if (credential === null) return void copy.body?.cancel().catch(() => {})
     if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
-    return toStored(url, copy, storedAt, this.options.maxBodyBytes, extra)
+    return toStored(url, copy, storedAt, this.#options.maxBodyBytes, extra)
   }
 
-  private async save(key: string, url: string, copy: Promise<StoredResponse | undefined>, storedAt: number, started: number): Promise<void> {
+  async #save(key: string, url: string, copy: Promise<StoredResponse | undefined>, storedAt: number, started: number): Promise<void> {
     try {
       const entry = await copy
-      if (entry === undefined || started !== this.generation) return this.untake(key, storedAt)
-      await within(this.land(key, entry), WRITE_LIMIT, `store.put(${JSON.stringify(key)})`)
+      if (entry !== undefined && started === this.#generation) return await within(this.#land(key, entry), WRITE_LIMIT, `store.put(${JSON.stringify(key)})`)
+      // A copy that will not land frees the key for the next response.
+      if (this.#takenAt.get(key) === storedAt) this.#takenAt.delete(key)
     } catch (error) {
-      this.fail(url, error)
+      this.#fail(url, error)
     }
   }
 
   /** Writes, remembering the key while in flight: a write a clear() did not wait for is deleted when it lands. */
-  private land(key: string, entry: StoredResponse): Promise<void> {
-    const put = this.putOnce(key, entry)
-    this.puts.set(put, key)
+  #land(key: string, entry: StoredResponse): Promise<void> {
+    const store = this.#store
+    const orphans = this.#orphans
+    const put = putOnce(store, key, entry)
+    this.#puts.set(put, key)
     const forget = () => {
-      this.puts.delete(put)
-      const left = this.orphans.get(key)
+      this.#puts.delete(put)
+      const left = orphans.get(key)
       if (left === undefined) return
-      if (left > 1) this.orphans.set(key, left - 1)
-      else this.orphans.delete(key)
-      this.store.delete(key).catch(() => {})
+      if (left > 1) orphans.set(key, left - 1)
+      else orphans.delete(key)
+      store.delete(key).catch(() => {})
     }
     put.then(forget, forget)
     return put
   }
 
-  private async putOnce(key: string, entry: StoredResponse): Promise<void> {
-    const store = this.store
-    try {
-      await store.put(key, entry)
-    } catch (error) {
-      if (!isQuotaError(error)) throw error
-      // Our stores drop their least recently used half; a store that cannot is emptied, as Workbox does on quota errors.
-      await (isEvictable(store) ? store.evict() : store.clear())
-      await store.put(key, entry)
-    }
-  }
-
   /** The copy for `key` that may answer `request`: one still being written first, else the store's. */
-  private async lookup(key: string, request: FallbackRequest): Promise<{ response: Response; storedAt: number } | undefined> {
-    const pending = this.writing.get(key)
+  async #lookup(key: string, request: FallbackRequest): Promise<Found | undefined> {
+    const pending = this.#writing.get(key)
     const fresh = pending === undefined ? undefined : await pending.catch(() => undefined)
-    const entry: unknown = fresh ?? (await this.store.get(key))
+    const entry: unknown = fresh ?? (await this.#store.get(key))
     if (entry === undefined) return undefined
-    if (!isStoredResponse(entry)) return this.discard(key, request.url, new TypeError(`corrupt fallback entry for ${key} deleted`))
-    const t = this.now()
+    if (!isStoredResponse(entry)) return this.#discard(key, request.url, new TypeError(`corrupt fallback entry for ${key} deleted`))
+    const t = this.#now()
     // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
-    if (entry.storedAt > t + CLOCK_SKEW) return this.discard(key)
+    if (entry.storedAt > t + CLOCK_SKEW) return this.#discard(key)
     const age = Math.max(0, t - entry.storedAt)
-    if (age > maxAgeOf(entry, this.options.maxAge)) return undefined
+    if (age > maxAgeOf(entry, this.#options.maxAge)) return undefined
     let response: Response
     let matches: boolean
     try {
@@ -230,7 +247,7 @@ class LastKnownGood implements Fallback {
       response = fromStored(entry, { 'X-Resilient-Source': 'fallback', Age: String(Math.floor(age / 1000)) })
     } catch (error) {
       // Passed the shape check yet cannot become a Response here: deleted like a corrupt entry.
-      return this.discard(key, request.url, new TypeError(`fallback entry for ${key} cannot be served, deleted`, { cause: error }))
+      return this.#discard(key, request.url, new TypeError(`fallback entry for ${key} cannot be served, deleted`, { cause: error }))
     }
     if (!matches) return undefined
     const credential = storedHeader(entry, CREDENTIAL_HEADER)
@@ -239,15 +256,21 @@ class LastKnownGood implements Fallback {
   }
 
   /** Deletes an entry that must never be served; reports it when it was damaged. */
-  private async discard(key: string, url?: string, error?: unknown): Promise<undefined> {
-    if (url !== undefined) this.fail(url, error)
-    await this.store.delete(key).catch(() => {})
+  async #discard(key: string, url?: string, error?: unknown): Promise<undefined> {
+    if (url !== undefined) this.#fail(url, error)
+    await this.#store.delete(key).catch(() => {})
     return undefined
   }
+}
 
-  /** How long a read may take: what is left of the call's deadline, within READ_GRACE..READ_LIMIT. */
-  private readLimit(deadline: number | undefined): number {
-    return deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - this.now()))
+async function putOnce(store: FallbackStore, key: string, entry: StoredResponse): Promise<void> {
+  try {
+    await store.put(key, entry)
+  } catch (error) {
+    if (!isQuotaError(error)) throw error
+    // Our stores drop their least recently used half; a store that cannot is emptied, as Workbox does on quota errors.
+    await (isEvictable(store) ? store.evict() : store.clear())
+    await store.put(key, entry)
   }
 }
 
@@ -342,10 +365,6 @@ async function credentialOf(headers: Headers): Promise<string | undefined | null
   if (subtle === undefined) return null
   const digest = await subtle.digest('SHA-256', new TextEncoder().encode(`${authorization ?? ''}\n${cookie ?? ''}`))
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('')
-}
-
-function storeKey(method: string, url: string): string {
-  return `${method.toUpperCase()} ${url}`
 }
 
 function withoutFragment(url: string): string {

@@ -1,6 +1,5 @@
 import type { NormalizedFallback } from '../options.js'
-import type { Fallback, FallbackRequest } from '../fallback.js'
-import { lazyFallback } from '../fallback-lazy.js'
+import type { FallbackRequest, StageFallback } from '../fallback.js'
 import { isRequest } from './transport.js'
 import { baseUrl } from '../url.js'
 import { aborted, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
@@ -13,55 +12,81 @@ export interface FallbackWrapper extends Wrapper<undefined> {
 /**
  * The fallback wrapper (GETs only; `resilience.fallback: false` opts a call out): a good 200 is
  * remembered off the hot path; a call that ends in a failure, a refusal or a timeout is answered by
- * the last good copy when there is one. The storage code loads as its own chunk.
+ * the last good copy when there is one. The storage code loads as its own chunk when the instance
+ * is created: until it is here, the first good responses wait for it as clones, never the caller.
  */
 export function fallbackStage(options: NormalizedFallback | false, runtime: Runtime): FallbackWrapper | undefined {
   if (!options) return undefined
-  const { events, totals, now } = runtime
-  const fallback: Fallback = lazyFallback(options, (type, detail) => events.emit(type, detail), now)
+  let loaded: StageFallback | undefined
+  // Counted here: a call notes it when it starts, and a clear() while the chunk loads drops the copies kept for it.
+  let epoch = 0
+  // The last copy kept for the chunk: a recall waits until it is remembered, so it finds its copy.
+  let kept: Promise<void> | undefined
+  const loading = import('../fallback.js').then((m) => (loaded = m.stageFallback(options, runtime)))
+  loading.catch(() => {})
+  const failed = (url: string, error: unknown) => runtime.events.emit('storeerror', { key: url, error })
   const uses = (call: Call) => call.method === 'GET' && call.options?.fallback !== false
 
-  function describe(call: Call): FallbackRequest {
-    const request = isRequest(call.input) ? call.input : undefined
-    return { method: 'GET', url: absolute(call.url), headers: new Headers(call.init?.headers ?? request?.headers), cache: call.init?.cache ?? request?.cache }
+  function remember(call: Call, response: Response, started: number): void {
+    const request = describe(call)
+    if (loaded !== undefined) return loaded.remember(request, response, call.waitUntil)
+    const receivedAt = runtime.now()
+    try {
+      const copy = response.clone()
+      kept = loading
+        .then(
+          (fallback) => {
+            if (started === epoch) fallback.remember(request, copy, call.waitUntil, { receivedAt })
+          },
+          (error) => failed(request.url, error),
+        )
+        // remember() read its own clone of the copy, if any: this one is not needed.
+        .finally(() => copy.body?.cancel().catch(() => {}))
+      call.waitUntil?.(kept)
+    } catch (error) {
+      failed(request.url, error)
+    }
   }
 
   async function answer(call: Call, next: Next): Promise<Outcome> {
     // Noted at the start: a response to a call that started before rf.clear() is never stored.
-    const epoch = fallback.epoch()
+    const started = epoch
     const outcome = await next(call)
     if (outcome.kind === 'aborted' || call.signal?.aborted) return outcome
     if (outcome.kind === 'response' && !outcome.failure) {
-      if (outcome.response.status === 200) fallback.remember(describe(call), outcome.response, call.waitUntil, { epoch })
+      if (outcome.response.status === 200 && started === epoch) remember(call, outcome.response, started)
       return outcome
     }
-    // Bounded by the call's deadline and abort: a hung store never hangs the call.
-    const found = await fallback.recall(describe(call), { signal: call.signal, deadline: call.deadline })
-    if (found === undefined && !call.signal?.aborted) return outcome
-    // The failed response is no longer the answer: the copy is, or the caller's abort.
-    if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
-    if (found === undefined || call.signal?.aborted) return aborted(call.signal!.reason)
-    totals.fallbacks++
-    events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((now() - found.storedAt) / 1000)) })
-    // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
-    return { kind: 'response', response: found.response, failure: true, duration: 0, storedAt: found.storedAt }
+    const request = describe(call)
+    try {
+      await kept
+      return await (loaded ?? (await loading)).answer(call, outcome, request)
+    } catch (error) {
+      // The chunk would not load: there is no copy, the failure stands (or the caller's abort).
+      failed(request.url, error)
+      return call.signal?.aborted ? aborted(call.signal.reason) : outcome
+    }
   }
 
   return {
     name: 'fallback',
     answersRefusals: uses,
     run: (call, next) => (uses(call) ? answer(call, next) : next(call)),
-    clear: () => fallback.clear(),
+    async clear() {
+      epoch++
+      await (loaded ?? (await loading)).clear()
+    },
   }
 }
 
-/** The URL resolved as fetch resolves it (against the document's base) and without its fragment: the store's key. */
-function absolute(url: string): string {
+/** What the store sees of a call: a GET of the URL resolved as fetch resolves it, without its fragment (the key). */
+function describe(call: Call): FallbackRequest {
+  const request = isRequest(call.input) ? call.input : undefined
+  let url = call.url
   try {
     const u = new URL(url, baseUrl())
     u.hash = ''
-    return u.href
-  } catch {
-    return url
-  }
+    url = u.href
+  } catch {}
+  return { method: 'GET', url, headers: new Headers(call.init?.headers ?? request?.headers), cache: call.init?.cache ?? request?.cache }
 }
