@@ -27,11 +27,10 @@ export interface Breaker extends BreakerControl {
    * undefined when no time is known (forced open with no end, a probe with no deadline).
    */
   nextProbeAt(t: number): number | undefined
-  /**
-   * The outcome of an admitted attempt. `quietFor` (ms, when the upstream asked for quiet with a
-   * Retry-After) opens the breaker until then, whatever the window says.
-   */
-  record(token: number, failure: boolean, slow: boolean, t: number, quietFor?: number): void
+  /** The outcome of an admitted attempt; false when its token is stale (it moved nothing). */
+  record(token: number, failure: boolean, slow: boolean, t: number): boolean
+  /** The upstream asked for quiet (503/429 with Retry-After): open until `t + ms`, whatever the window says. */
+  openFor(ms: number, t: number): void
   /** An admitted attempt ended with no outcome to judge (a user abort): frees its probe slot. */
   release(token: number): void
   /** Whether any admitted probe is still out: a key with one is not dropped. */
@@ -108,13 +107,6 @@ export function createBreaker(key: string, options: NormalizedBreaker, onStateCh
     openAt(t, t + grown * (1 - d.jitter * Math.random()), 'open')
   }
 
-  /** The upstream asked for quiet (503/429 with Retry-After): open until then, whatever the window says. */
-  function openFor(ms: number, t: number): void {
-    if (state === 'disabled' || state === 'forced-open') return
-    if (state !== 'open') openAt(t, t + ms, 'open')
-    else openUntil = Math.max(openUntil, t + ms)
-  }
-
   /** openedAt while open or half-open, and the end of the open period (as `end`) while open. */
   function times(end: 'openUntil' | 'nextProbeAt') {
     const open = isOpen()
@@ -155,8 +147,8 @@ export function createBreaker(key: string, options: NormalizedBreaker, onStateCh
       refresh(t)
       return isOpen() || probesFull() ? retryAt() : t
     },
-    record(token, failure, slow, t, quietFor) {
-      if (token !== generation) return
+    record(token, failure, slow, t) {
+      if (token !== generation) return false
       if (state === 'closed') {
         window.record(failure, slow, t)
         if ((failure || slow) && trips(window, options, t)) trip(t)
@@ -166,7 +158,12 @@ export function createBreaker(key: string, options: NormalizedBreaker, onStateCh
         if (failure || slow) trip(t)
         else if (++probeSuccesses >= options.successesToClose) close()
       }
-      if (quietFor) openFor(quietFor, t)
+      return true
+    },
+    openFor(ms, t) {
+      if (state === 'disabled' || state === 'forced-open') return
+      if (state === 'open') openUntil = Math.max(openUntil, t + ms)
+      else openAt(t, t + ms, 'open')
     },
     release(token) {
       if (token === generation && state === 'half-open') probesInFlight--

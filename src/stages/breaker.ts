@@ -82,8 +82,11 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       if (!reachedNetwork(outcome)) return breaker.release(token)
       const end = now()
       const slow = slowCall !== undefined && outcome.duration > slowCall.duration
-      breaker.record(token, outcome.failure, slow, end, retryAfter && outcome.kind === 'response' ? quietFor(outcome.response, end) : 0)
+      // A stale token moves nothing, a Retry-After open included; one that trips the breaker still extends it.
+      const current = breaker.record(token, outcome.failure, slow, end)
       share?.record?.(call.key, outcome.failure, slow, call.waitUntil)
+      const quiet = current && retryAfter && outcome.kind === 'response' ? quietFor(outcome.response, end) : 0
+      if (quiet > 0) breaker.openFor(quiet, end)
     },
     attach(keys, index, keyOf) {
       share?.connect((key, state) => {
