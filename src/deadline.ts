@@ -7,6 +7,7 @@ export const MAX_TIMER_MS = 2_147_483_647
  * listener per finished call, and no AbortSignal.any (~30 µs in Node 20, missing in older browsers).
  * A controller stays reachable while its attempt runs (the caller of `follow` holds it) and afterwards
  * while the Response it produced is alive (`keepWith`), so the caller's abort still reaches the body.
+ * WeakRef is ES2021: every runtime that runs this ES2022 code has it.
  */
 interface Followers {
   refs: Set<WeakRef<AbortController>>
@@ -19,11 +20,6 @@ const responses = new WeakMap<Response, AbortController>()
 
 /** Makes `signal` abort `controller` with its reason; returns a function that undoes it. */
 export function follow(signal: AbortSignal, controller: AbortController): () => void {
-  if (typeof WeakRef !== 'function') {
-    const onAbort = () => controller.abort(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    return () => signal.removeEventListener('abort', onAbort)
-  }
   let entry = followers.get(signal)
   if (entry === undefined) {
     const refs = new Set<WeakRef<AbortController>>()

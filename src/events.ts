@@ -15,24 +15,19 @@ const CustomEventImpl: typeof CustomEvent =
  * An EventTarget that builds an event only for types someone has listened to:
  * a call pays nothing for events nobody reads.
  */
-export class Events {
-  private readonly target = new EventTarget()
-  private readonly heard = new Set<string>()
+export class Events extends EventTarget {
+  #heard = new Set<string>()
 
-  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
-    this.heard.add(type)
-    this.target.addEventListener(type, listener, options)
-  }
-
-  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
-    this.target.removeEventListener(type, listener, options)
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
+    this.#heard.add(type)
+    super.addEventListener(type, listener, options)
   }
 
   wants(type: ResilienceEventType): boolean {
-    return this.heard.has(type)
+    return this.#heard.has(type)
   }
 
   emit<T extends ResilienceEventType>(type: T, detail: ResilienceEventMap[T]): void {
-    if (this.heard.has(type)) this.target.dispatchEvent(new CustomEventImpl(type, { detail }))
+    if (this.#heard.has(type)) this.dispatchEvent(new CustomEventImpl(type, { detail }))
   }
 }

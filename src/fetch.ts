@@ -1,4 +1,4 @@
-import type { BreakerControl, RequestInput, ResilienceSnapshot, ResilienceTotals, ResilientFetch, ResilientFetchOptions, ResilientRequestInit } from './types.js'
+import type { BreakerControl, ResilienceSnapshot, ResilienceTotals, ResilientFetch, ResilientFetchOptions, ResilientRequestInit } from './types.js'
 import { normalizeOptions, type NormalizedOptions } from './options.js'
 import { Events } from './events.js'
 import { now } from './clock.js'
@@ -31,8 +31,7 @@ export function buildChain(o: NormalizedOptions, runtime: Runtime) {
     breaker,
     latency,
   ]
-  const chain = compose(stages.filter((stage) => stage !== undefined), transportStage(o, runtime), runtime.now)
-  return { chain, fallback, breaker }
+  return { chain: compose(stages, transportStage(o, runtime), runtime.now), fallback, breaker }
 }
 
 /** A fetch with the resilience stages around it, built once for the instance. */
@@ -78,9 +77,9 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
 
   return Object.assign(rf, {
     snapshot,
-    breaker: (target: RequestInput): BreakerControl | undefined => breakerOf?.(target),
+    breaker: breakerOf ?? ((): BreakerControl | undefined => undefined),
     addEventListener: events.addEventListener.bind(events),
     removeEventListener: events.removeEventListener.bind(events),
-    clear: (): Promise<void> => (fallback ? fallback.clear() : Promise.resolve()),
+    clear: async (): Promise<void> => fallback?.clear(),
   }) as ResilientFetch
 }

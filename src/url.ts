@@ -15,10 +15,15 @@ export function urlOf(input: RequestInfo | URL): string {
  */
 const PLAIN_ORIGIN = /^https?:\/\/(?=[^/?#])(?:[a-z\d-]*\.)*(?!\d)[a-z\d-]*(?=[/?#]|$)/
 
+/** The last plain URL read and its origin: a run of calls to one URL reads it once. */
+let lastUrl: string | undefined
+let lastOrigin = ''
+
 /** The URL's origin, or undefined when it is not a URL. */
 export function originOf(url: string): string | undefined {
+  if (url === lastUrl) return lastOrigin
   const plain = PLAIN_ORIGIN.exec(url)
-  if (plain !== null) return plain[0]
+  if (plain !== null) return (lastUrl = url), (lastOrigin = plain[0])
   try {
     const origin = new URL(url, baseUrl()).origin
     return origin === 'null' ? url : origin

@@ -30,7 +30,8 @@ export class ArmedDeadline {
       // It may have aborted while the attempt waited for its permit or probe lease.
       if (signal.aborted) controller.abort(signal.reason)
     }
-    this.init = { ...attempt.call.init, signal: controller.signal }
+    const init = attempt.call.init
+    this.init = init === undefined ? { signal: controller.signal } : { ...init, signal: controller.signal }
   }
 
   /** The transport settled: stop the timer; a response keeps our controller so the caller's abort still reaches its body. */

@@ -28,7 +28,9 @@ type Tickets = unknown[]
  * Builds the chain: wrappers nest outer to inner around one run of the gates around the transport.
  * Per attempt, the gates admit in order and settle inner first, with the attempt's outcome.
  */
-export function compose(stages: readonly AnyStage[], innermost: Innermost, now: () => number): Chain {
+export function compose(given: readonly (AnyStage | undefined)[], innermost: Innermost, now: () => number): Chain {
+  // A stage that is off is not in the chain at all.
+  const stages = given.filter((stage) => stage !== undefined)
   const gates = stages.filter((stage) => stage.admit !== undefined || stage.refuses !== undefined) as Gate[]
   // Where each gate's state sits among a key's states.
   const slots = gates.map((gate) => stages.indexOf(gate))

@@ -2,7 +2,8 @@ import type { NormalizedOptions } from '../options.js'
 import type { Outcome as JudgedOutcome } from '../types.js'
 import { isFailureDefault } from '../classify.js'
 import { isRequest } from '../url.js'
-import { armDeadline, type ArmedDeadline } from './attempt-deadline.js'
+import type { TimeoutError } from '../errors.js'
+import { armDeadline } from './attempt-deadline.js'
 import { aborted, isFailureStatus, refusal, type Attempt, type Call, type Outcome, type Runtime } from './types.js'
 import type { Innermost } from './pipeline.js'
 
@@ -25,31 +26,26 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     }
   }
 
-  function responded(key: string, response: Response, duration: number): Outcome {
-    const status = response.status
-    const failure = isFailure === undefined ? isFailureStatus(status) : judge({ response, duration })
-    if (typeof failure !== 'boolean') return failure
-    const type = failure ? 'failure' : 'success'
-    if (events.wants(type)) events.emit(type, { key, status, duration })
-    return { kind: 'response', response, failure, duration }
-  }
-
-  function failed({ call, signal }: Attempt, error: unknown, timedOut: ArmedDeadline['timedOut'], duration: number): Outcome {
+  /** What the transport did, as an outcome judged by the failure rule and reported. */
+  function judged({ call, signal }: Attempt, response: Response | undefined, error: unknown, timedOut: TimeoutError | undefined, duration: number): Outcome {
     const key = call.key
-    if (timedOut === undefined) {
+    if (timedOut !== undefined && response === undefined) {
+      error = timedOut
+      totals.timeouts++
+      events.emit('timeout', { key, timeout: timedOut.timeout, scope: timedOut.scope })
+    } else if (response === undefined) {
       // A caller abort says nothing about the upstream.
       if (signal?.aborted) return aborted(signal.reason)
       // fetch refused to build the request (bad method, GET with a body): the caller's mistake, not the upstream's.
       if (refusedByFetch(call, error)) return refusal('request', error)
-    } else {
-      error = timedOut
-      totals.timeouts++
-      events.emit('timeout', { key, timeout: timedOut.timeout, scope: timedOut.scope })
     }
-    const failure = isFailure === undefined || judge({ error, duration })
+    const status = response?.status
+    const failure = isFailure === undefined ? status === undefined || isFailureStatus(status) : judge(response ? { response, duration } : { error, duration })
     if (typeof failure !== 'boolean') return failure
-    if (events.wants('failure')) events.emit('failure', { key, error, duration })
-    return timedOut === undefined ? { kind: 'error', error, failure, duration } : { kind: 'timeout', error: timedOut, failure, duration }
+    // A network error is reported as a failure even when isFailure forgives it.
+    const type = failure || !response ? 'failure' : 'success'
+    if (events.wants(type)) events.emit(type, response ? { key, status: status!, duration } : { key, error, duration })
+    return response ? { kind: 'response', response, failure, duration } : { kind: timedOut ? 'timeout' : 'error', error: error as TimeoutError, failure, duration }
   }
 
   async function run(attempt: Attempt): Promise<Outcome> {
@@ -66,7 +62,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     }
     armed?.disarm(response)
     const duration = now() - attempt.start
-    return response === undefined ? failed(attempt, error, armed?.timedOut, duration) : responded(call.key, response, duration)
+    return judged(attempt, response, error, armed?.timedOut, duration)
   }
 
   return { names: ['attempt deadline', 'transport'], run }
