@@ -46,13 +46,7 @@ export class ThrottledError extends ResilienceError {
 
 // On the prototype, not a class field: a field is defined on every instance, a cost on the refusal path.
 // Literal names: a minifier renames the classes.
-for (const [E, name] of [
-  [ResilienceError, 'ResilienceError'],
-  [CircuitOpenError, 'CircuitOpenError'],
-  [BulkheadRejectedError, 'BulkheadRejectedError'],
-  [TimeoutError, 'TimeoutError'],
-  [ThrottledError, 'ThrottledError'],
-] as const) {
+for (const [name, E] of Object.entries({ ResilienceError, CircuitOpenError, BulkheadRejectedError, TimeoutError, ThrottledError })) {
   Object.defineProperty(E.prototype, 'name', { value: name, writable: true, configurable: true })
 }
 
@@ -63,9 +57,7 @@ export function circuitOpenError(key: string, retryAfter: number | undefined): C
   const E = Error as ErrorWithLimit
   const limit = E.stackTraceLimit
   E.stackTraceLimit = 0
-  try {
-    return new CircuitOpenError(key, retryAfter)
-  } finally {
-    E.stackTraceLimit = limit
-  }
+  const error = new CircuitOpenError(key, retryAfter)
+  E.stackTraceLimit = limit
+  return error
 }

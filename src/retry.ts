@@ -25,31 +25,28 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec'
 const WEEKDAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)'
 const TIME = '(\\d\\d):(\\d\\d):(\\d\\d)'
-// IMF-fixdate and RFC 850 capture day, month, year, hours, minutes, seconds; asctime month, day, time, year.
+// Each form captures day, month, year, hours, minutes, seconds in that order.
 const IMF_FIXDATE = new RegExp(`^${WEEKDAY}, (\\d\\d) (\\w{3}) (\\d{4}) ${TIME} GMT$`)
-const RFC850_DATE = new RegExp(`^(?:(?:Mon|Fri|Sun)day|Tuesday|Wednesday|Thursday|Saturday), (\\d\\d)-(\\w{3})-(\\d\\d) ${TIME} GMT$`)
-const ASCTIME_DATE = new RegExp(`^${WEEKDAY} (\\w{3}) ([ \\d]\\d) ${TIME} (\\d{4})$`)
+const RFC850_DATE = new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\\d\\d)-(\\w{3})-(\\d\\d) ${TIME} GMT$`)
+// asctime writes month, day, time, year: lookaheads read its day and year ahead of their places.
+const ASCTIME_DATE = new RegExp(`^${WEEKDAY} (?=\\w{3} ([ \\d]\\d))(\\w{3}) [ \\d]\\d (?=.{8} (\\d{4}))${TIME} \\d{4}$`)
+
+/** The groups of a form's match as numbers (the month's NaN unused). */
+type DateFields = [match: number, day: number, month: number, year: number, h: number, min: number, s: number]
 
 /** An HTTP-date (RFC 9110 §5.6.7) as ms since the epoch, or undefined. */
 function parseHttpDate(value: string, now: number): number | undefined {
-  const m = IMF_FIXDATE.exec(value) ?? RFC850_DATE.exec(value)
-  if (m !== null) {
-    let year = Number(m[3])
-    if (m[3]!.length === 2) {
-      // RFC 850's two-digit year: one more than 50 years in the future is in the past century.
-      const current = new Date(now).getUTCFullYear()
-      year += current - (current % 100)
-      if (year > current + 50) year -= 100
-    }
-    return utc(year, m[2]!, Number(m[1]), m.slice(4))
+  const m = IMF_FIXDATE.exec(value) ?? RFC850_DATE.exec(value) ?? ASCTIME_DATE.exec(value)
+  if (m === null) return undefined
+  const [, day, , written, h, min, s] = m.map(Number) as DateFields
+  const offset = MONTHS.indexOf(m[2]!)
+  let year = written
+  if (m[3]!.length === 2) {
+    // RFC 850's two-digit year: one more than 50 years in the future is in the past century.
+    const current = new Date(now).getUTCFullYear()
+    year += current - (current % 100)
+    if (year > current + 50) year -= 100
   }
-  const asctime = ASCTIME_DATE.exec(value)
-  return asctime === null ? undefined : utc(Number(asctime[6]), asctime[1]!, Number(asctime[2]), asctime.slice(3, 6))
-}
-
-function utc(year: number, month: string, day: number, time: string[]): number | undefined {
-  const [h, min, s] = time.map(Number) as [number, number, number]
-  const offset = MONTHS.indexOf(month)
   // Not a month name (indexOf -1, or letters across two names), or not a time of day.
   if (offset % 3 !== 0 || h > 23 || min > 59 || s > 60) return undefined
   const t = Date.UTC(year, offset / 3, day, h, min, Math.min(s, 59))
@@ -111,18 +108,19 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason)
     let timer: ReturnType<typeof setTimeout>
+    let left = ms
     const onAbort = () => {
       clearTimeout(timer)
       reject(signal!.reason)
     }
-    const wait = (left: number): void => {
+    const wait = (): void => {
       timer = setTimeout(() => {
-        if (left > MAX_TIMER_MS) return wait(left - MAX_TIMER_MS)
+        if ((left -= MAX_TIMER_MS) > 0) return wait()
         signal?.removeEventListener('abort', onAbort)
         resolve()
       }, Math.min(left, MAX_TIMER_MS))
     }
-    wait(ms)
+    wait()
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
