@@ -4,7 +4,8 @@
  */
 import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
-import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, isStoredResponse, storedHeader, toStored, VARY_HEADER, varyRecordOf } from './store/entry.js'
+import { isStoredResponse, VARY_HEADER, varyRecordOf, within } from './store/backend.js'
+import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, storedHeader, toStored } from './store/entry.js'
 import { originOf } from './url.js'
 import { now as clockNow } from './clock.js'
 import { aborted, type Call, type Outcome, type Runtime } from './stages/types.js'
@@ -149,7 +150,7 @@ class LastKnownGood implements Fallback {
     // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
     const limit = deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - this.#now()))
     try {
-      return await within(this.#lookup(key, request), limit, `store.get(${JSON.stringify(key)})`, signal)
+      return await within(this.#lookup(key, request), limit, settleMessage(`store.get(${JSON.stringify(key)})`, limit), signal)
     } catch (error) {
       // The caller's abort is the caller's, not the store's.
       if (signal?.aborted !== true) this.#fail(request.url, error)
@@ -167,7 +168,7 @@ class LastKnownGood implements Fallback {
     this.#writing.clear()
     // Never waits for a write in flight (a hung put must not hold up a logout): each is deleted when it lands.
     for (const key of this.#puts.values()) this.#orphans.set(key, (this.#orphans.get(key) ?? 0) + 1)
-    await within(this.#store.clear(), WRITE_LIMIT, 'store.clear()')
+    await within(this.#store.clear(), WRITE_LIMIT, settleMessage('store.clear()', WRITE_LIMIT))
   }
 
   #due(key: string, t: number): boolean {
@@ -202,7 +203,7 @@ class LastKnownGood implements Fallback {
   async #save(key: string, url: string, copy: Promise<StoredResponse | undefined>, storedAt: number, started: number): Promise<void> {
     try {
       const entry = await copy
-      if (entry !== undefined && started === this.#generation) return await within(this.#land(key, entry), WRITE_LIMIT, `store.put(${JSON.stringify(key)})`)
+      if (entry !== undefined && started === this.#generation) return await within(this.#land(key, entry), WRITE_LIMIT, settleMessage(`store.put(${JSON.stringify(key)})`, WRITE_LIMIT))
       // A copy that will not land frees the key for the next response.
       if (this.#takenAt.get(key) === storedAt) this.#takenAt.delete(key)
     } catch (error) {
@@ -263,6 +264,8 @@ class LastKnownGood implements Fallback {
   }
 }
 
+const settleMessage = (what: string, ms: number) => `fallback store: ${what} did not settle within ${ms} ms`
+
 async function putOnce(store: FallbackStore, key: string, entry: StoredResponse): Promise<void> {
   try {
     await store.put(key, entry)
@@ -272,25 +275,6 @@ async function putOnce(store: FallbackStore, key: string, entry: StoredResponse)
     await (isEvictable(store) ? store.evict() : store.clear())
     await store.put(key, entry)
   }
-}
-
-/** Settles as `work` does, or rejects when `ms` pass first (or with the signal's reason when it aborts). */
-function within<T>(work: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const onAbort = () => end(() => reject(signal!.reason))
-    const timer = setTimeout(() => end(() => reject(new Error(`fallback store: ${what} did not settle within ${ms} ms`))), ms)
-    function end(settle: () => void): void {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      settle()
-    }
-    signal?.addEventListener('abort', onAbort)
-    work.then(
-      (value) => end(() => resolve(value)),
-      (error: unknown) => end(() => reject(error)),
-    )
-  })
 }
 
 /** The storage rules, from headers alone: only 200 GETs, never no-store (request or response) or Vary: *, credentials only when private. */

@@ -1,11 +1,11 @@
 /** Turns the `fallback.store` option into a store: 'auto' picks the best storage this platform has, on first use. */
 import type { FallbackStore } from '../types.js'
 import { isEvictable, type Evictable } from './entry.js'
-import { memoryStore, openWithin } from './memory.js'
+import { openWithin } from './backend.js'
 
 /** 'memory' → a memory store; 'auto' → Cache API, else IndexedDB, else memory; a store → itself. */
 export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackStore {
-  if (spec === 'memory') return memoryStore()
+  if (spec === 'memory') return lazyStore(inMemory)
   if (spec === 'auto') return lazyStore(pickStore)
   return spec
 }
@@ -20,7 +20,13 @@ async function pickStore(): Promise<FallbackStore> {
     const { idbStore } = await import('./idb.js')
     return idbStore()
   }
-  return memoryStore()
+  return inMemory()
+}
+
+/** The LRU in memory, loaded as its own chunk: the default path never needs it. */
+async function inMemory(): Promise<FallbackStore> {
+  const { lruStore } = await import('./lru.js')
+  return lruStore()
 }
 
 /**
@@ -39,7 +45,7 @@ async function cacheApiWorks(): Promise<boolean> {
 function lazyStore(pick: () => Promise<FallbackStore>): FallbackStore & Evictable {
   let picked: Promise<FallbackStore> | undefined
   // A failed pick (a chunk that would not load) still leaves a working store.
-  const store = () => (picked ??= pick().catch(() => memoryStore()))
+  const store = () => (picked ??= pick().catch(inMemory))
   return {
     get: async (key) => (await store()).get(key),
     put: async (key, entry) => (await store()).put(key, entry),

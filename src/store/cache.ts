@@ -3,9 +3,9 @@
  * Entries are written as Responses under synthetic https GET keys, with our own Cache-Control so the edge keeps them.
  */
 import type { FallbackStore, StoredResponse } from '../types.js'
-import { type Evictable } from './entry.js'
+import type { Evictable } from './entry.js'
 import { nonEmptyString, positiveInteger, struct } from '../schema.js'
-import { degrading, openWithin } from './memory.js'
+import { degrading, openWithin } from './backend.js'
 
 export interface CacheStoreOptions {
   /** The cache opened with `caches.open`. @default 'resilient-fetch' */

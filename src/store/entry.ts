@@ -1,8 +1,7 @@
 /** Response <-> StoredResponse: the one place that turns a live response into stored bytes and back. */
 import type { StoredResponse } from '../types.js'
+import { NULL_BODY_STATUSES, VARY_HEADER } from './backend.js'
 
-/** Internal header recording the request's values of the headers named in `Vary`; never served. */
-export const VARY_HEADER = 'x-resilient-vary'
 /** Internal header: a SHA-256 of the Authorization and Cookie a private copy was fetched with; never served. */
 export const CREDENTIAL_HEADER = 'x-resilient-credential'
 
@@ -78,59 +77,6 @@ export function fromStored(entry: StoredResponse, extra: Record<string, string> 
 export function storedHeader(entry: StoredResponse, name: string): string | null {
   for (const [key, value] of entry.headers) if (key.toLowerCase() === name) return value
   return null
-}
-
-export { entrySize } from './size.js'
-
-/**
- * Whether a value read back from storage is a whole StoredResponse that can become a Response again
- * (storage can hold anything, and a lax runtime may have let through what a browser's Response refuses).
- */
-export function isStoredResponse(value: unknown): value is StoredResponse {
-  if (typeof value !== 'object' || value === null) return false
-  const entry = value as Record<string, unknown>
-  return (
-    typeof entry.url === 'string' &&
-    Number.isInteger(entry.status) &&
-    (entry.status as number) >= 200 &&
-    (entry.status as number) <= 599 &&
-    typeof entry.statusText === 'string' &&
-    REASON_PHRASE.test(entry.statusText) &&
-    Array.isArray(entry.headers) &&
-    entry.headers.every(isHeader) &&
-    // By tag, not instanceof: entries can come back from another realm (structured clone, workers).
-    Object.prototype.toString.call(entry.body) === '[object ArrayBuffer]' &&
-    // A null-body status (204, 205, 304) with a body is refused by the Response constructor.
-    !(NULL_BODY_STATUSES.has(entry.status as number) && (entry.body as ArrayBuffer).byteLength > 0) &&
-    typeof entry.storedAt === 'number' &&
-    Number.isFinite(entry.storedAt)
-  )
-}
-
-const NULL_BODY_STATUSES = new Set([204, 205, 304])
-/** RFC 9110 field-name (a token) and field-value (no NUL, CR or LF), and reason-phrase. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-const FIELD_VALUE = /^[^\0\r\n]*$/
-const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/
-
-function isHeader(pair: unknown): boolean {
-  if (!Array.isArray(pair) || pair.length !== 2) return false
-  const [name, value] = pair as unknown[]
-  if (typeof name !== 'string' || typeof value !== 'string' || !TOKEN.test(name) || !FIELD_VALUE.test(value)) return false
-  return name.toLowerCase() !== VARY_HEADER || varyRecordOf(value) !== undefined
-}
-
-/** The request header values an entry's Vary record holds, or undefined when the record is damaged. */
-export function varyRecordOf(recorded: string): [string, string | null][] | undefined {
-  try {
-    const record: unknown = JSON.parse(decodeURIComponent(recorded))
-    const valid =
-      Array.isArray(record) &&
-      record.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && (typeof pair[1] === 'string' || pair[1] === null))
-    return valid ? (record as [string, string | null][]) : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** Whether an error is a storage quota error, by name (browsers and fakes differ in class, not name). */

@@ -4,9 +4,9 @@
  */
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import type { FallbackStore } from '../types.js'
-import { isStoredResponse, type Evictable } from './entry.js'
+import type { Evictable } from './entry.js'
 import { nonEmptyString, positiveInteger, struct } from '../schema.js'
-import { degrading, OPEN_TIMEOUT } from './memory.js'
+import { degrading, isStoredResponse, openWithin } from './backend.js'
 
 export interface IdbStoreOptions {
   /** The IndexedDB database; one object store inside it holds the entries. @default 'resilient-fetch' */
@@ -135,24 +135,14 @@ function withIndex<T>(objects: IDBObjectStore, step: (lru: string[], value?: unk
 }
 
 /** Opens (creating if needed) the database, bounded by OPEN_TIMEOUT; rejects where IndexedDB is missing. */
-function open(dbName: string): Promise<UseStore> {
-  if (typeof indexedDB === 'undefined' || indexedDB === null) {
-    return Promise.reject(new Error('IndexedDB is not available here'))
-  }
-  return new Promise<UseStore>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`IndexedDB open did not finish within ${OPEN_TIMEOUT} ms`)), OPEN_TIMEOUT)
-    const settle = (error?: unknown) => {
-      clearTimeout(timer)
-      if (error === undefined) resolve(store)
-      else reject(error)
-    }
-    const store = createStore(dbName, STORE_NAME)
-    try {
-      // A first read opens the database and proves the object store is there.
-      store('readonly', (objects) => promisifyRequest(objects.count())).then(() => settle(), (error: unknown) => settle(error ?? new Error('IndexedDB open failed')))
-    } catch (error) {
-      // Some browsers throw from indexedDB.open itself (SecurityError in sandboxed frames).
-      settle(error)
-    }
+async function open(dbName: string): Promise<UseStore> {
+  if (typeof indexedDB === 'undefined' || indexedDB === null) throw new Error('IndexedDB is not available here')
+  // Some browsers throw from indexedDB.open itself (SecurityError in sandboxed frames): a rejection here.
+  const store = createStore(dbName, STORE_NAME)
+  // A first read opens the database and proves the object store is there.
+  const opened = store('readonly', (objects) => promisifyRequest(objects.count())).catch((error: unknown) => {
+    throw error ?? new Error('IndexedDB open failed')
   })
+  await openWithin(opened, 'IndexedDB open')
+  return store
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { fromStored, isQuotaError, isStoredResponse, readBody, toStored } from '../../src/store/entry.js'
+import { fromStored, isQuotaError, readBody, toStored } from '../../src/store/entry.js'
+import { isStoredResponse } from '../../src/store/backend.js'
 import { entry, quotaError, text } from './helpers.js'
 
 function stream(chunks: number[], onCancel: () => void): ReadableStream<Uint8Array> {

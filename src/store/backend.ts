@@ -1,0 +1,112 @@
+/**
+ * What the fallback and the browser stores share (one chunk, loaded with the fallback): the shape a stored entry must
+ * have when read back, a bound on a backend that may hang, and memory once the backend proves unusable.
+ */
+import type { FallbackStore, StoredResponse } from '../types.js'
+import type { Evictable } from './entry.js'
+
+/** Where a store's backend may be missing or broken: the backend, opened lazily once, or memory after that failed. */
+export interface Degrading<B> {
+  /** Runs on the backend; the call that finds it unusable rejects with the reason, every later call runs in memory. */
+  run<T>(inBackend: (backend: B) => Promise<T>, inMemory: (memory: FallbackStore & Evictable) => Promise<T>): Promise<T>
+}
+
+export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: number): Degrading<B> {
+  let opening: Promise<B> | undefined
+  let memory: Promise<FallbackStore & Evictable> | undefined
+  return {
+    async run(inBackend, inMemory) {
+      if (memory !== undefined) return inMemory(await memory)
+      opening ??= open()
+      let backend: B
+      try {
+        backend = await opening
+      } catch (error) {
+        memory ??= import('./lru.js').then((m) => m.lruStore(maxEntries))
+        throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
+      }
+      return inBackend(backend)
+    },
+  }
+}
+
+/** Firefox private mode, blocked upgrades and broken profiles can leave an open pending forever; give up after this. */
+export const OPEN_TIMEOUT = 2_000
+
+/** Settles as `opening` does, or rejects naming `what` once OPEN_TIMEOUT passes. */
+export function openWithin<T>(opening: Promise<T>, what: string): Promise<T> {
+  return within(opening, OPEN_TIMEOUT, `${what} did not finish within ${OPEN_TIMEOUT} ms`)
+}
+
+/** Settles as `work` does, or rejects with `message` when `ms` pass first (or with the signal's reason when it aborts). */
+export function within<T>(work: Promise<T>, ms: number, message: string, signal?: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const onAbort = () => end(() => reject(signal!.reason))
+    const timer = setTimeout(() => end(() => reject(new Error(message))), ms)
+    function end(settle: () => void): void {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      settle()
+    }
+    signal?.addEventListener('abort', onAbort)
+    work.then(
+      (value) => end(() => resolve(value)),
+      (error: unknown) => end(() => reject(error)),
+    )
+  })
+}
+
+/** Internal header recording the request's values of the headers named in `Vary`; never served. */
+export const VARY_HEADER = 'x-resilient-vary'
+
+/**
+ * Whether a value read back from storage is a whole StoredResponse that can become a Response again
+ * (storage can hold anything, and a lax runtime may have let through what a browser's Response refuses).
+ */
+export function isStoredResponse(value: unknown): value is StoredResponse {
+  if (typeof value !== 'object' || value === null) return false
+  const entry = value as Record<string, unknown>
+  return (
+    typeof entry.url === 'string' &&
+    Number.isInteger(entry.status) &&
+    (entry.status as number) >= 200 &&
+    (entry.status as number) <= 599 &&
+    typeof entry.statusText === 'string' &&
+    REASON_PHRASE.test(entry.statusText) &&
+    Array.isArray(entry.headers) &&
+    entry.headers.every(isHeader) &&
+    // By tag, not instanceof: entries can come back from another realm (structured clone, workers).
+    Object.prototype.toString.call(entry.body) === '[object ArrayBuffer]' &&
+    // A null-body status (204, 205, 304) with a body is refused by the Response constructor.
+    !(NULL_BODY_STATUSES.has(entry.status as number) && (entry.body as ArrayBuffer).byteLength > 0) &&
+    typeof entry.storedAt === 'number' &&
+    Number.isFinite(entry.storedAt)
+  )
+}
+
+export const NULL_BODY_STATUSES = new Set([204, 205, 304])
+/** RFC 9110 field-name (a token) and field-value (no NUL, CR or LF), and reason-phrase. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const FIELD_VALUE = /^[^\0\r\n]*$/
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/
+
+function isHeader(pair: unknown): boolean {
+  if (!Array.isArray(pair) || pair.length !== 2) return false
+  const [name, value] = pair as unknown[]
+  if (typeof name !== 'string' || typeof value !== 'string' || !TOKEN.test(name) || !FIELD_VALUE.test(value)) return false
+  return name.toLowerCase() !== VARY_HEADER || varyRecordOf(value) !== undefined
+}
+
+/** The request header values an entry's Vary record holds, or undefined when the record is damaged. */
+export function varyRecordOf(recorded: string): [string, string | null][] | undefined {
+  try {
+    const record: unknown = JSON.parse(decodeURIComponent(recorded))
+    const valid =
+      Array.isArray(record) &&
+      record.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && (typeof pair[1] === 'string' || pair[1] === null))
+    return valid ? (record as [string, string | null][]) : undefined
+  } catch {
+    return undefined
+  }
+}
