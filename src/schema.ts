@@ -43,7 +43,7 @@ export function record(value: unknown, path: string, known: readonly string[]): 
   return value
 }
 
-export const number = is<number>((value) => typeof value === 'number' && value === value, 'a number', true)
+export const number = /* @__PURE__ */ is<number>((value) => typeof value === 'number' && value === value, 'a number', true)
 
 /** A number (a TypeError otherwise) that passes `test` (a RangeError otherwise). */
 export const numberIs =
@@ -53,19 +53,19 @@ export const numberIs =
 
 const integer = (min: number) => numberIs((n) => Number.isSafeInteger(n) && n >= min, min ? 'a positive integer' : 'a non-negative integer')
 
-export const positiveInteger = integer(1)
+export const positiveInteger = /* @__PURE__ */ integer(1)
 
-export const nonNegativeInteger = integer(0)
+export const nonNegativeInteger = /* @__PURE__ */ integer(0)
 
 /** A share, 0..1. */
-export const ratio = numberIs((n) => n >= 0 && n <= 1, 'a number from 0 to 1')
+export const ratio = /* @__PURE__ */ numberIs((n) => n >= 0 && n <= 1, 'a number from 0 to 1')
 
 /** A number >= 1 that stays finite (a multiplier, a factor). */
-export const factor = numberIs((n) => n >= 1 && n < Infinity, 'a finite number >= 1')
+export const factor = /* @__PURE__ */ numberIs((n) => n >= 1 && n < Infinity, 'a finite number >= 1')
 
-const positiveFinite = numberIs((n) => n > 0 && n < Infinity, 'a positive finite number of ms')
+const positiveFinite = /* @__PURE__ */ numberIs((n) => n > 0 && n < Infinity, 'a positive finite number of ms')
 // Past this setTimeout fires at once: refused, not clamped.
-const timerBound = numberIs((n) => n <= MAX_DURATION, `at most ${MAX_DURATION} ms (about 24.8 days, the longest a timer waits)`)
+const timerBound = /* @__PURE__ */ numberIs((n) => n <= MAX_DURATION, `at most ${MAX_DURATION} ms (about 24.8 days, the longest a timer waits)`)
 
 /** A duration in ms that a timer may wait: > 0, at most MAX_DURATION. */
 export const duration: Check<number> = (value, path) => timerBound(positiveFinite(value, path), path)
@@ -73,19 +73,21 @@ export const duration: Check<number> = (value, path) => timerBound(positiveFinit
 /** A deadline in ms: a duration, or false or Infinity for none (false). */
 export const deadline: Check<number | false> = (value, path) => (value === false || value === Infinity ? false : duration(value, path))
 
-const noLimit = (min: number) => numberIs((n) => n > min, `a ${min ? 'non-negative' : 'positive'} number of ms (Infinity: no limit)`)
+const noLimit = (zero: boolean) => numberIs((n) => n > 0 || (zero && n === 0), `a ${zero ? 'non-negative' : 'positive'} number of ms (Infinity: no limit)`)
 
 /** A limit in ms, never waited for as such: >= 0; Infinity means no limit. */
-export const limit = noLimit(-1)
+export const limit = /* @__PURE__ */ noLimit(true)
 
 /** A limit in ms that must leave some room: > 0; Infinity means no limit. */
-export const positiveLimit = noLimit(0)
+export const positiveLimit = /* @__PURE__ */ noLimit(false)
 
-export const boolean = typed<boolean>('boolean')
+export const boolean = /* @__PURE__ */ typed<boolean>('boolean')
 
-export const nonEmptyString = is<string>((value) => typeof value === 'string' && value !== '', 'a non-empty string', true)
+export const string = /* @__PURE__ */ typed<string>('string')
 
-export const func = typed('function') as <F = (...args: never[]) => unknown>(value: unknown, path: string) => F
+export const nonEmptyString = /* @__PURE__ */ is<string>((value) => typeof value === 'string' && value !== '', 'a non-empty string', true)
+
+export const func = /* @__PURE__ */ typed('function') as <F = (...args: never[]) => unknown>(value: unknown, path: string) => F
 
 /** The value as given, unchecked (checked where it is used). */
 export const anything = <T = unknown>(value: unknown): T => value as T
@@ -113,9 +115,9 @@ const setOf =
     new Set(is<T[]>((v) => Array.isArray(v) && v.every(test), what, true)(value, path).map(map))
 
 /** HTTP method names, upper-cased. */
-export const methods = setOf<string>((m) => typeof m === 'string' && m !== '', 'an array of method names', (m) => m.toUpperCase())
+export const methods = /* @__PURE__ */ setOf<string>((m) => typeof m === 'string' && m !== '', 'an array of method names', (m) => m.toUpperCase())
 
-export const statusCodes = setOf<number>((c) => Number.isInteger(c) && c >= 100 && c <= 599, 'an array of HTTP status codes (100-599)')
+export const statusCodes = /* @__PURE__ */ setOf<number>((c) => Number.isInteger(c) && c >= 100 && c <= 599, 'an array of HTTP status codes (100-599)')
 
 /** `false` turns the option off; anything else goes to `check`. */
 export const orFalse =

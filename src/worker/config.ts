@@ -1,7 +1,8 @@
-import type { KvNamespaceLike } from '../store/kv.js'
+import { kvNamespace, type KvNamespaceLike } from '../store/kv.js'
 import type { FallbackStore } from '../types.js'
-import type { CoordinatorNamespace } from './share.js'
+import { coordinatorNamespace, type CoordinatorNamespace } from './share.js'
 import { show } from '../validate.js'
+import { anything, duration, fail, func, optional, positiveInteger, shapeOf, string, struct, withMethods, type Check, type Checked } from '../schema.js'
 
 /** How the proxy is configured in code; `configFromEnv` builds one from a Worker's `[vars]`. */
 export interface ProxyConfig {
@@ -84,22 +85,6 @@ export interface ResolvedConfig {
 
 type Names = Record<Exclude<keyof ProxyConfig, 'fetch' | 'store'>, string>
 
-const OPTION_NAMES: Names = {
-  upstream: 'upstream',
-  routes: 'routes',
-  timeout: 'timeout',
-  maxConcurrent: 'maxConcurrent',
-  failureThreshold: 'failureThreshold',
-  window: 'window',
-  openDuration: 'openDuration',
-  methods: 'methods',
-  metricsToken: 'metricsToken',
-  coordinator: 'coordinator',
-  lastKnownGood: 'lastKnownGood',
-  minReporters: 'minReporters',
-  hedge: 'hedge',
-}
-
 /** The `[vars]` (and the binding) each option is read from. */
 export const ENV_NAMES: Names = {
   upstream: 'UPSTREAM_URL',
@@ -117,8 +102,47 @@ export const ENV_NAMES: Names = {
   hedge: 'HEDGE_MS',
 }
 
-/** Every option createProxy knows; anything else is a typo, named in the error. */
-const KNOWN_OPTIONS: readonly string[] = [...Object.keys(OPTION_NAMES), 'fetch', 'store']
+/** createProxy's options name themselves. */
+const OPTION_NAMES = Object.fromEntries(Object.keys(ENV_NAMES).map((option) => [option, option])) as Names
+
+/** A count or a whole number of ms; a var holds text, so digits written in one count as that number. */
+const count: Check<number> = (value, path) => positiveInteger(typeof value === 'string' && /^\s*\d{1,15}\s*$/.test(value) ? Number(value) : value, path)
+
+/** A method name is an HTTP token. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/
+
+/** Method names, as an array or a comma-separated string ("GET,HEAD"), upper-cased. */
+const methodList: Check<ReadonlySet<string>> = (value, path) => {
+  const list: unknown = typeof value === 'string' ? value.split(',') : value
+  const names = Array.isArray(list) ? list.map((m: unknown) => (typeof m === 'string' ? m.trim().toUpperCase() : '')) : []
+  if (!Array.isArray(list) || !names.every((m) => TOKEN.test(m))) fail(path, 'a comma-separated list of methods like "GET,HEAD"', value, true)
+  return new Set(names)
+}
+
+const customStore = withMethods<FallbackStore>("'memory' or a FallbackStore", ['get', 'put', 'delete', 'clear'])
+
+/** Every option of createProxy (and, named as ENV_NAMES says, every var): each one's check and default. */
+export const proxyConfigSchema = struct({
+  // Checked as http(s) URLs where the routes are built, naming the route.
+  upstream: anything<unknown>,
+  routes: anything<unknown>,
+  timeout: [count, 2_000],
+  maxConcurrent: [count, 50],
+  failureThreshold: [count, 5],
+  window: [count, 30_000],
+  openDuration: [count, 30_000],
+  methods: [methodList, ['GET', 'HEAD']],
+  metricsToken: optional(string),
+  fetch: optional(func<typeof globalThis.fetch>),
+  store: optional<FallbackStore | 'memory'>((value, path) => (value === 'memory' ? value : customStore(value, path))),
+  lastKnownGood: optional(kvNamespace),
+  coordinator: optional(coordinatorNamespace),
+  minReporters: [count, 2],
+  // A timer waits for it.
+  hedge: optional((value, path) => duration(count(value, path), path)),
+})
+
+type CheckedConfig = Checked<typeof proxyConfigSchema>
 
 /** How errors name things: the option or the var, and how a value is shown (vars: redacted, as they may hold secrets). */
 interface Naming {
@@ -134,7 +158,6 @@ function invalid(type: typeof TypeError | typeof RangeError, option: string, mes
 }
 
 const API_PREFIX = '/api/'
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/
 
 /** Reads the proxy's configuration from a Worker's `env`; throws a TypeError/RangeError naming the var. */
 export function configFromEnv(env: Record<string, unknown>): ResolvedConfig {
@@ -151,58 +174,63 @@ export function configFromEnv(env: Record<string, unknown>): ResolvedConfig {
       throw invalid(TypeError, ENV_NAMES.routes, `ROUTES must be JSON like {"/api/": ["https://a.example"]}, got ${redact(env.ROUTES)} (${(error as Error).name})`)
     }
   }
-  return resolve(config, { names: ENV_NAMES, display: redact })
+  return resolve(checkVars(config), { names: ENV_NAMES, display: redact })
+}
+
+/**
+ * Each var's value through the option's check in the schema, named by the var; a value that fails is
+ * shown redacted (a var may hold a secret pasted in the wrong place).
+ */
+function checkVars(config: ProxyConfig): CheckedConfig {
+  const checked: Record<string, unknown> = {}
+  for (const [option, { check, default: fallback }] of Object.entries(shapeOf(proxyConfigSchema)!)) {
+    const value = (config as Record<string, unknown>)[option]
+    const name = ENV_NAMES[option as keyof Names] ?? option
+    try {
+      checked[option] = check(value === undefined ? fallback : value, name)
+    } catch (error) {
+      throw invalid(error instanceof RangeError ? RangeError : TypeError, name, redacted((error as Error).message, value))
+    }
+  }
+  return checked as CheckedConfig
+}
+
+/** `message` with the var's value shown as redact shows it. */
+function redacted(message: string, value: unknown): string {
+  const shown = redact(value)
+  const out = message.replaceAll(show(value), shown)
+  // The hint for a number written as a string repeats the string itself.
+  return typeof value === 'string' && value.trim() !== '' && shown !== show(value) ? out.replaceAll(value.trim(), '…') : out
 }
 
 /** Validates a ProxyConfig and fills in the defaults; errors name the option and the value. */
 export function resolveConfig(config: ProxyConfig): ResolvedConfig {
-  if (config === null || typeof config !== 'object') throw new TypeError(`config must be an object, got ${show(config)}`)
-  for (const key of Object.keys(config)) {
-    if (!KNOWN_OPTIONS.includes(key)) {
-      const near = KNOWN_OPTIONS.find((known) => editDistance(known.toLowerCase(), key.toLowerCase()) <= 2)
-      throw invalid(TypeError, key, `createProxy: ${key} is not an option${near === undefined ? '' : ` (did you mean ${near}?)`}; known: ${KNOWN_OPTIONS.join(', ')}`)
-    }
+  let checked: CheckedConfig
+  try {
+    checked = proxyConfigSchema(config, '')
+  } catch (error) {
+    throw withSuggestion(error, config)
   }
-  return resolve(config, { names: OPTION_NAMES, display: show })
+  return resolve(checked, { names: OPTION_NAMES, display: show })
 }
 
-function resolve(config: ProxyConfig, naming: Naming): ResolvedConfig {
-  const { names, display } = naming
-  if (config.fetch !== undefined && typeof config.fetch !== 'function') throw invalid(TypeError, 'fetch', `fetch must be a function, got ${show(config.fetch)}`)
-  const store = config.store
-  if (store !== undefined && store !== 'memory' && (typeof store !== 'object' || store === null || typeof store.get !== 'function' || typeof store.put !== 'function')) {
-    throw invalid(TypeError, 'store', `store must be 'memory' or a FallbackStore, got ${show(store)}`)
-  }
-  const token = config.metricsToken
-  if (token !== undefined && typeof token !== 'string') throw invalid(TypeError, names.metricsToken, `${names.metricsToken} must be a string, got ${display(token)}`)
-  const coordinator = config.coordinator
-  if (coordinator !== undefined && (typeof coordinator !== 'object' || coordinator === null || typeof coordinator.idFromName !== 'function' || typeof coordinator.get !== 'function')) {
-    throw invalid(TypeError, names.coordinator, `${names.coordinator} must be a Durable Object namespace binding (class_name = "BreakerCoordinator"), got ${display(coordinator)}`)
-  }
-  const kv = config.lastKnownGood as Partial<KvNamespaceLike> | undefined
-  if (kv !== undefined && (typeof kv !== 'object' || kv === null || typeof kv.getWithMetadata !== 'function' || typeof kv.put !== 'function')) {
-    throw invalid(TypeError, names.lastKnownGood, `${names.lastKnownGood} must be a Workers KV namespace binding, got ${display(kv)}`)
-  }
-  if (kv !== undefined && store !== undefined) throw invalid(TypeError, 'store', `store and ${names.lastKnownGood} cannot both be set: both say where the copies live`)
-  return {
-    routes: resolveRoutes(config, naming),
-    timeout: positiveInteger(config.timeout, 2_000, names.timeout, display),
-    maxConcurrent: positiveInteger(config.maxConcurrent, 50, names.maxConcurrent, display),
-    failureThreshold: positiveInteger(config.failureThreshold, 5, names.failureThreshold, display),
-    window: positiveInteger(config.window, 30_000, names.window, display),
-    openDuration: positiveInteger(config.openDuration, 30_000, names.openDuration, display),
-    methods: resolveMethods(config.methods, names.methods, display),
-    metricsToken: token === '' ? undefined : token,
-    fetch: config.fetch,
-    store,
-    lastKnownGood: kv as KvNamespaceLike | undefined,
-    coordinator,
-    minReporters: positiveInteger(config.minReporters, 2, names.minReporters, display),
-    hedge: config.hedge === undefined ? undefined : timerMs(positiveInteger(config.hedge, 0, names.hedge, display), names.hedge),
-  }
+/** A misspelt option's error also names the option it is closest to. */
+function withSuggestion(error: unknown, config: object): unknown {
+  const known = Object.keys(proxyConfigSchema.shape)
+  const typo = Object.keys(config).find((key) => !known.includes(key))
+  const near = typo === undefined ? undefined : known.find((option) => editDistance(option.toLowerCase(), typo.toLowerCase()) <= 2)
+  return near === undefined ? error : invalid(TypeError, typo!, `${(error as Error).message}: did you mean ${near}?`)
 }
 
-function resolveRoutes(config: ProxyConfig, naming: Naming): Route[] {
+function resolve(config: CheckedConfig, naming: Naming): ResolvedConfig {
+  const { routes, upstream, lastKnownGood, store, metricsToken, ...rest } = config
+  if (lastKnownGood !== undefined && store !== undefined) {
+    throw invalid(TypeError, 'store', `store and ${naming.names.lastKnownGood} cannot both be set: both say where the copies live`)
+  }
+  return { ...rest, routes: resolveRoutes({ routes, upstream }, naming), lastKnownGood, store, metricsToken: metricsToken === '' ? undefined : metricsToken }
+}
+
+function resolveRoutes(config: { routes: unknown; upstream: unknown }, naming: Naming): Route[] {
   const { names, display } = naming
   const routes = config.routes
   if (routes !== undefined && (routes === null || typeof routes !== 'object' || Array.isArray(routes))) {
@@ -241,36 +269,6 @@ function resolveUpstream(value: unknown, name: string, option: string, display: 
     throw invalid(TypeError, option, `${name} must be an http(s) URL without credentials, query or fragment, got ${display(value)}`)
   }
   return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') }
-}
-
-function resolveMethods(value: unknown, name: string, display: (value: unknown) => string): ReadonlySet<string> {
-  if (value === undefined) return new Set(['GET', 'HEAD'])
-  const list = typeof value === 'string' ? value.split(',') : value
-  if (!Array.isArray(list)) throw invalid(TypeError, name, `${name} must be a comma-separated list of methods like "GET,HEAD", got ${display(value)}`)
-  const methods = new Set<string>()
-  for (const item of list) {
-    const method = typeof item === 'string' ? item.trim().toUpperCase() : ''
-    if (!TOKEN.test(method)) throw invalid(TypeError, name, `${name} must be a comma-separated list of methods like "GET,HEAD", got ${display(value)}`)
-    methods.add(method)
-  }
-  return methods
-}
-
-function positiveInteger(value: unknown, fallback: number, name: string, display: (value: unknown) => string): number {
-  if (value === undefined) return fallback
-  const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
-    throw invalid(RangeError, name, `${name} must be a positive integer, got ${display(value)}`)
-  }
-  return n
-}
-
-/** The longest wait a timer can make (setTimeout fires at once beyond it). */
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-function timerMs(value: number, name: string): number {
-  if (value > MAX_TIMER_MS) throw invalid(RangeError, name, `${name} must be at most ${MAX_TIMER_MS} ms (a timer's limit), got ${value}`)
-  return value
 }
 
 /** Longest string a var's value is shown in full; a longer one could be a secret pasted in the wrong var. */

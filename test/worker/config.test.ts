@@ -2,15 +2,17 @@ import { describe, expect, it, vi } from 'vitest'
 import worker, { configFromEnv, createProxy } from '../../src/worker/index.js'
 
 const UPSTREAM = 'http://127.0.0.1:9'
+/** Every option createProxy knows, as the schema lists them in its errors. */
+const KNOWN = 'upstream, routes, timeout, maxConcurrent, failureThreshold, window, openDuration, methods, metricsToken, fetch, store, lastKnownGood, coordinator, minReporters, hedge'
 
 describe('configuration from [vars]', () => {
   it.each([
-    [{ UPSTREAM_URL: UPSTREAM, TIMEOUT_MS: 'abc' }, 'TIMEOUT_MS must be a positive integer, got "abc"'],
-    [{ UPSTREAM_URL: UPSTREAM, TIMEOUT_MS: '-5' }, 'TIMEOUT_MS must be a positive integer, got "-5"'],
-    [{ UPSTREAM_URL: UPSTREAM, MAX_CONCURRENT: '1.5' }, 'MAX_CONCURRENT must be a positive integer, got "1.5"'],
-    [{ UPSTREAM_URL: UPSTREAM, FAILURE_THRESHOLD: '0' }, 'FAILURE_THRESHOLD must be a positive integer, got "0"'],
-    [{ UPSTREAM_URL: UPSTREAM, WINDOW_MS: '30s' }, 'WINDOW_MS must be a positive integer, got "30s"'],
-    [{ UPSTREAM_URL: UPSTREAM, OPEN_DURATION_MS: 'soon' }, 'OPEN_DURATION_MS must be a positive integer, got "soon"'],
+    [{ UPSTREAM_URL: UPSTREAM, TIMEOUT_MS: 'abc' }, 'TIMEOUT_MS must be a number, got "abc"'],
+    [{ UPSTREAM_URL: UPSTREAM, TIMEOUT_MS: '-5' }, 'TIMEOUT_MS must be a number, got "-5" (a string: write -5 without quotes)'],
+    [{ UPSTREAM_URL: UPSTREAM, MAX_CONCURRENT: '1.5' }, 'MAX_CONCURRENT must be a number, got "1.5" (a string: write 1.5 without quotes)'],
+    [{ UPSTREAM_URL: UPSTREAM, FAILURE_THRESHOLD: '0' }, 'FAILURE_THRESHOLD must be a positive integer, got 0'],
+    [{ UPSTREAM_URL: UPSTREAM, WINDOW_MS: '30s' }, 'WINDOW_MS must be a number, got "30s"'],
+    [{ UPSTREAM_URL: UPSTREAM, OPEN_DURATION_MS: 'soon' }, 'OPEN_DURATION_MS must be a number, got "soon"'],
     [{ UPSTREAM_URL: UPSTREAM, METHODS: 'GET,,POST' }, 'METHODS must be a comma-separated list of methods'],
     [{ UPSTREAM_URL: 'ftp://files.example' }, 'UPSTREAM_URL must be an absolute http(s) URL, got "ftp://files.example/"'],
     [{ UPSTREAM_URL: 'not a url' }, 'UPSTREAM_URL must be an absolute http(s) URL, got "not a url"'],
@@ -22,7 +24,7 @@ describe('configuration from [vars]', () => {
     [{ ROUTES: '{"/api/": ["javascript:alert(1)"]}' }, 'ROUTES["/api/"] must be an absolute http(s) URL, got "java…" (19 characters)'],
     [{ ROUTES: '{"api/": ["http://a.test"]}' }, 'ROUTES keys must be path prefixes like "/api/", got "api/"'],
     [{ ROUTES: '{"//evil/": ["http://a.test"]}' }, 'ROUTES keys must be path prefixes'],
-    [{ UPSTREAM_URL: UPSTREAM, MIN_REPORTERS: '0' }, 'MIN_REPORTERS must be a positive integer, got "0"'],
+    [{ UPSTREAM_URL: UPSTREAM, MIN_REPORTERS: '0' }, 'MIN_REPORTERS must be a positive integer, got 0'],
   ])('%j → a 500 naming the var on every request', async (env, message) => {
     const variable = message.match(/^[A-Z_]+/)![0]
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
@@ -44,6 +46,8 @@ describe('configuration from [vars]', () => {
     [{ UPSTREAM_URL: 'https://api.example.com/v1?api_key=sk_live_0123456789' }, 'UPSTREAM_URL', '"https://api.example.com/v1?***"', ['sk_live_0123456789']],
     [{ ROUTES: '{"/api/": ["https://api.example.com/#tok=abcdef0123"]}' }, 'ROUTES', '"https://api.example.com/#***"', ['abcdef0123']],
     [{ UPSTREAM_URL: 'http://a.test', TIMEOUT_MS: 'sk_live_0123456789abcdef' }, 'TIMEOUT_MS', '"sk_l…" (24 characters)', ['sk_live_0123456789abcdef']],
+    // Digits too long for a count: the schema's hint (write it without quotes) must not repeat them either.
+    [{ UPSTREAM_URL: 'http://a.test', MAX_CONCURRENT: '12345678901234567890' }, 'MAX_CONCURRENT', 'MAX_CONCURRENT must be a number, got "1234…" (20 characters)', ['12345678901234567890']],
     [{ ROUTES: '{"/api/": ["https://u:sk_live_0123456789@a.test"' }, 'ROUTES', '(SyntaxError)', ['sk_live_0123456789']],
   ])('%j: the client gets the var name only; the log gets the value redacted', async (env, variable, shown, secrets) => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
@@ -128,9 +132,14 @@ describe('createProxy', () => {
     [{ upstream: UPSTREAM, methods: 42 }, TypeError, 'methods must be a comma-separated list'],
     [{ upstream: UPSTREAM, fetch: 'no' }, TypeError, 'fetch must be a function, got "no"'],
     [{ upstream: UPSTREAM, metricsToken: 5 }, TypeError, 'metricsToken must be a string, got 5'],
-    [{ upstrem: UPSTREAM }, TypeError, 'createProxy: upstrem is not an option (did you mean upstream?)'],
-    [{ upstream: UPSTREAM, timeOut: 5 }, TypeError, 'createProxy: timeOut is not an option (did you mean timeout?)'],
-    [{ upstream: UPSTREAM, lastKnownGood: {} }, TypeError, 'lastKnownGood must be a Workers KV namespace binding, got {}'],
+    [{ upstrem: UPSTREAM }, TypeError, `options.upstrem is not an option (known: ${KNOWN}): did you mean upstream?`],
+    [{ upstream: UPSTREAM, timeOut: 5 }, TypeError, `options.timeOut is not an option (known: ${KNOWN}): did you mean timeout?`],
+    [{ upstream: UPSTREAM, color: 'red' }, TypeError, `options.color is not an option (known: ${KNOWN})`],
+    [{ upstream: UPSTREAM, timeout: '150ms' }, TypeError, 'timeout must be a number, got "150ms"'],
+    [{ upstream: UPSTREAM, hedge: 2 ** 31 }, RangeError, 'hedge must be at most 2147483647 ms (about 24.8 days, the longest a timer waits), got 2147483648'],
+    [{ upstream: UPSTREAM, store: 'disk' }, TypeError, `store must be 'memory' or a FallbackStore, got "disk"`],
+    [{ upstream: UPSTREAM, coordinator: {} }, TypeError, 'coordinator must be a Durable Object namespace binding (class BreakerCoordinator) (missing idFromName()), got {}'],
+    [{ upstream: UPSTREAM, lastKnownGood: {} }, TypeError, 'lastKnownGood must be a Workers KV namespace binding (missing getWithMetadata()), got {}'],
   ])('%j throws at creation', (config, type, message) => {
     expect(() => createProxy(config as never)).toThrow(type)
     expect(() => createProxy(config as never)).toThrow(message)
