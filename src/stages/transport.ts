@@ -2,8 +2,8 @@ import type { NormalizedOptions } from '../options.js'
 import type { Outcome as JudgedOutcome } from '../types.js'
 import { isFailureDefault } from '../classify.js'
 import { isRequest } from '../url.js'
-import type { TimeoutError } from '../errors.js'
-import { armDeadline } from './attempt-deadline.js'
+import { TimeoutError } from '../errors.js'
+import { follow, keepWith } from '../deadline.js'
 import { aborted, isFailureStatus, refusal, type Attempt, type Call, type Outcome, type Runtime } from './types.js'
 import type { Innermost } from './pipeline.js'
 
@@ -48,11 +48,37 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     return response ? { kind: 'response', response, failure, duration } : { kind: timedOut ? 'timeout' : 'error', error: error as TimeoutError, failure, duration }
   }
 
+  /**
+   * The attempt deadline, then the transport. One timer for whichever comes first, the attempt
+   * timeout or the call's total deadline; it really aborts the request. The attempt's signal (the
+   * caller's, or a hedge's own) still reaches the transport, and keeps reaching the body once the
+   * headers are in. A hedged attempt's own controller is aborted directly: no second one follows it.
+   */
   async function run(attempt: Attempt): Promise<Outcome> {
-    const { call, signal } = attempt
+    const { call, signal, start, controller: own } = attempt
+    const { timeout, deadline } = call
     call.attempts++
-    const armed = armDeadline(attempt)
-    const init = armed !== undefined ? armed.init : signal === call.signal ? call.init : { ...call.init, signal }
+    const left = deadline === undefined ? Infinity : deadline - start
+    const byTotal = left < (timeout.attempt === false ? Infinity : timeout.attempt)
+    const ms = byTotal ? left : timeout.attempt
+    let init = call.init
+    let controller: AbortController | undefined
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let unfollow: (() => void) | undefined
+    let timedOut: TimeoutError | undefined
+    if (ms !== false) {
+      const c = (controller = own ?? new AbortController())
+      timer = setTimeout(() => {
+        // The caller's abort (or a lost hedge's) came first: the attempt ends as theirs, not ours.
+        if (!c.signal.aborted) c.abort((timedOut = new TimeoutError(byTotal ? (timeout.total as number) : ms, byTotal ? 'total' : 'attempt')))
+      }, ms)
+      if (own === undefined && signal !== undefined) {
+        unfollow = follow(signal, c)
+        // It may have aborted while the attempt waited for its permit or probe lease.
+        if (signal.aborted) c.abort(signal.reason)
+      }
+      init = init === undefined ? { signal: c.signal } : { ...init, signal: c.signal }
+    } else if (signal !== call.signal) init = { ...init, signal }
     let response: Response | undefined
     let error: unknown
     try {
@@ -60,9 +86,11 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     } catch (e) {
       error = e
     }
-    armed?.disarm(response)
-    const duration = now() - attempt.start
-    return judged(attempt, response, error, armed?.timedOut, duration)
+    clearTimeout(timer)
+    // A response keeps our controller, so the caller's abort still reaches its body.
+    if (unfollow !== undefined && response === undefined) unfollow()
+    else if (unfollow !== undefined) keepWith(response!, controller!)
+    return judged(attempt, response, error, timedOut, now() - start)
   }
 
   return { names: ['attempt deadline', 'transport'], run }
