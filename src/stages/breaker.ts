@@ -1,6 +1,6 @@
 import type { BreakerControl, BreakerShare, RequestInput } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
-import { createBreaker, REFUSED, type Breaker } from '../breaker/breaker.js'
+import { Breaker, REFUSED } from '../breaker/breaker.js'
 import { circuitOpenError } from '../errors.js'
 import { parseRetryAfter } from '../retry.js'
 import type { Keys } from './keys.js'
@@ -52,7 +52,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
 
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {
-    const breaker = createBreaker(key, options as NormalizedBreaker, (from, to, remote) => {
+    const breaker = new Breaker(key, options as NormalizedBreaker, (from, to, remote) => {
       events.emit('statechange', { key, from, to })
       if (!remote) share?.publish?.(key, breaker.view())
     })
