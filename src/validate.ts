@@ -9,11 +9,3 @@ export function show(value: unknown): string {
     return Object.prototype.toString.call(value)
   }
 }
-
-/** A positive integer option; otherwise a RangeError naming the option and the value. */
-export function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${show(value)}`)
-  }
-  return value
-}
