@@ -14,6 +14,14 @@ import {
   throttleSchema,
 } from '../src/options.js'
 import { MAX_DURATION, shapeOf, type Check } from '../src/schema.js'
+import { memoryStore, memoryStoreSchema } from '../src/store/memory.js'
+import { idbStore, idbStoreSchema } from '../src/store/idb.js'
+import { cacheStore, cacheStoreSchema } from '../src/store/cache.js'
+import { kvStore, kvStoreSchema, type KvNamespaceLike } from '../src/store/kv.js'
+import { shareAcrossTabs, shareAcrossTabsSchema } from '../src/share/tabs.js'
+import { durableObjectShare, durableObjectShareSchema, type CoordinatorNamespace } from '../src/worker/share.js'
+import { configFromEnv, proxyConfigSchema } from '../src/worker/config.js'
+import { createProxy } from '../src/worker/proxy.js'
 
 const TYPES = readFileSync(new URL('../src/types.ts', import.meta.url), 'utf8')
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
@@ -34,12 +42,12 @@ const SCHEMAS: Record<string, Check<unknown>> = {
 /** `@default` tags written in prose (what the code does, not a value): held to the schema by hand below. */
 const PROSE = new Set(['ResilientFetchOptions.fetch', 'ResilientFetchOptions.key', 'ResilientFetchOptions.retry', 'ResilientFetchOptions.isFailure'])
 
-/** Every `@default` of an option field in types.ts: interface, field, and the tag's text. */
-function defaultTags(): { where: string; field: string; text: string }[] {
+/** Every `@default` of an option field in `source` (types.ts unless given): interface, field, and the tag's text. */
+function defaultTags(source = TYPES, schemas: Record<string, unknown> = SCHEMAS): { where: string; field: string; text: string }[] {
   const tags: { where: string; field: string; text: string }[] = []
-  const interfaces = [...TYPES.matchAll(/export interface (\w+)[^{]*\{([\s\S]*?)\n\}/g)]
+  const interfaces = [...source.matchAll(/export interface (\w+)[^{]*\{([\s\S]*?)\n\}/g)]
   for (const [, name, body] of interfaces) {
-    if (SCHEMAS[name!] === undefined) continue
+    if (schemas[name!] === undefined) continue
     for (const [, doc, field] of body!.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*(?:readonly\s+)?(\w+)\??:/g)) {
       const tag = /@default\s+([\s\S]*?)\s*(?:\n\s*\*\s*@|\n?\s*$)/.exec(doc!.replace(/\n\s*\*(?!\/)/g, '\n'))
       if (tag) tags.push({ where: name!, field: field!, text: tag[1]!.trim() })
@@ -153,5 +161,58 @@ describe('option errors say what is wrong, naming the path and the value', () =>
     await expect(rf('https://a.test/', { resilience: { timeout: '3000' as never } })).rejects.toThrow('resilience.timeout must be a number, got "3000" (a string: write 3000 without quotes)')
     await expect(rf('https://a.test/', { resilience: { priority: 'urgent' as never } })).rejects.toThrow(`resilience.priority must be 'high', 'normal' or 'low', got "urgent"`)
     await expect(rf('https://a.test/', { resilience: { hedge: 1 as never } })).rejects.toThrow('resilience.hedge must be a boolean, got 1')
+  })
+})
+
+/** The other entry points' option interfaces (in their own files), with the fields of the schema that checks them. */
+const ELSEWHERE: { file: string; where: string; fields: Record<string, { check: Check<unknown>; default?: unknown }>; prose?: string[] }[] = [
+  { file: 'store/memory.ts', where: 'MemoryStoreOptions', fields: shapeOf(memoryStoreSchema)! },
+  { file: 'store/idb.ts', where: 'IdbStoreOptions', fields: shapeOf(idbStoreSchema)! },
+  { file: 'store/cache.ts', where: 'CacheStoreOptions', fields: shapeOf(cacheStoreSchema)! },
+  { file: 'store/kv.ts', where: 'KvStoreOptions', fields: shapeOf(kvStoreSchema)! },
+  { file: 'share/tabs.ts', where: 'ShareAcrossTabsOptions', fields: shapeOf(shareAcrossTabsSchema)! },
+  // The fleet breaker's fields are documented inline, under `breaker`.
+  {
+    file: 'worker/share.ts',
+    where: 'DurableObjectShareOptions',
+    fields: { ...shapeOf(durableObjectShareSchema)!, ...shapeOf(shapeOf(durableObjectShareSchema)!.breaker!.check)! },
+  },
+  { file: 'worker/config.ts', where: 'ProxyConfig', fields: shapeOf(proxyConfigSchema)!, prose: ['fetch', 'lastKnownGood', 'store', 'coordinator', 'hedge'] },
+]
+
+describe('one schema for every entry point: stores, share, proxy', () => {
+  it.each(ELSEWHERE)('$where: every @default tag is the default its schema applies', ({ file, where, fields, prose }) => {
+    const source = readFileSync(new URL(`../src/${file}`, import.meta.url), 'utf8')
+    const tags = defaultTags(source, { [where]: fields })
+    expect(tags.length).toBeGreaterThan(0)
+    for (const { field, text } of tags) {
+      const spec = fields[field]
+      expect(spec, `${where}.${field} is documented but not in the schema`).toBeDefined()
+      if (prose?.includes(field)) continue
+      expect(spec!.check(evaluate(text), field), `${where}.${field}: @default ${text}`).toEqual(spec!.check(spec!.default, field))
+    }
+    // And every default the schema applies is documented.
+    const tagged = new Set(tags.map((tag) => tag.field))
+    for (const [field, spec] of Object.entries(fields)) {
+      const onByDefault = typeof spec.default === 'object' && spec.default !== null && !Array.isArray(spec.default) && Object.keys(spec.default).length === 0
+      if (spec.default !== undefined && !onByDefault) expect(tagged.has(field), `${where}.${field} has a default but no @default tag`).toBe(true)
+    }
+  })
+
+  const kv = { getWithMetadata: async () => ({ value: null, metadata: null }), put: async () => {}, delete: async () => {}, list: async () => ({ keys: [], list_complete: true }) } as KvNamespaceLike
+  const ns = { idFromName: () => ({}), get: () => ({ fetch: async () => new Response('{}') }) } as unknown as CoordinatorNamespace
+  const hint = (path: string, text: string) => `${path} must be a number, got "${text}" (a string: write ${text} without quotes)`
+
+  it.each([
+    ['memoryStore', () => memoryStore({ maxEntries: '5' as never }), hint('memoryStore options.maxEntries', '5')],
+    ['idbStore', () => idbStore({ maxEntries: '5' as never }), hint('idbStore options.maxEntries', '5')],
+    ['cacheStore', () => cacheStore({ maxEntries: '5' as never }), hint('cacheStore options.maxEntries', '5')],
+    ['kvStore', () => kvStore(kv, { expirationTtl: '60' as never }), hint('kvStore options.expirationTtl', '60')],
+    ['shareAcrossTabs', () => shareAcrossTabs({ nmae: 'x' } as never), 'shareAcrossTabs options.nmae is not an option (known: name)'],
+    ['durableObjectShare', () => durableObjectShare(ns, { breaker: { probes: '2' as never } }), hint('durableObjectShare options.breaker.probes', '2')],
+    ['createProxy', () => createProxy({ upstream: 'http://127.0.0.1:9', timeout: NaN }), 'timeout must be a number, got NaN'],
+    ['configFromEnv', () => configFromEnv({ UPSTREAM_URL: 'http://127.0.0.1:9', WINDOW_MS: '1.5' }), hint('WINDOW_MS', '1.5')],
+  ])('%s checks its options with the schema\'s checks and messages', (_name, create, message) => {
+    expect(create).toThrow(message)
   })
 })
