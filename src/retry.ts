@@ -55,15 +55,10 @@ function parseHttpDate(value: string, now: number): number | undefined {
   return date.getUTCDate() === day && date.getUTCFullYear() === year ? t : undefined
 }
 
-/** The budget's window: ten buckets of one second. */
-const BUCKETS = 10
-
 /** Retries one key may spend over the last 10 s: `min + ratio × calls`. Keeps a retry storm from amplifying an outage. */
 export class RetryBudget {
-  /** Each bucket's second since the epoch (-1: never used), and its calls and retries. */
-  #epochs = new Float64Array(BUCKETS).fill(-1)
-  #calls = new Uint32Array(BUCKETS)
-  #retries = new Uint32Array(BUCKETS)
+  /** A ring of ten one-second buckets: [second since the epoch (-1: never used), calls, retries]. */
+  #buckets = Array.from({ length: 10 }, () => [-1, 0, 0] as Bucket)
   #budget: { ratio: number; min: number }
 
   constructor(budget: { ratio: number; min: number }) {
@@ -71,37 +66,35 @@ export class RetryBudget {
   }
 
   recordCall(t: number): void {
-    this.#calls[this.#bucket(t)]!++
+    this.#bucket(t)[1]++
   }
 
   /** Spends one retry if the budget allows it. */
   trySpend(t: number): boolean {
     const current = this.#bucket(t)
-    const oldest = Math.floor(t / 1000) - BUCKETS
     let calls = 0
     let retries = 0
-    for (let i = 0; i < BUCKETS; i++) {
-      if (this.#epochs[i]! > oldest) {
-        calls += this.#calls[i]!
-        retries += this.#retries[i]!
+    for (const [second, c, r] of this.#buckets) {
+      if (second > current[0] - 10) {
+        calls += c
+        retries += r
       }
     }
     if (retries >= this.#budget.min + this.#budget.ratio * calls) return false
-    this.#retries[current]!++
+    current[2]++
     return true
   }
 
   /** The bucket of time `t`, emptied first if it last held an older second. */
-  #bucket(t: number): number {
-    const epoch = Math.floor(t / 1000)
-    const i = epoch % BUCKETS
-    if (this.#epochs[i] !== epoch) {
-      this.#epochs[i] = epoch
-      this.#calls[i] = this.#retries[i] = 0
-    }
-    return i
+  #bucket(t: number): Bucket {
+    const second = Math.floor(t / 1000)
+    const bucket = this.#buckets[second % 10]!
+    if (bucket[0] !== second) bucket.splice(0, 3, second, 0, 0)
+    return bucket
   }
 }
+
+type Bucket = [second: number, calls: number, retries: number]
 
 /** Waits `ms` (in steps past the longest a timer waits), ending at once with the signal's reason when it aborts. */
 export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

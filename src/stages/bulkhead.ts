@@ -13,10 +13,9 @@ export function bulkheadStage(options: NormalizedBulkhead | false, runtime: Runt
   if (!options) return undefined
   const { events } = runtime
 
-  async function wait(bulkhead: Bulkhead, attempt: Attempt, t: number): Promise<true | Refusal | Aborted> {
-    const { deadline, timeout } = attempt.call
+  async function wait(bulkhead: Bulkhead, { call, signal }: Attempt, t: number): Promise<true | Refusal | Aborted> {
     try {
-      await bulkhead.acquire(attempt.signal, deadline === undefined ? Infinity : deadline - t, timeout.total as number, attempt.call.priority)
+      await bulkhead.acquire(signal, (call.deadline ?? Infinity) - t, call.timeout.total as number, call.priority)
       return true
     } catch (error) {
       if (error instanceof BulkheadRejectedError) {
@@ -24,16 +23,16 @@ export function bulkheadStage(options: NormalizedBulkhead | false, runtime: Runt
         return refusal('bulkhead', error)
       }
       // Left the queue because the call's total deadline passed, or because the attempt was aborted.
-      return attempt.signal?.aborted && error === attempt.signal.reason ? aborted(error) : refusal('deadline', error)
+      return signal?.aborted && error === signal.reason ? aborted(error) : refusal('deadline', error)
     }
   }
 
   return {
     name: 'bulkhead',
     forKey: (key) => new Bulkhead(key, options),
-    busy: (bulkhead) => bulkhead.active > 0 || bulkhead.queued > 0,
+    busy: (bulkhead) => bulkhead.active + bulkhead.queued > 0,
     report: (bulkhead, snapshot) => void snapshot.bulkheads.push(bulkhead.snapshot()),
-    admit: (bulkhead, attempt, t) => (bulkhead.tryAcquire() ? true : wait(bulkhead, attempt, t)),
+    admit: (bulkhead, attempt, t) => bulkhead.tryAcquire() || wait(bulkhead, attempt, t),
     settle: (bulkhead) => bulkhead.release(),
   }
 }

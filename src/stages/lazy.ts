@@ -7,7 +7,7 @@ import type { Gate, Runtime, Stage, Wrapper } from './types.js'
 interface Held {
   readonly key: string
   made: boolean
-  state: unknown
+  state?: unknown
 }
 
 /** What a stage whose chunk failed to load (or that turned itself off) does: lets everything through. */
@@ -35,7 +35,7 @@ function lazyStage(name: string, kind: 'wrapper' | 'gate', load: () => Promise<A
   }
   const lazy: AnyStage = {
     name,
-    forKey: (key): Held => ({ key, made: false, state: undefined }),
+    forKey: (key): Held => ({ key, made: false }),
     busy: (held: Held) => held.made && stage!.busy?.(held.state) === true,
     report(held: Held, snapshot, t) {
       if (held.made) stage!.report?.(held.state, snapshot, t)
