@@ -101,11 +101,6 @@ export function reachedNetwork(outcome: Outcome): outcome is ResponseOutcome | E
   return outcome.kind === 'response' || outcome.kind === 'error' || outcome.kind === 'timeout'
 }
 
-/** Whether the outcome counts as a failure of the upstream. Refusals and caller aborts never do. */
-export function isFailure(outcome: Outcome): boolean {
-  return reachedNetwork(outcome) && outcome.failure
-}
-
 export { isFailureStatus } from '../classify.js'
 
 // ---------------------------------------------------------------------------------------------
