@@ -1,6 +1,6 @@
 /** Turns the `fallback.store` option into a store: 'auto' picks the best storage this platform has, on first use. */
 import type { FallbackStore } from '../types.js'
-import { isEvictable, type Evictable } from './entry.js'
+import type { Evictable } from './entry.js'
 import { openWithin } from './backend.js'
 
 /** 'memory' → a memory store; 'auto' → Cache API, else IndexedDB, else memory; a store → itself. */
@@ -51,10 +51,7 @@ function lazyStore(pick: () => Promise<FallbackStore>): FallbackStore & Evictabl
     put: async (key, entry) => (await store()).put(key, entry),
     delete: async (key) => (await store()).delete(key),
     clear: async () => (await store()).clear(),
-    evict: async () => {
-      const inner = await store()
-      if (isEvictable(inner)) await inner.evict()
-      else await inner.clear()
-    },
+    // Every store picked here is one of ours, and each can evict.
+    evict: async () => ((await store()) as FallbackStore & Evictable).evict(),
   }
 }

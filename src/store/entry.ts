@@ -31,13 +31,7 @@ export async function readBody(body: ReadableStream<Uint8Array> | null, limit: n
     }
     chunks.push(value)
   }
-  const bytes = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return bytes.buffer
+  return new Blob(chunks as BlobPart[]).arrayBuffer()
 }
 
 /** The headers a stored copy keeps, lower-cased, with `extra` appended (e.g. the Vary record). */
