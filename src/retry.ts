@@ -9,6 +9,19 @@ export function backoffDelay(retry: number, backoff: NormalizedRetry['backoff'],
   return random() * exp
 }
 
+/** Month names, three letters each: a month's number is its offset / 3. */
+const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec'
+const WEEKDAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)'
+const TIME = '(\\d\\d):(\\d\\d):(\\d\\d)'
+// The three HTTP-date forms (RFC 9110 §5.6.7), each capturing day, month, year, hours, minutes, seconds in that order.
+const IMF_FIXDATE = new RegExp(`^${WEEKDAY}, (\\d\\d) (\\w{3}) (\\d{4}) ${TIME} GMT$`)
+const RFC850_DATE = new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\\d\\d)-(\\w{3})-(\\d\\d) ${TIME} GMT$`)
+// asctime writes month, day, time, year: lookaheads read its day and year ahead of their places.
+const ASCTIME_DATE = new RegExp(`^${WEEKDAY} (?=\\w{3} ([ \\d]\\d))(\\w{3}) [ \\d]\\d (?=.{8} (\\d{4}))${TIME} \\d{4}$`)
+
+/** The groups of a date's match as numbers (the month's NaN unused). */
+type DateFields = [match: number, day: number, month: number, year: number, h: number, min: number, s: number]
+
 /**
  * Retry-After in ms, or undefined when absent or not one of RFC 9110's forms (§10.2.3): delay-seconds
  * (digits only) or an HTTP-date (IMF-fixdate, or the obsolete RFC 850 and asctime forms a recipient must accept).
@@ -17,30 +30,10 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   if (value === null) return undefined
   const trimmed = value.trim()
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
-  const date = parseHttpDate(trimmed, now)
-  return date === undefined ? undefined : Math.max(0, date - now)
-}
-
-/** Month names, three letters each: a month's number is its offset / 3. */
-const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec'
-const WEEKDAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)'
-const TIME = '(\\d\\d):(\\d\\d):(\\d\\d)'
-// Each form captures day, month, year, hours, minutes, seconds in that order.
-const IMF_FIXDATE = new RegExp(`^${WEEKDAY}, (\\d\\d) (\\w{3}) (\\d{4}) ${TIME} GMT$`)
-const RFC850_DATE = new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\\d\\d)-(\\w{3})-(\\d\\d) ${TIME} GMT$`)
-// asctime writes month, day, time, year: lookaheads read its day and year ahead of their places.
-const ASCTIME_DATE = new RegExp(`^${WEEKDAY} (?=\\w{3} ([ \\d]\\d))(\\w{3}) [ \\d]\\d (?=.{8} (\\d{4}))${TIME} \\d{4}$`)
-
-/** The groups of a form's match as numbers (the month's NaN unused). */
-type DateFields = [match: number, day: number, month: number, year: number, h: number, min: number, s: number]
-
-/** An HTTP-date (RFC 9110 §5.6.7) as ms since the epoch, or undefined. */
-function parseHttpDate(value: string, now: number): number | undefined {
-  const m = IMF_FIXDATE.exec(value) ?? RFC850_DATE.exec(value) ?? ASCTIME_DATE.exec(value)
+  const m = IMF_FIXDATE.exec(trimmed) ?? RFC850_DATE.exec(trimmed) ?? ASCTIME_DATE.exec(trimmed)
   if (m === null) return undefined
-  const [, day, , written, h, min, s] = m.map(Number) as DateFields
+  let [, day, , year, h, min, s] = m.map(Number) as DateFields
   const offset = MONTHS.indexOf(m[2]!)
-  let year = written
   if (m[3]!.length === 2) {
     // RFC 850's two-digit year: one more than 50 years in the future is in the past century.
     const current = new Date(now).getUTCFullYear()
@@ -52,7 +45,7 @@ function parseHttpDate(value: string, now: number): number | undefined {
   const t = Date.UTC(year, offset / 3, day, h, min, Math.min(s, 59))
   // Date.UTC rolls 31 Feb over into March, and reads years below 100 as 19xx: neither is the date written.
   const date = new Date(t)
-  return date.getUTCDate() === day && date.getUTCFullYear() === year ? t : undefined
+  return date.getUTCDate() === day && date.getUTCFullYear() === year ? Math.max(0, t - now) : undefined
 }
 
 /** Retries one key may spend over the last 10 s: `min + ratio × calls`. Keeps a retry storm from amplifying an outage. */
