@@ -62,9 +62,12 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
       await kept
       return await (loaded ?? (await loading)).answer(call, outcome, request)
     } catch (error) {
-      // The chunk would not load: there is no copy, the failure stands (or the caller's abort).
+      // The chunk would not load: there is no copy, the failure stands.
       failed(request.url, error)
-      return call.signal?.aborted ? aborted(call.signal.reason) : outcome
+      if (!call.signal?.aborted) return outcome
+      // ...unless the caller aborted meanwhile, as after any recall: the failed response is not the answer then.
+      if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
+      return aborted(call.signal.reason)
     }
   }
 
