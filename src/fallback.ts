@@ -352,6 +352,5 @@ async function credentialOf(headers: Headers): Promise<string | undefined | null
 }
 
 function withoutFragment(url: string): string {
-  const hash = url.indexOf('#')
-  return hash === -1 ? url : url.slice(0, hash)
+  return url.split('#', 1)[0]!
 }
