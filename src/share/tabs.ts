@@ -8,7 +8,7 @@ import { createBus, windowEvents, type Message } from './bus.js'
 import { ProbeLease } from './lease.js'
 import { persistedStates, safeStorage } from './persist.js'
 import { now } from '../clock.js'
-import { nonEmptyString, struct } from '../schema.js'
+import { shareAcrossTabsSchema } from './options.js'
 
 export interface ShareAcrossTabsOptions {
   /**
@@ -33,9 +33,6 @@ type Apply = (key: string, state: SharedBreakerState) => void
 
 /** States remembered from the bus, for keys this tab creates later (bounded like maxKeys). */
 const MAX_HEARD = 1_000
-
-/** shareAcrossTabs's options: each one's check and default. */
-export const shareAcrossTabsSchema = struct({ name: [nonEmptyString, 'resilient-fetch'] })
 
 /**
  * Shares every breaker of an instance with the other tabs of the origin, and across reloads:

@@ -4,7 +4,7 @@
  */
 import type { FallbackStore, StoredResponse } from '../types.js'
 import type { Evictable } from './entry.js'
-import { nonEmptyString, positiveInteger, struct } from '../schema.js'
+import { cacheStoreSchema } from './options.js'
 import { degrading, openWithin } from './backend.js'
 
 export interface CacheStoreOptions {
@@ -25,9 +25,6 @@ const MOVED = ['cache-control', 'vary', 'expires', 'pragma', 'date']
 const NOT_STORED = new Set(['set-cookie', 'set-cookie2', 'cf-cache-status', 'content-length', 'age', 'date'])
 /** Long enough that the edge keeps entries for any sensible maxAge; the fallback checks the age itself. */
 const CACHE_CONTROL = 'public, max-age=31536000'
-
-/** cacheStore's options: each one's check and default. */
-export const cacheStoreSchema = struct({ cacheName: [nonEmptyString, 'resilient-fetch'], maxEntries: [positiveInteger, 500] })
 
 /**
  * A Cache API store. Where `caches` is missing, or `caches.open` fails (Firefox private mode, insecure

@@ -5,7 +5,7 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import type { FallbackStore } from '../types.js'
 import type { Evictable } from './entry.js'
-import { nonEmptyString, positiveInteger, struct } from '../schema.js'
+import { idbStoreSchema } from './options.js'
 import { degrading, isStoredResponse, openWithin } from './backend.js'
 
 export interface IdbStoreOptions {
@@ -18,9 +18,6 @@ export interface IdbStoreOptions {
 const STORE_NAME = 'responses'
 /** An array key can never collide with an entry's string key. */
 const INDEX_KEY = ['lru-index']
-
-/** idbStore's options: each one's check and default. */
-export const idbStoreSchema = struct({ dbName: [nonEmptyString, 'resilient-fetch'], maxEntries: [positiveInteger, 500] })
 
 /**
  * A bounded IndexedDB store. Where IndexedDB is missing, or its open fails or hangs, the operation that

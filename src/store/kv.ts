@@ -5,7 +5,8 @@
  * not fit there, in front of the body in the value.
  */
 import type { FallbackStore, StoredResponse } from '../types.js'
-import { is, numberIs, positiveInteger, struct, withMethods, type Check, type Checked } from '../schema.js'
+import type { Checked } from '../schema.js'
+import { kvNamespace, kvStoreSchema, MAX_VALUE_BYTES } from './kv-options.js'
 
 /** The part of a Workers KV namespace binding (`KVNamespace`) the store uses. */
 export interface KvNamespaceLike {
@@ -27,12 +28,9 @@ export interface KvStoreOptions {
   maxBodyBytes?: number
 }
 
-/** KV's limits: key bytes, metadata bytes (serialized JSON), value bytes, shortest expirationTtl. */
+/** KV's limits on key bytes and metadata bytes (serialized JSON); its value and TTL limits are in kv-options.ts. */
 const MAX_KEY_BYTES = 512
 const MAX_METADATA_BYTES = 1024
-const MAX_VALUE_BYTES = 25 * 1024 * 1024
-const MIN_TTL = 60
-const MAX_PREFIX_BYTES = 256
 const FORMAT = 1
 
 /** What the metadata holds: everything (`u`, `t`, `h`), or, when that would not fit, the byte length `n` of a JSON head in front of the body. */
@@ -95,22 +93,6 @@ export function kvStore(namespace: KvNamespaceLike, options: KvStoreOptions = {}
       } while (cursor !== undefined)
     },
   }
-}
-
-/** A KV namespace binding: the methods the store calls. */
-export const kvNamespace = withMethods<KvNamespaceLike>('a Workers KV namespace binding', ['getWithMetadata', 'put', 'delete', 'list'])
-
-/** kvStore's options: each one's check and default, within KV's limits. */
-export const kvStoreSchema = struct({
-  // An empty prefix would make clear() delete every key of the namespace.
-  prefix: [is<string>((p) => typeof p === 'string' && p !== '' && bytes(p) <= MAX_PREFIX_BYTES, `a non-empty string of at most ${MAX_PREFIX_BYTES} bytes`, true), 'resilient-fetch:'],
-  expirationTtl: [withinKv(numberIs((s) => s >= MIN_TTL, `at least ${MIN_TTL} (seconds, KV's minimum)`)), 86_400],
-  maxBodyBytes: [withinKv(numberIs((b) => b <= MAX_VALUE_BYTES, `at most ${MAX_VALUE_BYTES} (KV's value limit)`)), 5 * 1024 * 1024],
-})
-
-/** A positive integer, then KV's own bound on it. */
-function withinKv(bound: Check<number>): Check<number> {
-  return (value, path) => bound(positiveInteger(value, path), path)
 }
 
 function checkOptions(namespace: KvNamespaceLike, options: KvStoreOptions | undefined): Checked<typeof kvStoreSchema> {

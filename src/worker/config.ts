@@ -1,4 +1,5 @@
-import { kvNamespace, type KvNamespaceLike } from '../store/kv.js'
+import type { KvNamespaceLike } from '../store/kv.js'
+import { kvNamespace } from '../store/kv-options.js'
 import type { FallbackStore } from '../types.js'
 import { coordinatorNamespace, type CoordinatorNamespace } from './share.js'
 import { show } from '../validate.js'
