@@ -16,7 +16,7 @@ export type LatencyFigures = Omit<LatencySnapshot, 'key' | 'le'>
  */
 export class LatencySummary {
   #ring = new Float64Array(LATENCY_SAMPLES)
-  /** Allocated on the first percentile asked for: a key nobody reads costs only the ring. */
+  /** A sorted copy of the ring, made when a percentile is asked for: a key nobody reads costs only the ring. */
   #sorted: Float64Array | undefined
   /** Samples per bucket (not cumulative); the last one past every bound (+Inf). */
   #counts = new Float64Array(LATENCY_BUCKETS.length + 1)
@@ -51,13 +51,11 @@ export class LatencySummary {
     const n = this.samples
     if (n === 0) return undefined
     if (this.#sortedAt < 0 || this.count - this.#sortedAt > maxStale) {
-      const view = (this.#sorted ??= new Float64Array(LATENCY_SAMPLES)).subarray(0, n)
-      view.set(this.#ring.subarray(0, n))
-      view.sort()
+      this.#sorted = this.#ring.slice(0, n).sort()
       this.#sortedAt = this.count
     }
-    const held = Math.min(this.#sortedAt, LATENCY_SAMPLES)
-    return this.#sorted![Math.max(1, Math.ceil(q * held)) - 1]
+    const sorted = this.#sorted!
+    return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]
   }
 
   figures(): LatencyFigures {
