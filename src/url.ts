@@ -15,21 +15,33 @@ export function urlOf(input: RequestInfo | URL): string {
  */
 const PLAIN_ORIGIN = /^https?:\/\/(?=[^/?#])(?:[a-z\d-]*\.)*(?!\d)[a-z\d-]*(?=[/?#]|$)/
 
-/** The last plain URL read and its origin: a run of calls to one URL reads it once. */
+/** Whether a URL has a scheme and an authority: its origin is then the same whatever the base ('https:/x' is relative to an https base). */
+const ABSOLUTE = /^[a-z][a-z\d+.-]*:\/\//i
+
+// The last URL read, the base it was read against (undefined when it needs none) and its origin: a run of calls to one URL reads it once.
 let lastUrl: string | undefined
-let lastOrigin = ''
+let lastBase: string | undefined
+let lastOrigin: string | undefined
 
 /** The URL's origin, or undefined when it is not a URL. */
 export function originOf(url: string): string | undefined {
-  if (url === lastUrl) return lastOrigin
+  if (url === lastUrl && (lastBase === undefined || lastBase === baseUrl())) return lastOrigin
   const plain = PLAIN_ORIGIN.exec(url)
-  if (plain !== null) return (lastUrl = url), (lastOrigin = plain[0])
-  try {
-    const origin = new URL(url, baseUrl()).origin
-    return origin === 'null' ? url : origin
-  } catch {
-    return undefined
+  let base: string | undefined
+  let origin: string
+  if (plain !== null) origin = plain[0]
+  else {
+    base = ABSOLUTE.test(url) ? undefined : baseUrl()
+    try {
+      origin = new URL(url, base).origin
+    } catch {
+      return undefined
+    }
+    if (origin === 'null') origin = url
   }
+  lastUrl = url
+  lastBase = base
+  return (lastOrigin = origin)
 }
 
 /** What fetch resolves a relative URL against: the document's base URL (`<base href>`) in a page, else the location (a worker). */
