@@ -1,4 +1,3 @@
-import { show } from './validate.js'
 import type { Priority } from './stages/types.js'
 
 export type { Priority }
@@ -11,13 +10,10 @@ export const LOW: Priority = 2
 const NAMES = ['high', 'normal', 'low']
 
 /**
- * A call's priority: `resilience.priority` wins; else fetch's own `init.priority` ('high' → high,
- * 'low' → low); else normal.
+ * A call's priority: `resilience.priority` (already checked with the call's options) wins; else
+ * fetch's own `init.priority` ('high' → high, 'low' → low; its 'auto' or anything else → normal).
  */
-export function priorityOf(resilience: unknown, init: unknown): Priority {
-  const priority = NAMES.indexOf((resilience === undefined ? init : resilience) as string)
-  // fetch's 'auto' (or anything else) is normal; so is 'normal', which fetch does not define.
-  if (priority >= 0) return priority as Priority
-  if (resilience === undefined) return NORMAL
-  throw new TypeError(`resilience.priority must be 'high', 'normal' or 'low', got ${show(resilience)}`)
+export function priorityOf(resilience: 'high' | 'normal' | 'low' | undefined, init: unknown): Priority {
+  const priority = NAMES.indexOf((resilience ?? init) as string)
+  return priority >= 0 ? (priority as Priority) : NORMAL
 }
