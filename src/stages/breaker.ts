@@ -88,24 +88,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       const quiet = current && retryAfter && outcome.kind === 'response' ? quietFor(outcome.response, end) : 0
       if (quiet > 0) breaker.openFor(quiet, end)
     },
-    attach(keys, index, keyOf) {
-      share?.connect((key, state) => {
-        // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
-        const open = state.state === 'open' || state.state === 'forced-open'
-        ;((open ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined)?.adopt(state)
-      })
-      // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
-      const breakerOf = (key: string) => (keys.find(key) ?? (share?.initial?.(key) === undefined ? undefined : keys.get(key)))?.states[index] as Breaker | undefined
-      return (target) => {
-        if (typeof target === 'string') {
-          const found = breakerOf(target)
-          // A string that is not an absolute URL is a key, never resolved against the page.
-          if (found !== undefined || !isAbsoluteUrl(target)) return found
-        }
-        const key = keyOf(target)
-        return key === undefined ? undefined : breakerOf(key)
-      }
-    },
+    attach: (keys, index, keyOf) => attachTo(keys, index, keyOf, share),
   }
 }
 
@@ -121,4 +104,24 @@ function isAbsoluteUrl(value: string): boolean {
 /** How long the upstream asked for quiet (a 503/429 with Retry-After), at most an hour; 0 when it did not. */
 function quietFor({ status, headers }: Response, end: number): number {
   return status === 503 || status === 429 ? Math.min(parseRetryAfter(headers.get('retry-after'), end) ?? 0, MAX_RETRY_AFTER_OPEN) : 0
+}
+
+/** Connects the share to the keys' breakers and returns `rf.breaker(target)`. */
+function attachTo(keys: Keys, index: number, keyOf: (target: RequestInput) => string | undefined, share: BreakerShare | undefined) {
+  share?.connect((key, state) => {
+    // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
+    const open = state.state === 'open' || state.state === 'forced-open'
+    ;((open ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined)?.adopt(state)
+  })
+  // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
+  const breakerOf = (key: string) => (keys.find(key) ?? (share?.initial?.(key) === undefined ? undefined : keys.get(key)))?.states[index] as Breaker | undefined
+  return (target: RequestInput): BreakerControl | undefined => {
+    if (typeof target === 'string') {
+      const found = breakerOf(target)
+      // A string that is not an absolute URL is a key, never resolved against the page.
+      if (found !== undefined || !isAbsoluteUrl(target)) return found
+    }
+    const key = keyOf(target)
+    return key === undefined ? undefined : breakerOf(key)
+  }
 }
