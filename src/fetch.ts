@@ -59,13 +59,19 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     }
   }
 
-  async function run(call: Call, entry: KeyEntry): Promise<Response> {
+  /** The call through the chain, then ended as fetch ends: a promise chain, not an async frame (it allocates less per call). */
+  function run(call: Call, entry: KeyEntry): Promise<Response> {
     entry.calls++
-    try {
-      return finish(call, await chain.run(call), totals)
-    } finally {
-      entry.calls--
-    }
+    return chain.run(call).then(
+      (outcome) => {
+        entry.calls--
+        return finish(call, outcome, totals)
+      },
+      (error: unknown) => {
+        entry.calls--
+        throw error
+      },
+    )
   }
 
   function snapshot(): ResilienceSnapshot {

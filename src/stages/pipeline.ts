@@ -7,6 +7,12 @@ export type AnyStage = Stage & Partial<Pick<Wrapper, 'run' | 'answersRefusals'> 
 export interface Innermost {
   readonly names: readonly string[]
   readonly run: Transport
+  /**
+   * Whether `run` ends each attempt itself: it resolves with `attempt.end(outcome)`, so the gates
+   * settle in its own frame (one async frame per attempt) and it never rejects. Otherwise the
+   * pipeline awaits `run` and settles the gates after it.
+   */
+  readonly ends?: boolean
 }
 
 /** The chain an instance builds once. */
@@ -21,9 +27,6 @@ export interface Chain {
   refusal(call: Call, t: number): Refusal | undefined
 }
 
-/** What an attempt's gates lent it so far, inner last (a gate without `admit` lends undefined). */
-type Tickets = unknown[]
-
 /**
  * Builds the chain: wrappers nest outer to inner around one run of the gates around the transport.
  * Per attempt, the gates admit in order and settle inner first, with the attempt's outcome.
@@ -36,6 +39,24 @@ export function compose(given: readonly (AnyStage | undefined)[], innermost: Inn
   const slots = gates.map((gate) => stages.indexOf(gate))
   const answering = stages.filter((stage) => stage.answersRefusals !== undefined)
 
+  /** An attempt as the gates see it, with what they lent it (inner last) and `end`, which gives it back. */
+  class Flight implements Attempt {
+    start = 0
+    readonly tickets: unknown[] = []
+    constructor(
+      readonly call: Call,
+      readonly signal: AbortSignal | undefined,
+      readonly controller: AbortController | undefined,
+    ) {}
+
+    /** Settles the gates that admitted the attempt, inner first, with its outcome; returns the outcome. */
+    end(outcome: Outcome): Outcome {
+      const { tickets, call } = this
+      for (let i = tickets.length; i-- > 0; ) gates[i]!.settle?.(call.states[slots[i]!], this, tickets[i], outcome)
+      return outcome
+    }
+  }
+
   /** The first synchronous refusal of a gate; nothing is taken. */
   function refuses(call: Call, t: number): Refusal | undefined {
     for (let i = 0; i < gates.length; i++) {
@@ -46,43 +67,52 @@ export function compose(given: readonly (AnyStage | undefined)[], innermost: Inn
   }
 
   /**
-   * Admits the attempt gate by gate from gate `i` (a ticket each, pushed on `tickets`); returns the
+   * Admits the attempt gate by gate from gate `i` (a ticket each, kept on the flight); returns the
    * first denial, or undefined once all admitted. Synchronous unless a gate must wait, so that the
    * request goes out in the caller's turn whenever no gate waits.
    */
-  function admit(i: number, attempt: Attempt, t: number, tickets: Tickets): Outcome | undefined | Promise<Outcome | undefined> {
+  function admit(i: number, flight: Flight, t: number): Outcome | undefined | Promise<Outcome | undefined> {
     for (; i < gates.length; i++) {
-      const ticket = gates[i]!.admit?.(attempt.call.states[slots[i]!], attempt, t)
+      const ticket = gates[i]!.admit?.(flight.call.states[slots[i]!], flight, t)
       if (ticket instanceof Promise) {
         const next = i + 1
-        return ticket.then((waited) => (isDenial(waited) ? waited : (tickets.push(waited), admit(next, attempt, now(), tickets))))
+        return ticket.then((waited) => (isDenial(waited) ? waited : (flight.tickets.push(waited), admit(next, flight, now()))))
       }
       if (isDenial(ticket)) return ticket
-      tickets.push(ticket)
+      flight.tickets.push(ticket)
     }
-    attempt.start = t
+    flight.start = t
     return undefined
   }
 
-  async function through(attempt: Attempt, t: number): Promise<Outcome> {
-    const tickets: Tickets = []
-    let outcome: Outcome
+  // A stage threw where it should have answered: the call rejects with it, and what the attempt holds is given back.
+  const threw = (flight: Flight, error: unknown) => flight.end(refusal('request', error))
+
+  /** The admitted attempt through the innermost part; the gates settle when it ends. */
+  function send(flight: Flight): Promise<Outcome> {
+    let sent: Promise<Outcome>
     try {
-      const admitted = admit(0, attempt, t, tickets)
-      outcome = (admitted instanceof Promise ? await admitted : admitted) ?? (await innermost.run(attempt))
+      sent = innermost.run(flight)
     } catch (error) {
-      // A stage threw where it should have answered: the call rejects with it, and what the attempt holds is given back.
-      outcome = refusal('request', error)
+      return Promise.resolve(threw(flight, error))
     }
-    const states = attempt.call.states
-    for (let i = tickets.length; i-- > 0; ) gates[i]!.settle?.(states[slots[i]!], attempt, tickets[i], outcome)
-    return outcome
+    return innermost.ends ? sent : sent.then((outcome) => flight.end(outcome), (error: unknown) => threw(flight, error))
   }
 
   const attempt: Next = (call, controller) => {
     const t = now()
     const refused = refuses(call, t)
-    return refused !== undefined ? Promise.resolve(refused) : through({ call, signal: controller === undefined ? call.signal : controller.signal, controller, start: 0 }, t)
+    if (refused !== undefined) return Promise.resolve(refused)
+    const flight = new Flight(call, controller === undefined ? call.signal : controller.signal, controller)
+    let admitted: Outcome | undefined | Promise<Outcome | undefined>
+    try {
+      admitted = admit(0, flight, t)
+    } catch (error) {
+      return Promise.resolve(threw(flight, error))
+    }
+    if (admitted === undefined) return send(flight)
+    if (!(admitted instanceof Promise)) return Promise.resolve(flight.end(admitted))
+    return admitted.then((denied) => (denied === undefined ? send(flight) : flight.end(denied)), (error: unknown) => threw(flight, error))
   }
 
   let run = attempt

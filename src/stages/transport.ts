@@ -53,47 +53,56 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
    * timeout or the call's total deadline; it really aborts the request. The attempt's signal (the
    * caller's, or a hedge's own) still reaches the transport, and keeps reaching the body once the
    * headers are in. A hedged attempt's own controller is aborted directly: no second one follows it.
+   * Ends the attempt itself (`attempt.end`): one async frame per attempt, and it never rejects.
    */
   async function run(attempt: Attempt): Promise<Outcome> {
     const { call, signal, start, controller: own } = attempt
     const { timeout, deadline } = call
-    call.attempts++
     const left = deadline === undefined ? Infinity : deadline - start
     const byTotal = left < (timeout.attempt === false ? Infinity : timeout.attempt)
     const ms = byTotal ? left : timeout.attempt
-    let init = call.init
-    let controller: AbortController | undefined
     let timer: ReturnType<typeof setTimeout> | undefined
-    let unfollow: (() => void) | undefined
     let timedOut: TimeoutError | undefined
-    if (ms !== false) {
-      const c = (controller = own ?? new AbortController())
-      timer = setTimeout(() => {
-        // The caller's abort (or a lost hedge's) came first: the attempt ends as theirs, not ours.
-        if (!c.signal.aborted) c.abort((timedOut = new TimeoutError(byTotal ? (timeout.total as number) : ms, byTotal ? 'total' : 'attempt')))
-      }, ms)
-      if (own === undefined && signal !== undefined) {
-        unfollow = follow(signal, c)
-        // It may have aborted while the attempt waited for its permit or probe lease.
-        if (signal.aborted) c.abort(signal.reason)
-      }
-      init = init === undefined ? { signal: c.signal } : { ...init, signal: c.signal }
-    } else if (signal !== call.signal) init = { ...init, signal }
-    let response: Response | undefined
-    let error: unknown
+    let outcome: Outcome
     try {
-      response = await (options.fetch ?? globalThis.fetch)(inputOf(call), init)
-    } catch (e) {
-      error = e
+      call.attempts++
+      let init = call.init
+      let controller: AbortController | undefined
+      let unfollow: (() => void) | undefined
+      if (ms !== false) {
+        const c = (controller = own ?? new AbortController())
+        timer = setTimeout(() => {
+          // The caller's abort (or a lost hedge's) came first: the attempt ends as theirs, not ours.
+          if (!c.signal.aborted) c.abort((timedOut = new TimeoutError(byTotal ? (timeout.total as number) : ms, byTotal ? 'total' : 'attempt')))
+        }, ms)
+        if (own === undefined && signal !== undefined) {
+          unfollow = follow(signal, c)
+          // It may have aborted while the attempt waited for its permit or probe lease.
+          if (signal.aborted) c.abort(signal.reason)
+        }
+        init = init === undefined ? { signal: c.signal } : { ...init, signal: c.signal }
+      } else if (signal !== call.signal) init = { ...init, signal }
+      let response: Response | undefined
+      let error: unknown
+      try {
+        response = await (options.fetch ?? globalThis.fetch)(inputOf(call), init)
+      } catch (e) {
+        error = e
+      }
+      clearTimeout(timer)
+      // A response keeps our controller, so the caller's abort still reaches its body.
+      if (unfollow !== undefined && response === undefined) unfollow()
+      else if (unfollow !== undefined) keepWith(response!, controller!)
+      outcome = judged(attempt, response, error, timedOut, now() - start)
+    } catch (error) {
+      // Something threw where it should have answered (a custom fetch resolving with no Response): the caller's mistake.
+      clearTimeout(timer)
+      outcome = refusal('request', error)
     }
-    clearTimeout(timer)
-    // A response keeps our controller, so the caller's abort still reaches its body.
-    if (unfollow !== undefined && response === undefined) unfollow()
-    else if (unfollow !== undefined) keepWith(response!, controller!)
-    return judged(attempt, response, error, timedOut, now() - start)
+    return attempt.end === undefined ? outcome : attempt.end(outcome)
   }
 
-  return { names: ['attempt deadline', 'transport'], run }
+  return { names: ['attempt deadline', 'transport'], run, ends: true }
 }
 
 /** A Request with a body is sent as a clone on each attempt: a body can be read once. */

@@ -148,6 +148,11 @@ export interface Attempt {
   readonly controller?: AbortController
   /** When every gate admitted it (ms epoch); the attempt deadline and `duration` count from here. */
   start: number
+  /**
+   * Set by the pipeline: settles the gates that admitted the attempt with its outcome and returns it.
+   * The innermost stage that `ends` its attempts resolves with it; nothing else calls it.
+   */
+  end?(outcome: Outcome): Outcome
 }
 
 /**
