@@ -28,17 +28,11 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
     return delay
   }
 
-  async function attempts(call: Call, next: Next, retry: NormalizedRetry, spend: RetryBudget | undefined): Promise<Outcome> {
-    // The last real outcome, kept (a response whole) until a later attempt reaches the network.
-    let last: Outcome | undefined
+  /** Retries after `outcome` (attempt 1's), which may be retried after `delay`; resolves with the call's outcome. */
+  async function retrying(call: Call, next: Next, retry: NormalizedRetry, spend: RetryBudget | undefined, outcome: Outcome, delay: number): Promise<Outcome> {
     for (let n = 1; ; n++) {
-      const outcome = await next(call)
-      // A refused retry ends the call with the retried outcome, which was not good enough.
-      if (outcome.kind === 'refused' && last) return last.kind === 'response' && !last.failure ? { ...last, failure: true } : last
-      discard(last)
-      const delay = delayBefore(call, retry, n, outcome, spend)
-      if (delay === undefined) return outcome
-      last = outcome
+      // The last real outcome, kept (a response whole) until a later attempt reaches the network.
+      const last = outcome
       totals.retries++
       events.emit('retry', { key: call.key, attempt: n + 1, delay })
       try {
@@ -47,6 +41,13 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
         discard(last)
         return aborted(reason)
       }
+      outcome = await next(call)
+      // A refused retry ends the call with the retried outcome, which was not good enough.
+      if (outcome.kind === 'refused') return last.kind === 'response' && !last.failure ? { ...last, failure: true } : last
+      discard(last)
+      const after = delayBefore(call, retry, n + 1, outcome, spend)
+      if (after === undefined) return outcome
+      delay = after
     }
   }
 
@@ -58,7 +59,11 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
       if (retry === false) return next(call)
       spend?.recordCall(now())
       if (retry.limit === 0 || !retry.methods.has(call.method) || isOneShot(call.init?.body)) return next(call)
-      return attempts(call, next, retry, spend)
+      // Attempt 1 as a promise reaction, not an async frame: most calls end with it.
+      return next(call).then((outcome) => {
+        const delay = delayBefore(call, retry, 1, outcome, spend)
+        return delay === undefined ? outcome : retrying(call, next, retry, spend, outcome, delay)
+      })
     },
   }
 }
