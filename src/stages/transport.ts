@@ -66,7 +66,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     let controller: AbortController | undefined
     let unfollow: (() => void) | undefined
     /** What the transport did, judged; the attempt ends with it. */
-    const ended = (response: Response | undefined, error: unknown): Outcome => {
+    const ended = (response: Response | undefined, error?: unknown): Outcome => {
       let outcome: Outcome
       try {
         clearTimeout(timer)
@@ -102,7 +102,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
       sent = Promise.reject(error)
     }
     // A promise reaction rather than an async frame: it allocates less per attempt. Never rejects.
-    return sent.then((response) => ended(response, undefined), (error: unknown) => ended(undefined, error))
+    return sent.then(ended, (error: unknown) => ended(undefined, error))
   }
 
   return { names: ['attempt deadline', 'transport'], run, ends: true }
