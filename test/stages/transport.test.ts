@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { normalizeOptions, normalizeTimeout } from '../../src/options.js'
 import { TimeoutError } from '../../src/errors.js'
 import { transportStage } from '../../src/stages/transport.js'
-import type { Attempt, Call } from '../../src/stages/types.js'
+import type { Attempt, Call, Outcome } from '../../src/stages/types.js'
 import type { ResilientFetchOptions } from '../../src/types.js'
 import { controlledTransport, flush } from '../helpers.js'
 import { testCall, testRuntime } from './helpers.js'
@@ -78,6 +78,40 @@ describe('transport stage (attempt deadline + transport)', () => {
     controller.abort(reason)
     expect(await outcome).toEqual({ kind: 'aborted', reason })
     expect(seen).toEqual([])
+  })
+
+  it("a hedged attempt's deadline aborts the attempt's own controller with the TimeoutError: no second controller follows it", async () => {
+    const signals: AbortSignal[] = []
+    const fetch = ((_: unknown, init?: RequestInit) =>
+      new Promise((_resolve, reject) => {
+        signals.push(init!.signal!)
+        init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason))
+      })) as typeof globalThis.fetch
+    const { stage } = setup(fetch)
+    const own = new AbortController()
+    const call = testCall({ timeout: normalizeTimeout({ attempt: 100, total: false }) })
+    const outcome = stage.run({ call, signal: own.signal, controller: own, start: Date.now() })
+    await flush()
+    expect(signals).toEqual([own.signal])
+    await vi.advanceTimersByTimeAsync(100)
+    expect(own.signal.reason).toBeInstanceOf(TimeoutError)
+    expect(await outcome).toMatchObject({ kind: 'timeout', error: own.signal.reason })
+  })
+
+  it('ends the attempt itself: its outcome goes through attempt.end, also when something throws where it should answer', async () => {
+    const ended: string[] = []
+    const end = (outcome: Outcome) => (ended.push(outcome.kind), { ...outcome, ended: true }) as unknown as Outcome
+    const { stage } = setup(async () => new Response('x'))
+    expect(stage.ends).toBe(true)
+    expect(await stage.run({ ...attempt(testCall()), end })).toMatchObject({ kind: 'response', ended: true })
+    // A custom fetch resolving with no Response, with a caller signal: keeping its controller with it throws.
+    const odd = setup((async () => null) as unknown as typeof globalThis.fetch)
+    const caller = new AbortController()
+    const call = testCall({ signal: caller.signal, timeout: normalizeTimeout({ attempt: 1_000, total: false }) })
+    const outcome = await odd.stage.run({ ...attempt(call, caller.signal), end })
+    expect(outcome).toMatchObject({ kind: 'refused', reason: 'request', ended: true })
+    expect(ended).toEqual(['response', 'refused'])
+    expect(vi.getTimerCount()).toBe(0)
   })
 
   it('a request fetch cannot build is refused as the caller\'s mistake; a throwing isFailure too', async () => {
