@@ -73,6 +73,26 @@ describe('compose', () => {
     expect(log).toEqual(['admit a@https://a.test', 'admit b@https://a.test', 'settle a@https://a.test a-ticket refused'])
   })
 
+  it('an innermost part that throws or rejects ends the attempt as the caller\'s mistake, and the gates that admitted it settle', async () => {
+    const log: string[] = []
+    const boom = new Error('boom')
+    const thrown = build([loggingGate('a', log)], log, () => {
+      throw boom
+    })
+    expect(await thrown.chain.run(thrown.call())).toEqual({ kind: 'refused', reason: 'request', error: boom })
+    const rejected = build([loggingGate('a', log, { wait: true })], log, async () => Promise.reject(boom))
+    expect(await rejected.chain.run(rejected.call())).toEqual({ kind: 'refused', reason: 'request', error: boom })
+    expect(log).toEqual(['admit a@https://a.test', 'transport', 'settle a@https://a.test a-ticket refused', 'admit a@https://a.test', 'transport', 'settle a@https://a.test a-ticket refused'])
+  })
+
+  it('an innermost part that ends its attempts settles the gates in its own frame, through attempt.end', async () => {
+    const log: string[] = []
+    const chain = compose([loggingGate('a', log)], { names: ['transport'], ends: true, run: async (a) => (log.push('transport'), a.end!(ok(200))) }, fakeClock().now)
+    const keys = new Keys(chain.stages, 10)
+    expect(await chain.run(testCall({ states: keys.get('https://a.test').states }))).toMatchObject({ kind: 'response' })
+    expect(log).toEqual(['admit a@https://a.test', 'transport', 'settle a@https://a.test a-ticket response'])
+  })
+
   it('a synchronous refusal comes before any admit, and at call start unless a wrapper may answer it', async () => {
     const log: string[] = []
     const gates = () => [loggingGate('a', log), loggingGate('b', log, { refuse: true })]
