@@ -28,16 +28,13 @@ export interface Chain {
 }
 
 /**
- * Builds the chain: wrappers nest outer to inner around one run of the gates around the transport.
- * Per attempt, the gates admit in order and settle inner first, with the attempt's outcome.
+ * One run of the gates around the innermost part, per attempt: the gates admit in order and settle
+ * inner first, with the attempt's outcome. `refuses` is their synchronous fast path.
  */
-export function compose(given: readonly (AnyStage | undefined)[], innermost: Innermost, now: () => number): Chain {
-  // A stage that is off is not in the chain at all.
-  const stages = given.filter((stage) => stage !== undefined)
+function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => number) {
   const gates = stages.filter((stage) => stage.admit !== undefined || stage.refuses !== undefined) as Gate[]
   // Where each gate's state sits among a key's states.
   const slots = gates.map((gate) => stages.indexOf(gate))
-  const answering = stages.filter((stage) => stage.answersRefusals !== undefined)
 
   /** An attempt as the gates see it, with what they lent it (inner last) and `end`, which gives it back. */
   class Flight implements Attempt {
@@ -118,6 +115,15 @@ export function compose(given: readonly (AnyStage | undefined)[], innermost: Inn
     return admitted.then((denied) => (denied === undefined ? send(flight) : flight.end(denied)), (error: unknown) => threw(flight, error))
   }
 
+  return { refuses, attempt }
+}
+
+/** Builds the chain: wrappers nest outer to inner around one run of the gates around the transport. */
+export function compose(given: readonly (AnyStage | undefined)[], innermost: Innermost, now: () => number): Chain {
+  // A stage that is off is not in the chain at all.
+  const stages = given.filter((stage) => stage !== undefined)
+  const answering = stages.filter((stage) => stage.answersRefusals !== undefined)
+  const { refuses, attempt } = gateRun(stages, innermost, now)
   let run = attempt
   for (let i = stages.length; i-- > 0; ) {
     const wrapper = stages[i] as Wrapper
