@@ -12,6 +12,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/worker/**', 'test/e2e/**', 'test/contract/**'],
           environment: 'node',
+          setupFiles: ['test/setup-chunks.ts'],
         },
       },
       'test/worker/vitest.config.ts',

@@ -3,7 +3,7 @@
  * history behind the sparklines, and the demo defaults' promise (open within 10 s of 100 %
  * errors, all closed within 30 s of 0 %) on fake time.
  */
-import { afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createResilientFetch } from '../../src/index'
 import type { BreakerState, CallOptions, ResilienceSnapshot, ResilientFetch, ResilientRequestInit } from '../../src/types'
 import { History, HISTORY_SPAN } from '../../demo/dashboard/history'
@@ -14,13 +14,6 @@ import { DEMO_OPTIONS } from '../../demo/dashboard/sim-view'
 import { sparklineMarkup } from '../../demo/dashboard/sparkline'
 
 let lastFakeNow = 0
-
-beforeAll(async () => {
-  // The demo's options turn on stages whose code loads on first use (fallback, its memory store, hedging): loaded
-  // here, the loads take no real time while fake time runs, so how many fake seconds pass before they arrive
-  // does not depend on how busy the machine is.
-  await Promise.all([import('../../src/fallback'), import('../../src/store/lru'), import('../../src/stages/hedge')])
-})
 
 beforeEach(() => {
   // Each test's clock starts where the last one's stopped, never behind it: the library's clock must not step back between tests.
