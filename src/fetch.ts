@@ -46,11 +46,12 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
   // Not async: an open breaker refuses without entering the async pipeline, and fetch never throws synchronously.
   function rf(input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response> {
     try {
-      const call = createCall(input, init, o, keys)
+      const t = now()
+      const call = createCall(input, init, o, keys, t)
       // Not a URL we can read: let the transport reject it exactly as fetch does.
       if (call === undefined) return (o.fetch ?? globalThis.fetch)(input, init)
       totals.requests++
-      const refused = chain.refusal(call, now())
+      const refused = chain.refusal(call, t)
       if (refused === undefined) return run(call, keys.get(call.key))
       totals.rejected++
       return Promise.reject(refused.error)

@@ -16,7 +16,7 @@ describe('coalesce options', () => {
   it('refuses a value that is not a boolean, naming the option and the value', () => {
     expect(() => normalizeOptions({ coalesce: 'yes' as never })).toThrow(new TypeError('coalesce must be a boolean, got "yes"'))
     const keys = new Keys([], 10)
-    expect(() => createCall('https://a.test/x', { resilience: { coalesce: 1 as never } }, normalizeOptions({}), keys)).toThrow(new TypeError('resilience.coalesce must be a boolean, got 1'))
+    expect(() => createCall('https://a.test/x', { resilience: { coalesce: 1 as never } }, normalizeOptions({}), keys, 0)).toThrow(new TypeError('resilience.coalesce must be a boolean, got 1'))
   })
 })
 

@@ -13,7 +13,7 @@ import type { Call, Outcome } from './types.js'
  * the transport then rejects it exactly as fetch does. Throws (synchronously) what fetch itself would
  * refuse, bad per-call options, and a signal already aborted: before a permit, a probe slot or a timer is taken.
  */
-export function createCall(input: RequestInfo | URL, given: ResilientRequestInit | undefined, o: NormalizedOptions, keys: Keys): Call | undefined {
+export function createCall(input: RequestInfo | URL, given: ResilientRequestInit | undefined, o: NormalizedOptions, keys: Keys, at: number): Call | undefined {
   let init: RequestInit | undefined = given ?? undefined
   const options = given?.resilience === undefined ? undefined : checkCallOptions(given.resilience)
   if (given != null) {
@@ -52,6 +52,7 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
     priority: priorityOf(options?.priority, init?.priority),
     options,
     waitUntil: options?.waitUntil,
+    at,
     deadline: undefined,
     attempts: 0,
     states: keys.get(key).states,

@@ -57,7 +57,7 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
     run(call, next, spend) {
       const retry = call.retry
       if (retry === false) return next(call)
-      spend?.recordCall(now())
+      spend?.recordCall(call.at)
       if (retry.limit === 0 || !retry.methods.has(call.method) || isOneShot(call.init?.body)) return next(call)
       // Attempt 1 as a promise reaction, not an async frame: most calls end with it.
       return next(call).then((outcome) => {

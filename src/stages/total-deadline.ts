@@ -12,13 +12,12 @@ export interface TotalDeadline extends Stage {
  * `timeout.total`. It is kept where it is needed: the retry wrapper does not wait past it, the
  * bulkhead queue wait and the attempt deadline are cut to it, and no attempt starts after it.
  */
-export function totalDeadlineStage(runtime: Runtime): TotalDeadline {
-  const { now } = runtime
+export function totalDeadlineStage(_runtime: Runtime): TotalDeadline {
   return {
     name: 'total deadline',
     run(call, next) {
       const total = call.timeout.total
-      if (total !== false) call.deadline = now() + total
+      if (total !== false) call.deadline = call.at + total
       return next(call)
     },
     refuses(_state, call, t) {

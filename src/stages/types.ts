@@ -128,6 +128,8 @@ export interface Call {
   /** The per-call options (`init.resilience`), already checked. */
   readonly options: CallOptions | undefined
   readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined
+  /** When the call was made (ms epoch): the total deadline and the retry budget count it from here. */
+  readonly at: number
   /** Absolute time (ms epoch) of the total deadline; set by the total deadline stage. */
   deadline: number | undefined
   /** Attempts that reached the transport so far (resilienceInfo's `attempts`). */

@@ -286,6 +286,7 @@ class WorkerProxy {
       options: undefined,
       // The copy is stored after the response is sent.
       waitUntil: ctx === undefined ? undefined : (promise) => ctx.waitUntil(promise),
+      at: now(),
       deadline: undefined,
       attempts: 0,
       states: this.routes.get(route.prefix).states,

@@ -35,6 +35,7 @@ export function testCall(parts: Partial<Call> = {}): Call {
     priority: 1,
     options: undefined,
     waitUntil: undefined,
+    at: 0,
     deadline: undefined,
     attempts: 0,
     states: [],

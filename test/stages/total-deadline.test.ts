@@ -8,7 +8,7 @@ describe('total deadline stage', () => {
   it('sets the call deadline from timeout.total and refuses any attempt at or after it', async () => {
     const clock = fakeClock(5_000)
     const stage = totalDeadlineStage(testRuntime(clock.now).runtime)
-    const call = testCall({ timeout: normalizeTimeout({ attempt: 100, total: 1_000 }) })
+    const call = testCall({ at: 5_000, timeout: normalizeTimeout({ attempt: 100, total: 1_000 }) })
     const next = vi.fn(async () => ok(200))
     await stage.run(call, next)
     expect(next).toHaveBeenCalledWith(call)
