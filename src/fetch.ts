@@ -23,7 +23,7 @@ export function buildChain(o: NormalizedOptions, runtime: Runtime) {
   const stages: (AnyStage | undefined)[] = [
     lazyCoalesceStage(o.coalesce, runtime),
     fallback,
-    totalDeadlineStage(runtime),
+    totalDeadlineStage(),
     retryStage(o.retry, runtime),
     lazyHedgeStage(o.hedge, runtime, latency),
     lazyThrottleStage(o.throttle, runtime),

@@ -1,5 +1,5 @@
 import { follow } from '../deadline.js'
-import { isRequest } from './transport.js'
+import { isRequest } from '../url.js'
 import { aborted, refusal, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
 
 /**

@@ -1,7 +1,6 @@
 import type { NormalizedFallback } from '../options.js'
 import type { FallbackRequest, StageFallback } from '../fallback.js'
-import { isRequest } from './transport.js'
-import { baseUrl } from '../url.js'
+import { baseUrl, isRequest } from '../url.js'
 import { aborted, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
 
 /** The fallback wrapper, and `clear()` behind `rf.clear()`. */

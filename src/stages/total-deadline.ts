@@ -1,5 +1,5 @@
 import { TimeoutError } from '../errors.js'
-import { refusal, type Call, type Next, type Outcome, type Refusal, type Runtime, type Stage } from './types.js'
+import { refusal, type Call, type Next, type Outcome, type Refusal, type Stage } from './types.js'
 
 /** The total deadline stage: both a wrapper (sets the call's deadline) and a gate (no attempt starts past it). */
 export interface TotalDeadline extends Stage {
@@ -12,7 +12,7 @@ export interface TotalDeadline extends Stage {
  * `timeout.total`. It is kept where it is needed: the retry wrapper does not wait past it, the
  * bulkhead queue wait and the attempt deadline are cut to it, and no attempt starts after it.
  */
-export function totalDeadlineStage(_runtime: Runtime): TotalDeadline {
+export function totalDeadlineStage(): TotalDeadline {
   return {
     name: 'total deadline',
     run(call, next) {

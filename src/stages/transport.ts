@@ -7,8 +7,6 @@ import { follow, keepWith } from '../deadline.js'
 import { aborted, isFailureStatus, refusal, type Attempt, type Call, type Outcome, type Runtime } from './types.js'
 import type { Innermost } from './pipeline.js'
 
-export { isRequest }
-
 /**
  * The innermost stage: the attempt deadline, then the transport (the instance's `fetch`, else
  * `globalThis.fetch` looked up at call time). Turns what the transport did into an outcome judged

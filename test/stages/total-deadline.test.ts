@@ -2,12 +2,11 @@ import { describe, expect, it, vi } from 'vitest'
 import { normalizeTimeout } from '../../src/options.js'
 import { TimeoutError } from '../../src/errors.js'
 import { totalDeadlineStage } from '../../src/stages/total-deadline.js'
-import { fakeClock, ok, testCall, testRuntime } from './helpers.js'
+import { ok, testCall } from './helpers.js'
 
 describe('total deadline stage', () => {
   it('sets the call deadline from timeout.total and refuses any attempt at or after it', async () => {
-    const clock = fakeClock(5_000)
-    const stage = totalDeadlineStage(testRuntime(clock.now).runtime)
+    const stage = totalDeadlineStage()
     const call = testCall({ at: 5_000, timeout: normalizeTimeout({ attempt: 100, total: 1_000 }) })
     const next = vi.fn(async () => ok(200))
     await stage.run(call, next)
@@ -21,7 +20,7 @@ describe('total deadline stage', () => {
   })
 
   it('without a total there is no deadline', async () => {
-    const stage = totalDeadlineStage(testRuntime(fakeClock().now).runtime)
+    const stage = totalDeadlineStage()
     const call = testCall({ timeout: normalizeTimeout({ attempt: 100, total: false }) })
     await stage.run(call, async () => ok(200))
     expect(call.deadline).toBeUndefined()
