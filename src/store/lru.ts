@@ -6,11 +6,10 @@
 import type { FallbackStore, StoredResponse } from '../types.js'
 import type { Evictable } from './entry.js'
 
-/** memoryStore's defaults (its option schema states the same, for callers). */
-const MAX_ENTRIES = 500
-const MAX_BYTES = 50 * 1024 * 1024
+/** memoryStore's defaults, written again here (importing its schema would load it up front); a test holds them to the schema. */
+export const LRU_DEFAULTS = { maxEntries: 500, maxBytes: 50 * 1024 * 1024 }
 
-export function lruStore(maxEntries = MAX_ENTRIES, maxBytes = MAX_BYTES): FallbackStore & Evictable {
+export function lruStore(maxEntries = LRU_DEFAULTS.maxEntries, maxBytes = LRU_DEFAULTS.maxBytes): FallbackStore & Evictable {
   // Map iteration order is insertion order, so re-inserting on use keeps the LRU at the front.
   const entries = new Map<string, { entry: StoredResponse; size: number }>()
   let bytes = 0

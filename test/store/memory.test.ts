@@ -1,9 +1,15 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { memoryStore } from '../../src/store/memory.js'
+import { memoryStore, memoryStoreSchema } from '../../src/store/memory.js'
+import { LRU_DEFAULTS } from '../../src/store/lru.js'
 import { entry, text, evictable } from './helpers.js'
 
 describe('memoryStore', () => {
+  it("the LRU behind 'memory' and 'auto' without storage keeps memoryStore's defaults", () => {
+    const { maxEntries, maxBytes } = memoryStoreSchema.shape
+    expect(LRU_DEFAULTS).toEqual({ maxEntries: maxEntries[1], maxBytes: maxBytes[1] })
+  })
+
   it('returns what was put, and undefined for unknown keys', async () => {
     const store = memoryStore()
     await store.put('GET https://a/1', entry('one'))
