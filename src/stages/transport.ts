@@ -4,6 +4,7 @@ import { isFailureDefault } from '../classify.js'
 import { isRequest } from '../url.js'
 import { TimeoutError } from '../errors.js'
 import { follow, keepWith } from '../deadline.js'
+import { Lane, sharesTimers, type LaneEntry } from '../timers.js'
 import { aborted, isFailureStatus, refusal, type Attempt, type Call, type Outcome, type Runtime } from './types.js'
 import type { Innermost } from './pipeline.js'
 
@@ -12,7 +13,10 @@ import type { Innermost } from './pipeline.js'
  * `globalThis.fetch` looked up at call time). Turns what the transport did into an outcome judged
  * by the failure rule, and reports it (`success`, `failure`, `timeout` events).
  */
-export function transportStage(options: NormalizedOptions, { events, totals, now }: Runtime): Innermost {
+export function transportStage(options: NormalizedOptions, { events, totals, now }: Runtime, shared = sharesTimers()): Innermost {
+  // Where host timers are dear (browsers), the instance's attempt deadlines share one (src/timers.ts).
+  const attemptTimeout = options.timeout.attempt
+  const lane = shared && attemptTimeout !== false ? new Lane(attemptTimeout) : undefined
   const isFailure = options.isFailure === isFailureDefault ? undefined : options.isFailure
 
   /** The instance's isFailure; when it throws, the attempt ends as the caller's mistake. */
@@ -60,6 +64,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     const byTotal = left < (timeout.attempt === false ? Infinity : timeout.attempt)
     const ms = byTotal ? left : timeout.attempt
     let timer: ReturnType<typeof setTimeout> | undefined
+    let entry: LaneEntry | undefined
     let timedOut: TimeoutError | undefined
     let controller: AbortController | undefined
     let unfollow: (() => void) | undefined
@@ -67,7 +72,8 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     const ended = (response: Response | undefined, error?: unknown): Outcome => {
       let outcome: Outcome
       try {
-        clearTimeout(timer)
+        if (entry !== undefined) lane!.disarm(entry)
+        else clearTimeout(timer)
         // A response keeps our controller, so the caller's abort still reaches its body.
         if (unfollow !== undefined && response === undefined) unfollow()
         else if (unfollow !== undefined) keepWith(response!, controller!)
@@ -84,10 +90,12 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
       let init = call.init
       if (ms !== false) {
         const c = (controller = own ?? new AbortController())
-        timer = setTimeout(() => {
+        const fire = () => {
           // The caller's abort (or a lost hedge's) came first: the attempt ends as theirs, not ours.
           if (!c.signal.aborted) c.abort((timedOut = new TimeoutError(byTotal ? (timeout.total as number) : ms, byTotal ? 'total' : 'attempt')))
-        }, ms)
+        }
+        if (lane !== undefined && ms === lane.ms) entry = lane.arm(fire)
+        else timer = setTimeout(fire, ms)
         if (own === undefined && signal !== undefined) {
           unfollow = follow(signal, c)
           // It may have aborted while the attempt waited for its permit or probe lease.

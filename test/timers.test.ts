@@ -1,0 +1,175 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { Lane, sharesTimers } from '../src/timers.js'
+import { normalizeOptions } from '../src/options.js'
+import { TimeoutError } from '../src/errors.js'
+import { transportStage } from '../src/stages/transport.js'
+import type { Attempt, Call } from '../src/stages/types.js'
+import { testCall, testRuntime } from './stages/helpers.js'
+
+beforeEach(() => void vi.useFakeTimers({ now: 1_000_000 }))
+afterEach(() => {
+  vi.useRealTimers()
+  vi.unstubAllGlobals()
+})
+
+describe('Lane: deadlines of one duration under one host timer', () => {
+  it('fires each deadline at its own time, not a millisecond before, oldest first', () => {
+    const lane = new Lane(100, Date.now)
+    const fired: string[] = []
+    lane.arm(() => fired.push('a'))
+    vi.advanceTimersByTime(10)
+    lane.arm(() => fired.push('b'))
+    vi.advanceTimersByTime(10)
+    lane.arm(() => fired.push('c'))
+    vi.advanceTimersByTime(79)
+    expect(fired).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(fired).toEqual(['a'])
+    vi.advanceTimersByTime(9)
+    expect(fired).toEqual(['a'])
+    vi.advanceTimersByTime(1)
+    expect(fired).toEqual(['a', 'b'])
+    vi.advanceTimersByTime(10)
+    expect(fired).toEqual(['a', 'b', 'c'])
+    expect(lane.size).toBe(0)
+  })
+
+  it('deadlines armed and disarmed in sequence (sequential calls) arm one host timer, not one each', () => {
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout')
+    const clearTimeoutSpy = vi.spyOn(globalThis, 'clearTimeout')
+    const lane = new Lane(10_000, Date.now)
+    let fired = 0
+    for (let i = 0; i < 1_000; i++) {
+      const entry = lane.arm(() => fired++)
+      vi.advanceTimersByTime(1)
+      lane.disarm(entry)
+    }
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(1)
+    expect(clearTimeoutSpy).not.toHaveBeenCalled()
+    expect(vi.getTimerCount()).toBe(1)
+    expect(lane.size).toBe(0)
+    // With nothing left to wait for, the host timer fires once and is not armed again: nothing lingers.
+    vi.advanceTimersByTime(10_000)
+    expect(vi.getTimerCount()).toBe(0)
+    expect(fired).toBe(0)
+  })
+
+  it('a disarmed deadline never fires; the host timer, due for it, re-arms for the next one still waiting', () => {
+    const lane = new Lane(100, Date.now)
+    const fired: string[] = []
+    const a = lane.arm(() => fired.push('a'))
+    vi.advanceTimersByTime(50)
+    lane.arm(() => fired.push('b'))
+    lane.disarm(a)
+    vi.advanceTimersByTime(50)
+    expect(fired).toEqual([])
+    expect(vi.getTimerCount()).toBe(1)
+    vi.advanceTimersByTime(49)
+    expect(fired).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(fired).toEqual(['b'])
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('disarming a deadline twice, or after it fired, changes nothing', () => {
+    const lane = new Lane(100, Date.now)
+    const fired: string[] = []
+    const a = lane.arm(() => fired.push('a'))
+    const b = lane.arm(() => fired.push('b'))
+    lane.disarm(b)
+    lane.disarm(b)
+    const c = lane.arm(() => fired.push('c'))
+    expect(lane.size).toBe(2)
+    vi.advanceTimersByTime(100)
+    expect(fired).toEqual(['a', 'c'])
+    lane.disarm(a)
+    lane.disarm(c)
+    expect(lane.size).toBe(0)
+  })
+
+  it('a deadline that is due fires when its host timer does, even if the clock reads a hair less (a timer may fire early by rounding)', () => {
+    let lag = 0
+    const lane = new Lane(100, () => Date.now() - lag)
+    const fired: string[] = []
+    lane.arm(() => fired.push('a'))
+    lag = 1
+    vi.advanceTimersByTime(100)
+    expect(fired).toEqual(['a'])
+  })
+})
+
+describe('where host timers are shared', () => {
+  it('not in Node (nor in a test of Node with a DOM), Deno, Bun or workerd', () => {
+    expect(sharesTimers()).toBe(false)
+    vi.stubGlobal('document', {})
+    expect(sharesTimers()).toBe(false)
+  })
+
+  it('in a page and in a browser worker', () => {
+    const shares = (globals: Record<string, unknown>) => {
+      for (const [name, value] of Object.entries(globals)) vi.stubGlobal(name, value)
+      // Read and restored at once: the test runner itself needs `process`.
+      const answer = sharesTimers()
+      vi.unstubAllGlobals()
+      return answer
+    }
+    expect(shares({ process: undefined, document: {} })).toBe(true)
+    expect(shares({ process: undefined, importScripts: () => {} })).toBe(true)
+    expect(shares({ process: undefined, document: {}, Deno: {} })).toBe(false)
+    expect(shares({ process: undefined })).toBe(false)
+  })
+})
+
+describe('the attempt deadline where host timers are shared', () => {
+  const attempt = (call: Call): Attempt => ({ call, signal: call.signal, start: Date.now() })
+
+  function setup(options = {}) {
+    const signals: AbortSignal[] = []
+    const answers: ((r: Response) => void)[] = []
+    const fetch = ((_: unknown, init?: RequestInit) =>
+      new Promise((resolve, reject) => {
+        signals.push(init!.signal!)
+        answers.push(resolve)
+        init!.signal!.addEventListener('abort', () => reject(new Error('plain')))
+      })) as typeof globalThis.fetch
+    const o = normalizeOptions({ fetch, ...options })
+    const t = testRuntime(Date.now)
+    return { ...t, o, stage: transportStage(o, t.runtime, true), signals, answers }
+  }
+
+  it('sequential attempts arm no host timer of their own, and each still times out at its own deadline as our TimeoutError', async () => {
+    const { stage, o, answers, signals, totals } = setup({ timeout: { attempt: 1_000, total: false } })
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout')
+    for (let i = 0; i < 20; i++) {
+      const outcome = stage.run(attempt(testCall({ timeout: o.timeout })))
+      await vi.advanceTimersByTimeAsync(10)
+      answers[i]!(new Response('ok'))
+      expect(await outcome).toMatchObject({ kind: 'response', failure: false })
+    }
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(1)
+    const slow = stage.run(attempt(testCall({ timeout: o.timeout })))
+    await vi.advanceTimersByTimeAsync(999)
+    expect(signals[20]!.aborted).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    const result = await slow
+    expect(signals[20]!.aborted).toBe(true)
+    expect(result).toMatchObject({ kind: 'timeout', failure: true })
+    expect((result as { error: TimeoutError }).error).toMatchObject({ name: 'TimeoutError', scope: 'attempt', timeout: 1_000 })
+    expect(totals.timeouts).toBe(1)
+    expect(signals.slice(0, 20).some((s) => s.aborted)).toBe(false)
+  })
+
+  it('a deadline of another length (a per-call timeout, a nearer total) gets a host timer of its own, cleared when the attempt ends', async () => {
+    const { stage, answers, signals } = setup({ timeout: { attempt: 1_000, total: false } })
+    const outcome = stage.run(attempt(testCall({ timeout: { attempt: 300, total: false } })))
+    await vi.advanceTimersByTimeAsync(299)
+    expect(signals[0]!.aborted).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await outcome).toMatchObject({ kind: 'timeout', error: { scope: 'attempt', timeout: 300 } })
+    const answered = stage.run(attempt(testCall({ timeout: { attempt: 300, total: false } })))
+    await vi.advanceTimersByTimeAsync(1)
+    answers[1]!(new Response('ok'))
+    await answered
+    expect(vi.getTimerCount()).toBe(0)
+  })
+})
