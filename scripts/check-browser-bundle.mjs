@@ -134,7 +134,8 @@ function defaultsLoad(outputs, upFront, gz) {
   const have = new Set([...upFront, ...closure(outputs, fallback, upFront)])
   const fallbackChunks = [...have].filter((path) => !upFront.has(path))
   let store = []
-  for (const re of [/(^|\/)store\/idb\.ts$|(^|\/)idb\.js$/, /(^|\/)store\/cache\.ts$|(^|\/)cache\.js$/]) {
+  // The 'auto' store loads the stores' own modules (store/indexeddb.ts, store/cache-api.ts), not their package entries.
+  for (const re of [/(^|\/)store\/(idb|indexeddb)\.ts$|(^|\/)(idb|indexeddb)\.js$/, /(^|\/)store\/(cache|cache-api)\.ts$|(^|\/)(cache|cache-api)\.js$/]) {
     const entry = entryOf(re)
     if (entry === undefined) continue
     const chunks = [...closure(outputs, entry, have)]
@@ -151,7 +152,7 @@ function defaultsLoad(outputs, upFront, gz) {
  * 11 000; these limits sit just above what the core weighs today and come down as it shrinks, so
  * nothing grows past them unnoticed (a stage that is off by default landing up front fails here).
  */
-export const SIZE_LIMITS = { upFront: 12_300, defaults: 17_600 }
+export const SIZE_LIMITS = { upFront: 11_700, defaults: 16_850 }
 export const SIZE_TARGETS = { upFront: 7_000, defaults: 11_000 }
 
 export const kb = (bytes) => `${(bytes / 1000).toFixed(2)} kB / ${(bytes / 1024).toFixed(2)} KiB`

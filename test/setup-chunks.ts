@@ -5,8 +5,8 @@
 await Promise.all([
   import('../src/fallback.js'),
   import('../src/store/lru.js'),
-  import('../src/store/cache.js'),
-  import('../src/store/idb.js'),
+  import('../src/store/cache-api.js'),
+  import('../src/store/indexeddb.js'),
   import('../src/stages/hedge.js'),
   import('../src/stages/throttle.js'),
   import('../src/stages/coalesce.js'),

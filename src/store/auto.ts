@@ -12,13 +12,14 @@ export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackS
 
 async function pickStore(): Promise<FallbackStore> {
   if (await cacheApiWorks()) {
-    const { cacheStore } = await import('./cache.js')
-    return cacheStore()
+    // The stores without their option schemas (the defaults need no checking): a smaller chunk.
+    const { cacheApiStore } = await import('./cache-api.js')
+    return cacheApiStore()
   }
   if (typeof globalThis.indexedDB === 'object' && globalThis.indexedDB !== null) {
     // A dynamic import keeps idb-keyval out of the core bundle.
-    const { idbStore } = await import('./idb.js')
-    return idbStore()
+    const { indexedDbStore } = await import('./indexeddb.js')
+    return indexedDbStore()
   }
   return inMemory()
 }

@@ -1,12 +1,10 @@
 /**
- * IndexedDB fallback store (the `resilient-fetch/idb` entry), on idb-keyval.
- * Each operation is one transaction that also keeps a small LRU index record, so eviction never scans values.
+ * IndexedDB fallback store (the `resilient-fetch/idb` entry), on idb-keyval: its options are checked here, the
+ * store itself is indexeddb.ts.
  */
-import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import type { FallbackStore } from '../types.js'
-import type { Evictable } from './entry.js'
 import { idbStoreSchema } from './options.js'
-import { degrading, isStoredResponse, openWithin } from './backend.js'
+import { indexedDbStore } from './indexeddb.js'
 
 export interface IdbStoreOptions {
   /** The IndexedDB database; one object store inside it holds the entries. @default 'resilient-fetch' */
@@ -15,131 +13,11 @@ export interface IdbStoreOptions {
   maxEntries?: number
 }
 
-const STORE_NAME = 'responses'
-/** An array key can never collide with an entry's string key. */
-const INDEX_KEY = ['lru-index']
-
 /**
  * A bounded IndexedDB store. Where IndexedDB is missing, or its open fails or hangs, the operation that
  * found out rejects with the reason and every later one uses a memory store instead.
  * Corrupt entries are deleted when found (the read rejects, naming the key).
  */
 export function idbStore(options?: IdbStoreOptions): FallbackStore {
-  const { dbName, maxEntries } = idbStoreSchema(options, 'idbStore options')
-
-  const { run: use } = degrading(() => open(dbName), `idbStore: IndexedDB "${dbName}"`, maxEntries)
-
-  const self: FallbackStore & Evictable = {
-    get: (key) =>
-      use(
-        (store) =>
-          store('readwrite', (objects) =>
-            withIndex(objects, (lru, value) => {
-              if (value === undefined) return { lru, result: undefined }
-              const rest = lru.filter((k) => k !== key)
-              if (!isStoredResponse(value)) {
-                objects.delete(key)
-                return { lru: rest, error: new TypeError(`idbStore: corrupt entry for ${key} deleted`) }
-              }
-              rest.push(key)
-              return { lru: rest, result: value }
-            }, key),
-          ),
-        (memory) => memory.get(key),
-      ),
-    put: (key, entry) =>
-      use(
-        (store) =>
-          store('readwrite', (objects) =>
-            withIndex(objects, (lru) => {
-              const next = lru.filter((k) => k !== key)
-              next.push(key)
-              objects.put(entry, key)
-              for (const old of next.splice(0, Math.max(0, next.length - maxEntries))) objects.delete(old)
-              return { lru: next, result: undefined }
-            }),
-          ),
-        (memory) => memory.put(key, entry),
-      ),
-    delete: (key) =>
-      use(
-        (store) =>
-          store('readwrite', (objects) =>
-            withIndex(objects, (lru) => {
-              objects.delete(key)
-              return { lru: lru.filter((k) => k !== key), result: undefined }
-            }),
-          ),
-        (memory) => memory.delete(key),
-      ),
-    clear: () =>
-      use(
-        (store) =>
-          store('readwrite', (objects) => {
-            objects.clear()
-            return promisifyRequest(objects.transaction)
-          }),
-        (memory) => memory.clear(),
-      ),
-    evict: () =>
-      use(
-        (store) =>
-          store('readwrite', (objects) =>
-            withIndex(objects, (lru) => {
-              const dropped = lru.slice(0, Math.ceil(lru.length / 2))
-              for (const old of dropped) objects.delete(old)
-              return { lru: lru.slice(dropped.length), result: undefined }
-            }),
-          ),
-        (memory) => memory.evict(),
-      ),
-  }
-  return self
-}
-
-type IndexStep<T> = { lru: string[]; result?: T; error?: unknown }
-
-/**
- * Within one readwrite transaction: reads the LRU index (rebuilt from the keys if missing or damaged) and,
- * when `key` is given, that entry; lets `step` queue its writes; writes the index if `step` returned a new one; settles when the
- * transaction commits (a quota error aborts it and rejects with that error).
- */
-function withIndex<T>(objects: IDBObjectStore, step: (lru: string[], value?: unknown) => IndexStep<T>, key?: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const indexRequest = objects.get(INDEX_KEY)
-    const valueRequest = key === undefined ? undefined : objects.get(key)
-    const done = promisifyRequest(objects.transaction)
-    done.catch(reject)
-    // Requests in one transaction complete in order, so the value (if asked for) is ready when this runs.
-    const proceed = (lru: string[]) => {
-      try {
-        const outcome = step(lru, valueRequest?.result)
-        // A step that returns the same array changed nothing (a miss): no write.
-        if (outcome.lru !== lru) objects.put(outcome.lru, INDEX_KEY)
-        done.then(() => ('error' in outcome ? reject(outcome.error) : resolve(outcome.result as T)), reject)
-      } catch (error) {
-        objects.transaction.abort()
-        reject(error)
-      }
-    }
-    ;(valueRequest ?? indexRequest).onsuccess = () => {
-      const index: unknown = indexRequest.result
-      if (Array.isArray(index) && index.every((k) => typeof k === 'string')) return proceed(index)
-      const keysRequest = objects.getAllKeys()
-      keysRequest.onsuccess = () => proceed(keysRequest.result.filter((k): k is string => typeof k === 'string'))
-    }
-  })
-}
-
-/** Opens (creating if needed) the database, bounded by OPEN_TIMEOUT; rejects where IndexedDB is missing. */
-async function open(dbName: string): Promise<UseStore> {
-  if (typeof indexedDB === 'undefined' || indexedDB === null) throw new Error('IndexedDB is not available here')
-  // Some browsers throw from indexedDB.open itself (SecurityError in sandboxed frames): a rejection here.
-  const store = createStore(dbName, STORE_NAME)
-  // A first read opens the database and proves the object store is there.
-  const opened = store('readonly', (objects) => promisifyRequest(objects.count())).catch((error: unknown) => {
-    throw error ?? new Error('IndexedDB open failed')
-  })
-  await openWithin(opened, 'IndexedDB open')
-  return store
+  return indexedDbStore(idbStoreSchema(options, 'idbStore options'))
 }

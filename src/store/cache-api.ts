@@ -1,0 +1,150 @@
+/**
+ * The Cache API store itself, its options already checked: what `cacheStore()` (the `resilient-fetch/cache` entry)
+ * opens, and what the 'auto' store loads. Apart from cache.ts so the 'auto' store's chunk does not carry the option
+ * schema: the defaults `cacheStore()` checks against are CACHE_API_DEFAULTS here. Entries are written as Responses under
+ * synthetic https GET keys, with our own Cache-Control so the edge keeps them.
+ */
+import type { FallbackStore, StoredResponse } from '../types.js'
+import type { Evictable } from './entry.js'
+import { degrading, openWithin } from './backend.js'
+
+/** cacheStore's defaults; its schema (store/options.ts) takes them from here. */
+export const CACHE_API_DEFAULTS = { cacheName: 'resilient-fetch', maxEntries: 500 }
+
+/** Cache keys must be http(s) GET Requests; `.invalid` can never be a real host. */
+const KEY_PREFIX = 'https://resilient-fetch.invalid/'
+/** Our metadata, and the origin's caching headers moved aside so they neither steer the cache nor get lost. */
+const STORED_AT = 'x-resilient-stored-at'
+const URL_HEADER = 'x-resilient-url'
+const ORIGINAL_PREFIX = 'x-resilient-original-'
+const MOVED = ['cache-control', 'vary', 'expires', 'pragma', 'date']
+/** Headers a cache must never keep, or adds itself on a hit (workerd adds Age, Date, CF-Cache-Status). */
+const NOT_STORED = new Set(['set-cookie', 'set-cookie2', 'cf-cache-status', 'content-length', 'age', 'date'])
+/** Long enough that the edge keeps entries for any sensible maxAge; the fallback checks the age itself. */
+const CACHE_CONTROL = 'public, max-age=31536000'
+
+/** A Cache API store on the cache `cacheName`, of at most `maxEntries` entries (see `cacheStore`). */
+export function cacheApiStore({ cacheName, maxEntries } = CACHE_API_DEFAULTS): FallbackStore & Evictable {
+  // Keys in least-recently-used order; a Set keeps insertion order and re-adding moves a key to the end.
+  const lru = new Set<string>()
+  const touch = (key: string) => {
+    lru.delete(key)
+    lru.add(key)
+  }
+  const backend = degrading(() => open(cacheName, lru), `cacheStore: Cache API "${cacheName}"`, maxEntries)
+
+  async function dropOldest(cache: Cache, count: number): Promise<void> {
+    const victims = [...lru].slice(0, count)
+    for (const key of victims) lru.delete(key)
+    await Promise.all(victims.map((key) => cache.delete(toRequest(key))))
+  }
+
+  const self: FallbackStore & Evictable = {
+    get: (key) =>
+      backend.run(
+        async (cache) => {
+          const response = await cache.match(toRequest(key))
+          if (response === undefined) return undefined
+          const entry = await fromCached(response)
+          if (entry === undefined) {
+            lru.delete(key)
+            await cache.delete(toRequest(key))
+            throw new TypeError(`cacheStore: corrupt entry for ${key} deleted`)
+          }
+          touch(key)
+          return entry
+        },
+        (memory) => memory.get(key),
+      ),
+    put: (key, entry) =>
+      backend.run(
+        async (cache) => {
+          await cache.put(toRequest(key), toCached(entry))
+          touch(key)
+          if (lru.size > maxEntries) await dropOldest(cache, lru.size - maxEntries)
+        },
+        (memory) => memory.put(key, entry),
+      ),
+    delete: (key) =>
+      backend.run(
+        async (cache) => {
+          lru.delete(key)
+          await cache.delete(toRequest(key))
+        },
+        (memory) => memory.delete(key),
+      ),
+    clear: () =>
+      backend.run(
+        async (cache) => {
+          // Entry by entry, never caches.delete(): another tab's open Cache would go on serving the orphaned copies.
+          for (const key of await storedKeys(cache)) lru.add(key)
+          await dropOldest(cache, lru.size)
+        },
+        (memory) => memory.clear(),
+      ),
+    evict: () =>
+      backend.run(
+        (cache) => dropOldest(cache, Math.ceil(lru.size / 2)),
+        (memory) => memory.evict(),
+      ),
+  }
+  return self
+}
+
+async function open(cacheName: string, lru: Set<string>): Promise<Cache> {
+  if (typeof caches === 'undefined' || caches === null) throw new Error('the Cache API is not available here')
+  const cache = await openWithin(caches.open(cacheName), `caches.open(${JSON.stringify(cacheName)})`)
+  // Browsers list keys oldest first, so a new page starts with a usable LRU order.
+  for (const key of await storedKeys(cache)) lru.add(key)
+  return cache
+}
+
+/** Our keys in the cache, oldest first; none where keys() is not implemented (workerd), so only the keys we wrote count. */
+async function storedKeys(cache: Cache): Promise<string[]> {
+  try {
+    const requests = await cache.keys()
+    return requests.filter((request) => request.url.startsWith(KEY_PREFIX)).map((request) => decodeURIComponent(request.url.slice(KEY_PREFIX.length)))
+  } catch {
+    return []
+  }
+}
+
+function toRequest(key: string): Request {
+  return new Request(KEY_PREFIX + encodeURIComponent(key))
+}
+
+function toCached(entry: StoredResponse): Response {
+  const headers = new Headers()
+  for (const [name, value] of entry.headers) {
+    const lower = name.toLowerCase()
+    if (MOVED.includes(lower)) headers.append(ORIGINAL_PREFIX + lower, value)
+    else if (!NOT_STORED.has(lower)) headers.append(lower, value)
+  }
+  headers.set('cache-control', CACHE_CONTROL)
+  headers.set(STORED_AT, String(entry.storedAt))
+  headers.set(URL_HEADER, encodeURIComponent(entry.url))
+  return new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers })
+}
+
+/** The stored entry, or undefined when the cached response lacks our metadata (written by someone else, or damaged). */
+async function fromCached(response: Response): Promise<StoredResponse | undefined> {
+  const storedAt = Number(response.headers.get(STORED_AT) ?? Number.NaN)
+  const url = response.headers.get(URL_HEADER)
+  if (!Number.isFinite(storedAt) || url === null) {
+    await response.body?.cancel()
+    return undefined
+  }
+  const headers: [string, string][] = []
+  response.headers.forEach((value, name) => {
+    if (name === STORED_AT || name === URL_HEADER || name === 'cache-control' || NOT_STORED.has(name)) return
+    headers.push([name.startsWith(ORIGINAL_PREFIX) ? name.slice(ORIGINAL_PREFIX.length) : name, value])
+  })
+  return {
+    url: decodeURIComponent(url),
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+    body: await response.arrayBuffer(),
+    storedAt,
+  }
+}
