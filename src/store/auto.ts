@@ -1,7 +1,7 @@
 /** Turns the `fallback.store` option into a store: 'auto' picks the best storage this platform has, on first use. */
 import type { FallbackStore } from '../types.js'
 import type { Evictable } from './entry.js'
-import { openWithin } from './backend.js'
+import { openWithin, STORE_KIT } from './backend.js'
 
 /** 'memory' → a memory store; 'auto' → Cache API, else IndexedDB, else memory; a store → itself. */
 export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackStore {
@@ -14,12 +14,12 @@ async function pickStore(): Promise<FallbackStore> {
   if (await cacheApiWorks()) {
     // The stores without their option schemas (the defaults need no checking): a smaller chunk.
     const { cacheApiStore } = await import('./cache-api.js')
-    return cacheApiStore()
+    return cacheApiStore(STORE_KIT)
   }
   if (typeof globalThis.indexedDB === 'object' && globalThis.indexedDB !== null) {
     // A dynamic import keeps idb-keyval out of the core bundle.
     const { indexedDbStore } = await import('./indexeddb.js')
-    return indexedDbStore()
+    return indexedDbStore(STORE_KIT)
   }
   return inMemory()
 }

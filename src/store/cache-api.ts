@@ -6,7 +6,7 @@
  */
 import type { FallbackStore, StoredResponse } from '../types.js'
 import type { Evictable } from './entry.js'
-import { degrading, openWithin } from './backend.js'
+import type { StoreKit } from './backend.js'
 
 /** cacheStore's defaults; its schema (store/options.ts) takes them from here. */
 export const CACHE_API_DEFAULTS = { cacheName: 'resilient-fetch', maxEntries: 500 }
@@ -23,15 +23,15 @@ const NOT_STORED = new Set(['set-cookie', 'set-cookie2', 'cf-cache-status', 'con
 /** Long enough that the edge keeps entries for any sensible maxAge; the fallback checks the age itself. */
 const CACHE_CONTROL = 'public, max-age=31536000'
 
-/** A Cache API store on the cache `cacheName`, of at most `maxEntries` entries (see `cacheStore`). */
-export function cacheApiStore({ cacheName, maxEntries } = CACHE_API_DEFAULTS): FallbackStore & Evictable {
+/** A Cache API store on the cache `cacheName`, of at most `maxEntries` entries (see `cacheStore`); `kit` is backend.ts's STORE_KIT. */
+export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_API_DEFAULTS): FallbackStore & Evictable {
   // Keys in least-recently-used order; a Set keeps insertion order and re-adding moves a key to the end.
   const lru = new Set<string>()
   const touch = (key: string) => {
     lru.delete(key)
     lru.add(key)
   }
-  const backend = degrading(() => open(cacheName, lru), `cacheStore: Cache API "${cacheName}"`, maxEntries)
+  const backend = kit.degrading(() => open(cacheName, lru, kit), `cacheStore: Cache API "${cacheName}"`, maxEntries)
 
   async function dropOldest(cache: Cache, count: number): Promise<void> {
     const victims = [...lru].slice(0, count)
@@ -91,7 +91,7 @@ export function cacheApiStore({ cacheName, maxEntries } = CACHE_API_DEFAULTS): F
   return self
 }
 
-async function open(cacheName: string, lru: Set<string>): Promise<Cache> {
+async function open(cacheName: string, lru: Set<string>, { openWithin }: StoreKit): Promise<Cache> {
   if (typeof caches === 'undefined' || caches === null) throw new Error('the Cache API is not available here')
   const cache = await openWithin(caches.open(cacheName), `caches.open(${JSON.stringify(cacheName)})`)
   // Browsers list keys oldest first, so a new page starts with a usable LRU order.

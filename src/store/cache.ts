@@ -5,6 +5,7 @@
 import type { FallbackStore } from '../types.js'
 import { cacheStoreSchema } from './options.js'
 import { cacheApiStore } from './cache-api.js'
+import { STORE_KIT } from './backend.js'
 
 export interface CacheStoreOptions {
   /** The cache opened with `caches.open`. @default 'resilient-fetch' */
@@ -19,5 +20,5 @@ export interface CacheStoreOptions {
  * In Workers the cache has no working `keys()`: eviction and `clear()` cover the keys this isolate has written.
  */
 export function cacheStore(options?: CacheStoreOptions): FallbackStore {
-  return cacheApiStore(cacheStoreSchema(options, 'cacheStore options'))
+  return cacheApiStore(STORE_KIT, cacheStoreSchema(options, 'cacheStore options'))
 }

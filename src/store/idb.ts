@@ -5,6 +5,7 @@
 import type { FallbackStore } from '../types.js'
 import { idbStoreSchema } from './options.js'
 import { indexedDbStore } from './indexeddb.js'
+import { STORE_KIT } from './backend.js'
 
 export interface IdbStoreOptions {
   /** The IndexedDB database; one object store inside it holds the entries. @default 'resilient-fetch' */
@@ -19,5 +20,5 @@ export interface IdbStoreOptions {
  * Corrupt entries are deleted when found (the read rejects, naming the key).
  */
 export function idbStore(options?: IdbStoreOptions): FallbackStore {
-  return indexedDbStore(idbStoreSchema(options, 'idbStore options'))
+  return indexedDbStore(STORE_KIT, idbStoreSchema(options, 'idbStore options'))
 }

@@ -7,7 +7,7 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import type { FallbackStore } from '../types.js'
 import type { Evictable } from './entry.js'
-import { degrading, isStoredResponse, openWithin } from './backend.js'
+import type { StoreKit } from './backend.js'
 
 /** idbStore's defaults; its schema (store/options.ts) takes them from here. */
 export const IDB_DEFAULTS = { dbName: 'resilient-fetch', maxEntries: 500 }
@@ -16,9 +16,9 @@ const STORE_NAME = 'responses'
 /** An array key can never collide with an entry's string key. */
 const INDEX_KEY = ['lru-index']
 
-/** An IndexedDB store in the database `dbName`, of at most `maxEntries` entries (see `idbStore`). */
-export function indexedDbStore({ dbName, maxEntries } = IDB_DEFAULTS): FallbackStore & Evictable {
-  const { run: use } = degrading(() => open(dbName), `idbStore: IndexedDB "${dbName}"`, maxEntries)
+/** An IndexedDB store in the database `dbName`, of at most `maxEntries` entries (see `idbStore`); `kit` is backend.ts's STORE_KIT. */
+export function indexedDbStore(kit: StoreKit, { dbName, maxEntries } = IDB_DEFAULTS): FallbackStore & Evictable {
+  const { run: use } = kit.degrading(() => open(dbName, kit), `idbStore: IndexedDB "${dbName}"`, maxEntries)
 
   const self: FallbackStore & Evictable = {
     get: (key) =>
@@ -28,7 +28,7 @@ export function indexedDbStore({ dbName, maxEntries } = IDB_DEFAULTS): FallbackS
             withIndex(objects, (lru, value) => {
               if (value === undefined) return { lru, result: undefined }
               const rest = lru.filter((k) => k !== key)
-              if (!isStoredResponse(value)) {
+              if (!kit.isStoredResponse(value)) {
                 objects.delete(key)
                 return { lru: rest, error: new TypeError(`idbStore: corrupt entry for ${key} deleted`) }
               }
@@ -123,7 +123,7 @@ function withIndex<T>(objects: IDBObjectStore, step: (lru: string[], value?: unk
 }
 
 /** Opens (creating if needed) the database, bounded by OPEN_TIMEOUT; rejects where IndexedDB is missing. */
-async function open(dbName: string): Promise<UseStore> {
+async function open(dbName: string, { openWithin }: StoreKit): Promise<UseStore> {
   if (typeof indexedDB === 'undefined' || indexedDB === null) throw new Error('IndexedDB is not available here')
   // Some browsers throw from indexedDB.open itself (SecurityError in sandboxed frames): a rejection here.
   const store = createStore(dbName, STORE_NAME)
