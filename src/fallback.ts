@@ -6,9 +6,8 @@ import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
 import { isStoredResponse, VARY_HEADER, varyRecordOf, within } from './store/backend.js'
 import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, storedHeader, toStored } from './store/entry.js'
-import { originOf } from './url.js'
-import { now as clockNow } from './clock.js'
-import { aborted, type Call, type Outcome, type Runtime } from './stages/types.js'
+import { aborted, now as clockNow, originOf } from './core.js'
+import type { Call, Outcome, Runtime } from './stages/types.js'
 
 export interface NormalizedFallbackOptions {
   store: 'auto' | 'memory' | FallbackStore

@@ -1,6 +1,5 @@
-import { follow } from '../deadline.js'
-import { isRequest } from '../url.js'
-import { aborted, refusal, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
+import { aborted, follow, isRequest, refusal } from '../core.js'
+import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
 /**
  * How far (bytes) a caller's copy of a shared body may fall behind the fastest reader of it. Past

@@ -1,7 +1,9 @@
 import type { NormalizedFallback } from '../options.js'
 import type { FallbackRequest, StageFallback } from '../fallback.js'
 import { baseUrl, isRequest } from '../url.js'
-import { aborted, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
+// Through core.ts, as the chunk it loads imports the core: core.ts then sits in the chunk the two share (see there).
+import { aborted } from '../core.js'
+import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
 /** The fallback wrapper, and `clear()` behind `rf.clear()`. */
 export interface FallbackWrapper extends Wrapper<undefined> {

@@ -1,9 +1,7 @@
 import type { LatencySummary } from '../latency.js'
 import type { NormalizedHedge } from '../options.js'
-import { follow } from '../deadline.js'
-import { RetryBudget } from '../retry.js'
+import { follow, isOneShot, RetryBudget } from '../core.js'
 import type { LatencyGate } from './latency.js'
-import { isOneShot } from './transport.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
 /** A percentile delay needs this many samples of the key: fewer say too little about its tail. */

@@ -1,6 +1,6 @@
 import type { NormalizedThrottle } from '../options.js'
-import { ThrottledError } from '../errors.js'
-import { reachedNetwork, refusal, type Gate, type Priority, type Runtime } from './types.js'
+import { reachedNetwork, refusal, ThrottledError } from '../core.js'
+import type { Gate, Priority, Runtime } from './types.js'
 
 const BUCKETS = 20
 /** Low-priority calls are shed twice as readily, high-priority ones half as readily. */
