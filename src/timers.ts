@@ -24,8 +24,8 @@ export class Lane {
   #head: LaneEntry | undefined
   #tail: LaneEntry | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
-  /** When the host timer fires (the lane's clock); Infinity when none is armed. */
-  #due = Infinity
+  /** When the armed host timer fires (the lane's clock). */
+  #due = 0
 
   /** `clock`: monotonic ms, so entries stay in the order they are due (a wall clock may step back, or jump and fire them early). */
   constructor(
@@ -39,8 +39,8 @@ export class Lane {
     if (this.#tail === undefined) this.#head = entry
     else this.#tail.next = entry
     this.#tail = entry
-    // The host timer already armed fires no later (the clock is monotonic): the entry waits for it.
-    if (entry.at < this.#due) this.#armFor(entry.at)
+    // A host timer already armed is due no later (the clock is monotonic): the entry waits for it.
+    if (this.#timer === undefined) this.#armFor(entry.at)
     return entry
   }
 
@@ -63,7 +63,6 @@ export class Lane {
   }
 
   #armFor(at: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#due = at
     this.#timer = setTimeout(this.#tick, Math.max(0, at - this.clock()))
   }
@@ -73,7 +72,6 @@ export class Lane {
     // The host timer fired, so its time has come even if the clock says a hair less (a timer may fire early by rounding).
     const t = Math.max(this.clock(), this.#due)
     this.#timer = undefined
-    this.#due = Infinity
     for (let entry = this.#head; entry !== undefined && entry.at <= t; entry = this.#head) {
       this.disarm(entry)
       entry.fire()

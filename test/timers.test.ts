@@ -39,6 +39,8 @@ describe('Lane: deadlines of one duration under one host timer', () => {
     const clearTimeoutSpy = vi.spyOn(globalThis, 'clearTimeout')
     const lane = new Lane(10_000, Date.now)
     let fired = 0
+    // Armed in the same millisecond, and then one a millisecond apart.
+    lane.disarm(lane.arm(() => fired++))
     for (let i = 0; i < 1_000; i++) {
       const entry = lane.arm(() => fired++)
       vi.advanceTimersByTime(1)
@@ -71,20 +73,25 @@ describe('Lane: deadlines of one duration under one host timer', () => {
     expect(vi.getTimerCount()).toBe(0)
   })
 
-  it('disarming a deadline twice, or after it fired, changes nothing', () => {
+  it('disarming a deadline twice, or after it fired, unlinks nothing else', () => {
     const lane = new Lane(100, Date.now)
     const fired: string[] = []
     const a = lane.arm(() => fired.push('a'))
     const b = lane.arm(() => fired.push('b'))
     lane.disarm(b)
-    lane.disarm(b)
     const c = lane.arm(() => fired.push('c'))
+    // b's links are stale: following them would unlink c.
+    lane.disarm(b)
     expect(lane.size).toBe(2)
     vi.advanceTimersByTime(100)
     expect(fired).toEqual(['a', 'c'])
+    const d = lane.arm(() => fired.push('d'))
     lane.disarm(a)
     lane.disarm(c)
-    expect(lane.size).toBe(0)
+    expect(lane.size).toBe(1)
+    vi.advanceTimersByTime(100)
+    expect(fired).toEqual(['a', 'c', 'd'])
+    expect(d.lane).toBeUndefined()
   })
 
   it('a deadline that is due fires when its host timer does, even if the clock reads a hair less (a timer may fire early by rounding)', () => {
