@@ -80,8 +80,10 @@ export class Lane {
   }
 }
 
-/** Whether host timers are shared here: in a page or a browser worker, not in Node, Deno, Bun nor workerd. */
+/** Whether host timers are shared here: in a page or a browser worker, not in Node, Deno, Bun nor workerd (nor Node with a DOM). */
 export function sharesTimers(): boolean {
-  const scope = globalThis as { document?: unknown; importScripts?: unknown; process?: unknown; Deno?: unknown }
-  return (typeof scope.document === 'object' || typeof scope.importScripts === 'function') && scope.process === undefined && scope.Deno === undefined
+  const scope = globalThis as { document?: unknown; importScripts?: unknown; process?: { versions?: { node?: unknown } }; Deno?: unknown }
+  // A bundler's `process` shim in a page has no versions.node; Node and Bun do (Deno 2 too, and it has Deno).
+  const server = typeof scope.process?.versions?.node === 'string' || scope.Deno !== undefined
+  return !server && (typeof scope.document === 'object' || typeof scope.importScripts === 'function')
 }

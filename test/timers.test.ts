@@ -122,7 +122,10 @@ describe('where host timers are shared', () => {
     }
     expect(shares({ process: undefined, document: {} })).toBe(true)
     expect(shares({ process: undefined, importScripts: () => {} })).toBe(true)
+    // A bundler's process shim is not Node.
+    expect(shares({ process: { env: {}, versions: {} }, document: {} })).toBe(true)
     expect(shares({ process: undefined, document: {}, Deno: {} })).toBe(false)
+    expect(shares({ process: { versions: { node: '22.0.0', bun: '1.4.4' } }, document: {} })).toBe(false)
     expect(shares({ process: undefined })).toBe(false)
   })
 })
