@@ -84,7 +84,8 @@ export async function minGzipSize(source, resolveDir = ROOT) {
     })
     const outputs = result.metafile.outputs
     const byPath = new Map(result.outputFiles.map((file) => [relative(process.cwd(), file.path), file.contents]))
-    const entry = Object.keys(outputs).find((path) => outputs[path].entryPoint)
+    // The probe's own output: every chunk behind an import() has an entryPoint too, and their order is the bundler's.
+    const entry = Object.keys(outputs).find((path) => outputs[path].entryPoint?.endsWith('size-probe.ts'))
     const upFront = new Set()
     for (const stack = [entry]; stack.length > 0; ) {
       const path = stack.pop()
