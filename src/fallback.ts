@@ -339,6 +339,8 @@ function varyMatches(entry: StoredResponse, requestHeaders: Headers): boolean {
 /**
  * A hex SHA-256 of the request's Authorization and Cookie, so a private copy is served only to the same
  * credentials and no secret is kept at rest. undefined: no credentials; null: no digest here (insecure page).
+ * The digest loads as its own chunk: only `private: true` stores credentialed copies, so the default path never
+ * needs it (and every caller here is already async).
  */
 async function credentialOf(headers: Headers): Promise<string | undefined | null> {
   const authorization = headers.get('authorization')
@@ -346,8 +348,8 @@ async function credentialOf(headers: Headers): Promise<string | undefined | null
   if (authorization === null && cookie === null) return undefined
   const subtle = globalThis.crypto?.subtle
   if (subtle === undefined) return null
-  const digest = await subtle.digest('SHA-256', new TextEncoder().encode(`${authorization ?? ''}\n${cookie ?? ''}`))
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('')
+  const { credentialDigest } = await import('./store/digest.js')
+  return credentialDigest(subtle, `${authorization ?? ''}\n${cookie ?? ''}`)
 }
 
 function withoutFragment(url: string): string {
