@@ -1,5 +1,5 @@
 import type { NormalizedHedge, NormalizedRetry } from '../options.js'
-import { RetryBudget } from '../retry.js'
+import { RetryBudget } from '../budget.js'
 import { race, type HedgeRunner } from './hedge.js'
 import { reachedNetwork, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
 

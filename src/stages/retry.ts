@@ -1,5 +1,6 @@
 import type { NormalizedRetry } from '../options.js'
-import { RetryBudget, backoffDelay, parseRetryAfter, sleep } from '../retry.js'
+import { RetryBudget } from '../budget.js'
+import { backoffDelay, parseRetryAfter, sleep } from '../retry.js'
 import { isOneShot } from './transport.js'
 import { aborted, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
 

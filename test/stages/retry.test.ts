@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { normalizeRetry } from '../../src/options.js'
-import { RetryBudget } from '../../src/retry.js'
+import { RetryBudget } from '../../src/budget.js'
 import { CircuitOpenError } from '../../src/errors.js'
 import { retryStage } from '../../src/stages/retry.js'
 import { refusal, type Next, type Outcome } from '../../src/stages/types.js'
