@@ -29,6 +29,7 @@ export function buildChain(o: NormalizedOptions, runtime: Runtime) {
     lazyThrottleStage(o.throttle, runtime),
     bulkheadStage(o.bulkhead, runtime),
     breaker,
+    // Last: the hedge reads a key's latency summary as its last state (test/stages/order.test.ts holds it there).
     latency,
   ]
   return { chain: compose(stages, transportStage(o, runtime), runtime.now), fallback, breaker }

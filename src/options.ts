@@ -91,13 +91,15 @@ export const timeoutSchema: Check<{ attempt: number | false; total: number | fal
     const t = attemptAndTotal(value, path)
     // Both written, the attempt deadline past the total one: it would never fire, the total cuts every attempt first.
     const written = value as TimeoutOptions
-    if (written.attempt !== undefined && written.total !== undefined && t.attempt !== false && t.total !== false && t.attempt > t.total) {
+    // No deadline (false) is never past one: as an attempt it compares as 0, as a total it is Infinity.
+    if (written.attempt !== undefined && written.total !== undefined && (t.attempt as number) > ((t.total as number) || Infinity)) {
       throw new RangeError(`${path}.attempt (${t.attempt} ms) must not exceed ${path}.total (${t.total} ms): the total deadline would cut every attempt first`)
     }
     return t
   }
   const attempt = deadline(value, path)
-  if (attempt !== false && attempt > DEFAULT_TOTAL) {
+  // false (no deadline) compares as 0.
+  if ((attempt as number) > DEFAULT_TOTAL) {
     throw new RangeError(`${path} (${attempt} ms, the attempt deadline) must not exceed the total deadline (${DEFAULT_TOTAL} ms by default): write { attempt: ${attempt}, total: ... }`)
   }
   return { attempt, total: DEFAULT_TOTAL }

@@ -11,13 +11,12 @@ export function backoffDelay(retry: number, backoff: NormalizedRetry['backoff'],
 
 /** Month names, three letters each: a month's number is its offset / 3. */
 const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec'
-const WEEKDAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)'
-const TIME = '(\\d\\d):(\\d\\d):(\\d\\d)'
 // The three HTTP-date forms (RFC 9110 §5.6.7), each capturing day, month, year, hours, minutes, seconds in that order.
-const IMF_FIXDATE = new RegExp(`^${WEEKDAY}, (\\d\\d) (\\w{3}) (\\d{4}) ${TIME} GMT$`)
-const RFC850_DATE = new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\\d\\d)-(\\w{3})-(\\d\\d) ${TIME} GMT$`)
+// Literals, not built from shared parts: gzip finds the repeats, and a literal needs no escaped backslashes.
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d\d) (\w{3}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT$/
+const RFC850_DATE = /^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\d\d)-(\w{3})-(\d\d) (\d\d):(\d\d):(\d\d) GMT$/
 // asctime writes month, day, time, year: lookaheads read its day and year ahead of their places.
-const ASCTIME_DATE = new RegExp(`^${WEEKDAY} (?=\\w{3} ([ \\d]\\d))(\\w{3}) [ \\d]\\d (?=.{8} (\\d{4}))${TIME} \\d{4}$`)
+const ASCTIME_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?=\w{3} ([ \d]\d))(\w{3}) [ \d]\d (?=.{8} (\d{4}))(\d\d):(\d\d):(\d\d) \d{4}$/
 
 /** The groups of a date's match as numbers (the month's NaN unused). */
 type DateFields = [match: number, day: number, month: number, year: number, h: number, min: number, s: number]

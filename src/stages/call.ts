@@ -1,5 +1,5 @@
 import type { CallOptions, ResilienceInfo, ResilienceTotals, ResilientRequestInit } from '../types.js'
-import { checkCallOptions, normalizeRetry, normalizeTimeout, type NormalizedOptions } from '../options.js'
+import { checkCallOptions, retrySchema, timeoutSchema, type NormalizedOptions } from '../options.js'
 import { priorityOf } from '../priority.js'
 import { isRequest, originOf, urlOf } from '../url.js'
 import { tag } from '../info.js'
@@ -19,8 +19,10 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
   if (given != null) {
     // A Request (or any init with getters or inherited members) as init is read whole, as fetch reads it: a spread would keep only own fields.
     const proto = Object.getPrototypeOf(given)
-    if (proto !== Object.prototype && proto !== null) [input, init] = [new Request(input, given), undefined]
-    else if (options !== undefined) {
+    if (proto !== Object.prototype && proto !== null) {
+      input = new Request(input, given)
+      init = undefined
+    } else if (options !== undefined) {
       const { resilience: _, ...rest } = given
       init = rest
     }
@@ -29,7 +31,8 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
   let key = options?.key
   if (key === undefined && o.key !== undefined) {
     // A custom key needs a Request; build it once and send it.
-    ;[input, init] = [new Request(input, init), undefined]
+    input = new Request(input, init)
+    init = undefined
     key = o.key(input as Request)
     if (typeof key !== 'string') throw new TypeError(`key() must return a string, got ${typeof key}`)
   }
@@ -47,8 +50,8 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
     method: String(init?.method ?? request?.method ?? 'GET').toUpperCase(),
     url,
     signal,
-    timeout: options?.timeout === undefined ? o.timeout : normalizeTimeout(options.timeout, 'resilience.timeout'),
-    retry: options?.retry === undefined ? o.retry : normalizeRetry(options.retry, 'resilience.retry'),
+    timeout: options?.timeout === undefined ? o.timeout : timeoutSchema(options.timeout, 'resilience.timeout'),
+    retry: options?.retry === undefined ? o.retry : retrySchema(options.retry, 'resilience.retry'),
     priority: priorityOf(options?.priority, init?.priority),
     options,
     waitUntil: options?.waitUntil,

@@ -13,8 +13,6 @@ export interface LatencyGate extends Gate<LatencySummary, true> {
  * attempts (a caller's abort, a hedge that lost) and refusals are not recorded: they say nothing.
  */
 export function latencyStage(): LatencyGate {
-  // The summary's place among the key's states is the same for every call of an instance.
-  let index = -1
   return {
     name: 'latency',
     forKey: (key) => new LatencySummary(key),
@@ -25,9 +23,7 @@ export function latencyStage(): LatencyGate {
     settle(summary, _attempt, _ticket, outcome) {
       if (reachedNetwork(outcome)) summary.record(outcome.duration)
     },
-    of(call) {
-      if (index < 0) index = call.states.findIndex((state) => state instanceof LatencySummary)
-      return call.states[index] as LatencySummary | undefined
-    },
+    // The innermost stage of every chain (buildChain puts it last): a key's last state is its summary.
+    of: (call) => call.states.at(-1) as LatencySummary | undefined,
   }
 }

@@ -3,10 +3,9 @@ import type { LatencyGate } from './latency.js'
 import type { AnyStage } from './pipeline.js'
 import type { Gate, Runtime, Stage, Wrapper } from './types.js'
 
-/** A key's state of a stage whose code has not arrived yet: made on first use once it has. */
+/** A key's state of a stage whose code has not arrived yet: made on first use once it has (`state` is then set, maybe to undefined). */
 interface Held {
   readonly key: string
-  made: boolean
   state?: unknown
 }
 
@@ -27,18 +26,15 @@ function lazyStage(name: string, kind: 'wrapper' | 'gate', load: () => Promise<A
   )
   // Only called once the stage is there.
   const stateOf = (held: Held) => {
-    if (!held.made) {
-      held.state = stage!.forKey?.(held.key)
-      held.made = true
-    }
+    if (!('state' in held)) held.state = stage!.forKey?.(held.key)
     return held.state
   }
   const lazy: AnyStage = {
     name,
-    forKey: (key): Held => ({ key, made: false }),
-    busy: (held: Held) => held.made && stage!.busy?.(held.state) === true,
+    forKey: (key): Held => ({ key }),
+    busy: (held: Held) => 'state' in held && stage!.busy?.(held.state) === true,
     report(held: Held, snapshot, t) {
-      if (held.made) stage!.report?.(held.state, snapshot, t)
+      if ('state' in held) stage!.report?.(held.state, snapshot, t)
     },
   }
   if (kind === 'wrapper') {

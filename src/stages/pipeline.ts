@@ -39,10 +39,8 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
   /** An attempt as the gates see it, with what they lent it (inner last) and `end`, which gives it back. */
   class Flight implements Attempt {
     start = 0
-    /** What each gate lent, by gate (sized once: no growing per attempt). */
-    readonly tickets: unknown[] = new Array(gates.length)
-    /** How many gates admitted it, outer first. */
-    admitted = 0
+    /** What each gate that admitted it lent, outer first (its length: how many admitted it). */
+    readonly tickets: unknown[] = []
     constructor(
       readonly call: Call,
       readonly signal: AbortSignal | undefined,
@@ -52,7 +50,7 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
     /** Settles the gates that admitted the attempt, inner first, with its outcome; returns the outcome. */
     end(outcome: Outcome): Outcome {
       const { tickets, call } = this
-      for (let i = this.admitted; i-- > 0; ) gates[i]!.settle?.(call.states[slots[i]!], this, tickets[i], outcome)
+      for (let i = tickets.length; i-- > 0; ) gates[i]!.settle?.(call.states[slots[i]!], this, tickets[i], outcome)
       return outcome
     }
   }
@@ -76,10 +74,10 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
       const ticket = gates[i]!.admit?.(flight.call.states[slots[i]!], flight, t)
       if (ticket instanceof Promise) {
         const next = i + 1
-        return ticket.then((waited) => (isDenial(waited) ? waited : ((flight.tickets[flight.admitted++] = waited), admit(next, flight, now()))))
+        return ticket.then((waited) => (isDenial(waited) ? waited : (flight.tickets.push(waited), admit(next, flight, now()))))
       }
       if (isDenial(ticket)) return ticket
-      flight.tickets[flight.admitted++] = ticket
+      flight.tickets.push(ticket)
     }
     flight.start = t
     return undefined

@@ -23,6 +23,8 @@ describe('the chain', () => {
   it('adds the stages that are off by default where they belong, only when on', () => {
     const { chain } = buildChain(normalizeOptions({ coalesce: true, hedge: {}, throttle: {} }), testRuntime().runtime)
     expect(policies(chain.order)).toEqual(['coalesce', 'fallback', 'total deadline', 'retry', 'hedge', 'throttle', 'bulkhead', 'breaker', 'attempt deadline', 'transport'])
+    // The hedge reads a key's latency summary as the key's last state: the latency gate stays the last stage.
+    expect(chain.order.slice(-3)).toEqual(['latency', 'attempt deadline', 'transport'])
   })
 
   it('leaves out what is off: it costs nothing', () => {
