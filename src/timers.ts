@@ -26,16 +26,19 @@ export class Lane {
   #timer: ReturnType<typeof setTimeout> | undefined
   /** When the armed host timer fires (the lane's clock). */
   #due = 0
+  readonly #clock: () => number
 
   /** `clock`: monotonic ms, so entries stay in the order they are due (a wall clock may step back, or jump and fire them early). */
   constructor(
     readonly ms: number,
-    readonly clock: () => number = () => performance.now(),
-  ) {}
+    clock = () => performance.now(),
+  ) {
+    this.#clock = clock
+  }
 
   /** Arms `fire` to run in `ms`; returns the entry that `disarm` takes. */
   arm(fire: () => void): LaneEntry {
-    const entry: LaneEntry = { at: this.clock() + this.ms, fire, prev: this.#tail, next: undefined, lane: this }
+    const entry: LaneEntry = { at: this.#clock() + this.ms, fire, prev: this.#tail, next: undefined, lane: this }
     if (this.#tail === undefined) this.#head = entry
     else this.#tail.next = entry
     this.#tail = entry
@@ -55,22 +58,15 @@ export class Lane {
     else next.prev = prev
   }
 
-  /** How many deadlines wait (for tests). */
-  get size(): number {
-    let n = 0
-    for (let entry = this.#head; entry !== undefined; entry = entry.next) n++
-    return n
-  }
-
   #armFor(at: number): void {
     this.#due = at
-    this.#timer = setTimeout(this.#tick, Math.max(0, at - this.clock()))
+    this.#timer = setTimeout(this.#tick, Math.max(0, at - this.#clock()))
   }
 
   /** Fires every deadline due, oldest first, then re-arms for the next one. */
   #tick = (): void => {
     // The host timer fired, so its time has come even if the clock says a hair less (a timer may fire early by rounding).
-    const t = Math.max(this.clock(), this.#due)
+    const t = Math.max(this.#clock(), this.#due)
     this.#timer = undefined
     for (let entry = this.#head; entry !== undefined && entry.at <= t; entry = this.#head) {
       this.disarm(entry)
