@@ -43,6 +43,14 @@ async function bundlePage() {
  */
 function setUpVariant(name) {
   const lib = globalThis.benchLib
+  // Counts the host timers each variant arms and the calls it makes: what a deadline costs depends on it.
+  const hostSetTimeout = globalThis.setTimeout
+  globalThis.timersArmed = 0
+  globalThis.callsMade = 0
+  globalThis.setTimeout = (...args) => {
+    globalThis.timersArmed++
+    return hostSetTimeout(...args)
+  }
   const url = 'https://bench.invalid/items/1'
   const response = new Response(null)
   const stub = async (_input, init) => {
@@ -89,8 +97,13 @@ async function runBlock(calls) {
   const fn = globalThis.variant
   const t0 = performance.now()
   for (let i = 0; i < calls; i++) await fn()
-  return ((performance.now() - t0) * 1e6) / calls
+  const ns = ((performance.now() - t0) * 1e6) / calls
+  globalThis.callsMade += calls
+  return ns
 }
+
+/** Runs in the page: host timers (setTimeout) armed and calls made so far. */
+const timersAndCalls = () => [globalThis.timersArmed, globalThis.callsMade]
 
 /** Runs in the page: hedges started, calls throttled and coalesced, failures (each should stay 0). */
 function stageTotals() {
@@ -188,6 +201,9 @@ export async function chromiumBench() {
     for (const name of peerNames) pages[name] = await openPage(browser, code, name)
     const peers = await measure(pages, peerNames, deadline - BUDGET_MS * 0.6)
     peersTable(peers)
+    const timers = await Promise.all(peerNames.map((name) => pages[name].evaluate(timersAndCalls)))
+    note(`host timers (setTimeout) armed: ${peerNames.map((name, v) => `${name} ${timers[v][0].toLocaleString('en-US')} in ${timers[v][1].toLocaleString('en-US')} calls`).join(', ')}`)
+    note(`  (in browsers an instance's attempt deadlines share one host timer, src/timers.ts: each attempt still gets its AbortController and its own deadline)`)
     for (const name of ['bare', 'cockatiel', 'floor']) await pages[name].close()
     for (const name of stageNames) pages[name] ??= await openPage(browser, code, name)
     const stages = await measure(pages, stageNames, deadline)
