@@ -254,14 +254,22 @@ describe('coalescing against a real server on 127.0.0.1', () => {
   })
 
   it('hedges belong to the shared call: 5 callers, one request and one hedge, the loser closed once', async () => {
-    const { rf, totals } = coalescingFetch({ hedge: { delay: 20, budget: false }, retry: false })
+    // Each request says when it was sent: under load the hedge may reach the server before the first request.
+    let sent = 0
+    const fetch: typeof globalThis.fetch = (input, init) => {
+      const headers = new Headers(init?.headers)
+      headers.set('x-sent', String(++sent))
+      return globalThis.fetch(input, { ...init, headers })
+    }
+    const { rf, totals } = coalescingFetch({ fetch, hedge: { delay: 20, budget: false }, retry: false })
     const calls = Array.from({ length: 5 }, () => rf(`${origin}/tail`))
     await requests(2)
-    answer(held[1]!, 'hedge won')
+    const [first, hedge] = ['1', '2'].map((n) => held.find((h) => h.req.headers['x-sent'] === n)!)
+    answer(hedge!, 'hedge won')
     const responses = await Promise.all(calls)
     expect(await Promise.all(responses.map((r) => r.text()))).toEqual(Array(5).fill('hedge won'))
     expect(responses.map((r) => resilienceInfo(r)?.hedged)).toEqual(Array(5).fill(true))
-    await held[0]!.closedEarly
+    await first!.closedEarly
     expect(totals()).toMatchObject({ requests: 5, coalesced: 4, hedges: 1 })
     await settle()
     expect(held).toHaveLength(2)
