@@ -186,7 +186,8 @@ export const normalizeFallback = (value: unknown): NormalizedFallback | false =>
 export const normalizeHedge = (value: unknown): NormalizedHedge | false => orFalse(hedgeSchema)(value ?? false, 'hedge')
 export const normalizeThrottle = (value: unknown): NormalizedThrottle | false => orFalse(throttleSchema)(value ?? false, 'throttle')
 
-const DEFAULT_TIMEOUT = timeoutSchema({}, 'timeout')
+// Pure: a bundle that never reads it (the browser's) drops it.
+const DEFAULT_TIMEOUT = /* @__PURE__ */ timeoutSchema({}, 'timeout')
 
 export function normalizeTimeout(value: number | TimeoutOptions | false | undefined, path = 'timeout'): NormalizedTimeout {
   return value === undefined ? DEFAULT_TIMEOUT : timeoutSchema(value, path)

@@ -15,9 +15,9 @@ const passThrough: AnyStage = { name: '', run: (call, next) => next(call), admit
 /**
  * A stage whose code loads as its own chunk when the instance is created, so an option that is off
  * costs nothing up front; a call that needs it before the chunk arrives waits for it (once). It is a
- * wrapper (forwards `run`) or a gate (forwards `admit` and `settle`), as `kind` says.
+ * wrapper (forwards `run`) when `wrapper` is true, else a gate (forwards `admit` and `settle`).
  */
-function lazyStage(name: string, kind: 'wrapper' | 'gate', load: () => Promise<AnyStage | undefined>): AnyStage {
+function lazyStage(name: string, wrapper: boolean, load: () => Promise<AnyStage | undefined>): AnyStage {
   let stage: AnyStage | undefined
   // A chunk that fails to load leaves the stage off: the calls go on without it.
   const loading = load().then(
@@ -37,7 +37,7 @@ function lazyStage(name: string, kind: 'wrapper' | 'gate', load: () => Promise<A
       if ('state' in held) stage!.report?.(held.state, snapshot, t)
     },
   }
-  if (kind === 'wrapper') {
+  if (wrapper) {
     lazy.run = (call, next, held) => (stage ? stage.run!(call, next, stateOf(held as Held)) : loading.then(() => lazy.run!(call, next, held)))
   } else {
     lazy.admit = (held, attempt, t) => (stage ? stage.admit!(stateOf(held as Held), attempt, t) : loading.then(() => lazy.admit!(held, attempt, t)))
@@ -48,18 +48,18 @@ function lazyStage(name: string, kind: 'wrapper' | 'gate', load: () => Promise<A
 
 /** The hedge wrapper, loaded as its own chunk. */
 export function lazyHedgeStage(options: NormalizedHedge | false, runtime: Runtime, latency: LatencyGate): Wrapper<Held> | undefined {
-  if (options) return lazyStage('hedge', 'wrapper', () => import('./hedge.js').then((m) => m.hedgeStage(options, runtime, latency))) as Wrapper<Held>
+  if (options) return lazyStage('hedge', true, () => import('./hedge.js').then((m) => m.hedgeStage(options, runtime, latency))) as Wrapper<Held>
 }
 
 /** The throttle gate, loaded as its own chunk. */
 export function lazyThrottleStage(options: NormalizedThrottle | false, runtime: Runtime): Gate<Held, unknown> | undefined {
-  if (options) return lazyStage('throttle', 'gate', () => import('./throttle.js').then((m) => m.throttleStage(options, runtime) as Stage)) as Gate<Held>
+  if (options) return lazyStage('throttle', false, () => import('./throttle.js').then((m) => m.throttleStage(options, runtime) as Stage)) as Gate<Held>
 }
 
 /** The coalescing wrapper, loaded as its own chunk. */
 export function lazyCoalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Held> | undefined {
   if (!enabled) return undefined
-  const stage = lazyStage('coalesce', 'wrapper', () => import('./coalesce.js').then((m) => m.coalesceStage(enabled, runtime)))
+  const stage = lazyStage('coalesce', true, () => import('./coalesce.js').then((m) => m.coalesceStage(enabled, runtime)))
   // A GET may join a call in flight (a half-open breaker's probe included) rather than be refused at once.
   stage.answersRefusals = (call) => call.method === 'GET' && call.options?.coalesce !== false
   return stage as Wrapper<Held>

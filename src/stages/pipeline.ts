@@ -125,9 +125,10 @@ export function compose(given: readonly (AnyStage | undefined)[], innermost: Inn
   let run = attempt
   for (let i = stages.length; i-- > 0; ) {
     const wrapper = stages[i] as Wrapper
-    const [inner, slot] = [run, i]
+    // `i` is this iteration's own binding (a `let` of the loop): the closure keeps it.
+    const inner = run
     // A wrapper's `next(call, controller)` reaches the gates with it only when it is the innermost wrapper (hedging).
-    if (wrapper.run !== undefined) run = (call) => wrapper.run(call, inner, call.states[slot])
+    if (wrapper.run !== undefined) run = (call) => wrapper.run(call, inner, call.states[i])
   }
   return {
     stages,

@@ -21,8 +21,7 @@ export function totalDeadlineStage(): TotalDeadline {
       return next(call)
     },
     refuses(_state, call, t) {
-      const deadline = call.deadline
-      return deadline !== undefined && t >= deadline ? refusal('deadline', new TimeoutError(call.timeout.total as number, 'total')) : undefined
+      return t >= (call.deadline ?? Infinity) ? refusal('deadline', new TimeoutError(call.timeout.total as number, 'total')) : undefined
     },
   }
 }
