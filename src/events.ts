@@ -1,15 +1,8 @@
 import type { ResilienceEventMap, ResilienceEventType } from './types.js'
 
-// CustomEvent is global from Node 19; a minimal stand-in keeps Node 18 working.
-const CustomEventImpl: typeof CustomEvent =
-  globalThis.CustomEvent ??
-  (class<T> extends Event {
-    readonly detail: T
-    constructor(type: string, init?: CustomEventInit<T>) {
-      super(type, init)
-      this.detail = init?.detail as T
-    }
-  } as unknown as typeof CustomEvent)
+/** A CustomEvent; where there is none (Node 18), an Event with the same own `detail`. */
+const event = (type: string, detail: unknown): Event =>
+  globalThis.CustomEvent ? new CustomEvent(type, { detail }) : Object.assign(new Event(type), { detail })
 
 /**
  * An EventTarget that builds an event only for types someone has listened to:
@@ -28,6 +21,6 @@ export class Events extends EventTarget {
   }
 
   emit<T extends ResilienceEventType>(type: T, detail: ResilienceEventMap[T]): void {
-    if (this.#heard.has(type)) this.dispatchEvent(new CustomEventImpl(type, { detail }))
+    if (this.#heard.has(type)) this.dispatchEvent(event(type, detail))
   }
 }

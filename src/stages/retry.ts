@@ -16,12 +16,12 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
 
   /** The wait before retry `n` after `outcome`, or undefined when the call should not retry. */
   function delayBefore(call: Call, retry: NormalizedRetry, n: number, outcome: Outcome, spend: RetryBudget | undefined): number | undefined {
-    const { kind } = outcome
+    const response = outcome.kind === 'response' ? outcome.response : undefined
     if (n > retry.limit) return undefined
     // A response is retried for its status; a total timeout ends the call; an attempt timeout and a network error are retried.
-    if (kind === 'response' ? !retry.statusCodes.has(outcome.response.status) : kind !== 'error' && (kind !== 'timeout' || outcome.error.scope !== 'attempt')) return undefined
+    if (response ? !retry.statusCodes.has(response.status) : outcome.kind !== 'error' && (outcome.kind !== 'timeout' || outcome.error.scope !== 'attempt')) return undefined
     const t = now()
-    const retryAfter = kind === 'response' ? parseRetryAfter(outcome.response.headers.get('retry-after'), t) : undefined
+    const retryAfter = response && parseRetryAfter(response.headers.get('retry-after'), t)
     // A wait past any number (a Retry-After of hundreds of digits) is no retry, even with maxRetryAfter: Infinity.
     if (retryAfter !== undefined && (retryAfter > retry.maxRetryAfter || retryAfter === Infinity)) return undefined
     const delay = retryAfter ?? backoffDelay(n, retry.backoff)
