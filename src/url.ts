@@ -3,11 +3,6 @@ export function isRequest(input: unknown): input is Request {
   return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as Request).url === 'string'
 }
 
-/** The URL string of fetch's input, without parsing it. */
-export function urlOf(input: RequestInfo | URL): string {
-  return typeof input === 'string' ? input : input instanceof URL ? input.href : isRequest(input) ? input.url : String(input)
-}
-
 /**
  * A plain lower-case http(s) origin, read without the URL parser (the hot path): host characters
  * a-z 0-9 . - only, and a last label that does not start with a digit (it may be an IPv4 form the

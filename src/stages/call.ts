@@ -1,7 +1,7 @@
 import type { CallOptions, ResilienceInfo, ResilienceTotals, ResilientRequestInit } from '../types.js'
 import { checkCallOptions, retrySchema, timeoutSchema, type NormalizedOptions } from '../options.js'
 import { priorityOf } from '../priority.js'
-import { isRequest, originOf, urlOf } from '../url.js'
+import { isRequest, originOf } from '../url.js'
 import { tag } from '../info.js'
 import type { Keys } from './keys.js'
 import type { Call, Outcome } from './types.js'
@@ -88,6 +88,14 @@ export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): 
   if (response.coalesced) info.coalesced = true
   tag(response.response, info)
   return response.response
+}
+
+/**
+ * The URL string of fetch's input, without parsing it. Here, not in url.ts, which the lazy chunks share with
+ * the core: only the core reads it, so it stays in the core's own chunk (no import across the boundary).
+ */
+export function urlOf(input: RequestInfo | URL): string {
+  return typeof input === 'string' ? input : input instanceof URL ? input.href : isRequest(input) ? input.url : String(input)
 }
 
 function isAbortSignal(value: unknown): value is AbortSignal {
