@@ -1,6 +1,7 @@
 import type { ResilienceInfo } from './types.js'
 
-const infos = new WeakMap<Response, ResilienceInfo>()
+/** Each returned response's info; tagged through `tag`, or set directly on the hot path. */
+export const infos = new WeakMap<Response, ResilienceInfo>()
 
 /** How a response returned by a resilient fetch came to be: from the network or from the fallback store. */
 export function resilienceInfo(response: Response): ResilienceInfo | undefined {

@@ -2,7 +2,7 @@ import type { CallOptions, ResilienceInfo, ResilienceTotals, ResilientRequestIni
 import { checkCallOptions, retrySchema, timeoutSchema, type NormalizedOptions } from '../options.js'
 import { priorityOf } from '../priority.js'
 import { isRequest, originOf } from '../url.js'
-import { tag } from '../info.js'
+import { infos } from '../info.js'
 import type { Keys } from './keys.js'
 import type { Call, Outcome } from './types.js'
 
@@ -41,7 +41,8 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
   const request = isRequest(input) ? input : undefined
   // As in fetch, init.signal (even null) wins over the Request's own.
   const signal = (init?.signal !== undefined ? init.signal : request?.signal) ?? undefined
-  if ((signal !== undefined && !isAbortSignal(signal)) || request?.bodyUsed) throw fetchError(input, init)
+  // An AbortSignal of any realm (duck-typed), and a body not read yet: else fetch itself refuses the request.
+  if ((signal !== undefined && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) || request?.bodyUsed) throw fetchError(input, init)
   if (signal?.aborted) throw signal.reason
   return {
     key,
@@ -86,7 +87,7 @@ export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): 
   if (storedAt !== undefined) info.storedAt = storedAt
   if (response.hedged) info.hedged = true
   if (response.coalesced) info.coalesced = true
-  tag(response.response, info)
+  infos.set(response.response, info)
   return response.response
 }
 
@@ -96,10 +97,6 @@ export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): 
  */
 export function urlOf(input: RequestInfo | URL): string {
   return typeof input === 'string' ? input : input instanceof URL ? input.href : isRequest(input) ? input.url : String(input)
-}
-
-function isAbortSignal(value: unknown): value is AbortSignal {
-  return typeof value === 'object' && typeof (value as AbortSignal).aborted === 'boolean' && typeof (value as AbortSignal).addEventListener === 'function'
 }
 
 /** The TypeError fetch itself rejects this request with (its message, in this runtime). */
