@@ -1,9 +1,5 @@
 import type { ResilienceEventMap, ResilienceEventType } from './types.js'
 
-/** A CustomEvent; where there is none (Node 18), an Event with the same own `detail`. */
-const event = (type: string, detail: unknown): Event =>
-  globalThis.CustomEvent ? new CustomEvent(type, { detail }) : Object.assign(new Event(type), { detail })
-
 /**
  * An EventTarget that builds an event only for types someone has listened to:
  * a call pays nothing for events nobody reads.
@@ -21,6 +17,7 @@ export class Events extends EventTarget {
   }
 
   emit<T extends ResilienceEventType>(type: T, detail: ResilienceEventMap[T]): void {
-    if (this.#heard.has(type)) this.dispatchEvent(event(type, detail))
+    // A CustomEvent; where there is none (Node 18), an Event with the same own `detail`.
+    if (this.#heard.has(type)) this.dispatchEvent(globalThis.CustomEvent ? new CustomEvent(type, { detail }) : Object.assign(new Event(type), { detail }))
   }
 }

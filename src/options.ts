@@ -35,18 +35,7 @@ import {
 
 type Window = { type: 'consecutive' } | { type: 'count'; size: number } | { type: 'time'; duration: number }
 
-/** The two sized windows, chosen by `type`. */
-const WINDOWS = {
-  count: struct({ type: anything<'count'>, size: positiveInteger }),
-  time: struct({ type: anything<'time'>, duration }),
-}
-const windowType = oneOf(['count', 'time'] as const)
-
-const window: Check<Window> = (value, path) => {
-  if (value === 'consecutive') return { type: value }
-  if (!isPlainObject(value)) fail(path, "'consecutive', { type: 'count', size } or { type: 'time', duration }", value, true)
-  return WINDOWS[windowType(value.type, `${path}.type`)](value, path)
-}
+// Most checks that one field alone uses are written in that field: a named one costs a few bytes in the browser bundle.
 
 /** A growing duration's cap must not sit under its start. */
 const maxAtLeastBase = <T extends { base: number; max: number }>(o: T, path: string): T => (o.max < o.base ? fail(`${path}.max`, `at least base (${o.base})`, o.max) : o)
@@ -62,7 +51,17 @@ const openDuration: Check<Checked<typeof openDurationBackoff>> = (value, path) =
 
 export const breakerSchema = refine(
   struct({
-    window: [window, { type: 'time', duration: 30_000 }],
+    window: [
+      // 'consecutive', or a sized window.
+      (value: unknown, path: string): Window => {
+        if (value === 'consecutive') return { type: value }
+        if (!isPlainObject(value)) fail(path, "'consecutive', { type: 'count', size } or { type: 'time', duration }", value, true)
+        // The two sized windows, chosen by `type`.
+        const sized = { count: struct({ type: anything<'count'>, size: positiveInteger }), time: struct({ type: anything<'time'>, duration }) }
+        return sized[oneOf(['count', 'time'] as const)(value.type, `${path}.type`)](value, path)
+      },
+      { type: 'time', duration: 30_000 },
+    ],
     failureThreshold: [positiveInteger, 5],
     failureRate: optional(ratio),
     slowCall: optional(struct({ duration, rate: ratio })),
@@ -107,16 +106,17 @@ export const timeoutSchema: Check<{ attempt: number | false; total: number | fal
 
 const budget = (ratioDefault: number, minDefault: number) => orFalse(struct({ ratio: [ratio, ratioDefault], min: [nonNegativeInteger, minDefault] }))
 
-const backoff = refine(
-  struct({ base: [duration, 300], max: optional(duration), jitter: [oneOf(['full', 'equal', 'none'] as const), 'full'] }),
-  (b, path) => maxAtLeastBase({ ...b, max: b.max ?? Math.max(10_000, b.base) }, path),
-)
-
 export const retryPolicy = struct({
   limit: [nonNegativeInteger, 2],
   methods: [methods, ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']],
   statusCodes: [statusCodes, [408, 429, 500, 502, 503, 504]],
-  backoff: [backoff, {}],
+  backoff: [
+    refine(
+      struct({ base: [duration, 300], max: optional(duration), jitter: [oneOf(['full', 'equal', 'none'] as const), 'full'] }),
+      (b, path) => maxAtLeastBase({ ...b, max: b.max ?? Math.max(10_000, b.base) }, path),
+    ),
+    {},
+  ],
   maxRetryAfter: [limit, 60_000],
   budget: [budget(0.2, 10), {}],
 })
@@ -125,22 +125,25 @@ export const retryPolicy = struct({
 export const retrySchema: Check<Checked<typeof retryPolicy> | false> = (value, path) =>
   value === false ? false : retryPolicy(typeof value === 'number' ? { limit: value } : value, path)
 
-const customStore = withMethods<FallbackStore>("'auto', 'memory' or a FallbackStore", ['get', 'put', 'delete', 'clear'])
-const store: Check<'auto' | 'memory' | FallbackStore> = (value, path) => (value === 'auto' || value === 'memory' ? value : customStore(value, path))
-
 export const fallbackSchema = struct({
-  store: [store, 'auto'],
+  store: [
+    // One of the stores built in, or the caller's own.
+    (value: unknown, path: string): 'auto' | 'memory' | FallbackStore =>
+      value === 'auto' || value === 'memory' ? value : withMethods<FallbackStore>("'auto', 'memory' or a FallbackStore", ['get', 'put', 'delete', 'clear'])(value, path),
+    'auto',
+  ],
   maxAge: [positiveLimit, 86_400_000],
   maxBodyBytes: [positiveInteger, 5 * 1024 * 1024],
   private: [boolean, false],
 })
 
-const percentiles = ['p90', 'p95', 'p99'] as const
-const hedgeDelay: Check<number | (typeof percentiles)[number]> = (value, path) =>
-  percentiles.includes(value as never) ? (value as 'p90') : typeof value === 'number' ? duration(value, path) : fail(path, "a number of ms or 'p90', 'p95', 'p99'", value, true)
-
 export const hedgeSchema = struct({
-  delay: [hedgeDelay, 'p95'],
+  delay: [
+    // ms, or a percentile of the key's recent latency.
+    (value: unknown, path: string): number | 'p90' | 'p95' | 'p99' =>
+      ['p90', 'p95', 'p99'].includes(value as never) ? (value as 'p90') : typeof value === 'number' ? duration(value, path) : fail(path, "a number of ms or 'p90', 'p95', 'p99'", value, true),
+    'p95',
+  ],
   maxHedges: [positiveInteger, 1],
   methods: [methods, ['GET', 'HEAD']],
   budget: [budget(0.1, 5), {}],

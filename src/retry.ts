@@ -9,8 +9,6 @@ export function backoffDelay(retry: number, backoff: NormalizedRetry['backoff'],
   return random() * exp
 }
 
-/** Month names, three letters each: a month's number is its offset / 3. */
-const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec'
 // The three HTTP-date forms (RFC 9110 §5.6.7), each capturing day, month, year, hours, minutes, seconds in that order.
 // Literals, not built from shared parts: gzip finds the repeats, and a literal needs no escaped backslashes.
 const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d\d) (\w{3}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT$/
@@ -32,7 +30,8 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   const m = IMF_FIXDATE.exec(trimmed) ?? RFC850_DATE.exec(trimmed) ?? ASCTIME_DATE.exec(trimmed)
   if (m === null) return undefined
   let [, day, , year, h, min, s] = m.map(Number) as DateFields
-  const offset = MONTHS.indexOf(m[2]!)
+  // Month names, three letters each: a month's number is its offset / 3.
+  const offset = 'JanFebMarAprMayJunJulAugSepOctNovDec'.indexOf(m[2]!)
   if (m[3]!.length === 2) {
     // RFC 850's two-digit year: one more than 50 years in the future is in the past century.
     const current = new Date(now).getUTCFullYear()

@@ -42,7 +42,11 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
   // As in fetch, init.signal (even null) wins over the Request's own.
   const signal = (init?.signal !== undefined ? init.signal : request?.signal) ?? undefined
   // An AbortSignal of any realm (duck-typed), and a body not read yet: else fetch itself refuses the request.
-  if ((signal !== undefined && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) || request?.bodyUsed) throw fetchError(input, init)
+  if ((signal !== undefined && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) || request?.bodyUsed) {
+    // Building the request throws the TypeError fetch itself would reject with (its message, in this runtime); else ours.
+    new Request(input, init)
+    throw new TypeError('fetch refuses this request: init.signal must be an AbortSignal and a Request body unused')
+  }
   if (signal?.aborted) throw signal.reason
   return {
     key,
@@ -97,14 +101,4 @@ export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): 
  */
 export function urlOf(input: RequestInfo | URL): string {
   return typeof input === 'string' ? input : input instanceof URL ? input.href : isRequest(input) ? input.url : String(input)
-}
-
-/** The TypeError fetch itself rejects this request with (its message, in this runtime). */
-function fetchError(input: RequestInfo | URL, init: RequestInit | undefined): TypeError {
-  try {
-    new Request(input, init)
-  } catch (error) {
-    return error as TypeError
-  }
-  return new TypeError('fetch refuses this request: init.signal must be an AbortSignal and a Request body unused')
 }
