@@ -76,15 +76,13 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
     )
   }
 
-  function snapshot(): ResilienceSnapshot {
-    const t = now()
-    const snap: ResilienceSnapshot = { at: t, breakers: [], bulkheads: [], totals: { ...totals }, latencies: [] }
-    for (const entry of keys.values()) chain.stages.forEach((stage, i) => stage.report?.(entry.states[i], snap, t))
-    return snap
-  }
-
   return Object.assign(rf, {
-    snapshot,
+    snapshot(): ResilienceSnapshot {
+      const t = now()
+      const snap: ResilienceSnapshot = { at: t, breakers: [], bulkheads: [], totals: { ...totals }, latencies: [] }
+      for (const entry of keys.values()) chain.stages.forEach((stage, i) => stage.report?.(entry.states[i], snap, t))
+      return snap
+    },
     breaker: breakerOf ?? ((): BreakerControl | undefined => undefined),
     addEventListener: events.addEventListener.bind(events),
     removeEventListener: events.removeEventListener.bind(events),
