@@ -1,7 +1,6 @@
 /** Turns the `fallback.store` option into a store: 'auto' picks the best storage this platform has, on first use. */
 import type { FallbackStore } from '../types.js'
-import type { Evictable } from './entry.js'
-import { openWithin, STORE_KIT } from './backend.js'
+import { openWithin, STORE_KIT, type Store } from './backend.js'
 
 /** 'memory' → a memory store; 'auto' → Cache API, else IndexedDB, else memory; a store → itself. */
 export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackStore {
@@ -43,16 +42,13 @@ async function cacheApiWorks(): Promise<boolean> {
 }
 
 /** A store that decides what it is on its first call, so creating a resilient fetch touches no storage. */
-function lazyStore(pick: () => Promise<FallbackStore>): FallbackStore & Evictable {
+function lazyStore(pick: () => Promise<FallbackStore>): Store {
   let picked: Promise<FallbackStore> | undefined
-  // A failed pick (a chunk that would not load) still leaves a working store.
-  const store = () => (picked ??= pick().catch(inMemory))
-  return {
-    get: async (key) => (await store()).get(key),
-    put: async (key, entry) => (await store()).put(key, entry),
-    delete: async (key) => (await store()).delete(key),
-    clear: async () => (await store()).clear(),
-    // Every store picked here is one of ours, and each can evict.
-    evict: async () => ((await store()) as FallbackStore & Evictable).evict(),
+  const lazy: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
+  // Every store picked here is one of ours, and each can evict.
+  for (const name of ['get', 'put', 'delete', 'clear', 'evict']) {
+    // A failed pick (a chunk that would not load) still leaves a working store.
+    lazy[name] = async (...args) => ((await (picked ??= pick().catch(inMemory))) as unknown as typeof lazy)[name]!(...args)
   }
+  return lazy as unknown as Store
 }

@@ -6,30 +6,40 @@
 import type { FallbackStore, StoredResponse } from '../types.js'
 import type { Evictable } from './entry.js'
 
-/** Where a store's backend may be missing or broken: the backend, opened lazily once, or memory after that failed. */
-export interface Degrading<B> {
-  /** Runs on the backend; the call that finds it unusable rejects with the reason, every later call runs in memory. */
-  run<T>(inBackend: (backend: B) => Promise<T>, inMemory: (memory: FallbackStore & Evictable) => Promise<T>): Promise<T>
-}
+/** A store of ours: each can evict. */
+export type Store = FallbackStore & Evictable
 
-export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: number): Degrading<B> {
+/** A store's methods, each run on the backend it is handed first. */
+export type OnBackend<B> = { [K in keyof Store]: (backend: B, ...args: Parameters<Store[K]>) => ReturnType<Store[K]> }
+
+/**
+ * A store on a backend that may be missing or broken, opened lazily once: each method runs on it, the call that finds it
+ * unusable rejects with the reason, and every later call runs the same method of a store in memory. The stores write only
+ * what runs on the backend; the memory side is this one loop, not a second copy of each method.
+ */
+export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: number, onBackend: OnBackend<B>): Store {
   let opening: Promise<B> | undefined
-  let memory: Promise<FallbackStore & Evictable> | undefined
-  return {
-    async run(inBackend, inMemory) {
-      if (memory !== undefined) return inMemory(await memory)
+  let memory: Promise<Methods> | undefined
+  const store: Methods = {}
+  for (const name in onBackend) {
+    store[name] = async (...args) => {
+      if (memory !== undefined) return (await memory)[name]!(...args)
       opening ??= open()
       let backend: B
       try {
         backend = await opening
       } catch (error) {
-        memory ??= import('./lru.js').then((m) => m.lruStore(maxEntries))
+        memory ??= import('./lru.js').then((m) => m.lruStore(maxEntries) as unknown as Methods)
         throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
       }
-      return inBackend(backend)
-    },
+      return (onBackend as unknown as Record<string, (backend: B, ...a: unknown[]) => Promise<unknown>>)[name]!(backend, ...args)
+    }
   }
+  return store as unknown as Store
 }
+
+/** A store's methods by name, as the loop above calls them. */
+type Methods = Record<string, (...args: unknown[]) => Promise<unknown>>
 
 /** Firefox private mode, blocked upgrades and broken profiles can leave an open pending forever; give up after this. */
 export const OPEN_TIMEOUT = 2_000

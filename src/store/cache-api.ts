@@ -4,9 +4,8 @@
  * schema: the defaults `cacheStore()` checks against are CACHE_API_DEFAULTS here. Entries are written as Responses under
  * synthetic https GET keys, with our own Cache-Control so the edge keeps them.
  */
-import type { FallbackStore, StoredResponse } from '../types.js'
-import type { Evictable } from './entry.js'
-import type { StoreKit } from './backend.js'
+import type { StoredResponse } from '../types.js'
+import type { Store, StoreKit } from './backend.js'
 
 /** cacheStore's defaults; its schema (store/options.ts) takes them from here. */
 export const CACHE_API_DEFAULTS = { cacheName: 'resilient-fetch', maxEntries: 500 }
@@ -24,71 +23,48 @@ const NOT_STORED = new Set(['set-cookie', 'set-cookie2', 'cf-cache-status', 'con
 const CACHE_CONTROL = 'public, max-age=31536000'
 
 /** A Cache API store on the cache `cacheName`, of at most `maxEntries` entries (see `cacheStore`); `kit` is backend.ts's STORE_KIT. */
-export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_API_DEFAULTS): FallbackStore & Evictable {
+export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_API_DEFAULTS): Store {
   // Keys in least-recently-used order; a Set keeps insertion order and re-adding moves a key to the end.
   const lru = new Set<string>()
   const touch = (key: string) => {
     lru.delete(key)
     lru.add(key)
   }
-  const backend = kit.degrading(() => open(cacheName, lru, kit), `cacheStore: Cache API "${cacheName}"`, maxEntries)
-
   async function dropOldest(cache: Cache, count: number): Promise<void> {
     const victims = [...lru].slice(0, count)
     for (const key of victims) lru.delete(key)
     await Promise.all(victims.map((key) => cache.delete(toRequest(key))))
   }
 
-  const self: FallbackStore & Evictable = {
-    get: (key) =>
-      backend.run(
-        async (cache) => {
-          const response = await cache.match(toRequest(key))
-          if (response === undefined) return undefined
-          const entry = await fromCached(response)
-          if (entry === undefined) {
-            lru.delete(key)
-            await cache.delete(toRequest(key))
-            throw new TypeError(`cacheStore: corrupt entry for ${key} deleted`)
-          }
-          touch(key)
-          return entry
-        },
-        (memory) => memory.get(key),
-      ),
-    put: (key, entry) =>
-      backend.run(
-        async (cache) => {
-          await cache.put(toRequest(key), toCached(entry))
-          touch(key)
-          if (lru.size > maxEntries) await dropOldest(cache, lru.size - maxEntries)
-        },
-        (memory) => memory.put(key, entry),
-      ),
-    delete: (key) =>
-      backend.run(
-        async (cache) => {
-          lru.delete(key)
-          await cache.delete(toRequest(key))
-        },
-        (memory) => memory.delete(key),
-      ),
-    clear: () =>
-      backend.run(
-        async (cache) => {
-          // Entry by entry, never caches.delete(): another tab's open Cache would go on serving the orphaned copies.
-          for (const key of await storedKeys(cache)) lru.add(key)
-          await dropOldest(cache, lru.size)
-        },
-        (memory) => memory.clear(),
-      ),
-    evict: () =>
-      backend.run(
-        (cache) => dropOldest(cache, Math.ceil(lru.size / 2)),
-        (memory) => memory.evict(),
-      ),
-  }
-  return self
+  return kit.degrading(() => open(cacheName, lru, kit), `cacheStore: Cache API "${cacheName}"`, maxEntries, {
+    async get(cache, key) {
+      const response = await cache.match(toRequest(key))
+      if (response === undefined) return undefined
+      const entry = await fromCached(response)
+      if (entry === undefined) {
+        lru.delete(key)
+        await cache.delete(toRequest(key))
+        throw new TypeError(`cacheStore: corrupt entry for ${key} deleted`)
+      }
+      touch(key)
+      return entry
+    },
+    async put(cache, key, entry) {
+      await cache.put(toRequest(key), toCached(entry))
+      touch(key)
+      if (lru.size > maxEntries) await dropOldest(cache, lru.size - maxEntries)
+    },
+    async delete(cache, key) {
+      lru.delete(key)
+      await cache.delete(toRequest(key))
+    },
+    async clear(cache) {
+      // Entry by entry, never caches.delete(): another tab's open Cache would go on serving the orphaned copies.
+      for (const key of await storedKeys(cache)) lru.add(key)
+      await dropOldest(cache, lru.size)
+    },
+    evict: (cache) => dropOldest(cache, Math.ceil(lru.size / 2)),
+  })
 }
 
 async function open(cacheName: string, lru: Set<string>, { openWithin }: StoreKit): Promise<Cache> {

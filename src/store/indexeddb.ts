@@ -5,9 +5,7 @@
  * small LRU index record, so eviction never scans values.
  */
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
-import type { FallbackStore } from '../types.js'
-import type { Evictable } from './entry.js'
-import type { StoreKit } from './backend.js'
+import type { Store, StoreKit } from './backend.js'
 
 /** idbStore's defaults; its schema (store/options.ts) takes them from here. */
 export const IDB_DEFAULTS = { dbName: 'resilient-fetch', maxEntries: 500 }
@@ -17,75 +15,52 @@ const STORE_NAME = 'responses'
 const INDEX_KEY = ['lru-index']
 
 /** An IndexedDB store in the database `dbName`, of at most `maxEntries` entries (see `idbStore`); `kit` is backend.ts's STORE_KIT. */
-export function indexedDbStore(kit: StoreKit, { dbName, maxEntries } = IDB_DEFAULTS): FallbackStore & Evictable {
-  const { run: use } = kit.degrading(() => open(dbName, kit), `idbStore: IndexedDB "${dbName}"`, maxEntries)
-
-  const self: FallbackStore & Evictable = {
-    get: (key) =>
-      use(
-        (store) =>
-          store('readwrite', (objects) =>
-            withIndex(objects, (lru, value) => {
-              if (value === undefined) return { lru, result: undefined }
-              const rest = lru.filter((k) => k !== key)
-              if (!kit.isStoredResponse(value)) {
-                objects.delete(key)
-                return { lru: rest, error: new TypeError(`idbStore: corrupt entry for ${key} deleted`) }
-              }
-              rest.push(key)
-              return { lru: rest, result: value }
-            }, key),
-          ),
-        (memory) => memory.get(key),
+export function indexedDbStore(kit: StoreKit, { dbName, maxEntries } = IDB_DEFAULTS): Store {
+  return kit.degrading(() => open(dbName, kit), `idbStore: IndexedDB "${dbName}"`, maxEntries, {
+    get: (store, key) =>
+      store('readwrite', (objects) =>
+        withIndex(objects, (lru, value) => {
+          if (value === undefined) return { lru, result: undefined }
+          const rest = lru.filter((k) => k !== key)
+          if (!kit.isStoredResponse(value)) {
+            objects.delete(key)
+            return { lru: rest, error: new TypeError(`idbStore: corrupt entry for ${key} deleted`) }
+          }
+          rest.push(key)
+          return { lru: rest, result: value }
+        }, key),
       ),
-    put: (key, entry) =>
-      use(
-        (store) =>
-          store('readwrite', (objects) =>
-            withIndex(objects, (lru) => {
-              const next = lru.filter((k) => k !== key)
-              next.push(key)
-              objects.put(entry, key)
-              for (const old of next.splice(0, Math.max(0, next.length - maxEntries))) objects.delete(old)
-              return { lru: next, result: undefined }
-            }),
-          ),
-        (memory) => memory.put(key, entry),
+    put: (store, key, entry) =>
+      store('readwrite', (objects) =>
+        withIndex(objects, (lru) => {
+          const next = lru.filter((k) => k !== key)
+          next.push(key)
+          objects.put(entry, key)
+          for (const old of next.splice(0, Math.max(0, next.length - maxEntries))) objects.delete(old)
+          return { lru: next, result: undefined }
+        }),
       ),
-    delete: (key) =>
-      use(
-        (store) =>
-          store('readwrite', (objects) =>
-            withIndex(objects, (lru) => {
-              objects.delete(key)
-              return { lru: lru.filter((k) => k !== key), result: undefined }
-            }),
-          ),
-        (memory) => memory.delete(key),
+    delete: (store, key) =>
+      store('readwrite', (objects) =>
+        withIndex(objects, (lru) => {
+          objects.delete(key)
+          return { lru: lru.filter((k) => k !== key), result: undefined }
+        }),
       ),
-    clear: () =>
-      use(
-        (store) =>
-          store('readwrite', (objects) => {
-            objects.clear()
-            return promisifyRequest(objects.transaction)
-          }),
-        (memory) => memory.clear(),
+    clear: (store) =>
+      store('readwrite', (objects) => {
+        objects.clear()
+        return promisifyRequest(objects.transaction)
+      }),
+    evict: (store) =>
+      store('readwrite', (objects) =>
+        withIndex(objects, (lru) => {
+          const dropped = lru.slice(0, Math.ceil(lru.length / 2))
+          for (const old of dropped) objects.delete(old)
+          return { lru: lru.slice(dropped.length), result: undefined }
+        }),
       ),
-    evict: () =>
-      use(
-        (store) =>
-          store('readwrite', (objects) =>
-            withIndex(objects, (lru) => {
-              const dropped = lru.slice(0, Math.ceil(lru.length / 2))
-              for (const old of dropped) objects.delete(old)
-              return { lru: lru.slice(dropped.length), result: undefined }
-            }),
-          ),
-        (memory) => memory.evict(),
-      ),
-  }
-  return self
+  })
 }
 
 type IndexStep<T> = { lru: string[]; result?: T; error?: unknown }
