@@ -1,5 +1,5 @@
 import type { BreakerControl, ResilienceSnapshot, ResilienceTotals, ResilientFetch, ResilientFetchOptions, ResilientRequestInit } from './types.js'
-import { normalizeOptions, type NormalizedOptions } from './options.js'
+import { optionsSchema, type NormalizedOptions } from './options.js'
 import { Events } from './events.js'
 import { now } from './clock.js'
 import { compose, type AnyStage } from './stages/pipeline.js'
@@ -37,7 +37,7 @@ export function buildChain(o: NormalizedOptions, runtime: Runtime) {
 
 /** A fetch with the resilience stages around it, built once for the instance. */
 export function createResilientFetch(options?: ResilientFetchOptions): ResilientFetch {
-  const o = normalizeOptions(options)
+  const o = optionsSchema(options, '')
   const events = new Events()
   const totals: ResilienceTotals = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }
   const { chain, fallback, breaker } = buildChain(o, { now, totals, events })

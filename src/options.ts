@@ -89,9 +89,8 @@ export const timeoutSchema: Check<{ attempt: number | false; total: number | fal
   if (typeof value === 'object' && value !== null) {
     const t = attemptAndTotal(value, path)
     // Both written, the attempt deadline past the total one: it would never fire, the total cuts every attempt first.
-    const written = value as TimeoutOptions
     // No deadline (false) is never past one: as an attempt it compares as 0, as a total it is Infinity.
-    if (written.attempt !== undefined && written.total !== undefined && (t.attempt as number) > ((t.total as number) || Infinity)) {
+    if ((value as TimeoutOptions).attempt !== undefined && (value as TimeoutOptions).total !== undefined && (t.attempt as number) > ((t.total as number) || Infinity)) {
       throw new RangeError(`${path}.attempt (${t.attempt} ms) must not exceed ${path}.total (${t.total} ms): the total deadline would cut every attempt first`)
     }
     return t
@@ -201,11 +200,11 @@ export function normalizeRetry(value: number | RetryOptions | false | undefined,
 }
 
 /** The per-call options: checked on every call that has them, so checked in place (nothing allocated). */
-const CALL_CHECKS: Record<keyof CallOptions, Check<unknown> | undefined> = {
+const CALL_CHECKS: Record<keyof CallOptions, Check<unknown>> = {
   key: nonEmptyString,
   // Normalized where the call reads them, with the same path.
-  timeout: undefined,
-  retry: undefined,
+  timeout: anything,
+  retry: anything,
   fallback: boolean,
   waitUntil: func,
   priority: oneOf(['high', 'normal', 'low'] as const),
@@ -217,6 +216,6 @@ const CALL_OPTIONS = Object.keys(CALL_CHECKS)
 /** Checks `init.resilience`; returns it as given (timeout and retry are normalized where the call uses them). */
 export function checkCallOptions(value: unknown): CallOptions {
   const given = record(value, 'resilience', CALL_OPTIONS)
-  for (const k in given) if (given[k] !== undefined) CALL_CHECKS[k as keyof CallOptions]?.(given[k], `resilience.${k}`)
+  for (const k in given) if (given[k] !== undefined) CALL_CHECKS[k as keyof CallOptions](given[k], `resilience.${k}`)
   return given as CallOptions
 }

@@ -81,18 +81,17 @@ export function keyOf(target: RequestInfo | URL, o: NormalizedOptions): string |
 /** Ends a call from its outcome: counts it, tags a response for resilienceInfo, or throws what fetch would. */
 export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): Response {
   if (outcome.kind === 'aborted') throw outcome.reason
-  const response = outcome.kind === 'response' ? outcome : undefined
-  if (response !== undefined && !response.failure) totals.successes++
+  if (outcome.kind === 'response' && !outcome.failure) totals.successes++
   else if (call.attempts > 0) totals.failures++
   else totals.rejected++
-  if (response === undefined) throw (outcome as { error: unknown }).error
-  const { storedAt } = response
+  if (outcome.kind !== 'response') throw outcome.error
+  const { storedAt } = outcome
   const info: ResilienceInfo = { source: storedAt === undefined ? 'network' : 'fallback', key: call.key, attempts: call.attempts }
   if (storedAt !== undefined) info.storedAt = storedAt
-  if (response.hedged) info.hedged = true
-  if (response.coalesced) info.coalesced = true
-  infos.set(response.response, info)
-  return response.response
+  if (outcome.hedged) info.hedged = true
+  if (outcome.coalesced) info.coalesced = true
+  infos.set(outcome.response, info)
+  return outcome.response
 }
 
 /**
