@@ -19,9 +19,10 @@ export const MAX_DURATION = MAX_TIMER_MS
 
 /** Throws for `value` at `path`: a TypeError when it has the wrong type, a RangeError when it is out of range. */
 export function fail(path: string, what: string, value: unknown, wrongType?: boolean): never {
-  // A number written as a string is the commonest slip: say so.
-  const hint = typeof value === 'string' && value.trim() !== '' && !Number.isNaN(+value) ? ` (a string: write ${value.trim()} without quotes)` : ''
-  throw new (wrongType ? TypeError : RangeError)(`${path} must be ${what}, got ${show(value)}${hint}`)
+  throw new (wrongType ? TypeError : RangeError)(
+    // A number written as a string is the commonest slip: say so.
+    `${path} must be ${what}, got ${show(value)}${typeof value === 'string' && value.trim() !== '' && !Number.isNaN(+value) ? ` (a string: write ${value.trim()} without quotes)` : ''}`,
+  )
 }
 
 /** A check from a test: `what` says what the value must be; `wrongType` makes the error a TypeError. */
@@ -94,9 +95,12 @@ export const anything = <T = unknown>(value: unknown): T => value as T
 
 /** One of a few literal values. */
 export function oneOf<const T extends readonly string[]>(values: T): Check<T[number]> {
-  // 'a', 'b' or 'c'
-  const listed = `'${values.join("', '")}'`.replace(/, (?=[^,]*$)/, ' or ')
-  return is((value) => values.includes(value as string), listed, true)
+  return is(
+    (value) => values.includes(value as string),
+    // 'a', 'b' or 'c'
+    `'${values.join("', '")}'`.replace(/, (?=[^,]*$)/, ' or '),
+    true,
+  )
 }
 
 /** An object with these methods (a store, a share, a binding); `what` names it in the error. */

@@ -121,8 +121,8 @@ export function compose(given: readonly (AnyStage | undefined)[], innermost: Inn
   // A stage that is off is not in the chain at all.
   const stages = given.filter((stage) => stage !== undefined)
   const answering = stages.filter((stage) => stage.answersRefusals !== undefined)
-  const { refuses, attempt } = gateRun(stages, innermost, now)
-  let run = attempt
+  // `run` starts as one attempt through the gates; each wrapper then wraps it, inner first.
+  let { refuses, attempt: run } = gateRun(stages, innermost, now)
   for (let i = stages.length; i-- > 0; ) {
     const wrapper = stages[i] as Wrapper
     // `i` is this iteration's own binding (a `let` of the loop): the closure keeps it.
