@@ -50,17 +50,17 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason)
     let timer: ReturnType<typeof setTimeout>
-    let left = ms
     const onAbort = () => {
       clearTimeout(timer)
       reject(signal!.reason)
     }
     const wait = (): void => {
       timer = setTimeout(() => {
-        if ((left -= MAX_TIMER_MS) > 0) return wait()
+        // `ms` counts down what is left to wait.
+        if ((ms -= MAX_TIMER_MS) > 0) return wait()
         signal?.removeEventListener('abort', onAbort)
         resolve()
-      }, Math.min(left, MAX_TIMER_MS))
+      }, Math.min(ms, MAX_TIMER_MS))
     }
     wait()
     signal?.addEventListener('abort', onAbort, { once: true })
