@@ -6,7 +6,7 @@ import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
 import { isStoredResponse, VARY_HEADER, varyRecordOf, within } from './store/backend.js'
 import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, storedHeader, toStored } from './store/entry.js'
-import { aborted, now as clockNow, originOf } from './core.js'
+import { now as clockNow, originOf } from './core.js'
 import type { Call, Outcome, Runtime } from './stages/types.js'
 
 export interface NormalizedFallbackOptions {
@@ -75,22 +75,18 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
   return new LastKnownGood(options, emit, now)
 }
 
-/** The stage's side of the fallback, which loads with this chunk: the Fallback, and what a failed call ends with. */
+/** The stage's side of the fallback, which loads with this chunk: the Fallback, and the copy a failed call is answered with. */
 export interface StageFallback extends Fallback {
-  /** The stored copy as the call's outcome (counted, announced), else the failure itself, or the caller's abort. */
-  answer(call: Call, outcome: Outcome, request: FallbackRequest): Promise<Outcome>
+  /** The stored copy as the call's outcome (counted, announced); undefined when there is none or the caller aborted. */
+  answer(call: Call, request: FallbackRequest): Promise<Outcome | undefined>
 }
 
 export function stageFallback(options: NormalizedFallbackOptions, { events, totals, now }: Runtime): StageFallback {
   const fallback = new LastKnownGood(options, (type, detail) => events.emit(type, detail), now) as LastKnownGood & StageFallback
-  fallback.answer = async (call, outcome, request) => {
-    const { signal } = call
-    // Bounded by the call's deadline and abort: a hung store never hangs the call.
-    const found = await fallback.recall(request, { signal, deadline: call.deadline })
-    if (found === undefined && !signal?.aborted) return outcome
-    // The failed response is no longer the answer: the copy is, or the caller's abort.
-    if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
-    if (found === undefined || signal?.aborted) return aborted(signal!.reason)
+  fallback.answer = async (call, request) => {
+    // Bounded by the call's deadline and abort (the call is the bound): a hung store never hangs the call.
+    const found = await fallback.recall(request, call)
+    if (found === undefined || call.signal?.aborted) return undefined
     totals.fallbacks++
     events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((now() - found.storedAt) / 1000)) })
     // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
@@ -149,7 +145,7 @@ class LastKnownGood implements Fallback {
     // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
     const limit = deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - this.#now()))
     try {
-      return await within(this.#lookup(key, request), limit, settleMessage(`store.get(${JSON.stringify(key)})`, limit), signal)
+      return await within(this.#lookup(key, request), limit, settleMessage('get', limit, key), signal)
     } catch (error) {
       // The caller's abort is the caller's, not the store's.
       if (signal?.aborted !== true) this.#fail(request.url, error)
@@ -167,7 +163,7 @@ class LastKnownGood implements Fallback {
     this.#writing.clear()
     // Never waits for a write in flight (a hung put must not hold up a logout): each is deleted when it lands.
     for (const key of this.#puts.values()) this.#orphans.set(key, (this.#orphans.get(key) ?? 0) + 1)
-    await within(this.#store.clear(), WRITE_LIMIT, settleMessage('store.clear()', WRITE_LIMIT))
+    await within(this.#store.clear(), WRITE_LIMIT, settleMessage('clear', WRITE_LIMIT))
   }
 
   #due(key: string, t: number): boolean {
@@ -202,7 +198,7 @@ class LastKnownGood implements Fallback {
   async #save(key: string, url: string, copy: Promise<StoredResponse | undefined>, storedAt: number, started: number): Promise<void> {
     try {
       const entry = await copy
-      if (entry !== undefined && started === this.#generation) return await within(this.#land(key, entry), WRITE_LIMIT, settleMessage(`store.put(${JSON.stringify(key)})`, WRITE_LIMIT))
+      if (entry !== undefined && started === this.#generation) return await within(this.#land(key, entry), WRITE_LIMIT, settleMessage('put', WRITE_LIMIT, key))
       // A copy that will not land frees the key for the next response.
       if (this.#takenAt.get(key) === storedAt) this.#takenAt.delete(key)
     } catch (error) {
@@ -230,9 +226,7 @@ class LastKnownGood implements Fallback {
 
   /** The copy for `key` that may answer `request`: one still being written first, else the store's. */
   async #lookup(key: string, request: FallbackRequest): Promise<Found | undefined> {
-    const pending = this.#writing.get(key)
-    const fresh = pending === undefined ? undefined : await pending.catch(() => undefined)
-    const entry: unknown = fresh ?? (await this.#store.get(key))
+    const entry: unknown = (await this.#writing.get(key)?.catch(() => undefined)) ?? (await this.#store.get(key))
     if (entry === undefined) return undefined
     if (!isStoredResponse(entry)) return this.#discard(key, request.url, new TypeError(`corrupt fallback entry for ${key} deleted`))
     const t = this.#now()
@@ -263,7 +257,8 @@ class LastKnownGood implements Fallback {
   }
 }
 
-const settleMessage = (what: string, ms: number) => `fallback store: ${what} did not settle within ${ms} ms`
+/** `store.get("GET https://...")`, or `store.clear()` with no key. */
+const settleMessage = (method: string, ms: number, key?: string) => `fallback store: store.${method}(${JSON.stringify(key) ?? ''}) did not settle within ${ms} ms`
 
 async function putOnce(store: FallbackStore, key: string, entry: StoredResponse): Promise<void> {
   try {

@@ -59,17 +59,19 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
       return outcome
     }
     const request = describe(call)
+    let served: Outcome | undefined
     try {
       await kept
-      return await (loaded ?? (await loading)).answer(call, outcome, request)
+      served = await (loaded ?? (await loading)).answer(call, request)
     } catch (error) {
       // The chunk would not load: there is no copy, the failure stands.
       failed(request.url, error)
-      if (!call.signal?.aborted) return outcome
-      // ...unless the caller aborted meanwhile, as after any recall: the failed response is not the answer then.
-      if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
-      return aborted(call.signal.reason)
     }
+    // No copy: the failure stands, unless the caller aborted meanwhile.
+    if (served === undefined && !call.signal?.aborted) return outcome
+    // The failed response is no longer the answer: the copy is, or the caller's abort.
+    if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
+    return served ?? aborted(call.signal!.reason)
   }
 
   return {
