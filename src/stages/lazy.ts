@@ -15,12 +15,13 @@ const passThrough: AnyStage = { name: '', run: (call, next) => next(call), admit
 /**
  * A stage whose code loads as its own chunk when the instance is created, so an option that is off
  * costs nothing up front; a call that needs it before the chunk arrives waits for it (once). It is a
- * wrapper (forwards `run`) when `wrapper` is true, else a gate (forwards `admit` and `settle`).
+ * wrapper (forwards `run`) when `wrapper` is true, else a gate (forwards `admit` and `settle`); `made`
+ * is the stage its chunk makes, once loaded.
  */
-function lazyStage(name: string, wrapper: boolean, load: () => Promise<AnyStage | undefined>): AnyStage {
+function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | undefined>): AnyStage {
   let stage: AnyStage | undefined
   // A chunk that fails to load leaves the stage off: the calls go on without it.
-  const loading = load().then(
+  const ready = made.then(
     (loaded) => (stage = loaded ?? passThrough),
     () => (stage = passThrough),
   )
@@ -38,9 +39,9 @@ function lazyStage(name: string, wrapper: boolean, load: () => Promise<AnyStage 
     },
   }
   if (wrapper) {
-    lazy.run = (call, next, held) => (stage ? stage.run!(call, next, stateOf(held as Held)) : loading.then(() => lazy.run!(call, next, held)))
+    lazy.run = (call, next, held) => (stage ? stage.run!(call, next, stateOf(held as Held)) : ready.then(() => lazy.run!(call, next, held)))
   } else {
-    lazy.admit = (held, attempt, t) => (stage ? stage.admit!(stateOf(held as Held), attempt, t) : loading.then(() => lazy.admit!(held, attempt, t)))
+    lazy.admit = (held, attempt, t) => (stage ? stage.admit!(stateOf(held as Held), attempt, t) : ready.then(() => lazy.admit!(held, attempt, t)))
     lazy.settle = (held, attempt, ticket, outcome) => stage?.settle!(stateOf(held as Held), attempt, ticket, outcome)
   }
   return lazy
@@ -48,18 +49,18 @@ function lazyStage(name: string, wrapper: boolean, load: () => Promise<AnyStage 
 
 /** The hedge wrapper, loaded as its own chunk. */
 export function lazyHedgeStage(options: NormalizedHedge | false, runtime: Runtime, latency: LatencyGate): Wrapper<Held> | undefined {
-  if (options) return lazyStage('hedge', true, () => import('./hedge.js').then((m) => m.hedgeStage(options, runtime, latency))) as Wrapper<Held>
+  if (options) return lazyStage('hedge', true, import('./hedge.js').then((m) => m.hedgeStage(options, runtime, latency))) as Wrapper<Held>
 }
 
 /** The throttle gate, loaded as its own chunk. */
 export function lazyThrottleStage(options: NormalizedThrottle | false, runtime: Runtime): Gate<Held, unknown> | undefined {
-  if (options) return lazyStage('throttle', false, () => import('./throttle.js').then((m) => m.throttleStage(options, runtime) as Stage)) as Gate<Held>
+  if (options) return lazyStage('throttle', false, import('./throttle.js').then((m) => m.throttleStage(options, runtime) as Stage)) as Gate<Held>
 }
 
 /** The coalescing wrapper, loaded as its own chunk. */
 export function lazyCoalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Held> | undefined {
   if (!enabled) return undefined
-  const stage = lazyStage('coalesce', true, () => import('./coalesce.js').then((m) => m.coalesceStage(enabled, runtime)))
+  const stage = lazyStage('coalesce', true, import('./coalesce.js').then((m) => m.coalesceStage(enabled, runtime)))
   // A GET may join a call in flight (a half-open breaker's probe included) rather than be refused at once.
   stage.answersRefusals = (call) => call.method === 'GET' && call.options?.coalesce !== false
   return stage as Wrapper<Held>
