@@ -332,19 +332,13 @@ function varyMatches(entry: StoredResponse, requestHeaders: Headers): boolean {
 }
 
 /**
- * A hex SHA-256 of the request's Authorization and Cookie, so a private copy is served only to the same
- * credentials and no secret is kept at rest. undefined: no credentials; null: no digest here (insecure page).
- * The digest loads as its own chunk: only `private: true` stores credentialed copies, so the default path never
- * needs it (and every caller here is already async).
+ * The digest of the request's Authorization and Cookie that binds a private copy to them (store/digest.ts), or
+ * undefined when it has neither, or null when there is no digest here (insecure page). The digest loads as its own
+ * chunk: only `private: true` stores credentialed copies, so the default path never needs it (and every caller here
+ * is already async).
  */
 async function credentialOf(headers: Headers): Promise<string | undefined | null> {
-  const authorization = headers.get('authorization')
-  const cookie = headers.get('cookie')
-  if (authorization === null && cookie === null) return undefined
-  const subtle = globalThis.crypto?.subtle
-  if (subtle === undefined) return null
-  const { credentialDigest } = await import('./store/digest.js')
-  return credentialDigest(subtle, `${authorization ?? ''}\n${cookie ?? ''}`)
+  if (headers.has('authorization') || headers.has('cookie')) return (await import('./store/digest.js')).credentialDigest(headers)
 }
 
 function withoutFragment(url: string): string {

@@ -1,7 +1,13 @@
 /** The digest that binds a private fallback copy to its credentials: a chunk of its own, loaded only for credentialed requests. */
 
-/** The hex SHA-256 of `credentials` (a request's Authorization and Cookie, as fallback.ts joins them). */
-export async function credentialDigest(subtle: SubtleCrypto, credentials: string): Promise<string> {
-  const digest = await subtle.digest('SHA-256', new TextEncoder().encode(credentials))
+/**
+ * A hex SHA-256 of the request's Authorization and Cookie, so a private copy is served only to the same
+ * credentials and no secret is kept at rest. null: no digest here (insecure page). fallback.ts calls this only
+ * for a request that has one of the two (it answers undefined, no credentials, without loading this chunk).
+ */
+export async function credentialDigest(headers: Headers): Promise<string | null> {
+  const subtle = globalThis.crypto?.subtle
+  if (subtle === undefined) return null
+  const digest = await subtle.digest('SHA-256', new TextEncoder().encode(`${headers.get('authorization') ?? ''}\n${headers.get('cookie') ?? ''}`))
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('')
 }
