@@ -5,6 +5,7 @@
 import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
 import { isStoredResponse, VARY_HEADER, varyRecordOf, within } from './store/backend.js'
+import { credentialDigest } from './store/digest.js'
 import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, storedHeader, toStored } from './store/entry.js'
 import { now as clockNow, originOf } from './core.js'
 import type { Call, Outcome, Runtime } from './stages/types.js'
@@ -333,12 +334,11 @@ function varyMatches(entry: StoredResponse, requestHeaders: Headers): boolean {
 
 /**
  * The digest of the request's Authorization and Cookie that binds a private copy to them (store/digest.ts), or
- * undefined when it has neither, or null when there is no digest here (insecure page). The digest loads as its own
- * chunk: only `private: true` stores credentialed copies, so the default path never needs it (and every caller here
- * is already async).
+ * undefined when it has neither, or null when there is no digest here (insecure page). Part of this chunk, not one of
+ * its own: a recall runs when the upstream has failed, when another chunk may not load.
  */
 async function credentialOf(headers: Headers): Promise<string | undefined | null> {
-  if (headers.has('authorization') || headers.has('cookie')) return (await import('./store/digest.js')).credentialDigest(headers)
+  if (headers.has('authorization') || headers.has('cookie')) return credentialDigest(headers)
 }
 
 function withoutFragment(url: string): string {

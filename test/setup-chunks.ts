@@ -5,7 +5,6 @@
 await Promise.all([
   import('../src/fallback.js'),
   import('../src/store/lru.js'),
-  import('../src/store/digest.js'),
   import('../src/store/cache-api.js'),
   import('../src/store/indexeddb.js'),
   import('../src/stages/hedge.js'),

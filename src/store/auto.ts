@@ -2,32 +2,42 @@
 import type { FallbackStore } from '../types.js'
 import { openWithin, STORE_KIT, type Store } from './backend.js'
 
-/** 'memory' → a memory store; 'auto' → Cache API, else IndexedDB, else memory; a store → itself. */
+/**
+ * 'memory' → a memory store; 'auto' → Cache API, else IndexedDB, else memory; a store → itself. The chunk a store
+ * will need starts loading now (no storage is touched before first use): the first use may be a recall, when the
+ * upstream has failed and the network may be down.
+ */
 export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackStore {
-  if (spec === 'memory') return lazyStore(inMemory)
-  if (spec === 'auto') return lazyStore(pickStore)
+  if (spec === 'memory') return lazyStore(inMemory(preload(() => import('./lru.js'))))
+  if (spec === 'auto') return lazyStore(autoStore())
   return spec
 }
 
-async function pickStore(): Promise<FallbackStore> {
-  if (await cacheApiWorks()) {
+/** The 'auto' pick, with the chunk it will most likely load already loading. */
+function autoStore(): () => Promise<FallbackStore> {
+  const hasCaches = typeof globalThis.caches === 'object' && globalThis.caches !== null
+  const hasIdb = typeof globalThis.indexedDB === 'object' && globalThis.indexedDB !== null
+  const cacheApi = hasCaches ? preload(() => import('./cache-api.js')) : undefined
+  // A dynamic import keeps idb-keyval out of the core bundle; loaded now only where no Cache API comes first.
+  const indexedDb = hasIdb ? (hasCaches ? () => import('./indexeddb.js') : preload(() => import('./indexeddb.js'))) : undefined
+  const memory = inMemory(hasCaches || hasIdb ? () => import('./lru.js') : preload(() => import('./lru.js')))
+  return async () => {
     // The stores without their option schemas (the defaults need no checking): a smaller chunk.
-    const { cacheApiStore } = await import('./cache-api.js')
-    return cacheApiStore(STORE_KIT)
+    if (cacheApi !== undefined && (await cacheApiWorks())) return (await cacheApi()).cacheApiStore(STORE_KIT)
+    if (indexedDb !== undefined) return (await indexedDb()).indexedDbStore(STORE_KIT)
+    return memory()
   }
-  if (typeof globalThis.indexedDB === 'object' && globalThis.indexedDB !== null) {
-    // A dynamic import keeps idb-keyval out of the core bundle.
-    const { indexedDbStore } = await import('./indexeddb.js')
-    return indexedDbStore(STORE_KIT)
-  }
-  return inMemory()
 }
 
-/** The LRU in memory, loaded as its own chunk: the default path never needs it. */
-async function inMemory(): Promise<FallbackStore> {
-  const { lruStore } = await import('./lru.js')
-  return lruStore()
+/** Starts loading a chunk now; a load that failed is tried again when the chunk is needed. */
+function preload<T>(load: () => Promise<T>): () => Promise<T> {
+  const loading = load()
+  loading.catch(() => {})
+  return () => loading.catch(load)
 }
+
+/** The LRU in memory, a chunk of its own: the default path in a browser never needs it. */
+const inMemory = (lru: () => Promise<typeof import('./lru.js')>) => async (): Promise<FallbackStore> => (await lru()).lruStore()
 
 /**
  * Probed, not just detected: Firefox private mode has `caches` but refuses to open one, while IndexedDB works;
@@ -45,10 +55,11 @@ async function cacheApiWorks(): Promise<boolean> {
 function lazyStore(pick: () => Promise<FallbackStore>): Store {
   let picked: Promise<FallbackStore> | undefined
   const lazy: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
+  // A failed pick (a chunk that would not load) still leaves a working store.
+  const fallback = inMemory(() => import('./lru.js'))
   // Every store picked here is one of ours, and each can evict.
   for (const name of ['get', 'put', 'delete', 'clear', 'evict']) {
-    // A failed pick (a chunk that would not load) still leaves a working store.
-    lazy[name] = async (...args) => ((await (picked ??= pick().catch(inMemory))) as unknown as typeof lazy)[name]!(...args)
+    lazy[name] = async (...args) => ((await (picked ??= pick().catch(fallback))) as unknown as typeof lazy)[name]!(...args)
   }
   return lazy as unknown as Store
 }

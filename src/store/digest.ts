@@ -1,9 +1,9 @@
-/** The digest that binds a private fallback copy to its credentials: a chunk of its own, loaded only for credentialed requests. */
+/** The digest that binds a private fallback copy to its credentials (it loads with the fallback's chunk: a recall needs it). */
 
 /**
  * A hex SHA-256 of the request's Authorization and Cookie, so a private copy is served only to the same
  * credentials and no secret is kept at rest. null: no digest here (insecure page). fallback.ts calls this only
- * for a request that has one of the two (it answers undefined, no credentials, without loading this chunk).
+ * for a request that has one of the two (a request with neither has no digest: undefined there).
  */
 export async function credentialDigest(headers: Headers): Promise<string | null> {
   const subtle = globalThis.crypto?.subtle

@@ -79,3 +79,59 @@ describe('resolveStore', () => {
     expect(await store.get('k')).toBeUndefined()
   })
 })
+
+describe("the store's chunk loads when the store is made, not at its first use (a recall, when the network may be down)", () => {
+  afterEach(() => {
+    vi.doUnmock('../../src/store/cache-api.js')
+    vi.doUnmock('../../src/store/indexeddb.js')
+    vi.resetModules()
+  })
+
+  /** resolveStore from a fresh module graph, with the Cache API and IndexedDB chunks counted as they load. */
+  async function counting(fail = false) {
+    vi.resetModules()
+    const loads = { cacheApi: 0, indexedDb: 0 }
+    for (const [path, name] of [['../../src/store/cache-api.js', 'cacheApi'], ['../../src/store/indexeddb.js', 'indexedDb']] as const) {
+      vi.doMock(path, async (importOriginal) => {
+        loads[name]++
+        if (fail && loads[name] === 1) throw new TypeError('Failed to fetch dynamically imported module')
+        return importOriginal()
+      })
+    }
+    const { resolveStore } = await import('../../src/store/auto.js')
+    return { resolveStore, loads }
+  }
+
+  it("'auto' with a Cache API: the Cache API chunk loads at once, before any storage is touched; IndexedDB's does not", async () => {
+    const fake = fakeCaches()
+    const open = vi.spyOn(fake.caches, 'open')
+    vi.stubGlobal('caches', fake.caches)
+    const { resolveStore, loads } = await counting()
+    const store = resolveStore('auto')
+    await vi.waitFor(() => expect(loads.cacheApi).toBe(1))
+    expect(open).not.toHaveBeenCalled()
+    expect(loads.indexedDb).toBe(0)
+    await store.put('k', entry('c'))
+    expect(loads).toEqual({ cacheApi: 1, indexedDb: 0 })
+    expect(fake.entries('resilient-fetch').size).toBe(1)
+  })
+
+  it("'auto' without a Cache API: the IndexedDB chunk loads at once", async () => {
+    vi.stubGlobal('caches', undefined)
+    const { resolveStore, loads } = await counting()
+    resolveStore('auto')
+    await vi.waitFor(() => expect(loads.indexedDb).toBe(1))
+    expect(loads.cacheApi).toBe(0)
+  })
+
+  it('a chunk that failed to load when the store was made is loaded again at first use', async () => {
+    const fake = fakeCaches()
+    vi.stubGlobal('caches', fake.caches)
+    const { resolveStore, loads } = await counting(true)
+    const store = resolveStore('auto')
+    await vi.waitFor(() => expect(loads.cacheApi).toBe(1))
+    await store.put('k', entry('c'))
+    expect(loads.cacheApi).toBe(2)
+    expect(fake.entries('resilient-fetch').size).toBe(1)
+  })
+})
