@@ -2,7 +2,10 @@
  * Attempt deadlines that share one host timer, where host timers are dear and belong to nobody: in
  * browsers a setTimeout + clearTimeout pair costs about 1.4 µs (Chromium 153), more than all else an
  * attempt does. Deadlines of one duration end in the order they start, so a lane keeps them in a
- * list: one host timer is armed for the first, and when it fires, re-armed for the next still there.
+ * list: one host timer is armed for the first, and when it fires, re-armed for the next still there
+ * from a task of its own (a message), never from the timer's callback: a timer armed by a timer
+ * nests, and browsers run a timer nested 5 deep in a page hidden for minutes once a minute (Chrome's
+ * intensive throttling), which would let a deadline run a minute late.
  * An attempt that ends unlinks its entry (no clearTimeout): sequential calls arm one host timer every
  * `ms`, not one a call. Node, Deno and Bun keep a timer per attempt (theirs are cheap, and a timer left
  * armed after the last call would keep the process alive), and workerd must (a timer belongs to the
@@ -26,14 +29,22 @@ export class Lane {
   #timer: ReturnType<typeof setTimeout> | undefined
   /** When the armed host timer fires (the lane's clock). */
   #due = 0
+  /** A re-arm is on its way in a task of its own: the host timer is not armed meanwhile, and arm() leaves it to the re-arm. */
+  #rearming = false
   readonly #clock: () => number
+  readonly #task: (run: () => void) => void
 
-  /** `clock`: monotonic ms, so entries stay in the order they are due (a wall clock may step back, or jump and fire them early). */
+  /**
+   * `clock`: monotonic ms, so entries stay in the order they are due (a wall clock may step back, or jump and fire them
+   * early). `task` runs its argument in a task of its own, not inside the timer's callback.
+   */
   constructor(
     readonly ms: number,
     clock = () => performance.now(),
+    task = messageTask(),
   ) {
     this.#clock = clock
+    this.#task = task
   }
 
   /** Arms `fire` to run in `ms`; returns the entry that `disarm` takes. */
@@ -43,7 +54,7 @@ export class Lane {
     else this.#tail.next = entry
     this.#tail = entry
     // A host timer already armed is due no later (the clock is monotonic): the entry waits for it.
-    if (this.#timer === undefined) this.#armFor(entry.at)
+    if (this.#timer === undefined && !this.#rearming) this.#armFor(entry.at)
     return entry
   }
 
@@ -63,7 +74,7 @@ export class Lane {
     this.#timer = setTimeout(this.#tick, Math.max(0, at - this.#clock()))
   }
 
-  /** Fires every deadline due, oldest first, then re-arms for the next one. */
+  /** Fires every deadline due, oldest first, then re-arms for the next one, from a task of its own. */
   #tick = (): void => {
     // The host timer fired, so its time has come even if the clock says a hair less (a timer may fire early by rounding).
     const t = Math.max(this.#clock(), this.#due)
@@ -72,7 +83,28 @@ export class Lane {
       this.disarm(entry)
       entry.fire()
     }
+    if (this.#head === undefined) return
+    this.#rearming = true
+    this.#task(this.#rearm)
+  }
+
+  #rearm = (): void => {
+    this.#rearming = false
     if (this.#head !== undefined) this.#armFor(this.#head.at)
+  }
+}
+
+/** Runs a function in a task of its own, through a message to itself (one channel, made on first use). */
+export function messageTask(): (run: () => void) => void {
+  let channel: MessageChannel | undefined
+  const queued: (() => void)[] = []
+  return (run) => {
+    if (channel === undefined) {
+      channel = new MessageChannel()
+      channel.port1.onmessage = () => queued.shift()?.()
+    }
+    queued.push(run)
+    channel.port2.postMessage(undefined)
   }
 }
 
@@ -81,5 +113,5 @@ export function sharesTimers(): boolean {
   const scope = globalThis as { document?: unknown; importScripts?: unknown; process?: { versions?: { node?: unknown } }; Deno?: unknown }
   // A bundler's `process` shim in a page has no versions.node; Node and Bun do (Deno 2 too, and it has Deno).
   const server = typeof scope.process?.versions?.node === 'string' || scope.Deno !== undefined
-  return !server && (typeof scope.document === 'object' || typeof scope.importScripts === 'function')
+  return !server && typeof MessageChannel === 'function' && (typeof scope.document === 'object' || typeof scope.importScripts === 'function')
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { Lane, sharesTimers } from '../src/timers.js'
+import { Lane, messageTask, sharesTimers } from '../src/timers.js'
 import { normalizeOptions } from '../src/options.js'
 import { TimeoutError } from '../src/errors.js'
 import { transportStage } from '../src/stages/transport.js'
@@ -8,13 +8,29 @@ import { testCall, testRuntime } from './stages/helpers.js'
 
 beforeEach(() => void vi.useFakeTimers({ now: 1_000_000 }))
 afterEach(() => {
-  vi.useRealTimers()
+  // Globals first: a stub of setTimeout made under fake timers holds the fake one as the original.
   vi.unstubAllGlobals()
+  vi.useRealTimers()
 })
+
+/** Every stand-in channel made. */
+const channels: unknown[] = []
+
+/** A stand-in for MessageChannel (Node's own ports would keep the test process alive): it delivers each message in a later task. */
+class FakeChannel {
+  port1: { onmessage: (() => void) | null } = { onmessage: null }
+  port2 = { postMessage: () => void setTimeout(() => this.port1.onmessage?.(), 0) }
+  constructor() {
+    channels.push(this)
+  }
+}
+
+/** Runs the re-arm at once (a lane's own task is a message, which fake time does not deliver). */
+const now = (run: () => void) => run()
 
 describe('Lane: deadlines of one duration under one host timer', () => {
   it('fires each deadline at its own time, not a millisecond before, oldest first', () => {
-    const lane = new Lane(100, Date.now)
+    const lane = new Lane(100, Date.now, now)
     const fired: string[] = []
     lane.arm(() => fired.push('a'))
     vi.advanceTimersByTime(10)
@@ -37,7 +53,7 @@ describe('Lane: deadlines of one duration under one host timer', () => {
   it('deadlines armed and disarmed in sequence (sequential calls) arm one host timer, not one each', () => {
     const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout')
     const clearTimeoutSpy = vi.spyOn(globalThis, 'clearTimeout')
-    const lane = new Lane(10_000, Date.now)
+    const lane = new Lane(10_000, Date.now, now)
     let fired = 0
     // Armed in the same millisecond, and then one a millisecond apart.
     lane.disarm(lane.arm(() => fired++))
@@ -56,7 +72,7 @@ describe('Lane: deadlines of one duration under one host timer', () => {
   })
 
   it('a disarmed deadline never fires; the host timer, due for it, re-arms for the next one still waiting', () => {
-    const lane = new Lane(100, Date.now)
+    const lane = new Lane(100, Date.now, now)
     const fired: string[] = []
     const a = lane.arm(() => fired.push('a'))
     vi.advanceTimersByTime(50)
@@ -73,7 +89,7 @@ describe('Lane: deadlines of one duration under one host timer', () => {
   })
 
   it('disarming a deadline twice, or after it fired, unlinks nothing else', () => {
-    const lane = new Lane(100, Date.now)
+    const lane = new Lane(100, Date.now, now)
     const fired: string[] = []
     const a = lane.arm(() => fired.push('a'))
     const b = lane.arm(() => fired.push('b'))
@@ -93,12 +109,96 @@ describe('Lane: deadlines of one duration under one host timer', () => {
 
   it('a deadline that is due fires when its host timer does, even if the clock reads a hair less (a timer may fire early by rounding)', () => {
     let lag = 0
-    const lane = new Lane(100, () => Date.now() - lag)
+    const lane = new Lane(100, () => Date.now() - lag, now)
     const fired: string[] = []
     lane.arm(() => fired.push('a'))
     lag = 1
     vi.advanceTimersByTime(100)
     expect(fired).toEqual(['a'])
+  })
+})
+
+describe('Lane: a host timer is never armed by the timer before it (no chain of nested timers)', () => {
+  it("the host timer of a lane under steady traffic stays below nesting level 5 (Chrome's intensive throttling)", () => {
+    const fakeSetTimeout = globalThis.setTimeout
+    // HTML's timer initialisation steps: a timer set while a timer task runs gets that task's nesting level + 1.
+    let running: number | undefined
+    const levels: number[] = []
+    vi.stubGlobal('setTimeout', (fn: () => void, ms: number) => {
+      const level = running === undefined ? 0 : running + 1
+      levels.push(level)
+      return fakeSetTimeout(() => {
+        const outer = running
+        running = level
+        try {
+          fn()
+        } finally {
+          running = outer
+        }
+      }, ms)
+    })
+    // The lane's own task runs outside any timer task, as a message does.
+    const ownTask = (run: () => void) => {
+      const outer = running
+      running = undefined
+      try {
+        run()
+      } finally {
+        running = outer
+      }
+    }
+    const lane = new Lane(10_000, Date.now, ownTask)
+    // Calls start from network events or promise reactions (nesting level 0), one a second, each taking 3 s.
+    const inFlight: ReturnType<Lane['arm']>[] = []
+    for (let s = 0; s < 120; s++) {
+      inFlight.push(lane.arm(() => {}))
+      if (inFlight.length > 3) lane.disarm(inFlight.shift()!)
+      vi.advanceTimersByTime(1_000)
+    }
+    expect(levels.length).toBeGreaterThan(10)
+    expect(Math.max(...levels)).toBeLessThan(5)
+  })
+
+  it('while the re-arm is on its way, a new deadline waits for it rather than arming a host timer of its own', () => {
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout')
+    const queued: (() => void)[] = []
+    const lane = new Lane(100, Date.now, (run) => queued.push(run))
+    const fired: string[] = []
+    lane.arm(() => fired.push('a'))
+    vi.advanceTimersByTime(50)
+    lane.arm(() => fired.push('b'))
+    vi.advanceTimersByTime(50)
+    expect(fired).toEqual(['a'])
+    expect(queued).toHaveLength(1)
+    lane.arm(() => fired.push('c'))
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(1)
+    queued.shift()!()
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(2)
+    vi.advanceTimersByTime(49)
+    expect(fired).toEqual(['a'])
+    vi.advanceTimersByTime(1)
+    expect(fired).toEqual(['a', 'b'])
+    queued.shift()!()
+    vi.advanceTimersByTime(50)
+    expect(fired).toEqual(['a', 'b', 'c'])
+    expect(queued).toHaveLength(0)
+  })
+
+  it('messageTask runs each function later, in a task of its own, in order, over one channel', async () => {
+    vi.useRealTimers()
+    channels.length = 0
+    vi.stubGlobal('MessageChannel', FakeChannel)
+    const task = messageTask()
+    const ran: number[] = []
+    const done = new Promise<void>((resolve) => {
+      task(() => ran.push(1))
+      task(() => ran.push(2))
+      task(() => (ran.push(3), resolve()))
+    })
+    expect(ran).toEqual([])
+    await done
+    expect(ran).toEqual([1, 2, 3])
+    expect(channels).toHaveLength(1)
   })
 })
 
@@ -132,6 +232,8 @@ describe('the attempt deadline where host timers are shared', () => {
   const attempt = (call: Call): Attempt => ({ call, signal: call.signal, start: Date.now() })
 
   function setup(options = {}) {
+    // The lane's own task: a message, delivered here as fake time passes.
+    vi.stubGlobal('MessageChannel', FakeChannel)
     const signals: AbortSignal[] = []
     const answers: ((r: Response) => void)[] = []
     const fetch = ((_: unknown, init?: RequestInit) =>
