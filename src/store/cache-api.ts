@@ -7,7 +7,7 @@
 import type { StoredResponse } from '../types.js'
 import type { Store, StoreKit } from './backend.js'
 
-/** cacheStore's defaults; its schema (store/options.ts) takes them from here. */
+/** cacheStore's defaults; its schema (store/cache-options.ts) takes them from here. */
 export const CACHE_API_DEFAULTS = { cacheName: 'resilient-fetch', maxEntries: 500 }
 
 /** Cache keys must be http(s) GET Requests; `.invalid` can never be a real host. */

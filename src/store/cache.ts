@@ -3,7 +3,7 @@
  * checked here, the store itself is cache-api.ts.
  */
 import type { FallbackStore } from '../types.js'
-import { cacheStoreSchema } from './options.js'
+import { cacheStoreSchema } from './cache-options.js'
 import { cacheApiStore } from './cache-api.js'
 import { STORE_KIT } from './backend.js'
 

@@ -3,7 +3,7 @@
  * store itself is indexeddb.ts.
  */
 import type { FallbackStore } from '../types.js'
-import { idbStoreSchema } from './options.js'
+import { idbStoreSchema } from './idb-options.js'
 import { indexedDbStore } from './indexeddb.js'
 import { STORE_KIT } from './backend.js'
 

@@ -7,7 +7,7 @@
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import type { Store, StoreKit } from './backend.js'
 
-/** idbStore's defaults; its schema (store/options.ts) takes them from here. */
+/** idbStore's defaults; its schema (store/idb-options.ts) takes them from here. */
 export const IDB_DEFAULTS = { dbName: 'resilient-fetch', maxEntries: 500 }
 
 const STORE_NAME = 'responses'
