@@ -101,7 +101,7 @@ export function messageTask(): (run: () => void) => void {
   return (run) => {
     if (channel === undefined) {
       channel = new MessageChannel()
-      channel.port1.onmessage = () => queued.shift()?.()
+      channel.port1.onmessage = () => queued.shift()!()
     }
     queued.push(run)
     channel.port2.postMessage(undefined)

@@ -182,6 +182,22 @@ describe('Lane: a host timer is never armed by the timer before it (no chain of 
     vi.advanceTimersByTime(50)
     expect(fired).toEqual(['a', 'b', 'c'])
     expect(queued).toHaveLength(0)
+    // Idle again: the next deadline arms a host timer of its own at once.
+    lane.arm(() => fired.push('d'))
+    vi.advanceTimersByTime(100)
+    expect(fired).toEqual(['a', 'b', 'c', 'd'])
+  })
+
+  it('a re-arm that arrives after the deadline it was for was disarmed arms nothing', () => {
+    const queued: (() => void)[] = []
+    const lane = new Lane(100, Date.now, (run) => queued.push(run))
+    lane.arm(() => {})
+    vi.advanceTimersByTime(50)
+    const b = lane.arm(() => {})
+    vi.advanceTimersByTime(50)
+    lane.disarm(b)
+    queued.shift()!()
+    expect(vi.getTimerCount()).toBe(0)
   })
 
   it('messageTask runs each function later, in a task of its own, in order, over one channel', async () => {
@@ -225,6 +241,7 @@ describe('where host timers are shared', () => {
     expect(shares({ process: undefined, document: {}, Deno: {} })).toBe(false)
     expect(shares({ process: { versions: { node: '22.0.0', bun: '1.4.4' } }, document: {} })).toBe(false)
     expect(shares({ process: undefined })).toBe(false)
+    expect(shares({ process: undefined, document: {}, MessageChannel: undefined })).toBe(false)
   })
 })
 
