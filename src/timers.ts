@@ -41,7 +41,7 @@ export class Lane {
   constructor(
     readonly ms: number,
     clock = () => performance.now(),
-    task = messageTask(),
+    task = inOwnTask,
   ) {
     this.#clock = clock
     this.#task = task
@@ -79,13 +79,14 @@ export class Lane {
     // The host timer fired, so its time has come even if the clock says a hair less (a timer may fire early by rounding).
     const t = Math.max(this.#clock(), this.#due)
     this.#timer = undefined
+    // Set before firing: a deadline armed by a firing one (an abort listener) waits for the re-arm, no timer of its own.
+    this.#rearming = true
     for (let entry = this.#head; entry !== undefined && entry.at <= t; entry = this.#head) {
       this.disarm(entry)
       entry.fire()
     }
-    if (this.#head === undefined) return
-    this.#rearming = true
-    this.#task(this.#rearm)
+    if (this.#head === undefined) this.#rearming = false
+    else this.#task(this.#rearm)
   }
 
   #rearm = (): void => {
@@ -94,7 +95,7 @@ export class Lane {
   }
 }
 
-/** Runs a function in a task of its own, through a message to itself (one channel, made on first use). */
+/** Runs a function in a task of its own, through a message to itself (one channel, made on first use, in order). */
 export function messageTask(): (run: () => void) => void {
   let channel: MessageChannel | undefined
   const queued: (() => void)[] = []
@@ -107,6 +108,9 @@ export function messageTask(): (run: () => void) => void {
     channel.port2.postMessage(undefined)
   }
 }
+
+/** The lanes' own task: one channel for all of them (a started port is kept until closed, so not one per instance). */
+const inOwnTask = /* @__PURE__ */ messageTask()
 
 /** Whether host timers are shared here: in a page or a browser worker, not in Node, Deno, Bun nor workerd (nor Node with a DOM). */
 export function sharesTimers(): boolean {

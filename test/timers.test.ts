@@ -198,6 +198,11 @@ describe('Lane: a host timer is never armed by the timer before it (no chain of 
     lane.disarm(b)
     queued.shift()!()
     expect(vi.getTimerCount()).toBe(0)
+    // Idle: the next deadline arms a host timer at once.
+    let fired = false
+    lane.arm(() => (fired = true))
+    vi.advanceTimersByTime(100)
+    expect(fired).toBe(true)
   })
 
   it('messageTask runs each function later, in a task of its own, in order, over one channel', async () => {
@@ -215,6 +220,48 @@ describe('Lane: a host timer is never armed by the timer before it (no chain of 
     await done
     expect(ran).toEqual([1, 2, 3])
     expect(channels).toHaveLength(1)
+  })
+})
+
+describe('Lane: what arms and what is kept', () => {
+  it('a deadline armed by a firing one (from an abort listener) waits for the re-arm: no stray host timer fires a later deadline early', () => {
+    const queue: (() => void)[] = []
+    const lane = new Lane(1_000, Date.now, (run) => void queue.push(run))
+    const deliver = () => queue.splice(0).forEach((run) => run())
+    let second: ReturnType<Lane['arm']> | undefined
+    // Due at 1000; firing, it arms another (due 2000) in the timer's own callback.
+    lane.arm(() => (second = lane.arm(() => {})))
+    vi.advanceTimersByTime(500)
+    lane.arm(() => {})
+    vi.advanceTimersByTime(500)
+    expect(vi.getTimerCount()).toBe(0)
+    deliver()
+    vi.advanceTimersByTime(200)
+    lane.disarm(second!)
+    let thirdAt: number | undefined
+    lane.arm(() => (thirdAt = Date.now() - 1_000_000))
+    vi.advanceTimersByTime(300)
+    deliver()
+    vi.advanceTimersByTime(500)
+    deliver()
+    vi.advanceTimersByTime(300)
+    expect(thirdAt).toBe(2_200)
+  })
+
+  it("every instance's lane re-arms through one channel (a started port is kept until closed: not one per instance)", () => {
+    channels.length = 0
+    vi.stubGlobal('MessageChannel', FakeChannel)
+    for (let i = 0; i < 50; i++) {
+      const lane = new Lane(100)
+      lane.arm(() => {})
+      vi.advanceTimersByTime(50)
+      lane.arm(() => {})
+      // The first falls due with the second left: a re-arm by message, then the second falls due.
+      vi.advanceTimersByTime(50)
+      vi.advanceTimersByTime(100)
+    }
+    expect(channels.length).toBeLessThanOrEqual(1)
+    expect(vi.getTimerCount()).toBe(0)
   })
 })
 

@@ -15,8 +15,8 @@ export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackS
 
 /** The 'auto' pick, with the chunk it will most likely load already loading. */
 function autoStore(): () => Promise<FallbackStore> {
-  const hasCaches = typeof globalThis.caches === 'object' && globalThis.caches !== null
-  const hasIdb = typeof globalThis.indexedDB === 'object' && globalThis.indexedDB !== null
+  const hasCaches = present(() => globalThis.caches)
+  const hasIdb = present(() => globalThis.indexedDB)
   const cacheApi = hasCaches ? preload(() => import('./cache-api.js')) : undefined
   // A dynamic import keeps idb-keyval out of the core bundle; loaded now only where no Cache API comes first.
   const indexedDb = hasIdb ? (hasCaches ? () => import('./indexeddb.js') : preload(() => import('./indexeddb.js'))) : undefined
@@ -26,6 +26,16 @@ function autoStore(): () => Promise<FallbackStore> {
     if (cacheApi !== undefined && (await cacheApiWorks())) return (await cacheApi()).cacheApiStore(STORE_KIT)
     if (indexedDb !== undefined) return (await indexedDb()).indexedDbStore(STORE_KIT)
     return memory()
+  }
+}
+
+/** Whether a storage global is there; reading it may throw (Firefox: indexedDB in a third-party iframe with cookies blocked). */
+function present(read: () => unknown): boolean {
+  try {
+    const value = read()
+    return typeof value === 'object' && value !== null
+  } catch {
+    return false
   }
 }
 

@@ -124,6 +124,26 @@ describe("the store's chunk loads when the store is made, not at its first use (
     expect(loads.cacheApi).toBe(0)
   })
 
+  it("'auto' where reading indexedDB throws (Firefox: a third-party iframe with cookies blocked) still makes a working store", async () => {
+    vi.stubGlobal('caches', undefined)
+    const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'indexedDB')
+    Object.defineProperty(globalThis, 'indexedDB', {
+      configurable: true,
+      get() {
+        throw new DOMException('The operation is insecure.', 'SecurityError')
+      },
+    })
+    try {
+      const { resolveStore, loads } = await counting()
+      const store = resolveStore('auto')
+      await store.put('k', entry('m'))
+      expect(text((await store.get('k'))!.body)).toBe('m')
+      expect(loads).toEqual({ cacheApi: 0, indexedDb: 0 })
+    } finally {
+      if (descriptor) Object.defineProperty(globalThis, 'indexedDB', descriptor)
+    }
+  })
+
   it('a chunk that failed to load when the store was made is loaded again at first use', async () => {
     const fake = fakeCaches()
     vi.stubGlobal('caches', fake.caches)
