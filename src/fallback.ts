@@ -189,7 +189,7 @@ class LastKnownGood implements Fallback {
 
   /** The entry to store, or undefined when it is not kept (too large, or credentials we cannot bind). */
   async #prepare(request: FallbackRequest, url: string, copy: Response, storedAt: number, extra: [string, string][]): Promise<StoredResponse | undefined> {
-    const credential = await credentialOf(request.headers)
+    const credential = await credentialDigest(request.headers)
     // Without a digest we cannot bind a credentialed copy to its user, so we keep none.
     if (credential === null) return void copy.body?.cancel().catch(() => {})
     if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
@@ -236,17 +236,15 @@ class LastKnownGood implements Fallback {
     const age = Math.max(0, t - entry.storedAt)
     if (age > maxAgeOf(entry, this.#options.maxAge)) return undefined
     let response: Response
-    let matches: boolean
     try {
-      matches = varyMatches(entry, request.headers)
       response = fromStored(entry, { 'X-Resilient-Source': 'fallback', Age: String(Math.floor(age / 1000)) })
     } catch (error) {
       // Passed the shape check yet cannot become a Response here: deleted like a corrupt entry.
       return this.#discard(key, request.url, new TypeError(`fallback entry for ${key} cannot be served, deleted`, { cause: error }))
     }
-    if (!matches) return undefined
+    if (!varyMatches(entry, request.headers)) return undefined
     const credential = storedHeader(entry, CREDENTIAL_HEADER)
-    if (credential !== null && credential !== (await credentialOf(request.headers))) return undefined
+    if (credential !== null && credential !== (await credentialDigest(request.headers))) return undefined
     return { response, storedAt: entry.storedAt }
   }
 
@@ -326,19 +324,8 @@ function varyRecord(responseHeaders: Headers, requestHeaders: Headers): [string,
 
 function varyMatches(entry: StoredResponse, requestHeaders: Headers): boolean {
   const recorded = storedHeader(entry, VARY_HEADER)
-  if (recorded === null) return true
-  const record = varyRecordOf(recorded)
-  if (record === undefined) throw new TypeError(`damaged ${VARY_HEADER} record`)
-  return record.every(([name, value]) => requestHeaders.get(name) === value)
-}
-
-/**
- * The digest of the request's Authorization and Cookie that binds a private copy to them (store/digest.ts), or
- * undefined when it has neither, or null when there is no digest here (insecure page). Part of this chunk, not one of
- * its own: a recall runs when the upstream has failed, when another chunk may not load.
- */
-async function credentialOf(headers: Headers): Promise<string | undefined | null> {
-  if (headers.has('authorization') || headers.has('cookie')) return credentialDigest(headers)
+  // isStoredResponse has already refused an entry whose record is damaged.
+  return recorded === null || varyRecordOf(recorded)!.every(([name, value]) => requestHeaders.get(name) === value)
 }
 
 function withoutFragment(url: string): string {
