@@ -91,7 +91,6 @@ export function isStoredResponse(value: unknown): value is StoredResponse {
     Object.prototype.toString.call(entry.body) === '[object ArrayBuffer]' &&
     // A null-body status (204, 205, 304) with a body is refused by the Response constructor.
     !(NULL_BODY_STATUSES.has(entry.status as number) && (entry.body as ArrayBuffer).byteLength > 0) &&
-    typeof entry.storedAt === 'number' &&
     Number.isFinite(entry.storedAt)
   )
 }
