@@ -34,16 +34,10 @@ export async function readBody(body: ReadableStream<Uint8Array> | null, limit: n
   return new Blob(chunks as BlobPart[]).arrayBuffer()
 }
 
-/** The headers a stored copy keeps, lower-cased, with `extra` appended (e.g. the Vary record). */
-export function storedHeaders(headers: Headers, extra: [string, string][] = []): [string, string][] {
-  const kept: [string, string][] = []
-  headers.forEach((value, name) => {
-    if (!DROPPED_HEADERS.has(name) && !INTERNAL_HEADERS.has(name)) kept.push([name, value])
-  })
-  return kept.concat(extra)
-}
-
-/** A stored copy of `response`, or undefined when its body is over `maxBodyBytes`. Reads (consumes) the body. */
+/**
+ * A stored copy of `response`, or undefined when its body is over `maxBodyBytes`. Reads (consumes) the body.
+ * Its headers are the response's that a copy keeps, lower-cased, with `extraHeaders` appended (e.g. the Vary record).
+ */
 export async function toStored(
   url: string,
   response: Response,
@@ -53,7 +47,11 @@ export async function toStored(
 ): Promise<StoredResponse | undefined> {
   const body = await readBody(response.body, maxBodyBytes)
   if (body === undefined) return undefined
-  return { url, status: response.status, statusText: response.statusText, headers: storedHeaders(response.headers, extraHeaders), body, storedAt }
+  const headers: [string, string][] = []
+  response.headers.forEach((value, name) => {
+    if (!DROPPED_HEADERS.has(name) && !INTERNAL_HEADERS.has(name)) headers.push([name, value])
+  })
+  return { url, status: response.status, statusText: response.statusText, headers: headers.concat(extraHeaders), body, storedAt }
 }
 
 /** A fresh Response from a stored copy, without internal headers, with `extra` headers set. */
