@@ -20,7 +20,7 @@ export function indexedDbStore(kit: StoreKit, { dbName, maxEntries } = IDB_DEFAU
     get: (store, key) =>
       store('readwrite', (objects) =>
         withIndex(objects, (lru, value) => {
-          if (value === undefined) return { lru, result: undefined }
+          if (value === undefined) return { lru }
           const rest = lru.filter((k) => k !== key)
           if (!kit.isStoredResponse(value)) {
             objects.delete(key)
@@ -37,14 +37,14 @@ export function indexedDbStore(kit: StoreKit, { dbName, maxEntries } = IDB_DEFAU
           next.push(key)
           objects.put(entry, key)
           for (const old of next.splice(0, Math.max(0, next.length - maxEntries))) objects.delete(old)
-          return { lru: next, result: undefined }
+          return { lru: next }
         }),
       ),
     delete: (store, key) =>
       store('readwrite', (objects) =>
         withIndex(objects, (lru) => {
           objects.delete(key)
-          return { lru: lru.filter((k) => k !== key), result: undefined }
+          return { lru: lru.filter((k) => k !== key) }
         }),
       ),
     clear: (store) =>
@@ -57,7 +57,7 @@ export function indexedDbStore(kit: StoreKit, { dbName, maxEntries } = IDB_DEFAU
         withIndex(objects, (lru) => {
           const dropped = lru.slice(0, Math.ceil(lru.length / 2))
           for (const old of dropped) objects.delete(old)
-          return { lru: lru.slice(dropped.length), result: undefined }
+          return { lru: lru.slice(dropped.length) }
         }),
       ),
   })
