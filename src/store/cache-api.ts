@@ -17,8 +17,11 @@ const STORED_AT = 'x-resilient-stored-at'
 const URL_HEADER = 'x-resilient-url'
 const ORIGINAL_PREFIX = 'x-resilient-original-'
 const MOVED = ['cache-control', 'vary', 'expires', 'pragma', 'date']
-/** Headers a cache must never keep, or adds itself on a hit (workerd adds Age, Date, CF-Cache-Status). */
-const NOT_STORED = new Set(['set-cookie', 'set-cookie2', 'cf-cache-status', 'content-length', 'age', 'date'])
+/**
+ * Headers a cache must never keep, or adds itself on a hit (workerd adds Age, Date, CF-Cache-Status), and those we write
+ * ourselves: never written or read back as the origin's (its own Cache-Control and Date are MOVED aside first).
+ */
+const NOT_STORED = new Set(['set-cookie', 'set-cookie2', 'cf-cache-status', 'content-length', 'age', 'date', 'cache-control', STORED_AT, URL_HEADER])
 /** Long enough that the edge keeps entries for any sensible maxAge; the fallback checks the age itself. */
 const CACHE_CONTROL = 'public, max-age=31536000'
 
@@ -30,10 +33,13 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
     lru.delete(key)
     lru.add(key)
   }
+  // Out of the LRU and out of the cache: a delete, a corrupt entry, an eviction.
+  async function forget(cache: Cache, key: string): Promise<void> {
+    lru.delete(key)
+    await cache.delete(toRequest(key))
+  }
   async function dropOldest(cache: Cache, count: number): Promise<void> {
-    const victims = [...lru].slice(0, count)
-    for (const key of victims) lru.delete(key)
-    await Promise.all(victims.map((key) => cache.delete(toRequest(key))))
+    await Promise.all([...lru].slice(0, count).map((key) => forget(cache, key)))
   }
 
   return kit.degrading(() => open(cacheName, lru, kit), `cacheStore: Cache API "${cacheName}"`, maxEntries, {
@@ -42,8 +48,7 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
       if (response === undefined) return undefined
       const entry = await fromCached(response)
       if (entry === undefined) {
-        lru.delete(key)
-        await cache.delete(toRequest(key))
+        await forget(cache, key)
         throw new TypeError(`cacheStore: corrupt entry for ${key} deleted`)
       }
       touch(key)
@@ -54,10 +59,7 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
       touch(key)
       if (lru.size > maxEntries) await dropOldest(cache, lru.size - maxEntries)
     },
-    async delete(cache, key) {
-      lru.delete(key)
-      await cache.delete(toRequest(key))
-    },
+    delete: forget,
     async clear(cache) {
       // Entry by entry, never caches.delete(): another tab's open Cache would go on serving the orphaned copies.
       for (const key of await storedKeys(cache)) lru.add(key)
@@ -112,8 +114,7 @@ async function fromCached(response: Response): Promise<StoredResponse | undefine
   }
   const headers: [string, string][] = []
   response.headers.forEach((value, name) => {
-    if (name === STORED_AT || name === URL_HEADER || name === 'cache-control' || NOT_STORED.has(name)) return
-    headers.push([name.startsWith(ORIGINAL_PREFIX) ? name.slice(ORIGINAL_PREFIX.length) : name, value])
+    if (!NOT_STORED.has(name)) headers.push([name.startsWith(ORIGINAL_PREFIX) ? name.slice(ORIGINAL_PREFIX.length) : name, value])
   })
   return {
     url: decodeURIComponent(url),
