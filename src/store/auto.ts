@@ -54,11 +54,12 @@ const inMemory = (lru: () => Promise<typeof import('./lru.js')>) => async (): Pr
  * an open that never settles counts as a refusal.
  */
 async function cacheApiWorks(): Promise<boolean> {
-  if (typeof globalThis.caches !== 'object' || globalThis.caches === null) return false
-  return openWithin(globalThis.caches.open('resilient-fetch'), 'caches.open').then(
-    () => true,
-    () => false,
-  )
+  try {
+    await openWithin(globalThis.caches.open('resilient-fetch'), 'caches.open')
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** A store that decides what it is on its first call, so creating a resilient fetch touches no storage. */
