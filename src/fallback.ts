@@ -6,7 +6,7 @@ import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
 import { isStoredResponse, VARY_HEADER, varyRecordOf, within } from './store/backend.js'
 import { credentialDigest } from './store/digest.js'
-import { CREDENTIAL_HEADER, fromStored, isEvictable, isQuotaError, storedHeader, toStored } from './store/entry.js'
+import { CREDENTIAL_HEADER, type Evictable, fromStored, isQuotaError, storedHeader, toStored } from './store/entry.js'
 import { now as clockNow, originOf } from './core.js'
 import type { Call, Outcome, Runtime } from './stages/types.js'
 
@@ -259,13 +259,13 @@ class LastKnownGood implements Fallback {
 /** `store.get("GET https://...")`, or `store.clear()` with no key. */
 const settleMessage = (method: string, ms: number, key?: string) => `fallback store: store.${method}(${JSON.stringify(key) ?? ''}) did not settle within ${ms} ms`
 
-async function putOnce(store: FallbackStore, key: string, entry: StoredResponse): Promise<void> {
+async function putOnce(store: FallbackStore & Partial<Evictable>, key: string, entry: StoredResponse): Promise<void> {
   try {
     await store.put(key, entry)
   } catch (error) {
     if (!isQuotaError(error)) throw error
     // Our stores drop their least recently used half; a store that cannot is emptied, as Workbox does on quota errors.
-    await (isEvictable(store) ? store.evict() : store.clear())
+    await (typeof store.evict === 'function' ? store.evict() : store.clear())
     await store.put(key, entry)
   }
 }

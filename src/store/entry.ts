@@ -82,7 +82,3 @@ export interface Evictable {
   /** Drops the least recently used half of the entries. */
   evict(): Promise<void>
 }
-
-export function isEvictable(store: object): store is Evictable {
-  return typeof (store as Partial<Evictable>).evict === 'function'
-}
