@@ -76,10 +76,9 @@ export const VARY_HEADER = 'x-resilient-vary'
  * (storage can hold anything, and a lax runtime may have let through what a browser's Response refuses).
  */
 export function isStoredResponse(value: unknown): value is StoredResponse {
-  if (typeof value !== 'object' || value === null) return false
-  const entry = value as Record<string, unknown>
+  const entry = value as Record<string, unknown> | null | undefined
   return (
-    typeof entry.url === 'string' &&
+    typeof entry?.url === 'string' &&
     Number.isInteger(entry.status) &&
     (entry.status as number) >= 200 &&
     (entry.status as number) <= 599 &&
