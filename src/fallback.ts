@@ -129,9 +129,8 @@ class LastKnownGood implements Fallback {
       if (!this.#due(key, t)) return
       const copy = this.#prepare(request, url, response.clone(), t, varyRecord(response.headers, request.headers))
       this.#writing.set(key, copy)
-      const work = this.#save(key, url, copy, t, started).finally(() => {
-        if (this.#writing.get(key) === copy) this.#writing.delete(key)
-      })
+      // Started whether or not there is a waitUntil to hand it to.
+      const work = this.#save(key, url, copy, t, started)
       waitUntil?.(work)
     } catch (error) {
       this.#fail(request.url, error)
@@ -196,6 +195,7 @@ class LastKnownGood implements Fallback {
     return toStored(url, copy, storedAt, this.#options.maxBodyBytes, extra)
   }
 
+  /** Lands the copy once read, unless a clear() came first; until then a recall finds it among the copies being written. */
   async #save(key: string, url: string, copy: Promise<StoredResponse | undefined>, storedAt: number, started: number): Promise<void> {
     try {
       const entry = await copy
@@ -204,6 +204,8 @@ class LastKnownGood implements Fallback {
       if (this.#takenAt.get(key) === storedAt) this.#takenAt.delete(key)
     } catch (error) {
       this.#fail(url, error)
+    } finally {
+      if (this.#writing.get(key) === copy) this.#writing.delete(key)
     }
   }
 
