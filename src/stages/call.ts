@@ -99,5 +99,6 @@ export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): 
  * the core: only the core reads it, so it stays in the core's own chunk (no import across the boundary).
  */
 export function urlOf(input: RequestInfo | URL): string {
-  return typeof input === 'string' ? input : input instanceof URL ? input.href : isRequest(input) ? input.url : String(input)
+  // A URL stringifies to its href.
+  return typeof input === 'string' ? input : isRequest(input) ? input.url : String(input)
 }

@@ -31,22 +31,24 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
   /** What the transport did, as an outcome judged by the failure rule and reported. */
   function judged({ call, signal }: Attempt, response: Response | undefined, error: unknown, timedOut: TimeoutError | undefined, duration: number): Outcome {
     const key = call.key
-    if (timedOut !== undefined && response === undefined) {
-      error = timedOut
-      totals.timeouts++
-      events.emit('timeout', { key, timeout: timedOut.timeout, scope: timedOut.scope })
-    } else if (response === undefined) {
-      // A caller abort says nothing about the upstream.
-      if (signal?.aborted) return aborted(signal.reason)
-      // fetch refused to build the request (bad method, GET with a body): the caller's mistake, not the upstream's.
-      if (refusedByFetch(call, error)) return refusal('request', error)
+    if (response === undefined) {
+      if (timedOut !== undefined) {
+        error = timedOut
+        totals.timeouts++
+        events.emit('timeout', { key, timeout: timedOut.timeout, scope: timedOut.scope })
+      } else if (signal?.aborted) {
+        // A caller abort says nothing about the upstream.
+        return aborted(signal.reason)
+      } else if (refusedByFetch(call, error)) {
+        // fetch refused to build the request (bad method, GET with a body): the caller's mistake, not the upstream's.
+        return refusal('request', error)
+      }
     }
-    const status = response?.status
-    const failure = isFailure === undefined ? status === undefined || isFailureStatus(status) : judge(response ? { response, duration } : { error, duration })
+    const failure = isFailure === undefined ? !response || isFailureStatus(response.status) : judge(response ? { response, duration } : { error, duration })
     if (typeof failure !== 'boolean') return failure
     // A network error is reported as a failure even when isFailure forgives it.
     const type = failure || !response ? 'failure' : 'success'
-    if (events.wants(type)) events.emit(type, response ? { key, status: status!, duration } : { key, error, duration })
+    if (events.wants(type)) events.emit(type, response ? { key, status: response.status, duration } : { key, error, duration })
     return response ? { kind: 'response', response, failure, duration } : { kind: timedOut ? 'timeout' : 'error', error: error as TimeoutError, failure, duration }
   }
 
@@ -60,8 +62,9 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
   function run(attempt: Attempt): Promise<Outcome> {
     const { call, signal, start, controller: own } = attempt
     const { timeout, deadline } = call
-    const left = deadline === undefined ? Infinity : deadline - start
-    const byTotal = left < (timeout.attempt === false ? Infinity : timeout.attempt)
+    const left = (deadline ?? Infinity) - start
+    // No attempt deadline (false) is Infinity.
+    const byTotal = left < (timeout.attempt || Infinity)
     const ms = byTotal ? left : timeout.attempt
     let timer: ReturnType<typeof setTimeout> | undefined
     let entry: LaneEntry | undefined
