@@ -10,7 +10,7 @@ interface Held {
 }
 
 /** What a stage whose chunk failed to load (or that turned itself off) does: lets everything through. */
-const passThrough: AnyStage = { name: '', run: (call, next) => next(call), admit: () => true, settle() {} }
+const passThrough: AnyStage = { name: '', run: (call, next) => next(call), admit: () => true }
 
 /**
  * A stage whose code loads as its own chunk when the instance is created, so an option that is off
@@ -42,7 +42,7 @@ function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | unde
     lazy.run = (call, next, held) => (stage ? stage.run!(call, next, stateOf(held as Held)) : ready.then(() => lazy.run!(call, next, held)))
   } else {
     lazy.admit = (held, attempt, t) => (stage ? stage.admit!(stateOf(held as Held), attempt, t) : ready.then(() => lazy.admit!(held, attempt, t)))
-    lazy.settle = (held, attempt, ticket, outcome) => stage?.settle!(stateOf(held as Held), attempt, ticket, outcome)
+    lazy.settle = (held, attempt, ticket, outcome) => stage?.settle?.(stateOf(held as Held), attempt, ticket, outcome)
   }
   return lazy
 }

@@ -98,7 +98,8 @@ export function isDenial(value: unknown): value is Refusal | Aborted {
 
 /** Whether the outcome came from the upstream (it reached the network and was judged). */
 export function reachedNetwork(outcome: Outcome): outcome is ResponseOutcome | ErrorOutcome | TimeoutOutcome {
-  return outcome.kind === 'response' || outcome.kind === 'error' || outcome.kind === 'timeout'
+  // Every outcome that is not a denial.
+  return !isDenial(outcome)
 }
 
 export { isFailureStatus } from '../classify.js'
