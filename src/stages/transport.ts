@@ -1,5 +1,4 @@
 import type { NormalizedOptions } from '../options.js'
-import type { Outcome as JudgedOutcome } from '../types.js'
 import { isFailureDefault } from '../classify.js'
 import { isRequest } from '../url.js'
 import { TimeoutError } from '../errors.js'
@@ -19,15 +18,6 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
   const lane = shared && attemptTimeout !== false ? new Lane(attemptTimeout) : undefined
   const isFailure = options.isFailure === isFailureDefault ? undefined : options.isFailure
 
-  /** The instance's isFailure; when it throws, the attempt ends as the caller's mistake. */
-  function judge(outcome: JudgedOutcome): boolean | Outcome {
-    try {
-      return Boolean(isFailure!(outcome))
-    } catch (error) {
-      return refusal('request', error)
-    }
-  }
-
   /** What the transport did, as an outcome judged by the failure rule and reported. */
   function judged({ call, signal }: Attempt, response: Response | undefined, error: unknown, timedOut: TimeoutError | undefined, duration: number): Outcome {
     const key = call.key
@@ -44,8 +34,8 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
         return refusal('request', error)
       }
     }
-    const failure = isFailure === undefined ? !response || isFailureStatus(response.status) : judge(response ? { response, duration } : { error, duration })
-    if (typeof failure !== 'boolean') return failure
+    // An isFailure that throws ends the attempt as the caller's mistake (`ended` catches it).
+    const failure = isFailure === undefined ? !response || isFailureStatus(response.status) : Boolean(isFailure(response ? { response, duration } : { error, duration }))
     // A network error is reported as a failure even when isFailure forgives it.
     const type = failure || !response ? 'failure' : 'success'
     if (events.wants(type)) events.emit(type, response ? { key, status: response.status, duration } : { key, error, duration })
@@ -82,7 +72,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
         else if (unfollow !== undefined) keepWith(response!, controller!)
         outcome = judged(attempt, response, error, timedOut, now() - start)
       } catch (thrown) {
-        // Something threw where it should have answered (a custom fetch resolving with no Response): the caller's mistake.
+        // Something threw where it should have answered (a custom fetch resolving with no Response, an isFailure that throws): the caller's mistake.
         outcome = refusal('request', thrown)
       }
       return attempt.end === undefined ? outcome : attempt.end(outcome)
