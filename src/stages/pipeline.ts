@@ -101,7 +101,7 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
     const t = now()
     const refused = refuses(call, t)
     if (refused !== undefined) return Promise.resolve(refused)
-    const flight = new Flight(call, controller === undefined ? call.signal : controller.signal, controller)
+    const flight = new Flight(call, controller?.signal ?? call.signal, controller)
     let admitted: Outcome | undefined | Promise<Outcome | undefined>
     try {
       admitted = admit(0, flight, t)
