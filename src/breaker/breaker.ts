@@ -19,7 +19,8 @@ function createWindow(spec: NormalizedBreaker['window']): Window {
   return timeWindow(spec.duration)
 }
 
-const isOpenState = (state: BreakerState) => state === 'open' || state === 'forced-open'
+/** Open on its own or forced open: either way it refuses until its open period ends. */
+export const isOpenState = (state: BreakerState) => state === 'open' || state === 'forced-open'
 
 /**
  * The circuit breaker of one key. An admitted attempt holds a token (the breaker's generation
@@ -208,7 +209,10 @@ export class Breaker implements BreakerControl {
   /** openedAt while open or half-open, and the end of the open period (as `end`) while open. */
   #times(end: 'openUntil' | 'nextProbeAt') {
     const open = isOpenState(this.#state)
-    return { ...(open || this.#state === 'half-open' ? { openedAt: this.#openedAt } : {}), ...(open && this.#openUntil !== Infinity ? { [end]: this.#openUntil } : {}) }
+    const times: { openedAt?: number | undefined; openUntil?: number; nextProbeAt?: number } = {}
+    if (open || this.#state === 'half-open') times.openedAt = this.#openedAt
+    if (open && this.#openUntil !== Infinity) times[end] = this.#openUntil
+    return times
   }
 
   #to(next: BreakerState, remote = false): void {

@@ -1,6 +1,6 @@
 import type { BreakerControl, BreakerShare, RequestInput } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
-import { Breaker, REFUSED } from '../breaker/breaker.js'
+import { Breaker, isOpenState, REFUSED } from '../breaker/breaker.js'
 import { circuitOpenError } from '../errors.js'
 import { parseRetryAfter } from '../retry.js'
 import type { Keys } from './keys.js'
@@ -70,8 +70,8 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     admit(breaker, attempt, t) {
       const token = breaker.admit(t, attempt.call.timeout.attempt)
       if (token === REFUSED) return refuse(breaker, t)
-      // Admitted in half-open: a probe.
-      return share?.acquireProbe !== undefined && breaker.state === 'half-open' ? lease(breaker, token, attempt, t) : token
+      // Admitted with a probe out (this one, at least): half-open, so a probe.
+      return share?.acquireProbe !== undefined && breaker.busy ? lease(breaker, token, attempt, t) : token
     },
     settle(breaker, { call }, ticket, outcome) {
       let token = ticket as number
@@ -110,8 +110,7 @@ function quietFor({ status, headers }: Response, end: number): number {
 function attachTo(keys: Keys, index: number, keyOf: (target: RequestInput) => string | undefined, share: BreakerShare | undefined) {
   share?.connect((key, state) => {
     // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
-    const open = state.state === 'open' || state.state === 'forced-open'
-    ;((open ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined)?.adopt(state)
+    ;((isOpenState(state.state) ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined)?.adopt(state)
   })
   // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
   const breakerOf = (key: string) => (keys.find(key) ?? (share?.initial?.(key) === undefined ? undefined : keys.get(key)))?.states[index] as Breaker | undefined
