@@ -17,10 +17,11 @@ type Waiter = (error?: () => unknown) => void
  */
 export class Bulkhead {
   active = 0
+  /** Attempts waiting for a permit. */
+  queued = 0
   rejected = 0
   /** Waiters by priority (high, normal, low); a Set keeps arrival order and leaves in O(1). */
   #queues: [Set<Waiter>, Set<Waiter>, Set<Waiter>] = [new Set(), new Set(), new Set()]
-  #size = 0
   #options: NormalizedBulkhead
 
   constructor(
@@ -30,13 +31,9 @@ export class Bulkhead {
     this.#options = options
   }
 
-  get queued(): number {
-    return this.#size
-  }
-
   /** Takes a permit at once if one is free and nobody waits. */
   tryAcquire(): boolean {
-    if (this.active >= this.#options.maxConcurrent || this.#size > 0) return false
+    if (this.active >= this.#options.maxConcurrent || this.queued > 0) return false
     this.active++
     return true
   }
@@ -48,12 +45,12 @@ export class Bulkhead {
    */
   acquire(signal: AbortSignal | undefined, totalLeft: number, total: number, priority: Priority = NORMAL): Promise<void> {
     const { maxQueue, queueTimeout } = this.#options
-    if (this.#size >= maxQueue && !this.#evictBelow(priority)) return Promise.reject(this.#rejection())
+    if (this.queued >= maxQueue && !this.#evictBelow(priority)) return Promise.reject(this.#rejection())
     return new Promise<void>((resolve, reject) => {
       const queue = this.#queues[priority]
       const totalFirst = totalLeft < queueTimeout
       const waiter: Waiter = (error) => {
-        if (queue.delete(waiter)) this.#size--
+        if (queue.delete(waiter)) this.queued--
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
         if (error) reject(error())
@@ -63,7 +60,7 @@ export class Bulkhead {
       const onAbort = () => waiter(() => signal!.reason)
       signal?.addEventListener('abort', onAbort, { once: true })
       queue.add(waiter)
-      this.#size++
+      this.queued++
     })
   }
 
@@ -74,7 +71,7 @@ export class Bulkhead {
 
   snapshot(): BulkheadSnapshot {
     const { maxConcurrent, maxQueue } = this.#options
-    return { key: this.key, active: this.active, queued: this.#size, maxConcurrent, maxQueue, rejected: this.rejected }
+    return { key: this.key, active: this.active, queued: this.queued, maxConcurrent, maxQueue, rejected: this.rejected }
   }
 
   /** Rejects the newest waiter of the lowest priority below `priority`, if any: its place is the arrival's. */
@@ -93,6 +90,6 @@ export class Bulkhead {
   /** Counts a refusal and describes the bulkhead as it is now. */
   #rejection(): BulkheadRejectedError {
     this.rejected++
-    return new BulkheadRejectedError(this.key, this.active, this.#size)
+    return new BulkheadRejectedError(this.key, this.active, this.queued)
   }
 }
