@@ -1,7 +1,7 @@
 import type { BulkheadSnapshot } from './types.js'
 import type { NormalizedBulkhead } from './options.js'
 import { BulkheadRejectedError, TimeoutError } from './errors.js'
-import { NORMAL, type Priority } from './priority.js'
+import type { Priority } from './priority.js'
 
 /**
  * A queued attempt. Called with nothing, it is admitted; with `error`, it is rejected with what
@@ -43,7 +43,7 @@ export class Bulkhead {
    * deadline is what passed). When the queue is full, an arrival of higher priority than some waiter
    * takes the place of the newest waiter of the lowest priority, which is rejected; else it is rejected.
    */
-  acquire(signal: AbortSignal | undefined, totalLeft: number, total: number, priority: Priority = NORMAL): Promise<void> {
+  acquire(signal: AbortSignal | undefined, totalLeft: number, total: number, priority: Priority): Promise<void> {
     const { maxQueue, queueTimeout } = this.#options
     if (this.queued >= maxQueue && !this.#evictBelow(priority)) return Promise.reject(this.#rejection())
     return new Promise<void>((resolve, reject) => {

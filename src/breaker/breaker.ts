@@ -167,8 +167,9 @@ export class Breaker implements BreakerControl {
   adopt(view: SharedBreakerState): void {
     const { state: next, at } = view
     if (next === 'half-open') return
-    // Half-open is only noticed, not decided: another participant's probe result for this open episode wins.
-    const probeResult = this.#state === 'half-open' && at >= (this.#openedAt ?? 0)
+    // Half-open is only noticed, not decided: another participant's probe result for this open episode wins
+    // (half-open follows an open, which set openedAt).
+    const probeResult = this.#state === 'half-open' && at >= this.#openedAt!
     if (at < this.#changedAt && !probeResult) return
     if (isOpenState(next)) {
       this.#openedAt = view.openedAt ?? at
