@@ -6,9 +6,6 @@ export const LATENCY_SAMPLES = 128
 /** Upper bounds (ms) of the cumulative histogram buckets; the last, implicit bucket is +Inf. */
 export const LATENCY_BUCKETS: readonly number[] = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000]
 
-/** A key's recent attempt latency, as the snapshot reports it (without the key and the bounds). */
-export type LatencyFigures = Omit<LatencySnapshot, 'key' | 'le'>
-
 /**
  * The latency of one key's recent attempts to response headers: a ring of the last 128 durations for
  * percentiles, and cumulative bucket counts since the key was created for the histogram.
@@ -58,9 +55,11 @@ export class LatencySummary {
     return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]
   }
 
-  figures(): LatencyFigures {
+  /** The key's recent attempt latency, as the snapshot reports it. */
+  figures(): LatencySnapshot {
     let running = 0
     return {
+      key: this.key,
       samples: this.samples,
       p50: this.percentile(0.5) ?? 0,
       p90: this.percentile(0.9) ?? 0,
@@ -68,6 +67,7 @@ export class LatencySummary {
       count: this.count,
       sum: this.#sum,
       buckets: LATENCY_BUCKETS.map((_, i) => (running += this.#counts[i]!)),
+      le: LATENCY_BUCKETS,
     }
   }
 }

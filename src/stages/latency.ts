@@ -1,4 +1,4 @@
-import { LATENCY_BUCKETS, LatencySummary } from '../latency.js'
+import { LatencySummary } from '../latency.js'
 import { reachedNetwork, type Call, type Gate } from './types.js'
 
 /** The latency gate and how other stages (hedging) find a call's latency summary. */
@@ -17,7 +17,7 @@ export function latencyStage(): LatencyGate {
     name: 'latency',
     forKey: (key) => new LatencySummary(key),
     report(summary, snapshot) {
-      if (summary.count > 0) snapshot.latencies.push({ key: summary.key, ...summary.figures(), le: LATENCY_BUCKETS })
+      if (summary.count > 0) snapshot.latencies.push(summary.figures())
     },
     admit: () => true,
     settle(summary, _attempt, _ticket, outcome) {
