@@ -18,8 +18,8 @@ export class LatencySummary {
   /** Samples per bucket (not cumulative); the last one past every bound (+Inf). */
   #counts = new Float64Array(LATENCY_BUCKETS.length + 1)
   #sum = 0
-  /** `count` when `#sorted` was last refreshed; -1: never. */
-  #sortedAt = -1
+  /** `count` when `#sorted` was last refreshed. */
+  #sortedAt = 0
   /** Every sample recorded; the ring holds the last min(count, 128). */
   count = 0
 
@@ -47,7 +47,7 @@ export class LatencySummary {
   percentile(q: number, maxStale = 0): number | undefined {
     const n = this.samples
     if (n === 0) return undefined
-    if (this.#sortedAt < 0 || this.count - this.#sortedAt > maxStale) {
+    if (this.#sorted === undefined || this.count - this.#sortedAt > maxStale) {
       this.#sorted = this.#ring.slice(0, n).sort()
       this.#sortedAt = this.count
     }
