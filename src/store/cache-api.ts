@@ -62,7 +62,7 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
     delete: forget,
     async clear(cache) {
       // Entry by entry, never caches.delete(): another tab's open Cache would go on serving the orphaned copies.
-      for (const key of await storedKeys(cache)) lru.add(key)
+      await learnKeys(cache, lru)
       await dropOldest(cache, lru.size)
     },
     evict: (cache) => dropOldest(cache, Math.ceil(lru.size / 2)),
@@ -72,18 +72,16 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
 async function open(cacheName: string, lru: Set<string>, { openWithin }: StoreKit): Promise<Cache> {
   if (typeof caches === 'undefined' || caches === null) throw new Error('the Cache API is not available here')
   const cache = await openWithin(caches.open(cacheName), `caches.open(${JSON.stringify(cacheName)})`)
-  // Browsers list keys oldest first, so a new page starts with a usable LRU order.
-  for (const key of await storedKeys(cache)) lru.add(key)
+  await learnKeys(cache, lru)
   return cache
 }
 
-/** Our keys in the cache, oldest first; none where keys() is not implemented (workerd), so only the keys we wrote count. */
-async function storedKeys(cache: Cache): Promise<string[]> {
+/** Adds our keys in the cache to `lru`, oldest first: browsers list them so, and a new page starts with a usable LRU order. */
+async function learnKeys(cache: Cache, lru: Set<string>): Promise<void> {
   try {
-    const requests = await cache.keys()
-    return requests.filter((request) => request.url.startsWith(KEY_PREFIX)).map((request) => decodeURIComponent(request.url.slice(KEY_PREFIX.length)))
+    for (const request of await cache.keys()) if (request.url.startsWith(KEY_PREFIX)) lru.add(decodeURIComponent(request.url.slice(KEY_PREFIX.length)))
   } catch {
-    return []
+    // keys() is not implemented everywhere (workerd): there only the keys we wrote count.
   }
 }
 
