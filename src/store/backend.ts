@@ -53,18 +53,22 @@ export function openWithin<T>(opening: Promise<T>, what: string): Promise<T> {
 export function within<T>(work: Promise<T>, ms: number, message: string, signal?: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason)
-    const onAbort = () => end(() => reject(signal!.reason))
-    const timer = setTimeout(() => end(() => reject(new Error(message))), ms)
-    function end(settle: () => void): void {
+    const onAbort = () => fail(signal!.reason)
+    const timer = setTimeout(() => fail(new Error(message)), ms)
+    // Whichever way out comes first clears the others: no timer or listener outlives the race.
+    function clear(): void {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
-      settle()
+    }
+    function fail(error: unknown): void {
+      clear()
+      reject(error)
     }
     signal?.addEventListener('abort', onAbort)
-    work.then(
-      (value) => end(() => resolve(value)),
-      (error: unknown) => end(() => reject(error)),
-    )
+    work.then((value) => {
+      clear()
+      resolve(value)
+    }, fail)
   })
 }
 
