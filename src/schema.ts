@@ -52,11 +52,9 @@ export const numberIs =
   (value, path) =>
     test(number(value, path)) ? (value as number) : fail(path, what, value)
 
-const integer = (min: number) => numberIs((n) => Number.isSafeInteger(n) && n >= min, min ? 'a positive integer' : 'a non-negative integer')
+export const positiveInteger = /* @__PURE__ */ numberIs((n) => Number.isSafeInteger(n) && n > 0, 'a positive integer')
 
-export const positiveInteger = /* @__PURE__ */ integer(1)
-
-export const nonNegativeInteger = /* @__PURE__ */ integer(0)
+export const nonNegativeInteger = /* @__PURE__ */ numberIs((n) => Number.isSafeInteger(n) && n >= 0, 'a non-negative integer')
 
 /** A share, 0..1. */
 export const ratio = /* @__PURE__ */ numberIs((n) => n >= 0 && n <= 1, 'a number from 0 to 1')
@@ -74,13 +72,11 @@ export const duration: Check<number> = (value, path) => timerBound(positiveFinit
 /** A deadline in ms: a duration, or false or Infinity for none (false). */
 export const deadline: Check<number | false> = (value, path) => (value === false || value === Infinity ? false : duration(value, path))
 
-const noLimit = (zero: boolean) => numberIs((n) => n > 0 || (zero && n === 0), `a ${zero ? 'non-negative' : 'positive'} number of ms (Infinity: no limit)`)
-
 /** A limit in ms, never waited for as such: >= 0; Infinity means no limit. */
-export const limit = /* @__PURE__ */ noLimit(true)
+export const limit = /* @__PURE__ */ numberIs((n) => n >= 0, 'a non-negative number of ms (Infinity: no limit)')
 
 /** A limit in ms that must leave some room: > 0; Infinity means no limit. */
-export const positiveLimit = /* @__PURE__ */ noLimit(false)
+export const positiveLimit = /* @__PURE__ */ numberIs((n) => n > 0, 'a positive number of ms (Infinity: no limit)')
 
 export const boolean = /* @__PURE__ */ typed<boolean>('boolean')
 
