@@ -31,9 +31,6 @@ export const is =
   (value, path) =>
     test(value) ? (value as T) : fail(path, what, value, wrongType)
 
-/** A check of a value's `typeof`: 'a boolean', 'a function'. */
-const typed = <T>(type: string): Check<T> => is((value) => typeof value === type, `a ${type}`, true)
-
 export const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** An object whose keys are all in `known` (a typo is named). */
@@ -78,13 +75,13 @@ export const limit = /* @__PURE__ */ numberIs((n) => n >= 0, 'a non-negative num
 /** A limit in ms that must leave some room: > 0; Infinity means no limit. */
 export const positiveLimit = /* @__PURE__ */ numberIs((n) => n > 0, 'a positive number of ms (Infinity: no limit)')
 
-export const boolean = /* @__PURE__ */ typed<boolean>('boolean')
+export const boolean = /* @__PURE__ */ is<boolean>((value) => typeof value === 'boolean', 'a boolean', true)
 
-export const string = /* @__PURE__ */ typed<string>('string')
+export const string = /* @__PURE__ */ is<string>((value) => typeof value === 'string', 'a string', true)
 
 export const nonEmptyString = /* @__PURE__ */ is<string>((value) => typeof value === 'string' && value !== '', 'a non-empty string', true)
 
-export const func = /* @__PURE__ */ typed('function') as <F = (...args: never[]) => unknown>(value: unknown, path: string) => F
+export const func = /* @__PURE__ */ is((value) => typeof value === 'function', 'a function', true) as <F = (...args: never[]) => unknown>(value: unknown, path: string) => F
 
 /** The value as given, unchecked (checked where it is used). */
 export const anything = <T = unknown>(value: unknown): T => value as T
