@@ -103,8 +103,6 @@ export const timeoutSchema: Check<{ attempt: number | false; total: number | fal
   return { attempt, total: DEFAULT_TOTAL }
 }
 
-const budget = (ratioDefault: number, minDefault: number) => orFalse(struct({ ratio: [ratio, ratioDefault], min: [nonNegativeInteger, minDefault] }))
-
 export const retryPolicy = struct({
   limit: [nonNegativeInteger, 2],
   methods: [methods, ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']],
@@ -117,7 +115,7 @@ export const retryPolicy = struct({
     {},
   ],
   maxRetryAfter: [limit, 60_000],
-  budget: [budget(0.2, 10), {}],
+  budget: [orFalse(struct({ ratio: [ratio, 0.2], min: [nonNegativeInteger, 10] })), {}],
 })
 
 /** A number is the limit; false: no retries. */
@@ -145,7 +143,7 @@ export const hedgeSchema = struct({
   ],
   maxHedges: [positiveInteger, 1],
   methods: [methods, ['GET', 'HEAD']],
-  budget: [budget(0.1, 5), {}],
+  budget: [orFalse(struct({ ratio: [ratio, 0.1], min: [nonNegativeInteger, 5] })), {}],
 })
 
 export const throttleSchema = struct({
