@@ -91,7 +91,7 @@ export function stageFallback(options: NormalizedFallbackOptions, { events, tota
     totals.fallbacks++
     events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((now() - found.storedAt) / 1000)) })
     // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
-    return { kind: 'response', response: found.response, failure: true, duration: 0, storedAt: found.storedAt }
+    return { kind: 'response', ...found, failure: true, duration: 0 }
   }
   return fallback
 }
