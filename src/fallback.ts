@@ -20,6 +20,8 @@ export interface NormalizedFallbackOptions {
 export interface FallbackRequest {
   method: string
   url: string
+  /** The call's key, which its storeerror events carry as every other event of the call does; else the URL's origin. */
+  key?: string
   headers: Headers
   /** fetch's own cache mode (init's, else the Request's): 'no-store' forbids keeping the response. */
   cache?: RequestCache
@@ -130,10 +132,10 @@ class LastKnownGood implements Fallback {
       const copy = this.#prepare(request, url, response.clone(), t, varyRecord(response.headers, request.headers))
       this.#writing.set(key, copy)
       // Started whether or not there is a waitUntil to hand it to.
-      const work = this.#save(key, url, copy, t, started)
+      const work = this.#save(key, request, copy, t, started)
       waitUntil?.(work)
     } catch (error) {
-      this.#fail(request.url, error)
+      this.#fail(request, error)
     }
   }
 
@@ -148,7 +150,7 @@ class LastKnownGood implements Fallback {
       return await within(this.#lookup(key, request), limit, settleMessage('get', limit, key), signal)
     } catch (error) {
       // The caller's abort is the caller's, not the store's.
-      if (signal?.aborted !== true) this.#fail(request.url, error)
+      if (signal?.aborted !== true) this.#fail(request, error)
       return undefined
     }
   }
@@ -176,11 +178,11 @@ class LastKnownGood implements Fallback {
     return true
   }
 
-  #fail(url: string, error: unknown): void {
+  #fail({ key, url }: FallbackRequest, error: unknown): void {
     // A copy that failed to land is taken again by the next success, not a second later.
     this.#takenAt.clear()
     try {
-      this.#emit('storeerror', { key: originOf(url) ?? url, error })
+      this.#emit('storeerror', { key: key ?? originOf(url) ?? url, error })
     } catch {
       // A throwing listener must not turn a skipped store into a failed call.
     }
@@ -196,14 +198,14 @@ class LastKnownGood implements Fallback {
   }
 
   /** Lands the copy once read, unless a clear() came first; until then a recall finds it among the copies being written. */
-  async #save(key: string, url: string, copy: Promise<StoredResponse | undefined>, storedAt: number, started: number): Promise<void> {
+  async #save(key: string, request: FallbackRequest, copy: Promise<StoredResponse | undefined>, storedAt: number, started: number): Promise<void> {
     try {
       const entry = await copy
       if (entry !== undefined && started === this.#generation) return await within(this.#land(key, entry), WRITE_LIMIT, settleMessage('put', WRITE_LIMIT, key))
       // A copy that will not land frees the key for the next response.
       if (this.#takenAt.get(key) === storedAt) this.#takenAt.delete(key)
     } catch (error) {
-      this.#fail(url, error)
+      this.#fail(request, error)
     } finally {
       if (this.#writing.get(key) === copy) this.#writing.delete(key)
     }
@@ -231,7 +233,7 @@ class LastKnownGood implements Fallback {
   async #lookup(key: string, request: FallbackRequest): Promise<Found | undefined> {
     const entry: unknown = (await this.#writing.get(key)?.catch(() => undefined)) ?? (await this.#store.get(key))
     if (entry === undefined) return undefined
-    if (!isStoredResponse(entry)) return this.#discard(key, request.url, new TypeError(`corrupt fallback entry for ${key} deleted`))
+    if (!isStoredResponse(entry)) return this.#discard(key, request, new TypeError(`corrupt fallback entry for ${key} deleted`))
     const t = this.#now()
     // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
     if (entry.storedAt > t + CLOCK_SKEW) return this.#discard(key)
@@ -242,7 +244,7 @@ class LastKnownGood implements Fallback {
       response = fromStored(entry, { 'X-Resilient-Source': 'fallback', Age: String(Math.floor(age / 1000)) })
     } catch (error) {
       // Passed the shape check yet cannot become a Response here: deleted like a corrupt entry.
-      return this.#discard(key, request.url, new TypeError(`fallback entry for ${key} cannot be served, deleted`, { cause: error }))
+      return this.#discard(key, request, new TypeError(`fallback entry for ${key} cannot be served, deleted`, { cause: error }))
     }
     if (!varyMatches(entry, request.headers)) return undefined
     const credential = storedHeader(entry, CREDENTIAL_HEADER)
@@ -251,8 +253,8 @@ class LastKnownGood implements Fallback {
   }
 
   /** Deletes an entry that must never be served; reports it when it was damaged. */
-  async #discard(key: string, url?: string, error?: unknown): Promise<undefined> {
-    if (url !== undefined) this.#fail(url, error)
+  async #discard(key: string, request?: FallbackRequest, error?: unknown): Promise<undefined> {
+    if (request !== undefined) this.#fail(request, error)
     await this.#store.delete(key).catch(() => {})
     return undefined
   }

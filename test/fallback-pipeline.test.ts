@@ -190,6 +190,31 @@ describe('the fallback stage', () => {
     expect(errors).toHaveLength(2)
   })
 
+  it("a store's failure names the call's own key, as the call's other events do", async () => {
+    const broken: FallbackStore = {
+      get: async () => {
+        throw new Error('disk gone')
+      },
+      put: async () => {
+        throw new Error('disk gone')
+      },
+      delete: async () => {},
+      clear: async () => {},
+    }
+    const rf = createResilientFetch({ fetch: okThen(500), retry: false, key: () => 'users-api', fallback: { store: broken } })
+    const keys: { type: string; key: string }[] = []
+    for (const type of ['success', 'failure', 'storeerror'] as const) rf.addEventListener(type, (e) => keys.push({ type, key: e.detail.key }))
+    await rf(URL_A)
+    await vi.waitFor(() => expect(keys.some((k) => k.type === 'storeerror')).toBe(true))
+    await rf(URL_A, { resilience: { key: 'per-call' } })
+    expect(keys).toEqual([
+      { type: 'success', key: 'users-api' },
+      { type: 'storeerror', key: 'users-api' },
+      { type: 'failure', key: 'per-call' },
+      { type: 'storeerror', key: 'per-call' },
+    ])
+  })
+
   it('fallback: false at creation turns the stage off', async () => {
     const rf = createResilientFetch({ fetch: okThen(500), retry: false, fallback: false })
     await rf(URL_A)

@@ -25,7 +25,7 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
   let kept: Promise<void> | undefined
   const loading = import('../fallback.js').then((m) => (loaded = m.stageFallback(options, runtime)))
   loading.catch(() => {})
-  const failed = (url: string, error: unknown) => runtime.events.emit('storeerror', { key: url, error })
+  const failed = (call: Call, error: unknown) => runtime.events.emit('storeerror', { key: call.key, error })
   const uses = (call: Call) => call.method === 'GET' && call.options?.fallback !== false
 
   function remember(call: Call, response: Response, started: number): void {
@@ -39,13 +39,13 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
           (fallback) => {
             if (started === epoch) fallback.remember(request, copy, call.waitUntil, { receivedAt })
           },
-          (error) => failed(request.url, error),
+          (error) => failed(call, error),
         )
         // remember() read its own clone of the copy, if any: this one is not needed.
         .finally(() => copy.body?.cancel().catch(() => {}))
       call.waitUntil?.(kept)
     } catch (error) {
-      failed(request.url, error)
+      failed(call, error)
     }
   }
 
@@ -65,7 +65,7 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
       served = await (loaded ?? (await loading)).answer(call, request)
     } catch (error) {
       // The chunk would not load: there is no copy, the failure stands.
-      failed(request.url, error)
+      failed(call, error)
     }
     // No copy: the failure stands, unless the caller aborted meanwhile.
     if (served === undefined && !call.signal?.aborted) return outcome
@@ -94,5 +94,5 @@ function describe(call: Call): FallbackRequest {
     u.hash = ''
     url = u.href
   } catch {}
-  return { method: 'GET', url, headers: new Headers(call.init?.headers ?? request?.headers), cache: call.init?.cache ?? request?.cache }
+  return { method: 'GET', url, key: call.key, headers: new Headers(call.init?.headers ?? request?.headers), cache: call.init?.cache ?? request?.cache }
 }
