@@ -164,6 +164,23 @@ describe('the fallback stage', () => {
     expect(await p).toBe('gone')
   })
 
+  it("never answers the caller's own mistakes: a request fetch refuses to build, an isFailure that throws", async () => {
+    // fetch builds its Request first, as every runtime's does: a GET with a body is refused there.
+    const strict = okThen(200)
+    const { rf } = await primed(((input: RequestInfo | URL, init?: RequestInit) => (new Request(input, init), strict(input, init))) as typeof globalThis.fetch)
+    await expect(rf(URL_A, { method: 'GET', body: 'oops' })).rejects.toBeInstanceOf(TypeError)
+
+    const bug = new Error('isFailure has a bug')
+    const judged = await primed(okThen(503), {
+      isFailure: ({ response }) => {
+        if (response?.status === 503) throw bug
+        return false
+      },
+    })
+    await expect(judged.rf(URL_A)).rejects.toBe(bug)
+    expect(judged.rf.snapshot().totals.fallbacks).toBe(0)
+  })
+
   it('rf.clear() empties the store (logout)', async () => {
     const { rf } = await primed(okThen(500))
     await rf.clear()

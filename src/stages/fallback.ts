@@ -53,7 +53,8 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
     // Noted at the start: a response to a call that started before rf.clear() is never stored.
     const started = epoch
     const outcome = await next(call)
-    if (outcome.kind === 'aborted' || call.signal?.aborted) return outcome
+    // The caller's abort, and the caller's own mistake (a request fetch will not build, an isFailure that throws), are theirs to see.
+    if (outcome.kind === 'aborted' || call.signal?.aborted || (outcome.kind === 'refused' && outcome.reason === 'request')) return outcome
     if (outcome.kind === 'response' && !outcome.failure) {
       if (outcome.response.status === 200 && started === epoch) remember(call, outcome.response, started)
       return outcome

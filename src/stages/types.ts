@@ -62,7 +62,7 @@ export type RefusalReason =
   | 'throttle'
   /** the total deadline passed before the attempt could start (TimeoutError, scope 'total') */
   | 'deadline'
-  /** the caller's own code failed: fetch could not build the request (bad method, GET with a body), or isFailure threw */
+  /** the caller's own code failed: fetch could not build the request (bad method, GET with a body), or isFailure threw; never answered by the fallback */
   | 'request'
 
 /** The attempt never reached the network; nothing upstream is judged. Never retried. */
