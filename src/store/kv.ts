@@ -7,6 +7,7 @@
 import type { FallbackStore, StoredResponse } from '../types.js'
 import type { Checked } from '../schema.js'
 import { kvNamespace, kvStoreSchema, MAX_VALUE_BYTES } from './kv-options.js'
+import { memoryStore } from './memory.js'
 
 /** The part of a Workers KV namespace binding (`KVNamespace`) the store uses. */
 export interface KvNamespaceLike {
@@ -55,7 +56,11 @@ const bytes = (text: string): number => encoder.encode(text).byteLength
  * eventually consistent (a copy written elsewhere shows up within about a minute), which suits a
  * last-known-good copy. A corrupt entry is deleted when read (the read rejects, naming the key).
  */
-export function kvStore(namespace: KvNamespaceLike, options: KvStoreOptions = {}): FallbackStore {
+export function kvStore(namespace: KvNamespaceLike | undefined, options: KvStoreOptions = {}): FallbackStore {
+  if (namespace == null) {
+    kvStoreSchema(options, 'kvStore options')
+    return withoutNamespace(namespace)
+  }
   const settings = checkOptions(namespace, options)
   const { prefix } = settings
 
@@ -92,6 +97,28 @@ export function kvStore(namespace: KvNamespaceLike, options: KvStoreOptions = {}
         cursor = page.list_complete ? undefined : page.cursor
       } while (cursor !== undefined)
     },
+  }
+}
+
+/**
+ * A binding that is not there (`env.LAST_KNOWN_GOOD` undefined: missing from wrangler.toml, or not bound in this
+ * environment) is storage that is missing, as IndexedDB can be: the store keeps its copies in memory, and its first
+ * operation rejects saying why (the fallback reports it once as a storeerror). A binding of the wrong kind still throws.
+ */
+function withoutNamespace(namespace: null | undefined): FallbackStore {
+  // As the 'memory' store keeps them.
+  const memory = memoryStore()
+  let told = false
+  const tell = () => {
+    if (told) return
+    told = true
+    throw new TypeError(`kvStore: the KV namespace binding is ${namespace} (is it under [[kv_namespaces]] in wrangler.toml?), keeping fallback copies in memory`)
+  }
+  return {
+    get: async (key) => (tell(), memory.get(key)),
+    put: async (key, entry) => (tell(), memory.put(key, entry)),
+    delete: async (key) => (tell(), memory.delete(key)),
+    clear: async () => (tell(), memory.clear()),
   }
 }
 

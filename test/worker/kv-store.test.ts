@@ -3,6 +3,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import { createFallback } from '../../src/fallback.js'
+import { createResilientFetch } from '../../src/index.js'
 import { kvStore, type KvNamespaceLike } from '../../src/store/kv.js'
 import { createProxy } from '../../src/worker/index.js'
 import type { StoredResponse } from '../../src/types.js'
@@ -112,7 +113,23 @@ describe('kvStore', () => {
     expect(() => kvStore(KV, { expirationTtl: 30 })).toThrow("kvStore options.expirationTtl must be at least 60 (seconds, KV's minimum), got 30")
     expect(() => kvStore(KV, { expirationTtl: 1.5 })).toThrow('kvStore options.expirationTtl must be a positive integer, got 1.5')
     expect(() => kvStore(KV, { maxBodyBytes: 26 * 1024 * 1024 })).toThrow("kvStore options.maxBodyBytes must be at most 26214400 (KV's value limit), got 27262976")
-    expect(() => kvStore(undefined as never)).toThrow('kvStore(namespace): namespace must be a Workers KV namespace binding, got undefined')
+    expect(() => kvStore({} as never)).toThrow('kvStore(namespace): namespace must be a Workers KV namespace binding (missing getWithMetadata()), got {}')
+    expect(() => kvStore(undefined, { prefx: 'a' } as never)).toThrow('kvStore options.prefx is not an option')
+  })
+
+  it('a missing binding (undefined) is missing storage: copies are kept in memory, and the first use says why, once', async () => {
+    let calls = 0
+    const upstream = async () => new Response('ok', { status: calls++ < 2 ? 200 : 500 })
+    const rf = createResilientFetch({ fetch: upstream, retry: false, fallback: { store: kvStore(undefined) } })
+    const errors: unknown[] = []
+    rf.addEventListener('storeerror', (e) => errors.push(e.detail.error))
+    expect((await rf('https://a.test/x')).status).toBe(200)
+    await vi.waitFor(() => expect(errors).toHaveLength(1))
+    expect(String(errors[0])).toContain('kvStore: the KV namespace binding is undefined (is it under [[kv_namespaces]] in wrangler.toml?), keeping fallback copies in memory')
+    // The next good response is kept in memory, and answers the failure after it.
+    expect((await rf('https://a.test/y')).status).toBe(200)
+    await vi.waitFor(async () => expect((await rf('https://a.test/y')).headers.get('x-resilient-source')).toBe('fallback'))
+    expect(errors).toHaveLength(1)
   })
 
   it('a failing KV never fails a call: the fallback skips it with a storeerror', async () => {
