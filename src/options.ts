@@ -83,11 +83,14 @@ const DEFAULT_TOTAL = 30_000
 
 export const attemptAndTotal = struct({ attempt: [deadline, 10_000], total: [deadline, DEFAULT_TOTAL] })
 
-/** A number is the attempt timeout (the total keeps its default); false: no deadline at all. */
-export const timeoutSchema: Check<{ attempt: number | false; total: number | false }> = (value, path) => {
+/**
+ * A number is the attempt timeout (the total keeps its default); false: no deadline at all. Per call, `base` is
+ * the instance's timeout: what the call does not write comes from it, not from the defaults.
+ */
+export const timeoutSchema = (value: unknown, path: string, base?: NormalizedTimeout): NormalizedTimeout => {
   if (value === false) return { attempt: false, total: false }
   if (typeof value === 'object' && value !== null) {
-    const t = attemptAndTotal(value, path)
+    const t = attemptAndTotal(value, path, base)
     // Both written, the attempt deadline past the total one: it would never fire, the total cuts every attempt first.
     // No deadline (false) is never past one: as an attempt it compares as 0, as a total it is Infinity.
     if ((value as TimeoutOptions).attempt !== undefined && (value as TimeoutOptions).total !== undefined && (t.attempt as number) > ((t.total as number) || Infinity)) {
@@ -96,11 +99,12 @@ export const timeoutSchema: Check<{ attempt: number | false; total: number | fal
     return t
   }
   const attempt = deadline(value, path)
-  // false (no deadline) compares as 0.
-  if ((attempt as number) > DEFAULT_TOTAL) {
-    throw new RangeError(`${path} (${attempt} ms, the attempt deadline) must not exceed the total deadline (${DEFAULT_TOTAL} ms by default): write { attempt: ${attempt}, total: ... }`)
+  const total = base ? base.total : DEFAULT_TOTAL
+  // false (no deadline) compares as 0, and as a total as Infinity.
+  if ((attempt as number) > ((total as number) || Infinity)) {
+    throw new RangeError(`${path} (${attempt} ms, the attempt deadline) must not exceed the total deadline (${total} ms ${base ? 'on the instance' : 'by default'}): write { attempt: ${attempt}, total: ... }`)
   }
-  return { attempt, total: DEFAULT_TOTAL }
+  return { attempt, total }
 }
 
 export const retryPolicy = struct({
@@ -118,9 +122,12 @@ export const retryPolicy = struct({
   budget: [orFalse(struct({ ratio: [ratio, 0.2], min: [nonNegativeInteger, 10] })), {}],
 })
 
-/** A number is the limit; false: no retries. */
-export const retrySchema: Check<Checked<typeof retryPolicy> | false> = (value, path) =>
-  value === false ? false : retryPolicy(typeof value === 'number' ? { limit: value } : value, path)
+/**
+ * A number is the limit; false: no retries. Per call, `base` is the instance's policy: each field the call writes
+ * replaces the instance's, the others are the instance's (without one, retry: false, the defaults).
+ */
+export const retrySchema = (value: unknown, path: string, base?: NormalizedRetry | false): NormalizedRetry | false =>
+  value === false ? false : retryPolicy(typeof value === 'number' ? { limit: value } : value, path, base || undefined)
 
 export const fallbackSchema = struct({
   store: [
@@ -173,7 +180,7 @@ export const optionsSchema = struct({
 export type NormalizedOptions = Checked<typeof optionsSchema>
 export type NormalizedBreaker = Checked<typeof breakerSchema>
 export type NormalizedBulkhead = Checked<typeof bulkheadSchema>
-export type NormalizedTimeout = Checked<typeof timeoutSchema>
+export type NormalizedTimeout = Checked<typeof attemptAndTotal>
 export type NormalizedRetry = Checked<typeof retryPolicy>
 export type NormalizedFallback = Checked<typeof fallbackSchema>
 export type NormalizedHedge = Checked<typeof hedgeSchema>

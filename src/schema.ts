@@ -137,20 +137,24 @@ export type Field<T = any> = Check<T> | readonly [Check<T>, unknown]
 type Shape = Record<string, Field>
 type Out<S extends Shape> = { [K in keyof S]: S[K] extends Field<infer T> ? T : never }
 
-/** An object schema: its fields are the object's only options; `shape` lists them with their defaults. */
+/**
+ * An object schema: its fields are the object's only options; `shape` lists them with their defaults.
+ * With `base` (an object it returned before), an absent field is base's, not the default.
+ */
 export interface Struct<S extends Shape> extends Check<Out<S>> {
+  (value: unknown, path: string, base?: Out<S>): Out<S>
   readonly shape: S
 }
 
-/** Checks an object field by field (absent → the default, checked too); unknown keys are named. */
+/** Checks an object field by field (absent → base's field, else the default, checked too); unknown keys are named. */
 export function struct<const S extends Shape>(shape: S): Struct<S> {
   const keys = Object.keys(shape)
-  const check = (value: unknown, path: string) => {
+  const check = (value: unknown, path: string, base?: Record<string, unknown>) => {
     const given = record(value === undefined ? {} : value, path, keys)
     const out: Record<string, unknown> = {}
     for (const k of keys) {
       const [field, fallback] = [shape[k]!].flat() as [Check<unknown>, unknown?]
-      out[k] = field(given[k] === undefined ? fallback : given[k], path ? `${path}.${k}` : k)
+      out[k] = given[k] === undefined && base ? base[k] : field(given[k] === undefined ? fallback : given[k], path ? `${path}.${k}` : k)
     }
     return out
   }

@@ -216,7 +216,20 @@ export interface BreakerShare {
 export interface CallOptions {
   /** Use this key instead of the instance's key function. */
   key?: string
+  /**
+   * This call's deadlines, over the instance's: what is written replaces, what is not stays the instance's.
+   * A number is the attempt deadline (the total stays the instance's; past it, the call is refused with a
+   * RangeError); `{ attempt }` keeps the instance's total, `{ total }` its attempt deadline; false: no deadline.
+   * @default the instance's `timeout`
+   */
   timeout?: number | TimeoutOptions | false
+  /**
+   * This call's retry policy, over the instance's: a number is the instance's policy with this `limit`;
+   * in an object each field written replaces the instance's field (a `backoff` or `budget` object is read
+   * whole, its absent fields from the defaults, as in the instance's options); false: no retries. On an
+   * instance with `retry: false` the defaults stand in for the instance's policy.
+   * @default the instance's `retry`
+   */
   retry?: number | RetryOptions | false
   /** false: neither store nor serve a fallback copy for this call. */
   fallback?: boolean

@@ -115,3 +115,59 @@ describe('deadlines', () => {
     expect(await p).toMatchObject({ scope: 'attempt', timeout: 20 })
   })
 })
+
+describe('a per-call timeout writes over the instance’s, not over the defaults', () => {
+  const settled = <T>(p: Promise<T>) => Promise.race([p, Promise.resolve('pending' as const)])
+  const retrying = { limit: 100, backoff: { base: 1, max: 1, jitter: 'none' }, budget: false }
+
+  it('a number is the attempt deadline under the instance’s total', async () => {
+    const { rf, timeouts } = make({ attempt: 300, total: 1_000 }, retrying)
+    const p = rf(URL_A, { resilience: { timeout: 200 } }).catch((e) => e)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(await settled(p)).toMatchObject({ name: 'TimeoutError', scope: 'total', timeout: 1_000 })
+    expect(timeouts.slice(0, 2)).toEqual(['attempt:200', 'attempt:200'])
+    expect(timeouts.at(-1)).toBe('total:1000')
+  })
+
+  it('{ attempt } keeps the instance’s total; { total } keeps its attempt deadline', async () => {
+    const a = make({ attempt: 300, total: 1_000 }, retrying)
+    const p = a.rf(URL_A, { resilience: { timeout: { attempt: 200 } } }).catch((e) => e)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(await settled(p)).toMatchObject({ scope: 'total', timeout: 1_000 })
+    expect(a.timeouts[0]).toBe('attempt:200')
+
+    const b = make({ attempt: 300, total: 1_000 })
+    const q = b.rf(URL_A, { resilience: { timeout: { total: 500 } } }).catch((e) => e)
+    await vi.advanceTimersByTimeAsync(300)
+    expect(await settled(q)).toMatchObject({ scope: 'attempt', timeout: 300 })
+  })
+
+  it('a number up to the instance’s total is accepted, past it refused naming the instance’s total; with no total, any', async () => {
+    const { c, rf, timeouts } = make({ attempt: 10_000, total: 120_000 })
+    const p = rf(URL_A, { resilience: { timeout: 60_000 } }).catch((e) => e)
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(await settled(p)).toMatchObject({ name: 'TimeoutError', scope: 'attempt', timeout: 60_000 })
+    expect(timeouts).toEqual(['attempt:60000'])
+    await expect(rf(URL_A, { resilience: { timeout: 150_000 } })).rejects.toThrow(
+      new RangeError('resilience.timeout (150000 ms, the attempt deadline) must not exceed the total deadline (120000 ms on the instance): write { attempt: 150000, total: ... }'),
+    )
+    expect(c.calls).toHaveLength(1)
+
+    const none = make({ attempt: 300, total: false })
+    const q = none.rf(URL_A, { resilience: { timeout: 60_000 } }).catch((e) => e)
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(await settled(q)).toMatchObject({ scope: 'attempt', timeout: 60_000 })
+  })
+
+  it('both written are judged together, as on the instance; false arms no deadline', async () => {
+    const { c, rf } = make({ attempt: 300, total: 1_000 })
+    await expect(rf(URL_A, { resilience: { timeout: { attempt: 5_000, total: 2_000 } } })).rejects.toThrow(
+      'resilience.timeout.attempt (5000 ms) must not exceed resilience.timeout.total (2000 ms): the total deadline would cut every attempt first',
+    )
+    const p = rf(URL_A, { resilience: { timeout: false } })
+    await flush()
+    expect(vi.getTimerCount()).toBe(0)
+    c.pending[0]!.respond(200)
+    expect((await p).status).toBe(200)
+  })
+})

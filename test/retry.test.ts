@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import fc from 'fast-check'
 import { CircuitOpenError, createResilientFetch, resilienceInfo, type ResilientFetchOptions } from '../src/index.js'
 import { backoffDelay, parseRetryAfter } from '../src/retry.js'
+import { normalizeRetry, retrySchema } from '../src/options.js'
 import { controlledTransport, flush, statusTransport } from './helpers.js'
 
 const URL_A = 'https://a.test/x'
@@ -179,6 +180,52 @@ describe('retries', () => {
     const response = await settle(rf(URL_A))
     expect(response.status).toBe(200)
     expect(cancelled).toEqual([1, 2])
+  })
+})
+
+describe('a per-call retry writes over the instance’s policy, not over the defaults', () => {
+  const instance: ResilientFetchOptions = { retry: { limit: 1, statusCodes: [404], methods: ['GET', 'POST'], backoff: { base: 100, jitter: 'none' }, budget: false } }
+
+  it('a number is the instance’s policy with a new limit: its statusCodes, methods and backoff stay', async () => {
+    const t = statusTransport(404)
+    const { rf, retries } = make(t.fetch, instance)
+    const response = await settle(rf(URL_A, { method: 'POST', resilience: { retry: 3 } }))
+    expect(response.status).toBe(404)
+    expect(t.mock).toHaveBeenCalledTimes(4)
+    expect(retries).toEqual(['2@100', '3@200', '4@400'])
+    // A default status code is still not one the instance retries.
+    const other = statusTransport(503)
+    await settle(make(other.fetch, instance).rf(URL_A, { resilience: { retry: 3 } }))
+    expect(other.mock).toHaveBeenCalledTimes(1)
+  })
+
+  it('an object replaces the fields it writes and keeps the others; false: no retries', async () => {
+    const t = statusTransport(503)
+    const { rf, retries } = make(t.fetch, instance)
+    await settle(rf(URL_A, { method: 'POST', resilience: { retry: { statusCodes: [503] } } }))
+    expect(t.mock).toHaveBeenCalledTimes(2)
+    expect(retries).toEqual(['2@100'])
+    const n = statusTransport(404)
+    await settle(make(n.fetch, instance).rf(URL_A, { resilience: { retry: false } }))
+    expect(n.mock).toHaveBeenCalledTimes(1)
+  })
+
+  it('on an instance with retry: false, the defaults stand in for its policy', async () => {
+    const t = statusTransport(503, 503, 200)
+    const { rf } = make(t.fetch, { retry: false })
+    const response = await settle(rf(URL_A, { resilience: { retry: 2 } }))
+    expect(response.status).toBe(200)
+    expect(t.mock).toHaveBeenCalledTimes(3)
+  })
+
+  it('a written backoff is read whole (its absent fields the defaults); bad values are named under resilience.retry', async () => {
+    const base = normalizeRetry({ limit: 4, statusCodes: [404], backoff: { base: 100, max: 500, jitter: 'none' } })
+    expect(retrySchema({ backoff: { base: 50 } }, 'resilience.retry', base)).toEqual({ ...(base as object), backoff: { base: 50, max: 10_000, jitter: 'full' } })
+    expect(retrySchema(7, 'resilience.retry', base)).toEqual({ ...(base as object), limit: 7 })
+    const { rf } = make(statusTransport(200).fetch, instance)
+    await expect(rf(URL_A, { resilience: { retry: -1 } })).rejects.toThrow('resilience.retry.limit must be a non-negative integer, got -1')
+    await expect(rf(URL_A, { resilience: { retry: { statusCodes: [42] } } })).rejects.toThrow(/^resilience\.retry\.statusCodes must be an array of HTTP status codes/)
+    await expect(rf(URL_A, { resilience: { retry: { limt: 1 } as never } })).rejects.toThrow(/^resilience\.retry\.limt is not an option/)
   })
 })
 
