@@ -80,17 +80,16 @@ export function createFallback(options: NormalizedFallbackOptions, emit: EmitSto
 
 /** The stage's side of the fallback, which loads with this chunk: the Fallback, and the copy a failed call is answered with. */
 export interface StageFallback extends Fallback {
-  /** The stored copy as the call's outcome (counted, announced); undefined when there is none or the caller aborted. */
+  /** The stored copy as the call's outcome (announced; counted where the call ends); undefined when there is none or the caller aborted. */
   answer(call: Call, request: FallbackRequest): Promise<Outcome | undefined>
 }
 
-export function stageFallback(options: NormalizedFallbackOptions, { events, totals, now }: Runtime): StageFallback {
+export function stageFallback(options: NormalizedFallbackOptions, { events, now }: Runtime): StageFallback {
   const fallback = new LastKnownGood(options, (type, detail) => events.emit(type, detail), now) as LastKnownGood & StageFallback
   fallback.answer = async (call, request) => {
     // Bounded by the call's deadline and abort (the call is the bound): a hung store never hangs the call.
     const found = await fallback.recall(request, call)
     if (found === undefined || call.signal?.aborted) return undefined
-    totals.fallbacks++
     events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((now() - found.storedAt) / 1000)) })
     // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
     return { kind: 'response', ...found, failure: true, duration: 0 }

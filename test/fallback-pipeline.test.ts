@@ -107,6 +107,26 @@ describe('the fallback stage', () => {
     await hold
   })
 
+  it('coalesced calls served the copy each count in totals.fallbacks; the fallback event fires once for the shared call', async () => {
+    const c = controlledTransport()
+    const { rf, fallbacks } = make(c.fetch, { coalesce: true })
+    const first = rf(URL_A)
+    await vi.waitFor(() => expect(c.pending).toHaveLength(1))
+    c.pending[0]!.respond(200, undefined, 'good')
+    await (await first).text()
+    await vi.waitFor(() => expect(rf.snapshot().totals.successes).toBe(1))
+    await vi.advanceTimersByTimeAsync(2_000)
+    const calls = [rf(URL_A), rf(URL_A), rf(URL_A)]
+    await vi.waitFor(() => expect(c.pending).toHaveLength(1))
+    c.pending[0]!.respond(503)
+    const responses = await Promise.all(calls)
+    expect(await Promise.all(responses.map((r) => r.text()))).toEqual(['good', 'good', 'good'])
+    expect(responses.map((r) => resilienceInfo(r)?.source)).toEqual(['fallback', 'fallback', 'fallback'])
+    expect(fallbacks).toEqual([2])
+    // One per rf() (API.md), like the other totals: three calls answered from the store.
+    expect(rf.snapshot().totals).toMatchObject({ requests: 4, coalesced: 2, successes: 1, failures: 3, fallbacks: 3 })
+  })
+
   it('without a copy the failure surfaces unchanged', async () => {
     const { rf } = make(statusTransport(503).fetch)
     const response = await rf(URL_A)

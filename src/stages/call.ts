@@ -87,7 +87,11 @@ export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): 
   if (outcome.kind !== 'response') throw outcome.error
   const { storedAt } = outcome
   const info: ResilienceInfo = { source: storedAt === undefined ? 'network' : 'fallback', key: call.key, attempts: call.attempts }
-  if (storedAt !== undefined) info.storedAt = storedAt
+  if (storedAt !== undefined) {
+    // Per call, here where each call ends: coalesced calls share one recall of the copy, but each is served it.
+    totals.fallbacks++
+    info.storedAt = storedAt
+  }
   if (outcome.hedged) info.hedged = true
   if (outcome.coalesced) info.coalesced = true
   infos.set(outcome.response, info)

@@ -301,6 +301,8 @@ class WorkerProxy {
     if (outcome.kind === 'response') {
       const { response, storedAt } = outcome
       if (storedAt !== undefined) {
+        // Counted here, where the request ends (the fallback stage does not count): once per request.
+        this.totals.fallbacks++
         // A stored copy obeys the same header rules as a live answer (copies stored before them included).
         const copy = forClient(response)
         tag(copy, { source: 'fallback', key: call.key, attempts: call.out.attempts, storedAt })
