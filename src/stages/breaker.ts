@@ -24,7 +24,7 @@ export interface BreakerGate extends Gate<Breaker, Ticket> {
 /**
  * The breaker + probe lease gate: one breaker per key; refuses at once while open; in half-open
  * lends at most `probes` attempts a slot (with a share: one probe for all participants).
- * Learns from each admitted attempt's outcome; a 503/429 with Retry-After opens it until then.
+ * Learns from each admitted attempt's outcome; a 503/429 with Retry-After that is judged a failure opens it until then.
  */
 export function breakerStage(options: NormalizedBreaker | false, share: BreakerShare | undefined, runtime: Runtime): BreakerGate | undefined {
   if (!options) return undefined
@@ -85,7 +85,8 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       // A stale token moves nothing, a Retry-After open included; one that trips the breaker still extends it.
       const current = breaker.record(token, outcome.failure, slow, end)
       share?.record?.(call.key, outcome.failure, slow, call.waitUntil)
-      const quiet = current && retryAfter && outcome.kind === 'response' ? quietFor(outcome.response, end) : 0
+      // Only a response isFailure judged a failure may open it: the default judges 503 and 429 so, an owner may forgive one.
+      const quiet = current && retryAfter && outcome.kind === 'response' && outcome.failure ? quietFor(outcome.response, end) : 0
       if (quiet > 0) breaker.openFor(quiet, end)
     },
     attach: (keys, index, keyOf) => attachTo(keys, index, keyOf, share),

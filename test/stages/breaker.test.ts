@@ -73,6 +73,14 @@ describe('breaker stage', () => {
     expect(other.breaker.snapshot(Date.now()).nextProbeAt).toBe(Date.now() + 3_600_000)
   })
 
+  it('a Retry-After opens the key only on a response judged a failure: an isFailure that forgives a 429 keeps it closed', async () => {
+    const { breaker, pass } = setup()
+    await pass({ kind: 'response', response: new Response('over quota', { status: 429, headers: { 'retry-after': '3600' } }), failure: false, duration: 1 })
+    expect(breaker.snapshot(Date.now())).toMatchObject({ state: 'closed' })
+    await pass(ok(503, { 'retry-after': '20' }))
+    expect(breaker.snapshot(Date.now())).toMatchObject({ state: 'open', nextProbeAt: Date.now() + 20_000 })
+  })
+
   it('with a share: a probe needs the lease; a refused lease refuses the attempt; a granted one is released on settle', async () => {
     let grant = false
     const share: BreakerShare = { connect() {}, acquireProbe: vi.fn(async () => grant), releaseProbe: vi.fn() }
