@@ -1,16 +1,17 @@
 import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../errors.js'
 import { createResilientFetch } from '../index.js'
 import { CONTENT_TYPE, toPrometheus } from '../metrics/prometheus.js'
-import { normalizeFallback, normalizeHedge, normalizeRetry, normalizeTimeout, type NormalizedHedge } from '../options.js'
+import { normalizeFallback, normalizeHedge, normalizeRetry, normalizeTimeout, type NormalizedHedge, type NormalizedRetry } from '../options.js'
 import { now } from '../clock.js'
 import { fallbackStage } from '../stages/fallback.js'
 import { failoverStage, retries } from '../stages/failover.js'
 import { Keys } from '../stages/keys.js'
 import { compose, type Chain } from '../stages/pipeline.js'
-import { aborted, isFailureStatus, refusal, type Attempt, type Call, type Outcome, type Runtime } from '../stages/types.js'
+import { aborted, refusal, type Attempt, type Call, type Outcome, type Runtime } from '../stages/types.js'
+import { isFailureDefault } from '../classify.js'
 import { cacheStore } from '../store/cache.js'
 import { kvStore } from '../store/kv.js'
-import type { BreakerState, FallbackStore, ResilienceSnapshot, ResilienceTotals, ResilientFetch } from '../types.js'
+import type { BreakerState, FallbackStore, Outcome as ResilienceOutcome, ResilienceSnapshot, ResilienceTotals, ResilientFetch } from '../types.js'
 import { resolveConfig, type ProxyConfig, type ResolvedConfig, type Route, type Upstream } from './config.js'
 import { Events } from '../events.js'
 import { resilienceInfo, tag } from '../info.js'
@@ -111,6 +112,7 @@ class WorkerProxy {
       timeout: { attempt: config.timeout, total: false },
       retry: false,
       fallback: false,
+      isFailure,
       ...(this.share === undefined ? {} : { share: this.share }),
     })
     const { store, kind } = fallbackStore(config)
@@ -237,8 +239,8 @@ class WorkerProxy {
       // What is stored is what the client gets: the hop-by-hop rules apply before the fallback takes its copy.
       const response = forClient(await pending)
       out.attempts++
-      // Judged by the library's failure rule, as the origin's breaker judged it.
-      return fromOrigin(key, { kind: 'response', response, failure: isFailureStatus(response.status), duration: 0 })
+      // Judged by the proxy's failure rule, as the origin's breaker judged it.
+      return fromOrigin(key, { kind: 'response', response, failure: isFailure({ response, duration: 0 }), duration: 0 })
     } catch (error) {
       if (attempt.signal?.aborted) return aborted(attempt.signal.reason)
       if (error instanceof CircuitOpenError) {
@@ -325,8 +327,19 @@ class WorkerProxy {
   }
 }
 
-/** The library's retry defaults: its methods get the one retry on another origin, within its budget. */
-const RETRY = normalizeRetry(undefined)
+/**
+ * Through a shared proxy a 429 says "this caller is over its quota" (an API key's, an account's), not
+ * "the upstream is in trouble": judged a failure, one client's 429 + Retry-After would open the origin's
+ * breaker for everyone (up to an hour). So the proxy forgives it: the 429 and its Retry-After go back to
+ * the client that got it, count against no breaker, open none, are not retried and are never answered
+ * by a copy. Everything else is the library's own rule (a 503 + Retry-After still opens the breaker).
+ */
+function isFailure(outcome: ResilienceOutcome): boolean {
+  return outcome.response?.status !== 429 && isFailureDefault(outcome)
+}
+
+/** The library's retry defaults, without 429 (see isFailure): its methods get the one retry on another origin, within its budget. */
+const RETRY = normalizeRetry({ statusCodes: [...(normalizeRetry(undefined) as NormalizedRetry).statusCodes].filter((status) => status !== 429) })
 
 /** The proxy makes one call per attempt: no total deadline. */
 const NO_TOTAL = normalizeTimeout({ total: false })

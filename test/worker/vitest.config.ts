@@ -20,6 +20,6 @@ export default defineConfig({
   test: {
     name: 'worker',
     include: ['**/*.test.ts'],
-    globalSetup: ['./global-setup.ts', './slow-upstream.ts'],
+    globalSetup: ['./global-setup.ts', './slow-upstream.ts', './shared-upstream.ts'],
   },
 })

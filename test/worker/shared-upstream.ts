@@ -1,0 +1,49 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { TestProject } from 'vitest/node'
+
+declare module 'vitest' {
+  interface ProvidedContext {
+    /** Two origins (two ports) of one real server, for a route with a pool. */
+    sharedUpstreamUrls: [string, string]
+  }
+}
+
+// A real upstream on 127.0.0.1, outside workerd, that answers as upstreams behind a shared proxy do:
+// a per-client quota (429 for one API key), a 503 with Retry-After, and private answers whose
+// Connection header names Cache-Control, Set-Cookie or Vary. GET /__down?path=P makes P answer 502
+// from then on; GET /__hits?path=P says how many requests P got, on either port.
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const down = new Set<string>()
+  const hits = new Map<string, number>()
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1')
+    const path = url.searchParams.get('path') ?? ''
+    if (url.pathname === '/__down') return void (down.add(path), res.writeHead(204).end())
+    if (url.pathname === '/__hits') return void res.writeHead(200, { 'content-type': 'application/json' }).end(String(hits.get(path) ?? 0))
+    hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1)
+    if (down.has(url.pathname)) return void res.writeHead(502).end('down')
+    const key = req.headers['x-api-key']
+    if (url.pathname.startsWith('/quota/') && key === 'over-quota') return void res.writeHead(429, { 'retry-after': '3600', 'content-type': 'application/json' }).end('{"error":"quota"}')
+    if (url.pathname.startsWith('/quota/') && key === 'over-quota-bare') return void res.writeHead(429, { 'content-type': 'application/json' }).end('{"error":"quota"}')
+    if (url.pathname.startsWith('/busy/')) return void res.writeHead(503, { 'retry-after': '120' }).end('busy')
+    const hop = /^\/hop\/([a-z-]+)\//.exec(url.pathname)?.[1]
+    const headers: Record<string, string> = { 'content-type': 'application/json' }
+    if (hop === 'cache-control') headers['cache-control'] = 'no-store, private'
+    if (hop === 'set-cookie') headers['set-cookie'] = 'sid=alice-session; Path=/; HttpOnly'
+    if (hop === 'vary') headers.vary = 'X-User'
+    if (hop === 'pragma') headers.pragma = 'no-cache'
+    if (hop !== undefined) headers.connection = `keep-alive, ${hop}`
+    res.writeHead(200, headers).end(JSON.stringify({ user: req.headers['x-user'] ?? null, path: url.pathname }))
+  }
+  const servers = [createServer(handle), createServer(handle)]
+  for (const server of servers) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const [a, b] = servers.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  project.provide('sharedUpstreamUrls', [a, b])
+  return async () => {
+    for (const server of servers) {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}
