@@ -236,7 +236,9 @@ class WorkerProxy {
       const pending = this.rf(call.url, { method: out.method, headers: out.headers, body: out.body, redirect: 'manual', signal: attempt.signal, resilience: { key, waitUntil: out.waitUntil } })
       // If the client goes away, workerd cancels the request's work; waitUntil lets the call settle and free its permit.
       out.ctx?.waitUntil(pending.then(ignore, ignore))
-      // What is stored is what the client gets: the hop-by-hop rules apply before the fallback takes its copy.
+      // What is stored is what the client gets (the store drops Connection itself, so a raw copy would keep the
+      // fields it named); the headers the store decides by are never Connection's to drop (route.ts), so the
+      // fallback judges them as the upstream sent them.
       const response = forClient(await pending)
       out.attempts++
       // Judged by the proxy's failure rule, as the origin's breaker judged it.

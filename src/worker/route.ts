@@ -31,8 +31,12 @@ export function upstreamUrl(upstream: Upstream, rest: string, search: string): s
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus Host (the upstream's own is set by fetch from the URL)
 // and X-Forwarded-Host (a client's claim we do not vouch for).
-const REQUEST_DROPPED = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'x-forwarded-host']
-const RESPONSE_DROPPED = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
+const REQUEST_DROPPED = [...HOP_BY_HOP, 'host', 'x-forwarded-host']
+const RESPONSE_DROPPED = HOP_BY_HOP
+// What the fallback store (and any cache in front of the proxy) decides by: Connection may not name them away,
+// or a private, no-store or per-user answer would be stored and served to everyone.
+const DECIDING = new Set(['cache-control', 'pragma', 'set-cookie', 'vary', 'content-type'])
 
 /** A copy of the client's headers fit to send upstream. */
 export function requestHeaders(incoming: Headers): Headers {
@@ -54,6 +58,11 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 function dropHopByHop(headers: Headers, names: readonly string[]): void {
   // Connection may name further hop-by-hop fields (RFC 9110 §7.6.1).
   const listed = headers.get('connection')
-  if (listed !== null) for (const name of listed.split(',')) if (TOKEN.test(name.trim())) headers.delete(name.trim())
+  if (listed !== null) {
+    for (const entry of listed.split(',')) {
+      const name = entry.trim().toLowerCase()
+      if (TOKEN.test(name) && !DECIDING.has(name)) headers.delete(name)
+    }
+  }
   for (const name of names) headers.delete(name)
 }
