@@ -48,6 +48,34 @@ describe('forwarding', () => {
     expect(new URL(upstream.seen[0].url).host).toBe('upstream.test')
   })
 
+  it('does not forward the headers that make an upstream serve another resource or method than the URL names', async () => {
+    const upstream = fakeUpstream()
+    const handler = proxy({ fetch: upstream.fetch })
+    const rewrites = ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override', 'x-forwarded-prefix']
+    await handler(get('/api/data', { headers: { ...Object.fromEntries(rewrites.map((name) => [name, name.includes('method') ? 'DELETE' : '/admin'])), 'x-request-id': 'abc' } }))
+    const sent = upstream.seen[0].headers
+    for (const name of rewrites) expect(sent.has(name), name).toBe(false)
+    expect(sent.get('x-request-id')).toBe('abc')
+  })
+
+  it('a client cannot poison the copy everyone is served through an upstream that honours X-Original-URL', async () => {
+    // As IIS URL Rewrite, or Symfony and Laravel behind a trusted proxy, do; the copy is stored under the URL alone.
+    let down = false
+    const upstream = fakeUpstream((request) => {
+      if (down) return new Response('down', { status: 502 })
+      const path = request.headers.get('x-original-url') ?? new URL(request.url).pathname
+      return Response.json({ page: path === '/admin/config' ? 'internal admin config' : 'public home' })
+    })
+    const handler = proxy({ fetch: upstream.fetch })
+    const ctx = context()
+    await (await handler(get('/api/home', { headers: { 'x-original-url': '/admin/config' } }), undefined, ctx)).text()
+    await ctx.settle()
+    down = true
+    const served = await handler(get('/api/home'), undefined, ctx)
+    expect(served.headers.get('x-resilient-source')).toBe('fallback')
+    expect(await served.json()).toEqual({ page: 'public home' })
+  })
+
   it('drops hop-by-hop headers from the upstream response', async () => {
     const upstream = fakeUpstream(() => new Response('hi', { headers: { 'keep-alive': 'timeout=5', connection: 'x-hop', 'x-hop': '1', 'x-kept': '2' } }))
     const response = await proxy({ fetch: upstream.fetch })(get('/api/data'))
