@@ -80,6 +80,44 @@ describe.each([
   })
 })
 
+describe('encoded dot segments, which an upstream that decodes the path would resolve out of the base path', () => {
+  it.each([
+    '/api/..%2f..%2fadmin',
+    '/api/..%2F..%2Fadmin',
+    '/api/%2e%2e%2fadmin',
+    '/api/.%2e%2fadmin',
+    '/api/..%5cadmin',
+    '/api/x/..%5C..%5Cadmin',
+    '/api/%252e%252e/admin',
+    '/api/%252e%252e%252fadmin',
+    '/api/x/%2e%2e%5c',
+    '/api/..;/admin',
+    '/api/x/%2e%2e;jsessionid=1/admin',
+    '/api/dir%2F..hidden',
+    '/api/a%2F.%2Fb',
+  ])('%s is refused with 400 bad_path, the upstream not called', async (path) => {
+    const upstream = fakeUpstream()
+    const handler = proxy({ upstream: 'http://upstream.test/v1/public', fetch: upstream.fetch })
+    const response = await handler(get(path))
+    expect(response.status).toBe(400)
+    expect(await response.json()).toEqual({ error: 'bad_path' })
+    expect(upstream.seen).toHaveLength(0)
+  })
+
+  it('an encoded slash in an ordinary segment (GitLab\'s project and file ids) still goes through', async () => {
+    const upstream = fakeUpstream()
+    const handler = proxy({ upstream: 'http://upstream.test/v4', fetch: upstream.fetch })
+    for (const path of ['/api/projects/group%2Fproject/repository/files/src%2Fmain.ts/raw', '/api/files/v1.2%2F.hidden', '/api/a%2F.well-known', '/api/notes/...'])
+      expect((await handler(get(path))).status, path).toBe(200)
+    expect(upstream.seen.map((r) => new URL(r.url).pathname)).toEqual([
+      '/v4/projects/group%2Fproject/repository/files/src%2Fmain.ts/raw',
+      '/v4/files/v1.2%2F.hidden',
+      '/v4/a%2F.well-known',
+      '/v4/notes/...',
+    ])
+  })
+})
+
 describe('upstreamUrl, on raw strings no URL parser has cleaned', () => {
   const upstream = { origin: 'http://upstream.test', basePath: '/v1' }
   it.each([
