@@ -112,7 +112,9 @@ async function fromCached(response: Response): Promise<StoredResponse | undefine
   }
   const headers: [string, string][] = []
   response.headers.forEach((value, name) => {
-    if (!NOT_STORED.has(name)) headers.push([name.startsWith(ORIGINAL_PREFIX) ? name.slice(ORIGINAL_PREFIX.length) : name, value])
+    // Only the names we moved aside come back: an origin's own x-resilient-original-set-cookie (or -x-resilient-vary) is dropped.
+    const moved = name.startsWith(ORIGINAL_PREFIX) && name.slice(ORIGINAL_PREFIX.length)
+    if (moved === false ? !NOT_STORED.has(name) : MOVED.includes(moved)) headers.push([moved || name, value])
   })
   return {
     url: decodeURIComponent(url),

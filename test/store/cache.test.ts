@@ -61,6 +61,30 @@ describe('cacheStore', () => {
     expect(headers.has('set-cookie')).toBe(false)
   })
 
+  it("an origin's own x-resilient-original-* headers never come back as a header we moved aside, a cookie or our metadata", async () => {
+    install()
+    const store = cacheStore()
+    await store.put(
+      'GET https://api.example.com/me',
+      entry('{"user":"alice"}', {
+        headers: [
+          ['vary', 'X-User'],
+          ['x-resilient-original-set-cookie', 'sid=FIXED; Path=/'],
+          ['x-resilient-original-x-resilient-vary', '%5B%5D'],
+          ['x-resilient-original-x-resilient-credential', 'f'.repeat(64)],
+          ['x-resilient-vary', encodeURIComponent('[["x-user","alice"]]')],
+        ],
+      }),
+    )
+    const back = await store.get('GET https://api.example.com/me')
+    expect(new Map(back!.headers)).toEqual(
+      new Map([
+        ['vary', 'X-User'],
+        ['x-resilient-vary', encodeURIComponent('[["x-user","alice"]]')],
+      ]),
+    )
+  })
+
   it('deletes the least recently used entry beyond maxEntries; a get counts as use', async () => {
     const fake = install()
     const store = cacheStore({ maxEntries: 2 })
