@@ -2,7 +2,7 @@
 import type { StoredResponse } from '../types.js'
 import { NULL_BODY_STATUSES, VARY_HEADER } from './backend.js'
 
-/** Internal header: a SHA-256 of the Authorization and Cookie a private copy was fetched with; never served. */
+/** Internal header: a SHA-256 of the credential headers (store/digest.ts) a private copy was fetched with; never served. */
 export const CREDENTIAL_HEADER = 'x-resilient-credential'
 
 /** Headers never kept in a stored copy: cookies belong to one user, and the rest describe the transfer, not the body we keep (fetch has already decoded it). */
