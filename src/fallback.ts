@@ -5,7 +5,7 @@
 import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
 import { isStoredResponse, VARY_HEADER, varyRecordOf, within } from './store/backend.js'
-import { credentialDigest } from './store/digest.js'
+import { credentialDigest, credentialsOf } from './store/digest.js'
 import { CREDENTIAL_HEADER, type Evictable, fromStored, isQuotaError, storedHeader, toStored } from './store/entry.js'
 import { now as clockNow, originOf } from './core.js'
 import type { Call, Outcome, Runtime } from './stages/types.js'
@@ -290,8 +290,8 @@ function mayStore(request: FallbackRequest, response: Response, options: Normali
   const personal =
     cacheControl.has('private') ||
     response.headers.has('set-cookie') ||
-    request.headers.has('authorization') ||
-    request.headers.has('cookie')
+    response.headers.has('set-cookie2') ||
+    credentialsOf(request.headers) !== undefined
   return !personal || options.private
 }
 

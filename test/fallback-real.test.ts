@@ -1,7 +1,7 @@
 /**
  * The fallback's promises against a real HTTP server on 127.0.0.1 (real sockets, real timers): what a
  * call that started before rf.clear() leaves behind, fetch's own cache mode, a copy still being written,
- * and a store that never answers.
+ * credentials other than Authorization and Cookie, and a store that never answers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -38,8 +38,8 @@ function release(status: number, user: string): void {
   for (const res of held.splice(0)) res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ status, user }))
 }
 
-function make(options: Partial<ResilientFetchOptions> = {}, store: FallbackStore = memoryStore()) {
-  const rf = createResilientFetch({ retry: false, timeout: { attempt: 2_000, total: 4_000 }, ...options, fallback: { store } })
+function make(options: Partial<ResilientFetchOptions> = {}, store: FallbackStore = memoryStore(), keepPrivate = false) {
+  const rf = createResilientFetch({ retry: false, timeout: { attempt: 2_000, total: 4_000 }, ...options, fallback: { store, private: keepPrivate } })
   const storeErrors: unknown[] = []
   rf.addEventListener('storeerror', (e) => storeErrors.push(e.detail.error))
   return { rf, storeErrors }
@@ -75,6 +75,32 @@ describe('the fallback over a real upstream on 127.0.0.1', () => {
     await (await rf(new Request(`${origin}/data`, { cache: 'no-store' }))).text()
     mode = 503
     expect((await rf(`${origin}/data`)).status).toBe(503)
+  })
+
+  it("a response to a request with an API key is not kept by default: nobody, not even its user, is answered with it", async () => {
+    const { rf } = make()
+    const alice = { 'x-user': 'alice', 'x-api-key': 'KEY-alice' }
+    expect(await (await rf(`${origin}/data`, { headers: alice })).json()).toEqual({ status: 200, user: 'alice' })
+    mode = 503
+    for (const headers of [{}, alice]) {
+      const answer = await rf(`${origin}/data`, { headers })
+      expect(answer.status).toBe(503)
+      expect(answer.headers.get('x-resilient-source')).toBeNull()
+    }
+  })
+
+  it('with private: true the copy of a request with an API key is served only to that key', async () => {
+    const { rf } = make({}, memoryStore(), true)
+    await (await rf(`${origin}/data`, { headers: { 'x-user': 'alice', 'x-api-key': 'KEY-alice' } })).text()
+    mode = 503
+    const mine = await rf(`${origin}/data`, { headers: { 'x-api-key': 'KEY-alice' } })
+    expect(mine.headers.get('x-resilient-source')).toBe('fallback')
+    expect(await mine.json()).toEqual({ status: 200, user: 'alice' })
+    for (const headers of [{}, { 'x-api-key': 'KEY-bob' }] as Record<string, string>[]) {
+      const answer = await rf(`${origin}/data`, { headers })
+      expect(answer.status).toBe(503)
+      expect(answer.headers.get('x-resilient-source')).toBeNull()
+    }
   })
 
   it('a store whose reads never settle costs a storeerror, never a hung call', async () => {

@@ -123,6 +123,10 @@ describe('private responses and credentialed requests', () => {
     ['a Set-Cookie response', request(), { headers: { 'set-cookie': 'sid=abc; HttpOnly' } }],
     ['a request with Authorization', request(URL_A, { authorization: 'Bearer t0k3n' }), {}],
     ['a request with Cookie', request(URL_A, { cookie: 'sid=abc' }), {}],
+    ['a Set-Cookie2 response', request(), { headers: { 'set-cookie2': 'sid=abc; Version=1' } }],
+    ...['Proxy-Authorization', 'X-Api-Key', 'api-key', 'apikey', 'X-Auth-Token', 'X-Access-Token', 'X-Amz-Security-Token', 'X-CSRF-Token', 'X-Session-Id'].map(
+      (name): [string, FallbackRequest, ResponseInit] => [`a request with ${name}`, request(URL_A, { [name]: 'alice-secret' }), {}],
+    ),
   ]
 
   it.each(cases)('%s is not stored by default', async (_name, req, init) => {
@@ -153,6 +157,8 @@ describe('a private copy of a credentialed request belongs to those credentials'
   it.each([
     ['authorization', 'Bearer alice-token', 'Bearer bob-token'],
     ['cookie', 'sid=alice', 'sid=bob'],
+    ['x-api-key', 'KEY-alice', 'KEY-bob'],
+    ['proxy-authorization', 'Basic YWxpY2U6cHc=', 'Basic Ym9iOnB3'],
   ])('stored for one %s, served only to the same one', async (header, alice, bob) => {
     const t = setup({ private: true })
     await t.remember(request(URL_A, { [header]: alice }), json({ me: 'alice' }))
@@ -169,6 +175,16 @@ describe('a private copy of a credentialed request belongs to those credentials'
     expect(stored.headers.find(([name]) => name === 'x-resilient-credential')?.[1]).toMatch(/^[0-9a-f]{64}$/)
     const { response } = (await t.fallback.recall(request(URL_A, { authorization: 'Bearer s3cr3t' })))!
     expect(response.headers.has('x-resilient-credential')).toBe(false)
+  })
+
+  it('a copy stored with several credentials is served only when every one of them matches', async () => {
+    const t = setup({ private: true })
+    const alice = { authorization: 'Bearer alice', 'x-api-key': 'KEY-alice' }
+    await t.remember(request(URL_A, alice), json({ me: 'alice' }))
+    expect(await t.fallback.recall(request(URL_A, { 'x-api-key': 'KEY-alice', authorization: 'Bearer alice', accept: 'text/csv' }))).toBeDefined()
+    expect(await t.fallback.recall(request(URL_A, { authorization: 'Bearer alice' }))).toBeUndefined()
+    expect(await t.fallback.recall(request(URL_A, { authorization: 'Bearer alice', 'x-api-key': 'KEY-bob' }))).toBeUndefined()
+    expect(JSON.stringify(t.put.mock.calls[0][1].headers)).not.toContain('alice')
   })
 
   it('a copy stored without credentials is served to any request', async () => {
