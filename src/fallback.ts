@@ -5,7 +5,7 @@
 import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
 import { isStoredResponse, VARY_HEADER, varyRecordOf, within } from './store/backend.js'
-import { credentialDigest, credentialsOf } from './store/digest.js'
+import { credentialDigest, credentialsOf, isCredential } from './store/digest.js'
 import { CREDENTIAL_HEADER, type Evictable, fromStored, isQuotaError, storedHeader, toStored } from './store/entry.js'
 import { now as clockNow, originOf } from './core.js'
 import type { Call, Outcome, Runtime } from './stages/types.js'
@@ -314,13 +314,16 @@ function maxAgeOf(entry: StoredResponse, maxAge: number): number {
   return Math.min(maxAge, Number(staleIfError) * 1000)
 }
 
-/** The request's values of the headers the response's Vary names, as the internal header an entry carries. */
+/**
+ * The request's values of the headers the response's Vary names, as the internal header an entry carries. A credential
+ * the request carried is left out, never kept: the credential digest (which takes every credential) binds the copy to it.
+ */
 function varyRecord(responseHeaders: Headers, requestHeaders: Headers): [string, string][] {
   const vary = responseHeaders.get('vary')
   if (vary === null) return []
   const names = [...new Set(vary.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== ''))]
   if (names.length === 0) return []
-  const record = names.map((name) => [name, requestHeaders.get(name)])
+  const record = names.filter((name) => !(isCredential(name) && requestHeaders.has(name))).map((name) => [name, requestHeaders.get(name)])
   // URI-encoded JSON stays a valid header value whatever the request's header values hold.
   return [[VARY_HEADER, encodeURIComponent(JSON.stringify(record))]]
 }

@@ -308,6 +308,30 @@ describe('Vary', () => {
     expect(await t.fallback.recall(request(URL_A, { 'x-tenant': 'acme' }))).toBeUndefined()
   })
 
+  it.each([
+    ['Authorization', 'authorization', 'Bearer s3cr3t-alice', 'Bearer s3cr3t-bob'],
+    ['Cookie', 'cookie', 'sid=SESSION-alice', 'sid=SESSION-bob'],
+    ['X-Api-Key', 'x-api-key', 'KEY-alice', 'KEY-bob'],
+    ['Accept, X-Auth-Token', 'x-auth-token', 'TOKEN-alice', 'TOKEN-bob'],
+  ])('Vary: %s never records the credential itself, and the copy is served only to the same one', async (vary, header, alice, bob) => {
+    const t = setup({ private: true })
+    await t.remember(request(URL_A, { [header]: alice, accept: 'application/json' }), json({ me: 'alice' }, { headers: { vary } }))
+    expect(t.put).toHaveBeenCalledOnce()
+    const stored = t.put.mock.calls[0][1]
+    expect(JSON.stringify(stored.headers)).not.toContain('alice')
+    expect(stored.headers.some(([name]) => name === 'x-resilient-vary')).toBe(true)
+    expect(await t.fallback.recall(request(URL_A, { [header]: alice, accept: 'application/json' }))).toBeDefined()
+    expect(await t.fallback.recall(request(URL_A, { [header]: bob, accept: 'application/json' }))).toBeUndefined()
+    expect(await t.fallback.recall(request(URL_A, { accept: 'application/json' }))).toBeUndefined()
+  })
+
+  it('Vary: X-Api-Key on a copy stored without a key is served only to requests without one', async () => {
+    const t = setup()
+    await t.remember(request(), json({ plan: 'free' }, { headers: { vary: 'X-Api-Key' } }))
+    expect(await t.fallback.recall(request())).toBeDefined()
+    expect(await t.fallback.recall(request(URL_A, { 'x-api-key': 'KEY-bob' }))).toBeUndefined()
+  })
+
   it('serves the Vary header itself but never the internal record', async () => {
     const t = setup()
     await t.remember(request(URL_A, { accept: 'text/csv' }), json({}, { headers: { vary: 'Accept' } }))
