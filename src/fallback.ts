@@ -275,7 +275,8 @@ async function putOnce(store: FallbackStore & Partial<Evictable>, key: string, e
 
 /** The storage rules, from headers alone: only 200 GETs, never no-store (request or response) or Vary: *, credentials only when private. */
 function mayStore(request: FallbackRequest, response: Response, options: NormalizedFallbackOptions): boolean {
-  if (response.status !== 200 || request.method.toUpperCase() !== 'GET') return false
+  // A redirected response is another resource's (an expired session sent to /login), never this URL's last good state.
+  if (response.status !== 200 || response.redirected || request.method.toUpperCase() !== 'GET') return false
   // fetch's own no-store cache mode says the same as the header: keep nothing.
   if (request.cache === 'no-store') return false
   const cacheControl = directives(response.headers.get('cache-control'))

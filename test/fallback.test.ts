@@ -108,6 +108,17 @@ describe('what is stored', () => {
     expect(t.put).not.toHaveBeenCalled()
   })
 
+  it('a response that followed a redirect is never stored: another resource answered (an expired session sent to /login)', async () => {
+    const t = setup()
+    await t.remember(request(), json({ items: [1, 2, 3] }))
+    t.advance(1_000)
+    const login = new Response('<html>login</html>', { headers: { 'content-type': 'text/html' } })
+    Object.defineProperty(login, 'redirected', { value: true })
+    await t.remember(request(), login)
+    expect(t.put).toHaveBeenCalledOnce()
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ items: [1, 2, 3] })
+  })
+
   it('the store key ignores the fragment but not the query', async () => {
     const t = setup()
     await t.remember(request('https://api.example.com/items?page=1#top'), json({ page: 1 }))
