@@ -1,7 +1,7 @@
 /**
  * The fallback's promises against a real HTTP server on 127.0.0.1 (real sockets, real timers): what a
  * call that started before rf.clear() leaves behind, fetch's own cache mode, a copy still being written,
- * credentials other than Authorization and Cookie, and a store that never answers.
+ * credentials other than Authorization and Cookie, a redirected response, and a store that never answers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -10,12 +10,14 @@ import { createResilientFetch, memoryStore, type FallbackStore, type ResilientFe
 
 let server: Server
 let origin: string
-/** The upstream's answer to /data: a status, or 'hold' to keep the response until release() is called. */
-let mode: number | 'hold' = 200
+/** The upstream's answer to /data: a status, 'hold' to keep the response until release() is called, or 'login' to redirect to /login. */
+let mode: number | 'hold' | 'login' = 200
 let held: ServerResponse[] = []
 
 beforeAll(async () => {
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === '/login') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>')
+    if (mode === 'login') return void res.writeHead(302, { location: '/login' }).end()
     if (mode === 'hold') return void held.push(res)
     res.writeHead(mode, { 'content-type': 'application/json' }).end(JSON.stringify({ status: mode, user: req.headers['x-user'] ?? null }))
   })
@@ -101,6 +103,20 @@ describe('the fallback over a real upstream on 127.0.0.1', () => {
       expect(answer.status).toBe(503)
       expect(answer.headers.get('x-resilient-source')).toBeNull()
     }
+  })
+
+  it('a 200 reached through a redirect (an expired session sent to /login) never replaces the good copy', async () => {
+    const { rf } = make()
+    await (await rf(`${origin}/data`)).text()
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    mode = 'login'
+    const login = await rf(`${origin}/data`)
+    expect(login.redirected).toBe(true)
+    expect(await login.text()).toBe('<html>login</html>')
+    mode = 503
+    const answer = await rf(`${origin}/data`)
+    expect(answer.headers.get('x-resilient-source')).toBe('fallback')
+    expect(await answer.json()).toEqual({ status: 200, user: null })
   })
 
   it('a store whose reads never settle costs a storeerror, never a hung call', async () => {
