@@ -291,6 +291,12 @@ export interface ResilienceTotals {
   successes: number
   failures: number
   rejected: number
+  /**
+   * Attempts that hit a deadline we armed (each once, with a `timeout` event): aborted in flight by
+   * the attempt or total deadline, or cut by the total deadline before reaching the network (while
+   * queued for a bulkhead permit, or at its start). The call itself counts as any call does: in
+   * `rejected` when none of its attempts reached the network.
+   */
   timeouts: number
   retries: number
   fallbacks: number

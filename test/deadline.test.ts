@@ -171,3 +171,77 @@ describe('a per-call timeout writes over the instance’s, not over the defaults
     expect((await p).status).toBe(200)
   })
 })
+
+describe('a deadline that passes before the network is a timeout too (counted and reported once, per attempt)', () => {
+  /** The brief's case: the only permit is held for 800 ms; the second call's total deadline (300 ms) passes in the queue. */
+  function queued(options: { fallback?: false; retry?: unknown } = {}) {
+    const fetch = () => new Promise<Response>((resolve) => setTimeout(() => resolve(new Response('ok')), 800))
+    const rf = createResilientFetch({
+      fetch,
+      bulkhead: { maxConcurrent: 1 },
+      timeout: { attempt: 300, total: 300 },
+      // One failure would open it: a queue timeout must not count as one.
+      breaker: { window: 'consecutive', failureThreshold: 1 },
+      fallback: false,
+      retry: (options.retry ?? false) as never,
+    })
+    const events: unknown[] = []
+    rf.addEventListener('timeout', (e) => events.push(e.detail))
+    const holder = rf(URL_A, { resilience: { timeout: { attempt: 2_000, total: 2_000 } } })
+    return { rf, events, holder }
+  }
+
+  it('a call whose total deadline passes while queued for a permit rejects with TimeoutError, a timeout event and totals.timeouts', async () => {
+    const { rf, events, holder } = queued()
+    const cut = rf(URL_A).catch((e) => e)
+    await vi.advanceTimersByTimeAsync(300)
+    const error = await cut
+    expect(error).toBeInstanceOf(TimeoutError)
+    expect(error).toMatchObject({ timeout: 300, scope: 'total' })
+    expect(events).toEqual([{ key: 'https://a.test', timeout: 300, scope: 'total' }])
+    // It never reached the network: rejected, not a failure; the bulkhead did not refuse it either.
+    expect(rf.snapshot().totals).toMatchObject({ requests: 2, rejected: 1, failures: 0, timeouts: 1 })
+    expect(rf.snapshot().bulkheads[0]).toMatchObject({ rejected: 0, queued: 0, active: 1 })
+    await vi.advanceTimersByTimeAsync(500)
+    expect((await holder).status).toBe(200)
+    // Nothing reached the upstream, so the breaker learnt nothing: closed, no failure.
+    expect(rf.snapshot().breakers[0]).toMatchObject({ state: 'closed', failures: 0 })
+    expect(rf.breaker(URL_A)!.state).toBe('closed')
+    expect(events).toHaveLength(1)
+    expect(rf.snapshot().totals).toMatchObject({ requests: 2, successes: 1, rejected: 1, failures: 0, timeouts: 1 })
+  })
+
+  it('a retry attempt cut in the queue counts its timeout; the call ends with the outcome before it', async () => {
+    const c = controlledTransport()
+    const rf = createResilientFetch({
+      fetch: c.fetch,
+      bulkhead: { maxConcurrent: 1 },
+      timeout: { attempt: false, total: 300 },
+      retry: { limit: 2, backoff: { base: 100, jitter: 'none' } },
+      breaker: { window: 'consecutive', failureThreshold: 2 },
+      fallback: false,
+    })
+    const events: unknown[] = []
+    rf.addEventListener('timeout', (e) => events.push(e.detail))
+    const retried = rf(URL_A)
+    await flush()
+    c.pending[0]!.respond(503)
+    await flush()
+    // During the backoff another call takes the only permit and keeps it.
+    const holder = rf(URL_A, { resilience: { timeout: { total: 2_000 } } })
+    await flush()
+    expect(c.pending).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(100)
+    expect(rf.snapshot().bulkheads[0]).toMatchObject({ active: 1, queued: 1 })
+    await vi.advanceTimersByTimeAsync(200)
+    // The call's last real outcome, as when a gate refuses a retry; the cut retry is a timeout all the same.
+    expect((await retried).status).toBe(503)
+    expect(events).toEqual([{ key: 'https://a.test', timeout: 300, scope: 'total' }])
+    expect(rf.snapshot().totals).toMatchObject({ requests: 2, failures: 1, rejected: 0, timeouts: 1 })
+    // Only the 503 reached the breaker: one failure, below its threshold.
+    expect(rf.snapshot().breakers[0]).toMatchObject({ state: 'closed', failures: 1 })
+    c.pending[0]!.respond(200)
+    expect((await holder).status).toBe(200)
+    expect(events).toHaveLength(1)
+  })
+})

@@ -116,6 +116,12 @@ interface CallRecord {
   outcome: { ok: true; value: Response } | { ok: false; error: unknown } | undefined
   /** What the transport gave each attempt of this call, in order; undefined while in flight. */
   attempts: (Response | Error | 'aborted' | undefined)[]
+  key: string
+  /** When it was made, and when it settled (fake clock). */
+  at: number
+  settledAt: number | undefined
+  /** One of its attempts was aborted in flight by the total deadline. */
+  totalAborted: boolean
 }
 
 const MANUAL_TARGET = { open: 'forced-open', close: 'closed', reset: 'closed', disable: 'disabled' } as const
@@ -149,6 +155,9 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
   let halfOpenRefusals: { key: string; episode: number; inFlight: number; starts: number }[] = []
   let manual: { key: string; op: keyof typeof MANUAL_TARGET } | undefined
   let deadlineAborts = 0
+  let attemptAborts = 0
+  /** `timeout` events, by scope. */
+  const timeoutEvents = { attempt: 0, total: 0 }
   const changes: { key: string; to: BreakerState }[] = []
   /** Set while the outcome of an attempt admitted in an earlier breaker episode is being judged. */
   let stale: { key: string; since: number } | undefined
@@ -191,7 +200,11 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
       }
       // Like fetch: an aborted signal rejects with its reason.
       const onAbort = () => {
-        if (signal!.reason instanceof TimeoutError) deadlineAborts++
+        if (signal!.reason instanceof TimeoutError) {
+          deadlineAborts++
+          if (signal!.reason.scope === 'attempt') attemptAborts++
+          else call.totalAborted = true
+        }
         flight.settle(signal!.reason)
         call.attempts[index] = 'aborted'
       }
@@ -244,6 +257,15 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
     if (s === 'half-open' && probes < cfg.probes) halfOpenRefusals.push({ key, episode: current, inFlight: probes, starts: probeStarts.get(`${key} ${current}`) ?? 0 })
   })
 
+  rf.addEventListener('timeout', (event) => {
+    const { key, scope, timeout } = event.detail
+    timeoutEvents[scope]++
+    if (timeout !== (scope === 'attempt' ? cfg.attempt : cfg.total)) violations.push(`timeout event ${scope} ${timeout} for ${key}: not the configured deadline`)
+    // Reported before the call settles: some call of the key is still pending past its total deadline.
+    const due = cfg.total !== false && calls.some((c) => c.outcome === undefined && c.key === key && Date.now() >= c.at + (cfg.total as number))
+    if (scope === 'total' && !due) violations.push(`timeout event total for ${key} at ${Date.now()} with no call pending past its total deadline`)
+  })
+
   const checkQuiescent = (when: string) => {
     for (const r of halfOpenRefusals) {
       const held = r.inFlight + (probeStarts.get(`${r.key} ${r.episode}`) ?? 0) - r.starts
@@ -278,6 +300,10 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
       settlements: 0,
       outcome: undefined,
       attempts: [],
+      key: KEYS[cmd.key],
+      at: Date.now(),
+      settledAt: undefined,
+      totalAborted: false,
     }
     calls.push(record)
     const init: RequestInit = { method: cmd.method, headers: { 'x-call': String(id) }, signal: record.controller?.signal }
@@ -285,10 +311,12 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
     rf(`${KEYS[cmd.key]}/r/${id}`, init).then(
       (value) => {
         record.settlements++
+        record.settledAt = Date.now()
         record.outcome = { ok: true, value }
       },
       (error: unknown) => {
         record.settlements++
+        record.settledAt = Date.now()
         record.outcome = { ok: false, error }
       },
     )
@@ -378,7 +406,18 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
   expect(snap.totals.successes, 'totals.successes').toBe(successes)
   expect(snap.totals.rejected, 'totals.rejected').toBe(rejected)
   expect(snap.totals.failures, 'totals.failures').toBe(calls.length - aborted - successes - rejected)
-  expect(snap.totals.timeouts, 'totals.timeouts: attempts our deadline aborted').toBe(deadlineAborts)
+  // Timeouts count attempts that hit a deadline, each once with its event: aborted in flight (the transport saw the
+  // abort), or cut by the total deadline before the network (queued for a permit), which the transport never sees.
+  expect(snap.totals.timeouts, 'totals.timeouts: one timeout event each').toBe(timeoutEvents.attempt + timeoutEvents.total)
+  expect(timeoutEvents.attempt, 'attempt-scope timeouts: attempts the attempt deadline aborted').toBe(attemptAborts)
+  const cuts = timeoutEvents.total - (deadlineAborts - attemptAborts)
+  const ended = (c: CallRecord) => !(c.abortReason !== undefined && c.abortReason !== null)
+  // Every call that never reached the network and rejected with TimeoutError was cut once...
+  const cutBefore = calls.filter((c) => ended(c) && c.attempts.length === 0 && !c.outcome!.ok && c.outcome!.error instanceof TimeoutError).length
+  expect(cuts, 'total-scope timeouts before the network: at least the calls rejected so').toBeGreaterThanOrEqual(cutBefore)
+  // ...and no call more than once: a cut ends its call at its total deadline, one the transport did not abort.
+  const cutAtMost = cfg.total === false ? 0 : calls.filter((c) => ended(c) && !c.totalAborted && c.settledAt! >= c.at + (cfg.total as number)).length
+  expect(cuts, 'total-scope timeouts before the network: at most one per call that ended at its deadline').toBeLessThanOrEqual(cutAtMost)
 
   for (const c of calls) {
     expect(c.settlements, `call ${c.id} settlements`).toBe(1)

@@ -22,7 +22,7 @@ export function bulkheadStage(options: NormalizedBulkhead | false, runtime: Runt
         events.emit('reject', { key: bulkhead.key, reason: 'bulkhead' })
         return refusal('bulkhead', error)
       }
-      // Left the queue because the call's total deadline passed, or because the attempt was aborted.
+      // Left the queue because the call's total deadline passed (the pipeline reports the timeout), or because the attempt was aborted.
       return signal?.aborted && error === signal.reason ? aborted(error) : refusal('deadline', error)
     }
   }

@@ -1,3 +1,4 @@
+import type { TimeoutError } from '../errors.js'
 import { isDenial, refusal, type Attempt, type Call, type Gate, type Next, type Outcome, type Refusal, type Stage, type Transport, type Wrapper } from './types.js'
 
 /** A stage of the chain: a wrapper, a gate, or both (the total deadline sets the call's deadline and checks it per attempt). */
@@ -13,6 +14,11 @@ export interface Innermost {
    * pipeline awaits `run` and settles the gates after it.
    */
   readonly ends?: boolean
+  /**
+   * Reports an attempt that a gate refused because a deadline passed (in a queue, or at the total
+   * deadline) as the timeout it is, as `run` reports one it meets: once, with the `timeout` event.
+   */
+  readonly timedOut?: (key: string, error: TimeoutError) => void
 }
 
 /** The chain an instance builds once. */
@@ -55,11 +61,21 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
     }
   }
 
+  /**
+   * A gate's denial as it becomes the attempt's outcome. A refusal because a deadline passed is a
+   * timeout: reported here once, whatever the gate (a new gate needs nothing more). Only on a denial.
+   */
+  function denied<O extends Outcome>(call: Call, outcome: O): O {
+    // Only a refusal has a reason.
+    if ((outcome as Refusal).reason === 'deadline') innermost.timedOut?.(call.key, (outcome as Refusal).error as TimeoutError)
+    return outcome
+  }
+
   /** The first synchronous refusal of a gate; nothing is taken. */
   function refuses(call: Call, t: number): Refusal | undefined {
     for (let i = 0; i < gates.length; i++) {
       const refused = gates[i]!.refuses?.(call.states[slots[i]!], call, t)
-      if (refused !== undefined) return refused
+      if (refused !== undefined) return denied(call, refused)
     }
     return undefined
   }
@@ -109,8 +125,8 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
       return Promise.resolve(threw(flight, error))
     }
     if (admitted === undefined) return send(flight)
-    if (!(admitted instanceof Promise)) return Promise.resolve(flight.end(admitted))
-    return admitted.then((denied) => (denied === undefined ? send(flight) : flight.end(denied)), (error: unknown) => threw(flight, error))
+    if (!(admitted instanceof Promise)) return Promise.resolve(flight.end(denied(call, admitted)))
+    return admitted.then((denial) => (denial === undefined ? send(flight) : flight.end(denied(call, denial))), (error: unknown) => threw(flight, error))
   }
 
   return { refuses, attempt }

@@ -11,6 +11,7 @@ export interface TotalDeadline extends Stage {
  * The total deadline: the whole call (attempts, queue waits, waits between retries) ends by
  * `timeout.total`. It is kept where it is needed: the retry wrapper does not wait past it, the
  * bulkhead queue wait and the attempt deadline are cut to it, and no attempt starts after it.
+ * Wherever it passes, it is a timeout: the pipeline reports a gate's refusal for it as the transport reports its own.
  */
 export function totalDeadlineStage(): TotalDeadline {
   return {

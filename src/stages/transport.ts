@@ -18,14 +18,19 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
   const lane = shared && attemptTimeout !== false ? new Lane(attemptTimeout) : undefined
   const isFailure = options.isFailure === isFailureDefault ? undefined : options.isFailure
 
+  /** Counts and reports a deadline that ended an attempt: here, or at a gate before it (the pipeline passes those to `timedOut`). */
+  function reportTimeout(key: string, error: TimeoutError): void {
+    totals.timeouts++
+    events.emit('timeout', { key, timeout: error.timeout, scope: error.scope })
+  }
+
   /** What the transport did, as an outcome judged by the failure rule and reported. */
   function judged({ call, signal }: Attempt, response: Response | undefined, error: unknown, timedOut: TimeoutError | undefined, duration: number): Outcome {
     const key = call.key
     if (response === undefined) {
       if (timedOut !== undefined) {
         error = timedOut
-        totals.timeouts++
-        events.emit('timeout', { key, timeout: timedOut.timeout, scope: timedOut.scope })
+        reportTimeout(key, timedOut)
       } else if (signal?.aborted) {
         // A caller abort says nothing about the upstream.
         return aborted(signal.reason)
@@ -104,7 +109,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     return sent.then(ended, (error: unknown) => ended(undefined, error))
   }
 
-  return { names: ['attempt deadline', 'transport'], run, ends: true }
+  return { names: ['attempt deadline', 'transport'], run, ends: true, timedOut: reportTimeout }
 }
 
 /** A Request with a body is sent as a clone on each attempt: a body can be read once. */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { BulkheadRejectedError, TimeoutError } from '../../src/errors.js'
 import { compose, type AnyStage } from '../../src/stages/pipeline.js'
 import { Keys } from '../../src/stages/keys.js'
-import { refusal, type Attempt, type Gate, type Outcome, type Wrapper } from '../../src/stages/types.js'
+import { aborted, refusal, type Attempt, type Gate, type Outcome, type Refusal, type Wrapper } from '../../src/stages/types.js'
 import { fakeClock, ok, testCall } from './helpers.js'
 
 /** A gate that logs what happens to it; refuses or waits when told. */
@@ -102,6 +103,38 @@ describe('compose', () => {
     expect(log).toEqual([])
     const answered = build([loggingWrapper('fallback', log, true), ...gates()], log)
     expect(answered.chain.refusal(answered.call(), 0)).toBeUndefined()
+  })
+
+  it("a gate's refusal because a deadline passed is reported once as a timeout, whatever the gate and however it refuses", async () => {
+    const late = new TimeoutError(300, 'total')
+    const deadline = refusal('deadline', late)
+    // A gate that refuses one way only: at its synchronous fast path, at admit, or after a wait.
+    const gate = (how: 'refuses' | 'admit' | 'wait', denial: Refusal | ReturnType<typeof aborted>): Gate => ({
+      name: how,
+      refuses: how === 'refuses' ? () => denial as Refusal : undefined,
+      admit: () => (how === 'wait' ? Promise.resolve(denial) : how === 'admit' ? denial : true),
+      settle() {},
+    })
+    for (const how of ['refuses', 'admit', 'wait'] as const) {
+      const reported: unknown[] = []
+      const transport = { names: ['transport'], run: async () => ok(200), timedOut: (key: string, error: TimeoutError) => void reported.push([key, error]) }
+      const chain = compose([gate(how, deadline)], transport, fakeClock().now)
+      const keys = new Keys(chain.stages, 10)
+      expect(await chain.run(testCall({ states: keys.get('https://a.test').states })), how).toBe(deadline)
+      expect(reported, how).toEqual([['https://a.test', late]])
+      // Any other refusal is no timeout, nor is an abort (only admit answers with one).
+      const others = [refusal('bulkhead', new BulkheadRejectedError('https://a.test', 1, 0)), ...(how === 'refuses' ? [] : [aborted(new Error('gone'))])]
+      for (const other of others) {
+        const quiet = compose([gate(how, other)], transport, fakeClock().now)
+        expect(await quiet.run(testCall({ states: new Keys(quiet.stages, 10).get('https://a.test').states }))).toBe(other)
+      }
+      expect(reported, how).toHaveLength(1)
+    }
+    // The fast path at call start reports it too, once.
+    const reported: unknown[] = []
+    const chain = compose([gate('refuses', deadline)], { names: ['transport'], run: async () => ok(200), timedOut: (key) => void reported.push(key) }, fakeClock().now)
+    expect(chain.refusal(testCall({ states: new Keys(chain.stages, 10).get('https://a.test').states }), 0)).toBe(deadline)
+    expect(reported).toEqual(['https://a.test'])
   })
 
   it('keeps each stage its own state per key, created when the key is first used', () => {
