@@ -15,10 +15,11 @@ export interface Innermost {
    */
   readonly ends?: boolean
   /**
-   * Reports an attempt that a gate refused because a deadline passed (in a queue, or at the total
-   * deadline) as the timeout it is, as `run` reports one it meets: once, with the `timeout` event.
+   * Reports a timeout: an attempt of the call of `key` that a gate refused because a deadline passed
+   * (in a queue, or at the total deadline), reported as `run` reports one it meets (the `timeout`
+   * event, `totals.timeouts`). Named as the event: the name is kept in the bundle.
    */
-  readonly timedOut?: (key: string, error: TimeoutError) => void
+  readonly timeout?: (key: string, error: TimeoutError) => void
 }
 
 /** The chain an instance builds once. */
@@ -67,7 +68,7 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
    */
   function denied<O extends Outcome>(call: Call, outcome: O): O {
     // Only a refusal has a reason.
-    if ((outcome as Refusal).reason === 'deadline') innermost.timedOut?.(call.key, (outcome as Refusal).error as TimeoutError)
+    if ((outcome as Refusal).reason === 'deadline') innermost.timeout?.(call.key, (outcome as Refusal).error as TimeoutError)
     return outcome
   }
 

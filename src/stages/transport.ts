@@ -18,7 +18,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
   const lane = shared && attemptTimeout !== false ? new Lane(attemptTimeout) : undefined
   const isFailure = options.isFailure === isFailureDefault ? undefined : options.isFailure
 
-  /** Counts and reports a deadline that ended an attempt: here, or at a gate before it (the pipeline passes those to `timedOut`). */
+  /** Counts and reports a deadline that ended an attempt: here, or at a gate before it (the pipeline passes those to `timeout`). */
   function reportTimeout(key: string, error: TimeoutError): void {
     totals.timeouts++
     events.emit('timeout', { key, timeout: error.timeout, scope: error.scope })
@@ -109,7 +109,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     return sent.then(ended, (error: unknown) => ended(undefined, error))
   }
 
-  return { names: ['attempt deadline', 'transport'], run, ends: true, timedOut: reportTimeout }
+  return { names: ['attempt deadline', 'transport'], run, ends: true, timeout: reportTimeout }
 }
 
 /** A Request with a body is sent as a clone on each attempt: a body can be read once. */

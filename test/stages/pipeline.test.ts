@@ -117,7 +117,7 @@ describe('compose', () => {
     })
     for (const how of ['refuses', 'admit', 'wait'] as const) {
       const reported: unknown[] = []
-      const transport = { names: ['transport'], run: async () => ok(200), timedOut: (key: string, error: TimeoutError) => void reported.push([key, error]) }
+      const transport = { names: ['transport'], run: async () => ok(200), timeout: (key: string, error: TimeoutError) => void reported.push([key, error]) }
       const chain = compose([gate(how, deadline)], transport, fakeClock().now)
       const keys = new Keys(chain.stages, 10)
       expect(await chain.run(testCall({ states: keys.get('https://a.test').states })), how).toBe(deadline)
@@ -132,7 +132,7 @@ describe('compose', () => {
     }
     // The fast path at call start reports it too, once.
     const reported: unknown[] = []
-    const chain = compose([gate('refuses', deadline)], { names: ['transport'], run: async () => ok(200), timedOut: (key) => void reported.push(key) }, fakeClock().now)
+    const chain = compose([gate('refuses', deadline)], { names: ['transport'], run: async () => ok(200), timeout: (key) => void reported.push(key) }, fakeClock().now)
     expect(chain.refusal(testCall({ states: new Keys(chain.stages, 10).get('https://a.test').states }), 0)).toBe(deadline)
     expect(reported).toEqual(['https://a.test'])
   })

@@ -59,9 +59,9 @@ describe('transport stage (attempt deadline + transport)', () => {
     expect(seen[0]).toEqual({ type: 'timeout', detail: { key: 'https://a.test', timeout: 100, scope: 'attempt' } })
   })
 
-  it('reports a timeout a gate met before the transport (timedOut) as its own: counted once, with the same event', () => {
+  it('reports a timeout a gate met before the transport (timeout) as its own: counted once, with the same event', () => {
     const { stage, totals, seen } = setup(controlledTransport().fetch)
-    stage.timedOut!('https://a.test', new TimeoutError(300, 'total'))
+    stage.timeout!('https://a.test', new TimeoutError(300, 'total'))
     expect(totals.timeouts).toBe(1)
     expect(seen).toEqual([{ type: 'timeout', detail: { key: 'https://a.test', timeout: 300, scope: 'total' } }])
   })
