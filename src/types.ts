@@ -298,6 +298,12 @@ export interface ResilienceTotals {
    * `rejected` when none of its attempts reached the network.
    */
   timeouts: number
+  /**
+   * Attempts after the first that reached the transport, as `resilienceInfo(r).attempts` counts
+   * them: counted when the retry attempt ends, not when it is scheduled (the `retry` event). A retry
+   * the caller aborted during its backoff, or that a gate refused (open breaker, full bulkhead,
+   * throttle, total deadline), is no attempt and does not count.
+   */
   retries: number
   fallbacks: number
   /** Hedge attempts started (each counts once, whether it won, lost or was refused). */

@@ -406,6 +406,9 @@ async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
   expect(snap.totals.successes, 'totals.successes').toBe(successes)
   expect(snap.totals.rejected, 'totals.rejected').toBe(rejected)
   expect(snap.totals.failures, 'totals.failures').toBe(calls.length - aborted - successes - rejected)
+  // Retries count attempts after the first that reached the transport (none of a retry refused or aborted before it).
+  const madeRetries = calls.reduce((sum, c) => sum + Math.max(0, c.attempts.length - 1), 0)
+  expect(snap.totals.retries, 'totals.retries: attempts after the first that reached the transport').toBe(madeRetries)
   // Timeouts count attempts that hit a deadline, each once with its event: aborted in flight (the transport saw the
   // abort), or cut by the total deadline before the network (queued for a permit), which the transport never sees.
   expect(snap.totals.timeouts, 'totals.timeouts: one timeout event each').toBe(timeoutEvents.attempt + timeoutEvents.total)

@@ -157,6 +157,36 @@ describe('retries', () => {
     expect(rf.snapshot().totals).toMatchObject({ failures: 1, rejected: 0 })
   })
 
+  it('totals.retries counts retry attempts made: not one the caller aborted in its backoff, nor one the breaker refused', async () => {
+    // Aborted during the backoff: the retry event says it was scheduled; no attempt was made.
+    const waiting = statusTransport(503)
+    const { rf, retries } = make(waiting.fetch)
+    const controller = new AbortController()
+    const call = rf(URL_A, { signal: controller.signal }).catch((e) => e)
+    await vi.advanceTimersByTimeAsync(50)
+    expect(retries).toEqual(['2@100'])
+    controller.abort('bye')
+    expect(await call).toBe('bye')
+    expect(waiting.mock).toHaveBeenCalledTimes(1)
+    expect(rf.snapshot().totals.retries).toBe(0)
+
+    // Refused by the breaker the first attempt opened: the call ends with that attempt's 503, one attempt, no retry.
+    const open = statusTransport(503)
+    const refused = make(open.fetch, { breaker: { failureThreshold: 1 } })
+    const response = await settle(refused.rf(URL_A))
+    expect(response.status).toBe(503)
+    expect(refused.retries).toEqual(['2@100'])
+    expect(resilienceInfo(response)!.attempts).toBe(1)
+    expect(refused.rf.snapshot().totals).toMatchObject({ failures: 1, retries: 0 })
+
+    // Made: each retry that reached the network counts once, so retries = attempts - 1.
+    const made = statusTransport(503, 503, 200)
+    const counted = make(made.fetch)
+    const ok = await settle(counted.rf(URL_A))
+    expect(resilienceInfo(ok)!.attempts).toBe(3)
+    expect(counted.rf.snapshot().totals.retries).toBe(2)
+  })
+
   it('the per-key budget caps retries at min + ratio × calls over 10 s', async () => {
     const t = statusTransport(503)
     const { rf } = make(t.fetch, { retry: { limit: 5, backoff: { base: 1, jitter: 'none' }, budget: { ratio: 0, min: 3 } } })

@@ -34,7 +34,6 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
     for (let n = 1; ; n++) {
       // The last real outcome, kept (a response whole) until a later attempt reaches the network.
       const last = outcome
-      totals.retries++
       events.emit('retry', { key: call.key, attempt: n + 1, delay })
       try {
         await sleep(delay, call.signal)
@@ -42,7 +41,10 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
         discard(last)
         return aborted(reason)
       }
+      const sent = call.attempts
       outcome = await next(call)
+      // A retry counts once it reached the transport, as `call.attempts` counts: not one refused at a gate nor aborted before it.
+      if (call.attempts > sent) totals.retries++
       // A refused retry ends the call with the retried outcome, which was not good enough.
       if (outcome.kind === 'refused') return last.kind === 'response' && !last.failure ? { ...last, failure: true } : last
       discard(last)

@@ -3,15 +3,19 @@ import { normalizeRetry } from '../../src/options.js'
 import { RetryBudget } from '../../src/budget.js'
 import { CircuitOpenError } from '../../src/errors.js'
 import { retryStage } from '../../src/stages/retry.js'
-import { refusal, type Next, type Outcome } from '../../src/stages/types.js'
+import { aborted, reachedNetwork, refusal, type Next, type Outcome } from '../../src/stages/types.js'
 import { networkError, ok, testCall, testRuntime } from './helpers.js'
 
 const noJitter = { backoff: { base: 100, max: 1_000, jitter: 'none' as const }, budget: false as const }
 
-/** A `next` that answers with the outcomes given, in turn, and counts its calls. */
+/** A `next` that answers with the outcomes given, in turn, and counts its calls; one that reached the network counts an attempt, as the transport does. */
 function answers(...outcomes: Outcome[]) {
   let i = 0
-  const next = vi.fn<Next>(async () => outcomes[Math.min(i++, outcomes.length - 1)]!)
+  const next = vi.fn<Next>(async (call) => {
+    const outcome = outcomes[Math.min(i++, outcomes.length - 1)]!
+    if (reachedNetwork(outcome)) call.attempts++
+    return outcome
+  })
   return next
 }
 
@@ -122,5 +126,38 @@ describe('retry stage', () => {
     controller.abort(reason)
     expect(await result).toEqual({ kind: 'aborted', reason })
     expect(cancel).toHaveBeenCalled()
+  })
+
+  it('counts a retry in totals.retries once it reached the transport, not when it is scheduled', async () => {
+    const retry = normalizeRetry({ limit: 2, ...noJitter })
+    const run = async (next: Next, signal?: AbortSignal) => {
+      const { runtime, totals, seen } = testRuntime(Date.now)
+      const result = retryStage(retry, runtime).run(testCall({ retry, signal }), next, undefined)
+      await vi.advanceTimersByTimeAsync(50)
+      return { result, totals, retryEvents: () => seen.filter((e) => e.type === 'retry').length }
+    }
+    // The caller aborts during the backoff: the retry was scheduled (its event), never made.
+    const controller = new AbortController()
+    const abortedInWait = await run(answers(ok(503)), controller.signal)
+    controller.abort(new Error('mine'))
+    expect(await abortedInWait.result).toMatchObject({ kind: 'aborted' })
+    expect(abortedInWait.retryEvents()).toBe(1)
+    expect(abortedInWait.totals.retries).toBe(0)
+    // A gate refuses the retry (an open breaker, a full bulkhead, the total deadline in the queue): no attempt either.
+    for (const denial of [refusal('open', new CircuitOpenError('https://a.test', 1_000)), aborted(new Error('left the queue'))]) {
+      const refused = await run(answers(ok(503), denial))
+      await vi.advanceTimersByTimeAsync(100)
+      await refused.result
+      expect(refused.retryEvents()).toBe(1)
+      expect(refused.totals.retries).toBe(0)
+    }
+    // Retries that reached the transport count, each once, when they end.
+    const reached = await run(answers(networkError(), ok(503), ok(200)))
+    expect(reached.totals.retries).toBe(0)
+    await vi.advanceTimersByTimeAsync(50)
+    expect(reached.totals.retries).toBe(1)
+    await vi.advanceTimersByTimeAsync(200)
+    expect(await reached.result).toMatchObject({ kind: 'response', failure: false })
+    expect(reached.totals.retries).toBe(2)
   })
 })
