@@ -245,6 +245,10 @@ describe('demo defaults', () => {
 
 describe('scenes', () => {
   test('the page opens on one endpoint degrading: its breaker leaves closed, the others never do', async () => {
+    // A seeded generator: payments fails 70 % of its answers, and an unseeded run can fail every one
+    // before its breaker opens and while it probes, leaving no good copy to serve (about 1 run in 100).
+    let seed = 7
+    vi.spyOn(Math, 'random').mockImplementation(() => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31))
     const scene = sceneFromQuery('')
     const settings = new Map(ENDPOINTS.map((name) => [name, scene.traffic(name)]))
     const rf = createResilientFetch({ ...DEMO_OPTIONS, fetch: createSimulatedFetch((name) => settings.get(name)) })
