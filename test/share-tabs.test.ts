@@ -158,6 +158,39 @@ describe('shareAcrossTabs', () => {
     expect(tab().initial(KEY)).toBeUndefined()
   })
 
+  it('a close adopted from another participant resets the open duration growth, as a local close does', async () => {
+    vi.stubGlobal('BroadcastChannel', undefined)
+    const share = tab()
+    const breaker = { window: 'consecutive', failureThreshold: 1, openDuration: { base: 1000, max: 64_000, multiplier: 2, jitter: 0 } } as const
+    const a = controlledTransport()
+    const b = controlledTransport()
+    const one = createResilientFetch({ fetch: a.fetch, share, retry: false, fallback: false, timeout: false, breaker })
+    const two = createResilientFetch({ fetch: b.fetch, share, retry: false, fallback: false, timeout: false, breaker })
+    const answer = async (rf: ResilientFetch, t: ReturnType<typeof controlledTransport>, status: number) => {
+      const call = rf(URL_A)
+      await vi.advanceTimersByTimeAsync(0)
+      t.pending[0]!.respond(status)
+      await call
+    }
+    const openFor = () => two.snapshot().breakers[0]!.nextProbeAt! - Date.now()
+    // Outage 1: two trips and its probes fail twice, growing its open duration to 4 s.
+    await answer(two, b, 500)
+    for (const ms of [1000, 2000]) {
+      vi.advanceTimersByTime(ms)
+      await answer(two, b, 500)
+    }
+    expect(openFor()).toBe(4000)
+    vi.advanceTimersByTime(4000)
+    // one's probe closes the breaker; two adopts the close.
+    await answer(one, a, 200)
+    expect(two.breaker(KEY)!.state).toBe('closed')
+    vi.advanceTimersByTime(60_000)
+    // Outage 2 opens for the base duration again, in two and in one.
+    await answer(two, b, 500)
+    expect(openFor()).toBe(1000)
+    expect(one.snapshot().breakers[0]!.nextProbeAt! - Date.now()).toBe(1000)
+  })
+
   it('a forced open with no end reaches live tabs but is not kept for reloads', async () => {
     const { map } = memoryStorage()
     const one = instance(tab(), statusTransport(200).fetch)

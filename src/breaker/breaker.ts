@@ -176,7 +176,11 @@ export class Breaker implements BreakerControl {
       this.#openUntil = view.openUntil ?? Infinity
       if (next === 'open' && this.#openUntil <= now()) return
     }
-    if (next === 'closed') this.#window.reset()
+    // A close adopted from the share forgets what a local close() does: the window, and the open duration's growth.
+    if (next === 'closed') {
+      this.#reopens = 0
+      this.#window.reset()
+    }
     this.#to(next, true)
     this.#changedAt = at
   }
