@@ -551,6 +551,168 @@ describe('durableObjectShare (in memory)', () => {
     expect(ns.objects.get(KEY)!.fleet!.failures(Date.now())).toBe(1)
   })
 
+  /** Lets Request and Response bodies settle (they go through setImmediate) without awaiting background work. */
+  async function turns(): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setImmediate(r))
+      await flush()
+    }
+  }
+
+  /** Over `ns`: the next permit answer is held back, after the object granted it, until the test lets it go. */
+  function latePermits(ns: ReturnType<typeof memoryNamespace>) {
+    let holding = false
+    let letGo: (() => void) | undefined
+    const namespace: CoordinatorNamespace = {
+      idFromName: (name) => name,
+      get: ((id: never) => ({
+        fetch: async (input: string, init?: RequestInit) => {
+          const answer = await (ns.namespace.get(id) as { fetch: typeof fetch }).fetch(input, init)
+          if (holding && (JSON.parse(init!.body as string) as { acquire?: number }).acquire !== undefined) {
+            holding = false
+            await new Promise<void>((r) => (letGo = r))
+          }
+          return answer
+        },
+      })) as never,
+    }
+    return { namespace, holdNext: () => void (holding = true), letGo: () => letGo!() }
+  }
+
+  /** Two instances over `namespace`; the fleet's breaker of KEY opened by `a` and now half-open. */
+  async function halfOpenFleet(ns: ReturnType<typeof memoryNamespace>, namespace: CoordinatorNamespace) {
+    const breaker = { failureThreshold: 1, openDuration: 1_000 }
+    const c = controlledTransport()
+    const make = () => createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: 10_000, breaker, share: durableObjectShare(namespace, { breaker, minReporters: 1 }) })
+    const a = make()
+    const b = make()
+    const first = a(URL_A, { resilience })
+    await flush()
+    c.pending.shift()!.respond(500)
+    await first
+    await settle()
+    const object = ns.objects.get(KEY)!
+    vi.advanceTimersByTime(1_000)
+    await object.alarm()
+    expect(object.fleet!.state).toBe('half-open')
+    return { a, b, c, object }
+  }
+
+  /** b's calls: none refused, as the fleet is closed. */
+  async function healthyCalls(b: ReturnType<typeof createResilientFetch>, c: ReturnType<typeof controlledTransport>): Promise<unknown[]> {
+    const statuses: unknown[] = []
+    for (let i = 0; i < 3; i++) {
+      const call = b(URL_A, { resilience }).then((r) => r.status, (e) => (e as Error).name)
+      await turns()
+      while (c.pending.length > 0) c.pending.shift()!.respond(200)
+      statuses.push(await call)
+      await settle()
+      vi.advanceTimersByTime(600)
+    }
+    return statuses
+  }
+
+  it('a permit that arrives after the timeout becomes the probe\'s: its success closes the fleet, no permit is left', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const late = latePermits(ns)
+    const { a, b, c, object } = await halfOpenFleet(ns, late.namespace)
+    late.holdNext()
+    const probe = a(URL_A, { resilience })
+    await turns()
+    expect(object.fleet!.outstanding(Date.now())).toBe(1)
+    // Given up on after 500 ms: the probe goes through on a's own breaker; then the permit arrives.
+    await vi.advanceTimersByTimeAsync(500)
+    await turns()
+    expect(c.pending).toHaveLength(1)
+    late.letGo()
+    await turns()
+    c.pending.shift()!.respond(200)
+    expect((await probe).status).toBe(200)
+    await settle()
+    expect(object.fleet!.state).toBe('closed')
+    expect(object.fleet!.outstanding(Date.now())).toBe(0)
+    expect(await healthyCalls(b, c)).toEqual([200, 200, 200])
+  })
+
+  it('a permit that arrives after its probe ended carries the probe\'s result to the object at once', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const late = latePermits(ns)
+    const { a, b, c, object } = await halfOpenFleet(ns, late.namespace)
+    late.holdNext()
+    const probe = a(URL_A, { resilience })
+    await turns()
+    await vi.advanceTimersByTimeAsync(500)
+    await turns()
+    c.pending.shift()!.respond(200)
+    expect((await probe).status).toBe(200)
+    expect(object.fleet!.state).toBe('half-open')
+    late.letGo()
+    await settle()
+    expect(object.fleet!.state).toBe('closed')
+    expect(await healthyCalls(b, c)).toEqual([200, 200, 200])
+  })
+
+  it('a failed probe reported against a late permit opens the fleet again', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const late = latePermits(ns)
+    const { a, c, object } = await halfOpenFleet(ns, late.namespace)
+    late.holdNext()
+    const probe = a(URL_A, { resilience })
+    await turns()
+    await vi.advanceTimersByTimeAsync(500)
+    await turns()
+    late.letGo()
+    await turns()
+    c.pending.shift()!.respond(500)
+    expect((await probe).status).toBe(500)
+    await settle()
+    expect(object.fleet!.state).toBe('open')
+  })
+
+  it('an object that hangs leaves only its own key on the local breaker: the other keys stay coordinated', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const HANGS = 'https://x.test'
+    const namespace: CoordinatorNamespace = {
+      idFromName: (name) => name,
+      get: ((id: string) => ({
+        fetch: (input: string, init?: RequestInit) =>
+          id === HANGS ? new Promise<Response>(() => {}) : (ns.namespace.get(id as never) as { fetch: typeof fetch }).fetch(input, init),
+      })) as never,
+    }
+    const breaker = { failureThreshold: 1, openDuration: 1_000 }
+    const c = controlledTransport()
+    const make = () => createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: 10_000, breaker, share: durableObjectShare(namespace, { breaker, minReporters: 1 }) })
+    const fleet = [make(), make()]
+    for (const rf of fleet) {
+      const p = rf(URL_A, { resilience })
+      await flush()
+      c.pending.shift()!.respond(500)
+      await p
+      await settle()
+    }
+    const object = ns.objects.get(KEY)!
+    vi.advanceTimersByTime(1_000)
+    await object.alarm()
+    // Each instance's first message to x.test's object is given up on.
+    for (const rf of fleet) {
+      const p = rf(`${HANGS}/`, { resilience })
+      await flush()
+      c.pending.shift()!.respond(500)
+      await p
+    }
+    await vi.advanceTimersByTimeAsync(500)
+    await settle()
+    const probes = fleet.map((rf) => rf(URL_A, { resilience }).then((r) => r.status, (e) => (e as Error).name))
+    await turns()
+    expect(c.pending.filter((p) => p.url.startsWith(KEY))).toHaveLength(1)
+    c.pending.shift()!.respond(200)
+    expect(await Promise.all(probes)).toEqual([200, 'CircuitOpenError'])
+  })
+
   it('bad options name the option and the value', () => {
     const ns = memoryNamespace().namespace
     expect(() => durableObjectShare(undefined as never)).toThrow(/namespace must be a Durable Object namespace binding.*got undefined/)

@@ -38,7 +38,7 @@ export interface DurableObjectShareOptions {
   timeout?: number
   /** An isolate asks the object for its state when its last answer is older than this, ms. @default 2_000 */
   syncInterval?: number
-  /** After a failed call, the isolate leaves the object alone for this long, ms. @default 5_000 */
+  /** After a failed call, the isolate leaves that key's object alone for this long, ms (the other keys' objects are asked as usual). @default 5_000 */
   retryInterval?: number
 }
 
@@ -64,8 +64,16 @@ interface KeyState {
   heard: SharedBreakerState | undefined
   /** Until then, acquireProbe refuses without asking (the object just refused). */
   refusedUntil: number
-  /** Permits this isolate holds, oldest first. */
-  held: number[]
+  /** Until then this key's object is taken to be unreachable: each key is its own object. */
+  downUntil: number
+  /** Probes this isolate let through and not yet ended, oldest first. */
+  held: Probe[]
+}
+
+/** A probe this isolate let through: the object's permit for it (none: closed, or not heard in time), and how it ended. */
+interface Probe {
+  permit: number | undefined
+  verdict?: boolean | null
 }
 
 /** Messages one flush sends before it leaves the rest to the next outcome's flush. */
@@ -92,7 +100,8 @@ const MAX_KEYS = 1_000
  * - The object's alarm ends the open window; in half-open the object grants `probes` permits for the
  *   whole fleet, and a probe's outcome closes or re-opens it.
  * - Fail safe: every call is bounded by `timeout`; a failed one makes the isolate use its own
- *   breaker alone (its probe goes through) for `retryInterval`.
+ *   breaker alone for that key (its probe goes through) for `retryInterval`. A permit that arrives
+ *   after the probe went through without it is the probe's: the object hears how the probe ended.
  *
  * Slow calls and forced opens stay local to the isolate that saw them.
  */
@@ -106,10 +115,8 @@ class FleetShare implements DurableObjectShare {
   private readonly reporter = `${now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`
   private readonly keys = new Map<string, KeyState>()
   private apply: ((key: string, state: SharedBreakerState) => void) | undefined
-  /** Until then the object is taken to be unreachable. */
-  private downUntil = 0
   /** A probe that just ended, waiting for its outcome in the record() that follows in the same turn. */
-  private ended: { key: string; permit: number } | undefined
+  private ended: { key: string; probe: Probe } | undefined
 
   constructor(
     private readonly namespace: CoordinatorNamespace,
@@ -138,30 +145,40 @@ class FleetShare implements DurableObjectShare {
     const k = this.entry(key)
     const ended = this.ended
     if (ended !== undefined && ended.key === key) {
-      k.ends.push([ended.permit, failure])
       this.ended = undefined
+      end(k, ended.probe, failure)
     } else if (failure) {
       k.failures++
     }
     const t = now()
-    if (this.sending(k, t) || t < this.downUntil) return
+    if (this.sending(k, t) || t < k.downUntil) return
     if (k.failures === 0 && k.ends.length === 0 && t - k.syncedAt < this.settings.syncInterval) return
     const sent = this.flush(key, k)
     waitUntil?.(sent)
   }
 
-  async acquireProbe(key: string, ttl: number): Promise<boolean> {
+  async acquireProbe(key: string, ttl: number, waitUntil?: (promise: Promise<unknown>) => void): Promise<boolean> {
     const k = this.entry(key)
     const t = now()
     // Rejecting lets the local probe through: never fail closed on the object's account.
-    if (t < this.downUntil) throw new Error('BreakerCoordinator unreachable')
+    if (t < k.downUntil) throw through(k, new Error(`BreakerCoordinator for ${key} unreachable`))
     if (t < k.refusedUntil) return false
-    const answer = await this.call(key, { options: this.fleet, reporter: this.reporter, acquire: Math.max(1, Math.ceil(ttl)) })
+    const asked = this.send(key, { options: this.fleet, reporter: this.reporter, acquire: Math.max(1, Math.ceil(ttl)) })
+    let answer: CoordinatorAnswer
+    try {
+      answer = await this.bounded(key, k, asked)
+    } catch (error) {
+      // Given up on: the probe goes through, and takes the permit should one still arrive.
+      const probe: Probe = { permit: undefined }
+      const adopted = this.late(key, k, probe, asked)
+      waitUntil?.(adopted)
+      throw through(k, error, probe)
+    }
     this.hear(key, k, answer.view)
     const grant = answer.grant
-    if (grant === undefined) throw new Error('BreakerCoordinator sent no grant')
+    if (grant === undefined) throw through(k, new Error(`BreakerCoordinator for ${key} sent no grant`))
     if (grant.granted) {
-      if (grant.permit !== undefined) k.held.push(grant.permit)
+      k.held.push({ permit: grant.permit })
       return true
     }
     k.refusedUntil = Math.min(grant.retryAt, now() + REFUSAL_MEMORY)
@@ -170,17 +187,46 @@ class FleetShare implements DurableObjectShare {
 
   releaseProbe(key: string): void {
     const k = this.keys.get(key)
-    const permit = k?.held.shift()
-    if (k === undefined || permit === undefined) return
-    this.ended = { key, permit }
+    const probe = k?.held.shift()
+    if (k === undefined || probe === undefined) return
+    this.ended = { key, probe }
     // No record() in this turn means the probe had no verdict (a user abort): just free the permit.
     queueMicrotask(() => {
-      if (this.ended?.permit !== permit || this.ended.key !== key) return
+      if (this.ended?.probe !== probe) return
       this.ended = undefined
-      k.ends.push([permit, null])
+      end(k, probe, null)
       const t = now()
-      if (!this.sending(k, t) && t >= this.downUntil) void this.flush(key, k)
+      if (!this.sending(k, t) && t >= k.downUntil && k.ends.length > 0) void this.flush(key, k)
     })
+  }
+
+  /**
+   * The answer to a permit request given up on, which the probe went through without, awaited one more
+   * `timeout`: a permit in it is the probe's, so the object hears how the probe ended instead of
+   * holding the permit until it expires.
+   */
+  private async late(key: string, k: KeyState, probe: Probe, asked: Promise<CoordinatorAnswer>): Promise<void> {
+    let answer: CoordinatorAnswer
+    try {
+      answer = await this.bounded(key, k, asked)
+    } catch {
+      return
+    }
+    this.hear(key, k, answer.view)
+    const permit = answer.grant?.granted === true ? answer.grant.permit : undefined
+    if (permit === undefined) return
+    // It answered: talk to it again, or the probe's end could not be sent.
+    k.downUntil = 0
+    if (k.held.includes(probe)) {
+      probe.permit = permit
+      return
+    }
+    // The probe ended while the answer was on its way: its verdict (or none) goes against the permit now.
+    try {
+      this.hear(key, k, (await this.call(key, k, { options: this.fleet, reporter: this.reporter, ends: [[permit, probe.verdict ?? null]] })).view)
+    } catch {
+      // Down after all: the permit expires by itself.
+    }
   }
 
   private entry(key: string): KeyState {
@@ -191,7 +237,7 @@ class FleetShare implements DurableObjectShare {
       keys.set(key, k)
       return k
     }
-    k = { failures: 0, ends: [], sendingSince: 0, syncedAt: 0, heard: undefined, refusedUntil: 0, held: [] }
+    k = { failures: 0, ends: [], sendingSince: 0, syncedAt: 0, heard: undefined, refusedUntil: 0, downUntil: 0, held: [] }
     keys.set(key, k)
     if (keys.size > MAX_KEYS) {
       for (const [old, state] of keys) {
@@ -204,24 +250,31 @@ class FleetShare implements DurableObjectShare {
     return k
   }
 
-  private async call(key: string, message: CoordinatorMessage): Promise<CoordinatorAnswer> {
+  /** Sends one message to the key's object, bounded by the timeout. */
+  private call(key: string, k: KeyState, message: CoordinatorMessage): Promise<CoordinatorAnswer> {
+    return this.bounded(key, k, this.send(key, message))
+  }
+
+  private async send(key: string, message: CoordinatorMessage): Promise<CoordinatorAnswer> {
+    const stub = this.namespace.get(this.namespace.idFromName(key) as never)
+    const response = await stub.fetch(...messageRequest(message))
+    if (!response.ok) throw new Error(`BreakerCoordinator for ${key} answered ${response.status}`)
+    const answer = readAnswer(await response.json())
+    if (answer === undefined) throw new Error(`BreakerCoordinator for ${key} sent a malformed answer`)
+    return answer
+  }
+
+  /** Waits `timeout` at most for an answer; a slow or failed one leaves this key (only) on its own breaker for `retryInterval`. */
+  private async bounded(key: string, k: KeyState, answer: Promise<CoordinatorAnswer>): Promise<CoordinatorAnswer> {
     const { timeout, retryInterval } = this.settings
     let timer: ReturnType<typeof setTimeout> | undefined
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`BreakerCoordinator for ${key} did not answer within ${timeout} ms`)), timeout)
     })
-    const send = async (): Promise<CoordinatorAnswer> => {
-      const stub = this.namespace.get(this.namespace.idFromName(key) as never)
-      const response = await stub.fetch(...messageRequest(message))
-      if (!response.ok) throw new Error(`BreakerCoordinator for ${key} answered ${response.status}`)
-      const answer = readAnswer(await response.json())
-      if (answer === undefined) throw new Error(`BreakerCoordinator for ${key} sent a malformed answer`)
-      return answer
-    }
     try {
-      return await Promise.race([send(), late])
+      return await Promise.race([answer, late])
     } catch (error) {
-      this.downUntil = now() + retryInterval
+      k.downUntil = now() + retryInterval
       throw error
     } finally {
       clearTimeout(timer)
@@ -249,7 +302,7 @@ class FleetShare implements DurableObjectShare {
   private async flush(key: string, k: KeyState): Promise<void> {
     try {
       for (let n = 0; n === 0 || (n < MESSAGES_PER_FLUSH && (k.failures > 0 || k.ends.length > 0)); n++) {
-        if (now() < this.downUntil) {
+        if (now() < k.downUntil) {
           drop(k)
           return
         }
@@ -257,7 +310,7 @@ class FleetShare implements DurableObjectShare {
         if (k.ends.length > 0) message.ends = k.ends
         drop(k)
         k.sendingSince = now()
-        this.hear(key, k, (await this.call(key, message)).view)
+        this.hear(key, k, (await this.call(key, k, message)).view)
       }
     } catch {
       // The object is down or slow: its share of the decision falls back to the local breaker.
@@ -270,6 +323,22 @@ class FleetShare implements DurableObjectShare {
   private sending(k: KeyState, t: number): boolean {
     return k.sendingSince !== 0 && t - k.sendingSince <= this.settings.timeout
   }
+}
+
+/** A probe goes through without the object's permit (for now): it is followed like any other. */
+function through(k: KeyState, error: unknown, probe: Probe = { permit: undefined }): unknown {
+  k.held.push(probe)
+  return error
+}
+
+/**
+ * A probe ended: its verdict goes to the object with its permit (null: no verdict, the permit is only
+ * freed); without a permit, a failure counts as any other.
+ */
+function end(k: KeyState, probe: Probe, verdict: boolean | null): void {
+  probe.verdict = verdict
+  if (probe.permit !== undefined) k.ends.push([probe.permit, verdict])
+  else if (verdict === true) k.failures++
 }
 
 function drop(k: KeyState): void {
