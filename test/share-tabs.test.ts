@@ -102,6 +102,25 @@ function fakeLocks() {
   return held
 }
 
+/** A BroadcastChannel that delivers in a microtask, so a test can flush() instead of waiting on real I/O. */
+function microtaskChannels(): void {
+  const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
+  class Channel {
+    onmessage: ((event: MessageEvent) => void) | null = null
+    constructor(readonly name: string) {
+      open.add(this)
+    }
+    postMessage(data: unknown): void {
+      const copy = structuredClone(data)
+      for (const other of open) if (other !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: copy } as MessageEvent))
+    }
+    close(): void {
+      open.delete(this)
+    }
+  }
+  vi.stubGlobal('BroadcastChannel', Channel)
+}
+
 async function trip(rf: ResilientFetch): Promise<void> {
   await rf(URL_A)
   await rf(URL_A)
@@ -404,6 +423,56 @@ describe('shareAcrossTabs', () => {
     } finally {
       delete (globalThis as { localStorage?: unknown }).localStorage
     }
+  })
+
+  it('a state from the channel that is open with no end or from the future is refused; an adopted open is capped', async () => {
+    microtaskChannels()
+    memoryStorage()
+    const two = instance(tab(), statusTransport(200).fetch)
+    await two(URL_A)
+    const raw = new BroadcastChannel(name)
+    const send = (state: object) => raw.postMessage({ t: 'state', from: 'x', key: KEY, state })
+    try {
+      send({ state: 'open', at: T0 })
+      await flush()
+      expect(two.breaker(KEY)!.state).toBe('closed')
+      // Adopted, it would also make the tab ignore every real state until then.
+      send({ state: 'forced-open', at: T0 + 1e12, openUntil: T0 + 1000 })
+      await flush()
+      expect(two.breaker(KEY)!.state).toBe('closed')
+      // openDuration 1 s here: an adopted open lasts at most an hour from its `at`.
+      send({ state: 'open', at: T0, openedAt: T0, openUntil: 8.64e15 })
+      await flush()
+      expect(two.snapshot().breakers[0]).toMatchObject({ state: 'open', nextProbeAt: T0 + 3_600_000 })
+    } finally {
+      raw.close()
+    }
+  })
+
+  it('a kept state that lasts past the cap or comes from the future does not open a reload', async () => {
+    const { map } = memoryStorage()
+    map.set(`${name}:breaker:${KEY}`, JSON.stringify({ state: 'open', at: T0, openedAt: T0, openUntil: 8.64e15 }))
+    map.set(`${name}:breaker:https://b.test`, JSON.stringify({ state: 'forced-open', at: T0 + 1e12, openUntil: T0 + 1e12 + 1000 }))
+    vi.setSystemTime(T0 + 3_600_000)
+    const reloaded = instance(tab(), statusTransport(200).fetch)
+    expect((await reloaded(URL_A)).status).toBe(200)
+    expect((await reloaded('https://b.test/x')).status).toBe(200)
+    expect(map.has(`${name}:breaker:https://b.test`)).toBe(false)
+  })
+
+  it('a claim lasting longer than a probe can, heard or in storage, is ignored (no Web Locks)', async () => {
+    microtaskChannels()
+    const { map } = memoryStorage()
+    const share = tab()
+    share.connect(() => {})
+    map.set(`${name}:probe:https://b.test`, JSON.stringify({ owner: '!', until: 8.64e15 }))
+    const raw = new BroadcastChannel(name)
+    raw.postMessage({ t: 'claim', from: '!', key: KEY, until: 8.64e15 })
+    raw.close()
+    await flush()
+    const granted = Promise.all([share.acquireProbe(KEY, 1000), share.acquireProbe('https://b.test', 1000)])
+    await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
+    expect(await granted).toEqual([true, true])
   })
 
   it('corrupt or foreign entries are ignored and dropped', () => {

@@ -10,6 +10,9 @@ import { timeWindow } from './time.js'
 /** Returned by `admit` when the breaker refuses the attempt. */
 export const REFUSED = -1
 
+/** The longest open adopted from a share when the instance's openDuration.max is shorter: a Retry-After opens for up to an hour. */
+const MAX_ADOPTED_OPEN = 3_600_000
+
 /** `remote`: the state was applied from another participant of a share. */
 export type StateListener = (from: BreakerState, to: BreakerState, remote: boolean) => void
 
@@ -162,7 +165,8 @@ export class Breaker implements BreakerControl {
 
   /**
    * Applies another participant's state. Half-open is not adopted (each participant reaches it by
-   * itself when openUntil passes; the share leases the probe), nor is a view older than our own state.
+   * itself when openUntil passes; the share leases the probe), nor is a view older than our own state,
+   * nor an open that has ended. An adopted open lasts at most max(openDuration.max, 1 h) from its `at`.
    */
   adopt(view: SharedBreakerState): void {
     const { state: next, at } = view
@@ -172,9 +176,12 @@ export class Breaker implements BreakerControl {
     const probeResult = this.#state === 'half-open' && at >= this.#openedAt!
     if (at < this.#changedAt && !probeResult) return
     if (isOpenState(next)) {
+      const end = view.openUntil
+      // Only a forced open may have no end, and any end is capped: a damaged or foreign view must not open this breaker for good.
+      const until = end === undefined ? (next === 'open' ? 0 : Infinity) : Math.min(end, at + Math.max(this.#options.openDuration.max, MAX_ADOPTED_OPEN))
+      if (until <= now()) return
       this.#openedAt = view.openedAt ?? at
-      this.#openUntil = view.openUntil ?? Infinity
-      if (next === 'open' && this.#openUntil <= now()) return
+      this.#openUntil = until
     }
     // A close adopted from the share forgets what a local close() does: the window, and the open duration's growth.
     if (next === 'closed') {

@@ -4,6 +4,7 @@
  */
 import type { SharedBreakerState } from '../types.js'
 import { finite, isView, type SafeStorage } from './persist.js'
+import { now } from '../clock.js'
 
 export type Message =
   | { t: 'state'; from: string; key: string; state: SharedBreakerState }
@@ -97,7 +98,7 @@ function asMessage(v: unknown): Message | undefined {
   if (typeof v !== 'object' || v === null) return undefined
   const m = v as Record<string, unknown>
   if (typeof m.from !== 'string' || typeof m.key !== 'string') return undefined
-  if (m.t === 'state' && isView(m.state)) return { t: 'state', from: m.from, key: m.key, state: m.state }
+  if (m.t === 'state' && isView(m.state, now())) return { t: 'state', from: m.from, key: m.key, state: m.state }
   if (m.t === 'claim' && finite(m.until)) return { t: 'claim', from: m.from, key: m.key, until: m.until }
   if (m.t === 'release') return { t: 'release', from: m.from, key: m.key }
   return undefined

@@ -12,6 +12,11 @@ import { now } from '../clock.js'
  * channel messages and storage events across tabs in about a millisecond, but tens of ms under load.
  */
 const CLAIM_SETTLE_MS = 100
+/**
+ * The longest a probe's claim lasts: its attempt timeout (30 s when none) up to this. A claim heard or
+ * read that lasts longer is damaged or foreign and is ignored: it would refuse every probe until then.
+ */
+const MAX_CLAIM_MS = 3_600_000
 /** Keys whose claims are remembered from the bus (bounded: tabs that die holding a claim never release it). */
 const MAX_CLAIMED_KEYS = 1_000
 
@@ -43,7 +48,8 @@ export class ProbeLease {
   /** Whether this tab may send the probe for `key`; held until release() or `ttl` ms. */
   acquire(key: string, ttl: number): Promise<boolean> {
     const locks = webLocks()
-    return locks === undefined ? this.claimProbe(key, ttl) : this.lockProbe(locks, key, ttl)
+    const held = Math.min(ttl, MAX_CLAIM_MS)
+    return locks === undefined ? this.claimProbe(key, held) : this.lockProbe(locks, key, held)
   }
 
   release(key: string): void {
@@ -65,6 +71,7 @@ export class ProbeLease {
     }
     // Every live claim is kept, not the last heard: the lowest id must win in every tab, whatever the arrival order.
     const t = now()
+    if (!isClaimUntil(message.until, t)) return
     const live = owners ?? new Map<string, number>()
     for (const [owner, until] of live) if (until <= t) live.delete(owner)
     live.set(message.from, message.until)
@@ -75,7 +82,8 @@ export class ProbeLease {
 
   /** Drops claims in storage whose time has passed. */
   sweep(): void {
-    this.context.storage?.sweep(`${this.context.name}:probe:`, (value) => (isClaim(value) ? value.until : undefined), now())
+    const t = now()
+    this.context.storage?.sweep(`${this.context.name}:probe:`, (value) => (isClaim(value, t) ? value.until : undefined), t)
   }
 
   private claimKey(key: string): string {
@@ -90,7 +98,7 @@ export class ProbeLease {
       if (until > t && owner !== id && (best === undefined || owner < best.owner)) best = { owner, until }
     }
     const stored = this.context.storage?.read(this.claimKey(key))
-    if (isClaim(stored)) consider(stored.owner, stored.until)
+    if (isClaim(stored, t)) consider(stored.owner, stored.until)
     for (const [owner, until] of this.claims.get(key) ?? []) consider(owner, until)
     return best
   }
@@ -164,7 +172,7 @@ export class ProbeLease {
       const closed = this.context.closed()
       if (closed || (rival !== undefined && rival.owner < id)) {
         const stored = storage?.read(claimKey)
-        if (isClaim(stored) && stored.owner === id) {
+        if (isClaim(stored, t) && stored.owner === id) {
           if (rival !== undefined && !closed) storage?.write(claimKey, JSON.stringify(rival))
           else storage?.remove(claimKey)
         }
@@ -175,7 +183,7 @@ export class ProbeLease {
     }
     this.hold(key, Math.max(0, mine.until - t), () => {
       const stored = storage?.read(claimKey)
-      if (isClaim(stored) && stored.owner === id) storage?.remove(claimKey)
+      if (isClaim(stored, now()) && stored.owner === id) storage?.remove(claimKey)
       send({ t: 'release', from: id, key })
     })
     return true
@@ -191,6 +199,9 @@ function webLocks(): LockManager | undefined {
   }
 }
 
-function isClaim(v: unknown): v is Claim {
-  return typeof v === 'object' && v !== null && typeof (v as Claim).owner === 'string' && finite((v as Claim).until)
+/** A claim's end, heard or read at `t`: a number no further ahead than a claim lasts. */
+const isClaimUntil = (until: unknown, t: number): until is number => finite(until) && until <= t + MAX_CLAIM_MS
+
+function isClaim(v: unknown, t: number): v is Claim {
+  return typeof v === 'object' && v !== null && typeof (v as Claim).owner === 'string' && isClaimUntil((v as Claim).until, t)
 }

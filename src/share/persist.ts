@@ -90,7 +90,8 @@ export function persistedStates(storage: SafeStorage | undefined, name: string):
     stored(key) {
       const value = storage?.read(prefix + key)
       if (value === undefined) return undefined
-      if (!isView(value) || !(value.openUntil !== undefined && value.openUntil > now())) {
+      const t = now()
+      if (!isView(value, t) || !(value.openUntil !== undefined && value.openUntil > t)) {
         storage?.remove(prefix + key)
         return undefined
       }
@@ -102,7 +103,8 @@ export function persistedStates(storage: SafeStorage | undefined, name: string):
       else storage?.remove(prefix + key)
     },
     sweep() {
-      storage?.sweep(prefix, (value) => (isView(value) ? value.openUntil : undefined), now())
+      const t = now()
+      storage?.sweep(prefix, (value) => (isView(value, t) ? value.openUntil : undefined), t)
     },
   }
 }
@@ -111,14 +113,25 @@ const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-
 
 export const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 
-/** Whether a value from storage or the channel is a breaker state we can adopt. */
-export function isView(v: unknown): v is SharedBreakerState {
+/**
+ * How far in the future another tab's `at` may be. Tabs read one system clock; more than this is a
+ * damaged or foreign state, which would make this tab ignore every real one until then.
+ */
+export const MAX_SKEW_MS = 10_000
+
+/**
+ * Whether a value from storage or the channel, at `t`, is a breaker state we can adopt: well formed,
+ * not from the future, and an open one with an end (only a forced open may have none; storage
+ * never keeps one). The breaker caps how long an adopted open lasts.
+ */
+export function isView(v: unknown, t: number): v is SharedBreakerState {
   if (typeof v !== 'object' || v === null) return false
   const s = v as Record<string, unknown>
   return (
     STATES.includes(s.state as BreakerState) &&
     finite(s.at) &&
+    s.at <= t + MAX_SKEW_MS &&
     (s.openedAt === undefined || finite(s.openedAt)) &&
-    (s.openUntil === undefined || finite(s.openUntil))
+    (s.openUntil === undefined ? s.state !== 'open' : finite(s.openUntil))
   )
 }
