@@ -212,15 +212,44 @@ describe('shareAcrossTabs', () => {
 
   it('a forced open with no end reaches live tabs but is not kept for reloads', async () => {
     const { map } = memoryStorage()
-    const one = instance(tab(), statusTransport(200).fetch)
-    const two = instance(tab(), statusTransport(200).fetch)
+    const first = tab()
+    const second = tab()
+    const one = instance(first, statusTransport(200).fetch)
+    const two = instance(second, statusTransport(200).fetch)
     const heard = becomes(two, 'forced-open')
     one(URL_A)
     one.breaker(KEY)!.open()
     await heard
     expect(map.has(`${name}:breaker:${KEY}`)).toBe(false)
+    // Once every tab that knew it is gone, a new one starts closed.
+    first.close()
+    second.close()
     const reloaded = instance(tab(), statusTransport(200).fetch)
     expect((await reloaded(URL_A)).status).toBe(200)
+  })
+
+  it('a forced open with no end reaches the tabs that start or reload later, until close() in any tab', async () => {
+    microtaskChannels()
+    memoryStorage()
+    const first = tab()
+    const one = instance(first, statusTransport(200).fetch)
+    const two = instance(tab(), statusTransport(200).fetch)
+    await one(URL_A)
+    await two(URL_A)
+    one.breaker(KEY)!.open()
+    await flush()
+    expect(two.breaker(KEY)!.state).toBe('forced-open')
+    // The tab that chose it reloads, and another one opens.
+    first.close()
+    const reloaded = instance(tab(), statusTransport(200).fetch)
+    const other = instance(tab(), statusTransport(200).fetch)
+    await flush()
+    vi.advanceTimersByTime(24 * 3_600_000)
+    await expect(reloaded(URL_A)).rejects.toBeInstanceOf(CircuitOpenError)
+    expect([two, reloaded, other].map((rf) => rf.breaker(KEY)!.state)).toEqual(['forced-open', 'forced-open', 'forced-open'])
+    other.breaker(KEY)!.close()
+    await flush()
+    expect([two, reloaded, other].map((rf) => rf.breaker(KEY)!.state)).toEqual(['closed', 'closed', 'closed'])
   })
 
   describe.each([

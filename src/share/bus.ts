@@ -10,6 +10,8 @@ export type Message =
   | { t: 'state'; from: string; key: string; state: SharedBreakerState }
   | { t: 'claim'; from: string; key: string; until: number }
   | { t: 'release'; from: string; key: string }
+  /** A tab that starts asks the live tabs for the states they know. */
+  | { t: 'hello'; from: string }
 
 export interface Bus {
   /** Starts listening; false when neither a channel nor storage events can carry messages. */
@@ -97,7 +99,9 @@ export function createBus(name: string, id: string, storage: SafeStorage | undef
 function asMessage(v: unknown): Message | undefined {
   if (typeof v !== 'object' || v === null) return undefined
   const m = v as Record<string, unknown>
-  if (typeof m.from !== 'string' || typeof m.key !== 'string') return undefined
+  if (typeof m.from !== 'string') return undefined
+  if (m.t === 'hello') return { t: 'hello', from: m.from }
+  if (typeof m.key !== 'string') return undefined
   if (m.t === 'state' && isView(m.state, now())) return { t: 'state', from: m.from, key: m.key, state: m.state }
   if (m.t === 'claim' && finite(m.until)) return { t: 'claim', from: m.from, key: m.key, until: m.until }
   if (m.t === 'release') return { t: 'release', from: m.from, key: m.key }

@@ -42,7 +42,11 @@ const MAX_HEARD = 1_000
  *   (under a millisecond in Chromium, see bench/share-tabs.mjs), so they fail fast instead of each
  *   paying `failureThreshold` failures of its own.
  * - It is kept in localStorage until its open window ends, so a reload within it starts open.
- *   A forced open with no end is broadcast but not kept: it would outlive the page that chose it.
+ *   A forced open with no end is not kept (it would outlive every page of the app), but a tab that
+ *   starts or reloads asks the live tabs and adopts it: it holds in every tab until close() in any.
+ * - What other tabs send or left in storage is bounded: a state is refused when it is an open with no
+ *   end or its `at` is in the future, an adopted open lasts at most max(openDuration.max, 1 h),
+ *   and a probe's claim at most an hour.
  * - When the window ends, one probe crosses all tabs (a Web Lock per key, held until the probe's
  *   response or its attempt timeout); its outcome closes or re-opens every tab.
  *
@@ -83,9 +87,22 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
 
   function receive(m: Message): void {
     if (closed) return
+    if (m.t === 'hello') return answer()
     if (m.t !== 'state') return lease.hear(m)
     remember(m.key, m.state)
     applyAll(appliers, m.key, m.state)
+  }
+
+  /**
+   * Tells a tab that starts the states it would not find in storage or by itself: a forced open with no
+   * end (an outage switch: it stays on in every tab, the reloaded and the new ones too, until close() in
+   * any tab, and ends with the last tab of the origin), a disable, and timed opens still running.
+   */
+  function answer(): void {
+    const t = now()
+    for (const [key, state] of heard) {
+      if (state.state !== 'closed' && (state.openUntil === undefined || state.openUntil > t)) bus.send({ t: 'state', from: id, key, state })
+    }
   }
 
   function remember(key: string, state: SharedBreakerState): void {
@@ -104,6 +121,7 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
       lease.sweep()
       windowEvents()?.addEventListener('pagehide', onPageHide)
       listening = bus.open()
+      if (listening) bus.send({ t: 'hello', from: id })
     },
 
     initial(key) {
