@@ -452,14 +452,43 @@ describe('durableObjectShare (in memory)', () => {
     expect(object.fleet!.state).toBe('closed')
     expect(results.filter((r) => r === 200)).toHaveLength(2)
     expect(results.filter((r) => r === 'CircuitOpenError')).toHaveLength(2)
-    // The refused ones hear the close when they next ask, at most REFUSAL_MEMORY later.
-    vi.advanceTimersByTime(600)
+    // The refused ones hear the close when they next ask, at most syncInterval later.
+    vi.advanceTimersByTime(2_000)
     const after = fleet.map((rf) => rf(URL_A, { resilience }).then((r) => r.status, (e) => (e as Error).name))
     await settle()
     await flush()
     while (c.pending.length > 0) c.pending.shift()!.respond(200)
     expect(await Promise.all(after)).toEqual([200, 200, 200, 200])
     expect(fleet.map((rf) => rf.breaker(KEY)!.state)).toEqual(['closed', 'closed', 'closed', 'closed'])
+  })
+
+  it('half-open with the permit out, a refused instance asks the object once per syncInterval, however many calls it has', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const { a, b, c, object } = await halfOpenFleet(ns, ns.namespace)
+    const probe = a(URL_A, { resilience })
+    await turns()
+    expect(c.pending).toHaveLength(1)
+    // b hears the fleet is probing, and joins it.
+    const first = b(URL_A, { resilience })
+    await turns()
+    c.pending.pop()!.respond(200)
+    await first
+    await settle()
+    vi.advanceTimersByTime(2)
+    const asked = ns.calls()
+    const refused: unknown[] = []
+    for (let t = 0; t < 4_000; t += 100) {
+      refused.push(await b(URL_A, { resilience }).then((r) => r.status, (e) => (e as Error).name))
+      await settle()
+      vi.advanceTimersByTime(100)
+    }
+    expect(new Set(refused)).toEqual(new Set(['CircuitOpenError']))
+    expect(ns.calls() - asked).toBe(2)
+    c.pending.shift()!.respond(200)
+    await probe
+    await settle()
+    expect(object.fleet!.state).toBe('closed')
   })
 
   it('an instance that missed the open joins a half-open fleet after its first call, instead of sending freely', async () => {

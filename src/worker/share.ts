@@ -36,7 +36,10 @@ export interface DurableObjectShareOptions {
   minReporters?: number
   /** Longest wait for the object, ms; a slower or failed answer leaves the isolate on its own breaker. @default 500 */
   timeout?: number
-  /** An isolate asks the object for its state when its last answer is older than this, ms. @default 2_000 */
+  /**
+   * An isolate asks the object for its state when its last answer is older than this, ms; refused a
+   * probe permit, it asks again no sooner (unless the refusal ends before). @default 2_000
+   */
   syncInterval?: number
   /** After a failed call, the isolate leaves that key's object alone for this long, ms (the other keys' objects are asked as usual). @default 5_000 */
   retryInterval?: number
@@ -78,8 +81,6 @@ interface Probe {
 
 /** Messages one flush sends before it leaves the rest to the next outcome's flush. */
 const MESSAGES_PER_FLUSH = 4
-/** Refusals are remembered at most this long, so a close elsewhere is heard soon. */
-const REFUSAL_MEMORY = 500
 /** Keys followed by one isolate; the least recently used idle one goes first. */
 const MAX_KEYS = 1_000
 
@@ -181,7 +182,8 @@ class FleetShare implements DurableObjectShare {
       k.held.push({ permit: grant.permit })
       return true
     }
-    k.refusedUntil = Math.min(grant.retryAt, now() + REFUSAL_MEMORY)
+    // Remembered until it could change, or for syncInterval at most: how soon a close elsewhere is heard.
+    k.refusedUntil = Math.min(grant.retryAt, now() + this.settings.syncInterval)
     return false
   }
 

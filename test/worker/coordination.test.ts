@@ -110,8 +110,8 @@ describe('one breaker per upstream across isolates (BreakerCoordinator)', () => 
     expect(results.filter((r) => r!.status === 200)).toHaveLength(1)
     expect((await object.fleet())?.state).toBe('closed')
     expect(upstream.seen).toHaveLength(6)
-    // The refused isolates hear the close when they next ask (refusals are remembered 500 ms at most).
-    vi.advanceTimersByTime(600)
+    // The refused isolates hear the close when they next ask (refusals are remembered syncInterval, 2 s, at most).
+    vi.advanceTimersByTime(2_000)
     for (const handler of fleet) expect((await request(handler)).status).toBe(200)
     expect(await Promise.all(fleet.map(stateOf))).toEqual(['closed', 'closed', 'closed'])
   })
