@@ -467,6 +467,7 @@ describe('shareAcrossTabs', () => {
       expect(two.breaker(KEY)!.state).toBe('closed')
       // Adopted, it would also make the tab ignore every real state until then.
       send({ state: 'forced-open', at: T0 + 1e12, openUntil: T0 + 1000 })
+      send({ state: 'forced-open', at: T0, openedAt: T0 + 1e12, openUntil: T0 + 1000 })
       await flush()
       expect(two.breaker(KEY)!.state).toBe('closed')
       // openDuration 1 s here: an adopted open lasts at most an hour from its `at`.

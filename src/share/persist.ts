@@ -114,7 +114,7 @@ const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-
 export const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 
 /**
- * How far in the future another tab's `at` may be. Tabs read one system clock; more than this is a
+ * How far in the future another tab's `at` (or `openedAt`) may be. Tabs read one system clock; more than this is a
  * damaged or foreign state, which would make this tab ignore every real one until then.
  */
 export const MAX_SKEW_MS = 10_000
@@ -131,7 +131,7 @@ export function isView(v: unknown, t: number): v is SharedBreakerState {
     STATES.includes(s.state as BreakerState) &&
     finite(s.at) &&
     s.at <= t + MAX_SKEW_MS &&
-    (s.openedAt === undefined || finite(s.openedAt)) &&
+    (s.openedAt === undefined || (finite(s.openedAt) && s.openedAt <= t + MAX_SKEW_MS)) &&
     (s.openUntil === undefined ? s.state !== 'open' : finite(s.openUntil))
   )
 }
