@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createResilientFetch, CircuitOpenError } from '../src/index.js'
 import { BreakerCoordinator, type CoordinatorContext } from '../src/worker/coordinator.js'
 import { FleetBreaker, LEGAL_EDGES, REPORT_GRACE, type FleetState } from '../src/worker/fleet.js'
-import { readMessage, type FleetOptions } from '../src/worker/protocol.js'
+import { readMessage, type CoordinatorAnswer, type FleetOptions } from '../src/worker/protocol.js'
 import { durableObjectShare, type CoordinatorNamespace } from '../src/worker/share.js'
 import { controlledTransport, flush, statusTransport } from './helpers.js'
 
@@ -300,6 +300,7 @@ function memoryState() {
     storage: {
       get: async <T>(key: string) => structuredClone(data.get(key)) as T | undefined,
       put: async (key, value) => void data.set(key, structuredClone(value)),
+      delete: async (key) => data.delete(key),
       getAlarm: async () => alarm,
       setAlarm: async (t) => void (alarm = t),
       deleteAlarm: async () => void (alarm = null),
@@ -344,6 +345,62 @@ describe('BreakerCoordinator (in memory)', () => {
     await Promise.resolve()
     expect((await (await post(resumed, { options: OPTIONS })).json()).view).toEqual(answer.view)
     expect((await post(resumed, { options: { ...OPTIONS, probes: 0 } })).status).toBe(400)
+  })
+
+  /** The runtime runs the alarm, which it no longer holds. */
+  async function fire(state: ReturnType<typeof memoryState>, object: BreakerCoordinator): Promise<void> {
+    await state.ctx.storage.deleteAlarm()
+    await object.alarm()
+  }
+
+  const post = async (o: BreakerCoordinator, body: unknown) =>
+    (await (await o.fetch(new Request('https://c/sync', { method: 'POST', body: JSON.stringify(body) }))).json()) as CoordinatorAnswer
+
+  it('keeps no storage while closed with an empty window: failures are kept until they leave the window, then the alarm deletes them', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] })
+    try {
+      const state = memoryState()
+      const object = new BreakerCoordinator(state.ctx)
+      for (let i = 0; i < 3; i++) await post(object, { options: OPTIONS, reporter: 'a', failures: 0 })
+      expect(state.data.size).toBe(0)
+      expect(state.alarm()).toBeNull()
+      await post(object, { options: OPTIONS, reporter: 'a', failures: 1 })
+      expect(state.data.has('breaker')).toBe(true)
+      // The alarm wakes the object when the failure leaves the window (10 s, in tenths).
+      expect(state.alarm()).toBe(1_010_000)
+      vi.setSystemTime(state.alarm()!)
+      await fire(state, object)
+      expect(state.data.size).toBe(0)
+      expect(state.alarm()).toBeNull()
+      expect(object.fleet!.failures(Date.now())).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('a fleet that recovers deletes its storage; the object restarted afresh never closes an isolate\'s newer state', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] })
+    try {
+      const state = memoryState()
+      const object = new BreakerCoordinator(state.ctx)
+      const opened = await post(object, { options: OPTIONS, reporter: 'a', failures: 6 })
+      expect(opened.view.state).toBe('open')
+      expect(state.data.has('breaker')).toBe(true)
+      vi.setSystemTime(opened.view.openUntil!)
+      await fire(state, object)
+      expect(object.fleet!.state).toBe('half-open')
+      const { grant } = await post(object, { options: OPTIONS, reporter: 'a', acquire: 100 })
+      const closed = await post(object, { options: OPTIONS, reporter: 'a', ends: [[(grant as { permit: number }).permit, false]] })
+      expect(closed.view).toEqual({ state: 'closed', at: Date.now() })
+      expect(state.data.size).toBe(0)
+      expect(state.alarm()).toBeNull()
+      const restarted = new BreakerCoordinator(state.ctx)
+      await Promise.resolve()
+      expect((await post(restarted, { options: OPTIONS, reporter: 'a', failures: 0 })).view).toEqual({ state: 'closed', at: 0 })
+      expect(state.data.size).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 
@@ -740,6 +797,16 @@ describe('durableObjectShare (in memory)', () => {
     expect(c.pending.filter((p) => p.url.startsWith(KEY))).toHaveLength(1)
     c.pending.shift()!.respond(200)
     expect(await Promise.all(probes)).toEqual([200, 'CircuitOpenError'])
+  })
+
+  it('keys that only ever succeed create no storage', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const rf = createResilientFetch({ fetch: statusTransport(200).fetch, retry: false, fallback: false, share: durableObjectShare(ns.namespace) })
+    for (let i = 0; i < 20; i++) await rf(`https://h${i}.test/x`, { resilience })
+    await settle()
+    expect(ns.objects.size).toBe(20)
+    expect([...ns.states.values()].filter((s) => s.data.size > 0)).toHaveLength(0)
   })
 
   it('bad options name the option and the value', () => {

@@ -13,6 +13,7 @@ export interface CoordinatorContext {
   storage: {
     get<T>(key: string): Promise<T | undefined>
     put(key: string, value: unknown): Promise<void>
+    delete(key: string): Promise<unknown>
     getAlarm(): Promise<number | null>
     setAlarm(scheduledTime: number): Promise<void>
     deleteAlarm(): Promise<void>
@@ -31,6 +32,8 @@ export class BreakerCoordinator {
   private breaker: FleetBreaker | undefined
   /** The revision last written, and the alarm last set, so unchanged messages cost no write. */
   private saved = -1
+  /** Whether storage holds a snapshot: an idle breaker (closed, empty window) is not kept. */
+  private stored = false
   private alarmAt: number | null = null
 
   constructor(
@@ -41,7 +44,9 @@ export class BreakerCoordinator {
       const stored = await ctx.storage.get<FleetSnapshot>(STORAGE_KEY)
       if (stored !== undefined && readFleetOptions(stored.options) !== undefined) {
         this.breaker = FleetBreaker.restore(stored)
-        this.saved = this.breaker.revision
+        this.stored = true
+        // An idle snapshot (written before idle ones were deleted) goes with the next message.
+        if (!this.breaker.idle) this.saved = this.breaker.revision
       }
       this.alarmAt = await ctx.storage.getAlarm()
     })
@@ -75,7 +80,8 @@ export class BreakerCoordinator {
 
   private handle(message: CoordinatorMessage, t: number): CoordinatorAnswer {
     let b = this.breaker
-    if (b === undefined) b = this.breaker = new FleetBreaker(message.options, t)
+    // Closed since 0: a closed view from an object that started afresh (its idle state was not kept) is never newer than an isolate's own state.
+    if (b === undefined) b = this.breaker = new FleetBreaker(message.options, 0)
     else b.configure(message.options)
     for (const [permit, failure] of message.ends ?? []) b.endProbe(t, permit, failure)
     if (message.failures !== undefined) b.report(t, message.failures, message.reporter)
@@ -86,10 +92,13 @@ export class BreakerCoordinator {
   private async persist(): Promise<void> {
     const b = this.breaker
     if (b === undefined) return
-    const writes: Promise<void>[] = []
+    const writes: Promise<unknown>[] = []
     if (b.revision !== this.saved) {
       this.saved = b.revision
-      writes.push(this.ctx.storage.put(STORAGE_KEY, b.snapshot()))
+      // Closed with an empty window is where a new object starts: a key that only ever succeeds, or has recovered, keeps no storage.
+      if (!b.idle) writes.push(this.ctx.storage.put(STORAGE_KEY, b.snapshot()))
+      else if (this.stored) writes.push(this.ctx.storage.delete(STORAGE_KEY))
+      this.stored = !b.idle
     }
     const at = b.alarmAt ?? null
     if (at !== this.alarmAt) {

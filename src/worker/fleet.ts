@@ -178,9 +178,18 @@ export class FleetBreaker {
     this.tick(t)
   }
 
-  /** When the object must wake up by itself: the end of an open window. */
+  /** When the object must wake up by itself: the end of an open window, or when the last failure leaves the window. */
   get alarmAt(): number | undefined {
-    return this.state === 'open' ? this.openUntil : undefined
+    if (this.state === 'open') return this.openUntil
+    if (this.state !== 'closed' || this.reports.length === 0) return undefined
+    let newest = -Infinity
+    for (const [at] of this.reports) newest = Math.max(newest, at)
+    return Math.ceil((this.bucketOf(newest) + BUCKETS) * (this.options.window / BUCKETS))
+  }
+
+  /** Closed with nothing in its window (as of the last tick): where a new object starts, so nothing to keep. */
+  get idle(): boolean {
+    return this.state === 'closed' && this.reports.length === 0
   }
 
   /** Permits not yet ended nor expired at `t`. */
@@ -203,8 +212,12 @@ export class FleetBreaker {
     return { state: 'half-open', at: this.changedAt, openedAt: this.openedAt }
   }
 
-  /** Time-driven edges: the alarm drives open → half-open, and so does any message that arrives after a late alarm. */
+  /**
+   * Time-driven edges: the alarm drives open → half-open, and so does any message that arrives after a
+   * late alarm. Closed, the reports that left the window are dropped.
+   */
   private tick(t: number): void {
+    if (this.state === 'closed') return this.forget(t)
     if (this.state === 'open' && t >= this.openUntil) this.to('half-open', t)
     if (this.state !== 'half-open') return
     const before = this.permits.length
@@ -225,6 +238,12 @@ export class FleetBreaker {
     else this.reports.push([t, reporter, n])
     this.reports = this.reports.filter((r) => this.inWindow(r[0], t))
     if (this.reports.length > MAX_REPORTS) this.reports.splice(0, this.reports.length - MAX_REPORTS)
+  }
+
+  private forget(t: number): void {
+    const before = this.reports.length
+    this.reports = this.reports.filter((r) => this.inWindow(r[0], t))
+    if (this.reports.length !== before) this.revision++
   }
 
   /** The window counts again from the reports (after a restore or a new window length). */

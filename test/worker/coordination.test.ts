@@ -178,6 +178,21 @@ describe('one breaker per upstream across isolates (BreakerCoordinator)', () => 
     expect(good.seen).toHaveLength(4)
   })
 
+  it('an upstream that only ever succeeds leaves no storage in its object; one whose failures reach it does', async () => {
+    const origin = `http://fleet-${++origins}.test`
+    let down = false
+    const upstream = fakeUpstream(() => (down ? new Response('down', { status: 500 }) : Response.json({ ok: true })))
+    const fleet = fleetOf(2, { upstream: origin, fetch: upstream.fetch, failureThreshold: 3 })
+    for (const handler of fleet) expect((await request(handler)).status).toBe(200)
+    const { stub } = objectOf(origin)
+    const stored = () => runInDurableObject(stub, (_: BreakerCoordinator, state: unknown) => (state as CoordinatorContext).storage.get('breaker'))
+    expect((await objectOf(origin).fleet())?.state).toBe('closed')
+    expect(await stored()).toBeUndefined()
+    down = true
+    await request(fleet[0])
+    expect(((await stored()) as { reports: unknown[] } | undefined)?.reports).toHaveLength(1)
+  })
+
   it('the proxy without the binding shares nothing; configFromEnv picks BREAKERS up when present', async () => {
     const { configFromEnv } = await import('../../src/worker/index.js')
     expect(configFromEnv({ UPSTREAM_URL: 'http://a.test' }).coordinator).toBeUndefined()
