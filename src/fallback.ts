@@ -4,7 +4,8 @@
  */
 import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
-import { isStoredResponse, VARY_HEADER, varyRecordOf, within } from './store/backend.js'
+import { isStoredResponse, VARY_HEADER, varyRecordOf } from './store/backend.js'
+import { READ_GRACE, within } from './within.js'
 import { credentialDigest, credentialsOf, isCredential } from './store/digest.js'
 import { CREDENTIAL_HEADER, type Evictable, fromStored, isQuotaError, storedHeader, toStored } from './store/entry.js'
 import { now as clockNow, originOf } from './core.js'
@@ -64,8 +65,6 @@ const REFRESH_INTERVAL = 1_000
 const REMEMBERED_KEYS = 1_000
 /** A read may take at most this long, less when the call's deadline is nearer: a hung store must not hang a call. */
 const READ_LIMIT = 1_000
-/** ...but at least this long, so a call that failed at its total deadline can still be answered from disk. */
-const READ_GRACE = 100
 /** A write or a clear that has not settled after this long is reported (writes) or rejected (clear). */
 const WRITE_LIMIT = 10_000
 /** Clocks of isolates or tabs may differ this much; a copy dated further ahead was stored while the clock was wrong. */

@@ -3,6 +3,7 @@ import type { FallbackRequest, StageFallback } from '../fallback.js'
 import { baseUrl, isRequest } from '../url.js'
 // Through core.ts, as the chunk it loads imports the core: core.ts then sits in the chunk the two share (see there).
 import { aborted } from '../core.js'
+import { READ_GRACE, within } from '../within.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
 /** The fallback wrapper, and `clear()` behind `rf.clear()`. */
@@ -41,8 +42,9 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
           },
           (error) => failed(call, error),
         )
-        // remember() read its own clone of the copy, if any: this one is not needed.
-        .finally(() => copy.body?.cancel().catch(() => {}))
+        // remember() read its own clone of the copy, if any: this one is not needed. Not chained: a tee branch's
+        // cancel settles only when the other branch ends, and a recall waits for `kept`.
+        .finally(() => void copy.body?.cancel().catch(() => {}))
       call.waitUntil?.(kept)
     } catch (error) {
       failed(call, error)
@@ -62,11 +64,14 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
     const request = describe(call)
     let served: Outcome | undefined
     try {
+      // The chunk's load, bounded as the recall is (the call's abort and total deadline): a hung load never hangs the call.
+      if (loaded === undefined) await within(loading, call.deadline && Math.max(READ_GRACE, call.deadline - runtime.now()), 'fallback chunk not loaded in time', call.signal)
+      // Settled once the chunk is here (remember() is synchronous), so its copy is found.
       await kept
-      served = await (loaded ?? (await loading)).answer(call, request)
+      served = await loaded!.answer(call, request)
     } catch (error) {
-      // The chunk would not load: there is no copy, the failure stands.
-      failed(call, error)
+      // The chunk would not load (in time): there is no copy, the failure stands. The caller's abort is theirs, not the store's.
+      if (!call.signal?.aborted) failed(call, error)
     }
     // No copy: the failure stands, unless the caller aborted meanwhile.
     if (served === undefined && !call.signal?.aborted) return outcome

@@ -5,6 +5,7 @@
  */
 import type { FallbackStore, StoredResponse } from '../types.js'
 import type { Evictable } from './entry.js'
+import { within } from '../within.js'
 
 /** A store of ours: each can evict. */
 export type Store = FallbackStore & Evictable
@@ -47,29 +48,6 @@ export const OPEN_TIMEOUT = 2_000
 /** Settles as `opening` does, or rejects naming `what` once OPEN_TIMEOUT passes. */
 export function openWithin<T>(opening: Promise<T>, what: string): Promise<T> {
   return within(opening, OPEN_TIMEOUT, `${what} did not finish within ${OPEN_TIMEOUT} ms`)
-}
-
-/** Settles as `work` does, or rejects with `message` when `ms` pass first (or with the signal's reason when it aborts). */
-export function within<T>(work: Promise<T>, ms: number, message: string, signal?: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const onAbort = () => fail(signal!.reason)
-    const timer = setTimeout(() => fail(new Error(message)), ms)
-    // Whichever way out comes first clears the others: no timer or listener outlives the race.
-    function clear(): void {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-    }
-    function fail(error: unknown): void {
-      clear()
-      reject(error)
-    }
-    signal?.addEventListener('abort', onAbort)
-    work.then((value) => {
-      clear()
-      resolve(value)
-    }, fail)
-  })
 }
 
 /** Internal header recording the request's values of the headers named in `Vary`; never served. */
