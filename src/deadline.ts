@@ -6,7 +6,7 @@ export const MAX_TIMER_MS = 2_147_483_647
  * weak references to the controllers: a long-lived signal (a page's, a component's) does not collect a
  * listener per finished call, and no AbortSignal.any (~30 µs in Node 20, missing in older browsers).
  * A controller stays reachable while its attempt runs (the caller of `follow` holds it) and afterwards
- * while the Response it produced is alive (`keepWith`), so the caller's abort still reaches the body.
+ * while the body it produced can be read (`keepWith`), so the caller's abort still reaches the body.
  * WeakRef is ES2021: every runtime that runs this ES2022 code has it.
  */
 interface Followers {
@@ -16,7 +16,7 @@ interface Followers {
 }
 
 const followers = new WeakMap<AbortSignal, Followers>()
-const responses = new WeakMap<Response, AbortController>()
+const kept = new WeakMap<object, AbortController>()
 
 /** Makes `signal` abort `controller` with its reason; returns a function that undoes it. */
 export function follow(signal: AbortSignal, controller: AbortController): () => void {
@@ -41,7 +41,12 @@ export function follow(signal: AbortSignal, controller: AbortController): () => 
   return () => void refs.delete(ref)
 }
 
-/** Keeps `controller` alive as long as `response` is, so a caller abort still aborts its body. */
-export function keepWith(response: Response, controller: AbortController): void {
-  responses.set(response, controller)
+/**
+ * Keeps `controller` alive as long as `response`'s body can be read, so a caller abort still aborts it.
+ * Keyed on the body stream, not the Response: a caller that keeps only its reader, a pipe or an iterator
+ * drops the Response, but the stream lives as long as anything can read it (that reader, the pipe, a tee
+ * branch, the transport still filling it). `into`: a stage's own map, where the transport's keeps another.
+ */
+export function keepWith(response: Response, controller: AbortController, into = kept): void {
+  into.set(response.body ?? response, controller)
 }

@@ -65,3 +65,148 @@ it("after a GC, the caller's signal still aborts a body that is still streaming"
     slow.close()
   }
 })
+
+for (const [name, options] of [
+  ['the default stages', { fallback: false }],
+  ['hedged calls', { fallback: false, hedge: { delay: 5_000 } }],
+  ['coalesced calls', { fallback: false, coalesce: true }],
+] as const) {
+  it(`${name}: a long-lived caller signal does not keep the controllers of calls whose bodies were read`, async () => {
+    const sent: WeakRef<AbortSignal>[] = []
+    const spy: typeof fetch = (input, init) => {
+      sent.push(new WeakRef(init!.signal!))
+      return fetch(input, init)
+    }
+    const rf = createResilientFetch({ ...options, fetch: spy })
+    const controller = new AbortController()
+    for (let i = 0; i < 20; i++) await (await rf(`${origin}/ok`, { signal: controller.signal })).text()
+    await collect()
+    expect(sent).toHaveLength(20)
+    expect(sent.filter((ref) => ref.deref() !== undefined)).toHaveLength(0)
+  })
+}
+
+/** Runs full garbage collections, with turns of the event loop between them for finalizers and weak cells. */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    gc()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** That `promise` rejects with `reason` itself, within 2 s (else the abort never arrived). */
+async function expectRejectsWith(promise: Promise<unknown>, reason: Error): Promise<void> {
+  const settled = await within(promise)
+  expect(settled).toEqual({ error: reason })
+  expect((settled as { error: unknown }).error).toBe(reason)
+}
+
+/** How `promise` stands after at most `ms`: its value, its error, or still pending. */
+function within(promise: Promise<unknown>, ms = 2_000): Promise<{ value: unknown } | { error: unknown } | 'pending'> {
+  const late = new Promise<'pending'>((resolve) => setTimeout(resolve, ms, 'pending'))
+  return Promise.race([promise.then((value) => ({ value }), (error: unknown) => ({ error })), late])
+}
+
+/** An upstream that answers after 50 ms (so a second caller can join a coalesced request), sends one chunk and never ends. */
+async function streamingUpstream(): Promise<{ url: string; closed: Promise<void>[]; close: () => void }> {
+  const closed: Promise<void>[] = []
+  const server = createServer((req, res) => {
+    closed.push(new Promise((resolve) => req.socket.once('close', () => resolve())))
+    setTimeout(() => {
+      res.writeHead(200)
+      res.write('first')
+    }, 50)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const close = () => {
+    server.closeAllConnections()
+    server.close()
+  }
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, closed, close }
+}
+
+/**
+ * The caller keeps only the body's reader, as `(await rf(url, { signal })).body.getReader()` does: the
+ * Response is gone at the next GC. Returns a weak reference to it too, to show that it really went.
+ */
+async function readerOnly(f: typeof fetch, url: string, signal: AbortSignal) {
+  const response = await f(url, { signal })
+  const reader = response.body!.getReader()
+  await reader.read()
+  return { reader, response: new WeakRef(response) }
+}
+
+/**
+ * Whether the Response goes at the GC: a coalesced caller's own controller, kept with its body, keeps (through
+ * its abort listener and the caller's settled promise) the Response too, as long as the body and no longer.
+ */
+const BODY_ONLY = [
+  ['the default stages', { fallback: false }, true],
+  // The fallback keeps a clone: the caller's body is then a branch of a tee over the transport's.
+  ['the default options, fallback included', {}, true],
+  ['a hedged call', { fallback: false, hedge: { delay: 5_000 } }, true],
+  ['a coalesced call', { fallback: false, coalesce: true }, false],
+] as const
+
+for (const [name, options, responseGoes] of BODY_ONLY) {
+  it(`${name}: after a GC, the caller's abort still ends a body of which it keeps only the reader, and closes the connection`, async () => {
+    const upstream = await streamingUpstream()
+    try {
+      const rf = createResilientFetch(options)
+      const controller = new AbortController()
+      const { reader, response } = await readerOnly(rf, upstream.url, controller.signal)
+      await collect()
+      if (responseGoes) expect(response.deref()).toBeUndefined()
+      const reason = new Error('left the page')
+      controller.abort(reason)
+      await expectRejectsWith(reader.read(), reason)
+      expect(upstream.closed).toHaveLength(1)
+      expect(await within(upstream.closed[0]!)).toEqual({ value: undefined })
+    } finally {
+      upstream.close()
+    }
+  }, 20_000)
+}
+
+it("the caller's abort still ends a body it only pipes (the Response was collected)", async () => {
+  const upstream = await streamingUpstream()
+  try {
+    const rf = createResilientFetch({ fallback: false })
+    const controller = new AbortController()
+    const piped = async () => {
+      const response = await rf(upstream.url, { signal: controller.signal })
+      return { pipe: response.body!.pipeTo(new WritableStream()), response: new WeakRef(response) }
+    }
+    const { pipe, response } = await piped()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await collect()
+    expect(response.deref()).toBeUndefined()
+    const reason = new Error('left the page')
+    controller.abort(reason)
+    await expectRejectsWith(pipe, reason)
+    expect(await within(upstream.closed[0]!)).toEqual({ value: undefined })
+  } finally {
+    upstream.close()
+  }
+}, 20_000)
+
+it("two coalesced callers keeping only their readers: each one's abort ends its own copy, the last one's closes the connection", async () => {
+  const upstream = await streamingUpstream()
+  try {
+    const rf = createResilientFetch({ fallback: false, coalesce: true })
+    const [a, b] = [new AbortController(), new AbortController()]
+    const [first, second] = await Promise.all([readerOnly(rf, upstream.url, a.signal), readerOnly(rf, upstream.url, b.signal)])
+    expect(upstream.closed).toHaveLength(1)
+    await collect()
+    const reasonA = new Error('a left')
+    a.abort(reasonA)
+    await expectRejectsWith(first.reader.read(), reasonA)
+    expect(await within(upstream.closed[0]!, 200)).toBe('pending')
+    const reasonB = new Error('b left')
+    b.abort(reasonB)
+    await expectRejectsWith(second.reader.read(), reasonB)
+    expect(await within(upstream.closed[0]!)).toEqual({ value: undefined })
+  } finally {
+    upstream.close()
+  }
+}, 20_000)

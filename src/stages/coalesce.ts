@@ -1,4 +1,4 @@
-import { aborted, follow, isRequest, refusal } from '../core.js'
+import { aborted, follow, isRequest, keepWith, refusal } from '../core.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
 /**
@@ -7,8 +7,8 @@ import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
  */
 export const MAX_LAG_BYTES = 1024 * 1024
 
-/** Each caller's own controller, kept as long as its Response (beside the transport's): its abort still reaches its body. */
-const kept = new WeakMap<Response, AbortController>()
+/** Each caller's own controller, kept as long as its body can be read (beside the transport's): its abort still reaches it. */
+const kept = new WeakMap<object, AbortController>()
 
 /** A caller waiting for (then reading) a shared response. */
 interface Member {
@@ -133,7 +133,7 @@ function land(flight: Flight, outcome: Outcome): void {
 function alone(flight: Flight, member: Member, response: Response): Response {
   if (member.own !== undefined) {
     member.onAbort = (reason) => flight.controller?.abort(reason)
-    kept.set(response, member.own)
+    keepWith(response, member.own, kept)
   }
   return response
 }
@@ -148,7 +148,7 @@ function copiesOf(response: Response, members: readonly Member[]): Response[] {
     if (response.redirected) Object.defineProperty(copy, 'redirected', { value: true })
     if (member.own !== undefined) {
       member.onAbort = (reason) => branch?.cut(reason)
-      kept.set(copy, member.own)
+      keepWith(copy, member.own, kept)
     }
     return copy
   })

@@ -1,6 +1,6 @@
 import type { LatencySummary } from '../latency.js'
 import type { NormalizedHedge } from '../options.js'
-import { follow, isOneShot, RetryBudget } from '../core.js'
+import { follow, isOneShot, keepWith, RetryBudget } from '../core.js'
 import type { LatencyGate } from './latency.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
@@ -131,8 +131,8 @@ class Race<R> {
   }
 }
 
-/** The winner's own controller, kept as long as its response: the caller's abort still reaches the body. */
-const kept = new WeakMap<Response, AbortController>()
+/** The winner's own controller, kept as long as its body can be read: the caller's abort still reaches it. */
+const kept = new WeakMap<object, AbortController>()
 
 /**
  * The hedge wrapper, innermost of the per-call wrappers: for a call whose method may be hedged, when
@@ -169,7 +169,7 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
     }
     const { result, attempt, controller } = await race(runner, delay, hedge.maxHedges, call.signal)
     if (result.kind !== 'response') return result
-    if (call.signal !== undefined) kept.set(result.response, controller)
+    if (call.signal !== undefined) keepWith(result.response, controller, kept)
     return attempt > 1 ? { ...result, hedged: true } : result
   }
 
