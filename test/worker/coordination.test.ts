@@ -178,6 +178,53 @@ describe('one breaker per upstream across isolates (BreakerCoordinator)', () => 
     expect(good.seen).toHaveLength(4)
   })
 
+  it('a permit answered after the timeout is the probe\'s: its success closes the fleet, and the other isolates are let through', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() })
+    const origin = `http://fleet-${++origins}.test`
+    let healthy = false
+    const upstream = fakeUpstream(() => (healthy ? Response.json({ ok: true }) : new Response('down', { status: 500 })))
+    // The next permit answer is held back (after the object granted it) until the test lets it go.
+    let holding = false
+    let letGo: (() => void) | undefined
+    const late: CoordinatorNamespace = {
+      idFromName: (name) => BREAKERS.idFromName(name),
+      get: ((id: unknown) => {
+        const stub = BREAKERS.get(id) as { fetch(input: string, init?: RequestInit): Promise<Response> }
+        return {
+          fetch: async (input: string, init?: RequestInit) => {
+            const answer = await stub.fetch(input, init)
+            if (holding && (JSON.parse(init!.body as string) as { acquire?: number }).acquire !== undefined) {
+              holding = false
+              await new Promise<void>((r) => (letGo = r))
+            }
+            return answer
+          },
+        }
+      }) as never,
+    }
+    const fleet = fleetOf(2, { upstream: origin, fetch: upstream.fetch, coordinator: late, failureThreshold: 2, openDuration: 1_000 })
+    for (const handler of fleet) await request(handler)
+    await request(fleet[0])
+    const object = objectOf(origin)
+    const opened = (await object.fleet())!
+    expect(opened.state).toBe('open')
+    vi.setSystemTime(opened.openUntil)
+    expect(await runDurableObjectAlarm(object.stub)).toBe(true)
+    healthy = true
+    holding = true
+    const sent = upstream.seen.length
+    const probe = request(fleet[0])
+    // The isolate gives up on the object after 500 ms and sends its probe anyway; then the permit arrives.
+    for (let i = 0; i < 200 && upstream.seen.length === sent; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(upstream.seen).toHaveLength(sent + 1)
+    expect((await object.fleet())?.permits).toHaveLength(1)
+    letGo!()
+    expect(await probe).toEqual({ status: 200, error: undefined })
+    expect((await object.fleet())?.state).toBe('closed')
+    expect((await object.fleet())?.permits).toHaveLength(0)
+    for (const handler of fleet) expect((await request(handler)).status).toBe(200)
+  })
+
   it('an upstream that only ever succeeds leaves no storage in its object; one whose failures reach it does', async () => {
     const origin = `http://fleet-${++origins}.test`
     let down = false
