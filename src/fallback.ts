@@ -67,6 +67,8 @@ const REMEMBERED_KEYS = 1_000
 const READ_LIMIT = 1_000
 /** A write or a clear that has not settled after this long is reported (writes) or rejected (clear). */
 const WRITE_LIMIT = 10_000
+/** Content types that are streams by nature: text/event-stream, NDJSON, JSON Lines, JSON text sequences, multipart/x-mixed-replace. */
+const STREAMING_TYPE = /^\s*(text\/event-stream|application\/(x-)?(ndjson|jsonl|jsonlines|json-seq|json-stream)|application\/stream\+json|multipart\/x-mixed-replace)\b/i
 /** Clocks of isolates or tabs may differ this much; a copy dated further ahead was stored while the clock was wrong. */
 const CLOCK_SKEW = 1_000
 
@@ -192,7 +194,8 @@ class LastKnownGood implements Fallback {
     // Without a digest we cannot bind a credentialed copy to its user, so we keep none.
     if (credential === null) return void copy.body?.cancel().catch(() => {})
     if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
-    return toStored(url, copy, storedAt, this.#options.maxBodyBytes, extra)
+    // A copy still reading after WRITE_LIMIT (a body that never ends) is dropped: until then it holds the connection.
+    return toStored(url, copy, storedAt, this.#options.maxBodyBytes, extra, WRITE_LIMIT)
   }
 
   /** Lands the copy once read, unless a clear() came first; until then a recall finds it among the copies being written. */
@@ -283,8 +286,9 @@ function mayStore(request: FallbackRequest, response: Response, options: Normali
   if (cacheControl.has('no-store') || directives(request.headers.get('cache-control')).has('no-store')) return false
   const vary = response.headers.get('vary')
   if (vary !== null && vary.split(',').some((name) => name.trim() === '*')) return false
-  // An event stream has no last good state to keep, and would hold a clone open for as long as it runs.
-  if (response.headers.get('content-type')?.toLowerCase().startsWith('text/event-stream')) return false
+  // A stream by nature (events, JSON lines or sequences, a replaced multipart) has no last good state to keep, and a
+  // copy would hold the connection open after the caller cancels.
+  if (STREAMING_TYPE.test(response.headers.get('content-type') ?? '')) return false
   const length = Number(response.headers.get('content-length') ?? 0)
   if (length > options.maxBodyBytes) return false
   const personal =

@@ -88,6 +88,15 @@ describe('what is stored', () => {
     expect(t.put).not.toHaveBeenCalled()
   })
 
+  it('a stream by nature (NDJSON, JSON Lines, JSON text sequences, multipart/x-mixed-replace) is never stored', async () => {
+    const t = setup()
+    const types = ['application/x-ndjson', 'application/ndjson; charset=utf-8', 'application/jsonl', 'application/x-jsonlines', 'application/json-seq', 'APPLICATION/STREAM+JSON', 'multipart/x-mixed-replace; boundary=frame']
+    for (const type of types) await t.remember(request(`${URL_A}?${encodeURIComponent(type)}`), new Response('{}\n', { headers: { 'content-type': type } }))
+    expect(t.put).not.toHaveBeenCalled()
+    await t.remember(request(), new Response('{}', { headers: { 'content-type': 'application/json-seqs' } }))
+    expect(t.put).toHaveBeenCalledTimes(1)
+  })
+
   it('a request sent with Cache-Control: no-store is never stored', async () => {
     const t = setup({ private: true })
     await t.remember(request(URL_A, { 'cache-control': 'no-store' }), json({}))

@@ -12,30 +12,39 @@ const DROPPED_HEADERS = new Set(['set-cookie', 'set-cookie2', 'content-encoding'
 const INTERNAL_HEADERS = new Set([VARY_HEADER, CREDENTIAL_HEADER, 'x-resilient-source', 'age'])
 
 /**
- * Reads a body into one ArrayBuffer, giving up (and cancelling the stream) as soon as it passes
- * `limit` bytes. undefined when it was too large.
+ * Reads a body into one ArrayBuffer, giving up (and cancelling the stream) as soon as it passes `limit` bytes or, when
+ * given, `ms` pass before its end. undefined when it was too large or too slow.
  */
-export async function readBody(body: ReadableStream<Uint8Array> | null, limit: number): Promise<ArrayBuffer | undefined> {
+export async function readBody(body: ReadableStream<Uint8Array> | null, limit: number, ms?: number): Promise<ArrayBuffer | undefined> {
   if (body === null) return new ArrayBuffer(0)
   const reader = body.getReader()
+  // Not awaited: a tee branch's cancel settles only once the caller's branch is cancelled too.
+  const drop = () => void reader.cancel().catch(() => {})
+  let late = false
+  // A copy is a tee branch: while it reads, the caller's cancel() cannot close the connection nor settle.
+  const timer = ms === undefined ? undefined : setTimeout(() => {
+    late = true
+    drop()
+  }, ms)
   const chunks: Uint8Array[] = []
   let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > limit) {
-      // Not awaited: a tee branch's cancel settles only once the caller's branch is cancelled too.
-      reader.cancel().catch(() => {})
-      return undefined
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (late) return undefined
+      if (done) break
+      size += value.byteLength
+      if (size > limit) return drop()
+      chunks.push(value)
     }
-    chunks.push(value)
+  } finally {
+    clearTimeout(timer)
   }
   return new Blob(chunks as BlobPart[]).arrayBuffer()
 }
 
 /**
- * A stored copy of `response`, or undefined when its body is over `maxBodyBytes`. Reads (consumes) the body.
+ * A stored copy of `response`, or undefined when its body is over `maxBodyBytes` or has not ended after `ms`. Reads (consumes) the body.
  * Its headers are the response's that a copy keeps, lower-cased, with `extraHeaders` appended (e.g. the Vary record).
  */
 export async function toStored(
@@ -44,8 +53,9 @@ export async function toStored(
   storedAt: number,
   maxBodyBytes: number,
   extraHeaders: [string, string][] = [],
+  ms?: number,
 ): Promise<StoredResponse | undefined> {
-  const body = await readBody(response.body, maxBodyBytes)
+  const body = await readBody(response.body, maxBodyBytes, ms)
   if (body === undefined) return undefined
   const headers: [string, string][] = []
   response.headers.forEach((value, name) => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { fromStored, isQuotaError, readBody, toStored } from '../../src/store/entry.js'
 import { isStoredResponse } from '../../src/store/backend.js'
 import { entry, quotaError, text } from './helpers.js'
@@ -28,6 +28,30 @@ describe('readBody', () => {
     })
     expect(await readBody(source, 100)).toBeUndefined()
     expect(cancelled).toBe(true)
+  })
+
+  it('gives up and cancels the stream when the body has not ended after ms, and not before', async () => {
+    vi.useFakeTimers()
+    try {
+      let cancelled = false
+      // One chunk, then nothing more (a feed that went quiet, or a body arriving slowly).
+      let sent = false
+      const source = new ReadableStream<Uint8Array>({
+        pull: (controller) => (sent ? new Promise<void>(() => {}) : void ((sent = true), controller.enqueue(new Uint8Array(4)))),
+        cancel: () => void (cancelled = true),
+      })
+      let result: unknown = 'pending'
+      void readBody(source, 100, 10_000).then((body) => (result = body))
+      await vi.advanceTimersByTimeAsync(9_999)
+      expect([result, cancelled]).toEqual(['pending', false])
+      await vi.advanceTimersByTimeAsync(1)
+      expect([result, cancelled]).toEqual([undefined, true])
+      // A body that ends in time is kept, and leaves no timer behind.
+      expect(text((await readBody(new Response('done').body, 100, 10_000))!)).toBe('done')
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('a missing body is an empty one', async () => {
