@@ -45,6 +45,8 @@ export class Bulkhead {
    */
   acquire(signal: AbortSignal | undefined, totalLeft: number, total: number, priority: Priority): Promise<void> {
     const { maxQueue, queueTimeout } = this.#options
+    // An abort before the attempt queued fires no event: heard now, or never.
+    if (signal?.aborted) return Promise.reject(signal.reason)
     if (this.queued >= maxQueue && !this.#evictBelow(priority)) return Promise.reject(this.#rejection())
     return new Promise<void>((resolve, reject) => {
       const queue = this.#queues[priority]

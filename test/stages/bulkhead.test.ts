@@ -67,4 +67,15 @@ describe('bulkhead stage', () => {
     stage.report!(bulkhead, snap, 0)
     expect(snap.bulkheads).toEqual([{ key: 'https://a.test', active: 1, queued: 0, maxConcurrent: 2, maxQueue: 100, rejected: 0 }])
   })
+
+  it('an attempt whose signal aborted before it queued leaves at once with the abort, not at queueTimeout', async () => {
+    const { stage, bulkhead } = setup({ maxConcurrent: 1, maxQueue: 5, queueTimeout: 1_000 })
+    expect(stage.admit(bulkhead, attempt(), Date.now())).toBe(true)
+    const reason = new Error('user left')
+    const waiting = stage.admit(bulkhead, attempt({}, AbortSignal.abort(reason)), Date.now())
+    await vi.advanceTimersByTimeAsync(0)
+    expect(await Promise.race([waiting, 'still queued'])).toEqual({ kind: 'aborted', reason })
+    expect(bulkhead.queued).toBe(0)
+    expect(vi.getTimerCount()).toBe(0)
+  })
 })
