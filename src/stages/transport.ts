@@ -77,8 +77,9 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
         else if (unfollow !== undefined) keepWith(response!, controller!)
         outcome = judged(attempt, response, error, timedOut, now() - start)
       } catch (thrown) {
-        // Something threw where it should have answered (a custom fetch resolving with no Response, an isFailure that throws): the caller's mistake.
+        // Something threw where it should have answered (a custom fetch resolving with no Response, an isFailure that throws): the caller's mistake; nobody will read the body.
         outcome = refusal('request', thrown)
+        response?.body?.cancel().catch(() => {})
       }
       return attempt.end === undefined ? outcome : attempt.end(outcome)
     }

@@ -143,4 +143,17 @@ describe('transport stage (attempt deadline + transport)', () => {
     expect(await failing.stage.run(attempt(testCall()))).toMatchObject({ kind: 'error', failure: false })
     expect(isFailure).toHaveBeenLastCalledWith({ error: new TypeError('down'), duration: 0 })
   })
+
+  it('a throwing isFailure: the body nobody will read is cancelled', async () => {
+    let cancelled = false
+    const body = new ReadableStream({ cancel: () => void (cancelled = true) })
+    const { stage } = setup(async () => new Response(body), {
+      isFailure: () => {
+        throw new Error('bad rule')
+      },
+    })
+    expect(await stage.run(attempt(testCall()))).toMatchObject({ kind: 'refused', reason: 'request' })
+    await Promise.resolve()
+    expect(cancelled).toBe(true)
+  })
 })
