@@ -50,7 +50,11 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       const t = now()
       const call = createCall(input, init, o, keys, t)
       // Not a URL we can read: let the transport reject it exactly as fetch does.
-      if (call === undefined) return (o.fetch ?? globalThis.fetch)(input, init)
+      if (call === undefined) {
+        // Without `resilience`, as the transport is always given init.
+        const { resilience: _, ...rest } = init ?? {}
+        return (o.fetch ?? globalThis.fetch)(input, init && rest)
+      }
       totals.requests++
       const refused = chain.refusal(call, t)
       if (refused === undefined) return run(call, keys.get(call.key))

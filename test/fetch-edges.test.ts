@@ -69,3 +69,14 @@ describe('stale outcomes', () => {
     expect(control.state).toBe('closed')
   })
 })
+
+describe('a URL the library cannot read', () => {
+  it('goes to the transport without `resilience`, as every other call does', async () => {
+    const seen: unknown[] = []
+    const transport: typeof fetch = async (_input, init) => (seen.push(init && Object.keys(init)), new Response('ok'))
+    const rf = createResilientFetch({ fetch: transport, fallback: false })
+    await rf('/relative/path', { headers: {}, resilience: { retry: 0 } })
+    await rf('http://[bad', { resilience: { retry: 0 } })
+    expect(seen).toEqual([['headers'], []])
+  })
+})
