@@ -1,13 +1,17 @@
 import type { BreakerControl, BreakerShare, RequestInput } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
 import { Breaker, isOpenState, REFUSED } from '../breaker/breaker.js'
-import { circuitOpenError } from '../errors.js'
+import { circuitOpenError, TimeoutError } from '../errors.js'
 import { parseRetryAfter } from '../retry.js'
+import { within } from '../within.js'
 import type { Keys } from './keys.js'
-import { reachedNetwork, refusal, type Attempt, type Gate, type Refusal, type Runtime } from './types.js'
+import { aborted, reachedNetwork, refusal, type Aborted, type Attempt, type Gate, type Refusal, type Runtime } from './types.js'
 
 /** An upstream's Retry-After opens its breaker for at most an hour: a typo upstream must not silence a key for days. */
 export const MAX_RETRY_AFTER_OPEN = 3_600_000
+
+/** What \`within\` rejects with when the call's total deadline passes first (a share's own failure lets the probe through). */
+const LATE = 'total deadline'
 
 /** A breaker token, plus the share's probe lease when this attempt holds one. */
 type Ticket = number | { token: number; lease: true }
@@ -36,25 +40,34 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     return refusal('open', circuitOpenError(breaker.key, breaker.retryAfter(t)))
   }
 
-  async function lease(breaker: Breaker, token: number, attempt: Attempt, t: number): Promise<Ticket | Refusal> {
-    const { attempt: attemptTimeout } = attempt.call.timeout
-    // One probe for all participants of the share, not one each; a share that fails lets it through.
-    let granted: boolean
+  /**
+   * One probe for all participants of the share, not one each; a share that fails lets it through. The
+   * wait ends at the attempt's abort or the call's total deadline (the pipeline reports the timeout): a
+   * share that never answers holds no call. A permit that comes after is given back.
+   */
+  async function lease(breaker: Breaker, token: number, { call, signal }: Attempt, t: number): Promise<Ticket | Refusal | Aborted> {
+    const { attempt: attemptTimeout, total } = call.timeout
+    let granted: boolean | Refusal | Aborted = true
+    let late = false
     try {
-      granted = await share!.acquireProbe!(breaker.key, attemptTimeout === false ? 30_000 : attemptTimeout, attempt.call.waitUntil)
-    } catch {
-      granted = true
+      const asked = share!.acquireProbe!(breaker.key, attemptTimeout === false ? 30_000 : attemptTimeout, call.waitUntil)
+      asked.then((got) => late && got && tell(() => share!.releaseProbe?.(breaker.key)), () => {})
+      granted = await within(asked, call.deadline === undefined ? undefined : call.deadline - t, LATE, signal)
+    } catch (error) {
+      late = true
+      if (signal?.aborted) granted = aborted(signal.reason)
+      else if ((error as Error | undefined)?.message === LATE) granted = refusal('deadline', new TimeoutError(total as number, 'total'))
     }
-    if (granted) return { token, lease: true }
+    if (granted === true) return { token, lease: true }
     breaker.release(token)
-    return refuse(breaker, t)
+    return granted === false ? refuse(breaker, t) : granted
   }
 
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {
     const breaker = new Breaker(key, options as NormalizedBreaker, (from, to, remote) => {
       events.emit('statechange', { key, from, to })
-      if (!remote) share?.publish?.(key, breaker.view())
+      if (!remote) tell(() => share?.publish?.(key, breaker.view()))
     })
     const initial = share?.initial?.(key)
     if (initial) breaker.adopt(initial)
@@ -77,20 +90,31 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       let token = ticket as number
       if (typeof ticket !== 'number') {
         token = ticket.token
-        share!.releaseProbe?.(breaker.key)
+        tell(() => share!.releaseProbe?.(breaker.key))
       }
       if (!reachedNetwork(outcome)) return breaker.release(token)
       const end = now()
       const slow = slowCall !== undefined && outcome.duration > slowCall.duration
       // A stale token moves nothing, a Retry-After open included; one that trips the breaker still extends it.
       const current = breaker.record(token, outcome.failure, slow, end)
-      share?.record?.(call.key, outcome.failure, slow, call.waitUntil)
+      if (share?.record !== undefined) tell(() => share.record!(call.key, outcome.failure, slow, call.waitUntil))
       // Only a response isFailure judged a failure may open it: the default judges 503 and 429 so, an owner may forgive one.
       const quiet = current && retryAfter && outcome.kind === 'response' && outcome.failure ? quietFor(outcome.response, end) : 0
       if (quiet > 0) breaker.openFor(quiet, end)
     },
     attach: (keys, index, keyOf) => attachTo(keys, index, keyOf, share),
   }
+}
+
+/**
+ * Tells the share something. A share is advisory: one that throws must neither change the call's
+ * outcome nor keep what the attempt holds. No event reports a share's failure (`storeerror` is the
+ * store's), so it is swallowed here.
+ */
+function tell(notice: () => void): void {
+  try {
+    notice()
+  } catch {}
 }
 
 function isAbsoluteUrl(value: string): boolean {

@@ -56,9 +56,7 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
 
     /** Settles the gates that admitted the attempt, inner first, with its outcome; returns the outcome. */
     end(outcome: Outcome): Outcome {
-      const { tickets, call } = this
-      for (let i = tickets.length; i-- > 0; ) gates[i]!.settle?.(call.states[slots[i]!], this, tickets[i], outcome)
-      return outcome
+      return settle(gates, slots, this, outcome)
     }
   }
 
@@ -131,6 +129,26 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
   }
 
   return { refuses, attempt }
+}
+
+/**
+ * Settles the gates that admitted `flight`, inner first. Each settles whatever the one before it
+ * did: a gate that throws (a bug) keeps nothing of the others', and the attempt then ends as its
+ * error, a response's body cancelled. A try/catch costs nothing until something throws.
+ */
+function settle(gates: readonly Gate[], slots: readonly number[], flight: Attempt & { tickets: unknown[] }, outcome: Outcome): Outcome {
+  const { tickets, call } = flight
+  let thrown: Refusal | undefined
+  for (let i = tickets.length; i-- > 0; ) {
+    try {
+      gates[i]!.settle?.(call.states[slots[i]!], flight, tickets[i], outcome)
+    } catch (error) {
+      thrown ??= refusal('request', error)
+    }
+  }
+  if (thrown === undefined) return outcome
+  if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
+  return thrown
 }
 
 /** Builds the chain: wrappers nest outer to inner around one run of the gates around the transport. */

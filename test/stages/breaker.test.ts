@@ -138,4 +138,46 @@ describe('breaker stage', () => {
     breaker.open()
     expect(breaker.nextProbeAt(Date.now())).toBeUndefined()
   })
+
+  it('a share that throws changes no outcome and keeps nothing: the probe slot is given back, the breaker still learns', async () => {
+    const fail = () => {
+      throw new Error('share failed')
+    }
+    const share: BreakerShare = { connect() {}, acquireProbe: async () => true, releaseProbe: fail, record: fail, publish: fail }
+    const { stage, breaker, attempt } = setup({}, share)
+    breaker.open(1_000)
+    vi.advanceTimersByTime(1_000)
+    const probe = attempt()
+    const ticket = await stage.admit(breaker, probe, Date.now())
+    expect(ticket).toMatchObject({ lease: true })
+    expect(() => stage.settle(breaker, probe, ticket as never, ok(200))).not.toThrow()
+    expect(breaker.state).toBe('closed')
+    expect(breaker.busy).toBe(false)
+  })
+
+  it('a share that never answers for the probe: the attempt leaves at its abort or the total deadline, the slot given back, a late permit returned', async () => {
+    let grant!: (granted: boolean) => void
+    const share: BreakerShare = { connect() {}, acquireProbe: () => new Promise((resolve) => (grant = resolve)), releaseProbe: vi.fn() }
+    const { stage, breaker, seen } = setup({}, share)
+    breaker.open(1_000)
+    vi.advanceTimersByTime(1_000)
+    const controller = new AbortController()
+    const reason = new Error('user left')
+    const byAbort = stage.admit(breaker, { call: testCall({ timeout: normalizeTimeout({ attempt: 1_000, total: false }) }), signal: controller.signal, start: Date.now() }, Date.now())
+    controller.abort(reason)
+    expect(await byAbort).toEqual(aborted(reason))
+    expect(breaker.busy).toBe(false)
+    grant(true)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(share.releaseProbe).toHaveBeenCalledWith(KEY)
+    const call = testCall({ timeout: normalizeTimeout({ attempt: 300, total: 500 }), deadline: Date.now() + 500 })
+    const byDeadline = stage.admit(breaker, { call, signal: undefined, start: Date.now() }, Date.now())
+    await vi.advanceTimersByTimeAsync(500)
+    const refused = (await byDeadline) as { kind: string; reason: string; error: unknown }
+    expect(refused).toMatchObject({ kind: 'refused', reason: 'deadline' })
+    expect(refused.error).toMatchObject({ name: 'TimeoutError', timeout: 500, scope: 'total' })
+    expect(breaker.busy).toBe(false)
+    expect(vi.getTimerCount()).toBe(0)
+    expect(seen.filter((e) => e.type === 'reject')).toEqual([])
+  })
 })

@@ -160,4 +160,17 @@ describe('keys', () => {
     keys.get('d')
     expect([...keys.values()].map((e) => e.key)).toEqual(['a', 'c', 'd'])
   })
+
+  it('a gate whose settle throws: every other gate still settles, and the call rejects with its error, the body cancelled', async () => {
+    const log: string[] = []
+    const boom = new Error('settle failed')
+    const throwing: Gate = { ...loggingGate('breaker', log), settle: () => { throw boom } }
+    let cancelled = false
+    const body = new ReadableStream({ cancel: () => void (cancelled = true) })
+    const { chain, call } = build([loggingGate('bulkhead', log), throwing, loggingGate('latency', log)], log, async () => ({ kind: 'response', response: new Response(body), failure: false, duration: 1 }))
+    expect(await chain.run(call())).toEqual(refusal('request', boom))
+    expect(log.filter((line) => line.startsWith('settle'))).toEqual(['settle latency@https://a.test latency-ticket response', 'settle bulkhead@https://a.test bulkhead-ticket response'])
+    await Promise.resolve()
+    expect(cancelled).toBe(true)
+  })
 })
