@@ -69,8 +69,11 @@ export const breakerSchema = refine(
     halfOpen: [struct({ probes: [positiveInteger, 1], successesToClose: [positiveInteger, 1] }), {}],
     retryAfter: [boolean, true],
   }),
-  // The breaker reads the half-open settings beside the others.
-  (b) => ({ ...b, ...b.halfOpen }),
+  // A count window of fewer attempts than the threshold never holds enough failures to open. The breaker reads the half-open settings beside the others.
+  (b, path) =>
+    b.window.type === 'count' && b.window.size < b.failureThreshold
+      ? fail(`${path}.window.size`, `at least failureThreshold (${b.failureThreshold}): a window of fewer attempts never opens`, b.window.size)
+      : { ...b, ...b.halfOpen },
 )
 
 export const bulkheadSchema = struct({

@@ -164,7 +164,11 @@ export interface ResilientFetchOptions {
   /** @default network error, timeout, status >= 500, 408, 429; user aborts never count */
   isFailure?: (outcome: Outcome) => boolean
   fallback?: FallbackOptions | false
-  /** Breakers and bulkheads kept; least recently used idle keys are dropped first. @default 1_000 */
+  /**
+   * Breakers and bulkheads kept; least recently used idle keys are dropped first. A key with a call in flight or a
+   * breaker that is not closed (open, half-open, forced open, disabled) is never dropped, so the count may pass this
+   * while they last; a dropped key's counters start again at 0. @default 1_000
+   */
   maxKeys?: number
   /**
    * Share breaker state with other tabs (`shareAcrossTabs()` from `resilient-fetch/share`) or other

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createResilientFetch, resilienceInfo, resilientFetch } from '../src/index.js'
+import { CircuitOpenError, createResilientFetch, resilienceInfo, resilientFetch } from '../src/index.js'
 import { shareAcrossTabs } from '../src/share/tabs.js'
 import { originOf } from '../src/url.js'
 import { controlledTransport, flush, statusTransport } from './helpers.js'
@@ -92,6 +92,26 @@ describe('maxKeys', () => {
     c.pending[0]!.respond(200)
     c.pending[0]!.respond(200)
     await Promise.all([busy, cc])
+  })
+
+  it('never drops a key whose breaker is not closed: a forced open (an outage switch) holds under key churn', async () => {
+    const c = controlledTransport()
+    const rf = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, maxKeys: 2 })
+    const first = rf('https://a.test/')
+    await flush()
+    c.pending[0]!.respond(200)
+    await first
+    rf.breaker('https://a.test')!.open()
+    for (const origin of ['https://b.test/', 'https://c.test/']) {
+      const call = rf(origin)
+      await flush()
+      c.pending.at(-1)!.respond(200)
+      await call
+    }
+    expect(rf.breaker('https://a.test')?.state).toBe('forced-open')
+    await expect(rf('https://a.test/')).rejects.toBeInstanceOf(CircuitOpenError)
+    // The closed, idle one went instead.
+    expect(rf.breaker('https://b.test')).toBeUndefined()
   })
 })
 

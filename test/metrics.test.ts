@@ -177,6 +177,15 @@ describe('toPrometheus', () => {
     expect(value(f, 'resilient_fetch_coalesced_total')).toBe(4)
   })
 
+  it('skips the histogram of a latency entry with only the figures API.md names (no buckets), and writes the rest', () => {
+    const plain = { key: 'https://plain.example', samples: 3, p50: 10, p90: 20, p99: 30 }
+    const text = toPrometheus({ ...snapshot, latencies: [plain as never, ...snapshot.latencies] })
+    const f = parse(text)
+    const name = 'resilient_fetch_attempt_duration_seconds'
+    expect(f.get(name)!.samples.some((s) => s.labels.key === plain.key)).toBe(false)
+    expect(value(f, name, { key: 'https://api.example' }, `${name}_count`)).toBe(4)
+  })
+
   it('escapes backslash, double quote and newline in label values', () => {
     const text = toPrometheus(snapshot)
     expect(text).toContain('key="https://a.example/\\"q\\"\\\\path\\nnext"')

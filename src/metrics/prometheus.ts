@@ -86,6 +86,8 @@ export function toPrometheus(snapshot: ResilienceSnapshot, options?: PrometheusO
 function histogram(name: string, help: string, latencies: LatencySnapshot[]): string {
   let out = `# HELP ${name} ${help}\n# TYPE ${name} histogram\n`
   for (const l of latencies) {
+    // An entry with only the figures API.md names (no buckets) has no histogram to write.
+    if (!Array.isArray(l.le) || !Array.isArray(l.buckets)) continue
     const key = `key="${escapeLabel(l.key)}"`
     for (let i = 0; i < l.le.length; i++) out += `${name}_bucket{${key},le="${formatValue(l.le[i]! / 1000)}"} ${formatValue(l.buckets[i]!)}\n`
     out += `${name}_bucket{${key},le="+Inf"} ${formatValue(l.count)}\n`

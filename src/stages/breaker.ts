@@ -77,7 +77,8 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
   return {
     name: 'breaker',
     forKey,
-    busy: (breaker) => breaker.busy,
+    // A probe in flight, or a breaker not closed: dropping it would send the next call to an upstream it keeps away (a forced open, an outage switch, most of all).
+    busy: (breaker) => breaker.busy || breaker.state !== 'closed',
     report: (breaker, snapshot, t) => void snapshot.breakers.push(breaker.snapshot(t)),
     refuses: (breaker, _call, t) => (breaker.refuses(t) ? refuse(breaker, t) : undefined),
     admit(breaker, attempt, t) {
