@@ -81,7 +81,8 @@ const config: fc.Arbitrary<Config> = fc.record({
   failureThreshold: fc.integer({ min: 1, max: 3 }),
   window: fc.oneof(
     fc.constant('consecutive' as const),
-    fc.record({ type: fc.constant('count' as const), size: fc.integer({ min: 1, max: 5 }) }),
+    // At least the largest failureThreshold: a smaller count window is refused at creation.
+    fc.record({ type: fc.constant('count' as const), size: fc.integer({ min: 3, max: 5 }) }),
     fc.record({ type: fc.constant('time' as const), duration: fc.integer({ min: 100, max: 5_000 }) }),
   ),
   openDuration: fc.oneof(
