@@ -1,7 +1,9 @@
 import type { NormalizedHedge, NormalizedThrottle } from '../options.js'
+import { TimeoutError } from '../errors.js'
+import { within } from '../within.js'
 import type { LatencyGate } from './latency.js'
 import type { AnyStage } from './pipeline.js'
-import type { Gate, Runtime, Stage, Wrapper } from './types.js'
+import { aborted, refusal, type Aborted, type Call, type Clock, type Gate, type Runtime, type Stage, type Wrapper } from './types.js'
 
 /** A key's state of a stage whose code has not arrived yet: made on first use once it has (`state` is then set, maybe to undefined). */
 interface Held {
@@ -14,11 +16,11 @@ const passThrough: AnyStage = { name: '', run: (call, next) => next(call), admit
 
 /**
  * A stage whose code loads as its own chunk when the instance is created, so an option that is off
- * costs nothing up front; a call that needs it before the chunk arrives waits for it (once). It is a
- * wrapper (forwards `run`) when `wrapper` is true, else a gate (forwards `admit` and `settle`); `made`
- * is the stage its chunk makes, once loaded.
+ * costs nothing up front; a call that needs it before the chunk arrives waits for it (once), no longer
+ * than the call's abort and its total deadline. It is a wrapper (forwards `run`) when `wrapper` is true,
+ * else a gate (forwards `admit` and `settle`); `made` is the stage its chunk makes, once loaded.
  */
-function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | undefined>): AnyStage {
+function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | undefined>, now: Clock): AnyStage {
   let stage: AnyStage | undefined
   // A chunk that fails to load leaves the stage off: the calls go on without it.
   const ready = made.then(
@@ -30,6 +32,14 @@ function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | unde
     if (!('state' in held)) held.state = stage!.forKey?.(held.key)
     return held.state
   }
+  /**
+   * Waits for the chunk, then `go`; the wait ends at `signal`'s abort (as that abort) or at the call's total deadline
+   * (counted from the call's start: the outermost stage waits before the deadline stage sets it), then `late`.
+   */
+  const wait = <T>(call: Call, signal: AbortSignal | undefined, go: () => T | PromiseLike<T>, late: () => T | PromiseLike<T>): Promise<T | Aborted> => {
+    const total = call.timeout.total
+    return within(ready, total === false ? undefined : call.at + total - now(), '', signal).then(go, () => (signal?.aborted ? aborted(signal.reason) : late()))
+  }
   const lazy: AnyStage = {
     name,
     forKey: (key): Held => ({ key }),
@@ -39,9 +49,14 @@ function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | unde
     },
   }
   if (wrapper) {
-    lazy.run = (call, next, held) => (stage ? stage.run!(call, next, stateOf(held as Held)) : ready.then(() => lazy.run!(call, next, held)))
+    // At the deadline the call goes on without the stage: the gates refuse it as a timeout (reported), which the fallback may answer.
+    lazy.run = (call, next, held) => (stage ? stage.run!(call, next, stateOf(held as Held)) : wait(call, call.signal, () => lazy.run!(call, next, held), () => next(call)))
   } else {
-    lazy.admit = (held, attempt, t) => (stage ? stage.admit!(stateOf(held as Held), attempt, t) : ready.then(() => lazy.admit!(held, attempt, t)))
+    // A hedge's own abort (it lost) ends its wait too; the deadline is a refusal as the bulkhead's (the pipeline reports the timeout).
+    lazy.admit = (held, attempt, t) =>
+      stage
+        ? stage.admit!(stateOf(held as Held), attempt, t)
+        : wait(attempt.call, attempt.signal, () => lazy.admit!(held, attempt, now()), () => refusal('deadline', new TimeoutError(attempt.call.timeout.total as number, 'total')))
     lazy.settle = (held, attempt, ticket, outcome) => stage?.settle?.(stateOf(held as Held), attempt, ticket, outcome)
   }
   return lazy
@@ -49,18 +64,18 @@ function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | unde
 
 /** The hedge wrapper, loaded as its own chunk. */
 export function lazyHedgeStage(options: NormalizedHedge | false, runtime: Runtime, latency: LatencyGate): Wrapper<Held> | undefined {
-  if (options) return lazyStage('hedge', true, import('./hedge.js').then((m) => m.hedgeStage(options, runtime, latency))) as Wrapper<Held>
+  if (options) return lazyStage('hedge', true, import('./hedge.js').then((m) => m.hedgeStage(options, runtime, latency)), runtime.now) as Wrapper<Held>
 }
 
 /** The throttle gate, loaded as its own chunk. */
 export function lazyThrottleStage(options: NormalizedThrottle | false, runtime: Runtime): Gate<Held, unknown> | undefined {
-  if (options) return lazyStage('throttle', false, import('./throttle.js').then((m) => m.throttleStage(options, runtime) as Stage)) as Gate<Held>
+  if (options) return lazyStage('throttle', false, import('./throttle.js').then((m) => m.throttleStage(options, runtime) as Stage), runtime.now) as Gate<Held>
 }
 
 /** The coalescing wrapper, loaded as its own chunk. */
 export function lazyCoalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Held> | undefined {
   if (!enabled) return undefined
-  const stage = lazyStage('coalesce', true, import('./coalesce.js').then((m) => m.coalesceStage(enabled, runtime)))
+  const stage = lazyStage('coalesce', true, import('./coalesce.js').then((m) => m.coalesceStage(enabled, runtime)), runtime.now)
   // A GET may join a call in flight (a half-open breaker's probe included) rather than be refused at once.
   stage.answersRefusals = (call) => call.method === 'GET' && call.options?.coalesce !== false
   return stage as Wrapper<Held>
