@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { LATENCY_BUCKETS, LATENCY_SAMPLES, LatencySummary } from '../src/latency.js'
+import { createResilientFetch } from '../src/index.js'
+import { TimeoutError } from '../src/errors.js'
+import { latencyStage } from '../src/stages/latency.js'
+import type { Attempt, Outcome } from '../src/stages/types.js'
 
 describe('LatencySummary', () => {
   it('reports nearest-rank percentiles of the samples held', () => {
@@ -50,5 +54,36 @@ describe('LatencySummary', () => {
     s.record(NaN)
     s.record(-1)
     expect(s.count).toBe(0)
+  })
+})
+
+describe('the latency gate records attempt time to response headers only', () => {
+  const gate = latencyStage()
+  const settle = (summary: LatencySummary, outcome: Outcome) => gate.settle(summary, {} as Attempt, true, outcome)
+
+  it('records a response (a failing status included), not a network error, a timeout, an abort or a refusal', () => {
+    const summary = gate.forKey!('https://a.test')
+    settle(summary, { kind: 'error', error: new TypeError('fetch failed'), failure: true, duration: 2 })
+    settle(summary, { kind: 'timeout', error: new TimeoutError(200, 'attempt'), failure: true, duration: 200 })
+    settle(summary, { kind: 'aborted', reason: new Error('gone') })
+    settle(summary, { kind: 'refused', reason: 'bulkhead', error: new Error('full') })
+    expect(summary.count).toBe(0)
+    settle(summary, { kind: 'response', response: new Response(null, { status: 503 }), failure: true, duration: 40 })
+    settle(summary, { kind: 'response', response: new Response('ok'), failure: false, duration: 20 })
+    expect(summary.figures()).toMatchObject({ count: 2, sum: 60 })
+  })
+
+  it('after an outage of refused connections, the percentile hedge delay comes from the responses only', async () => {
+    let up = false
+    const fetch = async () => {
+      if (!up) throw new TypeError('fetch failed: ECONNREFUSED')
+      return new Response('ok')
+    }
+    const rf = createResilientFetch({ fetch, retry: false, fallback: false, breaker: false })
+    for (let n = 0; n < 25; n++) await rf('https://api.test/x').catch(() => {})
+    expect(rf.snapshot().latencies).toEqual([])
+    up = true
+    await (await rf('https://api.test/x')).text()
+    expect(rf.snapshot().latencies).toMatchObject([{ key: 'https://api.test', samples: 1, count: 1 }])
   })
 })

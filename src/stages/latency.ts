@@ -1,5 +1,5 @@
 import { LatencySummary } from '../latency.js'
-import { reachedNetwork, type Call, type Gate } from './types.js'
+import type { Call, Gate } from './types.js'
 
 /** The latency gate and how other stages (hedging) find a call's latency summary. */
 export interface LatencyGate extends Gate<LatencySummary, true> {
@@ -8,9 +8,10 @@ export interface LatencyGate extends Gate<LatencySummary, true> {
 }
 
 /**
- * Always on: records each attempt's duration to headers (or to its failure) in a bounded summary per
- * key, for `snapshot().latencies`, the Prometheus histogram and percentile hedge delays. Aborted
- * attempts (a caller's abort, a hedge that lost) and refusals are not recorded: they say nothing.
+ * Always on: records each attempt's duration to response headers in a bounded summary per key, for
+ * `snapshot().latencies`, the Prometheus histogram and percentile hedge delays. An attempt that got no
+ * headers (a network error, a timeout, an abort, a refusal) is not recorded: a refused connection fails
+ * in ~1 ms, and an outage's failures would set the percentile hedge delay near zero once the upstream is back.
  */
 export function latencyStage(): LatencyGate {
   return {
@@ -21,7 +22,7 @@ export function latencyStage(): LatencyGate {
     },
     admit: () => true,
     settle(summary, _attempt, _ticket, outcome) {
-      if (reachedNetwork(outcome)) summary.record(outcome.duration)
+      if (outcome.kind === 'response') summary.record(outcome.duration)
     },
     // The innermost stage of every chain (buildChain puts it last): a key's last state is its summary.
     of: (call) => call.states.at(-1) as LatencySummary | undefined,
