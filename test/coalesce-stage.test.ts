@@ -31,6 +31,12 @@ describe('which calls are the same request', () => {
     expect(id({ options: { retry: 5 } })).not.toBe(id({}))
   })
 
+  it('calls of different priority are different requests (the shared call queues with its leader\'s)', () => {
+    expect(id({ priority: 0 })).not.toBe(id({ priority: 2 }))
+    expect(id({ priority: 0 })).not.toBe(id({ priority: 1 }))
+    expect(id({ priority: 2 })).toBe(id({ priority: 2 }))
+  })
+
   it('never for a body, a method but GET, credentials in headers, no-store, reload, no-cors or an opt-out', () => {
     const excluded: Partial<Call>[] = [
       { method: 'POST', init: { method: 'POST', body: 'x' } },

@@ -238,7 +238,8 @@ const SETTINGS = [
  * What makes two calls of one key the same request, or undefined when this call never coalesces:
  * not a GET, a body, Authorization or Cookie, cache 'no-store' or 'reload', mode 'no-cors' (an opaque
  * response cannot be copied), or `resilience.coalesce: false`. Per-call options that change the
- * outcome (timeout, retry, fallback, hedge) are part of it.
+ * outcome (timeout, retry, fallback, hedge) are part of it, and so is the priority: the shared call
+ * queues and is shed with its leader's, so a high caller joining a low one would be evicted as low.
  */
 export function identity(call: Call): string | undefined {
   const options = call.options
@@ -250,7 +251,7 @@ export function identity(call: Call): string | undefined {
   if (cache === 'no-store' || cache === 'reload' || (init?.mode ?? request?.mode) === 'no-cors') return undefined
   const headers = headerLines(init?.headers ?? request?.headers)
   if (headers === undefined) return undefined
-  let id = `${call.url}\n${headers}`
+  let id = `${call.priority}${call.url}\n${headers}`
   for (const [name, fallback] of SETTINGS) id += `\n${init?.[name] ?? request?.[name] ?? fallback}`
   if (options !== undefined && (options.timeout !== undefined || options.retry !== undefined || options.fallback !== undefined || options.hedge !== undefined)) {
     id += `\n${JSON.stringify([options.timeout, options.retry, options.fallback, options.hedge])}`
