@@ -78,7 +78,7 @@ export function toPrometheus(snapshot: ResilienceSnapshot, options?: PrometheusO
   family('hedges_total', 'counter', 'Hedge attempts started.', [['', totals.hedges ?? 0]])
   family('throttled_total', 'counter', 'Attempts shed locally by adaptive throttling.', [['', totals.throttled ?? 0]])
   family('coalesced_total', 'counter', 'Calls that joined an identical call in flight instead of sending.', [['', totals.coalesced ?? 0]])
-  out += histogram(`${prefix}attempt_duration_seconds`, 'Attempt time to response headers (or to its failure), seconds.', latencies)
+  out += histogram(`${prefix}attempt_duration_seconds`, 'Attempt time to response headers, seconds.', latencies)
   return out
 }
 
