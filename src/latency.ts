@@ -29,7 +29,7 @@ export class LatencySummary {
     return Math.min(this.count, LATENCY_SAMPLES)
   }
 
-  /** One attempt's duration to headers (or to its failure), ms. */
+  /** One attempt's duration to response headers, ms. */
   record(ms: number): void {
     if (!(ms >= 0)) return
     this.#ring[this.count++ % LATENCY_SAMPLES] = ms

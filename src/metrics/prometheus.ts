@@ -24,7 +24,7 @@ const PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/
  * - `retries_total` (attempts after the first), `timeouts_total` (attempts that hit a deadline), `fallbacks_total`,
  *   `hedges_total` (hedge attempts started), `throttled_total` (attempts shed by adaptive throttling),
  *   `coalesced_total` (calls that joined an identical call in flight)
- * - `attempt_duration_seconds{key}` histogram: each attempt's time to response headers (or to its failure)
+ * - `attempt_duration_seconds{key}` histogram: each attempt's time to response headers
  *
  * @example
  * return new Response(toPrometheus(rf.snapshot()), { headers: { 'content-type': CONTENT_TYPE } })
