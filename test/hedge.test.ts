@@ -39,7 +39,8 @@ function runner(options: { budget?: number } = {}) {
         })
         attempts.push({ n, signal, answer: (s) => (end(), resolve(s)), fail: (e = new TypeError('fetch failed')) => (end(), reject(e)) })
       }),
-    verdict: (status) => (status >= 500 ? 'lose' : 'win'),
+    // 0 stands for a refusal at a gate (it never reached the network).
+    verdict: (status) => (status === 0 ? 'refused' : status >= 500 ? 'lose' : 'win'),
     discard: (status) => void discarded.push(status),
     mayHedge: (n, delay) => {
       if (budget <= 0) return false
@@ -133,6 +134,58 @@ describe('race', () => {
     await flush()
     errors.attempts[1]!.fail(new TypeError('second'))
     expect((await q).message).toBe('second')
+  })
+
+  it('a refusal that arrives last never replaces a failure that reached the network', async () => {
+    const { r, attempts, discarded } = runner()
+    const p = race(r, 100, 1, undefined)
+    vi.advanceTimersByTime(100)
+    attempts[0]!.answer(503)
+    await flush()
+    attempts[1]!.answer(0)
+    expect(await p).toMatchObject({ result: 503, attempt: 1 })
+    expect(discarded).toEqual([])
+
+    // A refusal first, then the failure: the failure still ends the call; only refusals end it as a refusal.
+    const other = runner()
+    const q = race(other.r, 100, 1, undefined)
+    vi.advanceTimersByTime(100)
+    other.attempts[1]!.answer(0)
+    await flush()
+    other.attempts[0]!.answer(502)
+    expect(await q).toMatchObject({ result: 502, attempt: 1 })
+    const refused = runner()
+    const alone = race(refused.r, 100, 1, undefined)
+    refused.attempts[0]!.answer(0)
+    expect(await alone).toMatchObject({ result: 0, attempt: 1 })
+  })
+
+  it('once no attempt in flight reached the network, a failure ends the call: a hedge waiting at a gate is aborted', async () => {
+    const { r, attempts, discarded } = runner()
+    let reached = 1
+    r.reached = () => reached
+    const p = race(r, 100, 1, undefined)
+    vi.advanceTimersByTime(100)
+    // The hedge started but waits at a gate (reached stays 1): the first's 503 is the outcome at once.
+    expect(attempts).toHaveLength(2)
+    attempts[0]!.answer(503)
+    expect(await p).toMatchObject({ result: 503, attempt: 1 })
+    expect(attempts[1]!.signal.aborted).toBe(true)
+    expect(discarded).toEqual([])
+
+    // A hedge that reached the network may still win.
+    const live = runner()
+    reached = 1
+    live.r.reached = () => reached
+    const q = race(live.r, 100, 1, undefined)
+    vi.advanceTimersByTime(100)
+    reached = 2
+    live.attempts[0]!.answer(503)
+    await flush()
+    expect(live.attempts[1]!.signal.aborted).toBe(false)
+    live.attempts[1]!.answer(200)
+    expect(await q).toMatchObject({ result: 200, attempt: 2 })
+    expect(live.discarded).toEqual([503])
   })
 
   it('a failure with nothing else in flight ends the call at once, without waiting for the delay', async () => {

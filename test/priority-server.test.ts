@@ -34,4 +34,22 @@ describe('priority against a real server on 127.0.0.1', () => {
     expect(server.seen.map((s) => s.path)).toEqual(['/blocker', '/high1', '/high2', '/normal1', '/low1'])
     expect(rf.snapshot().bulkheads[0]).toMatchObject({ active: 0, queued: 0, rejected: 1 })
   })
+
+  it("fetch's init.priority orders the queue with a custom key() too, and with an init that is not a plain object", async () => {
+    const held: ServerResponse[] = []
+    server = await tailServer((_req, res) => void held.push(res))
+    const rf = createResilientFetch({ bulkhead: { maxConcurrent: 1, maxQueue: 10 }, retry: false, fallback: false, breaker: false, timeout: false, key: (req) => new URL(req.url).host })
+    /** An init read whole, as fetch reads it (its members inherited). */
+    const inherited = (init: RequestInit) => Object.create(init) as RequestInit
+    const calls = [rf(`${server.origin}/busy`)]
+    await server.received(1)
+    calls.push(rf(`${server.origin}/low`, { priority: 'low' } as RequestInit), rf(`${server.origin}/normal`))
+    calls.push(rf(`${server.origin}/high`, inherited({ priority: 'high' } as RequestInit)), rf(`${server.origin}/high2`, { priority: 'high' } as RequestInit))
+    for (let served = 1; served <= 5; served++) {
+      await server.received(served)
+      held[served - 1]!.writeHead(200).end('ok')
+    }
+    await Promise.all(calls.map(async (p) => (await p).text()))
+    expect(server.seen.map((s) => s.path)).toEqual(['/busy', '/high', '/high2', '/normal', '/low'])
+  })
 })

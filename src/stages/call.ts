@@ -2,6 +2,7 @@ import type { CallOptions, ResilienceInfo, ResilienceTotals, ResilientRequestIni
 import { checkCallOptions, retrySchema, timeoutSchema, type NormalizedOptions } from '../options.js'
 import { priorityOf } from '../priority.js'
 import { isRequest, originOf } from '../url.js'
+import { isOneShot } from './transport.js'
 import { infos } from '../info.js'
 import type { Keys } from './keys.js'
 import type { Call, Outcome } from './types.js'
@@ -16,6 +17,10 @@ import type { Call, Outcome } from './types.js'
 export function createCall(input: RequestInfo | URL, given: ResilientRequestInit | undefined, o: NormalizedOptions, keys: Keys, at: number): Call | undefined {
   let init: RequestInit | undefined = given ?? undefined
   const options = given?.resilience === undefined ? undefined : checkCallOptions(given.resilience)
+  // Read from the caller's init before it may become a Request (an init of another kind, a custom key): a Request keeps neither.
+  const priority = priorityOf(options?.priority, given?.priority)
+  // A Request the caller built from a stream body cannot be told from one with a body it can clone: it is still retried and hedged.
+  const oneShot = isOneShot(given?.body)
   if (given != null) {
     // A Request (or any init with getters or inherited members) as init is read whole, as fetch reads it: a spread would keep only own fields.
     const proto = Object.getPrototypeOf(given)
@@ -57,7 +62,8 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
     signal,
     timeout: options?.timeout === undefined ? o.timeout : timeoutSchema(options.timeout, 'resilience.timeout', o.timeout),
     retry: options?.retry === undefined ? o.retry : retrySchema(options.retry, 'resilience.retry', o.retry),
-    priority: priorityOf(options?.priority, init?.priority),
+    priority,
+    oneShot,
     options,
     waitUntil: options?.waitUntil,
     at,

@@ -1,6 +1,6 @@
 import type { LatencySummary } from '../latency.js'
 import type { NormalizedHedge } from '../options.js'
-import { follow, isOneShot, keepWith, RetryBudget } from '../core.js'
+import { follow, keepWith, RetryBudget } from '../core.js'
 import type { LatencyGate } from './latency.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
@@ -19,15 +19,20 @@ export function hedgeDelay(delay: NormalizedHedge['delay'], latency: LatencySumm
   return latency.percentile(QUANTILES[delay], MAX_STALE)
 }
 
-/** How a settled attempt weighs in the race: it wins, it loses (others may still win), or it ends the call. */
-export type Verdict = 'win' | 'lose' | 'end'
+/**
+ * How a settled attempt weighs in the race: it wins, it loses (others may still win), it was refused
+ * before the network (it never beats an outcome that reached it), or it ends the call.
+ */
+export type Verdict = 'win' | 'lose' | 'refused' | 'end'
 
 /** What a hedged call needs from the pipeline: how to run one attempt and how to judge it. */
 export interface HedgeRunner<R> {
   /** Runs attempt `n` of the call (1 is the first) through every per-attempt gate, aborted by `controller` (the attempt's own; the attempt deadline aborts it too). */
   attempt(n: number, controller: AbortController): Promise<R>
-  /** 'win': not a failure; 'lose': a failure, which wins only if nothing else is in flight; 'end': the caller aborted. */
+  /** 'win': not a failure; 'lose': a failure, which wins only if nothing else is in flight; 'refused': never reached the network; 'end': the caller aborted. */
   verdict(result: R): Verdict
+  /** How many of the call's attempts have reached the network so far, settled or not. Without it, a failure waits for every attempt in flight. */
+  reached?(): number
   /** Drops a result that lost (cancels its body). */
   discard(result: R): void
   /** Hedge `n` is due after `delay` ms: spends the budget, reports it; false when it may not start. */
@@ -41,12 +46,14 @@ export interface HedgeWin<R> {
   controller: AbortController
 }
 
-type Settled<R> = { ok: true; result: R; verdict: Verdict } | { ok: false; error: unknown }
+type Settled<R> = ({ ok: true; result: R; verdict: Verdict } | { ok: false; error: unknown }) & { n: number; controller: AbortController }
 
 /**
  * Runs attempt 1 and, while no attempt has answered, one more every `delay` ms up to `maxHedges` more.
  * The first result that is not a failure wins and every other attempt is aborted at once; when all
- * fail, the failure that arrived last is the outcome. Each attempt has its own controller, following
+ * fail, the failure that arrived last is the outcome, and a refusal never replaces a failure that
+ * reached the network: once no attempt left in flight has reached it (the rest are refused or still
+ * waiting at a gate), the call ends with that failure. Each attempt has its own controller, following
  * `signal` (the caller's): the winner's keeps following it, so a caller abort still reaches its body.
  */
 export function race<R>(runner: HedgeRunner<R>, delay: number, maxHedges: number, signal: AbortSignal | undefined): Promise<HedgeWin<R>> {
@@ -61,8 +68,12 @@ class Race<R> {
   private inFlight = 0
   private done = false
   private timer: ReturnType<typeof setTimeout> | undefined
-  /** The latest failure while others still ran: the outcome if they all fail. */
+  /** The latest failure while others still ran (a refusal only while none reached the network): the outcome if they all fail. */
   private failure: Settled<R> | undefined
+  /** Whether `failure` reached the network. */
+  private real = false
+  /** Settled attempts that reached the network (their failures): `runner.reached()` less these are still in flight. */
+  private settledReached = 0
 
   constructor(
     private readonly runner: HedgeRunner<R>,
@@ -85,8 +96,8 @@ class Race<R> {
       pending = Promise.reject(error)
     }
     pending.then(
-      (result) => this.settle(n, { ok: true, result, verdict: this.runner.verdict(result) }),
-      (error: unknown) => this.settle(n, { ok: false, error }),
+      (result) => this.settle({ ok: true, result, verdict: this.runner.verdict(result), n, controller }),
+      (error: unknown) => this.settle({ ok: false, error, n, controller }),
     )
     if (n <= this.maxHedges) this.timer = setTimeout(() => this.hedge(), this.delay)
   }
@@ -96,16 +107,26 @@ class Race<R> {
     if (!this.done && this.runner.mayHedge(this.controllers.length + 1, this.delay)) this.start()
   }
 
-  private settle(n: number, settled: Settled<R>): void {
+  private settle(settled: Settled<R>): void {
     this.inFlight--
-    const controller = this.controllers[n - 1]!
-    this.controllers[n - 1] = undefined
+    this.controllers[settled.n - 1] = undefined
     if (this.done) return this.drop(settled)
-    this.drop(this.failure)
-    if (this.inFlight > 0 && (!settled.ok || settled.verdict === 'lose')) {
+    const verdict = settled.ok ? settled.verdict : 'lose'
+    if (verdict === 'win' || verdict === 'end') return this.end(settled)
+    if (verdict === 'lose') {
+      this.settledReached++
+      this.drop(this.failure)
       this.failure = settled
-      return
-    }
+      this.real = true
+    } else if (!this.real) this.failure = settled
+    // The attempts still in flight that reached the network: none left, a real failure ends the call rather than wait at a gate.
+    if (this.inFlight === 0 || (this.real && (this.runner.reached?.() ?? Infinity) <= this.settledReached)) this.end(this.failure!)
+  }
+
+  /** Ends the call with `settled`; a failure kept before it is dropped. */
+  private end(settled: Settled<R>): void {
+    const { n, controller } = settled
+    if (this.failure !== settled) this.drop(this.failure)
     this.finish(n)
     if (settled.ok) return this.resolve({ result: settled.result, attempt: n, controller })
     this.unfollows[n - 1]?.()
@@ -148,7 +169,7 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
 
   function hedges(call: Call): boolean {
     const asked = call.options?.hedge
-    if (asked === false || isOneShot(call.init?.body)) return false
+    if (asked === false || call.oneShot) return false
     return asked === true || hedge.methods.has(call.method)
   }
 
@@ -156,7 +177,8 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
     const before = call.attempts
     const runner: HedgeRunner<Outcome> = {
       attempt: (_n, controller) => next(call, controller),
-      verdict: (o) => (o.kind === 'response' && !o.failure ? 'win' : o.kind === 'aborted' ? 'end' : 'lose'),
+      verdict: (o) => (o.kind === 'response' && !o.failure ? 'win' : o.kind === 'aborted' ? 'end' : o.kind === 'refused' ? 'refused' : 'lose'),
+      reached: () => call.attempts - before,
       discard: (o) => {
         if (o.kind === 'response') o.response.body?.cancel().catch(() => {})
       },

@@ -1,7 +1,6 @@
 import type { NormalizedRetry } from '../options.js'
 import { RetryBudget } from '../budget.js'
 import { backoffDelay, parseRetryAfter, sleep } from '../retry.js'
-import { isOneShot } from './transport.js'
 import { aborted, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
 
 /**
@@ -61,7 +60,7 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
       const retry = call.retry
       if (retry === false) return next(call)
       spend?.recordCall(call.at)
-      if (retry.limit === 0 || !retry.methods.has(call.method) || isOneShot(call.init?.body)) return next(call)
+      if (retry.limit === 0 || !retry.methods.has(call.method) || call.oneShot) return next(call)
       // Attempt 1 as a promise reaction, not an async frame: most calls end with it.
       return next(call).then((outcome) => {
         const delay = delayBefore(call, retry, 1, outcome, spend)

@@ -126,6 +126,8 @@ export interface Call {
   readonly timeout: NormalizedTimeout
   readonly retry: NormalizedRetry | false
   readonly priority: Priority
+  /** The caller's init had a body fetch can read only once (a stream): never retried nor hedged. Unset (the proxy's calls): false. */
+  readonly oneShot?: boolean
   /** The per-call options (`init.resilience`), already checked. */
   readonly options: CallOptions | undefined
   readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined

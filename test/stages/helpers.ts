@@ -2,6 +2,7 @@ import { Events } from '../../src/events.js'
 import { normalizeRetry, normalizeTimeout } from '../../src/options.js'
 import type { ResilienceTotals } from '../../src/types.js'
 import type { Call, Outcome, Runtime } from '../../src/stages/types.js'
+import { isOneShot } from '../../src/stages/transport.js'
 
 /** A clock the test moves by hand. */
 export function fakeClock(start = 1_000_000) {
@@ -39,6 +40,8 @@ export function testCall(parts: Partial<Call> = {}): Call {
     deadline: undefined,
     attempts: 0,
     states: [],
+    // As createCall records it: an init stream body.
+    oneShot: isOneShot(parts.init?.body),
     ...parts,
   }
 }
