@@ -53,6 +53,14 @@ function okThen(later: number | Error | 'hang', headers: HeadersInit = {}) {
   }) as unknown as typeof globalThis.fetch
 }
 
+/** A store whose reads and writes always fail. */
+function brokenStore(): FallbackStore {
+  const gone = async (): Promise<never> => {
+    throw new Error('disk gone')
+  }
+  return { get: gone, put: gone, delete: async () => {}, clear: async () => {} }
+}
+
 async function primed(fetch: typeof globalThis.fetch, options: ResilientFetchOptions = {}) {
   const made = make(fetch, options)
   const first = await made.rf(URL_A)
@@ -208,17 +216,7 @@ describe('the fallback stage', () => {
   })
 
   it('a store that fails never fails the call; it emits storeerror', async () => {
-    const broken: FallbackStore = {
-      get: async () => {
-        throw new Error('disk gone')
-      },
-      put: async () => {
-        throw new Error('disk gone')
-      },
-      delete: async () => {},
-      clear: async () => {},
-    }
-    const rf = createResilientFetch({ fetch: okThen(500), retry: false, fallback: { store: broken } })
+    const rf = createResilientFetch({ fetch: okThen(500), retry: false, fallback: { store: brokenStore() } })
     const errors: unknown[] = []
     rf.addEventListener('storeerror', (e) => errors.push(e.detail.error))
     expect((await rf(URL_A)).status).toBe(200)
@@ -228,17 +226,7 @@ describe('the fallback stage', () => {
   })
 
   it("a store's failure names the call's own key, as the call's other events do", async () => {
-    const broken: FallbackStore = {
-      get: async () => {
-        throw new Error('disk gone')
-      },
-      put: async () => {
-        throw new Error('disk gone')
-      },
-      delete: async () => {},
-      clear: async () => {},
-    }
-    const rf = createResilientFetch({ fetch: okThen(500), retry: false, key: () => 'users-api', fallback: { store: broken } })
+    const rf = createResilientFetch({ fetch: okThen(500), retry: false, key: () => 'users-api', fallback: { store: brokenStore() } })
     const keys: { type: string; key: string }[] = []
     for (const type of ['success', 'failure', 'storeerror'] as const) rf.addEventListener(type, (e) => keys.push({ type, key: e.detail.key }))
     await rf(URL_A)
