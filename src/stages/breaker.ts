@@ -51,12 +51,15 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     let late = false
     try {
       const asked = share!.acquireProbe!(breaker.key, attemptTimeout === false ? 30_000 : attemptTimeout, call.waitUntil)
-      asked.then((got) => late && got && tell(() => share!.releaseProbe?.(breaker.key)), () => {})
+      // Once we gave up, whatever the share answers is given back: a permit, or (a failure) the probe it records as let through.
+      const giveBack = () => late && tell(() => share!.releaseProbe?.(breaker.key))
+      asked.then((got) => got && giveBack(), giveBack)
       granted = await within(asked, call.deadline === undefined ? undefined : call.deadline - t, LATE, signal)
     } catch (error) {
-      late = true
       if (signal?.aborted) granted = aborted(signal.reason)
       else if ((error as Error | undefined)?.message === LATE) granted = refusal('deadline', new TimeoutError(total as number, 'total'))
+      // A share that failed in time lets the probe through, released when it ends: only a wait we gave up is late.
+      late = granted !== true
     }
     if (granted === true) return { token, lease: true }
     breaker.release(token)

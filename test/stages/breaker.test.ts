@@ -180,4 +180,28 @@ describe('breaker stage', () => {
     expect(vi.getTimerCount()).toBe(0)
     expect(seen.filter((e) => e.type === 'reject')).toEqual([])
   })
+
+  it('a share that fails after the attempt left is told once that the probe it records is over; one that fails in time is told once, when the probe ends', async () => {
+    let fail!: (error: Error) => void
+    const share: BreakerShare = { connect() {}, acquireProbe: () => new Promise((_, reject) => (fail = reject)), releaseProbe: vi.fn() }
+    const { stage, breaker } = setup({}, share)
+    breaker.open(1_000)
+    vi.advanceTimersByTime(1_000)
+    const controller = new AbortController()
+    const left = stage.admit(breaker, { call: testCall({ timeout: normalizeTimeout({ attempt: 1_000, total: false }) }), signal: controller.signal, start: Date.now() }, Date.now())
+    controller.abort(new Error('user left'))
+    await left
+    fail(new Error('coordinator down'))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(share.releaseProbe).toHaveBeenCalledTimes(1)
+
+    // In time: the probe goes ahead and is released once, when it ends (not also by the failure).
+    vi.mocked(share.releaseProbe!).mockClear()
+    const inTime = stage.admit(breaker, { call: testCall({ timeout: normalizeTimeout({ attempt: 1_000, total: false }) }), signal: undefined, start: Date.now() }, Date.now())
+    fail(new Error('coordinator down'))
+    const ticket = await inTime
+    expect(ticket).toMatchObject({ lease: true })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(share.releaseProbe).not.toHaveBeenCalled()
+  })
 })
