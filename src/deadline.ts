@@ -43,10 +43,12 @@ export function follow(signal: AbortSignal, controller: AbortController): () => 
 
 /**
  * Keeps `controller` alive as long as `response`'s body can be read, so a caller abort still aborts it.
- * Keyed on the body stream, not the Response: a caller that keeps only its reader, a pipe or an iterator
- * drops the Response, but the stream lives as long as anything can read it (that reader, the pipe, a tee
- * branch, the transport still filling it). `into`: a stage's own map, where the transport's keeps another.
+ * Keyed on the body stream as well as the Response: a caller that keeps only its reader, a pipe or an
+ * iterator drops the Response, but the stream lives as long as anything can read it (that reader, the
+ * pipe, a tee branch, the transport still filling it). `into`: a stage's own map, where the transport's keeps another.
  */
 export function keepWith(response: Response, controller: AbortController, into = kept): void {
-  into.set(response.body ?? response, controller)
+  // The Response too: a clone (the fallback's copy) replaces its body with a tee branch, and a runtime's native tee may drop the stream keyed here.
+  into.set(response, controller)
+  if (response.body !== null) into.set(response.body, controller)
 }
