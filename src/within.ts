@@ -17,8 +17,9 @@ export function within<T>(work: Promise<T>, ms: number | undefined, message: str
       signal?.removeEventListener('abort', onAbort)
       settle(value as never)
     }
+    // Watched first, even when the signal has aborted already: a rejection of work we gave up on is never unhandled.
+    work.then((value) => done(resolve, value), (error) => done(reject, error))
     if (signal?.aborted) return onAbort()
     signal?.addEventListener('abort', onAbort)
-    work.then((value) => done(resolve, value), (error) => done(reject, error))
   })
 }

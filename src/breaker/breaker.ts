@@ -10,8 +10,11 @@ import { timeWindow } from './time.js'
 /** Returned by `admit` when the breaker refuses the attempt. */
 export const REFUSED = -1
 
-/** The longest open adopted from a share when the instance's openDuration.max is shorter: a Retry-After opens for up to an hour. */
-const MAX_ADOPTED_OPEN = 3_600_000
+/**
+ * An upstream's Retry-After opens a breaker for at most an hour (a typo upstream must not silence a key for days),
+ * and an open adopted from a share lasts at most that long when the instance's openDuration.max is shorter.
+ */
+export const MAX_RETRY_AFTER_OPEN = 3_600_000
 
 /** `remote`: the state was applied from another participant of a share. */
 export type StateListener = (from: BreakerState, to: BreakerState, remote: boolean) => void
@@ -178,7 +181,7 @@ export class Breaker implements BreakerControl {
     if (isOpenState(next)) {
       const end = view.openUntil
       // Only a forced open may have no end, and any end is capped: a damaged or foreign view must not open this breaker for good.
-      const until = end === undefined ? (next === 'open' ? 0 : Infinity) : Math.min(end, at + Math.max(this.#options.openDuration.max, MAX_ADOPTED_OPEN))
+      const until = end === undefined ? (next === 'open' ? 0 : Infinity) : Math.min(end, at + Math.max(this.#options.openDuration.max, MAX_RETRY_AFTER_OPEN))
       if (until <= now()) return
       this.#openedAt = view.openedAt ?? at
       this.#openUntil = until

@@ -1,14 +1,12 @@
 import type { BreakerControl, BreakerShare, RequestInput } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
-import { Breaker, isOpenState, REFUSED } from '../breaker/breaker.js'
+import { Breaker, isOpenState, MAX_RETRY_AFTER_OPEN, REFUSED } from '../breaker/breaker.js'
 import { circuitOpenError, TimeoutError } from '../errors.js'
 import { parseRetryAfter } from '../retry.js'
 import { within } from '../within.js'
 import type { Keys } from './keys.js'
 import { aborted, reachedNetwork, refusal, type Aborted, type Attempt, type Gate, type Refusal, type Runtime } from './types.js'
 
-/** An upstream's Retry-After opens its breaker for at most an hour: a typo upstream must not silence a key for days. */
-export const MAX_RETRY_AFTER_OPEN = 3_600_000
 
 /** What \`within\` rejects with when the call's total deadline passes first (a share's own failure lets the probe through). */
 const LATE = 'total deadline'
@@ -72,8 +70,10 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       events.emit('statechange', { key, from, to })
       if (!remote) tell(() => share?.publish?.(key, breaker.view()))
     })
-    const initial = share?.initial?.(key)
-    if (initial) breaker.adopt(initial)
+    tell(() => {
+      const initial = share?.initial?.(key)
+      if (initial) breaker.adopt(initial)
+    })
     return breaker
   }
 
@@ -110,6 +110,15 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
   }
 }
 
+/** Whether the share knows a state for `key` (a share that throws knows none). */
+function knownTo(share: BreakerShare | undefined, key: string): boolean {
+  try {
+    return share?.initial?.(key) !== undefined
+  } catch {
+    return false
+  }
+}
+
 /**
  * Tells the share something. A share is advisory: one that throws must neither change the call's
  * outcome nor keep what the attempt holds. No event reports a share's failure (`storeerror` is the
@@ -142,7 +151,7 @@ function attachTo(keys: Keys, index: number, keyOf: (target: RequestInput) => st
     ;((isOpenState(state.state) ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined)?.adopt(state)
   })
   // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
-  const breakerOf = (key: string) => (keys.find(key) ?? (share?.initial?.(key) === undefined ? undefined : keys.get(key)))?.states[index] as Breaker | undefined
+  const breakerOf = (key: string) => (keys.find(key) ?? (knownTo(share, key) ? keys.get(key) : undefined))?.states[index] as Breaker | undefined
   return (target: RequestInput): BreakerControl | undefined => {
     if (typeof target === 'string') {
       const found = breakerOf(target)

@@ -181,6 +181,18 @@ describe('breaker stage', () => {
     expect(seen.filter((e) => e.type === 'reject')).toEqual([])
   })
 
+  it("a share whose initial() throws knows nothing: the key starts closed and its calls go on", async () => {
+    const share: BreakerShare = {
+      connect() {},
+      initial: () => {
+        throw new Error('storage blocked')
+      },
+    }
+    const { breaker, pass } = setup({}, share)
+    expect(breaker.state).toBe('closed')
+    expect(await pass({ kind: 'response', response: new Response('ok'), failure: false, duration: 1 })).not.toBe(-1)
+  })
+
   it('a share that fails after the attempt left is told once that the probe it records is over; one that fails in time is told once, when the probe ends', async () => {
     let fail!: (error: Error) => void
     const share: BreakerShare = { connect() {}, acquireProbe: () => new Promise((_, reject) => (fail = reject)), releaseProbe: vi.fn() }
