@@ -1,6 +1,6 @@
 import type { NormalizedHedge, NormalizedRetry } from '../options.js'
 import { RetryBudget } from '../budget.js'
-import { race, type HedgeRunner } from './hedge.js'
+import { outcomeVerdict, race, type HedgeRunner } from './hedge.js'
 import { reachedNetwork, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
 
 /** What the failover wrapper needs from its owner: where a call may go, and whether a target looks healthy. */
@@ -44,7 +44,8 @@ export function failoverStage(options: FailoverOptions, runtime: Runtime): Wrapp
     let hedged = false
     const runner: HedgeRunner<Outcome> = {
       attempt: (n, controller) => next(targets[i + n - 1]!, controller),
-      verdict: (o) => (o.kind === 'response' && !o.failure ? 'win' : o.kind === 'aborted' ? 'end' : 'lose'),
+      // A target refused at its gates never replaces an answer that reached the network.
+      verdict: outcomeVerdict,
       discard: (o) => {
         if (o.kind === 'response') o.response.body?.cancel().catch(() => {})
       },

@@ -25,6 +25,9 @@ export function hedgeDelay(delay: NormalizedHedge['delay'], latency: LatencySumm
  */
 export type Verdict = 'win' | 'lose' | 'refused' | 'end'
 
+/** An attempt's outcome as the race judges it: the hedge stage's and the proxy's failover use the same rule. */
+export const outcomeVerdict = (o: Outcome): Verdict => (o.kind === 'response' && !o.failure ? 'win' : o.kind === 'aborted' ? 'end' : o.kind === 'refused' ? 'refused' : 'lose')
+
 /** What a hedged call needs from the pipeline: how to run one attempt and how to judge it. */
 export interface HedgeRunner<R> {
   /** Runs attempt `n` of the call (1 is the first) through every per-attempt gate, aborted by `controller` (the attempt's own; the attempt deadline aborts it too). */
@@ -177,7 +180,7 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
     const before = call.attempts
     const runner: HedgeRunner<Outcome> = {
       attempt: (_n, controller) => next(call, controller),
-      verdict: (o) => (o.kind === 'response' && !o.failure ? 'win' : o.kind === 'aborted' ? 'end' : o.kind === 'refused' ? 'refused' : 'lose'),
+      verdict: outcomeVerdict,
       reached: () => call.attempts - before,
       discard: (o) => {
         if (o.kind === 'response') o.response.body?.cancel().catch(() => {})

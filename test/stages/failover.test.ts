@@ -90,6 +90,19 @@ describe('failover stage', () => {
     expect(totals).toMatchObject({ hedges: 1, retries: 0 })
   })
 
+  it('hedging: a hedge refused at its target gates never replaces the failure the first target answered', async () => {
+    const later = <T>(ms: number, value: () => T) => new Promise<T>((resolve) => setTimeout(() => resolve(value()), ms))
+    const { run, asked } = setup(
+      { [A]: () => later(100, () => ok(503)), [B]: () => later(100, () => refusal('bulkhead', new BulkheadRejectedError(B, 1, 0))) },
+      { hedge: { delay: 50, budget: false } },
+    )
+    const outcome = run()
+    await vi.advanceTimersByTimeAsync(200)
+    expect(asked).toEqual([A, B])
+    expect(await outcome).toMatchObject({ kind: 'response', failure: true })
+    expect(((await outcome) as { response: Response }).response.status).toBe(503)
+  })
+
   it('no hedge to a target that is not healthy, nor for a method other than GET', async () => {
     const slow = () => new Promise<Outcome>((resolve) => setTimeout(() => resolve(ok()), 100))
     const unhealthy = setup({ [A]: slow, [B]: () => ok() }, { hedge: { delay: 10, budget: false }, healthy: (target) => target.key !== B })
