@@ -1,10 +1,11 @@
 import type { BreakerControl, BreakerShare, RequestInput } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
 import { Breaker, isOpenState, MAX_RETRY_AFTER_OPEN, REFUSED } from '../breaker/breaker.js'
-import { circuitOpenError, TimeoutError } from '../errors.js'
+import { circuitOpenError } from '../errors.js'
 import { parseRetryAfter } from '../retry.js'
 import { within } from '../within.js'
 import type { Keys } from './keys.js'
+import { pastTotal } from './total-deadline.js'
 import { aborted, reachedNetwork, refusal, type Aborted, type Attempt, type Gate, type Refusal, type Runtime } from './types.js'
 
 
@@ -44,7 +45,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
    * share that never answers holds no call. A permit that comes after is given back.
    */
   async function lease(breaker: Breaker, token: number, { call, signal }: Attempt, t: number): Promise<Ticket | Refusal | Aborted> {
-    const { attempt: attemptTimeout, total } = call.timeout
+    const { attempt: attemptTimeout } = call.timeout
     let granted: boolean | Refusal | Aborted = true
     let late = false
     try {
@@ -55,7 +56,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       granted = await within(asked, call.deadline === undefined ? undefined : call.deadline - t, LATE, signal)
     } catch (error) {
       if (signal?.aborted) granted = aborted(signal.reason)
-      else if ((error as Error | undefined)?.message === LATE) granted = refusal('deadline', new TimeoutError(total as number, 'total'))
+      else if ((error as Error | undefined)?.message === LATE) granted = pastTotal(call)
       // A share that failed in time lets the probe through, released when it ends: only a wait we gave up is late.
       late = granted !== true
     }

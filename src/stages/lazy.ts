@@ -1,9 +1,9 @@
 import type { NormalizedHedge, NormalizedThrottle } from '../options.js'
-import { TimeoutError } from '../errors.js'
 import { within } from '../within.js'
 import type { LatencyGate } from './latency.js'
 import type { AnyStage } from './pipeline.js'
-import { aborted, refusal, type Aborted, type Call, type Clock, type Gate, type Runtime, type Stage, type Wrapper } from './types.js'
+import { pastTotal } from './total-deadline.js'
+import { aborted, type Aborted, type Call, type Clock, type Gate, type Runtime, type Stage, type Wrapper } from './types.js'
 
 /** A key's state of a stage whose code has not arrived yet: made on first use once it has (`state` is then set, maybe to undefined). */
 interface Held {
@@ -56,7 +56,7 @@ function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | unde
     lazy.admit = (held, attempt, t) =>
       stage
         ? stage.admit!(stateOf(held as Held), attempt, t)
-        : wait(attempt.call, attempt.signal, () => lazy.admit!(held, attempt, now()), () => refusal('deadline', new TimeoutError(attempt.call.timeout.total as number, 'total')))
+        : wait(attempt.call, attempt.signal, () => lazy.admit!(held, attempt, now()), () => pastTotal(attempt.call))
     lazy.settle = (held, attempt, ticket, outcome) => stage?.settle?.(stateOf(held as Held), attempt, ticket, outcome)
   }
   return lazy

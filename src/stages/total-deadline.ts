@@ -22,7 +22,12 @@ export function totalDeadlineStage(): TotalDeadline {
       return next(call)
     },
     refuses(_state, call, t) {
-      return t >= (call.deadline ?? Infinity) ? refusal('deadline', new TimeoutError(call.timeout.total as number, 'total')) : undefined
+      return t >= (call.deadline ?? Infinity) ? pastTotal(call) : undefined
     },
   }
+}
+
+/** The refusal of an attempt the call's total deadline cut before it reached the network (a gate's, or a wait's). */
+export function pastTotal(call: Call): Refusal {
+  return refusal('deadline', new TimeoutError(call.timeout.total as number, 'total'))
 }
