@@ -102,7 +102,7 @@ function fakeLocks() {
   return held
 }
 
-/** A BroadcastChannel that delivers in a microtask, so a test can flush() instead of waiting on real I/O. */
+/** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order, so a test can flush() instead of waiting on real I/O. */
 function microtaskChannels(): void {
   const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
   class Channel {
@@ -329,24 +329,6 @@ describe('shareAcrossTabs', () => {
   })
 
   describe('without Web Locks, tabs that claim at once', () => {
-    /** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order. */
-    function microtaskChannels() {
-      const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
-      class Channel {
-        onmessage: ((event: MessageEvent) => void) | null = null
-        constructor(readonly name: string) {
-          open.add(this)
-        }
-        postMessage(data: unknown): void {
-          const copy = structuredClone(data)
-          for (const other of open) if (other !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: copy } as MessageEvent))
-        }
-        close(): void {
-          open.delete(this)
-        }
-      }
-      vi.stubGlobal('BroadcastChannel', Channel)
-    }
 
     it.each([3, 5])('with %i tabs whose claims are all heard in time, exactly one probes (the lowest id wins everywhere)', async (count) => {
       microtaskChannels()
