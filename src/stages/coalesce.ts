@@ -1,4 +1,4 @@
-import { aborted, follow, isRequest, keepWith, refusal } from '../core.js'
+import { aborted, discard, follow, isRequest, keepWith, refusal } from '../core.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
 /**
@@ -113,7 +113,7 @@ function land(flight: Flight, outcome: Outcome): void {
   const members = [...flight.members]
   flight.members.clear()
   if (members.length === 0) {
-    if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
+    discard(outcome)
     return
   }
   const attempts = flight.shared.attempts

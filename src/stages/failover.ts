@@ -1,7 +1,7 @@
 import type { NormalizedHedge, NormalizedRetry } from '../options.js'
 import { RetryBudget } from '../budget.js'
 import { outcomeVerdict, race, type HedgeRunner } from './hedge.js'
-import { reachedNetwork, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
+import { discard, reachedNetwork, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
 
 /** What the failover wrapper needs from its owner: where a call may go, and whether a target looks healthy. */
 export interface FailoverOptions {
@@ -46,9 +46,7 @@ export function failoverStage(options: FailoverOptions, runtime: Runtime): Wrapp
       attempt: (n, controller) => next(targets[i + n - 1]!, controller),
       // A target refused at its gates never replaces an answer that reached the network.
       verdict: outcomeVerdict,
-      discard: (o) => {
-        if (o.kind === 'response') o.response.body?.cancel().catch(() => {})
-      },
+      discard,
       mayHedge() {
         if (budgets.hedges !== undefined && !budgets.hedges.trySpend(now())) return false
         totals.hedges++
@@ -106,6 +104,3 @@ function clearsIn(outcome: Outcome): number {
   return typeof retryAfter === 'number' ? retryAfter : REFUSAL_CLEARS_IN
 }
 
-function discard(outcome: Outcome | undefined): void {
-  if (outcome?.kind === 'response') outcome.response.body?.cancel().catch(() => {})
-}

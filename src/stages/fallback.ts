@@ -2,7 +2,7 @@ import type { NormalizedFallback } from '../options.js'
 import type { FallbackRequest, StageFallback } from '../fallback.js'
 import { baseUrl, isRequest } from '../url.js'
 // Through core.ts, as the chunk it loads imports the core: core.ts then sits in the chunk the two share (see there).
-import { aborted } from '../core.js'
+import { aborted, discard } from '../core.js'
 import { READ_GRACE, within } from '../within.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
@@ -76,7 +76,7 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
     // No copy: the failure stands, unless the caller aborted meanwhile.
     if (served === undefined && !call.signal?.aborted) return outcome
     // The failed response is no longer the answer: the copy is, or the caller's abort.
-    if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
+    discard(outcome)
     return served ?? aborted(call.signal!.reason)
   }
 

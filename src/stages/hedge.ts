@@ -1,6 +1,6 @@
 import type { LatencySummary } from '../latency.js'
 import type { NormalizedHedge } from '../options.js'
-import { follow, keepWith, RetryBudget } from '../core.js'
+import { discard, follow, keepWith, RetryBudget } from '../core.js'
 import type { LatencyGate } from './latency.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
@@ -182,9 +182,7 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
       attempt: (_n, controller) => next(call, controller),
       verdict: outcomeVerdict,
       reached: () => call.attempts - before,
-      discard: (o) => {
-        if (o.kind === 'response') o.response.body?.cancel().catch(() => {})
-      },
+      discard,
       mayHedge(n, waited) {
         if (budget !== undefined && !budget.trySpend(now())) return false
         totals.hedges++

@@ -1,5 +1,5 @@
 import type { TimeoutError } from '../errors.js'
-import { isDenial, refusal, type Attempt, type Call, type Gate, type Next, type Outcome, type Refusal, type Stage, type Transport, type Wrapper } from './types.js'
+import { discard, isDenial, refusal, type Attempt, type Call, type Gate, type Next, type Outcome, type Refusal, type Stage, type Transport, type Wrapper } from './types.js'
 
 /** A stage of the chain: a wrapper, a gate, or both (the total deadline sets the call's deadline and checks it per attempt). */
 export type AnyStage = Stage & Partial<Pick<Wrapper, 'run' | 'answersRefusals'> & Pick<Gate, 'refuses' | 'admit' | 'settle'>>
@@ -147,7 +147,7 @@ function settle(gates: readonly Gate[], slots: readonly number[], flight: Attemp
     }
   }
   if (thrown === undefined) return outcome
-  if (outcome.kind === 'response') outcome.response.body?.cancel().catch(() => {})
+  discard(outcome)
   return thrown
 }
 

@@ -1,7 +1,7 @@
 import type { NormalizedRetry } from '../options.js'
 import { RetryBudget } from '../budget.js'
 import { backoffDelay, parseRetryAfter, sleep } from '../retry.js'
-import { aborted, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
+import { aborted, discard, type Call, type Next, type Outcome, type Runtime, type Wrapper } from './types.js'
 
 /**
  * The retry wrapper: retries failures and `statusCodes` of `methods`, after a backoff (or the
@@ -71,6 +71,3 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
 }
 
 /** A retried response's body is cancelled once it is no longer the call's answer. */
-function discard(outcome: Outcome | undefined): void {
-  if (outcome?.kind === 'response') outcome.response.body?.cancel().catch(() => {})
-}

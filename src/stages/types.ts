@@ -90,6 +90,11 @@ export function aborted(reason: unknown): Aborted {
   return { kind: 'aborted', reason }
 }
 
+/** Lets go of an outcome nobody will read: a response's body is cancelled, so its connection is freed. */
+export function discard(outcome: Outcome | undefined): void {
+  if (outcome?.kind === 'response') outcome.response.body?.cancel().catch(() => {})
+}
+
 /** Whether a gate's admit answered with a refusal or an abort rather than a ticket. */
 export function isDenial(value: unknown): value is Refusal | Aborted {
   const kind = (value as Outcome | undefined)?.kind
