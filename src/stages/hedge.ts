@@ -73,9 +73,7 @@ class Race<R> {
   private timer: ReturnType<typeof setTimeout> | undefined
   /** The latest failure while others still ran (a refusal only while none reached the network): the outcome if they all fail. */
   private failure: Settled<R> | undefined
-  /** Whether `failure` reached the network. */
-  private real = false
-  /** Settled attempts that reached the network (their failures): `runner.reached()` less these are still in flight. */
+  /** Settled attempts that reached the network (their failures; `failure` is one once this is not 0): `runner.reached()` less these are still in flight. */
   private settledReached = 0
 
   constructor(
@@ -120,10 +118,9 @@ class Race<R> {
       this.settledReached++
       this.drop(this.failure)
       this.failure = settled
-      this.real = true
-    } else if (!this.real) this.failure = settled
+    } else if (this.settledReached === 0) this.failure = settled
     // The attempts still in flight that reached the network: none left, a real failure ends the call rather than wait at a gate.
-    if (this.inFlight === 0 || (this.real && (this.runner.reached?.() ?? Infinity) <= this.settledReached)) this.end(this.failure!)
+    if (this.inFlight === 0 || (this.settledReached > 0 && (this.runner.reached?.() ?? Infinity) <= this.settledReached)) this.end(this.failure!)
   }
 
   /** Ends the call with `settled`; a failure kept before it is dropped. */
