@@ -4,7 +4,6 @@
  * schema: the defaults `cacheStore()` checks against are CACHE_API_DEFAULTS here. Entries are written as Responses under
  * synthetic https GET keys, with our own Cache-Control so the edge keeps them.
  */
-import type { StoredResponse } from '../types.js'
 import type { Store, StoreKit } from './backend.js'
 
 /** cacheStore's defaults; its schema (store/cache-options.ts) takes them from here. */
@@ -46,16 +45,32 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
     async get(cache, key) {
       const response = await cache.match(toRequest(key))
       if (response === undefined) return undefined
-      const entry = await fromCached(response)
-      if (entry === undefined) {
+      const storedAt = Number(response.headers.get(STORED_AT) ?? Number.NaN)
+      const url = response.headers.get(URL_HEADER)
+      // Without our metadata it was written by someone else, or damaged.
+      if (!Number.isFinite(storedAt) || url === null) {
+        await response.body?.cancel()
         await forget(cache, key)
         throw new TypeError(`cacheStore: corrupt entry for ${key} deleted`)
       }
+      const headers: [string, string][] = []
+      response.headers.forEach((value, name) => {
+        // Only the names we moved aside come back: an origin's own x-resilient-original-set-cookie (or -x-resilient-vary) is dropped.
+        const moved = name.startsWith(ORIGINAL_PREFIX) && name.slice(ORIGINAL_PREFIX.length)
+        if (moved === false ? !NOT_STORED.has(name) : MOVED.includes(moved)) headers.push([moved || name, value])
+      })
+      const entry = { url: decodeURIComponent(url), status: response.status, statusText: response.statusText, headers, body: await response.arrayBuffer(), storedAt }
       touch(key)
       return entry
     },
     async put(cache, key, entry) {
-      await cache.put(toRequest(key), toCached(entry))
+      const headers = new Headers({ 'cache-control': CACHE_CONTROL, [STORED_AT]: String(entry.storedAt), [URL_HEADER]: encodeURIComponent(entry.url) })
+      for (const [name, value] of entry.headers) {
+        const lower = name.toLowerCase()
+        if (MOVED.includes(lower)) headers.append(ORIGINAL_PREFIX + lower, value)
+        else if (!NOT_STORED.has(lower)) headers.append(lower, value)
+      }
+      await cache.put(toRequest(key), new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers }))
       touch(key)
       if (lru.size > maxEntries) await dropOldest(cache, lru.size - maxEntries)
     },
@@ -69,8 +84,8 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
   })
 }
 
+/** Rejects where the Cache API is missing (reading `caches` throws) or its open fails or hangs. */
 async function open(cacheName: string, lru: Set<string>, { openWithin }: StoreKit): Promise<Cache> {
-  if (typeof caches === 'undefined' || caches === null) throw new Error('the Cache API is not available here')
   const cache = await openWithin(caches.open(cacheName), `caches.open(${JSON.stringify(cacheName)})`)
   await learnKeys(cache, lru)
   return cache
@@ -87,41 +102,4 @@ async function learnKeys(cache: Cache, lru: Set<string>): Promise<void> {
 
 function toRequest(key: string): Request {
   return new Request(KEY_PREFIX + encodeURIComponent(key))
-}
-
-function toCached(entry: StoredResponse): Response {
-  const headers = new Headers()
-  for (const [name, value] of entry.headers) {
-    const lower = name.toLowerCase()
-    if (MOVED.includes(lower)) headers.append(ORIGINAL_PREFIX + lower, value)
-    else if (!NOT_STORED.has(lower)) headers.append(lower, value)
-  }
-  headers.set('cache-control', CACHE_CONTROL)
-  headers.set(STORED_AT, String(entry.storedAt))
-  headers.set(URL_HEADER, encodeURIComponent(entry.url))
-  return new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers })
-}
-
-/** The stored entry, or undefined when the cached response lacks our metadata (written by someone else, or damaged). */
-async function fromCached(response: Response): Promise<StoredResponse | undefined> {
-  const storedAt = Number(response.headers.get(STORED_AT) ?? Number.NaN)
-  const url = response.headers.get(URL_HEADER)
-  if (!Number.isFinite(storedAt) || url === null) {
-    await response.body?.cancel()
-    return undefined
-  }
-  const headers: [string, string][] = []
-  response.headers.forEach((value, name) => {
-    // Only the names we moved aside come back: an origin's own x-resilient-original-set-cookie (or -x-resilient-vary) is dropped.
-    const moved = name.startsWith(ORIGINAL_PREFIX) && name.slice(ORIGINAL_PREFIX.length)
-    if (moved === false ? !NOT_STORED.has(name) : MOVED.includes(moved)) headers.push([moved || name, value])
-  })
-  return {
-    url: decodeURIComponent(url),
-    status: response.status,
-    statusText: response.statusText,
-    headers,
-    body: await response.arrayBuffer(),
-    storedAt,
-  }
 }

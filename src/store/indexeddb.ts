@@ -97,10 +97,9 @@ function withIndex<T>(objects: IDBObjectStore, step: (lru: string[], value?: unk
   })
 }
 
-/** Opens (creating if needed) the database, bounded by OPEN_TIMEOUT; rejects where IndexedDB is missing. */
+/** Opens (creating if needed) the database, bounded by OPEN_TIMEOUT; rejects where IndexedDB is missing or broken. */
 async function open(dbName: string, { openWithin }: StoreKit): Promise<UseStore> {
-  if (typeof indexedDB === 'undefined' || indexedDB === null) throw new Error('IndexedDB is not available here')
-  // Some browsers throw from indexedDB.open itself (SecurityError in sandboxed frames): a rejection here.
+  // Where IndexedDB is missing, or indexedDB.open itself throws (SecurityError in sandboxed frames): a rejection here.
   const store = createStore(dbName, STORE_NAME)
   // A first read opens the database and proves the object store is there.
   const opened = store('readonly', (objects) => promisifyRequest(objects.count())).catch((error: unknown) => {
