@@ -8,7 +8,7 @@ import { isStoredResponse, VARY_HEADER, varyRecordOf } from './store/backend.js'
 import { READ_GRACE, within } from './within.js'
 import { credentialDigest, credentialsOf, isCredential } from './store/digest.js'
 import { CREDENTIAL_HEADER, type Evictable, fromStored, isQuotaError, storedHeader, toStored } from './store/entry.js'
-import { now as clockNow, originOf } from './core.js'
+import { originOf } from './core.js'
 import type { Call, Outcome, Runtime } from './stages/types.js'
 
 export interface NormalizedFallbackOptions {
@@ -35,26 +35,18 @@ export interface RecallBound {
   deadline?: number
 }
 
-/** Where a response comes from: `epoch` is what `epoch()` said when its call started. */
-export interface RememberFrom {
-  receivedAt?: number
-  epoch?: number
-}
-
 export interface Fallback {
   /** Synchronous and cheap: decides from the request and response headers whether the response may be stored;
    *  if so clones it and stores it in the background (through waitUntil when given). Never throws, never awaits,
-   *  never delays the caller or the body the caller reads. A response to a call that started before a clear()
-   *  (an older `from.epoch`) is never stored. */
-  remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, from?: RememberFrom): void
+   *  never delays the caller or the body the caller reads. `receivedAt`: when the response came (default: now).
+   *  Whether its call started before a clear() is the stage's to check: it calls this only for calls that did not. */
+  remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, receivedAt?: number): void
   /** A stored copy for this request no older than maxAge (narrowed by the stored response's
    *  Cache-Control stale-if-error=N), whose recorded Vary header values match this request's; as a new Response with
    *  the same status, statusText, headers and body plus `X-Resilient-Source: fallback` and `Age` (whole seconds).
    *  A copy still being written is found too. undefined when there is none, when the store failed or took longer
    *  than the bound (emit storeerror then), or when the bound's signal aborted. Never rejects, never hangs. */
   recall(request: FallbackRequest, bound?: RecallBound): Promise<{ response: Response; storedAt: number } | undefined>
-  /** How many clear() calls came before now; a call notes it when it starts. */
-  epoch(): number
   /** Empties the store without waiting for writes in flight: no copy remembered before it is served after it
    *  resolves (one landing later is deleted). Rejects when the store's own clear fails or does not settle. */
   clear(): Promise<void>
@@ -72,12 +64,7 @@ const STREAMING_TYPE = /^\s*(text\/event-stream|application\/(x-)?(ndjson|jsonl|
 /** Clocks of isolates or tabs may differ this much; a copy dated further ahead was stored while the clock was wrong. */
 const CLOCK_SKEW = 1_000
 
-type EmitStoreError = (type: 'storeerror', detail: { key: string; error: unknown }) => void
 type Found = { response: Response; storedAt: number }
-
-export function createFallback(options: NormalizedFallbackOptions, emit: EmitStoreError, now: () => number = clockNow): Fallback {
-  return new LastKnownGood(options, emit, now)
-}
 
 /** The stage's side of the fallback, which loads with this chunk: the Fallback, and the copy a failed call is answered with. */
 export interface StageFallback extends Fallback {
@@ -85,8 +72,9 @@ export interface StageFallback extends Fallback {
   answer(call: Call, request: FallbackRequest): Promise<Outcome | undefined>
 }
 
-export function stageFallback(options: NormalizedFallbackOptions, { events, now }: Runtime): StageFallback {
-  const fallback = new LastKnownGood(options, (type, detail) => events.emit(type, detail), now) as LastKnownGood & StageFallback
+/** The Fallback over `options.store`, its storeerror events and clock the runtime's. */
+export function stageFallback(options: NormalizedFallbackOptions, { events, now }: Pick<Runtime, 'events' | 'now'>): StageFallback {
+  const fallback = new LastKnownGood(options, events, now) as LastKnownGood & StageFallback
   fallback.answer = async (call, request) => {
     // Bounded by the call's deadline and abort (the call is the bound): a hung store never hangs the call.
     const found = await fallback.recall(request, call)
@@ -111,23 +99,23 @@ class LastKnownGood implements Fallback {
   // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
   #takenAt = new Map<string, number>()
   #options: NormalizedFallbackOptions
-  #emit: EmitStoreError
+  #events: Runtime['events']
   #now: () => number
 
-  constructor(options: NormalizedFallbackOptions, emit: EmitStoreError, now: () => number) {
+  constructor(options: NormalizedFallbackOptions, events: Runtime['events'], now: () => number) {
     this.#options = options
-    this.#emit = emit
+    this.#events = events
     this.#now = now
     this.#store = resolveStore(options.store)
   }
 
-  remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, from?: RememberFrom): void {
+  remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, receivedAt?: number): void {
     try {
       const started = this.#generation
-      if ((from?.epoch ?? started) !== started || !mayStore(request, response, this.#options)) return
+      if (!mayStore(request, response, this.#options)) return
       const url = withoutFragment(request.url)
       const key = `GET ${url}`
-      const t = from?.receivedAt ?? this.#now()
+      const t = receivedAt ?? this.#now()
       if (!this.#due(key, t)) return
       const copy = this.#prepare(request, url, response.clone(), t, varyRecord(response.headers, request.headers))
       this.#writing.set(key, copy)
@@ -155,10 +143,6 @@ class LastKnownGood implements Fallback {
     }
   }
 
-  epoch(): number {
-    return this.#generation
-  }
-
   async clear(): Promise<void> {
     this.#generation++
     this.#takenAt.clear()
@@ -182,7 +166,7 @@ class LastKnownGood implements Fallback {
     // A copy that failed to land is taken again by the next success, not a second later.
     this.#takenAt.clear()
     try {
-      this.#emit('storeerror', { key: key ?? originOf(url) ?? url, error })
+      this.#events.emit('storeerror', { key: key ?? originOf(url) ?? url, error })
     } catch {
       // A throwing listener must not turn a skipped store into a failed call.
     }

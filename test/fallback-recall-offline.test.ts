@@ -2,7 +2,7 @@
 // another chunk then. (The credential digest once loaded as a chunk of its own on first use: a page session that
 // started offline lost its stored private copy; a slow one outlived the recall's bound.)
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createFallback } from '../src/fallback.js'
+import { createFallback } from './fallback-helper.js'
 import { createResilientFetch } from '../src/index.js'
 import { memoryStore } from '../src/store/memory.js'
 import type { FallbackStore } from '../src/types.js'

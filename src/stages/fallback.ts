@@ -38,7 +38,7 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
       kept = loading
         .then(
           (fallback) => {
-            if (started === epoch) fallback.remember(request, copy, call.waitUntil, { receivedAt })
+            if (started === epoch) fallback.remember(request, copy, call.waitUntil, receivedAt)
           },
           (error) => failed(call, error),
         )

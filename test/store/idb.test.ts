@@ -2,7 +2,7 @@
 import 'fake-indexeddb/auto'
 import { createStore, get as rawGet, keys as rawKeys, set as rawSet } from 'idb-keyval'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createFallback } from '../../src/fallback.js'
+import { createFallback } from '../fallback-helper.js'
 import { idbStore } from '../../src/store/idb.js'
 import { entry, text, evictable } from './helpers.js'
 

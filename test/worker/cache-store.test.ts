@@ -1,6 +1,6 @@
 // The Cache API store in workerd, where the Cache has no working keys() and Set-Cookie responses are refused.
 import { describe, expect, it } from 'vitest'
-import { createFallback } from '../../src/fallback.js'
+import { createFallback } from '../fallback-helper.js'
 import { resolveStore } from '../../src/store/auto.js'
 import { cacheStore } from '../../src/store/cache.js'
 

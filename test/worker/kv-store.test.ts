@@ -2,7 +2,7 @@
 // the proxy keeping its copies there.
 import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
-import { createFallback } from '../../src/fallback.js'
+import { createFallback } from '../fallback-helper.js'
 import { createResilientFetch } from '../../src/index.js'
 import { kvStore, type KvNamespaceLike } from '../../src/store/kv.js'
 import { createProxy } from '../../src/worker/index.js'

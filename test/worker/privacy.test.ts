@@ -1,7 +1,8 @@
 // What belongs to one user never reaches the shared stores of a Worker (Workers KV, the Cache API) unbound or in clear.
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
-import { createFallback, type FallbackRequest } from '../../src/fallback.js'
+import type { FallbackRequest } from '../../src/fallback.js'
+import { createFallback } from '../fallback-helper.js'
 import { cacheStore } from '../../src/store/cache.js'
 import { kvStore, type KvNamespaceLike } from '../../src/store/kv.js'
 import { createProxy } from '../../src/worker/index.js'

@@ -1,6 +1,6 @@
 /** The stores, bundled by esbuild for the browser test and exposed on window.rf for page.evaluate. */
 import { createStore, keys, set } from 'idb-keyval'
-import { createFallback } from '../../../src/fallback.js'
+import { createFallback } from '../../fallback-helper.js'
 import { cacheStore } from '../../../src/store/cache.js'
 import { idbStore } from '../../../src/store/idb.js'
 import { memoryStore } from '../../../src/store/memory.js'
