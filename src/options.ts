@@ -72,7 +72,7 @@ export const breakerSchema = refine(
   // A count window of fewer attempts than the threshold never holds enough failures to open. The breaker reads the half-open settings beside the others.
   (b, path) =>
     b.window.type === 'count' && b.window.size < b.failureThreshold
-      ? fail(`${path}.window.size`, `at least failureThreshold (${b.failureThreshold}): a window of fewer attempts never opens`, b.window.size)
+      ? fail(`${path}.window.size`, `at least failureThreshold (${b.failureThreshold})`, b.window.size)
       : { ...b, ...b.halfOpen },
 )
 
@@ -97,7 +97,7 @@ export const timeoutSchema = (value: unknown, path: string, base?: NormalizedTim
     // Both written, the attempt deadline past the total one: it would never fire, the total cuts every attempt first.
     // No deadline (false) is never past one: as an attempt it compares as 0, as a total it is Infinity.
     if ((value as TimeoutOptions).attempt !== undefined && (value as TimeoutOptions).total !== undefined && (t.attempt as number) > ((t.total as number) || Infinity)) {
-      throw new RangeError(`${path}.attempt (${t.attempt} ms) must not exceed ${path}.total (${t.total} ms): the total deadline would cut every attempt first`)
+      throw new RangeError(`${path}.attempt (${t.attempt} ms) must not exceed ${path}.total (${t.total} ms)`)
     }
     return t
   }
@@ -105,7 +105,7 @@ export const timeoutSchema = (value: unknown, path: string, base?: NormalizedTim
   const total = base ? base.total : DEFAULT_TOTAL
   // false (no deadline) compares as 0, and as a total as Infinity.
   if ((attempt as number) > ((total as number) || Infinity)) {
-    throw new RangeError(`${path} (${attempt} ms, the attempt deadline) must not exceed the total deadline (${total} ms ${base ? 'on the instance' : 'by default'}): write { attempt: ${attempt}, total: ... }`)
+    throw new RangeError(`${path} (${attempt} ms) must not exceed the total deadline (${total} ms ${base ? 'on the instance' : 'by default'})`)
   }
   return { attempt, total }
 }
@@ -160,7 +160,7 @@ export const throttleSchema = struct({
   k: [factor, 2],
   window: [duration, 120_000],
   // Some attempts must reach the upstream to see it recover.
-  maxRejectRate: [refine(ratio, numberIs((p) => p < 1, 'below 1 (some attempts must reach the upstream to see it recover)')), 0.9],
+  maxRejectRate: [refine(ratio, numberIs((p) => p < 1, 'below 1')), 0.9],
 })
 
 /** Every option of createResilientFetch. */

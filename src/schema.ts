@@ -61,7 +61,7 @@ export const factor = /* @__PURE__ */ numberIs((n) => n >= 1 && n < Infinity, 'a
 
 const positiveFinite = /* @__PURE__ */ numberIs((n) => n > 0 && n < Infinity, 'a positive finite number of ms')
 // Past this setTimeout fires at once: refused, not clamped.
-const timerBound = /* @__PURE__ */ numberIs((n) => n <= MAX_TIMER_MS, `at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a timer waits)`)
+const timerBound = /* @__PURE__ */ numberIs((n) => n <= MAX_TIMER_MS, `at most ${MAX_TIMER_MS} ms`)
 
 /** A duration in ms that a timer may wait: > 0, at most MAX_DURATION. */
 export const duration: Check<number> = (value, path) => timerBound(positiveFinite(value, path), path)

@@ -149,7 +149,7 @@ describe('a per-call timeout writes over the instance’s, not over the defaults
     expect(await settled(p)).toMatchObject({ name: 'TimeoutError', scope: 'attempt', timeout: 60_000 })
     expect(timeouts).toEqual(['attempt:60000'])
     await expect(rf(URL_A, { resilience: { timeout: 150_000 } })).rejects.toThrow(
-      new RangeError('resilience.timeout (150000 ms, the attempt deadline) must not exceed the total deadline (120000 ms on the instance): write { attempt: 150000, total: ... }'),
+      new RangeError('resilience.timeout (150000 ms) must not exceed the total deadline (120000 ms on the instance)'),
     )
     expect(c.calls).toHaveLength(1)
 
@@ -162,7 +162,7 @@ describe('a per-call timeout writes over the instance’s, not over the defaults
   it('both written are judged together, as on the instance; false arms no deadline', async () => {
     const { c, rf } = make({ attempt: 300, total: 1_000 })
     await expect(rf(URL_A, { resilience: { timeout: { attempt: 5_000, total: 2_000 } } })).rejects.toThrow(
-      'resilience.timeout.attempt (5000 ms) must not exceed resilience.timeout.total (2000 ms): the total deadline would cut every attempt first',
+      'resilience.timeout.attempt (5000 ms) must not exceed resilience.timeout.total (2000 ms)',
     )
     const p = rf(URL_A, { resilience: { timeout: false } })
     await flush()

@@ -36,7 +36,7 @@ const bad: [string, object, RegExp][] = [
   ['fallback.maxBodyBytes', { fallback: { maxBodyBytes: 1.5 } }, /fallback\.maxBodyBytes .* got 1\.5/],
   ['fallback.private', { fallback: { private: 1 } }, /fallback\.private must be a boolean, got 1/],
   ['maxKeys', { maxKeys: 0 }, /maxKeys must be a positive integer, got 0/],
-  ['breaker.window.size under the threshold', { breaker: { window: { type: 'count', size: 3 } } }, /^breaker\.window\.size must be at least failureThreshold \(5\): a window of fewer attempts never opens, got 3$/],
+  ['breaker.window.size under the threshold', { breaker: { window: { type: 'count', size: 3 } } }, /^breaker\.window\.size must be at least failureThreshold \(5\), got 3$/],
   ['unknown top-level', { retries: 3 }, /options\.retries is not an option/],
 ]
 

@@ -131,9 +131,9 @@ describe('option errors say what is wrong, naming the path and the value', () =>
   const cases: [string, unknown, RegExp | string][] = [
     ["timeout: '3000'", { timeout: '3000' }, 'timeout must be a number, got "3000" (a string: write 3000 without quotes)'],
     ['timeout: NaN', { timeout: NaN }, 'timeout must be a number, got NaN'],
-    ['timeout.attempt > timeout.total', { timeout: { attempt: 5_000, total: 1_000 } }, 'timeout.attempt (5000 ms) must not exceed timeout.total (1000 ms): the total deadline would cut every attempt first'],
-    ['a number timeout past the default total', { timeout: 60_000 }, /timeout \(60000 ms, the attempt deadline\) must not exceed the total deadline \(30000 ms by default\)/],
-    ['a duration past the timer limit', { bulkhead: { queueTimeout: 2 ** 31 } }, `bulkhead.queueTimeout must be at most ${MAX_DURATION} ms (about 24.8 days, the longest a timer waits), got 2147483648`],
+    ['timeout.attempt > timeout.total', { timeout: { attempt: 5_000, total: 1_000 } }, 'timeout.attempt (5000 ms) must not exceed timeout.total (1000 ms)'],
+    ['a number timeout past the default total', { timeout: 60_000 }, 'timeout (60000 ms) must not exceed the total deadline (30000 ms by default)'],
+    ['a duration past the timer limit', { bulkhead: { queueTimeout: 2 ** 31 } }, `bulkhead.queueTimeout must be at most ${MAX_DURATION} ms, got 2147483648`],
     ['an open duration past the timer limit', { breaker: { openDuration: 1e12 } }, /breaker\.openDuration must be at most 2147483647 ms/],
     ['retry.backoff.base as a string', { retry: { backoff: { base: '300' } } }, 'retry.backoff.base must be a number, got "300" (a string: write 300 without quotes)'],
   ]
