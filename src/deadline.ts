@@ -16,6 +16,7 @@ interface Followers {
 }
 
 const followers = new WeakMap<AbortSignal, Followers>()
+/** Response or body stream → the controller its reading keeps alive; a controller → the one kept before it for the same Response. */
 const kept = new WeakMap<object, AbortController>()
 
 /** Makes `signal` abort `controller` with its reason; returns a function that undoes it. */
@@ -45,10 +46,22 @@ export function follow(signal: AbortSignal, controller: AbortController): () => 
  * Keeps `controller` alive as long as `response`'s body can be read, so a caller abort still aborts it.
  * Keyed on the body stream as well as the Response: a caller that keeps only its reader, a pipe or an
  * iterator drops the Response, but the stream lives as long as anything can read it (that reader, the
- * pipe, a tee branch, the transport still filling it). `into`: a stage's own map, where the transport's keeps another.
+ * pipe, a tee branch, the transport still filling it). A second controller for one Response (a coalesced
+ * caller's or the hedge winner's after the transport's) keeps the first alive in turn.
  */
-export function keepWith(response: Response, controller: AbortController, into = kept): void {
-  // The Response too: a clone (the fallback's copy) replaces its body with a tee branch, and a runtime's native tee may drop the stream keyed here.
-  into.set(response, controller)
-  if (response.body !== null) into.set(response.body, controller)
+export function keepWith(response: Response, controller: AbortController): void {
+  const before = kept.get(response)
+  if (before !== undefined) kept.set(controller, before)
+  kept.set(response, controller)
+  rekey(response)
+}
+
+/**
+ * Keys `response.body` to what `response` is kept with. Called after `response.clone()`, which puts a tee
+ * branch in place of the body: a runtime's native tee (Chromium's) may not keep the stream keyed before
+ * reachable from that branch, and the caller may keep only the branch's reader.
+ */
+export function rekey(response: Response): void {
+  const controller = kept.get(response)
+  if (controller !== undefined && response.body !== null) kept.set(response.body, controller)
 }

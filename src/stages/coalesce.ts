@@ -7,9 +7,6 @@ import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
  */
 export const MAX_LAG_BYTES = 1024 * 1024
 
-/** Each caller's own controller, kept as long as its body can be read (beside the transport's): its abort still reaches it. */
-const kept = new WeakMap<object, AbortController>()
-
 /** A caller waiting for (then reading) a shared response. */
 interface Member {
   readonly call: Call
@@ -133,7 +130,7 @@ function land(flight: Flight, outcome: Outcome): void {
 function alone(flight: Flight, member: Member, response: Response): Response {
   if (member.own !== undefined) {
     member.onAbort = (reason) => flight.controller?.abort(reason)
-    keepWith(response, member.own, kept)
+    keepWith(response, member.own)
   }
   return response
 }
@@ -148,7 +145,7 @@ function copiesOf(response: Response, members: readonly Member[]): Response[] {
     if (response.redirected) Object.defineProperty(copy, 'redirected', { value: true })
     if (member.own !== undefined) {
       member.onAbort = (reason) => branch?.cut(reason)
-      keepWith(copy, member.own, kept)
+      keepWith(copy, member.own)
     }
     return copy
   })

@@ -2,7 +2,7 @@ import type { NormalizedFallback } from '../options.js'
 import type { FallbackRequest, StageFallback } from '../fallback.js'
 import { baseUrl, isRequest } from '../url.js'
 // Through core.ts, as the chunk it loads imports the core: core.ts then sits in the chunk the two share (see there).
-import { aborted, discard } from '../core.js'
+import { aborted, discard, rekey } from '../core.js'
 import { READ_GRACE, within } from '../within.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
@@ -59,6 +59,8 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
     if (outcome.kind === 'aborted' || call.signal?.aborted || (outcome.kind === 'refused' && outcome.reason === 'request')) return outcome
     if (outcome.kind === 'response' && !outcome.failure) {
       if (outcome.response.status === 200 && started === epoch) remember(call, outcome.response, started)
+      // If remember() cloned it, the caller's body is now a tee branch: keep it with what the first body was (src/deadline.ts).
+      rekey(outcome.response)
       return outcome
     }
     const request = describe(call)

@@ -152,9 +152,6 @@ class Race<R> {
   }
 }
 
-/** The winner's own controller, kept as long as its body can be read: the caller's abort still reaches it. */
-const kept = new WeakMap<object, AbortController>()
-
 /**
  * The hedge wrapper, innermost of the per-call wrappers: for a call whose method may be hedged, when
  * no attempt has response headers after the delay, one more attempt goes through the gates (up to
@@ -189,7 +186,7 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
     }
     const { result, attempt, controller } = await race(runner, delay, hedge.maxHedges, call.signal)
     if (result.kind !== 'response') return result
-    if (call.signal !== undefined) keepWith(result.response, controller, kept)
+    if (call.signal !== undefined) keepWith(result.response, controller)
     return attempt > 1 ? { ...result, hedged: true } : result
   }
 
