@@ -47,7 +47,7 @@ export function follow(signal: AbortSignal, controller: AbortController): () => 
  * Keyed on the body stream as well as the Response: a caller that keeps only its reader, a pipe or an
  * iterator drops the Response, but the stream lives as long as anything can read it (that reader, the
  * pipe, a tee branch, the transport still filling it). A second controller for one Response (a coalesced
- * caller's or the hedge winner's after the transport's) keeps the first alive in turn.
+ * caller's, after the transport's or the hedge winner's) keeps the first alive in turn.
  */
 export function keepWith(response: Response, controller: AbortController): void {
   const before = kept.get(response)
