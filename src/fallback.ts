@@ -268,8 +268,7 @@ function mayStore(request: FallbackRequest, response: Response, options: Normali
   const cacheControl = directives(response.headers.get('cache-control'))
   // no-store on either side forbids keeping the response (RFC 9111, 5.2.1.5 and 5.2.2.5).
   if (cacheControl.has('no-store') || directives(request.headers.get('cache-control')).has('no-store')) return false
-  const vary = response.headers.get('vary')
-  if (vary !== null && vary.split(',').some((name) => name.trim() === '*')) return false
+  if (/(^|,)\s*\*\s*(,|$)/.test(response.headers.get('vary') ?? '')) return false
   // A stream by nature (events, JSON lines or sequences, a replaced multipart) has no last good state to keep, and a
   // copy would hold the connection open after the caller cancels.
   if (STREAMING_TYPE.test(response.headers.get('content-type') ?? '')) return false
@@ -286,8 +285,7 @@ function mayStore(request: FallbackRequest, response: Response, options: Normali
 /** Cache-Control directives, lower-cased name → value ('' for valueless ones). */
 function directives(header: string | null): Map<string, string> {
   const found = new Map<string, string>()
-  if (header === null) return found
-  for (const part of header.split(',')) {
+  for (const part of (header ?? '').split(',')) {
     const [name, value = ''] = part.split('=', 2)
     const directive = name.trim().toLowerCase()
     if (directive !== '') found.set(directive, value.trim().replace(/^"|"$/g, ''))
@@ -309,9 +307,11 @@ function maxAgeOf(entry: StoredResponse, maxAge: number): number {
 function varyRecord(responseHeaders: Headers, requestHeaders: Headers): [string, string][] {
   const vary = responseHeaders.get('vary')
   if (vary === null) return []
-  const names = [...new Set(vary.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== ''))]
-  if (names.length === 0) return []
-  const record = names.filter((name) => !(isCredential(name) && requestHeaders.has(name))).map((name) => [name, requestHeaders.get(name)])
+  const record = vary
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '' && !(isCredential(name) && requestHeaders.has(name)))
+    .map((name) => [name, requestHeaders.get(name)])
   // URI-encoded JSON stays a valid header value whatever the request's header values hold.
   return [[VARY_HEADER, encodeURIComponent(JSON.stringify(record))]]
 }

@@ -41,11 +41,18 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
     await Promise.all([...lru].slice(0, count).map((key) => forget(cache, key)))
   }
 
-  return kit.degrading(() => open(cacheName, lru, kit), `cacheStore: Cache API "${cacheName}"`, maxEntries, {
+  // Rejects where the Cache API is missing (reading `caches` throws) or its open fails or hangs.
+  const open = async () => {
+    const cache = await kit.openWithin(caches.open(cacheName), `caches.open(${JSON.stringify(cacheName)})`)
+    await learnKeys(cache, lru)
+    return cache
+  }
+
+  return kit.degrading(open, `cacheStore: Cache API "${cacheName}"`, maxEntries, {
     async get(cache, key) {
       const response = await cache.match(toRequest(key))
       if (response === undefined) return undefined
-      const storedAt = Number(response.headers.get(STORED_AT) ?? Number.NaN)
+      const storedAt = Number(response.headers.get(STORED_AT) ?? NaN)
       const url = response.headers.get(URL_HEADER)
       // Without our metadata it was written by someone else, or damaged.
       if (!Number.isFinite(storedAt) || url === null) {
@@ -82,13 +89,6 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
     },
     evict: (cache) => dropOldest(cache, Math.ceil(lru.size / 2)),
   })
-}
-
-/** Rejects where the Cache API is missing (reading `caches` throws) or its open fails or hangs. */
-async function open(cacheName: string, lru: Set<string>, { openWithin }: StoreKit): Promise<Cache> {
-  const cache = await openWithin(caches.open(cacheName), `caches.open(${JSON.stringify(cacheName)})`)
-  await learnKeys(cache, lru)
-  return cache
 }
 
 /** Adds our keys in the cache to `lru`, oldest first: browsers list them so, and a new page starts with a usable LRU order. */

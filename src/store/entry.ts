@@ -12,17 +12,17 @@ const DROPPED_HEADERS = new Set(['set-cookie', 'set-cookie2', 'content-encoding'
 const INTERNAL_HEADERS = new Set([VARY_HEADER, CREDENTIAL_HEADER, 'x-resilient-source', 'age'])
 
 /**
- * Reads a body into one ArrayBuffer, giving up (and cancelling the stream) as soon as it passes `limit` bytes or, when
- * given, `ms` pass before its end. undefined when it was too large or too slow.
+ * Reads a body into one ArrayBuffer, giving up (and cancelling the stream) as soon as it passes `limit` bytes or `ms`
+ * pass before its end. undefined when it was too large or too slow.
  */
-export async function readBody(body: ReadableStream<Uint8Array> | null, limit: number, ms?: number): Promise<ArrayBuffer | undefined> {
+export async function readBody(body: ReadableStream<Uint8Array> | null, limit: number, ms: number): Promise<ArrayBuffer | undefined> {
   if (body === null) return new ArrayBuffer(0)
   const reader = body.getReader()
   // Not awaited: a tee branch's cancel settles only once the caller's branch is cancelled too.
   const drop = () => void reader.cancel().catch(() => {})
   let late = false
   // A copy is a tee branch: while it reads, the caller's cancel() cannot close the connection nor settle.
-  const timer = ms === undefined ? undefined : setTimeout(() => {
+  const timer = setTimeout(() => {
     late = true
     drop()
   }, ms)
@@ -52,8 +52,8 @@ export async function toStored(
   response: Response,
   storedAt: number,
   maxBodyBytes: number,
-  extraHeaders: [string, string][] = [],
-  ms?: number,
+  extraHeaders: [string, string][],
+  ms: number,
 ): Promise<StoredResponse | undefined> {
   const body = await readBody(response.body, maxBodyBytes, ms)
   if (body === undefined) return undefined

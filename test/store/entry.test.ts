@@ -16,7 +16,7 @@ function stream(chunks: number[], onCancel: () => void): ReadableStream<Uint8Arr
 
 describe('readBody', () => {
   it('joins the chunks of a body within the limit', async () => {
-    const body = await readBody(new Response('hello world').body, 100)
+    const body = await readBody(new Response('hello world').body, 100, 10_000)
     expect(text(body!)).toBe('hello world')
   })
 
@@ -26,7 +26,7 @@ describe('readBody', () => {
     const source = stream(chunks, () => {
       cancelled = true
     })
-    expect(await readBody(source, 100)).toBeUndefined()
+    expect(await readBody(source, 100, 10_000)).toBeUndefined()
     expect(cancelled).toBe(true)
   })
 
@@ -55,7 +55,7 @@ describe('readBody', () => {
   })
 
   it('a missing body is an empty one', async () => {
-    expect((await readBody(null, 10))!.byteLength).toBe(0)
+    expect((await readBody(null, 10, 10_000))!.byteLength).toBe(0)
   })
 })
 
@@ -66,7 +66,7 @@ describe('toStored / fromStored', () => {
       statusText: 'Fine',
       headers: { 'content-type': 'application/json', 'set-cookie': 'sid=1', 'content-encoding': 'gzip', 'x-custom': 'yes' },
     })
-    const stored = await toStored('https://a/x', response, 42, 1_000)
+    const stored = await toStored('https://a/x', response, 42, 1_000, [], 10_000)
     expect(stored).toMatchObject({ url: 'https://a/x', status: 200, statusText: 'Fine', storedAt: 42 })
     expect(stored!.headers).toEqual([
       ['content-type', 'application/json'],
@@ -81,7 +81,7 @@ describe('toStored / fromStored', () => {
   })
 
   it('is undefined for a body over the limit', async () => {
-    expect(await toStored('https://a/x', new Response('x'.repeat(11)), 0, 10)).toBeUndefined()
+    expect(await toStored('https://a/x', new Response('x'.repeat(11)), 0, 10, [], 10_000)).toBeUndefined()
   })
 
   it('serving twice does not detach or share the stored buffer', async () => {
