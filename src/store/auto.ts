@@ -17,14 +17,14 @@ export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackS
 function autoStore(): () => Promise<FallbackStore> {
   const hasCaches = present(() => globalThis.caches)
   const hasIdb = present(() => globalThis.indexedDB)
-  const cacheApi = hasCaches ? preload(() => import('./cache-api.js')) : undefined
+  const cacheApi = preload(() => import('./cache-api.js'), hasCaches)
   // A dynamic import keeps idb-keyval out of the core bundle; loaded now only where no Cache API comes first.
-  const indexedDb = hasIdb ? (hasCaches ? () => import('./indexeddb.js') : preload(() => import('./indexeddb.js'))) : undefined
-  const memory = inMemory(hasCaches || hasIdb ? () => import('./lru.js') : preload(() => import('./lru.js')))
+  const indexedDb = preload(() => import('./indexeddb.js'), hasIdb && !hasCaches)
+  const memory = inMemory(preload(() => import('./lru.js'), !hasCaches && !hasIdb))
   return async () => {
     // The stores without their option schemas (the defaults need no checking): a smaller chunk.
-    if (cacheApi !== undefined && (await cacheApiWorks())) return (await cacheApi()).cacheApiStore(STORE_KIT)
-    if (indexedDb !== undefined) return (await indexedDb()).indexedDbStore(STORE_KIT)
+    if (hasCaches && (await cacheApiWorks())) return (await cacheApi()).cacheApiStore(STORE_KIT)
+    if (hasIdb) return (await indexedDb()).indexedDbStore(STORE_KIT)
     return memory()
   }
 }
@@ -39,8 +39,9 @@ function present(read: () => unknown): boolean {
   }
 }
 
-/** Starts loading a chunk now; a load that failed is tried again when the chunk is needed. */
-function preload<T>(load: () => Promise<T>): () => Promise<T> {
+/** Starts loading a chunk now (unless `now` is false); a load that failed is tried again when the chunk is needed. */
+function preload<T>(load: () => Promise<T>, now = true): () => Promise<T> {
+  if (!now) return load
   const loading = load()
   loading.catch(() => {})
   return () => loading.catch(load)

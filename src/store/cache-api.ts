@@ -37,8 +37,9 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
     lru.delete(key)
     await cache.delete(toRequest(key))
   }
-  async function dropOldest(cache: Cache, count: number): Promise<void> {
-    await Promise.all([...lru].slice(0, count).map((key) => forget(cache, key)))
+  // Every key but the `keep` most recently used.
+  async function dropOldest(cache: Cache, keep: number): Promise<void> {
+    await Promise.all([...lru].reverse().slice(keep).map((key) => forget(cache, key)))
   }
 
   // Rejects where the Cache API is missing (reading `caches` throws) or its open fails or hangs.
@@ -79,15 +80,15 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
       }
       await cache.put(toRequest(key), new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers }))
       touch(key)
-      if (lru.size > maxEntries) await dropOldest(cache, lru.size - maxEntries)
+      await dropOldest(cache, maxEntries)
     },
     delete: forget,
     async clear(cache) {
       // Entry by entry, never caches.delete(): another tab's open Cache would go on serving the orphaned copies.
       await learnKeys(cache, lru)
-      await dropOldest(cache, lru.size)
+      await dropOldest(cache, 0)
     },
-    evict: (cache) => dropOldest(cache, Math.ceil(lru.size / 2)),
+    evict: (cache) => dropOldest(cache, lru.size >> 1),
   })
 }
 
