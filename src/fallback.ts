@@ -18,8 +18,8 @@ export interface NormalizedFallbackOptions {
   private: boolean
 }
 
+/** A GET call as the fallback sees it (the fallback stage passes only GETs). */
 export interface FallbackRequest {
-  method: string
   url: string
   /** The call's key, which its storeerror events carry as every other event of the call does; else the URL's origin. */
   key?: string
@@ -128,7 +128,6 @@ class LastKnownGood implements Fallback {
   }
 
   async recall(request: FallbackRequest, bound: RecallBound = {}): Promise<Found | undefined> {
-    if (request.method.toUpperCase() !== 'GET') return undefined
     const key = `GET ${withoutFragment(request.url)}`
     if (this.#orphans.has(key)) return undefined
     const { deadline, signal } = bound
@@ -259,10 +258,10 @@ async function putOnce(store: FallbackStore & Partial<Evictable>, key: string, e
   }
 }
 
-/** The storage rules, from headers alone: only 200 GETs, never no-store (request or response) or Vary: *, credentials only when private. */
+/** The storage rules, from headers alone: only 200s, never no-store (request or response) or Vary: *, credentials only when private. */
 function mayStore(request: FallbackRequest, response: Response, options: NormalizedFallbackOptions): boolean {
   // A redirected response is another resource's (an expired session sent to /login), never this URL's last good state.
-  if (response.status !== 200 || response.redirected || request.method.toUpperCase() !== 'GET') return false
+  if (response.status !== 200 || response.redirected) return false
   // fetch's own no-store cache mode says the same as the header: keep nothing.
   if (request.cache === 'no-store') return false
   const cacheControl = directives(response.headers.get('cache-control'))

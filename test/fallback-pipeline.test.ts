@@ -176,11 +176,16 @@ describe('the fallback stage', () => {
     expect(puts).toEqual([])
   })
 
-  it('only GET is stored or served', async () => {
-    const { rf, puts } = make(okThen(500))
-    await rf(URL_A, { method: 'POST', body: 'x' })
-    await vi.advanceTimersByTimeAsync(0)
-    expect(puts).toEqual([])
+  it.each(['POST', 'PUT', 'DELETE', 'HEAD', 'PATCH'])('only GET is stored or served: a %s is neither', async (method) => {
+    const fresh = make(okThen(500))
+    const ok = await fresh.rf(URL_A, { method })
+    expect(ok.status).toBe(200)
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(fresh.puts).toEqual([])
+    const { rf } = await primed(okThen(500))
+    const failed = await rf(URL_A, { method })
+    expect(failed.status).toBe(500)
+    expect(failed.headers.has('x-resilient-source')).toBe(false)
   })
 
   it('a user abort is never answered from the store', async () => {

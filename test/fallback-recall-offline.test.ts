@@ -15,7 +15,7 @@ async function storeFromEarlierSession(): Promise<FallbackStore> {
   const store = memoryStore()
   const earlier = createFallback({ store, maxAge: 86_400_000, maxBodyBytes: 5 * 1024 * 1024, private: true }, () => {})
   const work: Promise<unknown>[] = []
-  earlier.remember({ method: 'GET', url: URL_A, headers: new Headers({ authorization: AUTH }) }, Response.json({ me: 'alice' }), (p) => work.push(p))
+  earlier.remember({ url: URL_A, headers: new Headers({ authorization: AUTH }) }, Response.json({ me: 'alice' }), (p) => work.push(p))
   await Promise.all(work)
   return store
 }

@@ -102,5 +102,5 @@ function describe(call: Call): FallbackRequest {
     u.hash = ''
     url = u.href
   } catch {}
-  return { method: 'GET', url, key: call.key, headers: new Headers(call.init?.headers ?? request?.headers), cache: call.init?.cache ?? request?.cache }
+  return { url, key: call.key, headers: new Headers(call.init?.headers ?? request?.headers), cache: call.init?.cache ?? request?.cache }
 }

@@ -167,7 +167,7 @@ describe('under a real storage quota (1 MB, set through the DevTools protocol)',
         // Random bytes, so no layer can compress them below the quota.
         const body = new Uint8Array(200 * 1024)
         for (let at = 0; at < body.length; at += 65_536) crypto.getRandomValues(body.subarray(at, at + 65_536))
-        const request = { method: 'GET', url: `${location.origin}/big/${i}`, headers: new Headers() }
+        const request = { url: `${location.origin}/big/${i}`, headers: new Headers() }
         const waits: Promise<unknown>[] = []
         fallback.remember(request, new Response(body), (p) => waits.push(p))
         await Promise.all(waits)
@@ -227,7 +227,7 @@ describe('damaged IndexedDB entries in Chromium', () => {
       const fallback = window.rf.createFallback({ store: window.rf.idbStore({ dbName: 'e2e-damaged' }), maxAge: 60_000, maxBodyBytes: 1_000, private: false }, (_type, detail) =>
         reported.push(String((detail.error as Error).message)),
       )
-      const request = { method: 'GET', url: `${location.origin}/damaged`, headers: new Headers() }
+      const request = { url: `${location.origin}/damaged`, headers: new Headers() }
       const first = await fallback.recall(request)
       const second = await fallback.recall(request)
       return { first: first === undefined, second: second === undefined, reported, left: await window.rf.idbKeys('e2e-damaged') }

@@ -111,7 +111,7 @@ describe('idbStore', () => {
     await rawSet(key, { ...damaged, storedAt: Date.now() }, raw(dbName))
     const errors: { key: string; error: unknown }[] = []
     const fallback = createFallback({ store: idbStore({ dbName }), maxAge: 60_000, maxBodyBytes: 1_000, private: false }, (_type, detail) => errors.push(detail))
-    const request = { method: 'GET', url: 'https://a/damaged', headers: new Headers() }
+    const request = { url: 'https://a/damaged', headers: new Headers() }
     expect(await fallback.recall(request)).toBeUndefined()
     expect(errors).toEqual([{ key: 'https://a', error: expect.objectContaining({ message: `idbStore: corrupt entry for ${key} deleted` }) }])
     expect(await rawGet(key, raw(dbName))).toBeUndefined()
@@ -156,7 +156,7 @@ describe('idbStore', () => {
       throw new DOMException('full', 'QuotaExceededError')
     })
     const work: Promise<unknown>[] = []
-    const request = { method: 'GET', url: 'https://a/new', headers: new Headers() }
+    const request = { url: 'https://a/new', headers: new Headers() }
     fallback.remember(request, new Response('fresh'), (p) => work.push(p))
     await Promise.all(work)
     expect(errors).toEqual([])
@@ -169,7 +169,7 @@ describe('idbStore', () => {
     vi.stubGlobal('indexedDB', undefined)
     const errors: { key: string; error: unknown }[] = []
     const fallback = createFallback({ store: idbStore({ dbName: freshName() }), maxAge: 60_000, maxBodyBytes: 1_000, private: false }, (_type, detail) => errors.push(detail))
-    const request = { method: 'GET', url: 'https://a/x', headers: new Headers() }
+    const request = { url: 'https://a/x', headers: new Headers() }
     expect(await fallback.recall(request)).toBeUndefined()
     expect(errors).toEqual([{ key: 'https://a', error: expect.objectContaining({ message: expect.stringMatching(/unavailable/) }) }])
     const work: Promise<unknown>[] = []

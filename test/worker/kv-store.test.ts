@@ -141,7 +141,7 @@ describe('kvStore', () => {
     }
     const errors: unknown[] = []
     const fallback = createFallback({ store: kvStore(broken), maxAge: 60_000, maxBodyBytes: 1_000, private: false }, (_type, detail) => errors.push(detail.error))
-    const request = { method: 'GET', url: 'https://api.example.com/x', headers: new Headers() }
+    const request = { url: 'https://api.example.com/x', headers: new Headers() }
     const waits: Promise<unknown>[] = []
     fallback.remember(request, Response.json({ ok: true }), (p) => waits.push(p))
     await Promise.all(waits)

@@ -11,7 +11,7 @@ import { context, fakeUpstream, get } from './helpers.js'
 
 const KV = env.LAST_KNOWN_GOOD as KvNamespaceLike
 const URL_ME = 'https://api.example.com/me'
-const me = (headers: HeadersInit = {}): FallbackRequest => ({ method: 'GET', url: URL_ME, headers: new Headers(headers) })
+const me = (headers: HeadersInit = {}): FallbackRequest => ({ url: URL_ME, headers: new Headers(headers) })
 
 /** A private fallback over `store`, and remember() that waits for the copy to land. */
 function privateFallback(store: FallbackStore) {
