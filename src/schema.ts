@@ -86,12 +86,12 @@ export const func = /* @__PURE__ */ is((value) => typeof value === 'function', '
 /** The value as given, unchecked (checked where it is used). */
 export const anything = <T = unknown>(value: unknown): T => value as T
 
-/** One of a few literal values. */
-export function oneOf<const T extends readonly string[]>(values: T): Check<T[number]> {
+/** One of a few (at least two) literal values. */
+export function oneOf<const T extends readonly [string, string, ...string[]]>(values: T): Check<T[number]> {
   return is(
     (value) => values.includes(value as string),
     // 'a', 'b' or 'c'
-    `'${values.join("', '")}'`.replace(/, (?=[^,]*$)/, ' or '),
+    `'${values.slice(0, -1).join("', '")}' or '${values.at(-1)}'`,
     true,
   )
 }

@@ -158,7 +158,8 @@ export class Breaker implements BreakerControl {
     const counts = this.#window.counts(t)
     const calls = counts[CALLS]!
     const failures = counts[FAILURES]!
-    return { key: this.key, state: this.#state, calls, failures, slowCalls: counts[SLOW]!, failureRate: calls === 0 ? 0 : failures / calls, rejected: this.#rejected, transitions: this.#transitions, ...this.#times('nextProbeAt') }
+    // With no calls 0 / 0 is NaN: the rate is 0.
+    return { key: this.key, state: this.#state, calls, failures, slowCalls: counts[SLOW]!, failureRate: failures / calls || 0, rejected: this.#rejected, transitions: this.#transitions, ...this.#times('nextProbeAt') }
   }
 
   /** The state as a share publishes it. */

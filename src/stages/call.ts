@@ -50,7 +50,7 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
   if ((signal !== undefined && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function')) || request?.bodyUsed) {
     // Building the request throws the TypeError fetch itself would reject with (its message, in this runtime); else ours.
     new Request(input, init)
-    throw new TypeError('fetch refuses this request: init.signal must be an AbortSignal and a Request body unused')
+    throw new TypeError('init.signal must be an AbortSignal, a Request body unused')
   }
   if (signal?.aborted) throw signal.reason
   return {
