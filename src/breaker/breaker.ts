@@ -128,7 +128,7 @@ export class Breaker implements BreakerControl {
   }
 
   open(ms?: number): void {
-    if (ms !== undefined && !(ms > 0)) fail(`breaker(${JSON.stringify(this.key)}).open(ms): ms`, 'a positive number', ms)
+    if (ms !== undefined && !(ms > 0)) fail('breaker.open(ms)', 'a positive number', ms)
     const t = now()
     this.#openAt(t, ms === undefined ? Infinity : t + ms, 'forced-open')
   }
