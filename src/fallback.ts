@@ -20,6 +20,7 @@ export interface NormalizedFallbackOptions {
 
 /** A GET call as the fallback sees it (the fallback stage passes only GETs). */
 export interface FallbackRequest {
+  /** Without its fragment: the store's key is `GET ${url}`. */
   url: string
   /** The call's key, which its storeerror events carry as every other event of the call does; else the URL's origin. */
   key?: string
@@ -113,7 +114,7 @@ class LastKnownGood implements Fallback {
     try {
       const started = this.#generation
       if (!mayStore(request, response, this.#options)) return
-      const url = withoutFragment(request.url)
+      const url = request.url
       const key = `GET ${url}`
       const t = receivedAt ?? this.#now()
       if (!this.#due(key, t)) return
@@ -128,7 +129,7 @@ class LastKnownGood implements Fallback {
   }
 
   async recall(request: FallbackRequest, bound: RecallBound = {}): Promise<Found | undefined> {
-    const key = `GET ${withoutFragment(request.url)}`
+    const key = `GET ${request.url}`
     if (this.#orphans.has(key)) return undefined
     const { deadline, signal } = bound
     // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
@@ -319,8 +320,4 @@ function varyMatches(entry: StoredResponse, requestHeaders: Headers): boolean {
   const recorded = storedHeader(entry, VARY_HEADER)
   // isStoredResponse has already refused an entry whose record is damaged.
   return recorded === null || varyRecordOf(recorded)!.every(([name, value]) => requestHeaders.get(name) === value)
-}
-
-function withoutFragment(url: string): string {
-  return url.split('#', 1)[0]!
 }

@@ -176,6 +176,15 @@ describe('the fallback stage', () => {
     expect(puts).toEqual([])
   })
 
+  it('the store key ignores the fragment but not the query', async () => {
+    const { rf, puts } = make(okThen(500))
+    expect((await rf(`${URL_A}#top`)).status).toBe(200)
+    await vi.waitFor(() => expect(puts).toEqual([`GET ${URL_A}`]))
+    expect((await rf(`${URL_A}#bottom`)).headers.get('x-resilient-source')).toBe('fallback')
+    const other = await rf(URL_A.replace('x=1', 'x=2'))
+    expect([other.status, other.headers.has('x-resilient-source')]).toEqual([500, false])
+  })
+
   it.each(['POST', 'PUT', 'DELETE', 'HEAD', 'PATCH'])('only GET is stored or served: a %s is neither', async (method) => {
     const fresh = make(okThen(500))
     const ok = await fresh.rf(URL_A, { method })

@@ -122,13 +122,6 @@ describe('what is stored', () => {
     expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ items: [1, 2, 3] })
   })
 
-  it('the store key ignores the fragment but not the query', async () => {
-    const t = setup()
-    await t.remember(request('https://api.example.com/items?page=1#top'), json({ page: 1 }))
-    expect(t.put.mock.calls[0][0]).toBe('GET https://api.example.com/items?page=1')
-    expect(await t.fallback.recall(request('https://api.example.com/items?page=1#bottom'))).toBeDefined()
-    expect(await t.fallback.recall(request('https://api.example.com/items?page=2'))).toBeUndefined()
-  })
 })
 
 describe('private responses and credentialed requests', () => {

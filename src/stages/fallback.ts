@@ -96,11 +96,10 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
 /** What the store sees of a call: a GET of the URL resolved as fetch resolves it, without its fragment (the key). */
 function describe(call: Call): FallbackRequest {
   const request = isRequest(call.input) ? call.input : undefined
-  let url = call.url
+  // Without the fragment first, so that a URL this cannot resolve (no base here) still drops it.
+  let url = call.url.split('#', 1)[0]!
   try {
-    const u = new URL(url, baseUrl())
-    u.hash = ''
-    url = u.href
+    url = new URL(url, baseUrl()).href
   } catch {}
   return { url, key: call.key, headers: new Headers(call.init?.headers ?? request?.headers), cache: call.init?.cache ?? request?.cache }
 }
