@@ -245,8 +245,8 @@ class LastKnownGood implements Fallback {
   }
 }
 
-/** `store.get("GET https://...")`, or `store.clear()` with no key. */
-const settleMessage = (method: string, ms: number, key?: string) => `fallback store: store.${method}(${JSON.stringify(key) ?? ''}) did not settle within ${ms} ms`
+/** `fallback store.get("GET https://...") did not finish within 1000 ms`, or `store.clear()` with no key. */
+const settleMessage = (method: string, ms: number, key?: string) => `fallback store.${method}(${JSON.stringify(key) ?? ''}) did not finish within ${ms} ms`
 
 async function putOnce(store: FallbackStore & Partial<Evictable>, key: string, entry: StoredResponse): Promise<void> {
   try {

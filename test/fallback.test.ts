@@ -485,7 +485,7 @@ describe('a store that never settles never hangs a call', () => {
     expect(recall.done).toBe(false)
     await vi.advanceTimersByTimeAsync(1)
     expect(recall).toEqual({ done: true, value: undefined })
-    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: new Error(`fallback store: store.get("GET ${URL_A}") did not settle within 1000 ms`) }])
+    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: new Error(`fallback store.get("GET ${URL_A}") did not finish within 1000 ms`) }])
   })
 
   it("a read ends at the call's total deadline when that comes first", async () => {
@@ -528,7 +528,7 @@ describe('a store that never settles never hangs a call', () => {
     expect(settled.done).toBe(false)
     await vi.advanceTimersByTimeAsync(1)
     expect(settled.done).toBe(true)
-    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: new Error(`fallback store: store.put("GET ${URL_A}") did not settle within 10000 ms`) }])
+    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: new Error(`fallback store.put("GET ${URL_A}") did not finish within 10000 ms`) }])
   })
 
   it("a store's clear() that never settles rejects rf.clear() after 10 s instead of hanging it", async () => {
@@ -537,7 +537,7 @@ describe('a store that never settles never hangs a call', () => {
     const t = setup({}, store)
     const cleared = t.fallback.clear().catch((error: unknown) => error)
     await vi.advanceTimersByTimeAsync(10_000)
-    expect(await cleared).toEqual(new Error('fallback store: store.clear() did not settle within 10000 ms'))
+    expect(await cleared).toEqual(new Error('fallback store.clear() did not finish within 10000 ms'))
   })
 })
 
