@@ -26,8 +26,8 @@ export interface Innermost {
 export interface Chain {
   /** Every stage outer to inner; a key's `states` follow this order. */
   readonly stages: readonly Stage[]
-  /** The names outer to inner, ending with the attempt deadline and the transport. */
-  readonly order: readonly string[]
+  /** The attempt deadline and the transport, inside every stage. */
+  readonly innermost: Innermost
   /** Runs a call through every stage; never rejects. */
   run(call: Call): Promise<Outcome>
   /** A gate's refusal given at once, before the call goes async; undefined when a wrapper may answer refusals. */
@@ -167,11 +167,16 @@ export function compose(given: readonly (AnyStage | undefined)[], innermost: Inn
   }
   return {
     stages,
-    order: [...stages.map((stage) => stage.name), ...innermost.names],
+    innermost,
     run,
     refusal(call, t) {
       for (const wrapper of answering) if (wrapper.answersRefusals!(call)) return undefined
       return refuses(call, t)
     },
   }
+}
+
+/** The chain's names outer to inner, ending with the attempt deadline and the transport: for tests and debugging (a bundle drops it). */
+export function orderOf(chain: Chain): string[] {
+  return [...chain.stages.map((stage) => stage.name), ...chain.innermost.names]
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { buildChain } from '../../src/fetch.js'
+import { orderOf } from '../../src/stages/pipeline.js'
 import { normalizeOptions } from '../../src/options.js'
 import { testRuntime } from './helpers.js'
 
@@ -15,20 +16,20 @@ describe('the chain', () => {
     const documented = line.split('→').map((name) => name.trim())
     expect(documented).toEqual(['fallback', 'total deadline', 'retry', 'bulkhead', 'breaker', 'attempt deadline', 'transport'])
     const { chain } = buildChain(normalizeOptions({}), testRuntime().runtime)
-    expect(policies(chain.order)).toEqual(documented)
+    expect(policies(orderOf(chain))).toEqual(documented)
     // The latency gate only measures (it admits every attempt): innermost of the gates, it sees each attempt's time to headers.
-    expect(chain.order.slice(-3)).toEqual(['latency', 'attempt deadline', 'transport'])
+    expect(orderOf(chain).slice(-3)).toEqual(['latency', 'attempt deadline', 'transport'])
   })
 
   it('adds the stages that are off by default where they belong, only when on', () => {
     const { chain } = buildChain(normalizeOptions({ coalesce: true, hedge: {}, throttle: {} }), testRuntime().runtime)
-    expect(policies(chain.order)).toEqual(['coalesce', 'fallback', 'total deadline', 'retry', 'hedge', 'throttle', 'bulkhead', 'breaker', 'attempt deadline', 'transport'])
+    expect(policies(orderOf(chain))).toEqual(['coalesce', 'fallback', 'total deadline', 'retry', 'hedge', 'throttle', 'bulkhead', 'breaker', 'attempt deadline', 'transport'])
     // The hedge reads a key's latency summary as the key's last state: the latency gate stays the last stage.
-    expect(chain.order.slice(-3)).toEqual(['latency', 'attempt deadline', 'transport'])
+    expect(orderOf(chain).slice(-3)).toEqual(['latency', 'attempt deadline', 'transport'])
   })
 
   it('leaves out what is off: it costs nothing', () => {
     const { chain } = buildChain(normalizeOptions({ fallback: false, breaker: false, bulkhead: false }), testRuntime().runtime)
-    expect(policies(chain.order)).toEqual(['total deadline', 'retry', 'attempt deadline', 'transport'])
+    expect(policies(orderOf(chain))).toEqual(['total deadline', 'retry', 'attempt deadline', 'transport'])
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { BulkheadRejectedError, TimeoutError } from '../../src/errors.js'
-import { compose, type AnyStage } from '../../src/stages/pipeline.js'
+import { compose, orderOf, type AnyStage } from '../../src/stages/pipeline.js'
 import { Keys } from '../../src/stages/keys.js'
 import { aborted, refusal, type Attempt, type Gate, type Outcome, type Refusal, type Wrapper } from '../../src/stages/types.js'
 import { fakeClock, ok, testCall } from './helpers.js'
@@ -47,7 +47,7 @@ describe('compose', () => {
   it('lists the stages outer to inner, then the attempt deadline and the transport', () => {
     const log: string[] = []
     const { chain } = build([loggingWrapper('fallback', log), loggingWrapper('retry', log), loggingGate('bulkhead', log), loggingGate('breaker', log)], log)
-    expect(chain.order).toEqual(['fallback', 'retry', 'bulkhead', 'breaker', 'attempt deadline', 'transport'])
+    expect(orderOf(chain)).toEqual(['fallback', 'retry', 'bulkhead', 'breaker', 'attempt deadline', 'transport'])
   })
 
   it('wrappers nest outer to inner around the gates; gates admit in order and settle inner first with the outcome', async () => {
