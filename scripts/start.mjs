@@ -131,6 +131,27 @@ function inUse(port) {
 
 process.on('SIGINT', () => stop('SIGINT'))
 process.on('SIGTERM', () => stop('SIGTERM'))
+// A closed terminal sends SIGHUP to this process, not to wrangler (its own session): stop it too. (Node resets
+// SIGHUP to its default at startup, so under nohup too this process would otherwise die alone.)
+process.on('SIGHUP', () => stop('SIGTERM'))
+// npm passes a SIGTERM to the shell that runs this script, which exits and leaves this process (and the proxy)
+// running: when that shell goes, stop.
+if (process.env.npm_lifecycle_event !== undefined) {
+  const parent = process.ppid
+  setInterval(() => {
+    if (process.ppid !== parent) stop('SIGTERM')
+  }, 500).unref()
+}
+// Whatever else ends this process (an uncaught error), wrangler and its workerd go with it.
+process.on('exit', () => {
+  if (wrangler.exitCode === null) {
+    try {
+      process.kill(-wrangler.pid, 'SIGTERM')
+    } catch {
+      // Already gone.
+    }
+  }
+})
 wrangler.on('exit', (code) => {
   if (stopping) return
   console.error(`start: wrangler dev exited with ${code}`)
