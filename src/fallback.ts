@@ -75,20 +75,11 @@ export interface StageFallback extends Fallback {
 
 /** The Fallback over `options.store`, its storeerror events and clock the runtime's. */
 export function stageFallback(options: NormalizedFallbackOptions, { events, now }: Pick<Runtime, 'events' | 'now'>): StageFallback {
-  const fallback = new LastKnownGood(options, events, now) as LastKnownGood & StageFallback
-  fallback.answer = async (call, request) => {
-    // Bounded by the call's deadline and abort (the call is the bound): a hung store never hangs the call.
-    const found = await fallback.recall(request, call)
-    if (found === undefined || call.signal?.aborted) return undefined
-    events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((now() - found.storedAt) / 1000)) })
-    // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
-    return { kind: 'response', ...found, failure: true, duration: 0 }
-  }
-  return fallback
+  return new LastKnownGood(options, events, now)
 }
 
 /** The Fallback over one store: the refresh throttle, writes in flight, and the clear() generation. */
-class LastKnownGood implements Fallback {
+class LastKnownGood implements StageFallback {
   #store: FallbackStore
   // Bumped by clear(): copies of calls started, or writes begun, before it never outlive it.
   #generation = 0
@@ -126,6 +117,15 @@ class LastKnownGood implements Fallback {
     } catch (error) {
       this.#fail(request, error)
     }
+  }
+
+  async answer(call: Call, request: FallbackRequest): Promise<Outcome | undefined> {
+    // Bounded by the call's deadline and abort (the call is the bound): a hung store never hangs the call.
+    const found = await this.recall(request, call)
+    if (found === undefined || call.signal?.aborted) return undefined
+    this.#events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((this.#now() - found.storedAt) / 1000)) })
+    // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
+    return { kind: 'response', ...found, failure: true, duration: 0 }
   }
 
   async recall(request: FallbackRequest, bound: RecallBound = {}): Promise<Found | undefined> {
