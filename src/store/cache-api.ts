@@ -42,10 +42,19 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
     await Promise.all([...lru].reverse().slice(keep).map((key) => forget(cache, key)))
   }
 
+  /** Adds our keys in the cache to `lru`, oldest first: browsers list them so, and a new page starts with a usable LRU order. */
+  async function learnKeys(cache: Cache): Promise<void> {
+    try {
+      for (const request of await cache.keys()) if (request.url.startsWith(KEY_PREFIX)) lru.add(decodeURIComponent(request.url.slice(KEY_PREFIX.length)))
+    } catch {
+      // keys() is not implemented everywhere (workerd): there only the keys we wrote count.
+    }
+  }
+
   // Rejects where the Cache API is missing (reading `caches` throws) or its open fails or hangs.
   const open = async () => {
     const cache = await kit.openWithin(caches.open(cacheName), `caches.open(${JSON.stringify(cacheName)})`)
-    await learnKeys(cache, lru)
+    await learnKeys(cache)
     return cache
   }
 
@@ -61,15 +70,8 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
         await forget(cache, key)
         throw new TypeError(`cacheStore: corrupt entry for ${key} deleted`)
       }
-      const headers: [string, string][] = []
-      response.headers.forEach((value, name) => {
-        // Only the names we moved aside come back: an origin's own x-resilient-original-set-cookie (or -x-resilient-vary) is dropped.
-        const moved = name.startsWith(ORIGINAL_PREFIX) && name.slice(ORIGINAL_PREFIX.length)
-        if (moved === false ? !NOT_STORED.has(name) : MOVED.includes(moved)) headers.push([moved || name, value])
-      })
-      const entry = { url: decodeURIComponent(url), status: response.status, statusText: response.statusText, headers, body: await response.arrayBuffer(), storedAt }
       touch(key)
-      return entry
+      return { url: decodeURIComponent(url), status: response.status, statusText: response.statusText, headers: originHeaders(response.headers), body: await response.arrayBuffer(), storedAt }
     },
     async put(cache, key, entry) {
       const headers = new Headers({ 'cache-control': CACHE_CONTROL, [STORED_AT]: String(entry.storedAt), [URL_HEADER]: encodeURIComponent(entry.url) })
@@ -85,22 +87,25 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
     delete: forget,
     async clear(cache) {
       // Entry by entry, never caches.delete(): another tab's open Cache would go on serving the orphaned copies.
-      await learnKeys(cache, lru)
+      await learnKeys(cache)
       await dropOldest(cache, 0)
     },
     evict: (cache) => dropOldest(cache, lru.size >> 1),
   })
 }
 
-/** Adds our keys in the cache to `lru`, oldest first: browsers list them so, and a new page starts with a usable LRU order. */
-async function learnKeys(cache: Cache, lru: Set<string>): Promise<void> {
-  try {
-    for (const request of await cache.keys()) if (request.url.startsWith(KEY_PREFIX)) lru.add(decodeURIComponent(request.url.slice(KEY_PREFIX.length)))
-  } catch {
-    // keys() is not implemented everywhere (workerd): there only the keys we wrote count.
-  }
-}
 
 function toRequest(key: string): Request {
   return new Request(KEY_PREFIX + encodeURIComponent(key))
+}
+
+/** The origin's headers of a cached copy: ours left out, those we moved aside back under their names. */
+function originHeaders(cached: Headers): [string, string][] {
+  const headers: [string, string][] = []
+  cached.forEach((value, name) => {
+    // Only the names we moved aside come back: an origin's own x-resilient-original-set-cookie (or -x-resilient-vary) is dropped.
+    const moved = name.startsWith(ORIGINAL_PREFIX) && name.slice(ORIGINAL_PREFIX.length)
+    if (moved === false ? !NOT_STORED.has(name) : MOVED.includes(moved)) headers.push([moved || name, value])
+  })
+  return headers
 }
