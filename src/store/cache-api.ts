@@ -35,7 +35,7 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
   // Out of the LRU and out of the cache: a delete, a corrupt entry, an eviction.
   async function forget(cache: Cache, key: string): Promise<void> {
     lru.delete(key)
-    await cache.delete(toRequest(key))
+    await cache.delete(toUrl(key))
   }
   // Every key but the `keep` most recently used.
   async function dropOldest(cache: Cache, keep: number): Promise<void> {
@@ -60,7 +60,7 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
 
   return kit.degrading(open, `cacheStore: Cache API "${cacheName}"`, maxEntries, {
     async get(cache, key) {
-      const response = await cache.match(toRequest(key))
+      const response = await cache.match(toUrl(key))
       if (response === undefined) return undefined
       const storedAt = Number(response.headers.get(STORED_AT) ?? NaN)
       const url = response.headers.get(URL_HEADER)
@@ -80,7 +80,7 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
         if (MOVED.includes(lower)) headers.append(ORIGINAL_PREFIX + lower, value)
         else if (!NOT_STORED.has(lower)) headers.append(lower, value)
       }
-      await cache.put(toRequest(key), new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers }))
+      await cache.put(toUrl(key), new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers }))
       touch(key)
       await dropOldest(cache, maxEntries)
     },
@@ -95,9 +95,8 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
 }
 
 
-function toRequest(key: string): Request {
-  return new Request(KEY_PREFIX + encodeURIComponent(key))
-}
+/** A key's cache URL (the Cache API takes it as a GET Request). */
+const toUrl = (key: string) => KEY_PREFIX + encodeURIComponent(key)
 
 /** The origin's headers of a cached copy: ours left out, those we moved aside back under their names. */
 function originHeaders(cached: Headers): [string, string][] {
