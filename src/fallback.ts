@@ -37,7 +37,7 @@ export interface RecallBound {
 }
 
 export interface Fallback {
-  /** Synchronous and cheap: decides from the request and response headers whether the response may be stored;
+  /** For a 200 (the stage passes no other). Synchronous and cheap: decides from the request and response headers whether the response may be stored;
    *  if so clones it and stores it in the background (through waitUntil when given). Never throws, never awaits,
    *  never delays the caller or the body the caller reads. `receivedAt`: when the response came (default: now).
    *  Whether its call started before a clear() is the stage's to check: it calls this only for calls that did not. */
@@ -259,10 +259,10 @@ async function putOnce(store: FallbackStore & Partial<Evictable>, key: string, e
   }
 }
 
-/** The storage rules, from headers alone: only 200s, never no-store (request or response) or Vary: *, credentials only when private. */
+/** The storage rules, from headers alone (the stage passes only 200s): never no-store (request or response) or Vary: *, credentials only when private. */
 function mayStore(request: FallbackRequest, response: Response, options: NormalizedFallbackOptions): boolean {
   // A redirected response is another resource's (an expired session sent to /login), never this URL's last good state.
-  if (response.status !== 200 || response.redirected) return false
+  if (response.redirected) return false
   // fetch's own no-store cache mode says the same as the header: keep nothing.
   if (request.cache === 'no-store') return false
   const cacheControl = directives(response.headers.get('cache-control'))
