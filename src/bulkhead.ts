@@ -2,13 +2,17 @@ import type { BulkheadSnapshot } from './types.js'
 import type { NormalizedBulkhead } from './options.js'
 import { BulkheadRejectedError, TimeoutError } from './errors.js'
 import type { Priority } from './priority.js'
+import { aborted, refusal, type Aborted, type Refusal } from './stages/types.js'
+
+/** How a wait for a permit ends: with the permit (true), refused (queue full, queueTimeout, the total deadline), or aborted. */
+export type Permit = true | Refusal | Aborted
 
 /**
- * A queued attempt. Called with nothing, it is admitted; with `error`, it is rejected with what
- * `error` returns, built once it has left (so a rejection counts the queue without it). Either way it
- * leaves its queue first, its timer and abort listener gone.
+ * A queued attempt. Called with nothing, it is admitted; with `denial`, it ends with what `denial`
+ * returns, built once it has left (so a refusal counts the queue without it). Either way it leaves
+ * its queue first, its timer and abort listener gone.
  */
-type Waiter = (error?: () => unknown) => void
+type Waiter = (denial?: () => Refusal | Aborted) => void
 
 /**
  * At most `maxConcurrent` attempts in flight for one key, a queue behind them served high before normal
@@ -41,25 +45,26 @@ export class Bulkhead {
   /**
    * Waits for a permit, at most `queueTimeout` and at most `totalLeft` ms (then the call's total
    * deadline is what passed). When the queue is full, an arrival of higher priority than some waiter
-   * takes the place of the newest waiter of the lowest priority, which is rejected; else it is rejected.
+   * takes the place of the newest waiter of the lowest priority, which is refused; else it is refused.
+   * Never rejects: it resolves with the permit, or the refusal or abort that ended the wait.
    */
-  acquire(signal: AbortSignal | undefined, totalLeft: number, total: number, priority: Priority): Promise<void> {
+  acquire(signal: AbortSignal | undefined, totalLeft: number, total: number, priority: Priority): Promise<Permit> {
     const { maxQueue, queueTimeout } = this.#options
     // An abort before the attempt queued fires no event: heard now, or never.
-    if (signal?.aborted) return Promise.reject(signal.reason)
-    if (this.queued >= maxQueue && !this.#evictBelow(priority)) return Promise.reject(this.#rejection())
-    return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return Promise.resolve(aborted(signal.reason))
+    if (this.queued >= maxQueue && !this.#evictBelow(priority)) return Promise.resolve(this.#rejection())
+    return new Promise<Permit>((resolve) => {
       const queue = this.#queues[priority]
       const totalFirst = totalLeft < queueTimeout
-      const waiter: Waiter = (error) => {
+      const waiter: Waiter = (denial) => {
         if (queue.delete(waiter)) this.queued--
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
-        if (error) reject(error())
-        else resolve()
+        resolve(denial ? denial() : true)
       }
-      const timer = setTimeout(() => waiter(() => (totalFirst ? new TimeoutError(total, 'total') : this.#rejection())), totalFirst ? totalLeft : queueTimeout)
-      const onAbort = () => waiter(() => signal!.reason)
+      // The call's total deadline passing first is a timeout (the pipeline reports it), not the bulkhead's refusal.
+      const timer = setTimeout(() => waiter(() => (totalFirst ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection())), totalFirst ? totalLeft : queueTimeout)
+      const onAbort = () => waiter(() => aborted(signal!.reason))
       signal?.addEventListener('abort', onAbort, { once: true })
       queue.add(waiter)
       this.queued++
@@ -90,8 +95,8 @@ export class Bulkhead {
   }
 
   /** Counts a refusal and describes the bulkhead as it is now. */
-  #rejection(): BulkheadRejectedError {
+  #rejection(): Refusal {
     this.rejected++
-    return new BulkheadRejectedError(this.key, this.active, this.queued)
+    return refusal('bulkhead', new BulkheadRejectedError(this.key, this.active, this.queued))
   }
 }

@@ -18,13 +18,12 @@ function full(maxConcurrent: number, maxQueue: number) {
   const served: string[] = []
   const rejected: string[] = []
   const wait = (name: string, priority: Priority, signal?: AbortSignal) =>
-    bulkhead.acquire(signal, Infinity, 0, priority).then(
-      () => void served.push(name),
-      (error: unknown) => {
-        expect(error).toBeInstanceOf(BulkheadRejectedError)
-        rejected.push(name)
-      },
-    )
+    bulkhead.acquire(signal, Infinity, 0, priority).then((permit) => {
+      if (permit === true) return void served.push(name)
+      expect(permit).toMatchObject({ kind: 'refused', reason: 'bulkhead' })
+      expect((permit as { error: unknown }).error).toBeInstanceOf(BulkheadRejectedError)
+      rejected.push(name)
+    })
   return { bulkhead, served, rejected, wait }
 }
 
@@ -83,10 +82,10 @@ describe('priority in the bulkhead queue', () => {
   it('a waiter that leaves (abort, queueTimeout) frees its place in its own priority', async () => {
     const { bulkhead, served, wait } = full(1, 5)
     const controller = new AbortController()
-    const aborted = bulkhead.acquire(controller.signal, Infinity, 0, HIGH).catch((e) => e)
+    const aborted = bulkhead.acquire(controller.signal, Infinity, 0, HIGH)
     const rest = [wait('low', LOW), wait('high2', HIGH)]
     controller.abort('bye')
-    expect(await aborted).toBe('bye')
+    expect(await aborted).toEqual({ kind: 'aborted', reason: 'bye' })
     expect(bulkhead.queued).toBe(2)
     bulkhead.release()
     await flush()

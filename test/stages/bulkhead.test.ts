@@ -43,7 +43,7 @@ describe('bulkhead stage', () => {
   })
 
   it('the wait ends at the total deadline (a deadline refusal) or on abort (the reason)', async () => {
-    const { stage, bulkhead } = setup({ maxConcurrent: 1, maxQueue: 5, queueTimeout: 5_000 })
+    const { stage, bulkhead, seen } = setup({ maxConcurrent: 1, maxQueue: 5, queueTimeout: 5_000 })
     stage.admit(bulkhead, attempt(), Date.now())
     const timeout = normalizeTimeout({ attempt: false, total: 300 })
     const cut = stage.admit(bulkhead, attempt({ timeout, deadline: Date.now() + 300 }), Date.now()) as Promise<unknown>
@@ -58,6 +58,8 @@ describe('bulkhead stage', () => {
     expect(refused.error).toMatchObject({ scope: 'total', timeout: 300 })
     expect(bulkhead.queued).toBe(0)
     expect(bulkhead.active).toBe(1)
+    // Neither is the bulkhead's refusal: no reject event.
+    expect(seen).toEqual([])
   })
 
   it('reports its snapshot', () => {
