@@ -19,6 +19,9 @@ interface StateChangeMessage {
   at: number
 }
 
+/** The query parameter /events takes the proxy's METRICS_TOKEN in (src/worker/proxy.ts). */
+const EVENTS_TOKEN_PARAM = 'token'
+
 /** The proxy sends a snapshot every second; this long without one means the figures are old. */
 export const STALE_AFTER = 5_000
 
@@ -102,6 +105,7 @@ export class WorkerView {
       if (!opened) {
         // Never connected: nothing on screen came from this URL, so there is nothing to call stale.
         this.setStatus('error', `could not connect to ${href}` + (closed ? ': it did not answer with an event stream' : '; trying again…'))
+        if (closed) void this.explain(source, href)
         return
       }
       opened = false
@@ -125,6 +129,32 @@ export class WorkerView {
       this.grid.card(change.key).setState(change.to)
       this.log.add({ ...change, at: typeof change.at === 'number' ? change.at : Date.now() })
     })
+  }
+
+  /**
+   * EventSource hides why a stream was refused; one plain request shows the status. A 401 is the proxy's
+   * METRICS_TOKEN, which EventSource can only send in the URL.
+   */
+  private async explain(source: EventSource, href: string): Promise<void> {
+    let status: number
+    try {
+      const controller = new AbortController()
+      const response = await fetch(href, { cache: 'no-store', signal: controller.signal })
+      status = response.status
+      controller.abort()
+    } catch {
+      // Unreachable, or another origin without CORS: the message already says what we know.
+      return
+    }
+    if (source !== this.source || status === 200) return
+    const url = new URL(href)
+    const hint =
+      status !== 401
+        ? `it answered ${status}, not an event stream`
+        : url.searchParams.has(EVENTS_TOKEN_PARAM)
+          ? `the token in the URL is not the proxy's METRICS_TOKEN (401)`
+          : `the proxy has a METRICS_TOKEN (401): connect to ${url.pathname}?${EVENTS_TOKEN_PARAM}=<token>`
+    this.setStatus('error', `could not connect to ${href}: ${hint}`)
   }
 
   /** Empties the cards, log and totals: they belonged to another stream. */

@@ -201,63 +201,73 @@ describe('simulation view', () => {
   })
 })
 
-describe('Worker view', () => {
-  let upstream: { url: string; close(): Promise<void> }
-  let proxy: ChildProcess | undefined
-  let proxyUrl: string
-  let persist: string
+/** `wrangler dev` of the proxy in front of `upstreamUrl`, with `vars` over wrangler.toml's; `close()` ends its process group. */
+async function startProxy(upstreamUrl: string, vars: string[]): Promise<{ url: string; close(): Promise<void> }> {
+  const persist = await mkdtemp(join(tmpdir(), 'rf-dashboard-wrangler-'))
   const output: string[] = []
-
-  beforeAll(async () => {
-    upstream = await startMockUpstream({ port: 0 })
-    persist = await mkdtemp(join(tmpdir(), 'rf-dashboard-wrangler-'))
-    const port = await freePort()
-    proxyUrl = `http://127.0.0.1:${port}`
-    // Without a wrangler.toml at the root, say on the command line what it would.
-    const config = existsSync(join(root, 'wrangler.toml')) ? [] : ['src/worker/index.ts', '--assets', 'demo/dist', '--compatibility-date', '2025-01-01']
-    proxy = spawn(
-      process.execPath,
-      [
-        join(root, 'node_modules/wrangler/bin/wrangler.js'),
-        'dev',
-        ...config,
-        '--ip', '127.0.0.1',
-        '--port', String(port),
-        '--inspector-port', String(await freePort()),
-        '--persist-to', persist,
-        // Whatever wrangler.toml says: this upstream only, and /events open to the page.
-        '--var', `UPSTREAM_URL:${upstream.url}`,
-        '--var', 'ROUTES:',
-        '--var', 'METRICS_TOKEN:',
-        '--var', 'FAILURE_THRESHOLD:3',
-        '--show-interactive-dev-session=false',
-        '--live-reload=false',
-      ],
-      {
-        cwd: root,
-        // Its own process group, so afterAll ends workerd along with wrangler.
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
-      },
-    )
-    proxy.stdout!.on('data', (chunk) => output.push(String(chunk)))
-    proxy.stderr!.on('data', (chunk) => output.push(String(chunk)))
-    try {
-      await waitForHttp(`${proxyUrl}/metrics.json`, 45_000)
-    } catch (error) {
-      throw new Error(`wrangler dev did not start:\n${output.join('')}`, { cause: error })
-    }
-  }, 60_000)
-
-  afterAll(async () => {
-    if (proxy?.pid !== undefined && proxy.exitCode === null) {
-      const exited = new Promise((done) => proxy!.once('exit', done))
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  // Without a wrangler.toml at the root, say on the command line what it would.
+  const config = existsSync(join(root, 'wrangler.toml')) ? [] : ['src/worker/index.ts', '--assets', 'demo/dist', '--compatibility-date', '2025-01-01']
+  const proxy: ChildProcess = spawn(
+    process.execPath,
+    [
+      join(root, 'node_modules/wrangler/bin/wrangler.js'),
+      'dev',
+      ...config,
+      '--ip', '127.0.0.1',
+      '--port', String(port),
+      '--inspector-port', String(await freePort()),
+      '--persist-to', persist,
+      // Whatever wrangler.toml says: this upstream only.
+      '--var', `UPSTREAM_URL:${upstreamUrl}`,
+      '--var', 'ROUTES:',
+      ...vars.flatMap((v) => ['--var', v]),
+      '--show-interactive-dev-session=false',
+      '--live-reload=false',
+    ],
+    {
+      cwd: root,
+      // Its own process group, so close() ends workerd along with wrangler.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    },
+  )
+  proxy.stdout!.on('data', (chunk) => output.push(String(chunk)))
+  proxy.stderr!.on('data', (chunk) => output.push(String(chunk)))
+  const close = async (): Promise<void> => {
+    if (proxy.pid !== undefined && proxy.exitCode === null) {
+      const exited = new Promise((done) => proxy.once('exit', done))
       process.kill(-proxy.pid, 'SIGTERM')
       await Promise.race([exited, new Promise((done) => setTimeout(done, 5_000))])
     }
+    await rm(persist, { recursive: true, force: true })
+  }
+  try {
+    await waitForHttp(`${url}/health`, 45_000)
+  } catch (error) {
+    await close()
+    throw new Error(`wrangler dev did not start:\n${output.join('')}`, { cause: error })
+  }
+  return { url, close }
+}
+
+describe('Worker view', () => {
+  let upstream: { url: string; close(): Promise<void> }
+  let proxy: { url: string; close(): Promise<void> } | undefined
+  let proxyUrl: string
+
+  beforeAll(async () => {
+    upstream = await startMockUpstream({ port: 0 })
+    // /events open to the page.
+    proxy = await startProxy(upstream.url, ['METRICS_TOKEN:', 'FAILURE_THRESHOLD:3'])
+    proxyUrl = proxy.url
+  }, 60_000)
+
+  afterAll(async () => {
+    await proxy?.close()
     await upstream?.close()
-    if (persist) await rm(persist, { recursive: true, force: true })
   })
 
   test('shows a breaker the proxy opened, live from /events', async () => {
@@ -333,6 +343,44 @@ describe('Worker view', () => {
       expect(await page.locator('#worker [data-total="requests"]').textContent()).toBe('—')
       // The browser itself logs the refused connection; nothing else may fail.
       expect(errors.filter((error) => !error.includes('ERR_CONNECTION_REFUSED'))).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+})
+
+describe('Worker view of a proxy with a METRICS_TOKEN', () => {
+  const token = 'dashboard-test-token'
+  let upstream: { url: string; close(): Promise<void> }
+  let proxy: { url: string; close(): Promise<void> } | undefined
+
+  beforeAll(async () => {
+    upstream = await startMockUpstream({ port: 0 })
+    proxy = await startProxy(upstream.url, [`METRICS_TOKEN:${token}`])
+  }, 60_000)
+
+  afterAll(async () => {
+    await proxy?.close()
+    await upstream?.close()
+  })
+
+  test('says the stream wants the token, and how to give it; with it in the URL, connects', async () => {
+    const { context, page, errors } = await openPage(browser)
+    try {
+      await page.goto(`${proxy!.url}/#worker`)
+      const status = page.locator('#worker [data-role="status"]')
+      await expect.poll(() => status.textContent(), { timeout: 10_000 }).toBe(`could not connect to ${proxy!.url}/events: the proxy has a METRICS_TOKEN (401): connect to /events?token=<token>`)
+      expect(await status.getAttribute('data-status')).toBe('error')
+
+      await page.locator('#worker [data-control="events-url"]').fill('/events?token=wrong')
+      await page.locator('#worker button[type="submit"]').click()
+      await expect.poll(() => status.textContent(), { timeout: 10_000 }).toBe(`could not connect to ${proxy!.url}/events?token=wrong: the token in the URL is not the proxy's METRICS_TOKEN (401)`)
+
+      await page.locator('#worker [data-control="events-url"]').fill(`/events?token=${token}`)
+      await page.locator('#worker button[type="submit"]').click()
+      await expect.poll(() => status.getAttribute('data-status'), { timeout: 10_000 }).toBe('connected')
+      // The browser logs each refused stream (and our one request that asked why); nothing else may fail.
+      expect(errors.filter((error) => !/status of 401/.test(error))).toEqual([])
     } finally {
       await context.close()
     }
