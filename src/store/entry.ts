@@ -64,13 +64,13 @@ export async function toStored(
   return { url, status: response.status, statusText: response.statusText, headers: headers.concat(extraHeaders), body, storedAt }
 }
 
-/** A fresh Response from a stored copy, without internal headers, with `extra` headers set. */
+/** A fresh Response from a stored copy, without internal headers, with `extra` headers (ours: X-Resilient-Source, Age) set. */
 export function fromStored(entry: StoredResponse, extra: Record<string, string> = {}): Response {
-  const headers = new Headers()
+  // `extra` holds headers we add ourselves, which no stored header doubles (INTERNAL_HEADERS are left out).
+  const headers = new Headers(extra)
   for (const [name, value] of entry.headers) {
     if (!INTERNAL_HEADERS.has(name.toLowerCase())) headers.append(name, value)
   }
-  for (const name in extra) headers.set(name, extra[name])
   // The Response constructor copies the bytes, so a store's own buffer is never detached or shared.
   return new Response(NULL_BODY_STATUSES.has(entry.status) ? null : entry.body, { status: entry.status, statusText: entry.statusText, headers })
 }
