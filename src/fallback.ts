@@ -105,11 +105,10 @@ class LastKnownGood implements StageFallback {
     try {
       const started = this.#generation
       if (!mayStore(request, response, this.#options)) return
-      const url = request.url
-      const key = `GET ${url}`
+      const key = `GET ${request.url}`
       const t = receivedAt ?? this.#now()
       if (!this.#due(key, t)) return
-      const copy = this.#prepare(request, url, response.clone(), t, varyRecord(response.headers, request.headers))
+      const copy = this.#prepare(request, response.clone(), t, varyRecord(response.headers, request.headers))
       this.#writing.set(key, copy)
       // Started whether or not there is a waitUntil to hand it to.
       const work = this.#save(key, request, copy, t, started)
@@ -173,13 +172,13 @@ class LastKnownGood implements StageFallback {
   }
 
   /** The entry to store, or undefined when it is not kept (too large, or credentials we cannot bind). */
-  async #prepare(request: FallbackRequest, url: string, copy: Response, storedAt: number, extra: [string, string][]): Promise<StoredResponse | undefined> {
+  async #prepare(request: FallbackRequest, copy: Response, storedAt: number, extra: [string, string][]): Promise<StoredResponse | undefined> {
     const credential = await credentialDigest(request.headers)
     // Without a digest we cannot bind a credentialed copy to its user, so we keep none.
     if (credential === null) return void copy.body?.cancel().catch(() => {})
     if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
     // A copy still reading after WRITE_LIMIT (a body that never ends) is dropped: until then it holds the connection.
-    return toStored(url, copy, storedAt, this.#options.maxBodyBytes, extra, WRITE_LIMIT)
+    return toStored(request.url, copy, storedAt, this.#options.maxBodyBytes, extra, WRITE_LIMIT)
   }
 
   /** Lands the copy once read, unless a clear() came first; until then a recall finds it among the copies being written. */
