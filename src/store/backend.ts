@@ -82,21 +82,20 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const FIELD_VALUE = /^[^\0\r\n]*$/
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/
 
+/** A pair of strings; with `nullable`, the second may be null. */
+const isPair = (pair: unknown, nullable?: boolean): pair is [string, string] =>
+  Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && (typeof pair[1] === 'string' || (nullable === true && pair[1] === null))
+
 function isHeader(pair: unknown): boolean {
-  if (!Array.isArray(pair) || pair.length !== 2) return false
-  const [name, value] = pair as unknown[]
-  if (typeof name !== 'string' || typeof value !== 'string' || !TOKEN.test(name) || !FIELD_VALUE.test(value)) return false
-  return name.toLowerCase() !== VARY_HEADER || varyRecordOf(value) !== undefined
+  if (!isPair(pair) || !TOKEN.test(pair[0]) || !FIELD_VALUE.test(pair[1])) return false
+  return pair[0].toLowerCase() !== VARY_HEADER || varyRecordOf(pair[1]) !== undefined
 }
 
 /** The request header values an entry's Vary record holds, or undefined when the record is damaged. */
 export function varyRecordOf(recorded: string): [string, string | null][] | undefined {
   try {
     const record: unknown = JSON.parse(decodeURIComponent(recorded))
-    const valid =
-      Array.isArray(record) &&
-      record.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && (typeof pair[1] === 'string' || pair[1] === null))
-    return valid ? (record as [string, string | null][]) : undefined
+    return Array.isArray(record) && record.every((pair) => isPair(pair, true)) ? (record as [string, string | null][]) : undefined
   } catch {
     return undefined
   }
