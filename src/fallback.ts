@@ -74,8 +74,8 @@ export interface StageFallback extends Fallback {
 }
 
 /** The Fallback over `options.store`, its storeerror events and clock the runtime's. */
-export function stageFallback(options: NormalizedFallbackOptions, { events, now }: Pick<Runtime, 'events' | 'now'>): StageFallback {
-  return new LastKnownGood(options, events, now)
+export function stageFallback(options: NormalizedFallbackOptions, runtime: Pick<Runtime, 'events' | 'now'>): StageFallback {
+  return new LastKnownGood(options, runtime)
 }
 
 /** The Fallback over one store: the refresh throttle, writes in flight, and the clear() generation. */
@@ -91,13 +91,11 @@ class LastKnownGood implements StageFallback {
   // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
   #takenAt = new Map<string, number>()
   #options: NormalizedFallbackOptions
-  #events: Runtime['events']
-  #now: () => number
+  #runtime: Pick<Runtime, 'events' | 'now'>
 
-  constructor(options: NormalizedFallbackOptions, events: Runtime['events'], now: () => number) {
+  constructor(options: NormalizedFallbackOptions, runtime: Pick<Runtime, 'events' | 'now'>) {
     this.#options = options
-    this.#events = events
-    this.#now = now
+    this.#runtime = runtime
     this.#store = resolveStore(options.store)
   }
 
@@ -106,7 +104,7 @@ class LastKnownGood implements StageFallback {
       const started = this.#generation
       if (!mayStore(request, response, this.#options)) return
       const key = `GET ${request.url}`
-      const t = receivedAt ?? this.#now()
+      const t = receivedAt ?? this.#runtime.now()
       if (!this.#due(key, t)) return
       const copy = this.#prepare(request, response.clone(), t, varyRecord(response.headers, request.headers))
       this.#writing.set(key, copy)
@@ -122,7 +120,7 @@ class LastKnownGood implements StageFallback {
     // Bounded by the call's deadline and abort (the call is the bound): a hung store never hangs the call.
     const found = await this.recall(request, call)
     if (found === undefined || call.signal?.aborted) return undefined
-    this.#events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((this.#now() - found.storedAt) / 1000)) })
+    this.#runtime.events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((this.#runtime.now() - found.storedAt) / 1000)) })
     // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
     return { kind: 'response', ...found, failure: true, duration: 0 }
   }
@@ -132,7 +130,7 @@ class LastKnownGood implements StageFallback {
     if (this.#orphans.has(key)) return undefined
     const { deadline, signal } = bound
     // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
-    const limit = deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - this.#now()))
+    const limit = deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - this.#runtime.now()))
     try {
       return await within(this.#lookup(key, request), limit, settleMessage('get', limit, key), signal)
     } catch (error) {
@@ -165,7 +163,7 @@ class LastKnownGood implements StageFallback {
     // A copy that failed to land is taken again by the next success, not a second later.
     this.#takenAt.clear()
     try {
-      this.#events.emit('storeerror', { key: key ?? originOf(url) ?? url, error })
+      this.#runtime.events.emit('storeerror', { key: key ?? originOf(url) ?? url, error })
     } catch {
       // A throwing listener must not turn a skipped store into a failed call.
     }
@@ -218,7 +216,7 @@ class LastKnownGood implements StageFallback {
     const entry: unknown = (await this.#writing.get(key)?.catch(() => undefined)) ?? (await this.#store.get(key))
     if (entry === undefined) return undefined
     if (!isStoredResponse(entry)) return this.#discard(key, request, new TypeError(`corrupt fallback entry for ${key} deleted`))
-    const t = this.#now()
+    const t = this.#runtime.now()
     // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
     if (entry.storedAt > t + CLOCK_SKEW) return this.#discard(key)
     const age = Math.max(0, t - entry.storedAt)
