@@ -4,16 +4,10 @@
  * reader (the Response is gone) must still end it with its abort, after GCs. The fallback (on by default) clones
  * every good GET it stores. test/e2e/abort-gc.test.ts does the same in real Chromium.
  */
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { expect, it } from 'vitest'
 import { createResilientFetch } from '../src/index.js'
 import type { ResilientFetchOptions } from '../src/types.js'
-
-v8.setFlagsFromString('--expose-gc')
-const gc = vm.runInNewContext('gc') as () => void
+import { collect, expectRejectsWith, readerOnly, streamingUpstream, within } from './gc-helpers.js'
 
 /** A Response's body stream, as this runtime's types have it. */
 type Body = NonNullable<Response['body']>
@@ -70,44 +64,6 @@ const nativeTeeFetch: typeof fetch = async (input, init) => {
   return new NativeTeeResponse(response.body!, { status: response.status, statusText: response.statusText, headers: response.headers })
 }
 
-/** Full garbage collections, with turns of the event loop between them for weak cells. */
-async function collect(): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    gc()
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
-/** How `promise` stands after at most `ms`: its value, its error, or still pending. */
-function within(promise: Promise<unknown>, ms = 2_000): Promise<{ value: unknown } | { error: unknown } | 'pending'> {
-  const late = new Promise<'pending'>((resolve) => setTimeout(resolve, ms, 'pending'))
-  return Promise.race([promise.then((value) => ({ value }), (error: unknown) => ({ error })), late])
-}
-
-/** An upstream that answers a 200 the fallback may store, sends one chunk and never ends; with its connections' closes. */
-async function streamingUpstream(): Promise<{ url: string; closed: Promise<void>[]; close: () => void }> {
-  const closed: Promise<void>[] = []
-  const server = createServer((req, res) => {
-    closed.push(new Promise((resolve) => req.socket.once('close', () => resolve())))
-    res.writeHead(200, { 'cache-control': 'max-age=60' })
-    res.write('first')
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const close = () => {
-    server.closeAllConnections()
-    server.close()
-  }
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, closed, close }
-}
-
-/** The caller keeps only the body's reader: the Response is unreachable once this returns. */
-async function readerOnly(f: typeof fetch, url: string, signal: AbortSignal) {
-  const response = await f(url, { signal })
-  const reader = response.body!.getReader()
-  await reader.read()
-  return { reader, response: new WeakRef(response) }
-}
-
 const CASES: [string, ResilientFetchOptions][] = [
   ['the default options', {}],
   ['a hedged call', { hedge: { delay: 5_000 } }],
@@ -130,9 +86,7 @@ for (const [name, options] of CASES) {
       if (!('coalesce' in options)) expect(response.deref()).toBeUndefined()
       const reason = new Error('left the page')
       controller.abort(reason)
-      const settled = await within(reader.read())
-      expect(settled).toEqual({ error: reason })
-      expect((settled as { error: unknown }).error).toBe(reason)
+      await expectRejectsWith(reader.read(), reason)
       expect(await within(upstream.closed[0]!)).toEqual({ value: undefined })
     } finally {
       upstream.close()

@@ -1,13 +1,9 @@
 import { getEventListeners } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createResilientFetch } from '../src/index.js'
-
-v8.setFlagsFromString('--expose-gc')
-const gc = vm.runInNewContext('gc') as () => void
+import { collect, expectRejectsWith, gc, readerOnly, streamingUpstream, within } from './gc-helpers.js'
 
 let server: Server
 let origin: string
@@ -84,56 +80,6 @@ for (const [name, options] of [
     expect(sent).toHaveLength(20)
     expect(sent.filter((ref) => ref.deref() !== undefined)).toHaveLength(0)
   })
-}
-
-/** Runs full garbage collections, with turns of the event loop between them for finalizers and weak cells. */
-async function collect(): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    gc()
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
-/** That `promise` rejects with `reason` itself, within 2 s (else the abort never arrived). */
-async function expectRejectsWith(promise: Promise<unknown>, reason: Error): Promise<void> {
-  const settled = await within(promise)
-  expect(settled).toEqual({ error: reason })
-  expect((settled as { error: unknown }).error).toBe(reason)
-}
-
-/** How `promise` stands after at most `ms`: its value, its error, or still pending. */
-function within(promise: Promise<unknown>, ms = 2_000): Promise<{ value: unknown } | { error: unknown } | 'pending'> {
-  const late = new Promise<'pending'>((resolve) => setTimeout(resolve, ms, 'pending'))
-  return Promise.race([promise.then((value) => ({ value }), (error: unknown) => ({ error })), late])
-}
-
-/** An upstream that answers after 50 ms (so a second caller can join a coalesced request), sends one chunk and never ends. */
-async function streamingUpstream(): Promise<{ url: string; closed: Promise<void>[]; close: () => void }> {
-  const closed: Promise<void>[] = []
-  const server = createServer((req, res) => {
-    closed.push(new Promise((resolve) => req.socket.once('close', () => resolve())))
-    setTimeout(() => {
-      res.writeHead(200)
-      res.write('first')
-    }, 50)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const close = () => {
-    server.closeAllConnections()
-    server.close()
-  }
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, closed, close }
-}
-
-/**
- * The caller keeps only the body's reader, as `(await rf(url, { signal })).body.getReader()` does: the
- * Response is gone at the next GC. Returns a weak reference to it too, to show that it really went.
- */
-async function readerOnly(f: typeof fetch, url: string, signal: AbortSignal) {
-  const response = await f(url, { signal })
-  const reader = response.body!.getReader()
-  await reader.read()
-  return { reader, response: new WeakRef(response) }
 }
 
 /**
