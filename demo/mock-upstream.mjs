@@ -16,7 +16,8 @@ export function startMockUpstream(options = {}) {
   let served = 0
 
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1')
+    // Appended, not resolved: a path like //host/data is that path here, not another host's /data.
+    const url = new URL(`http://127.0.0.1${req.url ?? '/'}`)
     stats.requests++
     if (url.pathname === '/control') return control(url, res)
     if (url.pathname === '/stats') return json(res, 200, { ...stats, errorRate: state.errorRate, latencyMs: state.latencyMs })
