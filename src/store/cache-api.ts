@@ -53,7 +53,7 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
 
   // Rejects where the Cache API is missing (reading `caches` throws) or its open fails or hangs.
   const open = async () => {
-    const cache = await kit.openWithin(caches.open(cacheName), `caches.open(${JSON.stringify(cacheName)})`)
+    const cache = await kit.openWithin(caches.open(cacheName), `caches.open("${cacheName}")`)
     await learnKeys(cache)
     return cache
   }
