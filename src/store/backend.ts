@@ -77,8 +77,8 @@ export function isStoredResponse(value: unknown): value is StoredResponse {
 }
 
 export const NULL_BODY_STATUSES = new Set([204, 205, 304])
-/** RFC 9110 field-name (a token) and field-value (no NUL, CR or LF), and reason-phrase. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+/** RFC 9110 field-name (a token: ! #$%&' * + . ^_` | ~ - letters digits) and field-value (no NUL, CR or LF), and reason-phrase. */
+const TOKEN = /^[!#-'*+.^-`|~\w-]+$/
 const FIELD_VALUE = /^[^\0\r\n]*$/
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/
 
