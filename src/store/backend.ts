@@ -80,7 +80,7 @@ export const NULL_BODY_STATUSES = new Set([204, 205, 304])
 /** RFC 9110 field-name (a token: ! #$%&' * + . ^_` | ~ - letters digits) and field-value (no NUL, CR or LF), and reason-phrase. */
 const TOKEN = /^[!#-'*+.^-`|~\w-]+$/
 const FIELD_VALUE = /^[^\0\r\n]*$/
-const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/
+const REASON_PHRASE = /^[\t -~\x80-\xff]*$/
 
 /** A pair of strings; with `nullable`, the second may be null. */
 const isPair = (pair: unknown, nullable?: boolean): pair is [string, string] =>
