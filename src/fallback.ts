@@ -293,7 +293,7 @@ function directives(header: string | null): Map<string, string> {
 /** maxAge, narrowed by the stored response's own `stale-if-error=N` (RFC 5861). */
 function maxAgeOf(entry: StoredResponse, maxAge: number): number {
   const staleIfError = directives(storedHeader(entry, 'cache-control')).get('stale-if-error')
-  if (staleIfError === undefined || !/^\d+$/.test(staleIfError)) return maxAge
+  if (!/^\d+$/.test(staleIfError ?? '')) return maxAge
   return Math.min(maxAge, Number(staleIfError) * 1000)
 }
 
