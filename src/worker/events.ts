@@ -19,6 +19,13 @@ export const SNAPSHOT_INTERVAL = 900
 /** Unread events after which the client is taken to be gone. */
 export const MAX_BACKLOG = 32
 
+/** The stream's headers; a HEAD request gets them alone. */
+export const EVENT_STREAM_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-accel-buffering': 'no',
+}
+
 const encoder = new TextEncoder()
 
 /**
@@ -73,7 +80,5 @@ export function eventStream(source: StateChangeSource, snapshot: () => Resilienc
       stop()
     },
   })
-  return new Response(body, {
-    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' },
-  })
+  return new Response(body, { headers: EVENT_STREAM_HEADERS })
 }

@@ -15,7 +15,7 @@ import type { BreakerState, FallbackStore, Outcome as ResilienceOutcome, Resilie
 import { resolveConfig, type ProxyConfig, type ResolvedConfig, type Route, type Upstream } from './config.js'
 import { Events } from '../events.js'
 import { resilienceInfo, tag } from '../info.js'
-import { eventStream } from './events.js'
+import { EVENT_STREAM_HEADERS, eventStream } from './events.js'
 import { matchRoute, requestHeaders, responseHeaders, upstreamUrl } from './route.js'
 import { durableObjectShare, type DurableObjectShare } from './share.js'
 
@@ -168,6 +168,8 @@ class WorkerProxy {
       }
       if (path === '/metrics') return new Response(toPrometheus(this.snapshot()), { headers: { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store' } })
       if (path === '/metrics.json') return json(200, this.snapshot())
+      // workerd never answers a HEAD whose body is a stream that does not end: the headers alone, no stream or timer.
+      if (method === 'HEAD') return new Response(null, { headers: EVENT_STREAM_HEADERS })
       return eventStream(this.rf, () => this.snapshot(), request.signal, this.served)
     }
     const match = matchRoute(this.config.routes, path)

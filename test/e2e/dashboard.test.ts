@@ -303,6 +303,15 @@ describe('Worker view', () => {
     }
   })
 
+  test('HEAD on /events, /metrics and /health answers at once (a monitor probing the proxy)', async () => {
+    for (const path of ['/events', '/metrics', '/health']) {
+      const response = await fetch(`${proxyUrl}${path}`, { method: 'HEAD', signal: AbortSignal.timeout(5_000) })
+      expect(response.status, path).toBe(200)
+    }
+    const events = await fetch(`${proxyUrl}/events`, { method: 'HEAD', signal: AbortSignal.timeout(5_000) })
+    expect(events.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+  })
+
   test('follows the hash: / then /#worker in the same tab switches views, Back switches back', async () => {
     const { context, page, errors } = await openPage(browser)
     try {

@@ -68,6 +68,18 @@ describe('GET /health', () => {
   })
 })
 
+describe('HEAD /events', () => {
+  it("answers the stream's headers alone: no stream behind them (workerd would never answer it), the token still checked", async () => {
+    const handler = proxy({ fetch: fakeUpstream().fetch, metricsToken: 's3cret-token' })
+    const head = await handler(get('/events', { method: 'HEAD', headers: { authorization: 'Bearer s3cret-token' } }))
+    expect(head.status).toBe(200)
+    expect(head.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    expect(head.headers.get('cache-control')).toBe('no-store')
+    expect(head.body).toBeNull()
+    expect((await handler(get('/events', { method: 'HEAD' }))).status).toBe(401)
+  })
+})
+
 describe('the startup log line', () => {
   it('one line on the first request saying where the copies live; a warning on *.workers.dev without KV', async () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => {})
