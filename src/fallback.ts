@@ -223,7 +223,7 @@ class LastKnownGood implements StageFallback {
     if (age > maxAgeOf(entry, this.#options.maxAge)) return undefined
     let response: Response
     try {
-      response = fromStored(entry, { 'X-Resilient-Source': 'fallback', Age: String(Math.floor(age / 1000)) })
+      response = fromStored(entry, { 'x-resilient-source': 'fallback', age: String(Math.floor(age / 1000)) })
     } catch (error) {
       // Passed the shape check yet cannot become a Response here: deleted like a corrupt entry.
       return this.#discard(key, request, new TypeError(`fallback entry for ${key} cannot be served, deleted`, { cause: error }))
