@@ -194,21 +194,21 @@ class LastKnownGood implements StageFallback {
   }
 
   /** Writes, remembering the key while in flight: a write a clear() did not wait for is deleted when it lands. */
-  #land(key: string, entry: StoredResponse): Promise<void> {
-    const store = this.#store
+  async #land(key: string, entry: StoredResponse): Promise<void> {
     const orphans = this.#orphans
-    const put = putOnce(store, key, entry)
+    const put = putOnce(this.#store, key, entry)
     this.#puts.set(put, key)
-    const forget = () => {
+    try {
+      await put
+    } finally {
       this.#puts.delete(put)
       const left = orphans.get(key)
-      if (left === undefined) return
-      if (left > 1) orphans.set(key, left - 1)
-      else orphans.delete(key)
-      store.delete(key).catch(() => {})
+      if (left !== undefined) {
+        if (left > 1) orphans.set(key, left - 1)
+        else orphans.delete(key)
+        this.#store.delete(key).catch(() => {})
+      }
     }
-    put.then(forget, forget)
-    return put
   }
 
   /** The copy for `key` that may answer `request`: one still being written first, else the store's. */
