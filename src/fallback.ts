@@ -101,7 +101,6 @@ class LastKnownGood implements StageFallback {
 
   remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, receivedAt?: number): void {
     try {
-      const started = this.#generation
       if (!mayStore(request, response, this.#options)) return
       const key = `GET ${request.url}`
       const t = receivedAt ?? this.#runtime.now()
@@ -109,7 +108,7 @@ class LastKnownGood implements StageFallback {
       const copy = this.#prepare(request, response.clone(), t, varyRecord(response.headers, request.headers))
       this.#writing.set(key, copy)
       // Started whether or not there is a waitUntil to hand it to.
-      const work = this.#save(key, request, copy, t, started)
+      const work = this.#save(key, request, copy, t)
       waitUntil?.(work)
     } catch (error) {
       this.#fail(request, error)
@@ -180,7 +179,9 @@ class LastKnownGood implements StageFallback {
   }
 
   /** Lands the copy once read, unless a clear() came first; until then a recall finds it among the copies being written. */
-  async #save(key: string, request: FallbackRequest, copy: Promise<StoredResponse | undefined>, storedAt: number, started: number): Promise<void> {
+  async #save(key: string, request: FallbackRequest, copy: Promise<StoredResponse | undefined>, storedAt: number): Promise<void> {
+    // Noted before the first await, as remember() calls this.
+    const started = this.#generation
     try {
       const entry = await copy
       if (entry !== undefined && started === this.#generation) return await within(this.#land(key, entry), WRITE_LIMIT, settleMessage('put', WRITE_LIMIT, key))
