@@ -18,9 +18,13 @@ if (upstreamPort === port) {
 // wrangler dev on a busy port prints a crash trace; say what is wrong and how to move instead.
 for (const [name, busy] of [['PORT', port], ['UPSTREAM_PORT', upstreamPort]]) {
   if (await inUse(busy)) {
+    const free = await freePair(port + 10)
     console.error(
       `start: 127.0.0.1:${busy} is in use (is npm start or wrangler dev already running?). ` +
-        `Pick free ports: PORT=${port + 10} npm start (the proxy; the mock upstream follows on PORT+1, or set UPSTREAM_PORT). It was ${name}.`,
+        (free === undefined
+          ? 'Pick free ports with PORT (the proxy; the mock upstream follows on PORT+1) or UPSTREAM_PORT. '
+          : `Pick free ports: PORT=${free} npm start (the proxy; the mock upstream follows on PORT+1, or set UPSTREAM_PORT). `) +
+        `It was ${name}.`,
     )
     process.exit(1)
   }
@@ -118,6 +122,14 @@ function portFrom(name, fallback) {
     process.exit(1)
   }
   return value
+}
+
+/** The first of from, from + 10, … (a few tries) free together with the port after it, for the proxy and the mock. */
+async function freePair(from) {
+  for (let candidate = from; candidate < from + 200 && candidate < 65535; candidate += 10) {
+    if (!(await inUse(candidate)) && !(await inUse(candidate + 1))) return candidate
+  }
+  return undefined
 }
 
 /** Whether something already listens on 127.0.0.1:port (we try to listen, and let go at once). */
