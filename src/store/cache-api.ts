@@ -61,7 +61,7 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
   return kit.degrading(open, `cacheStore: Cache API "${cacheName}"`, maxEntries, {
     async get(cache, key) {
       const response = await cache.match(toUrl(key))
-      if (response === undefined) return undefined
+      if (!response) return undefined
       const storedAt = Number(response.headers.get(STORED_AT) ?? NaN)
       const url = response.headers.get(URL_HEADER)
       // Without our metadata it was written by someone else, or damaged.
