@@ -144,7 +144,7 @@ class LastKnownGood implements StageFallback {
     this.#takenAt.clear()
     this.#writing.clear()
     // Never waits for a write in flight (a hung put must not hold up a logout): each is deleted when it lands.
-    for (const key of this.#puts.values()) this.#orphans.set(key, (this.#orphans.get(key) ?? 0) + 1)
+    this.#puts.forEach((key) => this.#orphans.set(key, (this.#orphans.get(key) ?? 0) + 1))
     await within(this.#store.clear(), WRITE_LIMIT, settleMessage('clear', WRITE_LIMIT))
   }
 

@@ -30,7 +30,7 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
       try {
         backend = await opening
       } catch (error) {
-        memory ??= import('./lru.js').then((m) => m.lruStore(maxEntries) as unknown as Methods)
+        memory ??= (async () => (await import('./lru.js')).lruStore(maxEntries) as unknown as Methods)()
         throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
       }
       return (onBackend as unknown as Record<string, (backend: B, ...a: unknown[]) => Promise<unknown>>)[name]!(backend, ...args)

@@ -61,7 +61,8 @@ export async function toStored(
   response.headers.forEach((value, name) => {
     if (!DROPPED_HEADERS.has(name) && !INTERNAL_HEADERS.has(name)) headers.push([name, value])
   })
-  return { url, status: response.status, statusText: response.statusText, headers: headers.concat(extraHeaders), body, storedAt }
+  headers.push(...extraHeaders)
+  return { url, status: response.status, statusText: response.statusText, headers, body, storedAt }
 }
 
 /** A fresh Response from a stored copy, without internal headers, with `extra` headers (ours: X-Resilient-Source, Age) set. */
