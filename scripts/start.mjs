@@ -64,7 +64,8 @@ const wrangler = spawn(
     // Its own process group, so stopping it also stops the workerd it starts.
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
+    // Nothing leaves 127.0.0.1: no request.cf lookup, no usage metrics, and no banner (it asks the npm registry for a newer wrangler).
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' },
   },
 )
 

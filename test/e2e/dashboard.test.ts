@@ -231,7 +231,7 @@ async function startProxy(upstreamUrl: string, vars: string[]): Promise<{ url: s
       // Its own process group, so close() ends workerd along with wrangler.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', NO_COLOR: '1' },
     },
   )
   proxy.stdout!.on('data', (chunk) => output.push(String(chunk)))

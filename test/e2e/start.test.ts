@@ -5,6 +5,10 @@
  * unless start.mjs passes it on.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, test } from 'vitest'
 import { freePort } from './harness'
@@ -98,5 +102,28 @@ describe('npm start stops everything it started', () => {
     // start.mjs itself, in the shell's process group.
     await expect.poll(() => inGroup(child.pid!), { timeout: 5_000, interval: 200 }).toEqual([])
     expect(await answers(port)).toBe(false)
+  }, 90_000)
+
+  test('stays on 127.0.0.1: wrangler does not ask the npm registry for a newer version', async () => {
+    // A registry of our own, and a temporary directory without wrangler's cached answer (it asks at most hourly).
+    const asked: string[] = []
+    const registry = createServer((req, res) => {
+      asked.push(req.url ?? '')
+      res.writeHead(404).end()
+    })
+    await new Promise<void>((done) => registry.listen(0, '127.0.0.1', done))
+    const temp = await mkdtemp(join(tmpdir(), 'rf-start-'))
+    try {
+      const { child } = await start(process.execPath, ['scripts/start.mjs'], { npm_registry: `http://127.0.0.1:${(registry.address() as { port: number }).port}/`, TMPDIR: temp })
+      // The check runs as wrangler starts; give a late one time to arrive.
+      await new Promise((r) => setTimeout(r, 1_500))
+      expect(asked).toEqual([])
+      const exited = new Promise((done) => child.once('exit', done))
+      process.kill(child.pid!, 'SIGTERM')
+      await exited
+    } finally {
+      registry.close()
+      await rm(temp, { recursive: true, force: true })
+    }
   }, 90_000)
 })
