@@ -101,10 +101,10 @@ const toUrl = (key: string) => KEY_PREFIX + encodeURIComponent(key)
 /** The origin's headers of a cached copy: ours left out, those we moved aside back under their names. */
 function originHeaders(cached: Headers): [string, string][] {
   const headers: [string, string][] = []
-  cached.forEach((value, name) => {
+  for (const [name, value] of cached) {
     // Only the names we moved aside come back: an origin's own x-resilient-original-set-cookie (or -x-resilient-vary) is dropped.
     const moved = name.startsWith(ORIGINAL_PREFIX) && name.slice(ORIGINAL_PREFIX.length)
     if (moved === false ? !NOT_STORED.has(name) : MOVED.includes(moved)) headers.push([moved || name, value])
-  })
+  }
   return headers
 }

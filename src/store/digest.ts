@@ -14,11 +14,11 @@ export const isCredential = (name: string): boolean => /auth|token|key|session|s
  */
 export function credentialsOf(headers: Headers): string | undefined {
   let input: string | undefined
-  headers.forEach((value, name) => {
-    if (!isCredential(name)) return
+  for (const [name, value] of headers) {
+    if (!isCredential(name)) continue
     input ??= `${headers.get('authorization') ?? ''}\n${headers.get('cookie') ?? ''}`
     if (name !== 'authorization' && name !== 'cookie') input += `\n${name}:${value}`
-  })
+  }
   return input
 }
 

@@ -58,9 +58,9 @@ export async function toStored(
   const body = await readBody(response.body, maxBodyBytes, ms)
   if (body === undefined) return undefined
   const headers: [string, string][] = []
-  response.headers.forEach((value, name) => {
+  for (const [name, value] of response.headers) {
     if (!DROPPED_HEADERS.has(name) && !INTERNAL_HEADERS.has(name)) headers.push([name, value])
-  })
+  }
   headers.push(...extraHeaders)
   return { url, status: response.status, statusText: response.statusText, headers, body, storedAt }
 }
