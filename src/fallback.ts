@@ -305,11 +305,11 @@ function maxAgeOf(entry: StoredResponse, maxAge: number): number {
 function varyRecord(responseHeaders: Headers, requestHeaders: Headers): [string, string][] {
   const vary = responseHeaders.get('vary')
   if (vary === null) return []
-  const record = vary
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter((name) => name !== '' && !(isCredential(name) && requestHeaders.has(name)))
-    .map((name) => [name, requestHeaders.get(name)])
+  const record: [string, string | null][] = []
+  for (const part of vary.split(',')) {
+    const name = part.trim().toLowerCase()
+    if (name !== '' && !(isCredential(name) && requestHeaders.has(name))) record.push([name, requestHeaders.get(name)])
+  }
   // URI-encoded JSON stays a valid header value whatever the request's header values hold.
   return [[VARY_HEADER, encodeURIComponent(JSON.stringify(record))]]
 }
