@@ -6,7 +6,7 @@ import { parseRetryAfter } from '../retry.js'
 import { within } from '../within.js'
 import type { Keys } from './keys.js'
 import { pastTotal } from './total-deadline.js'
-import { aborted, reachedNetwork, refusal, type Aborted, type Attempt, type Gate, type Refusal, type Runtime } from './types.js'
+import { aborted, probing, reachedNetwork, refusal, type Aborted, type Attempt, type Gate, type Refusal, type Runtime } from './types.js'
 
 
 /** What \`within\` rejects with when the call's total deadline passes first (a share's own failure lets the probe through). */
@@ -60,7 +60,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       // A share that failed in time lets the probe through, released when it ends: only a wait we gave up is late.
       late = granted !== true
     }
-    if (granted === true) return { token, lease: true }
+    if (granted === true) return probe(breaker, signal, { token, lease: true })
     breaker.release(token)
     return granted === false ? refuse(breaker, t) : granted
   }
@@ -89,7 +89,8 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       const token = breaker.admit(t, attempt.call.timeout.attempt)
       if (token === REFUSED) return refuse(breaker, t)
       // Admitted with a probe out (this one, at least): half-open, so a probe.
-      return share?.acquireProbe !== undefined && breaker.busy ? lease(breaker, token, attempt, t) : token
+      if (!breaker.busy) return token
+      return share?.acquireProbe !== undefined ? lease(breaker, token, attempt, t) : probe(breaker, attempt.signal, token)
     },
     settle(breaker, { call }, ticket, outcome) {
       let token = ticket as number
@@ -109,6 +110,12 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     },
     attach: (keys, index, keyOf) => attachTo(keys, index, keyOf, share),
   }
+}
+
+/** Marks the attempt of `signal` as `breaker`'s probe (see `probing`); returns its ticket. */
+function probe(breaker: Breaker, signal: AbortSignal | undefined, ticket: Ticket): Ticket {
+  if (signal !== undefined) probing.set(signal, breaker)
+  return ticket
 }
 
 /** Whether the share knows a state for `key` (a share that throws knows none). */

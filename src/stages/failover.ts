@@ -29,7 +29,8 @@ const REFUSAL_CLEARS_IN = 1_000
  * idempotent call that fails on one target gets one retry on the next (within the retry budget);
  * refused targets (open breaker, full bulkhead) are passed over without using up the attempt. With
  * `hedge`, a GET still unanswered after the delay also goes to the next healthy target; the first
- * good answer wins and the other attempt is aborted. Innermost wrapper: it passes each attempt its signal.
+ * good answer wins and the other attempt is aborted (unless it holds its target's half-open probe
+ * slot: it is left to finish, so that breaker gets its verdict; its answer is discarded). Innermost wrapper: it passes each attempt its signal.
  */
 export function failoverStage(options: FailoverOptions, runtime: Runtime): Wrapper<FailoverBudgets> {
   const { now, totals } = runtime
@@ -47,6 +48,7 @@ export function failoverStage(options: FailoverOptions, runtime: Runtime): Wrapp
       // A target refused at its gates never replaces an answer that reached the network.
       verdict: outcomeVerdict,
       discard,
+      waitUntil: call.waitUntil,
       mayHedge() {
         if (budgets.hedges !== undefined && !budgets.hedges.trySpend(now())) return false
         totals.hedges++

@@ -1,6 +1,7 @@
 import type { LatencySummary } from '../latency.js'
 import type { NormalizedHedge } from '../options.js'
 import { discard, follow, keepWith, RetryBudget } from '../core.js'
+import { probing } from './types.js'
 import type { LatencyGate } from './latency.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
@@ -40,6 +41,8 @@ export interface HedgeRunner<R> {
   discard(result: R): void
   /** Hedge `n` is due after `delay` ms: spends the budget, reports it; false when it may not start. */
   mayHedge(n: number, delay: number): boolean
+  /** Keeps a loser left to finish (it holds a breaker's probe slot) alive past the call's answer: the call's `waitUntil` (workerd). */
+  waitUntil?(settled: Promise<unknown>): void
 }
 
 /** The result a hedged call ends with, which attempt produced it (1: the first, not a hedge), and that attempt's controller. */
@@ -53,10 +56,13 @@ type Settled<R> = ({ ok: true; result: R; verdict: Verdict } | { ok: false; erro
 
 /**
  * Runs attempt 1 and, while no attempt has answered, one more every `delay` ms up to `maxHedges` more.
- * The first result that is not a failure wins and every other attempt is aborted at once; when all
- * fail, the failure that arrived last is the outcome, and a refusal never replaces a failure that
- * reached the network: once no attempt left in flight has reached it (the rest are refused or still
- * waiting at a gate), the call ends with that failure. Each attempt has its own controller, following
+ * The first result that is not a failure wins and every other attempt is aborted at once, but for one
+ * that holds a half-open breaker's probe slot (`probing`) while that breaker still waits for a verdict:
+ * it is left to finish (its attempt deadline and the caller's abort still end it), so the breaker gets
+ * its verdict, and its answer is discarded; the call does not wait for it. When all fail, the failure
+ * that arrived last is the outcome, and a refusal never replaces a failure that reached the network:
+ * once no attempt left in flight has reached it (the rest are refused or still waiting at a gate), the
+ * call ends with that failure. Each attempt has its own controller, following
  * `signal` (the caller's): the winner's keeps following it, so a caller abort still reaches its body.
  */
 export function race<R>(runner: HedgeRunner<R>, delay: number, maxHedges: number, signal: AbortSignal | undefined): Promise<HedgeWin<R>> {
@@ -68,6 +74,8 @@ export function race<R>(runner: HedgeRunner<R>, delay: number, maxHedges: number
 class Race<R> {
   private readonly controllers: (AbortController | undefined)[] = []
   private readonly unfollows: ((() => void) | undefined)[] = []
+  /** Each attempt's settling, for `runner.waitUntil` when it is left to finish. */
+  private readonly settling: Promise<void>[] = []
   private inFlight = 0
   private done = false
   private timer: ReturnType<typeof setTimeout> | undefined
@@ -96,9 +104,11 @@ class Race<R> {
     } catch (error) {
       pending = Promise.reject(error)
     }
-    pending.then(
-      (result) => this.settle({ ok: true, result, verdict: this.runner.verdict(result), n, controller }),
-      (error: unknown) => this.settle({ ok: false, error, n, controller }),
+    this.settling.push(
+      pending.then(
+        (result) => this.settle({ ok: true, result, verdict: this.runner.verdict(result), n, controller }),
+        (error: unknown) => this.settle({ ok: false, error, n, controller }),
+      ),
     )
     if (n <= this.maxHedges) this.timer = setTimeout(() => this.hedge(), this.delay)
   }
@@ -111,7 +121,8 @@ class Race<R> {
   private settle(settled: Settled<R>): void {
     this.inFlight--
     this.controllers[settled.n - 1] = undefined
-    if (this.done) return this.drop(settled)
+    // A loser left to finish: its verdict is in (the gates settled), its answer is nobody's.
+    if (this.done) return this.unfollows[settled.n - 1]?.(), this.drop(settled)
     const verdict = settled.ok ? settled.verdict : 'lose'
     if (verdict === 'win' || verdict === 'end') return this.end(settled)
     if (verdict === 'lose') {
@@ -133,17 +144,24 @@ class Race<R> {
     this.reject(settled.error)
   }
 
-  /** Ends the race: the hedge timer and every attempt but the winner's are stopped at once. */
+  /**
+   * Ends the race: the hedge timer and every attempt but the winner's are stopped at once, but for a
+   * probe (it keeps following the caller's signal until it settles).
+   */
   private finish(winner: number): void {
     this.done = true
     clearTimeout(this.timer)
     // Built only when some attempt is still running: a DOMException costs tens of µs in Node.
     let lost: DOMException | undefined
     for (let i = 0; i < this.controllers.length; i++) {
-      if (i + 1 === winner) continue
-      this.unfollows[i]?.()
       const controller = this.controllers[i]
-      if (controller !== undefined) controller.abort((lost ??= new DOMException('another attempt of this call won', 'AbortError')))
+      if (i + 1 === winner) continue
+      if (controller !== undefined && probing.get(controller.signal)?.busy) {
+        this.runner.waitUntil?.(this.settling[i]!)
+        continue
+      }
+      this.unfollows[i]?.()
+      controller?.abort((lost ??= new DOMException('another attempt of this call won', 'AbortError')))
     }
   }
 
@@ -155,7 +173,8 @@ class Race<R> {
 /**
  * The hedge wrapper, innermost of the per-call wrappers: for a call whose method may be hedged, when
  * no attempt has response headers after the delay, one more attempt goes through the gates (up to
- * `maxHedges`, within the key's budget); the first good answer wins, the others are aborted at once.
+ * `maxHedges`, within the key's budget); the first good answer wins, the others are aborted at once
+ * (a loser holding a breaker's probe slot is left to finish, for the breaker's verdict).
  * Its per-key state is the hedge budget.
  */
 export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, latency: LatencyGate): Wrapper<RetryBudget | undefined> | undefined {
@@ -177,6 +196,7 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
       verdict: outcomeVerdict,
       reached: () => call.attempts - before,
       discard,
+      waitUntil: call.waitUntil,
       mayHedge(n, waited) {
         if (budget !== undefined && !budget.trySpend(now())) return false
         totals.hedges++

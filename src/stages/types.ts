@@ -95,6 +95,13 @@ export function discard(outcome: Outcome | undefined): void {
   if (outcome?.kind === 'response') outcome.response.body?.cancel().catch(() => {})
 }
 
+/**
+ * The signals of attempts admitted as a half-open breaker's probe, with that breaker: a hedge or
+ * failover race leaves such a loser to finish while the breaker still waits for a probe (`busy`),
+ * rather than abort it, so the breaker gets its verdict.
+ */
+export const probing = new WeakMap<AbortSignal, { readonly busy: boolean }>()
+
 /** Whether a gate's admit answered with a refusal or an abort rather than a ticket. */
 export function isDenial(value: unknown): value is Refusal | Aborted {
   const kind = (value as Outcome | undefined)?.kind
