@@ -78,6 +78,7 @@ export class Breaker implements BreakerControl {
 
   /** Refuses (and counts it) when `admit` would: lets callers fail fast before queueing. */
   refuses(t: number): boolean {
+    this.#refresh(t)
     const refused = (isOpenState(this.#state) && t < this.#openUntil) || this.#probesFull()
     if (refused) this.#rejected++
     return refused
@@ -207,6 +208,10 @@ export class Breaker implements BreakerControl {
 
   #refresh(t: number): void {
     if (isOpenState(this.#state) && t >= this.#openUntil) this.#to('half-open')
+    // Every probe slot still taken a second past the last probe's attempt deadline: that probe was lost (a Worker's
+    // request context that ended drops its fetch and its timer), and a probe past its deadline failed (a timeout). Not
+    // re-opened, the breaker would refuse every call for good; its late outcome is stale and moves nothing.
+    else if (this.#probesFull() && t > this.#probeDeadline! + 1_000) this.#trip(t)
   }
 
   #openAt(t: number, until: number, next: BreakerState): void {

@@ -217,3 +217,32 @@ describe('breaker stage', () => {
     expect(share.releaseProbe).not.toHaveBeenCalled()
   })
 })
+
+describe('a lost probe', () => {
+  it('a probe that never settles (its runtime dropped it) is a timeout a second past its attempt deadline: the breaker re-opens, then probes again; its late outcome moves nothing', async () => {
+    const { stage, breaker, attempt, pass, seen } = setup({ openDuration: 5_000 })
+    await pass(networkError())
+    await pass(networkError())
+    expect(breaker.state).toBe('open')
+    vi.advanceTimersByTime(5_000)
+    // The probe is admitted (attempt deadline 1 000 ms) and never settles.
+    const lost = attempt()
+    const ticket = await stage.admit(breaker, lost, Date.now())
+    expect(typeof ticket).toBe('number')
+    expect(breaker.state).toBe('half-open')
+    vi.advanceTimersByTime(2_000)
+    // Within the grace the slot is still the probe's; past it, the probe is a timeout and the breaker re-opens.
+    expect(stage.refuses!(breaker, testCall(), Date.now())).toMatchObject({ reason: 'open' })
+    vi.advanceTimersByTime(1)
+    expect(stage.refuses!(breaker, testCall(), Date.now())).toMatchObject({ reason: 'open' })
+    expect(breaker.state).toBe('open')
+    expect(seen.filter((e) => e.type === 'statechange').map(({ detail }) => `${detail.from}>${detail.to}`)).toEqual(['closed>open', 'open>half-open', 'half-open>open'])
+    // The lost probe's outcome, if it ever comes, is stale.
+    stage.settle(breaker, lost, ticket as never, ok(200))
+    expect(breaker.state).toBe('open')
+    // The next open period ends in a probe as any other does.
+    vi.advanceTimersByTime(10_000)
+    await pass(ok(200))
+    expect(breaker.state).toBe('closed')
+  })
+})
