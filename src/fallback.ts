@@ -85,9 +85,9 @@ class LastKnownGood implements StageFallback {
   #generation = 0
   // Copies being read or written, by key: a recall right after the first good response finds its copy.
   #writing = new Map<string, Promise<StoredResponse | undefined>>()
-  // Keys whose write began before the last clear() and has not landed: never served, deleted when it lands.
-  #orphans = new Map<string, number>()
+  // Writes in flight (put → key), and those a clear() came after: their key is never served until each has landed and been deleted.
   #puts = new Map<Promise<void>, string>()
+  #orphans = new Map<Promise<void>, string>()
   // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
   #takenAt = new Map<string, number>()
   #options: NormalizedFallbackOptions
@@ -126,7 +126,7 @@ class LastKnownGood implements StageFallback {
 
   async recall(request: FallbackRequest, bound: RecallBound = {}): Promise<Found | undefined> {
     const key = `GET ${request.url}`
-    if (this.#orphans.has(key)) return undefined
+    for (const orphan of this.#orphans.values()) if (orphan === key) return undefined
     const { deadline, signal } = bound
     // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
     const limit = deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - this.#runtime.now()))
@@ -143,8 +143,9 @@ class LastKnownGood implements StageFallback {
     this.#generation++
     this.#takenAt.clear()
     this.#writing.clear()
-    // Never waits for a write in flight (a hung put must not hold up a logout): each is deleted when it lands.
-    this.#puts.forEach((key) => this.#orphans.set(key, (this.#orphans.get(key) ?? 0) + 1))
+    // Never waits for a write in flight (a hung put must not hold up a logout): each is deleted when it lands. Per write,
+    // not per key: a later write of the key that lands first must not end the wait for this one.
+    this.#puts.forEach((key, put) => this.#orphans.set(put, key))
     await within(this.#store.clear(), WRITE_LIMIT, settleMessage('clear', WRITE_LIMIT))
   }
 
@@ -196,26 +197,22 @@ class LastKnownGood implements StageFallback {
 
   /** Writes, remembering the key while in flight: a write a clear() did not wait for is deleted when it lands. */
   async #land(key: string, entry: StoredResponse): Promise<void> {
-    const orphans = this.#orphans
     const put = putOnce(this.#store, key, entry)
     this.#puts.set(put, key)
     try {
       await put
     } finally {
       this.#puts.delete(put)
-      const left = orphans.get(key)
-      if (left !== undefined) {
-        if (left > 1) orphans.set(key, left - 1)
-        else orphans.delete(key)
-        this.#store.delete(key).catch(() => {})
-      }
+      if (this.#orphans.delete(put)) this.#store.delete(key).catch(() => {})
     }
   }
 
   /** The copy for `key` that may answer `request`: one still being written first, else the store's. */
   async #lookup(key: string, request: FallbackRequest): Promise<Found | undefined> {
+    const started = this.#generation
     const entry: unknown = (await this.#writing.get(key)?.catch(() => undefined)) ?? (await this.#store.get(key))
-    if (entry === undefined) return undefined
+    // A clear() while the copy was read (or still written): nothing remembered before it is served after it.
+    if (entry === undefined || started !== this.#generation) return undefined
     if (!isStoredResponse(entry)) return this.#discard(key, request, new TypeError(`corrupt fallback entry for ${key} deleted`))
     const t = this.#runtime.now()
     // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
@@ -231,7 +228,7 @@ class LastKnownGood implements StageFallback {
     }
     if (!varyMatches(entry, request.headers)) return undefined
     const credential = storedHeader(entry, CREDENTIAL_HEADER)
-    if (credential !== null && credential !== (await credentialDigest(request.headers))) return undefined
+    if ((credential !== null && credential !== (await credentialDigest(request.headers))) || started !== this.#generation) return undefined
     return { response, storedAt: entry.storedAt }
   }
 
