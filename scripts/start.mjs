@@ -18,7 +18,7 @@ if (upstreamPort === port) {
 // wrangler dev on a busy port prints a crash trace; say what is wrong and how to move instead.
 for (const [name, busy] of [['PORT', port], ['UPSTREAM_PORT', upstreamPort]]) {
   if (await inUse(busy)) {
-    const free = await freePair(port + 10)
+    const free = await freePair(port + 10, process.env.UPSTREAM_PORT === undefined ? undefined : upstreamPort)
     console.error(
       `start: 127.0.0.1:${busy} is in use (is npm start or wrangler dev already running?). ` +
         (free === undefined
@@ -126,9 +126,11 @@ function portFrom(name, fallback) {
 }
 
 /** The first of from, from + 10, … (a few tries) free together with the port after it, for the proxy and the mock. */
-async function freePair(from) {
+async function freePair(from, upstream) {
   for (let candidate = from; candidate < from + 200 && candidate < 65535; candidate += 10) {
-    if (!(await inUse(candidate)) && !(await inUse(candidate + 1))) return candidate
+    // A given UPSTREAM_PORT stays where it is: the proxy's port must not be it, and the port after it need not be free.
+    if (candidate === upstream) continue
+    if (!(await inUse(candidate)) && (upstream !== undefined || !(await inUse(candidate + 1)))) return candidate
   }
   return undefined
 }

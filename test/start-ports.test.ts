@@ -51,3 +51,15 @@ test('a busy PORT is named, with a PORT whose port and the next are free (not me
   expect(await free(suggested)).toBe(true)
   expect(await free(suggested + 1)).toBe(true)
 }, 20_000)
+
+test('with UPSTREAM_PORT set, the suggested PORT is not UPSTREAM_PORT (which start.mjs would refuse) and is free', async () => {
+  let port = await occupy()
+  while (port + 12 > 65535 || !(await free(port + 10)) || !(await free(port + 11))) port = await occupy()
+  const upstreamPort = port + 10
+  const { code, stderr } = await start({ PORT: String(port), UPSTREAM_PORT: String(upstreamPort) })
+  expect(code).toBe(1)
+  expect(stderr).toContain('It was PORT.')
+  const suggested = Number(/Pick free ports: PORT=(\d+) npm start/.exec(stderr)?.[1])
+  expect(suggested).not.toBe(upstreamPort)
+  expect(await free(suggested)).toBe(true)
+}, 20_000)
