@@ -127,6 +127,24 @@ describe('resilientKy', () => {
     expect(() => resilientKy({ ky: { retry: 0, timeout: false } })).not.toThrow()
   })
 
+  it('refuses ky\'s own retry, timeout and fetch in a call\'s options and in extend, before any request', async () => {
+    status = 503 // ky would retry a GET on 503: with ours, limit 2, that is 3 × 3 hits
+    const api = resilientKy({ retry: { limit: 2, backoff: { base: 1, max: 1, jitter: 'none' } }, breaker: false, fallback: false })
+    const url = `${ORIGIN}/busy`
+    expect(() => api.get(url, { retry: 2 })).toThrow(/options\.retry .*resilience\.retry.*got 2/)
+    expect(() => api(url, { retry: { limit: 1 } })).toThrow(/options\.retry .*\{"limit":1\}/)
+    expect(() => api.post(url, { timeout: 200 })).toThrow(/options\.timeout .*resilience\.timeout.*got 200/)
+    expect(() => api.head(url, { fetch: globalThis.fetch })).toThrow(/options\.fetch/)
+    expect(() => api.extend({ retry: 2 })).toThrow(/extend\.retry .*got 2/)
+    expect(() => api.extend({ prefixUrl: ORIGIN }).extend({ timeout: 1000 })).toThrow(/extend\.timeout .*got 1000/)
+    expect(() => api.extend((parent) => ({ ...parent, retry: 3 }))).toThrow(/extend\.retry .*got 3/)
+    expect(() => api.extend((parent) => ({ ...parent, prefixUrl: ORIGIN })).get('busy', { timeout: 5 })).toThrow(/options\.timeout .*got 5/)
+    expect(hits).toBe(0)
+    // Ours still retries once per attempt, whichever way the call is made.
+    await rejection(api.extend({ prefixUrl: ORIGIN }).get('busy', { retry: 0, timeout: false }))
+    expect(hits).toBe(3)
+  })
+
   it('passes the resilient fetch options through to their validation', () => {
     expect(() => resilientKy({ breaker: { failureThreshold: -1 } })).toThrow(/breaker\.failureThreshold/)
   })

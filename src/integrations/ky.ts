@@ -1,4 +1,4 @@
-import ky, { type KyInstance, type Options as KyOptions } from 'ky'
+import ky, { type Input, type KyInstance, type Options as KyOptions } from 'ky'
 import { createResilientFetch } from '../index.js'
 import type { ResilientFetch, ResilientFetchOptions } from '../types.js'
 
@@ -21,6 +21,8 @@ export type ResilientKyInstance = KyInstance & {
  * A ky instance whose `fetch` is `createResilientFetch(options)`, with ky's own retry off (`retry: 0`) and
  * its own timeout off (`timeout: false`), so that our breaker, bulkhead, deadlines and retries apply once.
  * Per-call options travel through ky untouched: `api.get(url, { resilience: { key: 'search' } } as Options)`.
+ * ky's `retry`, `timeout` and `fetch` are refused (a TypeError naming them) here, in a call's options and in
+ * `extend`: there ky would turn its own back on, on top of ours; per call, write `resilience: { retry, timeout }`.
  *
  * @example
  * const api = resilientKy({ breaker: { failureThreshold: 3 }, ky: { prefixUrl: 'https://api.example' } })
@@ -35,16 +37,39 @@ export function resilientKy(options: ResilientKyOptions = {}): ResilientKyInstan
   if (kyOptions === null || typeof kyOptions !== 'object') {
     throw new TypeError(`ky must be an object of ky options, got ${String(kyOptions)}`)
   }
-  // Two layers of retries or deadlines would multiply attempts and hide which one fired.
-  if (kyOptions.fetch !== undefined) throw new TypeError('ky.fetch must be left unset: the transport is the fetch option')
-  if (kyOptions.retry !== undefined && kyOptions.retry !== 0) {
-    throw new TypeError(`ky.retry must be left unset: retries are the retry option, got ${JSON.stringify(kyOptions.retry)}`)
-  }
-  if (kyOptions.timeout !== undefined && kyOptions.timeout !== false) {
-    throw new TypeError(`ky.timeout must be left unset: deadlines are the timeout option, got ${String(kyOptions.timeout)}`)
-  }
-
+  checked(kyOptions, 'ky')
   const resilientFetch = createResilientFetch(fetchOptions)
   const instance = ky.create({ ...kyOptions, fetch: resilientFetch, retry: 0, timeout: false })
-  return Object.defineProperty(instance, 'resilientFetch', { value: resilientFetch, enumerable: true }) as ResilientKyInstance
+  return guarded(Object.defineProperty(instance, 'resilientFetch', { value: resilientFetch, enumerable: true }) as ResilientKyInstance)
+}
+
+/** ky's own retry or deadline, or another transport: refused wherever given (resilientKy's `ky`, a call's options, `extend`), as two layers of retries or deadlines would multiply attempts and hide which one fired. */
+function checked<T extends KyOptions | undefined>(options: T, path: string, parent?: KyOptions): T {
+  if (options == null) return options
+  // A function given to extend may spread its parent's options, our fetch among them.
+  if (options.fetch !== undefined && options.fetch !== parent?.fetch) throw new TypeError(`${path}.fetch must be left unset: the transport is the fetch option`)
+  if (options.retry !== undefined && options.retry !== 0) {
+    throw new TypeError(`${path}.retry must be left unset: retries are the retry option (per call: resilience.retry), got ${JSON.stringify(options.retry)}`)
+  }
+  if (options.timeout !== undefined && options.timeout !== false) {
+    throw new TypeError(`${path}.timeout must be left unset: deadlines are the timeout option (per call: resilience.timeout), got ${String(options.timeout)}`)
+  }
+  return options
+}
+
+const METHODS = new Set(['get', 'post', 'put', 'patch', 'head', 'delete'])
+
+/** The instance, with each call's options and each `extend`'s checked first: ky would otherwise turn its own retry or timeout back on for them. */
+function guarded<T extends KyInstance>(instance: T): T {
+  return new Proxy(instance, {
+    apply: (target, _this, [input, options]: Parameters<KyInstance>) => target(input, checked(options, 'options')),
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver)
+      if (name === 'extend') {
+        return (options: Parameters<KyInstance['extend']>[0]) =>
+          guarded(target.extend(typeof options === 'function' ? (parent: KyOptions) => checked(options(parent), 'extend', parent) : checked(options, 'extend')))
+      }
+      return typeof name === 'string' && METHODS.has(name) ? (input: Input, options?: KyOptions) => (value as KyInstance['get'])(input, checked(options, 'options')) : value
+    },
+  })
 }
