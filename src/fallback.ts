@@ -74,8 +74,24 @@ export interface StageFallback extends Fallback {
 }
 
 /** The Fallback over `options.store`, its storeerror events and clock the runtime's. */
-export function stageFallback(options: NormalizedFallbackOptions, runtime: Pick<Runtime, 'events' | 'now'>): StageFallback {
-  return new LastKnownGood(options, runtime)
+export function stageFallback(options: NormalizedFallbackOptions, runtime: Pick<Runtime, 'events' | 'now'>, cleared?: () => void): StageFallback {
+  return new LastKnownGood(options, runtime, cleared)
+}
+
+/**
+ * The instances on the 'auto' store of this page or worker, held weakly. The store is the origin's, shared by its tabs and
+ * workers: a clear() in any (a logout in one tab) drops the copies in flight in all, here directly, elsewhere by a message.
+ */
+const peers = new Set<WeakRef<LastKnownGood>>()
+let clears: BroadcastChannel | undefined
+
+/** Every live peer but `except` forgets what it has in flight; those collected are dropped. */
+function forgetAll(except?: LastKnownGood): void {
+  for (const ref of peers) {
+    const peer = ref.deref()
+    if (peer === undefined) peers.delete(ref)
+    else if (peer !== except) peer.forget()
+  }
 }
 
 /** The Fallback over one store: the refresh throttle, writes in flight, and the clear() generation. */
@@ -92,11 +108,26 @@ class LastKnownGood implements StageFallback {
   #takenAt = new Map<string, number>()
   #options: NormalizedFallbackOptions
   #runtime: Pick<Runtime, 'events' | 'now'>
+  // The stage's part of a clear(): no response to a call started before it is remembered.
+  #cleared?: () => void
 
-  constructor(options: NormalizedFallbackOptions, runtime: Pick<Runtime, 'events' | 'now'>) {
+  constructor(options: NormalizedFallbackOptions, runtime: Pick<Runtime, 'events' | 'now'>, cleared?: () => void) {
     this.#options = options
     this.#runtime = runtime
+    this.#cleared = cleared
     this.#store = resolveStore(options.store)
+    const g = globalThis as { caches?: unknown; indexedDB?: unknown }
+    // Only where the 'auto' store is the origin's (the Cache API or IndexedDB) and tabs can be told.
+    if (options.store === 'auto' && typeof BroadcastChannel === 'function' && (g.caches ?? g.indexedDB) !== undefined) {
+      try {
+        clears ??= new BroadcastChannel('resilient-fetch:clear')
+        clears.onmessage = () => forgetAll()
+        // Node and Deno: the channel must not keep the process alive.
+        ;(clears as { unref?: () => void }).unref?.()
+        peers.forEach((ref) => ref.deref() ?? peers.delete(ref))
+        peers.add(new WeakRef(this))
+      } catch {}
+    }
   }
 
   remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, receivedAt?: number): void {
@@ -140,13 +171,23 @@ class LastKnownGood implements StageFallback {
   }
 
   async clear(): Promise<void> {
+    this.forget()
+    if (this.#options.store === 'auto') {
+      forgetAll(this)
+      clears?.postMessage(0)
+    }
+    await within(this.#store.clear(), WRITE_LIMIT, settleMessage('clear', WRITE_LIMIT))
+  }
+
+  /** The store is being cleared, here or by another tab: no copy of a call started, or write begun, before now lands. */
+  forget(): void {
+    this.#cleared?.()
     this.#generation++
     this.#takenAt.clear()
     this.#writing.clear()
     // Never waits for a write in flight (a hung put must not hold up a logout): each is deleted when it lands. Per write,
     // not per key: a later write of the key that lands first must not end the wait for this one.
     this.#puts.forEach((key, put) => this.#orphans.set(put, key))
-    await within(this.#store.clear(), WRITE_LIMIT, settleMessage('clear', WRITE_LIMIT))
   }
 
   #due(key: string, t: number): boolean {

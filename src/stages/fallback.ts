@@ -24,7 +24,7 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
   let epoch = 0
   // The last copy kept for the chunk: a recall waits until it is remembered, so it finds its copy.
   let kept: Promise<void> | undefined
-  const loading = import('../fallback.js').then((m) => (loaded = m.stageFallback(options, runtime)))
+  const loading = import('../fallback.js').then((m) => (loaded = m.stageFallback(options, runtime, () => epoch++)))
   loading.catch(() => {})
   const failed = (call: Call, error: unknown) => runtime.events.emit('storeerror', { key: call.key, error })
   const uses = (call: Call) => call.method === 'GET' && call.options?.fallback !== false

@@ -18,6 +18,8 @@ let browser: Browser
 /** What /api/items answers; a test flips it to simulate the API going down. */
 let apiUp = true
 let apiHits = 0
+/** Ends of the responses /api/held-* hold back until the test lets them go. */
+const held: (() => void)[] = []
 const opened: { close(): Promise<void> }[] = []
 
 beforeAll(async () => {
@@ -25,6 +27,14 @@ beforeAll(async () => {
   // The page and a small JSON API on one origin, so the page fetches what it stores.
   server = createServer(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
+    // A response that waits for its headers, or whose body has begun and waits for its end.
+    if (path === '/api/held-headers' || path === '/api/held-body') {
+      if (!apiUp) return void res.writeHead(503, { 'content-type': 'text/plain' }).end('down')
+      const json = { 'content-type': 'application/json' }
+      if (path === '/api/held-headers') return void held.push(() => res.writeHead(200, json).end('{"user":"old"}'))
+      res.writeHead(200, json).write('{"user":')
+      return void held.push(() => res.end('"old"}'))
+    }
     if (path === '/api/items') {
       apiHits++
       if (!apiUp) return void res.writeHead(503, { 'content-type': 'text/plain' }).end('down')
@@ -40,6 +50,7 @@ beforeAll(async () => {
 })
 
 afterEach(async () => {
+  for (const end of held.splice(0)) end()
   await Promise.all(opened.splice(0).map((context) => context.close()))
   apiUp = true
 })
@@ -210,6 +221,49 @@ describe("store: 'auto' in Chromium", () => {
     })
     expect(result.found).toBe(true)
     expect(result.cacheKeys).toEqual([`https://resilient-fetch.invalid/${encodeURIComponent(`GET ${origin}/api/items`)}`])
+  })
+})
+
+describe("store: 'auto' shared by the tabs of an origin", () => {
+  it('rf.clear() in one tab (a logout) keeps the copies in flight in another from landing: after a reload with the API down, none is served', async () => {
+    const { context, page: a } = await openPage(browser)
+    opened.push(context)
+    const b = await context.newPage()
+    await Promise.all([load(a), load(b)])
+    // Tab A: one call whose body is still arriving (its copy is being read), one still waiting for its headers.
+    await a.evaluate(async () => {
+      const app = window.rf.app
+      // Where the test sees the clear reach this tab: the channel the instances hear it on.
+      new BroadcastChannel('resilient-fetch:clear').onmessage = () => (app.cleared = true)
+      app.rf = window.rf.createResilientFetch({ retry: false })
+      const reading = await app.rf('/api/held-body')
+      app.bodies = [reading.text(), app.rf('/api/held-headers').then((response) => response.text())]
+    })
+    await expect.poll(() => held.length).toBe(2)
+    // Tab B logs out.
+    await b.evaluate(() => window.rf.createResilientFetch().clear())
+    // Heard in tab A within a second (a bound, so that a tab that never hears it fails below, on what it stored).
+    await a.waitForFunction(() => window.rf.app.cleared === true, undefined, { timeout: 1_000 }).catch(() => {})
+    for (const end of held.splice(0)) end()
+    const afterClear = await a.evaluate(async () => {
+      const app = window.rf.app
+      const bodies = await Promise.all(app.bodies!)
+      // A call after the clear is kept: once its copy is in the cache, the two before it would have landed too.
+      await (await app.rf!('/api/items')).text()
+      const keys = async () => (await window.rf.cacheKeys('resilient-fetch')).map((url) => decodeURIComponent(url).split(location.origin)[1])
+      while ((await keys()).length === 0) await new Promise((resolve) => setTimeout(resolve, 20))
+      return { bodies, keys: await keys() }
+    })
+    expect(afterClear).toEqual({ bodies: ['{"user":"old"}', '{"user":"old"}'], keys: ['/api/items'] })
+
+    apiUp = false
+    await load(b, true)
+    const served = await b.evaluate(async () => {
+      const rf = window.rf.createResilientFetch({ retry: false })
+      const answers = await Promise.all(['/api/held-body', '/api/held-headers', '/api/items'].map((url) => rf(url)))
+      return answers.map((response) => `${response.status} ${response.headers.get('x-resilient-source')}`)
+    })
+    expect(served).toEqual(['503 null', '503 null', '200 fallback'])
   })
 })
 

@@ -4,9 +4,13 @@ import { createFallback } from '../../fallback-helper.js'
 import { cacheStore } from '../../../src/store/cache.js'
 import { idbStore } from '../../../src/store/idb.js'
 import { memoryStore } from '../../../src/store/memory.js'
+import { createResilientFetch, type ResilientFetch } from '../../../src/index.js'
 
 const rf = {
   createFallback,
+  createResilientFetch,
+  /** What a test keeps in the page between evaluate calls: an instance, the bodies of its calls in flight. */
+  app: {} as { rf?: ResilientFetch; bodies?: Promise<string>[]; cleared?: boolean },
   cacheStore,
   idbStore,
   memoryStore,

@@ -1,0 +1,52 @@
+/**
+ * The 'auto' store is the origin's, shared by every instance of a page and by its other tabs: a clear() in one instance (a
+ * logout) keeps the copies another instance has in flight from landing. Here two instances in one realm over a Cache API.
+ */
+import { afterEach, expect, it, vi } from 'vitest'
+import { createFallback } from '../fallback-helper.js'
+import { fakeCaches } from './fake-caches.js'
+
+const OPTIONS = { store: 'auto', maxAge: 60_000, maxBodyBytes: 1_000_000, private: false } as const
+
+afterEach(() => {
+  vi.unstubAllGlobals()
+})
+
+/** A 200 whose body sends its first chunk now and ends on `end()`. */
+function slowResponse(): { response: Response; end: () => void } {
+  let end!: () => void
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"user":'))
+      end = () => {
+        controller.enqueue(new TextEncoder().encode('"old"}'))
+        controller.close()
+      }
+    },
+  })
+  return { response: new Response(body, { headers: { 'content-type': 'application/json' } }), end: () => end() }
+}
+
+it("a clear() of one instance on the 'auto' store drops the copies another has in flight; its later copies land", async () => {
+  const fake = fakeCaches()
+  vi.stubGlobal('caches', fake.caches)
+  const reported: unknown[] = []
+  const other = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
+  const loggingOut = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
+  const request = { url: 'https://api.test/me', headers: new Headers() }
+  const slow = slowResponse()
+  const writes: Promise<unknown>[] = []
+  other.remember(request, slow.response, (p) => writes.push(p))
+  await loggingOut.clear()
+  slow.end()
+  await slow.response.text()
+  await Promise.all(writes)
+  expect(await other.recall(request)).toBeUndefined()
+  expect(fake.entries('resilient-fetch').size).toBe(0)
+
+  // A response after the clear is kept as before.
+  other.remember(request, new Response('{"user":"new"}'), (p) => writes.push(p))
+  await Promise.all(writes)
+  expect(await (await other.recall(request))?.response.text()).toBe('{"user":"new"}')
+  expect(reported).toEqual([])
+})
