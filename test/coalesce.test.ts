@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { resilienceInfo } from '../src/info.js'
-import { MAX_LAG_BYTES } from '../src/stages/coalesce.js'
+import { TimeoutError } from '../src/errors.js'
+import { LOST_AFTER, MAX_LAG_BYTES } from '../src/stages/coalesce.js'
 import { coalescingFetch } from './coalesce-helpers.js'
 
 /** A server on 127.0.0.1 that counts requests and holds each one until the test releases it. */
@@ -274,5 +275,25 @@ describe('coalescing against a real server on 127.0.0.1', () => {
     expect(totals()).toMatchObject({ requests: 5, coalesced: 4, hedges: 1 })
     await settle()
     expect(held).toHaveLength(2)
+  })
+})
+
+describe('a joined caller whose shared request is dropped unanswered (a Worker request context that ended)', () => {
+  it(`gives up ${LOST_AFTER} ms past its own total deadline with our TimeoutError, not hanging for good`, async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    // The leader's fetch never settles, even when aborted: as workerd drops the fetch of a request that ended.
+    const sent: string[] = []
+    const { rf, totals } = coalescingFetch({ retry: false, timeout: { attempt: 1_000, total: 2_000 }, fetch: (input) => (sent.push(String(input)), new Promise<never>(() => {})) })
+    void rf('https://dropped.test/me')
+    await vi.advanceTimersByTimeAsync(100)
+    let settled: unknown
+    rf('https://dropped.test/me').then((r) => (settled = r), (e: unknown) => (settled = e))
+    await vi.advanceTimersByTimeAsync(2_000 + LOST_AFTER - 10)
+    expect(settled).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(20)
+    expect(settled).toBeInstanceOf(TimeoutError)
+    expect([(settled as TimeoutError).scope, (settled as TimeoutError).timeout]).toEqual(['total', 2_000])
+    expect(sent).toHaveLength(1)
+    expect(totals().coalesced).toBe(1)
   })
 })

@@ -1,4 +1,4 @@
-import { aborted, discard, follow, isRequest, keepWith, refusal } from '../core.js'
+import { aborted, discard, follow, isRequest, keepWith, refusal, sharesTimers, TimeoutError } from '../core.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
 /**
@@ -6,6 +6,9 @@ import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
  * this, that caller's body errors (a RangeError) and its buffer is freed; the others read on.
  */
 export const MAX_LAG_BYTES = 1024 * 1024
+
+/** How long past its own total deadline a joined caller waits for the shared outcome before it gives up on it. */
+export const LOST_AFTER = 1_000
 
 /** A caller waiting for (then reading) a shared response. */
 interface Member {
@@ -78,9 +81,11 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
 }
 
 function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome> {
-  return new Promise<Outcome>((resolve) => {
+  return new Promise<Outcome>((done) => {
     const signal = call.signal
     const own = signal === undefined ? undefined : new AbortController()
+    const guard = joined ? guardJoiner(flight, call, () => member) : undefined
+    const resolve = guard === undefined ? done : (outcome: Outcome) => (clearTimeout(guard), done(outcome))
     const member: Member = { call, resolve, joined, own, unfollow: undefined, onAbort: (reason) => leave(flight, member, reason) }
     if (signal !== undefined) {
       own!.signal.addEventListener('abort', () => member.onAbort(own!.signal.reason), { once: true })
@@ -90,11 +95,26 @@ function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome> {
   })
 }
 
+/**
+ * A joined caller waits on another call's request, nothing of its own. In workerd that request may be another
+ * incoming request's, which its end drops unanswered, and a request waiting on nothing of its own is cancelled as
+ * hung: there (and in Node, Deno, Bun) a joiner keeps a timer of its own and gives up LOST_AFTER past its own total
+ * deadline (the shared call's, with the fallback's read, ends first). Not where host timers are dear (browsers).
+ */
+function guardJoiner(flight: Flight, call: Call, member: () => Member): ReturnType<typeof setTimeout> | undefined {
+  const total = call.timeout.total
+  if (total === false || sharesTimers()) return undefined
+  return setTimeout(() => {
+    const error = new TimeoutError(total, 'total')
+    leave(flight, member(), error, refusal('deadline', error))
+  }, total + LOST_AFTER)
+}
+
 /** A caller aborted before the headers: it alone rejects; the last one to go aborts the shared request. */
-function leave(flight: Flight, member: Member, reason: unknown): void {
+function leave(flight: Flight, member: Member, reason: unknown, outcome: Outcome = aborted(reason)): void {
   if (!flight.members.delete(member)) return
   member.unfollow?.()
-  member.resolve(aborted(reason))
+  member.resolve(outcome)
   if (flight.members.size > 0) return
   forget(flight)
   flight.controller?.abort(reason)
