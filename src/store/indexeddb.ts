@@ -99,8 +99,21 @@ function withIndex<T>(objects: IDBObjectStore, step: (lru: string[], value?: unk
 
 /** Opens (creating if needed) the database, bounded by OPEN_TIMEOUT; rejects where IndexedDB is missing or broken. */
 async function open(dbName: string, { openWithin }: StoreKit): Promise<UseStore> {
-  // Where IndexedDB is missing, or indexedDB.open itself throws (SecurityError in sandboxed frames): a rejection here.
-  const store = createStore(dbName, STORE_NAME)
+  let current: UseStore | undefined
+  // A connection that gives way when another needs it (the app's deleteDatabase on logout, an upgrade in another tab),
+  // which would otherwise wait for this page to close; the next operation opens a new one.
+  const store: UseStore = (mode, callback) => {
+    // Where IndexedDB is missing, or indexedDB.open itself throws (SecurityError in sandboxed frames): a rejection here.
+    const mine = (current ??= createStore(dbName, STORE_NAME))
+    return mine(mode, (objects) => {
+      const db = objects.transaction.db
+      db.onversionchange = () => {
+        db.close()
+        if (current === mine) current = undefined
+      }
+      return callback(objects)
+    })
+  }
   // A first read opens the database and proves the object store is there.
   const opened = store('readonly', (objects) => promisifyRequest(objects.count())).catch((error: unknown) => {
     throw error ?? new Error('IndexedDB open failed')

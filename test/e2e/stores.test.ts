@@ -267,6 +267,28 @@ describe("store: 'auto' shared by the tabs of an origin", () => {
   })
 })
 
+describe('idbStore beside the rest of the page in Chromium', () => {
+  it("gives way to the app's deleteDatabase (a logout that wipes storage) instead of blocking it while the page lives, and stores again after", async () => {
+    const { page, errors } = await freshPage()
+    const result = await page.evaluate(async () => {
+      const store = window.rf.idbStore({ dbName: 'e2e-wipe' })
+      await store.put('GET /a', window.rf.entry('before'))
+      const deleted = await new Promise<string>((resolve) => {
+        const request = indexedDB.deleteDatabase('e2e-wipe')
+        request.onsuccess = () => resolve('deleted')
+        request.onerror = () => resolve('error')
+        setTimeout(() => resolve('still blocked after 2 s'), 2_000)
+      })
+      const gone = await store.get('GET /a')
+      await store.put('GET /b', window.rf.entry('after'))
+      const back = await store.get('GET /b')
+      return { deleted, gone: gone === undefined, after: back && window.rf.text(back.body) }
+    })
+    expect(result).toEqual({ deleted: 'deleted', gone: true, after: 'after' })
+    expect(errors).toEqual([])
+  })
+})
+
 describe('damaged IndexedDB entries in Chromium', () => {
   it.each([
     ['a 204 with a body', { status: 204 }],
