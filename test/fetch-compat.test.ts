@@ -271,3 +271,22 @@ describe.each(VARIANTS)('request bodies arrive intact, %s', (_, variant) => {
     expect(bodies).toEqual([{ method: 'PUT', path: '/echo/flaky-stream', contentType: null, body: 'streamed' }])
   })
 })
+
+describe("a runtime's own fetch options (Node's dispatcher, Bun's proxy, Deno's client)", () => {
+  it('reach the transport on every attempt, also when a custom key function makes the call a Request', async () => {
+    const dispatcher = { dispatch: () => true }
+    const seen: unknown[] = []
+    const transport = (input: RequestInfo | URL, init?: RequestInit) => {
+      const extra = init as { dispatcher?: unknown; proxy?: unknown } | undefined
+      seen.push([extra?.dispatcher === dispatcher, extra?.proxy, init?.signal instanceof AbortSignal])
+      return Promise.resolve(new Response('ok', { status: seen.length === 1 ? 503 : 200 }))
+    }
+    const init = { dispatcher, proxy: 'http://proxy.test:3128', headers: { 'x-token': 't' } } as RequestInit
+    for (const key of [undefined, () => 'custom']) {
+      seen.length = 0
+      const rf = createResilientFetch({ fetch: transport, key, retry: { limit: 1, ...quick }, fallback: false })
+      expect((await rf(`${API}/ok`, init)).status).toBe(200)
+      expect(seen).toEqual([[true, 'http://proxy.test:3128', true], [true, 'http://proxy.test:3128', true]])
+    }
+  })
+})

@@ -35,9 +35,9 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
   const url = urlOf(input)
   let key = options?.key
   if (key === undefined && o.key !== undefined) {
-    // A custom key needs a Request; build it once and send it.
+    // A custom key needs a Request; build it once and send it, with what of init a Request does not keep (Node's dispatcher, Bun's proxy, Deno's client).
     input = new Request(input, init)
-    init = undefined
+    init = leftovers(init, input)
     key = o.key(input as Request)
     if (typeof key !== 'string') throw new TypeError(`key() must return a string, got ${typeof key}`)
   }
@@ -71,6 +71,13 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
     attempts: 0,
     states: keys.get(key).states,
   }
+}
+
+/** The members of `init` that `request` does not hold: a runtime's own fetch options, sent beside it; undefined when none. */
+function leftovers(init: RequestInit | undefined, request: Request): RequestInit | undefined {
+  let rest: Record<string, unknown> | undefined
+  for (const name in init) if (!(name in request)) (rest ??= {})[name] = init[name as keyof RequestInit]
+  return rest
 }
 
 /** The key a call to `target` would use, or undefined when it has none (the key function throws). */
