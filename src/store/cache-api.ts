@@ -52,14 +52,17 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
   }
 
   // Rejects where the Cache API is missing (reading `caches` throws) or its open fails or hangs.
+  // Each operation opens the cache anew: the app may have deleted it (caches.delete on logout), and a Cache kept from
+  // before would go on serving the copies it held until the page closes.
+  const current = () => caches.open(cacheName)
   const open = async () => {
-    const cache = await kit.openWithin(caches.open(cacheName), `caches.open("${cacheName}")`)
-    await learnKeys(cache)
-    return cache
+    await learnKeys(await kit.openWithin(current(), `caches.open("${cacheName}")`))
+    return current
   }
 
   return kit.degrading(open, `cacheStore: Cache API "${cacheName}"`, maxEntries, {
-    async get(cache, key) {
+    async get(now, key) {
+      const cache = await now()
       const response = await cache.match(toUrl(key))
       if (!response) return undefined
       const storedAt = Number(response.headers.get(STORED_AT) ?? NaN)
@@ -73,7 +76,8 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
       touch(key)
       return { url: decodeURIComponent(url), status: response.status, statusText: response.statusText, headers: originHeaders(response.headers), body: await response.arrayBuffer(), storedAt }
     },
-    async put(cache, key, entry) {
+    async put(now, key, entry) {
+      const cache = await now()
       const headers = new Headers({ 'cache-control': CACHE_CONTROL, [STORED_AT]: String(entry.storedAt), [URL_HEADER]: encodeURIComponent(entry.url) })
       for (const [name, value] of entry.headers) {
         const lower = name.toLowerCase()
@@ -84,13 +88,14 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
       touch(key)
       await dropOldest(cache, maxEntries)
     },
-    delete: forget,
-    async clear(cache) {
+    delete: async (now, key) => forget(await now(), key),
+    async clear(now) {
+      const cache = await now()
       // Entry by entry, never caches.delete(): another tab's open Cache would go on serving the orphaned copies.
       await learnKeys(cache)
       await dropOldest(cache, 0)
     },
-    evict: (cache) => dropOldest(cache, lru.size >> 1),
+    evict: async (now) => dropOldest(await now(), lru.size >> 1),
   })
 }
 

@@ -267,6 +267,24 @@ describe("store: 'auto' shared by the tabs of an origin", () => {
   })
 })
 
+describe('cacheStore beside the rest of the page in Chromium', () => {
+  it('after the app deletes its cache (caches.delete on logout) serves nothing the cache held, and keeps copies where a reload finds them', async () => {
+    const { page, errors } = await freshPage()
+    const result = await page.evaluate(async () => {
+      const store = window.rf.cacheStore({ cacheName: 'e2e-deleted' })
+      await store.put('GET /a', window.rf.entry('before'))
+      const found = await store.get('GET /a')
+      await caches.delete('e2e-deleted')
+      const gone = await store.get('GET /a')
+      await store.put('GET /b', window.rf.entry('after'))
+      const back = await store.get('GET /b')
+      return { found: found !== undefined, gone: gone === undefined, after: back && window.rf.text(back.body), keys: await window.rf.cacheKeys('e2e-deleted') }
+    })
+    expect(result).toEqual({ found: true, gone: true, after: 'after', keys: [`https://resilient-fetch.invalid/${encodeURIComponent('GET /b')}`] })
+    expect(errors).toEqual([])
+  })
+})
+
 describe('idbStore beside the rest of the page in Chromium', () => {
   it("gives way to the app's deleteDatabase (a logout that wipes storage) instead of blocking it while the page lives, and stores again after", async () => {
     const { page, errors } = await freshPage()
