@@ -81,6 +81,8 @@ describe('the fallback stage', () => {
     expect(response.headers.get('x-resilient-source')).toBe('fallback')
     expect(response.headers.get('age')).toBe('5')
     expect(response.headers.get('content-type')).toBe('application/json')
+    // The URL it answers for, as fetch's own response has it.
+    expect(response.url).toBe(URL_A)
     expect(resilienceInfo(response)).toEqual({ source: 'fallback', key: 'https://a.test', attempts: 1, storedAt: 1_000_000 })
     expect(fallbacks).toEqual([5])
     expect(rf.snapshot().totals).toMatchObject({ requests: 2, successes: 1, failures: 1, fallbacks: 1 })

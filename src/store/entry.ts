@@ -73,7 +73,9 @@ export function fromStored(entry: StoredResponse, extra: Record<string, string> 
     if (!INTERNAL_HEADERS.has(name.toLowerCase())) headers.append(name, value)
   }
   // The Response constructor copies the bytes, so a store's own buffer is never detached or shared.
-  return new Response(NULL_BODY_STATUSES.has(entry.status) ? null : entry.body, { status: entry.status, statusText: entry.statusText, headers })
+  const response = new Response(NULL_BODY_STATUSES.has(entry.status) ? null : entry.body, { status: entry.status, statusText: entry.statusText, headers })
+  // Its URL, as fetch's response has (code resolves links against it): a constructed Response's is ''.
+  return Object.defineProperty(response, 'url', { value: entry.url })
 }
 
 /** The value of one header in a stored copy, or null. */
