@@ -29,6 +29,8 @@ export interface Step {
   delay?: number
   /** Answer only when the suite releases the scenario (or never: a hanging upstream). */
   hold?: boolean
+  /** Send the headers and the body, then never end the answer (a body that stalls). */
+  stall?: boolean
 }
 
 /** What the upstream saw of one scenario. */
@@ -383,6 +385,43 @@ export const CASES: Case[] = [
       const snapshot = rf.snapshot()
       equal([snapshot.totals.failures, snapshot.breakers[0]?.failures ?? 0], [0, 0], 'failures counted')
       equal((await t.stats()).requests, 1, 'requests the upstream saw')
+    },
+  },
+  {
+    name: 'retries resend the body: a PUT Request, a DELETE with a Blob',
+    async run(t) {
+      await t.script([{ status: 503 }, {}, { status: 503 }, {}])
+      const rf = createResilientFetch({ retry: { limit: 1, backoff: { base: 10, jitter: 'none' } }, breaker: false, fallback: false })
+      const path = (suffix: string) => new URL(t.url(suffix)).pathname + suffix
+      const fromRequest = await rf(new Request(t.url('?r=1'), { method: 'PUT', body: 'from a Request', headers: { 'x-probe': 'req' } }))
+      equal([resilienceInfo(fromRequest)?.attempts, await fromRequest.json()], [2, { method: 'PUT', path: path('?r=1'), body: 'from a Request', probe: 'req' }], 'the retry of a PUT Request: attempts, and what the upstream saw')
+      const fromBlob = await rf(t.url('?r=2'), { method: 'DELETE', body: new Blob(['a blob']) })
+      equal([resilienceInfo(fromBlob)?.attempts, await fromBlob.json()], [2, { method: 'DELETE', path: path('?r=2'), body: 'a blob', probe: null }], 'the retry of a DELETE with a Blob body')
+      equal((await t.stats()).requests, 4, 'requests the upstream saw')
+    },
+  },
+  {
+    name: 'after the headers: no deadline of ours cuts the body; the caller abort does, as with fetch',
+    async run(t) {
+      await t.script([{ stall: true, body: 'partial' }])
+      const rf = createResilientFetch({ timeout: { attempt: 200, total: 400 }, fallback: { store: memoryStore() } })
+      /** Reads the first chunk, outlives the deadlines, then aborts: what the pending read rejects with. */
+      const cut = async (call: (signal: AbortSignal) => Promise<Response>, what: string) => {
+        const controller = new AbortController()
+        const reader = (await call(controller.signal)).body!.getReader()
+        equal(new TextDecoder().decode((await reader.read()).value), 'partial', `${what}: the first bytes`)
+        const pending = reader.read().then(() => 'read', (error: unknown) => error)
+        await sleep(500)
+        equal(await Promise.race([pending, sleep(50).then(() => 'still pending')]), 'still pending', `${what}: the body past both deadlines`)
+        const reason = new Error('the caller gave up')
+        controller.abort(reason)
+        const error = await pending
+        return { name: (error as Error)?.name, message: (error as Error)?.message, isReason: error === reason }
+      }
+      const ours = await cut((signal) => rf(t.url('?by=rf'), { signal }), 'resilient-fetch')
+      const theirs = await cut((signal) => fetch(t.url('?by=fetch'), { signal }), 'fetch')
+      equal(ours, theirs, 'the pending read, aborted by the caller: as with fetch')
+      await t.until((s) => s.closedEarly === 2, 'both connections closed')
     },
   },
   {

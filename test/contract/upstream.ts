@@ -99,7 +99,9 @@ function send(res: ServerResponse, step: Step, echo: Echo): void {
   if (res.destroyed) return
   const body = step.body ?? JSON.stringify(echo)
   res.writeHead(step.status ?? 200, step.statusText ?? '', { 'content-type': 'text/plain', ...CORS, ...step.headers })
-  res.end(body)
+  // A body that stalls after its first bytes: the answer never ends, until the client closes the connection.
+  if (step.stall) res.write(body)
+  else res.end(body)
 }
 
 function release(scenario: Scenario, count: number): number {
