@@ -79,18 +79,19 @@ export function stageFallback(options: NormalizedFallbackOptions, runtime: Pick<
 }
 
 /**
- * The instances on the 'auto' store of this page or worker, held weakly. The store is the origin's, shared by its tabs and
- * workers: a clear() in any (a logout in one tab) drops the copies in flight in all, here directly, elsewhere by a message.
+ * The instances of this page or worker on a store of the origin's ('auto', or what cacheStore and idbStore name: their
+ * scope), held weakly. Such a store is shared by the origin's tabs and workers: a clear() in any (a logout in one tab)
+ * drops the copies in flight in all on that store, here directly, elsewhere by a message.
  */
 const peers = new Set<WeakRef<LastKnownGood>>()
 let clears: BroadcastChannel | undefined
 
-/** Every live peer but `except` forgets what it has in flight; those collected are dropped. */
-function forgetAll(except?: LastKnownGood): void {
+/** Every live peer on `scope` but `except` forgets what it has in flight; those collected are dropped. */
+function forgetAll(scope: unknown, except?: LastKnownGood): void {
   for (const ref of peers) {
     const peer = ref.deref()
     if (peer === undefined) peers.delete(ref)
-    else if (peer !== except) peer.forget()
+    else if (peer !== except && peer.scope === scope) peer.forget()
   }
 }
 
@@ -110,6 +111,8 @@ class LastKnownGood implements StageFallback {
   #runtime: Pick<Runtime, 'events' | 'now'>
   // The stage's part of a clear(): no response to a call started before it is remembered.
   #cleared?: () => void
+  /** The origin's storage this instance is on, shared with its other instances, tabs and workers; undefined for one of its own. */
+  readonly scope: unknown
 
   constructor(options: NormalizedFallbackOptions, runtime: Pick<Runtime, 'events' | 'now'>, cleared?: () => void) {
     this.#options = options
@@ -117,11 +120,12 @@ class LastKnownGood implements StageFallback {
     this.#cleared = cleared
     this.#store = resolveStore(options.store)
     const g = globalThis as { caches?: unknown; indexedDB?: unknown }
-    // Only where the 'auto' store is the origin's (the Cache API or IndexedDB) and tabs can be told.
-    if (options.store === 'auto' && typeof BroadcastChannel === 'function' && (g.caches ?? g.indexedDB) !== undefined) {
+    this.scope = options.store === 'auto' ? 'auto' : (options.store as { scope?: unknown }).scope
+    // Only where the store is the origin's (the Cache API or IndexedDB) and tabs can be told.
+    if (this.scope !== undefined && typeof BroadcastChannel === 'function' && (g.caches ?? g.indexedDB) !== undefined) {
       try {
         clears ??= new BroadcastChannel('resilient-fetch:clear')
-        clears.onmessage = () => forgetAll()
+        clears.onmessage = (event) => forgetAll(event.data)
         // Node and Deno: the channel must not keep the process alive.
         ;(clears as { unref?: () => void }).unref?.()
         peers.forEach((ref) => ref.deref() ?? peers.delete(ref))
@@ -172,9 +176,9 @@ class LastKnownGood implements StageFallback {
 
   async clear(): Promise<void> {
     this.forget()
-    if (this.#options.store === 'auto') {
-      forgetAll(this)
-      clears?.postMessage(0)
+    if (this.scope !== undefined) {
+      forgetAll(this.scope, this)
+      clears?.postMessage(this.scope)
     }
     await within(this.#store.clear(), WRITE_LIMIT, settleMessage('clear', WRITE_LIMIT))
   }

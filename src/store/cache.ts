@@ -20,5 +20,7 @@ export interface CacheStoreOptions {
  * In Workers the cache has no working `keys()`: eviction and `clear()` cover the keys this isolate has written.
  */
 export function cacheStore(options?: CacheStoreOptions): FallbackStore {
-  return cacheApiStore(STORE_KIT, cacheStoreSchema(options, 'cacheStore options'))
+  const checked = cacheStoreSchema(options, 'cacheStore options')
+  // Its scope: a clear() of any instance on this cache, in any tab or worker, drops the copies in flight in all (src/fallback.ts).
+  return Object.assign(cacheApiStore(STORE_KIT, checked), { scope: `cache:${checked.cacheName}` })
 }

@@ -20,5 +20,7 @@ export interface IdbStoreOptions {
  * Corrupt entries are deleted when found (the read rejects, naming the key).
  */
 export function idbStore(options?: IdbStoreOptions): FallbackStore {
-  return indexedDbStore(STORE_KIT, idbStoreSchema(options, 'idbStore options'))
+  const checked = idbStoreSchema(options, 'idbStore options')
+  // Its scope: a clear() of any instance on this database, in any tab or worker, drops the copies in flight in all (src/fallback.ts).
+  return Object.assign(indexedDbStore(STORE_KIT, checked), { scope: `idb:${checked.dbName}` })
 }

@@ -1,10 +1,12 @@
 /**
- * The 'auto' store is the origin's, shared by every instance of a page and by its other tabs: a clear() in one instance (a
- * logout) keeps the copies another instance has in flight from landing. Here two instances in one realm over a Cache API.
+ * The 'auto' store, and a cacheStore or idbStore by its name, is the origin's, shared by every instance of a page and by its
+ * other tabs: a clear() in one instance (a logout) keeps the copies another instance on it has in flight from landing. Here
+ * instances in one realm over a Cache API.
  */
 import { afterEach, expect, it, vi } from 'vitest'
 import { createFallback } from '../fallback-helper.js'
 import { fakeCaches } from './fake-caches.js'
+import { cacheStore } from '../../src/store/cache.js'
 
 const OPTIONS = { store: 'auto', maxAge: 60_000, maxBodyBytes: 1_000_000, private: false } as const
 
@@ -48,5 +50,28 @@ it("a clear() of one instance on the 'auto' store drops the copies another has i
   other.remember(request, new Response('{"user":"new"}'), (p) => writes.push(p))
   await Promise.all(writes)
   expect(await (await other.recall(request))?.response.text()).toBe('{"user":"new"}')
+  expect(reported).toEqual([])
+})
+
+it('a clear() of one instance on a cacheStore drops the copies in flight of every instance on a cacheStore of that name, not of another', async () => {
+  const fake = fakeCaches()
+  vi.stubGlobal('caches', fake.caches)
+  const reported: unknown[] = []
+  const on = (cacheName: string) => createFallback({ ...OPTIONS, store: cacheStore({ cacheName }) }, (_type, detail) => reported.push(detail.error))
+  const [same, other, loggingOut] = [on('app'), on('other'), on('app')]
+  const request = { url: 'https://api.test/me', headers: new Headers() }
+  const writes: Promise<unknown>[] = []
+  const slow = [slowResponse(), slowResponse()]
+  same.remember(request, slow[0]!.response, (p) => writes.push(p))
+  other.remember(request, slow[1]!.response, (p) => writes.push(p))
+  await loggingOut.clear()
+  for (const { response, end } of slow) {
+    end()
+    await response.text()
+  }
+  await Promise.all(writes)
+  expect(await same.recall(request)).toBeUndefined()
+  expect(fake.entries('app').size).toBe(0)
+  expect(await (await other.recall(request))?.response.text()).toBe('{"user":"old"}')
   expect(reported).toEqual([])
 })
