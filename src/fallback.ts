@@ -119,10 +119,11 @@ class LastKnownGood implements StageFallback {
     this.#runtime = runtime
     this.#cleared = cleared
     this.#store = resolveStore(options.store)
-    const g = globalThis as { caches?: unknown; indexedDB?: unknown }
+    const g = globalThis as { caches?: unknown; indexedDB?: unknown; document?: unknown; importScripts?: unknown }
     this.scope = options.store === 'auto' ? 'auto' : (options.store as { scope?: unknown }).scope
-    // Only where the store is the origin's (the Cache API or IndexedDB) and tabs can be told.
-    if (this.scope !== undefined && typeof BroadcastChannel === 'function' && (g.caches ?? g.indexedDB) !== undefined) {
+    // Only where the store is the origin's (the Cache API or IndexedDB) and tabs can be told: a page or a browser's worker
+    // (Deno has caches, and its channel keeps the process alive: it has no unref).
+    if (this.scope !== undefined && typeof BroadcastChannel === 'function' && (g.caches ?? g.indexedDB) !== undefined && (g.document ?? g.importScripts) !== undefined) {
       try {
         clears ??= new BroadcastChannel('resilient-fetch:clear')
         clears.onmessage = (event) => forgetAll(event.data)

@@ -90,14 +90,24 @@ export function runInCli(runtime: 'deno' | 'bun', bundles: Bundles, env: Contrac
     })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
+    let kept = false
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk
+      // The suite is done: the process must then end by itself (a library that keeps it alive is a defect), within 10 s.
+      if (!kept && stdout.includes(RESULTS_MARK)) {
+        kept = true
+        clearTimeout(timer)
+        timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      }
+    })
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
     // Bounded: a runtime that hangs fails its cases instead of the whole run.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    let timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       const line = stdout.split('\n').find((l) => l.startsWith(RESULTS_MARK))
+      if (line && signal === 'SIGKILL') return reject(new Error(`${runtime} did not exit by itself within 10 s of the suite's end: something the library opened keeps it alive`))
       if (line) return resolve(JSON.parse(line.slice(RESULTS_MARK.length)) as CaseResult[])
       reject(new Error(`${runtime} exited (${signal ?? code}) without results: ${(stderr || stdout).slice(-1000)}`))
     })

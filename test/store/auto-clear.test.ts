@@ -2,6 +2,8 @@
  * The 'auto' store, and a cacheStore or idbStore by its name, is the origin's, shared by every instance of a page and by its
  * other tabs: a clear() in one instance (a logout) keeps the copies another instance on it has in flight from landing. Here
  * instances in one realm over a Cache API.
+ * Where there is no page nor browser worker (Deno has the Cache API) no channel opens: test/contract checks that the
+ * process then ends by itself.
  */
 import { afterEach, expect, it, vi } from 'vitest'
 import { createFallback } from '../fallback-helper.js'
@@ -32,6 +34,8 @@ function slowResponse(): { response: Response; end: () => void } {
 it("a clear() of one instance on the 'auto' store drops the copies another has in flight; its later copies land", async () => {
   const fake = fakeCaches()
   vi.stubGlobal('caches', fake.caches)
+  // A browser's worker (the channel to other tabs opens only in a page or a browser's worker).
+  vi.stubGlobal('importScripts', () => {})
   const reported: unknown[] = []
   const other = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
   const loggingOut = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
@@ -56,6 +60,8 @@ it("a clear() of one instance on the 'auto' store drops the copies another has i
 it('a clear() of one instance on a cacheStore drops the copies in flight of every instance on a cacheStore of that name, not of another', async () => {
   const fake = fakeCaches()
   vi.stubGlobal('caches', fake.caches)
+  // A browser's worker (the channel to other tabs opens only in a page or a browser's worker).
+  vi.stubGlobal('importScripts', () => {})
   const reported: unknown[] = []
   const on = (cacheName: string) => createFallback({ ...OPTIONS, store: cacheStore({ cacheName }) }, (_type, detail) => reported.push(detail.error))
   const [same, other, loggingOut] = [on('app'), on('other'), on('app')]
