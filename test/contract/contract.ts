@@ -425,6 +425,24 @@ export const CASES: Case[] = [
     },
   },
   {
+    name: "coalescing: identical GETs share one request, each reads its own body, one's abort is its own",
+    async run(t) {
+      await t.script([{ hold: true, body: 'shared body' }])
+      const rf = createResilientFetch({ coalesce: true, fallback: false })
+      const controller = new AbortController()
+      const reason = new Error('this caller gave up')
+      const calls = [rf(t.url()), rf(t.url()), rf(t.url(), { signal: controller.signal }), rf(t.url())]
+      await t.until((s) => s.inFlight === 1, 'the shared request')
+      controller.abort(reason)
+      equal((await rejection(calls[2]!, 'the caller that aborted')) === reason, true, 'rejects with its own signal.reason')
+      await t.release()
+      const responses = await Promise.all([calls[0]!, calls[1]!, calls[3]!])
+      equal(await Promise.all(responses.map((r) => r.text())), ['shared body', 'shared body', 'shared body'], "each other caller's body")
+      equal(responses.map((r) => resilienceInfo(r)?.coalesced ?? false), [false, true, true], 'resilienceInfo(r).coalesced')
+      equal([(await t.stats()).requests, rf.snapshot().totals.coalesced], [1, 3], 'requests the upstream saw, totals.coalesced')
+    },
+  },
+  {
     name: 'fallback: served on failure, marked',
     async run(t) {
       await t.script([{ body: 'fresh', headers: { 'x-up': 'kept' } }, { status: 500 }])
