@@ -37,6 +37,13 @@ describe('which calls are the same request', () => {
     expect(id({ priority: 2 })).toBe(id({ priority: 2 }))
   })
 
+  it("never with a runtime's own fetch options (a dispatcher, client, proxy or tls may route or authenticate it otherwise)", () => {
+    for (const own of [{ dispatcher: {} }, { client: {} }, { proxy: 'http://p.test:3128' }, { tls: { cert: 'c' } }]) {
+      expect(id({ init: own as RequestInit })).toBeUndefined()
+    }
+    expect(id({ init: { priority: 'high', window: null, signal: new AbortController().signal, redirect: 'follow', resilience: undefined } as RequestInit })).toBe(id({}))
+  })
+
   it('never for a body, a method but GET, credentials in headers, no-store, reload, no-cors or an opt-out', () => {
     const excluded: Partial<Call>[] = [
       { method: 'POST', init: { method: 'POST', body: 'x' } },

@@ -265,7 +265,7 @@ export function identity(call: Call): string | undefined {
   const request = isRequest(call.input) ? call.input : undefined
   if ((init?.body !== undefined && init.body !== null) || (request !== undefined && request.body !== null)) return undefined
   const cache = init?.cache ?? request?.cache
-  if (cache === 'no-store' || cache === 'reload' || (init?.mode ?? request?.mode) === 'no-cors') return undefined
+  if (cache === 'no-store' || cache === 'reload' || (init?.mode ?? request?.mode) === 'no-cors' || hasOwnOptions(init)) return undefined
   const headers = headerLines(init?.headers ?? request?.headers)
   if (headers === undefined) return undefined
   let id = `${call.priority}${call.url}\n${headers}`
@@ -274,6 +274,16 @@ export function identity(call: Call): string | undefined {
     id += `\n${JSON.stringify([options.timeout, options.retry, options.fallback, options.hedge])}`
   }
   return id
+}
+
+/**
+ * Whether init carries a runtime's own fetch options (Node's dispatcher, Deno's client, Bun's proxy or tls): what a
+ * Request does not keep. They can route the request elsewhere or present another client certificate, so a call with
+ * them never shares another's request. `priority` is part of the identity already.
+ */
+function hasOwnOptions(init: RequestInit | undefined): boolean {
+  for (const name in init) if (!(name in Request.prototype) && !/^(priority|window|resilience)$/.test(name)) return true
+  return false
 }
 
 /** The header values, lower-cased and sorted (as Headers iterates them); undefined for credentials. */
