@@ -145,6 +145,18 @@ describe('resilientKy', () => {
     expect(hits).toBe(3)
   })
 
+  it('create (new ky defaults) stays on the same resilient fetch, its checks included', async () => {
+    status = 500
+    const api = resilientKy({ retry: false, breaker: { window: 'consecutive', failureThreshold: 1 }, fallback: false })
+    const fresh = api.create({ prefixUrl: ORIGIN, throwHttpErrors: false })
+    expect((await fresh.get('a')).status).toBe(500)
+    expect(hits).toBe(1)
+    expect(api.resilientFetch.breaker(ORIGIN)?.state).toBe('open')
+    expect((await rejection(fresh.get('a')) as Error).name).toBe('CircuitOpenError')
+    expect(() => api.create({ retry: 2 })).toThrow(/create\.retry .*got 2/)
+    expect(() => fresh.extend({}).create().get(`${ORIGIN}/b`, { timeout: 5 })).toThrow(/options\.timeout/)
+  })
+
   it('passes the resilient fetch options through to their validation', () => {
     expect(() => resilientKy({ breaker: { failureThreshold: -1 } })).toThrow(/breaker\.failureThreshold/)
   })

@@ -37,10 +37,13 @@ export function resilientKy(options: ResilientKyOptions = {}): ResilientKyInstan
   if (kyOptions === null || typeof kyOptions !== 'object') {
     throw new TypeError(`ky must be an object of ky options, got ${String(kyOptions)}`)
   }
-  checked(kyOptions, 'ky')
   const resilientFetch = createResilientFetch(fetchOptions)
-  const instance = ky.create({ ...kyOptions, fetch: resilientFetch, retry: 0, timeout: false })
-  return guarded(Object.defineProperty(instance, 'resilientFetch', { value: resilientFetch, enumerable: true }) as ResilientKyInstance)
+  return Object.defineProperty(created(resilientFetch, checked(kyOptions, 'ky')), 'resilientFetch', { value: resilientFetch, enumerable: true }) as ResilientKyInstance
+}
+
+/** A ky instance on `kyOptions` over the resilient fetch, ky's own retry and timeout off, guarded. */
+function created(resilientFetch: ResilientFetch, kyOptions: KyOptions): KyInstance {
+  return guarded(ky.create({ ...kyOptions, fetch: resilientFetch, retry: 0, timeout: false }), resilientFetch)
 }
 
 /** ky's own retry or deadline, or another transport: refused wherever given (resilientKy's `ky`, a call's options, `extend`), as two layers of retries or deadlines would multiply attempts and hide which one fired. */
@@ -59,16 +62,20 @@ function checked<T extends KyOptions | undefined>(options: T, path: string, pare
 
 const METHODS = new Set(['get', 'post', 'put', 'patch', 'head', 'delete'])
 
-/** The instance, with each call's options and each `extend`'s checked first: ky would otherwise turn its own retry or timeout back on for them. */
-function guarded<T extends KyInstance>(instance: T): T {
+/**
+ * The instance, with each call's options and each `extend`'s checked first: ky would otherwise turn its own retry or
+ * timeout back on for them. Its `create` (new defaults) stays on the same resilient fetch: ky's would drop it, silently.
+ */
+function guarded(instance: KyInstance, resilientFetch: ResilientFetch): KyInstance {
   return new Proxy(instance, {
     apply: (target, _this, [input, options]: Parameters<KyInstance>) => target(input, checked(options, 'options')),
     get(target, name, receiver) {
       const value: unknown = Reflect.get(target, name, receiver)
       if (name === 'extend') {
         return (options: Parameters<KyInstance['extend']>[0]) =>
-          guarded(target.extend(typeof options === 'function' ? (parent: KyOptions) => checked(options(parent), 'extend', parent) : checked(options, 'extend')))
+          guarded(target.extend(typeof options === 'function' ? (parent: KyOptions) => checked(options(parent), 'extend', parent) : checked(options, 'extend')), resilientFetch)
       }
+      if (name === 'create') return (options: KyOptions = {}) => created(resilientFetch, checked(options, 'create'))
       return typeof name === 'string' && METHODS.has(name) ? (input: Input, options?: KyOptions) => (value as KyInstance['get'])(input, checked(options, 'options')) : value
     },
   })
