@@ -634,6 +634,30 @@ describe('clear', () => {
     expect(await t.fallback.recall(request())).toBeUndefined()
   })
 
+  it('a put that wrote its copy after clear() but has not resolved yet (a store that commits before it answers) is never served meanwhile', async () => {
+    const store = memoryStore()
+    const realPut = store.put.bind(store)
+    let release!: () => void
+    let answer!: () => void
+    vi.spyOn(store, 'put').mockImplementation(async (key, value) => {
+      await new Promise<void>((resolve) => (release = resolve))
+      await realPut(key, value)
+      await new Promise<void>((resolve) => (answer = resolve))
+    })
+    const remove = vi.spyOn(store, 'delete')
+    const t = setup({}, store)
+    t.fallback.remember(request(), json({ user: 'alice' }))
+    await vi.waitFor(() => expect(t.put).toHaveBeenCalledOnce())
+    await t.fallback.clear()
+    release()
+    // The pre-clear copy is in the store, its put not answered yet.
+    await vi.waitFor(async () => expect(await store.get(`GET ${URL_A}`)).toBeDefined())
+    expect(await t.fallback.recall(request())).toBeUndefined()
+    answer()
+    await vi.waitFor(() => expect(remove).toHaveBeenCalledWith(`GET ${URL_A}`))
+    expect(await store.get(`GET ${URL_A}`)).toBeUndefined()
+  })
+
   it('clear() never waits on a put that never settles', async () => {
     const store = memoryStore()
     vi.spyOn(store, 'put').mockReturnValue(new Promise(() => {}))
