@@ -231,8 +231,9 @@ describe('a lost probe', () => {
     expect(typeof ticket).toBe('number')
     expect(breaker.state).toBe('half-open')
     vi.advanceTimersByTime(2_000)
-    // Within the grace the slot is still the probe's; past it, the probe is a timeout and the breaker re-opens.
+    // Within the grace the slot is still the probe's (a second past its deadline, to the millisecond); past it, the probe is a timeout and the breaker re-opens.
     expect(stage.refuses!(breaker, testCall(), Date.now())).toMatchObject({ reason: 'open' })
+    expect(breaker.state).toBe('half-open')
     vi.advanceTimersByTime(1)
     expect(stage.refuses!(breaker, testCall(), Date.now())).toMatchObject({ reason: 'open' })
     expect(breaker.state).toBe('open')
