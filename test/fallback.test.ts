@@ -634,12 +634,13 @@ describe('clear', () => {
     expect(await t.fallback.recall(request())).toBeUndefined()
   })
 
-  it('a put that wrote its copy after clear() but has not resolved yet (a store that commits before it answers) is never served meanwhile', async () => {
+  it('a put that wrote its copy after clear() but has not resolved yet (a store that commits before it answers) is never served meanwhile; other URLs are', async () => {
     const store = memoryStore()
     const realPut = store.put.bind(store)
     let release!: () => void
     let answer!: () => void
     vi.spyOn(store, 'put').mockImplementation(async (key, value) => {
+      if (key !== `GET ${URL_A}`) return realPut(key, value)
       await new Promise<void>((resolve) => (release = resolve))
       await realPut(key, value)
       await new Promise<void>((resolve) => (answer = resolve))
@@ -653,9 +654,40 @@ describe('clear', () => {
     // The pre-clear copy is in the store, its put not answered yet.
     await vi.waitFor(async () => expect(await store.get(`GET ${URL_A}`)).toBeDefined())
     expect(await t.fallback.recall(request())).toBeUndefined()
+    // Another URL's copy taken after the clear is served meanwhile.
+    const other = 'https://api.example.com/other'
+    await t.remember(request(other), json({ other: true }))
+    expect(await (await t.fallback.recall(request(other)))!.response.json()).toEqual({ other: true })
     answer()
     await vi.waitFor(() => expect(remove).toHaveBeenCalledWith(`GET ${URL_A}`))
     expect(await store.get(`GET ${URL_A}`)).toBeUndefined()
+  })
+
+  it('a recall of a private copy whose credentials are being checked when clear() comes serves nothing', async () => {
+    const t = setup({ private: true })
+    const alice = request(URL_A, { authorization: 'Bearer alice' })
+    await t.remember(alice, json({ me: 'alice' }))
+    // The recall's digest of the credentials goes on once the clear() has begun.
+    const digest = crypto.subtle.digest.bind(crypto.subtle)
+    let entered!: () => void
+    const digesting = new Promise<void>((resolve) => (entered = resolve))
+    let go!: () => void
+    const gate = new Promise<void>((resolve) => (go = resolve))
+    const spy = vi.spyOn(crypto.subtle, 'digest').mockImplementation(async (algorithm, data) => {
+      entered()
+      await gate
+      return digest(algorithm, data)
+    })
+    try {
+      const found = t.fallback.recall(alice)
+      await digesting
+      const clearing = t.fallback.clear()
+      go()
+      expect(await found).toBeUndefined()
+      await clearing
+    } finally {
+      spy.mockRestore()
+    }
   })
 
   it('clear() never waits on a put that never settles', async () => {
