@@ -450,7 +450,44 @@ describe('a copy still being written', () => {
     expect(await t.fallback.recall(request(URL_A, { accept: 'text/html' }))).toBeUndefined()
     expect(await (await t.fallback.recall(request(URL_A, { accept: 'text/csv' })))!.response.json()).toEqual({ n: 1 })
   })
+  it('a newer copy still being read is the one found, though an older write of the URL lands meanwhile', async () => {
+    const store = memoryStore()
+    const realPut = store.put.bind(store)
+    let release!: () => void
+    vi.spyOn(store, 'put').mockImplementationOnce(async (key, value) => {
+      await new Promise<void>((resolve) => (release = resolve))
+      await realPut(key, value)
+    })
+    const t = setup({}, store)
+    const first: Promise<unknown>[] = []
+    t.fallback.remember(request(), json({ n: 1 }), (p) => first.push(p))
+    await vi.waitFor(() => expect(t.put).toHaveBeenCalledOnce())
+    t.advance(1_000)
+    const { body, finish } = heldBody('{"n":', '2}')
+    t.fallback.remember(request(), new Response(body, { headers: { 'content-type': 'application/json' } }))
+    release()
+    await Promise.all(first)
+    expect(await store.get(`GET ${URL_A}`)).toMatchObject({ status: 200 })
+    const found = t.fallback.recall(request())
+    finish()
+    expect(await (await found)!.response.json()).toEqual({ n: 2 })
+  })
 })
+
+/** A body whose first chunk arrives at once and whose rest waits for `finish()`. */
+function heldBody(head: string, rest: string) {
+  let finish!: () => void
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(head))
+      finish = () => {
+        controller.enqueue(new TextEncoder().encode(rest))
+        controller.close()
+      }
+    },
+  })
+  return { body, finish: () => finish() }
+}
 
 describe('a store that never settles never hangs a call', () => {
   beforeEach(() => {
@@ -754,6 +791,22 @@ describe('refresh', () => {
     expect(t.put).toHaveBeenCalledTimes(3)
     const found = await t.fallback.recall(request())
     expect(await found!.response.json()).toEqual({ n: 3 })
+  })
+
+  it('a copy clear() dropped leaves the refresh slot of the newer copy taken after the clear: the URL is still copied at most once a second', async () => {
+    const t = setup()
+    const { body, finish } = heldBody('{"n":', '1}')
+    const dropped: Promise<unknown>[] = []
+    t.fallback.remember(request(), new Response(body, { headers: { 'content-type': 'application/json' } }), (p) => dropped.push(p))
+    await t.fallback.clear()
+    t.advance(10)
+    await t.remember(request(), json({ n: 2 }))
+    finish()
+    await Promise.all(dropped)
+    t.advance(10)
+    await t.remember(request(), json({ n: 3 }))
+    expect(t.put).toHaveBeenCalledOnce()
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ n: 2 })
   })
 
   it('after a store error the next good response is copied at once, not a second later', async () => {
