@@ -247,3 +247,66 @@ describe('a lost probe', () => {
     expect(breaker.state).toBe('closed')
   })
 })
+
+describe('what the breaker counts, and whose outcome it is', () => {
+  it('a probe with no attempt deadline is never taken for lost: the breaker stays half-open while it runs, and a refusal carries no retryAfter', () => {
+    const { stage, breaker } = setup({ openDuration: 1_000 })
+    breaker.open(1_000)
+    vi.advanceTimersByTime(1_000)
+    const probe: Attempt = { call: testCall({ timeout: normalizeTimeout({ attempt: false, total: false }) }), signal: undefined, start: Date.now() }
+    const ticket = stage.admit(breaker, probe, Date.now())
+    expect(typeof ticket).toBe('number')
+    vi.advanceTimersByTime(60_000)
+    const refused = stage.refuses!(breaker, testCall(), Date.now())
+    expect(refused).toMatchObject({ reason: 'open' })
+    expect((refused!.error as CircuitOpenError).retryAfter).toBeUndefined()
+    expect(breaker.state).toBe('half-open')
+    stage.settle(breaker, probe, ticket as number, ok(200))
+    expect(breaker.state).toBe('closed')
+  })
+
+  it('a success never opens the breaker, even when older successes leaving the window raise the failure rate; the next failure does', async () => {
+    const { breaker, pass } = setup({ window: { type: 'time', duration: 10_000 }, failureThreshold: 2, failureRate: 0.5 })
+    for (let i = 0; i < 3; i++) await pass(ok(200))
+    vi.advanceTimersByTime(5_000)
+    await pass(networkError())
+    await pass(networkError())
+    // 2 failures in 5 calls.
+    expect(breaker.state).toBe('closed')
+    vi.advanceTimersByTime(5_000)
+    // The first three have left the window: 2 failures in 3 calls, yet this call succeeded.
+    await pass(ok(200))
+    expect(breaker.state).toBe('closed')
+    await pass(networkError())
+    expect(breaker.state).toBe('open')
+  })
+
+  it("an attempt admitted before the breaker opened gives back no slot when its caller aborts it during half-open: the probe's slot stays taken", async () => {
+    const { stage, breaker, attempt, pass } = setup({ openDuration: 1_000 })
+    const early = attempt()
+    const earlyTicket = stage.admit(breaker, early, Date.now())
+    await pass(networkError())
+    await pass(networkError())
+    expect(breaker.state).toBe('open')
+    vi.advanceTimersByTime(1_000)
+    const probe = attempt()
+    const ticket = stage.admit(breaker, probe, Date.now())
+    expect(typeof ticket).toBe('number')
+    stage.settle(breaker, early, earlyTicket as number, aborted(new Error('caller')))
+    expect(stage.admit(breaker, attempt(), Date.now())).toMatchObject({ kind: 'refused', reason: 'open' })
+    stage.settle(breaker, probe, ticket as number, ok(200))
+    expect(breaker.state).toBe('closed')
+  })
+
+  it('a 503 with Retry-After admitted before the breaker opened does not lengthen the open period: its outcome is stale', async () => {
+    const { stage, breaker, attempt, pass } = setup({ openDuration: 1_000 })
+    const early = attempt()
+    const earlyTicket = stage.admit(breaker, early, Date.now())
+    await pass(networkError())
+    await pass(networkError())
+    const nextProbeAt = breaker.snapshot(Date.now()).nextProbeAt
+    expect(nextProbeAt).toBeLessThanOrEqual(Date.now() + 1_000)
+    stage.settle(breaker, early, earlyTicket as number, ok(503, { 'retry-after': '60' }))
+    expect(breaker.snapshot(Date.now())).toMatchObject({ state: 'open', nextProbeAt })
+  })
+})
