@@ -78,8 +78,9 @@ export class Breaker implements BreakerControl {
 
   /** Refuses (and counts it) when `admit` would: lets callers fail fast before queueing. */
   refuses(t: number): boolean {
+    // After #refresh an open state has not ended (it would be half-open now).
     this.#refresh(t)
-    const refused = (isOpenState(this.#state) && t < this.#openUntil) || this.#probesFull()
+    const refused = isOpenState(this.#state) || this.#probesFull()
     if (refused) this.#rejected++
     return refused
   }
