@@ -155,6 +155,23 @@ describe('hedging and a half-open probe that loses the race', () => {
     expect(s.breaker.state).toBe('closed')
   })
 
+  it("a losing probe stops following the caller's signal once it settled; the winner still follows it", async () => {
+    const s = setup({ breaker: { window: 'consecutive', failureThreshold: 1, openDuration: 1_000, halfOpen: { probes: 2, successesToClose: 2 } } })
+    halfOpen(s.breaker)
+    const caller = new AbortController()
+    const done = s.chain.run(s.call(caller.signal))
+    await vi.advanceTimersByTimeAsync(100)
+    const [slow, winner] = s.c.pending as [(typeof s.c.pending)[0], (typeof s.c.pending)[0]]
+    winner.respond(200)
+    expect(await done).toMatchObject({ kind: 'response', failure: false, hedged: true })
+    slow.respond(200)
+    await s.waited[0]
+    expect(s.breaker.state).toBe('closed')
+    caller.abort(new Error('gone'))
+    expect(slow.signal!.aborted).toBe(false)
+    expect(winner.signal!.aborted).toBe(true)
+  })
+
   it('a loser whose breaker no longer waits for a probe (another probe closed it) is aborted at once, as any loser', async () => {
     const s = setup({ breaker: { window: 'consecutive', failureThreshold: 1, openDuration: 1_000, halfOpen: { probes: 2 } } })
     halfOpen(s.breaker)
