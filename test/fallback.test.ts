@@ -727,6 +727,17 @@ describe('clear', () => {
     }
   })
 
+  it("on the 'auto' store where no other tab can be told (no page: Node, Deno, Bun, workerd), clear() resolves and the copy read meanwhile never lands", async () => {
+    const t = setup({ store: 'auto' })
+    const { body, finish } = heldBody('{"n":', '1}')
+    const work: Promise<unknown>[] = []
+    t.fallback.remember(request(), new Response(body, { headers: { 'content-type': 'application/json' } }), (p) => work.push(p))
+    await expect(t.fallback.clear()).resolves.toBeUndefined()
+    finish()
+    await Promise.all(work)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
+
   it('clear() never waits on a put that never settles', async () => {
     const store = memoryStore()
     vi.spyOn(store, 'put').mockReturnValue(new Promise(() => {}))
