@@ -8,3 +8,18 @@ export function createFallback(
 ) {
   return stageFallback(options, { events: { emit } as never, now })
 }
+
+/** A 200 whose body sends its first chunk now and ends on `end()`. */
+export function slowResponse(): { response: Response; end: () => void } {
+  let end!: () => void
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"user":'))
+      end = () => {
+        controller.enqueue(new TextEncoder().encode('"old"}'))
+        controller.close()
+      }
+    },
+  })
+  return { response: new Response(body, { headers: { 'content-type': 'application/json' } }), end: () => end() }
+}

@@ -3,7 +3,7 @@ import { http, HttpResponse } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { FallbackRequest, NormalizedFallbackOptions } from '../src/fallback.js'
-import { createFallback } from './fallback-helper.js'
+import { createFallback, slowResponse } from './fallback-helper.js'
 import { memoryStore } from '../src/store/memory.js'
 import type { FallbackStore, StoredResponse } from '../src/types.js'
 import { evictable, quotaError } from './store/helpers.js'
@@ -632,20 +632,11 @@ describe('clear', () => {
 
   it('a copy whose body is still arriving when clear() is called never lands after it (logout)', async () => {
     const t = setup({ private: true })
-    let finish!: () => void
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(new TextEncoder().encode('{"me":'))
-        finish = () => {
-          controller.enqueue(new TextEncoder().encode('"alice"}'))
-          controller.close()
-        }
-      },
-    })
+    const slow = slowResponse()
     const work: Promise<unknown>[] = []
-    t.fallback.remember(request(URL_A, { authorization: 'Bearer alice' }), new Response(body), (p) => work.push(p))
+    t.fallback.remember(request(URL_A, { authorization: 'Bearer alice' }), slow.response, (p) => work.push(p))
     await t.fallback.clear()
-    finish()
+    slow.end()
     await Promise.all(work)
     expect(t.put).not.toHaveBeenCalled()
     expect(await t.fallback.recall(request(URL_A, { authorization: 'Bearer alice' }))).toBeUndefined()

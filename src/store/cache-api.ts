@@ -99,7 +99,6 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
   })
 }
 
-
 /** A key's cache URL (the Cache API takes it as a GET Request). */
 const toUrl = (key: string) => KEY_PREFIX + encodeURIComponent(key)
 

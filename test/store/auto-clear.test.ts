@@ -6,7 +6,7 @@
  * process then ends by itself.
  */
 import { afterEach, expect, it, vi } from 'vitest'
-import { createFallback } from '../fallback-helper.js'
+import { createFallback, slowResponse } from '../fallback-helper.js'
 import { fakeCaches } from './fake-caches.js'
 import { cacheStore } from '../../src/store/cache.js'
 
@@ -15,21 +15,6 @@ const OPTIONS = { store: 'auto', maxAge: 60_000, maxBodyBytes: 1_000_000, privat
 afterEach(() => {
   vi.unstubAllGlobals()
 })
-
-/** A 200 whose body sends its first chunk now and ends on `end()`. */
-function slowResponse(): { response: Response; end: () => void } {
-  let end!: () => void
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(new TextEncoder().encode('{"user":'))
-      end = () => {
-        controller.enqueue(new TextEncoder().encode('"old"}'))
-        controller.close()
-      }
-    },
-  })
-  return { response: new Response(body, { headers: { 'content-type': 'application/json' } }), end: () => end() }
-}
 
 it("a clear() of one instance on the 'auto' store drops the copies another has in flight; its later copies land", async () => {
   const fake = fakeCaches()
