@@ -1,0 +1,245 @@
+/**
+ * resilient-fetch inside a real Service Worker (headless Chromium): the fetch handler answers the page's `/api/*`
+ * requests through one instance on the default 'auto' store (the Cache API there), against a real upstream on
+ * 127.0.0.1 (another origin, with CORS) that the tests take down. The Service Worker is bundled as a classic script
+ * (an IIFE, as bundlers emit for `importScripts`-era workers) and as a module (`type: 'module'`); both are run.
+ */
+import { rm } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import { build, type BuildOptions } from 'esbuild'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { bundlePage, closeServer, launchChromium, listen, openPage, serveDirectory, type StaticServer } from './harness.js'
+
+const PAGE_DIR = join(import.meta.dirname, 'sw-page')
+
+let dir: string
+let site: StaticServer
+let browser: Browser
+const opened: { close(): Promise<void> }[] = []
+
+/** The upstream: what it answers, and what it saw. `mode` 'down' means not listening at all (connection refused). */
+const upstream = {
+  mode: 'up' as 'up' | '503' | 'down',
+  hits: new Map<string, number>(),
+  /** Requests to /api/hang whose connection the client closed (the attempt deadline aborted them). */
+  hangClosed: 0,
+  /** Ends of the responses /api/held-body holds back until the test lets them go. */
+  held: [] as (() => void)[],
+  port: 0,
+  origin: '',
+}
+
+function answer(req: IncomingMessage, res: ServerResponse): void {
+  const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
+  upstream.hits.set(path, (upstream.hits.get(path) ?? 0) + 1)
+  const cors = { 'access-control-allow-origin': '*' }
+  if (upstream.mode === '503') return void res.writeHead(503, { ...cors, 'content-type': 'text/plain' }).end('down')
+  if (path === '/api/hang') {
+    // Never answers headers; counts the abort when the client gives up.
+    req.socket.once('close', () => upstream.hangClosed++)
+    return
+  }
+  const json = { ...cors, 'content-type': 'application/json' }
+  if (path === '/api/held-body') {
+    res.writeHead(200, json).write('{"user":')
+    return void upstream.held.push(() => res.end('"old"}'))
+  }
+  res.writeHead(200, json).end(JSON.stringify({ path, hit: upstream.hits.get(path) }))
+}
+const api = createServer(answer)
+
+/** Takes the upstream down (connection refused: nothing listens on its port) or brings it back on the same port. */
+async function setUpstream(mode: 'up' | '503' | 'down'): Promise<void> {
+  const listening = api.listening
+  upstream.mode = mode
+  if (mode === 'down' && listening) await closeServer(api)
+  if (mode !== 'down' && !listening) {
+    await new Promise<void>((done, reject) => {
+      api.once('error', reject)
+      api.listen(upstream.port, '127.0.0.1', () => {
+        api.off('error', reject)
+        done()
+      })
+    })
+  }
+}
+
+beforeAll(async () => {
+  dir = await bundlePage(PAGE_DIR, 'rf-sw-')
+  const common: BuildOptions = { entryPoints: [join(PAGE_DIR, 'sw.ts')], bundle: true, platform: 'browser', target: 'chrome120', logLevel: 'error' }
+  await Promise.all([
+    build({ ...common, format: 'iife', outfile: join(dir, 'sw-classic.js') }),
+    build({ ...common, format: 'esm', outfile: join(dir, 'sw-module.js') }),
+    build({ ...common, format: 'esm', splitting: true, outdir: dir, entryNames: 'sw-split', chunkNames: 'chunk-[hash]' }),
+  ])
+  site = await serveDirectory(dir)
+  upstream.port = await listen(api)
+  upstream.origin = `http://127.0.0.1:${upstream.port}`
+  browser = await launchChromium()
+})
+
+afterEach(async () => {
+  for (const end of upstream.held.splice(0)) end()
+  await Promise.all(opened.splice(0).map((context) => context.close()))
+  await setUpstream('up')
+  upstream.hits.clear()
+  upstream.hangClosed = 0
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await site?.close()
+  if (api.listening) await closeServer(api)
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+/** The Service Worker as bundlers emit it: one script, dynamic imports inlined; classic or module. */
+const BUNDLED = [
+  ['classic', 'sw-classic.js', 'classic'],
+  ['module', 'sw-module.js', 'module'],
+] as const
+/** A module Service Worker that imports the library's code-split chunks, as the published build is. */
+const SPLIT = ['split module', 'sw-split.js', 'module'] as const
+
+/** A fresh context (its own storage and registrations) with the page loaded and controlled by the Service Worker. */
+async function controlledPage(script: string, type: 'classic' | 'module'): Promise<{ page: Page; errors: string[] }> {
+  const { context, page, errors } = await openPage(browser)
+  opened.push(context)
+  await page.goto(site.url + '/')
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
+  await page.evaluate(([script, type]) => window.app.register(script, type), [script, type] as const)
+  return { page, errors }
+}
+
+const get = (page: Page, path: string) => page.evaluate((url) => window.app.get(url), upstream.origin + path)
+const ask = (page: Page, what: string) => page.evaluate((what) => window.app.ask(what), what)
+const stored = (page: Page) => page.evaluate(() => window.app.stored())
+
+describe.each(BUNDLED)('in a %s Service Worker', (_name, script, type) => {
+  it('stores a 200 in the Cache API; with the upstream down serves it as the fallback; the breaker opens and then refuses without a request', async () => {
+    const { page, errors } = await controlledPage(script, type)
+    const live = await get(page, '/api/items')
+    expect(live).toMatchObject({ status: 200, source: null, body: JSON.stringify({ path: '/api/items', hit: 1 }) })
+    // The default 'auto' store is the Cache API in a Service Worker: the copy is in the origin's cache.
+    await expect.poll(() => stored(page), { timeout: 3_000 }).toEqual([`GET ${upstream.origin}/api/items`])
+
+    // A 503, then connection refused twice: each answered with the copy, and three failures open the breaker.
+    await setUpstream('503')
+    expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: 'fallback', body: live.body })
+    await setUpstream('down')
+    for (let i = 0; i < 2; i++) expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: 'fallback', body: live.body })
+    expect(upstream.hits.get('/api/items')).toBe(2)
+    const snapshot = (await ask(page, 'snapshot')) as { breakers: { key: string; state: string; rejected: number }[] }
+    expect(snapshot.breakers).toMatchObject([{ key: upstream.origin, state: 'open', rejected: 0 }])
+
+    // Back up: the open breaker refuses at once, no request reaches the upstream, and the copy answers.
+    await setUpstream('up')
+    expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: 'fallback', body: live.body })
+    expect(upstream.hits.get('/api/items')).toBe(2)
+    expect(await ask(page, 'snapshot')).toMatchObject({ breakers: [{ state: 'open', rejected: 1 }], totals: { fallbacks: 4, successes: 1 } })
+    expect(await ask(page, 'events')).toEqual(['fallback', 'fallback', 'statechange', 'fallback', 'reject', 'fallback'])
+    // What Chromium logs for the 503 and the refused connections is the point; nothing else may be logged.
+    expect(errors.filter((error) => !/status of 503|ERR_CONNECTION_REFUSED/.test(error))).toEqual([])
+  })
+
+  it('an attempt deadline fires in the Service Worker: TimeoutError (attempt, 500 ms), and the upstream request is aborted', async () => {
+    const { page } = await controlledPage(script, type)
+    const answer = await get(page, '/api/hang')
+    expect(answer).toMatchObject({ status: 504, source: null })
+    expect(JSON.parse(answer.body)).toMatchObject({ name: 'TimeoutError', scope: 'attempt', timeout: 500 })
+    expect(answer.ms).toBeGreaterThanOrEqual(450)
+    expect(answer.ms).toBeLessThan(1_500)
+    await expect.poll(() => upstream.hangClosed, { timeout: 2_000 }).toBe(1)
+    expect(upstream.hits.get('/api/hang')).toBe(1)
+  })
+
+  it("rf.clear() in the Service Worker empties the origin's 'auto' store: its own copies and the page's, which it could serve until then", async () => {
+    const { context, page } = await openPage(browser)
+    opened.push(context)
+    await page.goto(site.url + '/')
+    await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
+    // Before the Service Worker: the page's own instance stores a copy, on its own 'auto' store.
+    const own = await page.evaluate(async (url) => (await window.app.rf(url)).text(), `${upstream.origin}/api/page-only`)
+    await expect.poll(() => stored(page), { timeout: 3_000 }).toEqual([`GET ${upstream.origin}/api/page-only`])
+    await page.evaluate(([script, type]) => window.app.register(script, type), [script, type] as const)
+    expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: null })
+    await expect.poll(() => stored(page), { timeout: 3_000 }).toEqual([`GET ${upstream.origin}/api/items`, `GET ${upstream.origin}/api/page-only`])
+
+    // The Service Worker's instance serves the page's copy: one store for the origin.
+    await setUpstream('down')
+    expect(await get(page, '/api/page-only')).toMatchObject({ status: 200, source: 'fallback', body: own })
+    await setUpstream('up')
+
+    expect(await ask(page, 'clear')).toBe('cleared')
+    expect(await stored(page)).toEqual([])
+    await setUpstream('down')
+    // Neither instance has a copy left to serve: the Service Worker's failure stands (a network error, its 504)…
+    for (const path of ['/api/items', '/api/page-only']) {
+      const answer = await get(page, path)
+      expect(answer).toMatchObject({ status: 504, source: null })
+      expect(JSON.parse(answer.body)).toMatchObject({ name: 'TypeError' })
+    }
+    // …and so does the page's, which now goes through the Service Worker: its 504, no copy of the page's own.
+    const pages = await page.evaluate(async (url) => {
+      const response = await window.app.rf(url)
+      return `${response.status} ${response.headers.get('x-resilient-source')}`
+    }, `${upstream.origin}/api/page-only`)
+    expect(pages).toBe('504 null')
+  })
+
+  it("the page's rf.clear() (a logout) reaches the Service Worker: its copy in flight never lands; meanwhile its waitUntil held it", async () => {
+    const { page } = await controlledPage(script, type)
+    // A call through the Service Worker whose body has begun and waits for its end: its copy is being read.
+    await page.evaluate(async (url) => {
+      const response = await fetch(url)
+      window.app.held = response.text()
+    }, `${upstream.origin}/api/held-body`)
+    await expect.poll(() => upstream.held.length).toBe(1)
+    // The copy being read is in the event's waitUntil: the Service Worker is kept alive for it.
+    expect(await ask(page, 'pending')).toMatchObject({ waitUntil: 1 })
+
+    await page.evaluate(() => window.app.rf.clear())
+    await expect.poll(() => ask(page, 'heard'), { timeout: 1_000 }).toBe(1)
+    for (const end of upstream.held.splice(0)) end()
+    expect(await page.evaluate(() => window.app.held)).toBe('{"user":"old"}')
+    // A call after the clear is kept: once its copy is in the cache, the one before it would have landed too.
+    expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: null })
+    await expect.poll(() => stored(page), { timeout: 3_000 }).toContain(`GET ${upstream.origin}/api/items`)
+    await expect.poll(async () => ((await ask(page, 'pending')) as { waitUntil: number }).waitUntil, { timeout: 3_000 }).toBe(0)
+    expect(await stored(page)).toEqual([`GET ${upstream.origin}/api/items`])
+
+    await setUpstream('down')
+    expect(await get(page, '/api/held-body')).toMatchObject({ status: 504, source: null })
+    expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: 'fallback' })
+  })
+
+  it('leaves nothing pending: no timer armed, every promise handed to waitUntil settled', async () => {
+    const { page } = await controlledPage(script, type)
+    expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: null })
+    expect(await get(page, '/api/hang')).toMatchObject({ status: 504 })
+    await setUpstream('down')
+    expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: 'fallback' })
+    // A deadline's shared host timer may stay armed until it is due (the attempt's 500 ms, the total's 2 s); a leaked
+    // bound (a store's 1 s read or 10 s write limit left armed) or a waitUntil promise that never settles fails here.
+    await expect.poll(() => ask(page, 'pending'), { timeout: 3_000 }).toEqual({ timers: 0, waitUntil: 0 })
+    expect(await ask(page, 'events')).toEqual(['fallback'])
+  })
+})
+
+describe('in a module Service Worker that loads the code-split build (chunks) unbundled', () => {
+  it('Service Workers refuse import(): no copy is ever stored, each call says why (storeerror), and calls still work', async () => {
+    const { page } = await controlledPage(SPLIT[1], SPLIT[2])
+    expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: null })
+    await setUpstream('down')
+    const answer = await get(page, '/api/items')
+    expect(answer).toMatchObject({ status: 504, source: null })
+    expect(JSON.parse(answer.body)).toMatchObject({ name: 'TypeError' })
+    expect(answer.ms).toBeLessThan(1_000)
+    expect(await stored(page)).toEqual([])
+    const events = (await ask(page, 'events')) as string[]
+    expect(events.length).toBeGreaterThanOrEqual(2)
+    for (const event of events) expect(event).toMatch(/^storeerror TypeError: import\(\) is disallowed on ServiceWorkerGlobalScope/)
+  })
+})

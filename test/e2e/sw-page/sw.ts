@@ -1,0 +1,75 @@
+/**
+ * The Service Worker under test, bundled by esbuild twice: as a classic script (an IIFE) and as a module. Its fetch
+ * handler answers every `/api/*` request of its pages (the upstream is another origin on 127.0.0.1) through one
+ * resilient fetch, as the README tells Worker users: `resilience: { waitUntil }` on each call. A rejection becomes a
+ * 504 whose JSON names the error, so the page sees what the Service Worker saw. Messages (with a port to answer on)
+ * ask for rf.snapshot(), rf.clear(), what is still pending, and whether a clear was heard from another instance.
+ */
+import { counted, pending } from './count.js'
+import { createResilientFetch, resilienceInfo, type ResilienceError } from '../../../src/index.js'
+
+interface ExtendableEvent extends Event {
+  waitUntil(promise: Promise<unknown>): void
+}
+interface FetchEvent extends ExtendableEvent {
+  readonly request: Request
+  respondWith(response: Promise<Response>): void
+}
+interface ExtendableMessageEvent extends ExtendableEvent {
+  readonly data: { ask: 'snapshot' | 'clear' | 'pending' | 'heard' | 'events' }
+  readonly ports: readonly MessagePort[]
+}
+const scope = globalThis as unknown as {
+  skipWaiting(): Promise<void>
+  clients: { claim(): Promise<void> }
+  addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEvent) => void): void
+  addEventListener(type: 'fetch', listener: (event: FetchEvent) => void): void
+  addEventListener(type: 'message', listener: (event: ExtendableMessageEvent) => void): void
+}
+
+const rf = createResilientFetch({
+  retry: false,
+  breaker: { failureThreshold: 3, openDuration: 60_000 },
+  timeout: { attempt: 500, total: 2_000 },
+})
+/** The events the instance emitted, by type, for the test to look at. */
+const events: string[] = []
+for (const type of ['fallback', 'storeerror', 'reject', 'statechange'] as const) {
+  rf.addEventListener(type, (event) => events.push(type === 'storeerror' ? `storeerror ${String((event.detail as { error: unknown }).error)}` : type))
+}
+// Another instance's clear (the page's), as every instance on the 'auto' store hears it.
+let heard = 0
+new BroadcastChannel('resilient-fetch:clear').onmessage = () => void heard++
+
+scope.addEventListener('install', (event) => event.waitUntil(scope.skipWaiting()))
+scope.addEventListener('activate', (event) => event.waitUntil(scope.clients.claim()))
+
+scope.addEventListener('fetch', (event) => {
+  if (!new URL(event.request.url).pathname.startsWith('/api/')) return
+  const waitUntil = counted(event.waitUntil.bind(event))
+  event.respondWith(
+    rf(event.request, { resilience: { waitUntil } }).then(
+      (response) => {
+        // Where the answer came from, for the page: a fallback copy says so itself (X-Resilient-Source).
+        const headers = new Headers(response.headers)
+        headers.set('x-sw-attempts', String(resilienceInfo(response)?.attempts))
+        return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
+      },
+      (error: ResilienceError & { scope?: string; timeout?: number }) =>
+        Response.json({ name: error.name, scope: error.scope, timeout: error.timeout, message: String(error.message) }, { status: 504 }),
+    ),
+  )
+})
+
+scope.addEventListener('message', (event) => {
+  const port = event.ports[0]!
+  const answer = async () => {
+    const { ask } = event.data
+    if (ask === 'snapshot') return rf.snapshot()
+    if (ask === 'clear') return rf.clear().then(() => 'cleared')
+    if (ask === 'heard') return heard
+    if (ask === 'events') return events
+    return pending()
+  }
+  event.waitUntil(answer().then((value) => port.postMessage(value), (error: Error) => port.postMessage(`failed: ${error.name}: ${error.message}`)))
+})
