@@ -144,6 +144,22 @@ describe.each(BUNDLED)('in a %s Service Worker', (_name, script, type) => {
     expect(errors.filter((error) => !/status of 503|ERR_CONNECTION_REFUSED/.test(error))).toEqual([])
   })
 
+  it('a Service Worker stopped by the browser and started again offline finds the copy its last life stored', async () => {
+    const { page } = await controlledPage(script, type)
+    const live = await get(page, '/api/items')
+    await expect.poll(() => stored(page), { timeout: 3_000 }).toEqual([`GET ${upstream.origin}/api/items`])
+    await expect.poll(async () => ((await ask(page, 'pending')) as { waitUntil: number }).waitUntil, { timeout: 3_000 }).toBe(0)
+    // As the browser does to an idle Service Worker: its memory (the instance, its counters) is gone.
+    const cdp = await page.context().newCDPSession(page)
+    await cdp.send('ServiceWorker.enable')
+    await cdp.send('ServiceWorker.stopAllWorkers')
+    await setUpstream('down')
+    expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: 'fallback', body: live.body })
+    // A new life: its instance counts only the call it just answered (the old one had counted two by now).
+    expect(await ask(page, 'snapshot')).toMatchObject({ totals: { requests: 1, successes: 0, fallbacks: 1 } })
+    expect(await ask(page, 'events')).toEqual(['fallback'])
+  })
+
   it('an attempt deadline fires in the Service Worker: TimeoutError (attempt, 500 ms), and the upstream request is aborted', async () => {
     const { page } = await controlledPage(script, type)
     const answer = await get(page, '/api/hang')
