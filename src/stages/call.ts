@@ -2,10 +2,10 @@ import type { CallOptions, ResilienceInfo, ResilienceTotals, ResilientRequestIni
 import { checkCallOptions, retrySchema, timeoutSchema, type NormalizedOptions } from '../options.js'
 import { priorityOf } from '../priority.js'
 import { isRequest, originOf } from '../url.js'
-import { isOneShot } from './transport.js'
+import { isOneShot, refusedRedirect } from './transport.js'
 import { infos } from '../info.js'
 import type { Keys } from './keys.js'
-import type { Call, Outcome } from './types.js'
+import { discard, type Call, type Outcome } from './types.js'
 
 /**
  * Reads fetch's arguments into a call: its options (`init.resilience`, taken out and checked), its
@@ -98,6 +98,11 @@ export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): 
   else if (call.attempts > 0) totals.failures++
   else totals.rejected++
   if (outcome.kind !== 'response') throw outcome.error
+  // The upstream answered (the breaker counted a success): the caller refused the redirect, and gets fetch's TypeError.
+  if (refusedRedirect(call, outcome.response)) {
+    discard(outcome)
+    throw new TypeError(`redirect: 'error' refused a redirect from ${call.url}`)
+  }
   const { storedAt } = outcome
   const info: ResilienceInfo = { source: storedAt === undefined ? 'network' : 'fallback', key: call.key, attempts: call.attempts }
   if (storedAt !== undefined) {

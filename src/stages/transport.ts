@@ -39,8 +39,8 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
         return refusal('request', error)
       }
     }
-    // An isFailure that throws ends the attempt as the caller's mistake (`ended` catches it).
-    const failure = isFailure === undefined ? !response || isFailureStatus(response.status) : Boolean(isFailure(response ? { response, duration } : { error, duration }))
+    // An isFailure that throws ends the attempt as the caller's mistake (`ended` catches it). It never judges a redirect refused for redirect: 'error': the upstream answered.
+    const failure = isFailure === undefined ? !response || isFailureStatus(response.status) : !(response && refusedRedirect(call, response)) && Boolean(isFailure(response ? { response, duration } : { error, duration }))
     // A network error is reported as a failure even when isFailure forgives it.
     const type = failure || !response ? 'failure' : 'success'
     if (events.wants(type)) events.emit(type, response ? { key, status: response.status, duration } : { key, error, duration })
@@ -86,7 +86,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     let sent: Promise<Response>
     try {
       call.attempts++
-      let init = call.init
+      let init = initOf(call)
       if (ms !== false) {
         const c = (controller = own ?? new AbortController())
         const fire = () => {
@@ -111,6 +111,28 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
   }
 
   return { names: ['attempt deadline', 'transport'], run, ends: true, timeout: reportTimeout }
+}
+
+/** The call's redirect mode: init's, else the Request's (a string or a URL has none). */
+const redirectOf = ({ init, input }: Call) => init?.redirect ?? (input as Request).redirect
+
+/**
+ * The init the transport is given. redirect: 'error' is sent as 'manual': a redirect is then an answer the breaker
+ * sees, not a network error to retry; finish() rejects as fetch would. Only where the runtime takes 'error' (workerd's
+ * fetch refuses it: then so does the call).
+ */
+function initOf(call: Call): RequestInit | undefined {
+  if (redirectOf(call) === 'error')
+    try {
+      new Request('http://a', { redirect: 'error' })
+      return { ...call.init, redirect: 'manual' }
+    } catch {}
+  return call.init
+}
+
+/** Whether `response` is a redirect that a call with redirect: 'error' refuses: a redirect status (with a Location or not, as fetch), or a browser's opaque redirect. */
+export function refusedRedirect(call: Call, response: Response): boolean {
+  return redirectOf(call) === 'error' && (response.type === 'opaqueredirect' || /30[12378]/.test('' + response.status))
 }
 
 /** A Request with a body is sent as a clone on each attempt: a body can be read once. */

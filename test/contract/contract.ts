@@ -73,7 +73,7 @@ export const RUNTIME_DIFFERENCES: Record<Runtime, { networkErrorName: string; no
   },
   workerd: {
     networkErrorName: 'Error',
-    note: "a refused connection: workerd's fetch rejects with a plain Error ('Network connection lost.'), which resilient-fetch passes through as fetch's own",
+    note: "a refused connection: workerd's fetch rejects with a plain Error ('Network connection lost.'), which resilient-fetch passes through as fetch's own; its fetch refuses redirect: 'error' at once (nothing is sent), and so does resilient-fetch, with the same TypeError",
   },
   deno: { networkErrorName: 'TypeError' },
   bun: { networkErrorName: 'TypeError' },
@@ -460,6 +460,44 @@ export const CASES: Case[] = [
       const info = resilienceInfo(copy)
       equal([info?.source, typeof info?.storedAt, served.length], ['fallback', 'number', 1], 'resilienceInfo source, storedAt, fallback events')
       equal((await t.stats()).requests, 2, 'the failing request reached the upstream')
+    },
+  },
+  {
+    name: "redirect: 'error' rejects as fetch does, not retried, no failure, no fallback; 'manual' gets the redirect",
+    async run(t) {
+      // An expired session: the good copy first, then the upstream sends every request to its login page.
+      // The login page under /s/: a page logs the redirect it refused, and logs naming the scenario are expected.
+      await t.script([{ body: 'fresh' }, { status: 302, headers: { location: t.url('/login') }, body: 'moved' }])
+      const store = watchedStore()
+      const rf = createResilientFetch({ fallback: { store }, retry: { limit: 2, backoff: { base: 10, jitter: 'none' } } })
+      equal(await (await rf(t.url())).text(), 'fresh', 'the good copy')
+      await store.stored
+      /** What the call rejects with, and how many requests the upstream saw meanwhile. */
+      const sent = async (call: () => Promise<unknown>, what: string) => {
+        const before = (await t.stats()).requests
+        const error = await rejection(call(), what)
+        return { error, requests: (await t.stats()).requests - before }
+      }
+      // workerd's fetch refuses redirect: 'error' at once (nothing is sent); the others send it and reject on the redirect.
+      const theirs = await sent(() => fetch(t.url(), { redirect: 'error' }), "fetch with redirect: 'error'")
+      assert(theirs.error instanceof TypeError, `this runtime's fetch rejects with a TypeError, got ${describeError(theirs.error)}`)
+      const calls: [string, () => Promise<Response>][] = [
+        ['init', () => rf(t.url(), { redirect: 'error' })],
+        // Where the runtime refuses the mode, building the Request throws fetch's own TypeError.
+        ['a Request', async () => rf(new Request(t.url(), { redirect: 'error' }))],
+      ]
+      for (const [what, call] of [...calls, ...calls]) {
+        const ours = await sent(call, `redirect: 'error' in ${what}`)
+        assert(ours.error instanceof TypeError && !(ours.error instanceof ResilienceError), `redirect: 'error' in ${what}: rejects with a TypeError as fetch does, got ${describeError(ours.error)}`)
+        equal(ours.requests, theirs.requests, `redirect: 'error' in ${what}: requests the upstream saw (as many as for fetch: never retried)`)
+      }
+      const manual = async (call: Promise<Response>) => {
+        const r = await call
+        return { status: r.status, type: r.type, location: r.headers.get('location'), source: resilienceInfo(r)?.source ?? 'network' }
+      }
+      equal(await manual(rf(t.url(), { redirect: 'manual' })), await manual(fetch(t.url(), { redirect: 'manual' })), "redirect: 'manual': the redirect as fetch gives it, not the stored copy")
+      const snapshot = rf.snapshot()
+      equal([snapshot.breakers[0]?.state, snapshot.breakers[0]?.failures, snapshot.totals.fallbacks], ['closed', 0, 0], 'breaker state, failures it counted, copies served')
     },
   },
 ]
