@@ -10,5 +10,7 @@ await Promise.all([
   import('../src/stages/hedge.js'),
   import('../src/stages/throttle.js'),
   import('../src/stages/coalesce.js'),
+  // A share's probe lease, installed as a share entry installs it: every test's half-open probe asks its share at once.
+  import('../src/breaker/probe-lease.js').then((m) => m.installLease()),
 ])
 export {}

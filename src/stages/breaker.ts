@@ -3,17 +3,17 @@ import type { NormalizedBreaker } from '../options.js'
 import { Breaker, isOpenState, MAX_RETRY_AFTER_OPEN, REFUSED } from '../breaker/breaker.js'
 import { circuitOpenError } from '../errors.js'
 import { parseRetryAfter } from '../retry.js'
-import { within } from '../within.js'
 import type { Keys } from './keys.js'
-import { pastTotal } from './total-deadline.js'
-import { aborted, probing, reachedNetwork, refusal, type Aborted, type Attempt, type Gate, type Refusal, type Runtime } from './types.js'
+import { probing, reachedNetwork, refusal, type Gate, type Refusal, type Runtime } from './types.js'
+import type { Lease } from '../breaker/probe-lease.js'
 
 
-/** What \`within\` rejects with when the call's total deadline passes first (a share's own failure lets the probe through). */
-const LATE = 'total deadline'
+/** A breaker token, or a probe that holds the share's lease: `end` tells the share it ended and returns the token. */
+export type Ticket = number | { token: number; lease: true; end(): number }
 
-/** A breaker token, plus the share's probe lease when this attempt holds one. */
-type Ticket = number | { token: number; lease: true }
+/** The share's probe lease: its chunk installs it (src/breaker/probe-lease.ts), once, for every instance. */
+let lease: Lease | undefined
+export const useLease = (given: Lease): void => void (lease = given)
 
 /** The breaker gate, with the index of its state in a key's states (for `attach`). */
 export interface BreakerGate extends Gate<Breaker, Ticket> {
@@ -39,31 +39,10 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     return refusal('open', circuitOpenError(breaker.key, breaker.retryAfter(t)))
   }
 
-  /**
-   * One probe for all participants of the share, not one each; a share that fails lets it through. The
-   * wait ends at the attempt's abort or the call's total deadline (the pipeline reports the timeout): a
-   * share that never answers holds no call. A permit that comes after is given back.
-   */
-  async function lease(breaker: Breaker, token: number, { call, signal }: Attempt, t: number): Promise<Ticket | Refusal | Aborted> {
-    const { attempt: attemptTimeout } = call.timeout
-    let granted: boolean | Refusal | Aborted = true
-    let late = false
-    try {
-      const asked = share!.acquireProbe!(breaker.key, attemptTimeout === false ? 30_000 : attemptTimeout, call.waitUntil)
-      // Once we gave up, whatever the share answers is given back: a permit, or (a failure) the probe it records as let through.
-      const giveBack = () => late && tell(() => share!.releaseProbe?.(breaker.key))
-      asked.then((got) => got && giveBack(), giveBack)
-      granted = await within(asked, call.deadline === undefined ? undefined : call.deadline - t, LATE, signal)
-    } catch (error) {
-      if (signal?.aborted) granted = aborted(signal.reason)
-      else if ((error as Error | undefined)?.message === LATE) granted = pastTotal(call)
-      // A share that failed in time lets the probe through, released when it ends: only a wait we gave up is late.
-      late = granted !== true
-    }
-    if (granted === true) return probe(breaker, signal, { token, lease: true })
-    breaker.release(token)
-    return granted === false ? refuse(breaker, t) : granted
-  }
+  // A share that leases probes: the lease's chunk loads now, with the instance, unless a share entry installed it. No
+  // probe waits for it: until it is there (a chunk that fails to load), probes go through, as when the share fails.
+  const leases = share?.acquireProbe !== undefined
+  if (leases && !lease) import('../breaker/probe-lease.js').then((m) => m.installLease(), () => {})
 
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {
@@ -90,14 +69,10 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       if (token === REFUSED) return refuse(breaker, t)
       // Admitted with a probe out (this one, at least): half-open, so a probe.
       if (!breaker.busy) return token
-      return share?.acquireProbe !== undefined ? lease(breaker, token, attempt, t) : probe(breaker, attempt.signal, token)
+      return leases && lease ? lease(share!, refuse, breaker, token, attempt, t) : probe(breaker, attempt.signal, token)
     },
     settle(breaker, { call }, ticket, outcome) {
-      let token = ticket as number
-      if (typeof ticket !== 'number') {
-        token = ticket.token
-        tell(() => share!.releaseProbe?.(breaker.key))
-      }
+      const token = typeof ticket === 'number' ? ticket : ticket.end()
       if (!reachedNetwork(outcome)) return breaker.release(token)
       const end = now()
       const slow = slowCall !== undefined && outcome.duration > slowCall.duration
@@ -113,7 +88,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
 }
 
 /** Marks the attempt of `signal` as `breaker`'s probe (see `probing`); returns its ticket. */
-function probe(breaker: Breaker, signal: AbortSignal | undefined, ticket: Ticket): Ticket {
+export function probe(breaker: Breaker, signal: AbortSignal | undefined, ticket: Ticket): Ticket {
   if (signal !== undefined) probing.set(signal, breaker)
   return ticket
 }
@@ -132,7 +107,7 @@ function knownTo(share: BreakerShare | undefined, key: string): boolean {
  * outcome nor keep what the attempt holds. No event reports a share's failure (`storeerror` is the
  * store's), so it is swallowed here.
  */
-function tell(notice: () => void): void {
+export function tell(notice: () => void): void {
   try {
     notice()
   } catch {}

@@ -7,6 +7,7 @@ import type { BreakerShare, SharedBreakerState } from '../types.js'
 import { messageRequest, readAnswer, type CoordinatorAnswer, type CoordinatorMessage, type FleetOptions } from './protocol.js'
 import { positiveInteger, struct, withMethods } from '../schema.js'
 import { now } from '../clock.js'
+import { installLease } from '../breaker/probe-lease.js'
 
 /** The part of a DurableObjectNamespace binding the share uses. */
 export interface CoordinatorNamespace {
@@ -107,7 +108,10 @@ const MAX_KEYS = 1_000
  * Slow calls and forced opens stay local to the isolate that saw them.
  */
 export function durableObjectShare(namespace: CoordinatorNamespace, options?: DurableObjectShareOptions): DurableObjectShare {
-  return new FleetShare(namespace, checkOptions(namespace, options))
+  const share = new FleetShare(namespace, checkOptions(namespace, options))
+  // The breaker stage's side of the probe lease comes with this entry: no instance on this share loads it apart.
+  installLease()
+  return share
 }
 
 class FleetShare implements DurableObjectShare {
