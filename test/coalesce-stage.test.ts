@@ -44,7 +44,7 @@ describe('which calls are the same request', () => {
     expect(id({ init: { priority: 'high', window: null, signal: new AbortController().signal, redirect: 'follow', resilience: undefined } as RequestInit })).toBe(id({}))
   })
 
-  it('never for a body, a method but GET, credentials in headers, no-store, reload, no-cors or an opt-out', () => {
+  it('never for a body, a method but GET, credentials in headers, no-store, reload, no-cors, a redirect mode but follow, or an opt-out', () => {
     const excluded: Partial<Call>[] = [
       { method: 'POST', init: { method: 'POST', body: 'x' } },
       { method: 'HEAD' },
@@ -53,6 +53,9 @@ describe('which calls are the same request', () => {
       { init: { cache: 'no-store' as const } },
       { init: { cache: 'reload' as const } },
       { init: { mode: 'no-cors' as const } },
+      { init: { redirect: 'manual' as const } },
+      { init: { redirect: 'error' as const } },
+      { input: new Request('https://a.test/x', { redirect: 'manual' }) },
       { options: { coalesce: false } },
       { input: new Request('https://a.test/x', { headers: { authorization: 'x' } }) },
     ]

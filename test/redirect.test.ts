@@ -184,3 +184,16 @@ describe("redirect: 'manual'", () => {
     expect(breaker()).toEqual({ state: 'closed', calls: 2, failures: 0 })
   })
 })
+
+describe('coalescing', () => {
+  it("identical GETs with redirect: 'manual' or 'error' never share a browser's opaque redirect: it cannot be copied (status 0)", async () => {
+    const opaque = () => Object.defineProperty(Response.error(), 'type', { value: 'opaqueredirect' })
+    let calls = 0
+    const rf = createResilientFetch({ fetch: async () => (calls++, opaque()), coalesce: true, fallback: false })
+    const manual = await Promise.all([rf('http://a.test/x', { redirect: 'manual' }), rf('http://a.test/x', { redirect: 'manual' })])
+    expect(manual.map((r) => [r.status, r.type])).toEqual([[0, 'opaqueredirect'], [0, 'opaqueredirect']])
+    const refused = await Promise.allSettled([rf('http://a.test/x', { redirect: 'error' }), rf('http://a.test/x', { redirect: 'error' })])
+    expect(refused.map((o) => o.status === 'rejected' && o.reason instanceof TypeError)).toEqual([true, true])
+    expect([calls, rf.snapshot().totals.coalesced]).toEqual([4, 0])
+  })
+})

@@ -244,7 +244,6 @@ export class BodyTee {
 /** The request settings, besides URL and headers, that make two GETs different requests (absent: fetch's default). */
 const SETTINGS = [
   ['credentials', 'same-origin'],
-  ['redirect', 'follow'],
   ['integrity', ''],
   ['referrer', 'about:client'],
   ['referrerPolicy', ''],
@@ -253,8 +252,8 @@ const SETTINGS = [
 
 /**
  * What makes two calls of one key the same request, or undefined when this call never coalesces:
- * not a GET, a body, Authorization or Cookie, cache 'no-store' or 'reload', mode 'no-cors' (an opaque
- * response cannot be copied), or `resilience.coalesce: false`. Per-call options that change the
+ * not a GET, a body, Authorization or Cookie, cache 'no-store' or 'reload', mode 'no-cors' or a redirect
+ * mode but 'follow' (a browser's opaque or opaque-redirect response, status 0, cannot be copied), or `resilience.coalesce: false`. Per-call options that change the
  * outcome (timeout, retry, fallback, hedge) are part of it, and so is the priority: the shared call
  * queues and is shed with its leader's, so a high caller joining a low one would be evicted as low.
  */
@@ -265,7 +264,7 @@ export function identity(call: Call): string | undefined {
   const request = isRequest(call.input) ? call.input : undefined
   if ((init?.body !== undefined && init.body !== null) || (request !== undefined && request.body !== null)) return undefined
   const cache = init?.cache ?? request?.cache
-  if (cache === 'no-store' || cache === 'reload' || (init?.mode ?? request?.mode) === 'no-cors' || hasOwnOptions(init)) return undefined
+  if (cache === 'no-store' || cache === 'reload' || (init?.mode ?? request?.mode) === 'no-cors' || (init?.redirect ?? request?.redirect ?? 'follow') !== 'follow' || hasOwnOptions(init)) return undefined
   const headers = headerLines(init?.headers ?? request?.headers)
   if (headers === undefined) return undefined
   let id = `${call.priority}${call.url}\n${headers}`
