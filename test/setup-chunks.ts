@@ -10,7 +10,8 @@ await Promise.all([
   import('../src/stages/hedge.js'),
   import('../src/stages/throttle.js'),
   import('../src/stages/coalesce.js'),
-  // A share's probe lease, installed as a share entry installs it: every test's half-open probe asks its share at once.
-  import('../src/breaker/probe-lease.js').then((m) => m.installLease()),
+  // A share's side of the breaker stage, installed as a share entry installs it: every test's instance on a share of
+  // its own shares from the start (test/share-chunk.test.ts tests one that must load it).
+  import('../src/breaker/shared.js').then((m) => m.installSharing()),
 ])
 export {}

@@ -170,24 +170,13 @@ export class Breaker implements BreakerControl {
   }
 
   /**
-   * Applies another participant's state. Half-open is not adopted (each participant reaches it by
-   * itself when openUntil passes; the share leases the probe), nor is a view older than our own state,
-   * nor an open that has ended. An adopted open lasts at most max(openDuration.max, 1 h) from its `at`.
+   * Enters `next` as another participant of a share decided it at `at` (src/breaker/shared.ts decides whether to):
+   * an open runs from `openedAt` until `openUntil`.
    */
-  adopt(view: SharedBreakerState): void {
-    const { state: next, at } = view
-    if (next === 'half-open') return
-    // Half-open is only noticed, not decided: another participant's probe result for this open episode wins
-    // (half-open follows an open, which set openedAt).
-    const probeResult = this.#state === 'half-open' && at >= this.#openedAt!
-    if (at < this.#changedAt && !probeResult) return
+  restore(next: BreakerState, at: number, openedAt: number, openUntil: number): void {
     if (isOpenState(next)) {
-      const end = view.openUntil
-      // Only a forced open may have no end, and any end is capped: a damaged or foreign view must not open this breaker for good.
-      const until = end === undefined ? (next === 'open' ? 0 : Infinity) : Math.min(end, at + Math.max(this.#options.openDuration.max, MAX_RETRY_AFTER_OPEN))
-      if (until <= now()) return
-      this.#openedAt = view.openedAt ?? at
-      this.#openUntil = until
+      this.#openedAt = openedAt
+      this.#openUntil = openUntil
     }
     // A close adopted from the share forgets what a local close() does: the window, and the open duration's growth.
     if (next === 'closed') {

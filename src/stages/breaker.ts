@@ -1,19 +1,37 @@
 import type { BreakerControl, BreakerShare, RequestInput } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
-import { Breaker, isOpenState, MAX_RETRY_AFTER_OPEN, REFUSED } from '../breaker/breaker.js'
+import { Breaker, MAX_RETRY_AFTER_OPEN, REFUSED } from '../breaker/breaker.js'
 import { circuitOpenError } from '../errors.js'
 import { parseRetryAfter } from '../retry.js'
 import type { Keys } from './keys.js'
-import { probing, reachedNetwork, refusal, type Gate, type Refusal, type Runtime } from './types.js'
-import type { Lease } from '../breaker/probe-lease.js'
+import { probing, reachedNetwork, refusal, type Aborted, type Attempt, type Call, type Gate, type Refusal, type Runtime } from './types.js'
 
 
 /** A breaker token, or a probe that holds the share's lease: `end` tells the share it ended and returns the token. */
 export type Ticket = number | { token: number; lease: true; end(): number }
 
-/** The share's probe lease: its chunk installs it (src/breaker/probe-lease.ts), once, for every instance. */
-let lease: Lease | undefined
-export const useLease = (given: Lease): void => void (lease = given)
+/** A share's side of one instance's breaker stage (src/breaker/shared.ts). */
+export interface Shared {
+  /** A key's new breaker starts from what the share knows. */
+  initial(breaker: Breaker): void
+  /** The breaker changed state by itself (not as another participant told it). */
+  publish(breaker: Breaker): void
+  /** An admitted attempt's outcome, judged. */
+  record(call: Call, failure: boolean, slow: boolean): void
+  /** Asks the share for a half-open breaker's probe; absent when the share leases none. */
+  lease: ((breaker: Breaker, token: number, attempt: Attempt, t: number) => Promise<Ticket | Refusal | Aborted>) | undefined
+  /** Connects the share to the breakers of `keys` (at `index` of a key's states), those made already included. */
+  attach(keys: Keys, index: number): void
+  /** Whether the share knows a state for `key`. */
+  knows(key: string): boolean
+}
+
+/** Makes an instance's side of `share`; `refuse` is its stage's refusal of an open breaker. */
+export type Sharing = (share: BreakerShare, refuse: (breaker: Breaker, t: number) => Refusal, options: NormalizedBreaker) => Shared
+
+/** The share's side of the stage, once a share entry installed it or its chunk loaded (src/breaker/shared.ts). */
+let sharing: Sharing | undefined
+export const useSharing = (given: Sharing): void => void (sharing = given)
 
 /** The breaker gate, with the index of its state in a key's states (for `attach`). */
 export interface BreakerGate extends Gate<Breaker, Ticket> {
@@ -39,21 +57,23 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     return refusal('open', circuitOpenError(breaker.key, breaker.retryAfter(t)))
   }
 
-  // A share that leases probes: the lease's chunk loads now, with the instance, unless a share entry installed it. No
-  // probe waits for it: until it is there (a chunk that fails to load), probes go through, as when the share fails.
-  const leases = share?.acquireProbe !== undefined
-  if (leases && !lease) import('../breaker/probe-lease.js').then((m) => m.installLease(), () => {})
+  // With a share, its side of the stage: here already when a share entry installed it; else its chunk loads now, with
+  // the instance, which acts as one without a share until it is there (no call waits for it, in an outage or not).
+  let shared: Shared | undefined
+  let attached: [Keys, number] | undefined
+  const start = (make: Sharing) => {
+    shared = make(share!, refuse, options)
+    if (attached) shared.attach(...attached)
+  }
+  if (share) sharing ? start(sharing) : import('../breaker/shared.js').then((m) => start(m.installSharing()), () => {})
 
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {
     const breaker = new Breaker(key, options as NormalizedBreaker, (from, to, remote) => {
       events.emit('statechange', { key, from, to })
-      if (!remote) tell(() => share?.publish?.(key, breaker.view()))
+      if (!remote) shared?.publish(breaker)
     })
-    tell(() => {
-      const initial = share?.initial?.(key)
-      if (initial) breaker.adopt(initial)
-    })
+    shared?.initial(breaker)
     return breaker
   }
 
@@ -69,7 +89,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       if (token === REFUSED) return refuse(breaker, t)
       // Admitted with a probe out (this one, at least): half-open, so a probe.
       if (!breaker.busy) return token
-      return leases && lease ? lease(share!, refuse, breaker, token, attempt, t) : probe(breaker, attempt.signal, token)
+      return shared?.lease ? shared.lease(breaker, token, attempt, t) : probe(breaker, attempt.signal, token)
     },
     settle(breaker, { call }, ticket, outcome) {
       const token = typeof ticket === 'number' ? ticket : ticket.end()
@@ -78,12 +98,16 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       const slow = slowCall !== undefined && outcome.duration > slowCall.duration
       // A stale token moves nothing, a Retry-After open included; one that trips the breaker still extends it.
       const current = breaker.record(token, outcome.failure, slow, end)
-      if (share?.record !== undefined) tell(() => share.record!(call.key, outcome.failure, slow, call.waitUntil))
+      shared?.record(call, outcome.failure, slow)
       // Only a response isFailure judged a failure may open it: the default judges 503 and 429 so, an owner may forgive one.
       const quiet = current && retryAfter && outcome.kind === 'response' && outcome.failure ? quietFor(outcome.response, end) : 0
       if (quiet > 0) breaker.openFor(quiet, end)
     },
-    attach: (keys, index, keyOf) => attachTo(keys, index, keyOf, share),
+    attach(keys, index, keyOf) {
+      attached = [keys, index]
+      shared?.attach(keys, index)
+      return control(keys, index, keyOf, (key) => shared?.knows(key) === true)
+    },
   }
 }
 
@@ -91,26 +115,6 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
 export function probe(breaker: Breaker, signal: AbortSignal | undefined, ticket: Ticket): Ticket {
   if (signal !== undefined) probing.set(signal, breaker)
   return ticket
-}
-
-/** Whether the share knows a state for `key` (a share that throws knows none). */
-function knownTo(share: BreakerShare | undefined, key: string): boolean {
-  try {
-    return share?.initial?.(key) !== undefined
-  } catch {
-    return false
-  }
-}
-
-/**
- * Tells the share something. A share is advisory: one that throws must neither change the call's
- * outcome nor keep what the attempt holds. No event reports a share's failure (`storeerror` is the
- * store's), so it is swallowed here.
- */
-export function tell(notice: () => void): void {
-  try {
-    notice()
-  } catch {}
 }
 
 function isAbsoluteUrl(value: string): boolean {
@@ -127,14 +131,10 @@ function quietFor({ status, headers }: Response, end: number): number {
   return status === 503 || status === 429 ? Math.min(parseRetryAfter(headers.get('retry-after'), end) ?? 0, MAX_RETRY_AFTER_OPEN) : 0
 }
 
-/** Connects the share to the keys' breakers and returns `rf.breaker(target)`. */
-function attachTo(keys: Keys, index: number, keyOf: (target: RequestInput) => string | undefined, share: BreakerShare | undefined) {
-  share?.connect((key, state) => {
-    // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
-    ;((isOpenState(state.state) ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined)?.adopt(state)
-  })
+/** `rf.breaker(target)`; `known`: whether the share knows a state for a key. */
+function control(keys: Keys, index: number, keyOf: (target: RequestInput) => string | undefined, known: (key: string) => boolean) {
   // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
-  const breakerOf = (key: string) => (keys.find(key) ?? (knownTo(share, key) ? keys.get(key) : undefined))?.states[index] as Breaker | undefined
+  const breakerOf = (key: string) => (keys.find(key) ?? (known(key) ? keys.get(key) : undefined))?.states[index] as Breaker | undefined
   return (target: RequestInput): BreakerControl | undefined => {
     if (typeof target === 'string') {
       const found = breakerOf(target)

@@ -1,0 +1,120 @@
+/**
+ * A share's side of the breaker stage: what an instance on a share (other tabs, a Worker's isolates) does beyond its
+ * own breakers. Its own chunk, so that an instance without a share never loads it: the share entries
+ * (shareAcrossTabs, durableObjectShare) install it; an instance on a share of another kind loads it when it is
+ * created, and acts as one without a share until it is there.
+ */
+import type { BreakerShare, SharedBreakerState } from '../types.js'
+import { isOpenState, MAX_RETRY_AFTER_OPEN, type Breaker } from './breaker.js'
+import { within } from '../within.js'
+import { pastTotal } from '../stages/total-deadline.js'
+// Through the core's one module for lazy chunks (src/core.ts says why): this chunk then shares the core's one chunk.
+import { aborted, now } from '../core.js'
+import type { Aborted, Attempt, Refusal } from '../stages/types.js'
+import { probe, useSharing, type Sharing, type Ticket } from '../stages/breaker.js'
+
+/** What `within` rejects with when the call's total deadline passes first (a share's own failure lets the probe through). */
+const LATE = 'total deadline'
+
+/** Gives the breaker stage a share's side, for every instance on a share from now on; returns it. */
+export function installSharing(): Sharing {
+  useSharing(sharing)
+  return sharing
+}
+
+/** One instance's side of `share`: `refuse` is its stage's refusal of an open breaker. */
+const sharing: Sharing = (share, refuse, options) => {
+  const maxOpen = options.openDuration.max
+  /** A key's new breaker starts from what the share knows. */
+  const initial = (breaker: Breaker) =>
+    tell(() => {
+      const view = share.initial?.(breaker.key)
+      if (view) adopt(breaker, view, maxOpen)
+    })
+  return {
+    initial,
+    // A local change is news for the share.
+    publish: (breaker) => tell(() => share.publish?.(breaker.key, breaker.view())),
+    record: (call, failure, slow) => tell(() => share.record?.(call.key, failure, slow, call.waitUntil)),
+    lease: share.acquireProbe && ((breaker, token, attempt, t) => lease(share, refuse, breaker, token, attempt, t)),
+    attach(keys, index) {
+      // Keys made before this side was there (it loaded after the instance was made) start from what the share knows, now.
+      for (const entry of keys.values()) initial(entry.states[index] as Breaker)
+      share.connect((key, state) => {
+        // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
+        const breaker = (isOpenState(state.state) ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined
+        if (breaker) adopt(breaker, state, maxOpen)
+      })
+    },
+    // Whether the share knows a state for the key (a share that throws knows none).
+    knows(key) {
+      try {
+        return share.initial?.(key) !== undefined
+      } catch {
+        return false
+      }
+    },
+  }
+}
+
+/**
+ * Applies another participant's state to `breaker`. Half-open is not adopted (each participant reaches it by
+ * itself when openUntil passes; the share leases the probe), nor is a view older than our own state, nor an
+ * open that has ended. An adopted open lasts at most max(openDuration.max, 1 h) from its `at`.
+ */
+function adopt(breaker: Breaker, view: SharedBreakerState, maxOpen: number): void {
+  const { state: next, at } = view
+  if (next === 'half-open') return
+  const own = breaker.view()
+  // Half-open is only noticed, not decided: another participant's probe result for this open episode wins
+  // (half-open follows an open, which set openedAt).
+  const probeResult = own.state === 'half-open' && at >= own.openedAt!
+  if (at < own.at && !probeResult) return
+  let until = 0
+  if (isOpenState(next)) {
+    const end = view.openUntil
+    // Only a forced open may have no end, and any end is capped: a damaged or foreign view must not open this breaker for good.
+    until = end === undefined ? (next === 'open' ? 0 : Infinity) : Math.min(end, at + Math.max(maxOpen, MAX_RETRY_AFTER_OPEN))
+    if (until <= now()) return
+  }
+  breaker.restore(next, at, view.openedAt ?? at, until)
+}
+
+/**
+ * One probe for all participants of the share, not one each; a share that fails lets it through. The
+ * wait ends at the attempt's abort or the call's total deadline (the pipeline reports the timeout): a
+ * share that never answers holds no call. A permit that comes after is given back.
+ */
+async function lease(share: BreakerShare, refuse: (breaker: Breaker, t: number) => Refusal, breaker: Breaker, token: number, { call, signal }: Attempt, t: number): Promise<Ticket | Refusal | Aborted> {
+  const { attempt: attemptTimeout } = call.timeout
+  const release = () => tell(() => share.releaseProbe?.(breaker.key))
+  let granted: boolean | Refusal | Aborted = true
+  let late = false
+  try {
+    const asked = share.acquireProbe!(breaker.key, attemptTimeout === false ? 30_000 : attemptTimeout, call.waitUntil)
+    // Once we gave up, whatever the share answers is given back: a permit, or (a failure) the probe it records as let through.
+    const giveBack = () => late && release()
+    asked.then((got) => got && giveBack(), giveBack)
+    granted = await within(asked, call.deadline === undefined ? undefined : call.deadline - t, LATE, signal)
+  } catch (error) {
+    if (signal?.aborted) granted = aborted(signal.reason)
+    else if ((error as Error | undefined)?.message === LATE) granted = pastTotal(call)
+    // A share that failed in time lets the probe through, released when it ends: only a wait we gave up is late.
+    late = granted !== true
+  }
+  // The probe's ticket tells the share when it ends, and gives the stage back its token.
+  if (granted === true) return probe(breaker, signal, { token, lease: true, end: () => (release(), token) })
+  breaker.release(token)
+  return granted === false ? refuse(breaker, t) : granted
+}
+
+/**
+ * Tells the share something. A share is advisory: one that throws must neither change the call's
+ * outcome nor keep what the attempt holds. No event reports a share's failure (`storeerror` is the
+ * store's), so it is swallowed here.
+ */
+function tell(notice: () => void): void {
+  try {
+    notice()
+  } catch {}
+}
