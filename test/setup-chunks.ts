@@ -12,6 +12,6 @@ await Promise.all([
   import('../src/stages/coalesce.js'),
   // A share's side of the breaker stage, installed as a share entry installs it: every test's instance on a share of
   // its own shares from the start (test/share-chunk.test.ts tests one that must load it).
-  import('../src/breaker/shared.js').then((m) => m.installSharing()),
+  Promise.all([import('../src/breaker/shared.js'), import('../src/stages/breaker.js')]).then(([m, stage]) => stage.useSharing(m.sharing)),
 ])
 export {}

@@ -60,6 +60,10 @@ describe("the share's side of the breaker stage, its own chunk", () => {
     await expect(rf(URL_A)).rejects.toMatchObject({ name: 'CircuitOpenError' })
     expect(share.acquireProbe).toHaveBeenCalledTimes(1)
     expect(c.mock).toHaveBeenCalledTimes(1)
+    // Loaded once, it is there for every instance made after: the next one shares from the start.
+    const next = ownShare()
+    await instance(next)
+    expect(next.connect).toHaveBeenCalledTimes(1)
   })
 
   it.each([

@@ -11,19 +11,13 @@ import { pastTotal } from '../stages/total-deadline.js'
 // Through the core's one module for lazy chunks (src/core.ts says why): this chunk then shares the core's one chunk.
 import { aborted, now } from '../core.js'
 import type { Aborted, Attempt, Refusal } from '../stages/types.js'
-import { probe, useSharing, type Sharing, type Ticket } from '../stages/breaker.js'
+import { probe, type Sharing, type Ticket } from '../stages/breaker.js'
 
 /** What `within` rejects with when the call's total deadline passes first (a share's own failure lets the probe through). */
 const LATE = 'total deadline'
 
-/** Gives the breaker stage a share's side, for every instance on a share from now on; returns it. */
-export function installSharing(): Sharing {
-  useSharing(sharing)
-  return sharing
-}
-
 /** One instance's side of `share`: `refuse` is its stage's refusal of an open breaker. */
-const sharing: Sharing = (share, refuse, options) => {
+export const sharing: Sharing = (share, refuse, options) => {
   const maxOpen = options.openDuration.max
   /** A key's new breaker starts from what the share knows. */
   const initial = (breaker: Breaker) =>

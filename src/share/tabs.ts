@@ -9,7 +9,8 @@ import { ProbeLease } from './lease.js'
 import { persistedStates, safeStorage } from './persist.js'
 import { now } from '../clock.js'
 import { shareAcrossTabsSchema } from './options.js'
-import { installSharing } from '../breaker/shared.js'
+import { sharing } from '../breaker/shared.js'
+import { useSharing } from '../stages/breaker.js'
 
 export interface ShareAcrossTabsOptions {
   /**
@@ -68,7 +69,7 @@ const MAX_HEARD = 1_000
 export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
   const { name } = shareAcrossTabsSchema(options, 'shareAcrossTabs options')
   // The breaker stage's side of a share comes with this entry: no instance on this share loads it apart.
-  installSharing()
+  useSharing(sharing)
   const id = `${now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
   const storage = safeStorage()
   const states = persistedStates(storage, name)

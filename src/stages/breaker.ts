@@ -65,7 +65,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     shared = make(share!, refuse, options)
     if (attached) shared.attach(...attached)
   }
-  if (share) sharing ? start(sharing) : import('../breaker/shared.js').then((m) => start(m.installSharing()), () => {})
+  if (share) sharing ? start(sharing) : import('../breaker/shared.js').then((m) => start((sharing = m.sharing)), () => {})
 
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {

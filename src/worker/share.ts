@@ -7,7 +7,8 @@ import type { BreakerShare, SharedBreakerState } from '../types.js'
 import { messageRequest, readAnswer, type CoordinatorAnswer, type CoordinatorMessage, type FleetOptions } from './protocol.js'
 import { positiveInteger, struct, withMethods } from '../schema.js'
 import { now } from '../clock.js'
-import { installSharing } from '../breaker/shared.js'
+import { sharing } from '../breaker/shared.js'
+import { useSharing } from '../stages/breaker.js'
 
 /** The part of a DurableObjectNamespace binding the share uses. */
 export interface CoordinatorNamespace {
@@ -110,7 +111,7 @@ const MAX_KEYS = 1_000
 export function durableObjectShare(namespace: CoordinatorNamespace, options?: DurableObjectShareOptions): DurableObjectShare {
   const share = new FleetShare(namespace, checkOptions(namespace, options))
   // The breaker stage's side of a share comes with this entry: no instance on this share loads it apart.
-  installSharing()
+  useSharing(sharing)
   return share
 }
 
