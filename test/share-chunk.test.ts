@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { SharedBreakerState } from '../src/index.js'
+import type { BreakerShare, SharedBreakerState } from '../src/index.js'
 import { controlledTransport, flush } from './helpers.js'
 
 const URL_A = 'https://a.test/x'
@@ -22,7 +22,7 @@ function ownShare() {
 }
 
 /** An instance of the library as now loaded, on `share`. */
-async function instance(share: ReturnType<typeof ownShare>) {
+async function instance(share: BreakerShare) {
   const { createResilientFetch } = await import('../src/index.js')
   const c = controlledTransport()
   const rf = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker: { failureThreshold: 1, openDuration: 1000 }, share })
@@ -64,6 +64,27 @@ describe("the share's side of the breaker stage, its own chunk", () => {
     const next = ownShare()
     await instance(next)
     expect(next.connect).toHaveBeenCalledTimes(1)
+  })
+
+  it('a share of its own whose connect throws when the chunk arrives late leaves nothing unhandled (Node would exit), and the instance goes on without it', async () => {
+    const broken = () => {
+      throw new Error('connect broke')
+    }
+    const share = { ...ownShare(), initial: vi.fn((): SharedBreakerState | undefined => undefined), connect: vi.fn(broken) }
+    const unhandled = vi.fn()
+    process.on('unhandledRejection', unhandled)
+    try {
+      const { rf, c } = await instance(share)
+      await chunkThere()
+      expect(share.connect).toHaveBeenCalledTimes(1)
+      await flush(50)
+      expect(unhandled).not.toHaveBeenCalled()
+      const call = rf(URL_A)
+      c.pending[0]!.respond(200)
+      expect((await call).status).toBe(200)
+    } finally {
+      process.off('unhandledRejection', unhandled)
+    }
   })
 
   it.each([

@@ -65,7 +65,8 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     shared = make(share!, refuse, options)
     if (attached) shared.attach(...attached)
   }
-  if (share) sharing ? start(sharing) : import('../breaker/shared.js').then((m) => start((sharing = m.sharing)), () => {})
+  // Late, a share's connect that throws cannot fail the creation any more: advisory, as its other calls, it is let go.
+  if (share) sharing ? start(sharing) : import('../breaker/shared.js').then((m) => start((sharing = m.sharing))).catch(() => {})
 
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {
