@@ -10,6 +10,7 @@ export default defineConfig({
     ky: 'src/integrations/ky.ts',
     worker: 'src/worker/index.ts',
     share: 'src/share/tabs.ts',
+    'service-worker': 'src/service-worker.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

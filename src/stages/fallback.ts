@@ -4,6 +4,7 @@ import { baseUrl, isRequest } from '../url.js'
 // Through core.ts, as the chunk it loads imports the core: core.ts then sits in the chunk the two share (see there).
 import { aborted, discard, rekey } from '../core.js'
 import { READ_GRACE, within } from '../within.js'
+import { load, preloaded } from '../preloaded.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
 /** The fallback wrapper, and `clear()` behind `rf.clear()`. */
@@ -24,7 +25,7 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
   let epoch = 0
   // The last copy kept for the chunk: a recall waits until it is remembered, so it finds its copy.
   let kept: Promise<void> | undefined
-  const loading = import('../fallback.js').then((m) => (loaded = m.stageFallback(options, runtime, () => epoch++)))
+  const loading = load(preloaded.fallback, () => import('../fallback.js')).then((m) => (loaded = m.stageFallback(options, runtime, () => epoch++)))
   loading.catch(() => {})
   const failed = (call: Call, error: unknown) => runtime.events.emit('storeerror', { key: call.key, error })
   const uses = (call: Call) => call.method === 'GET' && call.options?.fallback !== false

@@ -1,5 +1,6 @@
 import type { NormalizedHedge, NormalizedThrottle } from '../options.js'
 import { within } from '../within.js'
+import { load, preloaded } from '../preloaded.js'
 import type { LatencyGate } from './latency.js'
 import type { AnyStage } from './pipeline.js'
 import { pastTotal } from './total-deadline.js'
@@ -22,10 +23,14 @@ const passThrough: AnyStage = { name: '', run: (call, next) => next(call), admit
  */
 function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | undefined>, now: Clock): AnyStage {
   let stage: AnyStage | undefined
-  // A chunk that fails to load leaves the stage off: the calls go on without it.
+  // A chunk that fails to load leaves the stage off: the calls go on without it. The console says so, once per instance:
+  // no event fits (`storeerror` is the store's).
   const ready = made.then(
     (loaded) => (stage = loaded ?? passThrough),
-    () => (stage = passThrough),
+    (error: unknown) => {
+      console.warn(`resilient-fetch: ${name} is off:`, error)
+      stage = passThrough
+    },
   )
   // Only called once the stage is there.
   const stateOf = (held: Held) => {
@@ -64,18 +69,18 @@ function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | unde
 
 /** The hedge wrapper, loaded as its own chunk. */
 export function lazyHedgeStage(options: NormalizedHedge | false, runtime: Runtime, latency: LatencyGate): Wrapper<Held> | undefined {
-  if (options) return lazyStage('hedge', true, import('./hedge.js').then((m) => m.hedgeStage(options, runtime, latency)), runtime.now) as Wrapper<Held>
+  if (options) return lazyStage('hedge', true, load(preloaded.hedge, () => import('./hedge.js')).then((m) => m.hedgeStage(options, runtime, latency)), runtime.now) as Wrapper<Held>
 }
 
 /** The throttle gate, loaded as its own chunk. */
 export function lazyThrottleStage(options: NormalizedThrottle | false, runtime: Runtime): Gate<Held, unknown> | undefined {
-  if (options) return lazyStage('throttle', false, import('./throttle.js').then((m) => m.throttleStage(options, runtime) as Stage), runtime.now) as Gate<Held>
+  if (options) return lazyStage('throttle', false, load(preloaded.throttle, () => import('./throttle.js')).then((m) => m.throttleStage(options, runtime) as Stage), runtime.now) as Gate<Held>
 }
 
 /** The coalescing wrapper, loaded as its own chunk. */
 export function lazyCoalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Held> | undefined {
   if (!enabled) return undefined
-  const stage = lazyStage('coalesce', true, import('./coalesce.js').then((m) => m.coalesceStage(enabled, runtime)), runtime.now)
+  const stage = lazyStage('coalesce', true, load(preloaded.coalesce, () => import('./coalesce.js')).then((m) => m.coalesceStage(enabled, runtime)), runtime.now)
   // A GET may join a call in flight (a half-open breaker's probe included) rather than be refused at once.
   stage.answersRefusals = (call) => call.method === 'GET' && call.options?.coalesce !== false
   return stage as Wrapper<Held>

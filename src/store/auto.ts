@@ -1,6 +1,7 @@
 /** Turns the `fallback.store` option into a store: 'auto' picks the best storage this platform has, on first use. */
 import type { FallbackStore } from '../types.js'
 import { openWithin, STORE_KIT, type Store } from './backend.js'
+import { load, preloaded } from '../preloaded.js'
 
 /**
  * 'memory' → a memory store; 'auto' → Cache API, else IndexedDB, else memory; a store → itself. The chunk a store
@@ -8,7 +9,7 @@ import { openWithin, STORE_KIT, type Store } from './backend.js'
  * upstream has failed and the network may be down.
  */
 export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackStore {
-  if (spec === 'memory') return lazyStore(inMemory(preload(() => import('./lru.js'))))
+  if (spec === 'memory') return lazyStore(inMemory(preload(lru)))
   if (spec === 'auto') return lazyStore(autoStore())
   return spec
 }
@@ -17,10 +18,10 @@ export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackS
 function autoStore(): () => Promise<FallbackStore> {
   const hasCaches = present(() => globalThis.caches)
   const hasIdb = present(() => globalThis.indexedDB)
-  const cacheApi = preload(() => import('./cache-api.js'), hasCaches)
+  const cacheApi = preload(() => load(preloaded.cacheApi, () => import('./cache-api.js')), hasCaches)
   // A dynamic import keeps idb-keyval out of the core bundle; loaded now only where no Cache API comes first.
-  const indexedDb = preload(() => import('./indexeddb.js'), hasIdb && !hasCaches)
-  const memory = inMemory(preload(() => import('./lru.js'), !hasCaches && !hasIdb))
+  const indexedDb = preload(() => load(preloaded.indexedDb, () => import('./indexeddb.js')), hasIdb && !hasCaches)
+  const memory = inMemory(preload(lru, !hasCaches && !hasIdb))
   return async () => {
     // The stores without their option schemas (the defaults need no checking): a smaller chunk.
     if (hasCaches && (await cacheApiWorks())) return (await cacheApi()).cacheApiStore(STORE_KIT)
@@ -40,12 +41,15 @@ function present(read: () => unknown): boolean {
 }
 
 /** Starts loading a chunk now (unless `now` is false); a load that failed is tried again when the chunk is needed. */
-function preload<T>(load: () => Promise<T>, now = true): () => Promise<T> {
-  if (!now) return load
-  const loading = load()
+function preload<T>(importer: () => Promise<T>, now = true): () => Promise<T> {
+  if (!now) return importer
+  const loading = importer()
   loading.catch(() => {})
-  return () => loading.catch(load)
+  return () => loading.catch(importer)
 }
+
+/** The LRU's chunk. */
+const lru = () => load(preloaded.lru, () => import('./lru.js'))
 
 /** The LRU in memory, a chunk of its own: the default path in a browser never needs it. */
 const inMemory = (lru: () => Promise<typeof import('./lru.js')>) => async (): Promise<FallbackStore> => (await lru()).lruStore()
@@ -68,7 +72,7 @@ function lazyStore(pick: () => Promise<FallbackStore>): Store {
   let picked: Promise<FallbackStore> | undefined
   const lazy: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
   // A failed pick (a chunk that would not load) still leaves a working store.
-  const fallback = inMemory(() => import('./lru.js'))
+  const fallback = inMemory(lru)
   // Every store picked here is one of ours, and each can evict.
   for (const name of ['get', 'put', 'delete', 'clear', 'evict']) {
     lazy[name] = async (...args) => ((await (picked ??= pick().catch(fallback))) as unknown as typeof lazy)[name]!(...args)

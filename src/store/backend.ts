@@ -6,6 +6,7 @@
 import type { FallbackStore, StoredResponse } from '../types.js'
 import type { Evictable } from './entry.js'
 import { within } from '../within.js'
+import { load, preloaded } from '../preloaded.js'
 
 /** A store of ours: each can evict. */
 export type Store = FallbackStore & Evictable
@@ -30,7 +31,7 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
       try {
         backend = await opening
       } catch (error) {
-        memory ??= (async () => (await import('./lru.js')).lruStore(maxEntries) as unknown as Methods)()
+        memory ??= (async () => (await load(preloaded.lru, () => import('./lru.js'))).lruStore(maxEntries) as unknown as Methods)()
         throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
       }
       return (onBackend as unknown as Record<string, (backend: B, ...a: unknown[]) => Promise<unknown>>)[name]!(backend, ...args)

@@ -2,6 +2,7 @@
 import type { FallbackStore } from '../types.js'
 import type { Evictable } from './entry.js'
 import { positiveInteger, struct } from '../schema.js'
+import { load, preloaded } from '../preloaded.js'
 
 export interface MemoryStoreOptions {
   /** Entries kept; the least recently used is dropped first. @default 500 */
@@ -18,7 +19,7 @@ export function memoryStore(options?: MemoryStoreOptions): FallbackStore {
   const { maxEntries, maxBytes } = memoryStoreSchema(options, 'memoryStore options')
   // The LRU loads on first use: the fallback chunk uses it too, and a file the main entry imports statically loads up front.
   let loading: Promise<FallbackStore & Evictable> | undefined
-  const lru = () => (loading ??= import('./lru.js').then((m) => m.lruStore(maxEntries, maxBytes)))
+  const lru = () => (loading ??= load(preloaded.lru, () => import('./lru.js')).then((m) => m.lruStore(maxEntries, maxBytes)))
   const store: FallbackStore & Evictable = {
     get: async (key) => (await lru()).get(key),
     put: async (key, entry) => (await lru()).put(key, entry),

@@ -1,18 +1,28 @@
 /**
  * resilient-fetch inside a real Service Worker (headless Chromium): the fetch handler answers the page's `/api/*`
  * requests through one instance on the default 'auto' store (the Cache API there), against a real upstream on
- * 127.0.0.1 (another origin, with CORS) that the tests take down. The Service Worker is bundled as a classic script
- * (an IIFE, as bundlers emit for `importScripts`-era workers) and as a module (`type: 'module'`); both are run.
+ * 127.0.0.1 (another origin, with CORS) that the tests take down, and its `/stages/*` requests through one that hedges
+ * and coalesces. A Service Worker refuses import(): the main entry works there bundled into one file (a classic
+ * script, an IIFE, as bundlers emit for `importScripts`-era workers, and a module), and code-split (chunks, as the
+ * published build is) only through the `resilient-fetch/service-worker` entry, which loads every chunk up front.
+ * The main entry code-split says so.
  */
 import { rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
-import { build, type BuildOptions } from 'esbuild'
+import { build, type BuildOptions, type Plugin } from 'esbuild'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { bundlePage, closeServer, launchChromium, listen, openPage, serveDirectory, type StaticServer } from './harness.js'
 
 const PAGE_DIR = join(import.meta.dirname, 'sw-page')
+const SRC = join(import.meta.dirname, '../../src')
+
+/** sw.ts on the main entry: its import of the Service Worker entry resolved to src/index.ts (a user importing 'resilient-fetch'). */
+const mainEntry: Plugin = {
+  name: 'main-entry',
+  setup: (build) => void build.onResolve({ filter: /\/src\/service-worker\.js$/ }, () => ({ path: join(SRC, 'index.ts') })),
+}
 
 let dir: string
 let site: StaticServer
@@ -42,6 +52,10 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
     return
   }
   const json = { ...cors, 'content-type': 'application/json' }
+  // The first request hangs (a hedge answers it); the later ones answer at once.
+  if (path === '/stages/hedge' && upstream.hits.get(path) === 1) return void req.socket.once('close', () => upstream.hangClosed++)
+  // Answered after 200 ms (before a hedge): calls in the meantime can share it.
+  if (path === '/stages/together') return void setTimeout(() => res.writeHead(200, json).end(JSON.stringify({ path, hit: upstream.hits.get(path) })), 200)
   if (path === '/api/held-body') {
     res.writeHead(200, json).write('{"user":')
     return void upstream.held.push(() => res.end('"old"}'))
@@ -69,10 +83,12 @@ async function setUpstream(mode: 'up' | '503' | 'down'): Promise<void> {
 beforeAll(async () => {
   dir = await bundlePage(PAGE_DIR, 'rf-sw-')
   const common: BuildOptions = { entryPoints: [join(PAGE_DIR, 'sw.ts')], bundle: true, platform: 'browser', target: 'chrome120', logLevel: 'error' }
+  const split: BuildOptions = { ...common, format: 'esm', splitting: true, outdir: dir, chunkNames: 'chunk-[hash]' }
   await Promise.all([
-    build({ ...common, format: 'iife', outfile: join(dir, 'sw-classic.js') }),
-    build({ ...common, format: 'esm', outfile: join(dir, 'sw-module.js') }),
-    build({ ...common, format: 'esm', splitting: true, outdir: dir, entryNames: 'sw-split', chunkNames: 'chunk-[hash]' }),
+    build({ ...common, plugins: [mainEntry], format: 'iife', outfile: join(dir, 'sw-classic.js') }),
+    build({ ...common, plugins: [mainEntry], format: 'esm', outfile: join(dir, 'sw-module.js') }),
+    build({ ...split, plugins: [mainEntry], entryNames: 'sw-split' }),
+    build({ ...split, entryNames: 'sw-entry-split' }),
   ])
   site = await serveDirectory(dir)
   upstream.port = await listen(api)
@@ -95,12 +111,16 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true })
 })
 
-/** The Service Worker as bundlers emit it: one script, dynamic imports inlined; classic or module. */
-const BUNDLED = [
-  ['classic', 'sw-classic.js', 'classic'],
-  ['module', 'sw-module.js', 'module'],
+/**
+ * The Service Workers that work: the main entry as bundlers emit it, one script, dynamic imports inlined (classic or
+ * module); and the Service Worker entry in a module that imports the code-split chunks, as the published build is.
+ */
+const WORKING = [
+  ['classic Service Worker (the main entry in one script)', 'sw-classic.js', 'classic'],
+  ['module Service Worker (the main entry in one script)', 'sw-module.js', 'module'],
+  ['module Service Worker on the code-split Service Worker entry (chunks)', 'sw-entry-split.js', 'module'],
 ] as const
-/** A module Service Worker that imports the library's code-split chunks, as the published build is. */
+/** A module Service Worker that imports the main entry's code-split chunks, as the published build is. */
 const SPLIT = ['split module', 'sw-split.js', 'module'] as const
 
 /** A fresh context (its own storage and registrations) with the page loaded and controlled by the Service Worker. */
@@ -117,7 +137,7 @@ const get = (page: Page, path: string) => page.evaluate((url) => window.app.get(
 const ask = (page: Page, what: string) => page.evaluate((what) => window.app.ask(what), what)
 const stored = (page: Page) => page.evaluate(() => window.app.stored())
 
-describe.each(BUNDLED)('in a %s Service Worker', (_name, script, type) => {
+describe.each(WORKING)('in a %s', (_name, script, type) => {
   it('stores a 200 in the Cache API; with the upstream down serves it as the fallback; the breaker opens and then refuses without a request', async () => {
     const { page, errors } = await controlledPage(script, type)
     const live = await get(page, '/api/items')
@@ -243,10 +263,28 @@ describe.each(BUNDLED)('in a %s Service Worker', (_name, script, type) => {
     await expect.poll(() => ask(page, 'pending'), { timeout: 3_000 }).toEqual({ timers: 0, waitUntil: 0 })
     expect(await ask(page, 'events')).toEqual(['fallback'])
   })
+
+  it('hedges and coalesces in the Service Worker: a hedge answers a hung request, whose socket closes; two calls at once share one request', async () => {
+    const { page } = await controlledPage(script, type)
+    // The first attempt hangs past its attempt deadline (1.5 s): only the hedge, sent after 400 ms, answers in time. Not
+    // through the HTTP cache: Chromium's holds a second request for a URL until the first one has its headers.
+    const hedged = await page.evaluate((url) => window.app.get(url, { cache: 'no-store' }), `${upstream.origin}/stages/hedge`)
+    expect(hedged).toMatchObject({ status: 200, info: { hedged: true, coalesced: false }, body: JSON.stringify({ path: '/stages/hedge', hit: 2 }) })
+    expect(hedged.ms).toBeLessThan(1_500)
+    await expect.poll(() => upstream.hangClosed, { timeout: 2_000 }).toBe(1)
+
+    const both = await page.evaluate((url) => Promise.all([window.app.get(url), window.app.get(url)]), `${upstream.origin}/stages/together`)
+    expect(upstream.hits.get('/stages/together')).toBe(1)
+    const body = JSON.stringify({ path: '/stages/together', hit: 1 })
+    expect(both.map(({ status, body }) => ({ status, body }))).toEqual([{ status: 200, body }, { status: 200, body }])
+    // resilienceInfo says which call shared the other's request.
+    expect(both.map(({ info }) => info!.coalesced).sort()).toEqual([false, true])
+    expect(await ask(page, 'warnings')).toEqual([])
+  })
 })
 
-describe('in a module Service Worker that loads the code-split build (chunks) unbundled', () => {
-  it('Service Workers refuse import(): no copy is ever stored, each call says why (storeerror), and calls still work', async () => {
+describe('in a module Service Worker that loads the main entry code-split (chunks) unbundled', () => {
+  it("import() is refused: each storeerror names the fix, the Service Worker entry; hedging and coalescing are off and the console says so; calls still work", async () => {
     const { page } = await controlledPage(SPLIT[1], SPLIT[2])
     expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: null })
     await setUpstream('down')
@@ -257,6 +295,14 @@ describe('in a module Service Worker that loads the code-split build (chunks) un
     expect(await stored(page)).toEqual([])
     const events = (await ask(page, 'events')) as string[]
     expect(events.length).toBeGreaterThanOrEqual(2)
-    for (const event of events) expect(event).toMatch(/^storeerror TypeError: import\(\) is disallowed on ServiceWorkerGlobalScope/)
+    const fix = "TypeError: Service Workers refuse import(): use 'resilient-fetch/service-worker'"
+    for (const event of events) expect(event).toBe(`storeerror ${fix}`)
+
+    // The stages whose chunks would not load are off, each said once when the instance was made; the calls go on without them.
+    expect(await ask(page, 'warnings')).toEqual([`resilient-fetch: coalesce is off: ${fix}`, `resilient-fetch: hedge is off: ${fix}`])
+    await setUpstream('up')
+    const both = await page.evaluate((url) => Promise.all([window.app.get(url), window.app.get(url)]), `${upstream.origin}/stages/together`)
+    expect(both).toMatchObject([{ status: 200, info: { coalesced: false } }, { status: 200, info: { coalesced: false } }])
+    expect(upstream.hits.get('/stages/together')).toBe(2)
   })
 })

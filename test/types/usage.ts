@@ -8,6 +8,10 @@ type Metrics = typeof import('resilient-fetch/metrics')
 type Share = typeof import('resilient-fetch/share')
 type Worker = typeof import('resilient-fetch/worker')
 type Ky = typeof import('resilient-fetch/ky')
+type ServiceWorker = typeof import('resilient-fetch/service-worker')
+// The Service Worker entry is the main entry, value for value and type for type.
+export const sameEntry: [ServiceWorker, Root] = [{} as Root, {} as ServiceWorker]
+export type SameTypes = [import('resilient-fetch/service-worker').ResilienceError, import('resilient-fetch/service-worker').ResilientFetchOptions, import('resilient-fetch/service-worker').MemoryStoreOptions]
 
 type Api = { root: Root; idb: Idb; cache: Cache; metrics: Metrics; share: Share; worker: Worker; ky: Ky }
 

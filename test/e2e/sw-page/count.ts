@@ -1,6 +1,7 @@
 /**
  * Imported first by sw.ts, so it runs before the library does: counts the host timers left armed, and the promises
- * handed to `event.waitUntil` not settled yet (a Service Worker is kept alive, and busy, until every one has).
+ * handed to `event.waitUntil` not settled yet (a Service Worker is kept alive, and busy, until every one has); keeps
+ * what was said with console.warn (a Service Worker's console is not the page's).
  */
 const armed = new Set<unknown>()
 const setTimer = globalThis.setTimeout
@@ -34,3 +35,12 @@ export function counted(waitUntil: (promise: Promise<unknown>) => void): (promis
 }
 
 export const pending = () => ({ timers: armed.size, waitUntil: waiting })
+
+const warned: string[] = []
+const warn = console.warn.bind(console)
+console.warn = (...args: unknown[]) => {
+  warned.push(args.map(String).join(' '))
+  warn(...args)
+}
+/** What the Service Worker said with console.warn, each as one line. */
+export const warnings = () => warned

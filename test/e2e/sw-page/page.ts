@@ -11,13 +11,15 @@ const app = {
     }
   },
   /** A fetch through the Service Worker: what the page sees of its answer. */
-  async get(url: string) {
+  async get(url: string, init?: RequestInit) {
     const started = performance.now()
-    const response = await fetch(url)
+    const response = await fetch(url, init)
     return {
       status: response.status,
       source: response.headers.get('x-resilient-source'),
       body: await response.text(),
+      /** resilienceInfo's hedged and coalesced, as the Service Worker saw them. */
+      info: JSON.parse(response.headers.get('x-sw-info') ?? 'null') as { hedged: boolean; coalesced: boolean } | null,
       ms: performance.now() - started,
     }
   },

@@ -1,12 +1,15 @@
 /**
- * The Service Worker under test, bundled by esbuild twice: as a classic script (an IIFE) and as a module. Its fetch
- * handler answers every `/api/*` request of its pages (the upstream is another origin on 127.0.0.1) through one
- * resilient fetch, as the README tells Worker users: `resilience: { waitUntil }` on each call. A rejection becomes a
- * 504 whose JSON names the error, so the page sees what the Service Worker saw. Messages (with a port to answer on)
- * ask for rf.snapshot(), rf.clear(), what is still pending, and whether a clear was heard from another instance.
+ * The Service Worker under test, importing the library as the README tells Service Worker users (the
+ * `resilient-fetch/service-worker` entry, here its source); the test also builds it against the main entry (src/index.ts),
+ * bundled into one file as a classic script (an IIFE) and as a module, and code-split. Its fetch handler answers every
+ * `/api/*` request of its pages (the upstream is another origin on 127.0.0.1) through one resilient fetch, as the README
+ * tells Worker users: `resilience: { waitUntil }` on each call, and every `/stages/*` request through a second one with
+ * hedging and coalescing on. A rejection becomes a 504 whose JSON names the error, so the page sees what the Service
+ * Worker saw. Messages (with a port to answer on) ask for rf.snapshot(), rf.clear(), what is still pending, whether a
+ * clear was heard from another instance, the events seen and what was said on the console.
  */
-import { counted, pending } from './count.js'
-import { createResilientFetch, resilienceInfo, type ResilienceError } from '../../../src/index.js'
+import { counted, pending, warnings } from './count.js'
+import { createResilientFetch, resilienceInfo, type ResilienceError } from '../../../src/service-worker.js'
 
 interface ExtendableEvent extends Event {
   waitUntil(promise: Promise<unknown>): void
@@ -16,7 +19,7 @@ interface FetchEvent extends ExtendableEvent {
   respondWith(response: Promise<Response>): void
 }
 interface ExtendableMessageEvent extends ExtendableEvent {
-  readonly data: { ask: 'snapshot' | 'clear' | 'pending' | 'heard' | 'events' }
+  readonly data: { ask: 'snapshot' | 'clear' | 'pending' | 'heard' | 'events' | 'warnings' }
   readonly ports: readonly MessagePort[]
 }
 const scope = globalThis as unknown as {
@@ -32,6 +35,8 @@ const rf = createResilientFetch({
   breaker: { failureThreshold: 3, openDuration: 60_000 },
   timeout: { attempt: 500, total: 2_000 },
 })
+/** Hedging (after 400 ms) and coalescing, off by default: each a chunk of its own in a code-split build. */
+const staged = createResilientFetch({ retry: false, fallback: false, hedge: { delay: 400 }, coalesce: true, timeout: { attempt: 1_500, total: 2_000 } })
 /** The events the instance emitted, by type, for the test to look at. */
 const events: string[] = []
 for (const type of ['fallback', 'storeerror', 'reject', 'statechange'] as const) {
@@ -45,14 +50,17 @@ scope.addEventListener('install', (event) => event.waitUntil(scope.skipWaiting()
 scope.addEventListener('activate', (event) => event.waitUntil(scope.clients.claim()))
 
 scope.addEventListener('fetch', (event) => {
-  if (!new URL(event.request.url).pathname.startsWith('/api/')) return
+  const path = new URL(event.request.url).pathname
+  if (!path.startsWith('/api/') && !path.startsWith('/stages/')) return
   const waitUntil = counted(event.waitUntil.bind(event))
   event.respondWith(
-    rf(event.request, { resilience: { waitUntil } }).then(
+    (path.startsWith('/api/') ? rf : staged)(event.request, { resilience: { waitUntil } }).then(
       (response) => {
         // Where the answer came from, for the page: a fallback copy says so itself (X-Resilient-Source).
         const headers = new Headers(response.headers)
-        headers.set('x-sw-attempts', String(resilienceInfo(response)?.attempts))
+        const info = resilienceInfo(response)
+        headers.set('x-sw-attempts', String(info?.attempts))
+        headers.set('x-sw-info', JSON.stringify({ hedged: info?.hedged === true, coalesced: info?.coalesced === true }))
         return new Response(response.body, { status: response.status, statusText: response.statusText, headers })
       },
       (error: ResilienceError & { scope?: string; timeout?: number }) =>
@@ -69,6 +77,7 @@ scope.addEventListener('message', (event) => {
     if (ask === 'clear') return rf.clear().then(() => 'cleared')
     if (ask === 'heard') return heard
     if (ask === 'events') return events
+    if (ask === 'warnings') return warnings()
     return pending()
   }
   event.waitUntil(answer().then((value) => port.postMessage(value), (error: Error) => port.postMessage(`failed: ${error.name}: ${error.message}`)))
