@@ -83,11 +83,21 @@ describe.each(Object.keys(CHUNKS) as Chunk[])('while the %s chunk loads', (chunk
     expect(fetch).toHaveBeenCalledTimes(1)
   })
 
-  it('a chunk that fails to load lets calls through without the stage', async () => {
-    const { rf, fetch, fail } = await withSlowChunk(chunk)
-    const call = rf('https://api.test/w')
-    fail()
-    expect(await (await call).text()).toBe('ok')
-    expect(fetch).toHaveBeenCalledTimes(1)
+  it('a chunk that fails to load lets calls through without the stage, and the console says so once, naming the stage and the error', async () => {
+    // Spied, not printed: the warning is what this test proves, and stderr stays clean.
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    try {
+      const { rf, fetch, fail } = await withSlowChunk(chunk)
+      const call = rf('https://api.test/w')
+      fail()
+      expect(await (await call).text()).toBe('ok')
+      expect(await (await rf('https://api.test/w2')).text()).toBe('ok')
+      expect(fetch).toHaveBeenCalledTimes(2)
+      // The error import() rejected with: vitest wraps a mock factory's rejection, the chunk's own error as its cause.
+      expect(warn.mock.calls).toEqual([[`resilient-fetch: ${chunk} is off:`, expect.any(Error)]])
+      expect(warn.mock.calls[0]![1]).toMatchObject({ cause: { message: 'chunk failed to load' } })
+    } finally {
+      warn.mockRestore()
+    }
   })
 })
