@@ -23,14 +23,14 @@ afterEach(() => {
 })
 
 /** The hedge wrapper over the bulkhead and latency gates and the real transport stage, on a controlled transport. */
-function setup(options: ResilientFetchOptions = {}) {
+function setup(options: ResilientFetchOptions = {}, cacheLocks = false) {
   const c = controlledTransport()
   const o = normalizeOptions({ fetch: c.fetch, retry: false, breaker: false, fallback: false, timeout: false, hedge: { delay: 100, budget: false }, ...options })
   const t = testRuntime(Date.now)
   const events: { type: string; detail: unknown }[] = []
   t.runtime.events.emit = (type, detail) => void events.push({ type, detail })
   const latency = latencyStage()
-  const stages = [hedgeStage(o.hedge, t.runtime, latency), bulkheadStage(o.bulkhead, t.runtime), latency].filter((s) => s !== undefined) as Stage[]
+  const stages = [hedgeStage(o.hedge, t.runtime, latency, cacheLocks), bulkheadStage(o.bulkhead, t.runtime), latency].filter((s) => s !== undefined) as Stage[]
   const chain = compose(stages, transportStage(o, t.runtime), Date.now)
   const keys = new Keys(chain.stages, 10)
   const call = (parts: Parameters<typeof testCall>[0] = {}) => testCall({ states: keys.get(KEY).states, ...parts })
@@ -154,6 +154,50 @@ describe('hedge stage', () => {
     expect(c.pending).toHaveLength(0)
     expect(snapshot().bulkheads[0]).toMatchObject({ active: 0, queued: 0 })
     expect(vi.getTimerCount()).toBe(0)
+  })
+})
+
+describe('hedges where the HTTP cache locks (browsers)', () => {
+  /** What one call of `input` and `init` sent: each attempt's cache mode as fetch reads it (init's, else the Request's), and its init. */
+  async function sent(cacheLocks: boolean, input: RequestInfo, init?: RequestInit) {
+    const { c, chain, call } = setup({}, cacheLocks)
+    const made = call({ input, init, url: typeof input === 'string' ? input : input.url })
+    const done = chain.run(made)
+    await flush()
+    vi.advanceTimersByTime(100)
+    await flush()
+    expect(c.pending).toHaveLength(2)
+    c.pending[1]!.respond(200)
+    expect(await done).toMatchObject({ kind: 'response', hedged: true })
+    const modes = c.mock.mock.calls.map(([input, init]) => new Request(input, init).cache)
+    // The hedge is the same call: its attempts count there.
+    expect(made.attempts).toBe(2)
+    return { modes, inits: c.mock.mock.calls.map(([, init]) => init) }
+  }
+
+  const TARGET = 'https://a.test/x'
+  const CASES: [string, () => [RequestInfo, RequestInit?], RequestCache, RequestCache][] = [
+    ['a URL', () => [TARGET], 'default', 'no-store'],
+    ["init cache 'no-cache'", () => [TARGET, { cache: 'no-cache' }], 'no-cache', 'no-store'],
+    ["init cache 'reload'", () => [TARGET, { cache: 'reload' }], 'reload', 'no-store'],
+    ["init cache 'force-cache' (a hedge is due only when no copy answered the first)", () => [TARGET, { cache: 'force-cache' }], 'force-cache', 'no-store'],
+    ["init cache 'no-store' (the caller's, kept)", () => [TARGET, { cache: 'no-store' }], 'no-store', 'no-store'],
+    ['a Request', () => [new Request(TARGET)], 'default', 'no-store'],
+    ["a Request with cache 'force-cache'", () => [new Request(TARGET, { cache: 'force-cache' })], 'force-cache', 'no-store'],
+    ["a Request with cache 'no-store' (kept)", () => [new Request(TARGET, { cache: 'no-store' })], 'no-store', 'no-store'],
+    ["a Request with cache 'no-store', init cache 'default' (init's wins, as in fetch)", () => [new Request(TARGET, { cache: 'no-store' }), { cache: 'default' }], 'default', 'no-store'],
+    ["a Request with cache 'only-if-cached' (never the network: kept)", () => [new Request(TARGET, { cache: 'only-if-cached', mode: 'same-origin' })], 'only-if-cached', 'only-if-cached'],
+  ]
+
+  it("a hedge goes with cache 'no-store', but where the caller's mode is 'no-store' or 'only-if-cached'; the first attempt as the caller sent it; elsewhere (Node, Deno, Bun, workerd) the hedge goes as the first", async () => {
+    for (const [name, args, first, hedge] of CASES) {
+      expect({ name, modes: (await sent(true, ...args())).modes }).toEqual({ name, modes: [first, hedge] })
+      expect({ name, modes: (await sent(false, ...args())).modes }).toEqual({ name, modes: [first, first] })
+    }
+    // The rest of the caller's init goes with the hedge.
+    const { inits } = await sent(true, TARGET, { headers: { 'x-a': '1' }, credentials: 'include', cache: 'no-cache' })
+    expect(inits[1]).toMatchObject({ headers: { 'x-a': '1' }, credentials: 'include', cache: 'no-store' })
+    expect(inits[0]).toMatchObject({ headers: { 'x-a': '1' }, credentials: 'include', cache: 'no-cache' })
   })
 })
 

@@ -1,6 +1,6 @@
 import type { LatencySummary } from '../latency.js'
 import type { NormalizedHedge } from '../options.js'
-import { discard, follow, keepWith, RetryBudget } from '../core.js'
+import { discard, follow, isRequest, keepWith, RetryBudget, sharesTimers } from '../core.js'
 import { probing } from './types.js'
 import type { LatencyGate } from './latency.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
@@ -171,13 +171,29 @@ class Race<R> {
 }
 
 /**
+ * The call as a hedge sends it where the HTTP cache locks (browsers: pages and workers, Service Workers; where host
+ * timers are shared too): there a GET for a URL whose entry another request is writing waits until that one has its
+ * headers, so a hedge sent through the cache would never beat the attempt it is for. A hedge goes with cache
+ * 'no-store' (as if there were no HTTP cache: no lock; the Cache-Control and Pragma no-cache it adds are the
+ * browser's own, no CORS preflight), unless the caller's mode keeps it out of the cache already ('no-store') or keeps
+ * it off the network ('only-if-cached'). 'force-cache' too: a hedge is due only once the first attempt found no copy
+ * to answer with. init's mode wins over the Request's, as in fetch. The same call otherwise (attempts, deadline).
+ */
+function bypassing(call: Call): Call {
+  const cache = call.init?.cache ?? (isRequest(call.input) ? call.input.cache : undefined)
+  if (cache === 'no-store' || cache === 'only-if-cached') return call
+  const init: RequestInit = { ...call.init, cache: 'no-store' }
+  return new Proxy(call, { get: (target, name) => (name === 'init' ? init : Reflect.get(target, name)) })
+}
+
+/**
  * The hedge wrapper, innermost of the per-call wrappers: for a call whose method may be hedged, when
  * no attempt has response headers after the delay, one more attempt goes through the gates (up to
  * `maxHedges`, within the key's budget); the first good answer wins, the others are aborted at once
  * (a loser holding a breaker's probe slot is left to finish, for the breaker's verdict).
- * Its per-key state is the hedge budget.
+ * Its per-key state is the hedge budget. Where `cacheLocks` (browsers), a hedge bypasses the HTTP cache (`bypassing`).
  */
-export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, latency: LatencyGate): Wrapper<RetryBudget | undefined> | undefined {
+export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, latency: LatencyGate, cacheLocks = sharesTimers()): Wrapper<RetryBudget | undefined> | undefined {
   if (!options) return undefined
   const hedge = options
   const { now, totals, events } = runtime
@@ -191,8 +207,9 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
 
   async function hedged(call: Call, next: Next, budget: RetryBudget | undefined, delay: number): Promise<Outcome> {
     const before = call.attempts
+    let hedgeCall: Call | undefined
     const runner: HedgeRunner<Outcome> = {
-      attempt: (_n, controller) => next(call, controller),
+      attempt: (n, controller) => next(n > 1 && cacheLocks ? (hedgeCall ??= bypassing(call)) : call, controller),
       verdict: outcomeVerdict,
       reached: () => call.attempts - before,
       discard,

@@ -1,0 +1,161 @@
+/**
+ * Hedging through a browser's HTTP cache (headless Chromium), against a real upstream on 127.0.0.1 on another origin
+ * than the page (CORS). Chromium holds a second GET for a URL in its HTTP cache until the first one, whose entry it is
+ * writing, has its headers: a hedge sent through the cache never reaches the network before the attempt it should beat
+ * (it went out only once the first attempt's deadline had aborted it). A hedge goes with cache 'no-store' there.
+ *
+ * The upstream holds the first request of each scenario: until it has seen a second one (then the first is never
+ * answered: the client drops it, the hedge having won), else for at most HOLD_MS, less than the first attempt's
+ * deadline, then answers it (a hedge held in the cache goes out only then, if at all, and the first wins). Every later
+ * request is answered at once. Each test asserts what the upstream saw: the hedge arrived while the first request was
+ * still held, with the request headers cache 'no-store' adds (Cache-Control and Pragma: no-cache) and the first
+ * without them, no CORS preflight; and what the caller saw: the hedge's answer, hedged, nothing timed out. No timings.
+ */
+import { rm } from 'node:fs/promises'
+import { createServer, type ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import { build } from 'esbuild'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { bundlePage, closeServer, launchChromium, listen, openPage, serveDirectory, type StaticServer } from './harness.js'
+import type { Answer, Ask } from './hedge-cache-page/call.js'
+
+const PAGE_DIR = join(import.meta.dirname, 'hedge-cache-page')
+
+/** What the upstream saw of one request. */
+interface Seen {
+  method: string
+  cacheControl: string | null
+  pragma: string | null
+  /** Whether the scenario's first request was still held (its connection open, unanswered) when this one arrived. */
+  whileFirstHeld: boolean
+}
+
+/** One scenario (a path): what the upstream saw, and its first request, held. */
+interface Scenario {
+  seen: Seen[]
+  preflights: number
+  first?: ServerResponse
+  /** The first request's connection closed (the client dropped it, or it was answered). */
+  firstClosed: boolean
+  /** The upstream answered the first request itself, at HOLD_MS: no second one came meanwhile. */
+  firstAnswered: boolean
+}
+
+/** How long the upstream holds a first request when no second comes: below the first attempt's deadline (3 s, ./hedge-cache-page/call.ts). */
+const HOLD_MS = 2_000
+
+const CORS = { 'access-control-allow-origin': '*' }
+const scenarios = new Map<string, Scenario>()
+
+const upstream = createServer((req, res) => {
+  const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
+  let scenario = scenarios.get(path)
+  if (scenario === undefined) scenarios.set(path, (scenario = { seen: [], preflights: 0, firstClosed: false, firstAnswered: false }))
+  // Answered, and counted: a hedge must not bring one.
+  if (req.method === 'OPTIONS') {
+    scenario.preflights++
+    return void res.writeHead(204, { ...CORS, 'access-control-allow-methods': '*', 'access-control-allow-headers': '*' }).end()
+  }
+  const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : null)
+  const whileFirstHeld = scenario.first !== undefined && !scenario.firstClosed && !scenario.firstAnswered
+  scenario.seen.push({ method: req.method ?? '', cacheControl: header('cache-control'), pragma: header('pragma'), whileFirstHeld })
+  if (scenario.seen.length === 1) {
+    const held = scenario
+    held.first = res
+    res.on('close', () => (held.firstClosed = true))
+    const timer = setTimeout(() => {
+      if (held.seen.length > 1 || held.firstClosed) return
+      held.firstAnswered = true
+      res.writeHead(200, { ...CORS, 'content-type': 'text/plain' }).end('answer 1')
+    }, HOLD_MS)
+    res.on('close', () => clearTimeout(timer))
+    return
+  }
+  res.writeHead(200, { ...CORS, 'content-type': 'text/plain' }).end(`answer ${scenario.seen.length}`)
+})
+
+let dir: string
+let site: StaticServer
+let origin: string
+let browser: Browser
+let page: Page
+let errors: string[]
+let runs = 0
+
+beforeAll(async () => {
+  dir = await bundlePage(PAGE_DIR, 'rf-hedge-cache-')
+  await build({ entryPoints: [join(PAGE_DIR, 'worker.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'chrome120', outfile: join(dir, 'worker.js'), logLevel: 'error' })
+  site = await serveDirectory(dir)
+  origin = `http://127.0.0.1:${await listen(upstream)}`
+  browser = await launchChromium()
+})
+
+afterEach(async () => {
+  await page?.context().close()
+  // A first request still held (a failing run): answered, so nothing waits on it.
+  for (const scenario of scenarios.values()) if (!scenario.firstClosed && !scenario.firstAnswered) scenario.first?.writeHead(200, CORS).end('late')
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await site?.close()
+  if (upstream.listening) await closeServer(upstream)
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+async function freshPage(): Promise<void> {
+  ;({ page, errors } = await openPage(browser))
+  await page.goto(site.url + '/')
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
+}
+
+/** Makes the call (on the page, or in a dedicated Worker) on a scenario of its own; what the caller saw and what the upstream saw. */
+async function hedged(where: 'page' | 'worker', ask: Omit<Ask, 'url'>): Promise<{ answer: Answer; scenario: Scenario }> {
+  const path = `/h/${++runs}`
+  const full = { ...ask, url: origin + path }
+  const answer = await (where === 'page' ? page.evaluate((a) => window.hedging.call(a), full) : page.evaluate((a) => window.hedging.inWorker(a), full))
+  const scenario = scenarios.get(path)!
+  // The loser is aborted: its held request's connection closes.
+  await expect.poll(() => scenario.firstClosed, { timeout: 5_000 }).toBe(true)
+  return { answer, scenario }
+}
+
+/** The call the hedge won, the first request held meanwhile: nothing timed out. */
+const WON = { status: 200, body: 'answer 2', hedged: true, attempts: 2, timeouts: 0, hedges: 1 }
+/** The first request as the caller sent it (cache 'default'), then the hedge, through no cache, while the first was held. */
+const FIRST = { method: 'GET', cacheControl: null, pragma: null, whileFirstHeld: false }
+const HEDGE = { method: 'GET', cacheControl: 'no-cache', pragma: 'no-cache', whileFirstHeld: true }
+
+describe("a hedge bypasses the browser's HTTP cache, which would hold it until the first attempt has its headers", () => {
+  beforeEach(freshPage)
+
+  const CASES: [string, Omit<Ask, 'url'>][] = [
+    ['a URL (cache default)', { input: 'url' }],
+    ['a Request (cache default)', { input: 'request' }],
+    ["a Request with cache 'no-store' and init cache 'default' (init's wins, as in fetch)", { input: 'request', request: { cache: 'no-store' }, init: { cache: 'default' } }],
+  ]
+
+  it.each(CASES)('on a page, cross-origin GET of %s: the hedge reaches the upstream while the first is held, and wins; no preflight', async (_name, ask) => {
+    const { answer, scenario } = await hedged('page', ask)
+    expect(answer).toEqual(WON)
+    expect(scenario.seen).toEqual([FIRST, HEDGE])
+    expect(scenario.preflights).toBe(0)
+    expect(errors).toEqual([])
+  })
+
+  it("on a page, with init cache 'force-cache': the hedge goes to the network too (it would wait, then take the first's answer)", async () => {
+    const { answer, scenario } = await hedged('page', { input: 'url', init: { cache: 'force-cache' } })
+    expect(answer).toEqual(WON)
+    expect(scenario.seen).toEqual([FIRST, HEDGE])
+    expect(scenario.preflights).toBe(0)
+  })
+
+  it('in a dedicated Worker: the same', async () => {
+    const { answer, scenario } = await hedged('worker', { input: 'url' })
+    expect(answer).toEqual(WON)
+    expect(scenario.seen).toEqual([FIRST, HEDGE])
+    expect(scenario.preflights).toBe(0)
+    expect(errors).toEqual([])
+  })
+})
