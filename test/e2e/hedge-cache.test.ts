@@ -1,8 +1,9 @@
 /**
- * Hedging through a browser's HTTP cache (headless Chromium), against a real upstream on 127.0.0.1 on another origin
- * than the page (CORS). Chromium holds a second GET for a URL in its HTTP cache until the first one, whose entry it is
- * writing, has its headers: a hedge sent through the cache never reaches the network before the attempt it should beat
- * (it went out only once the first attempt's deadline had aborted it). A hedge goes with cache 'no-store' there.
+ * Hedging through a browser's HTTP cache (headless Chromium: a page, a dedicated Worker, a Service Worker), against a
+ * real upstream on 127.0.0.1 on another origin than the page (CORS). Chromium holds a second GET for a URL in its HTTP
+ * cache until the first one, whose entry it is writing, has its headers: a hedge sent through the cache never reached
+ * the network before the attempt it should beat (it went out only once the first attempt's deadline had aborted it,
+ * or the first had its answer). A hedge goes with cache 'no-store' there.
  *
  * The upstream holds the first request of each scenario: until it has seen a second one (then the first is never
  * answered: the client drops it, the hedge having won), else for at most HOLD_MS, less than the first attempt's
@@ -85,7 +86,8 @@ let runs = 0
 
 beforeAll(async () => {
   dir = await bundlePage(PAGE_DIR, 'rf-hedge-cache-')
-  await build({ entryPoints: [join(PAGE_DIR, 'worker.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'chrome120', outfile: join(dir, 'worker.js'), logLevel: 'error' })
+  const common = { bundle: true, format: 'esm', platform: 'browser', target: 'chrome120', logLevel: 'error' } as const
+  await Promise.all(['worker', 'sw'].map((name) => build({ ...common, entryPoints: [join(PAGE_DIR, `${name}.ts`)], outfile: join(dir, `${name}.js`) })))
   site = await serveDirectory(dir)
   origin = `http://127.0.0.1:${await listen(upstream)}`
   browser = await launchChromium()
@@ -110,11 +112,15 @@ async function freshPage(): Promise<void> {
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
 }
 
-/** Makes the call (on the page, or in a dedicated Worker) on a scenario of its own; what the caller saw and what the upstream saw. */
-async function hedged(where: 'page' | 'worker', ask: Omit<Ask, 'url'>): Promise<{ answer: Answer; scenario: Scenario }> {
+/** Makes the call (on the page, in a dedicated Worker or in a Service Worker) on a scenario of its own; what the caller saw and what the upstream saw. */
+async function hedged(where: 'page' | 'dedicated Worker' | 'Service Worker', ask: Omit<Ask, 'url'>): Promise<{ answer: Answer; scenario: Scenario }> {
   const path = `/h/${++runs}`
   const full = { ...ask, url: origin + path }
-  const answer = await (where === 'page' ? page.evaluate((a) => window.hedging.call(a), full) : page.evaluate((a) => window.hedging.inWorker(a), full))
+  const answer = await (where === 'page'
+    ? page.evaluate((a) => window.hedging.call(a), full)
+    : where === 'dedicated Worker'
+      ? page.evaluate((a) => window.hedging.inWorker(a), full)
+      : page.evaluate((url) => window.hedging.inServiceWorker(url), full.url))
   const scenario = scenarios.get(path)!
   // The loser is aborted: its held request's connection closes.
   await expect.poll(() => scenario.firstClosed, { timeout: 5_000 }).toBe(true)
@@ -151,8 +157,8 @@ describe("a hedge bypasses the browser's HTTP cache, which would hold it until t
     expect(scenario.preflights).toBe(0)
   })
 
-  it('in a dedicated Worker: the same', async () => {
-    const { answer, scenario } = await hedged('worker', { input: 'url' })
+  it.each(['dedicated Worker', 'Service Worker'] as const)("in a %s, a URL (the Service Worker: its fetch event's Request, cache default): the same", async (where) => {
+    const { answer, scenario } = await hedged(where, { input: 'url' })
     expect(answer).toEqual(WON)
     expect(scenario.seen).toEqual([FIRST, HEDGE])
     expect(scenario.preflights).toBe(0)

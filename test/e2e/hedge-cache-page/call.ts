@@ -19,11 +19,16 @@ export interface Answer {
   error?: string
 }
 
+/** The call `ask` says. */
+export function hedgedCall({ url, input, request, init }: Ask): Promise<Answer> {
+  return hedged(input === 'request' ? new Request(url, request) : url, init)
+}
+
 /** A hedge after 100 ms; the first attempt's deadline (3 s) is far: a hedge answered before it beat the first attempt. */
-export async function hedgedCall({ url, input, request, init }: Ask): Promise<Answer> {
+export async function hedged(input: RequestInfo, init?: RequestInit): Promise<Answer> {
   const rf = createResilientFetch({ retry: false, fallback: false, breaker: false, hedge: { delay: 100 }, timeout: { attempt: 3_000, total: 5_000 } })
   try {
-    const response = await rf(input === 'request' ? new Request(url, request) : url, init)
+    const response = await rf(input, init)
     const info = resilienceInfo(response)
     const { totals } = rf.snapshot()
     return { status: response.status, body: await response.text(), hedged: info?.hedged === true, attempts: info?.attempts, timeouts: totals.timeouts, hedges: totals.hedges }

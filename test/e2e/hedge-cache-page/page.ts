@@ -1,4 +1,4 @@
-/** The page: a hedged call here, or in a dedicated Worker (worker.js, a module) it starts; window.hedging for page.evaluate. */
+/** The page: a hedged call here, in a dedicated Worker (worker.js, a module) it starts, or in a Service Worker; window.hedging for page.evaluate. */
 import { hedgedCall, type Ask, type Answer } from './call.js'
 
 const hedging = {
@@ -10,6 +10,15 @@ const hedging = {
       worker.onerror = (event) => resolve({ error: `worker: ${event.message}` })
       worker.postMessage(ask)
     }).finally(() => worker.terminate())
+  },
+  /** A GET of `url` from this page through a Service Worker (sw.js, a module) that makes the call with its fetch event's Request. */
+  async inServiceWorker(url: string): Promise<Answer> {
+    await navigator.serviceWorker.register('./sw.js', { type: 'module', scope: './' })
+    await navigator.serviceWorker.ready
+    if (navigator.serviceWorker.controller === null) {
+      await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+    }
+    return (await fetch(url)).json() as Promise<Answer>
   },
 }
 
