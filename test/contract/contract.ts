@@ -69,7 +69,7 @@ export const RUNTIME_DIFFERENCES: Record<Runtime, { networkErrorName: string; no
   node: { networkErrorName: 'TypeError' },
   chromium: {
     networkErrorName: 'TypeError',
-    note: 'identical GETs in flight at once wait for each other in the HTTP cache: cases that need concurrent requests give each its own query',
+    note: "identical GETs in flight at once wait for each other in the HTTP cache: cases that need concurrent requests give each its own query (resilient-fetch's hedges go with cache 'no-store' there: the hedging case needs none)",
   },
   workerd: {
     networkErrorName: 'Error',
@@ -440,6 +440,22 @@ export const CASES: Case[] = [
       equal(await Promise.all(responses.map((r) => r.text())), ['shared body', 'shared body', 'shared body'], "each other caller's body")
       equal(responses.map((r) => resilienceInfo(r)?.coalesced ?? false), [false, true, true], 'resilienceInfo(r).coalesced')
       equal([(await t.stats()).requests, rf.snapshot().totals.coalesced], [1, 3], 'requests the upstream saw, totals.coalesced')
+    },
+  },
+  {
+    name: 'hedging: the hedge reaches the upstream while the first attempt waits, and wins; the first is aborted',
+    async run(t) {
+      // The first request answers after 2 s (under its 5 s attempt deadline), the hedge at once: the hedge wins only if it
+      // reached the upstream before the first had its answer (a browser's HTTP cache held one back until then, as fetch's would).
+      await t.script([{ delay: 2_000, body: 'first' }, { body: 'hedge' }])
+      const rf = createResilientFetch({ hedge: { delay: 100 }, timeout: { attempt: 5_000, total: 10_000 }, retry: false, breaker: false, fallback: false })
+      const response = await rf(t.url())
+      const info = resilienceInfo(response)
+      equal([response.status, await response.text(), info?.hedged, info?.attempts], [200, 'hedge', true, 2], 'status, body, resilienceInfo hedged and attempts')
+      const { totals } = rf.snapshot()
+      equal([totals.hedges, totals.timeouts], [1, 0], 'totals.hedges, totals.timeouts')
+      const seen = await t.until((s) => s.closedEarly === 1, "the first request's connection closed (the attempt that lost is aborted)")
+      equal([seen.requests, seen.maxInFlight], [2, 2], 'requests the upstream saw, and in flight at once')
     },
   },
   {
