@@ -12,7 +12,6 @@ const app = {
   },
   /** A fetch through the Service Worker: what the page sees of its answer. */
   async get(url: string, init?: RequestInit) {
-    const started = performance.now()
     const response = await fetch(url, init)
     return {
       status: response.status,
@@ -20,7 +19,6 @@ const app = {
       body: await response.text(),
       /** resilienceInfo's hedged and coalesced, as the Service Worker saw them. */
       info: JSON.parse(response.headers.get('x-sw-info') ?? 'null') as { hedged: boolean; coalesced: boolean } | null,
-      ms: performance.now() - started,
     }
   },
   /** Asks the Service Worker something (see sw.ts) and resolves with its answer. */
