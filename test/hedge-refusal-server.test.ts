@@ -39,12 +39,12 @@ describe('hedging and retrying against a real server on 127.0.0.1: refusals and 
       retry: false,
       fallback: false,
       breaker: false,
-      bulkhead: { maxConcurrent: 2, maxQueue: 10, queueTimeout: 1_000 },
-      timeout: { attempt: 3_000, total: 5_000 },
+      // Nothing here ends the queued hedge's wait before the test does: a call that waited for it would never end.
+      bulkhead: { maxConcurrent: 2, maxQueue: 10, queueTimeout: 60_000 },
+      timeout: { attempt: 60_000, total: 120_000 },
     })
     const hang = new AbortController()
     const hanging = [rf(`${server.origin}/hang1`, { signal: hang.signal, resilience: { hedge: false } }).catch(() => {})]
-    const started = Date.now()
     const call = rf(`${server.origin}/item`)
     // Queued before the hedge: the hedge waits behind it.
     await new Promise((resolve) => setTimeout(resolve, 10))
@@ -52,7 +52,6 @@ describe('hedging and retrying against a real server on 127.0.0.1: refusals and 
     const response = await call
     expect(response.status).toBe(503)
     expect(await response.text()).toBe('upstream says 503')
-    expect(Date.now() - started).toBeLessThan(800)
     expect(resilienceInfo(response)).toMatchObject({ attempts: 1 })
     await server.received(3)
     expect(server.seen.map((s) => s.path)).toEqual(['/hang1', '/item', '/hang2'])
