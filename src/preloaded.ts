@@ -27,3 +27,6 @@ export const load = <T>(module: T | undefined, importer: () => Promise<T>): Prom
           ? new TypeError("Service Workers refuse import(): use 'resilient-fetch/service-worker'", { cause: error })
           : error
       })
+
+/** Says once, on the console, that `name` is off: its chunk would not load (no event fits: `storeerror` is the store's). */
+export const off = (name: string, error: unknown): void => console.warn(`resilient-fetch: ${name} is off:`, error)

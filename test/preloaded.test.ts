@@ -22,13 +22,15 @@ const CHUNKS = {
   indexedDb: '../src/store/indexeddb.js',
 } as const satisfies Record<keyof Preloaded, string>
 type Chunk = keyof typeof CHUNKS
+/** A share's side of the breaker stage: not in the table (the Service Worker entry installs it), loaded by an instance on a share of its own. */
+const SHARED = '../src/breaker/shared.js'
 
 /** What a Service Worker's import() rejects with (Chromium). */
 const REFUSED = 'import() is disallowed on ServiceWorkerGlobalScope by the HTML specification'
 const FIX = "Service Workers refuse import(): use 'resilient-fetch/service-worker'"
 
 afterEach(() => {
-  for (const path of Object.values(CHUNKS)) vi.doUnmock(path)
+  for (const path of [...Object.values(CHUNKS), SHARED]) vi.doUnmock(path)
   vi.resetModules()
   vi.unstubAllGlobals()
   vi.restoreAllMocks()
@@ -227,5 +229,26 @@ describe('the main entry where import() is refused, nothing in the table', () =>
     expect(upstream).toHaveBeenCalledTimes(2)
     expect(warn).toHaveBeenCalledTimes(1)
     expect(warn).toHaveBeenCalledWith(`resilient-fetch: ${name} is off:`, expect.objectContaining({ name: 'TypeError', message: FIX }))
+  })
+
+  it("a share of the user's own: its side of the breaker stage is off and the console says so, once, naming the fix in a Service Worker", async () => {
+    vi.stubGlobal('ServiceWorkerGlobalScope', class {})
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    vi.resetModules()
+    vi.doMock(SHARED, () => {
+      throw new TypeError(REFUSED)
+    })
+    const { createResilientFetch } = await import('../src/index.js')
+    const share = { connect: vi.fn(), initial: vi.fn((): SharedBreakerState | undefined => undefined), publish: vi.fn() }
+    const upstream = vi.fn(async () => new Response('ok'))
+    const rf = createResilientFetch({ fetch: upstream, retry: false, fallback: false, share })
+    expect(await (await rf('https://api.test/a')).text()).toBe('ok')
+    await vi.waitFor(() => expect(warn).toHaveBeenCalledTimes(1))
+    expect(warn).toHaveBeenCalledWith('resilient-fetch: share is off:', expect.objectContaining({ name: 'TypeError', message: FIX }))
+    expect(messages((warn.mock.calls[0]![1] as Error).cause)).toContain(REFUSED)
+    // The instance goes on without the share.
+    expect(await (await rf('https://api.test/a')).text()).toBe('ok')
+    expect(share.connect).not.toHaveBeenCalled()
+    expect(warn).toHaveBeenCalledTimes(1)
   })
 })

@@ -3,6 +3,7 @@ import type { NormalizedBreaker } from '../options.js'
 import { Breaker, MAX_RETRY_AFTER_OPEN, REFUSED } from '../breaker/breaker.js'
 import { circuitOpenError } from '../errors.js'
 import { parseRetryAfter } from '../retry.js'
+import { load, off } from '../preloaded.js'
 import type { Keys } from './keys.js'
 import { probing, reachedNetwork, refusal, type Aborted, type Attempt, type Call, type Gate, type Refusal, type Runtime } from './types.js'
 
@@ -65,8 +66,9 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     shared = make(share!, refuse, options)
     if (attached) shared.attach(...attached)
   }
-  // Late, a share's connect that throws cannot fail the creation any more: advisory, as its other calls, it is let go.
-  if (share) sharing ? start(sharing) : import('../breaker/shared.js').then((m) => start((sharing = m.sharing))).catch(() => {})
+  // Late, a share's connect that throws cannot fail the creation any more: advisory, as its other calls, it is let go. A
+  // chunk that will not load (a Service Worker refuses import()) leaves the share off, and the console says so.
+  if (share) sharing ? start(sharing) : load(undefined, () => import('../breaker/shared.js')).then((m) => start((sharing = m.sharing)), (error: unknown) => off('share', error)).catch(() => {})
 
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {

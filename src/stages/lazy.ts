@@ -1,6 +1,6 @@
 import type { NormalizedHedge, NormalizedThrottle } from '../options.js'
 import { within } from '../within.js'
-import { load, preloaded } from '../preloaded.js'
+import { load, off, preloaded } from '../preloaded.js'
 import type { LatencyGate } from './latency.js'
 import type { AnyStage } from './pipeline.js'
 import { pastTotal } from './total-deadline.js'
@@ -28,7 +28,7 @@ function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | unde
   const ready = made.then(
     (loaded) => (stage = loaded ?? passThrough),
     (error: unknown) => {
-      console.warn(`resilient-fetch: ${name} is off:`, error)
+      off(name, error)
       stage = passThrough
     },
   )
