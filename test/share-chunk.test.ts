@@ -66,6 +66,33 @@ describe("the share's side of the breaker stage, its own chunk", () => {
     expect(next.connect).toHaveBeenCalledTimes(1)
   })
 
+  it("a state a key entered by itself while the chunk loaded is published when it arrives (the share's publish is not lost); one the share's initial then replaced is not", async () => {
+    const share = { ...ownShare(), initial: vi.fn((): SharedBreakerState | undefined => undefined), publish: vi.fn() }
+    const { rf, c } = await instance(share)
+    // Before the chunk: the key's breaker opens on its own (failureThreshold 1).
+    const first = rf(URL_A)
+    c.pending[0]!.respond(500)
+    await first
+    expect(rf.breaker(KEY)!.state).toBe('open')
+    // A second key opens too, but the share knows a newer state for it, which it takes when the chunk arrives.
+    const other = rf('https://b.test/y')
+    c.pending[0]!.respond(500)
+    await other
+    vi.advanceTimersByTime(10)
+    const closedLater = { state: 'closed', at: Date.now() } as const
+    share.initial.mockImplementation((key) => (key === 'https://b.test' ? closedLater : undefined))
+    expect(share.publish).not.toHaveBeenCalled()
+    await chunkThere()
+    expect(share.connect).toHaveBeenCalledTimes(1)
+    expect(rf.breaker('https://b.test')!.state).toBe('closed')
+    expect(share.publish).toHaveBeenCalledTimes(1)
+    expect(share.publish).toHaveBeenCalledWith(KEY, expect.objectContaining({ state: 'open', at: 1_000_000, openUntil: 1_001_000 }))
+    // From then on, as usual: a change is published when it happens.
+    rf.breaker(KEY)!.close()
+    expect(share.publish).toHaveBeenCalledTimes(2)
+    expect(share.publish).toHaveBeenLastCalledWith(KEY, expect.objectContaining({ state: 'closed' }))
+  })
+
   it('a share of its own whose connect throws when the chunk arrives late leaves nothing unhandled (Node would exit), and the instance goes on without it', async () => {
     const broken = () => {
       throw new Error('connect broke')

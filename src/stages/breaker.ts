@@ -62,19 +62,35 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
   // the instance, which acts as one without a share until it is there (no call waits for it, in an outage or not).
   let shared: Shared | undefined
   let attached: [Keys, number] | undefined
+  // While it loads: the breakers whose last change was their own, published when it arrives (unless the share's initial replaced it).
+  let unpublished = share && !sharing ? new Set<Breaker>() : undefined
   const start = (make: Sharing) => {
     shared = make(share!, refuse, options)
     if (attached) shared.attach(...attached)
+    for (const breaker of unpublished ?? []) shared.publish(breaker)
+    unpublished = undefined
   }
   // Late, a share's connect that throws cannot fail the creation any more: advisory, as its other calls, it is let go. A
   // chunk that will not load (a Service Worker refuses import()) leaves the share off, and the console says so.
-  if (share) sharing ? start(sharing) : load(undefined, () => import('../breaker/shared.js')).then((m) => start((sharing = m.sharing)), (error: unknown) => off('share', error)).catch(() => {})
+  if (share && sharing) start(sharing)
+  else if (share)
+    load(undefined, () => import('../breaker/shared.js'))
+      .then(
+        (m) => start((sharing = m.sharing)),
+        (error: unknown) => {
+          unpublished = undefined
+          off('share', error)
+        },
+      )
+      .catch(() => {})
 
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {
     const breaker = new Breaker(key, options as NormalizedBreaker, (from, to, remote) => {
       events.emit('statechange', { key, from, to })
-      if (!remote) shared?.publish(breaker)
+      if (remote) unpublished?.delete(breaker)
+      else if (shared) shared.publish(breaker)
+      else unpublished?.add(breaker)
     })
     shared?.initial(breaker)
     return breaker
