@@ -67,7 +67,7 @@ describe("the share's side of the breaker stage, its own chunk", () => {
   })
 
   it("a state a key entered by itself while the chunk loaded is published when it arrives (the share's publish is not lost); one the share's initial then replaced is not", async () => {
-    const share = { ...ownShare(), initial: vi.fn((): SharedBreakerState | undefined => undefined), publish: vi.fn() }
+    const share = { ...ownShare(), initial: vi.fn((_key: string): SharedBreakerState | undefined => undefined), publish: vi.fn() }
     const { rf, c } = await instance(share)
     // Before the chunk: the key's breaker opens on its own (failureThreshold 1).
     const first = rf(URL_A)
@@ -80,7 +80,7 @@ describe("the share's side of the breaker stage, its own chunk", () => {
     await other
     vi.advanceTimersByTime(10)
     const closedLater = { state: 'closed', at: Date.now() } as const
-    share.initial.mockImplementation((key) => (key === 'https://b.test' ? closedLater : undefined))
+    share.initial.mockImplementation((key: string) => (key === 'https://b.test' ? closedLater : undefined))
     expect(share.publish).not.toHaveBeenCalled()
     await chunkThere()
     expect(share.connect).toHaveBeenCalledTimes(1)
