@@ -23,18 +23,35 @@ export interface Bus {
 
 export type WindowEvents = Pick<Window, 'addEventListener' | 'removeEventListener'>
 
-/** The window's events (storage, pagehide), where the global scope is an event target. */
+/** The window's events (storage, pagehide, pageshow), where the global scope is an event target. */
 export function windowEvents(): WindowEvents | undefined {
   const g = globalThis as Partial<WindowEvents>
   return typeof g.addEventListener === 'function' && typeof g.removeEventListener === 'function' ? (g as WindowEvents) : undefined
 }
 
-/** A bus named `name` for the tab `id`; `receive` gets every valid message from another tab. */
-export function createBus(name: string, id: string, storage: SafeStorage | undefined, receive: (message: Message) => void): Bus {
+/**
+ * A bus named `name` for the tab `id`; `receive` gets every valid message from another tab. A page kept for Back (the
+ * back/forward cache) leaves the bus while it is away: a message to a page in that cache evicts it (Chromium:
+ * BroadcastChannelOnMessage), and the next page of the app on the share sends one as it starts. Back, the page joins
+ * again, and `rejoined` catches up on what it missed.
+ */
+export function createBus(name: string, id: string, storage: SafeStorage | undefined, receive: (message: Message) => void, rejoined: () => void): Bus {
   const messageKey = `${name}:message`
   let channel: BroadcastChannel | undefined
   let onStorage: ((event: StorageEvent) => void) | undefined
   let sent = 0
+  let away = false
+  const onHide = (event: PageTransitionEvent) => {
+    if (!event.persisted) return
+    leave()
+    away = true
+  }
+  const onShow = (event: PageTransitionEvent) => {
+    if (!event.persisted || !away) return
+    away = false
+    join()
+    rejoined()
+  }
 
   function deliver(data: unknown): void {
     const m = asMessage(data)
@@ -56,20 +73,36 @@ export function createBus(name: string, id: string, storage: SafeStorage | undef
     return true
   }
 
+  function join(): boolean {
+    if (typeof BroadcastChannel === 'function') {
+      try {
+        channel = new BroadcastChannel(name)
+        channel.onmessage = (event: MessageEvent) => deliver(event.data)
+        // Node, Deno and Bun: a share must not keep the process alive.
+        ;(channel as { unref?: () => void }).unref?.()
+        return true
+      } catch {
+        channel = undefined
+      }
+    }
+    return listenToStorage()
+  }
+
+  function leave(): void {
+    channel?.close()
+    channel = undefined
+    if (onStorage !== undefined) {
+      windowEvents()?.removeEventListener('storage', onStorage)
+      onStorage = undefined
+    }
+  }
+
   return {
     open() {
-      if (typeof BroadcastChannel === 'function') {
-        try {
-          channel = new BroadcastChannel(name)
-          channel.onmessage = (event: MessageEvent) => deliver(event.data)
-          // Node, Deno and Bun: a share must not keep the process alive.
-          ;(channel as { unref?: () => void }).unref?.()
-          return true
-        } catch {
-          channel = undefined
-        }
-      }
-      return listenToStorage()
+      const target = windowEvents()
+      target?.addEventListener('pagehide', onHide)
+      target?.addEventListener('pageshow', onShow)
+      return join()
     },
 
     send(message) {
@@ -86,12 +119,11 @@ export function createBus(name: string, id: string, storage: SafeStorage | undef
     },
 
     close() {
-      channel?.close()
-      channel = undefined
-      if (onStorage !== undefined) {
-        windowEvents()?.removeEventListener('storage', onStorage)
-        onStorage = undefined
-      }
+      const target = windowEvents()
+      target?.removeEventListener('pagehide', onHide)
+      target?.removeEventListener('pageshow', onShow)
+      away = false
+      leave()
     },
   }
 }

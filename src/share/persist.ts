@@ -13,6 +13,8 @@ export interface SafeStorage {
   remove(key: string): void
   /** Removes the entries under `prefix` whose `until(value)` is missing or not after `t`. */
   sweep(prefix: string, until: (value: unknown) => number | undefined, t: number): void
+  /** The keys under `prefix` (none when storage cannot be listed). */
+  keys(prefix: string): string[]
 }
 
 /** The origin's localStorage, or undefined where it is missing or reading it throws (sandboxed frames, blocked cookies). */
@@ -45,9 +47,23 @@ export function safeStorage(): SafeStorage | undefined {
     }
   }
 
+  function keys(prefix: string): string[] {
+    const ours: string[] = []
+    try {
+      for (let i = 0; i < local.length; i++) {
+        const k = local.key(i)
+        if (k !== null && k.startsWith(prefix)) ours.push(k)
+      }
+    } catch {
+      // Storage is best effort: none listed.
+    }
+    return ours
+  }
+
   return {
     read,
     remove,
+    keys,
     write(key, value) {
       try {
         local.setItem(key, value)
@@ -56,17 +72,8 @@ export function safeStorage(): SafeStorage | undefined {
       }
     },
     sweep(prefix, until, t) {
-      const ours: string[] = []
-      try {
-        for (let i = 0; i < local.length; i++) {
-          const k = local.key(i)
-          if (k !== null && k.startsWith(prefix)) ours.push(k)
-        }
-      } catch {
-        return
-      }
-      // Read after listing: read() removes corrupt entries, which would shift the indexes above.
-      for (const k of ours) {
+      // Read after listing: read() removes corrupt entries, which would shift the indexes keys() walks.
+      for (const k of keys(prefix)) {
         const end = until(read(k))
         if (end === undefined || end <= t) remove(k)
       }
@@ -82,21 +89,24 @@ export interface PersistedStates {
   keep(key: string, state: SharedBreakerState): void
   /** Drops states whose window has passed, left by tabs that closed while open. */
   sweep(): void
+  /** Every kept state whose window lasts, by key. */
+  all(): [string, SharedBreakerState][]
 }
 
 export function persistedStates(storage: SafeStorage | undefined, name: string): PersistedStates {
   const prefix = `${name}:breaker:`
+  function stored(key: string): SharedBreakerState | undefined {
+    const value = storage?.read(prefix + key)
+    if (value === undefined) return undefined
+    const t = now()
+    if (!isView(value, t) || !(value.openUntil !== undefined && value.openUntil > t)) {
+      storage?.remove(prefix + key)
+      return undefined
+    }
+    return value
+  }
   return {
-    stored(key) {
-      const value = storage?.read(prefix + key)
-      if (value === undefined) return undefined
-      const t = now()
-      if (!isView(value, t) || !(value.openUntil !== undefined && value.openUntil > t)) {
-        storage?.remove(prefix + key)
-        return undefined
-      }
-      return value
-    },
+    stored,
     keep(key, state) {
       const open = state.state === 'open' || state.state === 'forced-open'
       if (open && state.openUntil !== undefined) storage?.write(prefix + key, JSON.stringify(state))
@@ -105,6 +115,13 @@ export function persistedStates(storage: SafeStorage | undefined, name: string):
     sweep() {
       const t = now()
       storage?.sweep(prefix, (value) => (isView(value, t) ? value.openUntil : undefined), t)
+    },
+    all() {
+      return (storage?.keys(prefix) ?? []).flatMap((k) => {
+        const key = k.slice(prefix.length)
+        const state = stored(key)
+        return state === undefined ? [] : [[key, state] as [string, SharedBreakerState]]
+      })
     },
   }
 }

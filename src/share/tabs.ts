@@ -4,9 +4,9 @@
  * the share, never a call.
  */
 import type { BreakerShare, SharedBreakerState } from '../types.js'
-import { createBus, windowEvents, type Message } from './bus.js'
+import { createBus, windowEvents, type Bus, type Message } from './bus.js'
 import { ProbeLease } from './lease.js'
-import { persistedStates, safeStorage } from './persist.js'
+import { persistedStates, safeStorage, type PersistedStates } from './persist.js'
 import { now } from '../clock.js'
 import { shareAcrossTabsSchema } from './options.js'
 import { sharing } from '../breaker/shared.js'
@@ -61,6 +61,9 @@ const MAX_HEARD = 1_000
  * Locks, a claim that waits 100 ms to hear a rival); one BroadcastChannel held open. Other tabs'
  * messages create the key's breaker in this instance, so it counts towards `maxKeys`.
  *
+ * A page kept for Back (the back/forward cache) leaves the channel while it is away, since a message to it there would
+ * evict it; restored, it asks the live tabs and reads storage for what changed meanwhile.
+ *
  * Degrades to local-only, never throwing into a call: without BroadcastChannel it uses `storage`
  * events; without localStorage (private mode, quota, disabled) reloads start closed; without Web
  * Locks the probe is claimed in storage and on the channel, which leaves a race: two tabs claiming
@@ -77,7 +80,7 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
   const heard = new Map<string, SharedBreakerState>()
   let closed = false
   let listening = false
-  const bus = createBus(name, id, storage, receive)
+  const bus: Bus = createBus(name, id, storage, receive, () => rejoin(bus, id, states, receive))
   const lease = new ProbeLease({
     name,
     id,
@@ -164,6 +167,15 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
       appliers.length = 0
     },
   }
+}
+
+/**
+ * Back from the back/forward cache, where the page left the bus: what changed meanwhile comes from the live tabs (they
+ * answer a hello, as for a tab that starts) and from storage (the opens of tabs gone since), as if heard on the bus.
+ */
+function rejoin(bus: Bus, id: string, states: PersistedStates, receive: (m: Message) => void): void {
+  bus.send({ t: 'hello', from: id })
+  for (const [key, state] of states.all()) receive({ t: 'state', from: id, key, state })
 }
 
 /** Another tab's state must never throw into this one's event loop. */

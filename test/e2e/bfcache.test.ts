@@ -133,6 +133,64 @@ describe.each([
   })
 })
 
+describe('the back/forward cache with shareAcrossTabs', () => {
+  const query = '?share=on'
+
+  it('restores the page though the page it went to joined the share; a breaker opened in another tab after reaches it', async () => {
+    const { context, tab } = await appTab(query)
+    expect(await tab.page.evaluate(() => window.bfcache.call('/api/ok'))).toBe(200)
+    await awayAndBack(tab, query)
+    await expectRestored(tab)
+    expect(await tab.page.evaluate(() => window.bfcache.call('/api/ok'))).toBe(200)
+
+    const other = await newTab(context)
+    await load(other.page, `${origin}/${query}`)
+    expect(await other.page.evaluate(async () => [await window.bfcache.call('/api/fail'), await window.bfcache.call('/api/fail'), await window.bfcache.call('/api/fail')])).toEqual([500, 500, 500])
+    await tab.page.waitForFunction(() => window.bfcache.state() === 'open', undefined, { polling: 10, timeout: 2_000 })
+    const hits = apiHits
+    // A URL with no stored copy: the refusal itself, not the fallback's answer to it.
+    expect(await tab.page.evaluate(() => window.bfcache.call('/api/ok?new'))).toBe('CircuitOpenError')
+    expect(apiHits).toBe(hits)
+    expect([...tab.errors, ...other.errors]).toEqual([])
+  })
+
+  it('restores the page while another tab opened a breaker and went away meanwhile; back, the page has it open', async () => {
+    const { context, tab } = await appTab(query)
+    expect(await tab.page.evaluate(() => window.bfcache.call('/api/ok'))).toBe(200)
+    await load(tab.page, `${origin}/other${query}`)
+    const other = await newTab(context)
+    await load(other.page, `${origin}/${query}`)
+    expect(await other.page.evaluate(async () => [await window.bfcache.call('/api/fail'), await window.bfcache.call('/api/fail'), await window.bfcache.call('/api/fail')])).toEqual([500, 500, 500])
+    await other.page.close()
+    await tab.page.goBack({ waitUntil: 'commit' })
+    await tab.page.waitForFunction(() => window.bfcache?.shows.length >= 1 && document.visibilityState === 'visible', undefined, { timeout: 5_000 })
+    await expectRestored(tab)
+    // Only storage can tell it now: the tab that opened the breaker is gone.
+    await tab.page.waitForFunction(() => window.bfcache.state() === 'open', undefined, { polling: 10, timeout: 2_000 })
+    const hits = apiHits
+    // A URL with no stored copy: the refusal itself, not the fallback's answer to it.
+    expect(await tab.page.evaluate(() => window.bfcache.call('/api/ok?new'))).toBe('CircuitOpenError')
+    expect(apiHits).toBe(hits)
+    expect([...tab.errors, ...other.errors]).toEqual([])
+  })
+
+  it('restores the page while a live tab forced the breaker open meanwhile; back, the page asks and has it forced open', async () => {
+    const { context, tab } = await appTab(query)
+    expect(await tab.page.evaluate(() => window.bfcache.call('/api/ok'))).toBe(200)
+    await load(tab.page, `${origin}/other${query}`)
+    const other = await newTab(context)
+    await load(other.page, `${origin}/${query}`)
+    expect(await other.page.evaluate(() => window.bfcache.call('/api/ok'))).toBe(200)
+    await other.page.evaluate(() => window.bfcache.forceOpen())
+    await tab.page.goBack({ waitUntil: 'commit' })
+    await tab.page.waitForFunction(() => window.bfcache?.shows.length >= 1 && document.visibilityState === 'visible', undefined, { timeout: 5_000 })
+    await expectRestored(tab)
+    // Only the live tab can tell it: a forced open with no end is not kept in storage.
+    await tab.page.waitForFunction(() => window.bfcache.state() === 'forced-open', undefined, { polling: 10, timeout: 2_000 })
+    expect([...tab.errors, ...other.errors]).toEqual([])
+  })
+})
+
 describe('the back/forward cache and a clear() in another page of the origin', () => {
   it('a clear() elsewhere (a logout) evicts the page: Back loads it afresh, not as it was before the clear', async () => {
     const { tab } = await appTab('')
