@@ -117,17 +117,20 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
 const redirectOf = ({ init, input }: Call) => init?.redirect ?? (input as Request).redirect
 
 /**
- * The init the transport is given. redirect: 'error' is sent as 'manual': a redirect is then an answer the breaker
- * sees, not a network error to retry; finish() rejects as fetch would. Only where the runtime takes 'error' (workerd's
- * fetch refuses it: then so does the call).
+ * The init the transport is given. A Request keeps its referrer and referrer policy: fetch(request, init) with any init
+ * resets them, and an attempt goes with an init of ours (its signal), so a Referer the app turned off would be sent.
+ * redirect: 'error' is sent as 'manual': a redirect is then an answer the breaker sees, not a network error to retry;
+ * finish() rejects as fetch would. Only where the runtime takes 'error' (workerd's fetch refuses it: then so does the call).
  */
 function initOf(call: Call): RequestInit | undefined {
+  const { input } = call
+  const init = isRequest(input) ? { referrer: input.referrer, referrerPolicy: input.referrerPolicy, ...call.init } : call.init
   if (redirectOf(call) === 'error')
     try {
       new Request('http://a', { redirect: 'error' })
-      return { ...call.init, redirect: 'manual' }
+      return { ...init, redirect: 'manual' }
     } catch {}
-  return call.init
+  return init
 }
 
 /** Whether `response` is a redirect that a call with redirect: 'error' refuses: a redirect status (with a Location or not, as fetch), or a browser's opaque redirect. */

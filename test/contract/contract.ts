@@ -40,7 +40,8 @@ export interface ScenarioStats {
   maxInFlight: number
   /** Requests whose connection closed before their answer was sent: the client cut them. */
   closedEarly: number
-  arrivals: { path: string; at: number }[]
+  /** Each request's path and query, when it arrived, and its Referer header (null: none). */
+  arrivals: { path: string; at: number; referer: string | null }[]
 }
 
 export interface ContractEnv {
@@ -228,6 +229,22 @@ export const CASES: Case[] = [
       const echoed = await rf(new Request(t.url('?q=1'), { method: 'POST', body: 'payload', headers: { 'x-probe': 'p1' } }))
       equal(await echoed.json(), { method: 'POST', path: new URL(t.url('?q=1')).pathname + '?q=1', body: 'payload', probe: 'p1' }, 'a POST Request: method, query, body and header reach the upstream')
       equal(resilienceInfo(echoed)?.source, 'network', 'resilienceInfo(response).source')
+    },
+  },
+  {
+    name: "a Request's referrer policy and referrer: the upstream sees the Referer fetch would send",
+    async run(t) {
+      await t.script([{}])
+      const rf = createResilientFetch({ retry: false, fallback: false })
+      // fetch(request, init) with any init resets the Request's referrer and policy (Fetch: "if init is not empty"): a Referer would leak.
+      const requests = [() => new Request(t.url('?policy=no-referrer'), { referrerPolicy: 'no-referrer' }), () => new Request(t.url('?referrer=none'), { referrer: '' })]
+      for (const make of requests) {
+        await (await fetch(make())).text()
+        await (await rf(make())).text()
+        await (await rf(make(), { resilience: { timeout: 5_000 } })).text()
+      }
+      const seen = (await t.stats()).arrivals.map(({ path, referer }) => `${path.split('?')[1]} ${referer}`)
+      equal(seen, [seen[0], seen[0], seen[0], seen[3], seen[3], seen[3]], "what the upstream saw of fetch(request), rf(request) and rf(request, { resilience }), for each Request")
     },
   },
   {

@@ -82,7 +82,7 @@ async function answer(scenario: Scenario, req: IncomingMessage, res: ServerRespo
   const { stats, script } = scenario
   const step = script[Math.min(stats.requests, script.length - 1)]!
   stats.requests++
-  stats.arrivals.push({ path: url.pathname + url.search, at: Date.now() })
+  stats.arrivals.push({ path: url.pathname + url.search, at: Date.now(), referer: headerOf(req, 'referer') })
   stats.inFlight++
   stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight)
   res.on('close', () => {
