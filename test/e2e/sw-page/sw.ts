@@ -5,8 +5,10 @@
  * `/api/*` request of its pages (the upstream is another origin on 127.0.0.1) through one resilient fetch, as the README
  * tells Worker users: `resilience: { waitUntil }` on each call, and every `/stages/*` request through a second one with
  * hedging and coalescing on. A rejection becomes a 504 whose JSON names the error, so the page sees what the Service
- * Worker saw. Messages (with a port to answer on) ask for rf.snapshot(), rf.clear(), what is still pending, whether a
- * clear was heard from another instance, the events seen and what was said on the console.
+ * Worker saw. Navigations to `/pages/*` (same-origin HTML) go through the first one, and to `/own/*` through one with
+ * `private: true`, answered as the README shows (rf's response as it is, an opaque redirect too). Messages (with a port
+ * to answer on) ask for rf.snapshot(), rf.clear(), what is still pending, whether a clear was heard from another
+ * instance, the events seen, what was said on the console and the navigations answered.
  */
 import { counted, pending, warnings } from './count.js'
 import { createResilientFetch, resilienceInfo, type ResilienceError } from '../../../src/service-worker.js'
@@ -19,7 +21,7 @@ interface FetchEvent extends ExtendableEvent {
   respondWith(response: Promise<Response>): void
 }
 interface ExtendableMessageEvent extends ExtendableEvent {
-  readonly data: { ask: 'snapshot' | 'clear' | 'pending' | 'heard' | 'events' | 'warnings' }
+  readonly data: { ask: 'snapshot' | 'clear' | 'pending' | 'heard' | 'events' | 'warnings' | 'navigations' }
   readonly ports: readonly MessagePort[]
 }
 const scope = globalThis as unknown as {
@@ -37,6 +39,10 @@ const rf = createResilientFetch({
 })
 /** Hedging (after 400 ms) and coalescing, off by default: each a chunk of its own in a code-split build. */
 const staged = createResilientFetch({ retry: false, fallback: false, hedge: { delay: 400 }, coalesce: true, timeout: { attempt: 1_500, total: 2_000 } })
+/** For the pages of one user: personal responses (Cache-Control: private) are kept too. */
+const own = createResilientFetch({ retry: false, fallback: { private: true } })
+/** The URL and redirect mode of each navigation the worker answered through rf, as the event gave them. */
+const navigations: string[] = []
 /** The events the instance emitted, by type, for the test to look at. */
 const events: string[] = []
 for (const type of ['fallback', 'storeerror', 'reject', 'statechange'] as const) {
@@ -51,6 +57,11 @@ scope.addEventListener('activate', (event) => event.waitUntil(scope.clients.clai
 
 scope.addEventListener('fetch', (event) => {
   const path = new URL(event.request.url).pathname
+  if (event.request.mode === 'navigate' && (path.startsWith('/pages/') || path.startsWith('/own/'))) {
+    navigations.push(`${event.request.url} ${event.request.redirect}`)
+    const waitUntil = counted(event.waitUntil.bind(event))
+    return event.respondWith((path.startsWith('/own/') ? own : rf)(event.request, { resilience: { waitUntil } }))
+  }
   if (!path.startsWith('/api/') && !path.startsWith('/stages/')) return
   const waitUntil = counted(event.waitUntil.bind(event))
   event.respondWith(
@@ -78,6 +89,7 @@ scope.addEventListener('message', (event) => {
     if (ask === 'heard') return heard
     if (ask === 'events') return events
     if (ask === 'warnings') return warnings()
+    if (ask === 'navigations') return navigations
     return pending()
   }
   event.waitUntil(answer().then((value) => port.postMessage(value), (error: Error) => port.postMessage(`failed: ${error.name}: ${error.message}`)))
