@@ -102,7 +102,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
         }
         init = init === undefined ? { signal: c.signal } : { ...init, signal: c.signal }
       } else if (signal !== call.signal) init = { ...init, signal }
-      sent = Promise.resolve((options.fetch ?? globalThis.fetch)(inputOf(call), init))
+      sent = Promise.resolve(isAlone(call) ? alone(call, options.fetch, controller?.signal) : (options.fetch ?? globalThis.fetch)(inputOf(call), init))
     } catch (error) {
       sent = Promise.reject(error)
     }
@@ -136,6 +136,25 @@ function initOf(call: Call): RequestInit | undefined {
 /** Whether `response` is a redirect that a call with redirect: 'error' refuses: a redirect status (with a Location or not, as fetch), or a browser's opaque redirect. */
 export function refusedRedirect(call: Call, response: Response): boolean {
   return redirectOf(call) === 'error' && (response.type === 'opaqueredirect' || /30[12378]/.test('' + response.status))
+}
+
+/**
+ * A navigation (a Service Worker's `event.request`) with no init of the caller's is sent as it is, as
+ * fetch(event.request) sends it: with any init (ours carries the attempt's signal) fetch makes it mode 'same-origin'
+ * (Sec-Fetch-Mode and Sec-Fetch-Dest change) and puts the worker's URL in place of another site's Referer.
+ */
+const isAlone = ({ input, init }: Call) => (input as Request).mode === 'navigate' && !Object.keys(init ?? {}).length
+
+/** The navigation sent with no init, settled early by `signal`'s abort (a deadline, the caller's): a response that comes later is cancelled. */
+const alone = (call: Call, fetch = globalThis.fetch, signal?: AbortSignal) => {
+  const sent = Promise.resolve(fetch(inputOf(call)))
+  return signal
+    ? new Promise<Response>((resolve, reject) => {
+        const abort = () => reject(signal.reason)
+        signal.aborted ? abort() : signal.addEventListener('abort', abort)
+        sent.then((response) => (signal.aborted ? void response.body?.cancel().catch(() => {}) : resolve(response)), reject)
+      })
+    : sent
 }
 
 /** A Request with a body is sent as a clone on each attempt: a body can be read once. */

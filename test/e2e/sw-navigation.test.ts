@@ -30,6 +30,10 @@ const site = {
   mode: 'up' as 'up' | '503' | 'down',
   /** Requests for each page that reached the server, by path and query. */
   hits: new Map<string, number>(),
+  /** The Referer and Sec-Fetch-Mode of each request for a page, by path. */
+  seen: new Map<string, string[]>(),
+  /** Ends of the responses /pages/slow holds back after its first, until the test is over. */
+  held: [] as (() => void)[],
   port: 0,
   url: '',
 }
@@ -43,11 +47,14 @@ function page(req: IncomingMessage, res: ServerResponse): void {
   const at = url.pathname + url.search
   const hit = (site.hits.get(at) ?? 0) + 1
   site.hits.set(at, hit)
+  site.seen.set(at, [...(site.seen.get(at) ?? []), `${req.headers.referer} ${req.headers['sec-fetch-mode']}`])
   const type = { 'content-type': 'text/html; charset=utf-8' }
   if (site.mode === '503') return void res.writeHead(503, type).end(html('<p>server unavailable</p>'))
   // A page that moved (as a site sends an old address, or a signed-out user, to another page).
   if (url.pathname === '/pages/old') return void res.writeHead(302, { location: '/pages/new' }).end()
   const headers: Record<string, string> = { ...type, 'cache-control': 'no-cache' }
+  // Answers once; then holds its answer back (a server that hangs).
+  if (url.pathname === '/pages/slow' && hit > 1) return void site.held.push(() => res.end())
   if (url.pathname === '/pages/cookie') headers['set-cookie'] = 'session=abc; Path=/'
   if (url.pathname.endsWith('/private')) headers['cache-control'] = 'private'
   if (url.pathname === '/pages/no-store') headers['cache-control'] = 'no-store'
@@ -98,9 +105,11 @@ beforeAll(async () => {
 })
 
 afterEach(async () => {
+  for (const end of site.held.splice(0)) end()
   await Promise.all(opened.splice(0).map((context) => context.close()))
   await setSite('up')
   site.hits.clear()
+  site.seen.clear()
 })
 
 afterAll(async () => {
@@ -230,5 +239,27 @@ describe.each(WORKERS)('navigations through a %s', (_name, script, type) => {
     expect(await visit(page, '/pages/cookie')).toMatchObject({ status: 200, source: 'fallback', text: '/pages/cookie visit 1' })
     expect(await visit(page, '/own/private')).toMatchObject({ status: 200, source: 'fallback', text: '/own/private visit 1' })
     for (const path of ['/pages/private', '/pages/no-store']) expect(await visit(page, path)).toMatchObject({ status: 503, source: null })
+  })
+
+  it('a navigation from another site reaches the server as it does without the worker: its Referer, Sec-Fetch-Mode navigate', async () => {
+    const { page } = await controlledPage(script, type)
+    const response = await page.goto(site.url + '/pages/from', { referer: 'https://search.example/' })
+    expect(await shown(page, response)).toMatchObject({ status: 200, source: null, text: '/pages/from visit 1' })
+    // The same navigation in a context of its own, which no worker controls.
+    const { context, page: bare } = await openPage(browser)
+    opened.push(context)
+    await bare.goto(site.url + '/pages/from', { referer: 'https://search.example/' })
+    // An init (the attempt's signal) would make it mode 'same-origin' with the worker's script as its Referer.
+    expect(site.seen.get('/pages/from')).toEqual(['https://search.example/ navigate', 'https://search.example/ navigate'])
+  })
+
+  it('a navigation to a server that hangs ends at the attempt deadline and is answered by the stored page', async () => {
+    const { page } = await controlledPage(script, type)
+    expect(await visit(page, '/pages/slow')).toMatchObject({ status: 200, source: null, text: '/pages/slow visit 1' })
+    await expect.poll(() => stored(page), { timeout: 3_000 }).toEqual([`GET ${site.url}/pages/slow`])
+    await page.goto('about:blank')
+    // The worker's attempt deadline (500 ms) ends the call though the request is still out; the copy answers it.
+    expect(await visit(page, '/pages/slow')).toEqual({ status: 200, source: 'fallback', text: '/pages/slow visit 1', url: site.url + '/pages/slow' })
+    expect(site.held).toHaveLength(1)
   })
 })
