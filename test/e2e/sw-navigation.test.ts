@@ -48,6 +48,12 @@ function page(req: IncomingMessage, res: ServerResponse): void {
   const hit = (site.hits.get(at) ?? 0) + 1
   site.hits.set(at, hit)
   site.seen.set(at, [...(site.seen.get(at) ?? []), `${req.headers.referer} ${req.headers['sec-fetch-mode']}`])
+  // A form's POST: the page names what was posted.
+  if (req.method === 'POST') {
+    let posted = ''
+    req.setEncoding('utf8').on('data', (chunk: string) => (posted += chunk))
+    return void req.on('end', () => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html(`<p>${at} posted ${posted}</p>`)))
+  }
   const type = { 'content-type': 'text/html; charset=utf-8' }
   if (site.mode === '503') return void res.writeHead(503, type).end(html('<p>server unavailable</p>'))
   // A page that moved (as a site sends an old address, or a signed-out user, to another page).
@@ -261,5 +267,16 @@ describe.each(WORKERS)('navigations through a %s', (_name, script, type) => {
     // The worker's attempt deadline (500 ms) ends the call though the request is still out; the copy answers it.
     expect(await visit(page, '/pages/slow')).toEqual({ status: 200, source: 'fallback', text: '/pages/slow visit 1', url: site.url + '/pages/slow' })
     expect(site.held).toHaveLength(1)
+  })
+
+  it("a form's POST navigation goes through with its body, as a navigation, and is never stored", async () => {
+    const { page } = await controlledPage(script, type)
+    expect(await visit(page, '/pages/form')).toMatchObject({ status: 200, text: '/pages/form visit 1' })
+    await page.setContent('<form method="post" action="/pages/submit"><input name="q" value="one"><button>send</button></form>')
+    await Promise.all([page.waitForURL(site.url + '/pages/submit'), page.click('button')])
+    expect(await page.locator('body').innerText()).toBe('/pages/submit posted q=one')
+    expect(site.seen.get('/pages/submit')).toEqual([`${site.url}/pages/form navigate`])
+    await settled(page)
+    expect(await stored(page)).toEqual([`GET ${site.url}/pages/form`])
   })
 })
