@@ -10,19 +10,13 @@
 import { rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
-import { build, type BuildOptions, type Plugin } from 'esbuild'
+import { build, type BuildOptions } from 'esbuild'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { bundlePage, closeServer, launchChromium, listen, openPage, serveDirectory, type StaticServer } from './harness.js'
+import { controlledPage as openControlled, mainEntry, setListening } from './sw-harness.js'
 
 const PAGE_DIR = join(import.meta.dirname, 'sw-page')
-const SRC = join(import.meta.dirname, '../../src')
-
-/** sw.ts on the main entry: its import of the Service Worker entry resolved to src/index.ts (a user importing 'resilient-fetch'). */
-const mainEntry: Plugin = {
-  name: 'main-entry',
-  setup: (build) => void build.onResolve({ filter: /\/src\/service-worker\.js$/ }, () => ({ path: join(SRC, 'index.ts') })),
-}
 
 let dir: string
 let site: StaticServer
@@ -66,18 +60,8 @@ const api = createServer(answer)
 
 /** Takes the upstream down (connection refused: nothing listens on its port) or brings it back on the same port. */
 async function setUpstream(mode: 'up' | '503' | 'down'): Promise<void> {
-  const listening = api.listening
   upstream.mode = mode
-  if (mode === 'down' && listening) await closeServer(api)
-  if (mode !== 'down' && !listening) {
-    await new Promise<void>((done, reject) => {
-      api.once('error', reject)
-      api.listen(upstream.port, '127.0.0.1', () => {
-        api.off('error', reject)
-        done()
-      })
-    })
-  }
+  await setListening(api, upstream.port, mode !== 'down')
 }
 
 beforeAll(async () => {
@@ -124,14 +108,7 @@ const WORKING = [
 const SPLIT = ['split module', 'sw-split.js', 'module'] as const
 
 /** A fresh context (its own storage and registrations) with the page loaded and controlled by the Service Worker. */
-async function controlledPage(script: string, type: 'classic' | 'module'): Promise<{ page: Page; errors: string[] }> {
-  const { context, page, errors } = await openPage(browser)
-  opened.push(context)
-  await page.goto(site.url + '/')
-  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
-  await page.evaluate(([script, type]) => window.app.register(script, type), [script, type] as const)
-  return { page, errors }
-}
+const controlledPage = (script: string, type: 'classic' | 'module') => openControlled(browser, opened, site.url, script, type)
 
 const get = (page: Page, path: string) => page.evaluate((url) => window.app.get(url), upstream.origin + path)
 const ask = (page: Page, what: string) => page.evaluate((what) => window.app.ask(what), what)

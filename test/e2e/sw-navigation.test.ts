@@ -7,19 +7,13 @@
 import { readFile, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { extname, join } from 'node:path'
-import { build, type BuildOptions, type Plugin } from 'esbuild'
+import { build, type BuildOptions } from 'esbuild'
 import type { Browser, Page, Response } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { bundlePage, closeServer, launchChromium, listen, openPage } from './harness.js'
+import { controlledPage as openControlled, mainEntry, setListening } from './sw-harness.js'
 
 const PAGE_DIR = join(import.meta.dirname, 'sw-page')
-const SRC = join(import.meta.dirname, '../../src')
-
-/** sw.ts on the main entry: its import of the Service Worker entry resolved to src/index.ts (a user importing 'resilient-fetch'). */
-const mainEntry: Plugin = {
-  name: 'main-entry',
-  setup: (build) => void build.onResolve({ filter: /\/src\/service-worker\.js$/ }, () => ({ path: join(SRC, 'index.ts') })),
-}
 
 let dir: string
 let browser: Browser
@@ -84,18 +78,8 @@ const server = createServer((req, res) => void serve(req, res))
 
 /** Fails the site's pages (503), takes the site down (connection refused) or brings it back on the same port. */
 async function setSite(mode: 'up' | '503' | 'down'): Promise<void> {
-  const listening = server.listening
   site.mode = mode
-  if (mode === 'down' && listening) await closeServer(server)
-  if (mode !== 'down' && !listening) {
-    await new Promise<void>((done, reject) => {
-      server.once('error', reject)
-      server.listen(site.port, '127.0.0.1', () => {
-        server.off('error', reject)
-        done()
-      })
-    })
-  }
+  await setListening(server, site.port, mode !== 'down')
 }
 
 beforeAll(async () => {
@@ -130,14 +114,7 @@ const WORKERS = [
 ] as const
 
 /** A fresh context (its own storage and registrations) whose pages of the site the Service Worker controls. */
-async function controlledPage(script: string, type: 'classic' | 'module'): Promise<{ page: Page; errors: string[] }> {
-  const { context, page, errors } = await openPage(browser)
-  opened.push(context)
-  await page.goto(site.url + '/')
-  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
-  await page.evaluate(([script, type]) => window.app.register(script, type), [script, type] as const)
-  return { page, errors }
-}
+const controlledPage = (script: string, type: 'classic' | 'module') => openControlled(browser, opened, site.url, script, type)
 
 /** The keys of the 'auto' store's cache, as the URLs they stand for; read from any page of the origin. */
 const stored = (page: Page) =>
