@@ -104,7 +104,9 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     report: (breaker, snapshot, t) => void snapshot.breakers.push(breaker.snapshot(t)),
     refuses: (breaker, _call, t) => (breaker.refuses(t) ? refuse(breaker, t) : undefined),
     admit(breaker, attempt, t) {
-      const token = breaker.admit(t, attempt.call.timeout.attempt)
+      // A probe's slot is bounded by its attempt's deadline: the attempt one, or the call's total one when that comes first.
+      const { timeout, deadline } = attempt.call
+      const token = breaker.admit(t, deadline === undefined ? timeout.attempt : Math.min(deadline - t, timeout.attempt || Infinity))
       if (token === REFUSED) return refuse(breaker, t)
       // Admitted with a probe out (this one, at least): half-open, so a probe.
       if (!breaker.busy) return token

@@ -248,6 +248,23 @@ describe('a lost probe', () => {
   })
 })
 
+describe('a lost probe whose call has only a total deadline', () => {
+  it("is a timeout a second past the call's total deadline (its attempt's deadline), and a refusal meanwhile waits for that deadline", async () => {
+    const { stage, breaker } = setup({ openDuration: 1_000 })
+    breaker.open(1_000)
+    vi.advanceTimersByTime(1_000)
+    const lost: Attempt = { call: testCall({ timeout: normalizeTimeout({ attempt: false, total: 3_000 }), deadline: Date.now() + 3_000 }), signal: undefined, start: Date.now() }
+    expect(typeof (await stage.admit(breaker, lost, Date.now()))).toBe('number')
+    vi.advanceTimersByTime(1_000)
+    expect((stage.refuses!(breaker, testCall(), Date.now())!.error as CircuitOpenError).retryAfter).toBe(2_000)
+    vi.advanceTimersByTime(3_000)
+    expect(breaker.state).toBe('half-open')
+    vi.advanceTimersByTime(1)
+    expect(stage.refuses!(breaker, testCall(), Date.now())).toMatchObject({ reason: 'open' })
+    expect(breaker.state).toBe('open')
+  })
+})
+
 describe('what the breaker counts, and whose outcome it is', () => {
   it('a probe with no attempt deadline is never taken for lost: the breaker stays half-open while it runs, and a refusal carries no retryAfter', () => {
     const { stage, breaker } = setup({ openDuration: 1_000 })
