@@ -96,6 +96,18 @@ async function appTab(query: string): Promise<{ context: BrowserContext; tab: Ta
 }
 
 /** Restored from the cache: shown twice in one document's life, the second time persisted, and no report against it. */
+/** Opens the breaker from `tab`: three failures (the share's threshold) from the API. */
+async function openBreaker(tab: Tab): Promise<void> {
+  expect(await tab.page.evaluate(async () => [await window.bfcache.call('/api/fail'), await window.bfcache.call('/api/fail'), await window.bfcache.call('/api/fail')])).toEqual([500, 500, 500])
+}
+
+/** A call from `tab` is refused by its open breaker without reaching the API (a URL with no stored copy: the refusal itself, not the fallback's answer to it). */
+async function expectRefusedAtOnce(tab: Tab): Promise<void> {
+  const hits = apiHits
+  expect(await tab.page.evaluate(() => window.bfcache.call('/api/ok?new'))).toBe('CircuitOpenError')
+  expect(apiHits).toBe(hits)
+}
+
 async function expectRestored(tab: Tab): Promise<void> {
   expect(tab.notRestored).toEqual([])
   expect(await tab.page.evaluate(() => window.bfcache.shows)).toEqual([false, true])
@@ -145,12 +157,9 @@ describe('the back/forward cache with shareAcrossTabs', () => {
 
     const other = await newTab(context)
     await load(other.page, `${origin}/${query}`)
-    expect(await other.page.evaluate(async () => [await window.bfcache.call('/api/fail'), await window.bfcache.call('/api/fail'), await window.bfcache.call('/api/fail')])).toEqual([500, 500, 500])
+    await openBreaker(other)
     await tab.page.waitForFunction(() => window.bfcache.state() === 'open', undefined, { polling: 10, timeout: 2_000 })
-    const hits = apiHits
-    // A URL with no stored copy: the refusal itself, not the fallback's answer to it.
-    expect(await tab.page.evaluate(() => window.bfcache.call('/api/ok?new'))).toBe('CircuitOpenError')
-    expect(apiHits).toBe(hits)
+    await expectRefusedAtOnce(tab)
     expect([...tab.errors, ...other.errors]).toEqual([])
   })
 
@@ -160,17 +169,14 @@ describe('the back/forward cache with shareAcrossTabs', () => {
     await load(tab.page, `${origin}/other${query}`)
     const other = await newTab(context)
     await load(other.page, `${origin}/${query}`)
-    expect(await other.page.evaluate(async () => [await window.bfcache.call('/api/fail'), await window.bfcache.call('/api/fail'), await window.bfcache.call('/api/fail')])).toEqual([500, 500, 500])
+    await openBreaker(other)
     await other.page.close()
     await tab.page.goBack({ waitUntil: 'commit' })
     await tab.page.waitForFunction(() => window.bfcache?.shows.length >= 1 && document.visibilityState === 'visible', undefined, { timeout: 5_000 })
     await expectRestored(tab)
     // Only storage can tell it now: the tab that opened the breaker is gone.
     await tab.page.waitForFunction(() => window.bfcache.state() === 'open', undefined, { polling: 10, timeout: 2_000 })
-    const hits = apiHits
-    // A URL with no stored copy: the refusal itself, not the fallback's answer to it.
-    expect(await tab.page.evaluate(() => window.bfcache.call('/api/ok?new'))).toBe('CircuitOpenError')
-    expect(apiHits).toBe(hits)
+    await expectRefusedAtOnce(tab)
     expect([...tab.errors, ...other.errors]).toEqual([])
   })
 
