@@ -1,5 +1,6 @@
 import { aborted, discard, follow, isRequest, keepWith, refusal, sharesTimers, TimeoutError } from '../core.js'
-import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
+import type { Parcel } from './handover.js'
+import type { Call, Next, Outcome, ResponseOutcome, Runtime, Wrapper } from './types.js'
 
 /**
  * How far (bytes) a caller's copy of a shared body may fall behind the fastest reader of it. Past
@@ -11,9 +12,10 @@ export const MAX_LAG_BYTES = 1024 * 1024
 export const LOST_AFTER = 1_000
 
 /** A caller waiting for (then reading) a shared response. */
-interface Member {
+export interface Member {
   readonly call: Call
-  readonly resolve: (outcome: Outcome) => void
+  /** A parcel only for a joined caller where I/O is per request (workerd). */
+  readonly resolve: (outcome: Outcome | Parcel) => void
   readonly joined: boolean
   /** Follows the caller's signal (one per caller with a signal): its abort ends this caller only. */
   readonly own: AbortController | undefined
@@ -43,6 +45,7 @@ export type Flights = Map<string, Flight>
  */
 export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Flights> | undefined {
   if (!enabled) return undefined
+  if (ioPerRequest()) void handover()
   const totals = runtime.totals
 
   function lead(call: Call, next: Next, flights: Flights, id: string): Promise<Outcome> {
@@ -52,7 +55,7 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
     const shared: Call = controller === undefined ? call : { ...call, signal: controller.signal, init: { ...call.init, signal: controller.signal } }
     const flight: Flight = { id, flights, controller, shared, members: new Set() }
     flights.set(id, flight)
-    const first = enter(flight, call, false)
+    const first = enter(flight, call, false) as Promise<Outcome>
     next(shared).then(
       (outcome) => land(flight, outcome),
       (error: unknown) => land(flight, refusal('request', error)),
@@ -60,9 +63,10 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
     return first
   }
 
-  function join(call: Call, flight: Flight): Promise<Outcome> {
+  function join(call: Call, flight: Flight, next: Next): Promise<Outcome> {
     totals.coalesced++
-    return enter(flight, call, true)
+    // A parcel is opened here, in the joined caller's own request.
+    return enter(flight, call, true).then((got) => ('head' in got ? handover().then((m) => m.unpack(got, call, next)) : got))
   }
 
   return {
@@ -75,17 +79,17 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
       // Only when the stage's chunk arrived late: the caller may have gone meanwhile.
       if (call.signal?.aborted) return Promise.resolve(aborted(call.signal.reason))
       const flight = flights.get(id)
-      return flight === undefined ? lead(call, next, flights, id) : join(call, flight)
+      return flight === undefined ? lead(call, next, flights, id) : join(call, flight, next)
     },
   }
 }
 
-function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome> {
-  return new Promise<Outcome>((done) => {
+function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome | Parcel> {
+  return new Promise<Outcome | Parcel>((done) => {
     const signal = call.signal
     const own = signal === undefined ? undefined : new AbortController()
     const guard = joined ? guardJoiner(flight, call, () => member) : undefined
-    const resolve = guard === undefined ? done : (outcome: Outcome) => (clearTimeout(guard), done(outcome))
+    const resolve = guard === undefined ? done : (outcome: Outcome | Parcel) => (clearTimeout(guard), done(outcome))
     const member: Member = { call, resolve, joined, own, unfollow: undefined, onAbort: (reason) => leave(flight, member, reason) }
     if (signal !== undefined) {
       own!.signal.addEventListener('abort', () => member.onAbort(own!.signal.reason), { once: true })
@@ -133,17 +137,47 @@ function land(flight: Flight, outcome: Outcome): void {
     discard(outcome)
     return
   }
-  const attempts = flight.shared.attempts
-  const copies = outcome.kind === 'response' && members.length > 1 ? copiesOf(outcome.response, members) : undefined
-  members.forEach((member, i) => {
-    member.call.attempts = attempts
-    if (outcome.kind !== 'response') {
+  for (const member of members) member.call.attempts = flight.shared.attempts
+  if (outcome.kind !== 'response') {
+    for (const member of members) {
       member.unfollow?.()
-      return member.resolve(outcome)
+      member.resolve(outcome)
     }
+    return
+  }
+  if (members.some((member) => member.joined) && ioPerRequest()) return handOff(outcome, members)
+  const copies = members.length > 1 ? copiesOf(outcome.response, members) : undefined
+  members.forEach((member, i) => {
     const response = copies === undefined ? alone(flight, member, outcome.response) : copies[i]!
     member.resolve(member.joined || copies !== undefined ? { ...outcome, response, coalesced: member.joined } : outcome)
   })
+}
+
+/**
+ * Whether a request's I/O objects are its own (workerd): a body that another incoming request's fetch opened cannot
+ * be read from this one ("Cannot perform I/O on behalf of a different request"), and a Response cannot cross requests.
+ * There, joined callers are answered by ./handover.ts, a chunk of its own that loads nowhere else.
+ */
+function ioPerRequest(): boolean {
+  return typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers'
+}
+
+let loading: Promise<typeof import('./handover.js')> | undefined
+const handover = () => (loading ??= import('./handover.js'))
+
+/**
+ * There, the first caller (if still here) reads its copy as it arrives through a branch of a tee, and another branch is
+ * read for the joined callers, up to half MAX_LAG_BYTES (so that read never leaves the first caller's copy too far
+ * behind): the bytes are whole when the first caller's body ends, so before its request can; its `waitUntil` keeps its
+ * request until they are read. A larger body is not copied: the joined callers send their own requests.
+ */
+function handOff(outcome: ResponseOutcome, members: readonly Member[]): void {
+  const leader = members.find((member) => !member.joined)
+  const response = outcome.response
+  const tee = leader === undefined || response.body === null ? undefined : new BodyTee(response.body)
+  if (leader !== undefined) leader.resolve({ ...outcome, response: copiesOf(response, [leader], tee)[0]! })
+  const body = tee === undefined ? response.body : tee.branch().stream
+  void handover().then((m) => m.handOver(outcome, body, members, MAX_LAG_BYTES / 2, leader?.call.waitUntil))
 }
 
 /** The only caller left takes the response itself: its abort aborts the shared request, so its body. */
@@ -156,8 +190,7 @@ function alone(flight: Flight, member: Member, response: Response): Response {
 }
 
 /** A Response per caller over one body: a tee whose branches each follow their caller's signal. */
-function copiesOf(response: Response, members: readonly Member[]): Response[] {
-  const tee = response.body === null ? undefined : new BodyTee(response.body)
+function copiesOf(response: Response, members: readonly Member[], tee = response.body === null ? undefined : new BodyTee(response.body)): Response[] {
   return members.map((member) => {
     const branch = tee?.branch()
     const copy = new Response(branch?.stream ?? null, { status: response.status, statusText: response.statusText, headers: response.headers })

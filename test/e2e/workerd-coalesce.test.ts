@@ -1,9 +1,11 @@
 /**
  * Coalescing in workerd across incoming requests: a Worker keeps one resilient fetch per isolate, so an
  * identical GET of one incoming request may join another's. workerd cancels a request whose code waits on
- * nothing of its own ("hung"): the joined caller must keep a timer of its own while it waits.
+ * nothing of its own ("hung"): the joined caller must keep a timer of its own while it waits. And a request's
+ * I/O objects are its own: a joined request cannot read the body the first request's fetch opened, so it gets
+ * the bytes, read where they arrived, and builds its own Response.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type ServerResponse, type Server } from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -13,13 +15,20 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { closeServer, listen } from './harness.js'
 
 const WORKER = `
-import { createResilientFetch } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
+import { createResilientFetch, resilienceInfo } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
 const rf = createResilientFetch({ coalesce: true, fallback: false, retry: false })
 export default {
-  async fetch(request) {
-    const target = new URL(request.url).searchParams.get('target')
-    const response = await rf(target)
-    return Response.json({ status: response.status, body: await response.text() })
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url)
+    if (url.pathname === '/coalesced') return new Response(String(rf.snapshot().totals.coalesced))
+    const mode = url.searchParams.get('mode')
+    const waitUntil = url.searchParams.has('keep') ? (promise) => ctx.waitUntil(promise) : undefined
+    const response = await rf(url.searchParams.get('target'), { resilience: { waitUntil } })
+    // 'drop' answers before reading the body: that request ends while the body still comes.
+    if (mode === 'drop') return new Response('status ' + response.status)
+    if (mode === 'pass') return response
+    const body = await response.text()
+    return Response.json({ status: response.status, type: response.headers.get('content-type'), length: body.length, end: body.slice(-8), coalesced: resilienceInfo(response)?.coalesced ?? false })
   },
 }
 `
@@ -27,39 +36,108 @@ export default {
 let dir: string
 let upstream: Server
 let origin: string
-let requests = 0
+let miniflare: Miniflare
+/** The upstream's requests by path, each with its response (the test answers it). */
+const seen = new Map<string, ServerResponse[]>()
 
 beforeAll(async () => {
-  // Answers after 300 ms: long enough for the second incoming request to join the first's.
-  upstream = createServer((_req, res) => void setTimeout(() => res.end(`answer ${++requests}`), 300))
+  upstream = createServer((req, res) => {
+    const list = seen.get(req.url!) ?? []
+    seen.set(req.url!, [...list, res])
+  })
   origin = `http://127.0.0.1:${await listen(upstream)}`
   dir = await mkdtemp(join(tmpdir(), 'rf-workerd-coalesce-'))
   await writeFile(join(dir, 'entry.js'), WORKER)
   await build({ entryPoints: [join(dir, 'entry.js')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.mjs'), logLevel: 'error' })
+  miniflare = new Miniflare({ modules: true, scriptPath: join(dir, 'worker.mjs'), modulesRoot: dir, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'] })
+  await miniflare.ready
 })
 
 afterAll(async () => {
+  await miniflare?.dispose()
+  for (const list of seen.values()) for (const res of list) res.destroy()
   await closeServer(upstream)
   if (dir) await rm(dir, { recursive: true, force: true })
 })
 
-it('an identical GET of another incoming request joins the first one and is answered, not cancelled as hung', async () => {
-  const miniflare = new Miniflare({ modules: true, scriptPath: join(dir, 'worker.mjs'), modulesRoot: dir, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'] })
-  try {
-    const url = `http://worker.test/?target=${encodeURIComponent(`${origin}/me`)}`
-    const answered = async (response: ReturnType<Miniflare['dispatchFetch']>) => {
-      const r = await response
-      return { status: r.status, text: await r.text() }
-    }
-    const first = answered(miniflare.dispatchFetch(url))
-    // The first incoming request's GET is out (the upstream holds it 300 ms) when the second arrives.
-    await new Promise((r) => setTimeout(r, 100))
-    const second = answered(miniflare.dispatchFetch(url))
-    const expected = { status: 200, text: JSON.stringify({ status: 200, body: 'answer 1' }) }
-    expect(await first).toEqual(expected)
-    expect(await second).toEqual(expected)
-    expect(requests).toBe(1)
-  } finally {
-    await miniflare.dispose()
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await condition()) return
+    await new Promise((r) => setTimeout(r, 10))
   }
+  throw new Error(`gave up waiting until ${what}`)
+}
+
+const requestsTo = (path: string) => seen.get(path)?.length ?? 0
+const coalesced = async () => Number(await (await miniflare.dispatchFetch('http://worker.test/coalesced')).text())
+/** An incoming request for the upstream's `path`; `mode` is 'read', 'drop' or 'pass', and '&keep' adds the request's waitUntil. */
+const call = (path: string, mode = 'read') => miniflare.dispatchFetch(`http://worker.test/?mode=${mode}&target=${encodeURIComponent(origin + path)}`)
+
+/**
+ * Two incoming requests for `path`: the first (`mode`) reaches the upstream, the second (reading its body) joins it
+ * before the headers; then the upstream sends the headers and `head`, and the rest of the body once `beforeEnd` is done.
+ */
+async function coalescedPair(path: string, mode: string, head: string, tail: string, beforeEnd: (first: ReturnType<Miniflare['dispatchFetch']>) => Promise<void>) {
+  const before = await coalesced()
+  const first = call(path, mode)
+  await until(() => requestsTo(path) === 1, 'the first request reached the upstream')
+  const second = call(path)
+  await until(async () => (await coalesced()) === before + 1, 'the second request joined the first')
+  const res = seen.get(path)![0]!
+  res.writeHead(200, { 'content-type': 'text/plain' })
+  res.write(head)
+  await beforeEnd(first)
+  res.end(tail)
+  // A joined request that had to send its own gets the whole body at once.
+  let answered = false
+  const own = until(() => answered || requestsTo(path) === 2, 'a second request or the answer').then(() => seen.get(path)?.[1]?.writeHead(200, { 'content-type': 'text/plain' }).end(head + tail))
+  const answer = (await (await second).json()) as { status: number; length: number; end: string; coalesced: boolean; type: string }
+  answered = true
+  await own
+  await first
+  return answer
+}
+
+it('an identical GET of another incoming request joins the first one and is answered, not cancelled as hung', async () => {
+  // A quarter of a MiB: the bytes are whole when the first request's own read ends (and its request with it).
+  const answer = await coalescedPair('/both-read', 'read', 'x'.repeat(256 * 1024), 'the end.', async () => {})
+  expect(answer).toEqual({ status: 200, type: 'text/plain', length: 256 * 1024 + 8, end: 'the end.', coalesced: true })
+  expect(requestsTo('/both-read')).toBe(1)
+})
+
+it('a joined request gets the whole body though the first request ended before its body did: it sends its own', async () => {
+  // Before, its read failed: "Cannot perform I/O on behalf of a different request" (the body was the first request's).
+  let firstAnswer = ''
+  const answer = await coalescedPair('/first-drops', 'drop', 'x'.repeat(1000), 'the end.', async (first) => {
+    firstAnswer = await (await first).text()
+  })
+  expect(firstAnswer).toBe('status 200')
+  expect(answer).toMatchObject({ status: 200, type: 'text/plain', length: 1008, end: 'the end.' })
+  // Its own request, unless the first request lasted until the body's end.
+  expect(requestsTo('/first-drops')).toBe(answer.coalesced ? 1 : 2)
+})
+
+it("with the first request's waitUntil, the body is read for the joined request though that request answered first", async () => {
+  const answer = await coalescedPair('/first-keeps', 'drop&keep', 'x'.repeat(1000), 'the end.', async (first) => {
+    expect(await (await first).text()).toBe('status 200')
+  })
+  expect(answer).toEqual({ status: 200, type: 'text/plain', length: 1008, end: 'the end.', coalesced: true })
+  expect(requestsTo('/first-keeps')).toBe(1)
+})
+
+it('the first request passes the body on as it comes, and the joined request reads it too', async () => {
+  let firstBody: Promise<string> | undefined
+  const answer = await coalescedPair('/first-passes', 'pass', 'x'.repeat(1000), 'the end.', async (first) => {
+    firstBody = first.then((r) => r.text())
+  })
+  expect(answer).toEqual({ status: 200, type: 'text/plain', length: 1008, end: 'the end.', coalesced: true })
+  expect(await firstBody).toBe(`${'x'.repeat(1000)}the end.`)
+  expect(requestsTo('/first-passes')).toBe(1)
+})
+
+it('a body larger than a joined copy may hold (half a MiB) is not copied: the joined request sends its own', async () => {
+  const big = 'y'.repeat(512 * 1024 + 1)
+  const answer = await coalescedPair('/too-big', 'read&keep', big, 'the end.', async () => {})
+  expect(answer).toEqual({ status: 200, type: 'text/plain', length: big.length + 8, end: 'the end.', coalesced: false })
+  expect(requestsTo('/too-big')).toBe(2)
 })

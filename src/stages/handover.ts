@@ -1,0 +1,118 @@
+/**
+ * Coalescing where a request's I/O objects are its own (workerd): a joined caller cannot read a body another incoming
+ * request's fetch opened, nor take a Response across. The coalesce stage loads this chunk there only.
+ */
+import { aborted, keepWith, now } from '../core.js'
+import type { Member } from './coalesce.js'
+import type { Call, Next, Outcome, ResponseOutcome } from './types.js'
+
+/** Each joined caller gets a parcel: the head now, the bytes of `body` (read here, where it arrived) when they are all in. */
+export function handOver(outcome: ResponseOutcome, body: ReadableStream<Uint8Array> | null, members: readonly Member[], cap: number, waitUntil: ((promise: Promise<unknown>) => void) | undefined): void {
+  const parcel = pack(outcome, body, cap)
+  waitUntil?.(parcel.bytes)
+  for (const member of members) if (member.joined) member.resolve({ ...parcel, own: member.own })
+}
+
+/**
+ * What a joined caller gets: the shared response's head, and its body's bytes as the request that made it reads them
+ * (undefined: too large, or that request ended first). The caller builds its own Response, in its own request.
+ */
+export interface Parcel {
+  readonly outcome: Omit<ResponseOutcome, 'response'>
+  readonly head: { readonly status: number; readonly statusText: string; readonly headers: [string, string][]; readonly url: string; readonly redirected: boolean }
+  readonly bytes: Promise<Uint8Array | null | undefined>
+  /** When the last bytes arrived (ms epoch). */
+  readonly progress: { at: number }
+  /** The caller's own controller (follows its signal): its abort ends the wait and the body. */
+  readonly own: AbortController | undefined
+}
+
+/** Reads the shared response where it arrived: `bytes` for the joined callers, up to `cap` bytes. */
+function pack(outcome: ResponseOutcome, body: ReadableStream<Uint8Array> | null, cap: number): Omit<Parcel, 'own'> {
+  const { response, ...rest } = outcome
+  const head = { status: response.status, statusText: response.statusText, headers: [...response.headers], url: response.url, redirected: response.redirected }
+  const progress = { at: now() }
+  return { outcome: rest, head, progress, bytes: body === null ? Promise.resolve(null) : readUpTo(body, Number(response.headers.get('content-length')), cap, progress) }
+}
+
+async function readUpTo(body: ReadableStream<Uint8Array>, length: number, cap: number, progress: { at: number }): Promise<Uint8Array | undefined> {
+  const reader = body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  try {
+    for (let result; length <= cap && !(result = await reader.read()).done; ) {
+      size += result.value.byteLength
+      progress.at = now()
+      if (size > cap) break
+      chunks.push(result.value)
+    }
+    if (size > cap || length > cap) {
+      reader.cancel().catch(() => {})
+      return undefined
+    }
+  } catch {
+    return undefined
+  }
+  const bytes = new Uint8Array(size)
+  size = 0
+  for (const chunk of chunks) bytes.set(chunk, (size += chunk.byteLength) - chunk.byteLength)
+  return bytes
+}
+
+/** How long a joined caller waits for more of the shared body before it sends its own request (the first one's request may have ended). */
+export const IDLE_AFTER = 1_000
+
+/**
+ * A joined caller, in its own request: a Response of its own from the parcel's bytes, or (when they do not come: too
+ * large, or no more for IDLE_AFTER) the caller's own request. Its abort ends the wait; a later one errors the body.
+ */
+export async function unpack(parcel: Parcel, call: Call, next: Next): Promise<Outcome> {
+  const signal = parcel.own?.signal
+  const bytes = await arrival(parcel, signal)
+  if (signal?.aborted) return aborted(signal.reason)
+  if (bytes === undefined) return next(call)
+  let body: ReadableStream<Uint8Array> | null = null
+  if (bytes !== null) {
+    body = new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          signal?.addEventListener('abort', () => controller.error(signal.reason), { once: true })
+        },
+        pull(controller) {
+          controller.enqueue(bytes)
+          controller.close()
+        },
+      },
+      { highWaterMark: 0 },
+    )
+  }
+  const { head } = parcel
+  const response = new Response(body, { status: head.status, statusText: head.statusText, headers: head.headers })
+  if (head.url !== '') Object.defineProperty(response, 'url', { value: head.url })
+  if (head.redirected) Object.defineProperty(response, 'redirected', { value: true })
+  if (parcel.own !== undefined) keepWith(response, parcel.own)
+  return { ...parcel.outcome, kind: 'response', response, coalesced: true }
+}
+
+/** The parcel's bytes; undefined on the caller's abort or when none came for IDLE_AFTER. Keeps a timer: workerd cancels a request waiting on nothing of its own. */
+function arrival(parcel: Parcel, signal: AbortSignal | undefined): Promise<Uint8Array | null | undefined> {
+  return new Promise((resolve) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const end = (bytes: Uint8Array | null | undefined) => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', gone)
+      resolve(bytes)
+    }
+    const gone = () => end(undefined)
+    const watch = () => {
+      const idle = now() - parcel.progress.at
+      if (idle >= IDLE_AFTER) end(undefined)
+      else timer = setTimeout(watch, IDLE_AFTER - idle)
+    }
+    // Aborted already: while this chunk loaded.
+    if (signal?.aborted) return resolve(undefined)
+    signal?.addEventListener('abort', gone, { once: true })
+    watch()
+    void parcel.bytes.then(end)
+  })
+}

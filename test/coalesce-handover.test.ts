@@ -1,0 +1,188 @@
+/**
+ * Coalescing where a request's I/O objects are its own (workerd: navigator.userAgent 'Cloudflare-Workers'): a joined
+ * caller gets the shared body's bytes, read where the body arrived, and builds its own Response; when they do not
+ * come (too large, or no more for IDLE_AFTER) it sends its own request. Fake transport and fake time; the real
+ * workerd runs are in test/e2e/workerd-coalesce.test.ts.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { coalesceStage, MAX_LAG_BYTES, type Flights } from '../src/stages/coalesce.js'
+import { IDLE_AFTER } from '../src/stages/handover.js'
+import type { Call, Outcome } from '../src/stages/types.js'
+import { testCall, testRuntime } from './stages/helpers.js'
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 })
+  vi.stubGlobal('navigator', { userAgent: 'Cloudflare-Workers' })
+})
+
+afterEach(() => {
+  vi.unstubAllGlobals()
+  vi.useRealTimers()
+})
+
+const settle = () => vi.advanceTimersByTimeAsync(0)
+
+/** A body the test writes as it likes. */
+function controlledBody() {
+  let controller!: ReadableStreamDefaultController<Uint8Array>
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) })
+  return { stream, write: (text: string) => controller.enqueue(new TextEncoder().encode(text)), end: () => controller.close() }
+}
+
+/** The stage with a fake transport: each request it sends waits until the test answers it. */
+function setup() {
+  const { runtime, totals } = setupRuntime()
+  const stage = coalesceStage(true, runtime)!
+  const flights: Flights = stage.forKey!('https://a.test')
+  const sent: { call: Call; answer: (outcome: Outcome) => void }[] = []
+  const next = (call: Call) => new Promise<Outcome>((answer) => sent.push({ call, answer }))
+  const run = (call: Call) => stage.run(call, next, flights)
+  return { run, sent, totals, flights }
+}
+
+function setupRuntime() {
+  return testRuntime(() => Date.now())
+}
+
+const response = (body: BodyInit | null, init?: ResponseInit): Outcome => ({ kind: 'response', response: new Response(body, init), failure: false, duration: 5 })
+
+describe('a joined caller where I/O is per request', () => {
+  it("builds its own Response of the shared body's bytes, with the head; the first caller reads its copy", async () => {
+    const { run, sent, totals } = setup()
+    const kept: Promise<unknown>[] = []
+    const first = run(testCall({ waitUntil: (p) => void kept.push(p) }))
+    const second = run(testCall())
+    await settle()
+    expect(sent).toHaveLength(1)
+    expect(totals.coalesced).toBe(1)
+    const body = controlledBody()
+    sent[0]!.answer(response(body.stream, { status: 203, statusText: 'Partial', headers: { 'content-type': 'text/plain', 'x-a': '1' } }))
+    const leader = await first
+    expect(leader.kind).toBe('response')
+    body.write('hello, ')
+    body.write('world')
+    body.end()
+    const joined = await second
+    if (joined.kind !== 'response' || leader.kind !== 'response') throw new Error('no response')
+    expect(joined.coalesced).toBe(true)
+    expect(joined.duration).toBe(5)
+    expect([joined.response.status, joined.response.statusText, joined.response.headers.get('x-a')]).toEqual([203, 'Partial', '1'])
+    expect(await joined.response.text()).toBe('hello, world')
+    expect(await leader.response.text()).toBe('hello, world')
+    // The first caller's waitUntil was given the read of the bytes (its request lives until they are in).
+    expect(kept).toHaveLength(1)
+    expect(await kept[0]).toEqual(new TextEncoder().encode('hello, world'))
+  })
+
+  it('gets the bytes when the first caller left before the headers, and a null body stays null', async () => {
+    const { run, sent } = setup()
+    const controller = new AbortController()
+    const first = run(testCall({ signal: controller.signal }))
+    const second = run(testCall())
+    const third = run(testCall())
+    await settle()
+    controller.abort(new Error('gone'))
+    expect((await first).kind).toBe('aborted')
+    sent[0]!.answer(response('shared'))
+    const [a, b] = await Promise.all([second, third])
+    if (a.kind !== 'response' || b.kind !== 'response') throw new Error('no response')
+    expect([await a.response.text(), await b.response.text()]).toEqual(['shared', 'shared'])
+
+    const fourth = run(testCall())
+    const fifth = run(testCall())
+    await settle()
+    sent[1]!.answer(response(null, { status: 204 }))
+    await fourth
+    const empty = await fifth
+    if (empty.kind !== 'response') throw new Error('no response')
+    expect([empty.response.status, empty.response.body]).toEqual([204, null])
+    expect(sent).toHaveLength(2)
+  })
+
+  it('sends its own request for a body larger than half MAX_LAG_BYTES (Content-Length, or as read); the first caller reads it all', async () => {
+    const { run, sent } = setup()
+    const size = MAX_LAG_BYTES / 2 + 1
+    for (const headers of [{ 'content-length': String(size) }, undefined]) {
+      const before = sent.length
+      const first = run(testCall())
+      const second = run(testCall())
+      await settle()
+      const body = controlledBody()
+      sent[before]!.answer(response(body.stream, { headers }))
+      // In chunks, as a network gives them: the read for the joined caller stops past the half, far from cutting the first caller's copy.
+      for (let i = 0; i < size; i += 64 * 1024) body.write('y'.repeat(Math.min(64 * 1024, size - i)))
+      body.end()
+      const leader = await first
+      await settle()
+      expect(sent).toHaveLength(before + 2)
+      sent[before + 1]!.answer(response('its own'))
+      const own = await second
+      if (own.kind !== 'response' || leader.kind !== 'response') throw new Error('no response')
+      expect(own.coalesced).toBeUndefined()
+      expect(await own.response.text()).toBe('its own')
+      expect((await leader.response.text()).length).toBe(size)
+    }
+  })
+
+  it('sends its own request when no more of the body comes for IDLE_AFTER (the first request may have ended)', async () => {
+    const { run, sent } = setup()
+    const first = run(testCall())
+    const second = run(testCall())
+    await settle()
+    const body = controlledBody()
+    sent[0]!.answer(response(body.stream))
+    await first
+    await vi.advanceTimersByTimeAsync(IDLE_AFTER - 10)
+    body.write('more')
+    // More came: the wait starts again from there.
+    await vi.advanceTimersByTimeAsync(IDLE_AFTER - 10)
+    expect(sent).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(10)
+    expect(sent).toHaveLength(2)
+    sent[1]!.answer(response('its own'))
+    const own = await second
+    if (own.kind !== 'response') throw new Error('no response')
+    expect(await own.response.text()).toBe('its own')
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('ends with its abort while it waits for the bytes, sending nothing and leaving no timer', async () => {
+    const { run, sent } = setup()
+    const controller = new AbortController()
+    const first = run(testCall())
+    const second = run(testCall({ signal: controller.signal }))
+    await settle()
+    const body = controlledBody()
+    sent[0]!.answer(response(body.stream))
+    await first
+    const reason = new Error('left')
+    controller.abort(reason)
+    expect(await second).toEqual({ kind: 'aborted', reason })
+    // And when it left while the parcel was on its way (the chunk loading).
+    const third = run(testCall())
+    const other = new AbortController()
+    const fourth = run(testCall({ signal: other.signal }))
+    await settle()
+    sent[1]!.answer(response(controlledBody().stream))
+    other.abort(reason)
+    await third
+    expect(await fourth).toEqual({ kind: 'aborted', reason })
+    expect(sent).toHaveLength(2)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('an abort after its Response errors the body it has not read', async () => {
+    const { run, sent } = setup()
+    const controller = new AbortController()
+    const first = run(testCall())
+    const second = run(testCall({ signal: controller.signal }))
+    await settle()
+    sent[0]!.answer(response('shared'))
+    await first
+    const joined = await second
+    if (joined.kind !== 'response') throw new Error('no response')
+    const reason = new Error('left')
+    controller.abort(reason)
+    await expect(joined.response.text()).rejects.toBe(reason)
+  })
+})
