@@ -102,6 +102,8 @@ class LastKnownGood implements StageFallback {
   #generation = 0
   // Copies being read or written, by key: a recall right after the first good response finds its copy.
   #writing = new Map<string, Promise<StoredResponse | undefined>>()
+  // Copies being written that kept a read waiting its while: later reads do not wait for them.
+  #late = new WeakSet<Promise<StoredResponse | undefined>>()
   // Writes in flight (put → key), and those a clear() came after: their key is never served until each has landed and been deleted.
   #puts = new Map<Promise<void>, string>()
   #orphans = new Map<Promise<void>, string>()
@@ -167,7 +169,7 @@ class LastKnownGood implements StageFallback {
     // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
     const limit = deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - this.#runtime.now()))
     try {
-      return await within(this.#lookup(key, request), limit, settleMessage('get', limit, key), signal)
+      return await within(this.#lookup(key, request, limit), limit, settleMessage('get', limit, key), signal)
     } catch (error) {
       // The caller's abort is the caller's, not the store's.
       if (signal?.aborted !== true) this.#fail(request, error)
@@ -253,10 +255,16 @@ class LastKnownGood implements StageFallback {
     }
   }
 
-  /** The copy for `key` that may answer `request`: one still being written first, else the store's. */
-  async #lookup(key: string, request: FallbackRequest): Promise<Found | undefined> {
+  /**
+   * The copy for `key` that may answer `request`: one still being written first, else the store's. The one being written
+   * is waited for at most half the read's `limit`, and only until it has kept one read waiting that long: its request may
+   * have ended without it (workerd drops what a request that answered left running, unless given to waitUntil), and the
+   * stored copy must still answer every failure after.
+   */
+  async #lookup(key: string, request: FallbackRequest, limit: number): Promise<Found | undefined> {
     const started = this.#generation
-    const entry: unknown = (await this.#writing.get(key)?.catch(() => undefined)) ?? (await this.#store.get(key))
+    const writing = this.#writing.get(key)
+    const entry: unknown = (writing && !this.#late.has(writing) && (await within(writing, limit / 2, '').catch(() => void this.#late.add(writing)))) || (await this.#store.get(key))
     // A clear() while the copy was read (or still written): nothing remembered before it is served after it.
     if (entry === undefined || started !== this.#generation) return undefined
     if (!isStoredResponse(entry)) return this.#discard(key, request, new TypeError(`corrupt fallback entry for ${key} deleted`))

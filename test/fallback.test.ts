@@ -548,6 +548,25 @@ describe('a store that never settles never hangs a call', () => {
     expect(t.errors).toEqual([])
   })
 
+  it('a copy whose body never ends (its request dropped it) keeps one read waiting half its time, then the stored copy answers every read', async () => {
+    const t = setup()
+    await t.remember(request(), json({ n: 1 }))
+    t.advance(1_000)
+    // Its body stops after the first chunk, as a Worker's request that answered without reading it leaves it.
+    t.fallback.remember(request(), new Response(heldBody('{"n":', '2}').body, { headers: { 'content-type': 'application/json' } }))
+    const first = watch(t.fallback.recall(request()))
+    await vi.advanceTimersByTimeAsync(499)
+    expect(first.done).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await (await first.value)?.response.json()).toEqual({ n: 1 })
+    // The next reads do not wait for it; none is a storeerror.
+    const second = watch(t.fallback.recall(request(), { deadline: t.now() + 300 }))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(second.done).toBe(true)
+    expect(await second.value!.response.json()).toEqual({ n: 1 })
+    expect(t.errors).toEqual([])
+  })
+
   it('a put that never settles is a storeerror after 10 s, and the work handed to waitUntil settles', async () => {
     const store = memoryStore()
     vi.spyOn(store, 'put').mockReturnValue(new Promise(() => {}))
