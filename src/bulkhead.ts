@@ -3,9 +3,20 @@ import type { NormalizedBulkhead } from './options.js'
 import { BulkheadRejectedError, TimeoutError } from './errors.js'
 import type { Priority } from './priority.js'
 import { aborted, refusal, type Aborted, type Refusal } from './stages/types.js'
+import { now } from './clock.js'
 
-/** How a wait for a permit ends: with the permit (true), refused (queue full, queueTimeout, the total deadline), or aborted. */
-export type Permit = true | Refusal | Aborted
+/**
+ * A permit, good until `until` (ms epoch): a second past its attempt's deadline. One still held then was lost: a
+ * Worker's request context that ended (its handler answered first) drops the attempt, its timer and the release, and
+ * the permit is taken back (a late release of it does nothing). A waiter so dropped is given a permit in its turn,
+ * taken back the same way.
+ */
+export interface Lease {
+  readonly until: number
+}
+
+/** How a wait for a permit ends: with the permit, refused (queue full, queueTimeout, the total deadline), or aborted. */
+export type Permit = Lease | Refusal | Aborted
 
 /**
  * A queued attempt. Called with nothing, it is admitted; with `denial`, it ends with what `denial`
@@ -16,16 +27,17 @@ type Waiter = (denial?: () => Refusal | Aborted) => void
 
 /**
  * At most `maxConcurrent` attempts in flight for one key, a queue behind them served high before normal
- * before low, FIFO within one priority. A released permit passes straight to the first waiter, so the
- * count never dips and refills.
+ * before low, FIFO within one priority. A released permit passes straight to the first waiter.
  */
 export class Bulkhead {
-  active = 0
   /** Attempts waiting for a permit. */
   queued = 0
   rejected = 0
   /** Waiters by priority (high, normal, low); a Set keeps arrival order and leaves in O(1). */
   #queues: [Set<Waiter>, Set<Waiter>, Set<Waiter>] = [new Set(), new Set(), new Set()]
+  #leases = new Set<Lease>()
+  /** No permit held is lost before this (ms epoch). */
+  #lostAt = Infinity
   #options: NormalizedBulkhead
 
   constructor(
@@ -35,11 +47,15 @@ export class Bulkhead {
     this.#options = options
   }
 
-  /** Takes a permit at once if one is free and nobody waits. */
-  tryAcquire(): boolean {
-    if (this.active >= this.#options.maxConcurrent || this.queued > 0) return false
-    this.active++
-    return true
+  /** Attempts in flight: permits held. */
+  get active(): number {
+    return this.#leases.size
+  }
+
+  /** Takes a permit at once if one is free and nobody waits; its attempt may run `bound` ms from `t`. */
+  tryAcquire(bound: number, t: number): Lease | undefined {
+    this.reclaim(t)
+    return this.active < this.#options.maxConcurrent && this.queued === 0 ? this.#lease(t + bound) : undefined
   }
 
   /**
@@ -48,7 +64,7 @@ export class Bulkhead {
    * takes the place of the newest waiter of the lowest priority, which is refused; else it is refused.
    * Never rejects: it resolves with the permit, or the refusal or abort that ended the wait.
    */
-  acquire(signal: AbortSignal | undefined, totalLeft: number, total: number, priority: Priority): Promise<Permit> {
+  acquire(signal: AbortSignal | undefined, totalLeft: number, total: number, priority: Priority, bound = Infinity): Promise<Permit> {
     const { maxQueue, queueTimeout } = this.#options
     // An abort before the attempt queued fires no event: heard now, or never.
     if (signal?.aborted) return Promise.resolve(aborted(signal.reason))
@@ -60,7 +76,7 @@ export class Bulkhead {
         if (queue.delete(waiter)) this.queued--
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
-        resolve(denial ? denial() : true)
+        resolve(denial ? denial() : this.#lease(now() + bound))
       }
       // The call's total deadline passing first is a timeout (the pipeline reports it), not the bulkhead's refusal.
       const timer = setTimeout(() => waiter(() => (totalFirst ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection())), totalFirst ? totalLeft : queueTimeout)
@@ -71,13 +87,28 @@ export class Bulkhead {
     })
   }
 
-  release(): void {
-    for (const queue of this.#queues) for (const waiter of queue) return waiter()
-    this.active--
+  /** Gives `lease` back, to the first waiter if any; nothing when it was taken for lost. */
+  release(lease: Lease): void {
+    if (this.#leases.delete(lease)) for (const queue of this.#queues) for (const waiter of queue) return waiter()
+  }
+
+  /** Takes back the permits held past their `until` (their request contexts went, so their release never comes). */
+  reclaim(t: number): void {
+    if (t <= this.#lostAt) return
+    this.#lostAt = Infinity
+    for (const lease of this.#leases) t > lease.until ? this.release(lease) : (this.#lostAt = Math.min(this.#lostAt, lease.until))
+  }
+
+  #lease(end: number): Lease {
+    const lease = { until: end + 1_000 }
+    this.#leases.add(lease)
+    this.#lostAt = Math.min(this.#lostAt, lease.until)
+    return lease
   }
 
   snapshot(): BulkheadSnapshot {
     const { maxConcurrent, maxQueue } = this.#options
+    this.reclaim(now())
     return { key: this.key, active: this.active, queued: this.queued, maxConcurrent, maxQueue, rejected: this.rejected }
   }
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { Bulkhead } from '../src/bulkhead.js'
+import { Bulkhead, type Lease } from '../src/bulkhead.js'
 import { BulkheadRejectedError } from '../src/errors.js'
 import { HIGH, LOW, NORMAL, priorityOf, type Priority } from '../src/priority.js'
 import { flush } from './helpers.js'
@@ -14,25 +14,29 @@ afterEach(() => {
 /** A bulkhead with its permits all taken, and a log of the order waiters got theirs. */
 function full(maxConcurrent: number, maxQueue: number) {
   const bulkhead = new Bulkhead('k', { maxConcurrent, maxQueue, queueTimeout: 5_000 })
-  for (let i = 0; i < maxConcurrent; i++) expect(bulkhead.tryAcquire()).toBe(true)
+  // The permits held, oldest first: release() gives back the oldest.
+  const held: Lease[] = []
+  for (let i = 0; i < maxConcurrent; i++) held.push(bulkhead.tryAcquire(Infinity, Date.now())!)
+  expect(held.every((lease) => lease !== undefined)).toBe(true)
   const served: string[] = []
   const rejected: string[] = []
+  const release = () => bulkhead.release(held.shift()!)
   const wait = (name: string, priority: Priority, signal?: AbortSignal) =>
     bulkhead.acquire(signal, Infinity, 0, priority).then((permit) => {
-      if (permit === true) return void served.push(name)
+      if (!('kind' in permit)) return void (held.push(permit), served.push(name))
       expect(permit).toMatchObject({ kind: 'refused', reason: 'bulkhead' })
       expect((permit as { error: unknown }).error).toBeInstanceOf(BulkheadRejectedError)
       rejected.push(name)
     })
-  return { bulkhead, served, rejected, wait }
+  return { bulkhead, served, rejected, wait, release }
 }
 
 describe('priority in the bulkhead queue', () => {
   it('serves high before normal before low, FIFO within one priority', async () => {
-    const { bulkhead, served, wait } = full(1, 10)
+    const { bulkhead, served, wait, release } = full(1, 10)
     const all = [wait('low1', LOW), wait('normal1', NORMAL), wait('high1', HIGH), wait('low2', LOW), wait('high2', HIGH), wait('normal2', NORMAL)]
     for (let i = 0; i < all.length; i++) {
-      bulkhead.release()
+      release()
       await flush()
     }
     await Promise.all(all)
@@ -41,7 +45,7 @@ describe('priority in the bulkhead queue', () => {
   })
 
   it('a full queue gives a higher arrival the place of the newest lowest waiter, which is rejected', async () => {
-    const { bulkhead, served, rejected, wait } = full(1, 3)
+    const { bulkhead, served, rejected, wait, release } = full(1, 3)
     const all = [wait('low1', LOW), wait('normal1', NORMAL), wait('low2', LOW)]
     all.push(wait('high1', HIGH))
     await flush()
@@ -51,7 +55,7 @@ describe('priority in the bulkhead queue', () => {
     expect(rejected).toEqual(['low2', 'low1'])
     expect(bulkhead.snapshot()).toMatchObject({ queued: 3, rejected: 2 })
     for (let i = 0; i < 3; i++) {
-      bulkhead.release()
+      release()
       await flush()
     }
     await Promise.all(all)
@@ -59,7 +63,7 @@ describe('priority in the bulkhead queue', () => {
   })
 
   it('a full queue rejects an arrival with no lower-priority waiter to displace', async () => {
-    const { bulkhead, rejected, wait } = full(1, 2)
+    const { rejected, wait, release } = full(1, 2)
     const all = [wait('normal1', NORMAL), wait('normal2', NORMAL), wait('normal3', NORMAL), wait('low', LOW)]
     await flush()
     expect(rejected).toEqual(['normal3', 'low'])
@@ -67,9 +71,10 @@ describe('priority in the bulkhead queue', () => {
     const highs = [high.wait('high1', HIGH), high.wait('high2', HIGH)]
     await flush()
     expect(high.rejected).toEqual(['high2'])
-    high.bulkhead.release()
-    bulkhead.release()
-    bulkhead.release()
+    high.release()
+    release()
+    await flush()
+    release()
     await Promise.all([...all, ...highs])
   })
 
@@ -80,14 +85,14 @@ describe('priority in the bulkhead queue', () => {
   })
 
   it('a waiter that leaves (abort, queueTimeout) frees its place in its own priority', async () => {
-    const { bulkhead, served, wait } = full(1, 5)
+    const { bulkhead, served, wait, release } = full(1, 5)
     const controller = new AbortController()
     const aborted = bulkhead.acquire(controller.signal, Infinity, 0, HIGH)
     const rest = [wait('low', LOW), wait('high2', HIGH)]
     controller.abort('bye')
     expect(await aborted).toEqual({ kind: 'aborted', reason: 'bye' })
     expect(bulkhead.queued).toBe(2)
-    bulkhead.release()
+    release()
     await flush()
     expect(served).toEqual(['high2'])
     vi.advanceTimersByTime(5_000)

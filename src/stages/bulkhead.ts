@@ -1,5 +1,6 @@
 import type { NormalizedBulkhead } from '../options.js'
-import { Bulkhead } from '../bulkhead.js'
+import { Bulkhead, type Lease } from '../bulkhead.js'
+import { now } from '../clock.js'
 import type { Gate, Runtime } from './types.js'
 
 /**
@@ -8,21 +9,27 @@ import type { Gate, Runtime } from './types.js'
  * `queueTimeout`, the call's total deadline and its signal). The permit is given back when the
  * attempt's outcome is known: at the response headers, not when the body is read.
  */
-export function bulkheadStage(options: NormalizedBulkhead | false, runtime: Runtime): Gate<Bulkhead, true> | undefined {
+export function bulkheadStage(options: NormalizedBulkhead | false, runtime: Runtime): Gate<Bulkhead, Lease> | undefined {
   if (!options) return undefined
   const { events } = runtime
   return {
     name: 'bulkhead',
     forKey: (key) => new Bulkhead(key, options),
-    busy: (bulkhead) => bulkhead.active + bulkhead.queued > 0,
+    busy: (bulkhead) => (bulkhead.reclaim(now()), bulkhead.active + bulkhead.queued > 0),
     report: (bulkhead, snapshot) => void snapshot.bulkheads.push(bulkhead.snapshot()),
     // A refusal (queue full, queueTimeout) is reported once the wait has ended, not from inside the bulkhead's queue.
-    admit: (bulkhead, { call, signal }, t) =>
-      bulkhead.tryAcquire() ||
-      bulkhead.acquire(signal, (call.deadline ?? Infinity) - t, call.timeout.total as number, call.priority).then((permit) => {
-        if (permit !== true && permit.kind === 'refused' && permit.reason === 'bulkhead') events.emit('reject', { key: bulkhead.key, reason: 'bulkhead' })
-        return permit
-      }),
-    settle: (bulkhead) => bulkhead.release(),
+    admit(bulkhead, { call, signal }, t) {
+      // How long the attempt may run: its attempt deadline, or the call's total one when that comes first.
+      const left = (call.deadline ?? Infinity) - t
+      const bound = Math.min(left, call.timeout.attempt || Infinity)
+      return (
+        bulkhead.tryAcquire(bound, t) ??
+        bulkhead.acquire(signal, left, call.timeout.total as number, call.priority, bound).then((permit) => {
+          if ('kind' in permit && permit.kind === 'refused' && permit.reason === 'bulkhead') events.emit('reject', { key: bulkhead.key, reason: 'bulkhead' })
+          return permit
+        })
+      )
+    },
+    settle: (bulkhead, _attempt, lease) => bulkhead.release(lease),
   }
 }

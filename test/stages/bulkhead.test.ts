@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { normalizeBulkhead, normalizeTimeout, type NormalizedBulkhead } from '../../src/options.js'
 import { BulkheadRejectedError, TimeoutError } from '../../src/errors.js'
-import type { Bulkhead } from '../../src/bulkhead.js'
+import type { Bulkhead, Lease } from '../../src/bulkhead.js'
 import { bulkheadStage } from '../../src/stages/bulkhead.js'
 import type { Attempt } from '../../src/stages/types.js'
 import { ok, testCall, testRuntime } from './helpers.js'
@@ -21,14 +21,19 @@ afterEach(() => void vi.useRealTimers())
 describe('bulkhead stage', () => {
   it('admits at once while a permit is free; then queues; a settle hands the permit to the first waiter', async () => {
     const { stage, bulkhead } = setup({ maxConcurrent: 1, maxQueue: 5 })
-    expect(stage.admit(bulkhead, attempt(), Date.now())).toBe(true)
+    const first = stage.admit(bulkhead, attempt(), Date.now()) as Lease
+    expect(first).toHaveProperty('until')
     const waiting = stage.admit(bulkhead, attempt(), Date.now())
     expect(waiting).toBeInstanceOf(Promise)
     expect(stage.busy!(bulkhead)).toBe(true)
-    stage.settle(bulkhead, attempt(), true, ok(200))
-    expect(await waiting).toBe(true)
+    stage.settle(bulkhead, attempt(), first, ok(200))
+    const second = (await waiting) as Lease
+    expect(second).toHaveProperty('until')
     expect(bulkhead.active).toBe(1)
-    stage.settle(bulkhead, attempt(), true, ok(500))
+    // A permit given back twice counts once.
+    stage.settle(bulkhead, attempt(), first, ok(200))
+    expect(bulkhead.active).toBe(1)
+    stage.settle(bulkhead, attempt(), second, ok(500))
     expect(bulkhead.active).toBe(0)
     expect(stage.busy!(bulkhead)).toBe(false)
   })
@@ -72,12 +77,75 @@ describe('bulkhead stage', () => {
 
   it('an attempt whose signal aborted before it queued leaves at once with the abort, not at queueTimeout', async () => {
     const { stage, bulkhead } = setup({ maxConcurrent: 1, maxQueue: 5, queueTimeout: 1_000 })
-    expect(stage.admit(bulkhead, attempt(), Date.now())).toBe(true)
+    expect(stage.admit(bulkhead, attempt(), Date.now())).toHaveProperty('until')
     const reason = new Error('user left')
     const waiting = stage.admit(bulkhead, attempt({}, AbortSignal.abort(reason)), Date.now())
     await vi.advanceTimersByTimeAsync(0)
     expect(await Promise.race([waiting, 'still queued'])).toEqual({ kind: 'aborted', reason })
     expect(bulkhead.queued).toBe(0)
     expect(vi.getTimerCount()).toBe(0)
+  })
+
+  describe('a permit or a wait whose request context went (workerd drops its attempt, its timer and its release)', () => {
+    /** An attempt's deadlines: `attempt` ms, and `left` ms to the call's total deadline (of `total`). */
+    const deadlines = (attempt: number | false, total: number | false, left = total) => ({ timeout: normalizeTimeout({ attempt, total }), deadline: left === false ? undefined : Date.now() + left })
+
+    it('a permit still held a second past its attempt deadline is taken back; its late release does nothing', async () => {
+      const { stage, bulkhead } = setup({ maxConcurrent: 1, maxQueue: 0 })
+      const lost = stage.admit(bulkhead, attempt(deadlines(2_000, 30_000)), Date.now()) as Lease
+      vi.advanceTimersByTime(3_000)
+      expect(await stage.admit(bulkhead, attempt(), Date.now())).toMatchObject({ kind: 'refused', reason: 'bulkhead' })
+      vi.advanceTimersByTime(1)
+      const next = stage.admit(bulkhead, attempt(), Date.now()) as Lease
+      expect(next).toHaveProperty('until')
+      expect(bulkhead.active).toBe(1)
+      stage.settle(bulkhead, attempt(), lost, ok(200))
+      expect(bulkhead.active).toBe(1)
+      stage.settle(bulkhead, attempt(), next, ok(200))
+      expect(bulkhead.active).toBe(0)
+    })
+
+    it("the bound is the call's total deadline when that comes first, and none without a deadline", async () => {
+      const { stage, bulkhead } = setup({ maxConcurrent: 1, maxQueue: 0 })
+      // A retry with 500 ms left of its total deadline: its attempt may run 500 ms, not 2 000.
+      stage.admit(bulkhead, attempt(deadlines(2_000, 30_000, 500)), Date.now())
+      vi.advanceTimersByTime(1_501)
+      expect(stage.admit(bulkhead, attempt(deadlines(false, false)), Date.now())).toHaveProperty('until', Infinity)
+      vi.advanceTimersByTime(1_000_000)
+      expect(await stage.admit(bulkhead, attempt(), Date.now())).toMatchObject({ kind: 'refused', reason: 'bulkhead' })
+    })
+
+    it('a waiter whose context went gets a permit in its turn, taken back the same way: then the next live waiter has it', async () => {
+      const { stage, bulkhead } = setup({ maxConcurrent: 1, maxQueue: 5, queueTimeout: 10_000 })
+      stage.admit(bulkhead, attempt(deadlines(1_000, 30_000)), Date.now())
+      // A waiter whose context goes: its own timer never fires (cleared here, as workerd drops it), nor its attempt.
+      void stage.admit(bulkhead, attempt(deadlines(1_000, 30_000)), Date.now())
+      vi.clearAllTimers()
+      const live = stage.admit(bulkhead, attempt(deadlines(1_000, 30_000)), Date.now()) as Promise<unknown>
+      let admitted = false
+      void live.then(() => (admitted = true))
+      // 2 001 ms on, the first permit is lost: the gone waiter gets it (and never uses it).
+      await vi.advanceTimersByTimeAsync(2_001)
+      expect(stage.busy!(bulkhead)).toBe(true)
+      expect([bulkhead.active, bulkhead.queued, admitted]).toEqual([1, 1, false])
+      // A second past that permit's own bound, it is taken back too, and the live waiter has it.
+      await vi.advanceTimersByTimeAsync(2_000)
+      expect(stage.busy!(bulkhead)).toBe(true)
+      expect(admitted).toBe(false)
+      await vi.advanceTimersByTimeAsync(1)
+      expect(stage.busy!(bulkhead)).toBe(true)
+      expect(await live).toHaveProperty('until')
+      expect([bulkhead.active, bulkhead.queued]).toEqual([1, 0])
+    })
+
+    it('a bulkhead whose permits were all lost is not busy once they are taken back (its key may be dropped)', () => {
+      const { stage, bulkhead } = setup({ maxConcurrent: 2 })
+      stage.admit(bulkhead, attempt(deadlines(1_000, 30_000)), Date.now())
+      stage.admit(bulkhead, attempt(deadlines(1_000, 30_000)), Date.now())
+      expect(stage.busy!(bulkhead)).toBe(true)
+      vi.advanceTimersByTime(2_001)
+      expect(stage.busy!(bulkhead)).toBe(false)
+      expect(bulkhead.snapshot()).toMatchObject({ active: 0, queued: 0 })
+    })
   })
 })
