@@ -279,21 +279,46 @@ describe('coalescing against a real server on 127.0.0.1', () => {
 })
 
 describe('a joined caller whose shared request is dropped unanswered (a Worker request context that ended)', () => {
-  it(`gives up ${LOST_AFTER} ms past its own total deadline with our TimeoutError, not hanging for good`, async () => {
+  /** The first request never settles, even when aborted (as workerd drops the fetch of a request that ended); the others answer. */
+  function dropping() {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
-    // The leader's fetch never settles, even when aborted: as workerd drops the fetch of a request that ended.
     const sent: string[] = []
-    const { rf, totals } = coalescingFetch({ retry: false, timeout: { attempt: 1_000, total: 2_000 }, fetch: (input) => (sent.push(String(input)), new Promise<never>(() => {})) })
+    const fetch = (input: RequestInfo | URL) => (sent.push(String(input)), sent.length === 1 ? new Promise<never>(() => {}) : Promise.resolve(new Response(`answer ${sent.length}`)))
+    const { rf, totals } = coalescingFetch({ retry: false, timeout: { attempt: 1_000, total: 2_000 }, fetch })
+    const watch = (promise: Promise<Response>) => {
+      const state: { value?: unknown } = {}
+      promise.then((r) => (state.value = r), (e: unknown) => (state.value = e))
+      return state
+    }
+    return { rf, totals, sent, watch }
+  }
+
+  it(`gives up ${LOST_AFTER} ms past the shared request's total deadline: past its own, with our TimeoutError, not hanging for good`, async () => {
+    const { rf, totals, sent, watch } = dropping()
     void rf('https://dropped.test/me')
     await vi.advanceTimersByTimeAsync(100)
-    let settled: unknown
-    rf('https://dropped.test/me').then((r) => (settled = r), (e: unknown) => (settled = e))
-    await vi.advanceTimersByTimeAsync(2_000 + LOST_AFTER - 10)
-    expect(settled).toBeUndefined()
+    const joined = watch(rf('https://dropped.test/me'))
+    await vi.advanceTimersByTimeAsync(2_000 + LOST_AFTER - 110)
+    expect(joined.value).toBeUndefined()
     await vi.advanceTimersByTimeAsync(20)
-    expect(settled).toBeInstanceOf(TimeoutError)
-    expect([(settled as TimeoutError).scope, (settled as TimeoutError).timeout]).toEqual(['total', 2_000])
+    expect(joined.value).toBeInstanceOf(TimeoutError)
+    expect([(joined.value as TimeoutError).scope, (joined.value as TimeoutError).timeout]).toEqual(['total', 2_000])
     expect(sent).toHaveLength(1)
     expect(totals().coalesced).toBe(1)
+  })
+
+  it('one that joined later sends its own request then, within its own deadline; and nobody joins that request after', async () => {
+    const { rf, sent, watch } = dropping()
+    void rf('https://dropped.test/me')
+    await vi.advanceTimersByTimeAsync(1_500)
+    const joined = watch(rf('https://dropped.test/me'))
+    await vi.advanceTimersByTimeAsync(2_000 + LOST_AFTER - 1_500 - 10)
+    expect([joined.value, sent.length]).toEqual([undefined, 1])
+    await vi.advanceTimersByTimeAsync(20)
+    expect(sent).toHaveLength(2)
+    expect(await (joined.value as Response).text()).toBe('answer 2')
+    // Before, every identical GET joined the lost request for good (its first caller never left) and timed out.
+    const later = await rf('https://dropped.test/me')
+    expect(await later.text()).toBe('answer 3')
   })
 })

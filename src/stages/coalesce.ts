@@ -1,4 +1,4 @@
-import { aborted, discard, follow, isRequest, keepWith, refusal, sharesTimers, TimeoutError } from '../core.js'
+import { aborted, discard, follow, isRequest, keepWith, now, refusal, sharesTimers, TimeoutError } from '../core.js'
 import type { Parcel } from './handover.js'
 import type { Call, Next, Outcome, ResponseOutcome, Runtime, Wrapper } from './types.js'
 
@@ -15,7 +15,7 @@ export const LOST_AFTER = 1_000
 export interface Member {
   readonly call: Call
   /** A parcel only for a joined caller where I/O is per request (workerd). */
-  readonly resolve: (outcome: Outcome | Parcel) => void
+  readonly resolve: (outcome: Outcome | Parcel | null) => void
   readonly joined: boolean
   /** Follows the caller's signal (one per caller with a signal): its abort ends this caller only. */
   readonly own: AbortController | undefined
@@ -32,6 +32,11 @@ interface Flight {
   readonly controller: AbortController | undefined
   readonly shared: Call
   readonly members: Set<Member>
+  /**
+   * When the shared request must have ended (ms epoch): its total deadline and LOST_AFTER. Past it, the request was
+   * dropped with the incoming request that made it (workerd: a handler that answered first): nobody joins it any more.
+   */
+  readonly until: number
 }
 
 /** A key's requests in flight, by identity (URL, header values, request settings). */
@@ -53,7 +58,8 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
     // shared request gets a signal of its own (the caller's, in init or the Request, must not reach it).
     const controller = call.signal === undefined ? undefined : new AbortController()
     const shared: Call = controller === undefined ? call : { ...call, signal: controller.signal, init: { ...call.init, signal: controller.signal } }
-    const flight: Flight = { id, flights, controller, shared, members: new Set() }
+    const total = call.timeout.total
+    const flight: Flight = { id, flights, controller, shared, members: new Set(), until: total === false ? Infinity : call.at + total + LOST_AFTER }
     flights.set(id, flight)
     const first = enter(flight, call, false) as Promise<Outcome>
     next(shared).then(
@@ -65,8 +71,8 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
 
   function join(call: Call, flight: Flight, next: Next): Promise<Outcome> {
     totals.coalesced++
-    // A parcel is opened here, in the joined caller's own request.
-    return enter(flight, call, true).then((got) => ('head' in got ? handover().then((m) => m.unpack(got, call, next)) : got))
+    // A parcel is opened here, in the joined caller's own request; null: the shared request was lost, send its own.
+    return enter(flight, call, true).then((got) => (got === null ? next(call) : 'head' in got ? handover().then((m) => m.unpack(got, call, next)) : got))
   }
 
   return {
@@ -79,17 +85,17 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
       // Only when the stage's chunk arrived late: the caller may have gone meanwhile.
       if (call.signal?.aborted) return Promise.resolve(aborted(call.signal.reason))
       const flight = flights.get(id)
-      return flight === undefined ? lead(call, next, flights, id) : join(call, flight, next)
+      return flight === undefined || runtime.now() > flight.until ? lead(call, next, flights, id) : join(call, flight, next)
     },
   }
 }
 
-function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome | Parcel> {
-  return new Promise<Outcome | Parcel>((done) => {
+function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome | Parcel | null> {
+  return new Promise<Outcome | Parcel | null>((done) => {
     const signal = call.signal
     const own = signal === undefined ? undefined : new AbortController()
     const guard = joined ? guardJoiner(flight, call, () => member) : undefined
-    const resolve = guard === undefined ? done : (outcome: Outcome | Parcel) => (clearTimeout(guard), done(outcome))
+    const resolve = guard === undefined ? done : (outcome: Outcome | Parcel | null) => (clearTimeout(guard), done(outcome))
     const member: Member = { call, resolve, joined, own, unfollow: undefined, onAbort: (reason) => leave(flight, member, reason) }
     if (signal !== undefined) {
       own!.signal.addEventListener('abort', () => member.onAbort(own!.signal.reason), { once: true })
@@ -102,20 +108,20 @@ function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome | P
 /**
  * A joined caller waits on another call's request, nothing of its own. In workerd that request may be another
  * incoming request's, which its end drops unanswered, and a request waiting on nothing of its own is cancelled as
- * hung: there (and in Node, Deno, Bun) a joiner keeps a timer of its own and gives up LOST_AFTER past its own total
- * deadline (the shared call's, with the fallback's read, ends first). Not where host timers are dear (browsers).
+ * hung: there (and in Node, Deno, Bun) a joiner keeps a timer of its own, to the shared request's `until`. Then it
+ * sends its own request, or, past its own total deadline, times out. Not where host timers are dear (browsers).
  */
 function guardJoiner(flight: Flight, call: Call, member: () => Member): ReturnType<typeof setTimeout> | undefined {
   const total = call.timeout.total
   if (total === false || sharesTimers()) return undefined
   return setTimeout(() => {
     const error = new TimeoutError(total, 'total')
-    leave(flight, member(), error, refusal('deadline', error))
-  }, total + LOST_AFTER)
+    leave(flight, member(), error, now() < call.at + total ? null : refusal('deadline', error))
+  }, flight.until - now())
 }
 
 /** A caller aborted before the headers: it alone rejects; the last one to go aborts the shared request. */
-function leave(flight: Flight, member: Member, reason: unknown, outcome: Outcome = aborted(reason)): void {
+function leave(flight: Flight, member: Member, reason: unknown, outcome: Outcome | null = aborted(reason)): void {
   if (!flight.members.delete(member)) return
   member.unfollow?.()
   member.resolve(outcome)

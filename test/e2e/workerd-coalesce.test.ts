@@ -17,13 +17,22 @@ import { closeServer, listen } from './harness.js'
 const WORKER = `
 import { createResilientFetch, resilienceInfo } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
 const rf = createResilientFetch({ coalesce: true, fallback: false, retry: false })
+const short = createResilientFetch({ coalesce: true, fallback: false, retry: false, timeout: { attempt: 1_000, total: 1_000 } })
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url)
-    if (url.pathname === '/coalesced') return new Response(String(rf.snapshot().totals.coalesced))
+    if (url.pathname === '/coalesced') return new Response(String(rf.snapshot().totals.coalesced + short.snapshot().totals.coalesced))
     const mode = url.searchParams.get('mode')
     const waitUntil = url.searchParams.has('keep') ? (promise) => ctx.waitUntil(promise) : undefined
-    const response = await rf(url.searchParams.get('target'), { resilience: { waitUntil } })
+    const call = (url.searchParams.has('short') ? short : rf)(url.searchParams.get('target'), { resilience: { waitUntil } })
+    // 'early' answers while the call is out (fire and forget): workerd drops the call with this request.
+    if (mode === 'early') return call.catch(() => {}), new Response('early')
+    let response
+    try {
+      response = await call
+    } catch (error) {
+      return Response.json({ error: error.name })
+    }
     // 'drop' answers before reading the body: that request ends while the body still comes.
     if (mode === 'drop') return new Response('status ' + response.status)
     if (mode === 'pass') return response
@@ -141,3 +150,24 @@ it('a body larger than a joined copy may hold (half a MiB) is not copied: the jo
   expect(answer).toEqual({ status: 200, type: 'text/plain', length: big.length + 8, end: 'the end.', coalesced: false })
   expect(requestsTo('/too-big')).toBe(2)
 })
+
+it('a request dropped with the incoming request that sent it is given up: a later joiner sends its own, and nobody joins it after', async () => {
+  const path = '/lost'
+  expect(await (await call(path, 'early&short')).text()).toBe('early')
+  await until(() => requestsTo(path) === 1, 'the fire-and-forget request reached the upstream')
+  // A second and more later (past the first's deadline, before it is taken for lost), an identical GET joins it.
+  const before = await coalesced()
+  await new Promise((r) => setTimeout(r, 1_100))
+  const joined = call(path, 'read&short')
+  await until(async () => (await coalesced()) === before + 1, 'the second request joined the first')
+  // Past the lost request's deadline and a second, the joined caller sends its own (before: TimeoutError).
+  await until(() => requestsTo(path) === 2, 'the joined caller sent its own request')
+  seen.get(path)![1]!.writeHead(200, { 'content-type': 'text/plain' }).end('its own')
+  expect(await (await joined).json()).toEqual({ status: 200, type: 'text/plain', length: 7, end: 'its own', coalesced: false })
+  // And the lost request is not joined any more (before: every identical GET joined it, and timed out).
+  const next = call(path, 'read&short')
+  await until(() => requestsTo(path) === 3, 'the next request reached the upstream')
+  seen.get(path)![2]!.writeHead(200, { 'content-type': 'text/plain' }).end('the next')
+  expect(await (await next).json()).toEqual({ status: 200, type: 'text/plain', length: 8, end: 'the next', coalesced: false })
+})
+
