@@ -5,13 +5,11 @@
  * its attempt's deadline, or the bulkhead would stay full for good.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { build } from 'esbuild'
-import { Miniflare } from 'miniflare'
+import { resolve } from 'node:path'
+import type { Miniflare } from 'miniflare'
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest'
 import { closeServer, listen } from './harness.js'
+import { bundleWorker, type WorkerBundle } from './workerd-harness.js'
 
 const WORKER = `
 import { createResilientFetch } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
@@ -33,7 +31,7 @@ export default {
 }
 `
 
-let dir: string
+let worker: WorkerBundle
 let upstream: Server
 let origin: string
 let miniflare: Miniflare
@@ -43,15 +41,12 @@ const hanging: ServerResponse[] = []
 beforeAll(async () => {
   upstream = createServer((req, res) => (req.url === '/hang' ? void hanging.push(res) : res.end('fast')))
   origin = `http://127.0.0.1:${await listen(upstream)}`
-  dir = await mkdtemp(join(tmpdir(), 'rf-workerd-bulkhead-'))
-  await writeFile(join(dir, 'entry.js'), WORKER)
-  await build({ entryPoints: [join(dir, 'entry.js')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.mjs'), logLevel: 'error' })
+  worker = await bundleWorker(WORKER, 'workerd-bulkhead')
 })
 
 // Each test has an isolate of its own: a fresh bulkhead.
 beforeEach(async () => {
-  miniflare = new Miniflare({ modules: true, scriptPath: join(dir, 'worker.mjs'), modulesRoot: dir, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'] })
-  await miniflare.ready
+  miniflare = await worker.start()
 })
 
 afterEach(async () => {
@@ -61,7 +56,7 @@ afterEach(async () => {
 afterAll(async () => {
   for (const res of hanging) res.destroy()
   await closeServer(upstream)
-  if (dir) await rm(dir, { recursive: true, force: true })
+  await worker?.remove()
 })
 
 const url = (mode: string, path: string) => `http://worker.test/?mode=${mode}&target=${encodeURIComponent(origin + path)}`

@@ -6,13 +6,11 @@
  * the bytes, read where they arrived, and builds its own Response.
  */
 import { createServer, type ServerResponse, type Server } from 'node:http'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { build } from 'esbuild'
-import { Miniflare } from 'miniflare'
+import { resolve } from 'node:path'
+import type { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { closeServer, listen } from './harness.js'
+import { bundleWorker, type WorkerBundle } from './workerd-harness.js'
 
 const WORKER = `
 import { createResilientFetch, resilienceInfo } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
@@ -42,7 +40,7 @@ export default {
 }
 `
 
-let dir: string
+let worker: WorkerBundle
 let upstream: Server
 let origin: string
 let miniflare: Miniflare
@@ -55,18 +53,15 @@ beforeAll(async () => {
     seen.set(req.url!, [...list, res])
   })
   origin = `http://127.0.0.1:${await listen(upstream)}`
-  dir = await mkdtemp(join(tmpdir(), 'rf-workerd-coalesce-'))
-  await writeFile(join(dir, 'entry.js'), WORKER)
-  await build({ entryPoints: [join(dir, 'entry.js')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.mjs'), logLevel: 'error' })
-  miniflare = new Miniflare({ modules: true, scriptPath: join(dir, 'worker.mjs'), modulesRoot: dir, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'] })
-  await miniflare.ready
+  worker = await bundleWorker(WORKER, 'workerd-coalesce')
+  miniflare = await worker.start()
 })
 
 afterAll(async () => {
   await miniflare?.dispose()
   for (const list of seen.values()) for (const res of list) res.destroy()
   await closeServer(upstream)
-  if (dir) await rm(dir, { recursive: true, force: true })
+  await worker?.remove()
 })
 
 async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {

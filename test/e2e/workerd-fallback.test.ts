@@ -5,13 +5,11 @@
  * from answering the failures that come after.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { build } from 'esbuild'
-import { Miniflare } from 'miniflare'
+import { resolve } from 'node:path'
+import type { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { closeServer, listen } from './harness.js'
+import { bundleWorker, type WorkerBundle } from './workerd-harness.js'
 
 const WORKER = `
 import { createResilientFetch } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
@@ -32,7 +30,7 @@ export default {
 }
 `
 
-let dir: string
+let worker: WorkerBundle
 let upstream: Server
 let target: string
 let miniflare: Miniflare
@@ -48,18 +46,15 @@ beforeAll(async () => {
     endless.push(res)
   })
   target = `http://127.0.0.1:${await listen(upstream)}/a`
-  dir = await mkdtemp(join(tmpdir(), 'rf-workerd-fallback-'))
-  await writeFile(join(dir, 'entry.js'), WORKER)
-  await build({ entryPoints: [join(dir, 'entry.js')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.mjs'), logLevel: 'error' })
-  miniflare = new Miniflare({ modules: true, scriptPath: join(dir, 'worker.mjs'), modulesRoot: dir, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'] })
-  await miniflare.ready
+  worker = await bundleWorker(WORKER, 'workerd-fallback')
+  miniflare = await worker.start()
 })
 
 afterAll(async () => {
   await miniflare?.dispose()
   for (const res of endless) res.destroy()
   await closeServer(upstream)
-  if (dir) await rm(dir, { recursive: true, force: true })
+  await worker?.remove()
 })
 
 const call = async (mode: string) => (await miniflare.dispatchFetch(`http://worker.test/?mode=${mode}&target=${encodeURIComponent(target)}`)).text()
