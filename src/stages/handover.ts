@@ -32,31 +32,32 @@ function pack(outcome: ResponseOutcome, body: ReadableStream<Uint8Array> | null,
   const { response, ...rest } = outcome
   const head = { status: response.status, statusText: response.statusText, headers: [...response.headers], url: response.url, redirected: response.redirected }
   const progress = { at: now() }
-  return { outcome: rest, head, progress, bytes: body === null ? Promise.resolve(null) : readUpTo(body, Number(response.headers.get('content-length')), cap, progress) }
+  return { outcome: rest, head, progress, bytes: body === null ? Promise.resolve(null) : readUpTo(body, Number(response.headers.get('content-length')) || 0, cap, progress) }
 }
 
+/** The body's bytes, or undefined when it fails or passes `cap` (by its Content-Length, or as read: then it is cancelled). */
 async function readUpTo(body: ReadableStream<Uint8Array>, length: number, cap: number, progress: { at: number }): Promise<Uint8Array | undefined> {
   const reader = body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
   try {
-    for (let result; length <= cap && !(result = await reader.read()).done; ) {
-      size += result.value.byteLength
+    while (length <= cap) {
+      const { done, value } = await reader.read()
+      if (done) {
+        const bytes = new Uint8Array(size)
+        size = 0
+        for (const chunk of chunks) bytes.set(chunk, (size += chunk.byteLength) - chunk.byteLength)
+        return bytes
+      }
       progress.at = now()
-      if (size > cap) break
-      chunks.push(result.value)
-    }
-    if (size > cap || length > cap) {
-      reader.cancel().catch(() => {})
-      return undefined
+      if ((size += value.byteLength) > cap) break
+      chunks.push(value)
     }
   } catch {
     return undefined
   }
-  const bytes = new Uint8Array(size)
-  size = 0
-  for (const chunk of chunks) bytes.set(chunk, (size += chunk.byteLength) - chunk.byteLength)
-  return bytes
+  reader.cancel().catch(() => {})
+  return undefined
 }
 
 /** How long a joined caller waits for more of the shared body before it sends its own request (the first one's request may have ended). */
