@@ -99,6 +99,19 @@ describe('a joined caller where I/O is per request', () => {
     expect(sent).toHaveLength(2)
   })
 
+  it('reads the whole body when its Content-Length is not a number', async () => {
+    const { run, sent } = setup()
+    const first = run(testCall())
+    const second = run(testCall())
+    await settle()
+    sent[0]!.answer(response('the body', { headers: { 'content-length': 'many' } }))
+    await first
+    const joined = await second
+    if (joined.kind !== 'response') throw new Error('no response')
+    expect(await joined.response.text()).toBe('the body')
+    expect(sent).toHaveLength(1)
+  })
+
   it('sends its own request for a body larger than half MAX_LAG_BYTES (Content-Length, or as read); the first caller reads it all', async () => {
     const { run, sent } = setup()
     const size = MAX_LAG_BYTES / 2 + 1
