@@ -56,7 +56,10 @@ describe('a joined caller where I/O is per request', () => {
     expect(sent).toHaveLength(1)
     expect(totals.coalesced).toBe(1)
     const body = controlledBody()
-    sent[0]!.answer(response(body.stream, { status: 203, statusText: 'Partial', headers: { 'content-type': 'text/plain', 'x-a': '1' } }))
+    const shared = response(body.stream, { status: 203, statusText: 'Partial', headers: { 'content-type': 'text/plain', 'x-a': '1' } })
+    // As fetch's response after a redirect.
+    if (shared.kind === 'response') Object.defineProperties(shared.response, { url: { value: 'https://a.test/y' }, redirected: { value: true } })
+    sent[0]!.answer(shared)
     const leader = await first
     expect(leader.kind).toBe('response')
     body.write('hello, ')
@@ -67,6 +70,7 @@ describe('a joined caller where I/O is per request', () => {
     expect(joined.coalesced).toBe(true)
     expect(joined.duration).toBe(5)
     expect([joined.response.status, joined.response.statusText, joined.response.headers.get('x-a')]).toEqual([203, 'Partial', '1'])
+    expect([joined.response.url, joined.response.redirected]).toEqual(['https://a.test/y', true])
     expect(await joined.response.text()).toBe('hello, world')
     expect(await leader.response.text()).toBe('hello, world')
     // The first caller's waitUntil was given the read of the bytes (its request lives until they are in).
@@ -96,6 +100,22 @@ describe('a joined caller where I/O is per request', () => {
     const empty = await fifth
     if (empty.kind !== 'response') throw new Error('no response')
     expect([empty.response.status, empty.response.body]).toEqual([204, null])
+    expect(sent).toHaveLength(2)
+  })
+
+  it('copies a body of exactly half MAX_LAG_BYTES (Content-Length, or as read)', async () => {
+    const { run, sent } = setup()
+    const size = MAX_LAG_BYTES / 2
+    for (const headers of [{ 'content-length': String(size) }, undefined]) {
+      const first = run(testCall())
+      const second = run(testCall())
+      await settle()
+      sent.at(-1)!.answer(response(new Uint8Array(size), { headers }))
+      await first
+      const joined = await second
+      if (joined.kind !== 'response') throw new Error('no response')
+      expect([(await joined.response.arrayBuffer()).byteLength, joined.coalesced]).toEqual([size, true])
+    }
     expect(sent).toHaveLength(2)
   })
 

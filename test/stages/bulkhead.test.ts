@@ -105,6 +105,22 @@ describe('bulkhead stage', () => {
       expect(bulkhead.active).toBe(0)
     })
 
+    it('each permit is taken back at its own time: one of a short attempt while one of a long attempt is still held', async () => {
+      const { stage, bulkhead } = setup({ maxConcurrent: 2, maxQueue: 0 })
+      stage.admit(bulkhead, attempt(deadlines(5_000, 30_000)), Date.now())
+      stage.admit(bulkhead, attempt(deadlines(1_000, 30_000)), Date.now())
+      vi.advanceTimersByTime(2_000)
+      expect(await stage.admit(bulkhead, attempt(), Date.now())).toMatchObject({ kind: 'refused' })
+      vi.advanceTimersByTime(1)
+      expect(stage.admit(bulkhead, attempt(deadlines(5_000, 30_000)), Date.now())).toHaveProperty('until')
+      expect(bulkhead.active).toBe(2)
+      // The long one is held until 6 000 ms, the one just taken until 8 001 ms.
+      vi.advanceTimersByTime(4_000)
+      expect(bulkhead.snapshot()).toMatchObject({ active: 1 })
+      vi.advanceTimersByTime(2_001)
+      expect(bulkhead.snapshot()).toMatchObject({ active: 0 })
+    })
+
     it("the bound is the call's total deadline when that comes first, and none without a deadline", async () => {
       const { stage, bulkhead } = setup({ maxConcurrent: 1, maxQueue: 0 })
       // A retry with 500 ms left of its total deadline: its attempt may run 500 ms, not 2 000.
