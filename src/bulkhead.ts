@@ -4,9 +4,10 @@ import { BulkheadRejectedError, TimeoutError } from './errors.js'
 import type { Priority } from './priority.js'
 import { aborted, refusal, type Aborted, type Refusal } from './stages/types.js'
 import { now } from './clock.js'
+import { LOST_AFTER } from './deadline.js'
 
 /**
- * A permit, good until `until` (ms epoch): a second past its attempt's deadline. One still held then was lost: a
+ * A permit, good until `until` (ms epoch): LOST_AFTER past its attempt's deadline. One still held then was lost: a
  * Worker's request context that ended (its handler answered first) drops the attempt, its timer and the release, and
  * the permit is taken back (a late release of it does nothing). A waiter so dropped is given a permit in its turn,
  * taken back the same way.
@@ -100,7 +101,7 @@ export class Bulkhead {
   }
 
   #lease(end: number): Lease {
-    const lease = { until: end + 1_000 }
+    const lease = { until: end + LOST_AFTER }
     this.#leases.add(lease)
     this.#lostAt = Math.min(this.#lostAt, lease.until)
     return lease

@@ -2,6 +2,13 @@
 export const MAX_TIMER_MS = 2_147_483_647
 
 /**
+ * How long past its deadline work still out is taken for lost: a Worker's request context that ended (its handler
+ * answered first) drops what it left running, the timers that would end it included. A breaker's probe, a bulkhead
+ * permit and a coalesced request are each taken back this long after theirs.
+ */
+export const LOST_AFTER = 1_000
+
+/**
  * Ties our per-attempt AbortControllers to a caller's signal with ONE listener per caller signal and
  * weak references to the controllers: a long-lived signal (a page's, a component's) does not collect a
  * listener per finished call, and no AbortSignal.any (~30 µs in Node 20, missing in older browsers).

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { resilienceInfo } from '../src/info.js'
 import { TimeoutError } from '../src/errors.js'
-import { LOST_AFTER, MAX_LAG_BYTES } from '../src/stages/coalesce.js'
+import { MAX_LAG_BYTES } from '../src/stages/coalesce.js'
+import { LOST_AFTER } from '../src/deadline.js'
 import { coalescingFetch } from './coalesce-helpers.js'
 
 /** A server on 127.0.0.1 that counts requests and holds each one until the test releases it. */

@@ -1,6 +1,7 @@
 import type { BreakerControl, BreakerSnapshot, BreakerState, SharedBreakerState } from '../types.js'
 import type { NormalizedBreaker } from '../options.js'
 import { now } from '../clock.js'
+import { LOST_AFTER } from '../deadline.js'
 import { fail } from '../schema.js'
 import { CALLS, FAILURES, SLOW, trips, type Window } from './window.js'
 import { consecutiveWindow } from './consecutive.js'
@@ -198,10 +199,10 @@ export class Breaker implements BreakerControl {
 
   #refresh(t: number): void {
     if (isOpenState(this.#state) && t >= this.#openUntil) this.#to('half-open')
-    // Every probe slot still taken a second past the last probe's attempt deadline: that probe was lost (a Worker's
+    // Every probe slot still taken LOST_AFTER past the last probe's attempt deadline: that probe was lost (a Worker's
     // request context that ended drops its fetch and its timer), and a probe past its deadline failed (a timeout). Not
     // re-opened, the breaker would refuse every call for good; its late outcome is stale and moves nothing.
-    else if (this.#probesFull() && t > this.#probeDeadline! + 1_000) this.#trip(t)
+    else if (this.#probesFull() && t > this.#probeDeadline! + LOST_AFTER) this.#trip(t)
   }
 
   #openAt(t: number, until: number, next: BreakerState): void {

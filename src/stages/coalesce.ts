@@ -1,4 +1,4 @@
-import { aborted, discard, follow, isRequest, keepWith, now, refusal, sharesTimers, TimeoutError } from '../core.js'
+import { aborted, discard, follow, isRequest, keepWith, LOST_AFTER, now, refusal, sharesTimers, TimeoutError } from '../core.js'
 import type { Parcel } from './handover.js'
 import type { Call, Next, Outcome, ResponseOutcome, Runtime, Wrapper } from './types.js'
 
@@ -7,9 +7,6 @@ import type { Call, Next, Outcome, ResponseOutcome, Runtime, Wrapper } from './t
  * this, that caller's body errors (a RangeError) and its buffer is freed; the others read on.
  */
 export const MAX_LAG_BYTES = 1024 * 1024
-
-/** How long past its own total deadline a joined caller waits for the shared outcome before it gives up on it. */
-export const LOST_AFTER = 1_000
 
 /** A caller waiting for (then reading) a shared response. */
 export interface Member {
