@@ -1,5 +1,6 @@
 /**
- * Coalescing where a request's I/O objects are its own (workerd: navigator.userAgent 'Cloudflare-Workers'): a joined
+ * Coalescing where a request's I/O objects are its own (workerd: navigator.userAgent 'Cloudflare-Workers'): only a
+ * request whose first caller gave a waitUntil is joined (it keeps the request past that caller's answer); a joined
  * caller gets the shared body's bytes, read where the body arrived, and builds its own Response; when they do not
  * come (too large, or no more for IDLE_AFTER) it sends its own request. Fake transport and fake time; the real
  * workerd runs are in test/e2e/workerd-coalesce.test.ts.
@@ -44,6 +45,9 @@ function setupRuntime() {
   return testRuntime(() => Date.now())
 }
 
+/** A call whose waitUntil keeps what it starts (a Worker's ctx.waitUntil): only such a call's request is joined. */
+const keptCall = (parts: Partial<Call> = {}) => testCall({ waitUntil: () => {}, ...parts })
+
 const response = (body: BodyInit | null, init?: ResponseInit): Outcome => ({ kind: 'response', response: new Response(body, init), failure: false, duration: 5 })
 
 describe('a joined caller where I/O is per request', () => {
@@ -51,7 +55,7 @@ describe('a joined caller where I/O is per request', () => {
     const { run, sent, totals } = setup()
     const kept: Promise<unknown>[] = []
     const first = run(testCall({ waitUntil: (p) => void kept.push(p) }))
-    const second = run(testCall())
+    const second = run(keptCall())
     await settle()
     expect(sent).toHaveLength(1)
     expect(totals.coalesced).toBe(1)
@@ -73,17 +77,17 @@ describe('a joined caller where I/O is per request', () => {
     expect([joined.response.url, joined.response.redirected]).toEqual(['https://a.test/y', true])
     expect(await joined.response.text()).toBe('hello, world')
     expect(await leader.response.text()).toBe('hello, world')
-    // The first caller's waitUntil was given the read of the bytes (its request lives until they are in).
-    expect(kept).toHaveLength(1)
-    expect(await kept[0]).toEqual(new TextEncoder().encode('hello, world'))
+    // The first caller's waitUntil was given the shared request, then the read of the bytes (its request lives until they are in).
+    expect(kept).toHaveLength(2)
+    expect(await kept[1]).toEqual(new TextEncoder().encode('hello, world'))
   })
 
   it('gets the bytes when the first caller left before the headers, and a null body stays null', async () => {
     const { run, sent } = setup()
     const controller = new AbortController()
-    const first = run(testCall({ signal: controller.signal }))
-    const second = run(testCall())
-    const third = run(testCall())
+    const first = run(keptCall({ signal: controller.signal }))
+    const second = run(keptCall())
+    const third = run(keptCall())
     await settle()
     controller.abort(new Error('gone'))
     expect((await first).kind).toBe('aborted')
@@ -92,8 +96,8 @@ describe('a joined caller where I/O is per request', () => {
     if (a.kind !== 'response' || b.kind !== 'response') throw new Error('no response')
     expect([await a.response.text(), await b.response.text()]).toEqual(['shared', 'shared'])
 
-    const fourth = run(testCall())
-    const fifth = run(testCall())
+    const fourth = run(keptCall())
+    const fifth = run(keptCall())
     await settle()
     sent[1]!.answer(response(null, { status: 204 }))
     await fourth
@@ -107,8 +111,8 @@ describe('a joined caller where I/O is per request', () => {
     const { run, sent } = setup()
     const size = MAX_LAG_BYTES / 2
     for (const headers of [{ 'content-length': String(size) }, undefined]) {
-      const first = run(testCall())
-      const second = run(testCall())
+      const first = run(keptCall())
+      const second = run(keptCall())
       await settle()
       sent.at(-1)!.answer(response(new Uint8Array(size), { headers }))
       await first
@@ -121,8 +125,8 @@ describe('a joined caller where I/O is per request', () => {
 
   it('reads the whole body when its Content-Length is not a number', async () => {
     const { run, sent } = setup()
-    const first = run(testCall())
-    const second = run(testCall())
+    const first = run(keptCall())
+    const second = run(keptCall())
     await settle()
     sent[0]!.answer(response('the body', { headers: { 'content-length': 'many' } }))
     await first
@@ -137,8 +141,8 @@ describe('a joined caller where I/O is per request', () => {
     const size = MAX_LAG_BYTES / 2 + 1
     for (const headers of [{ 'content-length': String(size) }, undefined]) {
       const before = sent.length
-      const first = run(testCall())
-      const second = run(testCall())
+      const first = run(keptCall())
+      const second = run(keptCall())
       await settle()
       const body = controlledBody()
       sent[before]!.answer(response(body.stream, { headers }))
@@ -159,8 +163,8 @@ describe('a joined caller where I/O is per request', () => {
 
   it('sends its own request when no more of the body comes for IDLE_AFTER (the first request may have ended)', async () => {
     const { run, sent } = setup()
-    const first = run(testCall())
-    const second = run(testCall())
+    const first = run(keptCall())
+    const second = run(keptCall())
     await settle()
     const body = controlledBody()
     sent[0]!.answer(response(body.stream))
@@ -182,8 +186,8 @@ describe('a joined caller where I/O is per request', () => {
   it('ends with its abort while it waits for the bytes, sending nothing and leaving no timer', async () => {
     const { run, sent } = setup()
     const controller = new AbortController()
-    const first = run(testCall())
-    const second = run(testCall({ signal: controller.signal }))
+    const first = run(keptCall())
+    const second = run(keptCall({ signal: controller.signal }))
     await settle()
     const body = controlledBody()
     sent[0]!.answer(response(body.stream))
@@ -192,9 +196,9 @@ describe('a joined caller where I/O is per request', () => {
     controller.abort(reason)
     expect(await second).toEqual({ kind: 'aborted', reason })
     // And when it left while the parcel was on its way (the chunk loading).
-    const third = run(testCall())
+    const third = run(keptCall())
     const other = new AbortController()
-    const fourth = run(testCall({ signal: other.signal }))
+    const fourth = run(keptCall({ signal: other.signal }))
     await settle()
     sent[1]!.answer(response(controlledBody().stream))
     other.abort(reason)
@@ -207,8 +211,8 @@ describe('a joined caller where I/O is per request', () => {
   it('an abort after its Response errors the body it has not read', async () => {
     const { run, sent } = setup()
     const controller = new AbortController()
-    const first = run(testCall())
-    const second = run(testCall({ signal: controller.signal }))
+    const first = run(keptCall())
+    const second = run(keptCall({ signal: controller.signal }))
     await settle()
     sent[0]!.answer(response('shared'))
     await first
@@ -217,5 +221,93 @@ describe('a joined caller where I/O is per request', () => {
     const reason = new Error('left')
     controller.abort(reason)
     await expect(joined.response.text()).rejects.toBe(reason)
+  })
+})
+
+describe('which shared request a caller joins where I/O is per request', () => {
+  /** Whether `promise` has settled yet. */
+  const watch = (promise: Promise<unknown>) => {
+    const state = { settled: false }
+    void promise.then(() => (state.settled = true))
+    return state
+  }
+
+  it("joins none whose first caller gave no waitUntil (workerd drops it once that caller's handler answers): it sends its own at once", async () => {
+    const { run, sent, totals } = setup()
+    const unkept = run(testCall())
+    const other = run(testCall())
+    await settle()
+    // Before, the second joined: a fire-and-forget first call left it waiting until its own deadline for nothing.
+    expect([sent.length, totals.coalesced]).toEqual([2, 0])
+    sent[0]!.answer(response('first'))
+    sent[1]!.answer(response('second'))
+    const [a, b] = await Promise.all([unkept, other])
+    if (a.kind !== 'response' || b.kind !== 'response') throw new Error('no response')
+    expect([await a.response.text(), await b.response.text(), b.coalesced]).toEqual(['first', 'second', undefined])
+    // A caller with a waitUntil leads one that the next caller (with none of its own) joins.
+    const kept = run(keptCall())
+    const joined = run(testCall())
+    await settle()
+    expect([sent.length, totals.coalesced]).toEqual([3, 1])
+    sent[2]!.answer(response('shared'))
+    await kept
+    const last = await joined
+    if (last.kind !== 'response') throw new Error('no response')
+    expect([await last.response.text(), last.coalesced]).toEqual(['shared', true])
+  })
+
+  it("gives the shared request to its first caller's waitUntil until it lands, then the read of the bytes for the joined", async () => {
+    const { run, sent } = setup()
+    const kept: Promise<unknown>[] = []
+    const first = run(testCall({ waitUntil: (p) => void kept.push(p) }))
+    // At once: that caller's handler may answer before the headers come (fire and forget).
+    expect(kept).toHaveLength(1)
+    const flight = watch(kept[0]!)
+    const second = run(testCall())
+    await vi.advanceTimersByTimeAsync(5_000)
+    expect(flight.settled).toBe(false)
+    const body = controlledBody()
+    sent[0]!.answer(response(body.stream))
+    await first
+    body.write('late body')
+    body.end()
+    const joined = await second
+    if (joined.kind !== 'response') throw new Error('no response')
+    expect(await joined.response.text()).toBe('late body')
+    expect(flight.settled).toBe(true)
+    expect(kept).toHaveLength(2)
+    expect(sent).toHaveLength(1)
+  })
+
+  it("gives the read of the bytes to the first caller's waitUntil though that caller left before the headers", async () => {
+    const { run, sent } = setup()
+    const kept: Promise<unknown>[] = []
+    const controller = new AbortController()
+    const first = run(testCall({ signal: controller.signal, waitUntil: (p) => void kept.push(p) }))
+    const second = run(testCall())
+    await settle()
+    controller.abort(new Error('gone'))
+    expect((await first).kind).toBe('aborted')
+    sent[0]!.answer(response('for the joined'))
+    const joined = await second
+    if (joined.kind !== 'response') throw new Error('no response')
+    expect(await joined.response.text()).toBe('for the joined')
+    // Before, the read went to the waitUntil of the first caller still there: none, so nothing kept that request.
+    expect(kept).toHaveLength(2)
+    expect(await kept[1]).toEqual(new TextEncoder().encode('for the joined'))
+  })
+
+  it('elsewhere (Node, Deno, Bun, browsers) joins a request whose first caller gave no waitUntil, and gives a waitUntil nothing', async () => {
+    vi.unstubAllGlobals()
+    const { run, sent, totals } = setup()
+    const kept: Promise<unknown>[] = []
+    const first = run(testCall({ waitUntil: (p) => void kept.push(p) }))
+    const second = run(testCall())
+    await settle()
+    expect([sent.length, totals.coalesced]).toEqual([1, 1])
+    sent[0]!.answer(response('shared'))
+    const outcomes = await Promise.all([first, second])
+    expect(await Promise.all(outcomes.map((o) => (o.kind === 'response' ? o.response.text() : o.kind)))).toEqual(['shared', 'shared'])
+    expect(kept).toHaveLength(0)
   })
 })

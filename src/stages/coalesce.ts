@@ -32,6 +32,7 @@ interface Flight {
   /**
    * When the shared request must have ended (ms epoch): its total deadline and LOST_AFTER. Past it, the request was
    * dropped with the incoming request that made it (workerd: a handler that answered first): nobody joins it any more.
+   * In workerd, -Infinity when its first caller gave no `waitUntil`: nothing keeps it past that caller's handler.
    */
   readonly until: number
 }
@@ -56,13 +57,17 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
     const controller = call.signal === undefined ? undefined : new AbortController()
     const shared: Call = controller === undefined ? call : { ...call, signal: controller.signal, init: { ...call.init, signal: controller.signal } }
     const total = call.timeout.total
-    const flight: Flight = { id, flights, controller, shared, members: new Set(), until: total === false ? Infinity : call.at + total + LOST_AFTER }
+    const perRequest = ioPerRequest()
+    const until = perRequest && call.waitUntil === undefined ? -Infinity : total === false ? Infinity : call.at + total + LOST_AFTER
+    const flight: Flight = { id, flights, controller, shared, members: new Set(), until }
     flights.set(id, flight)
     const first = enter(flight, call, false) as Promise<Outcome>
-    next(shared).then(
+    const landed = next(shared).then(
       (outcome) => land(flight, outcome),
       (error: unknown) => land(flight, refusal('request', error)),
     )
+    // workerd drops what a request left running once it answered: its waitUntil keeps the flight until it lands.
+    if (perRequest) call.waitUntil?.(landed)
     return first
   }
 
@@ -104,9 +109,10 @@ function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome | P
 
 /**
  * A joined caller waits on another call's request, nothing of its own. In workerd that request may be another
- * incoming request's, which its end drops unanswered, and a request waiting on nothing of its own is cancelled as
- * hung: there (and in Node, Deno, Bun) a joiner keeps a timer of its own, to the shared request's `until`. Then it
- * sends its own request, or, past its own total deadline, times out. Not where host timers are dear (browsers).
+ * incoming request's, kept by its `waitUntil` for a time only (30 s past its answer), and a request waiting on nothing
+ * of its own is cancelled as hung: there (and in Node, Deno, Bun) a joiner keeps a timer of its own, to the shared
+ * request's `until`. Then it sends its own request, or, past its own total deadline, times out. Not where host timers
+ * are dear (browsers).
  */
 function guardJoiner(flight: Flight, call: Call, member: () => Member): ReturnType<typeof setTimeout> | undefined {
   const total = call.timeout.total
@@ -131,8 +137,8 @@ function forget(flight: Flight): void {
   if (flight.flights.get(flight.id) === flight) flight.flights.delete(flight.id)
 }
 
-/** The shared outcome arrived: every caller still waiting gets it (a response: each its own copy). */
-function land(flight: Flight, outcome: Outcome): void {
+/** The shared outcome arrived: every caller still waiting gets it (a response: each its own copy, in workerd once handed over). */
+function land(flight: Flight, outcome: Outcome): Promise<void> | undefined {
   forget(flight)
   const members = [...flight.members]
   flight.members.clear()
@@ -148,7 +154,7 @@ function land(flight: Flight, outcome: Outcome): void {
     }
     return
   }
-  if (members.some((member) => member.joined) && ioPerRequest()) return handOff(outcome, members)
+  if (members.some((member) => member.joined) && ioPerRequest()) return handOff(flight, outcome, members)
   const copies = members.length > 1 ? copiesOf(outcome.response, members) : undefined
   members.forEach((member, i) => {
     const response = copies === undefined ? alone(flight, member, outcome.response) : copies[i]!
@@ -171,16 +177,16 @@ const handover = () => (loading ??= import('./handover.js'))
 /**
  * There, the first caller (if still here) reads its copy as it arrives through a branch of a tee, and another branch is
  * read for the joined callers, up to half MAX_LAG_BYTES (so that read never leaves the first caller's copy too far
- * behind): the bytes are whole when the first caller's body ends, so before its request can; its `waitUntil` keeps its
- * request until they are read. A larger body is not copied: the joined callers send their own requests.
+ * behind): the bytes are whole when the first caller's body ends, so before its request can; its `waitUntil` (though it
+ * left) keeps its request until they are read. A larger body is not copied: the joined callers send their own requests.
  */
-function handOff(outcome: ResponseOutcome, members: readonly Member[]): void {
+function handOff(flight: Flight, outcome: ResponseOutcome, members: readonly Member[]): Promise<void> {
   const leader = members.find((member) => !member.joined)
   const response = outcome.response
   const tee = leader === undefined || response.body === null ? undefined : new BodyTee(response.body)
   if (leader !== undefined) leader.resolve({ ...outcome, response: copiesOf(response, [leader], tee)[0]! })
   const body = tee === undefined ? response.body : tee.branch().stream
-  void handover().then((m) => m.handOver(outcome, body, members, MAX_LAG_BYTES / 2, leader?.call.waitUntil))
+  return handover().then((m) => m.handOver(outcome, body, members, MAX_LAG_BYTES / 2, flight.shared.waitUntil))
 }
 
 /** The only caller left takes the response itself: its abort aborts the shared request, so its body. */

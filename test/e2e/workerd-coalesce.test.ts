@@ -1,9 +1,10 @@
 /**
  * Coalescing in workerd across incoming requests: a Worker keeps one resilient fetch per isolate, so an
- * identical GET of one incoming request may join another's. workerd cancels a request whose code waits on
- * nothing of its own ("hung"): the joined caller must keep a timer of its own while it waits. And a request's
- * I/O objects are its own: a joined request cannot read the body the first request's fetch opened, so it gets
- * the bytes, read where they arrived, and builds its own Response.
+ * identical GET of one incoming request may join another's, when that one's call passed its waitUntil (workerd
+ * drops what a request left running once it answered, unless given to waitUntil). workerd cancels a request whose
+ * code waits on nothing of its own ("hung"): the joined caller must keep a timer of its own while it waits. And a
+ * request's I/O objects are its own: a joined request cannot read the body the first request's fetch opened, so it
+ * gets the bytes, read where they arrived, and builds its own Response.
  */
 import { createServer, type ServerResponse, type Server } from 'node:http'
 import { resolve } from 'node:path'
@@ -15,7 +16,7 @@ import { bundleWorker, type WorkerBundle } from './workerd-harness.js'
 const WORKER = `
 import { createResilientFetch, resilienceInfo } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
 const rf = createResilientFetch({ coalesce: true, fallback: false, retry: false })
-const short = createResilientFetch({ coalesce: true, fallback: false, retry: false, timeout: { attempt: 1_000, total: 1_000 } })
+const short = createResilientFetch({ coalesce: true, fallback: false, retry: false, timeout: { attempt: 5_000, total: 5_000 } })
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url)
@@ -23,6 +24,11 @@ export default {
     const mode = url.searchParams.get('mode')
     const waitUntil = url.searchParams.has('keep') ? (promise) => ctx.waitUntil(promise) : undefined
     const call = (url.searchParams.has('short') ? short : rf)(url.searchParams.get('target'), { resilience: { waitUntil } })
+    // 'twice' makes a second identical call in this same request, then answers both bodies.
+    if (mode === 'twice') {
+      const responses = await Promise.all([call, rf(url.searchParams.get('target'), { resilience: { waitUntil } })])
+      return Response.json(await Promise.all(responses.map(async (r) => ({ body: await r.text(), coalesced: resilienceInfo(r)?.coalesced ?? false }))))
+    }
     // 'early' answers while the call is out (fire and forget): workerd drops the call with this request.
     if (mode === 'early') return call.catch(() => {}), new Response('early')
     let response
@@ -74,7 +80,10 @@ async function until(condition: () => boolean | Promise<boolean>, what: string):
 
 const requestsTo = (path: string) => seen.get(path)?.length ?? 0
 const coalesced = async () => Number(await (await miniflare.dispatchFetch('http://worker.test/coalesced')).text())
-/** An incoming request for the upstream's `path`; `mode` is 'read', 'drop' or 'pass', and '&keep' adds the request's waitUntil. */
+/**
+ * An incoming request for the upstream's `path`; `mode` is 'read', 'drop', 'pass', 'early' or 'twice', '&keep' adds the
+ * request's waitUntil and '&short' takes the instance with a 5 s deadline.
+ */
 const call = (path: string, mode = 'read') => miniflare.dispatchFetch(`http://worker.test/?mode=${mode}&target=${encodeURIComponent(origin + path)}`)
 
 /**
@@ -102,23 +111,11 @@ async function coalescedPair(path: string, mode: string, head: string, tail: str
   return answer
 }
 
-it('an identical GET of another incoming request joins the first one and is answered, not cancelled as hung', async () => {
+it('an identical GET of another incoming request joins the first one (with its waitUntil) and is answered, not cancelled as hung', async () => {
   // A quarter of a MiB: the bytes are whole when the first request's own read ends (and its request with it).
-  const answer = await coalescedPair('/both-read', 'read', 'x'.repeat(256 * 1024), 'the end.', async () => {})
+  const answer = await coalescedPair('/both-read', 'read&keep', 'x'.repeat(256 * 1024), 'the end.', async () => {})
   expect(answer).toEqual({ status: 200, type: 'text/plain', length: 256 * 1024 + 8, end: 'the end.', coalesced: true })
   expect(requestsTo('/both-read')).toBe(1)
-})
-
-it('a joined request gets the whole body though the first request ended before its body did: it sends its own', async () => {
-  // Before, its read failed: "Cannot perform I/O on behalf of a different request" (the body was the first request's).
-  let firstAnswer = ''
-  const answer = await coalescedPair('/first-drops', 'drop', 'x'.repeat(1000), 'the end.', async (first) => {
-    firstAnswer = await (await first).text()
-  })
-  expect(firstAnswer).toBe('status 200')
-  expect(answer).toMatchObject({ status: 200, type: 'text/plain', length: 1008, end: 'the end.' })
-  // Its own request, unless the first request lasted until the body's end.
-  expect(requestsTo('/first-drops')).toBe(answer.coalesced ? 1 : 2)
 })
 
 it("with the first request's waitUntil, the body is read for the joined request though that request answered first", async () => {
@@ -131,7 +128,7 @@ it("with the first request's waitUntil, the body is read for the joined request 
 
 it('the first request passes the body on as it comes, and the joined request reads it too', async () => {
   let firstBody: Promise<string> | undefined
-  const answer = await coalescedPair('/first-passes', 'pass', 'x'.repeat(1000), 'the end.', async (first) => {
+  const answer = await coalescedPair('/first-passes', 'pass&keep', 'x'.repeat(1000), 'the end.', async (first) => {
     firstBody = first.then((r) => r.text())
   })
   expect(answer).toEqual({ status: 200, type: 'text/plain', length: 1008, end: 'the end.', coalesced: true })
@@ -146,23 +143,39 @@ it('a body larger than a joined copy may hold (half a MiB) is not copied: the jo
   expect(requestsTo('/too-big')).toBe(2)
 })
 
-it('a request dropped with the incoming request that sent it is given up: a later joiner sends its own, and nobody joins it after', async () => {
-  const path = '/lost'
-  expect(await (await call(path, 'early&short')).text()).toBe('early')
+it('a fire-and-forget call with no waitUntil (workerd drops it with its request) is not joined: a GET of another incoming request sends its own at once', async () => {
+  const path = '/forgotten'
+  expect(await (await call(path, 'early')).text()).toBe('early')
   await until(() => requestsTo(path) === 1, 'the fire-and-forget request reached the upstream')
-  // A second and more later (past the first's deadline, before it is taken for lost), an identical GET joins it.
-  const before = await coalesced()
-  await new Promise((r) => setTimeout(r, 1_100))
-  const joined = call(path, 'read&short')
-  await until(async () => (await coalesced()) === before + 1, 'the second request joined the first')
-  // Past the lost request's deadline and a second, the joined caller sends its own (before: TimeoutError).
-  await until(() => requestsTo(path) === 2, 'the joined caller sent its own request')
+  const started = Date.now()
+  const second = call(path)
+  // Before, it joined the dropped request and waited for it until its own 30 s deadline: a TimeoutError.
+  await until(() => requestsTo(path) === 2, 'the second request reached the upstream')
   seen.get(path)![1]!.writeHead(200, { 'content-type': 'text/plain' }).end('its own')
-  expect(await (await joined).json()).toEqual({ status: 200, type: 'text/plain', length: 7, end: 'its own', coalesced: false })
-  // And the lost request is not joined any more (before: every identical GET joined it, and timed out).
-  const next = call(path, 'read&short')
-  await until(() => requestsTo(path) === 3, 'the next request reached the upstream')
-  seen.get(path)![2]!.writeHead(200, { 'content-type': 'text/plain' }).end('the next')
-  expect(await (await next).json()).toEqual({ status: 200, type: 'text/plain', length: 8, end: 'the next', coalesced: false })
+  expect(await (await second).json()).toEqual({ status: 200, type: 'text/plain', length: 7, end: 'its own', coalesced: false })
+  expect(Date.now() - started).toBeLessThan(5_000)
 })
 
+it('a fire-and-forget call with its waitUntil lives until its answer: a GET of another incoming request joins it and gets that answer', async () => {
+  const path = '/kept'
+  expect(await (await call(path, 'early&keep&short')).text()).toBe('early')
+  await until(() => requestsTo(path) === 1, 'the fire-and-forget request reached the upstream')
+  const before = await coalesced()
+  const second = call(path, 'read&short')
+  await until(async () => (await coalesced()) === before + 1, 'the second request joined the first')
+  // Before, workerd had dropped the shared request with the first incoming request: the joined one timed out (5 s).
+  seen.get(path)![0]!.writeHead(200, { 'content-type': 'text/plain' }).end('shared')
+  expect(await (await second).json()).toEqual({ status: 200, type: 'text/plain', length: 6, end: 'shared', coalesced: true })
+  expect(requestsTo(path)).toBe(1)
+})
+
+it("what it costs: identical GETs of one incoming request share a request only with that request's waitUntil", async () => {
+  for (const [path, mode, sent] of [['/twice', 'twice', 2], ['/twice-kept', 'twice&keep', 1]] as const) {
+    const both = call(path, mode)
+    await until(() => requestsTo(path) === sent, `${sent} request(s) reached the upstream`)
+    for (const res of seen.get(path)!) res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
+    const answers = (await (await both).json()) as { body: string; coalesced: boolean }[]
+    expect(answers).toEqual([{ body: 'ok', coalesced: false }, { body: 'ok', coalesced: sent === 1 }])
+    expect(requestsTo(path)).toBe(sent)
+  }
+})
