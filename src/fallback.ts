@@ -100,10 +100,9 @@ class LastKnownGood implements StageFallback {
   #store: FallbackStore
   // Bumped by clear(): copies of calls started, or writes begun, before it never outlive it.
   #generation = 0
-  // Copies being read or written, by key: a recall right after the first good response finds its copy.
+  // Copies being read or written, by key: a recall right after the first good response finds its copy. One that kept a
+  // read waiting its while is let go: its request may have ended without it, and later reads must not wait for it.
   #writing = new Map<string, Promise<StoredResponse | undefined>>()
-  // Copies being written that kept a read waiting its while: later reads do not wait for them.
-  #late = new WeakSet<Promise<StoredResponse | undefined>>()
   // Writes in flight (put → key), and those a clear() came after: their key is never served until each has landed and been deleted.
   #puts = new Map<Promise<void>, string>()
   #orphans = new Map<Promise<void>, string>()
@@ -197,6 +196,11 @@ class LastKnownGood implements StageFallback {
     this.#puts.forEach((key, put) => this.#orphans.set(put, key))
   }
 
+  /** Lets go of `copy` unless a newer copy of `key` took its place. */
+  #letGo(key: string, copy: Promise<StoredResponse | undefined>): void {
+    if (this.#writing.get(key) === copy) this.#writing.delete(key)
+  }
+
   #due(key: string, t: number): boolean {
     const takenAt = this.#takenAt
     const last = takenAt.get(key)
@@ -239,7 +243,7 @@ class LastKnownGood implements StageFallback {
     } catch (error) {
       this.#fail(request, error)
     } finally {
-      if (this.#writing.get(key) === copy) this.#writing.delete(key)
+      this.#letGo(key, copy)
     }
   }
 
@@ -257,14 +261,14 @@ class LastKnownGood implements StageFallback {
 
   /**
    * The copy for `key` that may answer `request`: one still being written first, else the store's. The one being written
-   * is waited for at most half the read's `limit`, and only until it has kept one read waiting that long: its request may
-   * have ended without it (workerd drops what a request that answered left running, unless given to waitUntil), and the
-   * stored copy must still answer every failure after.
+   * is waited for at most half the read's `limit`, and only until it has kept one read waiting that long (then it is let
+   * go): its request may have ended without it (workerd drops what a request that answered left running, unless given to
+   * waitUntil), and the stored copy must still answer every failure after.
    */
   async #lookup(key: string, request: FallbackRequest, limit: number): Promise<Found | undefined> {
     const started = this.#generation
     const writing = this.#writing.get(key)
-    const entry: unknown = (writing && !this.#late.has(writing) && (await within(writing, limit / 2, '').catch(() => void this.#late.add(writing)))) || (await this.#store.get(key))
+    const entry: unknown = (writing && (await within(writing, limit / 2, '').catch(() => this.#letGo(key, writing)))) || (await this.#store.get(key))
     // A clear() while the copy was read (or still written): nothing remembered before it is served after it.
     if (entry === undefined || started !== this.#generation) return undefined
     if (!isStoredResponse(entry)) return this.#discard(key, request, new TypeError(`corrupt fallback entry for ${key} deleted`))
