@@ -8,7 +8,7 @@ import { isStoredResponse, VARY_HEADER, varyRecordOf } from './store/backend.js'
 import { READ_GRACE, within } from './within.js'
 import { credentialDigest, credentialsOf, isCredential } from './store/digest.js'
 import { CREDENTIAL_HEADER, type Evictable, fromStored, isQuotaError, storedHeader, toStored } from './store/entry.js'
-import { originOf } from './core.js'
+import { LOST_AFTER, originOf } from './core.js'
 import type { Call, Outcome, Runtime } from './stages/types.js'
 
 export interface NormalizedFallbackOptions {
@@ -67,6 +67,14 @@ const CLOCK_SKEW = 1_000
 
 type Found = { response: Response; storedAt: number }
 
+/** A write in flight: its key, its copy's storedAt, the clear() generation it began in, and when it is taken for lost (LOST_AFTER past its WRITE_LIMIT). */
+interface Write {
+  key: string
+  storedAt: number
+  generation: number
+  lostAt: number
+}
+
 /** The stage's side of the fallback, which loads with this chunk: the Fallback, and the copy a failed call is answered with. */
 export interface StageFallback extends Fallback {
   /** The stored copy as the call's outcome (announced; counted where the call ends); undefined when there is none or the caller aborted. */
@@ -103,9 +111,13 @@ class LastKnownGood implements StageFallback {
   // Copies being read or written, by key: a recall right after the first good response finds its copy. One that kept a
   // read waiting its while is let go: its request may have ended without it, and later reads must not wait for it.
   #writing = new Map<string, Promise<StoredResponse | undefined>>()
-  // Writes in flight (put → key), and those a clear() came after: their key is never served until each has landed and been deleted.
-  #puts = new Map<Promise<void>, string>()
-  #orphans = new Map<Promise<void>, string>()
+  // Writes in flight: a key with one begun before a clear() is not served until that one has landed (and been deleted)
+  // or been taken for lost. Per write, not per key: a later write of the key that lands first must not end the wait for this one.
+  #puts = new Map<Promise<void>, Write>()
+  // The newest copy of a write taken for lost: it may land yet, so after the next clear() no copy as old is served.
+  #lostUpTo = -Infinity
+  // No copy stored at or before this is served: a write from before a clear(), taken for lost, may land it yet.
+  #staleUpTo = -Infinity
   // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
   #takenAt = new Map<string, number>()
   #options: NormalizedFallbackOptions
@@ -163,7 +175,7 @@ class LastKnownGood implements StageFallback {
 
   async recall(request: FallbackRequest, bound: RecallBound = {}): Promise<Found | undefined> {
     const key = `GET ${request.url}`
-    for (const orphan of this.#orphans.values()) if (orphan === key) return undefined
+    if (this.#landing(key)) return undefined
     const { deadline, signal } = bound
     // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
     const limit = deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - this.#runtime.now()))
@@ -191,9 +203,27 @@ class LastKnownGood implements StageFallback {
     this.#generation++
     this.#takenAt.clear()
     this.#writing.clear()
-    // Never waits for a write in flight (a hung put must not hold up a logout): each is deleted when it lands. Per write,
-    // not per key: a later write of the key that lands first must not end the wait for this one.
-    this.#puts.forEach((key, put) => this.#orphans.set(put, key))
+    // Never waits for a write in flight (a hung put must not hold up a logout): the generation marks each as begun before
+    // it (deleted when it lands); the copies of those taken for lost already are stale from now on.
+    this.#staleUpTo = this.#lostUpTo
+  }
+
+  /** Whether a write begun before a clear() may still land `key`'s copy from before it. */
+  #landing(key: string): boolean {
+    this.#sweep()
+    for (const write of this.#puts.values()) if (write.key === key && write.generation !== this.#generation) return true
+    return false
+  }
+
+  /** Drops the writes taken for lost (a Worker's request that ended drops its put); each may land yet, so its copy is stale once a clear() has come. */
+  #sweep(): void {
+    const now = this.#runtime.now()
+    for (const [put, write] of this.#puts) {
+      if (now < write.lostAt) continue
+      this.#puts.delete(put)
+      this.#lostUpTo = Math.max(this.#lostUpTo, write.storedAt)
+      if (write.generation !== this.#generation) this.#staleUpTo = Math.max(this.#staleUpTo, write.storedAt)
+    }
   }
 
   /** Lets go of `copy` unless a newer copy of `key` took its place. */
@@ -247,15 +277,18 @@ class LastKnownGood implements StageFallback {
     }
   }
 
-  /** Writes, remembering the key while in flight: a write a clear() did not wait for is deleted when it lands. */
+  /** Writes, remembering the write while in flight: one a clear() did not wait for is deleted when it lands. */
   async #land(key: string, entry: StoredResponse): Promise<void> {
+    const generation = this.#generation
+    this.#sweep()
     const put = putOnce(this.#store, key, entry)
-    this.#puts.set(put, key)
+    this.#puts.set(put, { key, storedAt: entry.storedAt, generation, lostAt: this.#runtime.now() + WRITE_LIMIT + LOST_AFTER })
     try {
       await put
     } finally {
       this.#puts.delete(put)
-      if (this.#orphans.delete(put)) this.#store.delete(key).catch(() => {})
+      // A clear() came while it was in flight (taken for lost or not): its copy is from before it.
+      if (generation !== this.#generation) this.#store.delete(key).catch(() => {})
     }
   }
 
@@ -275,6 +308,8 @@ class LastKnownGood implements StageFallback {
     const t = this.#runtime.now()
     // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
     if (entry.storedAt > t + CLOCK_SKEW) return this.#discard(key)
+    // Landed by a write from before a clear() that was taken for lost.
+    if (entry.storedAt <= this.#staleUpTo) return this.#discard(key)
     const age = Math.max(0, t - entry.storedAt)
     if (age > maxAgeOf(entry, this.#options.maxAge)) return undefined
     let response: Response

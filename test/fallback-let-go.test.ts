@@ -1,7 +1,7 @@
 /**
- * What the fallback lets go of, seen through real GCs in Node: a copy that will never finish (workerd drops what a
- * request that answered left running, timers included) must not stay referenced, or a Worker serving many URLs piles
- * them up for the life of its isolate.
+ * What the fallback lets go of, seen through real GCs in Node: a copy or a write that will never finish (workerd drops
+ * what a request that answered left running, timers included) must not stay referenced, or a Worker serving many URLs
+ * piles them up for the life of its isolate.
  */
 import { afterEach, beforeEach, expect, it, vi } from 'vitest'
 import { createFallback } from './fallback-helper.js'
@@ -49,4 +49,51 @@ it('a copy that never finishes is let go once it kept a read waiting its while',
   vi.clearAllTimers()
   await collect()
   expect(remembered.deref()).toBeUndefined()
+})
+
+/** A store whose puts never settle, with weak references to the entries they were given. */
+function hungPuts() {
+  const written: WeakRef<object>[] = []
+  const store: FallbackStore = {
+    get: async () => undefined,
+    put: (_key, entry) => {
+      written.push(new WeakRef(entry))
+      return new Promise(() => {})
+    },
+    delete: async () => {},
+    clear: async () => {},
+  }
+  return { store, written }
+}
+
+const json = () => new Response('{"n":1}', { headers: { 'content-type': 'application/json' } })
+
+it('a write a clear() came after that never settles is let go once taken for lost', async () => {
+  let time = 1_700_000_000_000
+  const { store, written } = hungPuts()
+  const fallback = fallbackOver(store, () => time)
+  fallback.remember({ url: URL_A, headers: new Headers() }, json())
+  await vi.advanceTimersByTimeAsync(0)
+  expect(written).toHaveLength(1)
+  await fallback.clear()
+  // The put's own bound (a storeerror) has passed, and LOST_AFTER past it: the next read drops the write.
+  await vi.advanceTimersByTimeAsync(10_000)
+  time += 11_000
+  expect(await fallback.recall({ url: URL_A, headers: new Headers() })).toBeUndefined()
+  await collect()
+  expect(written[0]!.deref()).toBeUndefined()
+})
+
+it('a write that never settles is let go once taken for lost, with no clear() or read: when the next write begins', async () => {
+  let time = 1_700_000_000_000
+  const { store, written } = hungPuts()
+  const fallback = fallbackOver(store, () => time)
+  fallback.remember({ url: URL_A, headers: new Headers() }, json())
+  await vi.advanceTimersByTimeAsync(10_000)
+  time += 11_000
+  fallback.remember({ url: `${URL_A}&other`, headers: new Headers() }, json())
+  await vi.advanceTimersByTimeAsync(0)
+  expect(written).toHaveLength(2)
+  await collect()
+  expect(written[0]!.deref()).toBeUndefined()
 })

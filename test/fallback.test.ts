@@ -589,6 +589,64 @@ describe('a store that never settles never hangs a call', () => {
     await vi.advanceTimersByTimeAsync(10_000)
     expect(await cleared).toEqual(new Error('fallback store.clear() did not finish within 10000 ms'))
   })
+
+  /** A memory store whose first put never answers; `land()` writes its copy after all (a store that commits late), still without answering. */
+  function hungFirstPut() {
+    const store = memoryStore()
+    const realPut = store.put.bind(store)
+    let land!: () => Promise<void>
+    vi.spyOn(store, 'put').mockImplementationOnce((key, entry) => {
+      land = () => realPut(key, entry)
+      return new Promise(() => {})
+    })
+    return { store, land: () => land() }
+  }
+
+  it('a write begun before clear() that never settles (its request dropped it) keeps its URL from being served only until it is taken for lost, 11 s after it began', async () => {
+    const t = setup({}, hungFirstPut().store)
+    t.fallback.remember(request(), json({ user: 'alice' }))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(t.put).toHaveBeenCalledOnce()
+    await t.fallback.clear()
+    t.advance(1_000)
+    await t.remember(request(), json({ user: 'bob' }))
+    expect(await t.fallback.recall(request())).toBeUndefined()
+    t.advance(9_999)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+    t.advance(1)
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'bob' })
+  })
+
+  it('a write begun before clear() that lands after it was taken for lost is never served: its copy is deleted when read', async () => {
+    const { store, land } = hungFirstPut()
+    const t = setup({}, store)
+    t.fallback.remember(request(), json({ user: 'alice' }))
+    await vi.advanceTimersByTimeAsync(0)
+    await t.fallback.clear()
+    t.advance(11_000)
+    await t.remember(request(), json({ user: 'bob' }))
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'bob' })
+    // Alice's copy lands over bob's, its put still unanswered.
+    await land()
+    expect(await t.fallback.recall(request())).toBeUndefined()
+    expect(await store.get(`GET ${URL_A}`)).toBeUndefined()
+  })
+
+  it('a write taken for lost before clear() that lands after it is never served either', async () => {
+    const { store, land } = hungFirstPut()
+    const t = setup({}, store)
+    t.fallback.remember(request(), json({ user: 'alice' }))
+    await vi.advanceTimersByTimeAsync(0)
+    t.advance(11_000)
+    // Another URL's write drops alice's as lost.
+    await t.remember(request('https://api.example.com/other'), json({}))
+    await t.fallback.clear()
+    t.advance(1_000)
+    await t.remember(request(), json({ user: 'bob' }))
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'bob' })
+    await land()
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
 })
 
 describe('quota', () => {
