@@ -74,7 +74,7 @@ export const RUNTIME_DIFFERENCES: Record<Runtime, { networkErrorName: string; no
   },
   workerd: {
     networkErrorName: 'Error',
-    note: "a refused connection: workerd's fetch rejects with a plain Error ('Network connection lost.'), which resilient-fetch passes through as fetch's own; its fetch refuses redirect: 'error' at once (nothing is sent), and so does resilient-fetch, with the same TypeError",
+    note: "a refused connection: workerd's fetch rejects with a plain Error ('Network connection lost.'), which resilient-fetch passes through as fetch's own; its fetch refuses redirect: 'error' at once (nothing is sent), and so does resilient-fetch, with the same TypeError; a GET joins an identical one in flight only when that one's call passed its request's waitUntil (a request's work is dropped when it has answered unless given to it)",
   },
   deno: { networkErrorName: 'TypeError' },
   bun: { networkErrorName: 'TypeError' },
@@ -133,6 +133,8 @@ export interface CaseContext {
   release(count?: number): Promise<void>
   /** Polls the upstream's stats until `predicate` holds (at most 10 s); the answer is what it last saw. */
   until(predicate: (stats: ScenarioStats) => boolean, what: string): Promise<ScenarioStats>
+  /** The incoming request's `ctx.waitUntil` in workerd (a call there passes it as `resilience: { waitUntil }`); elsewhere it only waits. */
+  waitUntil(promise: Promise<unknown>): void
 }
 
 interface Case {
@@ -142,7 +144,7 @@ interface Case {
 
 let runs = 0
 
-function contextFor(env: ContractEnv, name: string): CaseContext {
+function contextFor(env: ContractEnv, name: string, waitUntil: CaseContext['waitUntil']): CaseContext {
   const id = `${name.replace(/[^a-z0-9]+/gi, '-')}-${Date.now().toString(36)}-${runs++}`
   const control = (path: string, init?: RequestInit, query = '') => fetch(`${env.upstream}/_control/${path}?s=${id}${query}`, init)
   const stats = async (): Promise<ScenarioStats> => (await control('stats')).json()
@@ -155,6 +157,7 @@ function contextFor(env: ContractEnv, name: string): CaseContext {
       assert(response.ok, `the upstream refused the script: ${response.status} ${await response.text()}`)
     },
     stats,
+    waitUntil,
     async release(count) {
       await (await control('release', { method: 'POST' }, count === undefined ? '' : `&n=${count}`)).text()
     },
@@ -171,14 +174,14 @@ function contextFor(env: ContractEnv, name: string): CaseContext {
 }
 
 /** Runs every case in turn (each bounded to 20 s) and returns one result per case, never throwing. */
-export async function runContract(env: ContractEnv): Promise<CaseResult[]> {
+export async function runContract(env: ContractEnv, waitUntil: CaseContext['waitUntil'] = (p) => void p.catch(() => {})): Promise<CaseResult[]> {
   const results: CaseResult[] = []
   for (const c of CASES) {
     const started = Date.now()
     let timer: ReturnType<typeof setTimeout> | undefined
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the case did not finish within 20 s')), 20_000)))
     try {
-      await Promise.race([c.run(contextFor(env, c.name)), timeout])
+      await Promise.race([c.run(contextFor(env, c.name, waitUntil)), timeout])
       results.push({ name: c.name, ok: true, ms: Date.now() - started })
     } catch (error) {
       results.push({ name: c.name, ok: false, error: describeError(error), ms: Date.now() - started })
@@ -448,7 +451,9 @@ export const CASES: Case[] = [
       const rf = createResilientFetch({ coalesce: true, fallback: false })
       const controller = new AbortController()
       const reason = new Error('this caller gave up')
-      const calls = [rf(t.url()), rf(t.url()), rf(t.url(), { signal: controller.signal }), rf(t.url())]
+      // In workerd a GET joins another only when that one's call passed its request's waitUntil (kept until it lands).
+      const resilience = { waitUntil: t.waitUntil }
+      const calls = [rf(t.url(), { resilience }), rf(t.url()), rf(t.url(), { signal: controller.signal }), rf(t.url())]
       await t.until((s) => s.inFlight === 1, 'the shared request')
       controller.abort(reason)
       equal((await rejection(calls[2]!, 'the caller that aborted')) === reason, true, 'rejects with its own signal.reason')

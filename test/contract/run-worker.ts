@@ -3,8 +3,8 @@
 import { runContract, type ContractEnv } from './contract.js'
 
 export default {
-  async fetch(request: Request): Promise<Response> {
+  async fetch(request: Request, _env: unknown, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
     const env = (await request.json()) as ContractEnv
-    return Response.json(await runContract(env))
+    return Response.json(await runContract(env, (promise) => ctx.waitUntil(promise)))
   },
 }
