@@ -86,20 +86,13 @@ export class Breaker implements BreakerControl {
     return refused
   }
 
-  /** ms the caller should wait before trying again, as CircuitOpenError.retryAfter carries it. */
-  retryAfter(t: number): number | undefined {
-    const at = this.#retryAt()
-    return at === undefined ? undefined : Math.max(0, at - t)
-  }
-
   /**
-   * When the breaker will next admit a probe (ms epoch): `t` while it admits calls, the end of the open
-   * period while open, the running probe's attempt deadline while half-open with every slot taken;
-   * undefined when no time is known (forced open with no end, a probe with no deadline).
+   * ms the caller should wait before trying again, as CircuitOpenError.retryAfter carries it: until the probe's
+   * deadline in half-open, else until the end of the open period; undefined when neither is known.
    */
-  nextProbeAt(t: number): number | undefined {
-    this.#refresh(t)
-    return isOpenState(this.#state) || this.#probesFull() ? this.#retryAt() : t
+  retryAfter(t: number): number | undefined {
+    const at = this.#state === 'half-open' ? this.#probeDeadline : this.#openUntil === Infinity ? undefined : this.#openUntil
+    return at === undefined ? undefined : Math.max(0, at - t)
   }
 
   /** The outcome of an admitted attempt; false when its token is stale (it moved nothing). */
@@ -190,11 +183,6 @@ export class Breaker implements BreakerControl {
 
   #probesFull(): boolean {
     return this.#state === 'half-open' && this.#probesInFlight >= this.#options.probes
-  }
-
-  /** When a refused attempt may try again: the probe's deadline in half-open, else the end of the open period (when either is known). */
-  #retryAt(): number | undefined {
-    return this.#state === 'half-open' ? this.#probeDeadline : this.#openUntil === Infinity ? undefined : this.#openUntil
   }
 
   #refresh(t: number): void {

@@ -121,22 +121,22 @@ describe('breaker stage', () => {
     expect(snap.breakers).toMatchObject([{ key: KEY, state: 'half-open' }])
   })
 
-  it('says when it will next admit a probe: now when closed, the end of the open period, the probe deadline when half-open and full', async () => {
+  it('says how long a refused call should wait: to the end of the open period, to the probe deadline when half-open and full, nothing when forced open with no end', async () => {
     const { stage, breaker, attempt, pass } = setup({ openDuration: 2_000 })
-    const t0 = Date.now()
-    expect(breaker.nextProbeAt(t0)).toBe(t0)
+    expect(breaker.refuses(Date.now())).toBe(false)
     await pass(networkError())
     await pass(networkError())
     const openedAt = Date.now()
-    const until = breaker.nextProbeAt(openedAt)!
+    const until = openedAt + breaker.retryAfter(openedAt)!
     expect(until).toBeGreaterThan(openedAt + 2_000 * 0.9 - 1)
     expect(until).toBeLessThanOrEqual(openedAt + 2_000)
     vi.setSystemTime(until)
-    expect(breaker.nextProbeAt(until)).toBe(until)
+    expect(breaker.refuses(until)).toBe(false)
     stage.admit(breaker, attempt(), until)
-    expect(breaker.nextProbeAt(until)).toBe(until + 1_000)
+    expect(breaker.refuses(until)).toBe(true)
+    expect(breaker.retryAfter(until)).toBe(1_000)
     breaker.open()
-    expect(breaker.nextProbeAt(Date.now())).toBeUndefined()
+    expect(breaker.retryAfter(Date.now())).toBeUndefined()
   })
 
   it('a share that throws changes no outcome and keeps nothing: the probe slot is given back, the breaker still learns', async () => {
