@@ -68,8 +68,8 @@ export class Breaker implements BreakerControl {
 
   /** Admits an attempt and returns its token, or REFUSED. `attemptTimeout` bounds a probe's slot for retryAfter. */
   admit(t: number, attemptTimeout: number | false): number {
+    // refuses() brought the state up to `t`.
     if (this.refuses(t)) return REFUSED
-    this.#refresh(t)
     if (this.#state === 'half-open') {
       this.#probesInFlight++
       this.#probeDeadline = attemptTimeout === false ? undefined : t + attemptTimeout
