@@ -45,7 +45,8 @@ export class Breaker implements BreakerControl {
   #reopens = 0
   #probesInFlight = 0
   #probeSuccesses = 0
-  #probeDeadline: number | undefined
+  /** The running probe's attempt deadline; Infinity when it has none. */
+  #probeDeadline = Infinity
   #openedAt: number | undefined
   /** When the current state was entered. */
   #changedAt = 0
@@ -66,13 +67,13 @@ export class Breaker implements BreakerControl {
     return this.#state
   }
 
-  /** Admits an attempt and returns its token, or REFUSED. `attemptTimeout` bounds a probe's slot for retryAfter. */
-  admit(t: number, attemptTimeout: number | false): number {
+  /** Admits an attempt and returns its token, or REFUSED. `bound` (ms, Infinity for none) bounds a probe's slot for retryAfter. */
+  admit(t: number, bound: number): number {
     // refuses() brought the state up to `t`.
     if (this.refuses(t)) return REFUSED
     if (this.#state === 'half-open') {
       this.#probesInFlight++
-      this.#probeDeadline = attemptTimeout === false ? undefined : t + attemptTimeout
+      this.#probeDeadline = t + bound
     }
     return this.#generation
   }
@@ -91,8 +92,8 @@ export class Breaker implements BreakerControl {
    * deadline in half-open, else until the end of the open period; undefined when neither is known.
    */
   retryAfter(t: number): number | undefined {
-    const at = this.#state === 'half-open' ? this.#probeDeadline : this.#openUntil === Infinity ? undefined : this.#openUntil
-    return at === undefined ? undefined : Math.max(0, at - t)
+    const at = this.#state === 'half-open' ? this.#probeDeadline : this.#openUntil
+    return at === Infinity ? undefined : Math.max(0, at - t)
   }
 
   /** The outcome of an admitted attempt; false when its token is stale (it moved nothing). */
@@ -190,7 +191,7 @@ export class Breaker implements BreakerControl {
     // Every probe slot still taken LOST_AFTER past the last probe's attempt deadline: that probe was lost (a Worker's
     // request context that ended drops its fetch and its timer), and a probe past its deadline failed (a timeout). Not
     // re-opened, the breaker would refuse every call for good; its late outcome is stale and moves nothing.
-    else if (this.#probesFull() && t > this.#probeDeadline! + LOST_AFTER) this.#trip(t)
+    else if (this.#probesFull() && t > this.#probeDeadline + LOST_AFTER) this.#trip(t)
   }
 
   #openAt(t: number, until: number, next: BreakerState): void {
@@ -219,7 +220,7 @@ export class Breaker implements BreakerControl {
     const from = this.#state
     this.#generation++
     this.#probesInFlight = this.#probeSuccesses = 0
-    this.#probeDeadline = undefined
+    this.#probeDeadline = Infinity
     if (from === next) return
     this.#state = next
     this.#changedAt = now()

@@ -5,6 +5,7 @@ import { circuitOpenError } from '../errors.js'
 import { parseRetryAfter } from '../retry.js'
 import { load, off } from '../preloaded.js'
 import type { Keys } from './keys.js'
+import { attemptBound } from './total-deadline.js'
 import { probing, reachedNetwork, refusal, type Aborted, type Attempt, type Call, type Gate, type Refusal, type Runtime } from './types.js'
 
 
@@ -104,9 +105,8 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     report: (breaker, snapshot, t) => void snapshot.breakers.push(breaker.snapshot(t)),
     refuses: (breaker, _call, t) => (breaker.refuses(t) ? refuse(breaker, t) : undefined),
     admit(breaker, attempt, t) {
-      // A probe's slot is bounded by its attempt's deadline: the attempt one, or the call's total one when that comes first.
-      const { timeout, deadline } = attempt.call
-      const token = breaker.admit(t, deadline === undefined ? timeout.attempt : Math.min(deadline - t, timeout.attempt || Infinity))
+      // A probe's slot is bounded by its attempt's deadline.
+      const token = breaker.admit(t, attemptBound(attempt.call, t))
       if (token === REFUSED) return refuse(breaker, t)
       // Admitted with a probe out (this one, at least): half-open, so a probe.
       if (!breaker.busy) return token

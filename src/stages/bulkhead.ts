@@ -1,6 +1,7 @@
 import type { NormalizedBulkhead } from '../options.js'
 import { Bulkhead, type Lease } from '../bulkhead.js'
 import { now } from '../clock.js'
+import { attemptBound } from './total-deadline.js'
 import type { Gate, Runtime } from './types.js'
 
 /**
@@ -19,12 +20,10 @@ export function bulkheadStage(options: NormalizedBulkhead | false, runtime: Runt
     report: (bulkhead, snapshot) => void snapshot.bulkheads.push(bulkhead.snapshot()),
     // A refusal (queue full, queueTimeout) is reported once the wait has ended, not from inside the bulkhead's queue.
     admit(bulkhead, { call, signal }, t) {
-      // How long the attempt may run: its attempt deadline, or the call's total one when that comes first.
-      const left = (call.deadline ?? Infinity) - t
-      const bound = Math.min(left, call.timeout.attempt || Infinity)
+      const bound = attemptBound(call, t)
       return (
         bulkhead.tryAcquire(bound, t) ??
-        bulkhead.acquire(signal, left, call.timeout.total as number, call.priority, bound).then((permit) => {
+        bulkhead.acquire(signal, (call.deadline ?? Infinity) - t, call.timeout.total as number, call.priority, bound).then((permit) => {
           if ('kind' in permit && permit.kind === 'refused' && permit.reason === 'bulkhead') events.emit('reject', { key: bulkhead.key, reason: 'bulkhead' })
           return permit
         })

@@ -31,3 +31,8 @@ export function totalDeadlineStage(): TotalDeadline {
 export function pastTotal(call: Call): Refusal {
   return refusal('deadline', new TimeoutError(call.timeout.total as number, 'total'))
 }
+
+/** How long an attempt admitted at `t` may run (ms): to its attempt deadline, or the call's total one when that comes first; Infinity for neither. */
+export function attemptBound(call: Call, t: number): number {
+  return Math.min((call.deadline ?? Infinity) - t, call.timeout.attempt || Infinity)
+}

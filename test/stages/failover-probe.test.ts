@@ -30,7 +30,7 @@ function setup(a: { status: number }, signal?: AbortSignal) {
   let probeSignal: AbortSignal | undefined
   const origin = (target: Call, controller?: AbortController): Promise<Outcome> => {
     if (target.key === B) return Promise.resolve(ok())
-    const token = breaker.admit(Date.now(), false)
+    const token = breaker.admit(Date.now(), Infinity)
     const own = controller!.signal
     probeSignal = own
     probing.set(own, breaker)
