@@ -12,7 +12,7 @@ export { isRequest, originOf } from './url.js'
 export { ThrottledError, TimeoutError } from './errors.js'
 export { sharesTimers } from './timers.js'
 export { RetryBudget } from './budget.js'
-export { isOneShot } from './stages/transport.js'
+export { isAlone, isOneShot } from './stages/transport.js'
 export { aborted, discard, reachedNetwork, refusal } from './stages/types.js'
 // Last, and used by no chunk: it makes the whole core reachable from the lazy chunks, so the bundler keeps it in the one
 // chunk they share rather than splitting it in two (the core's entry then imported some twenty names across the boundary).

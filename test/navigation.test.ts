@@ -67,4 +67,16 @@ describe('a navigation (a Service Worker passing on event.request)', () => {
     controller.abort(new DOMException('gone', 'AbortError'))
     expect(await call).toMatchObject({ name: 'AbortError', message: 'gone' })
   })
+
+  it("is never hedged when sent as it is (nothing of ours could abort the attempt that loses), even with hedge: true; with an init of the caller's it is", async () => {
+    const c = controlledTransport()
+    const rf = createResilientFetch({ fetch: c.fetch, fallback: false, retry: false, hedge: { delay: 100 } })
+    const calls = [rf(navigation('https://a.test/one')), rf(navigation('https://a.test/two'), { resilience: { hedge: true } }), rf(navigation('https://a.test/three'), { headers: { 'x-a': '1' } })]
+    await flush()
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(c.mock.mock.calls.map(([input]) => (input as Request).url)).toEqual(['https://a.test/one', 'https://a.test/two', 'https://a.test/three', 'https://a.test/three'])
+    expect(rf.snapshot().totals.hedges).toBe(1)
+    for (const sent of c.pending.splice(0)) sent.respond(200)
+    expect((await Promise.all(calls)).map((r) => r.status)).toEqual([200, 200, 200])
+  })
 })

@@ -1,6 +1,6 @@
 import type { LatencySummary } from '../latency.js'
 import type { NormalizedHedge } from '../options.js'
-import { discard, follow, isRequest, keepWith, RetryBudget, sharesTimers } from '../core.js'
+import { discard, follow, isAlone, isRequest, keepWith, RetryBudget, sharesTimers } from '../core.js'
 import { probing } from './types.js'
 import type { LatencyGate } from './latency.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
@@ -201,7 +201,9 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
 
   function hedges(call: Call): boolean {
     const asked = call.options?.hedge
-    if (asked === false || call.oneShot) return false
+    // A navigation sent as it is can be aborted by nothing of ours (so a losing attempt would run on), and a browser's
+    // hedge goes with an init (its cache mode), which would make it a same-origin request.
+    if (asked === false || call.oneShot || isAlone(call)) return false
     return asked === true || hedge.methods.has(call.method)
   }
 

@@ -142,7 +142,7 @@ export function refusedRedirect(call: Call, response: Response): boolean {
  * fetch(event.request) sends it: with any init (ours carries the attempt's signal) fetch makes it mode 'same-origin'
  * (Sec-Fetch-Mode and Sec-Fetch-Dest change) and puts the worker's URL in place of another site's Referer.
  */
-const isAlone = ({ input, init }: Call) => (input as Request).mode === 'navigate' && !Object.keys(init ?? {}).length
+export const isAlone = ({ input, init }: Call) => (input as Request).mode === 'navigate' && !Object.keys(init ?? {}).length
 
 /** The navigation sent with no init, settled early by `signal`'s abort (a deadline, the caller's): a response that comes later is cancelled. */
 const alone = (call: Call, fetch = globalThis.fetch, signal?: AbortSignal) => {

@@ -55,6 +55,8 @@ function page(req: IncomingMessage, res: ServerResponse): void {
   const headers: Record<string, string> = { ...type, 'cache-control': 'no-cache' }
   // Answers once; then holds its answer back (a server that hangs).
   if (url.pathname === '/pages/slow' && hit > 1) return void site.held.push(() => res.end())
+  // Slower than the hedging instance's hedge delay (400 ms), within its attempt deadline.
+  if (url.pathname === '/pages/hedged/slow') return void setTimeout(() => res.writeHead(200, headers).end(html(`<p id="text">${at} visit ${hit}</p>`)), 800)
   if (url.pathname === '/pages/cookie') headers['set-cookie'] = 'session=abc; Path=/'
   if (url.pathname.endsWith('/private')) headers['cache-control'] = 'private'
   if (url.pathname === '/pages/no-store') headers['cache-control'] = 'no-store'
@@ -234,6 +236,13 @@ describe.each(WORKERS)('navigations through a %s', (_name, script, type) => {
     await bare.goto(site.url + '/pages/from', { referer: 'https://search.example/' })
     // An init (the attempt's signal) would make it mode 'same-origin' with the worker's script as its Referer.
     expect(site.seen.get('/pages/from')).toEqual(['https://search.example/ navigate', 'https://search.example/ navigate'])
+  })
+
+  it('a navigation is never hedged: it reaches the server once, as a navigation, though the hedge delay passed', async () => {
+    const { page } = await controlledPage(script, type)
+    expect(await visit(page, '/pages/hedged/slow')).toMatchObject({ status: 200, source: null, text: '/pages/hedged/slow visit 1' })
+    // A hedge would have gone with an init (its cache mode): a second request, mode 'same-origin', that nothing could abort.
+    expect(site.seen.get('/pages/hedged/slow')).toEqual(['undefined navigate'])
   })
 
   it('a navigation to a server that hangs ends at the attempt deadline and is answered by the stored page', async () => {

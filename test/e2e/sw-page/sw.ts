@@ -60,7 +60,8 @@ scope.addEventListener('fetch', (event) => {
   if (event.request.mode === 'navigate' && (path.startsWith('/pages/') || path.startsWith('/own/'))) {
     navigations.push(`${event.request.url} ${event.request.redirect}`)
     const waitUntil = counted(event.waitUntil.bind(event))
-    return event.respondWith((path.startsWith('/own/') ? own : rf)(event.request, { resilience: { waitUntil } }))
+    // /pages/hedged/*: through the instance that hedges.
+    return event.respondWith((path.startsWith('/own/') ? own : path.startsWith('/pages/hedged/') ? staged : rf)(event.request, { resilience: { waitUntil } }))
   }
   if (!path.startsWith('/api/') && !path.startsWith('/stages/')) return
   const waitUntil = counted(event.waitUntil.bind(event))
