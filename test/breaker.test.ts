@@ -123,6 +123,24 @@ describe('open → half-open → closed | open', () => {
     return { c, ...made }
   }
 
+  it('an open the clock is set back during lasts at most its openDuration from then (not until the clock is back where it was)', async () => {
+    const { c, rf } = await opened({ openDuration: 30_000 })
+    vi.advanceTimersByTime(10_000)
+    vi.setSystemTime(Date.now() - 3_600_000)
+    const refused = await rf(URL_A).catch((e) => e)
+    expect(refused).toBeInstanceOf(CircuitOpenError)
+    expect(refused.retryAfter).toBe(30_000)
+    vi.advanceTimersByTime(29_999)
+    await expect(rf(URL_A)).rejects.toBeInstanceOf(CircuitOpenError)
+    vi.advanceTimersByTime(1)
+    const probe = rf(URL_A)
+    await flush()
+    expect(rf.breaker(KEY)!.state).toBe('half-open')
+    c.pending[0]!.respond(200)
+    expect((await probe).status).toBe(200)
+    expect(rf.breaker(KEY)!.state).toBe('closed')
+  })
+
   it('after openDuration lets exactly `probes` calls through and rejects the rest at once', async () => {
     const { c, rf, changes } = await opened({ halfOpen: { probes: 2 } })
     vi.advanceTimersByTime(999)

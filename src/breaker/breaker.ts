@@ -187,6 +187,12 @@ export class Breaker implements BreakerControl {
   }
 
   #refresh(t: number): void {
+    // The clock was set back past the open's start: the open ends at most its length from now, not when the clock is back.
+    const back = this.#openedAt! - t
+    if (back > 0) {
+      this.#openUntil -= back
+      this.#openedAt = t
+    }
     if (isOpenState(this.#state) && t >= this.#openUntil) this.#to('half-open')
     // Every probe slot still taken LOST_AFTER past the last probe's attempt deadline: that probe was lost (a Worker's
     // request context that ended drops its fetch and its timer), and a probe past its deadline failed (a timeout). Not
