@@ -49,7 +49,7 @@ export interface Fallback {
    *  than the bound (emit storeerror then), or when the bound's signal aborted. Never rejects, never hangs. */
   recall(request: FallbackRequest, bound?: RecallBound): Promise<{ response: Response; storedAt: number } | undefined>
   /** Empties the store without waiting for writes in flight: no copy remembered before it is served after it
-   *  resolves (one landing later is deleted). Rejects when the store's own clear fails or does not settle. */
+   *  resolves (one landing later is deleted, and never served). Rejects when the store's own clear fails or does not settle. */
   clear(): Promise<void>
 }
 
@@ -111,13 +111,12 @@ class LastKnownGood implements StageFallback {
   // Copies being read or written, by key: a recall right after the first good response finds its copy. One that kept a
   // read waiting its while is let go: its request may have ended without it, and later reads must not wait for it.
   #writing = new Map<string, Promise<StoredResponse | undefined>>()
-  // Writes in flight: a key with one begun before a clear() is not served until that one has landed (and been deleted)
-  // or been taken for lost. Per write, not per key: a later write of the key that lands first must not end the wait for this one.
+  // Writes in flight: a key with one begun before a clear() is not served until that one has landed or been taken for
+  // lost. Per write, not per key: a later write of the key that lands first must not end the wait for this one.
   #puts = new Map<Promise<void>, Write>()
-  // The newest copy of a write taken for lost: it may land yet, so after the next clear() no copy as old is served.
-  #lostUpTo = -Infinity
-  // No copy stored at or before this is served: a write from before a clear(), taken for lost, may land it yet.
-  #staleUpTo = -Infinity
+  // Copies that writes taken for lost, or landing after a clear(), may have left in the store ("storedAt key" → the
+  // generation the write began in): never served once a clear() came after it. Exact: a clock set back spares the rest.
+  #doubtful = new Map<string, number>()
   // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
   #takenAt = new Map<string, number>()
   #options: NormalizedFallbackOptions
@@ -203,9 +202,7 @@ class LastKnownGood implements StageFallback {
     this.#generation++
     this.#takenAt.clear()
     this.#writing.clear()
-    // Never waits for a write in flight (a hung put must not hold up a logout): the generation marks each as begun before
-    // it (deleted when it lands); the copies of those taken for lost already are stale from now on.
-    this.#staleUpTo = this.#lostUpTo
+    // Never waits for a write in flight (a hung put must not hold up a logout): the generation marks each as begun before it.
   }
 
   /** Whether a write begun before a clear() may still land `key`'s copy from before it. */
@@ -215,15 +212,21 @@ class LastKnownGood implements StageFallback {
     return false
   }
 
-  /** Drops the writes taken for lost (a Worker's request that ended drops its put); each may land yet, so its copy is stale once a clear() has come. */
+  /** Drops the writes taken for lost (a Worker's request that ended drops its put): each may land yet, so its copy is doubtful. */
   #sweep(): void {
     const now = this.#runtime.now()
     for (const [put, write] of this.#puts) {
       if (now < write.lostAt) continue
       this.#puts.delete(put)
-      this.#lostUpTo = Math.max(this.#lostUpTo, write.storedAt)
-      if (write.generation !== this.#generation) this.#staleUpTo = Math.max(this.#staleUpTo, write.storedAt)
+      this.#doubt(write)
     }
+  }
+
+  /** Remembers `write`'s copy as one never to serve after a clear() (bounded, oldest first). */
+  #doubt({ key, storedAt, generation }: Write): void {
+    const doubtful = this.#doubtful
+    doubtful.set(`${storedAt} ${key}`, generation)
+    if (doubtful.size > REMEMBERED_KEYS) doubtful.delete(doubtful.keys().next().value as string)
   }
 
   /** Lets go of `copy` unless a newer copy of `key` took its place. */
@@ -282,13 +285,17 @@ class LastKnownGood implements StageFallback {
     const generation = this.#generation
     this.#sweep()
     const put = putOnce(this.#store, key, entry)
-    this.#puts.set(put, { key, storedAt: entry.storedAt, generation, lostAt: this.#runtime.now() + WRITE_LIMIT + LOST_AFTER })
+    const write: Write = { key, storedAt: entry.storedAt, generation, lostAt: this.#runtime.now() + WRITE_LIMIT + LOST_AFTER }
+    this.#puts.set(put, write)
     try {
       await put
     } finally {
       this.#puts.delete(put)
-      // A clear() came while it was in flight (taken for lost or not): its copy is from before it.
-      if (generation !== this.#generation) this.#store.delete(key).catch(() => {})
+      if (generation !== this.#generation) {
+        // A clear() came while it was in flight: its copy is from before it, never served, whether this delete lands or not.
+        this.#doubt(write)
+        await this.#store.delete(key).catch(() => {})
+      }
     }
   }
 
@@ -308,8 +315,9 @@ class LastKnownGood implements StageFallback {
     const t = this.#runtime.now()
     // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
     if (entry.storedAt > t + CLOCK_SKEW) return this.#discard(key)
-    // Landed by a write from before a clear() that was taken for lost.
-    if (entry.storedAt <= this.#staleUpTo) return this.#discard(key)
+    // Landed by a write from before a clear() (taken for lost, or whose delete did not land).
+    const doubt = this.#doubtful.get(`${entry.storedAt} ${key}`)
+    if (doubt !== undefined && doubt !== this.#generation) return this.#discard(key)
     const age = Math.max(0, t - entry.storedAt)
     if (age > maxAgeOf(entry, this.#options.maxAge)) return undefined
     let response: Response

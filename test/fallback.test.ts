@@ -632,6 +632,38 @@ describe('a store that never settles never hangs a call', () => {
     expect(await store.get(`GET ${URL_A}`)).toBeUndefined()
   })
 
+  it("a write begun before clear() that lands after it is never served, though the store's delete of it fails", async () => {
+    const store = memoryStore()
+    const realPut = store.put.bind(store)
+    let answer!: () => void
+    vi.spyOn(store, 'put').mockImplementationOnce((key, entry) => new Promise<void>((resolve) => (answer = () => void realPut(key, entry).then(resolve))))
+    vi.spyOn(store, 'delete').mockRejectedValue(new Error('quota'))
+    const t = setup({}, store)
+    const work: Promise<unknown>[] = []
+    t.fallback.remember(request(), json({ user: 'alice' }), (p) => work.push(p))
+    await vi.advanceTimersByTimeAsync(0)
+    await t.fallback.clear()
+    answer()
+    await Promise.all(work)
+    expect(await store.get(`GET ${URL_A}`)).toMatchObject({ url: URL_A })
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
+
+  it("a write taken for lost spares other URLs' copies, and copies stored after the clock was set back", async () => {
+    const t = setup({}, hungFirstPut().store)
+    t.fallback.remember(request(), json({ user: 'alice' }))
+    await vi.advanceTimersByTimeAsync(0)
+    await t.fallback.clear()
+    t.advance(11_000)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+    // The device's clock is set back an hour: what is stored now is dated before alice's lost copy.
+    t.advance(-3_600_000)
+    await t.remember(request(), json({ user: 'bob' }))
+    await t.remember(request('https://api.example.com/other'), json({ other: true }))
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'bob' })
+    expect(await (await t.fallback.recall(request('https://api.example.com/other')))!.response.json()).toEqual({ other: true })
+  })
+
   it('a write taken for lost before clear() that lands after it is never served either', async () => {
     const { store, land } = hungFirstPut()
     const t = setup({}, store)
