@@ -183,6 +183,7 @@ export interface ResilientFetchOptions {
    * Single-flight: a GET identical to one still waiting for its response headers (same key, URL and
    * header values; no body, Authorization, Cookie, or cache 'no-store'/'reload') joins it instead of
    * sending. Each caller gets its own Response; a copy more than 1 MiB behind the fastest reader errors.
+   * In a Cloudflare Worker (or Durable Object), only a call that passed `waitUntil` is joined by others.
    * @default false
    */
   coalesce?: boolean

@@ -31,8 +31,7 @@ interface Flight {
   readonly members: Set<Member>
   /**
    * When the shared request must have ended (ms epoch): its total deadline and LOST_AFTER. Past it, the request was
-   * dropped with the incoming request that made it (workerd: a handler that answered first): nobody joins it any more.
-   * In workerd, -Infinity when its first caller gave no `waitUntil`: nothing keeps it past that caller's handler.
+   * dropped with the incoming request that made it (workerd: kept by its waitUntil for 30 s past its answer only).
    */
   readonly until: number
 }
@@ -57,9 +56,7 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
     const controller = call.signal === undefined ? undefined : new AbortController()
     const shared: Call = controller === undefined ? call : { ...call, signal: controller.signal, init: { ...call.init, signal: controller.signal } }
     const total = call.timeout.total
-    const perRequest = ioPerRequest()
-    const until = perRequest && call.waitUntil === undefined ? -Infinity : total === false ? Infinity : call.at + total + LOST_AFTER
-    const flight: Flight = { id, flights, controller, shared, members: new Set(), until }
+    const flight: Flight = { id, flights, controller, shared, members: new Set(), until: total === false ? Infinity : call.at + total + LOST_AFTER }
     flights.set(id, flight)
     const first = enter(flight, call, false) as Promise<Outcome>
     const landed = next(shared).then(
@@ -67,7 +64,7 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
       (error: unknown) => land(flight, refusal('request', error)),
     )
     // workerd drops what a request left running once it answered: its waitUntil keeps the flight until it lands.
-    if (perRequest) call.waitUntil?.(landed)
+    if (ioPerRequest()) call.waitUntil?.(landed)
     return first
   }
 
@@ -87,7 +84,9 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
       // Only when the stage's chunk arrived late: the caller may have gone meanwhile.
       if (call.signal?.aborted) return Promise.resolve(aborted(call.signal.reason))
       const flight = flights.get(id)
-      return flight === undefined || runtime.now() > flight.until ? lead(call, next, flights, id) : join(call, flight, next)
+      if (flight !== undefined && runtime.now() <= flight.until) return join(call, flight, next)
+      // In workerd, a shared request nothing keeps (no waitUntil) would be dropped with its request, its joiners left waiting.
+      return ioPerRequest() && call.waitUntil === undefined ? next(call) : lead(call, next, flights, id)
     },
   }
 }
