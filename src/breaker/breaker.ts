@@ -48,6 +48,8 @@ export class Breaker implements BreakerControl {
   /** The running probe's attempt deadline; Infinity when it has none. */
   #probeDeadline = Infinity
   #openedAt: number | undefined
+  /** The latest time seen: one much earlier says the clock was set back. */
+  #seen = -Infinity
   /** When the current state was entered. */
   #changedAt = 0
   /** When an open breaker lets a probe through; Infinity when forced open with no end. */
@@ -187,12 +189,14 @@ export class Breaker implements BreakerControl {
   }
 
   #refresh(t: number): void {
-    // The clock was set back past the open's start: the open ends at most its length from now, not when the clock is back.
-    const back = this.#openedAt! - t
-    if (back > 0) {
+    // The clock was set back: an open or a probe ends as long from now as it had left when last seen, not when the clock is back.
+    const back = this.#seen - t
+    if (back > LOST_AFTER) {
       this.#openUntil -= back
-      this.#openedAt = t
+      this.#probeDeadline -= back
+      this.#openedAt! -= back
     }
+    if (back < 0 || back > LOST_AFTER) this.#seen = t
     if (isOpenState(this.#state) && t >= this.#openUntil) this.#to('half-open')
     // Every probe slot still taken LOST_AFTER past the last probe's attempt deadline: that probe was lost (a Worker's
     // request context that ended drops its fetch and its timer), and a probe past its deadline failed (a timeout). Not

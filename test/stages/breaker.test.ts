@@ -246,6 +246,19 @@ describe('a lost probe', () => {
     await pass(ok(200))
     expect(breaker.state).toBe('closed')
   })
+
+  it('a lost probe is taken for lost as soon after a clock set back as it would have been', async () => {
+    const { stage, breaker, attempt, pass } = setup({ openDuration: 5_000 })
+    await pass(networkError())
+    await pass(networkError())
+    vi.advanceTimersByTime(5_000)
+    expect(typeof (await stage.admit(breaker, attempt(), Date.now()))).toBe('number')
+    vi.setSystemTime(Date.now() - 3_600_000)
+    expect(stage.refuses!(breaker, testCall(), Date.now())).toMatchObject({ reason: 'open', error: { retryAfter: 1_000 } })
+    vi.advanceTimersByTime(2_001)
+    expect(stage.refuses!(breaker, testCall(), Date.now())).toMatchObject({ reason: 'open' })
+    expect(breaker.state).toBe('open')
+  })
 })
 
 describe('a lost probe whose call has only a total deadline', () => {
