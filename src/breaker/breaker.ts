@@ -69,7 +69,7 @@ export class Breaker implements BreakerControl {
     return this.#state
   }
 
-  /** Admits an attempt and returns its token, or REFUSED. `bound` (ms, Infinity for none) bounds a probe's slot for retryAfter. */
+  /** Admits an attempt and returns its token, or REFUSED. `bound` (ms, Infinity for none): how long a probe's slot is its own. */
   admit(t: number, bound: number): number {
     // refuses() brought the state up to `t`.
     if (this.refuses(t)) return REFUSED

@@ -73,7 +73,10 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
         if (entry !== undefined) lane!.disarm(entry)
         else clearTimeout(timer)
         // A response keeps our controller, so the caller's abort still reaches its body.
-        if (unfollow !== undefined) response === undefined ? unfollow() : keepWith(response, controller!)
+        if (unfollow !== undefined) {
+          if (response === undefined) unfollow()
+          else keepWith(response, controller!)
+        }
         outcome = judged(attempt, response, error, timedOut, now() - start)
       } catch (thrown) {
         // Something threw where it should have answered (a custom fetch resolving with no Response, an isFailure that throws): the caller's mistake; nobody will read the body.
