@@ -108,14 +108,11 @@ class LastKnownGood implements StageFallback {
   #store: FallbackStore
   // Bumped by clear(): copies of calls started, or writes begun, before it never outlive it.
   #generation = 0
-  // Copies being read or written, by key: a recall right after the first good response finds its copy. One that kept a
-  // read waiting its while is let go: its request may have ended without it, and later reads must not wait for it.
+  // Copies being read or written, by key, so a recall right after a good response finds its copy (let go once one kept a read waiting).
   #writing = new Map<string, Promise<StoredResponse | undefined>>()
-  // Writes in flight: a key with one begun before a clear() is not served until that one has landed or been taken for
-  // lost. Per write, not per key: a later write of the key that lands first must not end the wait for this one.
+  // Writes in flight, per write (a later one landing first must not end the wait): one begun before a clear() blocks its key.
   #puts = new Map<Promise<void>, Write>()
-  // Copies that writes taken for lost, or landing after a clear(), may have left in the store ("storedAt key" → the
-  // generation the write began in): never served once a clear() came after it. Exact: a clock set back spares the rest.
+  // Copies lost writes or writes landing after a clear() may leave ("storedAt key" → their generation): never served after a clear().
   #doubtful = new Map<string, number>()
   // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
   #takenAt = new Map<string, number>()
