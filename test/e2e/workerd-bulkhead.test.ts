@@ -14,11 +14,14 @@ import { bundleWorker, type WorkerBundle } from './workerd-harness.js'
 const WORKER = `
 import { createResilientFetch } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
 const rf = createResilientFetch({ retry: false, fallback: false, timeout: { attempt: 500, total: 1_000 }, bulkhead: { maxConcurrent: 2, maxQueue: 0 } })
+// One permit and a queue: a request waits for another request's permit.
+const queued = createResilientFetch({ retry: false, fallback: false, timeout: { attempt: 2_000, total: 3_000 }, bulkhead: { maxConcurrent: 1, maxQueue: 5, queueTimeout: 2_000 } })
 export default {
   async fetch(request) {
     const url = new URL(request.url)
     if (url.pathname === '/active') return new Response(String(rf.snapshot().bulkheads[0]?.active ?? 0))
-    const call = rf(url.searchParams.get('target'))
+    if (url.pathname === '/waiting') return new Response(String(queued.snapshot().bulkheads[0]?.queued ?? 0))
+    const call = (url.pathname === '/queued' ? queued : rf)(url.searchParams.get('target'))
     // 'early' answers while the call is out (fire and forget): this request ends, and workerd drops the call.
     if (url.searchParams.get('mode') === 'early') return call.catch(() => {}), new Response('early')
     try {
@@ -35,11 +38,20 @@ let worker: WorkerBundle
 let upstream: Server
 let origin: string
 let miniflare: Miniflare
+let slowSeen = false
 /** Requests to /hang, never answered (closed at the end). */
 const hanging: ServerResponse[] = []
 
 beforeAll(async () => {
-  upstream = createServer((req, res) => (req.url === '/hang' ? void hanging.push(res) : res.end('fast')))
+  upstream = createServer((req, res) => {
+    if (req.url === '/hang') return void hanging.push(res)
+    // Answers after 300 ms: long enough for another request to queue behind it.
+    if (req.url === '/slow') {
+      slowSeen = true
+      return void setTimeout(() => res.end('slow'), 300)
+    }
+    res.end('fast')
+  })
   origin = `http://127.0.0.1:${await listen(upstream)}`
   worker = await bundleWorker(WORKER, 'workerd-bulkhead')
 })
@@ -90,4 +102,15 @@ it('the permits of requests whose client went while their call was out come back
   }
   expect(await untilFree()).toBe(0)
   expect(await (await miniflare.dispatchFetch(url('read', '/fast'))).text()).toBe('200 fast')
+})
+
+it("a request queued for a permit gets it when another request's call ends, in that other request", async () => {
+  const slow = miniflare.dispatchFetch(`http://worker.test/queued?target=${encodeURIComponent(origin + '/slow')}`)
+  for (let i = 0; i < 100 && !slowSeen; i++) await new Promise((r) => setTimeout(r, 10))
+  // Queued behind it: the permit it waits for is released in the first request's context.
+  const fast = miniflare.dispatchFetch(`http://worker.test/queued?target=${encodeURIComponent(origin + '/fast')}`)
+  const waiting = async () => Number(await (await miniflare.dispatchFetch('http://worker.test/waiting')).text())
+  for (let i = 0; i < 100 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 10))
+  expect(await waiting()).toBe(1)
+  expect(await Promise.all([slow, fast].map(async (answer) => (await answer).text()))).toEqual(['200 slow', '200 fast'])
 })
