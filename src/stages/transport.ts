@@ -48,11 +48,9 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
   }
 
   /**
-   * The attempt deadline, then the transport. One timer for whichever comes first, the attempt
-   * timeout or the call's total deadline; it really aborts the request. The attempt's signal (the
-   * caller's, or a hedge's own) still reaches the transport, and keeps reaching the body once the
-   * headers are in. A hedged attempt's own controller is aborted directly: no second one follows it.
-   * Ends the attempt itself (`attempt.end`): one async frame per attempt, and it never rejects.
+   * The attempt deadline (one timer for the attempt timeout or the call's total deadline, whichever comes first; it
+   * aborts the request), then the transport. The attempt's signal (the caller's, or a hedge's own, aborted directly)
+   * reaches the transport and then the body. Ends the attempt itself (`attempt.end`): one async frame, never rejects.
    */
   function run(attempt: Attempt): Promise<Outcome> {
     const { call, signal, start, controller: own } = attempt
