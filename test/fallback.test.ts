@@ -283,6 +283,19 @@ describe('age', () => {
     expect((await t.fallback.recall(request()))!.response.headers.get('age')).toBe('0')
   })
 
+  it('a copy dated exactly a second ahead is still served with Age 0; a millisecond more and it is deleted', async () => {
+    const t = setup()
+    t.advance(1_000)
+    await t.remember(request(), json({ n: 1 }))
+    t.advance(-1_000)
+    expect((await t.fallback.recall(request()))!.response.headers.get('age')).toBe('0')
+    t.advance(2_000)
+    await t.remember(request(), json({ n: 2 }))
+    t.advance(-1_001)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+    expect(await t.store.get(`GET ${URL_A}`)).toBeUndefined()
+  })
+
   it('a stale-if-error longer than maxAge does not widen it', async () => {
     const t = setup({ maxAge: 5_000 })
     await t.remember(request(), json({}, { headers: { 'cache-control': 'stale-if-error=3600' } }))
@@ -421,7 +434,7 @@ describe('the caller never waits and never fails because of the store', () => {
     const t = setup({}, store)
     expect(await t.fallback.recall(request())).toBeUndefined()
     expect(remove).toHaveBeenCalledWith(`GET ${URL_A}`)
-    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: expect.objectContaining({ name: 'TypeError' }) }])
+    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: expect.objectContaining({ name: 'TypeError', message: `corrupt fallback entry for GET ${URL_A} deleted` }) }])
   })
 })
 
@@ -679,6 +692,18 @@ describe('a store that never settles never hangs a call', () => {
     await land()
     expect(await t.fallback.recall(request())).toBeUndefined()
   })
+
+  it('a write taken for lost with no clear() since it began still has its copy served once it lands (it is stale only once a clear() comes)', async () => {
+    const { store, land } = hungFirstPut()
+    const t = setup({}, store)
+    t.fallback.remember(request(), json({ user: 'alice' }))
+    await vi.advanceTimersByTimeAsync(0)
+    // Alice's copy lands, its put still unanswered; 11 s on, the read takes the write for lost.
+    await land()
+    t.advance(11_000)
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'alice' })
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'alice' })
+  })
 })
 
 describe('quota', () => {
@@ -749,6 +774,20 @@ describe('clear', () => {
     await Promise.all(work)
     expect(t.put).not.toHaveBeenCalled()
     expect(await t.fallback.recall(request(URL_A, { authorization: 'Bearer alice' }))).toBeUndefined()
+  })
+
+  it('a damaged copy read when clear() comes is dropped quietly: no storeerror, and the good copy written after the clear is not deleted', async () => {
+    const store = memoryStore()
+    let read!: (entry: StoredResponse) => void
+    vi.spyOn(store, 'get').mockImplementationOnce(() => new Promise((resolve) => (read = resolve)))
+    const t = setup({}, store)
+    const found = t.fallback.recall(request())
+    await t.fallback.clear()
+    await t.remember(request(), json({ user: 'bob' }))
+    read({ url: URL_A, body: 'not bytes' } as unknown as StoredResponse)
+    expect(await found).toBeUndefined()
+    expect(t.errors).toEqual([])
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'bob' })
   })
 
   it('a put under way when clear() is called never leaves its copy: clear() does not wait for it, and the copy is deleted when it lands', async () => {
