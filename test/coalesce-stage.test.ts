@@ -152,3 +152,22 @@ describe('property: random interleavings of joins, aborts and outcomes (fake tra
     )
   })
 })
+
+describe('a shared request whose stage below throws', () => {
+  it("reaches its first caller and every joined one as the request's refusal, and the next call sends its own", async () => {
+    const { runtime, totals } = testRuntime()
+    const stage = coalesceStage(true, runtime)!
+    const flights: Flights = stage.forKey!('https://a.test')
+    const thrown = new Error('a stage below threw')
+    let sent = 0
+    const next = (): Promise<Outcome> => (sent++, sent === 1 ? Promise.reject(thrown) : Promise.resolve({ kind: 'response', response: new Response('again'), failure: false, duration: 1 }))
+    const outcomes = await Promise.all([stage.run(testCall(), next, flights), stage.run(testCall(), next, flights)])
+    expect(outcomes).toEqual([
+      { kind: 'refused', reason: 'request', error: thrown },
+      { kind: 'refused', reason: 'request', error: thrown },
+    ])
+    expect([sent, totals.coalesced, flights.size]).toEqual([1, 1, 0])
+    const later = await stage.run(testCall(), next, flights)
+    expect(later.kind === 'response' && (await later.response.text())).toBe('again')
+  })
+})
