@@ -363,4 +363,16 @@ describe('manual control', () => {
     b.reset()
     expect(rf.snapshot().breakers[0]).toMatchObject({ state: 'closed', rejected: 0, transitions: 0, calls: 0 })
   })
+  it('close() or reset() of a breaker that is closed already moves nothing: no statechange, no transition, and its calls still go through', async () => {
+    const t = statusTransport(200)
+    const { rf, changes } = make(t.fetch, { breaker: { failureThreshold: 1 } })
+    expect((await rf(URL_A)).status).toBe(200)
+    const b = rf.breaker(KEY)!
+    b.close()
+    expect((await rf(URL_A)).status).toBe(200)
+    b.reset()
+    expect((await rf(URL_A)).status).toBe(200)
+    expect(changes).toEqual([])
+    expect(rf.snapshot().breakers[0]).toMatchObject({ state: 'closed', rejected: 0, transitions: 0 })
+  })
 })
