@@ -97,22 +97,6 @@ describe('breaker stage', () => {
     expect(breaker.state).toBe('closed')
   })
 
-  it("a share's probe lease lasts as long as the probe's own slot: the attempt deadline, the call's total one when that comes first, 30 s with neither", async () => {
-    const share: BreakerShare = { connect() {}, acquireProbe: vi.fn(async () => true), releaseProbe: vi.fn() }
-    const { stage, breaker } = setup({}, share)
-    const probeWith = async (timeout: { attempt: number | false; total: number | false }, deadline?: number) => {
-      breaker.open(1_000)
-      vi.advanceTimersByTime(1_000)
-      const probe: Attempt = { call: testCall({ timeout: normalizeTimeout(timeout), deadline }), signal: undefined, start: Date.now() }
-      stage.settle(breaker, probe, (await stage.admit(breaker, probe, Date.now())) as never, ok(200))
-      return vi.mocked(share.acquireProbe!).mock.lastCall![1]
-    }
-    expect(await probeWith({ attempt: 1_000, total: false })).toBe(1_000)
-    expect(await probeWith({ attempt: 1_000, total: 5_000 }, Date.now() + 1_000 + 400)).toBe(400)
-    expect(await probeWith({ attempt: false, total: 5_000 }, Date.now() + 1_000 + 2_000)).toBe(2_000)
-    expect(await probeWith({ attempt: false, total: false })).toBe(30_000)
-  })
-
   it("attach: another participant's open creates the key and opens it; the control finds the key's breaker", () => {
     let apply: ((key: string, state: SharedBreakerState) => void) | undefined
     const share: BreakerShare = { connect: (fn) => void (apply = fn) }
