@@ -141,6 +141,27 @@ describe('open → half-open → closed | open', () => {
     expect(rf.breaker(KEY)!.state).toBe('closed')
   })
 
+  it('an open that begins after the clock was set back lasts its whole duration: a trip, and a forced open(ms)', async () => {
+    const c = controlledTransport()
+    const { rf } = make(c.fetch, { breaker: { failureThreshold: 1, openDuration: 30_000 } })
+    vi.setSystemTime(1_800_000_000_000)
+    const first = rf(URL_A)
+    await flush()
+    c.pending[0]!.respond(200)
+    await first
+    vi.setSystemTime(1_800_000_000_000 - 3_600_000)
+    const p = rf(URL_A)
+    await flush()
+    c.pending[0]!.respond(500)
+    await p
+    expect(rf.breaker(KEY)!.state).toBe('open')
+    expect((await rf(URL_A).catch((e) => e)).retryAfter).toBe(30_000)
+    vi.setSystemTime(1_800_000_000_000 - 7_200_000)
+    rf.breaker(KEY)!.open(600_000)
+    expect(rf.breaker(KEY)!.state).toBe('forced-open')
+    expect((await rf(URL_A).catch((e) => e)).retryAfter).toBe(600_000)
+  })
+
   it('after openDuration lets exactly `probes` calls through and rejects the rest at once', async () => {
     const { c, rf, changes } = await opened({ halfOpen: { probes: 2 } })
     vi.advanceTimersByTime(999)

@@ -48,8 +48,6 @@ export class Breaker implements BreakerControl {
   /** The running probe's attempt deadline; Infinity when it has none. */
   #probeDeadline = Infinity
   #openedAt: number | undefined
-  /** The latest time seen: one much earlier says the clock was set back. */
-  #seen = -Infinity
   /** When the current state was entered. */
   #changedAt = 0
   /** When an open breaker lets a probe through; Infinity when forced open with no end. */
@@ -189,14 +187,14 @@ export class Breaker implements BreakerControl {
   }
 
   #refresh(t: number): void {
-    // The clock was set back: an open or a probe ends as long from now as it had left when last seen, not when the clock is back.
-    const back = this.#seen - t
+    // The clock was set back past the open's start (by more than concurrent calls read it apart): the open, and a probe's
+    // deadline, end as long after now as they were after that start, not when the clock is back where it was.
+    const back = (this.#openedAt ?? t) - t
     if (back > LOST_AFTER) {
       this.#openUntil -= back
       this.#probeDeadline -= back
-      this.#openedAt! -= back
+      this.#openedAt = t
     }
-    if (back < 0 || back > LOST_AFTER) this.#seen = t
     if (isOpenState(this.#state) && t >= this.#openUntil) this.#to('half-open')
     // Every probe slot still taken LOST_AFTER past the last probe's attempt deadline: that probe was lost (a Worker's
     // request context that ended drops its fetch and its timer), and a probe past its deadline failed (a timeout). Not
