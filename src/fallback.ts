@@ -114,6 +114,9 @@ class LastKnownGood implements StageFallback {
   #puts = new Map<Promise<void>, Write>()
   // Copies lost writes or writes landing after a clear() may leave ("storedAt key" → their generation): never served after a clear().
   #doubtful = new Map<string, number>()
+  // Those forgotten one by one, in bulk: no copy stored at or before #floorAt is served after a clear() since #floorSince.
+  #floorAt = -Infinity
+  #floorSince = Infinity
   // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
   #takenAt = new Map<string, number>()
   #options: NormalizedFallbackOptions
@@ -219,11 +222,17 @@ class LastKnownGood implements StageFallback {
     }
   }
 
-  /** Remembers `write`'s copy as one never to serve after a clear() (bounded, oldest first). */
+  /** Remembers `write`'s copy as one never to serve after a clear(); past REMEMBERED_KEYS, the oldest in a floor for every key. */
   #doubt({ key, storedAt, generation }: Write): void {
     const doubtful = this.#doubtful
-    doubtful.set(`${storedAt} ${key}`, generation)
-    if (doubtful.size > REMEMBERED_KEYS) doubtful.delete(doubtful.keys().next().value as string)
+    const id = `${storedAt} ${key}`
+    // The earliest generation: a write of the same key and millisecond after a clear() must not clear the doubt.
+    doubtful.set(id, Math.min(doubtful.get(id) ?? generation, generation))
+    if (doubtful.size <= REMEMBERED_KEYS) return
+    const [oldest, since] = doubtful.entries().next().value!
+    doubtful.delete(oldest)
+    this.#floorAt = Math.max(this.#floorAt, parseInt(oldest))
+    this.#floorSince = Math.min(this.#floorSince, since)
   }
 
   /** Lets go of `copy` unless a newer copy of `key` took its place. */
@@ -267,7 +276,11 @@ class LastKnownGood implements StageFallback {
     const started = this.#generation
     try {
       const entry = await copy
-      if (entry !== undefined && started === this.#generation) return await within(this.#land(key, entry), WRITE_LIMIT, settleMessage('put', WRITE_LIMIT, key))
+      if (entry !== undefined && started === this.#generation) {
+        // A clear() came while it was written: its delete of the copy is waited for too, within a bound of its own.
+        const { deleting } = await within(this.#land(key, entry), WRITE_LIMIT, settleMessage('put', WRITE_LIMIT, key))
+        return void (deleting && (await within(deleting, WRITE_LIMIT, settleMessage('delete', WRITE_LIMIT, key))))
+      }
       // A copy that will not land frees the key for the next response.
       if (this.#takenAt.get(key) === storedAt) this.#takenAt.delete(key)
     } catch (error) {
@@ -277,8 +290,8 @@ class LastKnownGood implements StageFallback {
     }
   }
 
-  /** Writes, remembering the write while in flight: one a clear() did not wait for is deleted when it lands. */
-  async #land(key: string, entry: StoredResponse): Promise<void> {
+  /** Writes, remembering the write while in flight: one a clear() did not wait for is deleted when it lands (`deleting`). */
+  async #land(key: string, entry: StoredResponse): Promise<{ deleting?: Promise<void> }> {
     const generation = this.#generation
     this.#sweep()
     const put = putOnce(this.#store, key, entry)
@@ -288,12 +301,13 @@ class LastKnownGood implements StageFallback {
       await put
     } finally {
       this.#puts.delete(put)
-      if (generation !== this.#generation) {
-        // A clear() came while it was in flight: its copy is from before it, never served, whether this delete lands or not.
-        this.#doubt(write)
-        await this.#store.delete(key).catch(() => {})
-      }
     }
+    if (generation === this.#generation) return {}
+    // A clear() came while it was in flight: its copy is from before it, never served here, whether the delete lands or not.
+    this.#doubt(write)
+    const deleting = this.#store.delete(key)
+    deleting.catch(() => {})
+    return { deleting }
   }
 
   /**
@@ -313,7 +327,7 @@ class LastKnownGood implements StageFallback {
     // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
     if (entry.storedAt > t + CLOCK_SKEW) return this.#discard(key)
     // Landed by a write from before a clear() (taken for lost, or whose delete did not land).
-    const doubt = this.#doubtful.get(`${entry.storedAt} ${key}`)
+    const doubt = this.#doubtful.get(`${entry.storedAt} ${key}`) ?? (entry.storedAt <= this.#floorAt ? this.#floorSince : undefined)
     if (doubt !== undefined && doubt !== this.#generation) return this.#discard(key)
     const age = Math.max(0, t - entry.storedAt)
     if (age > maxAgeOf(entry, this.#options.maxAge)) return undefined

@@ -662,6 +662,72 @@ describe('a store that never settles never hangs a call', () => {
     expect(await t.fallback.recall(request())).toBeUndefined()
   })
 
+  it('a write of the same URL in the same millisecond after a clear() does not take the doubt off the copy from before it', async () => {
+    const store = memoryStore()
+    const realPut = store.put.bind(store)
+    let answer!: () => void
+    const put = vi.spyOn(store, 'put')
+    put.mockImplementationOnce((key, entry) => new Promise<void>((resolve) => (answer = () => void realPut(key, entry).then(resolve))))
+    put.mockImplementationOnce(() => new Promise<void>(() => {}))
+    vi.spyOn(store, 'delete').mockRejectedValue(new Error('dropped'))
+    const t = setup({}, store)
+    const work: Promise<unknown>[] = []
+    t.fallback.remember(request(), json({ user: 'alice' }), (p) => work.push(p))
+    await vi.advanceTimersByTimeAsync(0)
+    await t.fallback.clear()
+    // Bob's copy, the same millisecond (workerd's clock stands still between I/O), its write never settles.
+    t.fallback.remember(request(), json({ user: 'bob' }))
+    await vi.advanceTimersByTimeAsync(0)
+    answer()
+    await Promise.all(work).catch(() => {})
+    t.advance(11_000)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
+
+  it('past a thousand copies in doubt, the oldest are still never served after a clear()', async () => {
+    const { store, land } = hungFirstPut()
+    const t = setup({}, store)
+    t.fallback.remember(request(), json({ user: 'alice' }))
+    await vi.advanceTimersByTimeAsync(0)
+    await t.fallback.clear()
+    t.advance(11_000)
+    expect(await t.fallback.recall(request())).toBeUndefined()
+    await land()
+    // A thousand and one writes of other URLs whose requests ended (puts that never settle), taken for lost.
+    vi.mocked(store.put).mockImplementation(() => new Promise(() => {}))
+    for (let i = 0; i <= 1_000; i++) {
+      t.advance(1)
+      t.fallback.remember(request(`https://api.example.com/x${i}`), json({ i }))
+    }
+    await vi.advanceTimersByTimeAsync(0)
+    t.advance(11_000)
+    await t.fallback.recall(request('https://api.example.com/none'))
+    expect(await t.fallback.recall(request())).toBeUndefined()
+  })
+
+  it("the delete of a copy landed after a clear() is in the work given to waitUntil, with a bound and a message of its own", async () => {
+    const store = memoryStore()
+    const realPut = store.put.bind(store)
+    let answer!: () => void
+    vi.spyOn(store, 'put').mockImplementationOnce((key, entry) => new Promise<void>((resolve) => (answer = () => void realPut(key, entry).then(resolve))))
+    vi.spyOn(store, 'delete').mockReturnValue(new Promise(() => {}))
+    const t = setup({}, store)
+    let settled = false
+    t.fallback.remember(request(), json({ user: 'alice' }), (p) => void p.then(() => (settled = true)))
+    await vi.advanceTimersByTimeAsync(0)
+    await t.fallback.clear()
+    answer()
+    await vi.advanceTimersByTimeAsync(9_999)
+    expect(settled).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(settled).toBe(true)
+    expect(t.errors).toEqual([{ key: 'https://api.example.com', error: new Error(`fallback store.delete("GET ${URL_A}") did not finish within 10000 ms`) }])
+    // Still in the store, never served (its read waits for the delete it makes, then gives up).
+    const found = t.fallback.recall(request())
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(await found).toBeUndefined()
+  })
+
   it("a write taken for lost spares other URLs' copies, and copies stored after the clock was set back", async () => {
     const t = setup({}, hungFirstPut().store)
     t.fallback.remember(request(), json({ user: 'alice' }))
