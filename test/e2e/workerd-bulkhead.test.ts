@@ -38,18 +38,16 @@ let worker: WorkerBundle
 let upstream: Server
 let origin: string
 let miniflare: Miniflare
-let slowSeen = false
+/** The request to /slow, held until the test answers it. */
+let slow: ServerResponse | undefined
 /** Requests to /hang, never answered (closed at the end). */
 const hanging: ServerResponse[] = []
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
     if (req.url === '/hang') return void hanging.push(res)
-    // Answers after 300 ms: long enough for another request to queue behind it.
-    if (req.url === '/slow') {
-      slowSeen = true
-      return void setTimeout(() => res.end('slow'), 300)
-    }
+    // Answered when the test says so: another request queues behind it meanwhile.
+    if (req.url === '/slow') return void (slow = res)
     res.end('fast')
   })
   origin = `http://127.0.0.1:${await listen(upstream)}`
@@ -105,12 +103,13 @@ it('the permits of requests whose client went while their call was out come back
 })
 
 it("a request queued for a permit gets it when another request's call ends, in that other request", async () => {
-  const slow = miniflare.dispatchFetch(`http://worker.test/queued?target=${encodeURIComponent(origin + '/slow')}`)
-  for (let i = 0; i < 100 && !slowSeen; i++) await new Promise((r) => setTimeout(r, 10))
+  const first = miniflare.dispatchFetch(`http://worker.test/queued?target=${encodeURIComponent(origin + '/slow')}`)
+  for (let i = 0; i < 100 && slow === undefined; i++) await new Promise((r) => setTimeout(r, 10))
   // Queued behind it: the permit it waits for is released in the first request's context.
-  const fast = miniflare.dispatchFetch(`http://worker.test/queued?target=${encodeURIComponent(origin + '/fast')}`)
+  const second = miniflare.dispatchFetch(`http://worker.test/queued?target=${encodeURIComponent(origin + '/fast')}`)
   const waiting = async () => Number(await (await miniflare.dispatchFetch('http://worker.test/waiting')).text())
   for (let i = 0; i < 100 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 10))
   expect(await waiting()).toBe(1)
-  expect(await Promise.all([slow, fast].map(async (answer) => (await answer).text()))).toEqual(['200 slow', '200 fast'])
+  slow!.end('slow')
+  expect(await Promise.all([first, second].map(async (answer) => (await answer).text()))).toEqual(['200 slow', '200 fast'])
 })
