@@ -603,6 +603,15 @@ describe('a store that never settles never hangs a call', () => {
     expect(await cleared).toEqual(new Error('fallback store.clear() did not finish within 10000 ms'))
   })
 
+  /** A memory store whose first put waits until `answer()`, then writes its copy and answers. */
+  function heldFirstPut() {
+    const store = memoryStore()
+    const realPut = store.put.bind(store)
+    let answer!: () => void
+    const put = vi.spyOn(store, 'put').mockImplementationOnce((key, entry) => new Promise<void>((resolve) => (answer = () => void realPut(key, entry).then(resolve))))
+    return { store, put, answer: () => answer() }
+  }
+
   /** A memory store whose first put never answers; `land()` writes its copy after all (a store that commits late), still without answering. */
   function hungFirstPut() {
     const store = memoryStore()
@@ -646,10 +655,7 @@ describe('a store that never settles never hangs a call', () => {
   })
 
   it("a write begun before clear() that lands after it is never served, though the store's delete of it fails", async () => {
-    const store = memoryStore()
-    const realPut = store.put.bind(store)
-    let answer!: () => void
-    vi.spyOn(store, 'put').mockImplementationOnce((key, entry) => new Promise<void>((resolve) => (answer = () => void realPut(key, entry).then(resolve))))
+    const { store, answer } = heldFirstPut()
     vi.spyOn(store, 'delete').mockRejectedValue(new Error('quota'))
     const t = setup({}, store)
     const work: Promise<unknown>[] = []
@@ -663,11 +669,7 @@ describe('a store that never settles never hangs a call', () => {
   })
 
   it('a write of the same URL in the same millisecond after a clear() does not take the doubt off the copy from before it', async () => {
-    const store = memoryStore()
-    const realPut = store.put.bind(store)
-    let answer!: () => void
-    const put = vi.spyOn(store, 'put')
-    put.mockImplementationOnce((key, entry) => new Promise<void>((resolve) => (answer = () => void realPut(key, entry).then(resolve))))
+    const { store, put, answer } = heldFirstPut()
     put.mockImplementationOnce(() => new Promise<void>(() => {}))
     vi.spyOn(store, 'delete').mockRejectedValue(new Error('dropped'))
     const t = setup({}, store)
@@ -706,10 +708,7 @@ describe('a store that never settles never hangs a call', () => {
   })
 
   it("the delete of a copy landed after a clear() is in the work given to waitUntil, with a bound and a message of its own", async () => {
-    const store = memoryStore()
-    const realPut = store.put.bind(store)
-    let answer!: () => void
-    vi.spyOn(store, 'put').mockImplementationOnce((key, entry) => new Promise<void>((resolve) => (answer = () => void realPut(key, entry).then(resolve))))
+    const { store, answer } = heldFirstPut()
     vi.spyOn(store, 'delete').mockReturnValue(new Promise(() => {}))
     const t = setup({}, store)
     let settled = false
