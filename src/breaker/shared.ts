@@ -9,7 +9,7 @@ import { isOpenState, MAX_RETRY_AFTER_OPEN, type Breaker } from './breaker.js'
 import { within } from '../within.js'
 import { pastTotal } from '../stages/total-deadline.js'
 // Through the core's one module for lazy chunks (src/core.ts says why): this chunk then shares the core's one chunk.
-import { aborted, now } from '../core.js'
+import { aborted, LOST_AFTER, now } from '../core.js'
 import type { Aborted, Attempt, Refusal } from '../stages/types.js'
 import { probe, type Sharing, type Ticket } from '../stages/breaker.js'
 
@@ -63,7 +63,8 @@ function adopt(breaker: Breaker, view: SharedBreakerState, maxOpen: number): voi
   // Half-open is only noticed, not decided: another participant's probe result for this open episode wins
   // (half-open follows an open, which set openedAt).
   const probeResult = own.state === 'half-open' && at >= own.openedAt!
-  if (at < own.at && !probeResult) return
+  // Our own state dated ahead of now was decided before the clock was set back: it is no newer than the view.
+  if (at < own.at && !probeResult && own.at <= now() + LOST_AFTER) return
   let until = 0
   if (isOpenState(next)) {
     const end = view.openUntil

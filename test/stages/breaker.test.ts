@@ -110,6 +110,20 @@ describe('breaker stage', () => {
     expect(keys.find('https://b.test')).toBeUndefined()
   })
 
+  it("after the clock was set back, another participant's open is adopted though our own state is dated later", () => {
+    let apply: ((key: string, state: SharedBreakerState) => void) | undefined
+    const share: BreakerShare = { connect: (fn) => void (apply = fn) }
+    vi.setSystemTime(1_800_000_000_000)
+    const { stage } = setup({}, share)
+    const keys = new Keys([stage], 10)
+    const control = stage.attach(keys, 0, () => undefined)
+    apply!(KEY, { state: 'open', at: Date.now(), openedAt: Date.now(), openUntil: Date.now() + 5_000 })
+    control(KEY)!.close()
+    vi.setSystemTime(Date.now() - 3_600_000)
+    apply!(KEY, { state: 'open', at: Date.now(), openedAt: Date.now(), openUntil: Date.now() + 5_000 })
+    expect(control(KEY)!.state).toBe('open')
+  })
+
   it('reports its snapshot and is busy while a probe is out', () => {
     const { stage, breaker, attempt } = setup()
     breaker.open(10)
