@@ -279,7 +279,8 @@ class LastKnownGood implements StageFallback {
       if (entry !== undefined && started === this.#generation) {
         // A clear() came while it was written: its delete of the copy is waited for too, within a bound of its own.
         const { deleting } = await within(this.#land(key, entry), WRITE_LIMIT, settleMessage('put', WRITE_LIMIT, key))
-        return void (deleting && (await within(deleting, WRITE_LIMIT, settleMessage('delete', WRITE_LIMIT, key))))
+        if (deleting) await within(deleting, WRITE_LIMIT, settleMessage('delete', WRITE_LIMIT, key))
+        return
       }
       // A copy that will not land frees the key for the next response.
       if (this.#takenAt.get(key) === storedAt) this.#takenAt.delete(key)
