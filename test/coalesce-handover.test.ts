@@ -6,10 +6,12 @@
  * workerd runs are in test/e2e/workerd-coalesce.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { coalesceStage, MAX_LAG_BYTES, type Flights } from '../src/stages/coalesce.js'
+import { normalizeTimeout } from '../src/options.js'
+import { coalesceStage, KEPT_AFTER_ANSWER, MAX_LAG_BYTES, type Flights } from '../src/stages/coalesce.js'
 import { IDLE_AFTER } from '../src/stages/handover.js'
 import type { Call, Outcome } from '../src/stages/types.js'
-import { testCall, testRuntime } from './stages/helpers.js'
+import { LOST_AFTER } from '../src/core.js'
+import { testCall as anyCall, testRuntime } from './stages/helpers.js'
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_000_000 })
@@ -40,6 +42,9 @@ function setup() {
   const run = (call: Call) => stage.run(call, next, flights)
   return { run, sent, totals, flights }
 }
+
+/** A call made now (a flight lasts from its first call's start). */
+const testCall = (parts: Partial<Call> = {}) => anyCall({ at: Date.now(), ...parts })
 
 function setupRuntime() {
   return testRuntime(() => Date.now())
@@ -295,6 +300,34 @@ describe('which shared request a caller joins where I/O is per request', () => {
     // Before, the read went to the waitUntil of the first caller still there: none, so nothing kept that request.
     expect(kept).toHaveLength(2)
     expect(await kept[1]).toEqual(new TextEncoder().encode('for the joined'))
+  })
+
+  // workerd keeps a request's waitUntil work 30 s past its answer, which came after the first call began: a shared request
+  // out longer may be gone. Before, a joined caller waited to its own deadline (past 30 s), or for ever with none (then
+  // workerd cancelled its request as hung).
+  it.each([
+    ['a total deadline past 30 s', normalizeTimeout({ attempt: false, total: 60_000 })],
+    ['no deadline', normalizeTimeout(false)],
+  ])('with %s, a joined caller sends its own request once the shared one is 30 s (and LOST_AFTER) old, and nobody joins it after', async (_, timeout) => {
+    const { run, sent, totals } = setup()
+    const first = run(keptCall({ timeout }))
+    const second = run(testCall({ timeout }))
+    await vi.advanceTimersByTimeAsync(KEPT_AFTER_ANSWER + LOST_AFTER - 1)
+    expect([sent.length, totals.coalesced]).toEqual([1, 1])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(sent).toHaveLength(2)
+    await vi.advanceTimersByTimeAsync(1)
+    const third = run(keptCall({ timeout }))
+    await settle()
+    expect([sent.length, totals.coalesced]).toEqual([3, 1])
+    sent[1]!.answer(response('own'))
+    const joined = await second
+    if (joined.kind !== 'response') throw new Error(`no response: ${joined.kind}`)
+    expect([await joined.response.text(), joined.coalesced]).toEqual(['own', undefined])
+    sent[0]!.answer(response('late'))
+    sent[2]!.answer(response('third'))
+    expect((await first).kind).toBe('response')
+    expect((await third).kind).toBe('response')
   })
 
   it('elsewhere (Node, Deno, Bun, browsers) joins a request whose first caller gave no waitUntil, and gives a waitUntil nothing', async () => {

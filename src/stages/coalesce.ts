@@ -8,6 +8,9 @@ import type { Call, Next, Outcome, ResponseOutcome, Runtime, Wrapper } from './t
  */
 export const MAX_LAG_BYTES = 1024 * 1024
 
+/** How long workerd keeps a request's `waitUntil` work past its answer, ms: a shared request it kept may be gone after. */
+export const KEPT_AFTER_ANSWER = 30_000
+
 /** A caller waiting for (then reading) a shared response. */
 export interface Member {
   readonly call: Call
@@ -30,8 +33,8 @@ interface Flight {
   readonly shared: Call
   readonly members: Set<Member>
   /**
-   * When the shared request must have ended (ms epoch): its total deadline and LOST_AFTER. Past it, the request was
-   * dropped with the incoming request that made it (workerd: kept by its waitUntil for 30 s past its answer only).
+   * When the shared request must have ended (ms epoch): its total deadline (in workerd at most KEPT_AFTER_ANSWER) and
+   * LOST_AFTER. Past it, the request was dropped with the incoming request that made it.
    */
   readonly until: number
 }
@@ -55,8 +58,9 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
     // shared request gets a signal of its own (the caller's, in init or the Request, must not reach it).
     const controller = call.signal === undefined ? undefined : new AbortController()
     const shared: Call = controller === undefined ? call : { ...call, signal: controller.signal, init: { ...call.init, signal: controller.signal } }
-    const total = call.timeout.total
-    const flight: Flight = { id, flights, controller, shared, members: new Set(), until: total === false ? Infinity : call.at + total + LOST_AFTER }
+    // In workerd the flight outlives its first caller's request by that one's waitUntil only: at most 30 s past its answer, which came after `at`.
+    const lasts = Math.min(call.timeout.total || Infinity, ioPerRequest() ? KEPT_AFTER_ANSWER : Infinity)
+    const flight: Flight = { id, flights, controller, shared, members: new Set(), until: call.at + lasts + LOST_AFTER }
     flights.set(id, flight)
     const first = enter(flight, call, false) as Promise<Outcome>
     const landed = next(shared).then(
@@ -115,10 +119,11 @@ function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome | P
  */
 function guardJoiner(flight: Flight, call: Call, member: () => Member): ReturnType<typeof setTimeout> | undefined {
   const total = call.timeout.total
-  if (total === false || sharesTimers()) return undefined
+  if (flight.until === Infinity || sharesTimers()) return undefined
   return setTimeout(() => {
-    const error = new TimeoutError(total, 'total')
-    leave(flight, member(), error, now() < call.at + total ? null : refusal('deadline', error))
+    // No total deadline (false): the joiner is never past it, and sends its own request.
+    const error = new TimeoutError(total || flight.until - call.at, 'total')
+    leave(flight, member(), error, total === false || now() < call.at + total ? null : refusal('deadline', error))
   }, flight.until - now())
 }
 
