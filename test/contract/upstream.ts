@@ -6,7 +6,7 @@
  *
  *   POST /_control/script?s=<id>   body: JSON Step[]; request n gets step n (the last one repeats)
  *   GET  /_control/stats?s=<id>    ScenarioStats
- *   POST /_control/release?s=<id>[&n=<count>]  answers the held requests of the scenario (the first n)
+ *   POST /_control/release?s=<id>[&n=<count>]  answers the held requests of the scenario (the first n; without n, also ends the bodies that stall)
  *   ANY  /s/<id>[?…]               answered by the script; OPTIONS (preflights) are never counted
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -30,6 +30,8 @@ interface Scenario {
   script: Step[]
   stats: ScenarioStats
   held: Held[]
+  /** Answers whose body stalls: release() ends them. */
+  stalled: ServerResponse[]
 }
 
 export interface Upstream {
@@ -52,7 +54,7 @@ export async function startUpstream(): Promise<Upstream> {
   const scenario = (id: string): Scenario => {
     let found = scenarios.get(id)
     if (found === undefined) {
-      found = { script: [{}], held: [], stats: { requests: 0, inFlight: 0, maxInFlight: 0, closedEarly: 0, arrivals: [] } }
+      found = { script: [{}], held: [], stalled: [], stats: { requests: 0, inFlight: 0, maxInFlight: 0, closedEarly: 0, arrivals: [] } }
       scenarios.set(id, found)
     }
     return found
@@ -92,21 +94,24 @@ async function answer(scenario: Scenario, req: IncomingMessage, res: ServerRespo
   const echo: Echo = { method: req.method ?? '', path: url.pathname + url.search, body: await readBody(req), probe: headerOf(req, 'x-probe') }
   if (step.hold) return void scenario.held.push({ step, res, echo })
   if (step.delay) await new Promise((resolve) => setTimeout(resolve, step.delay))
-  send(res, step, echo)
+  send(scenario, res, step, echo)
 }
 
-function send(res: ServerResponse, step: Step, echo: Echo): void {
+function send(scenario: Scenario, res: ServerResponse, step: Step, echo: Echo): void {
   if (res.destroyed) return
   const body = step.body ?? JSON.stringify(echo)
   res.writeHead(step.status ?? 200, step.statusText ?? '', { 'content-type': 'text/plain', ...CORS, ...step.headers })
-  // A body that stalls after its first bytes: the answer never ends, until the client closes the connection.
-  if (step.stall) res.write(body)
-  else res.end(body)
+  // A body that stalls after its first bytes: the answer never ends, until the client closes the connection or release() ends it.
+  if (!step.stall) return void res.end(body)
+  res.write(body)
+  scenario.stalled.push(res)
 }
 
+/** Answers the first `count` held requests; releasing them all also ends the bodies that stall. */
 function release(scenario: Scenario, count: number): number {
   const held = scenario.held.splice(0, count)
-  for (const { step, res, echo } of held) send(res, step, echo)
+  for (const { step, res, echo } of held) send(scenario, res, step, echo)
+  if (count === Infinity) for (const res of scenario.stalled.splice(0)) if (!res.destroyed) res.end()
   return held.length
 }
 
