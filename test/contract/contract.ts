@@ -8,12 +8,13 @@ import {
   BulkheadRejectedError,
   CircuitOpenError,
   ResilienceError,
+  ThrottledError,
   TimeoutError,
   createResilientFetch,
   memoryStore,
   resilienceInfo,
 } from '../../src/index.js'
-import type { FallbackStore, StoredResponse } from '../../src/index.js'
+import type { FallbackStore, ResilientRequestInit, StoredResponse } from '../../src/index.js'
 
 export type Runtime = 'node' | 'chromium' | 'workerd' | 'deno' | 'bun'
 export const RUNTIMES: Runtime[] = ['node', 'chromium', 'workerd', 'deno', 'bun']
@@ -70,28 +71,33 @@ export const RUNTIME_DIFFERENCES: Record<
   Runtime,
   {
     networkErrorName: string
+    /** Whether a Response shows the Set-Cookie header the upstream sent. */
+    setCookieShown: boolean
     /** Whether fetch's abort after the response headers always settles a body read (one pending, or begun after it). */
     bodyAbortSettlesRead: boolean
     note?: string
   }
 > = {
-  node: { networkErrorName: 'TypeError', bodyAbortSettlesRead: true },
+  node: { networkErrorName: 'TypeError', setCookieShown: true, bodyAbortSettlesRead: true },
   chromium: {
     networkErrorName: 'TypeError',
+    setCookieShown: false,
     bodyAbortSettlesRead: true,
-    note: "identical GETs in flight at once wait for each other in the HTTP cache: cases that need concurrent requests give each its own query (resilient-fetch's hedges go with cache 'no-store' there: the hedging case needs none)",
+    note: "identical GETs in flight at once wait for each other in the HTTP cache: cases that need concurrent requests give each its own query (resilient-fetch's hedges go with cache 'no-store' there: the hedging case needs none); a Response never shows Set-Cookie (a forbidden response header name), so resilient-fetch cannot see it either: the fallback case asserts that a response with Set-Cookie is not kept only where fetch shows the header",
   },
   workerd: {
     networkErrorName: 'Error',
+    setCookieShown: true,
     bodyAbortSettlesRead: true,
     note: "a refused connection: workerd's fetch rejects with a plain Error ('Network connection lost.'), which resilient-fetch passes through as fetch's own; its fetch refuses redirect: 'error' at once (nothing is sent), and so does resilient-fetch, with the same TypeError; a GET joins an identical one in flight only when that one's call passed its request's waitUntil (a request's work is dropped when it has answered unless given to it)",
   },
   deno: {
     networkErrorName: 'TypeError',
+    setCookieShown: true,
     bodyAbortSettlesRead: false,
     note: "its fetch may never settle a body read when the signal aborts after the response headers (Deno 2.9.6; a script with one such abort and nothing else pending leaves the read pending every time, and the process alive), and resilient-fetch's body, read from fetch's, does the same: whether it settles depends on what else the process has pending. The case on the body after the headers checks there that no deadline of ours cuts it and that the upstream ending it ends the read, as with fetch; the caller's abort is not checked there",
   },
-  bun: { networkErrorName: 'TypeError', bodyAbortSettlesRead: true },
+  bun: { networkErrorName: 'TypeError', setCookieShown: true, bodyAbortSettlesRead: true },
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -134,6 +140,15 @@ const describeError = (error: unknown): string =>
   error instanceof Error ? `${error.name}: ${error.message}` : `non-Error ${show(error)}`
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls local state (a snapshot) until `check` holds, at most 10 s. */
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!check()) {
+    if (Date.now() > deadline) fail(`never saw ${what}`)
+    await sleep(10)
+  }
+}
 
 /** What one case gets: its own scenario on the upstream, and ways to drive and watch it. */
 export interface CaseContext {
@@ -211,16 +226,19 @@ export async function runContract(env: ContractEnv, waitUntil: CaseContext['wait
 
 const keyOf = (t: CaseContext): string => new URL(t.env.upstream).origin
 
-/** A FallbackStore (memoryStore underneath) whose `stored` resolves once a copy has been put. */
-function watchedStore(): FallbackStore & { stored: Promise<void> } {
+/** A FallbackStore (memoryStore underneath) whose `stored` resolves once a copy has been put; `puts` are the keys put, in order. */
+function watchedStore(): FallbackStore & { stored: Promise<void>; puts: string[] } {
   const inner = memoryStore()
   let done: () => void = () => {}
   const stored = new Promise<void>((resolve) => (done = resolve))
+  const puts: string[] = []
   return {
     stored,
+    puts,
     get: (key) => inner.get(key),
     async put(key: string, entry: StoredResponse) {
       await inner.put(key, entry)
+      puts.push(key)
       done()
     },
     delete: (key) => inner.delete(key),
@@ -328,6 +346,37 @@ export const CASES: Case[] = [
       equal(outcomes.map((o) => o.response?.status), [200, 200, 200, 200], 'every admitted call answered')
       equal((await t.stats()).maxInFlight, 2, 'most requests in flight at the upstream')
       equal(rf.snapshot().bulkheads[0]?.active, 0, 'permits released')
+    },
+  },
+  {
+    name: 'priority: the bulkhead queue serves high, normal, low (FIFO within one); resilience.priority wins over init.priority',
+    async run(t) {
+      // The first call holds the only permit; the queued ones are answered at once, so each starts when the one before has its answer.
+      await t.script([{ hold: true }, {}])
+      const rf = createResilientFetch({ bulkhead: { maxConcurrent: 1, maxQueue: 10, queueTimeout: 10_000 }, breaker: false, retry: false, fallback: false })
+      const holder = settle(rf(t.url('?call=holder')))
+      await t.until((s) => s.inFlight === 1, 'the call holding the permit')
+      // In the order they queue; each is named by the priority it should get (init.priority 'auto' is normal).
+      const queued: [string, ResilientRequestInit][] = [
+        ['low-1', { resilience: { priority: 'low' } }],
+        ['normal-1', {}],
+        ['high-1', { resilience: { priority: 'high' } }],
+        ['low-2', { priority: 'low' }],
+        ['high-2', { priority: 'high' }],
+        ['normal-2', { priority: 'auto' }],
+        ['high-3', { priority: 'low', resilience: { priority: 'high' } }],
+        ['normal-3', { priority: 'high', resilience: { priority: 'normal' } }],
+        ['low-3', { priority: 'high', resilience: { priority: 'low' } }],
+      ]
+      const calls = queued.map(([name, init]) => settle(rf(t.url(`?call=${name}`), init)))
+      await eventually(() => rf.snapshot().bulkheads[0]?.queued === queued.length, `${queued.length} calls queued`)
+      await t.release()
+      const seen = await t.until((s) => s.requests === queued.length + 1, 'every queued call')
+      const order = ['high-1', 'high-2', 'high-3', 'normal-1', 'normal-2', 'normal-3', 'low-1', 'low-2', 'low-3']
+      equal(seen.arrivals.slice(1).map(({ path }) => path.split('call=')[1]), order, 'the order the queued calls reached the upstream')
+      const outcomes = await Promise.all([holder, ...calls].map((c) => c.done))
+      equal(outcomes.map((o) => o.response?.status), Array(queued.length + 1).fill(200), 'every call answered')
+      equal((await t.stats()).maxInFlight, 1, 'most requests in flight at the upstream')
     },
   },
   {
@@ -499,6 +548,45 @@ export const CASES: Case[] = [
     },
   },
   {
+    name: 'throttling: a failing upstream is shed locally with ThrottledError, counted; full traffic again a window after it heals',
+    async run(t) {
+      await t.script([{ status: 503 }])
+      const window = 1_000
+      const rf = createResilientFetch({ throttle: { window }, retry: false, breaker: false, fallback: false })
+      const events = { throttle: 0, reject: 0 }
+      rf.addEventListener('throttle', () => events.throttle++)
+      rf.addEventListener('reject', (event) => void (event.detail.reason === 'throttle' && events.reject++))
+      const errors: unknown[] = []
+      let reached = 0
+      // Once a failure is in the window p >= 1/2 (0.9 after nine): fewer than three sheds in 100 calls has odds below 1e-20. What is
+      // asserted after holds whatever the draws (no option takes a random source; maxRejectRate stays below 1).
+      for (let i = 0; i < 100 && errors.length < 3; i++) {
+        try {
+          equal((await rf(t.url())).status, 503, 'a call that went on: the upstream answers 503')
+          reached++
+        } catch (error) {
+          errors.push(error)
+        }
+        if (i === 0) equal(reached, 1, "a key's first call is never throttled")
+      }
+      equal(errors.length, 3, 'calls shed locally')
+      for (const error of errors) {
+        assert(error instanceof ThrottledError && error instanceof ResilienceError && error.name === 'ThrottledError', `shed with ThrottledError, got ${describeError(error)}`)
+        assert(error.key === keyOf(t) && error.probability > 0 && error.probability <= 0.9, `key and probability (0 to maxRejectRate 0.9): ${error.key}, ${error.probability}`)
+      }
+      equal((await t.stats()).requests, reached, 'requests the upstream saw: none of the shed calls')
+      const { totals } = rf.snapshot()
+      const shed = errors.length
+      equal([totals.requests, totals.throttled, totals.rejected, totals.failures], [reached + shed, shed, shed, reached], 'totals: requests, throttled, rejected, failures')
+      equal([events.throttle, events.reject], [shed, shed], "throttle events, reject events with reason 'throttle'")
+      // Healed: once the failures and sheds are older than the window, p is 0 and stays 0 while every attempt is accepted.
+      await t.script([{ body: 'healed' }])
+      await sleep(window + 200)
+      for (let i = 1; i <= 5; i++) equal(await (await rf(t.url())).text(), 'healed', `call ${i} after the window`)
+      equal([(await t.stats()).requests, rf.snapshot().totals.throttled], [reached + 5, shed], 'requests the upstream saw, totals.throttled')
+    },
+  },
+  {
     name: 'fallback: served on failure, marked',
     async run(t) {
       await t.script([{ body: 'fresh', headers: { 'x-up': 'kept' } }, { status: 500 }])
@@ -516,6 +604,40 @@ export const CASES: Case[] = [
       const info = resilienceInfo(copy)
       equal([info?.source, typeof info?.storedAt, served.length], ['fallback', 'number', 1], 'resilienceInfo source, storedAt, fallback events')
       equal((await t.stats()).requests, 2, 'the failing request reached the upstream')
+    },
+  },
+  {
+    name: "fallback: never keeps one user's answer (no-store, Authorization, private, Set-Cookie); a plain 200 is kept",
+    async run(t) {
+      const personal: [string, Step, RequestInit][] = [
+        ['set-cookie', { headers: { 'set-cookie': 'session=s1; Path=/' } }, {}],
+        ['no-store', { headers: { 'cache-control': 'no-store' } }, {}],
+        ['authorization', {}, { headers: { authorization: 'Bearer user-1' } }],
+        ['private', { headers: { 'cache-control': 'private' } }, {}],
+      ]
+      // One good answer per URL in this order, the plain one last; every later request fails.
+      await t.script([...personal.map(([name, step]) => ({ ...step, body: name })), { body: 'plain' }, { status: 500 }])
+      const store = watchedStore()
+      const rf = createResilientFetch({ fallback: { store }, retry: false, breaker: false })
+      const url = (name: string) => t.url(`?r=${name}`)
+      for (const [name, , init] of personal) {
+        const response = await rf(url(name), init)
+        equal([response.status, await response.text()], [200, name], `${name}: the network answer`)
+        if (name === 'set-cookie') equal(response.headers.has('set-cookie'), t.differences.setCookieShown, "this runtime's fetch shows Set-Cookie (RUNTIME_DIFFERENCES)")
+      }
+      equal(await (await rf(url('plain'))).text(), 'plain', 'plain: the network answer')
+      await eventually(() => store.puts.some((key) => key.endsWith('?r=plain')), "the plain answer's copy put")
+      // Where fetch hides Set-Cookie, resilient-fetch cannot see it (README: mark such answers private); the rest holds everywhere.
+      const checked = personal.filter(([name]) => name !== 'set-cookie' || t.differences.setCookieShown)
+      const keptPersonal = () => store.puts.filter((key) => checked.some(([name]) => key.endsWith(`?r=${name}`)))
+      equal([store.puts.filter((key) => key.endsWith('?r=plain')).length, keptPersonal()], [1, []], 'copies put: the plain one, none of the personal ones')
+      for (const [name, , init] of checked) {
+        const response = await rf(url(name), init)
+        equal([response.status, response.headers.get('x-resilient-source'), resilienceInfo(response)?.source], [500, null, 'network'], `${name}: a failure later is not answered by a copy`)
+      }
+      const copy = await rf(url('plain'))
+      equal([copy.status, await copy.text(), copy.headers.get('x-resilient-source')], [200, 'plain', 'fallback'], 'plain: a failure later is answered by its copy')
+      equal([keptPersonal(), rf.snapshot().totals.fallbacks], [[], 1], 'personal copies put by the end, copies served')
     },
   },
   {

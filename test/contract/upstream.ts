@@ -75,7 +75,8 @@ export async function startUpstream(): Promise<Upstream> {
 
 const PREFLIGHT = {
   'access-control-allow-methods': '*',
-  'access-control-allow-headers': '*',
+  // Authorization is never covered by the wildcard (Fetch): it is named.
+  'access-control-allow-headers': '*, authorization',
   'access-control-max-age': '600',
 }
 
