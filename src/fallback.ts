@@ -376,7 +376,7 @@ function mayStore(request: FallbackRequest, response: Response, options: Normali
   const cacheControl = directives(response.headers.get('cache-control'))
   // no-store on either side forbids keeping the response (RFC 9111, 5.2.1.5 and 5.2.2.5).
   if (cacheControl.has('no-store') || directives(request.headers.get('cache-control')).has('no-store')) return false
-  if (/(^|,)\s*\*\s*(,|$)/.test(response.headers.get('vary') ?? '')) return false
+  if (directives(response.headers.get('vary')).has('*')) return false
   // A stream by nature (events, JSON lines or sequences, a replaced multipart) has no last good state to keep, and a
   // copy would hold the connection open after the caller cancels.
   if (STREAMING_TYPE.test(response.headers.get('content-type') ?? '')) return false
@@ -390,7 +390,7 @@ function mayStore(request: FallbackRequest, response: Response, options: Normali
   return !personal || options.private
 }
 
-/** Cache-Control directives, lower-cased name → value ('' for valueless ones). */
+/** A comma-separated header's elements (Cache-Control's directives, Vary's names), lower-cased name → value ('' for valueless ones). */
 function directives(header: string | null): Map<string, string> {
   const found = new Map<string, string>()
   for (const part of (header ?? '').split(',')) {
