@@ -1,6 +1,6 @@
 /** Turns the `fallback.store` option into a store: 'auto' picks the best storage this platform has, on first use. */
 import type { FallbackStore } from '../types.js'
-import { openWithin, STORE_KIT, type Store } from './backend.js'
+import { lruChunk, openWithin, STORE_KIT, type Store } from './backend.js'
 import { load, preloaded } from '../preloaded.js'
 
 /**
@@ -9,7 +9,7 @@ import { load, preloaded } from '../preloaded.js'
  * upstream has failed and the network may be down.
  */
 export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackStore {
-  if (spec === 'memory') return lazyStore(inMemory(preload(lru)))
+  if (spec === 'memory') return lazyStore(inMemory(preload(lruChunk)))
   if (spec === 'auto') return lazyStore(autoStore())
   return spec
 }
@@ -21,7 +21,7 @@ function autoStore(): () => Promise<FallbackStore> {
   const cacheApi = preload(() => load(preloaded.cacheApi, () => import('./cache-api.js')), hasCaches)
   // A dynamic import keeps idb-keyval out of the core bundle; loaded now only where no Cache API comes first.
   const indexedDb = preload(() => load(preloaded.indexedDb, () => import('./indexeddb.js')), hasIdb && !hasCaches)
-  const memory = inMemory(preload(lru, !hasCaches && !hasIdb))
+  const memory = inMemory(preload(lruChunk, !hasCaches && !hasIdb))
   return async () => {
     // The stores without their option schemas (the defaults need no checking): a smaller chunk.
     if (hasCaches && (await cacheApiWorks())) return (await cacheApi()).cacheApiStore(STORE_KIT)
@@ -48,9 +48,6 @@ function preload<T>(importer: () => Promise<T>, now = true): () => Promise<T> {
   return () => loading.catch(importer)
 }
 
-/** The LRU's chunk. */
-const lru = () => load(preloaded.lru, () => import('./lru.js'))
-
 /** The LRU in memory, a chunk of its own: the default path in a browser never needs it. */
 const inMemory = (lru: () => Promise<typeof import('./lru.js')>) => async (): Promise<FallbackStore> => (await lru()).lruStore()
 
@@ -72,7 +69,7 @@ function lazyStore(pick: () => Promise<FallbackStore>): Store {
   let picked: Promise<FallbackStore> | undefined
   const lazy: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
   // A failed pick (a chunk that would not load) still leaves a working store.
-  const fallback = inMemory(lru)
+  const fallback = inMemory(lruChunk)
   // Every store picked here is one of ours, and each can evict.
   for (const name of ['get', 'put', 'delete', 'clear', 'evict']) {
     lazy[name] = async (...args) => ((await (picked ??= pick().catch(fallback))) as unknown as typeof lazy)[name]!(...args)

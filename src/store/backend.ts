@@ -31,7 +31,7 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
       try {
         backend = await opening
       } catch (error) {
-        memory ??= (async () => (await load(preloaded.lru, () => import('./lru.js'))).lruStore(maxEntries) as unknown as Methods)()
+        memory ??= (async () => (await lruChunk()).lruStore(maxEntries) as unknown as Methods)()
         throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
       }
       return (onBackend as unknown as Record<string, (backend: B, ...a: unknown[]) => Promise<unknown>>)[name]!(backend, ...args)
@@ -39,6 +39,9 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
   }
   return store as unknown as Store
 }
+
+/** The LRU's chunk: memory for a store whose backend failed, and for 'memory' or 'auto' without storage (store/auto.ts). */
+export const lruChunk = () => load(preloaded.lru, () => import('./lru.js'))
 
 /** A store's methods by name, as the loop above calls them. */
 type Methods = Record<string, (...args: unknown[]) => Promise<unknown>>
