@@ -42,13 +42,14 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
     await Promise.all([...lru].reverse().slice(keep).map((key) => forget(cache, key)))
   }
 
-  /** Adds our keys in the cache to `lru`, oldest first: browsers list them so, and a new page starts with a usable LRU order. */
-  async function learnKeys(cache: Cache): Promise<void> {
+  /** Adds our keys in `cache` to `lru`, oldest first (browsers list them so, and a new page starts with a usable LRU order); then `cache`. */
+  async function learnKeys(cache: Cache): Promise<Cache> {
     try {
       for (const request of await cache.keys()) if (request.url.startsWith(KEY_PREFIX)) lru.add(decodeURIComponent(request.url.slice(KEY_PREFIX.length)))
     } catch {
       // keys() is not implemented everywhere (workerd): there only the keys we wrote count.
     }
+    return cache
   }
 
   // Rejects where the Cache API is missing (reading `caches` throws) or its open fails or hangs.
@@ -89,12 +90,8 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
       await dropOldest(cache, maxEntries)
     },
     delete: async (now, key) => forget(await now(), key),
-    async clear(now) {
-      const cache = await now()
-      // Entry by entry, never caches.delete(): another tab's open Cache would go on serving the orphaned copies.
-      await learnKeys(cache)
-      await dropOldest(cache, 0)
-    },
+    // Entry by entry, never caches.delete(): another tab's open Cache would go on serving the orphaned copies.
+    clear: async (now) => dropOldest(await learnKeys(await now()), 0),
     evict: async (now) => dropOldest(await now(), lru.size >> 1),
   })
 }
