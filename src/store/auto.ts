@@ -1,6 +1,6 @@
 /** Turns the `fallback.store` option into a store: 'auto' picks the best storage this platform has, on first use. */
 import type { FallbackStore } from '../types.js'
-import { lruChunk, openWithin, STORE_KIT, type Store } from './backend.js'
+import { inMemory, lruChunk, openWithin, STORE_KIT, type Store } from './backend.js'
 import { load, preloaded } from '../preloaded.js'
 
 /**
@@ -47,9 +47,6 @@ function preload<T>(importer: () => Promise<T>, now = true): () => Promise<T> {
   loading.catch(() => {})
   return () => loading.catch(importer)
 }
-
-/** The LRU in memory, a chunk of its own: the default path in a browser never needs it. */
-const inMemory = (lru: () => Promise<typeof import('./lru.js')>) => async (): Promise<FallbackStore> => (await lru()).lruStore()
 
 /**
  * Probed, not just detected: Firefox private mode has `caches` but refuses to open one, while IndexedDB works;

@@ -31,7 +31,7 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
       try {
         backend = await opening
       } catch (error) {
-        memory ??= (async () => (await lruChunk()).lruStore(maxEntries) as unknown as Methods)()
+        memory ??= inMemory(lruChunk, maxEntries)() as unknown as Promise<Methods>
         throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
       }
       return (onBackend as unknown as Record<string, (backend: B, ...a: unknown[]) => Promise<unknown>>)[name]!(backend, ...args)
@@ -42,6 +42,9 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
 
 /** The LRU's chunk: memory for a store whose backend failed, and for 'memory' or 'auto' without storage (store/auto.ts). */
 export const lruChunk = () => load(preloaded.lru, () => import('./lru.js'))
+
+/** The LRU in memory, from `lru` (its chunk, loading or not): the default path in a browser never needs it. */
+export const inMemory = (lru: typeof lruChunk, maxEntries?: number) => async (): Promise<Store> => (await lru()).lruStore(maxEntries)
 
 /** A store's methods by name, as the loop above calls them. */
 type Methods = Record<string, (...args: unknown[]) => Promise<unknown>>
