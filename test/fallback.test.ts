@@ -105,6 +105,18 @@ describe('what is stored', () => {
     expect(t.put).not.toHaveBeenCalled()
   })
 
+  it.each(['*,Accept', ' Accept ,\t* ', 'Accept, *, Origin'])('Vary: %s (a star among the names, however spaced) is never stored either', async (vary) => {
+    const t = setup({ private: true })
+    await t.remember(request(), json({}, { headers: { vary } }))
+    expect(t.put).not.toHaveBeenCalled()
+  })
+
+  it.each(['X-Star*', '**', 'Accept, *x'])('Vary: %s names no star of its own: the copy is stored', async (vary) => {
+    const t = setup()
+    await t.remember(request(), json({}, { headers: { vary } }))
+    expect(t.put).toHaveBeenCalledOnce()
+  })
+
   it('a response that followed a redirect is never stored: another resource answered (an expired session sent to /login)', async () => {
     const t = setup()
     await t.remember(request(), json({ items: [1, 2, 3] }))
