@@ -58,7 +58,7 @@ export function lruStore(maxEntries = LRU_DEFAULTS.maxEntries, maxBytes = LRU_DE
 }
 
 /** Rough bytes an entry takes: body plus headers and URL, for stores bounded by size. */
-export function entrySize(entry: StoredResponse): number {
+function entrySize(entry: StoredResponse): number {
   let size = entry.body.byteLength + entry.url.length + entry.statusText.length + 16
   for (const [name, value] of entry.headers) size += name.length + value.length + 4
   return size
