@@ -18,7 +18,7 @@ export const REFUSED = -1
 export const MAX_RETRY_AFTER_OPEN = 3_600_000
 
 /** `remote`: the state was applied from another participant of a share. */
-export type StateListener = (from: BreakerState, to: BreakerState, remote: boolean) => void
+export type StateListener = (from: BreakerState, to: BreakerState, remote?: boolean) => void
 
 function createWindow(spec: NormalizedBreaker['window']): Window {
   if (spec.type === 'consecutive') return consecutiveWindow()
@@ -35,7 +35,6 @@ export const isOpenState = (state: BreakerState) => state === 'open' || state ==
  * Open → half-open happens lazily, when someone looks: no timer outlives a call.
  */
 export class Breaker implements BreakerControl {
-  readonly key: string
   readonly #options: NormalizedBreaker
   readonly #onStateChange: StateListener
   readonly #window: Window
@@ -55,8 +54,11 @@ export class Breaker implements BreakerControl {
   #rejected = 0
   #transitions = 0
 
-  constructor(key: string, options: NormalizedBreaker, onStateChange: StateListener) {
-    this.key = key
+  constructor(
+    readonly key: string,
+    options: NormalizedBreaker,
+    onStateChange: StateListener,
+  ) {
     this.#options = options
     this.#onStateChange = onStateChange
     this.#window = createWindow(options.window)
@@ -224,7 +226,7 @@ export class Breaker implements BreakerControl {
     return times
   }
 
-  #to(next: BreakerState, remote = false): void {
+  #to(next: BreakerState, remote?: boolean): void {
     const from = this.#state
     this.#generation++
     this.#probesInFlight = this.#probeSuccesses = 0

@@ -73,17 +73,19 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
   }
   // Late, a share's connect that throws cannot fail the creation any more: advisory, as its other calls, it is let go. A
   // chunk that will not load (a Service Worker refuses import()) leaves the share off, and the console says so.
-  if (share && sharing) start(sharing)
-  else if (share)
-    load(undefined, () => import('../breaker/shared.js'))
-      .then(
-        (m) => start((sharing = m.sharing)),
-        (error: unknown) => {
-          unpublished = undefined
-          off('share', error)
-        },
-      )
-      .catch(() => {})
+  if (share) {
+    if (sharing) start(sharing)
+    else
+      load(undefined, () => import('../breaker/shared.js'))
+        .then(
+          (m) => start((sharing = m.sharing)),
+          (error: unknown) => {
+            unpublished = undefined
+            off('share', error)
+          },
+        )
+        .catch(() => {})
+  }
 
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {
@@ -134,7 +136,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
 
 /** Marks the attempt of `signal` as `breaker`'s probe (see `probing`); returns its ticket. */
 export function probe(breaker: Breaker, signal: AbortSignal | undefined, ticket: Ticket): Ticket {
-  if (signal !== undefined) probing.set(signal, breaker)
+  if (signal) probing.set(signal, breaker)
   return ticket
 }
 
@@ -160,7 +162,7 @@ function control(keys: Keys, index: number, keyOf: (target: RequestInput) => str
     if (typeof target === 'string') {
       const found = breakerOf(target)
       // A string that is not an absolute URL is a key, never resolved against the page.
-      if (found !== undefined || !isAbsoluteUrl(target)) return found
+      if (found || !isAbsoluteUrl(target)) return found
     }
     const key = keyOf(target)
     return key === undefined ? undefined : breakerOf(key)
