@@ -50,8 +50,8 @@ export class Lane {
   /** Arms `fire` to run in `ms`; returns the entry that `disarm` takes. */
   arm(fire: () => void): LaneEntry {
     const entry: LaneEntry = { at: this.#clock() + this.ms, fire, prev: this.#tail, next: undefined, lane: this }
-    if (this.#tail === undefined) this.#head = entry
-    else this.#tail.next = entry
+    if (this.#tail) this.#tail.next = entry
+    else this.#head = entry
     this.#tail = entry
     // A host timer already armed is due no later (the clock is monotonic): the entry waits for it.
     if (this.#timer === undefined && !this.#rearming) this.#armFor(entry.at)
@@ -63,10 +63,10 @@ export class Lane {
     if (entry.lane !== this) return
     entry.lane = undefined
     const { prev, next } = entry
-    if (prev === undefined) this.#head = next
-    else prev.next = next
-    if (next === undefined) this.#tail = prev
-    else next.prev = prev
+    if (prev) prev.next = next
+    else this.#head = next
+    if (next) next.prev = prev
+    else this.#tail = prev
   }
 
   #armFor(at: number): void {
@@ -81,17 +81,17 @@ export class Lane {
     this.#timer = undefined
     // Set before firing: a deadline armed by a firing one (an abort listener) waits for the re-arm, no timer of its own.
     this.#rearming = true
-    for (let entry = this.#head; entry !== undefined && entry.at <= t; entry = this.#head) {
+    for (let entry = this.#head; entry && entry.at <= t; entry = this.#head) {
       this.disarm(entry)
       entry.fire()
     }
-    if (this.#head === undefined) this.#rearming = false
-    else this.#task(this.#rearm)
+    if (this.#head) this.#task(this.#rearm)
+    else this.#rearming = false
   }
 
   #rearm = (): void => {
     this.#rearming = false
-    if (this.#head !== undefined) this.#armFor(this.#head.at)
+    if (this.#head) this.#armFor(this.#head.at)
   }
 }
 
@@ -100,7 +100,7 @@ export function messageTask(): (run: () => void) => void {
   let channel: MessageChannel | undefined
   const queued: (() => void)[] = []
   return (run) => {
-    if (channel === undefined) {
+    if (!channel) {
       channel = new MessageChannel()
       channel.port1.onmessage = () => queued.shift()!()
     }
