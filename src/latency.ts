@@ -47,7 +47,7 @@ export class LatencySummary {
   percentile(q: number, maxStale = 0): number | undefined {
     const n = this.samples
     if (n === 0) return undefined
-    if (this.#sorted === undefined || this.count - this.#sortedAt > maxStale) {
+    if (!this.#sorted || this.count - this.#sortedAt > maxStale) {
       this.#sorted = this.#ring.slice(0, n).sort()
       this.#sortedAt = this.count
     }

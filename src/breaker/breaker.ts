@@ -129,7 +129,7 @@ export class Breaker implements BreakerControl {
   open(ms?: number): void {
     if (ms !== undefined && !(ms > 0)) fail('breaker.open(ms)', 'a positive number', ms)
     const t = now()
-    this.#openAt(t, ms === undefined ? Infinity : t + ms, 'forced-open')
+    this.#openAt(t, t + (ms ?? Infinity), 'forced-open')
   }
 
   close(): void {

@@ -2,7 +2,7 @@ import type { NormalizedBulkhead } from '../options.js'
 import { Bulkhead, type Lease } from '../bulkhead.js'
 import { now } from '../clock.js'
 import { attemptBound } from './total-deadline.js'
-import type { Gate, Runtime } from './types.js'
+import type { Gate, Refusal, Runtime } from './types.js'
 
 /**
  * The bulkhead gate: at most `maxConcurrent` attempts of a key in flight, a queue behind them.
@@ -24,7 +24,8 @@ export function bulkheadStage(options: NormalizedBulkhead | false, runtime: Runt
       return (
         bulkhead.tryAcquire(bound, t) ??
         bulkhead.acquire(signal, (call.deadline ?? Infinity) - t, call.timeout.total as number, call.priority, bound).then((permit) => {
-          if ('kind' in permit && permit.kind === 'refused' && permit.reason === 'bulkhead') events.emit('reject', { key: bulkhead.key, reason: 'bulkhead' })
+          const { kind, reason } = permit as Partial<Refusal>
+          if (kind === 'refused' && reason === 'bulkhead') events.emit('reject', { key: bulkhead.key, reason })
           return permit
         })
       )
