@@ -67,10 +67,10 @@ export class Bulkhead {
    */
   acquire(signal: AbortSignal | undefined, totalLeft: number, total: number, priority: Priority, bound = Infinity): Promise<Permit> {
     const { maxQueue, queueTimeout } = this.#options
-    // An abort before the attempt queued fires no event: heard now, or never.
-    if (signal?.aborted) return Promise.resolve(aborted(signal.reason))
-    if (this.queued >= maxQueue && !this.#evictBelow(priority)) return Promise.resolve(this.#rejection())
     return new Promise<Permit>((resolve) => {
+      // An abort before the attempt queued fires no event: heard now, or never.
+      if (signal?.aborted) return resolve(aborted(signal.reason))
+      if (this.queued >= maxQueue && !this.#evictBelow(priority)) return resolve(this.#rejection())
       const queue = this.#queues[priority]
       const totalFirst = totalLeft < queueTimeout
       const waiter: Waiter = (denial) => {
