@@ -26,11 +26,10 @@ export interface LaneEntry {
 export class Lane {
   #head: LaneEntry | undefined
   #tail: LaneEntry | undefined
-  #timer: ReturnType<typeof setTimeout> | undefined
   /** When the armed host timer fires (the lane's clock). */
   #due = 0
-  /** A re-arm is on its way in a task of its own: the host timer is not armed meanwhile, and arm() leaves it to the re-arm. */
-  #rearming = false
+  /** A host timer is armed, or a re-arm is on its way in a task of its own: either way arm() leaves the new entry to it. */
+  #armed = false
   readonly #clock: () => number
   readonly #task: (run: () => void) => void
 
@@ -54,7 +53,7 @@ export class Lane {
     else this.#head = entry
     this.#tail = entry
     // A host timer already armed is due no later (the clock is monotonic): the entry waits for it.
-    if (this.#timer === undefined && !this.#rearming) this.#armFor(entry.at)
+    if (!this.#armed) this.#armFor(entry.at)
     return entry
   }
 
@@ -70,28 +69,27 @@ export class Lane {
   }
 
   #armFor(at: number): void {
+    this.#armed = true
     this.#due = at
-    this.#timer = setTimeout(this.#tick, Math.max(0, at - this.#clock()))
+    setTimeout(this.#tick, Math.max(0, at - this.#clock()))
   }
 
   /** Fires every deadline due, oldest first, then re-arms for the next one, from a task of its own. */
   #tick = (): void => {
     // The host timer fired, so its time has come even if the clock says a hair less (a timer may fire early by rounding).
     const t = Math.max(this.#clock(), this.#due)
-    this.#timer = undefined
-    // Set before firing: a deadline armed by a firing one (an abort listener) waits for the re-arm, no timer of its own.
-    this.#rearming = true
+    // Still armed while firing: a deadline armed by a firing one (an abort listener) waits for the re-arm, no timer of its own.
     for (let entry = this.#head; entry && entry.at <= t; entry = this.#head) {
       this.disarm(entry)
       entry.fire()
     }
     if (this.#head) this.#task(this.#rearm)
-    else this.#rearming = false
+    else this.#armed = false
   }
 
   #rearm = (): void => {
-    this.#rearming = false
     if (this.#head) this.#armFor(this.#head.at)
+    else this.#armed = false
   }
 }
 
