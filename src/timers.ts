@@ -52,8 +52,8 @@ export class Lane {
     if (this.#tail) this.#tail.next = entry
     else this.#head = entry
     this.#tail = entry
-    // A host timer already armed is due no later (the clock is monotonic): the entry waits for it.
-    if (!this.#armed) this.#armFor(entry.at)
+    // A host timer already armed is due no later (the clock is monotonic): the entry waits for it. Unarmed, the lane was empty.
+    if (!this.#armed) this.#armFirst()
     return entry
   }
 
@@ -68,12 +68,6 @@ export class Lane {
     else this.#tail = prev
   }
 
-  #armFor(at: number): void {
-    this.#armed = true
-    this.#due = at
-    setTimeout(this.#tick, Math.max(0, at - this.#clock()))
-  }
-
   /** Fires every deadline due, oldest first, then re-arms for the next one, from a task of its own. */
   #tick = (): void => {
     // The host timer fired, so its time has come even if the clock says a hair less (a timer may fire early by rounding).
@@ -83,13 +77,17 @@ export class Lane {
       this.disarm(entry)
       entry.fire()
     }
-    if (this.#head) this.#task(this.#rearm)
+    if (this.#head) this.#task(this.#armFirst)
     else this.#armed = false
   }
 
-  #rearm = (): void => {
-    if (this.#head) this.#armFor(this.#head.at)
-    else this.#armed = false
+  /** Arms the host timer for the first deadline; with none, the lane is left unarmed. */
+  #armFirst = (): void => {
+    const first = this.#head
+    this.#armed = first !== undefined
+    if (!first) return
+    this.#due = first.at
+    setTimeout(this.#tick, Math.max(0, first.at - this.#clock()))
   }
 }
 
