@@ -109,7 +109,7 @@ export function withMethods<T>(what: string, methods: readonly string[]): Check<
 const setOf =
   <T>(test: (item: any) => unknown, what: string, map = (item: T) => item): Check<ReadonlySet<T>> =>
   (value, path) =>
-    new Set(is<T[]>((v) => Array.isArray(v) && v.every(test), what, true)(value, path).map(map))
+    Array.isArray(value) && value.every(test) ? new Set(value.map(map)) : fail(path, what, value, true)
 
 /** HTTP method names, upper-cased. */
 export const methods = /* @__PURE__ */ setOf<string>((m) => typeof m === 'string' && m !== '', 'an array of method names', (m) => m.toUpperCase())
