@@ -1,6 +1,6 @@
-/** Whether fetch's input is a Request (or a Request from another realm), not a string or a URL. */
+/** Whether fetch's input is a Request (or a Request from another realm), not a string or a URL (a URL has no `url`). */
 export function isRequest(input: unknown): input is Request {
-  return typeof input === 'object' && input !== null && !(input instanceof URL) && typeof (input as Request).url === 'string'
+  return typeof input === 'object' && input !== null && typeof (input as Request).url === 'string'
 }
 
 /**
