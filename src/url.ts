@@ -21,11 +21,9 @@ let lastOrigin: string | undefined
 /** The URL's origin, or undefined when it is not a URL. */
 export function originOf(url: string): string | undefined {
   if (url === lastUrl && (lastBase === undefined || lastBase === baseUrl())) return lastOrigin
-  const plain = PLAIN_ORIGIN.exec(url)
+  let origin = PLAIN_ORIGIN.exec(url)?.[0]
   let base: string | undefined
-  let origin: string
-  if (plain !== null) origin = plain[0]
-  else {
+  if (origin === undefined) {
     base = ABSOLUTE.test(url) ? undefined : baseUrl()
     try {
       origin = new URL(url, base).origin
