@@ -23,7 +23,7 @@ export class Keys {
     /** Drops the least recently used key with nothing in flight, if there is one. */
     const evict = (): void => {
       for (const [key, entry] of entries) {
-        if (entry.calls === 0 && !stages.some((stage, i) => stage.busy?.(entry.states[i]) === true)) {
+        if (entry.calls === 0 && !stages.some((stage, i) => stage.busy?.(entry.states[i]))) {
           entries.delete(key)
           if (last === entry) last = undefined
           return

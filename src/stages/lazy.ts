@@ -48,7 +48,7 @@ function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | unde
   const lazy: AnyStage = {
     name,
     forKey: (key): Held => ({ key }),
-    busy: (held: Held) => 'state' in held && stage!.busy?.(held.state) === true,
+    busy: (held: Held) => 'state' in held && !!stage!.busy?.(held.state),
     report(held: Held, snapshot, t) {
       if ('state' in held) stage!.report?.(held.state, snapshot, t)
     },
