@@ -10,9 +10,10 @@ export interface KeyEntry {
 
 /** The keys in use, least recently used first; beyond `maxKeys`, the oldest idle key is dropped. */
 export class Keys {
-  readonly get: (key: string) => KeyEntry
-  readonly find: (key: string) => KeyEntry | undefined
-  readonly values: () => IterableIterator<KeyEntry>
+  // Set in the constructor: `declare` emits no class field that would first define them as undefined.
+  declare readonly get: (key: string) => KeyEntry
+  declare readonly find: (key: string) => KeyEntry | undefined
+  declare readonly values: () => IterableIterator<KeyEntry>
 
   // Closures over locals, not private fields: locals minify to a letter, `this.#field` does not.
   constructor(stages: readonly Stage[], maxKeys: number) {
