@@ -87,23 +87,22 @@ export const func = /* @__PURE__ */ is((value) => typeof value === 'function', '
 export const anything = <T = unknown>(value: unknown): T => value as T
 
 /** One of a few (at least two) literal values. */
-export function oneOf<const T extends readonly [string, string, ...string[]]>(values: T): Check<T[number]> {
-  return is(
+export const oneOf = <const T extends readonly [string, string, ...string[]]>(values: T): Check<T[number]> =>
+  is(
     (value) => values.includes(value as string),
     // 'a', 'b' or 'c'
     `'${values.slice(0, -1).join("', '")}' or '${values.at(-1)}'`,
     true,
   )
-}
 
 /** An object with these methods (a store, a share, a binding); `what` names it in the error. */
-export function withMethods<T>(what: string, methods: readonly string[]): Check<T> {
-  return (value, path) => {
+export const withMethods =
+  <T>(what: string, methods: readonly string[]): Check<T> =>
+  (value, path) => {
     if (typeof value !== 'object' || value === null) fail(path, what, value, true)
     for (const m of methods) if (typeof (value as Record<string, unknown>)[m] !== 'function') fail(path, `${what} (missing ${m}())`, value, true)
     return value as T
   }
-}
 
 /** An array whose items pass `test`, as a Set of the items `map` makes. */
 const setOf =
@@ -162,10 +161,9 @@ export function struct<const S extends Shape>(shape: S): Struct<S> {
 }
 
 /** A check followed by a transformation of its result (a cross-field rule, a different shape). */
-export function refine<T, U>(check: Check<T>, after: (value: T, path: string) => U): Check<U> {
+export const refine = <T, U>(check: Check<T>, after: (value: T, path: string) => U): Check<U> =>
   // An object schema keeps its `shape` (its fields and defaults) through a refinement.
-  return Object.assign((value: unknown, path: string) => after(check(value, path), path), { shape: (check as Partial<Struct<Shape>>).shape })
-}
+  Object.assign((value: unknown, path: string) => after(check(value, path), path), { shape: (check as Partial<Struct<Shape>>).shape })
 
 /** The fields of an object schema (through refinements), each as its check and its default; undefined for other checks. */
 export function shapeOf(check: Check<unknown>): Record<string, { check: Check<unknown>; default?: unknown }> | undefined {

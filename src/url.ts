@@ -1,7 +1,5 @@
 /** Whether fetch's input is a Request (or a Request from another realm), not a string or a URL (a URL has no `url`). */
-export function isRequest(input: unknown): input is Request {
-  return typeof input === 'object' && input !== null && typeof (input as Request).url === 'string'
-}
+export const isRequest = (input: unknown): input is Request => typeof input === 'object' && input !== null && typeof (input as Request).url === 'string'
 
 /**
  * A plain lower-case http(s) origin, read without the URL parser (the hot path): host characters

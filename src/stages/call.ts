@@ -120,7 +120,6 @@ export function finish(call: Call, outcome: Outcome, totals: ResilienceTotals): 
  * The URL string of fetch's input, without parsing it. Here, not in url.ts, which the lazy chunks share with
  * the core: only the core reads it, so it stays in the core's own chunk (no import across the boundary).
  */
-export function urlOf(input: RequestInfo | URL): string {
+export const urlOf = (input: RequestInfo | URL): string =>
   // A URL stringifies to its href.
-  return typeof input === 'string' ? input : isRequest(input) ? input.url : String(input)
-}
+  typeof input === 'string' ? input : isRequest(input) ? input.url : String(input)
