@@ -25,7 +25,7 @@ describe('what the throttle learns from', () => {
     for (let i = 0; i < 20; i++) pass(ok(503))
     const p = state.probability(Date.now(), NORMAL)
     for (let i = 0; i < 40; i++) pass({ kind: 'refused', reason: 'open', error: new Error('open') })
-    for (let i = 0; i < 40; i++) pass({ kind: 'refused', reason: 'full', error: new Error('full') })
+    for (let i = 0; i < 40; i++) pass({ kind: 'refused', reason: 'bulkhead', error: new Error('full') })
     for (let i = 0; i < 40; i++) pass({ kind: 'aborted', reason: 'bye' })
     // Counted as accepts, 120 of them would have brought p to 0.
     expect(state.probability(Date.now(), NORMAL)).toBe(p)
