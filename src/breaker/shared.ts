@@ -19,21 +19,29 @@ const LATE = 'total deadline'
 /** One instance's side of `share`: `refuse` is its stage's refusal of an open breaker. */
 export const sharing: Sharing = (share, refuse, options) => {
   const maxOpen = options.openDuration.max
-  /** A key's new breaker starts from what the share knows. */
-  const initial = (breaker: Breaker) =>
+  /** A key's new breaker starts from what the share knows; true when it took the share's state. */
+  const initial = (breaker: Breaker): boolean => {
+    let adopted = false
     tell(() => {
       const view = share.initial?.(breaker.key)
-      if (view) adopt(breaker, view, maxOpen)
+      adopted = !!view && adopt(breaker, view, maxOpen)
     })
+    return adopted
+  }
+  const publish = (breaker: Breaker) => tell(() => share.publish?.(breaker.key, breaker.view()))
   return {
     initial,
     // A local change is news for the share.
-    publish: (breaker) => tell(() => share.publish?.(breaker.key, breaker.view())),
+    publish,
     record: (call, failure, slow) => tell(() => share.record?.(call.key, failure, slow, call.waitUntil)),
     lease: share.acquireProbe && ((breaker, token, attempt, t) => lease(share, refuse, breaker, token, attempt, t)),
-    attach(keys, index) {
-      // Keys made before this side was there (it loaded after the instance was made) start from what the share knows, now.
-      for (const entry of keys.values()) initial(entry.states[index] as Breaker)
+    attach(keys, index, changed) {
+      // Keys made before this side was there (it loaded after the instance was made) start from what the share knows, now;
+      // a state one entered by itself meanwhile is news for the share, unless the share's own state replaced it.
+      for (const entry of keys.values()) {
+        const breaker = entry.states[index] as Breaker
+        if (!initial(breaker) && changed?.has(breaker)) publish(breaker)
+      }
       share.connect((key, state) => {
         // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
         const breaker = (isOpenState(state.state) ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined
@@ -54,25 +62,26 @@ export const sharing: Sharing = (share, refuse, options) => {
 /**
  * Applies another participant's state to `breaker`. Half-open is not adopted (each participant reaches it by
  * itself when openUntil passes; the share leases the probe), nor is a view older than our own state, nor an
- * open that has ended. An adopted open lasts at most max(openDuration.max, 1 h) from its `at`.
+ * open that has ended. An adopted open lasts at most max(openDuration.max, 1 h) from its `at`. True when it applied it.
  */
-function adopt(breaker: Breaker, view: SharedBreakerState, maxOpen: number): void {
+function adopt(breaker: Breaker, view: SharedBreakerState, maxOpen: number): boolean {
   const { state: next, at } = view
-  if (next === 'half-open') return
+  if (next === 'half-open') return false
   const own = breaker.view()
   // Half-open is only noticed, not decided: another participant's probe result for this open episode wins
   // (half-open follows an open, which set openedAt).
   const probeResult = own.state === 'half-open' && at >= own.openedAt!
   // Our own state dated ahead of now was decided before the clock was set back: it is no newer than the view.
-  if (at < own.at && !probeResult && own.at <= now() + LOST_AFTER) return
+  if (at < own.at && !probeResult && own.at <= now() + LOST_AFTER) return false
   let until = 0
   if (isOpenState(next)) {
     const end = view.openUntil
     // Only a forced open may have no end, and any end is capped: a damaged or foreign view must not open this breaker for good.
     until = end === undefined ? (next === 'open' ? 0 : Infinity) : Math.min(end, at + Math.max(maxOpen, MAX_RETRY_AFTER_OPEN))
-    if (until <= now()) return
+    if (until <= now()) return false
   }
   breaker.restore(next, at, view.openedAt ?? at, until)
+  return true
 }
 
 /**

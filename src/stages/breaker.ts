@@ -22,8 +22,11 @@ export interface Shared {
   record(call: Call, failure: boolean, slow: boolean): void
   /** Asks the share for a half-open breaker's probe; absent when the share leases none. */
   lease: ((breaker: Breaker, token: number, attempt: Attempt, t: number) => Promise<Ticket | Refusal | Aborted>) | undefined
-  /** Connects the share to the breakers of `keys` (at `index` of a key's states), those made already included. */
-  attach(keys: Keys, index: number): void
+  /**
+   * Connects the share to the breakers of `keys` (at `index` of a key's states), those made already included; of
+   * those, the ones in `changed` (they changed by themselves while this side loaded) are news for the share.
+   */
+  attach(keys: Keys, index: number, changed?: ReadonlySet<Breaker>): void
   /** Whether the share knows a state for `key`. */
   knows(key: string): boolean
 }
@@ -59,41 +62,17 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
     return refusal('open', circuitOpenError(breaker.key, breaker.retryAfter(t)))
   }
 
-  // With a share, its side of the stage: here already when a share entry installed it; else its chunk loads now, with
-  // the instance, which acts as one without a share until it is there (no call waits for it, in an outage or not).
-  let shared: Shared | undefined
-  let attached: [Keys, number] | undefined
-  // While it loads: the breakers whose last change was their own, published when it arrives (unless the share's initial replaced it).
-  let unpublished = share && !sharing ? new Set<Breaker>() : undefined
-  const start = (make: Sharing) => {
-    shared = make(share!, refuse, options)
-    if (attached) shared.attach(...attached)
-    for (const breaker of unpublished ?? []) shared.publish(breaker)
-    unpublished = undefined
-  }
-  // Late, a share's connect that throws cannot fail the creation any more: advisory, as its other calls, it is let go. A
-  // chunk that will not load (a Service Worker refuses import()) leaves the share off, and the console says so.
-  if (share) {
-    if (sharing) start(sharing)
-    else
-      load(undefined, () => import('../breaker/shared.js'))
-        .then(
-          (m) => start((sharing = m.sharing)),
-          (error: unknown) => {
-            unpublished = undefined
-            off('share', error)
-          },
-        )
-        .catch(() => {})
-  }
+  // With a share, its side of the stage: here already when a share entry installed it; else its chunk loads when the
+  // chain is attached, with the instance, which acts as one without a share until it is there (no call waits for it).
+  let shared = share && sharing?.(share, refuse, options)
+  // While it loads: the breakers that changed by themselves (no other participant can reach them yet).
+  let changed: Set<Breaker> | undefined
 
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {
     const breaker = new Breaker(key, options as NormalizedBreaker, (from, to, remote) => {
       events.emit('statechange', { key, from, to })
-      if (remote) unpublished?.delete(breaker)
-      else if (shared) shared.publish(breaker)
-      else unpublished?.add(breaker)
+      if (!remote) shared ? shared.publish(breaker) : changed?.add(breaker)
     })
     shared?.initial(breaker)
     return breaker
@@ -127,8 +106,19 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       if (quiet > 0) breaker.openFor(quiet, end)
     },
     attach(keys, index, keyOf) {
-      attached = [keys, index]
-      shared?.attach(keys, index)
+      if (shared) shared.attach(keys, index)
+      // Late, a share's connect that throws cannot fail the creation any more: advisory, as its other calls, it is let go.
+      // A chunk that will not load (a Service Worker refuses import()) leaves the share off, and the console says so.
+      else if (share) {
+        changed = new Set()
+        load(undefined, () => import('../breaker/shared.js'))
+          .then(
+            (m) => (shared = (sharing = m.sharing)(share, refuse, options)).attach(keys, index, changed),
+            (error: unknown) => off('share', error),
+          )
+          .finally(() => (changed = undefined))
+          .catch(() => {})
+      }
       return control(keys, index, keyOf, (key) => shared?.knows(key) === true)
     },
   }
