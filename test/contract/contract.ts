@@ -380,6 +380,61 @@ export const CASES: Case[] = [
     },
   },
   {
+    name: 'bulkhead: queued calls that abort or time out leave the queue; permits come back whatever the outcome',
+    async run(t) {
+      // Every request is held until released: a permit is busy exactly while its request is at the upstream.
+      await t.script([{ hold: true }])
+      const key = keyOf(t)
+      const rf = createResilientFetch({ bulkhead: { maxConcurrent: 2, maxQueue: 4, queueTimeout: 1_000 }, timeout: { attempt: 10_000, total: 15_000 }, breaker: false, retry: false, fallback: false })
+      const bulkhead = () => {
+        const found = rf.snapshot().bulkheads.find((b) => b.key === key)
+        return { active: found?.active, queued: found?.queued }
+      }
+      const started = performance.now()
+      const busy = [1, 2].map((n) => settle(rf(t.url(`?call=busy-${n}`))))
+      await t.until((s) => s.inFlight === 2, 'the 2 calls holding the permits')
+      // Queued, then aborted by its caller: it leaves the queue and rejects with the very signal.reason.
+      const controller = new AbortController()
+      const reason = new Error('the queued caller gave up')
+      const aborted = rf(t.url('?call=aborted'), { signal: controller.signal })
+      await eventually(() => bulkhead().queued === 1, 'the call to abort queued')
+      controller.abort(reason)
+      equal((await rejection(aborted, 'a queued call aborted')) === reason, true, 'the aborted queued call rejects with its signal.reason')
+      equal(bulkhead(), { active: 2, queued: 0 }, 'bulkhead after the queued call aborted')
+      // Queued past queueTimeout: refused with BulkheadRejectedError, out of the queue.
+      const waited = rf(t.url('?call=queue-timeout'))
+      await eventually(() => bulkhead().queued === 1, 'the call to time out queued')
+      const refused = await rejection(waited, 'a queued call past queueTimeout')
+      assert(refused instanceof BulkheadRejectedError && refused.name === 'BulkheadRejectedError', `rejects with BulkheadRejectedError, got ${describeError(refused)}`)
+      equal([refused.active, refused.queued], [2, 0], 'the error: active, queued (itself gone)')
+      equal(bulkhead(), { active: 2, queued: 0 }, 'bulkhead after the queueTimeout passed')
+      equal((await t.stats()).requests, 2, 'requests the upstream saw: neither queued call reached it')
+      // The permits' other outcomes: an answer, an attempt deadline, a network error (same key, a refused port).
+      await t.release(1)
+      const answered = await busy[0]!.done
+      equal([answered.response?.status, answered.error && describeError(answered.error)], [200, undefined], `a busy call answered (${Math.round(performance.now() - started)} ms after it started)`)
+      const deadline = await rejection(rf(t.url('?call=deadline'), { resilience: { timeout: { attempt: 300 } } }), 'a held call past its attempt deadline')
+      assert(deadline instanceof TimeoutError && deadline.scope === 'attempt', `rejects with our attempt TimeoutError, got ${describeError(deadline)}`)
+      const network = await rejection(rf(t.env.deadUrl, { resilience: { key } }), 'a call to a refused port under the same key')
+      assert(isNamed(network, t.differences.networkErrorName), `rejects with fetch's network error, got ${describeError(network)}`)
+      await t.release()
+      equal((await busy[1]!.done).response?.status, 200, 'the other busy call answered')
+      equal(bulkhead(), { active: 0, queued: 0 }, 'bulkhead once every call has ended')
+      await t.until((s) => s.inFlight === 0 && s.requests === 3, 'every connection closed')
+      // Nothing leaked: maxConcurrent new calls are in flight at the upstream at once, the next one queues and goes on when one ends.
+      const fresh = [1, 2, 3].map((n) => settle(rf(t.url(`?call=fresh-${n}`))))
+      await t.until((s) => s.inFlight === 2 && s.requests === 5, '2 new calls in flight at once')
+      await eventually(() => bulkhead().queued === 1, 'the third new call queued')
+      equal(bulkhead(), { active: 2, queued: 1 }, 'bulkhead with 2 new calls in flight and 1 queued')
+      await t.release(1)
+      await t.until((s) => s.requests === 6, 'the queued new call')
+      await t.release()
+      const outcomes = await Promise.all(fresh.map((c) => c.done))
+      equal(outcomes.map((o) => o.response?.status), [200, 200, 200], 'every new call answered')
+      equal([(await t.stats()).maxInFlight, bulkhead()], [2, { active: 0, queued: 0 }], 'most requests in flight at the upstream, the bulkhead at the end')
+    },
+  },
+  {
     name: 'attempt deadline: TimeoutError, socket closed',
     async run(t) {
       await t.script([{ hold: true }])
