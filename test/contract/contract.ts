@@ -325,6 +325,67 @@ export const CASES: Case[] = [
     },
   },
   {
+    name: "breaker: calls admitted while closed run to the end and move no later state; a probe failure re-opens for the next, longer openDuration",
+    async run(t) {
+      // Two slow calls (one to succeed, one to fail) admitted while closed, two failures that open the breaker, then one probe that fails.
+      await t.script([{ hold: true, body: 'slow body' }, { hold: true, status: 500 }, { status: 500 }, { status: 500 }, { hold: true, status: 500 }, { body: 'healed' }])
+      const openDuration = { base: 300, max: 5_000, multiplier: 3, jitter: 0 }
+      const rf = createResilientFetch({
+        breaker: { window: 'consecutive', failureThreshold: 2, openDuration, halfOpen: { probes: 1, successesToClose: 1 } },
+        timeout: { attempt: 10_000, total: 15_000 },
+        retry: false,
+        fallback: false,
+      })
+      const breaker = () => rf.snapshot().breakers.find((b) => b.key === keyOf(t))
+      // Distinct URLs: a browser makes identical GETs wait for each other in its HTTP cache.
+      const slowOk = settle(rf(t.url('?call=slow-ok')))
+      await t.until((s) => s.inFlight === 1, 'the slow call that will succeed')
+      const slowFail = settle(rf(t.url('?call=slow-fail')))
+      await t.until((s) => s.inFlight === 2, 'the slow call that will fail')
+      for (const n of [1, 2]) equal((await rf(t.url(`?call=fail-${n}`))).status, 500, `failure ${n} resolves with its 500`)
+      const first = breaker()
+      equal(first?.state, 'open', 'state after 2 failures, with 2 slow calls in flight')
+      equal(first!.nextProbeAt! - first!.openedAt!, openDuration.base, 'the first open lasts openDuration.base')
+      const refused = await rejection(rf(t.url('?call=refused-1')), 'a call while open')
+      assert(refused instanceof CircuitOpenError && refused.retryAfter !== undefined && refused.retryAfter <= openDuration.base, `refused with CircuitOpenError, retryAfter at most the first open's ${openDuration.base} ms, got ${describeError(refused)} (${(refused as CircuitOpenError).retryAfter})`)
+      // The first open's end: time itself is the subject.
+      await eventually(() => breaker()?.state === 'half-open', 'half-open after the first open')
+      const probe = settle(rf(t.url('?call=probe')))
+      await t.until((s) => s.requests === 5 && s.inFlight === 3, 'the probe in flight beside the 2 slow calls')
+      equal(breaker()?.state, 'half-open', 'state with the probe in flight')
+      // A success admitted while closed would close a half-open breaker (1 success to close) if its outcome counted.
+      await t.release(1)
+      const ok = (await slowOk.done).response
+      equal([ok?.status, await ok?.text(), resilienceInfo(ok!)?.source], [200, 'slow body', 'network'], 'the slow call admitted while closed: answered, its body readable')
+      equal(breaker()?.state, 'half-open', 'state after the slow success: not closed by it')
+      // A failure admitted while closed would re-open it if its outcome counted.
+      await t.release(1)
+      equal((await slowFail.done).response?.status, 500, 'the slow failing call admitted while closed resolves with its 500')
+      equal(breaker()?.state, 'half-open', 'state after the slow failure: not re-opened by it')
+      equal((await t.stats()).closedEarly, 0, 'connections the breaker cut: none')
+      // The probe fails: open again, for base × multiplier.
+      await t.release()
+      equal((await probe.done).response?.status, 500, 'the probe resolves with its 500')
+      const second = breaker()
+      equal(second?.state, 'open', 'state after the probe failed')
+      const longer = openDuration.base * openDuration.multiplier
+      equal(second!.nextProbeAt! - second!.openedAt!, longer, 'the second open lasts base × multiplier')
+      const again = await rejection(rf(t.url('?call=refused-2')), 'a call right after the re-open')
+      assert(again instanceof CircuitOpenError && again.retryAfter !== undefined && again.retryAfter > openDuration.base, `refused with CircuitOpenError, retryAfter beyond the first open's ${openDuration.base} ms, got ${describeError(again)} (${(again as CircuitOpenError).retryAfter})`)
+      // Past the first open's length it still refuses, nothing reaches the upstream; it lets a probe through only after the longer one.
+      await sleep(openDuration.base + 100)
+      if (Date.now() < second!.nextProbeAt!) {
+        const still = await rejection(rf(t.url('?call=refused-3')), 'a call past the first open duration')
+        assert(still instanceof CircuitOpenError, `still refused with CircuitOpenError, got ${describeError(still)}`)
+      }
+      equal((await t.stats()).requests, 5, 'requests the upstream saw while open')
+      await eventually(() => breaker()?.state === 'half-open', 'half-open after the second open')
+      assert(Date.now() >= second!.nextProbeAt!, `half-open no earlier than the second open's end (${Date.now() - second!.nextProbeAt!} ms)`)
+      const healed = await rf(t.url('?call=healed'))
+      equal([healed.status, await healed.text(), breaker()?.state], [200, 'healed', 'closed'], 'the probe after the longer open: answered, closed')
+    },
+  },
+  {
     name: 'bulkhead: bound, FIFO queue, full rejects',
     async run(t) {
       await t.script([{ hold: true }])
