@@ -723,6 +723,30 @@ export const CASES: Case[] = [
     },
   },
   {
+    name: "fallback: Vary: the copy records the request's values of the named headers and is served only where they match",
+    async run(t) {
+      await t.script([{ body: 'in english', headers: { vary: 'Accept-Language' } }, { status: 500 }])
+      const store = watchedStore()
+      const rf = createResilientFetch({ fallback: { store }, retry: false, breaker: false })
+      const call = (headers: Record<string, string>) => rf(t.url(), { headers })
+      const first = await call({ 'accept-language': 'en' })
+      equal([first.status, await first.text()], [200, 'in english'], 'the network answer for Accept-Language: en')
+      await store.stored
+      // Every later request fails: each is answered by the copy only where its Accept-Language is the recorded one.
+      const view = async (response: Response) => [response.status, response.headers.get('x-resilient-source'), resilienceInfo(response)?.source, await response.text()]
+      const other = await call({ 'accept-language': 'de' })
+      equal((await view(other)).slice(0, 3), [500, null, 'network'], 'Accept-Language: de, the upstream failing: its 500, not the copy')
+      const none = await call({})
+      equal((await view(none)).slice(0, 3), [500, null, 'network'], 'no Accept-Language, the upstream failing: its 500, not the copy')
+      const same = await call({ 'accept-language': 'en' })
+      equal(await view(same), [200, 'fallback', 'fallback', 'in english'], 'Accept-Language: en, the upstream failing: the copy')
+      // A header the Vary does not name plays no part.
+      const unnamed = await call({ 'accept-language': 'en', 'x-probe': 'another' })
+      equal(await view(unnamed), [200, 'fallback', 'fallback', 'in english'], 'Accept-Language: en with another X-Probe: the copy')
+      equal([(await t.stats()).requests, rf.snapshot().totals.fallbacks, store.puts.length], [5, 2, 1], 'requests the upstream saw, copies served, copies put')
+    },
+  },
+  {
     name: "fallback: never keeps one user's answer (no-store, Authorization, private, Set-Cookie); a plain 200 is kept",
     async run(t) {
       const personal: [string, Step, RequestInit][] = [
