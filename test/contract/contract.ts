@@ -452,8 +452,12 @@ export const CASES: Case[] = [
         return { active: found?.active, queued: found?.queued }
       }
       const started = performance.now()
-      const busy = [1, 2].map((n) => settle(rf(t.url(`?call=busy-${n}`))))
-      await t.until((s) => s.inFlight === 2, 'the 2 calls holding the permits')
+      // One after the other: release(1) answers the request that reached the upstream first, and two connections may arrive in either order.
+      const busy: ReturnType<typeof settle>[] = []
+      for (const n of [1, 2]) {
+        busy.push(settle(rf(t.url(`?call=busy-${n}`))))
+        await t.until((s) => s.inFlight === n, `busy call ${n} holding a permit`)
+      }
       // Queued, then aborted by its caller: it leaves the queue and rejects with the very signal.reason.
       const controller = new AbortController()
       const reason = new Error('the queued caller gave up')
