@@ -137,8 +137,9 @@ function defaultsLoad(outputs, upFront, gz) {
   const have = new Set([...upFront, ...closure(outputs, fallback, upFront)])
   const fallbackChunks = [...have].filter((path) => !upFront.has(path))
   let store = []
-  // The 'auto' store loads the stores' own modules (store/indexeddb.ts, store/cache-api.ts), not their package entries.
-  for (const re of [/(^|\/)store\/(idb|indexeddb)\.ts$|(^|\/)(idb|indexeddb)\.js$/, /(^|\/)store\/(cache|cache-api)\.ts$|(^|\/)(cache|cache-api)\.js$/]) {
+  // The 'auto' store loads the stores' own modules (store/indexeddb.ts, store/cache-api.ts), not their package entries;
+  // bundled from dist/, they are tsup's chunks, with its hash in the name (cache-api-KV5V7AA3.js), as the fallback's is.
+  for (const re of [/(^|\/)store\/indexeddb\.ts$|(^|\/)indexeddb-[^/]*\.js$/, /(^|\/)store\/cache-api\.ts$|(^|\/)cache-api-[^/]*\.js$/]) {
     const entry = entryOf(re)
     if (entry === undefined) continue
     const chunks = [...closure(outputs, entry, have)]
