@@ -32,6 +32,19 @@ async function chunkThere() {
   await flush(50)
 }
 
+/** An instance on `share` whose key's breaker opened by itself (failureThreshold 1) before the chunk arrived, 10 ms ago. */
+async function openedBeforeTheChunk(share: BreakerShare) {
+  const { createResilientFetch } = await import('../src/index.js')
+  const c = controlledTransport()
+  const rf = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker: { failureThreshold: 1, openDuration: 1000 }, share })
+  const first = rf(URL_A)
+  c.pending[0]!.respond(500)
+  await first
+  expect(rf.breaker(KEY)!.state).toBe('open')
+  vi.advanceTimersByTime(10)
+  return rf
+}
+
 describe("a share's late start: a state a key entered by itself while the chunk loaded is published, unless the share's own state replaced it", () => {
   it.each<[string, (now: number) => SharedBreakerState | undefined]>([
     // Dated before the key's own open: not newer than what the key knows, so the key keeps its open, and the share hears of it.
@@ -44,15 +57,7 @@ describe("a share's late start: a state a key entered by itself while the chunk 
     ["the share's initial throws", () => { throw new Error('initial broke') }],
   ])('%s: the key keeps its own open, and it is published once the chunk is there', async (_, known) => {
     const share = ownShare()
-    const { createResilientFetch } = await import('../src/index.js')
-    const c = controlledTransport()
-    const rf = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker: { failureThreshold: 1, openDuration: 1000 }, share })
-    // Before the chunk: the key's breaker opens on its own (failureThreshold 1).
-    const first = rf(URL_A)
-    c.pending[0]!.respond(500)
-    await first
-    expect(rf.breaker(KEY)!.state).toBe('open')
-    vi.advanceTimersByTime(10)
+    const rf = await openedBeforeTheChunk(share)
     share.initial.mockImplementation(() => known(Date.now()))
     expect(share.publish).not.toHaveBeenCalled()
     await chunkThere()
@@ -65,13 +70,7 @@ describe("a share's late start: a state a key entered by itself while the chunk 
 
   it("a key the share's newer open replaced is not published: the share's state is already the news", async () => {
     const share = ownShare()
-    const { createResilientFetch } = await import('../src/index.js')
-    const c = controlledTransport()
-    const rf = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker: { failureThreshold: 1, openDuration: 1000 }, share })
-    const first = rf(URL_A)
-    c.pending[0]!.respond(500)
-    await first
-    vi.advanceTimersByTime(10)
+    const rf = await openedBeforeTheChunk(share)
     const now = Date.now()
     share.initial.mockImplementation(() => ({ state: 'open', at: now, openedAt: now, openUntil: now + 5_000 }))
     await chunkThere()
