@@ -49,6 +49,8 @@ interface Config {
   coalesce: boolean
   fallback: 'auto' | 'memory' | false
   maxKeys: number
+  /** How the run ends: every request answered, or every caller with a signal aborting first. */
+  drain: 'answer' | 'abort'
   seed: number
 }
 
@@ -115,6 +117,7 @@ const config: fc.Arbitrary<Config> = fc.record({
   fallback: fc.constantFrom('auto' as const, 'memory' as const, false as const),
   // Three keys: 1 and 2 evict keys (idle ones) while others are busy; 4 never does.
   maxKeys: fc.integer({ min: 1, max: 4 }),
+  drain: fc.constantFrom('answer' as const, 'abort' as const),
   seed: fc.integer(),
 })
 
@@ -182,6 +185,8 @@ interface Request_ {
   id: number
   key: string
   url: string
+  /** The call it was sent for, when calls do not coalesce (else: any call of its URL). */
+  call: number | undefined
   signal: AbortSignal | undefined
   /** `key#episode` of the half-open episode it was admitted in as a probe. */
   probe: string | undefined
@@ -274,6 +279,7 @@ class World {
   transport = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined
+    const call = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined)).get('x-call') ?? undefined
     if (signal?.aborted) return Promise.reject(signal.reason)
     const key = new URL(url).origin
     const flying = this.pendingRequests().filter((r) => r.key === key)
@@ -297,6 +303,7 @@ class World {
         id: this.requests.length,
         key,
         url,
+        call: call === undefined ? undefined : Number(call),
         signal,
         probe,
         done: false,
@@ -332,20 +339,32 @@ class World {
   }
 
   start(cmd: StartSpec, id = this.calls.length): CallRecord {
-    const url = this.cfg.coalesce ? `${KEYS[cmd.key]}/p${cmd.path}` : `${KEYS[cmd.key]}/c${id}`
+    // A few URLs per key, so a stored copy may answer a later call, and calls may coalesce.
+    const url = `${KEYS[cmd.key]}/p${cmd.path}`
     let signal: AbortSignal | undefined
     if (cmd.signal === 'own' || cmd.signal === 'aborted') {
       const controller = this.watch(new AbortController())
       if (cmd.signal === 'aborted') this.abort(controller)
       signal = controller.signal
     } else if (cmd.signal !== 'none') signal = this.shared[cmd.signal === 'shared 0' ? 0 : 1]!.signal
-    const init: RequestInit & { resilience?: CallOptions } = { method: cmd.method, signal }
+    let init: RequestInit & { resilience?: CallOptions } = { method: cmd.method, signal }
     if (cmd.method === 'PUT' || cmd.method === 'POST') init.body = `body ${id}`
+    // Without coalescing, each request names its call (a header would make every call a request of its own).
+    if (!this.cfg.coalesce) init.headers = { 'x-call': String(id) }
     if (cmd.initPriority !== undefined) init.priority = cmd.initPriority
     if (cmd.resilience !== undefined) init.resilience = cmd.resilience
+    // A Request carries a signal of its own (following init's): the one the library listens to.
+    let input: string | Request = url
+    if (cmd.request === true) {
+      const { resilience, ...rest } = init
+      input = new Request(url, rest)
+      signal = input.signal
+      this.listeners.set(signal, new Map())
+      init = resilience === undefined ? {} : { resilience }
+    }
     const record: CallRecord = { id, url, signal, settled: false, outcome: undefined }
     this.calls.push(record)
-    this.rf(url, init).then(
+    this.rf(input, init).then(
       (response) => {
         record.settled = true
         record.outcome = { ok: true, status: response.status }
@@ -378,9 +397,10 @@ class World {
     for (const reason of this.unhandled.splice(0)) v.push(`unhandled rejection: ${String(reason)}\n${(reason as Error)?.stack}`)
     const pendingUrls = new Set(this.pendingCalls().map((c) => c.url))
     for (const r of this.pendingRequests()) {
+      const waited = r.call === undefined ? pendingUrls.has(r.url) : !this.calls[r.call]!.settled
       if (r.signal?.aborted) v.push(`request ${r.id} (${r.url}) still pending after its signal aborted`)
       // A hedge that lost but holds a half-open breaker's probe slot is left to finish (README, Hedged requests: "except one that holds a half-open breaker's probe slot").
-      else if (!pendingUrls.has(r.url) && !(r.signal !== undefined && probing.has(r.signal))) v.push(`request ${r.id} (${r.url}) still running, unaborted, though no call waits for it`)
+      else if (!waited && !(r.signal !== undefined && probing.has(r.signal))) v.push(`request ${r.id} (${r.url}, call ${r.call ?? '?'}) still running, unaborted, though no call waits for it`)
     }
     for (const { probe, inFlight, starts } of this.halfOpenRefusals.splice(0)) {
       const held = inFlight + (this.probeStarts.get(probe) ?? 0) - starts
@@ -425,6 +445,11 @@ class World {
 
   /** Answers every request and runs the clock until every call settled; then checks what is left behind. */
   async finish(): Promise<void> {
+    // The callers who can leave do, first; then whatever still runs is answered.
+    if (this.cfg.drain === 'abort') {
+      for (const controller of this.controllers) if (!controller.signal.aborted) this.abort(controller)
+      await this.step('every caller aborts')
+    }
     for (let round = 0; round < 1_000; round++) {
       for (const r of this.pendingRequests()) r.answer('200')
       await this.step(`draining, round ${round}`)
@@ -493,6 +518,8 @@ interface StartSpec {
   signal: 'none' | 'own' | 'shared 0' | 'shared 1' | 'aborted'
   initPriority?: 'high' | 'low' | 'auto'
   resilience?: CallOptions
+  /** Sent as a Request built from the URL and init (a body is then resent from a clone on each attempt). */
+  request?: boolean
 }
 
 type Cmd = fc.AsyncCommand<World, World>
@@ -600,6 +627,7 @@ const start = fc
         signal: fc.constantFrom('none' as const, 'own' as const, 'own' as const, 'shared 0' as const, 'shared 1' as const, 'aborted' as const),
         initPriority: fc.constantFrom('high' as const, 'low' as const, 'auto' as const),
         resilience: callOptions,
+        request: fc.constant(true),
       },
       { requiredKeys: ['key', 'path', 'method', 'signal'] },
     ),
@@ -674,18 +702,18 @@ async function warm(world: World): Promise<void> {
   world.check('warming up')
 }
 
-describe('nothing is left half-done, whatever happens', () => {
-  let unwatch: () => void
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
-    unwatch = watchListeners()
-  })
-  afterEach(() => {
-    unwatch()
-    vi.restoreAllMocks()
-    vi.useRealTimers()
-  })
+let unwatch: () => void
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
+  unwatch = watchListeners()
+})
+afterEach(() => {
+  unwatch()
+  vi.restoreAllMocks()
+  vi.useRealTimers()
+})
 
+describe('nothing is left half-done, whatever happens', () => {
   it('calls settle; no timer, listener, request, permit or probe slot outlives them', async () => {
     await fc.assert(fc.asyncProperty(config, commands, runModel), { numRuns: RUNS, interruptAfterTimeLimit: 90_000, markInterruptAsFailure: true })
   }, 120_000)
