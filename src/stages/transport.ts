@@ -166,7 +166,8 @@ function inputOf({ input }: Call): RequestInfo | URL {
 function refusedByFetch(call: Call, error: unknown): boolean {
   if (!(error instanceof TypeError) || isOneShot(call.init?.body)) return false
   try {
-    new Request(inputOf(call), call.init)
+    // Without the signal: a Request follows the one it is given (a listener on it until the Request is collected).
+    new Request(inputOf(call), { ...call.init, signal: null })
     return false
   } catch {
     return true
