@@ -160,7 +160,8 @@ let watched: Map<AbortSignal, Map<unknown, Listening>> | undefined
 const { addEventListener: add, removeEventListener: remove } = EventTarget.prototype
 
 function watchListeners(): () => void {
-  const proto = AbortSignal.prototype as AbortSignal & Record<string, unknown>
+  const proto = AbortSignal.prototype
+  const own = ['addEventListener', 'removeEventListener'].map((name) => [name, Object.getOwnPropertyDescriptor(proto, name)] as const)
   proto.addEventListener = function (this: AbortSignal, type: string, listener: unknown, options?: unknown) {
     const listening = type === 'abort' ? watched?.get(this) : undefined
     if (listening !== undefined && listener != null) {
@@ -173,9 +174,12 @@ function watchListeners(): () => void {
     if (type === 'abort') watched?.get(this)?.delete(listener)
     return remove.call(this, type, listener as EventListener, options as EventListenerOptions)
   }
+  // Back as they were: inherited from EventTarget (deleted), or own ones put back.
   return () => {
-    delete proto.addEventListener
-    delete proto.removeEventListener
+    for (const [name, descriptor] of own) {
+      if (descriptor === undefined) Reflect.deleteProperty(proto, name)
+      else Object.defineProperty(proto, name, descriptor)
+    }
   }
 }
 
