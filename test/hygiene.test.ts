@@ -244,6 +244,8 @@ class World {
   /** The body of every response the transport gave, and the responses callers got. */
   readonly bodies: Body[] = []
   readonly delivered = new Set<Response>()
+  /** Callers' reads to the end or cancels of their bodies (once every call has settled) not yet settled. */
+  consuming = 0
   /** Refusals in half-open while fewer than `probes` probe requests were in flight: checked once the flush is over. */
   halfOpenRefusals: { probe: string; inFlight: number; starts: number }[] = []
   /** Permits a bulkhead took back as lost (held LOST_AFTER past their deadline): never needed where timers run. */
@@ -473,6 +475,20 @@ class World {
     const got = new Set(this.calls.filter((c) => c.outcome?.ok).map((c) => c.url))
     const held = this.bodies.filter((b) => b.state === 'open' && !this.delivered.has(b.response!) && !(this.cfg.coalesce && got.has(b.url)))
     expect(held.map((b) => `${b.response!.status} for ${b.url}`), 'responses no caller got, their bodies neither read nor cancelled').toEqual([])
+    // Once every caller has read or cancelled its body, each body the transport gave is read to its end or cancelled:
+    // a copy (the fallback's, a coalesced caller's) neither holds the connection nor is held open by it.
+    let i = 0
+    for (const response of this.delivered) {
+      const done = i++ % 2 === 0 ? response.arrayBuffer() : response.body?.cancel()
+      this.consuming++
+      void Promise.resolve(done)
+        .catch(() => {})
+        .finally(() => this.consuming--)
+    }
+    await this.step('every caller read or cancelled its body')
+    expect(this.consuming, "callers' reads or cancels of their bodies that never settled").toBe(0)
+    const open = this.bodies.filter((b) => b.state === 'open')
+    expect(open.map((b) => `${b.response!.status} for ${b.url}`), 'bodies neither read nor cancelled once every caller was done with its own').toEqual([])
     await this.live()
   }
 
