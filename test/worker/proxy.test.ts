@@ -76,6 +76,25 @@ describe('forwarding', () => {
     expect(await served.json()).toEqual({ page: 'public home' })
   })
 
+  it('a client cannot make the copy everyone is served link to its host through Forwarded, X-Forwarded-Host in its standard form', async () => {
+    // As Spring's ForwardedHeaderFilter or Symfony behind a trusted proxy do: absolute links are built from host=.
+    let down = false
+    const upstream = fakeUpstream((request) => {
+      if (down) return new Response('down', { status: 502 })
+      const host = /host="?([^";,]+)/i.exec(request.headers.get('forwarded') ?? '')?.[1] ?? request.headers.get('x-forwarded-host') ?? new URL(request.url).host
+      return Response.json({ next: `https://${host}/page/2` })
+    })
+    const handler = proxy({ fetch: upstream.fetch })
+    const ctx = context()
+    await (await handler(get('/api/page/1', { headers: { forwarded: 'for=192.0.2.1;host=evil.test;proto=https' } }), undefined, ctx)).text()
+    await ctx.settle()
+    down = true
+    const served = await handler(get('/api/page/1'), undefined, ctx)
+    expect(served.headers.get('x-resilient-source')).toBe('fallback')
+    expect(await served.json()).toEqual({ next: 'https://upstream.test/page/2' })
+    expect(upstream.seen[0].headers.has('forwarded')).toBe(false)
+  })
+
   it('drops hop-by-hop headers from the upstream response', async () => {
     const upstream = fakeUpstream(() => new Response('hi', { headers: { 'keep-alive': 'timeout=5', connection: 'x-hop', 'x-hop': '1', 'x-kept': '2' } }))
     const response = await proxy({ fetch: upstream.fetch })(get('/api/data'))
