@@ -200,8 +200,9 @@ const isCredential = (name: string) => /auth|token|key|session|secret|pass|cooki
 
 describe.each([
   { store: 'memory', config: { store: 'memory' as const }, runs: RUNS },
-  // KV writes are slower: fewer runs.
+  // KV and Cache API writes are slower: fewer runs.
   { store: 'KV', config: { lastKnownGood: env.LAST_KNOWN_GOOD as KvNamespaceLike }, runs: Math.ceil(RUNS / 5) },
+  { store: 'the Cache API', config: {}, runs: Math.ceil(RUNS / 5) },
 ])('what one user was answered ($store)', ({ config, runs }) => {
   it('is never served to another request, and no copy is served that the rules say not to keep', async () => {
     let run = 0
