@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 import { context, deferred, fakeUpstream, get, ORIGIN, proxy, snapshotOf, until } from './helpers.js'
 
 describe('forwarding', () => {
@@ -150,6 +150,18 @@ describe('methods', () => {
 })
 
 describe('failures', () => {
+  it("a failing upstream's answer to a client's Expect: 100-continue is a failure, not its 100 Continue taken for the answer", async () => {
+    // A real upstream (Node's server sends 100 Continue by itself), down for this path: workerd's fetch takes an
+    // interim 100 for the final answer, which the breaker would count as a success and the client would get.
+    const [A] = inject('sharedUpstreamUrls')
+    await (await fetch(`${A}/__down?path=${encodeURIComponent('/expect/down')}`)).body?.cancel()
+    const handler = proxy({ upstream: A })
+    const response = await handler(get('/api/expect/down', { headers: { expect: '100-continue' } }))
+    expect(response.status).toBe(503)
+    expect(await response.json()).toEqual({ error: 'upstream_error', key: A })
+    expect((await snapshotOf(handler)).breakers).toMatchObject([{ key: A, calls: 1, failures: 1 }])
+  })
+
   it('answers 503 upstream_error with Retry-After and no stack trace when the upstream fails and there is no copy', async () => {
     const upstream = fakeUpstream(() => {
       throw new TypeError('connection refused at secret-internal-host:1234')
