@@ -2,10 +2,10 @@
 // paths, the path and query it was asked for, without hop-by-hop headers; its own endpoints need the token.
 import fc from 'fast-check'
 import { env } from 'cloudflare:workers'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 import type { KvNamespaceLike } from '../../src/store/kv.js'
 import { createProxy } from '../../src/worker/index.js'
-import { context, fakeUpstream, PROXY } from './helpers.js'
+import { context, fakeUpstream, PROXY, snapshotOf } from './helpers.js'
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 250)
 
@@ -239,6 +239,29 @@ describe.each([
         }
       }),
       { numRuns: runs },
+    )
+  })
+})
+
+describe('request headers against a real upstream on 127.0.0.1', () => {
+  const [A] = inject('sharedUpstreamUrls')
+  const TRANSPORT: [string, string][] = [
+    ['expect', '100-continue'], ['content-length', '5'], ['content-length', 'abc'], ['transfer-encoding', 'chunked'], ['te', 'trailers'], ['upgrade', 'h2c'],
+    ['connection', 'upgrade, http2-settings'], ['http2-settings', 'AAMAAABkAARAAAAAAAIAAAAA'], ['range', 'bytes=0-0'], ['if-none-match', '*'], ['accept-encoding', 'x-bogus'],
+    ['content-encoding', 'gzip'], ['content-type', 'multipart/form-data'], ['keep-alive', 'timeout=1'], ['x-large', 'a'.repeat(6000)], ['cache-control', 'no-cache'],
+  ]
+  it("no header a client sends makes a good answer count as a failure, or a failing upstream's answer as a success", async () => {
+    await (await fetch(`${A}/__down?path=${encodeURIComponent('/generated/down')}`)).body?.cancel()
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom(...TRANSPORT), { maxLength: 4 }), fc.boolean(), async (headers, down) => {
+        const handler = createProxy({ upstream: A, store: 'memory' })
+        const response = await handler(new Request(`${PROXY}/api/generated/${down ? 'down' : 'up'}`, { headers }))
+        await response.body?.cancel().catch(() => {})
+        const [breaker] = (await snapshotOf(handler)).breakers
+        if (down) expect([response.status, breaker?.failures]).toEqual([503, 1])
+        else expect(breaker?.failures ?? 0).toBe(0)
+      }),
+      { numRuns: Math.ceil(RUNS / 5) },
     )
   })
 })
