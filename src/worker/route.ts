@@ -45,15 +45,17 @@ function dotSegment(segment: string): boolean {
   return /^\.\.?(;.*)?$/s.test(decoded) || /\.\.[/\\]|[/\\]\.\.|(^|[/\\])\.([/\\]|$)/.test(decoded)
 }
 
-// RFC 9110 §7.6.1 hop-by-hop fields, plus Host (the upstream's own is set by fetch from the URL),
-// X-Forwarded-Host and Forwarded (its standard form, RFC 7239 host=): a client's claim we do not vouch for,
+// RFC 9110 §7.6.1 hop-by-hop fields, plus Host (the upstream's own is set by fetch from the URL), the client's
+// claims of the host, scheme or port an upstream may build links and redirects from (X-Forwarded-Host and its kin,
+// Forwarded, RFC 7239's standard form): claims we do not vouch for, which would reach the copy everyone is served;
 // and Expect: workerd's fetch takes an upstream's 100 Continue for its answer, which the breaker would count a success.
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
 // Headers that make an upstream framework (IIS URL Rewrite, Symfony, Laravel, Rails, Express method-override…)
 // serve another resource or method than the URL names: the copy is stored under the URL alone, so a client
 // could poison what everyone is served while the upstream is down.
 const REWRITES = ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override', 'x-forwarded-prefix']
-const REQUEST_DROPPED = [...HOP_BY_HOP, 'host', 'x-forwarded-host', 'forwarded', 'expect', ...REWRITES]
+const HOST_CLAIMS = ['host', 'forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-scheme', 'x-forwarded-server', 'x-forwarded-ssl', 'front-end-https', 'x-url-scheme', 'x-host', 'x-original-host']
+const REQUEST_DROPPED = [...HOP_BY_HOP, ...HOST_CLAIMS, 'expect', ...REWRITES]
 const RESPONSE_DROPPED = HOP_BY_HOP
 // What the fallback store (and any cache in front of the proxy) decides by: Connection may not name them away,
 // or a private, no-store or per-user answer would be stored and served to everyone.

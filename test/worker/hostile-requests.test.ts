@@ -108,7 +108,7 @@ describe('hostile requests to the proxy (generated)', () => {
         expect(decoded(target.pathname.slice(upstreamOf!.base.length)).split(/[/\\]/).map((s) => s.split(';')[0])).not.toContain('..')
         // No hop-by-hop header, nor one the client's Connection named (bar the ones the fallback decides by), nor a host claim.
         const named = (request.headers.get('connection') ?? '').split(',').map((n) => n.trim().toLowerCase()).filter((n) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(n))
-        for (const name of [...HOP_BY_HOP, 'host', 'x-forwarded-host', 'forwarded', 'expect', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-forwarded-prefix', ...named.filter((n) => n !== 'cache-control')]) {
+        for (const name of [...HOP_BY_HOP, 'host', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'expect', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-forwarded-prefix', ...named.filter((n) => n !== 'cache-control')]) {
           expect(sent.headers.has(name), name).toBe(false)
         }
         // The client's own credentials pass as sent, unless its Connection named them; the proxy adds none of its own.

@@ -95,6 +95,41 @@ describe('forwarding', () => {
     expect(upstream.seen[0].headers.has('forwarded')).toBe(false)
   })
 
+  it("a client's other claims of the scheme, host or port (X-Forwarded-Proto and kin) never reach the upstream nor the copy everyone is served", async () => {
+    // As Rails, Django, Symfony or Express behind a trusted proxy do: absolute links are built from the claimed scheme and host.
+    const claims = {
+      'x-forwarded-proto': 'http',
+      'x-forwarded-scheme': 'http',
+      'x-forwarded-ssl': 'off',
+      'front-end-https': 'off',
+      'x-url-scheme': 'http',
+      'x-forwarded-port': '8080',
+      'x-forwarded-server': 'evil.test',
+      'x-host': 'evil.test',
+      'x-original-host': 'evil.test',
+    }
+    let down = false
+    const upstream = fakeUpstream((request) => {
+      if (down) return new Response('down', { status: 502 })
+      const h = request.headers
+      const scheme = h.get('x-forwarded-proto') ?? h.get('x-forwarded-scheme') ?? h.get('x-url-scheme') ?? 'https'
+      const host = h.get('x-host') ?? h.get('x-original-host') ?? h.get('x-forwarded-server') ?? new URL(request.url).host
+      const port = h.get('x-forwarded-port') === null ? '' : `:${h.get('x-forwarded-port')}`
+      return Response.json({ next: `${scheme}://${host}${port}/page/2` })
+    })
+    const handler = proxy({ fetch: upstream.fetch })
+    const ctx = context()
+    await (await handler(get('/api/page/1', { headers: { ...claims, 'x-forwarded-for': '192.0.2.1' } }), undefined, ctx)).text()
+    await ctx.settle()
+    down = true
+    const served = await handler(get('/api/page/1'), undefined, ctx)
+    expect(served.headers.get('x-resilient-source')).toBe('fallback')
+    expect(await served.json()).toEqual({ next: 'https://upstream.test/page/2' })
+    for (const name of Object.keys(claims)) expect(upstream.seen[0].headers.has(name), name).toBe(false)
+    // Who the client is stays for the upstream (logs, rate limits): it builds no link.
+    expect(upstream.seen[0].headers.get('x-forwarded-for')).toBe('192.0.2.1')
+  })
+
   it('drops hop-by-hop headers from the upstream response', async () => {
     const upstream = fakeUpstream(() => new Response('hi', { headers: { 'keep-alive': 'timeout=5', connection: 'x-hop', 'x-hop': '1', 'x-kept': '2' } }))
     const response = await proxy({ fetch: upstream.fetch })(get('/api/data'))
