@@ -34,15 +34,15 @@ const DECODES = 3
 
 /**
  * Whether an upstream that decodes the path could read the segment as a dot segment: after percent-decoding
- * it is `.` or `..` (or `..;x`, which Tomcat and Spring read as `..` whatever x holds, a line break too), or it
- * holds an encoded `/` or `\` next to `..` (`..%2f..%2fadmin`, `%2e%2e%5c`, twice encoded `%252e%252e`) or
- * around a lone `.`. `%2F` in an ordinary segment (GitLab's ids) goes through. The URL parser already resolved
+ * it is `.` or `..` (or `..;x`, which Tomcat and Spring read as `..` whatever x holds, a line break too; or `..`
+ * and a NUL, where a C string ends; IIS's `%u002e` decoded too), or it holds an encoded `/` or `\` next to `..`
+ * (`..%2f..%2fadmin`, `%2e%2e%5c`, twice encoded `%252e%252e`) or around a lone `.`. `%2F` in an ordinary segment (GitLab's ids) goes through. The URL parser already resolved
  * the client's literal and `%2e` dot segments; this is what it leaves.
  */
 function dotSegment(segment: string): boolean {
   let decoded = segment
-  for (let i = 0; i < DECODES && decoded.includes('%'); i++) decoded = decoded.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
-  return /^\.\.?(;.*)?$/s.test(decoded) || /\.\.[/\\]|[/\\]\.\.|(^|[/\\])\.([/\\]|$)/.test(decoded)
+  for (let i = 0; i < DECODES && decoded.includes('%'); i++) decoded = decoded.replace(/%(?:u([0-9a-f]{4})|([0-9a-f]{2}))/gi, (_, wide?: string, hex?: string) => String.fromCharCode(parseInt(wide ?? hex!, 16)))
+  return /^\.\.?([;\0].*)?$/s.test(decoded) || /\.\.[/\\]|[/\\]\.\.|(^|[/\\])\.([/\\]|$)/.test(decoded)
 }
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus Host (the upstream's own is set by fetch from the URL), the client's

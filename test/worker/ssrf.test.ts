@@ -96,6 +96,11 @@ describe('encoded dot segments, which an upstream that decodes the path would re
     // Tomcat drops the path parameter before decoding, whatever it holds: a newline in it still leaves `..`.
     '/api/..;%0a/admin',
     '/api/x/%2e%2e;%0d%0a/admin',
+    // Where a path is a C string, a NUL ends it; IIS decodes %u escapes.
+    '/api/..%00/admin',
+    '/api/x/%2e%2e%00.html/admin',
+    '/api/%u002e%u002e/admin',
+    '/api/%u002e%u002e%u002fadmin',
     '/api/dir%2F..hidden',
     '/api/a%2F.%2Fb',
   ])('%s is refused with 400 bad_path, the upstream not called', async (path) => {
