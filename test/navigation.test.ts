@@ -80,3 +80,16 @@ describe('a navigation (a Service Worker passing on event.request)', () => {
     expect((await Promise.all(calls)).map((r) => r.status)).toEqual([200, 200, 200])
   })
 })
+
+describe('a navigation with no deadline (timeout: false)', () => {
+  it('is sent as it is and answers with its response', async () => {
+    const c = controlledTransport()
+    const rf = createResilientFetch({ fetch: c.fetch, fallback: false, retry: false, timeout: false })
+    const request = navigation()
+    const call = rf(request)
+    await flush()
+    expect(c.mock.mock.calls).toEqual([[request]])
+    c.pending[0]!.respond(200)
+    expect((await call).status).toBe(200)
+  })
+})
