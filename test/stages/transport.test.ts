@@ -87,6 +87,18 @@ describe('transport stage (attempt deadline + transport)', () => {
     expect(seen).toEqual([])
   })
 
+  it("a caller signal that aborted before the attempt reached the transport (while it waited at a gate) sends it aborted: it ends as the caller's abort", async () => {
+    const t = controlledTransport()
+    const { stage, seen } = setup(t.fetch)
+    const controller = new AbortController()
+    const reason = new Error('gone')
+    controller.abort(reason)
+    const call = testCall({ signal: controller.signal, timeout: normalizeTimeout({ attempt: 1_000, total: false }) })
+    expect(await stage.run(attempt(call))).toEqual({ kind: 'aborted', reason })
+    expect(t.calls).toEqual([])
+    expect(seen).toEqual([])
+  })
+
   it("a hedged attempt's deadline aborts the attempt's own controller with the TimeoutError: no second controller follows it", async () => {
     const signals: AbortSignal[] = []
     const fetch = ((_: unknown, init?: RequestInit) =>
