@@ -80,3 +80,10 @@ describe('a URL the library cannot read', () => {
     expect(seen).toEqual([['headers'], []])
   })
 })
+
+describe('an init body of null', () => {
+  it('is no body, as with fetch: the call is sent and answered', async () => {
+    const rf = createResilientFetch({ fetch: async () => new Response('ok'), fallback: false })
+    expect((await rf('http://a.test/x', { method: 'POST', body: null })).status).toBe(200)
+  })
+})
