@@ -57,6 +57,27 @@ describe('a navigation (a Service Worker passing on event.request)', () => {
     expect(cancel).toHaveBeenCalledOnce()
   })
 
+  it('a late response with no body (a 204, an opaque redirect) after its deadline is let go without an error nobody handles', async () => {
+    const c = controlledTransport()
+    const rf = createResilientFetch({ fetch: c.fetch, fallback: false, retry: false, timeout: { attempt: 100 } })
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const call = rf(navigation()).catch((error: unknown) => error)
+      await flush()
+      vi.advanceTimersByTime(100)
+      expect(await call).toBeInstanceOf(TimeoutError)
+      c.pending[0]!.respond(204)
+      // Node reports an unhandled rejection once the microtasks have run: one real turn of the event loop.
+      vi.useRealTimers()
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
   it("ends when its caller aborts (the Request's own signal, the navigation's)", async () => {
     const c = controlledTransport()
     const rf = createResilientFetch({ fetch: c.fetch, fallback: false, retry: false })
