@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { CircuitOpenError, createResilientFetch, type ResilientFetch } from '../src/index.js'
 import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
 import { controlledTransport, flush, statusTransport } from './helpers.js'
+import { fakeLocks, memoryStorage } from './share-fakes.js'
 
 const URL_A = 'https://a.test/x'
 const KEY = 'https://a.test'
@@ -49,57 +50,6 @@ function becomes(rf: ResilientFetch, to: string): Promise<void> {
     }
     rf.addEventListener('statechange', listener as never)
   })
-}
-
-/** localStorage as a Map; `broken` makes every method throw like a full or disabled storage. */
-function memoryStorage(onSet?: (key: string, value: string | null) => void) {
-  const map = new Map<string, string>()
-  const state = { broken: false }
-  const check = () => {
-    if (state.broken) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError')
-  }
-  const storage = {
-    get length() {
-      check()
-      return map.size
-    },
-    key: (i: number) => (check(), [...map.keys()][i] ?? null),
-    getItem: (k: string) => (check(), map.get(k) ?? null),
-    setItem(k: string, v: string) {
-      check()
-      map.set(k, String(v))
-      onSet?.(k, String(v))
-    },
-    removeItem(k: string) {
-      check()
-      map.delete(k)
-      onSet?.(k, null)
-    },
-    clear: () => (check(), map.clear()),
-  }
-  vi.stubGlobal('localStorage', storage)
-  return { map, state }
-}
-
-/** Web Locks with the semantics the share relies on: exclusive, ifAvailable answers null when held. */
-function fakeLocks() {
-  const held = new Set<string>()
-  const locks = {
-    async request(lockName: string, options: { ifAvailable?: boolean }, callback: (lock: { name: string } | null) => unknown) {
-      if (held.has(lockName)) {
-        if (!options.ifAvailable) throw new Error('the fake only answers ifAvailable requests')
-        return callback(null)
-      }
-      held.add(lockName)
-      try {
-        return await callback({ name: lockName })
-      } finally {
-        held.delete(lockName)
-      }
-    },
-  }
-  vi.stubGlobal('navigator', { locks })
-  return held
 }
 
 /** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order, so a test can flush() instead of waiting on real I/O. */
