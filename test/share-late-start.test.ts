@@ -51,8 +51,8 @@ describe("a share's late start: a state a key entered by itself while the chunk 
     ['the share knows an older state of the key (closed before it opened)', (now) => ({ state: 'closed', at: now - 5_000 })],
     // Half-open is never adopted (each participant reaches it by itself): the key stays open, and the share hears of it.
     ['the share knows the key half-open, dated after its open', (now) => ({ state: 'half-open', at: now, openedAt: now - 2_000, openUntil: now - 1_000 })],
-    // An open that has ended by now is not adopted.
-    ['the share knows an open of the key that has ended', (now) => ({ state: 'open', at: now, openedAt: now - 2_000, openUntil: now - 1 })],
+    // An open that has ended by now, decided before the key's own, is not adopted (a later one would end the key's open too).
+    ['the share knows an open of the key that has ended', (now) => ({ state: 'open', at: now - 2_000, openedAt: now - 2_000, openUntil: now - 1 })],
     // A share is advisory: one whose initial throws replaced nothing.
     ["the share's initial throws", () => { throw new Error('initial broke') }],
   ])('%s: the key keeps its own open, and it is published once the chunk is there', async (_, known) => {

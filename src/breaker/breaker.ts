@@ -17,7 +17,7 @@ export const REFUSED = -1
  */
 export const MAX_RETRY_AFTER_OPEN = 3_600_000
 
-/** `remote`: the state was applied from another participant of a share. */
+/** `remote`: the state was applied from another participant of a share. `from` is `to` when an open got a new end. */
 export type StateListener = (from: BreakerState, to: BreakerState, remote?: boolean) => void
 
 function createWindow(spec: NormalizedBreaker['window']): Window {
@@ -116,9 +116,8 @@ export class Breaker implements BreakerControl {
   /** The upstream asked for quiet (503/429 with Retry-After): open until `t + ms`, whatever the window says. */
   openFor(ms: number, t: number): void {
     const s = this.#state
-    if (s === 'disabled' || s === 'forced-open') return
-    if (s === 'open') this.#openUntil = Math.max(this.#openUntil, t + ms)
-    else this.#openAt(t, t + ms, 'open')
+    if (s === 'disabled' || s === 'forced-open' || (s === 'open' && this.#openUntil >= t + ms)) return
+    this.#openAt(t, t + ms, 'open')
   }
 
   /** An admitted attempt ended with no outcome to judge (a user abort): frees its probe slot. */
@@ -231,10 +230,14 @@ export class Breaker implements BreakerControl {
     this.#generation++
     this.#probesInFlight = this.#probeSuccesses = 0
     this.#probeDeadline = Infinity
-    if (from === next) return
+    // Open again with a new end (open(ms) on a forced open, a longer Retry-After): no transition, but news for a share.
+    if (from === next && !isOpenState(next)) return
     this.#state = next
-    this.#changedAt = now()
-    this.#transitions++
+    // Dated after the state it replaces, within one ms too, so a share takes it as the later (a date ahead of now by more
+    // than LOST_AFTER was set before the clock went back).
+    const t = now()
+    this.#changedAt = this.#changedAt >= t && this.#changedAt <= t + LOST_AFTER ? this.#changedAt + 1 : t
+    if (from !== next) this.#transitions++
     this.#onStateChange(from, next, remote)
   }
 }

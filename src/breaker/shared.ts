@@ -59,30 +59,54 @@ export const sharing: Sharing = (share, refuse, options) => {
   }
 }
 
+/** The newest `at` of a view a breaker did not take for being an open that had ended: no older view is taken after it. */
+const passed = new WeakMap<Breaker, number>()
+
 /**
  * Applies another participant's state to `breaker`. Half-open is not adopted (each participant reaches it by
- * itself when openUntil passes; the share leases the probe), nor is a view older than our own state, nor an
- * open that has ended. An adopted open lasts at most max(openDuration.max, 1 h) from its `at`. True when it applied it.
+ * itself when openUntil passes; the share leases the probe), nor is a view older than our own state (or than an ended
+ * open we passed), nor an open that has ended unless ours is an open too. An adopted open lasts at most
+ * max(openDuration.max, 1 h) from its `at`. True when it applied it.
  */
 function adopt(breaker: Breaker, view: SharedBreakerState, maxOpen: number): boolean {
   const { state: next, at } = view
   if (next === 'half-open') return false
   const own = breaker.view()
+  const newest = Math.max(own.at, passed.get(breaker) ?? -Infinity)
   // Half-open is only noticed, not decided: another participant's probe result for this open episode wins
   // (half-open follows an open, which set openedAt).
   const probeResult = own.state === 'half-open' && at >= own.openedAt!
   // Our own state dated ahead of now was decided before the clock was set back: it is no newer than the view.
-  if (at < own.at && !probeResult && own.at <= now() + LOST_AFTER) return false
-  let until = 0
+  if ((at < newest || (at === own.at && loses(view, own))) && !probeResult && newest <= now() + LOST_AFTER) return false
+  let until = Infinity
   if (isOpenState(next)) {
     const end = view.openUntil
     // Only a forced open may have no end, and any end is capped: a damaged or foreign view must not open this breaker for good.
-    until = end === undefined ? (next === 'open' ? 0 : Infinity) : Math.min(end, at + Math.max(maxOpen, MAX_RETRY_AFTER_OPEN))
-    if (until <= now()) return false
+    if (end === undefined) {
+      if (next === 'open') return false
+    } else until = Math.min(end, at + Math.max(maxOpen, MAX_RETRY_AFTER_OPEN))
+    // An open that has ended ends ours too (the others are past theirs); a breaker not open stays as it is.
+    if (until <= now() && !isOpenState(own.state)) return (passed.set(breaker, at), false)
   }
   breaker.restore(next, at, view.openedAt ?? at, until)
   return true
 }
+
+/**
+ * Whether `view` loses to our own state, both decided in the same ms: each participant would take the other's and the
+ * two would swap for good, so every one keeps the same of the two: the open that ends later (a close ends at once),
+ * then any fixed order. A half-open breaker takes such a view (see probeResult): its open has ended, so it lost anyway.
+ */
+function loses(view: SharedBreakerState, own: SharedBreakerState): boolean {
+  const [a, b] = [end(view), end(own)]
+  return a < b || (a === b && view.state < own.state)
+}
+
+/** Whether `a` is as new as `b` or newer, by `at` then as `loses` orders states of the same ms: what a share remembers. */
+export const supersedes = (a: SharedBreakerState, b: SharedBreakerState): boolean => a.at > b.at || (a.at === b.at && !loses(a, b))
+
+/** When a state stops refusing calls: an open's end, never for a forced open with none, at once for the others. */
+const end = (s: SharedBreakerState): number => (isOpenState(s.state) ? (s.openUntil ?? Infinity) : -Infinity)
 
 /**
  * One probe for all participants of the share, not one each; a share that fails lets it through. The

@@ -9,7 +9,7 @@ import { ProbeLease } from './lease.js'
 import { persistedStates, safeStorage, type PersistedStates } from './persist.js'
 import { now } from '../clock.js'
 import { shareAcrossTabsSchema } from './options.js'
-import { sharing } from '../breaker/shared.js'
+import { sharing, supersedes } from '../breaker/shared.js'
 import { useSharing } from '../stages/breaker.js'
 
 export interface ShareAcrossTabsOptions {
@@ -101,20 +101,19 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
   }
 
   /**
-   * Tells a tab that starts the states it would not find in storage or by itself: a forced open with no
-   * end (an outage switch: it stays on in every tab, the reloaded and the new ones too, until close() in
-   * any tab, and ends with the last tab of the origin), a disable, and timed opens still running.
+   * Tells a tab that starts (or comes back from the back/forward cache) every state this one heard last, by key: what it
+   * would not find in storage or by itself (a forced open with no end, an outage switch that holds in every tab, the new
+   * ones too, until close() in any tab; a disable; opens still running), and what ended them (a close, a later open that
+   * has ended): a tab that had not heard those yet may answer with what they replaced, and the starting tab, which was
+   * not there when they were sent, must not keep that.
    */
   function answer(): void {
-    const t = now()
-    for (const [key, state] of heard) {
-      if (state.state !== 'closed' && (state.openUntil === undefined || state.openUntil > t)) bus.send({ t: 'state', from: id, key, state })
-    }
+    for (const [key, state] of heard) bus.send({ t: 'state', from: id, key, state })
   }
 
   function remember(key: string, state: SharedBreakerState): void {
     const last = heard.get(key)
-    if (last !== undefined && last.at > state.at) return
+    if (last !== undefined && !supersedes(state, last)) return
     heard.delete(key)
     heard.set(key, state)
     if (heard.size > MAX_HEARD) heard.delete(heard.keys().next().value!)
@@ -135,7 +134,7 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
       const stored = states.stored(key)
       const last = heard.get(key)
       if (last === undefined) return stored
-      return stored === undefined || last.at >= stored.at ? last : stored
+      return stored === undefined || supersedes(last, stored) ? last : stored
     },
 
     publish(key, state) {

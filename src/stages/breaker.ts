@@ -71,7 +71,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {
     const breaker = new Breaker(key, options as NormalizedBreaker, (from, to, remote) => {
-      events.emit('statechange', { key, from, to })
+      if (from !== to) events.emit('statechange', { key, from, to })
       if (!remote) shared ? shared.publish(breaker) : changed?.add(breaker)
     })
     shared?.initial(breaker)
