@@ -77,6 +77,21 @@ describe('coalescing against a real server on 127.0.0.1', () => {
     expect(totals()).toMatchObject({ requests: 10, coalesced: 9, successes: 10 })
   })
 
+  it("each caller's own Response has the type fetch gives ('basic' in Node), not a constructed Response's 'default'", async () => {
+    const { rf, totals } = coalescingFetch()
+    const calls = [rf(`${origin}/typed`), rf(`${origin}/typed`)]
+    await requests(1)
+    answer(held[0]!)
+    const responses = await Promise.all(calls)
+    const direct = fetch(`${origin}/typed`)
+    await requests(2)
+    answer(held[1]!)
+    const { type } = await direct
+    expect(type).toBe('basic')
+    expect(responses.map((r) => r.type)).toEqual([type, type])
+    expect(totals().coalesced).toBe(1)
+  })
+
   const exclusions: [string, RequestInit & { resilience?: { coalesce?: boolean } }][] = [
     ['a POST', { method: 'POST', body: 'x' }],
     ['an Authorization header', { headers: { authorization: 'Bearer t' } }],

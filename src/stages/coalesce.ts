@@ -209,6 +209,8 @@ function copiesOf(response: Response, members: readonly Member[], tee = response
     const copy = new Response(branch?.stream ?? null, { status: response.status, statusText: response.statusText, headers: response.headers })
     if (response.url !== '') Object.defineProperty(copy, 'url', { value: response.url })
     if (response.redirected) Object.defineProperty(copy, 'redirected', { value: true })
+    // A constructed Response is 'default'; fetch's is 'basic' (or 'cors', 'opaque' in a browser).
+    if (response.type !== copy.type) Object.defineProperty(copy, 'type', { value: response.type })
     if (member.own !== undefined) {
       member.onAbort = (reason) => branch?.cut(reason)
       keepWith(copy, member.own)
