@@ -17,7 +17,8 @@ describe("a Request's referrer and referrer policy", () => {
     const rf = createResilientFetch({ fetch, fallback: false })
     await rf(new Request('https://a.test/x', { referrerPolicy: 'no-referrer' }))
     await rf(new Request('https://a.test/x', { referrer: '' }), { resilience: { timeout: 5_000 } })
-    await rf(new Request('https://a.test/x', { referrerPolicy: 'same-origin' }), { redirect: 'error' })
+    // redirect: 'error' goes as 'manual' (README "Redirects"): still the Request's own pair.
+    await rf(new Request('https://a.test/x', { referrerPolicy: 'same-origin', redirect: 'error' }))
     expect(sent.map((r) => [r.referrer, r.referrerPolicy])).toEqual([
       ['about:client', 'no-referrer'],
       ['', ''],
@@ -38,6 +39,20 @@ describe("a Request's referrer and referrer policy", () => {
     const response = await rf(new Request('https://a.test/x', { referrerPolicy: 'origin' }))
     expect(await response.text()).toBe('hedge')
     expect(sent.map((r) => r.referrerPolicy)).toEqual(['origin', 'origin'])
+  })
+
+  it("a caller's own init resets them, as fetch(request, init) does: any member fetch reads, but one that is undefined", async () => {
+    const { sent, fetch } = recording()
+    const rf = createResilientFetch({ fetch, fallback: false })
+    const request = () => new Request('https://a.test/x', { referrer: 'https://a.test/page', referrerPolicy: 'unsafe-url' })
+    const inits: RequestInit[] = [{ headers: { 'x-a': '1' } }, { redirect: 'error' }, { signal: null }, { cache: 'no-cache' }, { referrerPolicy: 'origin' }, { referrer: '' }, { headers: undefined }]
+    for (const init of inits) await rf(request(), init)
+    await rf(request(), { resilience: { timeout: 5_000 } })
+    const reset = ['about:client', '']
+    const kept = ['https://a.test/page', 'unsafe-url']
+    expect(sent.map((r) => [r.referrer, r.referrerPolicy])).toEqual([reset, reset, reset, reset, ['about:client', 'origin'], ['', ''], kept, kept])
+    // What fetch builds from the same arguments.
+    expect(inits.map((init) => new Request(request(), init)).map((r) => [r.referrer, r.referrerPolicy])).toEqual(sent.slice(0, -1).map((r) => [r.referrer, r.referrerPolicy]))
   })
 
   it("the caller's own init wins over the Request's", async () => {

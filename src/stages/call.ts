@@ -31,6 +31,13 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
       const { resilience: _, ...rest } = given
       init = rest
     }
+    // fetch(request, init) with any member of init (not undefined, as WebIDL reads it) starts the Request's referrer and policy again; each attempt's init keeps them (transport.ts).
+    if (isRequest(input))
+      for (const name in init)
+        if (name in input && init[name as keyof RequestInit] !== undefined) {
+          init = { referrer: 'about:client', referrerPolicy: '', ...init }
+          break
+        }
   }
   const url = urlOf(input)
   let key = options?.key

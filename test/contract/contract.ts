@@ -272,14 +272,23 @@ export const CASES: Case[] = [
       await t.script([{}])
       const rf = createResilientFetch({ retry: false, fallback: false })
       // fetch(request, init) with any init resets the Request's referrer and policy (Fetch: "if init is not empty"): a Referer would leak.
-      const requests = [() => new Request(t.url('?policy=no-referrer'), { referrerPolicy: 'no-referrer' }), () => new Request(t.url('?referrer=none'), { referrer: '' })]
+      const requests = [
+        () => new Request(t.url('?policy=no-referrer'), { referrerPolicy: 'no-referrer' }),
+        () => new Request(t.url('?referrer=none'), { referrer: '' }),
+        // A page's URL as referrer: Node sends it (a browser, on another origin than the page's, sends its own).
+        () => new Request(t.url('?referrer=page'), { referrer: t.url('/page') }),
+      ]
       for (const make of requests) {
         await (await fetch(make())).text()
         await (await rf(make())).text()
         await (await rf(make(), { resilience: { timeout: 5_000 } })).text()
+        // An init of the caller's own resets them, for fetch and so for rf.
+        await (await fetch(make(), { redirect: 'follow' })).text()
+        await (await rf(make(), { redirect: 'follow' })).text()
       }
       const seen = (await t.stats()).arrivals.map(({ path, referer }) => `${path.split('?')[1]} ${referer}`)
-      equal(seen, [seen[0], seen[0], seen[0], seen[3], seen[3], seen[3]], "what the upstream saw of fetch(request), rf(request) and rf(request, { resilience }), for each Request")
+      const groups = requests.map((_, i) => seen.slice(i * 5, i * 5 + 5))
+      equal(groups, groups.map(([plain, , , reset]) => [plain, plain, plain, reset, reset]), "what the upstream saw of fetch(request), rf(request), rf(request, { resilience }), then fetch(request, init) and rf(request, init), for each Request")
     },
   },
   {
