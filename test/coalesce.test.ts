@@ -92,6 +92,26 @@ describe('coalescing against a real server on 127.0.0.1', () => {
     expect(totals().coalesced).toBe(1)
   })
 
+  // fetch decodes a reason phrase as UTF-8 (a Latin-1 'Ü' becomes U+FFFD) and takes any status up to 999: new Response refuses both.
+  it.each([
+    [200, 'Ünicode'],
+    [999, 'Custom'],
+  ])('a status %i with the reason phrase %j reaches every caller as fetch gives it, body and all', async (status, reason) => {
+    const { rf } = coalescingFetch({ retry: false })
+    const calls = [rf(`${origin}/odd`), rf(`${origin}/odd`)]
+    await requests(1)
+    held[0]!.res.writeHead(status, reason).end('body')
+    const direct = fetch(`${origin}/odd`)
+    await requests(2)
+    held[1]!.res.writeHead(status, reason).end('body')
+    const theirs = await direct
+    await theirs.text()
+    const responses = await Promise.all(calls)
+    const head = (r: Response) => [r.status, r.statusText, r.ok, r.type, r.url]
+    expect(responses.map(head)).toEqual([head(theirs), head(theirs)])
+    expect(await Promise.all(responses.map((r) => r.text()))).toEqual(['body', 'body'])
+  })
+
   const exclusions: [string, RequestInit & { resilience?: { coalesce?: boolean } }][] = [
     ['a POST', { method: 'POST', body: 'x' }],
     ['an Authorization header', { headers: { authorization: 'Bearer t' } }],

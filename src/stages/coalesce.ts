@@ -206,11 +206,17 @@ function alone(flight: Flight, member: Member, response: Response): Response {
 function copiesOf(response: Response, members: readonly Member[], tee = response.body === null ? undefined : new BodyTee(response.body)): Response[] {
   return members.map((member) => {
     const branch = tee?.branch()
-    const copy = new Response(branch?.stream ?? null, { status: response.status, statusText: response.statusText, headers: response.headers })
-    if (response.url !== '') Object.defineProperty(copy, 'url', { value: response.url })
-    if (response.redirected) Object.defineProperty(copy, 'redirected', { value: true })
-    // A constructed Response is 'default'; fetch's is 'basic' (or 'cors', 'opaque' in a browser).
-    if (response.type !== copy.type) Object.defineProperty(copy, 'type', { value: response.type })
+    const stream = branch?.stream ?? null
+    let copy: Response
+    try {
+      copy = new Response(stream, { status: response.status, statusText: response.statusText, headers: response.headers })
+    } catch {
+      // fetch takes what the constructor refuses (a status past 599, a reason phrase decoded as UTF-8): kept as fetch gave it.
+      copy = new Response(stream, { headers: response.headers })
+      for (const name of ['status', 'statusText', 'ok'] as const) Object.defineProperty(copy, name, { value: response[name] })
+    }
+    // Constructed, it has no URL and is 'default'; fetch's is 'basic' (or 'cors', 'opaque' in a browser).
+    for (const name of ['url', 'redirected', 'type'] as const) if (copy[name] !== response[name]) Object.defineProperty(copy, name, { value: response[name] })
     if (member.own !== undefined) {
       member.onAbort = (reason) => branch?.cut(reason)
       keepWith(copy, member.own)
