@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
@@ -38,6 +38,8 @@ interface Answer {
   body: Bytes | undefined
   gzip: boolean
   contentLength: boolean
+  /** Headers after 80 ms: a hedge (after 50 ms) goes out, two identical calls surely share one request. */
+  slow: boolean
 }
 
 /** Body bytes, built from a seed (a generated 256 KiB array would make runs slow). */
@@ -87,22 +89,27 @@ beforeAll(async () => {
         res.writeHead(redirect.status, { location: Buffer.from(`/r${run}${redirect.location}`).toString('latin1'), 'content-type': 'text/plain' }).end('moving on')
         return
       }
-      const { status, statusText, headers: answerHeaders, body: bytes, gzip, contentLength } = plan.final
-      let payload = bytes === undefined ? undefined : bytesOf(bytes)
-      const flat: string[] = answerHeaders.flat()
-      if (payload !== undefined && gzip) {
-        payload = gzipSync(payload)
-        flat.push('Content-Encoding', 'gzip')
-      }
-      if (payload !== undefined && contentLength) flat.push('Content-Length', String(payload.byteLength))
-      res.writeHead(status, statusText, flat)
-      // No body for HEAD, nor for the statuses that have none: the keep-alive connection must stay in step.
-      res.end(req.method === 'HEAD' || [204, 205, 304].includes(status) ? undefined : payload)
+      const final = plan.final
+      if (final.slow) setTimeout(() => respond(res, req.method!, final), 80)
+      else respond(res, req.method!, final)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 })
+
+function respond(res: ServerResponse, method: string, { status, statusText, headers, body, gzip, contentLength }: Answer): void {
+  let payload = body === undefined ? undefined : bytesOf(body)
+  const flat: string[] = headers.flat()
+  if (payload !== undefined && gzip) {
+    payload = gzipSync(payload)
+    flat.push('Content-Encoding', 'gzip')
+  }
+  if (payload !== undefined && contentLength) flat.push('Content-Length', String(payload.byteLength))
+  res.writeHead(status, statusText, flat)
+  // No body for HEAD, nor for the statuses that have none: the keep-alive connection must stay in step.
+  res.end(method === 'HEAD' || [204, 205, 304].includes(status) ? undefined : payload)
+}
 
 afterAll(async () => {
   server.closeAllConnections()
@@ -441,6 +448,8 @@ const answer: fc.Arbitrary<Answer> = fc.record({
   body: fc.option(bytes, { nil: undefined, freq: 5 }),
   gzip: fc.boolean(),
   contentLength: fc.boolean(),
+  // One answer in eight: each adds 80 ms to every variant.
+  slow: fc.nat(7).map((n) => n === 0),
 })
 
 const redirect = fc.option(
@@ -557,7 +566,7 @@ function refusedArgs({ input, fault }: RefusedSpec): [RequestInfo | URL, Request
  */
 async function compareRefused(spec: RefusedSpec): Promise<void> {
   run++
-  plan = { final: { status: 200, statusText: undefined, headers: [], body: { size: 5, seed: 1 }, gzip: false, contentLength: true }, redirect: undefined }
+  plan = { final: { status: 200, statusText: undefined, headers: [], body: { size: 5, seed: 1 }, gzip: false, contentLength: true, slow: false }, redirect: undefined }
   const theirs = await observe(spec, fetch, 1, refusedArgs)
   for (const variant of VARIANTS.slice(0, 2)) {
     const ours = await observe(spec, createResilientFetch(variant.options), 1, refusedArgs)
