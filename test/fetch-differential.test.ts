@@ -138,6 +138,8 @@ interface InitSpec {
   referrer: 'none' | 'empty' | 'page' | undefined
   referrerPolicy: ReferrerPolicy | undefined
   keepalive: boolean | undefined
+  /** A signal that never aborts: it changes what a Request called with an init keeps, and how identical calls share. */
+  signal: boolean | undefined
 }
 
 interface CallSpec {
@@ -202,6 +204,7 @@ function initOf(spec: InitSpec): RequestInit {
   if (spec.referrer !== undefined) init.referrer = spec.referrer === 'none' ? 'about:client' : spec.referrer === 'empty' ? '' : `${origin}/page`
   if (spec.referrerPolicy !== undefined) init.referrerPolicy = spec.referrerPolicy
   if (spec.keepalive !== undefined) init.keepalive = spec.keepalive
+  if (spec.signal) init.signal = new AbortController().signal
   return init
 }
 
@@ -411,6 +414,7 @@ const init = (withBody: boolean): fc.Arbitrary<InitSpec> =>
       referrer: fc.option(fc.constantFrom('none' as const, 'empty' as const, 'page' as const), { nil: undefined, freq: 2 }),
       referrerPolicy: fc.option(fc.constantFrom<ReferrerPolicy>('', 'no-referrer', 'unsafe-url', 'origin', 'same-origin'), { nil: undefined, freq: 2 }),
       keepalive: fc.option(fc.boolean(), { nil: undefined, freq: 8 }),
+      signal: fc.option(fc.constant(true), { nil: undefined, freq: 3 }),
     })
     // A body on a GET or HEAD is the error cases' business (below); here the call is one fetch sends.
     .map((spec) => (withBody && bodiless(spec.method) ? { ...spec, body: undefined } : spec))
