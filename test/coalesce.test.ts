@@ -314,6 +314,20 @@ describe('coalescing against a real server on 127.0.0.1', () => {
   })
 })
 
+describe('a shared response no copy can be made of', () => {
+  it("rejects every caller with the error (none waits for good) when the transport's Response-like cannot be copied", async () => {
+    // A transport of the user's own may answer with a Response-like whose headers read but cannot build a new Response.
+    const headers = { get: () => null, has: () => false, [Symbol.iterator]: () => { throw new TypeError('these headers cannot be copied') } }
+    const transport = vi.fn(async () => Object.defineProperty(new Response('body'), 'headers', { value: headers }))
+    const { rf } = coalescingFetch({ retry: false, fetch: transport })
+    const calls = [rf('https://a.test/odd'), rf('https://a.test/odd')]
+    const settled = await Promise.allSettled(calls)
+    expect(transport).toHaveBeenCalledOnce()
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected'])
+    expect(settled.map((s) => (s as PromiseRejectedResult).reason.message)).toEqual(['these headers cannot be copied', 'these headers cannot be copied'])
+  })
+})
+
 describe('a joined caller whose shared request is dropped unanswered (a Worker request context that ended)', () => {
   /** The first request never settles, even when aborted (as workerd drops the fetch of a request that ended); the others answer. */
   function dropping() {

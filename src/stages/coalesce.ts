@@ -159,11 +159,17 @@ function land(flight: Flight, outcome: Outcome): Promise<void> | undefined {
     return
   }
   if (members.some((member) => member.joined) && ioPerRequest()) return handOff(flight, outcome, members)
-  const copies = members.length > 1 ? copiesOf(outcome.response, members) : undefined
-  members.forEach((member, i) => {
-    const response = copies === undefined ? alone(flight, member, outcome.response) : copies[i]!
-    member.resolve(member.joined || copies !== undefined ? { ...outcome, response, coalesced: member.joined } : outcome)
-  })
+  try {
+    const copies = members.length > 1 ? copiesOf(outcome.response, members) : undefined
+    members.forEach((member, i) => {
+      const response = copies === undefined ? alone(flight, member, outcome.response) : copies[i]!
+      member.resolve(member.joined || copies !== undefined ? { ...outcome, response, coalesced: member.joined } : outcome)
+    })
+  } catch (error) {
+    // A response no copy can be made of (a transport's own Response-like): every caller is answered, none waits for good.
+    discard(outcome)
+    for (const member of members) member.resolve(refusal('request', error))
+  }
 }
 
 /**
