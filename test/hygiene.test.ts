@@ -6,6 +6,7 @@ import { ResilienceError } from '../src/errors.js'
 import { Bulkhead } from '../src/bulkhead.js'
 import { probing } from '../src/stages/types.js'
 import type { BreakerState, CallOptions, ResilientFetch, ResilientFetchOptions } from '../src/types.js'
+import { seedMathRandom, Advance } from './model-helpers.js'
 
 /**
  * Model-based: one instance, drawn at random from the options that arm timers, take permits and listen to signals,
@@ -211,17 +212,6 @@ interface CallRecord {
   signal: AbortSignal | undefined
   settled: boolean
   outcome: { ok: true; status: number } | { ok: false; error: unknown } | undefined
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 class World {
@@ -586,16 +576,6 @@ class Abort implements Cmd {
   toString = () => `abort controller #${this.pick} (of those live)${this.custom ? ' with a custom reason' : ''}`
 }
 
-class Advance implements Cmd {
-  constructor(readonly ms: number) {}
-  check = () => true
-  async run(world: World) {
-    await vi.advanceTimersByTimeAsync(this.ms)
-    await world.step(this.toString())
-  }
-  toString = () => `advance ${this.ms} ms`
-}
-
 class Control implements Cmd {
   constructor(
     readonly key: number,
@@ -670,8 +650,8 @@ const commands = fc.commands(
     answer,
     abort,
     abort,
-    fc.integer({ min: 1, max: 3_000 }).map((ms) => new Advance(ms)),
-    fc.integer({ min: 1, max: 300 }).map((ms) => new Advance(ms)),
+    fc.integer({ min: 1, max: 3_000 }).map((ms) => new Advance<World>(ms)),
+    fc.integer({ min: 1, max: 300 }).map((ms) => new Advance<World>(ms)),
     fc
       .record({ key: fc.nat(2), op: fc.constantFrom('open' as const, 'close' as const, 'reset' as const, 'disable' as const), ms: fc.option(fc.integer({ min: 1, max: 2_000 }), { nil: undefined }) })
       .map(({ key, op, ms }) => new Control(key, op, ms)),
@@ -686,7 +666,7 @@ const reclaim = Bulkhead.prototype.reclaim
 
 async function runModel(cfg: Config, cmds: Iterable<Cmd>): Promise<void> {
   vi.clearAllTimers()
-  vi.spyOn(Math, 'random').mockImplementation(mulberry32(cfg.seed))
+  seedMathRandom(cfg.seed)
   const world = new World(cfg)
   watched = world.listeners
   vi.spyOn(Bulkhead.prototype, 'reclaim').mockImplementation(function (this: Bulkhead, t: number) {

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createResilientFetch } from '../src/index'
 import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../src/errors'
 import type { BreakerState, ResilientFetch, ResilientFetchOptions } from '../src/types'
+import { seedMathRandom } from './model-helpers.js'
 
 // Flushing with the real setImmediate drains every microtask the pipeline queued, whatever the fake clock does.
 const realSetImmediate = setImmediate
@@ -129,20 +130,9 @@ const MANUAL_TARGET = { open: 'forced-open', close: 'closed', reset: 'closed', d
 // Edges the breaker may take on its own; every other change must come from a manual control call.
 const AUTOMATIC_EDGES = new Set(['closed>open', 'open>half-open', 'half-open>open', 'half-open>closed', 'forced-open>half-open'])
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 async function runSchedule(cfg: Config, commands: Command[]): Promise<void> {
   vi.clearAllTimers()
-  vi.spyOn(Math, 'random').mockImplementation(mulberry32(cfg.seed))
+  seedMathRandom(cfg.seed)
   const violations: string[] = []
   const flights: Flight[] = []
   const inFlight = new Map<string, number>()

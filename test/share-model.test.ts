@@ -7,6 +7,7 @@ import { LOST_AFTER } from '../src/deadline.js'
 import { probing } from '../src/stages/types.js'
 import { controlledTransport, type Pending } from './helpers.js'
 import { fakeLocks, heldChannels, memoryStorage } from './share-fakes.js'
+import { seedMathRandom, Advance } from './model-helpers.js'
 
 /**
  * Model-based: 2 to 4 tabs of one origin, each an instance on shareAcrossTabs over a transport the test answers, joined by
@@ -61,17 +62,6 @@ const config: fc.Arbitrary<Config> = fc.record({
   attempt: fc.constantFrom(300, 1_000, 3_000),
   seed: fc.integer(),
 })
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The world: the tabs, their transports and calls, the channel, storage and locks
@@ -347,16 +337,6 @@ class AnswerOne implements Cmd {
   toString = () => `answer request #${this.pick} (of those pending) with ${this.answer}`
 }
 
-class Advance implements Cmd {
-  constructor(readonly ms: number) {}
-  check = () => true
-  async run(world: World) {
-    await vi.advanceTimersByTimeAsync(this.ms)
-    await world.step(this.toString())
-  }
-  toString = () => `advance ${this.ms} ms`
-}
-
 class Deliver implements Cmd {
   constructor(
     readonly pick: number,
@@ -478,8 +458,8 @@ const commands: fc.Arbitrary<Cmd[]> = fc.array(
     { weight: 5, arbitrary: call },
     { weight: 2, arbitrary: key.map((key) => new CallAll(key)) },
     { weight: 5, arbitrary: answer },
-    { weight: 2, arbitrary: fc.integer({ min: 1, max: 300 }).map((ms) => new Advance(ms)) },
-    { weight: 1, arbitrary: fc.integer({ min: 300, max: 5_000 }).map((ms) => new Advance(ms)) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 300 }).map((ms) => new Advance<World>(ms)) },
+    { weight: 1, arbitrary: fc.integer({ min: 300, max: 5_000 }).map((ms) => new Advance<World>(ms)) },
     { weight: 2, arbitrary: fc.constant(new AdvanceToProbe()) },
     { weight: 3, arbitrary: deliver },
     { weight: 1, arbitrary: fc.constant(new DeliverAll()) },
@@ -495,7 +475,7 @@ async function runModel(cfg: Config, cmds: Iterable<Cmd>): Promise<void> {
   vi.clearAllTimers()
   vi.setSystemTime(T0)
   // The tabs' ids come from Math.random: seeded, a counterexample replays the same lease ties.
-  vi.spyOn(Math, 'random').mockImplementation(mulberry32(cfg.seed))
+  seedMathRandom(cfg.seed)
   const world = new World(cfg)
   try {
     await flush()
@@ -558,7 +538,7 @@ describe('tabs sharing breakers: counterexamples kept', () => {
       // A later open that had ended by the time it arrived left the other tab on its own, older and longer open.
       'an open that ended before it arrived ends an older, longer open of the tab it reaches',
       {},
-      [new NoWedge(0), new AnswerOne(0, '503 retry-after'), new Advance(700), new DeliverAll()],
+      [new NoWedge(0), new AnswerOne(0, '503 retry-after'), new Advance<World>(700), new DeliverAll()],
     ],
     [
       // A tab refused an open of the same ms as its forced open, but remembered it, and answered a new tab with it.
@@ -576,7 +556,7 @@ describe('tabs sharing breakers: counterexamples kept', () => {
       // The forced open reached the new tab in an answer; the later open that ended it was never answered (it had ended).
       'a tab that starts hears the ended open that replaced a forced open another tab answers with',
       {},
-      [new Call(0, 1), new Control(0, 1, 'open', undefined), new Call(3, 1), new Advance(300), new OpenTab(), new AdvanceToProbe()],
+      [new Call(0, 1), new Control(0, 1, 'open', undefined), new Call(3, 1), new Advance<World>(300), new OpenTab(), new AdvanceToProbe()],
     ],
   ]
 
