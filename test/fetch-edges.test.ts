@@ -45,6 +45,36 @@ describe('signal precedence', () => {
   })
 })
 
+describe('an init.signal that is not an AbortSignal', () => {
+  function counting() {
+    const sent: unknown[] = []
+    const transport: typeof fetch = async (input) => {
+      sent.push(input)
+      return new Response('ok')
+    }
+    return { rf: createResilientFetch({ fetch: transport, fallback: false }), sent }
+  }
+
+  it('an EventTarget with no `aborted` is refused with the TypeError fetch gives, and nothing is sent', async () => {
+    const { rf, sent } = counting()
+    const signal = new EventTarget() as AbortSignal
+    const theirs = await rejection(nativeFetch('http://a.test/x', { signal }))
+    const ours = await rejection(rf('http://a.test/x', { signal }))
+    expect(ours).toBeInstanceOf(TypeError)
+    expect((ours as Error).message).toBe((theirs as Error).message)
+    expect(sent).toEqual([])
+  })
+
+  it('a function dressed as one (aborted, addEventListener) is refused with a TypeError naming init.signal, and nothing is sent', async () => {
+    const { rf, sent } = counting()
+    const signal = Object.assign(() => {}, { aborted: false, reason: undefined, addEventListener() {}, removeEventListener() {} }) as unknown as AbortSignal
+    const error = await rejection(rf('http://a.test/x', { signal }))
+    expect(error).toBeInstanceOf(TypeError)
+    expect((error as Error).message).toMatch(/init\.signal must be an AbortSignal/)
+    expect(sent).toEqual([])
+  })
+})
+
 describe('stale outcomes', () => {
   it('a Retry-After from a call admitted before the breaker changed state does not move it', async () => {
     vi.useFakeTimers()
