@@ -289,4 +289,17 @@ describe("a runtime's own fetch options (Node's dispatcher, Bun's proxy, Deno's 
       expect(seen).toEqual([[true, 'http://proxy.test:3128', true], [true, 'http://proxy.test:3128', true]])
     }
   })
+
+  it('reach the transport from an init with no prototype (Object.create(null)), read as a plain init', async () => {
+    const dispatcher = { dispatch: () => true }
+    const seen: unknown[] = []
+    const transport = async (input: RequestInfo | URL, init?: RequestInit) => {
+      seen.push([(init as { dispatcher?: unknown } | undefined)?.dispatcher === dispatcher, new Request(input, init).headers.get('x-token')])
+      return new Response('ok')
+    }
+    const rf = createResilientFetch({ fetch: transport, fallback: false })
+    const init = Object.assign(Object.create(null) as RequestInit, { dispatcher, headers: { 'x-token': 't' }, resilience: { retry: false as const } })
+    expect((await rf(`${API}/ok`, init)).status).toBe(200)
+    expect(seen).toEqual([[true, 't']])
+  })
 })
