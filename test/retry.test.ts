@@ -110,6 +110,14 @@ describe('retries', () => {
     expect(parseRetryAfter(null, 0)).toBeUndefined()
   })
 
+  it('honours a Retry-After of exactly maxRetryAfter: "up to" includes it', async () => {
+    const t = statusTransport([503, { 'retry-after': '5' }], 200)
+    const { rf, retries } = make(t.fetch, { breaker: { retryAfter: false }, retry: { limit: 2, backoff: { base: 100, jitter: 'none' }, maxRetryAfter: 5_000 } })
+    const response = await settle(rf(URL_A))
+    expect(response.status).toBe(200)
+    expect(retries).toEqual(['2@5000'])
+  })
+
   it('backoff jitter: full in [0, exp), equal in [exp/2, exp), none = exp; capped at max', () => {
     const b = { base: 100, max: 1000, jitter: 'full' as const }
     expect(backoffDelay(3, b, () => 0.5)).toBe(200)
