@@ -157,6 +157,29 @@ describe('retries', () => {
     expect(error).toBeInstanceOf(CircuitOpenError)
   })
 
+  it('a retried status that is no failure, whose retry the breaker refuses, ends the call as a failure: its Response, counted so; a stored copy when there is one', async () => {
+    // 404 is no failure by the default rule, but this policy retries it: a 404 whose retry never ran was not good enough.
+    const retry = { limit: 2, statusCodes: [404], backoff: { base: 100, jitter: 'none' as const } }
+    const t = statusTransport(404)
+    const { rf } = make(t.fetch, { retry })
+    rf.addEventListener('retry', () => rf.breaker(URL_A)!.open())
+    const response = await settle(rf(URL_A))
+    expect(t.mock).toHaveBeenCalledTimes(1)
+    expect(response.status).toBe(404)
+    expect(await response.text()).toBe('s404')
+    expect(rf.snapshot().totals).toMatchObject({ requests: 1, successes: 0, failures: 1 })
+
+    const stored = statusTransport(200, 404)
+    const withCopy = make(stored.fetch, { fallback: { store: 'memory' }, retry }).rf
+    expect((await settle(withCopy(URL_A))).status).toBe(200)
+    withCopy.addEventListener('retry', () => withCopy.breaker(URL_A)!.open())
+    const served = await settle(withCopy(URL_A))
+    expect(stored.mock).toHaveBeenCalledTimes(2)
+    expect(served.status).toBe(200)
+    expect(served.headers.get('x-resilient-source')).toBe('fallback')
+    expect(withCopy.snapshot().totals).toMatchObject({ requests: 2, successes: 1, failures: 1, fallbacks: 1 })
+  })
+
   it('after a network error, a refused retry rethrows the network error', async () => {
     const t = statusTransport(new TypeError('fetch failed'))
     const { rf } = make(t.fetch, { breaker: { failureThreshold: 1 } })
