@@ -1,8 +1,8 @@
 /**
  * Retry-After is delay-seconds or an HTTP-date only (RFC 9110 §10.2.3): a value that is almost a date
  * (a month that is no month, a minute or second past the clock's, junk around a valid date) is ignored
- * like any other, and an RFC 850 two-digit year more than 50 years ahead is in the past century.
- * And the wait before a retry ends at once when the caller has already aborted.
+ * like any other, a leap second (:60) is read, and an RFC 850 two-digit year more than 50 years ahead is in
+ * the past century. And the wait before a retry ends at once when the caller has already aborted.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createResilientFetch } from '../src/index.js'
@@ -18,6 +18,8 @@ describe('Retry-After values that are almost HTTP-dates', () => {
     'Thu, 15 anF 2026 12:00:30 GMT',
     'Thu, 15 Jan 2026 12:60:00 GMT',
     'Thu, 15 Jan 2026 12:00:61 GMT',
+    'Thu, 15 Jan 2026 12:00:30 GMT junk',
+    'junk Thu, 15 Jan 2026 12:00:30 GMT',
     'Thursday, 15-Jan-26 12:00:30 GMT junk',
     'junk Thursday, 15-Jan-26 12:00:30 GMT',
     'Thu Jan 15 12:00:30 2026 junk',
@@ -33,11 +35,17 @@ describe('Retry-After values that are almost HTTP-dates', () => {
     expect(parseRetryAfter('Thu Jan 15 12:00:30 2026', NOW)).toBe(30_000)
   })
 
+  it('a leap second (:60) is a second the grammar allows (23:59:60): read as :59', () => {
+    expect(parseRetryAfter('Thu, 15 Jan 2026 12:00:60 GMT', NOW)).toBe(59_000)
+  })
+
   it('an RFC 850 year more than 50 years ahead is read in the past century: a date in the past means now', () => {
     // 99 → 1999, not 2099 (nor 2199).
     expect(parseRetryAfter('Friday, 31-Dec-99 23:59:59 GMT', NOW)).toBe(0)
     // 30 → 2030: within 50 years, ahead.
     expect(parseRetryAfter('Tuesday, 15-Jan-30 12:00:00 GMT', NOW)).toBe(Date.UTC(2030, 0, 15, 12) - NOW)
+    // 76 → 2076: exactly 50 years ahead is not more than 50, so still ahead.
+    expect(parseRetryAfter('Wednesday, 15-Jan-76 12:00:00 GMT', NOW)).toBe(Date.UTC(2076, 0, 15, 12) - NOW)
   })
 })
 
