@@ -2,8 +2,10 @@
  * Retry-After is delay-seconds or an HTTP-date only (RFC 9110 §10.2.3): a value that is almost a date
  * (a month that is no month, a minute or second past the clock's, junk around a valid date) is ignored
  * like any other, a leap second (:60) is read, and an RFC 850 two-digit year more than 50 years ahead is in
- * the past century. And the wait before a retry ends at once when the caller has already aborted.
+ * the past century. And the wait before a retry ends at once when the caller has already aborted, and leaves
+ * no listener on the caller's signal.
  */
+import { getEventListeners } from 'node:events'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createResilientFetch } from '../src/index.js'
 import { parseRetryAfter, sleep } from '../src/retry.js'
@@ -62,6 +64,17 @@ describe('the wait before a retry', () => {
     const slept = sleep(10_000, AbortSignal.abort(reason))
     await expect(slept).rejects.toBe(reason)
     expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it("a long-lived caller signal keeps no abort listener of a retry's wait once the call has ended", async () => {
+    const controller = new AbortController()
+    const fetch = vi.fn(async () => new Response('', { status: fetch.mock.calls.length === 1 ? 503 : 200 }))
+    const rf = createResilientFetch({ fetch, fallback: false, timeout: false, retry: { limit: 2, backoff: { base: 5_000, jitter: 'none' } } })
+    const pending = rf('https://a.test/x', { signal: controller.signal })
+    await vi.advanceTimersByTimeAsync(5_000)
+    expect((await pending).status).toBe(200)
+    expect(fetch).toHaveBeenCalledTimes(2)
+    expect(getEventListeners(controller.signal, 'abort')).toEqual([])
   })
 
   it('a caller that aborts as a retryable answer arrives gets its abort at once, not after the backoff, and no retry', async () => {
