@@ -1,10 +1,11 @@
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createResilientFetch, CircuitOpenError } from '../src/index.js'
-import { BreakerCoordinator, type CoordinatorContext } from '../src/worker/coordinator.js'
+import { BreakerCoordinator } from '../src/worker/coordinator.js'
 import { FleetBreaker, LEGAL_EDGES, REPORT_GRACE, type FleetState } from '../src/worker/fleet.js'
 import { readMessage, type CoordinatorAnswer, type FleetOptions } from '../src/worker/protocol.js'
 import { durableObjectShare, type CoordinatorNamespace } from '../src/worker/share.js'
+import { memoryNamespace, memoryState } from './coordinator-fakes.js'
 import { controlledTransport, flush, statusTransport } from './helpers.js'
 
 const OPTIONS: FleetOptions = { failureThreshold: 6, window: 10_000, openDuration: 1_000, probes: 2, successesToClose: 1, minReporters: 1 }
@@ -291,47 +292,6 @@ describe('readMessage', () => {
     }
   })
 })
-
-/** DurableObjectState in memory: storage, one alarm, blockConcurrencyWhile that just runs. */
-function memoryState() {
-  const data = new Map<string, unknown>()
-  let alarm: number | null = null
-  const ctx: CoordinatorContext = {
-    storage: {
-      get: async <T>(key: string) => structuredClone(data.get(key)) as T | undefined,
-      put: async (key, value) => void data.set(key, structuredClone(value)),
-      delete: async (key) => data.delete(key),
-      getAlarm: async () => alarm,
-      setAlarm: async (t) => void (alarm = t),
-      deleteAlarm: async () => void (alarm = null),
-    },
-    blockConcurrencyWhile: (callback) => callback(),
-  }
-  return { ctx, data, alarm: () => alarm }
-}
-
-/** A namespace whose objects are BreakerCoordinators in this process, one per name. */
-function memoryNamespace() {
-  const objects = new Map<string, BreakerCoordinator>()
-  const states = new Map<string, ReturnType<typeof memoryState>>()
-  let calls = 0
-  const namespace: CoordinatorNamespace = {
-    idFromName: (name) => name,
-    get: ((id: string) => ({
-      fetch: async (input: string, init?: RequestInit) => {
-        calls++
-        let object = objects.get(id)
-        if (object === undefined) {
-          const state = memoryState()
-          states.set(id, state)
-          objects.set(id, (object = new BreakerCoordinator(state.ctx)))
-        }
-        return object.fetch(new Request(input, init))
-      },
-    })) as never,
-  }
-  return { namespace, objects, states, calls: () => calls }
-}
 
 describe('BreakerCoordinator (in memory)', () => {
   it('persists its state and alarm, and an evicted object resumes from storage', async () => {
