@@ -157,7 +157,9 @@ class FleetShare implements DurableObjectShare {
       k.failures++
     }
     const t = now()
-    if (this.sending(k, t) || t < k.downUntil) return
+    // Unreachable, the object has no say: outcomes are the local breaker's alone, never sent later to a fleet breaker that moved on.
+    if (t < k.downUntil) return drop(k)
+    if (this.sending(k, t)) return
     if (k.failures === 0 && k.ends.length === 0 && t - k.syncedAt < this.settings.syncInterval) return
     const sent = this.flush(key, k)
     waitUntil?.(sent)
@@ -320,7 +322,8 @@ class FleetShare implements DurableObjectShare {
         this.hear(key, k, (await this.call(key, k, message)).view)
       }
     } catch {
-      // The object is down or slow: its share of the decision falls back to the local breaker.
+      // The object is down or slow: its share of the decision falls back to the local breaker, with what piled up meanwhile.
+      drop(k)
     } finally {
       k.sendingSince = 0
     }
