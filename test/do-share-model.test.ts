@@ -8,7 +8,7 @@ import { LOST_AFTER } from '../src/deadline.js'
 import { probing } from '../src/stages/types.js'
 import { controlledTransport, type Pending } from './helpers.js'
 import { memoryState } from './coordinator-fakes.js'
-import { seedMathRandom, Advance } from './model-helpers.js'
+import { seedMathRandom, Advance, AdvanceToProbe, Call, CallAll, flushAll, pick } from './model-helpers.js'
 
 /**
  * Model-based: 2 to 4 Worker isolates, each an instance on durableObjectShare over a transport the test answers, talking
@@ -21,11 +21,6 @@ import { seedMathRandom, Advance } from './model-helpers.js'
  * no timer is left. (test/coordinator.test.ts checks each behaviour by itself.)
  */
 
-// Flushing with the real setImmediate drains every microtask (and Request/Response bodies), whatever the fake clock does.
-const realSetImmediate = setImmediate
-const flush = async () => {
-  for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => realSetImmediate(resolve))
-}
 
 // DO_MODEL_RUNS=2000 DO_MODEL_SEED=random for a longer soak. A fixed seed by default: random soaks still find rare runs where
 // an isolate that follows the object sends while it is open (e.g. DO_MODEL_SEED=1817294417 with 2000 runs), not analysed yet.
@@ -130,6 +125,8 @@ class Isolate {
 }
 
 class World {
+  readonly role = 'isolate'
+  readonly keys = KEYS
   readonly isolates: Isolate[] = []
   /** Whether each request sent was a probe. */
   readonly probes = new WeakMap<Pending, boolean>()
@@ -199,7 +196,7 @@ class World {
       message.isolate.grant.set(message.key, !answer.grant.granted ? 'refused' : answer.grant.permit === undefined ? 'no permit' : 'permit')
     }
     message.resolve(response)
-    await flush()
+    await flushAll()
     return `${message.isolate.n}→${message.key}${message.acquire ? ' (permit)' : ''} ${JSON.stringify(answer)}`
   }
 
@@ -212,7 +209,7 @@ class World {
   /** Delivers every message, and what the answers bring, running the alarms that fall due. */
   async deliverAll(): Promise<void> {
     for (let i = 0; i < 200; i++) {
-      await flush()
+      await flushAll()
       await this.alarms()
       const next = this.messages[0]
       if (next === undefined) break
@@ -265,7 +262,7 @@ class World {
   }
 
   async step(what: string): Promise<void> {
-    await flush()
+    await flushAll()
     await this.alarms()
     // A message older than the timeout was given up on: its isolate is on its own breaker for that key for a while.
     for (const m of this.messages) if (Date.now() - m.sentAt >= TIMEOUT) this.down(m, m.sentAt + TIMEOUT)
@@ -391,32 +388,6 @@ class World {
 
 type Cmd = fc.AsyncCommand<World, World>
 
-const pick = <T>(list: readonly T[], i: number): T => list[i % list.length]!
-
-class Call implements Cmd {
-  constructor(
-    readonly isolate: number,
-    readonly key: number,
-  ) {}
-  check = () => true
-  async run(world: World) {
-    const isolate = pick(world.live(), this.isolate)
-    world.call(isolate, KEYS[this.key]!)
-    await world.step(`isolate ${isolate.n} calls ${KEYS[this.key]}`)
-  }
-  toString = () => `call: live isolate #${this.isolate} → ${KEYS[this.key]}`
-}
-
-class CallAll implements Cmd {
-  constructor(readonly key: number) {}
-  check = () => true
-  async run(world: World) {
-    for (const isolate of world.live()) world.call(isolate, KEYS[this.key]!)
-    await world.step(`every isolate calls ${KEYS[this.key]}`)
-  }
-  toString = () => `call: every live isolate → ${KEYS[this.key]}`
-}
-
 class AnswerOne implements Cmd {
   constructor(
     readonly pick: number,
@@ -495,17 +466,6 @@ class Control implements Cmd {
   toString = () => `live isolate #${this.isolate}: rf.breaker(${KEYS[this.key]})?.${this.op}(${this.ms ?? ''})`
 }
 
-/** Time runs to the first object's alarm or isolate's end of an open window: the next calls probe. */
-class AdvanceToProbe implements Cmd {
-  check = (world: Readonly<World>) => world.nextProbeAt() !== undefined
-  async run(world: World) {
-    const ms = world.nextProbeAt()! - Date.now()
-    await vi.advanceTimersByTimeAsync(ms)
-    await world.step(`advance ${ms} ms, to the end of an open window`)
-  }
-  toString = () => 'advance to the end of the first open window'
-}
-
 class Refresh implements Cmd {
   check = () => true
   async run(world: World) {
@@ -573,7 +533,7 @@ async function runModel(cfg: Config, cmds: Iterable<Cmd>): Promise<void> {
   seedMathRandom(cfg.seed)
   const world = new World(cfg)
   try {
-    await flush()
+    await flushAll()
     await fc.asyncModelRun(() => ({ model: world, real: world }), cmds)
     await world.finish()
   } catch (error) {

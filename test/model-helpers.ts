@@ -23,3 +23,63 @@ export class Advance<W extends { step(when: string): Promise<void> }> implements
   }
   toString = () => `advance ${this.ms} ms`
 }
+
+const realSetImmediate = setImmediate
+/** Runs every microtask the pipeline queued (and Request/Response bodies) with the real setImmediate, whatever the fake clock does. */
+export async function flushAll(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => realSetImmediate(resolve))
+}
+
+export const pick = <T>(list: readonly T[], i: number): T => list[i % list.length]!
+
+/** A model of participants of one share (tabs, isolates), each calling keys through its own instance. */
+export interface Participants {
+  /** What a participant is called in a run's log: 'tab', 'isolate'. */
+  readonly role: string
+  readonly keys: readonly string[]
+  live(): { n: number }[]
+  /** `participant` is one of `live()`'s, of the model's own type (hence never here). */
+  call(participant: never, key: string): void
+  step(when: string): Promise<void>
+  /** The first end of an open window, of any participant (or of the object they share). */
+  nextProbeAt(): number | undefined
+}
+
+/** The live participant `i` (of those live, modulo) calls key `k` of the model's. */
+export class Call implements fc.AsyncCommand<Participants, Participants> {
+  constructor(
+    readonly i: number,
+    readonly k: number,
+  ) {}
+  check = () => true
+  async run(world: Participants) {
+    const participant = pick(world.live(), this.i)
+    const key = world.keys[this.k]!
+    world.call(participant as never, key)
+    await world.step(`${world.role} ${participant.n} calls ${key}`)
+  }
+  toString = () => `call: live participant #${this.i} → key #${this.k}`
+}
+
+/** Every live participant calls key `k` at once (a burst, as when several tabs refresh together): they contend for the probe. */
+export class CallAll implements fc.AsyncCommand<Participants, Participants> {
+  constructor(readonly k: number) {}
+  check = () => true
+  async run(world: Participants) {
+    const key = world.keys[this.k]!
+    for (const participant of world.live()) world.call(participant as never, key)
+    await world.step(`every ${world.role} calls ${key}`)
+  }
+  toString = () => `call: every live participant → key #${this.k}`
+}
+
+/** Time runs to the first end of an open window: the next calls probe. */
+export class AdvanceToProbe implements fc.AsyncCommand<Participants, Participants> {
+  check = (world: Readonly<Participants>) => world.nextProbeAt() !== undefined
+  async run(world: Participants) {
+    const ms = world.nextProbeAt()! - Date.now()
+    await vi.advanceTimersByTimeAsync(ms)
+    await world.step(`advance ${ms} ms, to the end of an open window`)
+  }
+  toString = () => 'advance to the end of the first open window'
+}
