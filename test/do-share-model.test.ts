@@ -8,7 +8,7 @@ import { LOST_AFTER } from '../src/deadline.js'
 import { probing } from '../src/stages/types.js'
 import { controlledTransport, type Pending } from './helpers.js'
 import { memoryState } from './coordinator-fakes.js'
-import { seedMathRandom, Advance, AdvanceToProbe, Call, CallAll, flushAll, pick } from './model-helpers.js'
+import { seedMathRandom, Advance, AdvanceToProbe, Call, CallAll, flushAll, modelRun, pick } from './model-helpers.js'
 
 /**
  * Model-based: 2 to 4 Worker isolates, each an instance on durableObjectShare over a transport the test answers, talking
@@ -532,18 +532,9 @@ async function runModel(cfg: Config, cmds: Iterable<Cmd>): Promise<void> {
   // The isolates' reporter ids come from Math.random: seeded, a counterexample replays exactly.
   seedMathRandom(cfg.seed)
   const world = new World(cfg)
-  try {
-    await flushAll()
-    await fc.asyncModelRun(() => ({ model: world, real: world }), cmds)
-    await world.finish()
-  } catch (error) {
-    ;(error as Error).message += `\n  config: ${JSON.stringify(cfg)}\n  run: ${world.log.join('\n       ')}\n  states: ${world.describe()}`
-    throw error
-  } finally {
+  await modelRun(world, cfg, cmds, () => {
     for (const isolate of world.live()) world.goAway(isolate)
-    vi.clearAllTimers()
-    vi.restoreAllMocks()
-  }
+  })
 }
 
 beforeEach(() => {

@@ -1,4 +1,4 @@
-import type fc from 'fast-check'
+import fc from 'fast-check'
 import { vi } from 'vitest'
 
 /** Math.random from `seed` (mulberry32), so a model's run replays exactly: the seed is part of its counterexample. */
@@ -82,4 +82,30 @@ export class AdvanceToProbe implements fc.AsyncCommand<Participants, Participant
     await world.step(`advance ${ms} ms, to the end of an open window`)
   }
   toString = () => 'advance to the end of the first open window'
+}
+
+/** What a model's world keeps for its report, and its last checks once the commands have run. */
+export interface Reporting {
+  readonly log: string[]
+  describe(): string
+  finish(): Promise<void>
+}
+
+/**
+ * Runs `cmds` on `world` (model and real at once), then its last checks; a failure's message gets the config, the run's
+ * log and the states. `leave` ends what the world still holds (tabs, isolates); timers and mocks are reset after.
+ */
+export async function modelRun<W extends Reporting>(world: W, cfg: object, cmds: Iterable<fc.AsyncCommand<W, W>>, leave: () => void): Promise<void> {
+  try {
+    await flushAll()
+    await fc.asyncModelRun(() => ({ model: world, real: world }), cmds)
+    await world.finish()
+  } catch (error) {
+    ;(error as Error).message += `\n  config: ${JSON.stringify(cfg)}\n  run: ${world.log.join('\n       ')}\n  states: ${world.describe()}`
+    throw error
+  } finally {
+    leave()
+    vi.clearAllTimers()
+    vi.restoreAllMocks()
+  }
 }

@@ -7,7 +7,7 @@ import { LOST_AFTER } from '../src/deadline.js'
 import { probing } from '../src/stages/types.js'
 import { controlledTransport, type Pending } from './helpers.js'
 import { fakeLocks, heldChannels, memoryStorage } from './share-fakes.js'
-import { seedMathRandom, Advance, AdvanceToProbe, Call, CallAll, flushAll, pick } from './model-helpers.js'
+import { seedMathRandom, Advance, AdvanceToProbe, Call, CallAll, flushAll, modelRun, pick } from './model-helpers.js'
 
 /**
  * Model-based: 2 to 4 tabs of one origin, each an instance on shareAcrossTabs over a transport the test answers, joined by
@@ -436,19 +436,10 @@ async function runModel(cfg: Config, cmds: Iterable<Cmd>): Promise<void> {
   // The tabs' ids come from Math.random: seeded, a counterexample replays the same lease ties.
   seedMathRandom(cfg.seed)
   const world = new World(cfg)
-  try {
-    await flushAll()
-    await fc.asyncModelRun(() => ({ model: world, real: world }), cmds)
-    await world.finish()
-  } catch (error) {
-    ;(error as Error).message += `\n  config: ${JSON.stringify(cfg)}\n  run: ${world.log.join('\n       ')}\n  states: ${world.describe()}`
-    throw error
-  } finally {
+  await modelRun(world, cfg, cmds, () => {
     for (const tab of world.live()) world.close(tab)
-    vi.clearAllTimers()
-    vi.restoreAllMocks()
     vi.unstubAllGlobals()
-  }
+  })
 }
 
 beforeEach(() => {
