@@ -37,13 +37,32 @@ const DECODES = 3
  * it is `.` or `..` (or `..;x`, which Tomcat and Spring read as `..` whatever x holds, a line break too; or `..`
  * and a NUL, where a C string ends; IIS's `%u002e` decoded too), or it holds an encoded `/` or `\` next to `..`
  * (`..%2f..%2fadmin`, `%2e%2e%5c`, twice encoded `%252e%252e`) or around a lone `.`. `%2F` in an ordinary segment (GitLab's ids) goes through. The URL parser already resolved
- * the client's literal and `%2e` dot segments; this is what it leaves.
+ * the client's literal and `%2e` dot segments; this is what it leaves. Decoded bytes are also read as a lax
+ * decoder reads them (laxUtf8, lookalikes): overlong `%c0%ae`, full-width `%ef%bc%8e`, `∕`.
  */
 function dotSegment(segment: string): boolean {
   let decoded = segment
   for (let i = 0; i < DECODES && decoded.includes('%'); i++) decoded = decoded.replace(/%(?:u([0-9a-f]{4})|([0-9a-f]{2}))/gi, (_, wide?: string, hex?: string) => String.fromCharCode(parseInt(wide ?? hex!, 16)))
-  return /^\.\.?([;\0].*)?$/s.test(decoded) || /\.\.[/\\]|[/\\]\.\.|(^|[/\\])\.([/\\]|$)/.test(decoded)
+  return readsAsDots(decoded) || (/[^\0-\x7f]/.test(decoded) && readsAsDots(lookalikes(laxUtf8(decoded))))
 }
+
+const readsAsDots = (decoded: string): boolean => /^\.\.?([;\0].*)?$/s.test(decoded) || /\.\.[/\\]|[/\\]\.\.|(^|[/\\])\.([/\\]|$)/.test(decoded)
+
+/**
+ * The bytes (one a character; a wider one from `%u` stays as it is) read as UTF-8 the lax way: overlong forms
+ * too (`%c0%ae`, `%e0%80%ae` and `%f0%80%80%ae` are `.`), and, as IIS did, any byte after a lead byte taken
+ * for a continuation byte (`%c1%1c` is `\`).
+ */
+function laxUtf8(bytes: string): string {
+  return bytes.replace(/[\xc0-\xdf][\0-\xff]|[\xe0-\xef][\0-\xff]{2}|[\xf0-\xf7][\0-\xff]{3}/g, (sequence) => {
+    let code = sequence.charCodeAt(0) & (0x7f >> sequence.length)
+    for (let i = 1; i < sequence.length; i++) code = (code << 6) | (sequence.charCodeAt(i) & 0x3f)
+    return code > 0x10ffff ? '\ufffd' : String.fromCodePoint(code)
+  })
+}
+
+/** What NFKC makes `.`, `/` or `\` (`．`, `／`, `＼`, `﹒`, `‥`), and what Windows' best-fit conversion does (`∕`, `⁄`, `∖`, and `¥`, `₩` where they are the backslash). */
+const lookalikes = (text: string): string => text.normalize('NFKC').replace(/[\u2215\u2044]/g, '/').replace(/[\u2216\u00a5\u20a9]/g, '\\')
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus Host (the upstream's own is set by fetch from the URL), the client's
 // claims of the host, scheme or port an upstream may build links and redirects from (X-Forwarded-Host and its kin,

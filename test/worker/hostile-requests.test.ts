@@ -26,7 +26,7 @@ const RESOLVED = Object.entries(ROUTES)
 const TOKEN = 'm3trics-T0KEN'
 
 const EVIL = ['evil.test', '//evil.test', '/\\evil.test', '\\\\evil.test', '@evil.test', 'user:pass@evil.test', 'http://evil.test', 'https:evil.test', 'evil.test:80', '127.0.0.1', '2130706433', '0x7f.1', '[::1]', '[::ffff:127.0.0.1]', 'ｅｖｉｌ．ｔｅｓｔ', 'xn--vil-epa.test', 'évil.test']
-const TRICKS = ['..', '.', '%2e%2e', '%2E%2e', '.%2e', '%2e', '%252e%252e', '%25252e%25252e', '%2F', '%2f%2f', '%5C', '%5c%5c', '..%2f', '..%5c', '%2e%2e%2f', '..;', '..;x', ';', ';x=1', '%3B', '\t', '\n', '\r', '%09', '%0a', '%00', ' ', '%20', '?', '#', '%3F', '%23', ':', '%3A', '@', '%40', '．．', '%EF%BC%8E%EF%BC%8E', '‥', '%c0%ae%c0%ae', '%u002e%u002e', '~', '%7e', 'a', 'data', 'v1', 'api', 'apiv2']
+const TRICKS = ['..', '.', '%2e%2e', '%2E%2e', '.%2e', '%2e', '%252e%252e', '%25252e%25252e', '%2F', '%2f%2f', '%5C', '%5c%5c', '..%2f', '..%5c', '%2e%2e%2f', '..;', '..;x', ';', ';x=1', '%3B', '\t', '\n', '\r', '%09', '%0a', '%00', ' ', '%20', '?', '#', '%3F', '%23', ':', '%3A', '@', '%40', '．．', '%EF%BC%8E%EF%BC%8E', '‥', '%c0%ae%c0%ae', '%u002e%u002e', '%e0%80%ae%e0%80%ae', '%F0%80%80%AE', '%c0%af', '%C1%9C', '%c1%1c', '%25c0%25ae', '%ef%bc%8f', '%EF%BC%BC', '／', '＼', '﹒﹒', '%e2%80%a5', '%uff0e%uff0e', '%e2%88%95', '∕', '∖', '~', '%7e', 'a', 'data', 'v1', 'api', 'apiv2']
 const segment = fc.oneof(fc.constantFrom(...EVIL), fc.constantFrom(...TRICKS), fc.constantFrom(...TRICKS).chain((t) => fc.constantFrom(...EVIL).map((e) => t + e)), fc.string({ maxLength: 6, unit: 'binary' }))
 /** A long path now and then: 3000 characters in one segment or in many. */
 const long = fc.constantFrom('x'.repeat(3000), '../'.repeat(700), '%2e%2e/'.repeat(400), 'a/'.repeat(1500))
@@ -53,6 +53,23 @@ function build(url: string, init: RequestInit): Request | undefined {
 function decoded(path: string, times = 4): string {
   for (let i = 0; i < times; i++) path = path.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
   return path
+}
+
+/** `.`, `/` and `\` as a lax UTF-8 decoder reads them: overlong in two, three and four bytes, and IIS's `%c1%1c`. */
+const OVERLONG: [string, string][] = ['.', '/', '\\']
+  .flatMap((c): [string, string][] => {
+    const high = c.charCodeAt(0) >> 6
+    const low = 0x80 | (c.charCodeAt(0) & 0x3f)
+    return [[String.fromCharCode(0xc0 | high, low), c], [String.fromCharCode(0xe0, 0x80 | high, low), c], [String.fromCharCode(0xf0, 0x80, 0x80 | high, low), c]]
+  })
+  .concat([['\xc1\x1c', '\\']])
+
+/** How an upstream may read decoded bytes: as bytes, or as UTF-8 with overlong forms read, then NFKC and Windows' best-fit (`∕` is `/`, `∖`, `¥` and `₩` are `\`). */
+function readings(bytes: string): string[] {
+  let lax = bytes
+  for (const [form, c] of OVERLONG) lax = lax.replaceAll(form, c)
+  const text = new TextDecoder().decode(Uint8Array.from(lax, (c) => c.charCodeAt(0)))
+  return [bytes, text.normalize('NFKC').replace(/[∕⁄]/g, '/').replace(/[∖¥₩]/g, '\\')]
 }
 
 /** The route the parsed path belongs to (the longest prefix, or the prefix without its slash), and the suffix from its '/'. */
@@ -104,8 +121,8 @@ describe('hostile requests to the proxy (generated)', () => {
         expect(target.pathname).toBe(upstreamOf!.base + match.rest)
         expect(target.search).toBe(url.search)
         expect(sent.method).toBe(request.method)
-        // No segment an upstream that decodes the path (up to four times) reads as a dot segment.
-        expect(decoded(target.pathname.slice(upstreamOf!.base.length)).split(/[/\\]/).map((s) => s.split(';')[0])).not.toContain('..')
+        // No segment an upstream that decodes the path (up to four times, as bytes or as lax UTF-8) reads as a dot segment.
+        for (const reading of readings(decoded(target.pathname.slice(upstreamOf!.base.length)))) expect(reading.split(/[/\\]/).map((s) => s.split(';')[0]), reading).not.toContain('..')
         // No hop-by-hop header, nor one the client's Connection named (bar the ones the fallback decides by), nor a host claim.
         const named = (request.headers.get('connection') ?? '').split(',').map((n) => n.trim().toLowerCase()).filter((n) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(n))
         for (const name of [...HOP_BY_HOP, 'host', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'expect', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-forwarded-prefix', ...named.filter((n) => n !== 'cache-control')]) {

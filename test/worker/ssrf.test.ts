@@ -103,6 +103,25 @@ describe('encoded dot segments, which an upstream that decodes the path would re
     '/api/%u002e%u002e%u002fadmin',
     '/api/dir%2F..hidden',
     '/api/a%2F.%2Fb',
+    // Overlong UTF-8, which a lax decoder reads as `.`, `/` or `\` (and IIS's %c1%1c, a lead byte with any byte after it).
+    '/api/%c0%ae%c0%ae/admin',
+    '/api/%C0%AE%C0%AE%C0%AFadmin',
+    '/api/..%c0%afadmin',
+    '/api/..%c1%9cadmin',
+    '/api/..%c1%1cadmin',
+    '/api/%e0%80%ae%e0%80%ae/admin',
+    '/api/x/%f0%80%80%ae%f0%80%80%ae/admin',
+    '/api/%25c0%25ae%25c0%25ae/admin',
+    // Full-width and other forms that NFKC (or Windows' best-fit conversion) turns into `.`, `/` or `\`.
+    '/api/%ef%bc%8e%ef%bc%8e/admin',
+    '/api/．．/admin',
+    '/api/..%ef%bc%8fadmin',
+    '/api/..%EF%BC%BCadmin',
+    '/api/%e2%80%a5/admin',
+    '/api/%ef%b9%92%ef%b9%92/admin',
+    '/api/..%e2%88%95admin',
+    '/api/..%e2%88%96admin',
+    '/api/%uff0e%uff0e/admin',
   ])('%s is refused with 400 bad_path, the upstream not called', async (path) => {
     const upstream = fakeUpstream()
     const handler = proxy({ upstream: 'http://upstream.test/v1/public', fetch: upstream.fetch })
@@ -123,6 +142,14 @@ describe('encoded dot segments, which an upstream that decodes the path would re
       '/v4/a%2F.well-known',
       '/v4/notes/...',
     ])
+  })
+
+  it('non-ASCII names, and dots or slashes that are not beside each other, still go through', async () => {
+    const upstream = fakeUpstream()
+    const handler = proxy({ upstream: 'http://upstream.test/v4', fetch: upstream.fetch })
+    const paths = ['/api/café/menu', '/api/日本語/x', '/api/notes/%E2%80%A6', '/api/a%ef%bc%8fb', '/api/v1%ef%bc%8e2', '/api/%c3%a9t%c3%a9', '/api/づ..txt', '/api/%C2%A5100']
+    for (const path of paths) expect((await handler(get(path))).status, path).toBe(200)
+    expect(upstream.seen).toHaveLength(paths.length)
   })
 })
 
