@@ -112,11 +112,16 @@ const count: Check<number> = (value, path) => positiveInteger(typeof value === '
 /** A method name is an HTTP token. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/
 
+/** Methods fetch refuses to send (the Fetch standard's forbidden methods): every request for one would fail. */
+const FORBIDDEN_METHODS = ['CONNECT', 'TRACE', 'TRACK']
+
 /** Method names, as an array or a comma-separated string ("GET,HEAD"), upper-cased. */
 const methodList: Check<ReadonlySet<string>> = (value, path) => {
   const list: unknown = typeof value === 'string' ? value.split(',') : value
   const names = Array.isArray(list) ? list.map((m: unknown) => (typeof m === 'string' ? m.trim().toUpperCase() : '')) : []
   if (!Array.isArray(list) || !names.every((m) => TOKEN.test(m))) fail(path, 'a comma-separated list of methods like "GET,HEAD"', value, true)
+  const forbidden = names.find((m) => FORBIDDEN_METHODS.includes(m))
+  if (forbidden !== undefined) fail(path, `methods fetch can send (not ${forbidden})`, value)
   return new Set(names)
 }
 
