@@ -8,7 +8,7 @@ import { failoverStage, retries } from '../stages/failover.js'
 import { Keys } from '../stages/keys.js'
 import { compose, type Chain } from '../stages/pipeline.js'
 import { aborted, refusal, type Attempt, type Call, type Outcome, type Runtime } from '../stages/types.js'
-import { isFailureDefault } from '../classify.js'
+import { isFailureStatus } from '../classify.js'
 import { cacheStore } from '../store/cache.js'
 import { kvStore } from '../store/kv.js'
 import type { BreakerState, FallbackStore, Outcome as ResilienceOutcome, ResilienceSnapshot, ResilienceTotals, ResilientFetch } from '../types.js'
@@ -241,8 +241,10 @@ class WorkerProxy {
       // What is stored is what the client gets (the store drops Connection itself, so a raw copy would keep the
       // fields it named); the headers the store decides by are never Connection's to drop (route.ts), so the
       // fallback judges them as the upstream sent them.
-      const response = forClient(await pending)
+      const answer = await pending
       out.attempts++
+      if (answer.status < 200) return fromOrigin(key, interimAnswer(answer))
+      const response = forClient(answer)
       // Judged by the proxy's failure rule, as the origin's breaker judged it.
       return fromOrigin(key, { kind: 'response', response, failure: isFailure({ response, duration: 0 }), duration: 0 })
     } catch (error) {
@@ -336,10 +338,22 @@ class WorkerProxy {
  * "the upstream is in trouble": judged a failure, one client's 429 + Retry-After would open the origin's
  * breaker for everyone (up to an hour). So the proxy forgives it: the 429 and its Retry-After go back to
  * the client that got it, count against no breaker, open none, are not retried and are never answered
- * by a copy. Everything else is the library's own rule (a 503 + Retry-After still opens the breaker).
+ * by a copy. Everything else is the library's own rule (a 503 + Retry-After still opens the breaker), and a
+ * status below 200 is a failure (interimAnswer).
  */
 function isFailure(outcome: ResilienceOutcome): boolean {
-  return outcome.response?.status !== 429 && isFailureDefault(outcome)
+  const status = outcome.response?.status
+  return status === undefined || (status !== 429 && (status < 200 || isFailureStatus(status)))
+}
+
+/**
+ * workerd's fetch takes an interim answer (103 Early Hints) for the final one, the rest of the stream (the real
+ * status line too) for its body: the attempt failed as a network error does (isFailure told the breaker so),
+ * so it is never served nor stored, and the next origin or the last good copy may answer.
+ */
+function interimAnswer(response: Response): Outcome {
+  void response.body?.cancel().catch(ignore)
+  return { kind: 'error', error: new TypeError(`the upstream's answer stopped at its interim ${response.status}`), failure: true, duration: 0 }
 }
 
 /** The library's retry defaults, without 429 (see isFailure): its methods get the one retry on another origin, within its budget. */

@@ -12,17 +12,21 @@ declare module 'vitest' {
 // A real upstream on 127.0.0.1, outside workerd, that answers as upstreams behind a shared proxy do:
 // a per-client quota (429 for one API key), a 503 with Retry-After, and private answers whose
 // Connection header names Cache-Control, Set-Cookie or Vary. GET /__down?path=P makes P answer 502
-// from then on; GET /__hits?path=P says how many requests P got, on either port.
+// from then on; GET /__hits?path=P says how many requests P got, on either port. GET /__early?path=P makes P
+// answer 103 Early Hints and then 502, on the port that got /__early only.
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const down = new Set<string>()
+  const early = new Set<string>()
   const hits = new Map<string, number>()
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     const path = url.searchParams.get('path') ?? ''
     if (url.pathname === '/__down') return void (down.add(path), res.writeHead(204).end())
+    if (url.pathname === '/__early') return void (early.add(`${req.socket.localPort} ${path}`), res.writeHead(204).end())
     if (url.pathname === '/__hits') return void res.writeHead(200, { 'content-type': 'application/json' }).end(String(hits.get(path) ?? 0))
     hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1)
     if (down.has(url.pathname)) return void res.writeHead(502).end('down')
+    if (early.has(`${req.socket.localPort} ${url.pathname}`)) return void res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' }, () => res.writeHead(502).end('down'))
     const key = req.headers['x-api-key']
     if (url.pathname.startsWith('/quota/') && key === 'over-quota') return void res.writeHead(429, { 'retry-after': '3600', 'content-type': 'application/json' }).end('{"error":"quota"}')
     if (url.pathname.startsWith('/quota/') && key === 'over-quota-bare') return void res.writeHead(429, { 'content-type': 'application/json' }).end('{"error":"quota"}')
