@@ -73,8 +73,25 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-aut
 // serve another resource or method than the URL names: the copy is stored under the URL alone, so a client
 // could poison what everyone is served while the upstream is down.
 const REWRITES = ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override', 'x-forwarded-prefix']
-const HOST_CLAIMS = ['host', 'forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-scheme', 'x-forwarded-server', 'x-forwarded-ssl', 'front-end-https', 'x-url-scheme', 'x-host', 'x-original-host']
-const REQUEST_DROPPED = [...HOP_BY_HOP, ...HOST_CLAIMS, 'expect', ...REWRITES]
+const HOST_CLAIMS = ['host', 'forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-scheme', 'x-forwarded-server', 'x-forwarded-ssl', 'front-end-https', 'x-url-scheme', 'x-host', 'x-original-host', 'cf-visitor']
+// What an origin takes from a front proxy as the client's address (nginx's real_ip, Rails' Client-IP, request-ip's
+// list) or its user (oauth2-proxy, Authelia, Grafana, Azure App Service, ALB, IAP, Cloudflare Access): claims we do not
+// vouch for, and an answer for an internal address or another user would be the copy everyone is served. On Cloudflare
+// the Worker's fetch gets its own CF-Connecting-IP. X-Forwarded-For goes on: each proxy appends to it (Cloudflare the
+// address it saw, last), so an origin that reads the hops it trusts is not fooled.
+const CLIENT_CLAIMS = [
+  ...['cf-connecting-ip', 'cf-connecting-ipv6', 'cf-pseudo-ipv4', 'true-client-ip', 'x-real-ip', 'x-client-ip', 'client-ip', 'x-cluster-client-ip', 'fastly-client-ip', 'x-originating-ip', 'x-appengine-user-ip', 'x-forwarded', 'forwarded-for'],
+  ...['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-preferred-username', 'x-forwarded-groups', 'remote-user', 'remote-email', 'remote-name', 'remote-groups', 'x-remote-user', 'x-webauth-user', 'x-authenticated-user'],
+  ...['x-ms-client-principal', 'x-ms-client-principal-name', 'x-ms-client-principal-id', 'x-ms-client-principal-idp', 'x-amzn-oidc-identity', 'x-amzn-oidc-data', 'x-goog-authenticated-user-email', 'x-goog-authenticated-user-id', 'cf-access-authenticated-user-email'],
+  // A message signature (RFC 9421; draft-cavage's Signature, ActivityPub's authorized fetch) names a signer the origin
+  // may answer as such, which the store would not take for a credential; and it signed our host and path, not the origin's.
+  ...['signature', 'signature-input', 'signature-agent'],
+]
+// A client certificate a TLS-terminating front proxy checked (RFC 9440's Client-Cert, X-SSL-Client-Cert, nginx's
+// ssl-client-verify, Envoy's X-Forwarded-Client-Cert, Traefik's, Azure's X-ARR-ClientCert, ALB's X-Amzn-Mtls-Clientcert):
+// we checked none. Named in many ways, hence a pattern.
+const CLIENT_CERT = /client[-_]?cert|^(x-)?ssl[-_]client[-_]|^x-client-(verify|dn)$/
+const REQUEST_DROPPED = [...HOP_BY_HOP, ...HOST_CLAIMS, 'expect', ...REWRITES, ...CLIENT_CLAIMS]
 const RESPONSE_DROPPED = HOP_BY_HOP
 // What the fallback store (and any cache in front of the proxy) decides by: Connection may not name them away,
 // or a private, no-store or per-user answer would be stored and served to everyone.
@@ -84,6 +101,7 @@ const DECIDING = new Set(['cache-control', 'pragma', 'set-cookie', 'vary', 'cont
 export function requestHeaders(incoming: Headers): Headers {
   const headers = new Headers(incoming)
   dropHopByHop(headers, REQUEST_DROPPED)
+  for (const name of [...headers.keys()]) if (CLIENT_CERT.test(name)) headers.delete(name)
   return headers
 }
 

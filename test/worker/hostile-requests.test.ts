@@ -35,8 +35,10 @@ const part = fc.tuple(fc.constantFrom('/', '/', '/', '\\', '', '//'), fc.oneof({
 const path = fc.tuple(start, fc.array(part, { maxLength: 6 }), fc.constantFrom('', '', '/')).map(([head, parts, end]) => head + parts.join('') + end)
 const query = fc.oneof(fc.constant(''), fc.constantFrom('?', '?x=1', '?next=http://evil.test/', '?@evil.test', '?url=//evil.test&a=%2F', `?token=${TOKEN}`, '?a=1#frag', '#@evil.test'), fc.string({ maxLength: 8 }).map((s) => `?${s}`))
 
-const HEADER_NAMES = ['host', 'x-forwarded-host', 'forwarded', 'cf-connecting-ip', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-proto', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-forwarded-prefix', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-connection', 'authorization', 'cookie', 'x-api-key', 'x-custom', 'cache-control', 'expect']
-const HEADER_VALUES = ['evil.test', 'for=1.2.3.4;host=evil.test;proto=http', '127.0.0.1', '::1', 'http://evil.test/admin', '/admin', 'DELETE', 'keep-alive, x-custom', 'cookie', 'authorization, x-api-key', 'close', 'websocket', `Bearer ${TOKEN}`, 'Basic YTpi', 'sid=alice', 'no-store', '100-continue']
+const HEADER_NAMES = ['host', 'x-forwarded-host', 'forwarded', 'cf-connecting-ip', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-proto', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-forwarded-prefix', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-connection', 'authorization', 'cookie', 'x-api-key', 'x-custom', 'cache-control', 'expect', 'true-client-ip', 'x-client-ip', 'cf-visitor', 'x-forwarded-user', 'remote-user', 'x-ms-client-principal-name', 'client-cert', 'x-ssl-client-cert', 'X-SSL-Client-Verify', 'x-forwarded-client-cert', 'x-arr-clientcert', 'signature', 'signature-input']
+/** What the upstream must never get from a client: its claims of the host, scheme, address, user, certificate or signature. */
+const CLAIMS = ['host', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'cf-visitor', 'cf-connecting-ip', 'x-real-ip', 'true-client-ip', 'x-client-ip', 'x-forwarded-user', 'remote-user', 'x-ms-client-principal-name', 'client-cert', 'x-ssl-client-cert', 'x-ssl-client-verify', 'x-forwarded-client-cert', 'x-arr-clientcert', 'signature', 'signature-input']
+const HEADER_VALUES = ['evil.test', 'for=1.2.3.4;host=evil.test;proto=http', '127.0.0.1', '::1', 'http://evil.test/admin', '/admin', 'DELETE', 'keep-alive, x-custom', 'cookie', 'authorization, x-api-key', 'close', 'websocket', `Bearer ${TOKEN}`, 'Basic YTpi', 'sid=alice', 'no-store', '100-continue', 'admin', 'SUCCESS', '{"scheme":"http"}', 'sig1=("@method");keyid="admin"']
 const headers = fc.array(fc.tuple(fc.constantFrom(...HEADER_NAMES), fc.constantFrom(...HEADER_VALUES)), { maxLength: 6 })
 const method = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('GET', 'HEAD') }, { weight: 1, arbitrary: fc.constantFrom('POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'patch', 'get', 'TRACE', 'CONNECT', 'PROPFIND', 'PURGE', 'M-SEARCH') })
 
@@ -123,13 +125,13 @@ describe('hostile requests to the proxy (generated)', () => {
         expect(sent.method).toBe(request.method)
         // No segment an upstream that decodes the path (up to four times, as bytes or as lax UTF-8) reads as a dot segment.
         for (const reading of readings(decoded(target.pathname.slice(upstreamOf!.base.length)))) expect(reading.split(/[/\\]/).map((s) => s.split(';')[0]), reading).not.toContain('..')
-        // No hop-by-hop header, nor one the client's Connection named (bar the ones the fallback decides by), nor a host claim.
+        // No hop-by-hop header, nor one the client's Connection named (bar the ones the fallback decides by), nor a claim.
         const named = (request.headers.get('connection') ?? '').split(',').map((n) => n.trim().toLowerCase()).filter((n) => /^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(n))
-        for (const name of [...HOP_BY_HOP, 'host', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'expect', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-forwarded-prefix', ...named.filter((n) => n !== 'cache-control')]) {
+        for (const name of [...HOP_BY_HOP, ...CLAIMS, 'expect', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-forwarded-prefix', ...named.filter((n) => n !== 'cache-control')]) {
           expect(sent.headers.has(name), name).toBe(false)
         }
-        // The client's own credentials pass as sent, unless its Connection named them; the proxy adds none of its own.
-        for (const name of ['authorization', 'cookie', 'x-api-key']) if (!named.includes(name)) expect(sent.headers.get(name)).toBe(request.headers.get(name))
+        // The client's own credentials and X-Forwarded-For pass as sent, unless its Connection named them; the proxy adds none of its own.
+        for (const name of ['authorization', 'cookie', 'x-api-key', 'x-forwarded-for']) if (!named.includes(name)) expect(sent.headers.get(name)).toBe(request.headers.get(name))
         const outbound = sent.url + JSON.stringify([...sent.headers])
         if (!(request.url + JSON.stringify([...request.headers])).includes(TOKEN)) expect(outbound).not.toContain(TOKEN)
       }),

@@ -107,12 +107,14 @@ describe('forwarding', () => {
       'x-forwarded-server': 'evil.test',
       'x-host': 'evil.test',
       'x-original-host': 'evil.test',
+      // Cloudflare's own scheme claim, which origins behind it read.
+      'cf-visitor': '{"scheme":"http"}',
     }
     let down = false
     const upstream = fakeUpstream((request) => {
       if (down) return new Response('down', { status: 502 })
       const h = request.headers
-      const scheme = h.get('x-forwarded-proto') ?? h.get('x-forwarded-scheme') ?? h.get('x-url-scheme') ?? 'https'
+      const scheme = h.get('x-forwarded-proto') ?? h.get('x-forwarded-scheme') ?? h.get('x-url-scheme') ?? (JSON.parse(h.get('cf-visitor') ?? '{}') as { scheme?: string }).scheme ?? 'https'
       const host = h.get('x-host') ?? h.get('x-original-host') ?? h.get('x-forwarded-server') ?? new URL(request.url).host
       const port = h.get('x-forwarded-port') === null ? '' : `:${h.get('x-forwarded-port')}`
       return Response.json({ next: `${scheme}://${host}${port}/page/2` })
@@ -128,6 +130,94 @@ describe('forwarding', () => {
     for (const name of Object.keys(claims)) expect(upstream.seen[0].headers.has(name), name).toBe(false)
     // Who the client is stays for the upstream (logs, rate limits): it builds no link.
     expect(upstream.seen[0].headers.get('x-forwarded-for')).toBe('192.0.2.1')
+  })
+
+  // What origins take from a front proxy about the client: its address (nginx's real_ip, Rails' Client-IP, request-ip's
+  // list), its user (oauth2-proxy, Authelia, Azure App Service, ALB, IAP, Cloudflare Access), its certificate (RFC 9440,
+  // nginx, Envoy, Traefik, Azure, ALB), its signature (RFC 9421, ActivityPub's authorized fetch).
+  const CLIENT_CLAIMS: Record<string, string> = {
+    'cf-connecting-ip': '10.0.0.5',
+    'cf-connecting-ipv6': 'fd00::5',
+    'cf-pseudo-ipv4': '10.0.0.5',
+    'true-client-ip': '10.0.0.5',
+    'x-real-ip': '10.0.0.5',
+    'x-client-ip': '10.0.0.5',
+    'client-ip': '10.0.0.5',
+    'x-cluster-client-ip': '10.0.0.5',
+    'fastly-client-ip': '10.0.0.5',
+    'x-originating-ip': '10.0.0.5',
+    'x-appengine-user-ip': '10.0.0.5',
+    'x-forwarded': 'for=10.0.0.5',
+    'forwarded-for': '10.0.0.5',
+    'x-forwarded-user': 'admin',
+    'x-forwarded-email': 'admin@example.com',
+    'x-forwarded-preferred-username': 'admin',
+    'x-forwarded-groups': 'admins',
+    'remote-user': 'admin',
+    'remote-email': 'admin@example.com',
+    'remote-name': 'Admin',
+    'remote-groups': 'admins',
+    'x-remote-user': 'admin',
+    'x-webauth-user': 'admin',
+    'x-authenticated-user': 'admin',
+    'x-ms-client-principal': 'eyJ1c2VyIjoiYWRtaW4ifQ==',
+    'x-ms-client-principal-name': 'admin',
+    'x-ms-client-principal-id': '1',
+    'x-ms-client-principal-idp': 'aad',
+    'x-amzn-oidc-identity': 'admin',
+    'x-amzn-oidc-data': 'e30.e30.x',
+    'x-goog-authenticated-user-email': 'accounts.google.com:admin@example.com',
+    'x-goog-authenticated-user-id': 'accounts.google.com:1',
+    'cf-access-authenticated-user-email': 'admin@example.com',
+    'client-cert': ':MIIB:',
+    'client-cert-chain': ':MIIB:',
+    'x-client-cert': 'MIIB',
+    'x-ssl-client-cert': 'MIIB',
+    'x-arr-clientcert': 'MIIB',
+    'x-forwarded-client-cert': 'Hash=1;Subject="CN=admin"',
+    'x-forwarded-tls-client-cert': 'MIIB',
+    'x-forwarded-tls-client-cert-info': 'Subject="CN=admin"',
+    'ssl-client-verify': 'SUCCESS',
+    'ssl-client-subject-dn': 'CN=admin',
+    'x-ssl-client-verify': 'SUCCESS',
+    'x-ssl-client-s-dn': 'CN=admin',
+    'x-client-verify': 'SUCCESS',
+    'x-client-dn': 'CN=admin',
+    'x-amzn-mtls-clientcert': 'MIIB',
+    'x-amzn-mtls-clientcert-subject': 'CN=admin',
+    signature: 'sig1=:AAAA:',
+    'signature-input': 'sig1=("@method" "@authority");keyid="admin"',
+    'signature-agent': '"https://bot.example"',
+  }
+
+  it("a client's claims of its address, user, certificate or signature never reach the upstream; X-Forwarded-For goes on", async () => {
+    const upstream = fakeUpstream()
+    const handler = proxy({ fetch: upstream.fetch })
+    expect((await handler(get('/api/data', { headers: { ...CLIENT_CLAIMS, 'x-forwarded-for': '192.0.2.1', 'x-request-id': 'abc' } }))).status).toBe(200)
+    const sent = upstream.seen[0].headers
+    for (const name of Object.keys(CLIENT_CLAIMS)) expect(sent.has(name), name).toBe(false)
+    // A list each proxy appends to (Cloudflare the address it saw, last): the origin reads the hops it trusts.
+    expect(sent.get('x-forwarded-for')).toBe('192.0.2.1')
+    expect(sent.get('x-request-id')).toBe('abc')
+  })
+
+  // A request with a header whose name says credential (x-webauth-user) is never stored at all (README, privacy).
+  const STORED = Object.entries(CLIENT_CLAIMS).filter(([name]) => !/auth|token|key|session|secret|pass|cookie|jwt|[cx]srf/i.test(name))
+  it.each(STORED)('a client cannot poison the copy everyone is served by claiming %s: %s, which the upstream trusts from a front proxy', async (name, value) => {
+    // An upstream that answers an internal address, a user, a verified certificate or a signer with what is theirs alone.
+    let down = false
+    const upstream = fakeUpstream((request) => {
+      if (down) return new Response('down', { status: 502 })
+      return Response.json({ page: request.headers.has(name) ? `for ${request.headers.get(name)}` : 'public' })
+    })
+    const handler = proxy({ fetch: upstream.fetch })
+    const ctx = context()
+    await (await handler(get('/api/home', { headers: { [name]: value } }), undefined, ctx)).text()
+    await ctx.settle()
+    down = true
+    const served = await handler(get('/api/home'), undefined, ctx)
+    expect(served.headers.get('x-resilient-source')).toBe('fallback')
+    expect(await served.json()).toEqual({ page: 'public' })
   })
 
   it('drops hop-by-hop headers from the upstream response', async () => {
