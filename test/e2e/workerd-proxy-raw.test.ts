@@ -10,6 +10,7 @@ import { resolve } from 'node:path'
 import fc from 'fast-check'
 import type { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { readings } from '../dot-readings.js'
 import { closeServer, listen } from './harness.js'
 import { bundleWorker, type WorkerBundle } from './workerd-harness.js'
 
@@ -94,6 +95,9 @@ const segment = fc.constantFrom(
   '..', '.', '%2e%2e', '%2E.', '.%2e', '%2e', '%252e%252e', '..%2f', '..%5c', '%2f', '%2F%2F', '%5c', '\\', '\\\\', '..\\', '..;', '..;x', '..;%0a', ';x',
   '@', ':', '%40', '%00', '%0a', '%09', '%3f', '%23', '~', 'x', 'data', 'api', 'base', 'evil.test', '127.0.0.1', '[::1]', '2130706433',
   Buffer.from('ｅｖｉｌ．．', 'utf8').toString('latin1'), Buffer.from('‥', 'utf8').toString('latin1'), '\xc0\xae\xc0\xae', '%c0%ae%c0%ae', 'x'.repeat(2000),
+  // Overlong UTF-8 and full-width or best-fit dots and slashes, raw and encoded.
+  '\xe0\x80\xae\xe0\x80\xae', '..\xc0\xaf', '%e0%80%ae%e0%80%ae', '%f0%80%80%ae', '..%c0%af', '..%c1%9c', '..%c1%1c', '%25c0%25ae%25c0%25ae',
+  Buffer.from('．．／', 'utf8').toString('latin1'), Buffer.from('..＼', 'utf8').toString('latin1'), '%ef%bc%8e%ef%bc%8e', '..%ef%bc%8f', '%e2%80%a5', '..%e2%88%95', '%uff0e%uff0e',
 )
 const originForm = fc.tuple(fc.constantFrom('/api', '/api', '/api', '/API', '/apix', '//api', '/\\api', '/base', '/'), fc.array(fc.tuple(fc.constantFrom('/', '/', '\\', '//', ''), segment).map(([sep, s]) => sep + s), { maxLength: 5 }), fc.constantFrom('', '', '?', '?x=1', '?u=http://evil.test/', '?@evil', `?token=${TOKEN}`))
   .map(([head, parts, query]) => head + parts.join('') + query)
@@ -115,6 +119,11 @@ const request = fc.record({
       'X-Forwarded-Host: {evil}',
       'Forwarded: for=1.2.3.4;host="{evil}";proto=http',
       'CF-Connecting-IP: 127.0.0.1',
+      'X-Real-IP: 127.0.0.1',
+      'True-Client-IP: 127.0.0.1',
+      'X-Forwarded-User: admin',
+      'X-SSL-Client-Verify: SUCCESS',
+      'Signature-Input: sig1=("@method");keyid="admin"',
       'X-Forwarded-For: 127.0.0.1',
       'X-Original-URL: http://{evil}/',
       'X-HTTP-Method-Override: DELETE',
@@ -157,10 +166,10 @@ it('raw requests: only the configured upstream is reached, only under its base p
         const path = seen.target.split('?')[0]!
         let decoded = path
         for (let i = 0; i < 4; i++) decoded = decoded.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
-        expect(decoded.split(/[/\\]/).map((s) => s.split(';')[0]), head).not.toContain('..')
+        for (const reading of readings(decoded)) expect(reading.split(/[/\\]/).map((s) => s.split(';')[0]), head).not.toContain('..')
         expect(['GET', 'HEAD', 'POST']).toContain(seen.method)
         expect(seen.headers.host).toBe(`127.0.0.1:${upstreamPort}`)
-        for (const name of ['x-forwarded-host', 'forwarded', 'expect', 'x-original-url', 'x-http-method-override', 'proxy-authorization', 'keep-alive', 'te', 'upgrade', 'x-hop']) expect(seen.headers[name], name).toBeUndefined()
+        for (const name of ['x-forwarded-host', 'forwarded', 'expect', 'x-original-url', 'x-http-method-override', 'proxy-authorization', 'keep-alive', 'te', 'upgrade', 'x-hop', 'cf-connecting-ip', 'x-real-ip', 'true-client-ip', 'x-forwarded-user', 'x-ssl-client-verify', 'signature-input']) expect(seen.headers[name], name).toBeUndefined()
         if (!head.includes(TOKEN)) expect(JSON.stringify(seen)).not.toContain(TOKEN)
       }
     }),

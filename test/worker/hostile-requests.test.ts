@@ -6,6 +6,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, inject, it } from 'vitest'
 import type { KvNamespaceLike } from '../../src/store/kv.js'
 import { createProxy } from '../../src/worker/index.js'
+import { readings } from '../dot-readings.js'
 import { context, fakeUpstream, PROXY, snapshotOf } from './helpers.js'
 
 const RUNS = 250
@@ -55,23 +56,6 @@ function build(url: string, init: RequestInit): Request | undefined {
 function decoded(path: string, times = 4): string {
   for (let i = 0; i < times; i++) path = path.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
   return path
-}
-
-/** `.`, `/` and `\` as a lax UTF-8 decoder reads them: overlong in two, three and four bytes, and IIS's `%c1%1c`. */
-const OVERLONG: [string, string][] = ['.', '/', '\\']
-  .flatMap((c): [string, string][] => {
-    const high = c.charCodeAt(0) >> 6
-    const low = 0x80 | (c.charCodeAt(0) & 0x3f)
-    return [[String.fromCharCode(0xc0 | high, low), c], [String.fromCharCode(0xe0, 0x80 | high, low), c], [String.fromCharCode(0xf0, 0x80, 0x80 | high, low), c]]
-  })
-  .concat([['\xc1\x1c', '\\']])
-
-/** How an upstream may read decoded bytes: as bytes, or as UTF-8 with overlong forms read, then NFKC and Windows' best-fit (`∕` is `/`, `∖`, `¥` and `₩` are `\`). */
-function readings(bytes: string): string[] {
-  let lax = bytes
-  for (const [form, c] of OVERLONG) lax = lax.replaceAll(form, c)
-  const text = new TextDecoder().decode(Uint8Array.from(lax, (c) => c.charCodeAt(0)))
-  return [bytes, text.normalize('NFKC').replace(/[∕⁄]/g, '/').replace(/[∖¥₩]/g, '\\')]
 }
 
 /** The route the parsed path belongs to (the longest prefix, or the prefix without its slash), and the suffix from its '/'. */
