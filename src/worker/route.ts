@@ -67,7 +67,7 @@ const lookalikes = (text: string): string => text.normalize('NFKC').replace(/[\u
 // RFC 9110 §7.6.1 hop-by-hop fields, plus Host (the upstream's own is set by fetch from the URL), the client's
 // claims of the host, scheme or port an upstream may build links and redirects from (X-Forwarded-Host and its kin,
 // Forwarded, RFC 7239's standard form): claims we do not vouch for, which would reach the copy everyone is served;
-// and Expect: workerd's fetch takes an upstream's 100 Continue for its answer, which the breaker would count a success.
+// and Expect: workerd's fetch takes an upstream's 100 Continue for its answer, which would fail a good attempt (proxy.ts, interimAnswer).
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
 // Headers that make an upstream framework (IIS URL Rewrite, Symfony, Laravel, Rails, Express method-override…)
 // serve another resource or method than the URL names: the copy is stored under the URL alone, so a client
