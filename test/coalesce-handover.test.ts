@@ -229,6 +229,65 @@ describe('a joined caller where I/O is per request', () => {
   })
 })
 
+describe("a joined caller's Response where I/O is per request is the one fetch gave", () => {
+  /** The first and a joined caller of one shared request answered with `shared`: both outcomes, settled or not, once pending work ran. */
+  async function pair(shared: Outcome) {
+    const { run, sent } = setup()
+    const outcomes: (Outcome | undefined)[] = [undefined, undefined]
+    const calls = [run(keptCall()), run(keptCall())]
+    calls.forEach((call, i) => void call.then((outcome) => (outcomes[i] = outcome)))
+    await settle()
+    sent[0]!.answer(shared)
+    await settle()
+    expect(sent).toHaveLength(1)
+    return outcomes
+  }
+
+  const responses = (outcomes: (Outcome | undefined)[]) =>
+    outcomes.map((outcome) => {
+      if (outcome?.kind !== 'response') throw new Error(`no response: ${outcome?.kind ?? 'still waiting'}`)
+      return outcome.response
+    })
+
+  // fetch takes a status up to 999 and decodes a reason phrase as UTF-8 (a Latin-1 'Ü' is U+FFFD): new Response refuses both (workerd the first).
+  it.each([
+    [999, 'Custom'],
+    [200, '\ufffdnicode'],
+  ])('a status %i with the reason phrase %j, body and all', async (status, statusText) => {
+    const shared = response('body')
+    if (shared.kind === 'response') Object.defineProperties(shared.response, { status: { value: status }, statusText: { value: statusText }, ok: { value: status === 200 } })
+    const [leader, joined] = responses(await pair(shared))
+    const head = (r: Response) => [r.status, r.statusText, r.ok]
+    expect([head(leader!), head(joined!)]).toEqual([
+      [status, statusText, status === 200],
+      [status, statusText, status === 200],
+    ])
+    expect([await leader!.text(), await joined!.text()]).toEqual(['body', 'body'])
+  })
+
+  it("its type is fetch's", async () => {
+    const shared = response('body')
+    if (shared.kind === 'response') Object.defineProperty(shared.response, 'type', { value: 'basic' })
+    expect(responses(await pair(shared)).map((r) => r.type)).toEqual(['basic', 'basic'])
+  })
+
+  it('a response no copy can be made of answers every caller with the error (none waits for good) and cancels its body', async () => {
+    // A transport of the user's own may answer with a Response-like whose headers read but cannot build a new Response.
+    let cancelled = false
+    const body = new ReadableStream({ cancel: () => void (cancelled = true) })
+    const headers = { get: () => null, has: () => false, [Symbol.iterator]: () => { throw new TypeError('these headers cannot be copied') } }
+    const shared = response(body)
+    if (shared.kind === 'response') Object.defineProperty(shared.response, 'headers', { value: headers })
+    const outcomes = await pair(shared)
+    expect(outcomes.map((o) => [o?.kind, o?.kind === 'refused' && (o.error as Error).message])).toEqual([
+      ['refused', 'these headers cannot be copied'],
+      ['refused', 'these headers cannot be copied'],
+    ])
+    expect(cancelled).toBe(true)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+})
+
 describe('which shared request a caller joins where I/O is per request', () => {
   /** Whether `promise` has settled yet. */
   const watch = (promise: Promise<unknown>) => {

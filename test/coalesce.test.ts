@@ -326,6 +326,15 @@ describe('a shared response no copy can be made of', () => {
     expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected'])
     expect(settled.map((s) => (s as PromiseRejectedResult).reason.message)).toEqual(['these headers cannot be copied', 'these headers cannot be copied'])
   })
+
+  it('cancels its body, so its connection is let go (before, the copies had locked it first: nothing read it, nothing cancelled it)', async () => {
+    let cancelled = false
+    const body = new ReadableStream({ cancel: () => void (cancelled = true) })
+    const headers = { get: () => null, has: () => false, [Symbol.iterator]: () => { throw new TypeError('these headers cannot be copied') } }
+    const { rf } = coalescingFetch({ retry: false, fetch: async () => Object.defineProperty(new Response(body), 'headers', { value: headers }) })
+    await Promise.allSettled([rf('https://a.test/odd'), rf('https://a.test/odd')])
+    expect(cancelled).toBe(true)
+  })
 })
 
 describe('a joined caller whose shared request is dropped unanswered (a Worker request context that ended)', () => {

@@ -75,7 +75,7 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
   function join(call: Call, flight: Flight, next: Next): Promise<Outcome> {
     totals.coalesced++
     // A parcel is opened here, in the joined caller's own request; null: the shared request was lost, send its own.
-    return enter(flight, call, true).then((got) => (got === null ? next(call) : 'head' in got ? handover().then((m) => m.unpack(got, call, next)) : got))
+    return enter(flight, call, true).then((got) => (got === null ? next(call) : 'copy' in got ? handover().then((m) => m.unpack(got, call, next)) : got))
   }
 
   return {
@@ -158,12 +158,14 @@ function land(flight: Flight, outcome: Outcome): Promise<void> | undefined {
     }
     return
   }
-  if (members.some((member) => member.joined) && ioPerRequest()) return handOff(flight, outcome, members)
+  const response = outcome.response
   try {
-    const copies = members.length > 1 ? copiesOf(outcome.response, members) : undefined
+    // Its head first: a response no copy can be made of throws before its body is locked (then cancelled below).
+    if (members.some((member) => member.joined) && ioPerRequest()) return handOff(flight, outcome, headOf(response), members)
+    const copies = members.length > 1 ? copiesOf(headOf(response), teeOf(response), members) : undefined
     members.forEach((member, i) => {
-      const response = copies === undefined ? alone(flight, member, outcome.response) : copies[i]!
-      member.resolve(member.joined || copies !== undefined ? { ...outcome, response, coalesced: member.joined } : outcome)
+      const copy = copies === undefined ? alone(flight, member, response) : copies[i]!
+      member.resolve(member.joined || copies !== undefined ? { ...outcome, response: copy, coalesced: member.joined } : outcome)
     })
   } catch (error) {
     // A response no copy can be made of (a transport's own Response-like): every caller is answered, none waits for good.
@@ -190,13 +192,13 @@ const handover = () => (loading ??= import('./handover.js'))
  * behind): the bytes are whole when the first caller's body ends, so before its request can; its `waitUntil` (though it
  * left) keeps its request until they are read. A larger body is not copied: the joined callers send their own requests.
  */
-function handOff(flight: Flight, outcome: ResponseOutcome, members: readonly Member[]): Promise<void> {
+function handOff(flight: Flight, outcome: ResponseOutcome, head: Head, members: readonly Member[]): Promise<void> {
   const leader = members.find((member) => !member.joined)
   const response = outcome.response
-  const tee = leader === undefined || response.body === null ? undefined : new BodyTee(response.body)
-  if (leader !== undefined) leader.resolve({ ...outcome, response: copiesOf(response, [leader], tee)[0]! })
+  const tee = leader === undefined ? undefined : teeOf(response)
+  if (leader !== undefined) leader.resolve({ ...outcome, response: copiesOf(head, tee, [leader])[0]! })
   const body = tee === undefined ? response.body : tee.branch().stream
-  return handover().then((m) => m.handOver(outcome, body, members, MAX_LAG_BYTES / 2, flight.shared.waitUntil))
+  return handover().then((m) => m.handOver(outcome, (stream) => copyOf(stream, head), body, members, MAX_LAG_BYTES / 2, flight.shared.waitUntil))
 }
 
 /** The only caller left takes the response itself: its abort aborts the shared request, so its body. */
@@ -208,27 +210,47 @@ function alone(flight: Flight, member: Member, response: Response): Response {
   return response
 }
 
+const teeOf = (response: Response) => (response.body === null ? undefined : new BodyTee(response.body))
+
 /** A Response per caller over one body: a tee whose branches each follow their caller's signal. */
-function copiesOf(response: Response, members: readonly Member[], tee = response.body === null ? undefined : new BodyTee(response.body)): Response[] {
+function copiesOf(head: Head, tee: BodyTee | undefined, members: readonly Member[]): Response[] {
   return members.map((member) => {
     const branch = tee?.branch()
-    const stream = branch?.stream ?? null
-    let copy: Response
-    try {
-      copy = new Response(stream, { status: response.status, statusText: response.statusText, headers: response.headers })
-    } catch {
-      // fetch takes what the constructor refuses (a status past 599, a reason phrase decoded as UTF-8): kept as fetch gave it.
-      copy = new Response(stream, { headers: response.headers })
-      for (const name of ['status', 'statusText', 'ok'] as const) Object.defineProperty(copy, name, { value: response[name] })
-    }
-    // Constructed, it has no URL and is 'default'; fetch's is 'basic' (or 'cors', 'opaque' in a browser).
-    for (const name of ['url', 'redirected', 'type'] as const) if (copy[name] !== response[name]) Object.defineProperty(copy, name, { value: response[name] })
+    const copy = copyOf(branch?.stream ?? null, head)
     if (member.own !== undefined) {
       member.onAbort = (reason) => branch?.cut(reason)
       keepWith(copy, member.own)
     }
     return copy
   })
+}
+
+/** What a caller's copy of a shared response is made of (in workerd carried across requests to a joined caller). */
+type Head = Pick<Response, 'status' | 'statusText' | 'ok' | 'url' | 'redirected' | 'type' | 'headers'>
+
+/**
+ * The shared response's head, its headers copied once: a copy crosses workerd's requests, and there keeps each value
+ * as it is. A Response-like whose headers cannot be copied throws here, before its body is locked.
+ */
+function headOf(response: Response): Head {
+  const headers = new Headers(response.headers)
+  const { status, statusText, ok, url, redirected, type } = response
+  return { status, statusText, ok, url, redirected, type, headers }
+}
+
+/** A Response of `body` whose head reads as `head`, as fetch gave it. */
+function copyOf(body: ReadableStream<Uint8Array> | null, head: Head): Response {
+  let copy: Response
+  try {
+    copy = new Response(body, { status: head.status, statusText: head.statusText, headers: head.headers })
+  } catch {
+    // fetch takes what the constructor refuses (a status past 599, a reason phrase decoded as UTF-8): kept as fetch gave it.
+    copy = new Response(body, { headers: head.headers })
+    for (const name of ['status', 'statusText', 'ok'] as const) Object.defineProperty(copy, name, { value: head[name] })
+  }
+  // Constructed, it has no URL and is 'default'; fetch's is 'basic' (or 'cors', 'opaque' in a browser).
+  for (const name of ['url', 'redirected', 'type'] as const) if (copy[name] !== head[name]) Object.defineProperty(copy, name, { value: head[name] })
+  return copy
 }
 
 type Branch = ReadableStreamDefaultController<Uint8Array>

@@ -7,8 +7,8 @@ import type { Member } from './coalesce.js'
 import type { Call, Next, Outcome, ResponseOutcome } from './types.js'
 
 /** Each joined caller gets a parcel: the head now, the bytes of `body` (read here, where it arrived) when they are all in. */
-export function handOver(outcome: ResponseOutcome, body: ReadableStream<Uint8Array> | null, members: readonly Member[], cap: number, waitUntil: ((promise: Promise<unknown>) => void) | undefined): void {
-  const parcel = pack(outcome, body, cap)
+export function handOver(outcome: ResponseOutcome, copy: Parcel['copy'], body: ReadableStream<Uint8Array> | null, members: readonly Member[], cap: number, waitUntil: ((promise: Promise<unknown>) => void) | undefined): void {
+  const parcel = pack(outcome, copy, body, cap)
   waitUntil?.(parcel.bytes)
   for (const member of members) if (member.joined) member.resolve({ ...parcel, own: member.own })
 }
@@ -19,7 +19,8 @@ export function handOver(outcome: ResponseOutcome, body: ReadableStream<Uint8Arr
  */
 export interface Parcel {
   readonly outcome: Omit<ResponseOutcome, 'response'>
-  readonly head: { readonly status: number; readonly statusText: string; readonly headers: [string, string][]; readonly url: string; readonly redirected: boolean }
+  /** A Response over `body` with the shared response's head, as fetch gave it (./coalesce.ts copies a response so too). */
+  readonly copy: (body: ReadableStream<Uint8Array> | null) => Response
   readonly bytes: Promise<Uint8Array | null | undefined>
   /** When the last bytes arrived (ms epoch). */
   readonly progress: { at: number }
@@ -28,11 +29,10 @@ export interface Parcel {
 }
 
 /** Reads the shared response where it arrived: `bytes` for the joined callers, up to `cap` bytes. */
-function pack(outcome: ResponseOutcome, body: ReadableStream<Uint8Array> | null, cap: number): Omit<Parcel, 'own'> {
+function pack(outcome: ResponseOutcome, copy: Parcel['copy'], body: ReadableStream<Uint8Array> | null, cap: number): Omit<Parcel, 'own'> {
   const { response, ...rest } = outcome
-  const head = { status: response.status, statusText: response.statusText, headers: [...response.headers], url: response.url, redirected: response.redirected }
   const progress = { at: now() }
-  return { outcome: rest, head, progress, bytes: body === null ? Promise.resolve(null) : readUpTo(body, Number(response.headers.get('content-length')) || 0, cap, progress) }
+  return { outcome: rest, copy, progress, bytes: body === null ? Promise.resolve(null) : readUpTo(body, Number(response.headers.get('content-length')) || 0, cap, progress) }
 }
 
 /** The body's bytes, or undefined when it fails or passes `cap` (by its Content-Length, or as read: then it is cancelled). */
@@ -87,10 +87,7 @@ export async function unpack(parcel: Parcel, call: Call, next: Next): Promise<Ou
       { highWaterMark: 0 },
     )
   }
-  const { head } = parcel
-  const response = new Response(body, { status: head.status, statusText: head.statusText, headers: head.headers })
-  if (head.url !== '') Object.defineProperty(response, 'url', { value: head.url })
-  if (head.redirected) Object.defineProperty(response, 'redirected', { value: true })
+  const response = parcel.copy(body)
   if (parcel.own !== undefined) keepWith(response, parcel.own)
   return { ...parcel.outcome, kind: 'response', response, coalesced: true }
 }
