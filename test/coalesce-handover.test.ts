@@ -265,6 +265,21 @@ describe("a joined caller's Response where I/O is per request is the one fetch g
     expect([await leader!.text(), await joined!.text()]).toEqual(['body', 'body'])
   })
 
+  it("its headers read as the shared response's (a repeated field's empty last value: 'x, ')", async () => {
+    const shared = response('body')
+    if (shared.kind !== 'response') throw new Error('no response')
+    // As fetch combines repeated fields: X-A: x and X-A: (empty); X-D twice empty; Set-Cookie twice.
+    for (const [name, value] of [['x-a', 'x'], ['x-a', ''], ['x-d', ''], ['x-d', ''], ['set-cookie', 'a=1'], ['set-cookie', 'b=2']]) shared.response.headers.append(name!, value!)
+    const original = [...shared.response.headers]
+    expect(shared.response.headers.get('x-a')).toBe('x, ')
+    const copies = responses(await pair(shared))
+    expect(copies.map((r) => [...r.headers])).toEqual([original, original])
+    expect(copies.map((r) => r.headers.getSetCookie())).toEqual([
+      ['a=1', 'b=2'],
+      ['a=1', 'b=2'],
+    ])
+  })
+
   it("its type is fetch's", async () => {
     const shared = response('body')
     if (shared.kind === 'response') Object.defineProperty(shared.response, 'type', { value: 'basic' })

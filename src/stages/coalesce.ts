@@ -234,6 +234,7 @@ type Head = Pick<Response, 'status' | 'statusText' | 'ok' | 'url' | 'redirected'
  */
 function headOf(response: Response): Head {
   const headers = new Headers(response.headers)
+  sameValues(headers, response.headers)
   const { status, statusText, ok, url, redirected, type } = response
   return { status, statusText, ok, url, redirected, type, headers }
 }
@@ -248,9 +249,26 @@ function copyOf(body: ReadableStream<Uint8Array> | null, head: Head): Response {
     copy = new Response(body, { headers: head.headers })
     for (const name of ['status', 'statusText', 'ok'] as const) Object.defineProperty(copy, name, { value: head[name] })
   }
+  sameValues(copy.headers, head.headers)
   // Constructed, it has no URL and is 'default'; fetch's is 'basic' (or 'cors', 'opaque' in a browser).
   for (const name of ['url', 'redirected', 'type'] as const) if (copy[name] !== head[name]) Object.defineProperty(copy, name, { value: head[name] })
   return copy
+}
+
+/**
+ * Makes each of `copy`'s values read as `source`'s. Headers (but workerd's, copying a Headers) trims a value's edges as
+ * it is set, so where fetch combined repeated fields whose last was empty ('x' and '' read 'x, ') a copy read 'x,': the
+ * empty fields are appended again. A field's own edge whitespace (Node's fetch keeps 'y \t ') no Headers can be set to.
+ */
+function sameValues(copy: Headers, source: Headers): void {
+  for (const [name, value] of source) {
+    // Set-Cookie fields are never combined: each is a value of its own, copied already.
+    if (name === 'set-cookie' || copy.get(name) === value) continue
+    let end = value.length
+    while (value.endsWith(', ', end)) end -= 2
+    copy.set(name, value.slice(0, end))
+    for (; end < value.length; end += 2) copy.append(name, '')
+  }
 }
 
 type Branch = ReadableStreamDefaultController<Uint8Array>
