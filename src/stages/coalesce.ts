@@ -257,16 +257,23 @@ function copyOf(body: ReadableStream<Uint8Array> | null, head: Head): Response {
 
 /**
  * Makes each of `copy`'s values read as `source`'s. Headers (but workerd's, copying a Headers) trims a value's edges as
- * it is set, so where fetch combined repeated fields whose last was empty ('x' and '' read 'x, ') a copy read 'x,': the
- * empty fields are appended again. A field's own edge whitespace (Node's fetch keeps 'y \t ') no Headers can be set to.
+ * it is set, so where fetch combined repeated fields, empty ones first or last ('x' and '' read 'x, '), a copy read
+ * 'x,': those fields are set again, the empty ones apart. A field's own edge whitespace (Node's fetch keeps 'y \t ')
+ * no Headers can be set to.
  */
 function sameValues(copy: Headers, source: Headers): void {
-  for (const [name, value] of source) {
+  for (const [name] of source) {
     // Set-Cookie fields are never combined: each is a value of its own, copied already.
-    if (name === 'set-cookie' || copy.get(name) === value) continue
-    let end = value.length
+    if (name === 'set-cookie') continue
+    // As get() reads it: Deno's iteration drops a leading empty field (get ', z', iterated 'z'); with the fields apart, so does the copy's.
+    const value = source.get(name)!
+    if (copy.get(name) === value) continue
+    let [start, end] = [0, value.length]
     while (value.endsWith(', ', end)) end -= 2
-    copy.set(name, value.slice(0, end))
+    while (start < end && value.startsWith(', ', start)) start += 2
+    copy.delete(name)
+    for (let at = 0; at < start; at += 2) copy.append(name, '')
+    copy.append(name, value.slice(start, end))
     for (; end < value.length; end += 2) copy.append(name, '')
   }
 }
