@@ -47,7 +47,7 @@ export class Breaker implements BreakerControl {
   /** The running probe's attempt deadline; Infinity when it has none. */
   #probeDeadline = Infinity
   #openedAt: number | undefined
-  /** When the current state was entered. */
+  /** When the current state was entered; in half-open, when its open was (see #to). */
   #changedAt = 0
   /** When an open breaker lets a probe through; Infinity when forced open with no end. */
   #openUntil = 0
@@ -234,9 +234,9 @@ export class Breaker implements BreakerControl {
     if (from === next && !isOpenState(next)) return
     this.#state = next
     // Dated after the state it replaces, within one ms too, so a share takes it as the later (a date ahead of now by more
-    // than LOST_AFTER was set before the clock went back).
+    // than LOST_AFTER was set before the clock went back). Half-open is only noticed, not decided: it keeps its open's date.
     const t = now()
-    this.#changedAt = this.#changedAt >= t && this.#changedAt <= t + LOST_AFTER ? this.#changedAt + 1 : t
+    if (next !== 'half-open') this.#changedAt = this.#changedAt >= t && this.#changedAt <= t + LOST_AFTER ? this.#changedAt + 1 : t
     if (from !== next) this.#transitions++
     this.#onStateChange(from, next, remote)
   }

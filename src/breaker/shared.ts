@@ -73,9 +73,9 @@ function adopt(breaker: Breaker, view: SharedBreakerState, maxOpen: number): boo
   if (next === 'half-open') return false
   const own = breaker.view()
   const newest = Math.max(own.at, passed.get(breaker) ?? -Infinity)
-  // Half-open is only noticed, not decided: another participant's probe result for this open episode wins
-  // (half-open follows an open, which set openedAt).
-  const probeResult = own.state === 'half-open' && at >= own.openedAt!
+  // Half-open is only noticed, not decided, and dated as the open it follows: another participant's probe result for
+  // this open episode wins, but not a state decided before that open was (from its start's ms too, when its date was bumped).
+  const probeResult = own.state === 'half-open' && at >= own.at
   // Our own state dated ahead of now was decided before the clock was set back: it is no newer than the view.
   if ((at < newest || (at === own.at && loses(view, own))) && !probeResult && newest <= now() + LOST_AFTER) return false
   let until = Infinity
