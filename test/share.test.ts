@@ -120,6 +120,20 @@ describe('share', () => {
     expect(rf.breaker(KEY)!.state).toBe('closed')
   })
 
+  it('in half-open, a state decided in the ms its open started but before that open was (dated a ms later) is not taken as a probe result', () => {
+    let apply!: (key: string, s: SharedBreakerState) => void
+    const rf = createResilientFetch({ fetch: statusTransport(200).fetch, fallback: false, share: { connect: (a) => void (apply = a) } })
+    const t0 = Date.now()
+    apply(KEY, { state: 'open', at: t0, openedAt: t0, openUntil: t0 + 500 })
+    // Decided right after the restored open, in the same ms: dated t0 + 1, started at t0.
+    rf.breaker(KEY)!.open(2000)
+    vi.advanceTimersByTime(2000)
+    expect(rf.breaker(KEY)!.state).toBe('half-open')
+    // Another participant's outage switch of t0, sent before it heard either open: older than ours.
+    apply(KEY, { state: 'forced-open', at: t0, openedAt: t0 })
+    expect(rf.breaker(KEY)!.state).toBe('half-open')
+  })
+
   it('a stale view never overrides a newer local state', async () => {
     let apply!: (key: string, s: SharedBreakerState) => void
     const rf = createResilientFetch({ fetch: statusTransport(200).fetch, fallback: false, share: { connect: (a) => void (apply = a) } })
