@@ -195,7 +195,10 @@ export interface SharedBreakerState {
   openedAt?: number
   /** When an open breaker lets a probe through; absent while forced open with no end. */
   openUntil?: number
-  /** When the state was entered (ms epoch): a participant ignores a view older than its own state. */
+  /**
+   * When the state was entered (ms epoch): a participant ignores a view older than its own state. Half-open, only
+   * noticed, is dated as the open it follows.
+   */
   at: number
 }
 
