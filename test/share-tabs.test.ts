@@ -127,6 +127,24 @@ describe('shareAcrossTabs', () => {
     expect(tab().initial(KEY)).toBeUndefined()
   })
 
+  it('a tab that starts, answered with a close every tab already has, empties no window: failures counted before still count', async () => {
+    memoryStorage()
+    microtaskChannels()
+    const one = instance(tab(), statusTransport(500).fetch)
+    instance(tab(), statusTransport(200).fetch)
+    await one(URL_A)
+    one.breaker(KEY)!.open()
+    one.breaker(KEY)!.close()
+    await flush()
+    // One failure of the two that open it.
+    await one(URL_A)
+    // A reload: the other tab answers its hello with the close it heard from this one, which hears it too.
+    instance(tab(), statusTransport(200).fetch)
+    await flush()
+    await one(URL_A)
+    expect(one.breaker(KEY)!.state).toBe('open')
+  })
+
   it('a close adopted from another participant resets the open duration growth, as a local close does', async () => {
     vi.stubGlobal('BroadcastChannel', undefined)
     const share = tab()

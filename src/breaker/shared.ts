@@ -76,8 +76,9 @@ function adopt(breaker: Breaker, view: SharedBreakerState, maxOpen: number): boo
   // Half-open is only noticed, not decided, and dated as the open it follows: another participant's probe result for
   // this open episode wins, but not a state decided before that open was (from its start's ms too, when its date was bumped).
   const probeResult = own.state === 'half-open' && at >= own.at
-  // Our own state dated ahead of now was decided before the clock was set back: it is no newer than the view.
-  if ((at < newest || (at === own.at && loses(view, own))) && !probeResult && newest <= now() + LOST_AFTER) return false
+  // Of the same ms, only a view that beats ours: our own state coming back (a tab's answer to a hello) must not empty the
+  // window again. Our own state dated ahead of now was decided before the clock was set back: it is no newer than the view.
+  if ((at < newest || (at === own.at && !loses(own, view))) && !probeResult && newest <= now() + LOST_AFTER) return false
   let until = Infinity
   if (isOpenState(next)) {
     const end = view.openUntil
@@ -93,13 +94,13 @@ function adopt(breaker: Breaker, view: SharedBreakerState, maxOpen: number): boo
 }
 
 /**
- * Whether `view` loses to our own state, both decided in the same ms: each participant would take the other's and the
- * two would swap for good, so every one keeps the same of the two: the open that ends later (a close ends at once),
- * then any fixed order. A half-open breaker takes such a view (see probeResult): its open has ended, so it lost anyway.
+ * Whether state `a` loses to `b`, both decided in the same ms: each participant would take the other's and the two
+ * would swap for good, so every one keeps the same of the two: the open that ends later (a close ends at once), then
+ * any fixed order. A half-open breaker takes a view of its open's ms (see probeResult): that open has ended anyway.
  */
-function loses(view: SharedBreakerState, own: SharedBreakerState): boolean {
-  const [a, b] = [end(view), end(own)]
-  return a < b || (a === b && view.state < own.state)
+function loses(a: SharedBreakerState, b: SharedBreakerState): boolean {
+  const [x, y] = [end(a), end(b)]
+  return x < y || (x === y && a.state < b.state)
 }
 
 /** Whether `a` is as new as `b` or newer, by `at` then as `loses` orders states of the same ms: what a share remembers. */
