@@ -539,6 +539,54 @@ describe('durableObjectShare (in memory)', () => {
     expect(ns.objects.get(KEY)!.fleet!.state).toBe('closed')
   })
 
+  it('an instance that missed the open and gets the permit is closed by its probe like the fleet, and takes the fleet\'s next open', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const breaker = { failureThreshold: 1, openDuration: 10_000 }
+    const c = controlledTransport()
+    const make = (fetch: typeof globalThis.fetch) => createResilientFetch({ fetch, retry: false, fallback: false, timeout: false, breaker, share: durableObjectShare(ns.namespace, { breaker }) })
+    const a = make(c.fetch)
+    const b = make(statusTransport(500).fetch)
+    const d = make(statusTransport(500).fetch)
+    const answer = async (status: number) => {
+      const call = a(URL_A, { resilience }).then((r) => r.status, (e) => (e as Error).name)
+      await turns()
+      c.pending.shift()?.respond(status)
+      const result = await call
+      await settle()
+      return result
+    }
+    // a's failure alone leaves the fleet closed (minReporters 2); b's opens it, which a does not hear.
+    expect(await answer(500)).toBe(500)
+    await b(URL_A, { resilience })
+    await settle()
+    const object = ns.objects.get(KEY)!
+    expect(object.fleet!.state).toBe('open')
+    vi.advanceTimersByTime(10_000)
+    await object.alarm()
+    // a's own open has ended too: it asks, gets the permit, and its probe's success closes the fleet and a.
+    expect(await answer(200)).toBe(200)
+    expect(object.fleet!.state).toBe('closed')
+    expect(a.breaker(KEY)!.state).toBe('closed')
+    // A ms later, b and d fail while a's call is out: the fleet opens again.
+    vi.advanceTimersByTime(1)
+    const out = a(URL_A, { resilience }).then((r) => r.status)
+    await turns()
+    await b(URL_A, { resilience })
+    await d(URL_A, { resilience })
+    await settle()
+    expect(object.fleet!.state).toBe('open')
+    c.pending.shift()!.respond(200)
+    expect(await out).toBe(200)
+    await settle()
+    // Past syncInterval a's next call hears the open; the one after is refused and reaches no upstream.
+    vi.advanceTimersByTime(2_000)
+    expect(await answer(200)).toBe(200)
+    const sent = c.calls.length
+    expect(await answer(200)).toBe('CircuitOpenError')
+    expect(c.calls.length).toBe(sent)
+  })
+
   it('an object that throws or hangs leaves each instance on its own breaker', async () => {
     vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
     const throwing: CoordinatorNamespace = {

@@ -570,6 +570,16 @@ describe('isolates sharing breakers through the Durable Object: counterexamples 
       { openDuration: 10_000 },
       [new NoWedge(0), new CallAll(0), new NoWedge(0)],
     ],
+    [
+      // Isolate 0 never heard b's object open (its report was given up on), so the half-open in the answer to its permit
+      // request was joined: an open of its own, dated with the object's half-open, killed the half-open its permitted
+      // probe ran in. The probe closed the object in the same ms, and isolate 0 kept its open (the later end wins a tie),
+      // then probed alone when told "closed, no permit". Its close, dated a ms after the half-open it ended and so after
+      // the object's next open (isolate 1's failure in the same ms), outranked that open: it kept sending while open.
+      'an isolate granted a permit is not joined to the half-open it probes in, and follows the open after its probe',
+      { openDuration: 10_000 },
+      [new CallAll(1), new NoWedge(0), new AdvanceToProbe(), new Refresh(), new NoWedge(1), new CallAll(0), new AnswerOne(0, '200'), new AnswerOne(0, 'network error'), new Refresh()],
+    ],
   ]
 
   it.each(cases)('%s', async (_, cfg, cmds) => {

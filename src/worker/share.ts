@@ -182,7 +182,7 @@ class FleetShare implements DurableObjectShare {
       waitUntil?.(adopted)
       throw through(k, error, probe)
     }
-    this.hear(key, k, answer.view)
+    this.hear(key, k, answer.view, true)
     const grant = answer.grant
     if (grant === undefined) throw through(k, new Error(`BreakerCoordinator for ${key} sent no grant`))
     if (grant.granted) {
@@ -221,7 +221,7 @@ class FleetShare implements DurableObjectShare {
     } catch {
       return
     }
-    this.hear(key, k, answer.view)
+    this.hear(key, k, answer.view, true)
     const permit = answer.grant?.granted === true ? answer.grant.permit : undefined
     if (permit === undefined) return
     // It answered: talk to it again, or the probe's end could not be sent.
@@ -290,7 +290,8 @@ class FleetShare implements DurableObjectShare {
     }
   }
 
-  private hear(key: string, k: KeyState, view: SharedBreakerState): void {
+  /** `asking`: the answer to a permit request, which a half-open breaker makes; joining it would end the half-open its probe runs in. */
+  private hear(key: string, k: KeyState, view: SharedBreakerState, asking = false): void {
     k.syncedAt = now()
     const last = k.heard
     k.heard = view
@@ -298,7 +299,7 @@ class FleetShare implements DurableObjectShare {
     // A closed object is where every breaker starts: applying the first one would only empty the local window.
     if (last === undefined && view.state === 'closed') return
     try {
-      this.apply?.(key, view.state === 'half-open' && (last === undefined || last.state === 'closed') ? join(view) : view)
+      this.apply?.(key, view.state === 'half-open' && !asking && (last === undefined || last.state === 'closed') ? join(view) : view)
     } catch {
       // The instance's own bookkeeping must not turn into a failed report.
     }
