@@ -56,6 +56,24 @@ describe('FleetBreaker', () => {
     expect(b.view(1_030)).toEqual({ state: 'open', at: 1_030, openedAt: 1_030, openUntil: 2_030 })
   })
 
+  it('half-open with no permit out, reported failures count as when closed and open it again; with one out, the probe decides', () => {
+    const b = new FleetBreaker({ ...OPTIONS, probes: 1, failureThreshold: 2, minReporters: 2 }, 0)
+    b.report(0, 2, 'a')
+    b.report(0, 1, 'b')
+    b.alarm(1_000)
+    const probe = b.acquire(1_000, 100) as { permit: number }
+    b.report(1_010, 5, 'a')
+    b.report(1_010, 5, 'b')
+    expect(b.state).toBe('half-open')
+    // The probe ended with no verdict: nobody probes for the fleet now, and the isolates that call report.
+    b.endProbe(1_020, probe.permit, null)
+    b.report(1_030, 2, 'a')
+    expect(b.state).toBe('half-open')
+    expect(b.failures(1_030)).toBe(2)
+    b.report(1_040, 1, 'b')
+    expect(b.view(1_040)).toEqual({ state: 'open', at: 1_040, openedAt: 1_040, openUntil: 2_040 })
+  })
+
   it('a probe that never reports frees its permit after its ttl', () => {
     const b = new FleetBreaker({ ...OPTIONS, probes: 1 }, 0)
     b.report(0, 6)
@@ -585,6 +603,27 @@ describe('durableObjectShare (in memory)', () => {
     const sent = c.calls.length
     expect(await answer(200)).toBe('CircuitOpenError')
     expect(c.calls.length).toBe(sent)
+  })
+
+  it('half-open with no permit out (an instance closed by hand), the failures the instances report open the fleet again', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    const ns = memoryNamespace()
+    const { a, b, c, object } = await halfOpenFleet(ns, ns.namespace)
+    // Closed by hand, a never asks for a permit: nobody probes for the fleet, and its calls go upstream.
+    a.breaker(KEY)!.close()
+    const failed = a(URL_A, { resilience }).then((r) => r.status)
+    await turns()
+    c.pending.shift()!.respond(500)
+    expect(await failed).toBe(500)
+    await settle()
+    expect(object.fleet!.state).toBe('open')
+    // b hears it with its first answer.
+    const first = b(URL_A, { resilience }).then((r) => r.status)
+    await turns()
+    c.pending.shift()!.respond(200)
+    expect(await first).toBe(200)
+    await settle()
+    await expect(b(URL_A, { resilience })).rejects.toBeInstanceOf(CircuitOpenError)
   })
 
   it('an object that throws or hangs leaves each instance on its own breaker', async () => {

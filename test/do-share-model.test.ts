@@ -16,7 +16,7 @@ import { seedMathRandom, Advance, AdvanceToProbe, Call, CallAll, flushAll, model
  * across isolates) or fails them (as a Durable Object subrequest can). Random interleavings of calls, upstream answers,
  * time (the object's alarm runs once it is due), deliveries, failures, isolates going away (a probe out or not) and
  * rf.breaker() controls must keep the fleet honest: at most `probes` permitted probes of a key out across the isolates;
- * once every message is answered and the isolates have refreshed, an open fleet breaker refuses in every isolate; past a
+ * a half-open object with no permit out counts the failures reported to it, as closed; once every message is answered and the isolates have refreshed, an open fleet breaker refuses in every isolate; past a
  * lost probe's bounds some isolate probes again; at the end a healthy upstream closes the object and every isolate, and
  * no timer is left. (test/coordinator.test.ts checks each behaviour by itself.)
  */
@@ -34,6 +34,8 @@ type Answer = (typeof ANSWERS)[number]
 const TIMEOUT = 500
 const SYNC = 2_000
 const RETRY = 5_000
+/** The fleet breaker's failure window (the share's default). */
+const WINDOW = 30_000
 
 interface Config {
   isolates: number
@@ -135,6 +137,8 @@ class World {
   seq = 0
   readonly calls: { isolate: Isolate; key: string; settled: boolean }[] = []
   readonly violations: string[] = []
+  /** By key, failure reports a half-open object received while none of its permits was out: nobody probed for the fleet. */
+  readonly unprobed = new Map<string, { at: number; reporter: string; n: number; episode: number }[]>()
   readonly log: string[] = []
 
   constructor(readonly cfg: Config) {
@@ -190,7 +194,15 @@ class World {
   async deliver(message: Message): Promise<string> {
     this.messages = this.messages.filter((m) => m !== message)
     if (Date.now() - message.sentAt >= TIMEOUT) this.down(message, message.sentAt + TIMEOUT)
+    const sent = JSON.parse(message.init!.body as string) as { reporter: string; failures?: number; ends?: unknown }
+    const fleet = this.fleet(message.key)
+    const unprobed = fleet !== undefined && this.view(message.key).state === 'half-open' && fleet.outstanding(Date.now()) === 0 && sent.ends === undefined
     const response = await this.objects.get(message.key)!.object.fetch(new Request(message.input, message.init))
+    if (unprobed && (sent.failures ?? 0) > 0) {
+      const list = this.unprobed.get(message.key) ?? []
+      this.unprobed.set(message.key, [...list, { at: Date.now(), reporter: sent.reporter, n: sent.failures!, episode: fleet.changedAt }])
+    }
+    this.checkUnprobed(message.key)
     const answer = (await response.clone().json()) as { grant?: { granted: boolean; permit?: number } }
     if (message.acquire && answer.grant !== undefined) {
       message.isolate.grant.set(message.key, !answer.grant.granted ? 'refused' : answer.grant.permit === undefined ? 'no permit' : 'permit')
@@ -282,6 +294,24 @@ class World {
   }
 
   /**
+   * A half-open object none of whose permits is out (every isolate closed without one: by hand, or by a probe let through
+   * while the object was unreachable) does not ignore the isolates' failures: once its window holds failureThreshold of
+   * them from minReporters isolates, reported in that half-open, it is open.
+   */
+  checkUnprobed(key: string): void {
+    const fleet = this.fleet(key)
+    if (fleet === undefined || this.view(key).state !== 'half-open') return
+    const t = Date.now()
+    // Surely still in the object's window (the share's default, 30 s, in ten buckets).
+    const reports = (this.unprobed.get(key) ?? []).filter((r) => r.episode === fleet.changedAt && r.at > t - WINDOW + WINDOW / 10)
+    const failures = reports.reduce((n, r) => n + r.n, 0)
+    const reporters = new Set(reports.map((r) => r.reporter)).size
+    if (failures >= this.cfg.failureThreshold && reporters >= this.cfg.minReporters) {
+      this.violations.push(`${key}'s object is half-open with no permit out and ignored ${failures} failures from ${reporters} isolates`)
+    }
+  }
+
+  /**
    * Whether the isolate's state of `key` is its own (a control) rather than the fleet's: until the object's state changes
    * after it. A control is dated after any state of its ms, so an open the object decided in that ms (from a report sent
    * before the control) is not taken either; the object's view stays the same, so it is not heard again.
@@ -368,7 +398,8 @@ class World {
     }
     for (const key of KEYS) {
       // The object may be left half-open (refusing nothing) when every isolate closed without a permit: one closed by hand,
-      // or one whose probe went through while the object was unreachable. Not promised either way; see the commit.
+      // or one whose probe went through while the object was unreachable. Not promised either way: successes are not sent,
+      // but such a half-open counts the failures reported to it (checkUnprobed), so it is not wedged.
       const object = this.view(key).state === 'half-open' ? 'not open' : this.view(key).state
       expect([object, ...this.live().map((i) => `isolate ${i.n} ${i.state(key)}`)], `a healthy upstream closes every isolate, and the object refuses nothing (${key})`).toEqual([
         this.view(key).state === 'half-open' ? 'not open' : 'closed',

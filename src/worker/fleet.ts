@@ -121,12 +121,12 @@ export class FleetBreaker {
   }
 
   /**
-   * Failures one isolate (`reporter`) saw since its last report; only failures while closed move
-   * anything. Opens when the window holds `failureThreshold` failures from `minReporters` isolates.
+   * Failures one isolate (`reporter`) saw since its last report; they count while closed, and while
+   * half-open with no permit out. Opens when the window holds `failureThreshold` failures from `minReporters` isolates.
    */
   report(t: number, failures: number, reporter = ''): void {
     this.tick(t)
-    if (this.state !== 'closed' || failures <= 0) return
+    if (!this.counting || failures <= 0) return
     // More than the threshold from one report decides nothing more, and keeps replay on restore short.
     const n = Math.min(failures, this.options.failureThreshold)
     for (let i = 0; i < n; i++) this.window.record(true, false, t)
@@ -137,7 +137,7 @@ export class FleetBreaker {
 
   /** Distinct isolates whose failures are in the window at `t`. */
   reporters(t: number): number {
-    if (this.state !== 'closed') return 0
+    if (this.state === 'open') return 0
     const seen = new Set<string>()
     for (const [at, reporter] of this.reports) if (this.inWindow(at, t)) seen.add(reporter)
     return seen.size
@@ -201,7 +201,7 @@ export class FleetBreaker {
 
   /** Failures inside the window at `t`. */
   failures(t: number): number {
-    if (this.state !== 'closed') return 0
+    if (this.state === 'open') return 0
     return this.window.counts(t)[FAILURES]!
   }
 
@@ -214,7 +214,7 @@ export class FleetBreaker {
 
   /**
    * Time-driven edges: the alarm drives open → half-open, and so does any message that arrives after a
-   * late alarm. Closed, the reports that left the window are dropped.
+   * late alarm. Closed or half-open, the reports that left the window are dropped.
    */
   private tick(t: number): void {
     if (this.state === 'closed') return this.forget(t)
@@ -223,6 +223,16 @@ export class FleetBreaker {
     const before = this.permits.length
     this.permits = this.permits.filter((p) => p.expires > t)
     if (this.permits.length !== before) this.revision++
+    this.forget(t)
+  }
+
+  /**
+   * Whether reported failures count: closed, and half-open with no permit out. There no probe speaks for the fleet (every
+   * isolate may have closed without one: by hand, or by a probe let through while the object was unreachable), and the
+   * isolates that call freely must still be able to open it.
+   */
+  private get counting(): boolean {
+    return this.state === 'closed' || (this.state === 'half-open' && this.permits.length === 0)
   }
 
   /** The breaker's trip rule on the fleet's window, and the failures from enough isolates. */

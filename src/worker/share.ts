@@ -101,7 +101,7 @@ const MAX_KEYS = 1_000
  *   isolate applies; an isolate with traffic also asks for it when its last answer is older than
  *   `syncInterval`.
  * - The object's alarm ends the open window; in half-open the object grants `probes` permits for the
- *   whole fleet, and a probe's outcome closes or re-opens it.
+ *   whole fleet, and a probe's outcome closes or re-opens it (with no permit out, reported failures count as when closed).
  * - Fail safe: every call is bounded by `timeout`; a failed one makes the isolate use its own
  *   breaker alone for that key (its probe goes through) for `retryInterval`. A permit that arrives
  *   after the probe went through without it is the probe's: the object hears how the probe ended.
