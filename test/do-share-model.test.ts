@@ -23,7 +23,10 @@ import { seedMathRandom, Advance, AdvanceToProbe, Call, CallAll, flushAll, model
 
 
 // DO_MODEL_RUNS=2000 DO_MODEL_SEED=random for a longer soak. A fixed seed by default: random soaks still find rare runs where
-// an isolate that follows the object sends while it is open (e.g. DO_MODEL_SEED=1817294417 with 2000 runs), not analysed yet.
+// an isolate that follows the object sends while it is open (DO_MODEL_SEED=1161052684 or 3833191349 with 2000 runs). There
+// an isolate, on its own breaker, enters half-open and closes by its probe in one ms, so its close is dated a ms ahead (the
+// breaker dates a state after the one it replaces, src/breaker/breaker.ts), and it outranks the object's open decided
+// later in that ms. Not the share's to fix: the dating is the breaker's (see the commit).
 const RUNS = Number(process.env.DO_MODEL_RUNS ?? 200)
 const SEED = process.env.DO_MODEL_SEED === 'random' ? undefined : Number(process.env.DO_MODEL_SEED ?? 20_261_207)
 const T0 = 1_780_000_000_000
