@@ -22,12 +22,11 @@ import { seedMathRandom, Advance, AdvanceToProbe, Call, CallAll, flushAll, model
  */
 
 
-// DO_MODEL_RUNS=2000 DO_MODEL_SEED=random for a longer soak. A fixed seed by default: random soaks still find rare runs where
-// an isolate that follows the object sends while it is open (DO_MODEL_SEED=1161052684 or 3833191349 with 2000 runs). There
-// an isolate, on its own breaker, enters half-open and closes by its probe in one ms, so its close is dated a ms ahead (the
-// breaker dates a state after the one it replaces, src/breaker/breaker.ts), and it outranks the object's open decided
-// later in that ms. Not the share's to fix: the dating is the breaker's, which main's d324966 changes (a half-open breaker
-// keeps its open's date); with it merged, both runs pass.
+// DO_MODEL_RUNS=2000 DO_MODEL_SEED=random for a longer soak; a fixed seed by default, so CI runs the same cases. Soaks found
+// runs (DO_MODEL_SEED=1161052684 or 3833191349 with 2000 runs) where an isolate that follows the object sent while it was
+// open: on its own breaker, it entered half-open and closed by its probe in one ms, and its close, dated a ms after the
+// half-open, outranked the object's open decided later in that ms. Both pass since a half-open breaker keeps its open's
+// date (src/breaker/breaker.ts, #to).
 const RUNS = Number(process.env.DO_MODEL_RUNS ?? 200)
 const SEED = process.env.DO_MODEL_SEED === 'random' ? undefined : Number(process.env.DO_MODEL_SEED ?? 20_261_207)
 const T0 = 1_780_000_000_000
