@@ -33,9 +33,10 @@ function controlledBody() {
 }
 
 /** The stage with a fake transport: each request it sends waits until the test answers it. */
-function setup() {
+async function setup() {
   const { runtime, totals } = setupRuntime()
-  const stage = coalesceStage(true, runtime)!
+  // Where I/O is per request, the stage comes once the handover chunk has loaded too.
+  const stage = (await coalesceStage(true, runtime))!
   const flights: Flights = stage.forKey!('https://a.test')
   const sent: { call: Call; answer: (outcome: Outcome) => void }[] = []
   const next = (call: Call) => new Promise<Outcome>((answer) => sent.push({ call, answer }))
@@ -57,7 +58,7 @@ const response = (body: BodyInit | null, init?: ResponseInit): Outcome => ({ kin
 
 describe('a joined caller where I/O is per request', () => {
   it("builds its own Response of the shared body's bytes, with the head; the first caller reads its copy", async () => {
-    const { run, sent, totals } = setup()
+    const { run, sent, totals } = await setup()
     const kept: Promise<unknown>[] = []
     const first = run(testCall({ waitUntil: (p) => void kept.push(p) }))
     const second = run(keptCall())
@@ -88,7 +89,7 @@ describe('a joined caller where I/O is per request', () => {
   })
 
   it('gets the bytes when the first caller left before the headers, and a null body stays null', async () => {
-    const { run, sent } = setup()
+    const { run, sent } = await setup()
     const controller = new AbortController()
     const first = run(keptCall({ signal: controller.signal }))
     const second = run(keptCall())
@@ -113,7 +114,7 @@ describe('a joined caller where I/O is per request', () => {
   })
 
   it('copies a body of exactly half MAX_LAG_BYTES (Content-Length, or as read)', async () => {
-    const { run, sent } = setup()
+    const { run, sent } = await setup()
     const size = MAX_LAG_BYTES / 2
     for (const headers of [{ 'content-length': String(size) }, undefined]) {
       const first = run(keptCall())
@@ -129,7 +130,7 @@ describe('a joined caller where I/O is per request', () => {
   })
 
   it('reads the whole body when its Content-Length is not a number', async () => {
-    const { run, sent } = setup()
+    const { run, sent } = await setup()
     const first = run(keptCall())
     const second = run(keptCall())
     await settle()
@@ -142,7 +143,7 @@ describe('a joined caller where I/O is per request', () => {
   })
 
   it('sends its own request for a body larger than half MAX_LAG_BYTES (Content-Length, or as read); the first caller reads it all', async () => {
-    const { run, sent } = setup()
+    const { run, sent } = await setup()
     const size = MAX_LAG_BYTES / 2 + 1
     for (const headers of [{ 'content-length': String(size) }, undefined]) {
       const before = sent.length
@@ -167,7 +168,7 @@ describe('a joined caller where I/O is per request', () => {
   })
 
   it('sends its own request when no more of the body comes for IDLE_AFTER (the first request may have ended)', async () => {
-    const { run, sent } = setup()
+    const { run, sent } = await setup()
     const first = run(keptCall())
     const second = run(keptCall())
     await settle()
@@ -189,7 +190,7 @@ describe('a joined caller where I/O is per request', () => {
   })
 
   it('ends with its abort while it waits for the bytes, sending nothing and leaving no timer', async () => {
-    const { run, sent } = setup()
+    const { run, sent } = await setup()
     const controller = new AbortController()
     const first = run(keptCall())
     const second = run(keptCall({ signal: controller.signal }))
@@ -214,7 +215,7 @@ describe('a joined caller where I/O is per request', () => {
   })
 
   it('an abort after its Response errors the body it has not read', async () => {
-    const { run, sent } = setup()
+    const { run, sent } = await setup()
     const controller = new AbortController()
     const first = run(keptCall())
     const second = run(keptCall({ signal: controller.signal }))
@@ -232,7 +233,7 @@ describe('a joined caller where I/O is per request', () => {
 describe("a joined caller's Response where I/O is per request is the one fetch gave", () => {
   /** The first and a joined caller of one shared request answered with `shared`: both outcomes, settled or not, once pending work ran. */
   async function pair(shared: Outcome) {
-    const { run, sent } = setup()
+    const { run, sent } = await setup()
     const outcomes: (Outcome | undefined)[] = [undefined, undefined]
     const calls = [run(keptCall()), run(keptCall())]
     calls.forEach((call, i) => void call.then((outcome) => (outcomes[i] = outcome)))
@@ -312,7 +313,7 @@ describe('which shared request a caller joins where I/O is per request', () => {
   }
 
   it("joins none whose first caller gave no waitUntil (workerd drops it once that caller's handler answers): it sends its own at once", async () => {
-    const { run, sent, totals } = setup()
+    const { run, sent, totals } = await setup()
     const unkept = run(testCall())
     const other = run(testCall())
     await settle()
@@ -336,7 +337,7 @@ describe('which shared request a caller joins where I/O is per request', () => {
   })
 
   it("gives the shared request to its first caller's waitUntil until it lands, then the read of the bytes for the joined", async () => {
-    const { run, sent } = setup()
+    const { run, sent } = await setup()
     const kept: Promise<unknown>[] = []
     const first = run(testCall({ waitUntil: (p) => void kept.push(p) }))
     // At once: that caller's handler may answer before the headers come (fire and forget).
@@ -359,7 +360,7 @@ describe('which shared request a caller joins where I/O is per request', () => {
   })
 
   it("gives the read of the bytes to the first caller's waitUntil though that caller left before the headers", async () => {
-    const { run, sent } = setup()
+    const { run, sent } = await setup()
     const kept: Promise<unknown>[] = []
     const controller = new AbortController()
     const first = run(testCall({ signal: controller.signal, waitUntil: (p) => void kept.push(p) }))
@@ -383,7 +384,7 @@ describe('which shared request a caller joins where I/O is per request', () => {
     ['a total deadline past 30 s', normalizeTimeout({ attempt: false, total: 60_000 })],
     ['no deadline', normalizeTimeout(false)],
   ])('with %s, a joined caller sends its own request once the shared one is 30 s (and LOST_AFTER) old, and nobody joins it after', async (_, timeout) => {
-    const { run, sent, totals } = setup()
+    const { run, sent, totals } = await setup()
     const first = run(keptCall({ timeout }))
     const second = run(testCall({ timeout }))
     await vi.advanceTimersByTimeAsync(KEPT_AFTER_ANSWER + LOST_AFTER - 1)
@@ -406,7 +407,7 @@ describe('which shared request a caller joins where I/O is per request', () => {
 
   it('elsewhere (Node, Deno, Bun, browsers) joins a request whose first caller gave no waitUntil, and gives a waitUntil nothing', async () => {
     vi.unstubAllGlobals()
-    const { run, sent, totals } = setup()
+    const { run, sent, totals } = await setup()
     const kept: Promise<unknown>[] = []
     const first = run(testCall({ waitUntil: (p) => void kept.push(p) }))
     const second = run(testCall())

@@ -95,7 +95,7 @@ describe('property: random interleavings of joins, aborts and outcomes (fake tra
       fc.asyncProperty(fc.array(step, { maxLength: 40 }), async (steps) => {
         const clock = fakeClock()
         const { runtime, totals } = testRuntime(clock.now)
-        const stage = coalesceStage(true, runtime)!
+        const stage = (await coalesceStage(true, runtime))!
         const flights: Flights = stage.forKey!('https://a.test')
         const callers: Caller[] = []
         // The fake transport: each request waits for an 'answer' step, or ends on its signal.
@@ -156,7 +156,7 @@ describe('property: random interleavings of joins, aborts and outcomes (fake tra
 describe('a shared request whose stage below throws', () => {
   it("reaches its first caller and every joined one as the request's refusal, and the next call sends its own", async () => {
     const { runtime, totals } = testRuntime()
-    const stage = coalesceStage(true, runtime)!
+    const stage = (await coalesceStage(true, runtime))!
     const flights: Flights = stage.forKey!('https://a.test')
     const thrown = new Error('a stage below threw')
     let sent = 0

@@ -47,10 +47,11 @@ export type Flights = Map<string, Flight>
  * `cache: 'no-store' | 'reload'`, identical to one of its key still waiting for its response headers,
  * joins it instead of sending. The shared request has its own signal, aborted only when every caller
  * has gone; retries, hedges and the fallback run once, for all. Each caller gets its own Response.
+ * Where I/O is per request (workerd), the stage comes once ./handover.ts has loaded too: when that chunk will not load,
+ * ./lazy.ts leaves coalescing off as for its own chunk (calls go on without it; the console says so once per instance).
  */
-export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Flights> | undefined {
+export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Flights> | Promise<Wrapper<Flights>> | undefined {
   if (!enabled) return undefined
-  if (ioPerRequest()) void handover()
   const totals = runtime.totals
 
   function lead(call: Call, next: Next, flights: Flights, id: string): Promise<Outcome> {
@@ -78,7 +79,7 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
     return enter(flight, call, true).then((got) => (got === null ? next(call) : 'copy' in got ? handover().then((m) => m.unpack(got, call, next)) : got))
   }
 
-  return {
+  const stage: Wrapper<Flights> = {
     name: 'coalesce',
     forKey: (): Flights => new Map(),
     busy: (flights) => flights.size > 0,
@@ -93,6 +94,8 @@ export function coalesceStage(enabled: boolean, runtime: Runtime): Wrapper<Fligh
       return ioPerRequest() && call.waitUntil === undefined ? next(call) : lead(call, next, flights, id)
     },
   }
+  // Joined there, a caller could only be answered through that chunk: without it, one waited out the shared request's 31 s.
+  return ioPerRequest() ? handover().then(() => stage) : stage
 }
 
 function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome | Parcel | null> {
