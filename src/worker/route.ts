@@ -15,7 +15,7 @@ export function matchRoute(routes: readonly Route[], pathname: string): { route:
  * against the origin, and then checked, so no path trick can name another host.
  */
 export function upstreamUrl(upstream: Upstream, rest: string, search: string): string | undefined {
-  if (!rest.startsWith('/') || rest.split('/').some(dotSegment)) return undefined
+  if (!rest.startsWith('/') || rest.split('/').some((segment) => dotSegment(segment))) return undefined
   const target = upstream.origin + upstream.basePath + rest + search
   let parsed: URL
   try {
@@ -38,12 +38,17 @@ const DECODES = 3
  * and a NUL, where a C string ends; IIS's `%u002e` decoded too), or it holds an encoded `/` or `\` next to `..`
  * (`..%2f..%2fadmin`, `%2e%2e%5c`, twice encoded `%252e%252e`) or around a lone `.`. `%2F` in an ordinary segment (GitLab's ids) goes through. The URL parser already resolved
  * the client's literal and `%2e` dot segments; this is what it leaves. Decoded bytes are also read as a lax
- * decoder reads them (laxUtf8, lookalikes): overlong `%c0%ae`, full-width `%ef%bc%8e`, `∕`.
+ * decoder reads them (laxUtf8, lookalikes): overlong `%c0%ae`, full-width `%ef%bc%8e`, `∕`; a `%` read so is
+ * decoded again, within the same DECODES.
  */
-function dotSegment(segment: string): boolean {
+function dotSegment(segment: string, decodes = DECODES): boolean {
   let decoded = segment
-  for (let i = 0; i < DECODES && decoded.includes('%'); i++) decoded = decoded.replace(/%(?:u([0-9a-f]{4})|([0-9a-f]{2}))/gi, (_, wide?: string, hex?: string) => String.fromCharCode(parseInt(wide ?? hex!, 16)))
-  return readsAsDots(decoded) || (/[^\0-\x7f]/.test(decoded) && readsAsDots(lookalikes(laxUtf8(decoded))))
+  for (; decodes > 0 && decoded.includes('%'); decodes--) decoded = decoded.replace(/%(?:u([0-9a-f]{4})|([0-9a-f]{2}))/gi, (_, wide?: string, hex?: string) => String.fromCharCode(parseInt(wide ?? hex!, 16)))
+  if (readsAsDots(decoded)) return true
+  if (!/[^\0-\x7f]/.test(decoded)) return false
+  const read = lookalikes(laxUtf8(decoded))
+  // A `%` only that reading has (overlong `%c0%a5`, full-width `％`), a chain that decodes twice decodes again.
+  return readsAsDots(read) || (decodes > 0 && read.includes('%') && dotSegment(read, decodes))
 }
 
 const readsAsDots = (decoded: string): boolean => /^\.\.?([;\0].*)?$/s.test(decoded) || /\.\.[/\\]|[/\\]\.\.|(^|[/\\])\.([/\\]|$)/.test(decoded)

@@ -122,6 +122,11 @@ describe('encoded dot segments, which an upstream that decodes the path would re
     '/api/..%e2%88%95admin',
     '/api/..%e2%88%96admin',
     '/api/%uff0e%uff0e/admin',
+    // A `%` only a lax or normalizing decoder reads (overlong `%c0%a5`, full-width `％`), which a chain that decodes twice decodes again.
+    '/api/%c0%a52e%c0%a52e/admin',
+    '/api/..%c0%a55cadmin',
+    '/api/%ef%bc%85%ef%bc%92%ef%bd%85%ef%bc%85%ef%bc%92%ef%bd%85/admin',
+    '/api/..%ef%bc%85%ef%bc%92%ef%bd%86admin',
   ])('%s is refused with 400 bad_path, the upstream not called', async (path) => {
     const upstream = fakeUpstream()
     const handler = proxy({ upstream: 'http://upstream.test/v1/public', fetch: upstream.fetch })
@@ -147,7 +152,7 @@ describe('encoded dot segments, which an upstream that decodes the path would re
   it('non-ASCII names, and dots or slashes that are not beside each other, still go through', async () => {
     const upstream = fakeUpstream()
     const handler = proxy({ upstream: 'http://upstream.test/v4', fetch: upstream.fetch })
-    const paths = ['/api/café/menu', '/api/日本語/x', '/api/notes/%E2%80%A6', '/api/a%ef%bc%8fb', '/api/v1%ef%bc%8e2', '/api/%c3%a9t%c3%a9', '/api/づ..txt', '/api/%C2%A5100']
+    const paths = ['/api/café/menu', '/api/日本語/x', '/api/notes/%E2%80%A6', '/api/a%ef%bc%8fb', '/api/v1%ef%bc%8e2', '/api/%c3%a9t%c3%a9', '/api/づ..txt', '/api/%C2%A5100', '/api/100%25%E2%80%A6', '/api/a%ef%bc%85%ef%bc%92%ef%bc%90b']
     for (const path of paths) expect((await handler(get(path))).status, path).toBe(200)
     expect(upstream.seen).toHaveLength(paths.length)
   })
