@@ -55,11 +55,12 @@ const readsAsDots = (decoded: string): boolean => /^\.\.?([;\0].*)?$/s.test(deco
 
 /**
  * The bytes (one a character; a wider one from `%u` stays as it is) read as UTF-8 the lax way: overlong forms
- * too (`%c0%ae`, `%e0%80%ae` and `%f0%80%80%ae` are `.`), and, as IIS did, any byte after a lead byte taken
- * for a continuation byte (`%c1%1c` is `\`).
+ * too (`%c0%ae`, `%e0%80%ae`, `%f0%80%80%ae`, and RFC 2279's five- and six-byte `%f8%80%80%80%ae` and
+ * `%fc%80%80%80%80%ae` are `.`), and, as IIS did, any byte after a lead byte taken for a continuation byte
+ * (`%c1%1c` is `\`).
  */
 function laxUtf8(bytes: string): string {
-  return bytes.replace(/[\xc0-\xdf][\0-\xff]|[\xe0-\xef][\0-\xff]{2}|[\xf0-\xf7][\0-\xff]{3}/g, (sequence) => {
+  return bytes.replace(/[\xc0-\xdf][\0-\xff]|[\xe0-\xef][\0-\xff]{2}|[\xf0-\xf7][\0-\xff]{3}|[\xf8-\xfb][\0-\xff]{4}|[\xfc-\xfd][\0-\xff]{5}/g, (sequence) => {
     let code = sequence.charCodeAt(0) & (0x7f >> sequence.length)
     for (let i = 1; i < sequence.length; i++) code = (code << 6) | (sequence.charCodeAt(i) & 0x3f)
     return code > 0x10ffff ? '\ufffd' : String.fromCodePoint(code)

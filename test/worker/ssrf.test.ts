@@ -112,6 +112,9 @@ describe('encoded dot segments, which an upstream that decodes the path would re
     '/api/%e0%80%ae%e0%80%ae/admin',
     '/api/x/%f0%80%80%ae%f0%80%80%ae/admin',
     '/api/%25c0%25ae%25c0%25ae/admin',
+    // RFC 2279's five- and six-byte forms, which the IIS Unicode exploit's scanners sent too.
+    '/api/..%f8%80%80%80%afadmin',
+    '/api/%fc%80%80%80%80%ae%fc%80%80%80%80%ae/admin',
     // Full-width and other forms that NFKC (or Windows' best-fit conversion) turns into `.`, `/` or `\`.
     '/api/%ef%bc%8e%ef%bc%8e/admin',
     '/api/．．/admin',
