@@ -95,9 +95,10 @@ const CLIENT_CLAIMS = [
 ]
 // A client certificate a TLS-terminating front proxy checked (RFC 9440's Client-Cert, X-SSL-Client-Cert, nginx's
 // ssl-client-verify, Envoy's X-Forwarded-Client-Cert, Traefik's, Azure's X-ARR-ClientCert, ALB's X-Amzn-Mtls-Clientcert):
-// we checked none. Named in many ways, hence a pattern.
-const CLIENT_CERT = /client[-_]?cert|^(x-)?ssl[-_]client[-_]|^x-client-(verify|dn)$/
+// we checked none. Named in many ways, hence a pattern (matched as the name reads with `-` for `_`).
+const CLIENT_CERT = /client-?cert|^(x-)?ssl-client-|^x-client-(verify|dn)$/
 const REQUEST_DROPPED = [...HOP_BY_HOP, ...HOST_CLAIMS, 'expect', ...REWRITES, ...CLIENT_CLAIMS]
+const DROPPED = new Set(REQUEST_DROPPED)
 const RESPONSE_DROPPED = HOP_BY_HOP
 // What the fallback store (and any cache in front of the proxy) decides by: Connection may not name them away,
 // or a private, no-store or per-user answer would be stored and served to everyone.
@@ -107,7 +108,11 @@ const DECIDING = new Set(['cache-control', 'pragma', 'set-cookie', 'vary', 'cont
 export function requestHeaders(incoming: Headers): Headers {
   const headers = new Headers(incoming)
   dropHopByHop(headers, REQUEST_DROPPED)
-  for (const name of [...headers.keys()]) if (CLIENT_CERT.test(name)) headers.delete(name)
+  for (const name of [...headers.keys()]) {
+    // CGI, PHP, WSGI and Rack read `X_Real_IP` as X-Real-IP (both HTTP_X_REAL_IP): a dropped name's underscore spelling goes too.
+    const dashed = name.replace(/_/g, '-')
+    if (DROPPED.has(dashed) || CLIENT_CERT.test(dashed)) headers.delete(name)
+  }
   return headers
 }
 
