@@ -109,9 +109,10 @@ export function requestHeaders(incoming: Headers): Headers {
   const headers = new Headers(incoming)
   dropHopByHop(headers, REQUEST_DROPPED)
   for (const name of [...headers.keys()]) {
-    // CGI, PHP, WSGI and Rack read `X_Real_IP` as X-Real-IP (both HTTP_X_REAL_IP): a dropped name's underscore spelling goes too.
+    // CGI, PHP, WSGI and Rack read `X_Real_IP` as X-Real-IP (both HTTP_X_REAL_IP): a dropped name's underscore spelling goes
+    // too, and X-Forwarded-For's, which would overwrite the list each proxy appends to.
     const dashed = name.replace(/_/g, '-')
-    if (DROPPED.has(dashed) || CLIENT_CERT.test(dashed)) headers.delete(name)
+    if (DROPPED.has(dashed) || CLIENT_CERT.test(dashed) || (dashed !== name && dashed === 'x-forwarded-for')) headers.delete(name)
   }
   return headers
 }

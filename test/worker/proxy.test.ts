@@ -204,11 +204,13 @@ describe('forwarding', () => {
   it("a claim spelled with underscores (X_Forwarded_User), which CGI, PHP, WSGI and Rack read as the dashed one (HTTP_X_FORWARDED_USER), never reaches the upstream either", async () => {
     const upstream = fakeUpstream()
     const handler = proxy({ fetch: upstream.fetch })
-    const dashed = [...Object.keys(CLIENT_CLAIMS), 'x-forwarded-host', 'x-forwarded-proto', 'x-original-url', 'x-http-method-override'].filter((name) => name.includes('-'))
+    const dashed = [...Object.keys(CLIENT_CLAIMS), 'x-forwarded-host', 'x-forwarded-proto', 'x-original-url', 'x-http-method-override', 'x-forwarded-for'].filter((name) => name.includes('-'))
     const underscored = Object.fromEntries(dashed.map((name) => [name.replace(/-/g, '_'), 'admin']))
-    expect((await handler(get('/api/data', { headers: { ...underscored, x_request_id: 'abc' } }))).status).toBe(200)
+    expect((await handler(get('/api/data', { headers: { ...underscored, 'x-forwarded-for': '192.0.2.1', x_request_id: 'abc' } }))).status).toBe(200)
     const sent = upstream.seen[0].headers
     for (const name of Object.keys(underscored)) expect(sent.has(name), name).toBe(false)
+    // X-Forwarded-For goes on, which each proxy appends to; its underscore spelling would overwrite it in HTTP_X_FORWARDED_FOR.
+    expect(sent.get('x-forwarded-for')).toBe('192.0.2.1')
     // An underscore in a name the proxy does not drop in its dashed spelling goes on.
     expect(sent.get('x_request_id')).toBe('abc')
   })
