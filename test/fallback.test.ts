@@ -85,6 +85,12 @@ describe('what is stored', () => {
     expect(t.put).toHaveBeenCalledTimes(1)
   })
 
+  it('a media type that names a stream type only in its parameters is stored: the type itself is what makes a stream', async () => {
+    const t = setup()
+    await t.remember(request(), json({}, { headers: { 'content-type': 'application/json; profile="text/event-stream"' } }))
+    expect(t.put).toHaveBeenCalledOnce()
+  })
+
   it('a request sent with Cache-Control: no-store is never stored', async () => {
     const t = setup({ private: true })
     await t.remember(request(URL_A, { 'cache-control': 'no-store' }), json({}))
@@ -770,6 +776,26 @@ describe('a store that never settles never hangs a call', () => {
     expect(await t.fallback.recall(request())).toBeUndefined()
   })
 
+  it('past a thousand copies in doubt with no clear() since their writes began, the oldest is still served once it lands', async () => {
+    const { store, land } = hungFirstPut()
+    const t = setup({}, store)
+    t.fallback.remember(request(), json({ user: 'alice' }))
+    await vi.advanceTimersByTimeAsync(0)
+    await land()
+    t.advance(11_000)
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'alice' })
+    // A thousand and one writes of other URLs whose requests ended, taken for lost: alice's copy is among the oldest in doubt.
+    vi.mocked(store.put).mockImplementation(() => new Promise(() => {}))
+    for (let i = 0; i <= 1_000; i++) {
+      t.advance(1)
+      t.fallback.remember(request(`https://api.example.com/x${i}`), json({ i }))
+    }
+    await vi.advanceTimersByTimeAsync(0)
+    t.advance(11_000)
+    await t.fallback.recall(request('https://api.example.com/none'))
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'alice' })
+  })
+
   it('a write taken for lost with no clear() since it began still has its copy served once it lands (it is stale only once a clear() comes)', async () => {
     const { store, land } = hungFirstPut()
     const t = setup({}, store)
@@ -1034,6 +1060,34 @@ describe('refresh', () => {
     await t.remember(request(), json({ n: 3 }))
     expect(t.put).toHaveBeenCalledOnce()
     expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ n: 2 })
+  })
+
+  it('a second good response in the same millisecond is not copied again', async () => {
+    const t = setup()
+    await t.remember(request(), json({ n: 1 }))
+    await t.remember(request(), json({ n: 2 }))
+    expect(t.put).toHaveBeenCalledOnce()
+  })
+
+  it('after the clock is set back, the next good response is copied at once, not held back until the clock catches up', async () => {
+    const t = setup()
+    await t.remember(request(), json({ n: 1 }))
+    t.advance(-60_000)
+    await t.remember(request(), json({ n: 2 }))
+    expect(t.put).toHaveBeenCalledTimes(2)
+    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ n: 2 })
+  })
+
+  it('the refresh slots of a thousand URLs are kept; past that the oldest is let go, and its URL is copied again at once', async () => {
+    const t = setup()
+    const url = (i: number) => `https://api.example.com/r${i}`
+    for (let i = 0; i < 1_000; i++) await t.remember(request(url(i)), json({ i }))
+    await t.remember(request(url(0)), json({ again: 1 }))
+    expect(t.put).toHaveBeenCalledTimes(1_000)
+    await t.remember(request(url(1_000)), json({ i: 1_000 }))
+    await t.remember(request(url(0)), json({ again: 2 }))
+    expect(t.put).toHaveBeenCalledTimes(1_002)
+    expect(await (await t.fallback.recall(request(url(0))))!.response.json()).toEqual({ again: 2 })
   })
 
   it('after a store error the next good response is copied at once, not a second later', async () => {
