@@ -9,6 +9,7 @@ import { afterEach, expect, it, vi } from 'vitest'
 import { createFallback, slowResponse } from '../fallback-helper.js'
 import { fakeCaches } from './fake-caches.js'
 import { cacheStore } from '../../src/store/cache.js'
+import { collect, within } from '../gc-helpers.js'
 
 const OPTIONS = { store: 'auto', maxAge: 60_000, maxBodyBytes: 1_000_000, private: false } as const
 
@@ -64,5 +65,49 @@ it('a clear() of one instance on a cacheStore drops the copies in flight of ever
   expect(await same.recall(request)).toBeUndefined()
   expect(fake.entries('app').size).toBe(0)
   expect(await (await other.recall(request))?.response.text()).toBe('{"user":"old"}')
+  expect(reported).toEqual([])
+})
+
+it("a page with neither the Cache API nor IndexedDB: 'auto' is a memory store of each instance's own, and one's clear() leaves another's copies alone", async () => {
+  vi.stubGlobal('document', {})
+  const reported: unknown[] = []
+  const other = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
+  const loggingOut = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
+  const request = { url: 'https://api.test/me', headers: new Headers() }
+  const slow = slowResponse()
+  const writes: Promise<unknown>[] = []
+  other.remember(request, slow.response, (p) => writes.push(p))
+  await loggingOut.clear()
+  slow.end()
+  await slow.response.text()
+  await Promise.all(writes)
+  expect(await (await other.recall(request))?.response.text()).toBe('{"user":"old"}')
+  expect(reported).toEqual([])
+})
+
+it("a clear() after another instance on the store was garbage collected still resolves, and still drops the live ones' copies in flight", async () => {
+  const fake = fakeCaches()
+  vi.stubGlobal('caches', fake.caches)
+  // A browser's worker (the channel to other tabs opens only in a page or a browser's worker).
+  vi.stubGlobal('importScripts', () => {})
+  const reported: unknown[] = []
+  const loggingOut = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
+  const other = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
+  let collected!: (held: string) => void
+  const gone = new Promise<string>((resolve) => (collected = resolve))
+  const registry = new FinalizationRegistry(collected)
+  // An instance no one holds any more, made after the others so that no later one's creation lets go of its place.
+  registry.register(createFallback(OPTIONS, (_type, detail) => reported.push(detail.error)), 'dropped')
+  await collect()
+  expect(await within(gone)).toEqual({ value: 'dropped' })
+  const request = { url: 'https://api.test/me', headers: new Headers() }
+  const slow = slowResponse()
+  const writes: Promise<unknown>[] = []
+  other.remember(request, slow.response, (p) => writes.push(p))
+  await loggingOut.clear()
+  slow.end()
+  await slow.response.text()
+  await Promise.all(writes)
+  expect(await other.recall(request)).toBeUndefined()
   expect(reported).toEqual([])
 })
