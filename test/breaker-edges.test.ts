@@ -97,6 +97,23 @@ describe('a clock set back', () => {
   })
 })
 
+describe('a close adopted from a share', () => {
+  it('forgets the window and the growth of the open duration, as a close here does', () => {
+    const b = breaker({ failureThreshold: 2, openDuration: { base: 10_000, max: 100_000, multiplier: 2, jitter: 0 } })
+    pass(b, true, T)
+    pass(b, true, T)
+    vi.setSystemTime(T + 10_000)
+    // The probe fails: open again, for twice as long.
+    pass(b, true, T + 10_000)
+    expect(b.snapshot(T + 10_000)).toMatchObject({ state: 'open', nextProbeAt: T + 30_000 })
+    b.restore('closed', T + 10_000, T, T + 10_000)
+    pass(b, true, T + 10_000)
+    expect(b.snapshot(T + 10_000)).toMatchObject({ state: 'closed', failures: 1 })
+    pass(b, true, T + 10_000)
+    expect(b.snapshot(T + 10_000)).toMatchObject({ state: 'open', nextProbeAt: T + 20_000 })
+  })
+})
+
 it('breaker.open(0) is refused, naming the method and the value', () => {
   expect(() => breaker().open(0)).toThrow(new RangeError('breaker.open(ms) must be a positive number, got 0'))
 })
