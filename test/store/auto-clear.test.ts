@@ -17,26 +17,42 @@ afterEach(() => {
   vi.unstubAllGlobals()
 })
 
+type Fallback = ReturnType<typeof createFallback>
+const request = { url: 'https://api.test/me', headers: new Headers() }
+
+/** An instance whose store errors land in `reported`. */
+const instance = (reported: unknown[], options: Parameters<typeof createFallback>[0] = OPTIONS) => createFallback(options, (_type, detail) => reported.push(detail.error))
+
+/** Each of `storing` starts to store a copy of `request`; `loggingOut` clears; then the copies arrive whole and every write ends. */
+async function clearWhileInFlight(loggingOut: Fallback, ...storing: Fallback[]): Promise<void> {
+  const writes: Promise<unknown>[] = []
+  const slow = storing.map((fallback) => {
+    const copy = slowResponse()
+    fallback.remember(request, copy.response, (p) => writes.push(p))
+    return copy
+  })
+  await loggingOut.clear()
+  for (const { response, end } of slow) {
+    end()
+    await response.text()
+  }
+  await Promise.all(writes)
+}
+
 it("a clear() of one instance on the 'auto' store drops the copies another has in flight; its later copies land", async () => {
   const fake = fakeCaches()
   vi.stubGlobal('caches', fake.caches)
   // A browser's worker (the channel to other tabs opens only in a page or a browser's worker).
   vi.stubGlobal('importScripts', () => {})
   const reported: unknown[] = []
-  const other = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
-  const loggingOut = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
-  const request = { url: 'https://api.test/me', headers: new Headers() }
-  const slow = slowResponse()
-  const writes: Promise<unknown>[] = []
-  other.remember(request, slow.response, (p) => writes.push(p))
-  await loggingOut.clear()
-  slow.end()
-  await slow.response.text()
-  await Promise.all(writes)
+  const other = instance(reported)
+  const loggingOut = instance(reported)
+  await clearWhileInFlight(loggingOut, other)
   expect(await other.recall(request)).toBeUndefined()
   expect(fake.entries('resilient-fetch').size).toBe(0)
 
   // A response after the clear is kept as before.
+  const writes: Promise<unknown>[] = []
   other.remember(request, new Response('{"user":"new"}'), (p) => writes.push(p))
   await Promise.all(writes)
   expect(await (await other.recall(request))?.response.text()).toBe('{"user":"new"}')
@@ -49,19 +65,9 @@ it('a clear() of one instance on a cacheStore drops the copies in flight of ever
   // A browser's worker (the channel to other tabs opens only in a page or a browser's worker).
   vi.stubGlobal('importScripts', () => {})
   const reported: unknown[] = []
-  const on = (cacheName: string) => createFallback({ ...OPTIONS, store: cacheStore({ cacheName }) }, (_type, detail) => reported.push(detail.error))
+  const on = (cacheName: string) => instance(reported, { ...OPTIONS, store: cacheStore({ cacheName }) })
   const [same, other, loggingOut] = [on('app'), on('other'), on('app')]
-  const request = { url: 'https://api.test/me', headers: new Headers() }
-  const writes: Promise<unknown>[] = []
-  const slow = [slowResponse(), slowResponse()]
-  same.remember(request, slow[0]!.response, (p) => writes.push(p))
-  other.remember(request, slow[1]!.response, (p) => writes.push(p))
-  await loggingOut.clear()
-  for (const { response, end } of slow) {
-    end()
-    await response.text()
-  }
-  await Promise.all(writes)
+  await clearWhileInFlight(loggingOut, same, other)
   expect(await same.recall(request)).toBeUndefined()
   expect(fake.entries('app').size).toBe(0)
   expect(await (await other.recall(request))?.response.text()).toBe('{"user":"old"}')
@@ -71,16 +77,9 @@ it('a clear() of one instance on a cacheStore drops the copies in flight of ever
 it("a page with neither the Cache API nor IndexedDB: 'auto' is a memory store of each instance's own, and one's clear() leaves another's copies alone", async () => {
   vi.stubGlobal('document', {})
   const reported: unknown[] = []
-  const other = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
-  const loggingOut = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
-  const request = { url: 'https://api.test/me', headers: new Headers() }
-  const slow = slowResponse()
-  const writes: Promise<unknown>[] = []
-  other.remember(request, slow.response, (p) => writes.push(p))
-  await loggingOut.clear()
-  slow.end()
-  await slow.response.text()
-  await Promise.all(writes)
+  const other = instance(reported)
+  const loggingOut = instance(reported)
+  await clearWhileInFlight(loggingOut, other)
   expect(await (await other.recall(request))?.response.text()).toBe('{"user":"old"}')
   expect(reported).toEqual([])
 })
@@ -91,23 +90,16 @@ it("a clear() after another instance on the store was garbage collected still re
   // A browser's worker (the channel to other tabs opens only in a page or a browser's worker).
   vi.stubGlobal('importScripts', () => {})
   const reported: unknown[] = []
-  const loggingOut = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
-  const other = createFallback(OPTIONS, (_type, detail) => reported.push(detail.error))
+  const loggingOut = instance(reported)
+  const other = instance(reported)
   let collected!: (held: string) => void
   const gone = new Promise<string>((resolve) => (collected = resolve))
   const registry = new FinalizationRegistry(collected)
   // An instance no one holds any more, made after the others so that no later one's creation lets go of its place.
-  registry.register(createFallback(OPTIONS, (_type, detail) => reported.push(detail.error)), 'dropped')
+  registry.register(instance(reported), 'dropped')
   await collect()
   expect(await within(gone)).toEqual({ value: 'dropped' })
-  const request = { url: 'https://api.test/me', headers: new Headers() }
-  const slow = slowResponse()
-  const writes: Promise<unknown>[] = []
-  other.remember(request, slow.response, (p) => writes.push(p))
-  await loggingOut.clear()
-  slow.end()
-  await slow.response.text()
-  await Promise.all(writes)
+  await clearWhileInFlight(loggingOut, other)
   expect(await other.recall(request)).toBeUndefined()
   expect(reported).toEqual([])
 })
