@@ -133,18 +133,20 @@ class LastKnownGood implements StageFallback {
     this.#store = resolveStore(options.store)
     const g = globalThis as { caches?: unknown; indexedDB?: unknown; document?: unknown; importScripts?: unknown }
     this.scope = options.store === 'auto' ? 'auto' : (options.store as { scope?: unknown }).scope
-    // Only where the store is the origin's (the Cache API or IndexedDB) and tabs can be told: a page or a browser's worker
-    // (Deno has caches, and its channel keeps the process alive: it has no unref).
-    if (this.scope !== undefined && typeof BroadcastChannel === 'function' && (g.caches ?? g.indexedDB) !== undefined && (g.document ?? g.importScripts) !== undefined) {
+    // Only where the store is the origin's (the Cache API or IndexedDB): the instances of this realm (two in one Worker
+    // isolate too) share it.
+    if (this.scope !== undefined && (g.caches ?? g.indexedDB) !== undefined)
       try {
-        clears ??= new BroadcastChannel('resilient-fetch:clear')
-        clears.onmessage = (event) => forgetAll(event.data)
-        // Node and Deno: the channel must not keep the process alive.
-        ;(clears as { unref?: () => void }).unref?.()
         peers.forEach((ref) => ref.deref() ?? peers.delete(ref))
         peers.add(new WeakRef(this))
+        // Other tabs are told only from a page or a browser's worker (Deno has caches, and its channel keeps the process alive: it has no unref).
+        if (typeof BroadcastChannel === 'function' && (g.document ?? g.importScripts) !== undefined) {
+          clears ??= new BroadcastChannel('resilient-fetch:clear')
+          clears.onmessage = (event) => forgetAll(event.data)
+          // Node with a DOM shim: the channel must not keep the process alive.
+          ;(clears as { unref?: () => void }).unref?.()
+        }
       } catch {}
-    }
   }
 
   remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, receivedAt?: number): void {

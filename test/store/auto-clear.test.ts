@@ -103,3 +103,30 @@ it("a clear() after another instance on the store was garbage collected still re
   expect(await other.recall(request)).toBeUndefined()
   expect(reported).toEqual([])
 })
+
+it("a server runtime with the Cache API (workerd, Deno): one instance's clear() drops the copies another on 'auto' has in flight, and no channel opens", async () => {
+  const fake = fakeCaches()
+  vi.stubGlobal('caches', fake.caches)
+  // Neither a page nor a browser's worker: no document, no importScripts (as in workerd and Deno).
+  expect([typeof (globalThis as { document?: unknown }).document, typeof (globalThis as { importScripts?: unknown }).importScripts]).toEqual(['undefined', 'undefined'])
+  const opened: string[] = []
+  vi.stubGlobal(
+    'BroadcastChannel',
+    class extends EventTarget {
+      constructor(name: string) {
+        super()
+        opened.push(name)
+      }
+      postMessage() {}
+      close() {}
+    },
+  )
+  const reported: unknown[] = []
+  const other = instance(reported)
+  const loggingOut = instance(reported)
+  await clearWhileInFlight(loggingOut, other)
+  expect(await other.recall(request)).toBeUndefined()
+  expect(fake.entries('resilient-fetch').size).toBe(0)
+  expect(opened).toEqual([])
+  expect(reported).toEqual([])
+})
