@@ -2,8 +2,9 @@
  * The fallback in workerd across incoming requests: one resilient fetch per isolate keeps last-known-good copies for
  * every request. workerd drops what a request that answered left running (unless handed to waitUntil), so the copy
  * of a response whose handler answered without reading its body is never finished: it must not keep the stored copy
- * from answering the failures that come after; and a write a clear() came after that its request dropped must not keep
- * its URL from being served for good.
+ * from answering the failures that come after; a write a clear() came after that its request dropped must not keep
+ * its URL from being served for good; and a clear() of one instance on 'auto' reaches the copies another instance of the
+ * isolate has in flight.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import { resolve } from 'node:path'
@@ -52,11 +53,26 @@ async function overRemote(url) {
   return Response.json({ status: response.status, source: response.headers.get('x-resilient-source'), body })
 }
 
+// Two instances of one isolate on the 'auto' store (the Cache API here): a clear() of one (a logout) must reach the copies
+// the other has in flight.
+const autoA = createResilientFetch({ retry: false, breaker: false })
+const autoB = createResilientFetch({ retry: false, breaker: false })
+
+async function overAuto(url, ctx) {
+  const mode = url.searchParams.get('mode')
+  if (mode === 'clear') return Response.json(await autoB.clear().then(() => 'cleared'))
+  const response = await autoA(url.searchParams.get('target'), { resilience: { waitUntil: (promise) => ctx.waitUntil(promise) } })
+  // 'start' answers at once: the copy goes on reading the body in waitUntil.
+  if (mode === 'start') return new Response('status ' + response.status)
+  return Response.json({ status: response.status, source: response.headers.get('x-resilient-source'), body: await response.text() })
+}
+
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url)
     if (url.pathname === '/store-errors') return Response.json(storeErrors)
     if (url.pathname === '/remote') return overRemote(url)
+    if (url.pathname === '/auto') return overAuto(url, ctx)
     const mode = url.searchParams.get('mode')
     const waitUntil = mode === 'keep' ? (promise) => ctx.waitUntil(promise) : undefined
     const response = await rf(url.searchParams.get('target'), { resilience: { waitUntil } })
@@ -138,4 +154,18 @@ it('a write a clear() came after, dropped with its request, keeps its URL from b
   expect(await remote('land')).toBe(1)
   expect(await remote('read')).toEqual({ status: 503, source: null, body: 'down' })
   expect(await remote('entries')).toEqual([])
+})
+
+it("a clear() of one instance on 'auto' drops the copy another instance of the isolate has in flight", async () => {
+  const auto = async (mode: string) => (await miniflare.dispatchFetch(`http://worker.test/auto?mode=${mode}&target=${encodeURIComponent(target + '/auto')}`)).text()
+  answer = 'endless'
+  const streaming = endless.length
+  expect(await auto('start')).toBe('status 200')
+  expect(JSON.parse(await auto('clear'))).toBe('cleared')
+  // The body ends after the clear(): its copy then lands in the Cache API, or would. Real time: the write is workerd's.
+  endless[streaming]!.end('the end')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  answer = 'down'
+  // Before, the copy of a response from before the logout was served.
+  expect(JSON.parse(await auto('read'))).toEqual({ status: 503, source: null, body: 'down' })
 })
