@@ -1,0 +1,49 @@
+/** The fallback stage alone: what its storeerror says, and which spellings of a URL share one copy. */
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { normalizeFallback, type NormalizedFallback } from '../src/options.js'
+import type { Next, Outcome } from '../src/stages/types.js'
+import { fakeClock, ok, testCall, testRuntime } from './stages/helpers.js'
+
+afterEach(() => {
+  vi.useRealTimers()
+  vi.doUnmock('../src/fallback.js')
+  vi.resetModules()
+})
+
+const next = (outcome: Outcome) => vi.fn<Next>(async () => outcome)
+
+async function stage(chunk: 'fails' | 'loads') {
+  vi.resetModules()
+  // A chunk that will not load (a Service Worker that refuses import()).
+  if (chunk === 'fails') vi.doMock('../src/fallback.js', () => Promise.reject(new Error('chunk refused')))
+  const { fallbackStage } = await import('../src/stages/fallback.js')
+  const clock = fakeClock(1_000_000)
+  const t = testRuntime(clock.now)
+  return { ...t, stage: fallbackStage(normalizeFallback({ store: 'memory' }) as NormalizedFallback, t.runtime)! }
+}
+
+describe('fallback stage, what the mutants showed', () => {
+  it("a chunk that will not load leaves the failure standing, and its storeerror names the call's key and the error", async () => {
+    const { stage: fallback, seen } = await stage('fails')
+    const failed = ok(503)
+    expect(await fallback.run(testCall({ key: 'https://b.test' }), next(failed), undefined)).toBe(failed)
+    const errors = seen.filter((e) => e.type === 'storeerror')
+    expect(errors).toHaveLength(1)
+    expect(errors[0]!.detail).toEqual({ key: 'https://b.test', error: expect.any(Error) })
+  })
+
+  it('two spellings of one URL (a dot segment, an upper-case host) share one copy', async () => {
+    const { stage: fallback } = await stage('loads')
+    const background: Promise<unknown>[] = []
+    const waitUntil = (p: Promise<unknown>) => void background.push(p)
+    const spelled = 'https://A.TEST/./x'
+    await fallback.run(testCall({ url: spelled, input: spelled, waitUntil }), next(ok(200)), undefined)
+    for (let seen = -1; seen !== background.length; ) {
+      seen = background.length
+      await Promise.all(background)
+    }
+    const outcome = await fallback.run(testCall({ waitUntil }), next(ok(503)), undefined)
+    expect(outcome).toMatchObject({ kind: 'response', failure: true })
+    expect(await (outcome as { response: Response }).response.text()).toBe('s200')
+  })
+})
