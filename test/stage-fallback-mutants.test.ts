@@ -3,8 +3,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { normalizeFallback, type NormalizedFallback } from '../src/options.js'
 import type { Next, Outcome } from '../src/stages/types.js'
 import { fakeClock, ok, testCall, testRuntime } from './stages/helpers.js'
+import { fakeCaches } from './store/fake-caches.js'
 
 afterEach(() => {
+  vi.unstubAllGlobals()
   vi.useRealTimers()
   vi.doUnmock('../src/fallback.js')
   vi.resetModules()
@@ -45,5 +47,27 @@ describe('fallback stage, what the mutants showed', () => {
     const outcome = await fallback.run(testCall({ waitUntil }), next(ok(503)), undefined)
     expect(outcome).toMatchObject({ kind: 'response', failure: true })
     expect(await (outcome as { response: Response }).response.text()).toBe('s200')
+  })
+
+  it("a good response to a call that started before another instance's clear() of the 'auto' store is never kept", async () => {
+    vi.stubGlobal('caches', fakeCaches().caches)
+    // A browser's worker: 'auto' is then the origin's Cache API.
+    vi.stubGlobal('importScripts', () => {})
+    const { fallbackStage } = await import('../src/stages/fallback.js')
+    const made = () => fallbackStage(normalizeFallback({ store: 'auto' }) as NormalizedFallback, testRuntime(fakeClock(1_000_000).now).runtime)!
+    const [here, loggingOut] = [made(), made()]
+    // Both chunks loaded: a clear() of either reaches the other directly.
+    await loggingOut.clear()
+    await here.clear()
+    const background: Promise<unknown>[] = []
+    const waitUntil = (p: Promise<unknown>) => void background.push(p)
+    let respond!: (outcome: Outcome) => void
+    const inFlight = here.run(testCall({ waitUntil }), () => new Promise<Outcome>((resolve) => (respond = resolve)), undefined)
+    await loggingOut.clear()
+    respond(ok(200))
+    await (await inFlight as { response: Response }).response.text()
+    await Promise.all(background)
+    const failed = ok(503)
+    expect(await here.run(testCall({ waitUntil }), next(failed), undefined)).toBe(failed)
   })
 })
