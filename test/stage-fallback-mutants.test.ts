@@ -1,32 +1,29 @@
-/** The fallback stage alone: what its storeerror says, and which spellings of a URL share one copy. */
+/** The fallback stage alone: what its storeerror says, which spellings of a URL share one copy, and another instance's clear(). */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { normalizeFallback, type NormalizedFallback } from '../src/options.js'
 import type { Next, Outcome } from '../src/stages/types.js'
+import { fallbackStage } from '../src/stages/fallback.js'
+import { preloaded } from '../src/preloaded.js'
 import { fakeClock, ok, testCall, testRuntime } from './stages/helpers.js'
 import { fakeCaches } from './store/fake-caches.js'
 
 afterEach(() => {
   vi.unstubAllGlobals()
-  vi.useRealTimers()
-  vi.doUnmock('../src/fallback.js')
-  vi.resetModules()
+  delete preloaded.fallback
 })
 
 const next = (outcome: Outcome) => vi.fn<Next>(async () => outcome)
 
-async function stage(chunk: 'fails' | 'loads') {
-  vi.resetModules()
-  // A chunk that will not load (a Service Worker that refuses import()).
-  if (chunk === 'fails') vi.doMock('../src/fallback.js', () => Promise.reject(new Error('chunk refused')))
-  const { fallbackStage } = await import('../src/stages/fallback.js')
-  const clock = fakeClock(1_000_000)
-  const t = testRuntime(clock.now)
+function stage(chunk: 'fails' | 'loads') {
+  // A chunk that will not load (a Service Worker that refuses import()), as the stage sees it: its loading rejects.
+  if (chunk === 'fails') preloaded.fallback = { stageFallback: () => { throw new Error('chunk refused') } } as unknown as typeof preloaded.fallback
+  const t = testRuntime(fakeClock(1_000_000).now)
   return { ...t, stage: fallbackStage(normalizeFallback({ store: 'memory' }) as NormalizedFallback, t.runtime)! }
 }
 
-describe('fallback stage, what the mutants showed', () => {
+describe('fallback stage', () => {
   it("a chunk that will not load leaves the failure standing, and its storeerror names the call's key and the error", async () => {
-    const { stage: fallback, seen } = await stage('fails')
+    const { stage: fallback, seen } = stage('fails')
     const failed = ok(503)
     expect(await fallback.run(testCall({ key: 'https://b.test' }), next(failed), undefined)).toBe(failed)
     const errors = seen.filter((e) => e.type === 'storeerror')
@@ -35,7 +32,7 @@ describe('fallback stage, what the mutants showed', () => {
   })
 
   it('two spellings of one URL (a dot segment, an upper-case host) share one copy', async () => {
-    const { stage: fallback } = await stage('loads')
+    const { stage: fallback } = stage('loads')
     const background: Promise<unknown>[] = []
     const waitUntil = (p: Promise<unknown>) => void background.push(p)
     const spelled = 'https://A.TEST/./x'
@@ -53,7 +50,6 @@ describe('fallback stage, what the mutants showed', () => {
     vi.stubGlobal('caches', fakeCaches().caches)
     // A browser's worker: 'auto' is then the origin's Cache API.
     vi.stubGlobal('importScripts', () => {})
-    const { fallbackStage } = await import('../src/stages/fallback.js')
     const made = () => fallbackStage(normalizeFallback({ store: 'auto' }) as NormalizedFallback, testRuntime(fakeClock(1_000_000).now).runtime)!
     const [here, loggingOut] = [made(), made()]
     // Both chunks loaded: a clear() of either reaches the other directly.
