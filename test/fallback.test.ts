@@ -748,6 +748,18 @@ describe('a store that never settles never hangs a call', () => {
     expect(await t.fallback.recall(request())).toBeUndefined()
   })
 
+  /** `count` writes of other URLs whose requests ended (puts that never settle), a ms apart, then taken for lost by a read 11 s on. */
+  async function loseWrites(t: ReturnType<typeof setup>, store: FallbackStore, count: number): Promise<void> {
+    vi.mocked(store.put).mockImplementation(() => new Promise(() => {}))
+    for (let i = 0; i < count; i++) {
+      t.advance(1)
+      t.fallback.remember(request(`https://api.example.com/x${i}`), json({ i }))
+    }
+    await vi.advanceTimersByTimeAsync(0)
+    t.advance(11_000)
+    await t.fallback.recall(request('https://api.example.com/none'))
+  }
+
   /**
    * Alice's copy lands after a clear() (in doubt), then `others` writes of other URLs are taken for lost (puts that never
    * settle: their requests ended); however many push hers out of the doubt list, it is never served.
@@ -761,14 +773,7 @@ describe('a store that never settles never hangs a call', () => {
     t.advance(11_000)
     expect(await t.fallback.recall(request())).toBeUndefined()
     await land()
-    vi.mocked(store.put).mockImplementation(() => new Promise(() => {}))
-    for (let i = 0; i < others; i++) {
-      t.advance(1)
-      t.fallback.remember(request(`https://api.example.com/x${i}`), json({ i }))
-    }
-    await vi.advanceTimersByTimeAsync(0)
-    t.advance(11_000)
-    await t.fallback.recall(request('https://api.example.com/none'))
+    await loseWrites(t, store, others)
     expect(await t.fallback.recall(request())).toBeUndefined()
   }
 
@@ -837,14 +842,7 @@ describe('a store that never settles never hangs a call', () => {
     t.advance(11_000)
     expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'alice' })
     // A thousand and one writes of other URLs whose requests ended, taken for lost: alice's copy is among the oldest in doubt.
-    vi.mocked(store.put).mockImplementation(() => new Promise(() => {}))
-    for (let i = 0; i <= 1_000; i++) {
-      t.advance(1)
-      t.fallback.remember(request(`https://api.example.com/x${i}`), json({ i }))
-    }
-    await vi.advanceTimersByTimeAsync(0)
-    t.advance(11_000)
-    await t.fallback.recall(request('https://api.example.com/none'))
+    await loseWrites(t, store, 1_001)
     expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'alice' })
   })
 

@@ -18,6 +18,14 @@ afterEach(() => {
 })
 
 type Fallback = ReturnType<typeof createFallback>
+
+/** A browser's worker with the Cache API (the channel to other tabs opens only in a page or a browser's worker): its fake caches. */
+function inBrowserWorker() {
+  const fake = fakeCaches()
+  vi.stubGlobal('caches', fake.caches)
+  vi.stubGlobal('importScripts', () => {})
+  return fake
+}
 const request = { url: 'https://api.test/me', headers: new Headers() }
 
 /** An instance whose store errors land in `reported`. */
@@ -40,10 +48,7 @@ async function clearWhileInFlight(loggingOut: Fallback, ...storing: Fallback[]):
 }
 
 it("a clear() of one instance on the 'auto' store drops the copies another has in flight; its later copies land", async () => {
-  const fake = fakeCaches()
-  vi.stubGlobal('caches', fake.caches)
-  // A browser's worker (the channel to other tabs opens only in a page or a browser's worker).
-  vi.stubGlobal('importScripts', () => {})
+  const fake = inBrowserWorker()
   const reported: unknown[] = []
   const other = instance(reported)
   const loggingOut = instance(reported)
@@ -60,10 +65,7 @@ it("a clear() of one instance on the 'auto' store drops the copies another has i
 })
 
 it('a clear() of one instance on a cacheStore drops the copies in flight of every instance on a cacheStore of that name, not of another', async () => {
-  const fake = fakeCaches()
-  vi.stubGlobal('caches', fake.caches)
-  // A browser's worker (the channel to other tabs opens only in a page or a browser's worker).
-  vi.stubGlobal('importScripts', () => {})
+  const fake = inBrowserWorker()
   const reported: unknown[] = []
   const on = (cacheName: string) => instance(reported, { ...OPTIONS, store: cacheStore({ cacheName }) })
   const [same, other, loggingOut] = [on('app'), on('other'), on('app')]
@@ -85,10 +87,7 @@ it("a page with neither the Cache API nor IndexedDB: 'auto' is a memory store of
 })
 
 it("a clear() after another instance on the store was garbage collected still resolves, and still drops the live ones' copies in flight", async () => {
-  const fake = fakeCaches()
-  vi.stubGlobal('caches', fake.caches)
-  // A browser's worker (the channel to other tabs opens only in a page or a browser's worker).
-  vi.stubGlobal('importScripts', () => {})
+  const fake = inBrowserWorker()
   const reported: unknown[] = []
   const loggingOut = instance(reported)
   const other = instance(reported)
