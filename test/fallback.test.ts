@@ -833,7 +833,8 @@ describe('a store that never settles never hangs a call', () => {
     expect(await t.fallback.recall(request())).toBeUndefined()
   })
 
-  it('past a thousand copies in doubt with no clear() since their writes began, the oldest is still served once it lands', async () => {
+  /** Alice's copy lands, its put still unanswered, with no clear() since; 11 s on, the read takes the write for lost and serves her copy. */
+  async function landedThenTakenForLost() {
     const { store, land } = hungFirstPut()
     const t = setup({}, store)
     t.fallback.remember(request(), json({ user: 'alice' }))
@@ -841,20 +842,18 @@ describe('a store that never settles never hangs a call', () => {
     await land()
     t.advance(11_000)
     expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'alice' })
+    return { t, store }
+  }
+
+  it('past a thousand copies in doubt with no clear() since their writes began, the oldest is still served once it lands', async () => {
+    const { t, store } = await landedThenTakenForLost()
     // A thousand and one writes of other URLs whose requests ended, taken for lost: alice's copy is among the oldest in doubt.
     await loseWrites(t, store, 1_001)
     expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'alice' })
   })
 
   it('a write taken for lost with no clear() since it began still has its copy served once it lands (it is stale only once a clear() comes)', async () => {
-    const { store, land } = hungFirstPut()
-    const t = setup({}, store)
-    t.fallback.remember(request(), json({ user: 'alice' }))
-    await vi.advanceTimersByTimeAsync(0)
-    // Alice's copy lands, its put still unanswered; 11 s on, the read takes the write for lost.
-    await land()
-    t.advance(11_000)
-    expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'alice' })
+    const { t } = await landedThenTakenForLost()
     expect(await (await t.fallback.recall(request()))!.response.json()).toEqual({ user: 'alice' })
   })
 })
