@@ -1,8 +1,11 @@
 /** Inline SVG sparkline: failure rate as a line, non-closed periods as colored bands behind it. */
+import type { BreakerState } from '../../src/types'
 import { HISTORY_SPAN, type Sample } from './history'
 
 const WIDTH = 240
 const HEIGHT = 40
+/** The states drawn as a band. A state is written into markup: anything else a stream sends (`?events=` may name any) draws none. */
+const BANDS: ReadonlySet<string> = new Set<BreakerState>(['open', 'half-open', 'forced-open', 'disabled'])
 
 export function sparklineMarkup(samples: readonly Sample[], now: number): string {
   const start = now - HISTORY_SPAN
@@ -12,7 +15,7 @@ export function sparklineMarkup(samples: readonly Sample[], now: number): string
   // One band per run of the same state: rects per sample would overlap into stripes.
   for (let i = 0; i < samples.length; i++) {
     const sample = samples[i]
-    if (sample.state === 'closed') continue
+    if (!BANDS.has(sample.state)) continue
     while (samples[i + 1]?.state === sample.state) i++
     const end = samples[i + 1]?.at ?? now
     const left = Number(x(sample.at))
