@@ -1,7 +1,8 @@
 /**
  * The dashboard's Worker view in headless Chromium, following a hostile event stream: `?events=<url>#worker` connects to
  * whatever URL a link names, so an attacker's stream (CORS open, on another origin) feeds the page on the proxy's origin.
- * Its breaker states and keys must stay text: no element or handler of theirs, no script run.
+ * Its breaker states and keys must stay text: no element or handler of theirs, no script run. And the page's own
+ * Content-Security-Policy refuses inline script, should some later sink let markup through.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
@@ -63,6 +64,25 @@ test('a stream a link names draws its states and keys as text: no element, handl
     )
     expect(injected).toEqual([])
     expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined()
+  } finally {
+    await context.close()
+  }
+})
+
+test('the page refuses inline script by its Content-Security-Policy, and still connects to a stream on another origin', async () => {
+  const { context, page } = await openPage(browser)
+  try {
+    await page.goto(`${site.url}/?events=${encodeURIComponent(hostileUrl)}#worker`)
+    await expect.poll(() => page.locator('#worker [data-role="status"]').getAttribute('data-status'), { timeout: 10_000 }).toBe('connected')
+    await page.evaluate(() => {
+      const seen = window as { __violation?: string }
+      document.addEventListener('securitypolicyviolation', (event) => (seen.__violation = event.effectiveDirective), { once: true })
+      const holder = document.createElement('div')
+      holder.innerHTML = '<img src="data:," onerror="window.__ran = true">'
+      document.body.append(holder)
+    })
+    const outcome = () => page.evaluate(() => ({ violation: (window as { __violation?: string }).__violation, ran: (window as { __ran?: boolean }).__ran === true }))
+    await expect.poll(outcome, { timeout: 5_000 }).toEqual({ violation: 'script-src-attr', ran: false })
   } finally {
     await context.close()
   }
