@@ -19,6 +19,15 @@ export const SNAPSHOT_INTERVAL = 900
 /** Unread events after which the client is taken to be gone. */
 export const MAX_BACKLOG = 32
 
+/**
+ * A stream whose snapshot timer has not run for this long is taken to be gone: without the request signal, workerd
+ * cancels a gone client's request, timers included, but neither aborts a signal nor cancels the stream.
+ */
+export const DEAD_AFTER = 5 * SNAPSHOT_INTERVAL
+
+/** The isolate's open streams: each new one (and each event) stops those whose timer died with their request. */
+const streams = new Set<{ alive(t: number): boolean; stop(): void }>()
+
 /** The stream's headers; a HEAD request gets them alone. */
 export const EVENT_STREAM_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -33,14 +42,20 @@ const encoder = new TextEncoder()
  * change, `event: fallback` with `{ key, age, at }` for every copy served (when `fallbacks` is given),
  * and `event: snapshot` with the snapshot at once and then every SNAPSHOT_INTERVAL ms.
  * The listener and the timer go away when the client disconnects: stream cancelled, signal aborted
- * (workerd: compatibility flag enable_request_signal), or MAX_BACKLOG events left unread.
+ * (workerd: compatibility flag enable_request_signal), MAX_BACKLOG events left unread, or (without that
+ * flag) its timer silent for DEAD_AFTER, seen by the next stream opened or the next event.
  */
 export function eventStream(source: StateChangeSource, snapshot: () => ResilienceSnapshot, signal?: AbortSignal, fallbacks?: FallbackSource): Response {
   let stop = (): void => {}
+  const t = now()
+  for (const stream of streams) if (!stream.alive(t)) stream.stop()
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
+      let ticked = t
+      const alive = (at: number): boolean => at - ticked < DEAD_AFTER
       const send = (event: string, data: unknown): void => {
-        // Without the request signal, a client that left shows only as events nobody reads.
+        // Without the request signal, a client that left shows only as events nobody reads, and a timer that stopped.
+        if (!alive(now())) return stop()
         if ((controller.desiredSize ?? 0) < -MAX_BACKLOG) {
           stop()
           controller.error(new Error('event stream client stopped reading'))
@@ -60,16 +75,22 @@ export function eventStream(source: StateChangeSource, snapshot: () => Resilienc
         const { key, age } = (event as CustomEvent<{ key: string; age: number }>).detail
         send('fallback', { key, age, at: now() })
       }
-      const timer = setInterval(() => send('snapshot', snapshot()), SNAPSHOT_INTERVAL)
+      const timer = setInterval(() => {
+        ticked = now()
+        send('snapshot', snapshot())
+      }, SNAPSHOT_INTERVAL)
       let stopped = false
+      const entry = { alive, stop: () => stop() }
       stop = () => {
         if (stopped) return
         stopped = true
+        streams.delete(entry)
         clearInterval(timer)
         source.removeEventListener('statechange', onStateChange)
         fallbacks?.removeEventListener('fallback', onFallback)
         signal?.removeEventListener('abort', stop)
       }
+      streams.add(entry)
       source.addEventListener('statechange', onStateChange)
       fallbacks?.addEventListener('fallback', onFallback)
       signal?.addEventListener('abort', stop)
