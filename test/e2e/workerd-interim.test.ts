@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import { resolve } from 'node:path'
+import type { Duplex } from 'node:stream'
 import type { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { closeServer, listen } from './harness.js'
@@ -54,6 +55,8 @@ let miniflare: Miniflare
 /** Paths that answer 103 Early Hints, then 502. */
 const early = new Set<string>()
 let upgrades = 0
+/** Upgraded sockets leave the server's own count of connections: closed by hand. */
+const sockets: Duplex[] = []
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
@@ -62,6 +65,7 @@ beforeAll(async () => {
   })
   upstream.on('upgrade', (req, socket) => {
     upgrades++
+    sockets.push(socket)
     const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64')
     socket.on('error', () => {})
     socket.end(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`)
@@ -72,6 +76,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  for (const socket of sockets) socket.destroy()
   await miniflare?.dispose()
   await closeServer(upstream)
   await worker?.remove()
