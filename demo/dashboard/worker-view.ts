@@ -143,7 +143,12 @@ export class WorkerView {
       status = response.status
       controller.abort()
     } catch {
-      // Unreachable, or another origin without CORS: the message already says what we know.
+      // The stream was refused and so is a plain request: another origin that does not let this page read it (no
+      // CORS, as a proxy's /events), or gone since. The proxy serves this page itself, where its stream is same-origin.
+      const { origin } = new URL(href)
+      if (source === this.source && origin !== location.origin) {
+        this.setStatus('error', `could not connect to ${href}: another origin, which does not let this page read it (CORS); open ${origin}/#worker, where the proxy serves this dashboard`)
+      }
       return
     }
     if (source !== this.source || status === 200) return
