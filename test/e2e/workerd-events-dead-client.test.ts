@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path'
 import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { MAX_BACKLOG } from '../../src/worker/events.js'
 
 const WORKER = `
 import { eventStream } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/worker/events.ts'))}
@@ -24,7 +25,10 @@ const source = new Source()
 const snapshot = () => ({ at: Date.now(), breakers: [], bulkheads: [], totals: {}, latencies: [] })
 export default {
   fetch(request) {
-    if (new URL(request.url).pathname === '/listeners') return Response.json(source.listeners)
+    const path = new URL(request.url).pathname
+    if (path === '/listeners') return Response.json(source.listeners)
+    // A breaker's state change, as another request's call makes it.
+    if (path === '/change') return Response.json(source.dispatchEvent(new CustomEvent('statechange', { detail: { key: 'https://a.test', from: 'closed', to: 'open' } })))
     return eventStream(source, snapshot, request.signal)
   },
 }
@@ -80,4 +84,23 @@ it('a client that went away leaves no listener behind once its stream is seen to
       { timeout: 20_000, interval: 1_000 },
     )
     .toBe(0)
+})
+
+it('a client that went away leaves no listener behind once an event finds its stream dead, long before its backlog fills', async () => {
+  const before = await listeners()
+  const gone = await follow()
+  expect(await listeners()).toBe(before + 1)
+  gone.destroy()
+  let changes = 0
+  await expect
+    .poll(
+      async () => {
+        await (await miniflare.dispatchFetch('http://proxy.test/change')).arrayBuffer()
+        changes++
+        return await listeners()
+      },
+      { timeout: 20_000, interval: 1_000 },
+    )
+    .toBe(before)
+  expect(changes).toBeLessThan(MAX_BACKLOG)
 })
