@@ -1,6 +1,6 @@
 /**
- * The default failure rule (README, API.md): network errors, timeouts, 5xx, 408 and 429 are failures;
- * every other status is a success. Held both on an instance (which judges without calling the rule's
+ * The default failure rule (README, API.md): network errors, timeouts, 5xx, 408 and 429 are failures
+ * (and an interim 1xx other than 101: test/interim-status.test.ts); every other status here is a success. Held both on an instance (which judges without calling the rule's
  * function) and on the function itself (the Worker's proxy builds its own rule on it).
  */
 import { describe, expect, it } from 'vitest'
