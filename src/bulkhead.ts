@@ -20,7 +20,7 @@ export interface Lease {
 export type Permit = Lease | Refusal | Aborted
 
 /**
- * A queued attempt. Called with nothing, it is admitted; with `denial`, it ends with what `denial`
+ * A queued attempt, called once while queued. Called with nothing, it is admitted; with `denial`, it ends with what `denial`
  * returns, built once it has left (so a refusal counts the queue without it). Either way it leaves
  * its queue first, its timer and abort listener gone.
  */
@@ -48,15 +48,27 @@ export class Bulkhead {
     this.#options = options
   }
 
+  /** Counts a refusal and describes the bulkhead as it is now. */
+  #rejection(): Refusal {
+    this.rejected++
+    return refusal('bulkhead', new BulkheadRejectedError(this.key, this.active, this.queued))
+  }
+
   /** Attempts in flight: permits held. */
   get active(): number {
     return this.#leases.size
   }
 
-  /** Takes a permit at once if one is free and nobody waits; its attempt may run `bound` ms from `t`. */
+  snapshot(): BulkheadSnapshot {
+    const { maxConcurrent, maxQueue } = this.#options
+    this.reclaim(now())
+    return { key: this.key, active: this.active, queued: this.queued, maxConcurrent, maxQueue, rejected: this.rejected }
+  }
+
+  /** Takes a permit at once if one is free (none is while anyone waits: a freed permit goes to the first waiter); its attempt may run `bound` ms from `t`. */
   tryAcquire(bound: number, t: number): Lease | undefined {
     this.reclaim(t)
-    return this.active < this.#options.maxConcurrent && this.queued === 0 ? this.#lease(t + bound) : undefined
+    return this.active < this.#options.maxConcurrent ? this.#lease(t + bound) : undefined
   }
 
   /**
@@ -70,11 +82,18 @@ export class Bulkhead {
     return new Promise<Permit>((resolve) => {
       // An abort before the attempt queued fires no event: heard now, or never.
       if (signal?.aborted) return resolve(aborted(signal.reason))
-      if (this.queued >= maxQueue && !this.#evictBelow(priority)) return resolve(this.#rejection())
+      if (this.queued >= maxQueue) {
+        // The newest waiter of the lowest priority below the arrival's is refused: its place is the arrival's.
+        let newest: Waiter | undefined
+        for (let p = 2; p > priority && !newest; p--) for (const waiter of this.#queues[p]!) newest = waiter
+        if (!newest) return resolve(this.#rejection())
+        newest(() => this.#rejection())
+      }
       const queue = this.#queues[priority]
       const totalFirst = totalLeft < queueTimeout
       const waiter: Waiter = (denial) => {
-        if (queue.delete(waiter)) this.queued--
+        queue.delete(waiter)
+        this.queued--
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
         resolve(denial ? denial() : this.#lease(now() + bound))
@@ -82,7 +101,7 @@ export class Bulkhead {
       // The call's total deadline passing first is a timeout (the pipeline reports it), not the bulkhead's refusal.
       const timer = setTimeout(() => waiter(() => (totalFirst ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection())), totalFirst ? totalLeft : queueTimeout)
       const onAbort = () => waiter(() => aborted(signal!.reason))
-      signal?.addEventListener('abort', onAbort, { once: true })
+      signal?.addEventListener('abort', onAbort)
       queue.add(waiter)
       this.queued++
     })
@@ -95,9 +114,10 @@ export class Bulkhead {
 
   /** Takes back the permits held past their `until` (their request contexts went, so their release never comes). */
   reclaim(t: number): void {
-    if (t <= this.#lostAt) return
-    this.#lostAt = Infinity
-    for (const lease of this.#leases) t > lease.until ? this.release(lease) : (this.#lostAt = Math.min(this.#lostAt, lease.until))
+    if (t > this.#lostAt) {
+      this.#lostAt = Infinity
+      for (const lease of this.#leases) t > lease.until ? this.release(lease) : (this.#lostAt = Math.min(this.#lostAt, lease.until))
+    }
   }
 
   #lease(end: number): Lease {
@@ -107,28 +127,4 @@ export class Bulkhead {
     return lease
   }
 
-  snapshot(): BulkheadSnapshot {
-    const { maxConcurrent, maxQueue } = this.#options
-    this.reclaim(now())
-    return { key: this.key, active: this.active, queued: this.queued, maxConcurrent, maxQueue, rejected: this.rejected }
-  }
-
-  /** Rejects the newest waiter of the lowest priority below `priority`, if any: its place is the arrival's. */
-  #evictBelow(priority: Priority): boolean {
-    for (let p = 2; p > priority; p--) {
-      let newest: Waiter | undefined
-      for (const waiter of this.#queues[p]!) newest = waiter
-      if (newest) {
-        newest(() => this.#rejection())
-        return true
-      }
-    }
-    return false
-  }
-
-  /** Counts a refusal and describes the bulkhead as it is now. */
-  #rejection(): Refusal {
-    this.rejected++
-    return refusal('bulkhead', new BulkheadRejectedError(this.key, this.active, this.queued))
-  }
 }
