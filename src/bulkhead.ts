@@ -90,7 +90,9 @@ export class Bulkhead {
         newest(() => this.#rejection())
       }
       const queue = this.#queues[priority]
-      const totalFirst = totalLeft < queueTimeout
+      let timer: ReturnType<typeof setTimeout> | undefined
+      let left = totalLeft < queueTimeout ? totalLeft : queueTimeout
+      let ms = 0
       const waiter: Waiter = (denial) => {
         queue.delete(waiter)
         this.queued--
@@ -98,12 +100,20 @@ export class Bulkhead {
         signal?.removeEventListener('abort', onAbort)
         resolve(denial ? denial() : this.#lease(now() + bound))
       }
+      // The waiter's one timer: it wakes when a permit held is taken for lost (the reclaim hands it to the first waiter:
+      // nobody else may come to), and ends the wait once `left` ms have passed, counted by the timer, not the clock.
       // The call's total deadline passing first is a timeout (the pipeline reports it), not the bulkhead's refusal.
-      const timer = setTimeout(() => waiter(() => (totalFirst ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection())), totalFirst ? totalLeft : queueTimeout)
+      const wake = () => {
+        this.reclaim(now())
+        if (!queue.has(waiter)) return
+        if ((left -= ms) > 0) timer = setTimeout(wake, (ms = Math.min(left, this.#lostAt + 1 - now())))
+        else waiter(() => (totalLeft < queueTimeout ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection()))
+      }
       const onAbort = () => waiter(() => aborted(signal!.reason))
       signal?.addEventListener('abort', onAbort)
       queue.add(waiter)
       this.queued++
+      wake()
     })
   }
 
