@@ -7,27 +7,24 @@ import { CALLS, FAILURES } from './breaker/window.js'
 
 /** Retries one key may spend over the last 10 s: `min + ratio × calls`. Keeps a retry storm from amplifying an outage. */
 export class RetryBudget {
-  /**
-   * The breaker's time window, ten one-second buckets (one ring for both, not two): a call is recorded as a good
-   * attempt, a retry as a failed one, so the window's failures are the retries and its calls less them are the calls.
-   */
-  #window = timeWindow(10_000)
-  #budget: { ratio: number; min: number }
-
-  constructor(budget: { ratio: number; min: number }) {
-    this.#budget = budget
-  }
-
-  recordCall(t: number): void {
-    this.#window.record(false, false, t)
-  }
-
+  declare recordCall: (t: number) => void
   /** Spends one retry if the budget allows it. */
-  trySpend(t: number): boolean {
-    const counts = this.#window.counts(t)
-    const retries = counts[FAILURES]!
-    if (retries >= this.#budget.min + this.#budget.ratio * (counts[CALLS]! - retries)) return false
-    this.#window.record(true, false, t)
-    return true
+  declare trySpend: (t: number) => boolean
+
+  // Closures over locals, not private fields: locals minify to a letter, `this.#field` does not.
+  constructor(budget: { ratio: number; min: number }) {
+    /**
+     * The breaker's time window, ten one-second buckets (one ring for both, not two): a call is recorded as a good
+     * attempt, a retry as a failed one, so the window's failures are the retries and its calls less them are the calls.
+     */
+    const window = timeWindow(10_000)
+    this.recordCall = (t) => window.record(false, false, t)
+    this.trySpend = (t) => {
+      const counts = window.counts(t)
+      const retries = counts[FAILURES]!
+      if (retries >= budget.min + budget.ratio * (counts[CALLS]! - retries)) return false
+      window.record(true, false, t)
+      return true
+    }
   }
 }
