@@ -21,7 +21,7 @@ export const MAX_DURATION = MAX_TIMER_MS
 export function fail(path: string, what: string, value: unknown, wrongType?: boolean): never {
   throw new (wrongType ? TypeError : RangeError)(
     // A number written as a string is the commonest slip: say so.
-    `${path} must be ${what}, got ${show(value)}${typeof value === 'string' && value.trim() !== '' && !Number.isNaN(+value) ? ` (a string: write ${value.trim()} without quotes)` : ''}`,
+    `${path} must be ${what}, got ${show(value)}${typeof value === 'string' && value.trim() !== '' && !isNaN(+value) ? ` (a string: write ${value.trim()} without quotes)` : ''}`,
   )
 }
 
