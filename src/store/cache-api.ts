@@ -1,13 +1,11 @@
 /**
  * The Cache API store itself, its options already checked: what `cacheStore()` (the `resilient-fetch/cache` entry)
  * opens, and what the 'auto' store loads. Apart from cache.ts so the 'auto' store's chunk does not carry the option
- * schema: the defaults `cacheStore()` checks against are CACHE_API_DEFAULTS here. Entries are written as Responses under
+ * schema: the defaults `cacheStore()` checks against are CACHE_API_DEFAULTS (store/cache-defaults.ts). Entries are written as Responses under
  * synthetic https GET keys, with our own Cache-Control so the edge keeps them.
  */
 import type { Store, StoreKit } from './backend.js'
-
-/** cacheStore's defaults; its schema (store/cache-options.ts) takes them from here. */
-export const CACHE_API_DEFAULTS = { cacheName: 'resilient-fetch', maxEntries: 500 }
+import { CACHE_API_DEFAULTS } from './cache-defaults.js'
 
 /** Cache keys must be http(s) GET Requests; `.invalid` can never be a real host. */
 const KEY_PREFIX = 'https://resilient-fetch.invalid/'

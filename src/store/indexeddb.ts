@@ -1,14 +1,12 @@
 /**
  * The IndexedDB store itself, its options already checked: what `idbStore()` (the `resilient-fetch/idb` entry) opens,
  * and what the 'auto' store loads. Apart from idb.ts so the 'auto' store's chunk does not carry the option schema:
- * the defaults `idbStore()` checks against are IDB_DEFAULTS here. Each operation is one transaction that also keeps a
+ * the defaults `idbStore()` checks against are IDB_DEFAULTS (store/idb-defaults.ts). Each operation is one transaction that also keeps a
  * small LRU index record, so eviction never scans values.
  */
 import { createStore, promisifyRequest, type UseStore } from 'idb-keyval'
 import type { Store, StoreKit } from './backend.js'
-
-/** idbStore's defaults; its schema (store/idb-options.ts) takes them from here. */
-export const IDB_DEFAULTS = { dbName: 'resilient-fetch', maxEntries: 500 }
+import { IDB_DEFAULTS } from './idb-defaults.js'
 
 const STORE_NAME = 'responses'
 /** An array key can never collide with an entry's string key. */
