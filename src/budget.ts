@@ -3,7 +3,6 @@
  * stages share (see core.ts) then holds only this, not the retry policy's backoff, Retry-After and sleep.
  */
 import { timeWindow } from './breaker/time.js'
-import { CALLS, FAILURES } from './breaker/window.js'
 
 /** Retries one key may spend over the last 10 s: `min + ratio × calls`. Keeps a retry storm from amplifying an outage. */
 export class RetryBudget {
@@ -20,9 +19,8 @@ export class RetryBudget {
     const window = timeWindow(10_000)
     this.recordCall = (t) => window.record(false, false, t)
     this.trySpend = (t) => {
-      const counts = window.counts(t)
-      const retries = counts[FAILURES]!
-      if (retries >= budget.min + budget.ratio * (counts[CALLS]! - retries)) return false
+      const [calls, retries] = window.counts(t)
+      if (retries >= budget.min + budget.ratio * (calls - retries)) return false
       window.record(true, false, t)
       return true
     }

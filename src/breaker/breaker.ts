@@ -3,7 +3,7 @@ import type { NormalizedBreaker } from '../options.js'
 import { now } from '../clock.js'
 import { LOST_AFTER } from '../deadline.js'
 import { fail } from '../schema.js'
-import { CALLS, FAILURES, SLOW, trips, type Window } from './window.js'
+import { trips, type Window } from './window.js'
 import { consecutiveWindow } from './consecutive.js'
 import { countWindow } from './count.js'
 import { timeWindow } from './time.js'
@@ -153,11 +153,9 @@ export class Breaker implements BreakerControl {
 
   snapshot(t: number): BreakerSnapshot {
     this.#refresh(t)
-    const counts = this.#window.counts(t)
-    const calls = counts[CALLS]!
-    const failures = counts[FAILURES]!
+    const [calls, failures, slowCalls] = this.#window.counts(t)
     // With no calls 0 / 0 is NaN: the rate is 0.
-    return { key: this.key, state: this.#state, calls, failures, slowCalls: counts[SLOW]!, failureRate: failures / calls || 0, rejected: this.#rejected, transitions: this.#transitions, ...this.#times('nextProbeAt') }
+    return { key: this.key, state: this.#state, calls, failures, slowCalls, failureRate: failures / calls || 0, rejected: this.#rejected, transitions: this.#transitions, ...this.#times('nextProbeAt') }
   }
 
   /** The state as a share publishes it. */

@@ -1,8 +1,8 @@
-import { CALLS, FAILURES, SLOW, type Window } from './window.js'
+import { CALLS, FAILURES, SLOW, type Counts, type Window } from './window.js'
 
 /** Counts the current run of failures (and of slow attempts); a good attempt ends the run. */
 export function consecutiveWindow(): Window {
-  const counts = [0, 0, 0]
+  const counts: Counts = [0, 0, 0]
   return {
     counts: () => counts,
     record(failure, slow) {

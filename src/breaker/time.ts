@@ -1,4 +1,4 @@
-import { CALLS, FAILURES, SLOW, type Window } from './window.js'
+import { CALLS, FAILURES, SLOW, type Counts, type Window } from './window.js'
 
 const BUCKETS = 10
 
@@ -8,7 +8,7 @@ const BUCKETS = 10
  * attempt being recorded); a bucket `slots` epochs behind the current one has left the window.
  */
 export function ringWindow(slots: number, epochOf: (t: number, recorded: number) => number): Window {
-  const counts = [0, 0, 0]
+  const counts: Counts = [0, 0, 0]
   // Per slot: its calls, failures and slow calls, as counts orders them.
   const buckets = new Uint32Array(slots * 3)
   const epochs = new Float64Array(slots).fill(-1)

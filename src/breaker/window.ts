@@ -3,6 +3,9 @@ export const CALLS = 0
 export const FAILURES = 1
 export const SLOW = 2
 
+/** A window's attempts, failures and slow attempts, in that order (CALLS, FAILURES, SLOW). */
+export type Counts = [calls: number, failures: number, slow: number]
+
 /**
  * What a breaker remembers of recent attempts. A window only counts; the breaker decides.
  * Adding a strategy means adding a file, never touching the state machine.
@@ -10,7 +13,7 @@ export const SLOW = 2
 export interface Window {
   record(failure: boolean, slow: boolean, now: number): void
   /** Drops what has aged out by `now`; returns the attempts, failures and slow attempts left, at CALLS, FAILURES, SLOW. */
-  counts(now: number): ArrayLike<number>
+  counts(now: number): Counts
   reset(): void
 }
 
@@ -29,10 +32,7 @@ export interface TripRule {
  * slow calls at `slowCall.rate` of them.
  */
 export function trips(window: Window, rule: TripRule, t: number): boolean {
-  const counts = window.counts(t)
-  const calls = counts[CALLS]!
-  const failures = counts[FAILURES]!
-  const slowCalls = counts[SLOW]!
+  const [calls, failures, slowCalls] = window.counts(t)
   if (failures >= rule.failureThreshold && (rule.failureRate === undefined || failures / calls >= rule.failureRate)) return true
   return rule.slowCall !== undefined && slowCalls >= rule.failureThreshold && slowCalls / calls >= rule.slowCall.rate
 }
