@@ -55,9 +55,10 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
   async function answer(call: Call, next: Next): Promise<Outcome> {
     // Noted at the start: a response to a call that started before rf.clear() is never stored.
     const started = epoch
+    const { signal } = call
     const outcome = await next(call)
     // The caller's abort, and the caller's own mistake (a request fetch will not build, an isFailure that throws), are theirs to see.
-    if (outcome.kind === 'aborted' || call.signal?.aborted || (outcome.kind === 'refused' && outcome.reason === 'request')) return outcome
+    if (outcome.kind === 'aborted' || signal?.aborted || (outcome.kind === 'refused' && outcome.reason === 'request')) return outcome
     if (outcome.kind === 'response' && !outcome.failure) {
       if (outcome.response.status === 200 && started === epoch) remember(call, outcome.response, started)
       // If remember() cloned it, the caller's body is now a tee branch: keep it with what the first body was (src/deadline.ts).
@@ -68,19 +69,19 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
     let served: Outcome | undefined
     try {
       // The chunk's load, bounded as the recall is (the call's abort and total deadline): a hung load never hangs the call.
-      if (loaded === undefined) await within(loading, call.deadline && Math.max(READ_GRACE, call.deadline - runtime.now()), 'fallback chunk not loaded in time', call.signal)
+      if (loaded === undefined) await within(loading, call.deadline && Math.max(READ_GRACE, call.deadline - runtime.now()), 'fallback chunk not loaded in time', signal)
       // Settled once the chunk is here (remember() is synchronous), so its copy is found.
       await kept
       served = await loaded!.answer(call, request)
     } catch (error) {
       // The chunk would not load (in time): there is no copy, the failure stands. The caller's abort is theirs, not the store's.
-      if (!call.signal?.aborted) failed(call, error)
+      if (!signal?.aborted) failed(call, error)
     }
     // No copy: the failure stands, unless the caller aborted meanwhile.
-    if (served === undefined && !call.signal?.aborted) return outcome
+    if (served === undefined && !signal?.aborted) return outcome
     // The failed response is no longer the answer: the copy is, or the caller's abort.
     discard(outcome)
-    return served ?? aborted(call.signal!.reason)
+    return served ?? aborted(signal!.reason)
   }
 
   return {
