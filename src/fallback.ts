@@ -94,8 +94,11 @@ export function stageFallback(options: NormalizedFallbackOptions, runtime: Pick<
 const peers = new Set<WeakRef<LastKnownGood>>()
 let clears: BroadcastChannel | undefined
 
-/** Every live peer on `scope` but `except` forgets what it has in flight; those collected are dropped. */
-function forgetAll(scope: unknown, except?: LastKnownGood): void {
+/**
+ * Every live peer on `scope` but `except` forgets what it has in flight; those collected are dropped. Without a scope
+ * none forgets (every peer has one): it only drops those.
+ */
+function forgetAll(scope?: unknown, except?: LastKnownGood): void {
   for (const ref of peers) {
     const peer = ref.deref()
     if (peer === undefined) peers.delete(ref)
@@ -137,7 +140,8 @@ class LastKnownGood implements StageFallback {
     // isolate too) share it.
     if (this.scope !== undefined && (g.caches ?? g.indexedDB) !== undefined)
       try {
-        peers.forEach((ref) => ref.deref() ?? peers.delete(ref))
+        // Drops the peers collected since (with no scope, none forgets).
+        forgetAll()
         peers.add(new WeakRef(this))
         // Other tabs are told only from a page or a browser's worker (Deno has caches, and its channel keeps the process alive: it has no unref).
         if (typeof BroadcastChannel === 'function' && (g.document ?? g.importScripts) !== undefined) {
