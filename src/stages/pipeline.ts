@@ -39,7 +39,7 @@ export interface Chain {
  * inner first, with the attempt's outcome. `refuses` is their synchronous fast path.
  */
 function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => number) {
-  const gates = stages.filter((stage) => stage.admit !== undefined || stage.refuses !== undefined) as Gate[]
+  const gates = stages.filter((stage) => stage.admit || stage.refuses) as Gate[]
   // Where each gate's state sits among a key's states.
   const slots = gates.map((gate) => stages.indexOf(gate))
 
@@ -155,7 +155,7 @@ function settle(gates: readonly Gate[], slots: readonly number[], flight: Attemp
 export function compose(given: readonly (AnyStage | undefined)[], innermost: Innermost, now: () => number): Chain {
   // A stage that is off is not in the chain at all.
   const stages = given.filter((stage) => stage !== undefined)
-  const answering = stages.filter((stage) => stage.answersRefusals !== undefined)
+  const answering = stages.filter((stage) => stage.answersRefusals)
   // `run` starts as one attempt through the gates; each wrapper then wraps it, inner first.
   let { refuses, attempt: run } = gateRun(stages, innermost, now)
   for (let i = stages.length; i-- > 0; ) {
@@ -163,7 +163,7 @@ export function compose(given: readonly (AnyStage | undefined)[], innermost: Inn
     // `i` is this iteration's own binding (a `let` of the loop): the closure keeps it.
     const inner = run
     // A wrapper's `next(call, controller)` reaches the gates with it only when it is the innermost wrapper (hedging).
-    if (wrapper.run !== undefined) run = (call) => wrapper.run(call, inner, call.states[i])
+    if (wrapper.run) run = (call) => wrapper.run(call, inner, call.states[i])
   }
   return {
     stages,

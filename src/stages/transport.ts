@@ -14,8 +14,7 @@ import type { Innermost } from './pipeline.js'
  */
 export function transportStage(options: NormalizedOptions, { events, totals, now }: Runtime, shared = sharesTimers()): Innermost {
   // Where host timers are dear (browsers), the instance's attempt deadlines share one (src/timers.ts).
-  const attemptTimeout = options.timeout.attempt
-  const lane = shared && attemptTimeout !== false ? new Lane(attemptTimeout) : undefined
+  const lane = shared && options.timeout.attempt !== false ? new Lane(options.timeout.attempt) : undefined
   const isFailure = options.isFailure === isFailureDefault ? undefined : options.isFailure
 
   /** Counts and reports a deadline that ended an attempt: here, or at a gate before it (the pipeline passes those to `timeout`). */
@@ -68,10 +67,10 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     const ended = (response: Response | undefined, error?: unknown): Outcome => {
       let outcome: Outcome
       try {
-        if (entry !== undefined) lane!.disarm(entry)
+        if (entry) lane!.disarm(entry)
         else clearTimeout(timer)
         // A response keeps our controller, so the caller's abort still reaches its body.
-        if (unfollow !== undefined) {
+        if (unfollow) {
           if (response === undefined) unfollow()
           else keepWith(response, controller!)
         }
@@ -81,7 +80,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
         outcome = refusal('request', thrown)
         response?.body?.cancel().catch(() => {})
       }
-      return attempt.end === undefined ? outcome : attempt.end(outcome)
+      return attempt.end ? attempt.end(outcome) : outcome
     }
     let sent: Promise<Response>
     try {
@@ -95,13 +94,14 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
         }
         if (lane !== undefined && ms === lane.ms) entry = lane.arm(fire)
         else timer = setTimeout(fire, ms)
-        if (own === undefined && signal !== undefined) {
+        if (!own && signal) {
           unfollow = follow(signal, c)
           // It may have aborted while the attempt waited for its permit or probe lease.
           if (signal.aborted) c.abort(signal.reason)
         }
-        init = init === undefined ? { signal: c.signal } : { ...init, signal: c.signal }
-      } else if (signal !== call.signal) init = { ...init, signal }
+      }
+      const sends = controller?.signal ?? signal
+      if (sends !== call.signal) init = { ...init, signal: sends }
       sent = Promise.resolve(isAlone(call) ? alone(call, options.fetch, controller?.signal) : (options.fetch ?? globalThis.fetch)(inputOf(call), init))
     } catch (error) {
       sent = Promise.reject(error)

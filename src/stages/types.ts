@@ -104,14 +104,15 @@ export const probing = new WeakMap<AbortSignal, { readonly busy: boolean }>()
 
 /** Whether a gate's admit answered with a refusal or an abort rather than a ticket. */
 export function isDenial(value: unknown): value is Refusal | Aborted {
-  const kind = (value as Outcome | undefined)?.kind
-  return kind === 'refused' || kind === 'aborted'
+  // Tickets are often numbers or `true`: only an object's kind is read, so that read sees few shapes (every attempt passes here).
+  return typeof value === 'object' && value !== null && !reachedNetwork(value as Outcome)
 }
 
 /** Whether the outcome came from the upstream (it reached the network and was judged). */
 export function reachedNetwork(outcome: Outcome): outcome is ResponseOutcome | ErrorOutcome | TimeoutOutcome {
   // Every outcome that is not a denial.
-  return !isDenial(outcome)
+  const { kind } = outcome
+  return kind !== 'refused' && kind !== 'aborted'
 }
 
 export { isFailureStatus } from '../classify.js'
