@@ -93,14 +93,14 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       if (!breaker.busy) return token
       return shared?.lease ? shared.lease(breaker, token, attempt, t) : probe(breaker, attempt.signal, token)
     },
-    settle(breaker, { call }, ticket, outcome) {
+    settle(breaker, attempt, ticket, outcome) {
       const token = typeof ticket === 'number' ? ticket : ticket.end()
       if (!reachedNetwork(outcome)) return breaker.release(token)
-      const end = now()
+      const end = attempt.endedAt ?? now()
       const slow = slowCall !== undefined && outcome.duration > slowCall.duration
       // A stale token moves nothing, a Retry-After open included; one that trips the breaker still extends it.
       const current = breaker.record(token, outcome.failure, slow, end)
-      shared?.record(call, outcome.failure, slow)
+      shared?.record(attempt.call, outcome.failure, slow)
       // Only a response isFailure judged a failure may open it: the default judges 503 and 429 so, an owner may forgive one.
       const quiet = current && retryAfter && outcome.kind === 'response' && outcome.failure ? quietFor(outcome.response, end) : 0
       if (quiet > 0) breaker.openFor(quiet, end)

@@ -74,7 +74,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
           if (response === undefined) unfollow()
           else keepWith(response, controller!)
         }
-        outcome = judged(attempt, response, error, timedOut, now() - start)
+        outcome = judged(attempt, response, error, timedOut, (attempt.endedAt = now()) - start)
       } catch (thrown) {
         // Something threw where it should have answered (a custom fetch resolving with no Response, an isFailure that throws): the caller's mistake; nobody will read the body.
         outcome = refusal('request', thrown)

@@ -166,6 +166,8 @@ export interface Attempt {
   readonly controller?: AbortController
   /** When every gate admitted it (ms epoch); the attempt deadline and `duration` count from here. */
   start: number
+  /** When the transport's outcome came (ms epoch), set by the transport: the gates settle with it rather than read the clock again. */
+  endedAt?: number
   /**
    * Set by the pipeline: settles the gates that admitted the attempt with its outcome and returns it.
    * The innermost stage that `ends` its attempts resolves with it; nothing else calls it.
