@@ -40,14 +40,16 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
   const o = optionsSchema(options, '')
   const events = new Events()
   const totals: ResilienceTotals = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }
-  const { chain, fallback, breaker } = buildChain(o, { now, totals, events })
+  // While rf runs a call synchronously, the time it read: the stages read it (its first attempt starts then), not the clock again.
+  let calledAt: number | undefined
+  const { chain, fallback, breaker } = buildChain(o, { now: () => calledAt ?? now(), totals, events })
   const keys = new Keys(chain.stages, o.maxKeys)
   const breakerOf = breaker?.attach(keys, chain.stages.indexOf(breaker), (target) => keyOf(target, o))
 
   // Not async: an open breaker refuses without entering the async pipeline, and fetch never throws synchronously.
   function rf(input: RequestInfo | URL, init?: ResilientRequestInit): Promise<Response> {
     try {
-      const t = now()
+      const t = (calledAt = now())
       const call = createCall(input, init, o, keys, t)
       // Not a URL we can read: let the transport reject it exactly as fetch does.
       if (call === undefined) {
@@ -62,6 +64,9 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
       return Promise.reject(refused.error)
     } catch (error) {
       return Promise.reject(error)
+    } finally {
+      // Past its synchronous part (or a call the custom fetch made inside it), the clock is read again.
+      calledAt = undefined
     }
   }
 
