@@ -99,11 +99,12 @@ export function persistedStates(storage: SafeStorage | undefined, name: string):
     const value = storage?.read(prefix + key)
     if (value === undefined) return undefined
     const t = now()
-    if (!isView(value, t) || !(value.openUntil !== undefined && value.openUntil > t)) {
+    const end = keptUntil(value, t)
+    if (end === undefined || end <= t) {
       storage?.remove(prefix + key)
       return undefined
     }
-    return value
+    return value as SharedBreakerState
   }
   return {
     stored,
@@ -114,7 +115,7 @@ export function persistedStates(storage: SafeStorage | undefined, name: string):
     },
     sweep() {
       const t = now()
-      storage?.sweep(prefix, (value) => (isView(value, t) ? value.openUntil : undefined), t)
+      storage?.sweep(prefix, (value) => keptUntil(value, t), t)
     },
     all() {
       return (storage?.keys(prefix) ?? []).flatMap((k) => {
@@ -124,6 +125,14 @@ export function persistedStates(storage: SafeStorage | undefined, name: string):
       })
     },
   }
+}
+
+/**
+ * The end of a kept state read at `t`: only what keep() writes, an open or forced open with an end. Anything else there
+ * (a disable, a close: a foreign or damaged record) is refused, or a reload would start with the breaker turned off.
+ */
+function keptUntil(v: unknown, t: number): number | undefined {
+  return isView(v, t) && (v.state === 'open' || v.state === 'forced-open') ? v.openUntil : undefined
 }
 
 const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-open', 'disabled']
