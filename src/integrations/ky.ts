@@ -5,7 +5,8 @@ import type { ResilientFetch, ResilientFetchOptions } from '../types.js'
 export interface ResilientKyOptions extends ResilientFetchOptions {
   /**
    * Options for `ky.create`, e.g. `prefixUrl`, `headers`, `hooks`. `fetch`, `retry` and `timeout` are ours:
-   * the transport is `fetch` above, and retries and deadlines are the `retry` and `timeout` options above.
+   * the transport is `fetch` above, and retries and deadlines are the `retry` and `timeout` options above
+   * (so `hooks.beforeRetry`, which ky runs only between its own retries, is refused too).
    * @default {}
    */
   ky?: KyOptions
@@ -23,6 +24,9 @@ export type ResilientKyInstance = KyInstance & {
  * Per-call options travel through ky untouched: `api.get(url, { resilience: { key: 'search' } } as Options)`.
  * ky's `retry`, `timeout` and `fetch` are refused (a TypeError naming them) here, in a call's options and in
  * `extend`: there ky would turn its own back on, on top of ours; per call, write `resilience: { retry, timeout }`.
+ * So are `hooks.beforeRetry` (ky runs them only between its own retries: they would never run; the resilient fetch's
+ * `retry` event reports ours). An `afterResponse` hook's `ky.retry()` rejects with ky's `ForceRetryError`, as ky does
+ * with `retry: 0`.
  *
  * @example
  * const api = resilientKy({ breaker: { failureThreshold: 3 }, ky: { prefixUrl: 'https://api.example' } })
@@ -46,7 +50,7 @@ function created(resilientFetch: ResilientFetch, kyOptions: KyOptions): KyInstan
   return guarded(ky.create({ ...kyOptions, fetch: resilientFetch, retry: 0, timeout: false }), resilientFetch)
 }
 
-/** ky's own retry or deadline, or another transport: refused wherever given (resilientKy's `ky`, a call's options, `extend`), as two layers of retries or deadlines would multiply attempts and hide which one fired. */
+/** ky's own retry or deadline, or another transport: refused wherever given (resilientKy's `ky`, a call's options, `extend`), as two layers of retries or deadlines would multiply attempts and hide which one fired; and the hooks only ky's retry would run. */
 function checked<T extends KyOptions | undefined>(options: T, path: string, parent?: KyOptions): T {
   if (options == null) return options
   // A function given to extend may spread its parent's options, our fetch among them.
@@ -56,6 +60,11 @@ function checked<T extends KyOptions | undefined>(options: T, path: string, pare
   }
   if (options.timeout !== undefined && options.timeout !== false) {
     throw new TypeError(`${path}.timeout must be left unset: deadlines are the timeout option (per call: resilience.timeout), got ${String(options.timeout)}`)
+  }
+  // ky runs these only between its own retries, which are off: given, they would silently never run.
+  const beforeRetry: unknown = options.hooks?.beforeRetry
+  if (beforeRetry !== undefined && !(Array.isArray(beforeRetry) && beforeRetry.length === 0)) {
+    throw new TypeError(`${path}.hooks.beforeRetry must be left empty: ky's retry is off, so they would never run (retries are the retry option; the resilient fetch's 'retry' event reports each)`)
   }
   return options
 }
