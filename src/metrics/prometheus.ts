@@ -1,4 +1,5 @@
 import type { BreakerState, LatencySnapshot, ResilienceSnapshot } from '../types.js'
+import { is, struct } from '../schema.js'
 
 export interface PrometheusOptions {
   /** Prepended to every metric name; must itself be a valid metric name prefix. @default 'resilient_fetch_' */
@@ -9,6 +10,11 @@ type Sample = [labels: string, value: number]
 
 const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-open', 'disabled']
 const PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/
+
+/** toPrometheus's options, as a schema: a typo, or a prefix given as the options themselves, is named rather than ignored. */
+const prometheusSchema = /* @__PURE__ */ struct({
+  prefix: [/* @__PURE__ */ is<string>((value) => typeof value === 'string' && PREFIX.test(value), 'a string matching [a-zA-Z_:][a-zA-Z0-9_:]* or empty', true), 'resilient_fetch_'],
+})
 
 /**
  * Renders a snapshot in the Prometheus text exposition format 0.0.4.
@@ -33,10 +39,7 @@ export function toPrometheus(snapshot: ResilienceSnapshot, options?: PrometheusO
   if (snapshot === null || typeof snapshot !== 'object' || !Array.isArray(snapshot.breakers) || !Array.isArray(snapshot.bulkheads) || snapshot.totals === null || typeof snapshot.totals !== 'object') {
     throw new TypeError(`snapshot must be a ResilienceSnapshot (rf.snapshot()), got ${describe(snapshot)}`)
   }
-  const prefix = options?.prefix ?? 'resilient_fetch_'
-  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
-    throw new TypeError(`prefix must match [a-zA-Z_:][a-zA-Z0-9_:]* or be empty, got ${describe(prefix)}`)
-  }
+  const { prefix } = prometheusSchema(options, 'toPrometheus options')
 
   const { breakers, bulkheads, totals } = snapshot
   const latencies = snapshot.latencies ?? []
