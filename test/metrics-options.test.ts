@@ -1,4 +1,4 @@
-/** toPrometheus's options go through the schema: a typo or a misplaced prefix is named, never silently replaced by the default. */
+/** toPrometheus on input it must refuse: options go through the schema (a typo or a misplaced prefix is named, never silently replaced by the default), and a damaged figure throws naming it. */
 import { describe, expect, it } from 'vitest'
 import { toPrometheus } from '../src/metrics/prometheus.js'
 import type { ResilienceSnapshot } from '../src/types.js'
@@ -28,5 +28,24 @@ describe('toPrometheus options', () => {
   it('still takes no options, an empty object, or a prefix left undefined: the default prefix', () => {
     for (const options of [undefined, {}, { prefix: undefined }]) expect(toPrometheus(empty, options)).toContain('\nresilient_fetch_requests_total 3\n')
     expect(toPrometheus(empty, { prefix: 'edge_' })).toContain('\nedge_requests_total 3\n')
+  })
+})
+
+describe('toPrometheus on a damaged latency entry', () => {
+  const le = [5, 10]
+  const entry = { key: 'https://a.example', samples: 2, p50: 4, p90: 9, p99: 9, count: 2, sum: 13, buckets: [1, 2], le }
+
+  it('throws naming the figure, as for every other figure, instead of writing `undefined` into the exposition', () => {
+    const { count: _count, ...noCount } = entry
+    expect(() => toPrometheus({ ...empty, latencies: [noCount as never] })).toThrow(new TypeError('snapshot value of resilient_fetch_attempt_duration_seconds{key="https://a.example"} count must be a number, got undefined'))
+    expect(() => toPrometheus({ ...empty, latencies: [{ ...entry, sum: '13' } as never] })).toThrow(/attempt_duration_seconds\{key="https:\/\/a\.example"\} sum must be a number, got "13"/)
+    expect(() => toPrometheus({ ...empty, latencies: [{ ...entry, buckets: [1] }] })).toThrow(/buckets must have one count per le bound \(2\), got 1/)
+  })
+
+  it('writes a whole entry as before', () => {
+    const text = toPrometheus({ ...empty, latencies: [entry] })
+    expect(text).toContain('resilient_fetch_attempt_duration_seconds_bucket{key="https://a.example",le="0.01"} 2\n')
+    expect(text).toContain('resilient_fetch_attempt_duration_seconds_sum{key="https://a.example"} 0.013\n')
+    expect(text).not.toContain('undefined')
   })
 })

@@ -92,9 +92,15 @@ function histogram(name: string, help: string, latencies: LatencySnapshot[]): st
     // An entry with only the figures API.md names (no buckets) has no histogram to write.
     if (!Array.isArray(l.le) || !Array.isArray(l.buckets)) continue
     const key = `key="${escapeLabel(l.key)}"`
-    for (let i = 0; i < l.le.length; i++) out += `${name}_bucket{${key},le="${formatValue(l.le[i]! / 1000)}"} ${formatValue(l.buckets[i]!)}\n`
-    out += `${name}_bucket{${key},le="+Inf"} ${formatValue(l.count)}\n`
-    out += `${name}_sum{${key}} ${formatValue(l.sum / 1000)}\n${name}_count{${key}} ${formatValue(l.count)}\n`
+    // Checked like every other figure: a damaged entry throws, naming it, rather than writing `undefined` into the text.
+    const at = (what: string, value: unknown): number => {
+      if (typeof value !== 'number') throw new TypeError(`snapshot value of ${name}{${key}} ${what} must be a number, got ${describe(value)}`)
+      return value
+    }
+    if (l.buckets.length !== l.le.length) throw new TypeError(`snapshot value of ${name}{${key}} buckets must have one count per le bound (${l.le.length}), got ${l.buckets.length}`)
+    for (let i = 0; i < l.le.length; i++) out += `${name}_bucket{${key},le="${formatValue(at('le', l.le[i]) / 1000)}"} ${formatValue(at('buckets', l.buckets[i]))}\n`
+    out += `${name}_bucket{${key},le="+Inf"} ${formatValue(at('count', l.count))}\n`
+    out += `${name}_sum{${key}} ${formatValue(at('sum', l.sum) / 1000)}\n${name}_count{${key}} ${formatValue(l.count)}\n`
   }
   return out
 }
