@@ -74,14 +74,14 @@ export class WorkerView {
       url = new URL(this.input.value.trim() || '/events', location.href)
     } catch {
       this.clearFigures()
-      this.setStatus('error', `not a URL: ${this.input.value}`)
+      this.setStatus('error', `not a URL: ${maskToken(this.input.value)}`)
       return
     }
     if (url.href !== this.shownUrl) this.clearFigures()
     this.shownUrl = url.href
     const source = new EventSource(url)
     this.source = source
-    this.setStatus('connecting', `connecting to ${url.href}…`)
+    this.setStatus('connecting', `connecting to ${maskToken(url.href)}…`)
     this.follow(source, url.href)
   }
 
@@ -93,24 +93,26 @@ export class WorkerView {
     this.setStatus('idle', 'disconnected')
   }
 
+  /** `href` is what the stream is fetched from; the status line shows it with the token masked. */
   private follow(source: EventSource, href: string): void {
+    const shown = maskToken(href)
     let opened = false
     source.addEventListener('open', () => {
       opened = true
-      this.setStatus('connected', `connected to ${href}`)
+      this.setStatus('connected', `connected to ${shown}`)
     })
     source.addEventListener('error', () => {
       if (source !== this.source) return
       const closed = source.readyState === EventSource.CLOSED
       if (!opened) {
         // Never connected: nothing on screen came from this URL, so there is nothing to call stale.
-        this.setStatus('error', `could not connect to ${href}` + (closed ? ': it did not answer with an event stream' : '; trying again…'))
+        this.setStatus('error', `could not connect to ${shown}` + (closed ? ': it did not answer with an event stream' : '; trying again…'))
         if (closed) void this.explain(source, href)
         return
       }
       opened = false
       this.markStale(`no updates since ${clockTime(this.last?.receivedAt ?? Date.now())}`)
-      this.setStatus('error', `lost the connection to ${href}` + (closed ? '' : '; reconnecting…') + ' The figures below are from before.')
+      this.setStatus('error', `lost the connection to ${shown}` + (closed ? '' : '; reconnecting…') + ' The figures below are from before.')
     })
     source.addEventListener('snapshot', (event) => {
       const snapshot = parse<ResilienceSnapshot>((event as MessageEvent).data)
@@ -147,7 +149,7 @@ export class WorkerView {
       // CORS, as a proxy's /events), or gone since. The proxy serves this page itself, where its stream is same-origin.
       const { origin } = new URL(href)
       if (source === this.source && origin !== location.origin) {
-        this.setStatus('error', `could not connect to ${href}: another origin, which does not let this page read it (CORS); open ${origin}/#worker, where the proxy serves this dashboard`)
+        this.setStatus('error', `could not connect to ${maskToken(href)}: another origin, which does not let this page read it (CORS); open ${origin}/#worker, where the proxy serves this dashboard`)
       }
       return
     }
@@ -159,7 +161,7 @@ export class WorkerView {
         : url.searchParams.has(EVENTS_TOKEN_PARAM)
           ? `the token in the URL is not the proxy's METRICS_TOKEN (401)`
           : `the proxy has a METRICS_TOKEN (401): connect to ${url.pathname}?${EVENTS_TOKEN_PARAM}=<token>`
-    this.setStatus('error', `could not connect to ${href}: ${hint}`)
+    this.setStatus('error', `could not connect to ${maskToken(href)}: ${hint}`)
   }
 
   /** Empties the cards, log and totals: they belonged to another stream. */
@@ -227,6 +229,24 @@ export class WorkerView {
     this.status.textContent = text
   }
 }
+
+/**
+ * The text with the value of each `token` parameter of its query masked (the name as the proxy reads it, decoded:
+ * `%74oken` too), the rest as typed: the status line is on screen, and in screenshots, where a token must not be.
+ */
+function maskToken(text: string): string {
+  const start = text.indexOf('?')
+  if (start < 0) return text
+  const hash = text.indexOf('#', start)
+  const end = hash < 0 ? text.length : hash
+  const query = text
+    .slice(start + 1, end)
+    .split('&')
+    .map((pair) => (new URLSearchParams(pair).has(EVENTS_TOKEN_PARAM) ? `${pair.split('=')[0]}=${MASK}` : pair))
+  return `${text.slice(0, start + 1)}${query.join('&')}${text.slice(end)}`
+}
+
+const MASK = '•••'
 
 function parse<T>(data: unknown): T | undefined {
   try {

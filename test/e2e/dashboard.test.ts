@@ -383,11 +383,13 @@ describe('Worker view of a proxy with a METRICS_TOKEN', () => {
 
       await page.locator('#worker [data-control="events-url"]').fill('/events?token=wrong')
       await page.locator('#worker button[type="submit"]').click()
-      await expect.poll(() => status.textContent(), { timeout: 10_000 }).toBe(`could not connect to ${proxy!.url}/events?token=wrong: the token in the URL is not the proxy's METRICS_TOKEN (401)`)
+      await expect.poll(() => status.textContent(), { timeout: 10_000 }).toBe(`could not connect to ${proxy!.url}/events?token=•••: the token in the URL is not the proxy's METRICS_TOKEN (401)`)
 
       await page.locator('#worker [data-control="events-url"]').fill(`/events?token=${token}`)
       await page.locator('#worker button[type="submit"]').click()
       await expect.poll(() => status.getAttribute('data-status'), { timeout: 10_000 }).toBe('connected')
+      // The status line is on screen: the token's value is masked there.
+      expect(await status.textContent()).toBe(`connected to ${proxy!.url}/events?token=•••`)
       // The browser logs each refused stream (and our one request that asked why); nothing else may fail.
       expect(errors.filter((error) => !/status of 401/.test(error))).toEqual([])
     } finally {
