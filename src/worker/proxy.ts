@@ -338,19 +338,22 @@ class WorkerProxy {
  * "the upstream is in trouble": judged a failure, one client's 429 + Retry-After would open the origin's
  * breaker for everyone (up to an hour). So the proxy forgives it: the 429 and its Retry-After go back to
  * the client that got it, count against no breaker, open none, are not retried and are never answered
- * by a copy. Everything else is the library's own rule (a 503 + Retry-After still opens the breaker; an interim
- * status is a failure, which interimAnswer makes a network error of).
+ * by a copy. A 101 is a failure, where the library's rule takes it for a WebSocket upgrade: the proxy forwards no
+ * Upgrade, so it is a switch nobody asked for, whose answer is lost (interimAnswer). Everything else is the library's
+ * own rule (a 503 + Retry-After still opens the breaker; an interim status is a failure, which interimAnswer makes a
+ * network error of).
  */
 function isFailure(outcome: ResilienceOutcome): boolean {
   const status = outcome.response?.status
-  return status === undefined || (status !== 429 && isFailureStatus(status))
+  return status === undefined || status === 101 || (status !== 429 && isFailureStatus(status))
 }
 
 /**
  * workerd's fetch takes an interim answer (103 Early Hints) for the final one, the rest of the stream (the real
  * status line too) for its body: the attempt failed as a network error does (the library's rule told the breaker
  * so), so it is never served nor stored (nor rebuilt: Response refuses a status below 200), and the next origin or
- * the last good copy may answer. 101 never comes here: the proxy forwards no Upgrade.
+ * the last good copy may answer. So does a 101 (workerd's fetch resolves with it, without a webSocket or a body): the
+ * proxy forwards no Upgrade, so no upgrade was asked for.
  */
 function interimAnswer(response: Response): Outcome {
   void response.body?.cancel().catch(ignore)
