@@ -93,12 +93,14 @@ export class Bulkhead {
       let timer: ReturnType<typeof setTimeout> | undefined
       let left = totalLeft < queueTimeout ? totalLeft : queueTimeout
       let ms = 0
+      // The call's total deadline: the attempt of a waiter admitted late runs to it, not `bound` on from then.
+      const end = now() + totalLeft
       const waiter: Waiter = (denial) => {
         queue.delete(waiter)
         this.queued--
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
-        resolve(denial ? denial() : this.#lease(now() + bound))
+        resolve(denial ? denial() : this.#lease(Math.min(now() + bound, end)))
       }
       // The waiter's one timer: it wakes when a permit held is taken for lost (the reclaim hands it to the first waiter:
       // nobody else may come to), and ends the wait once `left` ms have passed, counted by the timer, not the clock.
