@@ -10,10 +10,10 @@ import { LOST_AFTER } from './deadline.js'
  * A permit, good until `until` (ms epoch): LOST_AFTER past its attempt's deadline. One still held then was lost: a
  * Worker's request context that ended (its handler answered first) drops the attempt, its timer and the release, and
  * the permit is taken back (a late release of it does nothing). A waiter so dropped is given a permit in its turn,
- * taken back the same way.
+ * taken back the same way. A wall clock set back moves `until` back as far: it comes as long after, not an hour late.
  */
 export interface Lease {
-  readonly until: number
+  until: number
 }
 
 /** How a wait for a permit ends: with the permit, refused (queue full, queueTimeout, the total deadline), or aborted. */
@@ -37,8 +37,8 @@ export class Bulkhead {
   /** Waiters by priority (high, normal, low); a Set keeps arrival order and leaves in O(1). */
   #queues: [Set<Waiter>, Set<Waiter>, Set<Waiter>] = [new Set(), new Set(), new Set()]
   #leases = new Set<Lease>()
-  /** No permit held is lost before this (ms epoch). */
-  #lostAt = Infinity
+  /** The latest time read (ms epoch): one read earlier than it by more than LOST_AFTER is a clock set back. */
+  #seen = 0
   #options: NormalizedBulkhead
 
   constructor(
@@ -100,16 +100,19 @@ export class Bulkhead {
         this.queued--
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
-        resolve(denial ? denial() : this.#lease(Math.min(now() + bound, end)))
+        resolve(denial ? denial() : (this.reclaim(now()), this.#lease(Math.min(now() + bound, end))))
       }
-      // The waiter's one timer: it wakes when a permit held is taken for lost (the reclaim hands it to the first waiter:
+      // The waiter's one timer: it wakes when the first permit held is taken for lost (the reclaim hands it to the first waiter:
       // nobody else may come to), and ends the wait once `left` ms have passed, counted by the timer, not the clock.
       // The call's total deadline passing first is a timeout (the pipeline reports it), not the bulkhead's refusal.
       const wake = () => {
         this.reclaim(now())
         if (!queue.has(waiter)) return
-        if ((left -= ms) > 0) timer = setTimeout(wake, (ms = Math.min(left, this.#lostAt + 1 - now())))
-        else waiter(() => (totalLeft < queueTimeout ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection()))
+        if ((left -= ms) > 0) {
+          ms = left
+          for (const lease of this.#leases) ms = Math.min(ms, lease.until + 1 - now())
+          timer = setTimeout(wake, ms)
+        } else waiter(() => (totalLeft < queueTimeout ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection()))
       }
       const onAbort = () => waiter(() => aborted(signal!.reason))
       signal?.addEventListener('abort', onAbort)
@@ -126,16 +129,16 @@ export class Bulkhead {
 
   /** Takes back the permits held past their `until` (their request contexts went, so their release never comes). */
   reclaim(t: number): void {
-    if (t > this.#lostAt) {
-      this.#lostAt = Infinity
-      for (const lease of this.#leases) t > lease.until ? this.release(lease) : (this.#lostAt = Math.min(this.#lostAt, lease.until))
-    }
+    // The clock set back (by more than calls read it apart): every permit ends as long after now as it did after the
+    // time last read, not once the clock is back where it was (the time between that read and the step is not counted).
+    const back = this.#seen - (this.#seen = t)
+    if (back > LOST_AFTER) for (const lease of this.#leases) lease.until -= back
+    for (const lease of this.#leases) if (t > lease.until) this.release(lease)
   }
 
   #lease(end: number): Lease {
     const lease = { until: end + LOST_AFTER }
     this.#leases.add(lease)
-    this.#lostAt = Math.min(this.#lostAt, lease.until)
     return lease
   }
 
