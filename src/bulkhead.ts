@@ -103,13 +103,14 @@ export class Bulkhead {
         resolve(denial ? denial() : (this.reclaim(now()), this.#lease(Math.min(now() + bound, end))))
       }
       // The waiter's one timer: it wakes when the first permit held is taken for lost (the reclaim hands it to the first waiter:
-      // nobody else may come to), and ends the wait once `left` ms have passed, counted by the timer, not the clock.
+      // nobody else may come to), and ends the wait once `left` ms have passed, counted by the timer, not the clock. It wakes
+      // at least every LOST_AFTER: a permit handed to a waiter ahead after it armed is lost no sooner, and is seen in time.
       // The call's total deadline passing first is a timeout (the pipeline reports it), not the bulkhead's refusal.
       const wake = () => {
         this.reclaim(now())
         if (!queue.has(waiter)) return
         if ((left -= ms) > 0) {
-          ms = left
+          ms = Math.min(left, LOST_AFTER)
           for (const lease of this.#leases) ms = Math.min(ms, lease.until + 1 - now())
           timer = setTimeout(wake, ms)
         } else waiter(() => (totalLeft < queueTimeout ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection()))
