@@ -37,6 +37,8 @@ export class Bulkhead {
   /** Waiters by priority (high, normal, low); a Set keeps arrival order and leaves in O(1). */
   #queues: [Set<Waiter>, Set<Waiter>, Set<Waiter>] = [new Set(), new Set(), new Set()]
   #leases = new Set<Lease>()
+  /** No permit held is lost before this (ms epoch). */
+  #lostAt = Infinity
   /** The latest time read (ms epoch): one read earlier than it by more than LOST_AFTER is a clock set back. */
   #seen = 0
   #options: NormalizedBulkhead
@@ -109,11 +111,8 @@ export class Bulkhead {
       const wake = () => {
         this.reclaim(now())
         if (!queue.has(waiter)) return
-        if ((left -= ms) > 0) {
-          ms = Math.min(left, LOST_AFTER)
-          for (const lease of this.#leases) ms = Math.min(ms, lease.until + 1 - now())
-          timer = setTimeout(wake, ms)
-        } else waiter(() => (totalLeft < queueTimeout ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection()))
+        if ((left -= ms) > 0) timer = setTimeout(wake, (ms = Math.min(left, LOST_AFTER, this.#lostAt + 1 - now())))
+        else waiter(() => (totalLeft < queueTimeout ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection()))
       }
       const onAbort = () => waiter(() => aborted(signal!.reason))
       signal?.addEventListener('abort', onAbort)
@@ -133,13 +132,21 @@ export class Bulkhead {
     // The clock set back (by more than calls read it apart): every permit ends as long after now as it did after the
     // time last read, not once the clock is back where it was (the time between that read and the step is not counted).
     const back = this.#seen - (this.#seen = t)
-    if (back > LOST_AFTER) for (const lease of this.#leases) lease.until -= back
-    for (const lease of this.#leases) if (t > lease.until) this.release(lease)
+    if (back > LOST_AFTER) {
+      for (const lease of this.#leases) lease.until -= back
+      this.#lostAt -= back
+    }
+    // O(1) per admission until a permit may be lost: only then are the permits held gone through.
+    if (t > this.#lostAt) {
+      this.#lostAt = Infinity
+      for (const lease of this.#leases) t > lease.until ? this.release(lease) : (this.#lostAt = Math.min(this.#lostAt, lease.until))
+    }
   }
 
   #lease(end: number): Lease {
     const lease = { until: end + LOST_AFTER }
     this.#leases.add(lease)
+    this.#lostAt = Math.min(this.#lostAt, lease.until)
     return lease
   }
 
