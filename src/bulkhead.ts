@@ -124,7 +124,7 @@ export class Bulkhead {
 
   /** Gives `lease` back, to the first waiter if any; nothing when it was taken for lost. */
   release(lease: Lease): void {
-    if (this.#leases.delete(lease)) for (const queue of this.#queues) for (const waiter of queue) return waiter()
+    if (this.#leases.delete(lease) && this.queued) for (const queue of this.#queues) for (const waiter of queue) return waiter()
   }
 
   /** Takes back the permits held past their `until` (their request contexts went, so their release never comes). */
