@@ -1,0 +1,47 @@
+/**
+ * Edges of the bulkhead's permit accounting that the other suites left open: mutants of src/bulkhead.ts survived them.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { Bulkhead, type Permit } from '../src/bulkhead.js'
+import { NORMAL } from '../src/priority.js'
+
+beforeEach(() => void vi.useFakeTimers({ now: 1_000_000 }))
+afterEach(() => void vi.useRealTimers())
+
+/** A waiter whose promise is watched. */
+function wait(bulkhead: Bulkhead, bound: number) {
+  const watched = { permit: undefined as Permit | undefined }
+  void bulkhead.acquire(undefined, Infinity, 0, NORMAL, bound).then((permit) => (watched.permit = permit))
+  return watched
+}
+
+describe('the bulkhead, at the edges of a lost permit', () => {
+  it('the late release of a permit taken for lost hands nothing to a waiter: the permit taken back already went to the first one', async () => {
+    const bulkhead = new Bulkhead('k', { maxConcurrent: 1, maxQueue: 2, queueTimeout: 10_000 })
+    // Held for an attempt of at most 1 000 ms: lost from 2 001 ms on, and handed to the first waiter.
+    const lost = bulkhead.tryAcquire(1_000, Date.now())!
+    const first = wait(bulkhead, 5_000)
+    const second = wait(bulkhead, 5_000)
+    await vi.advanceTimersByTimeAsync(2_001)
+    expect(first.permit).toHaveProperty('until')
+    expect(bulkhead.snapshot()).toMatchObject({ active: 1, queued: 1 })
+    // The lost attempt's release comes after all: the second waiter keeps waiting, one permit in flight as before.
+    bulkhead.release(lost)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(second.permit).toBeUndefined()
+    expect(bulkhead.snapshot()).toMatchObject({ active: 1, queued: 1 })
+  })
+
+  it('a permit is not taken back at its until, even when another one lost before it has the permits gone through', () => {
+    const bulkhead = new Bulkhead('k', { maxConcurrent: 2, maxQueue: 0, queueTimeout: 5_000 })
+    // Lost from 2 001 ms on, and from 3 001 ms on.
+    bulkhead.tryAcquire(1_000, Date.now())
+    const later = bulkhead.tryAcquire(2_000, Date.now())!
+    // Nothing reads the clock until the later one's until: the earlier is taken back, the later is still held.
+    vi.advanceTimersByTime(3_000)
+    expect(later.until).toBe(Date.now())
+    expect(bulkhead.snapshot().active).toBe(1)
+    vi.advanceTimersByTime(1)
+    expect(bulkhead.snapshot().active).toBe(0)
+  })
+})
