@@ -93,7 +93,7 @@ export class Bulkhead {
       }
       const queue = this.#queues[priority]
       let timer: ReturnType<typeof setTimeout> | undefined
-      let left = totalLeft < queueTimeout ? totalLeft : queueTimeout
+      let left = totalLeft <= queueTimeout ? totalLeft : queueTimeout
       let ms = 0
       // The call's total deadline: the attempt of a waiter admitted late runs to it, not `bound` on from then.
       const end = now() + totalLeft
@@ -107,12 +107,12 @@ export class Bulkhead {
       // The waiter's one timer: it wakes when the first permit held is taken for lost (the reclaim hands it to the first waiter:
       // nobody else may come to), and ends the wait once `left` ms have passed, counted by the timer, not the clock. It wakes
       // at least every LOST_AFTER: a permit handed to a waiter ahead after it armed is lost no sooner, and is seen in time.
-      // The call's total deadline passing first is a timeout (the pipeline reports it), not the bulkhead's refusal.
+      // The call's total deadline passing first, or with the queueTimeout, is a timeout (the pipeline reports it), not the bulkhead's refusal.
       const wake = () => {
         this.reclaim(now())
         if (!queue.has(waiter)) return
         if ((left -= ms) > 0) timer = setTimeout(wake, (ms = Math.min(left, LOST_AFTER, this.#lostAt + 1 - now())))
-        else waiter(() => (totalLeft < queueTimeout ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection()))
+        else waiter(() => (totalLeft <= queueTimeout ? refusal('deadline', new TimeoutError(total, 'total')) : this.#rejection()))
       }
       const onAbort = () => waiter(() => aborted(signal!.reason))
       signal?.addEventListener('abort', onAbort)

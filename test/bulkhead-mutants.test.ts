@@ -3,6 +3,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { Bulkhead, type Permit } from '../src/bulkhead.js'
+import { BulkheadRejectedError, createResilientFetch, TimeoutError } from '../src/index.js'
 import { NORMAL } from '../src/priority.js'
 
 beforeEach(() => void vi.useFakeTimers({ now: 1_000_000 }))
@@ -43,5 +44,32 @@ describe('the bulkhead, at the edges of a lost permit', () => {
     expect(bulkhead.snapshot().active).toBe(1)
     vi.advanceTimersByTime(1)
     expect(bulkhead.snapshot().active).toBe(0)
+  })
+})
+
+describe('a queued call whose queueTimeout ends as its total deadline passes', () => {
+  /** A call held forever, and one queued behind it with `total` ms left as it queues; returns what the queued one ends with. */
+  async function queuedBehindHung(total: number) {
+    const fetch = (() => new Promise(() => {})) as unknown as typeof globalThis.fetch
+    const rf = createResilientFetch({ fetch, bulkhead: { maxConcurrent: 1, queueTimeout: 5_000 }, timeout: { attempt: false, total }, fallback: false, breaker: false })
+    void rf('https://a.test/hung').catch(() => {})
+    const queued = rf('https://a.test/next').catch((error: unknown) => error)
+    await vi.advanceTimersByTimeAsync(Math.min(total, 5_000))
+    return { error: await queued, snapshot: rf.snapshot() }
+  }
+
+  it('is a timeout of the total deadline, as when the deadline comes first: the total deadline has passed, so the call is over', async () => {
+    const { error, snapshot } = await queuedBehindHung(5_000)
+    expect(error).toBeInstanceOf(TimeoutError)
+    expect(error).toMatchObject({ scope: 'total', timeout: 5_000 })
+    // It never reached the network (rejected, not a failure), and the bulkhead did not refuse it, as when the deadline comes first.
+    expect(snapshot.totals).toMatchObject({ timeouts: 1, rejected: 1, failures: 0 })
+    expect(snapshot.bulkheads[0]).toMatchObject({ rejected: 0 })
+  })
+
+  it('with time left, it is the bulkhead\'s refusal', async () => {
+    const { error, snapshot } = await queuedBehindHung(5_001)
+    expect(error).toBeInstanceOf(BulkheadRejectedError)
+    expect(snapshot.bulkheads[0]).toMatchObject({ rejected: 1 })
   })
 })
