@@ -1,0 +1,117 @@
+/**
+ * /events edges the other node suites left open (mutants of src/worker/events.ts survived them): streams whose timer went
+ * silent for DEAD_AFTER are dropped, at that age and not before; a snapshot SNAPSHOT_INTERVAL old is built anew; and a
+ * wall clock set back does not freeze the shared snapshot.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { DEAD_AFTER, eventStream, MAX_STREAMS, SNAPSHOT_INTERVAL, type StateChangeSource } from '../src/worker/events.js'
+import type { ResilienceSnapshot } from '../src/types.js'
+
+const TOTALS = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }
+
+/** A snapshot whose `at` is when it was built. */
+const snapshot = (): ResilienceSnapshot => ({ at: Date.now(), breakers: [], bulkheads: [], totals: TOTALS, latencies: [] })
+
+/** An event source that counts the listeners it holds. */
+function countedSource() {
+  const target = new EventTarget()
+  let listeners = 0
+  const source = {
+    get listeners() {
+      return listeners
+    },
+    addEventListener: (type: string, listener: EventListener) => (listeners++, target.addEventListener(type, listener)),
+    removeEventListener: (type: string, listener: EventListener) => (listeners--, target.removeEventListener(type, listener)),
+    dispatch: (type: string, detail: unknown) => target.dispatchEvent(new CustomEvent(type, { detail })),
+  }
+  return source as typeof source & StateChangeSource
+}
+
+/** The streams a test followed: closed after it, whatever it asserted, so the isolate's count starts at zero. */
+const followed: AbortController[] = []
+
+/** Reads a stream as it comes: each event's name and data. */
+function follow(response: Response) {
+  const events: { event: string; data: { at: number } }[] = []
+  const abort = new AbortController()
+  followed.push(abort)
+  let text = ''
+  void response
+    .body!.pipeThrough(new TextDecoderStream())
+    .pipeTo(
+      new WritableStream({
+        write(chunk) {
+          text += chunk
+          for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
+            const [event, data] = text.slice(0, end).split('\n')
+            text = text.slice(end + 2)
+            events.push({ event: event!.slice('event: '.length), data: JSON.parse(data!.slice('data: '.length)) })
+          }
+        },
+      }),
+      { signal: abort.signal },
+    )
+    .catch(() => {})
+  return { events, snapshots: () => events.filter(({ event }) => event === 'snapshot').map(({ data }) => data.at), close: () => abort.abort() }
+}
+
+beforeEach(() => void vi.useFakeTimers({ now: 1_000_000 }))
+afterEach(async () => {
+  for (const abort of followed.splice(0)) abort.abort()
+  await vi.advanceTimersByTimeAsync(0)
+  vi.useRealTimers()
+})
+
+describe('/events streams whose timer went silent (workerd cancelled their request)', () => {
+  it(`are dropped once silent DEAD_AFTER (${DEAD_AFTER} ms), seen by the next stream opened: it is let in past MAX_STREAMS, their listeners gone`, async () => {
+    const source = countedSource()
+    const clients = Array.from({ length: MAX_STREAMS }, () => follow(eventStream(source, snapshot)))
+    // The wall clock moves and no timer runs: as when workerd cancelled the requests' timers.
+    vi.setSystemTime(Date.now() + DEAD_AFTER - 1)
+    expect(eventStream(source, snapshot).status).toBe(503)
+    expect(source.listeners).toBe(MAX_STREAMS)
+    vi.setSystemTime(Date.now() + 1)
+    const admitted = eventStream(source, snapshot)
+    expect(admitted.status).toBe(200)
+    expect(source.listeners).toBe(1)
+    for (const client of [...clients, follow(admitted)]) client.close()
+  })
+
+  it('one that hears an event after DEAD_AFTER silent stops: its listener goes, the event is not sent', async () => {
+    const source = countedSource()
+    const client = follow(eventStream(source, snapshot))
+    await vi.advanceTimersByTimeAsync(0)
+    vi.setSystemTime(Date.now() + DEAD_AFTER)
+    source.dispatch('statechange', { key: 'k', from: 'closed', to: 'open' })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(source.listeners).toBe(0)
+    expect(client.events.map(({ event }) => event)).toEqual(['snapshot'])
+    client.close()
+  })
+})
+
+describe('/events shared snapshot', () => {
+  it('a stream whose builder went builds anew when the snapshot is SNAPSHOT_INTERVAL old, not one tick later', async () => {
+    const source = countedSource()
+    const builder = follow(eventStream(source, snapshot))
+    const other = follow(eventStream(source, snapshot))
+    const opened = Date.now()
+    // Both ticks at SNAPSHOT_INTERVAL: the builder's timer runs first and builds; then it goes.
+    await vi.advanceTimersByTimeAsync(SNAPSHOT_INTERVAL)
+    builder.close()
+    await vi.advanceTimersByTimeAsync(SNAPSHOT_INTERVAL)
+    expect(other.snapshots()).toEqual([opened, opened + SNAPSHOT_INTERVAL, opened + 2 * SNAPSHOT_INTERVAL])
+    other.close()
+  })
+
+  it('the stream that builds it builds anew every tick after the wall clock is set back, not the one of before the step for an hour', async () => {
+    const source = countedSource()
+    const client = follow(eventStream(source, snapshot))
+    await vi.advanceTimersByTimeAsync(SNAPSHOT_INTERVAL)
+    vi.setSystemTime(Date.now() - 3_600_000)
+    const stepped = Date.now()
+    await vi.advanceTimersByTimeAsync(2 * SNAPSHOT_INTERVAL)
+    expect(client.snapshots().slice(-2)).toEqual([stepped + SNAPSHOT_INTERVAL, stepped + 2 * SNAPSHOT_INTERVAL])
+    client.close()
+  })
+})
