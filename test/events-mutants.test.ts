@@ -115,3 +115,15 @@ describe('/events shared snapshot', () => {
     client.close()
   })
 })
+
+describe('/events headers', () => {
+  it('a stream is an event stream nobody caches or buffers; the one too many is JSON nobody caches', async () => {
+    const source = countedSource()
+    const opened = eventStream(source, snapshot)
+    expect(Object.fromEntries(opened.headers)).toEqual({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' })
+    follow(opened)
+    for (let i = 1; i < MAX_STREAMS; i++) follow(eventStream(source, snapshot))
+    const refused = eventStream(source, snapshot)
+    expect(Object.fromEntries(refused.headers)).toEqual({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'retry-after': String(Math.ceil(DEAD_AFTER / 1_000)) })
+  })
+})
