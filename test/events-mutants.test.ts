@@ -4,7 +4,7 @@
  * wall clock set back does not freeze the shared snapshot.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { DEAD_AFTER, eventStream, MAX_STREAMS, SNAPSHOT_INTERVAL, type StateChangeSource } from '../src/worker/events.js'
+import { DEAD_AFTER, eventStream, MAX_BACKLOG, MAX_STREAMS, SNAPSHOT_INTERVAL, type StateChangeSource } from '../src/worker/events.js'
 import type { ResilienceSnapshot } from '../src/types.js'
 
 const TOTALS = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }
@@ -12,16 +12,19 @@ const TOTALS = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 
 /** A snapshot whose `at` is when it was built. */
 const snapshot = (): ResilienceSnapshot => ({ at: Date.now(), breakers: [], bulkheads: [], totals: TOTALS, latencies: [] })
 
-/** An event source that counts the listeners it holds. */
+/** An event source that counts the listeners it holds (one removed only under the type it was added for). */
 function countedSource() {
   const target = new EventTarget()
-  let listeners = 0
+  const held = new Map<EventListener, string>()
   const source = {
     get listeners() {
-      return listeners
+      return held.size
     },
-    addEventListener: (type: string, listener: EventListener) => (listeners++, target.addEventListener(type, listener)),
-    removeEventListener: (type: string, listener: EventListener) => (listeners--, target.removeEventListener(type, listener)),
+    addEventListener: (type: string, listener: EventListener) => (held.set(listener, type), target.addEventListener(type, listener)),
+    removeEventListener: (type: string, listener: EventListener) => {
+      if (held.get(listener) === type) held.delete(listener)
+      target.removeEventListener(type, listener)
+    },
     dispatch: (type: string, detail: unknown) => target.dispatchEvent(new CustomEvent(type, { detail })),
   }
   return source as typeof source & StateChangeSource
@@ -125,5 +128,38 @@ describe('/events headers', () => {
     for (let i = 1; i < MAX_STREAMS; i++) follow(eventStream(source, snapshot))
     const refused = eventStream(source, snapshot)
     expect(Object.fromEntries(refused.headers)).toEqual({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'retry-after': String(Math.ceil(DEAD_AFTER / 1_000)) })
+  })
+})
+
+describe('/events in node, as in workerd', () => {
+  it('sends statechange and fallback as they come; a stream closed removes its listeners from the source, the fallbacks and the signal', async () => {
+    const source = countedSource()
+    const fallbacks = countedSource()
+    const signal = new AbortController().signal
+    const removed = vi.spyOn(signal, 'removeEventListener')
+    const client = follow(eventStream(source, snapshot, signal, fallbacks))
+    source.dispatch('statechange', { key: 'k', from: 'closed', to: 'open' })
+    fallbacks.dispatch('fallback', { key: 'k', age: 3 })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(client.events).toEqual([
+      { event: 'snapshot', data: expect.any(Object) },
+      { event: 'statechange', data: { key: 'k', from: 'closed', to: 'open', at: Date.now() } },
+      { event: 'fallback', data: { key: 'k', age: 3, at: Date.now() } },
+    ])
+    client.close()
+    await vi.advanceTimersByTimeAsync(0)
+    expect([source.listeners, fallbacks.listeners]).toEqual([0, 0])
+    expect(removed).toHaveBeenCalledWith('abort', expect.any(Function))
+  })
+
+  it('a client that reads nothing is dropped once more than MAX_BACKLOG events wait unread, not before', async () => {
+    const source = countedSource()
+    const response = eventStream(source, snapshot)
+    // The opening snapshot fills the stream's one-chunk buffer; then MAX_BACKLOG + 1 events wait.
+    for (let i = 0; i <= MAX_BACKLOG; i++) source.dispatch('statechange', { key: 'k', from: 'closed', to: 'open' })
+    expect(source.listeners).toBe(1)
+    source.dispatch('statechange', { key: 'k', from: 'closed', to: 'open' })
+    expect(source.listeners).toBe(0)
+    await expect(response.body!.getReader().read()).rejects.toThrow('event stream client stopped reading')
   })
 })
