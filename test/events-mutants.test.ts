@@ -152,6 +152,17 @@ describe('/events in node, as in workerd', () => {
     expect(removed).toHaveBeenCalledWith('abort', expect.any(Function))
   })
 
+  it('an aborted request signal stops the stream, whether it aborts while the stream is open or before', async () => {
+    const source = countedSource()
+    const request = new AbortController()
+    follow(eventStream(source, snapshot, request.signal))
+    expect(source.listeners).toBe(1)
+    request.abort()
+    expect(source.listeners).toBe(0)
+    follow(eventStream(source, snapshot, request.signal))
+    expect(source.listeners).toBe(0)
+  })
+
   it('a client that reads nothing is dropped once more than MAX_BACKLOG events wait unread, not before', async () => {
     const source = countedSource()
     const response = eventStream(source, snapshot)
