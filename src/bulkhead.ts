@@ -149,5 +149,4 @@ export class Bulkhead {
     this.#lostAt = Math.min(this.#lostAt, lease.until)
     return lease
   }
-
 }
