@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { DEAD_AFTER, eventStream, MAX_BACKLOG, MAX_STREAMS, SNAPSHOT_INTERVAL, type StateChangeSource } from '../src/worker/events.js'
 import type { ResilienceSnapshot } from '../src/types.js'
+import { readEvents } from './event-stream-reader.js'
 
 const TOTALS = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }
 
@@ -33,28 +34,10 @@ function countedSource() {
 /** The streams a test followed: closed after it, whatever it asserted, so the isolate's count starts at zero. */
 const followed: AbortController[] = []
 
-/** Reads a stream as it comes: each event's name and data. */
+/** Reads a stream as it comes (each event's name and data), closed after the test. */
 function follow(response: Response) {
-  const events: { event: string; data: { at: number } }[] = []
-  const abort = new AbortController()
+  const { events, abort } = readEvents(response)
   followed.push(abort)
-  let text = ''
-  void response
-    .body!.pipeThrough(new TextDecoderStream())
-    .pipeTo(
-      new WritableStream({
-        write(chunk) {
-          text += chunk
-          for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
-            const [event, data] = text.slice(0, end).split('\n')
-            text = text.slice(end + 2)
-            events.push({ event: event!.slice('event: '.length), data: JSON.parse(data!.slice('data: '.length)) })
-          }
-        },
-      }),
-      { signal: abort.signal },
-    )
-    .catch(() => {})
   return { events, snapshots: () => events.filter(({ event }) => event === 'snapshot').map(({ data }) => data.at), close: () => abort.abort() }
 }
 

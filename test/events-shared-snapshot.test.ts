@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { DEAD_AFTER, eventStream, MAX_STREAMS, SNAPSHOT_INTERVAL, type StateChangeSource } from '../src/worker/events.js'
 import type { ResilienceSnapshot } from '../src/types.js'
+import { readEvents } from './event-stream-reader.js'
 
 const TOTALS = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }
 
@@ -21,28 +22,15 @@ function counted() {
   }
 }
 
-/** Reads a stream as it comes: each snapshot with when it arrived. */
+/** Reads a stream as it comes: each snapshot's `at`, with when it arrived. */
 function follow(response: Response) {
-  const snapshots: { receivedAt: number; at: number }[] = []
-  const abort = new AbortController()
-  let text = ''
-  void response
-    .body!.pipeThrough(new TextDecoderStream())
-    .pipeTo(
-      new WritableStream({
-        write(chunk) {
-          text += chunk
-          for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
-            const block = text.slice(0, end)
-            text = text.slice(end + 2)
-            if (block.startsWith('event: snapshot\n')) snapshots.push({ receivedAt: Date.now(), at: JSON.parse(block.slice(block.indexOf('data: ') + 6)).at })
-          }
-        },
-      }),
-      { signal: abort.signal },
-    )
-    .catch(() => {})
-  return { snapshots, close: () => abort.abort() }
+  const { events, arrivals, abort } = readEvents(response)
+  return {
+    get snapshots() {
+      return events.flatMap(({ event, data }, i) => (event === 'snapshot' ? [{ receivedAt: arrivals[i]!, at: data.at }] : []))
+    },
+    close: () => abort.abort(),
+  }
 }
 
 beforeEach(() => {
