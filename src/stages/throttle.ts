@@ -25,11 +25,12 @@ export class AdaptiveThrottle {
 
   /** The probability of shedding an attempt now, scaled by priority and capped; 0 with no history. */
   probability(t: number, priority: Priority): number {
-    const oldest = Math.floor(t / this.bucketMs) - BUCKETS
+    const epoch = Math.floor(t / this.bucketMs)
     let requests = 0
     let accepts = 0
     for (let i = 0; i < BUCKETS; i++) {
-      if (this.epochs[i]! > oldest) {
+      // In the window, and not from a future the clock was set back from (else it would shed until the clock got there again).
+      if (this.epochs[i]! > epoch - BUCKETS && this.epochs[i]! <= epoch) {
         requests += this.requests[i]!
         accepts += this.accepts[i]!
       }
