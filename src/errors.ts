@@ -45,10 +45,8 @@ export class ThrottledError extends ResilienceError {
 }
 
 // On the prototype, not a class field: a field is defined on every instance, a cost on the refusal path.
-// Literal names: a minifier renames the classes.
-for (const [name, E] of Object.entries({ ResilienceError, CircuitOpenError, BulkheadRejectedError, TimeoutError, ThrottledError })) {
-  Object.defineProperty(E.prototype, 'name', { value: name, writable: true, configurable: true })
-}
+// Literal names: a minifier renames the classes. Assigned, not defined (35 B less up front): enumerable on the prototype only.
+for (const [name, E] of Object.entries({ ResilienceError, CircuitOpenError, BulkheadRejectedError, TimeoutError, ThrottledError })) E.prototype.name = name
 
 type ErrorWithLimit = { stackTraceLimit?: number }
 
