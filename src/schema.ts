@@ -110,8 +110,8 @@ const setOf =
   (value, path) =>
     Array.isArray(value) && value.every(test) ? new Set(value.map(map)) : fail(path, what, value, true)
 
-/** HTTP method names, upper-cased. */
-export const methods = /* @__PURE__ */ setOf<string>((m) => typeof m === 'string' && m !== '', 'an array of method names', (m) => m.toUpperCase())
+/** HTTP method names, upper-cased. Each an HTTP token: a ' HEAD' or 'GET,HEAD' would match no call. */
+export const methods = /* @__PURE__ */ setOf<string>((m) => typeof m === 'string' && /^[\w!#$%&'*+.^`|~-]+$/.test(m), 'an array of method names', (m) => m.toUpperCase())
 
 export const statusCodes = /* @__PURE__ */ setOf<number>((c) => Number.isInteger(c) && c >= 100 && c <= 599, 'an array of HTTP status codes (100-599)')
 
