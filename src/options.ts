@@ -44,7 +44,8 @@ export const openDurationBackoff = refine(struct({ base: duration, max: duration
 
 /** ms (a fixed duration), or a duration growing on each re-open. */
 const openDuration: Check<Checked<typeof openDurationBackoff>> = (value, path) => {
-  if (typeof value !== 'number') return openDurationBackoff(value, path)
+  // Not an object: a number, checked as one (a string of digits is told to lose its quotes).
+  if (typeof value === 'object') return openDurationBackoff(value, path)
   const d = duration(value, path)
   return { base: d, max: d, multiplier: 1, jitter: 0 }
 }
@@ -126,11 +127,11 @@ export const retryPolicy = struct({
 })
 
 /**
- * A number is the limit; false: no retries. Per call, `base` is the instance's policy: each field the call writes
+ * A number (anything but an object) is the limit; false: no retries. Per call, `base` is the instance's policy: each field the call writes
  * replaces the instance's, the others are the instance's (without one, retry: false, the defaults).
  */
 export const retrySchema = (value: unknown, path: string, base?: NormalizedRetry | false): NormalizedRetry | false =>
-  value === false ? false : retryPolicy(typeof value === 'number' ? { limit: value } : value, path, base || undefined)
+  value === false ? false : retryPolicy(typeof value === 'object' ? value : { limit: value }, path, base || undefined)
 
 export const fallbackSchema = struct({
   store: [

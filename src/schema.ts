@@ -20,8 +20,8 @@ export const MAX_DURATION = MAX_TIMER_MS
 /** Throws for `value` at `path`: a TypeError when it has the wrong type, a RangeError when it is out of range. */
 export function fail(path: string, what: string, value: unknown, wrongType?: boolean): never {
   throw new (wrongType ? TypeError : RangeError)(
-    // A number written as a string is the commonest slip: say so.
-    `${path} must be ${what}, got ${show(value)}${typeof value === 'string' && value.trim() !== '' && !isNaN(+value) ? ` (a string: write ${value.trim()} without quotes)` : ''}`,
+    // A number written as a string is the commonest slip: say so, where a number is what it must be.
+    `${path} must be ${what}, got ${show(value)}${typeof value === 'string' && /number/.test(what) && value.trim() && !isNaN(+value) ? ` (a string: write ${value.trim()} without quotes)` : ''}`,
   )
 }
 
