@@ -65,20 +65,24 @@ export interface BulkheadOptions {
 }
 
 export interface TimeoutOptions {
-  /** Per attempt, to response headers, ms (false: none). @default 10_000 */
+  /** Per attempt, to response headers, ms, at most 2_147_483_647 (what a timer can wait); false or Infinity: none. @default 10_000 */
   attempt?: number | false
-  /** The whole call including retries and waits, ms (false: none). @default 30_000 */
+  /** The whole call including retries and waits, ms, at most 2_147_483_647; false or Infinity: none. @default 30_000 */
   total?: number | false
 }
 
 export interface RetryOptions {
   /** Retries after the first attempt. @default 2 */
   limit?: number
-  /** @default ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'] */
+  /** Method names, any case; each an HTTP token (`'GET,HEAD'` or `' HEAD'` is refused). @default ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'] */
   methods?: string[]
-  /** @default [408, 429, 500, 502, 503, 504] */
+  /** Statuses retried (100..599), beside network errors and attempt timeouts. @default [408, 429, 500, 502, 503, 504] */
   statusCodes?: number[]
-  /** @default { base: 300, max: 10_000, jitter: 'full' } */
+  /**
+   * The wait before retry n: base × 2^(n−1), capped at `max` (without one: 10_000, or base when larger), then jittered:
+   * 'full' draws it from [0, wait), 'equal' from [wait / 2, wait), 'none' keeps it. Read whole: absent fields are these defaults.
+   * @default { base: 300, max: 10_000, jitter: 'full' }
+   */
   backoff?: { base?: number; max?: number; jitter?: 'full' | 'equal' | 'none' }
   /** Honour Retry-After up to this many ms; a longer one is not retried. @default 60_000 */
   maxRetryAfter?: number
@@ -119,7 +123,7 @@ export interface HedgeOptions {
   delay?: number | 'p90' | 'p95' | 'p99'
   /** Extra attempts in flight for one call, each a further `delay` apart. @default 1 */
   maxHedges?: number
-  /** Only these methods are hedged (a per-call `hedge: true` opts any method in). @default ['GET', 'HEAD'] */
+  /** Only these methods are hedged (any case, each an HTTP token; a per-call `hedge: true` opts any method in). @default ['GET', 'HEAD'] */
   methods?: string[]
   /** Hedges allowed per key over a 10 s window: min + ratio × calls. false: unlimited. @default { ratio: 0.1, min: 5 } */
   budget?: { ratio?: number; min?: number } | false
@@ -135,7 +139,7 @@ export interface ThrottleOptions {
   k?: number
   /** ms of history, per key. @default 120_000 */
   window?: number
-  /** p never exceeds this (0..1): some attempts always reach the upstream, to see it recover. @default 0.9 */
+  /** p never exceeds this (0 up to, not including, 1): some attempts always reach the upstream, to see it recover. @default 0.9 */
   maxRejectRate?: number
 }
 
