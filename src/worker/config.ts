@@ -109,6 +109,9 @@ const OPTION_NAMES = Object.fromEntries(Object.keys(ENV_NAMES).map((option) => [
 /** A count or a whole number of ms; a var holds text, so digits written in one count as that number. */
 const count: Check<number> = (value, path) => positiveInteger(typeof value === 'string' && /^\s*\d{1,15}\s*$/.test(value) ? Number(value) : value, path)
 
+/** A whole number of ms that a timer waits for (or the breaker counts in): at most what setTimeout can wait. */
+const ms: Check<number> = (value, path) => duration(count(value, path), path)
+
 /** A method name is an HTTP token. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/
 
@@ -132,11 +135,11 @@ export const proxyConfigSchema = struct({
   // Checked as http(s) URLs where the routes are built, naming the route.
   upstream: anything<unknown>,
   routes: anything<unknown>,
-  timeout: [count, 2_000],
+  timeout: [ms, 2_000],
   maxConcurrent: [count, 50],
   failureThreshold: [count, 5],
-  window: [count, 30_000],
-  openDuration: [count, 30_000],
+  window: [ms, 30_000],
+  openDuration: [ms, 30_000],
   methods: [methodList, ['GET', 'HEAD']],
   metricsToken: optional(string),
   fetch: optional(func<typeof globalThis.fetch>),
@@ -144,8 +147,7 @@ export const proxyConfigSchema = struct({
   lastKnownGood: optional(kvNamespace),
   coordinator: optional(coordinatorNamespace),
   minReporters: [count, 2],
-  // A timer waits for it.
-  hedge: optional((value, path) => duration(count(value, path), path)),
+  hedge: optional(ms),
 })
 
 type CheckedConfig = Checked<typeof proxyConfigSchema>
