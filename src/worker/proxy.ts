@@ -86,7 +86,8 @@ class WorkerProxy {
   private readonly kind: FallbackKind
   /** When an open origin may be probed again; learnt from the open transition and from each refusal. */
   private readonly probeAt = new Map<string, number>()
-  private rotation = 0
+  /** Where each pool's next request starts; per route, so that routes asked in turn do not each stay on one origin. */
+  private readonly rotations = new Map<Route, number>()
   /** The chain's counts (retries on another origin, hedges, copies served), added to the origins' snapshot. */
   private readonly totals: ResilienceTotals = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }
   /** The copies served, for /events. */
@@ -202,7 +203,8 @@ class WorkerProxy {
     if (upstreams.length === 1) return upstreams
     const healthy: Upstream[] = []
     const open: Upstream[] = []
-    const start = this.rotation++ % upstreams.length
+    const start = this.rotations.get(route) ?? 0
+    this.rotations.set(route, (start + 1) % upstreams.length)
     for (let i = 0; i < upstreams.length; i++) {
       const upstream = upstreams[(start + i) % upstreams.length]
       ;(this.looksOpen(upstream.origin, t) ? open : healthy).push(upstream)
