@@ -64,9 +64,10 @@ export function failoverStage(options: FailoverOptions, runtime: Runtime): Wrapp
     const attempts = retries(retry, call.method) && targets.length > 1 ? 2 : 1
     let ended: Outcome | undefined
     let reached = 0
+    let spent = false
     for (let i = 0; i < targets.length && reached < attempts; i++) {
-      // The retry is spent from the key's budget: past it, the failure stands.
-      if (reached === 1 && budgets.retries !== undefined && !budgets.retries.trySpend(now())) break
+      // The retry is spent from the key's budget, once, however many targets refuse it at their gates: past it, the failure stands.
+      if (reached === 1 && !spent && budgets.retries !== undefined && !(spent = budgets.retries.trySpend(now()))) break
       const { outcome, hedged } = reached === 0 ? await first(call, next, targets, i, budgets) : { outcome: await next(targets[i]!), hedged: false }
       if (outcome.kind === 'aborted') return outcome
       if (reachedNetwork(outcome) && reached++ === 1) totals.retries++
