@@ -248,13 +248,16 @@ function resolveRoutes(config: { routes: unknown; upstream: unknown }, naming: N
     const resolved: Route[] = []
     for (const [prefix, origins] of Object.entries(routes)) {
       const where = `${names.routes}[${JSON.stringify(prefix)}]`
-      if (!prefix.startsWith('/') || prefix.startsWith('//') || /[?#\\]|%2e|(^|\/)\.\.?(\/|$)/i.test(prefix)) {
+      if (!prefix.startsWith('/') || prefix.startsWith('//') || /[?#\\\0-\x1f\x7f]|%2e|(^|\/)\.\.?(\/|$)/i.test(prefix)) {
         throw invalid(TypeError, names.routes, `${names.routes} keys must be path prefixes like "/api/", got ${display(prefix)}`)
       }
       const list = typeof origins === 'string' ? [origins] : origins
       if (!Array.isArray(list) || list.length === 0) throw invalid(TypeError, names.routes, `${where} must be a non-empty array of http(s) URLs, got ${display(origins)}`)
       const upstreams = list.map((url) => resolveUpstream(url, where, names.routes, display))
-      resolved.push({ prefix: prefix.endsWith('/') ? prefix : `${prefix}/`, upstreams })
+      // As the URL parser writes a request's path (non-ASCII and spaces percent-encoded), which is what it is matched against;
+      // the '?' keeps a trailing space, which the parser would trim.
+      const path = new URL(`${prefix}?`, 'http://prefix.invalid').pathname
+      resolved.push({ prefix: path.endsWith('/') ? path : `${path}/`, upstreams })
     }
     return resolved.sort((a, b) => b.prefix.length - a.prefix.length)
   }
