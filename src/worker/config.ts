@@ -248,7 +248,7 @@ function resolveRoutes(config: { routes: unknown; upstream: unknown }, naming: N
     const resolved: Route[] = []
     for (const [prefix, origins] of Object.entries(routes)) {
       const where = `${names.routes}[${JSON.stringify(prefix)}]`
-      if (!prefix.startsWith('/') || prefix.startsWith('//') || /[?#\\\0-\x1f\x7f]|%2e|(^|\/)\.\.?(\/|$)/i.test(prefix)) {
+      if (!prefix.startsWith('/') || prefix.startsWith('//') || /[?#*\\\0-\x1f\x7f]|%2e|(^|\/)\.\.?(\/|$)/i.test(prefix)) {
         throw invalid(TypeError, names.routes, `${names.routes} keys must be path prefixes like "/api/", got ${display(prefix)}`)
       }
       const list = typeof origins === 'string' ? [origins] : origins

@@ -1,6 +1,6 @@
 // A ROUTES prefix is matched against the request's path as the URL parser writes it (non-ASCII and spaces
 // percent-encoded): a prefix written as a person types it ("/café/", "/my files/") must match too, not answer 404 for good.
-import { describe, expect, inject, it } from 'vitest'
+import { describe, expect, inject, it, vi } from 'vitest'
 import worker, { configFromEnv } from '../../src/worker/index.js'
 
 const [A] = inject('sharedUpstreamUrls')
@@ -29,5 +29,20 @@ describe('a ROUTES prefix with a control character', () => {
   // The URL parser drops a tab or a line break: "/a/..\t/" would be "/a/../", which is "/", every path.
   it.each(['/a/..\t/', '/a\n/', '/a\u0000/'])('%j is refused at startup, naming ROUTES', (prefix) => {
     expect(() => configFromEnv({ ROUTES: JSON.stringify({ [prefix]: A }) })).toThrow('ROUTES keys must be path prefixes like "/api/"')
+  })
+})
+
+describe('a ROUTES prefix written as a pattern', () => {
+  // As Cloudflare's routes and the docs' "GET /api/*" write it: taken as a prefix, "/api/*" matched no request (404 for all).
+  it.each(['/api/*', '/api*', '/*'])('%j is refused at startup, naming ROUTES', async (prefix) => {
+    const env = { ROUTES: JSON.stringify({ [prefix]: A }) }
+    expect(() => configFromEnv(env)).toThrow(`ROUTES keys must be path prefixes like "/api/", got ${JSON.stringify(prefix)}`)
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const response = await worker.fetch(new Request('http://proxy.test/api/x'), env, undefined)
+      expect([response.status, await response.json()]).toEqual([500, { error: 'config', var: 'ROUTES' }])
+    } finally {
+      logged.mockRestore()
+    }
   })
 })
