@@ -1,6 +1,6 @@
-import ky, { type Input, type KyInstance, type Options as KyOptions } from 'ky'
+import ky, { type Input, type KyInstance, type Options as KyOptions, type ResponsePromise } from 'ky'
 import { createResilientFetch } from '../index.js'
-import type { ResilientFetch, ResilientFetchOptions } from '../types.js'
+import type { CallOptions, ResilientFetch, ResilientFetchOptions } from '../types.js'
 
 export interface ResilientKyOptions extends ResilientFetchOptions {
   /**
@@ -9,11 +9,30 @@ export interface ResilientKyOptions extends ResilientFetchOptions {
    * (so `hooks.beforeRetry`, which ky runs only between its own retries, is refused too).
    * @default {}
    */
-  ky?: KyOptions
+  ky?: ResilientKyCallOptions
+}
+
+/** ky's options plus `resilience`: the resilient fetch's per-call options (`key`, `retry`, `timeout`, …), passed through ky to it. */
+export type ResilientKyCallOptions = KyOptions & { resilience?: CallOptions }
+
+type KyCall = <T>(url: Input, options?: ResilientKyCallOptions) => ResponsePromise<T>
+
+/** A ky instance over a resilient fetch, whose calls, `extend` and `create` also take `resilience`. */
+export type ResilientKyCalls = Omit<KyInstance, 'get' | 'post' | 'put' | 'delete' | 'patch' | 'head' | 'create' | 'extend'> & {
+  <T>(url: Input, options?: ResilientKyCallOptions): ResponsePromise<T>
+  get: KyCall
+  post: KyCall
+  put: KyCall
+  delete: KyCall
+  patch: KyCall
+  head: (url: Input, options?: ResilientKyCallOptions) => ResponsePromise
+  /** New ky defaults over the same resilient fetch. */
+  create: (defaultOptions?: ResilientKyCallOptions) => ResilientKyCalls
+  extend: (defaultOptions: ResilientKyCallOptions | ((parentOptions: ResilientKyCallOptions) => ResilientKyCallOptions)) => ResilientKyCalls
 }
 
 /** A ky instance whose transport is a resilient fetch; `resilientFetch` gives its snapshot, breakers and events. */
-export type ResilientKyInstance = KyInstance & {
+export type ResilientKyInstance = ResilientKyCalls & {
   /** The resilient fetch under this instance; instances made with `extend` share it but lack this property. */
   readonly resilientFetch: ResilientFetch
 }
@@ -21,7 +40,7 @@ export type ResilientKyInstance = KyInstance & {
 /**
  * A ky instance whose `fetch` is `createResilientFetch(options)`, with ky's own retry off (`retry: 0`) and
  * its own timeout off (`timeout: false`), so that our breaker, bulkhead, deadlines and retries apply once.
- * Per-call options travel through ky untouched: `api.get(url, { resilience: { key: 'search' } } as Options)`.
+ * Per-call options travel through ky untouched: `api.get(url, { resilience: { key: 'search', retry: 1 } })`.
  * ky's `retry`, `timeout` and `fetch` are refused (a TypeError naming them) here, in a call's options and in
  * `extend`: there ky would turn its own back on, on top of ours; per call, write `resilience: { retry, timeout }`.
  * So are `hooks.beforeRetry` (ky runs them only between its own retries: they would never run; the resilient fetch's
