@@ -86,7 +86,7 @@ export class BreakerCard {
     this.rateCell.querySelector('dd')!.append(h('span', { class: 'sub' }, this.stats.calls, this.rateUnit))
     this.localStats = {
       hedges: this.stat('hedges', 'Hedges', 'Hedge attempts started: a second attempt after a slow first one'),
-      retries: this.stat('retries', 'Retries', 'Attempts after the first'),
+      retries: this.stat('retries', 'Retries', 'Retries scheduled (retry events), those an open breaker or a full bulkhead then refused included; the Retries above the cards counts only those sent'),
       fallbacks: this.stat('fallbacks', 'Fallbacks', 'Last-known-good copies served since this page started counting'),
     }
     const { hedges, retries, fallbacks } = this.localStats
