@@ -63,13 +63,14 @@ describe('README: With ky', () => {
     expect(error).toMatchObject({ scope: 'attempt', timeout: 30 })
   })
 
-  it('takes resilience in extend and create defaults too, over the same resilient fetch', async () => {
-    const api = resilientKy({ fallback: false })
+  it('takes resilience in the ky option, extend and create defaults too, over the same resilient fetch; a call\'s own wins', async () => {
+    const api = resilientKy({ fallback: false, ky: { prefixUrl: origin, resilience: { key: 'default' } } })
+    await api.get('b').text()
     const child = api.extend({ prefixUrl: origin, resilience: { key: 'child' } })
     const fresh = api.create({ prefixUrl: origin, resilience: { key: 'fresh' } })
     await child.get('c').text()
     await fresh.get('d').text()
-    await api.get(`${origin}/e`, { resilience: { key: 'call' } }).text()
-    expect(api.resilientFetch.snapshot().breakers.map((b) => b.key).sort()).toEqual(['call', 'child', 'fresh'])
+    await api.get('e', { resilience: { key: 'call' } }).text()
+    expect(api.resilientFetch.snapshot().breakers.map((b) => b.key).sort()).toEqual(['call', 'child', 'default', 'fresh'])
   })
 })
