@@ -93,22 +93,20 @@ export const attemptAndTotal = struct({ attempt: [deadline, 10_000], total: [dea
  */
 export const timeoutSchema = (value: unknown, path: string, base?: NormalizedTimeout): NormalizedTimeout => {
   if (value === false) return { attempt: false, total: false }
+  let t: NormalizedTimeout
+  let at = path
   if (typeof value === 'object' && value !== null) {
-    const t = attemptAndTotal(value, path, base)
-    // Both written, the attempt deadline past the total one: it would never fire, the total cuts every attempt first.
-    // No deadline (false) is never past one: as an attempt it compares as 0, as a total it is Infinity.
-    if ((value as TimeoutOptions).attempt !== undefined && (value as TimeoutOptions).total !== undefined && (t.attempt as number) > ((t.total as number) || Infinity)) {
-      throw new RangeError(`${path}.attempt (${t.attempt} ms) must not exceed ${path}.total (${t.total} ms)`)
-    }
-    return t
+    t = attemptAndTotal(value, path, base)
+    // A total written alone may be shorter than the attempt deadline it keeps (a call that must end sooner).
+    if ((value as TimeoutOptions).attempt === undefined) return t
+    at += '.attempt'
+  } else t = { attempt: deadline(value, path), total: base ? base.total : DEFAULT_TOTAL }
+  // An attempt deadline written past the total one would never fire: the total cuts every attempt first.
+  // No deadline (false) is never past one: as an attempt it compares as 0, as a total it is Infinity.
+  if ((t.attempt as number) > ((t.total as number) || Infinity)) {
+    throw new RangeError(`${at} (${t.attempt} ms) must not exceed ${(value as TimeoutOptions).total !== undefined ? `${path}.total (${t.total} ms)` : `the total deadline (${t.total} ms ${base ? 'on the instance' : 'by default'})`}`)
   }
-  const attempt = deadline(value, path)
-  const total = base ? base.total : DEFAULT_TOTAL
-  // false (no deadline) compares as 0, and as a total as Infinity.
-  if ((attempt as number) > ((total as number) || Infinity)) {
-    throw new RangeError(`${path} (${attempt} ms) must not exceed the total deadline (${total} ms ${base ? 'on the instance' : 'by default'})`)
-  }
-  return { attempt, total }
+  return t
 }
 
 export const retryPolicy = struct({
