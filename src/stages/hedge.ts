@@ -233,7 +233,8 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
     name: 'hedge',
     forKey: () => (budgetOptions ? new RetryBudget(budgetOptions) : undefined),
     run(call, next, budget) {
-      if (budget !== undefined) budget.recordCall(now())
+      // Once per call: the retry wrapper runs this stage again for each retry, which follows an attempt that reached the network.
+      if (budget !== undefined && call.attempts === 0) budget.recordCall(now())
       const delay = hedges(call) ? hedgeDelay(hedge.delay, latency.of(call)) : undefined
       return delay === undefined ? next(call) : hedged(call, next, budget, delay)
     },
