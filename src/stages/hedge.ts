@@ -13,11 +13,15 @@ const QUANTILES = { p90: 0.9, p95: 0.95, p99: 0.99 } as const
 /** A hedge decision per call may read a percentile up to this many samples old: no sort per call. */
 const MAX_STALE = 16
 
-/** The wait before a hedge for this key, or undefined when it may not hedge (too few samples). */
+/**
+ * The wait before a hedge for this key, or undefined when it may not hedge (too few samples). The percentile read may
+ * be a few samples old, but never one sorted before the key had MIN_SAMPLES (a snapshot sorts whenever it is taken).
+ */
 export function hedgeDelay(delay: NormalizedHedge['delay'], latency: LatencySummary | undefined): number | undefined {
   if (typeof delay === 'number') return delay
-  if (latency === undefined || latency.samples < MIN_SAMPLES) return undefined
-  return latency.percentile(QUANTILES[delay], MAX_STALE)
+  const samples = latency?.samples ?? 0
+  if (samples < MIN_SAMPLES) return undefined
+  return latency!.percentile(QUANTILES[delay], Math.min(MAX_STALE, samples - MIN_SAMPLES))
 }
 
 /**
