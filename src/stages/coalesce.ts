@@ -353,6 +353,8 @@ export class BodyTee {
 
 /** The request settings, besides URL and headers, that make two GETs different requests (absent: fetch's default). */
 const SETTINGS = [
+  // In a browser, 'same-origin' refuses another origin's answer that 'cors' may read.
+  ['mode', 'cors'],
   ['credentials', 'same-origin'],
   ['integrity', ''],
   ['referrer', 'about:client'],
@@ -377,12 +379,9 @@ export function identity(call: Call): string | undefined {
   if (cache === 'no-store' || cache === 'reload' || (init?.mode ?? request?.mode) === 'no-cors' || (init?.redirect ?? request?.redirect ?? 'follow') !== 'follow' || hasOwnOptions(init)) return undefined
   const headers = headerLines(init?.headers ?? request?.headers)
   if (headers === undefined) return undefined
-  let id = `${call.priority}${call.url}\n${headers}`
-  for (const [name, fallback] of SETTINGS) id += `\n${init?.[name] ?? request?.[name] ?? fallback}`
-  if (options !== undefined && (options.timeout !== undefined || options.retry !== undefined || options.fallback !== undefined || options.hedge !== undefined)) {
-    id += `\n${JSON.stringify([options.timeout, options.retry, options.fallback, options.hedge])}`
-  }
-  return id
+  // As JSON: a URL, referrer or integrity is any string the caller gave, and one with a line break must not read as another request's headers.
+  const settings = SETTINGS.map(([name, fallback]) => init?.[name] ?? request?.[name] ?? fallback)
+  return JSON.stringify([call.priority, call.url, headers, settings, options?.timeout, options?.retry, options?.fallback, options?.hedge])
 }
 
 /**
