@@ -281,7 +281,22 @@ function sameValues(copy: Headers, source: Headers): void {
   }
 }
 
-type Branch = ReadableStreamDefaultController<Uint8Array>
+type Branch = ReadableStreamDefaultController<Uint8Array> | ReadableByteStreamController
+
+/**
+ * A stream pulled only when its reader asks (desiredSize is then minus the bytes it has not read yet): a byte stream, as
+ * fetch's bodies are (a BYOB reader works on it), where there are any (Safari has them since 26.4, its bodies since too).
+ */
+function pulledStream(source: UnderlyingDefaultSource<Uint8Array>): ReadableStream<Uint8Array> {
+  if (typeof ReadableByteStreamController === 'undefined') return new ReadableStream(source, { highWaterMark: 0, size: (chunk) => chunk.byteLength })
+  return new ReadableStream({ ...source, type: 'bytes' } as unknown as UnderlyingByteSource)
+}
+
+/** Ends a branch; a BYOB read waiting on it is answered (a byte stream leaves it waiting until told). */
+function closeBranch(branch: Branch): void {
+  branch.close()
+  ;(branch as ReadableByteStreamController).byobRequest?.respond(0)
+}
 
 /**
  * Reads one body for several readers, as fast as the fastest asks. A reader that falls more than
@@ -299,15 +314,11 @@ export class BodyTee {
 
   branch(): { stream: ReadableStream<Uint8Array>; cut: (reason: unknown) => void } {
     let controller!: Branch
-    const stream = new ReadableStream<Uint8Array>(
-      {
-        start: (c) => void this.branches.add((controller = c)),
-        pull: () => this.pump(),
-        cancel: () => this.drop(controller),
-      },
-      // Pulled only when its reader asks; desiredSize is then minus the bytes it has not read yet.
-      { highWaterMark: 0, size: (chunk) => chunk.byteLength },
-    )
+    const stream = pulledStream({
+      start: (c) => void this.branches.add((controller = c)),
+      pull: () => this.pump(),
+      cancel: () => this.drop(controller),
+    })
     return { stream, cut: (reason) => this.cut(controller, reason) }
   }
 
@@ -326,7 +337,7 @@ export class BodyTee {
       (result) => {
         this.reading = undefined
         if (result.done) {
-          for (const branch of this.branches) branch.close()
+          for (const branch of this.branches) closeBranch(branch)
           this.branches.clear()
         } else this.deliver(result.value)
       },
@@ -339,11 +350,11 @@ export class BodyTee {
   }
 
   private deliver(chunk: Uint8Array): void {
-    let first = true
+    // A byte stream takes no empty chunk; the reader that asked asks again.
+    if (chunk.byteLength === 0) return
     for (const branch of this.branches) {
-      // Each reader owns its bytes: one that transfers or writes into a chunk cannot touch another's.
-      branch.enqueue(first ? chunk : chunk.slice())
-      first = false
+      // Each reader owns its bytes (a byte stream takes the buffer it is given): one that writes into a chunk cannot touch another's.
+      branch.enqueue(chunk.slice())
       if (branch.desiredSize! < -MAX_LAG_BYTES) {
         this.cut(branch, new RangeError(`this caller's copy of a coalesced response body fell more than ${MAX_LAG_BYTES} bytes behind the fastest reader; read it sooner or pass resilience: { coalesce: false }`))
       }

@@ -74,18 +74,20 @@ export async function unpack(parcel: Parcel, call: Call, next: Next): Promise<Ou
   if (bytes === undefined) return next(call)
   let body: ReadableStream<Uint8Array> | null = null
   if (bytes !== null) {
-    body = new ReadableStream<Uint8Array>(
-      {
-        start(controller) {
-          signal?.addEventListener('abort', () => controller.error(signal.reason), { once: true })
-        },
-        pull(controller) {
-          controller.enqueue(bytes)
-          controller.close()
-        },
+    // A byte stream, as workerd's fetch bodies are: a BYOB reader works on it.
+    body = new ReadableStream({
+      type: 'bytes',
+      start(controller) {
+        signal?.addEventListener('abort', () => controller.error(signal.reason), { once: true })
       },
-      { highWaterMark: 0 },
-    )
+      pull(controller) {
+        // Its own copy: every joined caller reads these bytes, and one may write into (or transfer) what it read.
+        if (bytes.byteLength > 0) controller.enqueue(bytes.slice())
+        controller.close()
+        // A BYOB read waiting for more is told there is none.
+        controller.byobRequest?.respond(0)
+      },
+    })
   }
   const response = parcel.copy(body)
   if (parcel.own !== undefined) keepWith(response, parcel.own)
