@@ -117,9 +117,14 @@ class Race<R> {
     if (n <= this.maxHedges) this.timer = setTimeout(() => this.hedge(), this.delay)
   }
 
+  /**
+   * Hedge due. Not while an attempt still waits at a gate (a full bulkhead's queue): it has not been slow upstream, and
+   * a hedge would wait behind it in that queue, where it could never beat it, taking (or evicting) another call's place.
+   */
   private hedge(): void {
     this.timer = undefined
-    if (!this.done && this.runner.mayHedge(this.controllers.length + 1, this.delay)) this.start()
+    const waiting = (this.runner.reached?.() ?? Infinity) - this.settledReached < this.inFlight
+    if (!this.done && !waiting && this.runner.mayHedge(this.controllers.length + 1, this.delay)) this.start()
   }
 
   private settle(settled: Settled<R>): void {
