@@ -1,7 +1,8 @@
 /**
- * In a browser (headless Chromium), a request's mode decides its answer: `mode: 'same-origin'` refuses another
+ * Coalescing in a browser (headless Chromium). A request's mode decides its answer: `mode: 'same-origin'` refuses another
  * origin's response that the default `'cors'` may read (the upstream here, on another port, allows any origin). So a
- * same-origin GET must never join an identical cors GET in flight, which would hand it the cross-origin answer.
+ * same-origin GET must never join an identical cors GET in flight, which would hand it the cross-origin answer. And
+ * each caller's copy of a shared body is a byte stream, as Chromium's fetch bodies are: a BYOB reader works on it.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, type ServerResponse } from 'node:http'
@@ -21,6 +22,21 @@ window.both = async (target) => {
   const calls = [rf(target), rf(target, { mode: 'same-origin' })].map(outcome)
   return { answers: await Promise.all(calls), coalesced: rf.snapshot().totals.coalesced }
 }
+window.byob = async (target) => {
+  const rf = createResilientFetch({ coalesce: true, fallback: false, retry: false })
+  const read = async (response) => {
+    const reader = response.body.getReader({ mode: 'byob' })
+    let text = ''
+    for (;;) {
+      const { done, value } = await reader.read(new Uint8Array(3))
+      if (done) return text
+      text += new TextDecoder().decode(value)
+    }
+  }
+  const responses = await Promise.all([rf(target), rf(target)])
+  const plain = (await fetch(target)).body.getReader({ mode: 'byob' }) && 'fetch body: byob'
+  return { texts: await Promise.all(responses.map(read)), coalesced: rf.snapshot().totals.coalesced, plain }
+}
 document.documentElement.dataset.ready = 'true'
 `
 
@@ -37,9 +53,9 @@ const upstream = createServer((_req, res) => {
 })
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rf-coalesce-mode-'))
+  dir = await mkdtemp(join(tmpdir(), 'rf-coalesce-browser-'))
   await build({ stdin: { contents: PAGE, resolveDir: import.meta.dirname, loader: 'js' }, bundle: true, format: 'esm', platform: 'browser', target: 'chrome120', outfile: join(dir, 'page.js'), logLevel: 'error' })
-  await writeFile(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>coalescing and mode</title><script type="module" src="./page.js"></script>')
+  await writeFile(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>coalescing in a browser</title><script type="module" src="./page.js"></script>')
   site = await serveDirectory(dir)
   origin = `http://127.0.0.1:${await listen(upstream)}`
   browser = await launchChromium()
@@ -62,6 +78,18 @@ it("a GET with mode 'same-origin' to another origin does not join a cors GET in 
     expect(result).toEqual({ answers: ['cross-origin answer', 'rejected: TypeError'], coalesced: 0 })
     // The same-origin request never left the browser.
     expect(held).toHaveLength(1)
+  } finally {
+    await page.context().close()
+  }
+})
+
+it("each caller's copy of a shared body reads with a BYOB reader, as Chromium's fetch body does", async () => {
+  const { page } = await openPage(browser)
+  try {
+    await page.goto(site.url + '/')
+    await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
+    const result = await page.evaluate((target) => (window as unknown as { byob(t: string): Promise<unknown> }).byob(target), `${origin}/bytes`)
+    expect(result).toEqual({ texts: ['cross-origin answer', 'cross-origin answer'], coalesced: 1, plain: 'fetch body: byob' })
   } finally {
     await page.context().close()
   }
