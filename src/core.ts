@@ -6,7 +6,7 @@
  * less up front, as much with the default options). The up-front fallback stage imports from here too, so that this
  * module sits in that shared chunk rather than in an empty chunk of its own (one more request); nothing else should.
  */
-export { follow, keepWith, LOST_AFTER, rekey } from './deadline.js'
+export { follow, keepWith, LOST_AFTER, MAX_TIMER_MS, rekey } from './deadline.js'
 export { now } from './clock.js'
 export { isRequest, originOf } from './url.js'
 export { ThrottledError, TimeoutError } from './errors.js'

@@ -1,4 +1,4 @@
-import { aborted, discard, follow, isRequest, keepWith, LOST_AFTER, now, refusal, sharesTimers, TimeoutError } from '../core.js'
+import { aborted, discard, follow, isRequest, keepWith, LOST_AFTER, MAX_TIMER_MS, now, refusal, sharesTimers, TimeoutError } from '../core.js'
 import type { Parcel } from './handover.js'
 import type { Call, Next, Outcome, ResponseOutcome, Runtime, Wrapper } from './types.js'
 
@@ -122,12 +122,14 @@ function enter(flight: Flight, call: Call, joined: boolean): Promise<Outcome | P
  */
 function guardJoiner(flight: Flight, call: Call, member: () => Member): ReturnType<typeof setTimeout> | undefined {
   const total = call.timeout.total
-  if (flight.until === Infinity || sharesTimers()) return undefined
+  const wait = flight.until - now()
+  // Past what a timer can hold (Infinity included) a host fires it at once: no guard then.
+  if (!(wait <= MAX_TIMER_MS) || sharesTimers()) return undefined
   return setTimeout(() => {
     // No total deadline (false): the joiner is never past it, and sends its own request.
     const error = new TimeoutError(total || flight.until - call.at, 'total')
     leave(flight, member(), error, total === false || now() < call.at + total ? null : refusal('deadline', error))
-  }, flight.until - now())
+  }, wait)
 }
 
 /** A caller aborted before the headers: it alone rejects; the last one to go aborts the shared request. */
