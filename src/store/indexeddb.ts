@@ -100,17 +100,28 @@ async function open(dbName: string, { openWithin }: StoreKit): Promise<UseStore>
   let current: UseStore | undefined
   // A connection that gives way when another needs it (the app's deleteDatabase on logout, an upgrade in another tab),
   // which would otherwise wait for this page to close; the next operation opens a new one.
-  const store: UseStore = (mode, callback) => {
-    // Where IndexedDB is missing, or indexedDB.open itself throws (SecurityError in sandboxed frames): a rejection here.
-    const mine = (current ??= createStore(dbName, STORE_NAME))
-    return mine(mode, (objects) => {
-      const db = objects.transaction.db
-      db.onversionchange = () => {
-        db.close()
+  const store: UseStore = async (mode, callback) => {
+    for (let retried = false; ; retried = true) {
+      // Where IndexedDB is missing, or indexedDB.open itself throws (SecurityError in sandboxed frames): a rejection here.
+      const mine = (current ??= createStore(dbName, STORE_NAME))
+      let reached = false
+      try {
+        return await mine(mode, (objects) => {
+          reached = true
+          const db = objects.transaction.db
+          db.onversionchange = () => {
+            db.close()
+            if (current === mine) current = undefined
+          }
+          return callback(objects)
+        })
+      } catch (error) {
+        // No transaction could start: the connection closed under us with no close event (Safari, a PWA resumed), and
+        // would refuse every later one until the page reloads. Once more, on a new connection.
+        if (reached || retried) throw error
         if (current === mine) current = undefined
       }
-      return callback(objects)
-    })
+    }
   }
   // A first read opens the database and proves the object store is there.
   const opened = store('readonly', (objects) => promisifyRequest(objects.count())).catch((error: unknown) => {
