@@ -34,7 +34,8 @@ export function indexedDbStore(kit: StoreKit, { dbName, maxEntries } = IDB_DEFAU
           const next = lru.filter((k) => k !== key)
           next.push(key)
           objects.put(entry, key)
-          for (const old of next.splice(0, Math.max(0, next.length - maxEntries))) objects.delete(old)
+          // A negative count splices nothing.
+          for (const old of next.splice(0, next.length - maxEntries)) objects.delete(old)
           return { lru: next }
         }),
       ),
@@ -98,35 +99,30 @@ function withIndex<T>(objects: IDBObjectStore, step: (lru: string[], value?: unk
 /** Opens (creating if needed) the database, bounded by OPEN_TIMEOUT; rejects where IndexedDB is missing or broken. */
 async function open(dbName: string, { openWithin }: StoreKit): Promise<UseStore> {
   let current: UseStore | undefined
-  // A connection that gives way when another needs it (the app's deleteDatabase on logout, an upgrade in another tab),
-  // which would otherwise wait for this page to close; the next operation opens a new one.
-  const store: UseStore = async (mode, callback) => {
-    for (let retried = false; ; retried = true) {
-      // Where IndexedDB is missing, or indexedDB.open itself throws (SecurityError in sandboxed frames): a rejection here.
-      const mine = (current ??= createStore(dbName, STORE_NAME))
-      let reached = false
-      try {
-        return await mine(mode, (objects) => {
-          reached = true
-          const db = objects.transaction.db
-          db.onversionchange = () => {
-            db.close()
-            if (current === mine) current = undefined
-          }
-          return callback(objects)
-        })
-      } catch (error) {
-        // No transaction could start: the connection closed under us with no close event (Safari, a PWA resumed), and
-        // would refuse every later one until the page reloads. Once more, on a new connection.
-        if (reached || retried) throw error
-        if (current === mine) current = undefined
-      }
-    }
+  const store: UseStore = (mode, callback, retried?: boolean) => {
+    // Where IndexedDB is missing, or indexedDB.open itself throws (SecurityError in sandboxed frames): a rejection here.
+    const mine = (current ??= createStore(dbName, STORE_NAME))
+    let reached = false
+    return mine(mode, (objects) => {
+      reached = true
+      // Gives way when another connection needs it (the app's deleteDatabase on logout, an upgrade in another tab),
+      // which would otherwise wait for this page to close; the next operation finds it closed and opens a new one.
+      const db = objects.transaction.db
+      db.onversionchange = () => db.close()
+      return callback(objects)
+    }).catch((error: unknown) => {
+      // No transaction could start: the connection was closed, by us (above) or under us with no close event (Safari,
+      // a PWA resumed), and would refuse every later one until the page reloads. Once more, on a new connection.
+      // (A request or transaction that failed with no error object rejects with null: never a rejection without a reason.)
+      if (reached || retried) throw error ?? new Error('IndexedDB failed')
+      if (current === mine) current = undefined
+      return (store as Function)(mode, callback, true)
+    })
   }
   // A first read opens the database and proves the object store is there.
-  const opened = store('readonly', (objects) => promisifyRequest(objects.count())).catch((error: unknown) => {
-    throw error ?? new Error('IndexedDB open failed')
-  })
-  await openWithin(opened, 'IndexedDB open')
+  await openWithin(
+    store('readonly', (objects) => promisifyRequest(objects.count())),
+    'IndexedDB open',
+  )
   return store
 }
