@@ -144,7 +144,8 @@ class LastKnownGood implements StageFallback {
         forgetAll()
         peers.add(new WeakRef(this))
         // Other tabs are told only from a page or a browser's worker (Deno has caches, and its channel keeps the process alive: it has no unref).
-        if (typeof BroadcastChannel === 'function' && (g.document ?? g.importScripts) !== undefined) {
+        // Where there is no BroadcastChannel (Safari before 15.4), its constructor throws, caught below.
+        if ((g.document ?? g.importScripts) !== undefined) {
           clears ??= new BroadcastChannel('resilient-fetch:clear')
           clears.onmessage = (event) => forgetAll(event.data)
           // Node with a DOM shim: the channel must not keep the process alive.
@@ -155,11 +156,13 @@ class LastKnownGood implements StageFallback {
 
   remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, receivedAt?: number): void {
     try {
-      if (!mayStore(request, response, this.#options)) return
+      // Its own Age (RFC 9111 5.1): the time it spent in caches before it came is part of its copy's.
+      const age = Math.max(0, Number(response.headers.get('age'))) * 1000 || 0
+      if (age > this.#options.maxAge || !mayStore(request, response, this.#options)) return
       const key = `GET ${request.url}`
       const t = receivedAt ?? this.#runtime.now()
       if (!this.#due(key, t)) return
-      const copy = this.#prepare(request, response.clone(), t, varyRecord(response.headers, request.headers))
+      const copy = this.#prepare(request, response.clone(), t - age, varyRecord(response.headers, request.headers))
       this.#writing.set(key, copy)
       // Started whether or not there is a waitUntil to hand it to.
       const work = this.#save(key, request, copy, t)
@@ -173,7 +176,8 @@ class LastKnownGood implements StageFallback {
     // Bounded by the call's deadline and abort (the call is the bound): a hung store never hangs the call.
     const found = await this.recall(request, call)
     if (found === undefined || call.signal?.aborted) return undefined
-    this.#runtime.events.emit('fallback', { key: call.key, age: Math.max(0, Math.floor((this.#runtime.now() - found.storedAt) / 1000)) })
+    // The age the copy is served with.
+    this.#runtime.events.emit('fallback', { key: call.key, age: Number(found.response.headers.get('age')) })
     // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
     return { kind: 'response', ...found, failure: true, duration: 0 }
   }
@@ -183,7 +187,7 @@ class LastKnownGood implements StageFallback {
     if (this.#landing(key)) return undefined
     const { deadline, signal } = bound
     // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
-    const limit = deadline === undefined ? READ_LIMIT : Math.min(READ_LIMIT, Math.max(READ_GRACE, deadline - this.#runtime.now()))
+    const limit = Math.min(READ_LIMIT, Math.max(READ_GRACE, (deadline ?? Infinity) - this.#runtime.now()))
     try {
       return await within(this.#lookup(key, request, limit), limit, settleMessage('get', limit, key), signal)
     } catch (error) {
@@ -329,31 +333,33 @@ class LastKnownGood implements StageFallback {
     const entry: unknown = (writing && (await within(writing, limit / 2, '').catch(() => this.#letGo(key, writing)))) || (await this.#store.get(key))
     // A clear() while the copy was read (or still written): nothing remembered before it is served after it.
     if (entry === undefined || started !== this.#generation) return undefined
-    if (!isStoredResponse(entry)) return this.#discard(key, request, new TypeError(`corrupt fallback entry for ${key} deleted`))
-    const t = this.#runtime.now()
-    // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
-    if (entry.storedAt > t + CLOCK_SKEW) return this.#discard(key)
-    // Landed by a write from before a clear() (taken for lost, or whose delete did not land).
-    const doubt = this.#doubtful.get(`${entry.storedAt} ${key}`) ?? (entry.storedAt <= this.#floorAt ? this.#floorSince : undefined)
-    if (doubt !== undefined && doubt !== this.#generation) return this.#discard(key)
-    const age = Math.max(0, t - entry.storedAt)
-    if (age > maxAgeOf(entry, this.#options.maxAge)) return undefined
     let response: Response
     try {
-      response = fromStored(entry, { 'x-resilient-source': 'fallback', age: String(Math.floor(age / 1000)) })
-    } catch (error) {
-      // Passed the shape check yet cannot become a Response here: deleted like a corrupt entry.
-      return this.#discard(key, request, new TypeError(`fallback entry for ${key} cannot be served, deleted`, { cause: error }))
+      if (!isStoredResponse(entry)) throw undefined
+      response = fromStored(entry, { 'x-resilient-source': 'fallback' })
+    } catch (cause) {
+      // Not a whole entry (storage can hold anything), or one no Response can be built from here.
+      return this.#discard(key, request, new TypeError(`corrupt fallback entry for ${key} deleted`, { cause }))
     }
-    if (!varyMatches(entry, request.headers)) return undefined
-    const credential = storedHeader(entry, CREDENTIAL_HEADER)
+    const { storedAt } = entry as StoredResponse
+    const t = this.#runtime.now()
+    // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
+    if (storedAt > t + CLOCK_SKEW) return this.#discard(key)
+    // Landed by a write from before a clear() (taken for lost, or whose delete did not land).
+    const doubt = this.#doubtful.get(`${storedAt} ${key}`) ?? (storedAt <= this.#floorAt ? this.#floorSince : undefined)
+    if (doubt !== undefined && doubt !== this.#generation) return this.#discard(key)
+    const age = Math.max(0, t - storedAt)
+    if (age > maxAgeOf(entry as StoredResponse, this.#options.maxAge)) return undefined
+    response.headers.set('age', String(Math.floor(age / 1000)))
+    if (!varyMatches(entry as StoredResponse, request.headers)) return undefined
+    const credential = storedHeader(entry as StoredResponse, CREDENTIAL_HEADER)
     if ((credential !== null && credential !== (await credentialDigest(request.headers))) || started !== this.#generation) return undefined
-    return { response, storedAt: entry.storedAt }
+    return { response, storedAt }
   }
 
   /** Deletes an entry that must never be served; reports it when it was damaged. */
   async #discard(key: string, request?: FallbackRequest, error?: unknown): Promise<undefined> {
-    if (request !== undefined) this.#fail(request, error)
+    if (request) this.#fail(request, error)
     await this.#store.delete(key).catch(() => {})
     return undefined
   }
@@ -368,15 +374,16 @@ async function putOnce(store: FallbackStore & Partial<Evictable>, key: string, e
   } catch (error) {
     if (!isQuotaError(error)) throw error
     // Our stores drop their least recently used half; a store that cannot is emptied, as Workbox does on quota errors.
-    await (typeof store.evict === 'function' ? store.evict() : store.clear())
+    await (store.evict ?? store.clear).call(store)
     await store.put(key, entry)
   }
 }
 
 /** The storage rules, from headers alone (the stage passes only 200s): never no-store (request or response) or Vary: *, credentials only when private. */
 function mayStore(request: FallbackRequest, response: Response, options: NormalizedFallbackOptions): boolean {
-  // A redirected response is another resource's (an expired session sent to /login), never this URL's last good state.
-  if (response.redirected) return false
+  // A redirected response is another resource's (an expired session sent to /login), never this URL's last good state;
+  // a copy a fallback served (a Service Worker's, the proxy's) is no newer than its copy: kept again it would never expire.
+  if (response.redirected || response.headers.has('x-resilient-source')) return false
   // fetch's own no-store cache mode says the same as the header: keep nothing.
   if (request.cache === 'no-store') return false
   const cacheControl = directives(response.headers.get('cache-control'))
@@ -384,9 +391,9 @@ function mayStore(request: FallbackRequest, response: Response, options: Normali
   if (cacheControl.has('no-store') || directives(request.headers.get('cache-control')).has('no-store')) return false
   if (directives(response.headers.get('vary')).has('*')) return false
   // A stream by nature (events, JSON lines or sequences, a replaced multipart) has no last good state to keep, and a
-  // copy would hold the connection open after the caller cancels.
-  if (STREAMING_TYPE.test(response.headers.get('content-type') ?? '')) return false
-  const length = Number(response.headers.get('content-length') ?? 0)
+  // copy would hold the connection open after the caller cancels. (No Content-Type tests as 'null', which is none.)
+  if (STREAMING_TYPE.test(response.headers.get('content-type')!)) return false
+  const length = Number(response.headers.get('content-length'))
   if (length > options.maxBodyBytes) return false
   const personal =
     cacheControl.has('private') ||
