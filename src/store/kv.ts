@@ -45,6 +45,13 @@ interface Metadata {
   n?: number
 }
 
+/**
+ * The KV names this isolate wrote lately, per namespace binding, most recent last: list() shows a key only up to a minute
+ * after its write (it is eventually consistent), so clear() deletes these too. At most RECENT_WRITES per binding.
+ */
+const written = new WeakMap<KvNamespaceLike, Set<string>>()
+const RECENT_WRITES = 1_000
+
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const bytes = (text: string): number => encoder.encode(text).byteLength
@@ -63,6 +70,8 @@ export function kvStore(namespace: KvNamespaceLike | undefined, options: KvStore
   }
   const settings = checkOptions(namespace, options)
   const { prefix } = settings
+  let recent = written.get(namespace)
+  if (recent === undefined) written.set(namespace, (recent = new Set()))
 
   return {
     async get(key) {
@@ -80,22 +89,32 @@ export function kvStore(namespace: KvNamespaceLike | undefined, options: KvStore
       if (entry.body.byteLength > settings.maxBodyBytes) return
       const { value, metadata } = toKv(entry)
       if (value.byteLength > MAX_VALUE_BYTES) throw new RangeError(`kvStore: the entry for ${key} is ${value.byteLength} bytes, over KV's ${MAX_VALUE_BYTES}`)
+      const name = await kvKey(prefix, key)
+      // Noted before the write lands: a clear() while it is in flight deletes it too.
+      noteWrite(recent, name)
       try {
-        await namespace.put(await kvKey(prefix, key), value, { expirationTtl: settings.expirationTtl, metadata })
+        await namespace.put(name, value, { expirationTtl: settings.expirationTtl, metadata })
       } catch (error) {
         if (!isRateLimited(error)) throw error
       }
     },
     async delete(key) {
-      await namespace.delete(await kvKey(prefix, key))
+      const name = await kvKey(prefix, key)
+      recent.delete(name)
+      await namespace.delete(name)
     },
     async clear() {
+      // Those written lately, which list() may not show yet (a copy of the user who just logged out); taken once.
+      const unlisted = new Set([...recent].filter((name) => name.startsWith(prefix)))
+      for (const name of unlisted) recent.delete(name)
       let cursor: string | undefined
       do {
         const page = await namespace.list(cursor === undefined ? { prefix } : { prefix, cursor })
+        for (const { name } of page.keys) unlisted.delete(name)
         await Promise.all(page.keys.map((k) => namespace.delete(k.name)))
         cursor = page.list_complete ? undefined : page.cursor
       } while (cursor !== undefined)
+      await Promise.all([...unlisted].map((name) => namespace.delete(name)))
     },
   }
 }
@@ -120,6 +139,13 @@ function withoutNamespace(namespace: null | undefined): FallbackStore {
     delete: async (key) => (tell(), memory.delete(key)),
     clear: async () => (tell(), memory.clear()),
   }
+}
+
+/** Notes `name` as the most recent write of `recent`, forgetting the oldest past RECENT_WRITES. */
+function noteWrite(recent: Set<string>, name: string): void {
+  recent.delete(name)
+  recent.add(name)
+  if (recent.size > RECENT_WRITES) recent.delete(recent.values().next().value!)
 }
 
 function checkOptions(namespace: KvNamespaceLike, options: KvStoreOptions | undefined): Checked<typeof kvStoreSchema> {
