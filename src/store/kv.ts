@@ -46,11 +46,14 @@ interface Metadata {
 }
 
 /**
- * The KV names this isolate wrote lately, per namespace binding, most recent last: list() shows a key only up to a minute
- * after its write (it is eventually consistent), so clear() deletes these too. At most RECENT_WRITES per binding.
+ * The KV names this isolate wrote lately, per namespace binding, most recent last, each with when its last write landed
+ * (NaN while none has): list() shows a key only up to a minute after its write (it is eventually consistent), so clear()
+ * deletes these too; and KV takes one write per key per second, so a store made per request skips a write another
+ * store on the binding landed less than a second ago. At most RECENT_WRITES per binding.
  */
-const written = new WeakMap<KvNamespaceLike, Set<string>>()
+const written = new WeakMap<KvNamespaceLike, Map<string, number>>()
 const RECENT_WRITES = 1_000
+const WRITE_INTERVAL = 1_000
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -71,7 +74,7 @@ export function kvStore(namespace: KvNamespaceLike | undefined, options: KvStore
   const settings = checkOptions(namespace, options)
   const { prefix } = settings
   let recent = written.get(namespace)
-  if (recent === undefined) written.set(namespace, (recent = new Set()))
+  if (recent === undefined) written.set(namespace, (recent = new Map()))
 
   return {
     async get(key) {
@@ -90,10 +93,13 @@ export function kvStore(namespace: KvNamespaceLike | undefined, options: KvStore
       const { value, metadata } = toKv(entry)
       if (value.byteLength > MAX_VALUE_BYTES) throw new RangeError(`kvStore: the entry for ${key} is ${value.byteLength} bytes, over KV's ${MAX_VALUE_BYTES}`)
       const name = await kvKey(prefix, key)
+      const since = Date.now() - recent.get(name)!
+      if (since >= 0 && since < WRITE_INTERVAL) return
       // Noted before the write lands: a clear() while it is in flight deletes it too.
-      noteWrite(recent, name)
+      noteWrite(recent, name, NaN)
       try {
         await namespace.put(name, value, { expirationTtl: settings.expirationTtl, metadata })
+        noteWrite(recent, name, Date.now())
       } catch (error) {
         if (!isRateLimited(error)) throw error
       }
@@ -105,7 +111,7 @@ export function kvStore(namespace: KvNamespaceLike | undefined, options: KvStore
     },
     async clear() {
       // Those written lately, which list() may not show yet (a copy of the user who just logged out); taken once.
-      const unlisted = new Set([...recent].filter((name) => name.startsWith(prefix)))
+      const unlisted = new Set([...recent.keys()].filter((name) => name.startsWith(prefix)))
       for (const name of unlisted) recent.delete(name)
       let cursor: string | undefined
       do {
@@ -141,11 +147,11 @@ function withoutNamespace(namespace: null | undefined): FallbackStore {
   }
 }
 
-/** Notes `name` as the most recent write of `recent`, forgetting the oldest past RECENT_WRITES. */
-function noteWrite(recent: Set<string>, name: string): void {
+/** Notes `name` as the most recent write of `recent` (landed `at`, or NaN), forgetting the oldest past RECENT_WRITES. */
+function noteWrite(recent: Map<string, number>, name: string, at: number): void {
   recent.delete(name)
-  recent.add(name)
-  if (recent.size > RECENT_WRITES) recent.delete(recent.values().next().value!)
+  recent.set(name, at)
+  if (recent.size > RECENT_WRITES) recent.delete(recent.keys().next().value!)
 }
 
 function checkOptions(namespace: KvNamespaceLike, options: KvStoreOptions | undefined): Checked<typeof kvStoreSchema> {
