@@ -156,9 +156,9 @@ class LastKnownGood implements StageFallback {
 
   remember(request: FallbackRequest, response: Response, waitUntil?: (p: Promise<unknown>) => void, receivedAt?: number): void {
     try {
-      // Its own Age (RFC 9111 5.1): the time it spent in caches before it came is part of its copy's.
-      const age = Math.max(0, Number(response.headers.get('age'))) * 1000 || 0
-      if (age > this.#options.maxAge || !mayStore(request, response, this.#options)) return
+      // Its own Age (RFC 9111 5.1): the time it spent in caches before it came is part of its copy's (none: +null, 0).
+      const age = Math.max(0, +response.headers.get('age')!) * 1000 || 0
+      if (!mayStore(request, response, this.#options)) return
       const key = `GET ${request.url}`
       const t = receivedAt ?? this.#runtime.now()
       if (!this.#due(key, t)) return
@@ -177,7 +177,7 @@ class LastKnownGood implements StageFallback {
     const found = await this.recall(request, call)
     if (found === undefined || call.signal?.aborted) return undefined
     // The age the copy is served with.
-    this.#runtime.events.emit('fallback', { key: call.key, age: Number(found.response.headers.get('age')) })
+    this.#runtime.events.emit('fallback', { key: call.key, age: +found.response.headers.get('age')! })
     // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
     return { kind: 'response', ...found, failure: true, duration: 0 }
   }
@@ -393,8 +393,8 @@ function mayStore(request: FallbackRequest, response: Response, options: Normali
   // A stream by nature (events, JSON lines or sequences, a replaced multipart) has no last good state to keep, and a
   // copy would hold the connection open after the caller cancels. (No Content-Type tests as 'null', which is none.)
   if (STREAMING_TYPE.test(response.headers.get('content-type')!)) return false
-  const length = Number(response.headers.get('content-length'))
-  if (length > options.maxBodyBytes) return false
+  // (No Content-Length: +null, 0.)
+  if (+response.headers.get('content-length')! > options.maxBodyBytes) return false
   const personal =
     cacheControl.has('private') ||
     response.headers.has('set-cookie') ||
@@ -429,9 +429,9 @@ function varyRecord(responseHeaders: Headers, requestHeaders: Headers): [string,
   const vary = responseHeaders.get('vary')
   if (vary === null) return []
   const record: [string, string | null][] = []
-  for (const part of vary.split(',')) {
-    const name = part.trim().toLowerCase()
-    if (name !== '' && !(isCredential(name) && requestHeaders.has(name))) record.push([name, requestHeaders.get(name)])
+  for (const name of directives(vary).keys()) {
+    // A copy keeps the body decoded (store/entry.ts): the content codings the request accepted do not matter.
+    if (name !== 'accept-encoding' && !(isCredential(name) && requestHeaders.has(name))) record.push([name, requestHeaders.get(name)])
   }
   // URI-encoded JSON stays a valid header value whatever the request's header values hold.
   return [[VARY_HEADER, encodeURIComponent(JSON.stringify(record))]]
