@@ -73,6 +73,11 @@ interface KeyState {
   downUntil: number
   /** Probes this isolate let through and not yet ended, oldest first. */
   held: Probe[]
+  /**
+   * Disabled or forced open by hand here: the isolate's own until it leaves that state (a disable holds until close(), as
+   * documented), so the fleet's views are not applied to it and a disabled breaker's failures are not reported.
+   */
+  pinned: boolean
 }
 
 /** A probe this isolate let through: the object's permit for it (none: closed, or not heard in time), and how it ended. */
@@ -106,7 +111,8 @@ const MAX_KEYS = 1_000
  *   breaker alone for that key (its probe goes through) for `retryInterval`. A permit that arrives
  *   after the probe went through without it is the probe's: the object hears how the probe ended.
  *
- * Slow calls and forced opens stay local to the isolate that saw them.
+ * Slow calls and forced opens stay local to the isolate that saw them. A breaker disabled or forced open by hand is the
+ * isolate's own until it leaves that state: the fleet's state does not replace it, and a disabled one reports no failures.
  */
 export function durableObjectShare(namespace: CoordinatorNamespace, options?: DurableObjectShareOptions): DurableObjectShare {
   const share = new FleetShare(namespace, checkOptions(namespace, options))
@@ -141,10 +147,11 @@ class FleetShare implements DurableObjectShare {
     return view.state === 'half-open' ? join(view) : view
   }
 
-  publish(key: string): void {
+  publish(key: string, state: SharedBreakerState): void {
     // The local breaker moved: hear the fleet's answer with the report that follows in this turn.
-    const k = this.keys.get(key)
-    if (k !== undefined) k.syncedAt = 0
+    const k = this.entry(key)
+    k.syncedAt = 0
+    k.pinned = state.state === 'disabled' || state.state === 'forced-open'
   }
 
   record(key: string, failure: boolean, _slow: boolean, waitUntil?: (promise: Promise<unknown>) => void): void {
@@ -153,7 +160,7 @@ class FleetShare implements DurableObjectShare {
     if (ended !== undefined && ended.key === key) {
       this.ended = undefined
       end(k, ended.probe, failure)
-    } else if (failure) {
+    } else if (failure && !k.pinned) {
       k.failures++
     }
     const t = now()
@@ -246,11 +253,12 @@ class FleetShare implements DurableObjectShare {
       keys.set(key, k)
       return k
     }
-    k = { failures: 0, ends: [], sendingSince: 0, syncedAt: 0, heard: undefined, refusedUntil: 0, downUntil: 0, held: [] }
+    k = { failures: 0, ends: [], sendingSince: 0, syncedAt: 0, heard: undefined, refusedUntil: 0, downUntil: 0, held: [], pinned: false }
     keys.set(key, k)
     if (keys.size > MAX_KEYS) {
       for (const [old, state] of keys) {
-        if (state.sendingSince === 0 && state.held.length === 0) {
+        // A pinned key's state is what says it is pinned: dropped, the fleet's next view would replace a disable.
+        if (state.sendingSince === 0 && state.held.length === 0 && !state.pinned) {
           keys.delete(old)
           break
         }
@@ -295,7 +303,7 @@ class FleetShare implements DurableObjectShare {
     k.syncedAt = now()
     const last = k.heard
     k.heard = view
-    if (last !== undefined && last.state === view.state && last.at === view.at) return
+    if (k.pinned || (last !== undefined && last.state === view.state && last.at === view.at)) return
     // A closed object is where every breaker starts: applying the first one would only empty the local window.
     if (last === undefined && view.state === 'closed') return
     try {
