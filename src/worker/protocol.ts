@@ -4,6 +4,7 @@
  * the object answers every message with its view of the breaker.
  */
 import type { BreakerState, SharedBreakerState } from '../types.js'
+import { MAX_DURATION } from '../schema.js'
 
 /** The settings of the fleet's breaker; the isolates send theirs with every message. */
 export interface FleetOptions {
@@ -57,6 +58,8 @@ const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-
 const positive = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0
 const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+/** A window or open duration the instance's own breaker accepts: past it, an open would end after what an alarm can hold (workerd: 2189). */
+const duration = (v: unknown): v is number => positive(v) && v <= MAX_DURATION
 
 /** The request that carries `message` to the object. */
 export function messageRequest(message: CoordinatorMessage): [string, RequestInit] {
@@ -65,12 +68,13 @@ export function messageRequest(message: CoordinatorMessage): [string, RequestIni
 
 /**
  * FleetOptions from a message or from storage; undefined when any is missing or not a positive
- * integer. `minReporters` may be absent (isolates of an earlier version): 1, as they behaved.
+ * integer, or a duration is longer than a timer can wait (as for the instance's own breaker).
+ * `minReporters` may be absent (isolates of an earlier version): 1, as they behaved.
  */
 export function readFleetOptions(v: unknown): FleetOptions | undefined {
   if (typeof v !== 'object' || v === null) return undefined
   const o = v as Record<string, unknown>
-  if (!positive(o.failureThreshold) || !positive(o.window) || !positive(o.openDuration) || !positive(o.probes) || !positive(o.successesToClose)) {
+  if (!positive(o.failureThreshold) || !duration(o.window) || !duration(o.openDuration) || !positive(o.probes) || !positive(o.successesToClose)) {
     return undefined
   }
   const minReporters = o.minReporters === undefined ? 1 : o.minReporters

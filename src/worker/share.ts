@@ -5,7 +5,7 @@
  */
 import type { BreakerShare, SharedBreakerState } from '../types.js'
 import { messageRequest, readAnswer, type CoordinatorAnswer, type CoordinatorMessage, type FleetOptions } from './protocol.js'
-import { positiveInteger, struct, withMethods } from '../schema.js'
+import { duration, positiveInteger, struct, withMethods, type Check } from '../schema.js'
 import { now } from '../clock.js'
 import { sharing } from '../breaker/shared.js'
 import { useSharing } from '../stages/breaker.js'
@@ -383,20 +383,23 @@ interface Settings {
 /** A BreakerCoordinator namespace binding: the methods the share calls. */
 export const coordinatorNamespace = withMethods<CoordinatorNamespace>('a Durable Object namespace binding (class BreakerCoordinator)', ['idFromName', 'get'])
 
+/** Whole ms a timer may wait, as the instance's own durations: past that setTimeout fires at once, and an alarm cannot be set. */
+const wholeDuration: Check<number> = (value, path) => duration(positiveInteger(value, path), path)
+
 /** durableObjectShare's options: each one's check and default (the fleet breaker's as the instance's own). */
 export const durableObjectShareSchema = struct({
   breaker: [
     struct({
       failureThreshold: [positiveInteger, 5],
-      window: [positiveInteger, 30_000],
-      openDuration: [positiveInteger, 30_000],
+      window: [wholeDuration, 30_000],
+      openDuration: [wholeDuration, 30_000],
       probes: [positiveInteger, 1],
       successesToClose: [positiveInteger, 1],
     }),
     {},
   ],
   minReporters: [positiveInteger, 2],
-  timeout: [positiveInteger, 500],
+  timeout: [wholeDuration, 500],
   syncInterval: [positiveInteger, 2_000],
   retryInterval: [positiveInteger, 5_000],
 })
