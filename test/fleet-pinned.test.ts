@@ -46,7 +46,7 @@ describe('durableObjectShare: a breaker disabled or forced open by hand stays so
     await failing(URL_A, { resilience })
     await settle()
     expect(ns.objects.get(KEY)!.fleet!.state).toBe('open')
-    // Past syncInterval its next call hears the fleet's open, and keeps its disable.
+    // Past syncInterval, and whatever the share hears, its calls still go through.
     vi.advanceTimersByTime(2_000)
     expect(await outcome(disabled(URL_A, { resilience }))).toBe(200)
     await settle()

@@ -16,9 +16,22 @@ import { probe, type Sharing, type Ticket } from '../stages/breaker.js'
 /** What `within` rejects with when the call's total deadline passes first (a share's own failure lets the probe through). */
 const LATE = 'total deadline'
 
+/**
+ * Marks a share whose states never carry a hand-set one (a disable, a forced open: a Worker's fleet object knows none).
+ * There such a state stays its participant's own until it leaves it, as BreakerControl says ("until close() or reset()");
+ * a tab share carries them, so a close in any tab ends them. `Symbol.for`: a share entry and this chunk may be two copies.
+ */
+export const KEEPS_HAND_SET = Symbol.for('resilient-fetch.share.keepsHandSet')
+
+/** States set by hand: BreakerControl's disable() and open(). */
+const handSet = (state: string): boolean => state === 'disabled' || state === 'forced-open'
+
 /** One instance's side of `share`: `refuse` is its stage's refusal of an open breaker. */
 export const sharing: Sharing = (share, refuse, options) => {
   const maxOpen = options.openDuration.max
+  const keepsHandSet = (share as { [KEEPS_HAND_SET]?: boolean })[KEEPS_HAND_SET] === true
+  /** Where a call's breaker is among its key's states, once attached. */
+  let at: number | undefined
   /** A key's new breaker starts from what the share knows; true when it took the share's state. */
   const initial = (breaker: Breaker): boolean => {
     let adopted = false
@@ -33,9 +46,13 @@ export const sharing: Sharing = (share, refuse, options) => {
     initial,
     // A local change is news for the share.
     publish,
-    record: (call, failure, slow) => tell(() => share.record?.(call.key, failure, slow, call.waitUntil)),
+    record(call, failure, slow) {
+      // A disabled breaker records nothing (BreakerControl.disable), for the share either.
+      if (at === undefined || (call.states[at] as Breaker | undefined)?.state !== 'disabled') tell(() => share.record?.(call.key, failure, slow, call.waitUntil))
+    },
     lease: share.acquireProbe && ((breaker, token, attempt, t) => lease(share, refuse, breaker, token, attempt, t)),
     attach(keys, index, changed) {
+      at = index
       // Keys made before this side was there (it loaded after the instance was made) start from what the share knows, now;
       // a state one entered by itself meanwhile is news for the share, unless the share's own state replaced it.
       for (const entry of keys.values()) {
@@ -45,7 +62,7 @@ export const sharing: Sharing = (share, refuse, options) => {
       share.connect((key, state) => {
         // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
         const breaker = (isOpenState(state.state) ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined
-        if (breaker) adopt(breaker, state, maxOpen)
+        if (breaker && !(keepsHandSet && handSet(breaker.state))) adopt(breaker, state, maxOpen)
       })
     },
     // Whether the share knows a state for the key (a share that throws knows none).

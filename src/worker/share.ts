@@ -7,7 +7,7 @@ import type { BreakerShare, SharedBreakerState } from '../types.js'
 import { messageRequest, readAnswer, type CoordinatorAnswer, type CoordinatorMessage, type FleetOptions } from './protocol.js'
 import { duration, positiveInteger, struct, withMethods, type Check } from '../schema.js'
 import { now } from '../clock.js'
-import { sharing } from '../breaker/shared.js'
+import { KEEPS_HAND_SET, sharing } from '../breaker/shared.js'
 import { useSharing } from '../stages/breaker.js'
 
 /** The part of a DurableObjectNamespace binding the share uses. */
@@ -73,11 +73,6 @@ interface KeyState {
   downUntil: number
   /** Probes this isolate let through and not yet ended, oldest first. */
   held: Probe[]
-  /**
-   * Disabled or forced open by hand here: the isolate's own until it leaves that state (a disable holds until close(), as
-   * documented), so the fleet's views are not applied to it and a disabled breaker's failures are not reported.
-   */
-  pinned: boolean
 }
 
 /** A probe this isolate let through: the object's permit for it (none: closed, or not heard in time), and how it ended. */
@@ -122,11 +117,14 @@ export function durableObjectShare(namespace: CoordinatorNamespace, options?: Du
 }
 
 class FleetShare implements DurableObjectShare {
+  /** The object knows no disable nor forced open (they stay local): its states never replace them. */
+  readonly [KEEPS_HAND_SET] = true
   private readonly fleet: FleetOptions
   /** Tells this isolate's reports apart from the others' (the quorum counts distinct reporters). */
   private readonly reporter = `${now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`
   private readonly keys = new Map<string, KeyState>()
-  private apply: ((key: string, state: SharedBreakerState) => void) | undefined
+  /** Every instance made on this share (one per isolate, given to each instance it makes) applies the fleet's states. */
+  private readonly appliers: ((key: string, state: SharedBreakerState) => void)[] = []
   /** A probe that just ended, waiting for its outcome in the record() that follows in the same turn. */
   private ended: { key: string; probe: Probe } | undefined
 
@@ -138,7 +136,7 @@ class FleetShare implements DurableObjectShare {
   }
 
   connect(apply: (key: string, state: SharedBreakerState) => void): void {
-    this.apply = apply
+    this.appliers.push(apply)
   }
 
   initial(key: string): SharedBreakerState | undefined {
@@ -147,11 +145,10 @@ class FleetShare implements DurableObjectShare {
     return view.state === 'half-open' ? join(view) : view
   }
 
-  publish(key: string, state: SharedBreakerState): void {
+  publish(key: string): void {
     // The local breaker moved: hear the fleet's answer with the report that follows in this turn.
-    const k = this.entry(key)
-    k.syncedAt = 0
-    k.pinned = state.state === 'disabled' || state.state === 'forced-open'
+    const k = this.keys.get(key)
+    if (k !== undefined) k.syncedAt = 0
   }
 
   record(key: string, failure: boolean, _slow: boolean, waitUntil?: (promise: Promise<unknown>) => void): void {
@@ -160,7 +157,7 @@ class FleetShare implements DurableObjectShare {
     if (ended !== undefined && ended.key === key) {
       this.ended = undefined
       end(k, ended.probe, failure)
-    } else if (failure && !k.pinned) {
+    } else if (failure) {
       k.failures++
     }
     const t = now()
@@ -253,12 +250,11 @@ class FleetShare implements DurableObjectShare {
       keys.set(key, k)
       return k
     }
-    k = { failures: 0, ends: [], sendingSince: 0, syncedAt: 0, heard: undefined, refusedUntil: 0, downUntil: 0, held: [], pinned: false }
+    k = { failures: 0, ends: [], sendingSince: 0, syncedAt: 0, heard: undefined, refusedUntil: 0, downUntil: 0, held: [] }
     keys.set(key, k)
     if (keys.size > MAX_KEYS) {
       for (const [old, state] of keys) {
-        // A pinned key's state is what says it is pinned: dropped, the fleet's next view would replace a disable.
-        if (state.sendingSince === 0 && state.held.length === 0 && !state.pinned) {
+        if (state.sendingSince === 0 && state.held.length === 0) {
           keys.delete(old)
           break
         }
@@ -303,13 +299,16 @@ class FleetShare implements DurableObjectShare {
     k.syncedAt = now()
     const last = k.heard
     k.heard = view
-    if (k.pinned || (last !== undefined && last.state === view.state && last.at === view.at)) return
+    if (last !== undefined && last.state === view.state && last.at === view.at) return
     // A closed object is where every breaker starts: applying the first one would only empty the local window.
     if (last === undefined && view.state === 'closed') return
-    try {
-      this.apply?.(key, view.state === 'half-open' && !asking && (last === undefined || last.state === 'closed') ? join(view) : view)
-    } catch {
-      // The instance's own bookkeeping must not turn into a failed report.
+    const applied = view.state === 'half-open' && !asking && (last === undefined || last.state === 'closed') ? join(view) : view
+    for (const apply of this.appliers) {
+      try {
+        apply(key, applied)
+      } catch {
+        // The instance's own bookkeeping must not turn into a failed report, nor keep the others from the state.
+      }
     }
   }
 

@@ -42,7 +42,7 @@ describe('durableObjectShare in workerd: a disabled breaker stays disabled', () 
     const other = isolate(down.fetch)
     expect(await call(other, url)).toBe(500)
     expect(other.breaker(origin)!.state).toBe('open')
-    // The fleet opened on the other isolate's failure; the disabled one hears it and still lets its calls through.
+    // The fleet opened on the other isolate's failure; the disabled one still lets its calls through.
     expect(await call(disabled, url)).toBe(500)
     expect(await call(disabled, url)).toBe(500)
     expect(disabled.breaker(origin)!.state).toBe('disabled')
