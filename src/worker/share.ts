@@ -126,7 +126,7 @@ class FleetShare implements DurableObjectShare {
   /** Every instance made on this share (one per isolate, given to each instance it makes) applies the fleet's states. */
   private readonly appliers: ((key: string, state: SharedBreakerState) => void)[] = []
   /** A probe that just ended, waiting for its outcome in the record() that follows in the same turn. */
-  private ended: { key: string; probe: Probe } | undefined
+  private ended: { key: string; k: KeyState; probe: Probe } | undefined
 
   constructor(
     private readonly namespace: CoordinatorNamespace,
@@ -202,15 +202,22 @@ class FleetShare implements DurableObjectShare {
     const k = this.keys.get(key)
     const probe = k?.held.shift()
     if (k === undefined || probe === undefined) return
-    this.ended = { key, probe }
+    // A probe released before, still waiting: its record() would have come before this release (it follows at once).
+    this.noVerdict()
+    this.ended = { key, k, probe }
     // No record() in this turn means the probe had no verdict (a user abort): just free the permit.
-    queueMicrotask(() => {
-      if (this.ended?.probe !== probe) return
-      this.ended = undefined
-      end(k, probe, null)
-      const t = now()
-      if (!this.sending(k, t) && t >= k.downUntil && k.ends.length > 0) void this.flush(key, k)
-    })
+    queueMicrotask(() => this.ended?.probe === probe && this.noVerdict())
+  }
+
+  /** The probe that ended with no record() after it: its permit is only freed. */
+  private noVerdict(): void {
+    const ended = this.ended
+    if (ended === undefined) return
+    this.ended = undefined
+    const { key, k, probe } = ended
+    end(k, probe, null)
+    const t = now()
+    if (!this.sending(k, t) && t >= k.downUntil && k.ends.length > 0) void this.flush(key, k)
   }
 
   /**
