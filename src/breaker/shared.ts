@@ -23,6 +23,22 @@ const LATE = 'total deadline'
  */
 export const KEEPS_HAND_SET = Symbol.for('resilient-fetch.share.keepsHandSet')
 
+/** How a share applies another participant's state to an instance (BreakerShare.connect). */
+export type Apply = (key: string, state: SharedBreakerState) => void
+
+/**
+ * Applies `state` in every instance on a share still there, and forgets those collected. A share holds them weakly: an
+ * instance holds its own (see `applier`), so one dropped while the share lives on is not kept. One that throws must
+ * neither throw into the share's caller (another tab's message, a report) nor keep the others from the state.
+ */
+export function applyAll(appliers: WeakRef<Apply>[], key: string, state: SharedBreakerState): void {
+  for (const ref of appliers.slice()) {
+    const apply = ref.deref()
+    if (apply === undefined) appliers.splice(appliers.indexOf(ref), 1)
+    else tell(() => apply(key, state))
+  }
+}
+
 /** States set by hand: BreakerControl's disable() and open(). */
 const handSet = (state: string): boolean => state === 'disabled' || state === 'forced-open'
 
@@ -32,6 +48,11 @@ export const sharing: Sharing = (share, refuse, options) => {
   const keepsHandSet = (share as { [KEEPS_HAND_SET]?: boolean })[KEEPS_HAND_SET] === true
   /** Where a call's breaker is among its key's states, once attached. */
   let at: number | undefined
+  /**
+   * What applies the share's states here, held by this side (the instance's stage holds it): a share holds it weakly
+   * (WeakRef), so an instance dropped while the share lives on (made per request or per component) is not kept.
+   */
+  let applier: Apply | undefined
   /** A key's new breaker starts from what the share knows; true when it took the share's state. */
   const initial = (breaker: Breaker): boolean => {
     let adopted = false
@@ -59,11 +80,13 @@ export const sharing: Sharing = (share, refuse, options) => {
         const breaker = entry.states[index] as Breaker
         if (!initial(breaker) && changed?.has(breaker)) publish(breaker)
       }
-      share.connect((key, state) => {
-        // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
-        const breaker = (isOpenState(state.state) ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined
-        if (breaker && !(keepsHandSet && handSet(breaker.state))) adopt(breaker, state, maxOpen)
-      })
+      share.connect(
+        (applier = (key, state) => {
+          // A remote open creates the key (its first call then fails fast); other news of a key unused here is dropped.
+          const breaker = (isOpenState(state.state) ? keys.get(key) : keys.find(key))?.states[index] as Breaker | undefined
+          if (breaker && !(keepsHandSet && handSet(breaker.state))) adopt(breaker, state, maxOpen)
+        }),
+      )
     },
     // Whether the share knows a state for the key (a share that throws knows none).
     knows(key) {

@@ -9,7 +9,7 @@ import { ProbeLease } from './lease.js'
 import { persistedStates, safeStorage, type PersistedStates } from './persist.js'
 import { now } from '../clock.js'
 import { shareAcrossTabsSchema } from './options.js'
-import { sharing, supersedes } from '../breaker/shared.js'
+import { applyAll, sharing, supersedes, type Apply } from '../breaker/shared.js'
 import { useSharing } from '../stages/breaker.js'
 
 export interface ShareAcrossTabsOptions {
@@ -30,8 +30,6 @@ export interface TabShare extends BreakerShare {
   releaseProbe(key: string): void
   close(): void
 }
-
-type Apply = (key: string, state: SharedBreakerState) => void
 
 /** States remembered from the bus, for keys this tab creates later (bounded like maxKeys). */
 const MAX_HEARD = 1_000
@@ -76,9 +74,10 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
   const id = `${now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
   const storage = safeStorage()
   const states = persistedStates(storage, name)
-  const appliers: Apply[] = []
+  const appliers: WeakRef<Apply>[] = [] // weakly: an instance dropped goes (see applyAll)
   const heard = new Map<string, SharedBreakerState>()
   let closed = false
+  let connected = false // the first instance connected: listening started
   let listening = false
   const bus: Bus = createBus(name, id, storage, receive, () => rejoin(bus, id, states, receive))
   const lease = new ProbeLease({
@@ -121,8 +120,9 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
 
   return {
     connect(apply) {
-      appliers.push(apply)
-      if (appliers.length > 1 || closed) return
+      appliers.push(new WeakRef(apply))
+      if (connected || closed) return
+      connected = true
       states.sweep()
       lease.sweep()
       windowEvents()?.addEventListener('pagehide', onPageHide)
@@ -175,15 +175,4 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
 function rejoin(bus: Bus, id: string, states: PersistedStates, receive: (m: Message) => void): void {
   bus.send({ t: 'hello', from: id })
   for (const [key, state] of states.all()) receive({ t: 'state', from: id, key, state })
-}
-
-/** Another tab's state must never throw into this one's event loop. */
-function applyAll(appliers: readonly Apply[], key: string, state: SharedBreakerState): void {
-  for (const apply of appliers.slice()) {
-    try {
-      apply(key, state)
-    } catch {
-      // See above.
-    }
-  }
 }

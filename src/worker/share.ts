@@ -7,7 +7,7 @@ import type { BreakerShare, SharedBreakerState } from '../types.js'
 import { messageRequest, readAnswer, type CoordinatorAnswer, type CoordinatorMessage, type FleetOptions } from './protocol.js'
 import { duration, positiveInteger, struct, withMethods, type Check } from '../schema.js'
 import { now } from '../clock.js'
-import { KEEPS_HAND_SET, sharing } from '../breaker/shared.js'
+import { applyAll, KEEPS_HAND_SET, sharing, type Apply } from '../breaker/shared.js'
 import { useSharing } from '../stages/breaker.js'
 
 /** The part of a DurableObjectNamespace binding the share uses. */
@@ -123,8 +123,8 @@ class FleetShare implements DurableObjectShare {
   /** Tells this isolate's reports apart from the others' (the quorum counts distinct reporters). */
   private readonly reporter = `${now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`
   private readonly keys = new Map<string, KeyState>()
-  /** Every instance made on this share (one per isolate, given to each instance it makes) applies the fleet's states. */
-  private readonly appliers: ((key: string, state: SharedBreakerState) => void)[] = []
+  /** Every instance made on this share (one per isolate, given to each instance it makes) applies the fleet's states; a dropped one goes. */
+  private readonly appliers: WeakRef<Apply>[] = []
   /** A probe that just ended, waiting for its outcome in the record() that follows in the same turn. */
   private ended: { key: string; k: KeyState; probe: Probe } | undefined
 
@@ -136,7 +136,8 @@ class FleetShare implements DurableObjectShare {
   }
 
   connect(apply: (key: string, state: SharedBreakerState) => void): void {
-    this.appliers.push(apply)
+    // Weakly: the instance holds it (src/breaker/shared.ts), and this share may outlive instances made per request.
+    this.appliers.push(new WeakRef(apply))
   }
 
   initial(key: string): SharedBreakerState | undefined {
@@ -309,14 +310,7 @@ class FleetShare implements DurableObjectShare {
     if (last !== undefined && last.state === view.state && last.at === view.at) return
     // A closed object is where every breaker starts: applying the first one would only empty the local window.
     if (last === undefined && view.state === 'closed') return
-    const applied = view.state === 'half-open' && !asking && (last === undefined || last.state === 'closed') ? join(view) : view
-    for (const apply of this.appliers) {
-      try {
-        apply(key, applied)
-      } catch {
-        // The instance's own bookkeeping must not turn into a failed report, nor keep the others from the state.
-      }
-    }
+    applyAll(this.appliers, key, view.state === 'half-open' && !asking && (last === undefined || last.state === 'closed') ? join(view) : view)
   }
 
   /**
