@@ -24,7 +24,7 @@ export function buildChain(o: NormalizedOptions, runtime: Runtime) {
     lazyCoalesceStage(o.coalesce, runtime),
     fallback,
     totalDeadlineStage(),
-    retryStage(o.retry, runtime),
+    retryStage(runtime),
     lazyHedgeStage(o.hedge, runtime, latency),
     lazyThrottleStage(o.throttle, runtime),
     bulkheadStage(o.bulkhead, runtime),

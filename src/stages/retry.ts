@@ -9,9 +9,8 @@ import { aborted, discard, type Call, type Next, type Outcome, type Runtime, typ
  * never retried. The call ends with its last real outcome: a refused retry returns the response
  * (or error) of the attempt before it.
  */
-export function retryStage(instance: NormalizedRetry | false, runtime: Runtime): Wrapper<RetryBudget | undefined> {
+export function retryStage(runtime: Runtime): Wrapper<RetryBudget | undefined> {
   const { now, totals, events } = runtime
-  const budget = (instance && instance.budget) || undefined
 
   /** The wait before retry `n` after `outcome`, or undefined when the call should not retry. */
   function delayBefore(call: Call, retry: NormalizedRetry, n: number, outcome: Outcome, spend: RetryBudget | undefined): number | undefined {
@@ -24,7 +23,7 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
     // A wait past any number (a Retry-After of hundreds of digits) is no retry, even with maxRetryAfter: Infinity.
     if (retryAfter !== undefined && (retryAfter > retry.maxRetryAfter || retryAfter === Infinity)) return undefined
     const delay = retryAfter ?? backoffDelay(n, retry.backoff)
-    if (t + delay >= (call.deadline ?? Infinity) || (retry.budget && spend && !spend.trySpend(t))) return undefined
+    if (t + delay >= (call.deadline ?? Infinity) || (retry.budget && spend && !spend.trySpend(t, retry.budget))) return undefined
     return delay
   }
 
@@ -55,7 +54,8 @@ export function retryStage(instance: NormalizedRetry | false, runtime: Runtime):
 
   return {
     name: 'retry',
-    forKey: () => budget && new RetryBudget(budget),
+    // Every key counts its calls: a call may bring a budget of its own where the instance has none.
+    forKey: () => new RetryBudget(),
     run(call, next, spend) {
       const retry = call.retry
       if (retry === false) return next(call)

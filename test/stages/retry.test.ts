@@ -25,7 +25,7 @@ afterEach(() => void vi.useRealTimers())
 describe('retry stage', () => {
   it('retries a retryable status after the backoff, up to the limit, and ends with the last response', async () => {
     const { runtime, totals, seen } = testRuntime(Date.now)
-    const stage = retryStage(normalizeRetry({ limit: 2, ...noJitter }), runtime)
+    const stage = retryStage(runtime)
     const next = answers(ok(503), ok(503), ok(503))
     const result = stage.run(testCall({ retry: normalizeRetry({ limit: 2, ...noJitter }) }), next, undefined)
     await vi.advanceTimersByTimeAsync(99)
@@ -47,7 +47,7 @@ describe('retry stage', () => {
     const { runtime } = testRuntime(Date.now)
     const retry = normalizeRetry({ limit: 2, ...noJitter })
     const next = answers(networkError(), ok(200))
-    const result = retryStage(retry, runtime).run(testCall({ retry }), next, undefined)
+    const result = retryStage(runtime).run(testCall({ retry }), next, undefined)
     await vi.advanceTimersByTimeAsync(100)
     expect(await result).toMatchObject({ kind: 'response', failure: false })
     expect(next).toHaveBeenCalledTimes(2)
@@ -57,12 +57,12 @@ describe('retry stage', () => {
     const { runtime } = testRuntime(Date.now)
     const retry = normalizeRetry({ limit: 3, ...noJitter })
     const open = refusal('open', new CircuitOpenError('https://a.test', 1_000))
-    const first = retryStage(retry, runtime).run(testCall({ retry }), answers(open), undefined)
+    const first = retryStage(runtime).run(testCall({ retry }), answers(open), undefined)
     expect(await first).toBe(open)
 
     const failed = ok(503)
     const next = answers(failed, open)
-    const second = retryStage(retry, runtime).run(testCall({ retry }), next, undefined)
+    const second = retryStage(runtime).run(testCall({ retry }), next, undefined)
     await vi.advanceTimersByTimeAsync(100)
     const outcome = await second
     expect(next).toHaveBeenCalledTimes(2)
@@ -74,11 +74,11 @@ describe('retry stage', () => {
     const { runtime } = testRuntime(Date.now)
     const retry = normalizeRetry({ limit: 2, ...noJitter })
     const post = answers(ok(503))
-    await retryStage(retry, runtime).run(testCall({ retry, method: 'POST' }), post, undefined)
+    await retryStage(runtime).run(testCall({ retry, method: 'POST' }), post, undefined)
     expect(post).toHaveBeenCalledTimes(1)
     const { TimeoutError } = await import('../../src/errors.js')
     const total = answers({ kind: 'timeout', error: new TimeoutError(50, 'total'), failure: true, duration: 50 })
-    await retryStage(retry, runtime).run(testCall({ retry }), total, undefined)
+    await retryStage(runtime).run(testCall({ retry }), total, undefined)
     expect(total).toHaveBeenCalledTimes(1)
   })
 
@@ -86,13 +86,13 @@ describe('retry stage', () => {
     const { runtime } = testRuntime(Date.now)
     const retry = normalizeRetry({ limit: 1, maxRetryAfter: 5_000, ...noJitter })
     const soon = answers(ok(503, { 'retry-after': '2' }), ok(200))
-    const result = retryStage(retry, runtime).run(testCall({ retry }), soon, undefined)
+    const result = retryStage(runtime).run(testCall({ retry }), soon, undefined)
     await vi.advanceTimersByTimeAsync(1_999)
     expect(soon).toHaveBeenCalledTimes(1)
     await vi.advanceTimersByTimeAsync(1)
     expect(await result).toMatchObject({ failure: false })
     const late = answers(ok(503, { 'retry-after': '6' }), ok(200))
-    expect(await retryStage(retry, runtime).run(testCall({ retry }), late, undefined)).toMatchObject({ failure: true })
+    expect(await retryStage(runtime).run(testCall({ retry }), late, undefined)).toMatchObject({ failure: true })
     expect(late).toHaveBeenCalledTimes(1)
   })
 
@@ -100,11 +100,11 @@ describe('retry stage', () => {
     const { runtime } = testRuntime(Date.now)
     const retry = normalizeRetry({ limit: 2, ...noJitter })
     const near = answers(ok(503))
-    await retryStage(retry, runtime).run(testCall({ retry, deadline: Date.now() + 100 }), near, undefined)
+    await retryStage(runtime).run(testCall({ retry, deadline: Date.now() + 100 }), near, undefined)
     expect(near).toHaveBeenCalledTimes(1)
 
     const budgeted = normalizeRetry({ limit: 2, backoff: noJitter.backoff, budget: { ratio: 0, min: 1 } })
-    const stage = retryStage(budgeted, runtime)
+    const stage = retryStage(runtime)
     const budget = stage.forKey!('https://a.test') as RetryBudget
     expect(budget).toBeInstanceOf(RetryBudget)
     const next = answers(ok(503))
@@ -120,7 +120,7 @@ describe('retry stage', () => {
     const controller = new AbortController()
     const kept = ok(503) as { response: Response }
     const cancel = vi.spyOn(kept.response.body!, 'cancel')
-    const result = retryStage(retry, runtime).run(testCall({ retry, signal: controller.signal }), answers(kept as Outcome), undefined)
+    const result = retryStage(runtime).run(testCall({ retry, signal: controller.signal }), answers(kept as Outcome), undefined)
     await vi.advanceTimersByTimeAsync(10)
     const reason = new Error('mine')
     controller.abort(reason)
@@ -132,7 +132,7 @@ describe('retry stage', () => {
     const retry = normalizeRetry({ limit: 2, ...noJitter })
     const run = async (next: Next, signal?: AbortSignal) => {
       const { runtime, totals, seen } = testRuntime(Date.now)
-      const result = retryStage(retry, runtime).run(testCall({ retry, signal }), next, undefined)
+      const result = retryStage(runtime).run(testCall({ retry, signal }), next, undefined)
       await vi.advanceTimersByTimeAsync(50)
       return { result, totals, retryEvents: () => seen.filter((e) => e.type === 'retry').length }
     }
