@@ -117,3 +117,10 @@ describe('a close adopted from a share', () => {
 it('breaker.open(0) is refused, naming the method and the value', () => {
   expect(() => breaker().open(0)).toThrow(new RangeError('breaker.open(ms) must be a positive number, got 0'))
 })
+
+it("breaker.open('5000') is refused as a TypeError with the hint, not taken as a string end (open for good)", () => {
+  expect(() => breaker().open('5000' as never)).toThrow(new TypeError('breaker.open(ms) must be a positive number, got "5000" (a string: write 5000 without quotes)'))
+  const b = breaker()
+  b.open(5_000)
+  expect(typeof b.snapshot(Date.now()).nextProbeAt).toBe('number')
+})

@@ -126,7 +126,8 @@ export class Breaker implements BreakerControl {
   }
 
   open(ms?: number): void {
-    if (ms !== undefined && !(ms > 0)) fail('breaker.open(ms)', 'a positive number', ms)
+    // A string would pass `> 0` and be concatenated onto the time: open for good.
+    if (ms !== undefined && !(typeof ms == 'number' && ms > 0)) fail('breaker.open(ms)', 'a positive number', ms, typeof ms != 'number')
     const t = now()
     this.#openAt(t, t + (ms ?? Infinity), 'forced-open')
   }
