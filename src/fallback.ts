@@ -27,6 +27,8 @@ export interface FallbackRequest {
   headers: Headers
   /** fetch's own cache mode (init's, else the Request's): 'no-store' forbids keeping the response. */
   cache?: RequestCache
+  /** The caller's own signal: its abort cuts the body short, and the copy's read with it, which is no store failure. */
+  signal?: AbortSignal
 }
 
 /** What bounds a recall besides its own READ_LIMIT: the call's total deadline and abort. */
@@ -277,7 +279,10 @@ class LastKnownGood implements StageFallback {
     if (credential === null) return void copy.body?.cancel().catch(() => {})
     if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
     // A copy still reading after WRITE_LIMIT (a body that never ends) is dropped: until then it holds the connection.
-    return toStored(request.url, copy, storedAt, this.#options.maxBodyBytes, extra, WRITE_LIMIT)
+    return toStored(request.url, copy, storedAt, this.#options.maxBodyBytes, extra, WRITE_LIMIT).catch((error): undefined => {
+      // The caller aborted while the body came: its copy is incomplete, not kept, and the abort is theirs, not the store's.
+      if (!request.signal?.aborted) throw error
+    })
   }
 
   /** Lands the copy once read, unless a clear() came first; until then a recall finds it among the copies being written. */

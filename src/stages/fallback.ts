@@ -103,5 +103,5 @@ function describe(call: Call): FallbackRequest {
   try {
     url = new URL(url, baseUrl()).href
   } catch {}
-  return { url, key: call.key, headers: new Headers(call.init?.headers ?? request?.headers), cache: call.init?.cache ?? request?.cache }
+  return { url, key: call.key, signal: call.signal, headers: new Headers(call.init?.headers ?? request?.headers), cache: call.init?.cache ?? request?.cache }
 }
