@@ -65,15 +65,19 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
       const response = await cache.match(toUrl(key))
       if (!response) return undefined
       const storedAt = Number(response.headers.get(STORED_AT) ?? NaN)
-      const url = response.headers.get(URL_HEADER)
-      // Without our metadata it was written by someone else, or damaged.
-      if (!Number.isFinite(storedAt) || url === null) {
+      let url: string
+      try {
+        if (!Number.isFinite(storedAt)) throw 0
+        // A missing URL decodes as '%' does: it throws, as a URL we never encoded (malformed percent-encoding) does.
+        url = decodeURIComponent(response.headers.get(URL_HEADER) ?? '%')
+      } catch {
+        // Without our metadata, or with a URL we never wrote, it was written by someone else, or damaged.
         await response.body?.cancel()
         await forget(cache, key)
         throw new TypeError(`cacheStore: corrupt entry for ${key} deleted`)
       }
       touch(key)
-      return { url: decodeURIComponent(url), status: response.status, statusText: response.statusText, headers: originHeaders(response.headers), body: await response.arrayBuffer(), storedAt }
+      return { url, status: response.status, statusText: response.statusText, headers: originHeaders(response.headers), body: await response.arrayBuffer(), storedAt }
     },
     async put(now, key, entry) {
       const cache = await now()
