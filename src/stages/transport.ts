@@ -87,17 +87,18 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
       call.attempts++
       let init = initOf(call)
       if (ms !== false) {
-        const c = (controller = own ?? new AbortController())
+        // The controller as the function's own variable, not one of this block: a block's captured one costs a context per attempt.
+        controller = own ?? new AbortController()
         const fire = () => {
           // The caller's abort (or a lost hedge's) came first: the attempt ends as theirs, not ours.
-          if (!c.signal.aborted) c.abort((timedOut = new TimeoutError(byTotal ? (timeout.total as number) : ms, byTotal ? 'total' : 'attempt')))
+          if (!controller!.signal.aborted) controller!.abort((timedOut = new TimeoutError(byTotal ? (timeout.total as number) : ms, byTotal ? 'total' : 'attempt')))
         }
         if (lane !== undefined && ms === lane.ms) entry = lane.arm(fire)
         else timer = setTimeout(fire, ms)
         if (!own && signal) {
-          unfollow = follow(signal, c)
+          unfollow = follow(signal, controller)
           // It may have aborted while the attempt waited for its permit or probe lease.
-          if (signal.aborted) c.abort(signal.reason)
+          if (signal.aborted) controller.abort(signal.reason)
         }
       }
       const sends = controller?.signal ?? signal
