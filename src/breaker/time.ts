@@ -29,7 +29,8 @@ export function ringWindow(slots: number, epochOf: (t: number, recorded: number)
   return {
     record(failure, slow, t) {
       const epoch = epochOf(t, ++recorded)
-      const slot = epoch % slots
+      // Not `epoch % slots`: epochs of whole seconds pass the small integers, and % on larger ones calls out to C.
+      const slot = epoch - Math.floor(epoch / slots) * slots
       if (epochs[slot] !== epoch) empty(slot, epoch)
       add(slot, CALLS)
       if (failure) add(slot, FAILURES)
