@@ -46,8 +46,10 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
   /** An attempt as the gates see it, with what they lent it (inner last) and `end`, which gives it back. */
   class Flight implements Attempt {
     start = 0
-    /** What each gate that admitted it lent, outer first (its length: how many admitted it). */
-    readonly tickets: unknown[] = []
+    /** How many gates admitted it, outer first. */
+    admitted = 0
+    /** What each gate that admitted it lent, outer first: sized once (a push would grow it to sixteen). */
+    readonly tickets: unknown[] = new Array(gates.length)
     constructor(
       readonly call: Call,
       readonly signal: AbortSignal | undefined,
@@ -89,10 +91,10 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
       const ticket = gates[i]!.admit?.(flight.call.states[slots[i]!], flight, t)
       if (ticket instanceof Promise) {
         const next = i + 1
-        return ticket.then((waited) => (isDenial(waited) ? waited : (flight.tickets.push(waited), admit(next, flight, now()))))
+        return ticket.then((waited) => (isDenial(waited) ? waited : ((flight.tickets[flight.admitted++] = waited), admit(next, flight, now()))))
       }
       if (isDenial(ticket)) return ticket
-      flight.tickets.push(ticket)
+      flight.tickets[flight.admitted++] = ticket
     }
     flight.start = t
     return undefined
@@ -136,10 +138,10 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
  * did: a gate that throws (a bug) keeps nothing of the others', and the attempt then ends as its
  * error, a response's body cancelled. A try/catch costs nothing until something throws.
  */
-function settle(gates: readonly Gate[], slots: readonly number[], flight: Attempt & { tickets: unknown[] }, outcome: Outcome): Outcome {
+function settle(gates: readonly Gate[], slots: readonly number[], flight: Attempt & { tickets: unknown[]; admitted: number }, outcome: Outcome): Outcome {
   const { tickets, call } = flight
   let thrown: Refusal | undefined
-  for (let i = tickets.length; i-- > 0; ) {
+  for (let i = flight.admitted; i-- > 0; ) {
     try {
       gates[i]!.settle?.(call.states[slots[i]!], flight, tickets[i], outcome)
     } catch (error) {
