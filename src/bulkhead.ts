@@ -167,6 +167,6 @@ export class Bulkhead {
 
 /** An empty ring: its head, which is its own neighbour. */
 function ring(): Lease {
-  const head: Lease = { until: Infinity, prev: undefined, next: undefined }
+  const head = { until: Infinity } as Lease
   return (head.prev = head.next = head)
 }
