@@ -73,7 +73,7 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
   /** The call through the chain, then ended as fetch ends: a promise chain, not an async frame (it allocates less per call). */
   function run(call: Call, entry: KeyEntry): Promise<Response> {
     entry.calls++
-    return chain.run(call).then(
+    const sent = chain.run(call).then(
       (outcome) => {
         entry.calls--
         return finish(call, outcome, totals)
@@ -83,6 +83,9 @@ export function createResilientFetch(options?: ResilientFetchOptions): Resilient
         throw error
       },
     )
+    // Past the turn the call started in: a first attempt still to come (a stage waited for its chunk) asks the gates again.
+    call.checked = false
+    return sent
   }
 
   return Object.assign(rf, {

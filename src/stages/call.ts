@@ -76,6 +76,7 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
     at,
     deadline: undefined,
     attempts: 0,
+    checked: false,
     states: keys.get(key).states,
   }
 }

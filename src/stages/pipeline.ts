@@ -116,7 +116,8 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
 
   const attempt: Next = (call, controller) => {
     const t = now()
-    const refused = refuses(call, t)
+    const refused = call.checked ? undefined : refuses(call, t)
+    call.checked = false
     if (refused !== undefined) return Promise.resolve(refused)
     const flight = new Flight(call, controller?.signal ?? call.signal, controller)
     let admitted: Outcome | undefined | Promise<Outcome | undefined>
@@ -173,7 +174,9 @@ export function compose(given: readonly (AnyStage | undefined)[], innermost: Inn
     run,
     refusal(call, t) {
       for (const wrapper of answering) if (wrapper.answersRefusals!(call)) return undefined
-      return refuses(call, t)
+      const refused = refuses(call, t)
+      call.checked = refused === undefined
+      return refused
     },
   }
 }

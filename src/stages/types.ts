@@ -150,6 +150,11 @@ export interface Call {
   deadline: number | undefined
   /** Attempts that reached the transport so far (resilienceInfo's `attempts`). */
   attempts: number
+  /**
+   * The gates' refusals were just asked for (`Chain.refusal`), in the synchronous turn the call started in: its first
+   * attempt, in that same turn, need not ask again. Cleared once that turn's run returns. Unset: false.
+   */
+  checked?: boolean
   /** The per-key state of every stage, by stage index (see `Stage.forKey`). */
   readonly states: readonly unknown[]
 }
