@@ -87,8 +87,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
       call.attempts++
       let init = initOf(call)
       if (ms !== false) {
-        // The controller as the function's own variable, not one of this block: a block's captured one costs a context per attempt.
-        controller = own ?? new AbortController()
+        controller = own ?? new AbortController() // the function's own variable: a captured const of this block costs a context per attempt
         const fire = () => {
           // The caller's abort (or a lost hedge's) came first: the attempt ends as theirs, not ours.
           if (!controller!.signal.aborted) controller!.abort((timedOut = new TimeoutError(byTotal ? (timeout.total as number) : ms, byTotal ? 'total' : 'attempt')))
