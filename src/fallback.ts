@@ -81,6 +81,11 @@ interface Write {
 export interface StageFallback extends Fallback {
   /** The stored copy as the call's outcome (announced; counted where the call ends); undefined when there is none or the caller aborted. */
   answer(call: Call, request: FallbackRequest): Promise<Outcome | undefined>
+  /** After a call of an unsafe method (not GET, HEAD, OPTIONS, TRACE), off the hot path: a 2xx or 3xx response changed its URL
+   *  (RFC 9111 4.4), so the copy of `GET ${url}` is deleted, and those of its Location and Content-Location when they
+   *  resolve to its origin; no copy of theirs from before (one being read or written) lands or is served after. Never
+   *  throws; a store that fails is a storeerror. */
+  changed(request: FallbackRequest, outcome: Outcome, waitUntil?: (p: Promise<unknown>) => void): void
 }
 
 /** The Fallback over `options.store`, its storeerror events and clock the runtime's. */
@@ -122,6 +127,8 @@ class LastKnownGood implements StageFallback {
   // Those forgotten one by one, in bulk: no copy stored at or before #floorAt is served after a clear() since #floorSince.
   #floorAt = -Infinity
   #floorSince = Infinity
+  // When a write last changed each key's URL (bounded, oldest first): no copy of it stored at or before that is served.
+  #changedAt = new Map<string, number>()
   // When each key's copy was last taken (bounded, oldest first): a hot URL is copied once a second, not on every call.
   #takenAt = new Map<string, number>()
   #options: NormalizedFallbackOptions
@@ -172,6 +179,47 @@ class LastKnownGood implements StageFallback {
     } catch (error) {
       this.#fail(request, error)
     }
+  }
+
+  changed(request: FallbackRequest, outcome: Outcome, waitUntil?: (p: Promise<unknown>) => void): void {
+    try {
+      if (outcome.kind !== 'response') return
+      const { response } = outcome
+      const { status, headers } = response
+      if (status < 200 || status > 399) return
+      const urls = [request.url]
+      for (const value of [headers.get('location'), headers.get('content-location')])
+        try {
+          const url = new URL(value!, response.url || request.url)
+          url.hash = ''
+          // Only its own origin's (RFC 9111 4.4); a header it does not carry is skipped (null resolves to no origin of ours).
+          if (value !== null && url.origin === originOf(request.url)) urls.push(url.href)
+        } catch {}
+      const t = this.#runtime.now()
+      // Started whether or not there is a waitUntil to hand it to.
+      const work = Promise.all(urls.map((url) => this.#drop(`GET ${url}`, t, request)))
+      waitUntil?.(work)
+    } catch (error) {
+      this.#fail(request, error)
+    }
+  }
+
+  /** Forgets `key`'s copies as of `t` at once (those in flight too), then deletes the stored one; never rejects. */
+  async #drop(key: string, t: number, request: FallbackRequest): Promise<void> {
+    note(this.#changedAt, key, t)
+    // The next good response is copied at once, and a recall no longer waits for a copy from before.
+    this.#takenAt.delete(key)
+    this.#writing.delete(key)
+    try {
+      await within(this.#store.delete(key), WRITE_LIMIT, settleMessage('delete', WRITE_LIMIT, key))
+    } catch (error) {
+      this.#fail(request, error)
+    }
+  }
+
+  /** Whether a write changed `key`'s URL after its copy stored at `storedAt` was received (the same millisecond counts). */
+  #stale(key: string, storedAt: number): boolean {
+    return storedAt <= this.#changedAt.get(key)!
   }
 
   async answer(call: Call, request: FallbackRequest): Promise<Outcome | undefined> {
@@ -256,9 +304,7 @@ class LastKnownGood implements StageFallback {
     const takenAt = this.#takenAt
     const last = takenAt.get(key)
     if (last !== undefined && t >= last && t - last < REFRESH_INTERVAL) return false
-    takenAt.delete(key)
-    takenAt.set(key, t)
-    if (takenAt.size > REMEMBERED_KEYS) takenAt.delete(takenAt.keys().next().value as string)
+    note(takenAt, key, t)
     return true
   }
 
@@ -291,7 +337,7 @@ class LastKnownGood implements StageFallback {
     const started = this.#generation
     try {
       const entry = await copy
-      if (entry !== undefined && started === this.#generation) {
+      if (entry !== undefined && started === this.#generation && !this.#stale(key, entry.storedAt)) {
         // A clear() came while it was written: its delete of the copy is waited for too, within a bound of its own.
         const { deleting } = await within(this.#land(key, entry), WRITE_LIMIT, settleMessage('put', WRITE_LIMIT, key))
         if (deleting) await within(deleting, WRITE_LIMIT, settleMessage('delete', WRITE_LIMIT, key))
@@ -318,9 +364,10 @@ class LastKnownGood implements StageFallback {
     } finally {
       this.#puts.delete(put)
     }
-    if (generation === this.#generation) return {}
+    if (generation === this.#generation && !this.#stale(key, entry.storedAt)) return {}
     // A clear() came while it was in flight: its copy is from before it, never served here, whether the delete lands or not.
-    this.#doubt(write)
+    // (A write that changed its URL meanwhile: the URL's #changedAt keeps it from being served.)
+    if (generation !== this.#generation) this.#doubt(write)
     const deleting = this.#store.delete(key)
     deleting.catch(() => {})
     return { deleting }
@@ -353,6 +400,8 @@ class LastKnownGood implements StageFallback {
     // Landed by a write from before a clear() (taken for lost, or whose delete did not land).
     const doubt = this.#doubtful.get(`${storedAt} ${key}`) ?? (storedAt <= this.#floorAt ? this.#floorSince : undefined)
     if (doubt !== undefined && doubt !== this.#generation) return this.#discard(key)
+    // Stored before a write changed its URL (its delete not landed, or failed; a copy that was in flight): deleted again, unwaited.
+    if (this.#stale(key, storedAt)) return void this.#discard(key)
     const age = Math.max(0, t - storedAt)
     if (age > maxAgeOf(entry as StoredResponse, this.#options.maxAge)) return undefined
     response.headers.set('age', String(Math.floor(age / 1000)))
@@ -368,6 +417,13 @@ class LastKnownGood implements StageFallback {
     await this.#store.delete(key).catch(() => {})
     return undefined
   }
+}
+
+/** Sets `key` to `t` as the newest of `map`, which keeps the REMEMBERED_KEYS newest. */
+function note(map: Map<string, number>, key: string, t: number): void {
+  map.delete(key)
+  map.set(key, t)
+  if (map.size > REMEMBERED_KEYS) map.delete(map.keys().next().value!)
 }
 
 /** `fallback store.get("GET https://...") did not finish within 1000 ms`, or `store.clear()` with no key. */

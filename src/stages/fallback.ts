@@ -15,7 +15,8 @@ export interface FallbackWrapper extends Wrapper<undefined> {
 /**
  * The fallback wrapper (GETs only; `resilience.fallback: false` opts a call out): a good 200 is
  * remembered off the hot path; a call that ends in a failure, a refusal or a timeout is answered by
- * the last good copy when there is one. The storage code loads as its own chunk when the instance
+ * the last good copy when there is one. A write (any other method but HEAD, OPTIONS, TRACE; fallback: false too) answered
+ * 2xx or 3xx drops the copies of what it changed, off the hot path. The storage code loads as its own chunk when the instance
  * is created: until it is here, the first good responses wait for it as clones, never the caller.
  */
 export function fallbackStage(options: NormalizedFallback | false, runtime: Runtime): FallbackWrapper | undefined {
@@ -84,10 +85,19 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
     return served ?? aborted(signal!.reason)
   }
 
+  // Any call of an unsafe method, even one with fallback: false (it opts out of copies; the write happened all the same).
+  async function write(call: Call, next: Next): Promise<Outcome> {
+    const outcome = await next(call)
+    const work = loading.then((fallback) => fallback.changed(describe(call), outcome, call.waitUntil), (error) => failed(call, error))
+    call.waitUntil?.(work)
+    return outcome
+  }
+
   return {
     name: 'fallback',
     answersRefusals: uses,
-    run: (call, next) => (uses(call) ? answer(call, next) : next(call)),
+    // A write may change its URL: the chunk drops the copies it made stale (RFC 9111 4.4). A safe method costs a test.
+    run: (call, next) => (uses(call) ? answer(call, next) : /^(GET|HEAD|OPTIONS|TRACE)$/.test(call.method) ? next(call) : write(call, next)),
     async clear() {
       epoch++
       await (loaded ?? (await loading)).clear()
