@@ -90,6 +90,29 @@ describe('upstreamUrl', () => {
     expect(upstreamUrl(upstream, restOf(path), '?q=1')).toBe(`http://upstream.test${pathname}?q=1`)
   })
 
+  it.each(['/api/%2e;x/admin', '/api/x/.%00/admin', '/api/.;/admin'])('%s (a lone dot with a path parameter or a NUL) is refused', (path) => {
+    expect(upstreamUrl(upstream, restOf(path), '')).toBeUndefined()
+  })
+
+  it('a segment that still holds a % after every decode, a lax reading too, goes through (decoded at most three times, no endless reading)', () => {
+    expect(upstreamUrl(upstream, restOf('/api/caf%C3%A9%25'), '')).toBe('http://upstream.test/v1/caf%C3%A9%25')
+    expect(upstreamUrl(upstream, '/\u00e9%', '')).toBe('http://upstream.test/v1/\u00e9%')
+    // Three decodes: a dot-dot encoded three times over is still refused.
+    expect(upstreamUrl(upstream, '/%25252e%25252e/admin', '')).toBeUndefined()
+  })
+
+  it('a six-byte overlong form past U+10FFFF reads as U+FFFD (no RangeError)', () => {
+    expect(upstreamUrl(upstream, '/x%fd%bf%bf%bf%bf%bfy', '')).toBe('http://upstream.test/v1/x%fd%bf%bf%bf%bf%bfy')
+  })
+
+  it('on a raw string: what the URL parser resolves out of the base path (a tab inside `..`) is refused; a query alone is no path', () => {
+    expect(upstreamUrl(upstream, '/.\t./admin', '')).toBeUndefined()
+    expect(upstreamUrl(upstream, '/x/.\n./.\r./admin', '')).toBeUndefined()
+    expect(upstreamUrl(upstream, '/x/.\t./y', '')).toBe('http://upstream.test/v1/x/.\t./y')
+    expect(upstreamUrl({ origin: 'http://upstream.test', basePath: '' }, '?a', '')).toBeUndefined()
+    expect(upstreamUrl({ origin: 'http://upstream.test', basePath: '' }, ':80/x', '')).toBeUndefined()
+  })
+
   it('a rest that does not start with / is refused; an upstream without a base path takes the rest as it is', () => {
     expect(upstreamUrl(upstream, 'x', '')).toBeUndefined()
     expect(upstreamUrl({ origin: 'http://upstream.test', basePath: '' }, '/', '')).toBe('http://upstream.test/')
@@ -109,16 +132,16 @@ describe('requestHeaders', () => {
     ...['signature', 'signature-input', 'signature-agent'],
     ...['client-cert', 'client-cert-chain', 'x-ssl-client-cert', 'ssl-client-verify', 'x-ssl-client-dn', 'x-forwarded-client-cert', 'x-arr-clientcert', 'x-amzn-mtls-clientcert', 'x-client-verify', 'x-client-dn'],
   ]
-  const KEPT = ['accept', 'authorization', 'cookie', 'x-forwarded-for', 'x-request-id', 'cache-control', 'x-client-version', 'x-ssl-client', 'my-ssl-client-x', 'x-client-dnx']
+  const KEPT = ['accept', 'authorization', 'cookie', 'x-forwarded-for', 'x-request-id', 'cache-control', 'x-client-version', 'x-ssl-client', 'my-ssl-client-x', 'x-client-dnx', 'my-x-client-verify']
 
   it.each(DROPPED)('drops %s, and its underscore spelling', (name) => {
     const sent = requestHeaders(new Headers([[name, 'v'], [name.replace(/-/g, '_'), 'v'], ['accept', 'a']]))
     expect([...sent.keys()]).toEqual(['accept'])
   })
 
-  it('keeps the others, X-Forwarded-For too (but not spelt with underscores)', () => {
-    const sent = requestHeaders(new Headers([...KEPT.map((name): [string, string] => [name, 'v']), ['x_forwarded_for', '1.2.3.4']]))
-    expect([...sent.keys()].sort()).toEqual([...KEPT].sort())
+  it('keeps the others, X-Forwarded-For too (but not spelt with underscores), and underscore names no rule drops', () => {
+    const sent = requestHeaders(new Headers([...KEPT.map((name): [string, string] => [name, 'v']), ['x_forwarded_for', '1.2.3.4'], ['x_request_id', '7']]))
+    expect([...sent.keys()].sort()).toEqual([...KEPT, 'x_request_id'].sort())
   })
 
   it('drops what Connection names, but never a field the store decides by; a name that is no token (which Headers.delete would throw on) is ignored', () => {
@@ -238,6 +261,32 @@ describe('configFromEnv', () => {
     expect((error as Error).message.startsWith(message), (error as Error).message).toBe(true)
   })
 
+  it('a value redacted in the message is redacted in its hint too, trimmed as the hint shows it', () => {
+    const message = (env: Record<string, unknown>) => {
+      try {
+        configFromEnv({ UPSTREAM_URL: 'http://a.test', ...env })
+      } catch (error) {
+        return (error as Error).message
+      }
+    }
+    expect(message({ MAX_CONCURRENT: '12345678901234567890' })).toBe('MAX_CONCURRENT must be a number, got "1234…" (20 characters) (a string: write … without quotes)')
+    expect(message({ MAX_CONCURRENT: ' 12345678901234567890 ' })).toBe('MAX_CONCURRENT must be a number, got " 123…" (22 characters) (a string: write … without quotes)')
+    expect(message({ MAX_CONCURRENT: ' -5 ' })).toBe('MAX_CONCURRENT must be a number, got " -5 " (a string: write -5 without quotes)')
+    expect(message({ MAX_CONCURRENT: ' '.repeat(13) })).toBe('MAX_CONCURRENT must be a number, got "    …" (13 characters)')
+    expect(message({ MAX_CONCURRENT: ['5'] })).toBe('MAX_CONCURRENT must be a number, got an array')
+    expect(message({ ROUTES: JSON.stringify({ '/a/': [['http://a.test']] }) })).toBe('ROUTES["/a/"] must be an absolute http(s) URL, got an array')
+    expect(message({ METHODS: 'GET/' })).toMatch(/^METHODS must be a comma-separated list of methods/)
+    expect(message({ METHODS: '/GET' })).toMatch(/^METHODS must be a comma-separated list of methods/)
+  })
+
+  it('the bindings: BREAKERS is the coordinator, LAST_KNOWN_GOOD the KV namespace', () => {
+    const coordinator = { idFromName: () => ({}), get: () => ({}) }
+    const kv = { get: async () => null, getWithMetadata: async () => ({ value: null, metadata: null }), put: async () => {}, delete: async () => {}, list: async () => ({ keys: [], list_complete: true }) }
+    const config = configFromEnv({ UPSTREAM_URL: 'http://a.test', BREAKERS: coordinator, LAST_KNOWN_GOOD: kv })
+    expect(config.coordinator).toBe(coordinator)
+    expect(config.lastKnownGood).toBe(kv)
+  })
+
   it('a prefix with dots that are no dot segment is taken', () => {
     expect(configFromEnv({ ROUTES: '{"/a.b/..c/": "http://a.test"}' }).routes.map((r) => r.prefix)).toEqual(['/a.b/..c/'])
   })
@@ -257,9 +306,35 @@ describe('resolveConfig', () => {
     expect(() => resolveConfig({ upstream: 'http://a.test', somethingElse: 5 } as never)).toThrow(/^(?![\s\S]*did you mean)/)
   })
 
+  it('a name more than two edits from every option gets no suggestion', () => {
+    expect(() => resolveConfig({ upstream: 'http://a.test', time: 5 } as never)).toThrow(/time is not an option \(known: [^)]*\)$/)
+  })
+
+  it('an option the schema checks is named as itself', () => {
+    expect(() => resolveConfig({ upstream: 'http://a.test', timeout: -1 })).toThrow(/^timeout must be a positive integer, got -1$/)
+  })
+
+  it("store is 'memory' or an object with get, put, delete and clear", () => {
+    const store = { get: async () => undefined, put: async () => {}, delete: async () => {}, clear: async () => {} }
+    expect(resolveConfig({ upstream: 'http://a.test', store }).store).toBe(store)
+    expect(resolveConfig({ upstream: 'http://a.test', store: 'memory' }).store).toBe('memory')
+    expect(() => resolveConfig({ upstream: 'http://a.test', store: 'disk' as never })).toThrow(/^store must be 'memory' or a FallbackStore, got "disk"$/)
+    for (const method of ['get', 'put', 'delete', 'clear'] as const) {
+      const { [method]: _, ...missing } = store
+      expect(() => resolveConfig({ upstream: 'http://a.test', store: missing as never })).toThrow(`store must be 'memory' or a FallbackStore (missing ${method}())`)
+    }
+  })
+
   it('store and lastKnownGood cannot both be set', () => {
     const kv = { get: async () => null, getWithMetadata: async () => ({ value: null, metadata: null }), put: async () => {}, delete: async () => {}, list: async () => ({ keys: [], list_complete: true }) }
-    expect(() => resolveConfig({ upstream: 'http://a.test', store: 'memory', lastKnownGood: kv as never })).toThrow('store and lastKnownGood cannot both be set: both say where the copies live')
+    let error: unknown
+    try {
+      resolveConfig({ upstream: 'http://a.test', store: 'memory', lastKnownGood: kv as never })
+    } catch (e) {
+      error = e
+    }
+    expect((error as Error).message).toBe('store and lastKnownGood cannot both be set: both say where the copies live')
+    expect((error as { option: string }).option).toBe('store')
     expect(() => configFromEnv({ UPSTREAM_URL: 'http://a.test', LAST_KNOWN_GOOD: kv })).not.toThrow()
   })
 
@@ -285,6 +360,7 @@ describe('redact', () => {
     ['HTTP://a.test', '"http://a.test/"'],
     ['x+y.z-1://h/p', '"x+y.z-1://h/p"'],
     ['http://[::1/abcdef', '"http…" (18 characters)'],
+    [' http://a.test/x?k=v', '" htt…" (20 characters)'],
     [5, '5'],
     [null, 'null'],
     [[1], 'an array'],
