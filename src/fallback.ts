@@ -211,7 +211,7 @@ class LastKnownGood implements StageFallback {
     this.#takenAt.delete(key)
     this.#writing.delete(key)
     try {
-      await within(this.#store.delete(key), WRITE_LIMIT, settleMessage('delete', WRITE_LIMIT, key))
+      await settled(this.#store.delete(key), 'delete', key)
     } catch (error) {
       this.#fail(request, error)
     }
@@ -239,7 +239,7 @@ class LastKnownGood implements StageFallback {
     // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
     const limit = Math.min(READ_LIMIT, Math.max(READ_GRACE, (deadline ?? Infinity) - this.#runtime.now()))
     try {
-      return await within(this.#lookup(key, request, limit), limit, settleMessage('get', limit, key), signal)
+      return await settled(this.#lookup(key, request, limit), 'get', key, limit, signal)
     } catch (error) {
       // The caller's abort is the caller's, not the store's.
       if (signal?.aborted !== true) this.#fail(request, error)
@@ -253,7 +253,7 @@ class LastKnownGood implements StageFallback {
       forgetAll(this.scope, this)
       clears?.postMessage(this.scope)
     }
-    await within(this.#store.clear(), WRITE_LIMIT, settleMessage('clear', WRITE_LIMIT))
+    await settled(this.#store.clear(), 'clear')
   }
 
   /** The store is being cleared, here or by another tab: no copy of a call started, or write begun, before now lands. */
@@ -339,8 +339,8 @@ class LastKnownGood implements StageFallback {
       const entry = await copy
       if (entry !== undefined && started === this.#generation && !this.#stale(key, entry.storedAt)) {
         // A clear() came while it was written: its delete of the copy is waited for too, within a bound of its own.
-        const { deleting } = await within(this.#land(key, entry), WRITE_LIMIT, settleMessage('put', WRITE_LIMIT, key))
-        if (deleting) await within(deleting, WRITE_LIMIT, settleMessage('delete', WRITE_LIMIT, key))
+        const { deleting } = await settled(this.#land(key, entry), 'put', key)
+        if (deleting) await settled(deleting, 'delete', key)
         return
       }
       // A copy that will not land frees the key for the next response.
@@ -426,8 +426,9 @@ function note(map: Map<string, number>, key: string, t: number): void {
   if (map.size > REMEMBERED_KEYS) map.delete(map.keys().next().value!)
 }
 
-/** `fallback store.get("GET https://...") did not finish within 1000 ms`, or `store.clear()` with no key. */
-const settleMessage = (method: string, ms: number, key?: string) => `fallback store.${method}(${JSON.stringify(key) ?? ''}) did not finish within ${ms} ms`
+/** `work` within `ms` (the write limit unless given), else `fallback store.get("GET https://...") did not finish within 1000 ms`. */
+const settled = <T>(work: Promise<T>, method: string, key?: string, ms = WRITE_LIMIT, signal?: AbortSignal): Promise<T> =>
+  within(work, ms, `fallback store.${method}(${JSON.stringify(key) ?? ''}) did not finish within ${ms} ms`, signal)
 
 async function putOnce(store: FallbackStore & Partial<Evictable>, key: string, entry: StoredResponse): Promise<void> {
   try {
