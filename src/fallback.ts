@@ -395,11 +395,10 @@ class LastKnownGood implements StageFallback {
     }
     const { storedAt } = entry as StoredResponse
     const t = this.#runtime.now()
-    // Stored while the clock was ahead: its age is unknown, and it would be served as new once the clock catches up.
-    if (storedAt > t + CLOCK_SKEW) return this.#discard(key)
     // Landed by a write from before a clear() (taken for lost, or whose delete did not land).
     const doubt = this.#doubtful.get(`${storedAt} ${key}`) ?? (storedAt <= this.#floorAt ? this.#floorSince : undefined)
-    if (doubt !== undefined && doubt !== this.#generation) return this.#discard(key)
+    // Stored while the clock was ahead (its age is unknown, and it would be served as new once the clock catches up), or doubtful.
+    if (storedAt > t + CLOCK_SKEW || (doubt !== undefined && doubt !== this.#generation)) return this.#discard(key)
     // Stored before a write changed its URL (its delete not landed, or failed; a copy that was in flight): deleted again, unwaited.
     if (this.#stale(key, storedAt)) return void this.#discard(key)
     const age = Math.max(0, t - storedAt)
