@@ -217,11 +217,6 @@ class LastKnownGood implements StageFallback {
     }
   }
 
-  /** Whether a write changed `key`'s URL after its copy stored at `storedAt` was received (the same millisecond counts). */
-  #stale(key: string, storedAt: number): boolean {
-    return storedAt <= this.#changedAt.get(key)!
-  }
-
   async answer(call: Call, request: FallbackRequest): Promise<Outcome | undefined> {
     // Bounded by the call's deadline and abort (the call is the bound): a hung store never hangs the call.
     const found = await this.recall(request, call)
@@ -337,7 +332,8 @@ class LastKnownGood implements StageFallback {
     const started = this.#generation
     try {
       const entry = await copy
-      if (entry !== undefined && started === this.#generation && !this.#stale(key, entry.storedAt)) {
+      // No clear() since, and no write changed its URL at or after it was received (a missing time compares false).
+      if (entry !== undefined && started === this.#generation && !(entry.storedAt <= this.#changedAt.get(key)!)) {
         // A clear() came while it was written: its delete of the copy is waited for too, within a bound of its own.
         const { deleting } = await settled(this.#land(key, entry), 'put', key)
         if (deleting) await settled(deleting, 'delete', key)
@@ -364,7 +360,8 @@ class LastKnownGood implements StageFallback {
     } finally {
       this.#puts.delete(put)
     }
-    if (generation === this.#generation && !this.#stale(key, entry.storedAt)) return {}
+    // Still current: no clear() and no write to its URL came while it was in flight.
+    if (generation === this.#generation && !(entry.storedAt <= this.#changedAt.get(key)!)) return {}
     // A clear() came while it was in flight: its copy is from before it, never served here, whether the delete lands or not.
     // (A write that changed its URL meanwhile: the URL's #changedAt keeps it from being served.)
     if (generation !== this.#generation) this.#doubt(write)
@@ -400,7 +397,7 @@ class LastKnownGood implements StageFallback {
     // Stored while the clock was ahead (its age is unknown, and it would be served as new once the clock catches up), or doubtful.
     if (storedAt > t + CLOCK_SKEW || (doubt !== undefined && doubt !== this.#generation)) return this.#discard(key)
     // Stored before a write changed its URL (its delete not landed, or failed; a copy that was in flight): deleted again, unwaited.
-    if (this.#stale(key, storedAt)) return void this.#discard(key)
+    if (storedAt <= this.#changedAt.get(key)!) return void this.#discard(key)
     const age = Math.max(0, t - storedAt)
     if (age > maxAgeOf(entry as StoredResponse, this.#options.maxAge)) return undefined
     response.headers.set('age', String(Math.floor(age / 1000)))
