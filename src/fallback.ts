@@ -170,7 +170,10 @@ class LastKnownGood implements StageFallback {
       if (!mayStore(request, response, this.#options)) return
       const key = `GET ${request.url}`
       const t = receivedAt ?? this.#runtime.now()
-      if (!this.#due(key, t)) return
+      // A hot URL is copied once a REFRESH_INTERVAL (a clock set back takes the copy at once).
+      const last = this.#takenAt.get(key)
+      if (last !== undefined && t >= last && t - last < REFRESH_INTERVAL) return
+      note(this.#takenAt, key, t)
       const copy = this.#prepare(request, response.clone(), t - age, varyRecord(response.headers, request.headers))
       this.#writing.set(key, copy)
       // Started whether or not there is a waitUntil to hand it to.
@@ -229,7 +232,9 @@ class LastKnownGood implements StageFallback {
 
   async recall(request: FallbackRequest, bound: RecallBound = {}): Promise<Found | undefined> {
     const key = `GET ${request.url}`
-    if (this.#landing(key)) return undefined
+    // A write begun before a clear() may still land the copy from before it: none is served meanwhile.
+    this.#sweep()
+    for (const write of this.#puts.values()) if (write.key === key && write.generation !== this.#generation) return undefined
     const { deadline, signal } = bound
     // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
     const limit = Math.min(READ_LIMIT, Math.max(READ_GRACE, (deadline ?? Infinity) - this.#runtime.now()))
@@ -260,13 +265,6 @@ class LastKnownGood implements StageFallback {
     // Never waits for a write in flight (a hung put must not hold up a logout): the generation marks each as begun before it.
   }
 
-  /** Whether a write begun before a clear() may still land `key`'s copy from before it. */
-  #landing(key: string): boolean {
-    this.#sweep()
-    for (const write of this.#puts.values()) if (write.key === key && write.generation !== this.#generation) return true
-    return false
-  }
-
   /** Drops the writes taken for lost (a Worker's request that ended drops its put): each may land yet, so its copy is doubtful. */
   #sweep(): void {
     const now = this.#runtime.now()
@@ -293,14 +291,6 @@ class LastKnownGood implements StageFallback {
   /** Lets go of `copy` unless a newer copy of `key` took its place. */
   #letGo(key: string, copy: Promise<StoredResponse | undefined>): void {
     if (this.#writing.get(key) === copy) this.#writing.delete(key)
-  }
-
-  #due(key: string, t: number): boolean {
-    const takenAt = this.#takenAt
-    const last = takenAt.get(key)
-    if (last !== undefined && t >= last && t - last < REFRESH_INTERVAL) return false
-    note(takenAt, key, t)
-    return true
   }
 
   #fail({ key, url }: FallbackRequest, error: unknown): void {
