@@ -389,9 +389,13 @@ class LastKnownGood implements StageFallback {
     // Stored before a write changed its URL (its delete not landed, or failed; a copy that was in flight): deleted again, unwaited.
     if (storedAt <= this.#changedAt.get(key)!) return void this.#discard(key)
     const age = Math.max(0, t - storedAt)
-    if (age > maxAgeOf(entry as StoredResponse, this.#options.maxAge)) return undefined
+    // Past maxAge, or past the stored response's own `stale-if-error=N` (RFC 5861).
+    const staleIfError = directives(storedHeader(entry as StoredResponse, 'cache-control')).get('stale-if-error')
+    if (age > this.#options.maxAge || (/^\d+$/.test(staleIfError ?? '') && age > Number(staleIfError) * 1000)) return undefined
     response.headers.set('age', String(Math.floor(age / 1000)))
-    if (!varyMatches(entry as StoredResponse, request.headers)) return undefined
+    // The request's values of the headers its Vary names, as recorded (isStoredResponse has refused a damaged record).
+    const recorded = storedHeader(entry as StoredResponse, VARY_HEADER)
+    if (recorded !== null && !varyRecordOf(recorded)!.every(([name, value]) => request.headers.get(name) === value)) return undefined
     const credential = storedHeader(entry as StoredResponse, CREDENTIAL_HEADER)
     if ((credential !== null && credential !== (await credentialDigest(request.headers))) || started !== this.#generation) return undefined
     return { response, storedAt }
@@ -462,13 +466,6 @@ function directives(header: string | null): Map<string, string> {
   return found
 }
 
-/** maxAge, narrowed by the stored response's own `stale-if-error=N` (RFC 5861). */
-function maxAgeOf(entry: StoredResponse, maxAge: number): number {
-  const staleIfError = directives(storedHeader(entry, 'cache-control')).get('stale-if-error')
-  if (!/^\d+$/.test(staleIfError ?? '')) return maxAge
-  return Math.min(maxAge, Number(staleIfError) * 1000)
-}
-
 /**
  * The request's values of the headers the response's Vary names, as the internal header an entry carries. A credential
  * the request carried is left out, never kept: the credential digest (which takes every credential) binds the copy to it.
@@ -483,10 +480,4 @@ function varyRecord(responseHeaders: Headers, requestHeaders: Headers): [string,
   }
   // URI-encoded JSON stays a valid header value whatever the request's header values hold.
   return [[VARY_HEADER, encodeURIComponent(JSON.stringify(record))]]
-}
-
-function varyMatches(entry: StoredResponse, requestHeaders: Headers): boolean {
-  const recorded = storedHeader(entry, VARY_HEADER)
-  // isStoredResponse has already refused an entry whose record is damaged.
-  return recorded === null || varyRecordOf(recorded)!.every(([name, value]) => requestHeaders.get(name) === value)
 }
