@@ -20,12 +20,6 @@ export const MAX_RETRY_AFTER_OPEN = 3_600_000
 /** `remote`: the state was applied from another participant of a share. `from` is `to` when an open got a new end. */
 export type StateListener = (from: BreakerState, to: BreakerState, remote?: boolean) => void
 
-function createWindow(spec: NormalizedBreaker['window']): Window {
-  if (spec.type === 'consecutive') return consecutiveWindow()
-  if (spec.type === 'count') return countWindow(spec.size)
-  return timeWindow(spec.duration)
-}
-
 /** Open on its own or forced open: either way it refuses until its open period ends. */
 export const isOpenState = (state: BreakerState) => state === 'open' || state === 'forced-open'
 
@@ -61,7 +55,8 @@ export class Breaker implements BreakerControl {
   ) {
     this.#options = options
     this.#onStateChange = onStateChange
-    this.#window = createWindow(options.window)
+    const spec = options.window
+    this.#window = spec.type === 'consecutive' ? consecutiveWindow() : spec.type === 'count' ? countWindow(spec.size) : timeWindow(spec.duration)
   }
 
   get state(): BreakerState {

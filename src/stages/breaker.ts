@@ -102,8 +102,12 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       const current = breaker.record(token, outcome.failure, slow, end)
       shared?.record(attempt.call, outcome.failure, slow)
       // Only a response isFailure judged a failure may open it: the default judges 503 and 429 so, an owner may forgive one.
-      const quiet = current && retryAfter && outcome.kind === 'response' && outcome.failure ? quietFor(outcome.response, end) : 0
-      if (quiet > 0) breaker.openFor(quiet, end)
+      if (current && retryAfter && outcome.kind === 'response' && outcome.failure) {
+        // How long the upstream asked for quiet (a 503/429 with Retry-After), at most an hour.
+        const { status, headers } = outcome.response
+        const quiet = status === 503 || status === 429 ? Math.min(parseRetryAfter(headers.get('retry-after'), end) ?? 0, MAX_RETRY_AFTER_OPEN) : 0
+        if (quiet > 0) breaker.openFor(quiet, end)
+      }
     },
     attach(keys, index, keyOf) {
       if (shared) shared.attach(keys, index)
@@ -130,20 +134,6 @@ export function probe(breaker: Breaker, signal: AbortSignal | undefined, ticket:
   return ticket
 }
 
-function isAbsoluteUrl(value: string): boolean {
-  try {
-    new URL(value)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** How long the upstream asked for quiet (a 503/429 with Retry-After), at most an hour; 0 when it did not. */
-function quietFor({ status, headers }: Response, end: number): number {
-  return status === 503 || status === 429 ? Math.min(parseRetryAfter(headers.get('retry-after'), end) ?? 0, MAX_RETRY_AFTER_OPEN) : 0
-}
-
 /** `rf.breaker(target)`; `known`: whether the share knows a state for a key. */
 function control(keys: Keys, index: number, keyOf: (target: RequestInput) => string | undefined, known: (key: string) => boolean) {
   // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
@@ -151,8 +141,13 @@ function control(keys: Keys, index: number, keyOf: (target: RequestInput) => str
   return (target: RequestInput): BreakerControl | undefined => {
     if (typeof target === 'string') {
       const found = breakerOf(target)
+      if (found) return found
       // A string that is not an absolute URL is a key, never resolved against the page.
-      if (found || !isAbsoluteUrl(target)) return found
+      try {
+        new URL(target)
+      } catch {
+        return undefined
+      }
     }
     const key = keyOf(target)
     return key === undefined ? undefined : breakerOf(key)
