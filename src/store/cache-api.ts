@@ -77,7 +77,13 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
         throw new TypeError(`cacheStore: corrupt entry for ${key} deleted`)
       }
       touch(key)
-      return { url, status: response.status, statusText: response.statusText, headers: originHeaders(response.headers), body: await response.arrayBuffer(), storedAt }
+      // The origin's headers: ours left out, those we moved aside back under their names.
+      const headers: [string, string][] = []
+      for (const [name, value] of response.headers) {
+        const moved = name.startsWith(ORIGINAL_PREFIX) && name.slice(ORIGINAL_PREFIX.length)
+        if (moved === false ? !NOT_STORED.has(name) : MOVED.includes(moved)) headers.push([moved || name, value])
+      }
+      return { url, status: response.status, statusText: response.statusText, headers, body: await response.arrayBuffer(), storedAt }
     },
     async put(now, key, entry) {
       const cache = await now()
@@ -100,14 +106,3 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
 
 /** A key's cache URL (the Cache API takes it as a GET Request). */
 const toUrl = (key: string) => KEY_PREFIX + encodeURIComponent(key)
-
-/** The origin's headers of a cached copy: ours left out, those we moved aside back under their names. */
-function originHeaders(cached: Headers): [string, string][] {
-  const headers: [string, string][] = []
-  for (const [name, value] of cached) {
-    // Only the names we moved aside come back: an origin's own x-resilient-original-set-cookie (or -x-resilient-vary) is dropped.
-    const moved = name.startsWith(ORIGINAL_PREFIX) && name.slice(ORIGINAL_PREFIX.length)
-    if (moved === false ? !NOT_STORED.has(name) : MOVED.includes(moved)) headers.push([moved || name, value])
-  }
-  return headers
-}
