@@ -167,7 +167,28 @@ class LastKnownGood implements StageFallback {
     try {
       // Its own Age (RFC 9111 5.1): the time it spent in caches before it came is part of its copy's (none: +null, 0).
       const age = Math.max(0, +response.headers.get('age')!) * 1000 || 0
-      if (!mayStore(request, response, this.#options)) return
+      // The storage rules, from headers alone (the stage passes only 200s): never no-store (request or response) or Vary: *,
+      // credentials only when private.
+      // A redirected response is another resource's (an expired session sent to /login), never this URL's last good state;
+      // a copy a fallback served (a Service Worker's, the proxy's) is no newer than its copy: kept again it would never expire.
+      if (response.redirected || response.headers.has('x-resilient-source')) return
+      // fetch's own no-store cache mode says the same as the header: keep nothing.
+      if (request.cache === 'no-store') return
+      const cacheControl = directives(response.headers.get('cache-control'))
+      // no-store on either side forbids keeping the response (RFC 9111, 5.2.1.5 and 5.2.2.5).
+      if (cacheControl.has('no-store') || directives(request.headers.get('cache-control')).has('no-store')) return
+      if (directives(response.headers.get('vary')).has('*')) return
+      // A stream by nature (events, JSON lines or sequences, a replaced multipart) has no last good state to keep, and a
+      // copy would hold the connection open after the caller cancels. (No Content-Type tests as 'null', which is none.)
+      if (STREAMING_TYPE.test(response.headers.get('content-type')!)) return
+      // (No Content-Length: +null, 0.)
+      if (+response.headers.get('content-length')! > this.#options.maxBodyBytes) return
+      const personal =
+        cacheControl.has('private') ||
+        response.headers.has('set-cookie') ||
+        response.headers.has('set-cookie2') ||
+        credentialsOf(request.headers) !== undefined
+      if (personal && !this.#options.private) return
       const key = `GET ${request.url}`
       const t = receivedAt ?? this.#runtime.now()
       // A hot URL is copied once a REFRESH_INTERVAL (a clock set back takes the copy at once).
@@ -429,30 +450,6 @@ async function putOnce(store: FallbackStore & Partial<Evictable>, key: string, e
     await (store.evict ?? store.clear).call(store)
     await store.put(key, entry)
   }
-}
-
-/** The storage rules, from headers alone (the stage passes only 200s): never no-store (request or response) or Vary: *, credentials only when private. */
-function mayStore(request: FallbackRequest, response: Response, options: NormalizedFallbackOptions): boolean {
-  // A redirected response is another resource's (an expired session sent to /login), never this URL's last good state;
-  // a copy a fallback served (a Service Worker's, the proxy's) is no newer than its copy: kept again it would never expire.
-  if (response.redirected || response.headers.has('x-resilient-source')) return false
-  // fetch's own no-store cache mode says the same as the header: keep nothing.
-  if (request.cache === 'no-store') return false
-  const cacheControl = directives(response.headers.get('cache-control'))
-  // no-store on either side forbids keeping the response (RFC 9111, 5.2.1.5 and 5.2.2.5).
-  if (cacheControl.has('no-store') || directives(request.headers.get('cache-control')).has('no-store')) return false
-  if (directives(response.headers.get('vary')).has('*')) return false
-  // A stream by nature (events, JSON lines or sequences, a replaced multipart) has no last good state to keep, and a
-  // copy would hold the connection open after the caller cancels. (No Content-Type tests as 'null', which is none.)
-  if (STREAMING_TYPE.test(response.headers.get('content-type')!)) return false
-  // (No Content-Length: +null, 0.)
-  if (+response.headers.get('content-length')! > options.maxBodyBytes) return false
-  const personal =
-    cacheControl.has('private') ||
-    response.headers.has('set-cookie') ||
-    response.headers.has('set-cookie2') ||
-    credentialsOf(request.headers) !== undefined
-  return !personal || options.private
 }
 
 /** A comma-separated header's elements (Cache-Control's directives, Vary's names), lower-cased name → value ('' for valueless ones). */
