@@ -123,23 +123,7 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
           .finally(() => (changed = undefined))
           .catch(() => {})
       }
-      // `rf.breaker(target)`.
-      // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
-      const breakerOf = (key: string) => (keys.find(key) ?? (shared?.knows(key) === true ? keys.get(key) : undefined))?.states[index] as Breaker | undefined
-      return (target: RequestInput): BreakerControl | undefined => {
-        if (typeof target === 'string') {
-          const found = breakerOf(target)
-          if (found) return found
-          // A string that is not an absolute URL is a key, never resolved against the page.
-          try {
-            new URL(target)
-          } catch {
-            return undefined
-          }
-        }
-        const key = keyOf(target)
-        return key === undefined ? undefined : breakerOf(key)
-      }
+      return control(keys, index, keyOf, (key) => shared?.knows(key) === true)
     },
   }
 }
@@ -148,4 +132,24 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
 export function probe(breaker: Breaker, signal: AbortSignal | undefined, ticket: Ticket): Ticket {
   if (signal) probing.set(signal, breaker)
   return ticket
+}
+
+/** `rf.breaker(target)`; `known`: whether the share knows a state for a key. */
+function control(keys: Keys, index: number, keyOf: (target: RequestInput) => string | undefined, known: (key: string) => boolean) {
+  // A key only the share knows yet (open in another tab, or across the fleet) is created, so it shows.
+  const breakerOf = (key: string) => (keys.find(key) ?? (known(key) ? keys.get(key) : undefined))?.states[index] as Breaker | undefined
+  return (target: RequestInput): BreakerControl | undefined => {
+    if (typeof target === 'string') {
+      const found = breakerOf(target)
+      if (found) return found
+      // A string that is not an absolute URL is a key, never resolved against the page.
+      try {
+        new URL(target)
+      } catch {
+        return undefined
+      }
+    }
+    const key = keyOf(target)
+    return key === undefined ? undefined : breakerOf(key)
+  }
 }
