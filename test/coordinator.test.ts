@@ -6,7 +6,7 @@ import { FleetBreaker, LEGAL_EDGES, REPORT_GRACE, type FleetState } from '../src
 import { readMessage, type CoordinatorAnswer, type FleetOptions } from '../src/worker/protocol.js'
 import { durableObjectShare, type CoordinatorNamespace } from '../src/worker/share.js'
 import { memoryNamespace, memoryState } from './coordinator-fakes.js'
-import { controlledTransport, flush, statusTransport } from './helpers.js'
+import { backgroundWork, controlledTransport, flush, statusTransport } from './helpers.js'
 
 const OPTIONS: FleetOptions = { failureThreshold: 6, window: 10_000, openDuration: 1_000, probes: 2, successesToClose: 1, minReporters: 1 }
 
@@ -391,13 +391,7 @@ describe('durableObjectShare (in memory)', () => {
   const KEY = 'https://a.test'
   // Request and Response bodies in Node settle through setImmediate: leave it real.
   const FAKED = ['Date', 'setTimeout', 'clearTimeout'] as const
-  /** Background work handed to waitUntil, settled by the test. */
-  const background: Promise<unknown>[] = []
-  const resilience = { waitUntil: (p: Promise<unknown>) => void background.push(p) }
-  async function settle(): Promise<void> {
-    while (background.length > 0) await Promise.allSettled(background.splice(0))
-    await new Promise((r) => setImmediate(r))
-  }
+  const { resilience, settle } = backgroundWork()
 
   it('the fleet opens on combined failures and every instance learns it from its next answer', async () => {
     vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })

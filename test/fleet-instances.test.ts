@@ -6,21 +6,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { CircuitOpenError, createResilientFetch } from '../src/index.js'
 import { durableObjectShare } from '../src/worker/share.js'
 import { memoryNamespace } from './coordinator-fakes.js'
-import { statusTransport } from './helpers.js'
+import { backgroundWork, statusTransport } from './helpers.js'
 
 const URL_A = 'https://a.test/x'
 const KEY = 'https://a.test'
 // Request and Response bodies in Node settle through setImmediate: leave it real.
 const FAKED = ['Date', 'setTimeout', 'clearTimeout'] as const
 const breaker = { failureThreshold: 2, openDuration: 60_000 }
-/** Background work handed to waitUntil, settled by the test. */
-const background: Promise<unknown>[] = []
-const resilience = { waitUntil: (p: Promise<unknown>) => void background.push(p) }
-
-async function settle(): Promise<void> {
-  while (background.length > 0) await Promise.allSettled(background.splice(0))
-  await new Promise((r) => setImmediate(r))
-}
+const { resilience, settle } = backgroundWork()
 
 afterEach(() => {
   vi.useRealTimers()

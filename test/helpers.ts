@@ -73,3 +73,15 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   }
   throw new Error('expected a rejection')
 }
+
+/** Background work calls hand to `resilience.waitUntil`, settled by the test (Node settles bodies through setImmediate). */
+export function backgroundWork() {
+  const pending: Promise<unknown>[] = []
+  return {
+    resilience: { waitUntil: (p: Promise<unknown>) => void pending.push(p) },
+    async settle(): Promise<void> {
+      while (pending.length > 0) await Promise.allSettled(pending.splice(0))
+      await new Promise((r) => setImmediate(r))
+    },
+  }
+}

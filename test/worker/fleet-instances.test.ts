@@ -6,21 +6,10 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import { createResilientFetch } from '../../src/index.js'
 import { durableObjectShare, type CoordinatorNamespace } from '../../src/worker/index.js'
-import { context, fakeUpstream } from './helpers.js'
+import { callSettled, fakeUpstream } from './helpers.js'
 
 const BREAKERS = env.BREAKERS as CoordinatorNamespace
 const breaker = { failureThreshold: 2, openDuration: 60_000 }
-
-/** One call with its own ctx; what it hands to waitUntil (its report) is settled before it returns. */
-async function call(rf: ReturnType<typeof createResilientFetch>, url: string): Promise<number | string> {
-  const ctx = context()
-  const status = await rf(url, { resilience: { waitUntil: (p) => ctx.waitUntil(p) } }).then(
-    (r) => r.status,
-    (e: Error) => e.name,
-  )
-  await ctx.settle()
-  return status
-}
 
 describe('durableObjectShare in workerd: several instances on one share', () => {
   it('each instance of the isolate takes the open the fleet decided on another isolate\'s failures', async () => {
@@ -30,14 +19,14 @@ describe('durableObjectShare in workerd: several instances on one share', () => 
     const up = fakeUpstream(() => Response.json({ ok: true }))
     const share = durableObjectShare(BREAKERS, { breaker, minReporters: 1, syncInterval: 1 })
     const instances = [0, 1].map(() => createResilientFetch({ fetch: up.fetch, retry: false, fallback: false, breaker, share }))
-    for (const rf of instances) expect(await call(rf, url)).toBe(200)
+    for (const rf of instances) expect(await callSettled(rf, url)).toBe(200)
     const down = fakeUpstream(() => new Response('down', { status: 500 }))
     const other = createResilientFetch({ fetch: down.fetch, retry: false, fallback: false, breaker, share: durableObjectShare(BREAKERS, { breaker, minReporters: 1 }) })
-    expect([await call(other, url), await call(other, url)]).toEqual([500, 500])
+    expect([await callSettled(other, url), await callSettled(other, url)]).toEqual([500, 500])
     // The first instance's next call brings the fleet's open to the isolate.
-    expect(await call(instances[0]!, url)).toBe(200)
+    expect(await callSettled(instances[0]!, url)).toBe(200)
     expect(instances.map((rf) => rf.breaker(origin)!.state)).toEqual(['open', 'open'])
-    expect(await Promise.all(instances.map((rf) => call(rf, url)))).toEqual(['CircuitOpenError', 'CircuitOpenError'])
+    expect(await Promise.all(instances.map((rf) => callSettled(rf, url)))).toEqual(['CircuitOpenError', 'CircuitOpenError'])
     expect(up.seen).toHaveLength(3)
   })
 })

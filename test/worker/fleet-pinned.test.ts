@@ -6,7 +6,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it, vi } from 'vitest'
 import { createResilientFetch } from '../../src/index.js'
 import { durableObjectShare, type CoordinatorNamespace } from '../../src/worker/index.js'
-import { context, fakeUpstream } from './helpers.js'
+import { callSettled, fakeUpstream } from './helpers.js'
 
 const BREAKERS = env.BREAKERS as CoordinatorNamespace
 let origins = 0
@@ -17,17 +17,6 @@ function isolate(fetch: typeof globalThis.fetch) {
   return createResilientFetch({ fetch, retry: false, fallback: false, breaker, share: durableObjectShare(BREAKERS, { breaker, minReporters: 1, syncInterval: 1 }) })
 }
 
-/** One call with its own ctx; what it hands to waitUntil (its report) is settled before it returns. */
-async function call(rf: ReturnType<typeof isolate>, url: string): Promise<number | string> {
-  const ctx = context()
-  const status = await rf(url, { resilience: { waitUntil: (p) => ctx.waitUntil(p) } }).then(
-    (r) => r.status,
-    (e: Error) => e.name,
-  )
-  await ctx.settle()
-  return status
-}
-
 describe('durableObjectShare in workerd: a disabled breaker stays disabled', () => {
   it('its failures do not open the fleet, and the fleet opened by the others does not open it', async () => {
     vi.useRealTimers()
@@ -35,16 +24,16 @@ describe('durableObjectShare in workerd: a disabled breaker stays disabled', () 
     const url = `${origin}/x`
     const down = fakeUpstream(() => new Response('down', { status: 500 }))
     const disabled = isolate(down.fetch)
-    expect(await call(disabled, url)).toBe(500)
+    expect(await callSettled(disabled, url)).toBe(500)
     disabled.breaker(origin)!.disable()
-    for (let i = 0; i < 3; i++) expect(await call(disabled, url)).toBe(500)
+    for (let i = 0; i < 3; i++) expect(await callSettled(disabled, url)).toBe(500)
     // Only the failure before the disable reached the object: the fleet is closed.
     const other = isolate(down.fetch)
-    expect(await call(other, url)).toBe(500)
+    expect(await callSettled(other, url)).toBe(500)
     expect(other.breaker(origin)!.state).toBe('open')
     // The fleet opened on the other isolate's failure; the disabled one still lets its calls through.
-    expect(await call(disabled, url)).toBe(500)
-    expect(await call(disabled, url)).toBe(500)
+    expect(await callSettled(disabled, url)).toBe(500)
+    expect(await callSettled(disabled, url)).toBe(500)
     expect(disabled.breaker(origin)!.state).toBe('disabled')
     expect(down.seen).toHaveLength(7)
   })

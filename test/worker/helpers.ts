@@ -44,6 +44,17 @@ export function context() {
   }
 }
 
+/** One call with its own ctx: its status (or error name) once what it handed to waitUntil (a fleet report) has settled. */
+export async function callSettled(rf: (input: string, init?: { resilience?: { waitUntil?: (p: Promise<unknown>) => void } }) => Promise<Response>, url: string): Promise<number | string> {
+  const ctx = context()
+  const status = await rf(url, { resilience: { waitUntil: (p) => ctx.waitUntil(p) } }).then(
+    (r) => r.status,
+    (e: Error) => e.name,
+  )
+  await ctx.settle()
+  return status
+}
+
 export function proxy(config: ProxyConfig): ProxyHandler {
   return createProxy({ upstream: ORIGIN, store: 'memory', ...config })
 }
