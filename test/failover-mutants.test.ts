@@ -3,37 +3,20 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { normalizeRetry } from '../src/options.js'
 import { BulkheadRejectedError, CircuitOpenError } from '../src/errors.js'
-import { failoverStage, retries, type FailoverBudgets, type FailoverOptions } from '../src/stages/failover.js'
-import { refusal, type Call, type Next, type Outcome } from '../src/stages/types.js'
-import { networkError, ok, testCall, testRuntime } from './stages/helpers.js'
-
-const A = 'https://a.test'
-const B = 'https://b.test'
-const C = 'https://c.test'
+import { retries } from '../src/stages/failover.js'
+import { refusal, type Outcome } from '../src/stages/types.js'
+import { A, B, C, failoverSetup } from './stages/failover-setup.js'
+import { networkError, ok } from './stages/helpers.js'
 
 beforeEach(() => void vi.useFakeTimers({ now: 1_000_000 }))
 afterEach(() => void vi.useRealTimers())
-
-type Answer = (signal: AbortSignal | undefined) => Outcome | Promise<Outcome>
-
-/** A stage over targets A, B, C (those answered, in that order) whose `next` answers per target and records who was asked. */
-function setup(answers: Record<string, Answer>, options: Partial<FailoverOptions> = {}, method = 'GET') {
-  const { runtime, totals } = testRuntime(Date.now)
-  const asked: string[] = []
-  const call = testCall({ method })
-  const targets: Call[] = [A, B, C].filter((key) => key in answers).map((key) => ({ ...call, key, url: `${key}/x`, input: `${key}/x` }))
-  const stage = failoverStage({ targets: () => targets, healthy: () => true, retry: normalizeRetry(undefined), hedge: undefined, ...options }, runtime)
-  const next = vi.fn<Next>(async (target, controller) => (asked.push(target.key), answers[target.key]!(controller?.signal)))
-  const budgets = stage.forKey!('route') as FailoverBudgets
-  return { stage, run: () => stage.run(call, next, budgets), asked, totals, budgets }
-}
 
 const later = (ms: number, value: () => Outcome) => () => new Promise<Outcome>((resolve) => setTimeout(() => resolve(value()), ms))
 const keyOf = (outcome: Outcome) => ((outcome as { error: { key: string } }).error as { key: string }).key
 
 describe('failover stage: retry policy', () => {
   it('retry: false — one attempt, on the first target; retries() says no for every method', async () => {
-    const { run, asked, totals } = setup({ [A]: () => ok(503), [B]: () => ok() }, { retry: false })
+    const { run, asked, totals } = failoverSetup({ [A]: () => ok(503), [B]: () => ok() }, { retry: false })
     expect(await run()).toMatchObject({ kind: 'response', failure: true })
     expect(asked).toEqual([A])
     expect(totals.retries).toBe(0)
@@ -43,7 +26,7 @@ describe('failover stage: retry policy', () => {
   })
 
   it('retry budget: false — every idempotent failure gets its retry on the next target, however many', async () => {
-    const { run, asked, totals, budgets } = setup({ [A]: () => ok(503), [B]: () => ok() }, { retry: normalizeRetry({ budget: false }) })
+    const { run, asked, totals, budgets } = failoverSetup({ [A]: () => ok(503), [B]: () => ok() }, { retry: normalizeRetry({ budget: false }) })
     expect(budgets.retries).toBeUndefined()
     for (let i = 0; i < 30; i++) {
       const outcome = await run()
@@ -56,30 +39,30 @@ describe('failover stage: retry policy', () => {
 
   it('an answer that was aborted (the caller gave up) ends the call: no other target is asked', async () => {
     const aborted: Outcome = { kind: 'aborted', reason: new DOMException('gone', 'AbortError') }
-    const { run, asked, totals } = setup({ [A]: () => aborted, [B]: () => ok() })
+    const { run, asked, totals } = failoverSetup({ [A]: () => aborted, [B]: () => ok() })
     expect(await run()).toBe(aborted)
     expect(asked).toEqual([A])
     expect(totals.retries).toBe(0)
   })
 
   it('the winning answer is returned with its body unread (not cancelled), on the first target or on the retry', async () => {
-    const first = setup({ [A]: () => ok(200), [B]: () => ok() })
+    const first = failoverSetup({ [A]: () => ok(200), [B]: () => ok() })
     const outcome = await first.run()
     expect(await (outcome as { response: Response }).response.text()).toBe('s200')
-    const retried = setup({ [A]: () => networkError(), [B]: () => ok(201) })
+    const retried = failoverSetup({ [A]: () => networkError(), [B]: () => ok(201) })
     const second = await retried.run()
     expect(retried.asked).toEqual([A, B])
     expect(await (second as { response: Response }).response.text()).toBe('s201')
   })
 
   it('the stage is named failover (as orderOf lists it)', () => {
-    expect(setup({ [A]: () => ok() }).stage.name).toBe('failover')
+    expect(failoverSetup({ [A]: () => ok() }).stage.name).toBe('failover')
   })
 })
 
 describe('failover stage: of refusals, the one that clears soonest', () => {
   it('a later refusal that clears later does not replace an earlier one', async () => {
-    const { run, asked } = setup({ [A]: () => refusal('open', new CircuitOpenError(A, 500)), [B]: () => refusal('open', new CircuitOpenError(B, 5_000)) })
+    const { run, asked } = failoverSetup({ [A]: () => refusal('open', new CircuitOpenError(A, 500)), [B]: () => refusal('open', new CircuitOpenError(B, 5_000)) })
     const outcome = await run()
     expect(asked).toEqual([A, B])
     expect(outcome).toMatchObject({ kind: 'refused', reason: 'open' })
@@ -87,23 +70,23 @@ describe('failover stage: of refusals, the one that clears soonest', () => {
   })
 
   it('of two refusals that clear at the same time, the first target’s stands', async () => {
-    const { run, asked } = setup({ [A]: () => refusal('bulkhead', new BulkheadRejectedError(A, 1, 0)), [B]: () => refusal('bulkhead', new BulkheadRejectedError(B, 1, 0)) })
+    const { run, asked } = failoverSetup({ [A]: () => refusal('bulkhead', new BulkheadRejectedError(A, 1, 0)), [B]: () => refusal('bulkhead', new BulkheadRejectedError(B, 1, 0)) })
     const outcome = await run()
     expect(asked).toEqual([A, B])
     expect(keyOf(outcome)).toBe(A)
   })
 
   it('a refusal without a Retry-After (a full bulkhead) counts as clearing in 1 s: an open breaker clearing in 500 ms wins over it', async () => {
-    const { run } = setup({ [A]: () => refusal('bulkhead', new BulkheadRejectedError(A, 1, 0)), [B]: () => refusal('open', new CircuitOpenError(B, 500)) })
+    const { run } = failoverSetup({ [A]: () => refusal('bulkhead', new BulkheadRejectedError(A, 1, 0)), [B]: () => refusal('open', new CircuitOpenError(B, 500)) })
     const outcome = await run()
     expect(outcome).toMatchObject({ kind: 'refused', reason: 'open' })
     expect(keyOf(outcome)).toBe(B)
-    const slower = setup({ [A]: () => refusal('bulkhead', new BulkheadRejectedError(A, 1, 0)), [B]: () => refusal('open', new CircuitOpenError(B, 1_500)) })
+    const slower = failoverSetup({ [A]: () => refusal('bulkhead', new BulkheadRejectedError(A, 1, 0)), [B]: () => refusal('open', new CircuitOpenError(B, 1_500)) })
     expect(keyOf(await slower.run())).toBe(A)
   })
 
   it('after a hedge whose both targets refused, an earlier refusal that clears sooner is the outcome', async () => {
-    const { run, asked, totals } = setup(
+    const { run, asked, totals } = failoverSetup(
       {
         [A]: () => refusal('open', new CircuitOpenError(A, 10)),
         [B]: later(100, () => refusal('bulkhead', new BulkheadRejectedError(B, 1, 1))),
@@ -123,7 +106,7 @@ describe('failover stage: of refusals, the one that clears soonest', () => {
 
 describe('failover stage: hedging', () => {
   it('no hedge with a single target, however slow it is', async () => {
-    const { run, asked, totals } = setup({ [A]: later(100, () => ok()) }, { hedge: { delay: 10, budget: false } })
+    const { run, asked, totals } = failoverSetup({ [A]: later(100, () => ok()) }, { hedge: { delay: 10, budget: false } })
     const pending = run()
     await vi.advanceTimersByTimeAsync(100)
     expect(await pending).toMatchObject({ kind: 'response', failure: false })
@@ -132,7 +115,7 @@ describe('failover stage: hedging', () => {
   })
 
   it('a failure answered before the hedge delay still gets its retry, and the retry itself is never hedged', async () => {
-    const { run, asked, totals } = setup({ [A]: () => ok(503), [B]: later(100, () => ok()), [C]: () => ok() }, { hedge: { delay: 10, budget: false } })
+    const { run, asked, totals } = failoverSetup({ [A]: () => ok(503), [B]: later(100, () => ok()), [C]: () => ok() }, { hedge: { delay: 10, budget: false } })
     const pending = run()
     await vi.advanceTimersByTimeAsync(100)
     const outcome = await pending
@@ -142,7 +125,7 @@ describe('failover stage: hedging', () => {
   })
 
   it('hedges only within the hedge budget: past it, a slow GET waits for its own target', async () => {
-    const { run, asked, totals } = setup({ [A]: later(100, () => ok()), [B]: () => ok(), [C]: () => ok() }, { hedge: { delay: 10, budget: { ratio: 0, min: 1 } } })
+    const { run, asked, totals } = failoverSetup({ [A]: later(100, () => ok()), [B]: () => ok(), [C]: () => ok() }, { hedge: { delay: 10, budget: { ratio: 0, min: 1 } } })
     const first = run()
     await vi.advanceTimersByTimeAsync(100)
     expect(await first).toMatchObject({ kind: 'response', failure: false })

@@ -1,46 +1,29 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { normalizeRetry } from '../../src/options.js'
 import { BulkheadRejectedError, CircuitOpenError } from '../../src/errors.js'
-import { failoverStage, type FailoverBudgets, type FailoverOptions } from '../../src/stages/failover.js'
-import { refusal, type Call, type Next, type Outcome } from '../../src/stages/types.js'
-import { networkError, ok, testCall, testRuntime } from './helpers.js'
-
-const A = 'https://a.test'
-const B = 'https://b.test'
-const C = 'https://c.test'
+import { refusal, type Outcome } from '../../src/stages/types.js'
+import { A, B, C, failoverSetup } from './failover-setup.js'
+import { networkError, ok } from './helpers.js'
 
 beforeEach(() => void vi.useFakeTimers({ now: 1_000_000 }))
 afterEach(() => void vi.useRealTimers())
 
-/** A stage over targets A, B, C (in that order) whose `next` answers per target and records who was asked. */
-function setup(answers: Record<string, (signal: AbortSignal | undefined) => Outcome | Promise<Outcome>>, options: Partial<FailoverOptions> = {}, method = 'GET') {
-  const { runtime, totals } = testRuntime(Date.now)
-  const asked: string[] = []
-  const call = testCall({ method })
-  const targets: Call[] = [A, B, C].filter((key) => key in answers).map((key) => ({ ...call, key, url: `${key}/x`, input: `${key}/x` }))
-  const stage = failoverStage({ targets: () => targets, healthy: () => true, retry: normalizeRetry(undefined), hedge: undefined, ...options }, runtime)
-  const next = vi.fn<Next>(async (target, controller) => (asked.push(target.key), answers[target.key]!(controller?.signal)))
-  const budgets = stage.forKey!('route') as FailoverBudgets
-  return { run: () => stage.run(call, next, budgets), asked, totals, budgets }
-}
-
 describe('failover stage', () => {
   it('an idempotent failure gets one retry on the next target, counted as a retry; nothing more', async () => {
-    const { run, asked, totals } = setup({ [A]: () => ok(503), [B]: () => networkError(), [C]: () => ok() })
+    const { run, asked, totals } = failoverSetup({ [A]: () => ok(503), [B]: () => networkError(), [C]: () => ok() })
     expect(await run()).toMatchObject({ kind: 'error' })
     expect(asked).toEqual([A, B])
     expect(totals.retries).toBe(1)
   })
 
   it('a success on the retry is the answer', async () => {
-    const { run, asked, totals } = setup({ [A]: () => ok(502), [B]: () => ok(200) })
+    const { run, asked, totals } = failoverSetup({ [A]: () => ok(502), [B]: () => ok(200) })
     expect(await run()).toMatchObject({ kind: 'response', failure: false })
     expect(asked).toEqual([A, B])
     expect(totals.retries).toBe(1)
   })
 
   it('a non-idempotent method is never retried', async () => {
-    const { run, asked } = setup({ [A]: () => ok(503), [B]: () => ok() }, {}, 'POST')
+    const { run, asked } = failoverSetup({ [A]: () => ok(503), [B]: () => ok() }, {}, 'POST')
     expect(await run()).toMatchObject({ kind: 'response', failure: true })
     expect(asked).toEqual([A])
   })
@@ -48,7 +31,7 @@ describe('failover stage', () => {
   it('refused targets are passed over without using up the attempt; of two refusals the one that clears sooner is the outcome', async () => {
     const open = refusal('open', new CircuitOpenError(A, 5_000))
     const full = refusal('bulkhead', new BulkheadRejectedError(B, 1, 0))
-    const { run, asked, totals } = setup({ [A]: () => open, [B]: () => full, [C]: () => refusal('open', new CircuitOpenError(C, 500)) })
+    const { run, asked, totals } = failoverSetup({ [A]: () => open, [B]: () => full, [C]: () => refusal('open', new CircuitOpenError(C, 500)) })
     const outcome = await run()
     expect(outcome).toMatchObject({ kind: 'refused', reason: 'open' })
     expect((outcome as { error: CircuitOpenError }).error.key).toBe(C)
@@ -57,13 +40,13 @@ describe('failover stage', () => {
   })
 
   it('a failure that reached the network wins over a later refusal', async () => {
-    const { run, asked } = setup({ [A]: () => networkError(), [B]: () => refusal('open', new CircuitOpenError(B, 10)), [C]: () => refusal('open', new CircuitOpenError(C, 10)) })
+    const { run, asked } = failoverSetup({ [A]: () => networkError(), [B]: () => refusal('open', new CircuitOpenError(B, 10)), [C]: () => refusal('open', new CircuitOpenError(C, 10)) })
     expect(await run()).toMatchObject({ kind: 'error' })
     expect(asked).toEqual([A, B, C])
   })
 
   it('retries only within the retry budget (10 + 20% of calls)', async () => {
-    const { run, asked, totals } = setup({ [A]: () => ok(503), [B]: () => ok() })
+    const { run, asked, totals } = failoverSetup({ [A]: () => ok(503), [B]: () => ok() })
     let served = 0
     for (let i = 0; i < 30; i++) if ((await run()).kind === 'response' && asked.at(-1) === B) served++
     // 30 calls recorded: at most 10 + 0.2 × 30 retries.
@@ -73,7 +56,7 @@ describe('failover stage', () => {
 
   it('hedging: an unanswered GET also goes to the next target after the delay; the winner aborts the other', async () => {
     let slowSignal: AbortSignal | undefined
-    const { run, asked, totals } = setup(
+    const { run, asked, totals } = failoverSetup(
       {
         [A]: (signal) => ((slowSignal = signal), new Promise<Outcome>((resolve) => signal!.addEventListener('abort', () => resolve({ kind: 'aborted', reason: signal!.reason })))),
         [B]: () => ok(),
@@ -92,7 +75,7 @@ describe('failover stage', () => {
 
   it('hedging: a hedge refused at its target gates never replaces the failure the first target answered', async () => {
     const later = <T>(ms: number, value: () => T) => new Promise<T>((resolve) => setTimeout(() => resolve(value()), ms))
-    const { run, asked } = setup(
+    const { run, asked } = failoverSetup(
       { [A]: () => later(100, () => ok(503)), [B]: () => later(100, () => refusal('bulkhead', new BulkheadRejectedError(B, 1, 0))) },
       { hedge: { delay: 50, budget: false } },
     )
@@ -105,8 +88,8 @@ describe('failover stage', () => {
 
   it('no hedge to a target that is not healthy, nor for a method other than GET', async () => {
     const slow = () => new Promise<Outcome>((resolve) => setTimeout(() => resolve(ok()), 100))
-    const unhealthy = setup({ [A]: slow, [B]: () => ok() }, { hedge: { delay: 10, budget: false }, healthy: (target) => target.key !== B })
-    const head = setup({ [A]: slow, [B]: () => ok() }, { hedge: { delay: 10, budget: false } }, 'HEAD')
+    const unhealthy = failoverSetup({ [A]: slow, [B]: () => ok() }, { hedge: { delay: 10, budget: false }, healthy: (target) => target.key !== B })
+    const head = failoverSetup({ [A]: slow, [B]: () => ok() }, { hedge: { delay: 10, budget: false } }, 'HEAD')
     const pending = [unhealthy.run(), head.run()]
     await vi.advanceTimersByTimeAsync(100)
     await Promise.all(pending)
