@@ -171,7 +171,8 @@ class LastKnownGood implements StageFallback {
       // credentials only when private.
       // A redirected response is another resource's (an expired session sent to /login), never this URL's last good state;
       // a copy a fallback served (a Service Worker's, the proxy's) is no newer than its copy: kept again it would never expire.
-      if (response.redirected || response.headers.has('x-resilient-source')) return
+      // So is a response already as old as maxAge when it came: it could never be served, and would replace a younger copy.
+      if (response.redirected || response.headers.has('x-resilient-source') || age >= this.#options.maxAge) return
       // fetch's own no-store cache mode says the same as the header: keep nothing.
       if (request.cache === 'no-store') return
       const cacheControl = directives(response.headers.get('cache-control'))

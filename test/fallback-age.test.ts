@@ -59,6 +59,25 @@ describe("a response's own Age", () => {
     expect(t.errors).toEqual([])
   })
 
+  it('a response already older than maxAge when it came does not replace a younger copy', async () => {
+    const t = setup()
+    await t.remember(t.fallback, new Response('young', { headers: { age: '60' } }))
+    t.advance(5_000)
+    await t.remember(t.fallback, new Response('stale', { headers: { age: String(MAX_AGE / 1000 + 1) } }))
+    const found = (await t.fallback.recall(request()))!.response
+    expect(await found.text()).toBe('young')
+    expect(found.headers.get('age')).toBe('65')
+    expect(t.errors).toEqual([])
+  })
+
+  it('a response exactly maxAge old when it came is not kept either (it could be served for no time at all)', async () => {
+    const t = setup()
+    await t.remember(t.fallback, new Response('young'))
+    t.advance(5_000)
+    await t.remember(t.fallback, new Response('edge', { headers: { age: String(MAX_AGE / 1000) } }))
+    expect(await (await t.fallback.recall(request()))!.response.text()).toBe('young')
+  })
+
   it.each(['', 'soon', '-5', '1, 2'])('an Age that is not a number of seconds (%j) counts as none', async (age) => {
     const t = setup()
     await t.remember(t.fallback, new Response('x', { headers: { age } }))
