@@ -45,3 +45,16 @@ it('through the fallback: a failed call reports the damaged entry once and its f
   expect((await rf(URL_A)).status).toBe(500)
   expect(errors).toHaveLength(1)
 })
+
+it("clear() in a new page deletes every copy of ours, also those listed after a key that is not (malformed percent-encoding)", async () => {
+  const fake = fakeCaches()
+  vi.stubGlobal('caches', fake.caches)
+  const cache = await fake.caches.open('resilient-fetch')
+  const valid = { 'x-resilient-stored-at': String(Date.now()), 'x-resilient-url': encodeURIComponent(URL_A) }
+  await cache.put(KEY_URL(`GET ${URL_A}?1`), new Response('1', { headers: valid }))
+  await cache.put('https://resilient-fetch.invalid/%E0%A4%A', new Response('foreign', { headers: DAMAGED }))
+  await cache.put(KEY_URL(`GET ${URL_A}?2`), new Response('2', { headers: valid }))
+  // A new page: its store learns the keys from the cache.
+  await cacheStore().clear()
+  expect([...fake.entries('resilient-fetch').keys()]).toEqual(['https://resilient-fetch.invalid/%E0%A4%A'])
+})

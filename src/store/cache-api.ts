@@ -43,7 +43,12 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
   /** Adds our keys in `cache` to `lru`, oldest first (browsers list them so, and a new page starts with a usable LRU order); then `cache`. */
   async function learnKeys(cache: Cache): Promise<Cache> {
     try {
-      for (const request of await cache.keys()) if (request.url.startsWith(KEY_PREFIX)) lru.add(decodeURIComponent(request.url.slice(KEY_PREFIX.length)))
+      for (const request of await cache.keys())
+        try {
+          if (request.url.startsWith(KEY_PREFIX)) lru.add(decodeURIComponent(request.url.slice(KEY_PREFIX.length)))
+        } catch {
+          // A key we never encoded (damage, another writer): not one of ours, and never matched; the next may be.
+        }
     } catch {
       // keys() is not implemented everywhere (workerd): there only the keys we wrote count.
     }
