@@ -245,24 +245,29 @@ function resolveRoutes(config: { routes: unknown; upstream: unknown }, naming: N
     throw invalid(TypeError, names.routes, `${names.routes} must be an object of path prefix to origins, got ${display(routes)}`)
   }
   if (routes !== undefined && Object.keys(routes).length > 0) {
-    const resolved: Route[] = []
-    for (const [prefix, origins] of Object.entries(routes)) {
-      const where = `${names.routes}[${JSON.stringify(prefix)}]`
-      if (!prefix.startsWith('/') || prefix.startsWith('//') || /[?#*\\\0-\x1f\x7f]|%2e|(^|\/)\.\.?(\/|$)/i.test(prefix)) {
-        throw invalid(TypeError, names.routes, `${names.routes} keys must be path prefixes like "/api/", got ${display(prefix)}`)
-      }
-      const list = typeof origins === 'string' ? [origins] : origins
-      if (!Array.isArray(list) || list.length === 0) throw invalid(TypeError, names.routes, `${where} must be a non-empty array of http(s) URLs, got ${display(origins)}`)
-      const upstreams = list.map((url) => resolveUpstream(url, where, names.routes, display))
-      // As the URL parser writes a request's path (non-ASCII and spaces percent-encoded), which is what it is matched against;
-      // the '?' keeps a trailing space, which the parser would trim.
-      const path = new URL(`${prefix}?`, 'http://prefix.invalid').pathname
-      resolved.push({ prefix: path.endsWith('/') ? path : `${path}/`, upstreams })
-    }
+    const resolved = Object.entries(routes).map(([prefix, origins]) => resolveRoute(prefix, origins, naming))
     return resolved.sort((a, b) => b.prefix.length - a.prefix.length)
   }
   if (config.upstream === undefined) throw invalid(TypeError, names.upstream, `${names.upstream} (or ${names.routes}) must be set to the upstream's http(s) URL`)
   return [{ prefix: API_PREFIX, upstreams: [resolveUpstream(config.upstream, names.upstream, names.upstream, display)] }]
+}
+
+/** One ROUTES entry: its prefix as a request's path is written, and its origins, each once. */
+function resolveRoute(prefix: string, origins: unknown, { names, display }: Naming): Route {
+  const where = `${names.routes}[${JSON.stringify(prefix)}]`
+  if (!prefix.startsWith('/') || prefix.startsWith('//') || /[?#*\\\0-\x1f\x7f]|%2e|(^|\/)\.\.?(\/|$)/i.test(prefix)) {
+    throw invalid(TypeError, names.routes, `${names.routes} keys must be path prefixes like "/api/", got ${display(prefix)}`)
+  }
+  const list = typeof origins === 'string' ? [origins] : origins
+  if (!Array.isArray(list) || list.length === 0) throw invalid(TypeError, names.routes, `${where} must be a non-empty array of http(s) URLs, got ${display(origins)}`)
+  const upstreams = list.map((url) => resolveUpstream(url, where, names.routes, display))
+  // Breakers and bulkheads are per origin: a retry or hedge would go back to the origin that just failed.
+  const twice = upstreams.find((upstream, i) => upstreams.findIndex((other) => other.origin === upstream.origin) < i)
+  if (twice !== undefined) throw invalid(TypeError, names.routes, `${where} must list each origin once (a retry or a hedge goes to another origin), got ${display(twice.origin)} twice`)
+  // As the URL parser writes a request's path (non-ASCII and spaces percent-encoded), which is what it is matched against;
+  // the '?' keeps a trailing space, which the parser would trim.
+  const path = new URL(`${prefix}?`, 'http://prefix.invalid').pathname
+  return { prefix: path.endsWith('/') ? path : `${path}/`, upstreams }
 }
 
 /** `name` is where the value sits (ROUTES["/api/"]), `option` the option or var it belongs to. */

@@ -1,0 +1,34 @@
+// A pool listing one origin twice, two ROUTES keys that are one prefix, a HEDGE_MS no hedge can wait for: refused by
+// configFromEnv (naming the var) and by createProxy's options (naming the option), in Node, spelling by spelling.
+import { describe, expect, it } from 'vitest'
+import { configFromEnv, resolveConfig } from '../src/worker/config.js'
+
+/** The error configFromEnv throws for these vars, as [type, var, message]. */
+function refusal(env: Record<string, unknown>): [string, string, string] | undefined {
+  try {
+    configFromEnv(env)
+    return undefined
+  } catch (error) {
+    return [(error as Error).name, (error as { option: string }).option, (error as Error).message]
+  }
+}
+
+describe('a pool that lists one origin twice', () => {
+  it.each([
+    [['https://a.test', 'https://a.test/'], '"https://a.test/"'],
+    [['https://a.test/v1', 'https://b.test', 'https://a.test/v1//'], '"https://a.test/"'],
+    [['https://A.Test:443', 'https://a.test'], '"https://a.test/"'],
+    [['http://a.test:80/x', 'http://a.test/y'], '"http://a.test/"'],
+  ])('%j is refused, naming ROUTES and the origin', (pool, shown) => {
+    expect(refusal({ ROUTES: JSON.stringify({ '/api/': pool }) })).toEqual(['TypeError', 'ROUTES', `ROUTES["/api/"] must list each origin once (a retry or a hedge goes to another origin), got ${shown} twice`])
+  })
+
+  it('as an option: a TypeError naming routes', () => {
+    expect(() => resolveConfig({ routes: { '/api/': ['https://a.test', 'https://a.test/'] } })).toThrow(/^routes\["\/api\/"\] must list each origin once \(a retry or a hedge goes to another origin\), got "https:\/\/a.test" twice$/)
+  })
+
+  it('distinct origins (another scheme or port is another origin), and one origin in two routes, are taken', () => {
+    const config = configFromEnv({ ROUTES: JSON.stringify({ '/api/': ['http://a.test', 'https://a.test', 'http://a.test:8080'], '/img/': 'http://a.test' }) })
+    expect(config.routes.map((route) => route.upstreams.length)).toEqual([3, 1])
+  })
+})

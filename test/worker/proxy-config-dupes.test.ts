@@ -1,0 +1,34 @@
+// Three configurations the proxy took without a word and then misbehaved on, refused at startup as every bad var is
+// (a 500 naming the var on every request, the log line saying what is wrong): a pool listing one origin twice, two
+// ROUTES keys that are one prefix, and a HEDGE_MS no hedge can wait for.
+import { describe, expect, inject, it, vi } from 'vitest'
+import worker from '../../src/worker/index.js'
+
+const [A, B] = inject('sharedUpstreamUrls')
+const hits = async (path: string) => Number(await (await fetch(`${A}/__hits?path=${encodeURIComponent(path)}`)).text())
+
+/** The Worker's answer for `path` with these vars, and what it logged as a configuration error. */
+async function answer(env: Record<string, unknown>, path: string): Promise<{ status: number; body: unknown; logged: string }> {
+  const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
+  try {
+    const response = await worker.fetch(new Request(`http://proxy.test${path}`), env, undefined)
+    return { status: response.status, body: await response.json(), logged: logged.mock.calls.flat().join('\n') }
+  } finally {
+    logged.mockRestore()
+  }
+}
+
+describe('a ROUTES pool that lists one origin twice', () => {
+  // The retry after a failure went back to the origin that had just failed: two requests to it, and no other origin asked.
+  it.each([
+    ['with and without a trailing slash', (run: string) => [`${A}/${run}`, `${A}/${run}/`]],
+    ['with two base paths', (run: string) => [`${A}/${run}`, `${A}/${run}/other`]],
+  ])('%s is refused at startup, naming ROUTES, and nothing reaches the origin', async (_, pool) => {
+    const run = `dupe-origin-${crypto.randomUUID()}`
+    await fetch(`${A}/__down?path=${encodeURIComponent(`/${run}/x`)}`)
+    const { status, body, logged } = await answer({ ROUTES: JSON.stringify({ '/api/': pool(run) }) }, '/api/x')
+    expect([status, body]).toEqual([500, { error: 'config', var: 'ROUTES' }])
+    expect(logged).toContain(`ROUTES["/api/"] must list each origin once (a retry or a hedge goes to another origin), got "${A}/" twice`)
+    expect(await hits(`/${run}/x`)).toBe(0)
+  })
+})
