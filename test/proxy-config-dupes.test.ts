@@ -32,3 +32,22 @@ describe('a pool that lists one origin twice', () => {
     expect(config.routes.map((route) => route.upstreams.length)).toEqual([3, 1])
   })
 })
+
+describe('two ROUTES keys that are one prefix', () => {
+  it.each([
+    ['/api', '/api/', '/api/'],
+    ['/café/', '/caf%C3%A9/', '/caf%C3%A9/'],
+    ['/my files', '/my%20files/', '/my%20files/'],
+  ])('%j and %j are refused, naming ROUTES', (first, second, prefix) => {
+    const message = `ROUTES keys must be distinct prefixes, got ${JSON.stringify(first)} and ${JSON.stringify(second)}, both the prefix ${JSON.stringify(prefix)}`
+    expect(refusal({ ROUTES: JSON.stringify({ [first]: 'http://a.test', [second]: 'http://b.test' }) })).toEqual(['TypeError', 'ROUTES', message])
+  })
+
+  it('as an option: a TypeError naming routes', () => {
+    expect(() => resolveConfig({ routes: { '/api/': 'http://a.test', '/api': 'http://b.test' } })).toThrow(/^routes keys must be distinct prefixes, got "\/api\/" and "\/api", both the prefix "\/api\/"$/)
+  })
+
+  it('prefixes of each other are distinct, and taken', () => {
+    expect(configFromEnv({ ROUTES: '{"/api": "http://a.test", "/api/v1": "http://b.test", "/apiv2": "http://c.test"}' }).routes.map((r) => r.prefix)).toEqual(['/api/v1/', '/apiv2/', '/api/'])
+  })
+})

@@ -245,7 +245,16 @@ function resolveRoutes(config: { routes: unknown; upstream: unknown }, naming: N
     throw invalid(TypeError, names.routes, `${names.routes} must be an object of path prefix to origins, got ${display(routes)}`)
   }
   if (routes !== undefined && Object.keys(routes).length > 0) {
-    const resolved = Object.entries(routes).map(([prefix, origins]) => resolveRoute(prefix, origins, naming))
+    // Each route's prefix as matched, to the key it was written as.
+    const keys = new Map<string, string>()
+    const resolved = Object.entries(routes).map(([key, origins]) => {
+      const route = resolveRoute(key, origins, naming)
+      // The key written first would take every request, the other route none.
+      const first = keys.get(route.prefix)
+      if (first !== undefined) throw invalid(TypeError, names.routes, `${names.routes} keys must be distinct prefixes, got ${display(first)} and ${display(key)}, both the prefix ${display(route.prefix)}`)
+      keys.set(route.prefix, key)
+      return route
+    })
     return resolved.sort((a, b) => b.prefix.length - a.prefix.length)
   }
   if (config.upstream === undefined) throw invalid(TypeError, names.upstream, `${names.upstream} (or ${names.routes}) must be set to the upstream's http(s) URL`)

@@ -32,3 +32,14 @@ describe('a ROUTES pool that lists one origin twice', () => {
     expect(await hits(`/${run}/x`)).toBe(0)
   })
 })
+
+describe('two ROUTES keys that are one prefix', () => {
+  // "/dup" is the prefix "/dup/": the key written first took every request, the other route was never used.
+  it('"/dup" and "/dup/" are refused at startup, naming ROUTES', async () => {
+    const run = `dupe-prefix-${crypto.randomUUID()}`
+    const { status, body, logged } = await answer({ ROUTES: JSON.stringify({ '/dup': `${A}/${run}/first`, '/dup/': `${B}/${run}/second` }) }, '/dup/x')
+    expect([status, body]).toEqual([500, { error: 'config', var: 'ROUTES' }])
+    expect(logged).toContain('ROUTES keys must be distinct prefixes, got "/dup" and "/dup/", both the prefix "/dup/"')
+    expect(await hits(`/${run}/first/x`)).toBe(0)
+  })
+})
