@@ -51,3 +51,29 @@ describe('two ROUTES keys that are one prefix', () => {
     expect(configFromEnv({ ROUTES: '{"/api": "http://a.test", "/api/v1": "http://b.test", "/apiv2": "http://c.test"}' }).routes.map((r) => r.prefix)).toEqual(['/api/v1/', '/apiv2/', '/api/'])
   })
 })
+
+describe('HEDGE_MS not below the attempt timeout', () => {
+  const POOL = JSON.stringify({ '/api/': ['http://a.test', 'http://b.test'] })
+
+  it.each([
+    [{ HEDGE_MS: '2000' }, 2000, 2000],
+    [{ HEDGE_MS: 2001 }, 2000, 2001],
+    [{ HEDGE_MS: '100', TIMEOUT_MS: ' 100 ' }, 100, 100],
+    [{ HEDGE_MS: '150', TIMEOUT_MS: '100' }, 100, 150],
+  ])('%j is refused, naming HEDGE_MS', (vars, timeout, hedge) => {
+    const message = `HEDGE_MS must be less than TIMEOUT_MS (${timeout} ms), as an attempt has timed out before its hedge would start, got ${hedge}`
+    expect(refusal({ ROUTES: POOL, ...vars })).toEqual(['RangeError', 'HEDGE_MS', message])
+  })
+
+  it('as an option: a RangeError naming hedge', () => {
+    const create = () => resolveConfig({ routes: { '/api/': ['http://a.test', 'http://b.test'] }, timeout: 50, hedge: 50 })
+    expect(create).toThrow(RangeError)
+    expect(create).toThrow(/^hedge must be less than timeout \(50 ms\), as an attempt has timed out before its hedge would start, got 50$/)
+  })
+
+  it('below it is taken; and without a pool, where no hedge is sent, any HEDGE_MS is', () => {
+    expect(configFromEnv({ ROUTES: POOL, HEDGE_MS: '99', TIMEOUT_MS: '100' })).toMatchObject({ hedge: 99, timeout: 100 })
+    expect(configFromEnv({ ROUTES: JSON.stringify({ '/a/': 'http://a.test', '/b/': ['http://b.test'] }), HEDGE_MS: '5000' })).toMatchObject({ hedge: 5000, timeout: 2000 })
+    expect(configFromEnv({ UPSTREAM_URL: 'http://a.test', HEDGE_MS: '5000' }).hedge).toBe(5000)
+  })
+})

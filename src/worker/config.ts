@@ -235,7 +235,13 @@ function resolve(config: CheckedConfig, naming: Naming): ResolvedConfig {
   if (lastKnownGood !== undefined && store !== undefined) {
     throw invalid(TypeError, 'store', `store and ${naming.names.lastKnownGood} cannot both be set: both say where the copies live`)
   }
-  return { ...rest, routes: resolveRoutes({ routes, upstream }, naming), lastKnownGood, store, metricsToken: metricsToken === '' ? undefined : metricsToken }
+  const resolved = resolveRoutes({ routes, upstream }, naming)
+  // A hedge goes only to a route's next origin, and never once the attempt it races has timed out (the retry goes then).
+  const { hedge, timeout } = rest
+  if (hedge !== undefined && hedge >= timeout && resolved.some((route) => route.upstreams.length > 1)) {
+    throw invalid(RangeError, naming.names.hedge, `${naming.names.hedge} must be less than ${naming.names.timeout} (${timeout} ms), as an attempt has timed out before its hedge would start, got ${naming.display(hedge)}`)
+  }
+  return { ...rest, routes: resolved, lastKnownGood, store, metricsToken: metricsToken === '' ? undefined : metricsToken }
 }
 
 function resolveRoutes(config: { routes: unknown; upstream: unknown }, naming: Naming): Route[] {

@@ -43,3 +43,24 @@ describe('two ROUTES keys that are one prefix', () => {
     expect(await hits(`/${run}/first/x`)).toBe(0)
   })
 })
+
+describe('HEDGE_MS not below the attempt timeout, with a pool', () => {
+  // The attempt times out first and the retry takes the second origin: the hedge never starts.
+  it.each([
+    [{ HEDGE_MS: '2000' }, 'HEDGE_MS must be less than TIMEOUT_MS (2000 ms), as an attempt has timed out before its hedge would start, got 2000'],
+    [{ HEDGE_MS: '5000', TIMEOUT_MS: '' }, 'HEDGE_MS must be less than TIMEOUT_MS (2000 ms), as an attempt has timed out before its hedge would start, got 5000'],
+    [{ HEDGE_MS: '300', TIMEOUT_MS: '250' }, 'HEDGE_MS must be less than TIMEOUT_MS (250 ms), as an attempt has timed out before its hedge would start, got 300'],
+  ])('%j is refused at startup, naming HEDGE_MS', async (vars, message) => {
+    const run = `hedge-${crypto.randomUUID()}`
+    const { status, body, logged } = await answer({ ROUTES: JSON.stringify({ '/api/': [`${A}/${run}`, `${B}/${run}`] }), ...vars }, '/api/x')
+    expect([status, body]).toEqual([500, { error: 'config', var: 'HEDGE_MS' }])
+    expect(logged).toContain(message)
+    expect(await hits(`/${run}/x`)).toBe(0)
+  })
+
+  it('one ms below it is taken, and the proxy answers', async () => {
+    const run = `hedge-${crypto.randomUUID()}`
+    const { status, body } = await answer({ ROUTES: JSON.stringify({ '/api/': [`${A}/${run}`, `${B}/${run}`] }), HEDGE_MS: '1999' }, '/api/x')
+    expect([status, body]).toEqual([200, { user: null, path: `/${run}/x` }])
+  })
+})
