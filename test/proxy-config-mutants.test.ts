@@ -205,9 +205,9 @@ describe('configFromEnv', () => {
       METHODS: ' get , Post ',
       METRICS_TOKEN: 'tok',
       MIN_REPORTERS: '4',
-      HEDGE_MS: '250',
+      HEDGE_MS: '50',
     })
-    expect(config).toMatchObject({ timeout: 100, maxConcurrent: 7, failureThreshold: 3, window: 1000, openDuration: 2000, metricsToken: 'tok', minReporters: 4, hedge: 250 })
+    expect(config).toMatchObject({ timeout: 100, maxConcurrent: 7, failureThreshold: 3, window: 1000, openDuration: 2000, metricsToken: 'tok', minReporters: 4, hedge: 50 })
     expect([...config.methods]).toEqual(['GET', 'POST'])
     // Longest prefix first; a prefix without its trailing '/' gets one; written as the URL parser writes a path.
     expect(config.routes).toEqual([
