@@ -120,10 +120,11 @@ class Race<R> {
   /**
    * Hedge due. Not while an attempt still waits at a gate (a full bulkhead's queue): it has not been slow upstream, and
    * a hedge would wait behind it in that queue, where it could never beat it, taking (or evicting) another call's place.
+   * It is due again a delay later: once sent, an attempt that is slow to answer still gets its hedge.
    */
   private hedge(): void {
-    this.timer = undefined
     const waiting = (this.runner.reached?.() ?? Infinity) - this.settledReached < this.inFlight
+    this.timer = waiting ? setTimeout(() => this.hedge(), this.delay) : undefined
     if (!this.done && !waiting && this.runner.mayHedge(this.controllers.length + 1, this.delay)) this.start()
   }
 
