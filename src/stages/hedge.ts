@@ -114,18 +114,19 @@ class Race<R> {
         (error: unknown) => this.settle({ ok: false, error, n, controller }),
       ),
     )
-    if (n <= this.maxHedges) this.timer = setTimeout(() => this.hedge(), this.delay)
+    if (n <= this.maxHedges) this.timer = setTimeout(() => this.hedge(this.delay), this.delay)
   }
 
   /**
    * Hedge due. Not while an attempt still waits at a gate (a full bulkhead's queue): it has not been slow upstream, and
    * a hedge would wait behind it in that queue, where it could never beat it, taking (or evicting) another call's place.
-   * It is due again a delay later: once sent, an attempt that is slow to answer still gets its hedge.
+   * It is due again a delay later: once sent, an attempt that is slow to answer still gets its hedge. `waited`: ms since
+   * the latest attempt started.
    */
-  private hedge(): void {
+  private hedge(waited: number): void {
     const waiting = (this.runner.reached?.() ?? Infinity) - this.settledReached < this.inFlight
-    this.timer = waiting ? setTimeout(() => this.hedge(), this.delay) : undefined
-    if (!this.done && !waiting && this.runner.mayHedge(this.controllers.length + 1, this.delay)) this.start()
+    this.timer = waiting ? setTimeout(() => this.hedge(waited + this.delay), this.delay) : undefined
+    if (!this.done && !waiting && this.runner.mayHedge(this.controllers.length + 1, waited)) this.start()
   }
 
   private settle(settled: Settled<R>): void {
