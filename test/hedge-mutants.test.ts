@@ -1,7 +1,8 @@
 /**
  * Hedging behaviour pinned where mutation testing found it loose: a race asked for with an aborted signal sends
  * nothing; a caller abort ends a hedged call as an abort even after one attempt failed; the attempt that lost is aborted
- * with a reason that says so; a retry waiting at a gate gets no hedge (a retry's hedge is the call's third attempt).
+ * with a reason that says so; an attempt waiting at a gate (after a failure too, or a retry's) holds the next hedge back
+ * until it is sent (a retry's hedge is the call's third attempt).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { race, hedgeStage, type HedgeRunner } from '../src/stages/hedge.js'
@@ -53,6 +54,41 @@ describe('race', () => {
     vi.advanceTimersByTime(1_000)
     expect(attempts).toEqual([])
     expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('after a failure, no hedge while another attempt waits at a gate; once it is sent, the hedge goes, reporting the whole wait', async () => {
+    const attempts: { n: number; answer: (status: number) => void }[] = []
+    const hedges: { n: number; delay: number }[] = []
+    let reached = 0
+    const runner: HedgeRunner<number> = {
+      attempt: (n) => new Promise<number>((resolve) => attempts.push({ n, answer: resolve })),
+      verdict: (status) => (status >= 500 ? 'lose' : 'win'),
+      reached: () => reached,
+      discard: () => {},
+      mayHedge: (n, delay) => (hedges.push({ n, delay }), true),
+    }
+    const p = race(runner, 100, 3, undefined)
+    reached = 1
+    vi.advanceTimersByTime(100)
+    reached = 2
+    // The third attempt starts at 200 ms but waits at a gate (reached stays 2).
+    vi.advanceTimersByTime(100)
+    expect(attempts).toHaveLength(3)
+    attempts[0]!.answer(503)
+    await flush()
+    // Two in flight, one of them sent: the fourth is not due while the third waits.
+    vi.advanceTimersByTime(150)
+    expect(attempts).toHaveLength(3)
+    reached = 3
+    vi.advanceTimersByTime(50)
+    expect(attempts).toHaveLength(4)
+    expect(hedges).toEqual([
+      { n: 2, delay: 100 },
+      { n: 3, delay: 100 },
+      { n: 4, delay: 200 },
+    ])
+    attempts[3]!.answer(200)
+    expect(await p).toMatchObject({ result: 200, attempt: 4 })
   })
 })
 
