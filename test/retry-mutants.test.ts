@@ -1,0 +1,68 @@
+/**
+ * The retry policy's parts, pinned where mutation testing found their tests silent: the budget's arithmetic and
+ * window on its own (min + ratio × calls over the last 10 s, a spent retry no call), and the wait between attempts.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { RetryBudget } from '../src/budget.js'
+import { sleep } from '../src/retry.js'
+import { MAX_TIMER_MS } from '../src/deadline.js'
+
+describe('RetryBudget', () => {
+  it('allows min + ratio × calls retries; a retry it grants is not counted as a call', () => {
+    const budget = new RetryBudget({ ratio: 0.5, min: 1 })
+    for (let i = 0; i < 4; i++) budget.recordCall(0)
+    // 1 + 0.5 × 4 = 3, however many retries were granted before.
+    expect([1, 2, 3, 4].map(() => budget.trySpend(0))).toEqual([true, true, true, false])
+    budget.recordCall(0)
+    budget.recordCall(0)
+    // Two more calls: room for one more retry (1 + 0.5 × 6 = 4).
+    expect([budget.trySpend(0), budget.trySpend(0)]).toEqual([true, false])
+  })
+
+  it("limits given to trySpend stand in for the budget's own", () => {
+    const budget = new RetryBudget({ ratio: 0, min: 5 })
+    budget.recordCall(0)
+    expect(budget.trySpend(0, { ratio: 0, min: 1 })).toBe(true)
+    expect(budget.trySpend(0, { ratio: 0, min: 1 })).toBe(false)
+    expect(budget.trySpend(0)).toBe(true)
+  })
+
+  it('counts the last 10 s: calls and retries older than that no longer count', () => {
+    const budget = new RetryBudget({ ratio: 1, min: 0 })
+    expect(budget.trySpend(0)).toBe(false)
+    budget.recordCall(0)
+    expect(budget.trySpend(0)).toBe(true)
+    expect(budget.trySpend(9_999)).toBe(false)
+    // The call and the retry have both left the window: no calls, no room.
+    expect(budget.trySpend(10_000)).toBe(false)
+    budget.recordCall(10_000)
+    expect(budget.trySpend(10_000)).toBe(true)
+  })
+})
+
+describe('sleep', () => {
+  beforeEach(() => void vi.useFakeTimers({ now: 0 }))
+  afterEach(() => void vi.useRealTimers())
+
+  it('waits past the longest a timer can wait in full, in steps, and no longer', async () => {
+    let done = false
+    void sleep(MAX_TIMER_MS + 5_000, undefined).then(() => (done = true))
+    await vi.advanceTimersByTimeAsync(MAX_TIMER_MS)
+    expect(done).toBe(false)
+    await vi.advanceTimersByTimeAsync(4_999)
+    expect(done).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(done).toBe(true)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('an abort in the second step ends it at once with the reason, leaving no timer', async () => {
+    const controller = new AbortController()
+    const slept = sleep(MAX_TIMER_MS * 2, controller.signal)
+    await vi.advanceTimersByTimeAsync(MAX_TIMER_MS + 10)
+    const reason = new Error('gone')
+    controller.abort(reason)
+    await expect(slept).rejects.toBe(reason)
+    expect(vi.getTimerCount()).toBe(0)
+  })
+})
