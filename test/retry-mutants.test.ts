@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { RetryBudget } from '../src/budget.js'
 import { sleep } from '../src/retry.js'
 import { MAX_TIMER_MS } from '../src/deadline.js'
+import { createResilientFetch } from '../src/index.js'
 
 describe('RetryBudget', () => {
   it('allows min + ratio × calls retries; a retry it grants is not counted as a call', () => {
@@ -64,5 +65,28 @@ describe('sleep', () => {
     controller.abort(reason)
     await expect(slept).rejects.toBe(reason)
     expect(vi.getTimerCount()).toBe(0)
+  })
+})
+
+describe("the key's retry budget counts every call of the key", () => {
+  beforeEach(() => void vi.useFakeTimers({ now: 0 }))
+  afterEach(() => void vi.useRealTimers())
+
+  it('a call with retry: false is one of the calls the ratio counts, as one with limit: 0 is', async () => {
+    for (const off of [false, { limit: 0 }] as const) {
+      let sent = 0
+      const rf = createResilientFetch({
+        fetch: async () => new Response('', { status: ++sent > 4 ? 503 : 200 }),
+        fallback: false,
+        breaker: false,
+        retry: { limit: 5, backoff: { base: 1, max: 1, jitter: 'none' }, budget: { ratio: 0.5, min: 0 } },
+      })
+      for (let i = 0; i < 4; i++) expect((await rf('https://a.test/', { resilience: { retry: off } })).status).toBe(200)
+      const failing = rf('https://a.test/')
+      await vi.advanceTimersByTimeAsync(20)
+      expect((await failing).status).toBe(503)
+      // Five calls make room for 0.5 × 5 = 2.5: three retries (a retry is granted while fewer than that were spent).
+      expect(sent, `retry: ${JSON.stringify(off)}`).toBe(8)
+    }
   })
 })

@@ -58,9 +58,9 @@ export function retryStage(runtime: Runtime): Wrapper<RetryBudget | undefined> {
     forKey: () => new RetryBudget(),
     run(call, next, spend) {
       const retry = call.retry
-      if (retry === false) return next(call)
+      // Every call counts toward the key's budget, one with retry: false too (as one with limit: 0 does).
       spend?.recordCall(call.at)
-      if (retry.limit === 0 || !retry.methods.has(call.method) || call.oneShot) return next(call)
+      if (retry === false || retry.limit === 0 || !retry.methods.has(call.method) || call.oneShot) return next(call)
       // Attempt 1 as a promise reaction, not an async frame: most calls end with it.
       return next(call).then((outcome) => {
         const delay = delayBefore(call, retry, 1, outcome, spend)
