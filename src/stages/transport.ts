@@ -145,16 +145,18 @@ export function refusedRedirect(call: Call, response: Response): boolean {
  */
 export const isAlone = ({ input, init }: Call) => (input as Request).mode === 'navigate' && !Object.keys(init ?? {}).length
 
-/** The navigation sent with no init, settled early by `signal`'s abort (a deadline, the caller's): a response that comes later is cancelled. */
+/**
+ * The navigation sent with no init, settled early by `signal`'s abort (a deadline, the caller's): a response that comes
+ * later is cancelled. Not sent once `signal` aborted (the caller's, while the attempt waited at a gate), as fetch would not.
+ */
 const alone = (call: Call, fetch = globalThis.fetch, signal?: AbortSignal) => {
-  const sent = Promise.resolve(fetch(inputOf(call)))
+  const send = () => Promise.resolve(fetch(inputOf(call)))
   return signal
     ? new Promise<Response>((resolve, reject) => {
         const abort = () => reject(signal.reason)
-        signal.aborted ? abort() : signal.addEventListener('abort', abort)
-        sent.then((response) => (signal.aborted ? void response.body?.cancel().catch(() => {}) : resolve(response)), reject)
+        signal.aborted ? abort() : (signal.addEventListener('abort', abort), send().then((response) => (signal.aborted ? void response.body?.cancel().catch(() => {}) : resolve(response)), reject))
       })
-    : sent
+    : send()
 }
 
 /** A Request with a body is sent as a clone on each attempt: a body can be read once. */
