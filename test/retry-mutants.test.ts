@@ -7,6 +7,11 @@ import { RetryBudget } from '../src/budget.js'
 import { sleep } from '../src/retry.js'
 import { MAX_TIMER_MS } from '../src/deadline.js'
 import { createResilientFetch } from '../src/index.js'
+import { normalizeRetry } from '../src/options.js'
+import { retryStage } from '../src/stages/retry.js'
+import { reachedNetwork, refusal, type Next, type Outcome } from '../src/stages/types.js'
+import { CircuitOpenError } from '../src/errors.js'
+import { ok, testCall, testRuntime } from './stages/helpers.js'
 
 describe('RetryBudget', () => {
   it('allows min + ratio × calls retries; a retry it grants is not counted as a call', () => {
@@ -88,5 +93,48 @@ describe("the key's retry budget counts every call of the key", () => {
       // Five calls make room for 0.5 × 5 = 2.5: three retries (a retry is granted while fewer than that were spent).
       expect(sent, `retry: ${JSON.stringify(off)}`).toBe(8)
     }
+  })
+})
+
+describe('the retry stage', () => {
+  beforeEach(() => void vi.useFakeTimers({ now: 1_000_000 }))
+  afterEach(() => void vi.useRealTimers())
+
+  const backoff = { base: 10, max: 10, jitter: 'none' as const }
+  /** A `next` answering the outcomes given in turn (the last repeats), counting an attempt for each that reached the network. */
+  const answers = (...outcomes: Outcome[]) => {
+    let i = 0
+    return vi.fn<Next>(async (call) => {
+      const outcome = outcomes[Math.min(i++, outcomes.length - 1)]!
+      if (reachedNetwork(outcome)) call.attempts++
+      return outcome
+    })
+  }
+
+  it('a refused retry ends the call with the network error before it as it was: one that isFailure forgave stays forgiven', async () => {
+    const { runtime } = testRuntime(Date.now)
+    const forgiven: Outcome = { kind: 'error', error: new TypeError('fetch failed'), failure: false, duration: 1 }
+    const next = answers(forgiven, refusal('open', new CircuitOpenError('https://a.test', 1_000)))
+    const result = retryStage(runtime).run(testCall({ retry: normalizeRetry({ limit: 2, backoff, budget: false }) }), next, undefined)
+    await vi.advanceTimersByTimeAsync(10)
+    expect(await result).toBe(forgiven)
+    expect(next).toHaveBeenCalledTimes(2)
+  })
+
+  it("the retries of a call without a budget are not spent from its key's budget: a budgeted call after them still has its min", async () => {
+    const { runtime } = testRuntime(Date.now)
+    const stage = retryStage(runtime)
+    const spend = stage.forKey!('https://a.test')
+    const free = answers(ok(503), ok(503), ok(200))
+    const first = stage.run(testCall({ at: Date.now(), retry: normalizeRetry({ limit: 2, backoff, budget: false }) }), free, spend)
+    await vi.advanceTimersByTimeAsync(20)
+    expect(await first).toMatchObject({ failure: false })
+    expect(free).toHaveBeenCalledTimes(3)
+    const budgeted = answers(ok(503), ok(503))
+    const second = stage.run(testCall({ at: Date.now(), retry: normalizeRetry({ limit: 2, backoff, budget: { ratio: 0, min: 1 } }) }), budgeted, spend)
+    await vi.advanceTimersByTimeAsync(20)
+    await second
+    // Its one retry (min 1, ratio 0), not none.
+    expect(budgeted).toHaveBeenCalledTimes(2)
   })
 })
