@@ -20,9 +20,9 @@ export function retryStage(runtime: Runtime): Wrapper<RetryBudget | undefined> {
     if (response ? !retry.statusCodes.has(response.status) : outcome.kind !== 'error' && (outcome.kind !== 'timeout' || outcome.error.scope !== 'attempt')) return undefined
     const t = now()
     const retryAfter = response && parseRetryAfter(response.headers.get('retry-after'), t)
-    // A wait past any number (a Retry-After of hundreds of digits) is no retry, even with maxRetryAfter: Infinity.
-    if (retryAfter !== undefined && (retryAfter > retry.maxRetryAfter || retryAfter === Infinity)) return undefined
+    if (retryAfter !== undefined && retryAfter > retry.maxRetryAfter) return undefined
     const delay = retryAfter ?? backoffDelay(n, retry.backoff)
+    // A wait past any number (a Retry-After of hundreds of digits, with maxRetryAfter: Infinity) ends past any deadline, none (Infinity) too: no retry.
     if (t + delay >= (call.deadline ?? Infinity) || (retry.budget && spend && !spend.trySpend(t, retry.budget))) return undefined
     return delay
   }
