@@ -137,4 +137,22 @@ describe('the retry stage', () => {
     // Its one retry (min 1, ratio 0), not none.
     expect(budgeted).toHaveBeenCalledTimes(2)
   })
+
+  it("a call that reaches the stage long after it was made (a coalesced follower whose leader hung) is counted now: the key's recent counts stay", async () => {
+    const { runtime } = testRuntime(Date.now)
+    const stage = retryStage(runtime)
+    const spend = stage.forKey!('https://a.test')
+    const retry = normalizeRetry({ limit: 1, backoff, budget: { ratio: 0, min: 1 } })
+    const first = answers(ok(503), ok(503))
+    const done = stage.run(testCall({ at: Date.now(), retry }), first, spend)
+    await vi.advanceTimersByTimeAsync(10)
+    await done
+    expect(first).toHaveBeenCalledTimes(2)
+    // Made 10 s ago: the key's one retry of the last 10 s is spent, and stays spent.
+    const late = answers(ok(503), ok(503))
+    const result = stage.run(testCall({ at: Date.now() - 10_000, retry }), late, spend)
+    await vi.advanceTimersByTimeAsync(10)
+    await result
+    expect(late).toHaveBeenCalledTimes(1)
+  })
 })

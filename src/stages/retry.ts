@@ -58,8 +58,9 @@ export function retryStage(runtime: Runtime): Wrapper<RetryBudget | undefined> {
     forKey: () => new RetryBudget(),
     run(call, next, spend) {
       const retry = call.retry
-      // Every call counts toward the key's budget, one with retry: false too (as one with limit: 0 does).
-      spend?.recordCall(call.at)
+      // Every call counts toward the key's budget, one with retry: false too (as one with limit: 0 does), when it gets
+      // here: a call made long before (a coalesced follower whose leader hung) recorded at call.at would empty a live bucket.
+      spend?.recordCall(now())
       if (retry === false || retry.limit === 0 || !retry.methods.has(call.method) || call.oneShot) return next(call)
       // Attempt 1 as a promise reaction, not an async frame: most calls end with it.
       return next(call).then((outcome) => {
