@@ -65,4 +65,16 @@ describe('the attempt, as its outcome and events show it', () => {
     expect((fetch.mock.calls[1] as unknown[])[1]).toBe(calls[1]!.init)
     expect(fetch.mock.calls[2]).toEqual(['https://a.test/x', undefined])
   })
+
+  it('a transport that answers though the caller aborted (it ignored the signal) is judged by its answer: the upstream did answer', async () => {
+    let answer!: (response: Response) => void
+    const { stage, seen } = setup(() => new Promise<Response>((resolve) => (answer = resolve)))
+    const caller = new AbortController()
+    const call = testCall({ signal: caller.signal, init: { signal: caller.signal } })
+    const outcome = stage.run(attempt(call))
+    caller.abort(new Error('gone'))
+    answer(new Response('busy', { status: 503 }))
+    expect(await outcome).toMatchObject({ kind: 'response', failure: true })
+    expect(seen.map((e) => `${e.type}:${e.detail.status}`)).toEqual(['failure:503'])
+  })
 })
