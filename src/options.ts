@@ -223,6 +223,7 @@ const CALL_OPTIONS = Object.keys(CALL_CHECKS)
 /** Checks `init.resilience`; returns it as given (timeout and retry are normalized where the call uses them). */
 export function checkCallOptions(value: unknown): CallOptions {
   const given = record(value, 'resilience', CALL_OPTIONS)
-  for (const k in given) if (given[k] !== undefined) CALL_CHECKS[k as keyof CallOptions](given[k], `resilience.${k}`)
+  // Known options only, inherited ones too (the call reads them): anything else inherited is not ours to refuse.
+  for (const k of CALL_OPTIONS) if (given[k] !== undefined) CALL_CHECKS[k as keyof CallOptions](given[k], `resilience.${k}`)
   return given as CallOptions
 }
