@@ -40,6 +40,7 @@ describe('the checks every entry point shares', () => {
     expect(thrown(() => check({ b() {} }, 'p'))).toBe('TypeError: p must be a Thing (missing a()), got {}')
     expect(thrown(() => check({ a() {} }, 'p'))).toBe('TypeError: p must be a Thing (missing b()), got {}')
     expect(thrown(() => check(undefined, 'p'))).toBe('TypeError: p must be a Thing, got undefined')
+    expect(thrown(() => check(null, 'p'))).toBe('TypeError: p must be a Thing, got null')
   })
 
   it('optional: absent stays absent, anything else is checked', () => {
