@@ -143,6 +143,8 @@ describe('each option normalized alone (the proxy and the stages build theirs so
   })
 
   it.each([
+    ['the options', () => normalizeOptions({ maxKeys: 0 } as never), 'RangeError: maxKeys must be a positive integer, got 0'],
+    ['the options object', () => normalizeOptions(5 as never), 'TypeError: options must be an object, got 5'],
     ['breaker', () => normalizeBreaker({ failureThreshold: 0 }), 'RangeError: breaker.failureThreshold must be a positive integer, got 0'],
     ['bulkhead', () => normalizeBulkhead({ maxQueue: -1 }), 'RangeError: bulkhead.maxQueue must be a non-negative integer, got -1'],
     ['fallback', () => normalizeFallback({ maxAge: 0 }), 'RangeError: fallback.maxAge must be a positive number of ms (Infinity: no limit), got 0'],
