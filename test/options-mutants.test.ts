@@ -232,7 +232,7 @@ describe('a bad option is refused at creation: the error class, the option and t
   it('a value that cannot be written as JSON is still shown', () => {
     const cycle: unknown[] = []
     cycle.push(cycle)
-    expect(thrown(() => createResilientFetch({ retry: { statusCodes: cycle } } as never))).toBe('TypeError: retry.statusCodes must be an array of HTTP status codes (100-599), got [object Array]')
+    expect(thrown(() => createResilientFetch({ retry: { statusCodes: cycle } } as never))).toBe('TypeError: retry.statusCodes must be an array of HTTP status codes (100-599), got [[object Array]]')
   })
 })
 
