@@ -1,0 +1,151 @@
+/**
+ * The coalescing stage's identity and the life of a shared request, each rule pinned by a case that tells it apart
+ * (found by mutation testing): fake transport, fake clock.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { coalesceStage, identity, type Flights } from '../src/stages/coalesce.js'
+import { LOST_AFTER } from '../src/core.js'
+import { normalizeTimeout } from '../src/options.js'
+import type { Call, Outcome } from '../src/stages/types.js'
+import { testCall, testRuntime } from './stages/helpers.js'
+
+const id = (parts: Partial<Call>) => identity(testCall(parts))
+
+describe('which GETs are the same request', () => {
+  it('a Request input with fetch\'s defaults is the same request as its URL given as a string', () => {
+    expect(id({ input: new Request('https://a.test/x') })).toBe(id({}))
+    // Each default spelled out is the default.
+    expect(id({ init: { integrity: '', referrer: 'about:client', referrerPolicy: '', mode: 'cors', credentials: 'same-origin', cache: 'default' } })).toBe(id({}))
+    expect(id({ init: { referrerPolicy: 'no-referrer' } })).not.toBe(id({}))
+  })
+
+  it('a GET whose body is null has no body: it coalesces', () => {
+    expect(id({ init: { body: null } })).toBe(id({}))
+  })
+
+  it("never for a Request input with cache 'no-store' or 'reload', or mode 'no-cors'", () => {
+    for (const init of [{ cache: 'no-store' }, { cache: 'reload' }, { mode: 'no-cors' }] as RequestInit[]) {
+      expect(id({ input: new Request('https://a.test/x', init) })).toBeUndefined()
+    }
+    expect(id({ input: new Request('https://a.test/x', { cache: 'no-cache' }) })).toBeDefined()
+  })
+
+  it('an init option whose name only contains one the identity knows (priority, window, resilience) is still a runtime\'s own', () => {
+    for (const name of ['xpriority', 'priorityx', 'windowed', 'myresilience']) {
+      expect(id({ init: { [name]: 1 } as RequestInit })).toBeUndefined()
+    }
+  })
+})
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 })
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+/** The stage with a fake transport whose requests wait until the test answers them; time moves by hand, firing no timer. */
+async function setup() {
+  const clock = { now: () => Date.now(), advance: (ms: number) => vi.setSystemTime(Date.now() + ms) }
+  const { runtime, totals } = testRuntime(clock.now)
+  const stage = (await coalesceStage(true, runtime))!
+  const flights: Flights = stage.forKey!('https://a.test')
+  const sent: { call: Call; answer: (outcome: Outcome) => void }[] = []
+  const next = (call: Call) => new Promise<Outcome>((answer) => sent.push({ call, answer }))
+  const run = (parts: Partial<Call> = {}) => stage.run(testCall({ at: clock.now(), ...parts }), next, flights)
+  return { run, sent, totals, flights, clock }
+}
+
+const flush = async () => {
+  for (let i = 0; i < 5; i++) await Promise.resolve()
+}
+
+const response = (body: BodyInit | null = 'shared'): Outcome & { kind: 'response' } => ({ kind: 'response', response: new Response(body), failure: false, duration: 1 })
+
+describe('the life of a shared request', () => {
+  it('a caller whose signal is aborted already sends nothing and joins nothing', async () => {
+    const { run, sent, flights } = await setup()
+    const reason = new Error('gone before')
+    const outcome = await run({ signal: AbortSignal.abort(reason) })
+    expect(outcome).toEqual({ kind: 'aborted', reason })
+    expect([sent.length, flights.size]).toEqual([0, 0])
+  })
+
+  it('a lone caller gets the outcome the transport gave, its very Response (no copy)', async () => {
+    const { run, sent } = await setup()
+    const call = run({ signal: new AbortController().signal })
+    await flush()
+    const shared = response()
+    sent[0]!.answer(shared)
+    expect(await call).toBe(shared)
+  })
+
+  it('a joined caller left alone (the first one aborted) takes the response itself, marked coalesced', async () => {
+    const { run, sent } = await setup()
+    const controller = new AbortController()
+    const first = run({ signal: controller.signal })
+    const joined = run()
+    await flush()
+    controller.abort(new Error('first left'))
+    expect((await first).kind).toBe('aborted')
+    const shared = response()
+    sent[0]!.answer(shared)
+    const outcome = await joined
+    expect(outcome).toMatchObject({ kind: 'response', coalesced: true, response: shared.response })
+    expect(sent).toHaveLength(1)
+  })
+
+  it('the first caller of several is not marked coalesced; the others are', async () => {
+    const { run, sent } = await setup()
+    const calls = [run(), run()]
+    await flush()
+    sent[0]!.answer(response())
+    expect((await Promise.all(calls)).map((o) => o.kind === 'response' && o.coalesced)).toEqual([false, true])
+  })
+
+  it("a response that lands when every caller has gone is let go: its body is cancelled", async () => {
+    const { run, sent } = await setup()
+    const controller = new AbortController()
+    const calls = [run({ signal: controller.signal }), run({ signal: controller.signal })]
+    await flush()
+    controller.abort(new Error('all gone'))
+    await Promise.all(calls)
+    // A transport that answers though its signal was aborted.
+    let cancelled = false
+    sent[0]!.answer(response(new ReadableStream({ cancel: () => void (cancelled = true) })))
+    await flush()
+    expect(cancelled).toBe(true)
+  })
+
+  it(`a call joins up to the shared request's end (its total deadline and ${LOST_AFTER} ms), and leads a new one past it`, async () => {
+    const timeout = normalizeTimeout({ attempt: false, total: 5_000 })
+    const { run, sent, totals, clock } = await setup()
+    void run({ timeout })
+    clock.advance(5_000 + LOST_AFTER)
+    void run({ timeout })
+    await flush()
+    expect([sent.length, totals.coalesced]).toEqual([1, 1])
+    clock.advance(1)
+    void run({ timeout })
+    await flush()
+    expect([sent.length, totals.coalesced]).toEqual([2, 1])
+  })
+
+  it('a lost shared request that lands late leaves the one that replaced it joinable', async () => {
+    const timeout = normalizeTimeout({ attempt: false, total: 5_000 })
+    const { run, sent, totals, clock } = await setup()
+    const lost = run({ timeout })
+    clock.advance(5_000 + LOST_AFTER + 1)
+    const replacing = run({ timeout })
+    await flush()
+    expect(sent).toHaveLength(2)
+    sent[0]!.answer(response('late'))
+    expect((await lost).kind).toBe('response')
+    const joined = run({ timeout })
+    await flush()
+    expect([sent.length, totals.coalesced]).toEqual([2, 1])
+    sent[1]!.answer(response('new'))
+    const outcomes = await Promise.all([replacing, joined])
+    expect(await Promise.all(outcomes.map((o) => (o.kind === 'response' ? o.response.text() : o.kind)))).toEqual(['new', 'new'])
+  })
+})
