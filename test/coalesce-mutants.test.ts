@@ -3,7 +3,7 @@
  * (found by mutation testing): fake transport, fake clock.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { coalesceStage, identity, type Flights } from '../src/stages/coalesce.js'
+import { BodyTee, coalesceStage, identity, MAX_LAG_BYTES, type Flights } from '../src/stages/coalesce.js'
 import { LOST_AFTER } from '../src/core.js'
 import { normalizeTimeout } from '../src/options.js'
 import type { Call, Outcome } from '../src/stages/types.js'
@@ -147,5 +147,29 @@ describe('the life of a shared request', () => {
     sent[1]!.answer(response('new'))
     const outcomes = await Promise.all([replacing, joined])
     expect(await Promise.all(outcomes.map((o) => (o.kind === 'response' ? o.response.text() : o.kind)))).toEqual(['new', 'new'])
+  })
+})
+
+describe('a shared body read for several callers', () => {
+  /** A body of `chunks` chunks of `size` bytes, each filled with its number. */
+  const source = (chunks: number, size: number) => {
+    let sent = 0
+    return new ReadableStream<Uint8Array>({ pull: (c) => (sent++ < chunks ? c.enqueue(new Uint8Array(size).fill(sent)) : c.close()) })
+  }
+
+  it(`a reader exactly ${MAX_LAG_BYTES} bytes behind the fastest is kept (only more errors): it reads every byte`, async () => {
+    const tee = new BodyTee(source(MAX_LAG_BYTES / 65_536, 65_536))
+    const [fast, slow] = [tee.branch().stream, tee.branch().stream]
+    expect((await new Response(fast).arrayBuffer()).byteLength).toBe(MAX_LAG_BYTES)
+    expect((await new Response(slow).arrayBuffer()).byteLength).toBe(MAX_LAG_BYTES)
+  })
+
+  it('one byte more, and that reader errors while the fastest reads on', async () => {
+    let sent = 0
+    const body = new ReadableStream<Uint8Array>({ pull: (c) => (sent++ < 2 ? c.enqueue(new Uint8Array(sent === 1 ? MAX_LAG_BYTES : 1)) : c.close()) })
+    const tee = new BodyTee(body)
+    const [fast, slow] = [tee.branch().stream, tee.branch().stream]
+    expect((await new Response(fast).arrayBuffer()).byteLength).toBe(MAX_LAG_BYTES + 1)
+    await expect(new Response(slow).arrayBuffer()).rejects.toThrow(RangeError)
   })
 })

@@ -1,0 +1,65 @@
+/**
+ * Coalescing where a request's I/O objects are its own (workerd: navigator.userAgent 'Cloudflare-Workers'), each rule
+ * pinned by a case that tells it apart (found by mutation testing): fake transport, fake time.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { coalesceStage, type Flights } from '../src/stages/coalesce.js'
+import type { Call, Outcome } from '../src/stages/types.js'
+import { testCall, testRuntime } from './stages/helpers.js'
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 })
+  vi.stubGlobal('navigator', { userAgent: 'Cloudflare-Workers' })
+})
+
+afterEach(() => {
+  vi.unstubAllGlobals()
+  vi.useRealTimers()
+})
+
+const settle = () => vi.advanceTimersByTimeAsync(0)
+const encode = (text: string) => new TextEncoder().encode(text)
+
+/**
+ * The stage with a fake transport: each request waits until the test answers it with a body the test writes, and,
+ * as fetch's, that body errors when the request's signal aborts.
+ */
+async function setup() {
+  const { runtime, totals } = testRuntime(() => Date.now())
+  const stage = (await coalesceStage(true, runtime))!
+  const flights: Flights = stage.forKey!('https://a.test')
+  const sent: { call: Call; answer: (init?: ResponseInit) => { write: (text: string) => void; end: () => void } }[] = []
+  const next = (call: Call) =>
+    new Promise<Outcome>((resolve) => {
+      const answer = (init?: ResponseInit) => {
+        let body!: ReadableStreamDefaultController<Uint8Array>
+        const stream = new ReadableStream<Uint8Array>({ start: (c) => void (body = c) })
+        call.signal?.addEventListener('abort', () => body.error(call.signal!.reason), { once: true })
+        resolve({ kind: 'response', response: new Response(stream, init), failure: false, duration: 1 })
+        return { write: (text: string) => body.enqueue(encode(text)), end: () => body.close() }
+      }
+      sent.push({ call, answer })
+    })
+  const run = (parts: Partial<Call> = {}) => stage.run(testCall({ at: Date.now(), waitUntil: () => {}, ...parts }), next, flights)
+  return { run, sent, totals, flights }
+}
+
+describe('a joined caller where I/O is per request', () => {
+  it("that aborts once answered leaves the shared request alone: the first caller reads its whole body", async () => {
+    const { run, sent } = await setup()
+    const joiner = new AbortController()
+    const first = run({ signal: new AbortController().signal })
+    const joined = run({ signal: joiner.signal })
+    await settle()
+    const body = sent[0]!.answer()
+    const leader = await first
+    body.write('part one,')
+    joiner.abort(new Error('joined caller left'))
+    expect((await joined).kind).toBe('aborted')
+    body.write('part two')
+    body.end()
+    if (leader.kind !== 'response') throw new Error('no response')
+    expect(await leader.response.text()).toBe('part one,part two')
+    expect(sent).toHaveLength(1)
+  })
+})
