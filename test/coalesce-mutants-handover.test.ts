@@ -62,4 +62,23 @@ describe('a joined caller where I/O is per request', () => {
     expect(await leader.response.text()).toBe('part one,part two')
     expect(sent).toHaveLength(1)
   })
+
+  it('that aborts once the shared response landed, before its bytes came, ends at once, sending nothing', async () => {
+    const { run, sent, flights } = await setup()
+    const joiner = new AbortController()
+    void run()
+    const joined = run({ signal: joiner.signal })
+    let settled: Outcome | undefined
+    void joined.then((outcome) => (settled = outcome))
+    await settle()
+    sent[0]!.answer().write('part one,')
+    await Promise.resolve()
+    // Landed: the joined caller is no longer among the shared request's callers, its parcel on its way.
+    expect(flights.size).toBe(0)
+    const reason = new Error('joined caller left')
+    joiner.abort(reason)
+    await settle()
+    expect(settled).toEqual({ kind: 'aborted', reason })
+    expect([sent.length, vi.getTimerCount()]).toEqual([1, 0])
+  })
 })
