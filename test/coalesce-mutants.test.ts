@@ -150,6 +150,61 @@ describe('the life of a shared request', () => {
   })
 })
 
+describe('a shared request, more', () => {
+  it('calls that never coalesce, in flight together, each send their own request', async () => {
+    const { run, sent, totals, flights } = await setup()
+    void run({ options: { coalesce: false } })
+    void run({ options: { coalesce: false } })
+    void run({ init: { headers: { authorization: 'Bearer t' } } })
+    void run({ init: { headers: { authorization: 'Bearer t' } } })
+    await flush()
+    expect([sent.length, totals.coalesced, flights.size]).toEqual([4, 0, 0])
+  })
+
+  it("the shared request carries its first caller's init (headers and all) with a signal of its own, not the caller's", async () => {
+    const { run, sent } = await setup()
+    const caller = new AbortController()
+    void run({ signal: caller.signal, init: { headers: { 'x-a': '1' }, signal: caller.signal } })
+    void run({ init: { headers: { 'x-a': '1' } } })
+    await flush()
+    expect(sent).toHaveLength(1)
+    const { call } = sent[0]!
+    expect(new Headers(call.init?.headers).get('x-a')).toBe('1')
+    expect(call.signal).toBeDefined()
+    expect([call.init?.signal === call.signal, call.signal === caller.signal]).toEqual([true, false])
+  })
+
+  it('a joined caller whose own total deadline is reached just as the shared request is taken for lost times out, sending nothing', async () => {
+    const timeout = normalizeTimeout({ attempt: false, total: 2_000 })
+    const { run, sent, clock } = await setup()
+    void run({ timeout })
+    clock.advance(LOST_AFTER)
+    // Its deadline (its start + 2 000) is the shared request's end (the first start + 2 000 + LOST_AFTER).
+    const joined = run({ timeout })
+    await vi.advanceTimersByTimeAsync(2_000)
+    expect(await joined).toMatchObject({ kind: 'refused', error: { name: 'TimeoutError', scope: 'total', timeout: 2_000 } })
+    expect(sent).toHaveLength(1)
+  })
+
+  it('outside workerd, a joined caller gets its Response with the head and reads the body as it comes', async () => {
+    const { run, sent } = await setup()
+    const calls = [run(), run()]
+    await flush()
+    let body!: ReadableStreamDefaultController<Uint8Array>
+    let joined: Outcome | undefined
+    void calls[1]!.then((outcome) => (joined = outcome))
+    sent[0]!.answer(response(new ReadableStream({ start: (c) => void (body = c) })))
+    await vi.advanceTimersByTimeAsync(0)
+    // Before any of the body came (where it is handed over, in workerd, only once it all came).
+    if (joined?.kind !== 'response') throw new Error(`no response yet: ${joined?.kind}`)
+    const reader = joined.response.body!.getReader()
+    body.enqueue(new TextEncoder().encode('first part'))
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('first part')
+    body.close()
+    expect((await reader.read()).done).toBe(true)
+  })
+})
+
 describe('a shared body read for several callers', () => {
   /** A body of `chunks` chunks of `size` bytes, each filled with its number. */
   const source = (chunks: number, size: number) => {
