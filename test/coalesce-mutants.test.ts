@@ -19,6 +19,13 @@ describe('which GETs are the same request', () => {
     expect(id({ init: { referrerPolicy: 'no-referrer' } })).not.toBe(id({}))
   })
 
+  // A transport of the user's own may send a GET with a body (a search API's), or take init's method over a Request's.
+  it("never for a GET with a body, in init or in the Request (init's method 'GET' over a POST Request's)", () => {
+    expect(id({ init: { body: 'x' } })).toBeUndefined()
+    expect(id({ init: { body: new Uint8Array(0) } })).toBeUndefined()
+    expect(id({ input: new Request('https://a.test/x', { method: 'POST', body: 'x' }), init: { method: 'GET' } })).toBeUndefined()
+  })
+
   it('a GET whose body is null has no body: it coalesces', () => {
     expect(id({ init: { body: null } })).toBe(id({}))
   })
