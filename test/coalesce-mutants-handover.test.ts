@@ -3,7 +3,8 @@
  * pinned by a case that tells it apart (found by mutation testing): fake transport, fake time.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { coalesceStage, type Flights } from '../src/stages/coalesce.js'
+import { coalesceStage, MAX_LAG_BYTES, type Flights } from '../src/stages/coalesce.js'
+import { IDLE_AFTER } from '../src/stages/handover.js'
 import type { Call, Outcome } from '../src/stages/types.js'
 import { testCall, testRuntime } from './stages/helpers.js'
 
@@ -80,5 +81,47 @@ describe('a joined caller where I/O is per request', () => {
     await settle()
     expect(settled).toEqual({ kind: 'aborted', reason })
     expect([sent.length, vi.getTimerCount()]).toEqual([1, 0])
+  })
+
+  it('that aborts while it waits for the bytes ends at once, sending nothing and leaving no timer', async () => {
+    const { run, sent } = await setup()
+    const joiner = new AbortController()
+    void run()
+    const joined = run({ signal: joiner.signal })
+    let settled: Outcome | undefined
+    void joined.then((outcome) => (settled = outcome))
+    await settle()
+    sent[0]!.answer().write('part one,')
+    await vi.advanceTimersByTimeAsync(100)
+    expect(settled).toBeUndefined()
+    const reason = new Error('joined caller left')
+    joiner.abort(reason)
+    await settle()
+    expect(settled).toEqual({ kind: 'aborted', reason })
+    expect([sent.length, vi.getTimerCount()]).toEqual([1, 0])
+  })
+
+  it('sends its own request when none of the body comes for IDLE_AFTER', async () => {
+    const { run, sent } = await setup()
+    void run()
+    const joined = run()
+    await settle()
+    sent[0]!.answer()
+    await vi.advanceTimersByTimeAsync(IDLE_AFTER - 1)
+    expect(sent).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(sent).toHaveLength(2)
+    sent[1]!.answer().end()
+    expect(await joined).toMatchObject({ kind: 'response' })
+  })
+
+  it('sends its own request at once when the Content-Length says the body is past the cap, before any of it came', async () => {
+    const { run, sent } = await setup()
+    void run()
+    void run()
+    await settle()
+    sent[0]!.answer({ headers: { 'content-length': String(MAX_LAG_BYTES / 2 + 1) } })
+    await settle()
+    expect(sent).toHaveLength(2)
   })
 })
