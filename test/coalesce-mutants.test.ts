@@ -234,4 +234,49 @@ describe('a shared body read for several callers', () => {
     expect((await new Response(fast).arrayBuffer()).byteLength).toBe(MAX_LAG_BYTES + 1)
     await expect(new Response(slow).arrayBuffer()).rejects.toThrow(RangeError)
   })
+
+  it('a body that errors errors every reader with its error', async () => {
+    const failure = new TypeError('terminated')
+    let sent = 0
+    const tee = new BodyTee(new ReadableStream<Uint8Array>({ pull: (c) => (sent++ === 0 ? c.enqueue(new Uint8Array(4)) : c.error(failure)) }))
+    const [a, b] = [tee.branch().stream, tee.branch().stream]
+    expect(await Promise.all([a, b].map((stream) => new Response(stream).arrayBuffer().catch((e: unknown) => e)))).toEqual([failure, failure])
+  })
+
+  // A transport's own stream may give one (a DecompressionStream does): before, every reader then waited for good.
+  it('an empty chunk of the body is skipped: every reader gets the bytes around it', async () => {
+    const chunks = [new Uint8Array([1]), new Uint8Array(0), new Uint8Array([2])]
+    const tee = new BodyTee(new ReadableStream<Uint8Array>({ pull: (c) => (chunks.length > 0 ? c.enqueue(chunks.shift()!) : c.close()) }))
+    const [a, b] = [tee.branch().stream, tee.branch().stream]
+    const read = await Promise.all([a, b].map(async (stream) => [...new Uint8Array(await new Response(stream).arrayBuffer())]))
+    expect(read).toEqual([[1, 2], [1, 2]])
+  })
+
+  it("the error of a reader left too far behind says by how much and how to opt out", async () => {
+    const tee = new BodyTee(new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(MAX_LAG_BYTES + 1)) }))
+    const [fast, slow] = [tee.branch().stream, tee.branch().stream]
+    const reader = fast.getReader()
+    await reader.read()
+    await expect(new Response(slow).arrayBuffer()).rejects.toThrow(`fell more than ${MAX_LAG_BYTES} bytes behind the fastest reader; read it sooner or pass resilience: { coalesce: false }`)
+    await reader.cancel()
+  })
+})
+
+describe("each caller's copy of a response fetch gave with a status new Response refuses", () => {
+  it('keeps its Set-Cookie fields and every other header', async () => {
+    const { run, sent } = await setup()
+    const calls = [run(), run()]
+    await flush()
+    const shared = response('body')
+    shared.response.headers.append('set-cookie', 'a=1')
+    shared.response.headers.append('set-cookie', 'b=2')
+    shared.response.headers.append('x-a', '1')
+    Object.defineProperties(shared.response, { status: { value: 999 }, ok: { value: false } })
+    sent[0]!.answer(shared)
+    const copies = (await Promise.all(calls)).map((o) => (o.kind === 'response' ? o.response : undefined))
+    expect(copies.map((r) => [r?.status, r?.headers.getSetCookie(), r?.headers.get('x-a')])).toEqual([
+      [999, ['a=1', 'b=2'], '1'],
+      [999, ['a=1', 'b=2'], '1'],
+    ])
+  })
 })

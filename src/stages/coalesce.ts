@@ -341,7 +341,7 @@ export class BodyTee {
         if (result.done) {
           for (const branch of this.branches) closeBranch(branch)
           this.branches.clear()
-        } else this.deliver(result.value)
+        } else return this.deliver(result.value)
       },
       (error: unknown) => {
         this.reading = undefined
@@ -351,9 +351,9 @@ export class BodyTee {
     ))
   }
 
-  private deliver(chunk: Uint8Array): void {
-    // A byte stream takes no empty chunk; the reader that asked asks again.
-    if (chunk.byteLength === 0) return
+  private deliver(chunk: Uint8Array): Promise<void> | undefined {
+    // A byte stream takes no empty chunk, and the readers that asked wait on this pull: the next one is read for them.
+    if (chunk.byteLength === 0) return this.pump()
     for (const branch of this.branches) {
       // Each reader owns its bytes (a byte stream takes the buffer it is given): one that writes into a chunk cannot touch another's.
       branch.enqueue(chunk.slice())
