@@ -17,6 +17,9 @@ import { discard, type Call, type Outcome } from './types.js'
 export function createCall(input: RequestInfo | URL, given: ResilientRequestInit | undefined, o: NormalizedOptions, keys: Keys, at: number): Call | undefined {
   let init: RequestInit | undefined = given ?? undefined
   const options = given?.resilience === undefined ? undefined : checkCallOptions(given.resilience)
+  // Merged over the instance's here, first: a bad one is refused before the key function runs or an aborted signal is seen.
+  const timeout = options?.timeout === undefined ? o.timeout : timeoutSchema(options.timeout, 'resilience.timeout', o.timeout)
+  const retry = options?.retry === undefined ? o.retry : retrySchema(options.retry, 'resilience.retry', o.retry)
   // Read from the caller's init before it may become a Request (an init of another kind, a custom key): a Request keeps neither.
   const priority = priorityOf(options?.priority, given?.priority)
   // A Request the caller built from a stream body cannot be told from one with a body it can clone: it is still retried and hedged.
@@ -67,8 +70,8 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
     method: String(init?.method ?? request?.method ?? 'GET').toUpperCase(),
     url,
     signal,
-    timeout: options?.timeout === undefined ? o.timeout : timeoutSchema(options.timeout, 'resilience.timeout', o.timeout),
-    retry: options?.retry === undefined ? o.retry : retrySchema(options.retry, 'resilience.retry', o.retry),
+    timeout,
+    retry,
     priority,
     oneShot,
     options,
