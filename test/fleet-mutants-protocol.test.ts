@@ -30,7 +30,7 @@ describe('readFleetOptions', () => {
 
 describe('readMessage', () => {
   it('refuses a message that is not an object, or whose options are not', () => {
-    for (const bad of [undefined, 'm', 3, [], { options: null }, { options: 'o' }]) expect(readMessage(bad)).toBeUndefined()
+    for (const bad of [undefined, null, 'm', 3, [], { options: null }, { options: 'o' }]) expect(readMessage(bad)).toBeUndefined()
   })
 
   it('carries only what was sent: no failures, reporter, acquire nor ends when absent', () => {
