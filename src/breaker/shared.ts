@@ -7,7 +7,7 @@
 import type { BreakerShare, SharedBreakerState } from '../types.js'
 import { isOpenState, MAX_RETRY_AFTER_OPEN, type Breaker } from './breaker.js'
 import { within } from '../within.js'
-import { attemptBound, pastTotal } from '../stages/total-deadline.js'
+import { pastTotal } from '../stages/total-deadline.js'
 // Through the core's one module for lazy chunks (src/core.ts says why): this chunk then shares the core's one chunk.
 import { aborted, LOST_AFTER, now } from '../core.js'
 import type { Aborted, Attempt, Refusal } from '../stages/types.js'
@@ -155,13 +155,13 @@ const end = (s: SharedBreakerState): number => (isOpenState(s.state) ? (s.openUn
  * share that never answers holds no call. A permit that comes after is given back.
  */
 async function lease(share: BreakerShare, refuse: (breaker: Breaker, t: number) => Refusal, breaker: Breaker, token: number, { call, signal }: Attempt, t: number): Promise<Ticket | Refusal | Aborted> {
-  // The permit lasts as long as the probe may run: to its attempt deadline, or the call's total one when that comes first.
-  const bound = attemptBound(call, t)
   const release = () => tell(() => share.releaseProbe?.(breaker.key))
-  let granted: boolean | Refusal | Aborted = true
   let late = false
+  let granted: boolean | Refusal | Aborted = true
   try {
-    const asked = share.acquireProbe!(breaker.key, bound < Infinity ? bound : 30_000, call.waitUntil)
+    // The permit lasts as long as the probe may run: until its slot's end, which admit() set at its attempt deadline or the
+    // call's total one when that comes first (half-open, retryAfter() tells it); 30 s for a probe with neither.
+    const asked = share.acquireProbe!(breaker.key, breaker.retryAfter(t) ?? 30_000, call.waitUntil)
     // Once we gave up, whatever the share answers is given back: a permit, or (a failure) the probe it records as let through.
     const giveBack = () => late && release()
     asked.then((got) => got && giveBack(), giveBack)
