@@ -86,7 +86,7 @@ describe('readAnswer', () => {
   })
 
   it('refuses a grant that is not an object, a refusal with no retry time, and a grant that is neither', () => {
-    for (const grant of [null, 'yes', true, { granted: false }, { granted: false, retryAt: '5000' }, { granted: 'true', permit: 1 }, {}]) {
+    for (const grant of [null, 'yes', true, { granted: false }, { granted: false, retryAt: '5000' }, { granted: 'true', permit: 1 }, { granted: 0, retryAt: 5_000 }, {}]) {
       expect(readAnswer({ view: VIEW, grant }), JSON.stringify(grant)).toBeUndefined()
     }
   })
