@@ -64,6 +64,9 @@ describe("which of the others' states a breaker takes", () => {
     expect(nextProbeAt(rf)).toBe(T0 + 1_000)
     m.apply({ state: 'open', at: T0, openedAt: T0, openUntil: T0 + 2_000 })
     expect(nextProbeAt(rf)).toBe(T0 + 2_000)
+    // A close of that ms ends at once: the open wins.
+    m.apply({ state: 'closed', at: T0 })
+    expect(rf.breaker(KEY)!.state).toBe('open')
   })
 
   it("half-open, another participant's probe result for its open, decided in that open's ms too", async () => {
