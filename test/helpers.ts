@@ -85,3 +85,13 @@ export function backgroundWork() {
     },
   }
 }
+
+/** What `run` throws, as `ClassName: message`; 'no error' when it returns. */
+export function thrown(run: () => unknown): string {
+  try {
+    run()
+  } catch (error) {
+    return `${(error as Error).constructor.name}: ${(error as Error).message}`
+  }
+  return 'no error'
+}

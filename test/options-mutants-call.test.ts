@@ -19,16 +19,8 @@ import {
   timeoutSchema,
   type NormalizedRetry,
 } from '../src/options.js'
+import { thrown } from './helpers.js'
 
-/** What `run` throws: its class name and message. */
-function thrown(run: () => unknown): string {
-  try {
-    run()
-  } catch (error) {
-    return `${(error as Error).constructor.name}: ${(error as Error).message}`
-  }
-  return 'no error'
-}
 
 const KNOWN = 'key, timeout, retry, fallback, waitUntil, priority, hedge, coalesce'
 

@@ -6,16 +6,8 @@
 import { describe, expect, it } from 'vitest'
 import { MAX_DURATION, fail, is, number, optional, positiveInteger, refine, shapeOf, string, struct, withMethods } from '../src/schema.js'
 import { show } from '../src/validate.js'
+import { thrown } from './helpers.js'
 
-/** What `run` throws: its class name and message. */
-function thrown(run: () => unknown): string {
-  try {
-    run()
-  } catch (error) {
-    return `${(error as Error).constructor.name}: ${(error as Error).message}`
-  }
-  return 'no error'
-}
 
 describe('the checks every entry point shares', () => {
   it('a duration is at most what a timer holds: 2^31-1 ms', () => {

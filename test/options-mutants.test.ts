@@ -7,16 +7,8 @@ import { describe, expect, it } from 'vitest'
 import { createResilientFetch } from '../src/index.js'
 import { normalizeOptions } from '../src/options.js'
 import { MAX_DURATION } from '../src/schema.js'
+import { thrown } from './helpers.js'
 
-/** What `create` throws: its class name and message. */
-function thrown(create: () => unknown): string {
-  try {
-    create()
-  } catch (error) {
-    return `${(error as Error).constructor.name}: ${(error as Error).message}`
-  }
-  return 'no error'
-}
 
 describe('the defaults are the contract (API.md, Options)', () => {
   it('createResilientFetch() normalizes to exactly these options', () => {
