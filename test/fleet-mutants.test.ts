@@ -53,3 +53,31 @@ describe('durableObjectShare: the probe permit lasts as long as the probe may ru
     expect(fleet().state).toBe('closed')
   })
 })
+
+describe('a half-open probe waiting for a slow share', () => {
+  it('with no deadline at all, waits for the share as long as it takes, then probes', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: [...FAKED] })
+    let grant!: (granted: boolean) => void
+    const acquireProbe = vi.fn((_key: string, ttl: number) => new Promise<boolean>((resolve) => (grant = resolve)))
+    const share = { connect() {}, acquireProbe, releaseProbe: vi.fn() }
+    const c = controlledTransport()
+    const rf = createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker, share })
+    const first = rf(URL_A).then((r) => r.status)
+    await until(() => c.pending.length === 1)
+    c.pending[0]!.respond(500)
+    expect(await first).toBe(500)
+    vi.advanceTimersByTime(1_000)
+    let settled = false
+    const probe = rf(URL_A).then((r) => ((settled = true), r.status))
+    await until(() => acquireProbe.mock.calls.length === 1)
+    // 30 s: the permit's term for a probe with no deadline.
+    expect(acquireProbe.mock.calls[0]![1]).toBe(30_000)
+    await vi.advanceTimersByTimeAsync(120_000)
+    expect([settled, c.pending.length]).toEqual([false, 0])
+    grant(true)
+    await until(() => c.pending.length === 1)
+    c.pending[0]!.respond(200)
+    expect(await probe).toBe(200)
+    expect(acquireProbe).toHaveBeenCalledTimes(1)
+  })
+})
