@@ -26,13 +26,17 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
   /** What the transport did, as an outcome judged by the failure rule and reported. */
   function judged({ call, signal }: Attempt, response: Response | undefined, error: unknown, timedOut: TimeoutError | undefined, duration: number): Outcome {
     const key = call.key
-    if (response === undefined) {
+    if (response == null) {
       if (timedOut !== undefined) {
         error = timedOut
         reportTimeout(key, timedOut)
       } else if (signal?.aborted) {
         // A caller abort says nothing about the upstream.
         return aborted(signal.reason)
+      } else if (error === undefined) {
+        // A custom fetch that resolved with no Response (a forgotten return) or rejected with no reason: the caller's
+        // mistake (`ended` makes it a refusal), never the upstream's failure, nor a rejection without a reason.
+        throw new TypeError(`fetch gave ${response}, not a Response`)
       } else if (refusedByFetch(call, error)) {
         // fetch refused to build the request (bad method, GET with a body): the caller's mistake, not the upstream's.
         return refusal('request', error)
@@ -71,7 +75,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
         else clearTimeout(timer)
         // A response keeps our controller, so the caller's abort still reaches its body.
         if (unfollow) {
-          if (response === undefined) unfollow()
+          if (response == null) unfollow()
           else keepWith(response, controller!)
         }
         outcome = judged(attempt, response, error, timedOut, (attempt.endedAt = now()) - start)

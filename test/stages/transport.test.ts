@@ -123,7 +123,7 @@ describe('transport stage (attempt deadline + transport)', () => {
     const { stage } = setup(async () => new Response('x'))
     expect(stage.ends).toBe(true)
     expect(await stage.run({ ...attempt(testCall()), end })).toMatchObject({ kind: 'response', ended: true })
-    // A custom fetch resolving with no Response, with a caller signal: keeping its controller with it throws.
+    // A custom fetch resolving with no Response, with a caller signal: the caller's mistake, refused.
     const odd = setup((async () => null) as unknown as typeof globalThis.fetch)
     const caller = new AbortController()
     const call = testCall({ signal: caller.signal, timeout: normalizeTimeout({ attempt: 1_000, total: false }) })
