@@ -11,9 +11,9 @@ import { rejection } from './helpers.js'
 const URL_A = 'https://api.example.com/items'
 
 describe.each([
-  ['resolves with undefined', async () => undefined, 'fetch gave undefined, not a Response'],
-  ['resolves with null', async () => null, 'fetch gave null, not a Response'],
-  ['rejects with no reason', () => Promise.reject(), 'fetch gave undefined, not a Response'],
+  ['resolves with undefined', async () => undefined, 'fetch gave no Response'],
+  ['resolves with null', async () => null, 'fetch gave no Response'],
+  ['rejects with no reason', () => Promise.reject(), 'fetch gave no Response'],
 ])('a custom fetch that %s', (_, give, message) => {
   it.each([false, true])('rejects with a TypeError naming it, once, and no breaker opens (a caller signal: %s)', async (withSignal) => {
     const transport = vi.fn(give)

@@ -33,10 +33,6 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
       } else if (signal?.aborted) {
         // A caller abort says nothing about the upstream.
         return aborted(signal.reason)
-      } else if (error === undefined) {
-        // A custom fetch that resolved with no Response (a forgotten return) or rejected with no reason: the caller's
-        // mistake (`ended` makes it a refusal), never the upstream's failure, nor a rejection without a reason.
-        throw new TypeError(`fetch gave ${response}, not a Response`)
       } else if (refusedByFetch(call, error)) {
         // fetch refused to build the request (bad method, GET with a body): the caller's mistake, not the upstream's.
         return refusal('request', error)
@@ -168,8 +164,11 @@ function inputOf({ input }: Call): RequestInfo | URL {
   return isRequest(input) && input.body !== null ? input.clone() : input
 }
 
-/** Whether fetch could not even build this request. Only asked after a failure: never on the hot path. */
+/** Whether fetch could not even build this request; throws where a custom fetch gave no Response. Only asked after a failure: never on the hot path. */
 function refusedByFetch(call: Call, error: unknown): boolean {
+  // A custom fetch that gave no Response (resolved with none: a forgotten return) or rejected with no reason: the caller's
+  // mistake (`ended` refuses the attempt with this), never the upstream's failure, nor a rejection without a reason.
+  if (error === undefined) throw new TypeError('fetch gave no Response')
   if (!(error instanceof TypeError) || isOneShot(call.init?.body)) return false
   try {
     // Without the signal: a Request follows the one it is given (a listener on it until the Request is collected).
