@@ -5,23 +5,16 @@
  * come (too large, or no more for IDLE_AFTER) it sends its own request. Fake transport and fake time; the real
  * workerd runs are in test/e2e/workerd-coalesce.test.ts.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { normalizeTimeout } from '../src/options.js'
 import { coalesceStage, KEPT_AFTER_ANSWER, MAX_LAG_BYTES, type Flights } from '../src/stages/coalesce.js'
 import { IDLE_AFTER } from '../src/stages/handover.js'
 import type { Call, Outcome } from '../src/stages/types.js'
 import { LOST_AFTER } from '../src/core.js'
 import { testCall as anyCall, testRuntime } from './stages/helpers.js'
+import { inWorkerdWithFakeTime } from './coalesce-helpers.js'
 
-beforeEach(() => {
-  vi.useFakeTimers({ now: 1_000_000 })
-  vi.stubGlobal('navigator', { userAgent: 'Cloudflare-Workers' })
-})
-
-afterEach(() => {
-  vi.unstubAllGlobals()
-  vi.useRealTimers()
-})
+inWorkerdWithFakeTime()
 
 const settle = () => vi.advanceTimersByTimeAsync(0)
 

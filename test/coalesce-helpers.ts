@@ -1,3 +1,4 @@
+import { afterEach, beforeEach, vi } from 'vitest'
 import { createResilientFetch } from '../src/index.js'
 import type { ResilientFetchOptions } from '../src/types.js'
 
@@ -9,4 +10,16 @@ export function coalescingFetch(options: ResilientFetchOptions = {}) {
     rf.addEventListener(type, (e) => seen.push({ type, detail: (e as CustomEvent).detail }))
   }
   return { rf, totals: () => rf.snapshot().totals, seen }
+}
+
+/** For each test of the calling file: fake time from 1 000 000 ms, and a workerd `navigator` (the hand-over's runtime). */
+export function inWorkerdWithFakeTime(): void {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_000_000 })
+    vi.stubGlobal('navigator', { userAgent: 'Cloudflare-Workers' })
+  })
+  afterEach(() => {
+    vi.unstubAllGlobals()
+    vi.useRealTimers()
+  })
 }

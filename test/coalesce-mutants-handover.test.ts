@@ -2,21 +2,14 @@
  * Coalescing where a request's I/O objects are its own (workerd: navigator.userAgent 'Cloudflare-Workers'), each rule
  * pinned by a case that tells it apart (found by mutation testing): fake transport, fake time.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { coalesceStage, MAX_LAG_BYTES, type Flights } from '../src/stages/coalesce.js'
 import { IDLE_AFTER } from '../src/stages/handover.js'
 import type { Call, Outcome } from '../src/stages/types.js'
 import { testCall, testRuntime } from './stages/helpers.js'
+import { inWorkerdWithFakeTime } from './coalesce-helpers.js'
 
-beforeEach(() => {
-  vi.useFakeTimers({ now: 1_000_000 })
-  vi.stubGlobal('navigator', { userAgent: 'Cloudflare-Workers' })
-})
-
-afterEach(() => {
-  vi.unstubAllGlobals()
-  vi.useRealTimers()
-})
+inWorkerdWithFakeTime()
 
 const settle = () => vi.advanceTimersByTimeAsync(0)
 const encode = (text: string) => new TextEncoder().encode(text)
