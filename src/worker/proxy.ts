@@ -15,6 +15,7 @@ import type { BreakerState, FallbackStore, Outcome as ResilienceOutcome, Resilie
 import { resolveConfig, type ProxyConfig, type ResolvedConfig, type Route, type Upstream } from './config.js'
 import { Events } from '../events.js'
 import { resilienceInfo, tag } from '../info.js'
+import { CorsGrants } from './cors.js'
 import { EVENT_STREAM_HEADERS, eventStream } from './events.js'
 import { matchRoute, requestHeaders, responseHeaders, upstreamUrl } from './route.js'
 import { durableObjectShare, type DurableObjectShare } from './share.js'
@@ -92,6 +93,8 @@ class WorkerProxy {
   private readonly totals: ResilienceTotals = { requests: 0, successes: 0, failures: 0, rejected: 0, timeouts: 0, retries: 0, fallbacks: 0, hedges: 0, throttled: 0, coalesced: 0 }
   /** The copies served, for /events. */
   private readonly served = new Events()
+  /** What each route's origins granted each page origin, for the proxy's own answers there. */
+  private readonly cors = new CorsGrants()
   private announced = false
 
   constructor(private readonly config: ResolvedConfig) {
@@ -175,13 +178,15 @@ class WorkerProxy {
     }
     const match = matchRoute(this.config.routes, path)
     if (match === undefined) return json(404, { error: 'not_found' })
-    if (!this.config.methods.has(method)) return notAllowed([...this.config.methods])
+    const prefix = match.route.prefix
+    const pageOrigin = request.headers.get('origin')
+    if (!this.config.methods.has(method)) return this.cors.grant(prefix, pageOrigin, notAllowed([...this.config.methods]), ['Allow'])
     try {
       return await this.forward(request, url, match.route, match.rest, ctx)
     } catch (error) {
       // A bug or a broken client body: log it, never show it.
       console.error('resilient-fetch proxy:', error)
-      return json(500, { error: 'internal' })
+      return this.cors.grant(prefix, pageOrigin, json(500, { error: 'internal' }))
     }
   }
 
@@ -247,6 +252,7 @@ class WorkerProxy {
       out.attempts++
       if (answer.status < 200) return fromOrigin(key, interimAnswer(answer))
       const response = forClient(answer)
+      this.cors.learn(out.route, out.pageOrigin, response.headers)
       // Judged by the proxy's failure rule, as the origin's breaker judged it.
       return fromOrigin(key, { kind: 'response', response, failure: isFailure({ response, duration: 0 }), duration: 0 })
     } catch (error) {
@@ -267,13 +273,15 @@ class WorkerProxy {
     const upstreams = this.candidates(route, now())
     for (const upstream of upstreams) {
       const target = upstreamUrl(upstream, rest, url.search)
-      if (target === undefined) return json(400, { error: 'bad_path' })
+      if (target === undefined) return this.cors.grant(route.prefix, request.headers.get('origin'), json(400, { error: 'bad_path' }))
       targets.push(target)
     }
     let body: BodyInit | null = null
     // A body that may go to a second origin is read once; otherwise it streams through.
     if (method !== 'GET' && method !== 'HEAD' && request.body !== null) body = targets.length > 1 && retries(RETRY, method) ? await request.arrayBuffer() : request.body
     const out: Outgoing = {
+      route: route.prefix,
+      pageOrigin: request.headers.get('origin'),
       method,
       headers: requestHeaders(request.headers),
       body,
@@ -316,7 +324,7 @@ class WorkerProxy {
         // A stored copy obeys the same header rules as a live answer (copies stored before them included).
         const copy = forClient(response)
         tag(copy, { source: 'fallback', key: call.key, attempts: call.out.attempts, storedAt })
-        return copy
+        return exposeFallback(copy)
       }
       if (!outcome.failure) return response
       void response.body?.cancel().catch(() => {})
@@ -331,7 +339,8 @@ class WorkerProxy {
           ? { error: 'circuit_open', retryAfter: (outcome.error as CircuitOpenError).retryAfter ?? this.config.openDuration }
           : { error: 'bulkhead_full', retryAfter: 1_000 }
         : { error: outcome.kind === 'timeout' ? 'timeout' : 'upstream_error', retryAfter }
-    return json(503, { error: failure.error, key }, { 'retry-after': String(Math.max(1, Math.ceil(failure.retryAfter / 1_000))) })
+    const answer = json(503, { error: failure.error, key }, { 'retry-after': String(Math.max(1, Math.ceil(failure.retryAfter / 1_000))) })
+    return this.cors.grant(call.out.route, call.out.pageOrigin, answer, ['Retry-After'])
   }
 }
 
@@ -374,6 +383,9 @@ function fromOrigin(origin: string, outcome: Outcome): FromOrigin {
 
 /** What the proxy sends each origin for one client request. */
 interface Outgoing {
+  /** The route's prefix and the page's origin (its Origin header): what the proxy's own answer may grant it (cors.ts). */
+  route: string
+  pageOrigin: string | null
   method: string
   headers: Headers
   body: BodyInit | null
@@ -418,6 +430,13 @@ function forClient(response: Response): Response {
   // Still the answer resilienceInfo describes.
   const info = resilienceInfo(response)
   if (info !== undefined) tag(copy, info)
+  return copy
+}
+
+/** A copy an origin let a page read: the page may read that it is one, and how old (X-Resilient-Source, Age). */
+function exposeFallback(copy: Response): Response {
+  const headers = copy.headers
+  if (headers.has('access-control-allow-origin')) headers.set('access-control-expose-headers', [headers.get('access-control-expose-headers'), 'X-Resilient-Source, Age'].filter(Boolean).join(', '))
   return copy
 }
 

@@ -12,8 +12,11 @@ declare module 'vitest' {
 // A real upstream on 127.0.0.1, outside workerd, that answers as upstreams behind a shared proxy do:
 // a per-client quota (429 for one API key), a 503 with Retry-After, and private answers whose
 // Connection header names Cache-Control, Set-Cookie or Vary. GET /__down?path=P makes P answer 502
-// from then on; GET /__hits?path=P says how many requests P got, on either port. GET /__early?path=P makes P
+// from then on; GET /__hits?path=P says how many requests P got, on either port. /cors/… grants CORS_PAGE. GET /__early?path=P makes P
 // answer 103 Early Hints and then 502, on the port that got /__early only.
+/** The page origin the upstream's /cors/ paths grant, with credentials (proxy-cors.test.ts). */
+const CORS_PAGE = 'https://app.example'
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const down = new Set<string>()
   const early = new Set<string>()
@@ -31,6 +34,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (url.pathname.startsWith('/quota/') && key === 'over-quota') return void res.writeHead(429, { 'retry-after': '3600', 'content-type': 'application/json' }).end('{"error":"quota"}')
     if (url.pathname.startsWith('/quota/') && key === 'over-quota-bare') return void res.writeHead(429, { 'content-type': 'application/json' }).end('{"error":"quota"}')
     if (url.pathname.startsWith('/busy/')) return void res.writeHead(503, { 'retry-after': '120' }).end('busy')
+    // An API that lets one page origin read it, with its cookies.
+    if (url.pathname.startsWith('/cors/') && req.headers.origin === CORS_PAGE) {
+      const grant = { 'access-control-allow-origin': CORS_PAGE, 'access-control-allow-credentials': 'true', 'access-control-expose-headers': 'X-Request-Id', vary: 'Origin' }
+      return void res.writeHead(200, { 'content-type': 'application/json', ...grant }).end(JSON.stringify({ path: url.pathname }))
+    }
     const hop = /^\/hop\/([a-z-]+)\//.exec(url.pathname)?.[1]
     const headers: Record<string, string> = { 'content-type': 'application/json' }
     if (hop === 'cache-control') headers['cache-control'] = 'no-store, private'

@@ -1,0 +1,73 @@
+/**
+ * The deployable proxy in workerd, asked by a page on another origin in headless Chromium, with its cookies: once the
+ * upstream fails, the page reads the proxy's 503 and its Retry-After (the browser hid them, a network error, before
+ * the proxy's own answers carried what the upstream grants the page), and a last-known-good copy says it is one.
+ */
+import { createServer, type Server } from 'node:http'
+import { resolve } from 'node:path'
+import type { Miniflare } from 'miniflare'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { closeServer, launchChromium, listen, openPage } from './harness.js'
+import { bundleWorker, type WorkerBundle } from './workerd-harness.js'
+
+let browser: Browser
+let page: Server
+let upstream: Server
+let bundle: WorkerBundle
+let miniflare: Miniflare
+let pageOrigin: string
+let proxyOrigin: string
+const down = new Set<string>()
+
+beforeAll(async () => {
+  page = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title>'))
+  pageOrigin = `http://127.0.0.1:${await listen(page)}`
+  // An API that lets the page's origin read it, with credentials; a path in `down` answers 502, as a failing API does.
+  upstream = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
+    if (down.has(path)) return void res.writeHead(502).end('down')
+    const grant = req.headers.origin === pageOrigin ? { 'access-control-allow-origin': pageOrigin, 'access-control-allow-credentials': 'true', vary: 'Origin' } : {}
+    res.writeHead(200, { 'content-type': 'application/json', ...grant }).end(JSON.stringify({ path }))
+  })
+  const vars = { UPSTREAM_URL: `http://127.0.0.1:${await listen(upstream)}/base` }
+  bundle = await bundleWorker(
+    `import proxy from ${JSON.stringify(resolve(import.meta.dirname, '../../src/worker/index.ts'))}
+const env = ${JSON.stringify(vars)}
+export default { fetch: (request, _env, ctx) => proxy.fetch(request, env, ctx) }`,
+    'proxy-cors',
+  )
+  miniflare = await bundle.start()
+  proxyOrigin = new URL(await miniflare.ready).origin
+  browser = await launchChromium()
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await miniflare?.dispose()
+  await bundle?.remove()
+  if (upstream) await closeServer(upstream)
+  if (page) await closeServer(page)
+})
+
+it("a page on another origin reads the proxy's 503 and Retry-After, and a copy's X-Resilient-Source", async () => {
+  const { context, page: tab } = await openPage(browser)
+  try {
+    await tab.goto(`${pageOrigin}/`)
+    const ask = (path: string) =>
+      tab.evaluate(async (url) => {
+        try {
+          const response = await fetch(url, { credentials: 'include' })
+          return { status: response.status, retryAfter: response.headers.get('retry-after'), source: response.headers.get('x-resilient-source') }
+        } catch (error) {
+          return { error: String(error) }
+        }
+      }, `${proxyOrigin}/api${path}`)
+    expect(await ask('/item')).toEqual({ status: 200, retryAfter: null, source: null })
+    down.add('/base/item').add('/base/never')
+    expect(await ask('/item')).toEqual({ status: 200, retryAfter: null, source: 'fallback' })
+    expect(await ask('/never')).toEqual({ status: 503, retryAfter: '1', source: null })
+  } finally {
+    await context.close()
+  }
+})
