@@ -4,41 +4,60 @@
  * (the 503 while its origins fail, a 405, a 400) carry what the route's origins last granted the page's origin: their
  * `Access-Control-Allow-Origin` and `-Allow-Credentials` as they sent them, or, for a page origin they have not
  * answered yet, `*` (which a credentialed request cannot read: only the origins grant credentials). These answers
- * hold no more than `/health` shows anyone.
+ * hold no more than `/health` shows anyone. A preflight the origins cannot answer gets their last good answer to that
+ * page's preflight, so the request it clears reaches the proxy and gets the 503 the page can read.
  */
 const ALLOW_ORIGIN = 'access-control-allow-origin'
 const ALLOW_CREDENTIALS = 'access-control-allow-credentials'
 const EXPOSE = 'access-control-expose-headers'
 
-/** Page origins remembered per route; the least recently granted goes first. */
+/** Grants remembered per route (answers' and preflights' apart); the least recently granted goes first. */
 const REMEMBERED = 256
 
-/** An origin's grant: its Allow-Origin and, when it sent one, its Allow-Credentials. */
-type Grant = readonly [allowOrigin: string, allowCredentials: string | null]
+/** An origin's grant to one page origin: the `Access-Control-*` headers of its answer. */
+type Grant = readonly (readonly [name: string, value: string])[]
 
 export class CorsGrants {
   private readonly byRoute = new Map<string, Map<string, Grant>>()
 
-  /** Keeps what an origin granted `pageOrigin` in `headers` (an answer to a request on `route`), if it granted anything. */
-  learn(route: string, pageOrigin: string | null, headers: Headers): void {
-    const allowOrigin = headers.get(ALLOW_ORIGIN)
-    if (pageOrigin === null || (allowOrigin !== '*' && allowOrigin !== pageOrigin)) return
+  /**
+   * Keeps what an origin granted `pageOrigin` in `answer` (to a request on `route`; to a preflight when `preflight`, kept
+   * only when it succeeded), if it granted that page anything.
+   */
+  learn(route: string, pageOrigin: string | null, answer: Response, preflight: boolean): void {
+    const allowOrigin = answer.headers.get(ALLOW_ORIGIN)
+    if (pageOrigin === null || (allowOrigin !== '*' && allowOrigin !== pageOrigin) || (preflight && !answer.ok)) return
     let grants = this.byRoute.get(route)
     if (grants === undefined) this.byRoute.set(route, (grants = new Map()))
-    grants.delete(pageOrigin)
-    grants.set(pageOrigin, [allowOrigin, headers.get(ALLOW_CREDENTIALS)])
+    const key = preflight ? `preflight ${pageOrigin}` : pageOrigin
+    grants.delete(key)
+    grants.set(key, [...answer.headers].filter(([name]) => name.startsWith('access-control-')))
     if (grants.size > REMEMBERED) grants.delete(grants.keys().next().value!)
   }
 
-  /** The proxy's own `response` to a request from `pageOrigin` on `route`, readable there; `exposed` names its headers the page may read. */
+  /**
+   * The proxy's own `response` to a request from `pageOrigin` on `route`, readable there (by the origins' grant to its
+   * answers, else to its preflight); `exposed` names its headers the page may read.
+   */
   grant(route: string, pageOrigin: string | null, response: Response, exposed: readonly string[] = []): Response {
     if (pageOrigin === null) return response
-    const [allowOrigin, allowCredentials] = this.byRoute.get(route)?.get(pageOrigin) ?? ['*', null]
+    const grants = this.byRoute.get(route)
+    const grant = new Map(grants?.get(pageOrigin) ?? grants?.get(`preflight ${pageOrigin}`))
+    const allowOrigin = grant.get(ALLOW_ORIGIN) ?? '*'
     const headers = response.headers
     headers.set(ALLOW_ORIGIN, allowOrigin)
-    if (allowCredentials !== null) headers.set(ALLOW_CREDENTIALS, allowCredentials)
+    if (grant.has(ALLOW_CREDENTIALS)) headers.set(ALLOW_CREDENTIALS, grant.get(ALLOW_CREDENTIALS)!)
     if (allowOrigin !== '*') headers.append('vary', 'Origin')
     if (exposed.length > 0) headers.set(EXPOSE, exposed.join(', '))
     return response
+  }
+
+  /** The origins' last good answer to `pageOrigin`'s preflight on `route`, as a 204, if there is one. */
+  preflight(route: string, pageOrigin: string | null): Response | undefined {
+    const grant = pageOrigin === null ? undefined : this.byRoute.get(route)?.get(`preflight ${pageOrigin}`)
+    if (grant === undefined) return undefined
+    const headers = new Headers(grant as [string, string][])
+    if (headers.get(ALLOW_ORIGIN) !== '*') headers.append('vary', 'Origin')
+    return new Response(null, { status: 204, headers })
   }
 }

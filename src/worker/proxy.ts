@@ -252,7 +252,7 @@ class WorkerProxy {
       out.attempts++
       if (answer.status < 200) return fromOrigin(key, interimAnswer(answer))
       const response = forClient(answer)
-      this.cors.learn(out.route, out.pageOrigin, response.headers)
+      this.cors.learn(out.route, out.pageOrigin, response, out.preflight)
       // Judged by the proxy's failure rule, as the origin's breaker judged it.
       return fromOrigin(key, { kind: 'response', response, failure: isFailure({ response, duration: 0 }), duration: 0 })
     } catch (error) {
@@ -282,6 +282,7 @@ class WorkerProxy {
     const out: Outgoing = {
       route: route.prefix,
       pageOrigin: request.headers.get('origin'),
+      preflight: method === 'OPTIONS' && request.headers.has('access-control-request-method'),
       method,
       headers: requestHeaders(request.headers),
       body,
@@ -329,6 +330,9 @@ class WorkerProxy {
       if (!outcome.failure) return response
       void response.body?.cancel().catch(() => {})
     }
+    // A preflight the origins cannot answer now: their last good answer to it, so the request it clears comes and reads the 503.
+    const preflight = call.out.preflight ? this.cors.preflight(call.out.route, call.out.pageOrigin) : undefined
+    if (preflight !== undefined) return preflight
     const key = outcome.origin ?? call.key
     const t = now()
     // A failure that reached the network: wait until the probe if it opened the breaker.
@@ -386,6 +390,8 @@ interface Outgoing {
   /** The route's prefix and the page's origin (its Origin header): what the proxy's own answer may grant it (cors.ts). */
   route: string
   pageOrigin: string | null
+  /** A CORS preflight (OPTIONS with Access-Control-Request-Method). */
+  preflight: boolean
   method: string
   headers: Headers
   body: BodyInit | null

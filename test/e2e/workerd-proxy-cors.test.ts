@@ -1,7 +1,8 @@
 /**
  * The deployable proxy in workerd, asked by a page on another origin in headless Chromium, with its cookies: once the
  * upstream fails, the page reads the proxy's 503 and its Retry-After (the browser hid them, a network error, before
- * the proxy's own answers carried what the upstream grants the page), and a last-known-good copy says it is one.
+ * the proxy's own answers carried what the upstream grants the page), also for a request that needs a preflight, and a
+ * last-known-good copy says it is one.
  */
 import { createServer, type Server } from 'node:http'
 import { resolve } from 'node:path'
@@ -28,9 +29,12 @@ beforeAll(async () => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
     if (down.has(path)) return void res.writeHead(502).end('down')
     const grant = req.headers.origin === pageOrigin ? { 'access-control-allow-origin': pageOrigin, 'access-control-allow-credentials': 'true', vary: 'Origin' } : {}
+    // Its preflights allow an Authorization header, and are not to be cached: each request is preflighted.
+    if (req.method === 'OPTIONS') return void res.writeHead(204, { ...grant, 'access-control-allow-methods': 'GET', 'access-control-allow-headers': 'authorization', 'access-control-max-age': '0' }).end()
     res.writeHead(200, { 'content-type': 'application/json', ...grant }).end(JSON.stringify({ path }))
   })
-  const vars = { UPSTREAM_URL: `http://127.0.0.1:${await listen(upstream)}/base` }
+  // OPTIONS listed, so that a preflight reaches the upstream.
+  const vars = { UPSTREAM_URL: `http://127.0.0.1:${await listen(upstream)}/base`, METHODS: 'GET,HEAD,OPTIONS' }
   bundle = await bundleWorker(
     `import proxy from ${JSON.stringify(resolve(import.meta.dirname, '../../src/worker/index.ts'))}
 const env = ${JSON.stringify(vars)}
@@ -50,23 +54,29 @@ afterAll(async () => {
   if (page) await closeServer(page)
 })
 
-it("a page on another origin reads the proxy's 503 and Retry-After, and a copy's X-Resilient-Source", async () => {
+it("a page on another origin reads the proxy's 503 and Retry-After (after a preflight too), and a copy's X-Resilient-Source", async () => {
   const { context, page: tab } = await openPage(browser)
   try {
     await tab.goto(`${pageOrigin}/`)
-    const ask = (path: string) =>
-      tab.evaluate(async (url) => {
+    const ask = (path: string, headers: Record<string, string> = {}) =>
+      tab.evaluate(async ([url, headers]) => {
         try {
-          const response = await fetch(url, { credentials: 'include' })
+          const response = await fetch(url, { credentials: 'include', headers })
           return { status: response.status, retryAfter: response.headers.get('retry-after'), source: response.headers.get('x-resilient-source') }
         } catch (error) {
           return { error: String(error) }
         }
-      }, `${proxyOrigin}/api${path}`)
+      }, [`${proxyOrigin}/api${path}`, headers] as const)
     expect(await ask('/item')).toEqual({ status: 200, retryAfter: null, source: null })
     down.add('/base/item').add('/base/never')
     expect(await ask('/item')).toEqual({ status: 200, retryAfter: null, source: 'fallback' })
     expect(await ask('/never')).toEqual({ status: 503, retryAfter: '1', source: null })
+    // A request that needs a preflight (an Authorization header): while the upstream fails, the preflight is answered
+    // as the upstream last did, and the request reads the 503.
+    const authorized = { authorization: 'Bearer page-user' }
+    expect(await ask('/private', authorized)).toEqual({ status: 200, retryAfter: null, source: null })
+    down.add('/base/private')
+    expect(await ask('/private', authorized)).toEqual({ status: 503, retryAfter: '1', source: null })
   } finally {
     await context.close()
   }
