@@ -11,42 +11,47 @@ const ALLOW_ORIGIN = 'access-control-allow-origin'
 const ALLOW_CREDENTIALS = 'access-control-allow-credentials'
 const EXPOSE = 'access-control-expose-headers'
 
-/** Grants remembered per route (answers' and preflights' apart); the least recently granted goes first. */
+/** Page origins remembered per route, for answers and for preflights; the least recently granted goes first. */
 const REMEMBERED = 256
 
-/** An origin's grant to one page origin: the `Access-Control-*` headers of its answer. */
-type Grant = readonly (readonly [name: string, value: string])[]
+/** An origin's grant to a page's requests: its Allow-Origin and Allow-Credentials. */
+type Grant = readonly [allowOrigin: string, allowCredentials: string | null]
+
+/** A route's grants by page origin: to its requests, and to its preflights (every `Access-Control-*` header). */
+interface RouteGrants {
+  answers: Map<string, Grant>
+  preflights: Map<string, Headers>
+}
 
 export class CorsGrants {
-  private readonly byRoute = new Map<string, Map<string, Grant>>()
+  private readonly byRoute = new Map<string, RouteGrants>()
 
   /**
    * Keeps what an origin granted `pageOrigin` in `answer` (to a request on `route`; to a preflight when `preflight`, kept
    * only when it succeeded), if it granted that page anything.
    */
   learn(route: string, pageOrigin: string | null, answer: Response, preflight: boolean): void {
-    const allowOrigin = answer.headers.get(ALLOW_ORIGIN)
+    const headers = answer.headers
+    const allowOrigin = headers.get(ALLOW_ORIGIN)
     if (pageOrigin === null || (allowOrigin !== '*' && allowOrigin !== pageOrigin) || (preflight && !answer.ok)) return
     let grants = this.byRoute.get(route)
-    if (grants === undefined) this.byRoute.set(route, (grants = new Map()))
-    const key = preflight ? `preflight ${pageOrigin}` : pageOrigin
-    grants.delete(key)
-    grants.set(key, [...answer.headers].filter(([name]) => name.startsWith('access-control-')))
-    if (grants.size > REMEMBERED) grants.delete(grants.keys().next().value!)
+    if (grants === undefined) this.byRoute.set(route, (grants = { answers: new Map(), preflights: new Map() }))
+    if (preflight) keep(grants.preflights, pageOrigin, new Headers([...headers].filter(([name]) => name.startsWith('access-control-'))))
+    else keep(grants.answers, pageOrigin, [allowOrigin, headers.get(ALLOW_CREDENTIALS)])
   }
 
   /**
    * The proxy's own `response` to a request from `pageOrigin` on `route`, readable there (by the origins' grant to its
-   * answers, else to its preflight); `exposed` names its headers the page may read.
+   * requests, else to its preflight); `exposed` names its headers the page may read.
    */
   grant(route: string, pageOrigin: string | null, response: Response, exposed: readonly string[] = []): Response {
     if (pageOrigin === null) return response
     const grants = this.byRoute.get(route)
-    const grant = new Map(grants?.get(pageOrigin) ?? grants?.get(`preflight ${pageOrigin}`))
-    const allowOrigin = grant.get(ALLOW_ORIGIN) ?? '*'
+    const preflight = grants?.preflights.get(pageOrigin)
+    const [allowOrigin, allowCredentials] = grants?.answers.get(pageOrigin) ?? (preflight ? [preflight.get(ALLOW_ORIGIN)!, preflight.get(ALLOW_CREDENTIALS)] : ['*', null])
     const headers = response.headers
     headers.set(ALLOW_ORIGIN, allowOrigin)
-    if (grant.has(ALLOW_CREDENTIALS)) headers.set(ALLOW_CREDENTIALS, grant.get(ALLOW_CREDENTIALS)!)
+    if (allowCredentials !== null) headers.set(ALLOW_CREDENTIALS, allowCredentials)
     if (allowOrigin !== '*') headers.append('vary', 'Origin')
     if (exposed.length > 0) headers.set(EXPOSE, exposed.join(', '))
     return response
@@ -54,10 +59,17 @@ export class CorsGrants {
 
   /** The origins' last good answer to `pageOrigin`'s preflight on `route`, as a 204, if there is one. */
   preflight(route: string, pageOrigin: string | null): Response | undefined {
-    const grant = pageOrigin === null ? undefined : this.byRoute.get(route)?.get(`preflight ${pageOrigin}`)
+    const grant = pageOrigin === null ? undefined : this.byRoute.get(route)?.preflights.get(pageOrigin)
     if (grant === undefined) return undefined
-    const headers = new Headers(grant as [string, string][])
+    const headers = new Headers(grant)
     if (headers.get(ALLOW_ORIGIN) !== '*') headers.append('vary', 'Origin')
     return new Response(null, { status: 204, headers })
   }
+}
+
+/** Sets `key` as the most recent in `map`, dropping the least recent past REMEMBERED. */
+function keep<T>(map: Map<string, T>, key: string, value: T): void {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > REMEMBERED) map.delete(map.keys().next().value!)
 }
