@@ -129,7 +129,7 @@ export const retryPolicy = struct({
  * replaces the instance's, the others are the instance's (without one, retry: false, the defaults).
  */
 export const retrySchema = (value: unknown, path: string, base?: NormalizedRetry | false): NormalizedRetry | false =>
-  value === false ? false : retryPolicy(typeof value === 'object' ? value : { limit: value }, path, base || undefined)
+  value === false ? false : retryPolicy(typeof value === 'object' ? value : { limit: value }, path, base)
 
 export const fallbackSchema = struct({
   store: [

@@ -138,17 +138,17 @@ type Out<S extends Shape> = { [K in keyof S]: S[K] extends Field<infer T> ? T : 
 
 /**
  * An object schema: its fields are the object's only options; `shape` lists them with their defaults.
- * With `base` (an object it returned before), an absent field is base's, not the default.
+ * With `base` (an object it returned before), an absent field is base's, not the default (without one, or with false, the default).
  */
 export interface Struct<S extends Shape> extends Check<Out<S>> {
-  (value: unknown, path: string, base?: Out<S>): Out<S>
+  (value: unknown, path: string, base?: Out<S> | false): Out<S>
   readonly shape: S
 }
 
 /** Checks an object field by field (absent → base's field, else the default, checked too); unknown keys are named. */
 export function struct<const S extends Shape>(shape: S): Struct<S> {
   const keys = Object.keys(shape)
-  const check = (value: unknown, path: string, base?: Record<string, unknown>) => {
+  const check = (value: unknown, path: string, base?: Record<string, unknown> | false) => {
     const given = record(value === undefined ? {} : value, path, keys)
     const out: Record<string, unknown> = {}
     for (const k of keys) {
