@@ -93,18 +93,14 @@ export const attemptAndTotal = struct({ attempt: [deadline, 10_000], total: [dea
  */
 export const timeoutSchema = (value: unknown, path: string, base?: NormalizedTimeout): NormalizedTimeout => {
   if (value === false) return { attempt: false, total: false }
-  let t: NormalizedTimeout
-  let at = path
-  if (typeof value === 'object' && value !== null) {
-    t = attemptAndTotal(value, path, base)
-    // A total written alone may be shorter than the attempt deadline it keeps (a call that must end sooner).
-    if ((value as TimeoutOptions).attempt === undefined) return t
-    at += '.attempt'
-  } else t = { attempt: deadline(value, path), total: base ? base.total : DEFAULT_TOTAL }
+  const object = typeof value === 'object' && value !== null
+  const t = object ? attemptAndTotal(value, path, base) : { attempt: deadline(value, path), total: base ? base.total : DEFAULT_TOTAL }
+  // A total written alone may be shorter than the attempt deadline it keeps (a call that must end sooner).
+  if (object && (value as TimeoutOptions).attempt === undefined) return t
   // An attempt deadline written past the total one would never fire: the total cuts every attempt first.
   // No deadline (false) is never past one: as an attempt it compares as 0, as a total it is Infinity.
   if ((t.attempt as number) > ((t.total as number) || Infinity)) {
-    throw new RangeError(`${at} (${t.attempt} ms) must not exceed ${(value as TimeoutOptions).total !== undefined ? `${path}.total (${t.total} ms)` : `the total deadline (${t.total} ms ${base ? 'on the instance' : 'by default'})`}`)
+    throw new RangeError(`${object ? `${path}.attempt` : path} (${t.attempt} ms) must not exceed ${(value as TimeoutOptions).total !== undefined ? `${path}.total (${t.total} ms)` : `the total deadline (${t.total} ms ${base ? 'on the instance' : 'by default'})`}`)
   }
   return t
 }
