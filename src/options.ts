@@ -83,9 +83,7 @@ export const bulkheadSchema = struct({
   queueTimeout: [duration, 5_000],
 })
 
-const DEFAULT_TOTAL = 30_000
-
-export const attemptAndTotal = struct({ attempt: [deadline, 10_000], total: [deadline, DEFAULT_TOTAL] })
+export const attemptAndTotal = struct({ attempt: [deadline, 10_000], total: [deadline, 30_000] })
 
 /**
  * A number is the attempt timeout (the total keeps its default); false: no deadline at all. Per call, `base` is
@@ -94,7 +92,7 @@ export const attemptAndTotal = struct({ attempt: [deadline, 10_000], total: [dea
 export const timeoutSchema = (value: unknown, path: string, base?: NormalizedTimeout): NormalizedTimeout => {
   if (value === false) return { attempt: false, total: false }
   const object = typeof value === 'object' && value !== null
-  const t = object ? attemptAndTotal(value, path, base) : { attempt: deadline(value, path), total: base ? base.total : DEFAULT_TOTAL }
+  const t = object ? attemptAndTotal(value, path, base) : { attempt: deadline(value, path), total: (base ?? attemptAndTotal({}, path)).total }
   // A total written alone may be shorter than the attempt deadline it keeps (a call that must end sooner).
   if (object && (value as TimeoutOptions).attempt === undefined) return t
   // An attempt deadline written past the total one would never fire: the total cuts every attempt first.
