@@ -104,11 +104,11 @@ export const withMethods =
     return value as T
   }
 
-/** An array whose items pass `test`, as a Set of the items `map` makes. */
+/** An array whose items pass `test`, as a Set of its items (or of those `map` makes). */
 const setOf =
-  <T>(test: (item: any) => unknown, what: string, map = (item: T) => item): Check<ReadonlySet<T>> =>
+  <T>(test: (item: any) => unknown, what: string, map?: (item: T) => T): Check<ReadonlySet<T>> =>
   (value, path) =>
-    Array.isArray(value) && value.every(test) ? new Set(value.map(map)) : fail(path, what, value, true)
+    Array.isArray(value) && value.every(test) ? new Set(map ? value.map(map) : value) : fail(path, what, value, true)
 
 /** HTTP method names, upper-cased. Each an HTTP token: a ' HEAD' or 'GET,HEAD' would match no call. */
 export const methods = /* @__PURE__ */ setOf<string>((m) => typeof m === 'string' && /^[\w!#$%&'*+.^`|~-]+$/.test(m), 'an array of method names', (m) => m.toUpperCase())
