@@ -121,7 +121,7 @@ class LastKnownGood implements StageFallback {
   // Copies being read or written, by key, so a recall right after a good response finds its copy (let go once one kept a read waiting).
   #writing = new Map<string, Promise<StoredResponse | undefined>>()
   // Writes in flight, per write (a later one landing first must not end the wait): one begun before a clear() blocks its key.
-  #puts = new Map<Promise<void>, Write>()
+  #puts = new Set<Write>()
   // Copies lost writes or writes landing after a clear() may leave ("storedAt key" → their generation): never served after a clear().
   #doubtful = new Map<string, number>()
   // Those forgotten one by one, in bulk: no copy stored at or before #floorAt is served after a clear() since #floorSince.
@@ -256,7 +256,7 @@ class LastKnownGood implements StageFallback {
     const key = `GET ${request.url}`
     // A write begun before a clear() may still land the copy from before it: none is served meanwhile.
     this.#sweep()
-    for (const write of this.#puts.values()) if (write.key === key && write.generation !== this.#generation) return undefined
+    for (const write of this.#puts) if (write.key === key && write.generation !== this.#generation) return undefined
     const { deadline, signal } = bound
     // What is left of the call's deadline, within READ_GRACE..READ_LIMIT.
     const limit = Math.min(READ_LIMIT, Math.max(READ_GRACE, (deadline ?? Infinity) - this.#runtime.now()))
@@ -290,9 +290,9 @@ class LastKnownGood implements StageFallback {
   /** Drops the writes taken for lost (a Worker's request that ended drops its put): each may land yet, so its copy is doubtful. */
   #sweep(): void {
     const now = this.#runtime.now()
-    for (const [put, write] of this.#puts) {
+    for (const write of this.#puts) {
       if (now < write.lostAt) continue
-      this.#puts.delete(put)
+      this.#puts.delete(write)
       this.#doubt(write)
     }
   }
@@ -366,11 +366,11 @@ class LastKnownGood implements StageFallback {
     this.#sweep()
     const put = putOnce(this.#store, key, entry)
     const write: Write = { key, storedAt: entry.storedAt, generation, lostAt: this.#runtime.now() + WRITE_LIMIT + LOST_AFTER }
-    this.#puts.set(put, write)
+    this.#puts.add(write)
     try {
       await put
     } finally {
-      this.#puts.delete(put)
+      this.#puts.delete(write)
     }
     // Still current: no clear() and no write to its URL came while it was in flight.
     if (generation === this.#generation && !(entry.storedAt <= this.#changedAt.get(key)!)) return {}
