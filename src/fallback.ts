@@ -192,9 +192,9 @@ class LastKnownGood implements StageFallback {
       if (personal && !this.#options.private) return
       const key = `GET ${request.url}`
       const t = receivedAt ?? this.#runtime.now()
-      // A hot URL is copied once a REFRESH_INTERVAL (a clock set back takes the copy at once).
-      const last = this.#takenAt.get(key)
-      if (last !== undefined && t >= last && t - last < REFRESH_INTERVAL) return
+      // A hot URL is copied once a REFRESH_INTERVAL (a clock set back takes the copy at once; a missing time compares false).
+      const last = this.#takenAt.get(key)!
+      if (t >= last && t - last < REFRESH_INTERVAL) return
       note(this.#takenAt, key, t)
       const copy = this.#prepare(request, response.clone(), t - age, varyRecord(response.headers, request.headers))
       this.#writing.set(key, copy)
