@@ -9,25 +9,21 @@ import { load, preloaded } from '../preloaded.js'
  * upstream has failed and the network may be down.
  */
 export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackStore {
-  if (spec === 'memory') return lazyStore(inMemory(preload(lruChunk)))
-  if (spec === 'auto') return lazyStore(autoStore())
-  return spec
-}
-
-/** The 'auto' pick, with the chunk it will most likely load already loading. */
-function autoStore(): () => Promise<FallbackStore> {
-  const hasCaches = present(() => globalThis.caches)
-  const hasIdb = present(() => globalThis.indexedDB)
+  if (spec !== 'auto' && spec !== 'memory') return spec
+  // 'memory' is the pick where there is no storage.
+  const hasCaches = spec === 'auto' && present(() => globalThis.caches)
+  const hasIdb = spec === 'auto' && present(() => globalThis.indexedDB)
   const cacheApi = preload(() => load(preloaded.cacheApi, () => import('./cache-api.js')), hasCaches)
   // A dynamic import keeps idb-keyval out of the core bundle; loaded now only where no Cache API comes first.
   const indexedDb = preload(() => load(preloaded.indexedDb, () => import('./indexeddb.js')), hasIdb && !hasCaches)
   const memory = inMemory(preload(lruChunk, !hasCaches && !hasIdb))
-  return async () => {
+  const pick = async () => {
     // The stores without their option schemas (the defaults need no checking): a smaller chunk.
     if (hasCaches && (await cacheApiWorks())) return (await cacheApi()).cacheApiStore(STORE_KIT)
     if (hasIdb) return (await indexedDb()).indexedDbStore(STORE_KIT)
     return memory()
   }
+  return lazyStore(pick, memory)
 }
 
 /** Whether a storage global is there; reading it may throw (Firefox: indexedDB in a third-party iframe with cookies blocked). */
@@ -61,15 +57,13 @@ async function cacheApiWorks(): Promise<boolean> {
   }
 }
 
-/** A store that decides what it is on its first call, so creating a resilient fetch touches no storage. */
-function lazyStore(pick: () => Promise<FallbackStore>): Store {
+/** A store that decides what it is on its first call, so creating a resilient fetch touches no storage; `memory` when the pick fails. */
+function lazyStore(pick: () => Promise<FallbackStore>, memory: () => Promise<Store>): Store {
   let picked: Promise<FallbackStore> | undefined
   const lazy: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
-  // A failed pick (a chunk that would not load) still leaves a working store.
-  const fallback = inMemory(lruChunk)
-  // Every store picked here is one of ours, and each can evict.
+  // Every store picked here is one of ours, and each can evict. A failed pick (a chunk that would not load) still leaves a working store.
   for (const name of ['get', 'put', 'delete', 'clear', 'evict']) {
-    lazy[name] = async (...args) => ((await (picked ??= pick().catch(fallback))) as unknown as typeof lazy)[name]!(...args)
+    lazy[name] = async (...args) => ((await (picked ??= pick().catch(memory))) as unknown as typeof lazy)[name]!(...args)
   }
   return lazy as unknown as Store
 }
