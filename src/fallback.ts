@@ -400,7 +400,8 @@ class LastKnownGood implements StageFallback {
       response = fromStored(entry, { 'x-resilient-source': 'fallback' })
     } catch (cause) {
       // Not a whole entry (storage can hold anything), or one no Response can be built from here.
-      return this.#discard(key, request, new TypeError(`corrupt fallback entry for ${key} deleted`, { cause }))
+      this.#fail(request, new TypeError(`corrupt fallback entry for ${key} deleted`, { cause }))
+      return this.#discard(key)
     }
     const { storedAt } = entry as StoredResponse
     const t = this.#runtime.now()
@@ -423,9 +424,8 @@ class LastKnownGood implements StageFallback {
     return { response, storedAt }
   }
 
-  /** Deletes an entry that must never be served; reports it when it was damaged. */
-  async #discard(key: string, request?: FallbackRequest, error?: unknown): Promise<undefined> {
-    if (request) this.#fail(request, error)
+  /** Deletes an entry that must never be served. */
+  async #discard(key: string): Promise<undefined> {
     await this.#store.delete(key).catch(() => {})
     return undefined
   }
