@@ -405,16 +405,17 @@ class LastKnownGood implements StageFallback {
     }
     const { storedAt } = entry as StoredResponse
     const t = this.#runtime.now()
-    // Landed by a write from before a clear() (taken for lost, or whose delete did not land).
-    const doubt = this.#doubtful.get(`${storedAt} ${key}`) ?? (storedAt <= this.#floorAt ? this.#floorSince : undefined)
+    // The generation of a write from before a clear() that landed it (taken for lost, or whose delete did not land); else this one.
+    const doubt = this.#doubtful.get(`${storedAt} ${key}`) ?? (storedAt <= this.#floorAt ? this.#floorSince : this.#generation)
     // Stored while the clock was ahead (its age is unknown, and it would be served as new once the clock catches up), or doubtful.
-    if (storedAt > t + CLOCK_SKEW || (doubt !== undefined && doubt !== this.#generation)) return this.#discard(key)
+    if (storedAt > t + CLOCK_SKEW || doubt !== this.#generation) return this.#discard(key)
     // Stored before a write changed its URL (its delete not landed, or failed; a copy that was in flight): deleted again, unwaited.
     if (storedAt <= this.#changedAt.get(key)!) return void this.#discard(key)
     const age = Math.max(0, t - storedAt)
     // Past maxAge, or past the stored response's own `stale-if-error=N` (RFC 5861).
     const staleIfError = directives(storedHeader(entry as StoredResponse, 'cache-control')).get('stale-if-error')
-    if (age > this.#options.maxAge || (/^\d+$/.test(staleIfError ?? '') && age > Number(staleIfError) * 1000)) return undefined
+    // (No stale-if-error tests as 'undefined', which is none.)
+    if (age > this.#options.maxAge || (/^\d+$/.test(staleIfError!) && age > Number(staleIfError) * 1000)) return undefined
     response.headers.set('age', String(Math.floor(age / 1000)))
     // The request's values of the headers its Vary names, as recorded (isStoredResponse has refused a damaged record).
     const recorded = storedHeader(entry as StoredResponse, VARY_HEADER)
