@@ -264,7 +264,7 @@ class LastKnownGood implements StageFallback {
       return await settled(this.#lookup(key, request, limit), 'get', key, limit, signal)
     } catch (error) {
       // The caller's abort is the caller's, not the store's.
-      if (signal?.aborted !== true) this.#fail(request, error)
+      if (!signal?.aborted) this.#fail(request, error)
       return undefined
     }
   }
@@ -330,7 +330,7 @@ class LastKnownGood implements StageFallback {
     const credential = await credentialDigest(request.headers)
     // Without a digest we cannot bind a credentialed copy to its user, so we keep none.
     if (credential === null) return void copy.body?.cancel().catch(() => {})
-    if (credential !== undefined) extra.push([CREDENTIAL_HEADER, credential])
+    if (credential) extra.push([CREDENTIAL_HEADER, credential])
     // A copy still reading after WRITE_LIMIT (a body that never ends) is dropped: until then it holds the connection.
     return toStored(request.url, copy, storedAt, this.#options.maxBodyBytes, extra, WRITE_LIMIT).catch((error): undefined => {
       // The caller aborted while the body came: its copy is incomplete, not kept, and the abort is theirs, not the store's.

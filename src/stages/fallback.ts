@@ -33,7 +33,7 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
 
   function remember(call: Call, response: Response, started: number): void {
     const request = describe(call)
-    if (loaded !== undefined) return loaded.remember(request, response, call.waitUntil)
+    if (loaded) return loaded.remember(request, response, call.waitUntil)
     const receivedAt = runtime.now()
     try {
       const copy = response.clone()
@@ -70,7 +70,7 @@ export function fallbackStage(options: NormalizedFallback | false, runtime: Runt
     let served: Outcome | undefined
     try {
       // The chunk's load, bounded as the recall is (the call's abort and total deadline): a hung load never hangs the call.
-      if (loaded === undefined) await within(loading, call.deadline && Math.max(READ_GRACE, call.deadline - runtime.now()), 'fallback chunk not loaded in time', signal)
+      if (!loaded) await within(loading, call.deadline && Math.max(READ_GRACE, call.deadline - runtime.now()), 'fallback chunk not loaded in time', signal)
       // Settled once the chunk is here (remember() is synchronous), so its copy is found.
       await kept
       served = await loaded!.answer(call, request)

@@ -25,7 +25,7 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
   const store: Methods = {}
   for (const name in onBackend) {
     store[name] = async (...args) => {
-      if (memory !== undefined) return (await memory)[name]!(...args)
+      if (memory) return (await memory)[name]!(...args)
       opening ??= open()
       let backend: B
       try {
