@@ -4,7 +4,7 @@
  */
 import type { FallbackStore, StoredResponse } from './types.js'
 import { resolveStore } from './store/auto.js'
-import { isStoredResponse, VARY_HEADER, varyRecordOf } from './store/backend.js'
+import { finishWithin, isStoredResponse, VARY_HEADER, varyRecordOf } from './store/backend.js'
 import { READ_GRACE, within } from './within.js'
 import { credentialDigest, credentialsOf, isCredential } from './store/digest.js'
 import { CREDENTIAL_HEADER, type Evictable, fromStored, isQuotaError, storedHeader, toStored } from './store/entry.js'
@@ -441,7 +441,7 @@ function note(map: Map<string, number>, key: string, t: number): void {
 
 /** `work` within `ms` (the write limit unless given), else `fallback store.get("GET https://...") did not finish within 1000 ms`. */
 const settled = <T>(work: Promise<T>, method: string, key?: string, ms = WRITE_LIMIT, signal?: AbortSignal): Promise<T> =>
-  within(work, ms, `fallback store.${method}(${JSON.stringify(key) ?? ''}) did not finish within ${ms} ms`, signal)
+  finishWithin(work, `fallback store.${method}(${JSON.stringify(key) ?? ''})`, ms, signal)
 
 async function putOnce(store: FallbackStore & Partial<Evictable>, key: string, entry: StoredResponse): Promise<void> {
   try {

@@ -1,6 +1,6 @@
 /** Turns the `fallback.store` option into a store: 'auto' picks the best storage this platform has, on first use. */
 import type { FallbackStore } from '../types.js'
-import { inMemory, lruChunk, openWithin, STORE_KIT, type Store } from './backend.js'
+import { inMemory, lruChunk, finishWithin, STORE_KIT, type Store } from './backend.js'
 import { load, preloaded } from '../preloaded.js'
 
 /**
@@ -50,7 +50,7 @@ function preload<T>(importer: () => Promise<T>, now = true): () => Promise<T> {
  */
 async function cacheApiWorks(): Promise<boolean> {
   try {
-    await openWithin(globalThis.caches.open('resilient-fetch'), 'caches.open')
+    await finishWithin(globalThis.caches.open('resilient-fetch'), 'caches.open')
     return true
   } catch {
     return false

@@ -52,9 +52,9 @@ type Methods = Record<string, (...args: unknown[]) => Promise<unknown>>
 /** Firefox private mode, blocked upgrades and broken profiles can leave an open pending forever; give up after this. */
 export const OPEN_TIMEOUT = 2_000
 
-/** Settles as `opening` does, or rejects naming `what` once OPEN_TIMEOUT passes. */
-export function openWithin<T>(opening: Promise<T>, what: string): Promise<T> {
-  return within(opening, OPEN_TIMEOUT, `${what} did not finish within ${OPEN_TIMEOUT} ms`)
+/** Settles as `work` does, or rejects naming `what` once `ms` pass (OPEN_TIMEOUT: an open), or with `signal`'s reason when it aborts. */
+export function finishWithin<T>(work: Promise<T>, what: string, ms = OPEN_TIMEOUT, signal?: AbortSignal): Promise<T> {
+  return within(work, ms, `${what} did not finish within ${ms} ms`, signal)
 }
 
 /** Internal header recording the request's values of the headers named in `Vary`; never served. */
@@ -113,6 +113,6 @@ export function varyRecordOf(recorded: string): [string, string | null][] | unde
  * them rather than imported: the 'auto' store opens them from the fallback's chunk, which holds this module already;
  * were it imported by them too, it would load as a chunk of its own (about 300 B min+gzip more with the default options).
  */
-export const STORE_KIT = { degrading, openWithin, isStoredResponse }
+export const STORE_KIT = { degrading, openWithin: finishWithin, isStoredResponse }
 
 export type StoreKit = typeof STORE_KIT
