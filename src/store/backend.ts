@@ -26,14 +26,10 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
   for (const name in onBackend) {
     store[name] = async (...args) => {
       if (memory) return (await memory)[name]!(...args)
-      opening ??= open()
-      let backend: B
-      try {
-        backend = await opening
-      } catch (error) {
+      const backend = await (opening ??= open()).catch((error) => {
         memory ??= inMemory(lruChunk, maxEntries)() as unknown as Promise<Methods>
         throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
-      }
+      })
       return (onBackend as unknown as Record<string, (backend: B, ...a: unknown[]) => Promise<unknown>>)[name]!(backend, ...args)
     }
   }
