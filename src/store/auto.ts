@@ -36,8 +36,8 @@ function present(read: () => unknown): boolean {
   }
 }
 
-/** Starts loading a chunk now (unless `now` is false); a load that failed is tried again when the chunk is needed. */
-function preload<T>(importer: () => Promise<T>, now = true): () => Promise<T> {
+/** Starts loading a chunk at once when `now`; a load that failed is tried again when the chunk is needed. */
+function preload<T>(importer: () => Promise<T>, now: boolean): () => Promise<T> {
   if (!now) return importer
   const loading = importer()
   loading.catch(() => {})
