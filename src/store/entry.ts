@@ -32,7 +32,7 @@ export async function readBody(body: ReadableStream<Uint8Array> | null, limit: n
     for (;;) {
       const { done, value } = await reader.read()
       if (late) return undefined
-      if (done) break
+      if (done) return new Blob(chunks as BlobPart[]).arrayBuffer()
       size += value.byteLength
       if (size > limit) return drop()
       chunks.push(value)
@@ -40,7 +40,6 @@ export async function readBody(body: ReadableStream<Uint8Array> | null, limit: n
   } finally {
     clearTimeout(timer)
   }
-  return new Blob(chunks as BlobPart[]).arrayBuffer()
 }
 
 /**
