@@ -364,11 +364,10 @@ class LastKnownGood implements StageFallback {
   async #land(key: string, entry: StoredResponse): Promise<{ deleting?: Promise<void> }> {
     const generation = this.#generation
     this.#sweep()
-    const put = putOnce(this.#store, key, entry)
     const write: Write = { key, storedAt: entry.storedAt, generation, lostAt: this.#runtime.now() + WRITE_LIMIT + LOST_AFTER }
     this.#puts.add(write)
     try {
-      await put
+      await putOnce(this.#store, key, entry)
     } finally {
       this.#puts.delete(write)
     }
