@@ -90,8 +90,7 @@ const isPair = (pair: unknown, nullable?: boolean): pair is [string, string] =>
   Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && (typeof pair[1] === 'string' || (nullable === true && pair[1] === null))
 
 function isHeader(pair: unknown): boolean {
-  if (!isPair(pair) || !TOKEN.test(pair[0]) || !FIELD_VALUE.test(pair[1])) return false
-  return pair[0].toLowerCase() !== VARY_HEADER || varyRecordOf(pair[1]) !== undefined
+  return isPair(pair) && TOKEN.test(pair[0]) && FIELD_VALUE.test(pair[1]) && (pair[0].toLowerCase() !== VARY_HEADER || varyRecordOf(pair[1]) !== undefined)
 }
 
 /** The request header values an entry's Vary record holds, or undefined when the record is damaged. */
