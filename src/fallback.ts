@@ -459,7 +459,7 @@ function directives(header: string | null): Map<string, string> {
   for (const part of (header ?? '').split(',')) {
     const [name, value = ''] = part.split('=', 2)
     const directive = name.trim().toLowerCase()
-    if (directive !== '') found.set(directive, value.trim().replace(/^"|"$/g, ''))
+    if (directive) found.set(directive, value.trim().replace(/^"|"$/g, ''))
   }
   return found
 }
