@@ -245,7 +245,7 @@ class LastKnownGood implements StageFallback {
   async answer(call: Call, request: FallbackRequest): Promise<Outcome | undefined> {
     // Bounded by the call's deadline and abort (the call is the bound): a hung store never hangs the call.
     const found = await this.recall(request, call)
-    if (found === undefined || call.signal?.aborted) return undefined
+    if (!found || call.signal?.aborted) return undefined
     // The age the copy is served with.
     this.#runtime.events.emit('fallback', { key: call.key, age: +found.response.headers.get('age')! })
     // Still the failure of the call it answers: the call counts as failed (or rejected), served from the copy.
@@ -345,7 +345,7 @@ class LastKnownGood implements StageFallback {
     try {
       const entry = await copy
       // No clear() since, and no write changed its URL at or after it was received (a missing time compares false).
-      if (entry !== undefined && started === this.#generation && !(entry.storedAt <= this.#changedAt.get(key)!)) {
+      if (entry && started === this.#generation && !(entry.storedAt <= this.#changedAt.get(key)!)) {
         // A clear() came while it was written: its delete of the copy is waited for too, within a bound of its own.
         const { deleting } = await settled(this.#land(key, entry), 'put', key)
         if (deleting) await settled(deleting, 'delete', key)
