@@ -9,7 +9,7 @@ import { load, preloaded } from '../preloaded.js'
  * upstream has failed and the network may be down.
  */
 export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackStore {
-  if (spec !== 'auto' && spec !== 'memory') return spec
+  if (typeof spec !== 'string') return spec
   // 'memory' is the pick where there is no storage.
   const hasCaches = spec === 'auto' && present(() => globalThis.caches)
   const hasIdb = spec === 'auto' && present(() => globalThis.indexedDB)
