@@ -412,9 +412,8 @@ class LastKnownGood implements StageFallback {
     if (storedAt <= this.#changedAt.get(key)!) return void this.#discard(key)
     const age = Math.max(0, t - storedAt)
     // Past maxAge, or past the stored response's own `stale-if-error=N` (RFC 5861).
-    const staleIfError = directives(storedHeader(entry as StoredResponse, 'cache-control')).get('stale-if-error')
-    // (No stale-if-error tests as 'undefined', which is none.)
-    if (age > this.#options.maxAge || (/^\d+$/.test(staleIfError!) && age > Number(staleIfError) * 1000)) return undefined
+    const staleIfError = directives(storedHeader(entry as StoredResponse, 'cache-control')).get('stale-if-error') ?? ''
+    if (age > this.#options.maxAge || (/^\d+$/.test(staleIfError) && age > Number(staleIfError) * 1000)) return undefined
     response.headers.set('age', String(Math.floor(age / 1000)))
     // The request's values of the headers its Vary names, as recorded (isStoredResponse has refused a damaged record).
     const recorded = storedHeader(entry as StoredResponse, VARY_HEADER)
