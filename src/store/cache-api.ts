@@ -96,7 +96,8 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
       for (const [name, value] of entry.headers) {
         const lower = name.toLowerCase()
         if (MOVED.includes(lower)) headers.append(ORIGINAL_PREFIX + lower, value)
-        else if (!NOT_STORED.has(lower)) headers.append(lower, value)
+        // An origin's own x-resilient-original-* would read back as one we moved aside (its Cache-Control, Vary, Date).
+        else if (!NOT_STORED.has(lower) && !lower.startsWith(ORIGINAL_PREFIX)) headers.append(lower, value)
       }
       await cache.put(toUrl(key), new Response(entry.body, { status: entry.status, statusText: entry.statusText, headers }))
       touch(key)
