@@ -30,9 +30,10 @@ export function lruStore(maxEntries = LRU_DEFAULTS.maxEntries, maxBytes = LRU_DE
       return found.entry
     },
     async put(key, entry) {
-      drop(key)
       const size = entrySize(entry)
+      // Too large to keep: the copy before it stays, as the fallback keeps it for a body over maxBodyBytes.
       if (size > maxBytes) return
+      drop(key)
       entries.set(key, { entry, size })
       bytes += size
       for (const oldest of entries.keys()) {
