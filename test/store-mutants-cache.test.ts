@@ -32,3 +32,100 @@ describe('cacheStore headers', () => {
     expect(back!.headers).toEqual([['cache-control', 'max-age=60']])
   })
 })
+
+describe('cacheStore what it keeps', () => {
+  it('moves Expires and Pragma aside too, and brings them back under their names', async () => {
+    const fake = install()
+    const store = cacheStore()
+    const headers: [string, string][] = [
+      ['expires', 'Thu, 01 Jan 2026 00:00:00 GMT'],
+      ['pragma', 'no-cache'],
+      ['Content-Type', 'text/plain'],
+    ]
+    await store.put('k', entry('x', { headers }))
+    const written = new Map(fake.entries('resilient-fetch').get(KEY_URL('k'))!.init.headers)
+    expect(written.get('x-resilient-original-expires')).toBe('Thu, 01 Jan 2026 00:00:00 GMT')
+    expect(written.get('x-resilient-original-pragma')).toBe('no-cache')
+    expect(written.has('expires') || written.has('pragma')).toBe(false)
+    expect(new Map((await store.get('k'))!.headers)).toEqual(new Map([['expires', 'Thu, 01 Jan 2026 00:00:00 GMT'], ['pragma', 'no-cache'], ['content-type', 'text/plain']]))
+  })
+
+  it("never writes Set-Cookie2, Content-Length, Age or CF-Cache-Status, nor an origin's header named as our metadata", async () => {
+    const fake = install()
+    const headers: [string, string][] = [
+      ['set-cookie2', 'sid=secret'],
+      ['content-length', '1'],
+      ['age', '100'],
+      ['cf-cache-status', 'HIT'],
+      ['x-resilient-stored-at', '1'],
+      ['x-resilient-url', 'https%3A%2F%2Fevil.example%2F'],
+      ['etag', '"1"'],
+    ]
+    await cacheStore().put('k', entry('x', { headers, storedAt: 7 }))
+    expect(fake.entries('resilient-fetch').get(KEY_URL('k'))!.init.headers.sort()).toEqual([
+      ['cache-control', 'public, max-age=31536000'],
+      ['etag', '"1"'],
+      ['x-resilient-stored-at', '7'],
+      ['x-resilient-url', encodeURIComponent('https://api.example.com/items')],
+    ])
+  })
+
+  it('headers the runtime adds on a hit (Age, Date, CF-Cache-Status, Content-Length) are not read back as the origin’s', async () => {
+    const fake = install()
+    const store = cacheStore()
+    await store.put('k', entry('x', { headers: [['etag', '"1"']], storedAt: 9 }))
+    const cached = fake.entries('resilient-fetch').get(KEY_URL('k'))!
+    cached.init.headers.push(['age', '3'], ['date', 'Mon, 07 Dec 2026 00:00:00 GMT'], ['cf-cache-status', 'HIT'], ['content-length', '1'], ['set-cookie', 'a=b'], ['set-cookie2', 'c=d'])
+    expect(await store.get('k')).toEqual(entry('x', { headers: [['etag', '"1"']], storedAt: 9 }))
+  })
+})
+
+describe('cacheStore keys', () => {
+  it("a new page learns only its own keys: another app's entries in the cache neither count toward maxEntries nor are deleted", async () => {
+    const fake = install()
+    const cache = await fake.caches.open('resilient-fetch')
+    await cacheStore({ maxEntries: 2 }).put('a', entry('a'))
+    await cache.put('https://other.example/resilient-fetch.invalid/x', new Response('theirs'))
+    const reloaded = cacheStore({ maxEntries: 2 })
+    await reloaded.put('b', entry('b'))
+    expect([...fake.entries('resilient-fetch').keys()]).toEqual([KEY_URL('a'), 'https://other.example/resilient-fetch.invalid/x', KEY_URL('b')])
+    await reloaded.clear()
+    expect([...fake.entries('resilient-fetch').keys()]).toEqual(['https://other.example/resilient-fetch.invalid/x'])
+  })
+
+  it('a new page learns the order from keys(): its first write drops the oldest of those', async () => {
+    const fake = install()
+    for (const key of ['a', 'b', 'c']) await cacheStore({ maxEntries: 3 }).put(key, entry(key))
+    await cacheStore({ maxEntries: 3 }).put('d', entry('d'))
+    expect([...fake.entries('resilient-fetch').keys()]).toEqual([KEY_URL('b'), KEY_URL('c'), KEY_URL('d')])
+  })
+
+  it('keys with characters a URL escapes (spaces, ?, #, %, non-ASCII) round-trip, are learned by a new page and cleared', async () => {
+    const fake = install()
+    const key = 'GET https://api.example.com/a b?q=1#x%20é'
+    await cacheStore().put(key, entry('x'))
+    expect(text((await cacheStore().get(key))!.body)).toBe('x')
+    await cacheStore().clear()
+    expect(fake.entries('resilient-fetch').size).toBe(0)
+  })
+
+  it('evict() of an odd count deletes the larger half; of one entry, that one', async () => {
+    const fake = install()
+    const store = cacheStore()
+    for (const key of ['a', 'b', 'c']) await store.put(key, entry(key))
+    await evictable(store).evict()
+    expect([...fake.entries('resilient-fetch').keys()]).toEqual([KEY_URL('c')])
+    await evictable(store).evict()
+    expect(fake.entries('resilient-fetch').size).toBe(0)
+  })
+
+  it('a read counts as use for evict() too', async () => {
+    const fake = install()
+    const store = cacheStore()
+    for (const key of ['a', 'b', 'c', 'd']) await store.put(key, entry(key))
+    await store.get('a')
+    await store.get('b')
+    await evictable(store).evict()
+    expect([...fake.entries('resilient-fetch').keys()].sort()).toEqual([KEY_URL('a'), KEY_URL('b')])
+  })
+})
