@@ -38,6 +38,7 @@ describe('cacheStore what it keeps', () => {
     const fake = install()
     const store = cacheStore()
     const headers: [string, string][] = [
+      ['vary', 'Accept'],
       ['expires', 'Thu, 01 Jan 2026 00:00:00 GMT'],
       ['pragma', 'no-cache'],
       ['Content-Type', 'text/plain'],
@@ -46,8 +47,9 @@ describe('cacheStore what it keeps', () => {
     const written = new Map(fake.entries('resilient-fetch').get(KEY_URL('k'))!.init.headers)
     expect(written.get('x-resilient-original-expires')).toBe('Thu, 01 Jan 2026 00:00:00 GMT')
     expect(written.get('x-resilient-original-pragma')).toBe('no-cache')
-    expect(written.has('expires') || written.has('pragma')).toBe(false)
-    expect(new Map((await store.get('k'))!.headers)).toEqual(new Map([['expires', 'Thu, 01 Jan 2026 00:00:00 GMT'], ['pragma', 'no-cache'], ['content-type', 'text/plain']]))
+    expect(written.get('x-resilient-original-vary')).toBe('Accept')
+    expect(written.has('expires') || written.has('pragma') || written.has('vary')).toBe(false)
+    expect(new Map((await store.get('k'))!.headers)).toEqual(new Map([['vary', 'Accept'], ['expires', 'Thu, 01 Jan 2026 00:00:00 GMT'], ['pragma', 'no-cache'], ['content-type', 'text/plain']]))
   })
 
   it("never writes Set-Cookie2, Content-Length, Age or CF-Cache-Status, nor an origin's header named as our metadata", async () => {
@@ -127,5 +129,47 @@ describe('cacheStore keys', () => {
     await store.get('b')
     await evictable(store).evict()
     expect([...fake.entries('resilient-fetch').keys()].sort()).toEqual([KEY_URL('a'), KEY_URL('b')])
+  })
+})
+
+describe('cacheStore entries it finds', () => {
+  const URL_HEADER = encodeURIComponent('https://api.example.com/items')
+  const damaged: [string, Response][] = [
+    ['without a time stored', new Response('x', { headers: { 'x-resilient-url': URL_HEADER } })],
+    ['with a time stored that is no number', new Response('x', { headers: { 'x-resilient-url': URL_HEADER, 'x-resilient-stored-at': 'soon' } })],
+    ['without a URL', new Response('x', { headers: { 'x-resilient-stored-at': '5' } })],
+  ]
+  for (const [what, response] of damaged)
+    it(`an entry ${what} is deleted when read, and the read rejects naming the key`, async () => {
+      const fake = install()
+      await (await fake.caches.open('resilient-fetch')).put(KEY_URL('k'), response)
+      await expect(cacheStore().get('k')).rejects.toThrow('cacheStore: corrupt entry for k deleted')
+      expect(fake.entries('resilient-fetch').size).toBe(0)
+    })
+
+  it('an entry without metadata nor body (a 204 another writer left) is deleted when read too', async () => {
+    const deleted: string[] = []
+    const cache = { match: async () => new Response(null, { status: 204 }), delete: async (url: string) => void deleted.push(url), keys: async () => [] }
+    vi.stubGlobal('caches', { open: async () => cache })
+    await expect(cacheStore().get('k')).rejects.toThrow('cacheStore: corrupt entry for k deleted')
+    expect(deleted).toEqual([KEY_URL('k')])
+  })
+
+  it('headers written aside by another writer (x-resilient-original-set-cookie, -age) never come back as Set-Cookie or Age', async () => {
+    const fake = install()
+    const headers = { 'x-resilient-url': URL_HEADER, 'x-resilient-stored-at': '5', 'x-resilient-original-set-cookie': 'sid=1', 'x-resilient-original-age': '9', 'x-resilient-original-vary': 'Accept' }
+    await (await fake.caches.open('resilient-fetch')).put(KEY_URL('k'), new Response(new Uint8Array([120]), { headers }))
+    expect((await cacheStore().get('k'))!.headers).toEqual([['vary', 'Accept']])
+  })
+
+  it('delete() removes the entry, and it no longer counts toward maxEntries', async () => {
+    const fake = install()
+    const store = cacheStore({ maxEntries: 2 })
+    await store.put('a', entry('a'))
+    await store.put('b', entry('b'))
+    await store.delete('a')
+    expect(await store.get('a')).toBeUndefined()
+    await store.put('c', entry('c'))
+    expect([...fake.entries('resilient-fetch').keys()]).toEqual([KEY_URL('b'), KEY_URL('c')])
   })
 })
