@@ -5,6 +5,7 @@ import 'fake-indexeddb/auto'
 import { createStore, get as rawGet, set as rawSet } from 'idb-keyval'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { idbStore } from '../src/store/idb.js'
+import { createFallback, slowResponse } from './fallback-helper.js'
 import { entry, evictable, text } from './store/helpers.js'
 
 let counter = 0
@@ -120,5 +121,28 @@ describe('idbStore connections', () => {
     connections[0]!.close()
     vi.spyOn(indexedDB, 'open').mockImplementation(() => failingOpen(null))
     await expect(store.get('a')).rejects.toThrow(new Error('IndexedDB failed'))
+  })
+})
+
+describe('idbStore instances on one database', () => {
+  it("one instance's clear() (a logout) keeps the copy another on that database has in flight from landing, not one on another database", async () => {
+    const [mine, theirs] = [freshName(), freshName()]
+    const on = (dbName: string) => createFallback({ store: idbStore({ dbName }), maxAge: 60_000, maxBodyBytes: 1_000_000, private: false }, () => {})
+    const [same, other, loggingOut] = [on(mine), on(theirs), on(mine)]
+    const request = { url: 'https://api.test/me', headers: new Headers() }
+    const writes: Promise<unknown>[] = []
+    const slow = [same, other].map((fallback) => {
+      const copy = slowResponse()
+      fallback.remember(request, copy.response, (p) => writes.push(p))
+      return copy
+    })
+    await loggingOut.clear()
+    for (const { response, end } of slow) {
+      end()
+      await response.text()
+    }
+    await Promise.all(writes)
+    expect(await same.recall(request)).toBeUndefined()
+    expect(await (await other.recall(request))?.response.text()).toBe('{"user":"old"}')
   })
 })
