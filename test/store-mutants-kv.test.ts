@@ -119,6 +119,14 @@ describe('kvStore metadata', () => {
   })
 })
 
+describe('kvStore reads', () => {
+  it('a key never written reads as undefined, and nothing is deleted', async () => {
+    const { namespace, calls } = fakeKv()
+    expect(await kvStore(namespace, { prefix: 'r:' }).get('missing')).toBeUndefined()
+    expect(calls).toEqual(['get r:missing'])
+  })
+})
+
 describe('kvStore damaged entries', () => {
   const good = { v: 1, s: 200, at: 5, u: 'https://a.test/', t: 'OK', h: [['a', 'b']] }
   const shapes: [string, unknown][] = [
