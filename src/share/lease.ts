@@ -171,22 +171,29 @@ export class ProbeLease {
       const rival = this.liveClaim(key, t)
       const closed = this.context.closed()
       if (closed || (rival !== undefined && rival.owner < id)) {
-        const stored = storage?.read(claimKey)
-        if (isClaim(stored, t) && stored.owner === id) {
-          if (rival !== undefined && !closed) storage?.write(claimKey, JSON.stringify(rival))
-          else storage?.remove(claimKey)
-        }
+        this.withdraw(key, closed ? undefined : rival)
         return false
       }
       // We win: make storage say so even if a losing rival wrote last.
       storage?.write(claimKey, JSON.stringify(mine))
     }
-    this.hold(key, Math.max(0, mine.until - t), () => {
-      const stored = storage?.read(claimKey)
-      if (isClaim(stored, now()) && stored.owner === id) storage?.remove(claimKey)
-      send({ t: 'release', from: id, key })
-    })
+    this.hold(key, Math.max(0, mine.until - t), () => this.withdraw(key, undefined))
     return true
+  }
+
+  /**
+   * Takes back this tab's claim on `key`, in storage (handed to the winning `rival`, if any) and on the bus: a claim
+   * left there would refuse every other tab's probe until it ends.
+   */
+  private withdraw(key: string, rival: Claim | undefined): void {
+    const { id, storage } = this.context
+    const claimKey = this.claimKey(key)
+    const stored = storage?.read(claimKey)
+    if (isClaim(stored, now()) && stored.owner === id) {
+      if (rival !== undefined) storage?.write(claimKey, JSON.stringify(rival))
+      else storage?.remove(claimKey)
+    }
+    this.context.send({ t: 'release', from: id, key })
   }
 }
 
