@@ -84,4 +84,33 @@ describe('the probe lease without Web Locks', () => {
     expect(await acquire(mid!)).toBe(true)
   })
 
+  it('a page going away while its claim waits to hear rivals withdraws it: another tab may probe at once', async () => {
+    microtaskChannels()
+    const { map } = memoryStorage()
+    // Only the first tab's window: the pagehide is its own.
+    const window = new EventTarget()
+    vi.stubGlobal('addEventListener', window.addEventListener.bind(window))
+    vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window))
+    const [leaving] = tabsInIdOrder(1)
+    vi.stubGlobal('addEventListener', undefined)
+    const [other] = tabsInIdOrder(1)
+    const claimed = leaving!.acquireProbe(KEY, 10_000)
+    await flush()
+    window.dispatchEvent(new Event('pagehide'))
+    expect(map.has(`${name}:probe:${KEY}`)).toBe(false)
+    await flush()
+    expect(await acquire(other!)).toBe(true)
+    expect(await claimed).toBe(false)
+  })
+
+  it('a share closed while its claim waits withdraws it: another tab may probe at once', async () => {
+    microtaskChannels()
+    const [closing, other] = tabsInIdOrder(2)
+    const claimed = closing!.acquireProbe(KEY, 10_000)
+    await flush()
+    closing!.close()
+    await flush()
+    expect(await acquire(other!)).toBe(true)
+    expect(await claimed).toBe(false)
+  })
 })

@@ -40,8 +40,8 @@ export class ProbeLease {
   private readonly claims = new Map<string, Map<string, number>>()
   /** Releases of the probes this tab holds, by key. */
   private readonly held = new Map<string, () => void>()
-  /** Keys whose claim is waiting to hear a rival. */
-  private readonly claiming = new Set<string>()
+  /** Keys whose claim is waiting to hear a rival: true once withdrawn meanwhile. */
+  private readonly claiming = new Map<string, boolean>()
 
   constructor(private readonly context: LeaseContext) {}
 
@@ -56,9 +56,13 @@ export class ProbeLease {
     this.held.get(key)?.()
   }
 
-  /** Frees every probe this tab holds (the page goes away, or the share closes). */
+  /** Frees every probe this tab holds or is claiming (the page goes away, or the share closes). */
   releaseAll(): void {
     for (const end of [...this.held.values()]) end()
+    for (const key of this.claiming.keys()) {
+      this.claiming.set(key, true)
+      this.withdraw(key, this.liveClaim(key, now()))
+    }
   }
 
   /** A claim or release another tab sent. */
@@ -148,7 +152,7 @@ export class ProbeLease {
   private async claimProbe(key: string, ttl: number): Promise<boolean> {
     // One probe per key from this tab too, whatever halfOpen.probes allows.
     if (this.held.has(key) || this.claiming.has(key)) return false
-    this.claiming.add(key)
+    this.claiming.set(key, false)
     try {
       return await this.claim(key, ttl)
     } finally {
@@ -167,11 +171,12 @@ export class ProbeLease {
     if (this.context.connected()) {
       // Give a rival's claim time to arrive; the lowest id among live claims wins in every tab.
       await new Promise((r) => setTimeout(r, Math.min(CLAIM_SETTLE_MS, ttl)))
+      // Withdrawn while it waited: the page went away or the share closed.
+      if (this.claiming.get(key) === true) return false
       t = now()
       const rival = this.liveClaim(key, t)
-      const closed = this.context.closed()
-      if (closed || (rival !== undefined && rival.owner < id)) {
-        this.withdraw(key, closed ? undefined : rival)
+      if (rival !== undefined && rival.owner < id) {
+        this.withdraw(key, rival)
         return false
       }
       // We win: make storage say so even if a losing rival wrote last.
