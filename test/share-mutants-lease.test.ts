@@ -28,7 +28,7 @@ afterEach(() => {
 })
 
 /** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order. */
-export function microtaskChannels(): void {
+function microtaskChannels(): void {
   const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
   class Channel {
     onmessage: ((event: MessageEvent) => void) | null = null

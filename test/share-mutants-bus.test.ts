@@ -1,0 +1,148 @@
+/**
+ * The tab share's bus: what mutation testing of src/share/bus.ts found unpinned. Each share is a tab; one EventTarget is
+ * the window of the tab the test sends away into the back/forward cache (the other tabs have none).
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createResilientFetch, type ResilientFetch } from '../src/index.js'
+import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
+import { flush, statusTransport } from './helpers.js'
+import { heldChannels, memoryStorage } from './share-fakes.js'
+
+const URL_A = 'https://a.test/x'
+const KEY = 'https://a.test'
+const T0 = 1_000_000
+
+let name: string
+let run = 0
+const tabs: TabShare[] = []
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: T0 })
+  name = `rf-bus-${++run}`
+})
+afterEach(() => {
+  for (const tab of tabs.splice(0)) tab.close()
+  vi.unstubAllGlobals()
+  vi.useRealTimers()
+})
+
+function tab(): TabShare {
+  const share = shareAcrossTabs({ name })
+  tabs.push(share)
+  return share
+}
+
+function instance(share: TabShare, status = 200): ResilientFetch {
+  return createResilientFetch({ fetch: statusTransport(status).fetch, share, retry: false, fallback: false, timeout: false, breaker: { window: 'consecutive', failureThreshold: 2, openDuration: 1000 } })
+}
+
+/** A tab with a window of its own: the EventTarget it listens on for pagehide, pageshow and storage (the global one from now on, if `last`). */
+function tabWithWindow(window = new EventTarget(), last = false): { share: TabShare; window: EventTarget } {
+  vi.stubGlobal('addEventListener', window.addEventListener.bind(window))
+  vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window))
+  const share = tab()
+  share.connect(() => {})
+  if (last) return { share, window }
+  // The tabs made later have no window.
+  vi.stubGlobal('addEventListener', undefined)
+  vi.stubGlobal('removeEventListener', undefined)
+  return { share, window }
+}
+
+/** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order. */
+function microtaskChannels(): void {
+  const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
+  class Channel {
+    onmessage: ((event: MessageEvent) => void) | null = null
+    constructor(readonly name: string) {
+      open.add(this)
+    }
+    postMessage(data: unknown): void {
+      const copy = structuredClone(data)
+      for (const other of open) if (other !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: copy } as MessageEvent))
+    }
+    close(): void {
+      open.delete(this)
+    }
+  }
+  vi.stubGlobal('BroadcastChannel', Channel)
+}
+
+const transition = (type: 'pagehide' | 'pageshow', persisted: boolean) => Object.assign(new Event(type), { persisted })
+
+async function trip(rf: ResilientFetch): Promise<void> {
+  await rf(URL_A)
+  await rf(URL_A)
+}
+
+describe('a page kept for Back (the back/forward cache)', () => {
+  it('leaves the channel while away, and restored, learns from the live tabs what changed meanwhile', async () => {
+    microtaskChannels()
+    memoryStorage()
+    const { share, window } = tabWithWindow()
+    const away = instance(share)
+    await away(URL_A)
+    const live = instance(tab(), 500)
+    window.dispatchEvent(transition('pagehide', true))
+    await trip(live)
+    await flush()
+    // A message to a page in the cache would evict it (Chromium): it heard nothing.
+    expect(away.breaker(KEY)!.state).toBe('closed')
+    window.dispatchEvent(transition('pageshow', true))
+    await flush()
+    expect(away.breaker(KEY)!.state).toBe('open')
+  })
+
+  it('restored, adopts the opens kept in storage by tabs gone since', async () => {
+    microtaskChannels()
+    memoryStorage()
+    const { share, window } = tabWithWindow()
+    const away = instance(share)
+    await away(URL_A)
+    window.dispatchEvent(transition('pagehide', true))
+    const goneShare = tab()
+    await trip(instance(goneShare, 500))
+    goneShare.close()
+    window.dispatchEvent(transition('pageshow', true))
+    expect(away.breaker(KEY)!.state).toBe('open')
+  })
+
+  it('a pagehide that does not keep the page, or a pageshow of a page never away, leaves the channel as it is', () => {
+    const channels = heldChannels()
+    const { window } = tabWithWindow()
+    expect(channels.open()).toHaveLength(1)
+    window.dispatchEvent(transition('pageshow', true))
+    expect(channels.open()).toHaveLength(1)
+    expect(channels.pending()).toHaveLength(0)
+    window.dispatchEvent(transition('pagehide', false))
+    expect(channels.open()).toHaveLength(1)
+  })
+
+  it('a share closed leaves the page for good: restored, it rejoins nothing', () => {
+    const channels = heldChannels()
+    const { share, window } = tabWithWindow()
+    window.dispatchEvent(transition('pagehide', true))
+    expect(channels.open()).toHaveLength(0)
+    vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window))
+    share.close()
+    window.dispatchEvent(transition('pageshow', true))
+    expect(channels.open()).toHaveLength(0)
+  })
+
+  it('without BroadcastChannel, stops listening to storage events while away, and listens again once restored', async () => {
+    vi.stubGlobal('BroadcastChannel', undefined)
+    // In a browser the other tabs' documents get the event; here only the tab sent away listens.
+    const window = new EventTarget()
+    memoryStorage((key, newValue) => window.dispatchEvent(Object.assign(new Event('storage'), { key, newValue })))
+    // The sender needs window events too, or it has no bus to send on.
+    const other = tabWithWindow().share
+    const seen: string[] = []
+    tabWithWindow(window, true).share.connect((key, state) => seen.push(`${key} ${state.state}`))
+    window.dispatchEvent(transition('pagehide', true))
+    other.publish(KEY, { state: 'forced-open', at: T0 })
+    expect(seen).toEqual([])
+    window.dispatchEvent(transition('pageshow', true))
+    other.publish(KEY, { state: 'closed', at: T0 + 1 })
+    expect(seen).toEqual([`${KEY} closed`])
+  })
+})
