@@ -146,3 +146,64 @@ describe('a page kept for Back (the back/forward cache)', () => {
     expect(seen).toEqual([`${KEY} closed`])
   })
 })
+
+describe('the bus', () => {
+  it('without BroadcastChannel, hears only the storage events of its own name: another app on the origin is not a tab of it', () => {
+    vi.stubGlobal('BroadcastChannel', undefined)
+    const window = new EventTarget()
+    memoryStorage((key, newValue) => window.dispatchEvent(Object.assign(new Event('storage'), { key, newValue })))
+    const other = tabWithWindow(new EventTarget()).share
+    const ours = name
+    name = `${ours}-other-app`
+    const foreign = tabWithWindow(new EventTarget()).share
+    name = ours
+    const seen: string[] = []
+    tabWithWindow(window, true).share.connect((key, state) => seen.push(`${key} ${state.state}`))
+    foreign.publish(KEY, { state: 'forced-open', at: T0 })
+    other.publish(KEY, { state: 'disabled', at: T0 })
+    expect(seen).toEqual([`${KEY} disabled`])
+  })
+
+  it('a BroadcastChannel that cannot be made leaves the tab on storage events', () => {
+    vi.stubGlobal('BroadcastChannel', class {
+      constructor() {
+        throw new DOMException('The operation is insecure.', 'SecurityError')
+      }
+    })
+    const window = new EventTarget()
+    memoryStorage((key, newValue) => window.dispatchEvent(Object.assign(new Event('storage'), { key, newValue })))
+    const other = tabWithWindow(new EventTarget()).share
+    const seen: string[] = []
+    tabWithWindow(window, true).share.connect((key, state) => seen.push(`${key} ${state.state}`))
+    other.publish(KEY, { state: 'disabled', at: T0 })
+    expect(seen).toEqual([`${KEY} disabled`])
+  })
+
+  it('unrefs its channel where the runtime can (Node, Deno, Bun): a share must not keep the process alive', () => {
+    const unref = vi.fn()
+    vi.stubGlobal('BroadcastChannel', class {
+      onmessage = null
+      unref = unref
+      close() {}
+    })
+    tab().connect(() => {})
+    expect(unref).toHaveBeenCalledTimes(1)
+  })
+
+  it.each([
+    ['no sender', { t: 'state', key: KEY }],
+    ['a sender that is not a string', { t: 'state', from: 7, key: KEY }],
+    ['a key that is not a string', { t: 'state', from: 'x', key: 7 }],
+  ])('a state message with %s is ignored', async (_, message) => {
+    microtaskChannels()
+    const seen: unknown[] = []
+    tab().connect((key) => seen.push(key))
+    const raw = new BroadcastChannel(name)
+    raw.postMessage({ ...message, state: { state: 'disabled', at: T0 } })
+    raw.postMessage({ t: 'state', from: 'x', key: KEY, state: { state: 'closed', at: T0 } })
+    raw.close()
+    await flush()
+    expect(seen).toEqual([KEY])
+  })
+})
+
