@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
 import { flush } from './helpers.js'
-import { memoryStorage } from './share-fakes.js'
+import { fakeLocks, memoryStorage } from './share-fakes.js'
 
 const KEY = 'https://a.test'
 const T0 = 1_000_000
@@ -114,3 +114,123 @@ describe('the probe lease without Web Locks', () => {
     expect(await claimed).toBe(false)
   })
 })
+
+describe('the probe lease, its bounds and its storage', () => {
+  it('a probe asked for longer than a claim may last is claimed for an hour: heard by the other tabs, and then free', async () => {
+    microtaskChannels()
+    const [holder, other] = tabsInIdOrder(2)
+    expect(await acquire(holder!, 8.64e15)).toBe(true)
+    expect(await acquire(other!)).toBe(false)
+    await vi.advanceTimersByTimeAsync(3_600_000)
+    expect(await acquire(other!)).toBe(true)
+  })
+
+  it('a claim for less than the settle time waits only that long', async () => {
+    microtaskChannels()
+    const [share] = tabsInIdOrder(1)
+    let granted: boolean | undefined
+    void share!.acquireProbe(KEY, 40).then((g) => (granted = g))
+    await vi.advanceTimersByTimeAsync(40)
+    expect(granted).toBe(true)
+  })
+
+  it('the winner of a race its rival wrote last makes storage say it won; a loser that wrote last hands storage to the winner', async () => {
+    microtaskChannels()
+    const { map } = memoryStorage()
+    const [low, high] = tabsInIdOrder(2)
+    const claimKey = `${name}:probe:${KEY}`
+    const owner = () => (JSON.parse(map.get(claimKey)!) as { owner: string }).owner
+    const first = low!.acquireProbe(KEY, 1000)
+    const lowId = owner()
+    // High has not seen low's write (Chromium syncs localStorage between processes late), and settles first (a shorter ttl).
+    map.delete(claimKey)
+    const second = high!.acquireProbe(KEY, 50)
+    await vi.advanceTimersByTimeAsync(50)
+    expect(await second).toBe(false)
+    expect(owner()).toBe(lowId)
+    map.set(claimKey, JSON.stringify({ owner: 'zzz', until: T0 + 1000 }))
+    await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
+    expect(await first).toBe(true)
+    expect(owner()).toBe(lowId)
+  })
+
+  it('a tab that starts drops the claims in storage whose time has passed, and keeps the live ones', () => {
+    const { map } = memoryStorage()
+    map.set(`${name}:probe:https://old.test`, JSON.stringify({ owner: 'x', until: T0 }))
+    map.set(`${name}:probe:https://live.test`, JSON.stringify({ owner: 'x', until: T0 + 1 }))
+    tabsInIdOrder(1)
+    expect([...map.keys()]).toEqual([`${name}:probe:https://live.test`])
+  })
+})
+
+describe('the probe lease with Web Locks', () => {
+  it.each([
+    ['locks is null', () => vi.stubGlobal('navigator', { locks: null })],
+    ['locks has no request()', () => vi.stubGlobal('navigator', { locks: {} })],
+    ['reading navigator throws', () => Object.defineProperty(globalThis, 'navigator', { configurable: true, get: () => { throw new Error('denied') } })],
+    ['the lock manager refuses', () => vi.stubGlobal('navigator', { locks: { request: () => Promise.reject(new DOMException('opaque origin', 'SecurityError')) } })],
+  ])('where %s, claims the probe in storage instead', async (_, setUp) => {
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'navigator')
+    const { map } = memoryStorage()
+    setUp()
+    try {
+      const [share] = tabsInIdOrder(1)
+      const granted = share!.acquireProbe(KEY, 1000)
+      await vi.advanceTimersByTimeAsync(0)
+      expect(map.has(`${name}:probe:${KEY}`)).toBe(true)
+      await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
+      expect(await granted).toBe(true)
+    } finally {
+      if (saved) Object.defineProperty(globalThis, 'navigator', saved)
+    }
+  })
+
+  it('a lock manager that never answers refuses the probe after its ttl; a lock granted after that is given back at once', async () => {
+    let grant: (() => unknown) | undefined
+    let released = false
+    vi.stubGlobal('navigator', {
+      locks: {
+        request: (_: string, __: object, callback: (lock: object | null) => unknown) =>
+          new Promise<void>((resolve) => {
+            grant = async () => {
+              await callback({})
+              released = true
+              resolve()
+            }
+          }),
+      },
+    })
+    const [share] = tabsInIdOrder(1)
+    let granted: boolean | undefined
+    void share!.acquireProbe(KEY, 1000).then((g) => (granted = g))
+    await vi.advanceTimersByTimeAsync(999)
+    expect(granted).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(granted).toBe(false)
+    await grant!()
+    expect(released).toBe(true)
+  })
+
+  it('a lock granted once the share has closed is given back, and the probe refused', async () => {
+    let grant: (() => Promise<unknown>) | undefined
+    vi.stubGlobal('navigator', {
+      locks: { request: (_: string, __: object, callback: (lock: object | null) => unknown) => new Promise((resolve) => (grant = async () => resolve(await callback({})))) },
+    })
+    const [share] = tabsInIdOrder(1)
+    const granted = share!.acquireProbe(KEY, 1000)
+    share!.close()
+    await grant!()
+    expect(await granted).toBe(false)
+  })
+
+  it('one probe per key from a tab, whatever halfOpen.probes allows: a second ask while it holds the lock is refused', async () => {
+    fakeLocks()
+    const [share] = tabsInIdOrder(1)
+    expect(await share!.acquireProbe(KEY, 1000)).toBe(true)
+    expect(await share!.acquireProbe(KEY, 1000)).toBe(false)
+    share!.releaseProbe(KEY)
+    await flush()
+    expect(await share!.acquireProbe(KEY, 1000)).toBe(true)
+  })
+})
+
