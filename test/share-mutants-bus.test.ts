@@ -205,5 +205,63 @@ describe('the bus', () => {
     await flush()
     expect(seen).toEqual([KEY])
   })
+
+  it('a global with addEventListener but no removeEventListener is no window: close() never throws', () => {
+    vi.stubGlobal('addEventListener', vi.fn())
+    const share = tab()
+    share.connect(() => {})
+    expect(() => share.close()).not.toThrow()
+  })
+
+  it('without BroadcastChannel or localStorage, window events alone carry nothing: a probe is granted at once', async () => {
+    vi.stubGlobal('BroadcastChannel', undefined)
+    const window = new EventTarget()
+    vi.stubGlobal('addEventListener', window.addEventListener.bind(window))
+    vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window))
+    const share = tab()
+    share.connect(() => {})
+    let granted: boolean | undefined
+    void share.acquireProbe(KEY, 1000).then((g) => (granted = g))
+    await flush()
+    expect(granted).toBe(true)
+  })
+
+  it('without window events, a tab on localStorage alone writes no messages there: no tab could hear them', () => {
+    vi.stubGlobal('BroadcastChannel', undefined)
+    const { map } = memoryStorage()
+    const share = tab()
+    share.connect(() => {})
+    share.publish(KEY, { state: 'disabled', at: T0 })
+    expect([...map.keys()].filter((k) => k.endsWith(':message'))).toEqual([])
+  })
+
+  it('without BroadcastChannel, a tab that starts says hello over storage events and adopts what a live tab answers', () => {
+    vi.stubGlobal('BroadcastChannel', undefined)
+    const window = new EventTarget()
+    memoryStorage((key, newValue) => window.dispatchEvent(Object.assign(new Event('storage'), { key, newValue })))
+    // One window for both tabs: each hears the other's writes (and its own, which it ignores).
+    vi.stubGlobal('addEventListener', window.addEventListener.bind(window))
+    vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window))
+    const live = tab()
+    live.connect(() => {})
+    live.publish(KEY, { state: 'forced-open', at: T0 })
+    const seen: string[] = []
+    tab().connect((key, state) => seen.push(`${key} ${state.state}`))
+    expect(seen).toEqual([`${KEY} forced-open`])
+  })
+
+  it('a message of no known kind is not taken for a claim, whatever it carries', async () => {
+    microtaskChannels()
+    const share = tab()
+    share.connect(() => {})
+    const raw = new BroadcastChannel(name)
+    raw.postMessage({ t: 'grab', from: '!', key: KEY, until: T0 + 60_000 })
+    raw.close()
+    await flush()
+    let granted: boolean | undefined
+    void share.acquireProbe(KEY, 1000).then((g) => (granted = g))
+    await vi.advanceTimersByTimeAsync(100)
+    expect(granted).toBe(true)
+  })
 })
 

@@ -149,4 +149,19 @@ describe('shareAcrossTabs', () => {
     share.close()
     expect(removed.sort()).toEqual(['pagehide', 'pagehide', 'pageshow'])
   })
+
+  it.each([
+    [1_000, true],
+    [1_001, false],
+  ])('remembers the states of the last 1000 keys heard: after %i keys, the first is still known: %s', async (count, known) => {
+    microtaskChannels()
+    const { share } = listening()
+    const raw = new BroadcastChannel(name)
+    for (let i = 0; i < count; i++) raw.postMessage({ t: 'state', from: 'x', key: `https://k${i}.test`, state: { state: 'disabled', at: T0 } })
+    raw.close()
+    await flush()
+    expect(share.initial('https://k0.test') !== undefined).toBe(known)
+    expect(share.initial('https://k1.test')).toBeDefined()
+  })
 })
+
