@@ -67,8 +67,8 @@ function gateRun(stages: readonly AnyStage[], innermost: Innermost, now: () => n
    * timeout: reported here once, whatever the gate (a new gate needs nothing more). Only on a denial.
    */
   function denied<O extends Outcome>(call: Call, outcome: O): O {
-    // Only a refusal has a reason.
-    if ((outcome as Refusal).reason === 'deadline') innermost.timeout?.(call.key, (outcome as Refusal).error as TimeoutError)
+    // An abort has a reason too (the caller's, which may be the string 'deadline'): only a refusal's is a deadline.
+    if (outcome.kind === 'refused' && outcome.reason === 'deadline') innermost.timeout?.(call.key, outcome.error as TimeoutError)
     return outcome
   }
 
