@@ -50,6 +50,10 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
     init = leftovers(init, input)
     key = o.key(input as Request)
     if (typeof key !== 'string') throw new TypeError(`key() must return a string, got ${typeof key}`)
+  } else if (isRequest(input) && input.bodyUsed && init?.body != null) {
+    // fetch sends a read Request with init's new body: as a new Request, which each attempt can clone.
+    input = new Request(input, init)
+    init = leftovers(init, input)
   }
   key ??= originOf(url)
   if (key === undefined) return undefined
