@@ -33,7 +33,7 @@ describe('an init', () => {
   it('with inherited members and its own resilience is read whole, as fetch reads it', async () => {
     const t = recording(200)
     const rf = createResilientFetch({ fetch: t.fetch, fallback: false })
-    const init = Object.assign(Object.create({ method: 'PUT', body: 'inherited' }) as RequestInit, { resilience: { retry: false } })
+    const init = Object.assign(Object.create({ method: 'PUT', body: 'inherited' }) as RequestInit, { resilience: { retry: false as const } })
     expect((await rf(URL_A, init)).status).toBe(200)
     expect(t.seen).toEqual(['PUT inherited'])
   })
