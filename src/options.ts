@@ -50,6 +50,9 @@ const openDuration: Check<Checked<typeof openDurationBackoff>> = (value, path) =
   return { base: d, max: d, multiplier: 1, jitter: 0 }
 }
 
+/** A count window keeps a slot per call in it, for each key: past this, a key's first call would fail to allocate it. */
+const countSize = refine(positiveInteger, numberIs((n) => n <= 100_000, 'at most 100000'))
+
 export const breakerSchema = refine(
   struct({
     window: [
@@ -58,7 +61,7 @@ export const breakerSchema = refine(
         if (value === 'consecutive') return { type: value }
         if (!isPlainObject(value)) fail(path, "'consecutive', { type: 'count', size } or { type: 'time', duration }", value, true)
         // The two sized windows, chosen by `type`.
-        const sized = { count: struct({ type: anything<'count'>, size: positiveInteger }), time: struct({ type: anything<'time'>, duration }) }
+        const sized = { count: struct({ type: anything<'count'>, size: countSize }), time: struct({ type: anything<'time'>, duration }) }
         return sized[oneOf(['count', 'time'] as const)(value.type, `${path}.type`)](value, path)
       },
       { type: 'time', duration: 30_000 },
