@@ -111,3 +111,22 @@ export function heldChannels() {
     },
   }
 }
+
+/** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order, so a test can flush() instead of waiting on real I/O. */
+export function microtaskChannels(): void {
+  const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
+  class Channel {
+    onmessage: ((event: MessageEvent) => void) | null = null
+    constructor(readonly name: string) {
+      open.add(this)
+    }
+    postMessage(data: unknown): void {
+      const copy = structuredClone(data)
+      for (const other of open) if (other !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: copy } as MessageEvent))
+    }
+    close(): void {
+      open.delete(this)
+    }
+  }
+  vi.stubGlobal('BroadcastChannel', Channel)
+}

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createResilientFetch, type ResilientFetch } from '../src/index.js'
 import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
 import { flush, statusTransport } from './helpers.js'
-import { heldChannels, memoryStorage } from './share-fakes.js'
+import { heldChannels, memoryStorage, microtaskChannels } from './share-fakes.js'
 
 const URL_A = 'https://a.test/x'
 const KEY = 'https://a.test'
@@ -47,25 +47,6 @@ function tabWithWindow(window = new EventTarget(), last = false): { share: TabSh
   vi.stubGlobal('addEventListener', undefined)
   vi.stubGlobal('removeEventListener', undefined)
   return { share, window }
-}
-
-/** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order. */
-function microtaskChannels(): void {
-  const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
-  class Channel {
-    onmessage: ((event: MessageEvent) => void) | null = null
-    constructor(readonly name: string) {
-      open.add(this)
-    }
-    postMessage(data: unknown): void {
-      const copy = structuredClone(data)
-      for (const other of open) if (other !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: copy } as MessageEvent))
-    }
-    close(): void {
-      open.delete(this)
-    }
-  }
-  vi.stubGlobal('BroadcastChannel', Channel)
 }
 
 const transition = (type: 'pagehide' | 'pageshow', persisted: boolean) => Object.assign(new Event(type), { persisted })

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
 import { flush } from './helpers.js'
-import { fakeLocks, memoryStorage } from './share-fakes.js'
+import { fakeLocks, memoryStorage, microtaskChannels } from './share-fakes.js'
 
 const KEY = 'https://a.test'
 const T0 = 1_000_000
@@ -26,25 +26,6 @@ afterEach(() => {
   vi.restoreAllMocks()
   vi.useRealTimers()
 })
-
-/** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order. */
-function microtaskChannels(): void {
-  const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
-  class Channel {
-    onmessage: ((event: MessageEvent) => void) | null = null
-    constructor(readonly name: string) {
-      open.add(this)
-    }
-    postMessage(data: unknown): void {
-      const copy = structuredClone(data)
-      for (const other of open) if (other !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: copy } as MessageEvent))
-    }
-    close(): void {
-      open.delete(this)
-    }
-  }
-  vi.stubGlobal('BroadcastChannel', Channel)
-}
 
 /** `count` connected tabs whose ids sort in creation order (the first is the lowest). */
 function tabsInIdOrder(count: number): TabShare[] {

@@ -7,7 +7,7 @@ import type { SharedBreakerState } from '../src/index.js'
 import { MAX_SKEW_MS } from '../src/share/persist.js'
 import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
 import { flush } from './helpers.js'
-import { memoryStorage } from './share-fakes.js'
+import { memoryStorage, microtaskChannels } from './share-fakes.js'
 
 const KEY = 'https://a.test'
 const T0 = 1_000_000
@@ -31,25 +31,6 @@ function tab(): TabShare {
   const share = shareAcrossTabs({ name })
   tabs.push(share)
   return share
-}
-
-/** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order. */
-function microtaskChannels(): void {
-  const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
-  class Channel {
-    onmessage: ((event: MessageEvent) => void) | null = null
-    constructor(readonly name: string) {
-      open.add(this)
-    }
-    postMessage(data: unknown): void {
-      const copy = structuredClone(data)
-      for (const other of open) if (other !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: copy } as MessageEvent))
-    }
-    close(): void {
-      open.delete(this)
-    }
-  }
-  vi.stubGlobal('BroadcastChannel', Channel)
 }
 
 describe('what the share keeps for reloads', () => {

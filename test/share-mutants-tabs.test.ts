@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { SharedBreakerState } from '../src/index.js'
 import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
 import { flush } from './helpers.js'
-import { heldChannels, memoryStorage } from './share-fakes.js'
+import { heldChannels, memoryStorage, microtaskChannels } from './share-fakes.js'
 
 const KEY = 'https://a.test'
 const T0 = 1_000_000
@@ -29,25 +29,6 @@ function tab(): TabShare {
   const share = shareAcrossTabs({ name })
   tabs.push(share)
   return share
-}
-
-/** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order. */
-function microtaskChannels(): void {
-  const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
-  class Channel {
-    onmessage: ((event: MessageEvent) => void) | null = null
-    constructor(readonly name: string) {
-      open.add(this)
-    }
-    postMessage(data: unknown): void {
-      const copy = structuredClone(data)
-      for (const other of open) if (other !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: copy } as MessageEvent))
-    }
-    close(): void {
-      open.delete(this)
-    }
-  }
-  vi.stubGlobal('BroadcastChannel', Channel)
 }
 
 /** A connected tab and what it applies from the others. */

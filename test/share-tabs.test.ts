@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { CircuitOpenError, createResilientFetch, type ResilientFetch } from '../src/index.js'
 import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
 import { controlledTransport, flush, statusTransport } from './helpers.js'
-import { fakeLocks, memoryStorage } from './share-fakes.js'
+import { fakeLocks, memoryStorage, microtaskChannels } from './share-fakes.js'
 
 const URL_A = 'https://a.test/x'
 const KEY = 'https://a.test'
@@ -50,25 +50,6 @@ function becomes(rf: ResilientFetch, to: string): Promise<void> {
     }
     rf.addEventListener('statechange', listener as never)
   })
-}
-
-/** A BroadcastChannel that delivers each message to the other channels of its name in a microtask, in send order, so a test can flush() instead of waiting on real I/O. */
-function microtaskChannels(): void {
-  const open = new Set<{ name: string; onmessage: ((event: MessageEvent) => void) | null }>()
-  class Channel {
-    onmessage: ((event: MessageEvent) => void) | null = null
-    constructor(readonly name: string) {
-      open.add(this)
-    }
-    postMessage(data: unknown): void {
-      const copy = structuredClone(data)
-      for (const other of open) if (other !== this && other.name === this.name) queueMicrotask(() => other.onmessage?.({ data: copy } as MessageEvent))
-    }
-    close(): void {
-      open.delete(this)
-    }
-  }
-  vi.stubGlobal('BroadcastChannel', Channel)
 }
 
 async function trip(rf: ResilientFetch): Promise<void> {
