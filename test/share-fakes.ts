@@ -2,7 +2,8 @@
  * Stand-ins for what shareAcrossTabs uses in a browser (localStorage, Web Locks, BroadcastChannel), stubbed as
  * globals: every share made in the process afterwards is one tab of one origin.
  */
-import { vi } from 'vitest'
+import { afterEach, beforeEach, vi } from 'vitest'
+import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
 
 /** localStorage as a Map; `broken` makes every method throw like a full or disabled storage. */
 export function memoryStorage(onSet?: (key: string, value: string | null) => void) {
@@ -129,4 +130,29 @@ export function microtaskChannels(): void {
     }
   }
   vi.stubGlobal('BroadcastChannel', Channel)
+}
+
+/**
+ * A tab-share suite's set-up: fake time from `t0`, a share name of its own for each test (`rf-<prefix>-N`, read with
+ * `name()`; `tab(other)` makes a tab of another name), and after each test every tab `tab()` made closed and the stubbed globals restored.
+ */
+export function tabSuite(prefix: string, t0: number): { tab: (named?: string) => TabShare; name: () => string } {
+  let name = ''
+  let run = 0
+  const tabs: TabShare[] = []
+  beforeEach(() => {
+    vi.useFakeTimers({ now: t0 })
+    name = `rf-${prefix}-${++run}`
+  })
+  afterEach(() => {
+    for (const tab of tabs.splice(0)) tab.close()
+    vi.unstubAllGlobals()
+    vi.useRealTimers()
+  })
+  const tab = (named = name): TabShare => {
+    const share = shareAcrossTabs({ name: named })
+    tabs.push(share)
+    return share
+  }
+  return { tab, name: () => name }
 }

@@ -2,45 +2,27 @@
  * The tab share's bus: what mutation testing of src/share/bus.ts found unpinned. Each share is a tab; one EventTarget is
  * the window of the tab the test sends away into the back/forward cache (the other tabs have none).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createResilientFetch, type ResilientFetch } from '../src/index.js'
-import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
+import type { TabShare } from '../src/share/tabs.js'
 import { flush, statusTransport } from './helpers.js'
-import { heldChannels, memoryStorage, microtaskChannels } from './share-fakes.js'
+import { heldChannels, memoryStorage, microtaskChannels, tabSuite } from './share-fakes.js'
 
 const URL_A = 'https://a.test/x'
 const KEY = 'https://a.test'
 const T0 = 1_000_000
 
-let name: string
-let run = 0
-const tabs: TabShare[] = []
-
-beforeEach(() => {
-  vi.useFakeTimers({ now: T0 })
-  name = `rf-bus-${++run}`
-})
-afterEach(() => {
-  for (const tab of tabs.splice(0)) tab.close()
-  vi.unstubAllGlobals()
-  vi.useRealTimers()
-})
-
-function tab(): TabShare {
-  const share = shareAcrossTabs({ name })
-  tabs.push(share)
-  return share
-}
+const { tab, name: shareName } = tabSuite('bus', T0)
 
 function instance(share: TabShare, status = 200): ResilientFetch {
   return createResilientFetch({ fetch: statusTransport(status).fetch, share, retry: false, fallback: false, timeout: false, breaker: { window: 'consecutive', failureThreshold: 2, openDuration: 1000 } })
 }
 
 /** A tab with a window of its own: the EventTarget it listens on for pagehide, pageshow and storage (the global one from now on, if `last`). */
-function tabWithWindow(window = new EventTarget(), last = false): { share: TabShare; window: EventTarget } {
+function tabWithWindow(window = new EventTarget(), last = false, named?: string): { share: TabShare; window: EventTarget } {
   vi.stubGlobal('addEventListener', window.addEventListener.bind(window))
   vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window))
-  const share = tab()
+  const share = tab(named)
   share.connect(() => {})
   if (last) return { share, window }
   // The tabs made later have no window.
@@ -134,10 +116,7 @@ describe('the bus', () => {
     const window = new EventTarget()
     memoryStorage((key, newValue) => window.dispatchEvent(Object.assign(new Event('storage'), { key, newValue })))
     const other = tabWithWindow(new EventTarget()).share
-    const ours = name
-    name = `${ours}-other-app`
-    const foreign = tabWithWindow(new EventTarget()).share
-    name = ours
+    const foreign = tabWithWindow(new EventTarget(), false, `${shareName()}-other-app`).share
     const seen: string[] = []
     tabWithWindow(window, true).share.connect((key, state) => seen.push(`${key} ${state.state}`))
     foreign.publish(KEY, { state: 'forced-open', at: T0 })
@@ -179,7 +158,7 @@ describe('the bus', () => {
     microtaskChannels()
     const seen: unknown[] = []
     tab().connect((key) => seen.push(key))
-    const raw = new BroadcastChannel(name)
+    const raw = new BroadcastChannel(shareName())
     raw.postMessage({ ...message, state: { state: 'disabled', at: T0 } })
     raw.postMessage({ t: 'state', from: 'x', key: KEY, state: { state: 'closed', at: T0 } })
     raw.close()
@@ -235,7 +214,7 @@ describe('the bus', () => {
     microtaskChannels()
     const share = tab()
     share.connect(() => {})
-    const raw = new BroadcastChannel(name)
+    const raw = new BroadcastChannel(shareName())
     raw.postMessage({ t: 'grab', from: '!', key: KEY, until: T0 + 60_000 })
     raw.close()
     await flush()

@@ -2,43 +2,27 @@
  * What the tab share keeps in localStorage and what it takes from other tabs: what mutation testing of
  * src/share/persist.ts found unpinned. Local only (no BroadcastChannel) unless a test sends on one.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import type { SharedBreakerState } from '../src/index.js'
 import { MAX_SKEW_MS } from '../src/share/persist.js'
-import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
 import { flush } from './helpers.js'
-import { memoryStorage, microtaskChannels } from './share-fakes.js'
+import { memoryStorage, microtaskChannels, tabSuite } from './share-fakes.js'
 
 const KEY = 'https://a.test'
 const T0 = 1_000_000
 
-let name: string
-let run = 0
-const tabs: TabShare[] = []
+const { tab, name: shareName } = tabSuite('persist', T0)
 
 beforeEach(() => {
-  vi.useFakeTimers({ now: T0 })
-  name = `rf-persist-${++run}`
   vi.stubGlobal('BroadcastChannel', undefined)
 })
-afterEach(() => {
-  for (const tab of tabs.splice(0)) tab.close()
-  vi.unstubAllGlobals()
-  vi.useRealTimers()
-})
-
-function tab(): TabShare {
-  const share = shareAcrossTabs({ name })
-  tabs.push(share)
-  return share
-}
 
 describe('what the share keeps for reloads', () => {
   it('a timed forced open is kept, and a reload starts from it', () => {
     const { map } = memoryStorage()
     const state: SharedBreakerState = { state: 'forced-open', at: T0, openedAt: T0, openUntil: T0 + 5_000 }
     tab().publish(KEY, state)
-    expect(JSON.parse(map.get(`${name}:breaker:${KEY}`)!)).toEqual(state)
+    expect(JSON.parse(map.get(`${shareName()}:breaker:${KEY}`)!)).toEqual(state)
     expect(tab().initial(KEY)).toEqual(state)
   })
 
@@ -55,10 +39,10 @@ describe('what the share keeps for reloads', () => {
 
   it('a tab that starts drops a kept open whose window ends that very ms', () => {
     const { map } = memoryStorage()
-    map.set(`${name}:breaker:${KEY}`, JSON.stringify({ state: 'open', at: T0 - 10, openedAt: T0 - 10, openUntil: T0 }))
-    map.set(`${name}:breaker:https://b.test`, JSON.stringify({ state: 'open', at: T0 - 10, openedAt: T0 - 10, openUntil: T0 + 1 }))
+    map.set(`${shareName()}:breaker:${KEY}`, JSON.stringify({ state: 'open', at: T0 - 10, openedAt: T0 - 10, openUntil: T0 }))
+    map.set(`${shareName()}:breaker:https://b.test`, JSON.stringify({ state: 'open', at: T0 - 10, openedAt: T0 - 10, openUntil: T0 + 1 }))
     tab().connect(() => {})
-    expect([...map.keys()]).toEqual([`${name}:breaker:https://b.test`])
+    expect([...map.keys()]).toEqual([`${shareName()}:breaker:https://b.test`])
   })
 
   it('a localStorage with no getItem is no storage: the share keeps nothing and never throws', () => {
@@ -86,7 +70,7 @@ describe('what a tab takes from the others', () => {
     memoryStorage()
     const seen: string[] = []
     tab().connect((key) => seen.push(key))
-    const raw = new BroadcastChannel(name)
+    const raw = new BroadcastChannel(shareName())
     raw.postMessage({ t: 'state', from: 'x', key: KEY, state })
     raw.close()
     await flush()

@@ -2,34 +2,16 @@
  * shareAcrossTabs's own bookkeeping (what it remembers, answers and keeps): what mutation testing of src/share/tabs.ts
  * found unpinned. Each share is a tab; channels deliver in a microtask, so flush() stands for the bus.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { SharedBreakerState } from '../src/index.js'
-import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
+import type { TabShare } from '../src/share/tabs.js'
 import { flush } from './helpers.js'
-import { heldChannels, memoryStorage, microtaskChannels } from './share-fakes.js'
+import { heldChannels, memoryStorage, microtaskChannels, tabSuite } from './share-fakes.js'
 
 const KEY = 'https://a.test'
 const T0 = 1_000_000
 
-let name: string
-let run = 0
-const tabs: TabShare[] = []
-
-beforeEach(() => {
-  vi.useFakeTimers({ now: T0 })
-  name = `rf-tabs-${++run}`
-})
-afterEach(() => {
-  for (const tab of tabs.splice(0)) tab.close()
-  vi.unstubAllGlobals()
-  vi.useRealTimers()
-})
-
-function tab(): TabShare {
-  const share = shareAcrossTabs({ name })
-  tabs.push(share)
-  return share
-}
+const { tab, name: shareName } = tabSuite('tabs', T0)
 
 /** A connected tab and what it applies from the others. */
 function listening(): { share: TabShare; seen: string[] } {
@@ -50,7 +32,7 @@ describe('shareAcrossTabs', () => {
     writer.publish(KEY, open(T0, T0 + 5_000))
     await flush()
     // Storage newer than what was heard (another tab's write, its message not yet here).
-    map.set(`${name}:breaker:${KEY}`, JSON.stringify(open(T0 + 10, T0 + 9_000)))
+    map.set(`${shareName()}:breaker:${KEY}`, JSON.stringify(open(T0 + 10, T0 + 9_000)))
     expect(share.initial(KEY)).toMatchObject({ at: T0 + 10, openUntil: T0 + 9_000 })
     // Heard newer than storage: a forced open with no end, which storage never keeps.
     writer.publish(KEY, { state: 'forced-open', at: T0 + 20 })
@@ -62,7 +44,7 @@ describe('shareAcrossTabs', () => {
     microtaskChannels()
     memoryStorage()
     const { share } = listening()
-    const raw = new BroadcastChannel(name)
+    const raw = new BroadcastChannel(shareName())
     raw.postMessage({ t: 'state', from: 'x', key: KEY, state: { state: 'disabled', at: T0 + 5 } })
     raw.postMessage({ t: 'state', from: 'y', key: KEY, state: open(T0, T0 + 5_000) })
     await flush()
@@ -137,7 +119,7 @@ describe('shareAcrossTabs', () => {
   ])('remembers the states of the last 1000 keys heard: after %i keys, the first is still known: %s', async (count, known) => {
     microtaskChannels()
     const { share } = listening()
-    const raw = new BroadcastChannel(name)
+    const raw = new BroadcastChannel(shareName())
     for (let i = 0; i < count; i++) raw.postMessage({ t: 'state', from: 'x', key: `https://k${i}.test`, state: { state: 'disabled', at: T0 } })
     raw.close()
     await flush()
