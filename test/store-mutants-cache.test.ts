@@ -2,24 +2,16 @@
 // back, the headers it moves aside and must bring back as they were).
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { cacheStore } from '../src/store/cache.js'
-import { fakeCaches } from './store/fake-caches.js'
+import { cacheKeyUrl, installFakeCaches } from './store/fake-caches.js'
 import { entry, evictable, text } from './store/helpers.js'
 
 afterEach(() => {
   vi.unstubAllGlobals()
 })
 
-function install(options?: Parameters<typeof fakeCaches>[0]) {
-  const fake = fakeCaches(options)
-  vi.stubGlobal('caches', fake.caches)
-  return fake
-}
-
-const KEY_URL = (key: string) => `https://resilient-fetch.invalid/${encodeURIComponent(key)}`
-
 describe('cacheStore headers', () => {
   it("an origin's own X-Resilient-Original-Cache-Control (or -Vary, -Date) never comes back as Cache-Control (Vary, Date)", async () => {
-    install()
+    installFakeCaches()
     const store = cacheStore()
     const headers: [string, string][] = [
       ['cache-control', 'max-age=60'],
@@ -35,7 +27,7 @@ describe('cacheStore headers', () => {
 
 describe('cacheStore what it keeps', () => {
   it('moves Expires and Pragma aside too, and brings them back under their names', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const store = cacheStore()
     const headers: [string, string][] = [
       ['vary', 'Accept'],
@@ -44,7 +36,7 @@ describe('cacheStore what it keeps', () => {
       ['Content-Type', 'text/plain'],
     ]
     await store.put('k', entry('x', { headers }))
-    const written = new Map(fake.entries('resilient-fetch').get(KEY_URL('k'))!.init.headers)
+    const written = new Map(fake.entries('resilient-fetch').get(cacheKeyUrl('k'))!.init.headers)
     expect(written.get('x-resilient-original-expires')).toBe('Thu, 01 Jan 2026 00:00:00 GMT')
     expect(written.get('x-resilient-original-pragma')).toBe('no-cache')
     expect(written.get('x-resilient-original-vary')).toBe('Accept')
@@ -53,7 +45,7 @@ describe('cacheStore what it keeps', () => {
   })
 
   it("never writes Set-Cookie2, Content-Length, Age or CF-Cache-Status, nor an origin's header named as our metadata", async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const headers: [string, string][] = [
       ['set-cookie2', 'sid=secret'],
       ['content-length', '1'],
@@ -64,7 +56,7 @@ describe('cacheStore what it keeps', () => {
       ['etag', '"1"'],
     ]
     await cacheStore().put('k', entry('x', { headers, storedAt: 7 }))
-    expect(fake.entries('resilient-fetch').get(KEY_URL('k'))!.init.headers.sort()).toEqual([
+    expect(fake.entries('resilient-fetch').get(cacheKeyUrl('k'))!.init.headers.sort()).toEqual([
       ['cache-control', 'public, max-age=31536000'],
       ['etag', '"1"'],
       ['x-resilient-stored-at', '7'],
@@ -73,10 +65,10 @@ describe('cacheStore what it keeps', () => {
   })
 
   it('headers the runtime adds on a hit (Age, Date, CF-Cache-Status, Content-Length) are not read back as the origin’s', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const store = cacheStore()
     await store.put('k', entry('x', { headers: [['etag', '"1"']], storedAt: 9 }))
-    const cached = fake.entries('resilient-fetch').get(KEY_URL('k'))!
+    const cached = fake.entries('resilient-fetch').get(cacheKeyUrl('k'))!
     cached.init.headers.push(['age', '3'], ['date', 'Mon, 07 Dec 2026 00:00:00 GMT'], ['cf-cache-status', 'HIT'], ['content-length', '1'], ['set-cookie', 'a=b'], ['set-cookie2', 'c=d'])
     expect(await store.get('k')).toEqual(entry('x', { headers: [['etag', '"1"']], storedAt: 9 }))
   })
@@ -84,26 +76,26 @@ describe('cacheStore what it keeps', () => {
 
 describe('cacheStore keys', () => {
   it("a new page learns only its own keys: another app's entries in the cache neither count toward maxEntries nor are deleted", async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const cache = await fake.caches.open('resilient-fetch')
     await cacheStore({ maxEntries: 2 }).put('a', entry('a'))
     await cache.put('https://other.example/resilient-fetch.invalid/x', new Response('theirs'))
     const reloaded = cacheStore({ maxEntries: 2 })
     await reloaded.put('b', entry('b'))
-    expect([...fake.entries('resilient-fetch').keys()]).toEqual([KEY_URL('a'), 'https://other.example/resilient-fetch.invalid/x', KEY_URL('b')])
+    expect([...fake.entries('resilient-fetch').keys()]).toEqual([cacheKeyUrl('a'), 'https://other.example/resilient-fetch.invalid/x', cacheKeyUrl('b')])
     await reloaded.clear()
     expect([...fake.entries('resilient-fetch').keys()]).toEqual(['https://other.example/resilient-fetch.invalid/x'])
   })
 
   it('a new page learns the order from keys(): its first write drops the oldest of those', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     for (const key of ['a', 'b', 'c']) await cacheStore({ maxEntries: 3 }).put(key, entry(key))
     await cacheStore({ maxEntries: 3 }).put('d', entry('d'))
-    expect([...fake.entries('resilient-fetch').keys()]).toEqual([KEY_URL('b'), KEY_URL('c'), KEY_URL('d')])
+    expect([...fake.entries('resilient-fetch').keys()]).toEqual([cacheKeyUrl('b'), cacheKeyUrl('c'), cacheKeyUrl('d')])
   })
 
   it('keys with characters a URL escapes (spaces, ?, #, %, non-ASCII) round-trip, are learned by a new page and cleared', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const key = 'GET https://api.example.com/a b?q=1#x%20é'
     await cacheStore().put(key, entry('x'))
     expect(text((await cacheStore().get(key))!.body)).toBe('x')
@@ -112,23 +104,23 @@ describe('cacheStore keys', () => {
   })
 
   it('evict() of an odd count deletes the larger half; of one entry, that one', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const store = cacheStore()
     for (const key of ['a', 'b', 'c']) await store.put(key, entry(key))
     await evictable(store).evict()
-    expect([...fake.entries('resilient-fetch').keys()]).toEqual([KEY_URL('c')])
+    expect([...fake.entries('resilient-fetch').keys()]).toEqual([cacheKeyUrl('c')])
     await evictable(store).evict()
     expect(fake.entries('resilient-fetch').size).toBe(0)
   })
 
   it('a read counts as use for evict() too', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const store = cacheStore()
     for (const key of ['a', 'b', 'c', 'd']) await store.put(key, entry(key))
     await store.get('a')
     await store.get('b')
     await evictable(store).evict()
-    expect([...fake.entries('resilient-fetch').keys()].sort()).toEqual([KEY_URL('a'), KEY_URL('b')])
+    expect([...fake.entries('resilient-fetch').keys()].sort()).toEqual([cacheKeyUrl('a'), cacheKeyUrl('b')])
   })
 })
 
@@ -141,8 +133,8 @@ describe('cacheStore entries it finds', () => {
   ]
   for (const [what, response] of damaged)
     it(`an entry ${what} is deleted when read, and the read rejects naming the key`, async () => {
-      const fake = install()
-      await (await fake.caches.open('resilient-fetch')).put(KEY_URL('k'), response)
+      const fake = installFakeCaches()
+      await (await fake.caches.open('resilient-fetch')).put(cacheKeyUrl('k'), response)
       await expect(cacheStore().get('k')).rejects.toThrow('cacheStore: corrupt entry for k deleted')
       expect(fake.entries('resilient-fetch').size).toBe(0)
     })
@@ -152,24 +144,24 @@ describe('cacheStore entries it finds', () => {
     const cache = { match: async () => new Response(null, { status: 204 }), delete: async (url: string) => void deleted.push(url), keys: async () => [] }
     vi.stubGlobal('caches', { open: async () => cache })
     await expect(cacheStore().get('k')).rejects.toThrow('cacheStore: corrupt entry for k deleted')
-    expect(deleted).toEqual([KEY_URL('k')])
+    expect(deleted).toEqual([cacheKeyUrl('k')])
   })
 
   it('headers written aside by another writer (x-resilient-original-set-cookie, -age) never come back as Set-Cookie or Age', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const headers = { 'x-resilient-url': URL_HEADER, 'x-resilient-stored-at': '5', 'x-resilient-original-set-cookie': 'sid=1', 'x-resilient-original-age': '9', 'x-resilient-original-vary': 'Accept' }
-    await (await fake.caches.open('resilient-fetch')).put(KEY_URL('k'), new Response(new Uint8Array([120]), { headers }))
+    await (await fake.caches.open('resilient-fetch')).put(cacheKeyUrl('k'), new Response(new Uint8Array([120]), { headers }))
     expect((await cacheStore().get('k'))!.headers).toEqual([['vary', 'Accept']])
   })
 
   it('delete() removes the entry, and it no longer counts toward maxEntries', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const store = cacheStore({ maxEntries: 2 })
     await store.put('a', entry('a'))
     await store.put('b', entry('b'))
     await store.delete('a')
     expect(await store.get('a')).toBeUndefined()
     await store.put('c', entry('c'))
-    expect([...fake.entries('resilient-fetch').keys()]).toEqual([KEY_URL('b'), KEY_URL('c')])
+    expect([...fake.entries('resilient-fetch').keys()]).toEqual([cacheKeyUrl('b'), cacheKeyUrl('c')])
   })
 })

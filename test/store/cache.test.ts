@@ -1,24 +1,16 @@
 // Node, not happy-dom: Set-Cookie is only visible where servers and Workers run, so only here can stripping it be seen.
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { cacheStore } from '../../src/store/cache.js'
-import { fakeCaches } from './fake-caches.js'
+import { cacheKeyUrl, installFakeCaches } from './fake-caches.js'
 import { entry, text, evictable } from './helpers.js'
 
 afterEach(() => {
   vi.unstubAllGlobals()
 })
 
-function install(options?: Parameters<typeof fakeCaches>[0]) {
-  const fake = fakeCaches(options)
-  vi.stubGlobal('caches', fake.caches)
-  return fake
-}
-
-const KEY_URL = (key: string) => `https://resilient-fetch.invalid/${encodeURIComponent(key)}`
-
 describe('cacheStore', () => {
   it('round-trips status, statusText, headers (the origin Cache-Control and Vary too), body and storedAt', async () => {
-    install()
+    installFakeCaches()
     const store = cacheStore()
     const original = entry('{"a":1}', {
       url: 'https://api.example.com/items?page=2',
@@ -41,7 +33,7 @@ describe('cacheStore', () => {
   })
 
   it('writes a Response under a synthetic https key, with an explicit Cache-Control, our storedAt, and no Set-Cookie', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     await cacheStore({ cacheName: 'mine' }).put(
       'GET http://a/x',
       entry('x', {
@@ -53,7 +45,7 @@ describe('cacheStore', () => {
         storedAt: 5,
       }),
     )
-    const written = fake.entries('mine').get(KEY_URL('GET http://a/x'))!
+    const written = fake.entries('mine').get(cacheKeyUrl('GET http://a/x'))!
     const headers = new Map(written.init.headers)
     expect(headers.get('cache-control')).toBe('public, max-age=31536000')
     expect(headers.get('x-resilient-original-cache-control')).toBe('private, no-cache')
@@ -62,7 +54,7 @@ describe('cacheStore', () => {
   })
 
   it("an origin's own x-resilient-original-* headers never come back as a header we moved aside, a cookie or our metadata", async () => {
-    install()
+    installFakeCaches()
     const store = cacheStore()
     await store.put(
       'GET https://api.example.com/me',
@@ -86,27 +78,27 @@ describe('cacheStore', () => {
   })
 
   it('deletes the least recently used entry beyond maxEntries; a get counts as use', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const store = cacheStore({ maxEntries: 2 })
     await store.put('a', entry('a'))
     await store.put('b', entry('b'))
     await store.get('a')
     await store.put('c', entry('c'))
-    expect([...fake.entries('resilient-fetch').keys()].sort()).toEqual([KEY_URL('a'), KEY_URL('c')])
+    expect([...fake.entries('resilient-fetch').keys()].sort()).toEqual([cacheKeyUrl('a'), cacheKeyUrl('c')])
   })
 
   it('a new store (a page reload) learns the order from keys() and keeps the bound', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     await cacheStore({ maxEntries: 2 }).put('a', entry('a'))
     await cacheStore({ maxEntries: 2 }).put('b', entry('b'))
     const reloaded = cacheStore({ maxEntries: 2 })
     expect(text((await reloaded.get('a'))!.body)).toBe('a')
     await reloaded.put('c', entry('c'))
-    expect([...fake.entries('resilient-fetch').keys()].sort()).toEqual([KEY_URL('a'), KEY_URL('c')])
+    expect([...fake.entries('resilient-fetch').keys()].sort()).toEqual([cacheKeyUrl('a'), cacheKeyUrl('c')])
   })
 
   it('where keys() throws and caches.delete is missing (workerd), it works and clear() deletes every key it wrote', async () => {
-    const fake = install({ workerd: true })
+    const fake = installFakeCaches({ workerd: true })
     const store = cacheStore()
     await store.put('a', entry('a'))
     await store.put('b', entry('b'))
@@ -116,7 +108,7 @@ describe('cacheStore', () => {
   })
 
   it("clear() deletes every entry, also those another tab wrote, and the cache stays usable for both", async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const tabA = cacheStore()
     const tabB = cacheStore()
     await tabA.put('a', entry('a'))
@@ -129,26 +121,26 @@ describe('cacheStore', () => {
   })
 
   it('deletes an entry without our metadata (damaged or foreign), rejecting with the key', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const store = cacheStore()
     await store.put('ok', entry())
     const cache = await fake.caches.open('resilient-fetch')
-    await cache.put(KEY_URL('bad'), new Response('foreign'))
+    await cache.put(cacheKeyUrl('bad'), new Response('foreign'))
     await expect(store.get('bad')).rejects.toThrow('cacheStore: corrupt entry for bad deleted')
-    expect(fake.entries('resilient-fetch').has(KEY_URL('bad'))).toBe(false)
+    expect(fake.entries('resilient-fetch').has(cacheKeyUrl('bad'))).toBe(false)
     expect(await store.get('ok')).toBeDefined()
   })
 
   it('evict() deletes the least recently used half', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     const store = cacheStore()
     for (const key of ['a', 'b', 'c', 'd']) await store.put(key, entry(key))
     await evictable(store).evict()
-    expect([...fake.entries('resilient-fetch').keys()]).toEqual([KEY_URL('c'), KEY_URL('d')])
+    expect([...fake.entries('resilient-fetch').keys()]).toEqual([cacheKeyUrl('c'), cacheKeyUrl('d')])
   })
 
   it('a put that hits the quota rejects with the QuotaExceededError', async () => {
-    const fake = install()
+    const fake = installFakeCaches()
     fake.failPuts(1)
     await expect(cacheStore().put('a', entry())).rejects.toMatchObject({ name: 'QuotaExceededError' })
   })

@@ -2,6 +2,7 @@
  * A small in-memory CacheStorage for Node tests: keys are GET URLs, entries keep insertion order
  * (a put replaces and moves to the end, as the spec's request-response list does), bodies are copied on put.
  */
+import { vi } from 'vitest'
 export interface FakeCaches {
   caches: CacheStorage
   /** The raw stored responses of one cache, by URL, to look at what was written. */
@@ -74,3 +75,13 @@ export function fakeCaches(options: { workerd?: boolean } = {}): FakeCaches {
     },
   }
 }
+
+/** fakeCaches() as the global `caches` (vi.unstubAllGlobals() takes it away). */
+export function installFakeCaches(options?: Parameters<typeof fakeCaches>[0]): FakeCaches {
+  const fake = fakeCaches(options)
+  vi.stubGlobal('caches', fake.caches)
+  return fake
+}
+
+/** The URL cacheStore keeps the entry of `key` under. */
+export const cacheKeyUrl = (key: string) => `https://resilient-fetch.invalid/${encodeURIComponent(key)}`
