@@ -180,7 +180,7 @@ class WorkerProxy {
     if (match === undefined) return json(404, { error: 'not_found' })
     const prefix = match.route.prefix
     const pageOrigin = request.headers.get('origin')
-    if (!this.config.methods.has(method)) return this.cors.grant(prefix, pageOrigin, notAllowed([...this.config.methods]), ['Allow'])
+    if (!proxied(this.config.methods, request)) return this.cors.grant(prefix, pageOrigin, notAllowed([...this.config.methods]), ['Allow'])
     try {
       return await this.forward(request, url, match.route, match.rest, ctx)
     } catch (error) {
@@ -404,6 +404,12 @@ interface Outgoing {
 }
 
 const READ_ONLY = ['GET', 'HEAD']
+
+/** A method in METHODS, or a preflight for one: without the origins' answer to it, the browser never sends the request. */
+function proxied(methods: ReadonlySet<string>, request: Request): boolean {
+  const asked = request.method === 'OPTIONS' ? request.headers.get('access-control-request-method') : null
+  return methods.has(request.method) || (asked !== null && methods.has(asked))
+}
 
 function ignore(): void {}
 

@@ -2,7 +2,7 @@
  * The deployable proxy in workerd, asked by a page on another origin in headless Chromium, with its cookies: once the
  * upstream fails, the page reads the proxy's 503 and its Retry-After (the browser hid them, a network error, before
  * the proxy's own answers carried what the upstream grants the page), also for a request that needs a preflight, and a
- * last-known-good copy says it is one.
+ * last-known-good copy says it is one. With the default METHODS (no OPTIONS), that preflight reaches the upstream too.
  */
 import { createServer, type Server } from 'node:http'
 import { resolve } from 'node:path'
@@ -33,12 +33,15 @@ beforeAll(async () => {
     if (req.method === 'OPTIONS') return void res.writeHead(204, { ...grant, 'access-control-allow-methods': 'GET', 'access-control-allow-headers': 'authorization', 'access-control-max-age': '0' }).end()
     res.writeHead(200, { 'content-type': 'application/json', ...grant }).end(JSON.stringify({ path }))
   })
-  // OPTIONS listed, so that a preflight reaches the upstream.
-  const vars = { UPSTREAM_URL: `http://127.0.0.1:${await listen(upstream)}/base`, METHODS: 'GET,HEAD,OPTIONS' }
+  const base = `http://127.0.0.1:${await listen(upstream)}/base`
+  // OPTIONS listed, so that any OPTIONS reaches the upstream; /plain/ is a proxy with the default METHODS (GET, HEAD).
+  const vars = { UPSTREAM_URL: base, METHODS: 'GET,HEAD,OPTIONS' }
+  const plain = { ROUTES: JSON.stringify({ '/plain/': base }) }
   bundle = await bundleWorker(
     `import proxy from ${JSON.stringify(resolve(import.meta.dirname, '../../src/worker/index.ts'))}
 const env = ${JSON.stringify(vars)}
-export default { fetch: (request, _env, ctx) => proxy.fetch(request, env, ctx) }`,
+const plain = ${JSON.stringify(plain)}
+export default { fetch: (request, _env, ctx) => proxy.fetch(request, new URL(request.url).pathname.startsWith('/plain/') ? plain : env, ctx) }`,
     'proxy-cors',
   )
   miniflare = await bundle.start()
@@ -77,6 +80,28 @@ it("a page on another origin reads the proxy's 503 and Retry-After (after a pref
     expect(await ask('/private', authorized)).toEqual({ status: 200, retryAfter: null, source: null })
     down.add('/base/private')
     expect(await ask('/private', authorized)).toEqual({ status: 503, retryAfter: '1', source: null })
+  } finally {
+    await context.close()
+  }
+})
+
+it('a page on another origin reads the upstream through a proxy with the default METHODS, after a preflight (Authorization)', async () => {
+  const { context, page: tab } = await openPage(browser)
+  try {
+    await tab.goto(`${pageOrigin}/`)
+    const ask = (path: string) =>
+      tab.evaluate(async (url) => {
+        try {
+          const response = await fetch(url, { credentials: 'include', headers: { authorization: 'Bearer page-user' } })
+          return { status: response.status, body: await response.text() }
+        } catch (error) {
+          return { error: String(error) }
+        }
+      }, `${proxyOrigin}/plain${path}`)
+    expect(await ask('/account')).toEqual({ status: 200, body: JSON.stringify({ path: '/base/account' }) })
+    // While the upstream fails, its last good answer to the preflight clears the request, which reads the 503.
+    down.add('/base/account')
+    expect(await ask('/account')).toMatchObject({ status: 503, body: expect.stringContaining('"error":"upstream_error"') })
   } finally {
     await context.close()
   }
