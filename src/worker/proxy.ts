@@ -353,14 +353,15 @@ class WorkerProxy {
  * "the upstream is in trouble": judged a failure, one client's 429 + Retry-After would open the origin's
  * breaker for everyone (up to an hour). So the proxy forgives it: the 429 and its Retry-After go back to
  * the client that got it, count against no breaker, open none, are not retried and are never answered
- * by a copy. A 101 is a failure, where the library's rule takes it for a WebSocket upgrade: the proxy forwards no
+ * by a copy. So is a 501: the origin does not do what this client asked (a method, a page's CORS preflight), and any
+ * client could otherwise open the breaker with requests it chose. A 101 is a failure, where the library's rule takes it for a WebSocket upgrade: the proxy forwards no
  * Upgrade, so it is a switch nobody asked for, whose answer is lost (interimAnswer). Everything else is the library's
  * own rule (a 503 + Retry-After still opens the breaker; an interim status is a failure, which interimAnswer makes a
  * network error of).
  */
 function isFailure(outcome: ResilienceOutcome): boolean {
   const status = outcome.response?.status
-  return status === undefined || status === 101 || (status !== 429 && isFailureStatus(status))
+  return status === undefined || status === 101 || (status !== 429 && status !== 501 && isFailureStatus(status))
 }
 
 /**

@@ -13,7 +13,7 @@ declare module 'vitest' {
 // a per-client quota (429 for one API key), a 503 with Retry-After, and private answers whose
 // Connection header names Cache-Control, Set-Cookie or Vary. GET /__down?path=P makes P answer 502
 // from then on; GET /__hits?path=P says how many requests P got, on either port. /cors/… grants CORS_PAGE. GET /__early?path=P makes P
-// answer 103 Early Hints and then 502, on the port that got /__early only.
+// answer 103 Early Hints and then 502, on the port that got /__early only. /no-options/… answers OPTIONS 501.
 /** The page origin the upstream's /cors/ paths grant, with credentials (proxy-cors.test.ts). */
 const CORS_PAGE = 'https://app.example'
 
@@ -34,6 +34,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (url.pathname.startsWith('/quota/') && key === 'over-quota') return void res.writeHead(429, { 'retry-after': '3600', 'content-type': 'application/json' }).end('{"error":"quota"}')
     if (url.pathname.startsWith('/quota/') && key === 'over-quota-bare') return void res.writeHead(429, { 'content-type': 'application/json' }).end('{"error":"quota"}')
     if (url.pathname.startsWith('/busy/')) return void res.writeHead(503, { 'retry-after': '120' }).end('busy')
+    // A server that implements no OPTIONS (Python's http.server): 501 Not Implemented.
+    if (url.pathname.startsWith('/no-options/') && req.method === 'OPTIONS') return void res.writeHead(501).end('not implemented')
     // An API that lets one page origin read it, with its cookies.
     if (url.pathname.startsWith('/cors/') && req.headers.origin === CORS_PAGE) {
       const grant = { 'access-control-allow-origin': CORS_PAGE, 'access-control-allow-credentials': 'true', 'access-control-expose-headers': 'X-Request-Id', vary: 'Origin' }
