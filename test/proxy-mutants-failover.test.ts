@@ -24,8 +24,7 @@ type Answer = (request: Request) => Response | Promise<Response>
 function origins(answers: Record<string, Answer>) {
   const seen: Request[] = []
   const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
-    // As workerd takes a streamed body without it.
-    const request = new Request(input, { ...init, duplex: 'half' } as RequestInit)
+    const request = new Request(input, init)
     seen.push(request)
     return answers[new URL(request.url).origin]!(request)
   }

@@ -60,4 +60,20 @@ describe('against a real upstream', () => {
     expect(seen).toHaveLength(3)
   })
 
+  it("sends a client's body to the upstream, streamed to one origin and read once for a pool's retry", async () => {
+    const one = createProxy({ upstream: origin, store: 'memory', methods: 'POST,PUT', timeout: 5_000 })
+    for (const method of ['POST', 'PUT']) {
+      const response = await one(req('/api/items', { method, body: `${method} body` }))
+      expect([response.status, await response.json()]).toEqual([200, { url: '/items', body: `${method} body` }])
+    }
+    // Nothing held against the origin: a body refused by the proxy's own fetch would have counted as its failure.
+    expect(await (await one(req('/metrics.json'))).json()).toMatchObject({ totals: { successes: 2, failures: 0 } })
+    // Port 9 refuses the connection: the PUT that starts there (the rotation's turn) is retried here with the body read once.
+    const pool = createProxy({ routes: { '/api/': [origin, 'http://127.0.0.1:9'] }, store: 'memory', methods: 'POST,PUT', timeout: 5_000 })
+    for (const method of ['POST', 'PUT']) {
+      const response = await pool(req('/api/items', { method, body: `${method} pooled` }))
+      expect([response.status, await response.json()]).toEqual([200, { url: '/items', body: `${method} pooled` }])
+    }
+    expect(seen.map((r) => `${r.method} ${r.body}`)).toEqual(['POST POST body', 'PUT PUT body', 'POST POST pooled', 'PUT PUT pooled'])
+  })
 })

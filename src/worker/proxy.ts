@@ -242,7 +242,7 @@ class WorkerProxy {
     const key = call.key
     try {
       // redirect: 'manual', so a redirect from the upstream never makes the proxy fetch another host.
-      const pending = this.rf(call.url, { method: out.method, headers: out.headers, body: out.body, redirect: 'manual', signal: attempt.signal, resilience: { key, waitUntil: out.waitUntil } })
+      const pending = this.rf(call.url, { method: out.method, headers: out.headers, body: out.body, ...HALF_DUPLEX, redirect: 'manual', signal: attempt.signal, resilience: { key, waitUntil: out.waitUntil } })
       // If the client goes away, workerd cancels the request's work; waitUntil lets the call settle and free its permit.
       out.ctx?.waitUntil(pending.then(ignore, ignore))
       // What is stored is what the client gets (the store drops Connection itself, so a raw copy would keep the
@@ -378,6 +378,9 @@ function interimAnswer(response: Response): Outcome {
 
 /** The library's retry defaults, without 429 (see isFailure): its methods get the one retry on another origin, within its budget. */
 const RETRY = normalizeRetry({ statusCodes: [...(normalizeRetry(undefined) as NormalizedRetry).statusCodes].filter((status) => status !== 429) })
+
+/** The Fetch standard sends a streamed body only half duplex: Node's fetch (and a browser's) refuses one without it; workerd's needs none. */
+const HALF_DUPLEX = { duplex: 'half' } as RequestInit
 
 /** The proxy makes one call per attempt: no total deadline. */
 const NO_TOTAL = normalizeTimeout({ total: false })
