@@ -94,6 +94,21 @@ describe('the 503 and its Retry-After', () => {
     expect((await snapshotOf(handler)).breakers).toMatchObject([{ key: A, state: 'open', rejected: 2 }])
   })
 
+  it('network errors are failures: FAILURE_THRESHOLD of them within WINDOW_MS open the breaker', async () => {
+    const { fetch } = origins({
+      [A]: () => {
+        throw new TypeError('network down')
+      },
+    })
+    const handler = proxyOf({ fetch, failureThreshold: 2, window: 1_000, openDuration: 5_000 })
+    expect(await failure(await handler(req()))).toEqual([503, '1', { error: 'upstream_error', key: A }])
+    // Past the window the first is forgotten: the breaker stays closed.
+    await vi.advanceTimersByTimeAsync(1_001)
+    expect(await failure(await handler(req()))).toEqual([503, '1', { error: 'upstream_error', key: A }])
+    expect(await failure(await handler(req()))).toEqual([503, '5', { error: 'upstream_error', key: A }])
+    expect((await snapshotOf(handler)).breakers).toMatchObject([{ key: A, state: 'open', failures: 2 }])
+  })
+
   it("an origin's 503 with Retry-After opens it that long, and the 503 says so", async () => {
     const { fetch } = origins({ [A]: () => new Response('busy', { status: 503, headers: { 'retry-after': '120' } }) })
     const handler = proxyOf({ fetch, openDuration: 5_000 })
@@ -215,6 +230,24 @@ describe('failover across a pool', () => {
     expect(await (await pending).text()).toBe('b')
     expect(seen[0]!.signal.aborted).toBe(true)
     expect((await snapshotOf(handler)).totals).toMatchObject({ hedges: 1, retries: 0 })
+  })
+
+  it("hedges within the library's budget: 5 + 10% of the route's requests over 10 s", async () => {
+    const { fetch, asked } = origins({ [A]: hangs, [B]: up('b') })
+    // A is never asked to fail: its breaker stays closed, so every request that starts there is hedged if it may be.
+    const handler = proxyOf({ fetch, routes: { '/api/': [A, B] }, hedge: 100, timeout: 1_000 })
+    const pending: Promise<Response>[] = []
+    for (let i = 0; i < 20; i++) {
+      pending.push(handler(req(`/api/${i}`)))
+      await vi.advanceTimersByTimeAsync(100)
+    }
+    await vi.advanceTimersByTimeAsync(1_000)
+    for (const response of await Promise.all(pending)) expect(await response.text()).toBe('b')
+    // 10 requests started at A within 2 s; 5 + 0.1 × (up to 20) of them were hedged, the rest timed out and went to B.
+    const { hedges } = (await snapshotOf(handler)).totals
+    expect(hedges).toBeGreaterThanOrEqual(5)
+    expect(hedges).toBeLessThanOrEqual(7)
+    expect(asked().filter((origin) => origin === B)).toHaveLength(20)
   })
 
   it('without hedge: no second origin while the first is slow', async () => {

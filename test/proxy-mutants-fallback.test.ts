@@ -83,6 +83,23 @@ describe('the last known good copy', () => {
     expect(resilienceInfo(copy)).toEqual({ source: 'fallback', key: B, attempts: 2, storedAt: T0 })
   })
 
+  it('attempts counts network errors and timeouts as origins reached', async () => {
+    let failing = false
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (!failing) return new Response('v1')
+      if (String(input).startsWith(A)) throw new TypeError('network down')
+      return new Promise((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)))
+    }) as typeof globalThis.fetch
+    const handler = proxyOf({ fetch, routes: { '/api/': [A, B] }, failureThreshold: 10, timeout: 500 })
+    const ctx = context()
+    await (await handler(req(), undefined, ctx)).text()
+    await ctx.settle()
+    failing = true
+    const pending = handler(req(), undefined, ctx)
+    await vi.advanceTimersByTimeAsync(500)
+    expect(resilienceInfo(await pending)).toMatchObject({ source: 'fallback', attempts: 2 })
+  })
+
   it('attempts counts only the origins that were reached: a refused one is not', async () => {
     const origin = switchable()
     const { handler, ctx } = await withCopy({ failureThreshold: 1 }, origin)
@@ -173,6 +190,8 @@ describe("a page's preflight while the origins are down", () => {
     expect(replay.status).toBe(204)
     expect(replay.headers.get('access-control-allow-headers')).toBe('authorization')
     expect(replay.headers.get('access-control-allow-origin')).toBe(PAGE)
+    // A request that names a method to ask for, but is no OPTIONS, is no preflight: the 503.
+    expect((await handler(req('/api/x', { headers: { origin: PAGE, 'access-control-request-method': 'GET' } }))).status).toBe(503)
     // An OPTIONS that is no preflight (OPTIONS listed) gets the 503.
     const plain = await proxyOf({ fetch, methods: 'GET,OPTIONS' })(req('/api/x', { method: 'OPTIONS', headers: { origin: PAGE } }))
     expect(plain.status).toBe(503)
