@@ -207,9 +207,10 @@ describe('failover across a pool', () => {
     expect((await snapshotOf(handler)).breakers.find((b) => b.key === A)).toMatchObject({ state: 'closed' })
   })
 
-  it('every origin open: circuit_open naming the one that probes first, with what it has left', async () => {
+  it('every origin open: circuit_open naming the one that probes first, with what it has left; each asked once, and skipped while open', async () => {
+    let aDown = true
     let bDown = false
-    const { fetch } = origins({ [A]: down(), [B]: () => (bDown ? new Response('down', { status: 500 }) : new Response('b')) })
+    const { fetch } = origins({ [A]: () => new Response(aDown ? 'down' : 'a', { status: aDown ? 500 : 200 }), [B]: () => new Response(bDown ? 'down' : 'b', { status: bDown ? 500 : 200 }) })
     const handler = proxyOf({ fetch, routes: { '/api/': [A, B] }, failureThreshold: 1, openDuration: 10_000 })
     expect((await handler(req('/api/0'))).status).toBe(200)
     await vi.advanceTimersByTimeAsync(2_000)
@@ -218,6 +219,44 @@ describe('failover across a pool', () => {
     await vi.advanceTimersByTimeAsync(1_000)
     // Whichever the rotation asks first, A (7 s left) is named, not B (9 s left).
     for (let i = 2; i < 4; i++) expect(await failure(await handler(req(`/api/${i}`)))).toEqual([503, '7', { error: 'circuit_open', key: A }])
+    const rejected = async () => Object.fromEntries((await snapshotOf(handler)).breakers.map((b) => [b.key, b.rejected]))
+    // A refused B's retry once, then each refused both requests.
+    expect(await rejected()).toEqual({ [A]: 3, [B]: 2 })
+    // A's probe is due, B is open 2 s more: A answers, and B is skipped rather than asked to refuse, whatever the rotation says.
+    aDown = false
+    await vi.advanceTimersByTimeAsync(7_000)
+    expect(await (await handler(req('/api/4'))).text()).toBe('a')
+    expect(await (await handler(req('/api/5'))).text()).toBe('a')
+    expect(await rejected()).toEqual({ [A]: 3, [B]: 2 })
+  })
+
+  it('a body that goes to one origin only streams through; one that may be retried is read first', async () => {
+    let reached = 0
+    const fetch = (async () => (reached++, new Response('ok'))) as typeof globalThis.fetch
+    const send = (config: ProxyConfig, method: string) => {
+      let controller!: ReadableStreamDefaultController<Uint8Array>
+      const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) })
+      controller.enqueue(new TextEncoder().encode('first'))
+      return { response: proxyOf({ fetch, ...config })(req('/api/x', { method, body, duplex: 'half' } as RequestInit)), close: () => controller.close() }
+    }
+    const streamed: [ProxyConfig, string][] = [
+      [{ methods: 'PUT' }, 'PUT'],
+      [{ routes: { '/api/': [A, B] }, methods: 'POST' }, 'POST'],
+    ]
+    for (const [config, method] of streamed) {
+      const { response, close } = send(config, method)
+      await vi.advanceTimersByTimeAsync(0)
+      // The origin has the request while the client is still sending its body.
+      expect(reached, method).toBe(1)
+      close()
+      expect((await response).status).toBe(200)
+      reached = 0
+    }
+    const { response, close } = send({ routes: { '/api/': [A, B] }, methods: 'PUT' }, 'PUT')
+    await vi.advanceTimersByTimeAsync(0)
+    expect(reached).toBe(0)
+    close()
+    expect((await response).status).toBe(200)
   })
 
   it('with hedge: a GET still unanswered after the delay also goes to the next origin; the first answer wins, counted', async () => {

@@ -176,6 +176,35 @@ describe('the last known good copy', () => {
   })
 })
 
+describe('what never becomes a copy', () => {
+  it("an interim 101 with no body (workerd's, for an Upgrade nobody asked for) is no answer: the copy is served, one attempt", async () => {
+    let interim = false
+    const fetch = (async () => {
+      if (!interim) return new Response('v1')
+      return Object.defineProperty(new Response(null, { headers: { connection: 'upgrade', upgrade: 'websocket' } }), 'status', { value: 101 })
+    }) as typeof globalThis.fetch
+    const handler = proxyOf({ fetch })
+    const ctx = context()
+    await (await handler(req(), undefined, ctx)).text()
+    await ctx.settle()
+    interim = true
+    const copy = await handler(req(), undefined, ctx)
+    expect(copy.headers.get('x-resilient-source')).toBe('fallback')
+    expect(resilienceInfo(copy)).toMatchObject({ source: 'fallback', key: A, attempts: 1 })
+    expect(await copy.text()).toBe('v1')
+  })
+
+  it("an answer to a request with credentials: another client's failure gets no copy of it", async () => {
+    const origin = switchable()
+    const handler = proxyOf({ fetch: origin.fetch })
+    const ctx = context()
+    expect(await (await handler(req('/api/x', { headers: { authorization: 'Bearer user-1' } }), undefined, ctx)).text()).toBe('v1')
+    await ctx.settle()
+    origin.state.status = 503
+    expect((await handler(req(), undefined, ctx)).status).toBe(503)
+  })
+})
+
 describe("a page's preflight while the origins are down", () => {
   const preflight = () => req('/api/x', { method: 'OPTIONS', headers: { origin: PAGE, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } })
   const granted = { 'access-control-allow-origin': PAGE, 'access-control-allow-headers': 'authorization', 'access-control-allow-methods': 'GET' }

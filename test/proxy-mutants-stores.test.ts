@@ -77,6 +77,15 @@ describe("the fleet's breaker (BREAKERS)", () => {
     expect(handed).toBe(2)
   })
 
+  it('without a ctx the failure still reaches the coordinator, and the client gets its 503', async () => {
+    const ns = memoryNamespace()
+    const handler = createProxy({ upstream: A, store: 'memory', fetch: failing, coordinator: ns.namespace, failureThreshold: 1, minReporters: 1 })
+    expect(await (await handler(req())).json()).toEqual({ error: 'upstream_error', key: A })
+    const open = () => ns.objects.get(A)?.fleet?.state === 'open'
+    for (let i = 0; i < 100 && !open(); i++) await new Promise((resolve) => setImmediate(resolve))
+    expect(open()).toBe(true)
+  })
+
   it('without a coordinator only the attempt settling is handed to waitUntil, and for a good GET the copy being stored too', async () => {
     const failed = context()
     await createProxy({ upstream: A, store: 'memory', fetch: failing })(req(), undefined, failed)
