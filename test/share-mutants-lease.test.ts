@@ -144,6 +144,81 @@ describe('the probe lease, its bounds and its storage', () => {
   })
 })
 
+describe('the claims a tab hears and reads', () => {
+  /** Sends `messages` on the share's channel as another tab would, and lets them arrive. */
+  async function hear(...messages: object[]): Promise<void> {
+    const raw = new BroadcastChannel(name)
+    for (const message of messages) raw.postMessage(message)
+    raw.close()
+    await flush()
+  }
+  const claim = (key: string, from = '!', until = T0 + 60_000) => ({ t: 'claim', from, key, until })
+
+  it('claims are remembered for 1000 keys, a released key not among them; the 1001st drops the oldest', async () => {
+    microtaskChannels()
+    const [share] = tabsInIdOrder(1)
+    const key = (i: number) => `https://k${i}.test`
+    const probe = async (i: number) => {
+      const granted = share!.acquireProbe(key(i), 1000)
+      await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
+      return granted
+    }
+    await hear(...Array.from({ length: 999 }, (_, i) => claim(key(i + 1))))
+    await hear(claim(key(0)), { t: 'release', from: '!', key: key(0) }, claim(key(1000)))
+    expect(await probe(1)).toBe(false)
+    await hear(claim(key(1001)))
+    expect(await probe(2)).toBe(false)
+    expect(await probe(1)).toBe(true)
+  })
+
+  it('a claim heard refuses probes until the ms it ends, not in that ms', async () => {
+    microtaskChannels()
+    const [share] = tabsInIdOrder(1)
+    await hear(claim(KEY, '!', T0 + 500))
+    vi.setSystemTime(T0 + 499)
+    expect(await share!.acquireProbe(KEY, 1000)).toBe(false)
+    vi.setSystemTime(T0 + 500)
+    expect(await acquire(share!)).toBe(true)
+  })
+
+  it('the lowest owner wins among the claims in storage and heard, whichever is read first', async () => {
+    microtaskChannels()
+    const { map } = memoryStorage()
+    const [share] = tabsInIdOrder(1)
+    const granted = share!.acquireProbe(KEY, 1000)
+    // While it waits: a lower rival's claim is heard, and a higher one wrote storage last.
+    await hear(claim(KEY, '0'))
+    map.set(`${name}:probe:${KEY}`, JSON.stringify({ owner: '~', until: T0 + 60_000 }))
+    await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
+    expect(await granted).toBe(false)
+  })
+
+  it('a tab that ends its probe leaves in storage a claim another tab wrote over its own', async () => {
+    const { map } = memoryStorage()
+    const [share] = tabsInIdOrder(1)
+    expect(await acquire(share!)).toBe(true)
+    const rival = JSON.stringify({ owner: '~', until: T0 + 60_000 })
+    map.set(`${name}:probe:${KEY}`, rival)
+    share!.releaseProbe(KEY)
+    expect(map.get(`${name}:probe:${KEY}`)).toBe(rival)
+  })
+
+  it.each([
+    ['null', 'null'],
+    ['a claim whose owner is not a string', JSON.stringify({ owner: 7, until: T0 + 60_000 })],
+  ])('%s in storage is no claim: the probe is granted', async (_, stored) => {
+    const { map } = memoryStorage()
+    map.set(`${name}:probe:${KEY}`, stored)
+    const [share] = tabsInIdOrder(1)
+    expect(await acquire(share!)).toBe(true)
+  })
+
+  it('releasing a probe this tab does not hold is harmless', () => {
+    const [share] = tabsInIdOrder(1)
+    expect(() => share!.releaseProbe(KEY)).not.toThrow()
+  })
+})
+
 describe('the probe lease with Web Locks', () => {
   it.each([
     ['locks is null', () => vi.stubGlobal('navigator', { locks: null })],
@@ -162,7 +237,9 @@ describe('the probe lease with Web Locks', () => {
       await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
       expect(await granted).toBe(true)
     } finally {
+      // Where there was no navigator (Node 20), none is left: a throwing getter would outlive the test.
       if (saved) Object.defineProperty(globalThis, 'navigator', saved)
+      else delete (globalThis as { navigator?: unknown }).navigator
     }
   })
 
@@ -190,6 +267,21 @@ describe('the probe lease with Web Locks', () => {
     expect(granted).toBe(false)
     await grant!()
     expect(released).toBe(true)
+  })
+
+  it('a lock manager that refuses only after the probe was refused leaves no claim behind', async () => {
+    const { map } = memoryStorage()
+    let refuse: (() => void) | undefined
+    vi.stubGlobal('navigator', {
+      locks: { request: () => new Promise((_, reject) => (refuse = () => reject(new DOMException('opaque origin', 'SecurityError')))) },
+    })
+    const [share] = tabsInIdOrder(1)
+    const granted = share!.acquireProbe(KEY, 1000)
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(await granted).toBe(false)
+    refuse!()
+    await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
+    expect(map.has(`${name}:probe:${KEY}`)).toBe(false)
   })
 
   it('a lock granted once the share has closed is given back, and the probe refused', async () => {
