@@ -121,14 +121,16 @@ describe('rf.breaker', () => {
 
 describe("a share whose side of the stage is not installed (its chunk loads when the stage is attached)", () => {
   /** The stage module afresh, without the share's side the test setup installed; shared.js wrapped to watch `sharing`. */
-  async function freshStage(sharedModule?: () => unknown) {
+  async function freshStage(sharedModule?: () => Record<string, unknown>) {
     vi.resetModules()
     const sharing = vi.fn()
-    vi.doMock('../src/breaker/shared.js', sharedModule ?? (async (importOriginal) => {
-      const actual = await importOriginal<typeof import('../src/breaker/shared.js')>()
-      sharing.mockImplementation(actual.sharing)
-      return { ...actual, sharing }
-    }))
+    if (sharedModule !== undefined) vi.doMock('../src/breaker/shared.js', sharedModule)
+    else
+      vi.doMock('../src/breaker/shared.js', async (importOriginal) => {
+        const actual = await importOriginal<typeof import('../src/breaker/shared.js')>()
+        sharing.mockImplementation(actual.sharing)
+        return { ...actual, sharing }
+      })
     const { breakerStage: fresh } = await import('../src/stages/breaker.js')
     const { Keys: FreshKeys } = await import('../src/stages/keys.js')
     return { fresh, FreshKeys, sharing }
