@@ -26,7 +26,6 @@ export class Keys {
       for (const [key, entry] of entries) {
         if (entry.calls === 0 && !stages.some((stage, i) => stage.busy?.(entry.states[i]))) {
           entries.delete(key)
-          if (last === entry) last = undefined
           return
         }
       }
