@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { CircuitOpenError, createResilientFetch, TimeoutError, type BreakerShare, type SharedBreakerState } from '../src/index.js'
+import { applyAll, supersedes, type Apply } from '../src/breaker/shared.js'
 import { controlledTransport, flush, rejection, statusTransport } from './helpers.js'
 
 const URL_A = 'https://a.test/x'
@@ -241,5 +242,103 @@ describe('a half-open probe asks the share', () => {
     fail(new Error('share down'))
     await flush()
     expect(released).toEqual([KEY])
+  })
+})
+
+describe("which of the others' states a breaker takes: the same ms, a foreign view, a share of another copy", () => {
+  it('of two states of the same ms ending at once, the fixed order decides (disabled over closed)', async () => {
+    const m = manual()
+    const rf = instance(m.share, statusTransport(200).fetch)
+    await rf(URL_A)
+    // A fresh breaker is closed since 0.
+    m.apply({ state: 'disabled', at: 0 })
+    expect(rf.breaker(KEY)!.state).toBe('disabled')
+  })
+
+  it('a forced open with no end keeps against an open of the same ms that ends', async () => {
+    const m = manual()
+    const rf = instance(m.share, statusTransport(200).fetch)
+    await rf(URL_A)
+    rf.breaker(KEY)!.open()
+    m.apply({ state: 'open', at: T0, openedAt: T0, openUntil: T0 + 1_000 })
+    expect(rf.breaker(KEY)!.state).toBe('forced-open')
+  })
+
+  it('a closed view is taken as a close even when it carries an openUntil that has passed', async () => {
+    const m = manual()
+    const rf = instance(m.share, statusTransport(500).fetch)
+    await rf(URL_A)
+    m.apply({ state: 'closed', at: T0 + 1, openUntil: T0 - 5 } as SharedBreakerState)
+    // The close emptied the window: one more failure does not reach the threshold of 2.
+    await rf(URL_A)
+    expect(rf.breaker(KEY)!.state).toBe('closed')
+  })
+
+  it('an adopted open keeps when it was first opened, not when it was decided', async () => {
+    const m = manual()
+    const rf = instance(m.share, statusTransport(200).fetch)
+    await rf(URL_A)
+    m.apply({ state: 'open', at: T0 + 5, openedAt: T0 - 100, openUntil: T0 + 1_000 })
+    expect(rf.snapshot().breakers.find((b) => b.key === KEY)).toMatchObject({ state: 'open', openedAt: T0 - 100, nextProbeAt: T0 + 1_000 })
+  })
+
+  it('a share marked with the shared symbol (another copy of the library) keeps hand-set states from its news', async () => {
+    const m = manual({ [Symbol.for('resilient-fetch.share.keepsHandSet')]: true } as Partial<BreakerShare>)
+    const rf = instance(m.share, statusTransport(200).fetch)
+    await rf(URL_A)
+    rf.breaker(KEY)!.disable()
+    m.apply({ state: 'closed', at: T0 + 1 })
+    expect(rf.breaker(KEY)!.state).toBe('disabled')
+  })
+})
+
+describe('supersedes: what a share remembers', () => {
+  const closed = (at: number): SharedBreakerState => ({ state: 'closed', at })
+  const open = (at: number, openUntil: number): SharedBreakerState => ({ state: 'open', at, openedAt: at, openUntil })
+
+  it('a later state, whatever it is; of the same ms, the open that ends later, and a state as itself', () => {
+    expect(supersedes(closed(6), open(5, 100))).toBe(true)
+    expect(supersedes(closed(5), open(6, 100))).toBe(false)
+    expect(supersedes(closed(5), open(5, 100))).toBe(false)
+    expect(supersedes(open(5, 100), closed(5))).toBe(true)
+    expect(supersedes(open(5, 100), open(5, 200))).toBe(false)
+    expect(supersedes(open(5, 100), open(5, 100))).toBe(true)
+  })
+})
+
+describe('applyAll', () => {
+  it('tells every instance still there, past collected ones, and forgets only those', () => {
+    const told: string[] = []
+    // A WeakRef's side applyAll reads: what deref() gives (undefined once collected).
+    const ref = (apply?: Apply) => ({ deref: () => apply }) as unknown as WeakRef<Apply>
+    const live = (name: string) => ref((key) => void told.push(`${name}:${key}`))
+    const [a, b] = [live('a'), live('b')]
+    const appliers = [ref(), a, ref(), ref(), b]
+    applyAll(appliers, KEY, { state: 'closed', at: T0 })
+    expect(told).toEqual([`a:${KEY}`, `b:${KEY}`])
+    expect(appliers).toEqual([a, b])
+  })
+})
+
+describe('a half-open probe asks the share: how the share failed', () => {
+  async function probeThrough(failure: unknown) {
+    const c = controlledTransport()
+    const m = manual({ acquireProbe: () => Promise.reject(failure), releaseProbe: () => {} })
+    const rf = instance(m.share, c.fetch, { failureThreshold: 1, openDuration: 1_000 }, { total: 10_000 })
+    const first = rf(URL_A)
+    await flush()
+    c.pending.shift()!.respond(500)
+    await first
+    vi.advanceTimersByTime(1_000)
+    const probe = rf(URL_A)
+    await flush()
+    expect(c.pending).toHaveLength(1)
+    c.pending.shift()!.respond(200)
+    expect((await probe).status).toBe(200)
+  }
+
+  it('a failure with no message, or with no error at all, lets the probe through', async () => {
+    await probeThrough(new Error())
+    await probeThrough(undefined)
   })
 })
