@@ -2,22 +2,23 @@
 import { BreakerCoordinator, type CoordinatorContext } from '../src/worker/coordinator.js'
 import type { CoordinatorNamespace } from '../src/worker/share.js'
 
-/** DurableObjectState in memory: storage, one alarm, blockConcurrencyWhile that just runs. */
+/** DurableObjectState in memory: storage, one alarm, blockConcurrencyWhile that just runs; `writes` names each write, in order. */
 export function memoryState() {
   const data = new Map<string, unknown>()
+  const writes: string[] = []
   let alarm: number | null = null
   const ctx: CoordinatorContext = {
     storage: {
       get: async <T>(key: string) => structuredClone(data.get(key)) as T | undefined,
-      put: async (key, value) => void data.set(key, structuredClone(value)),
-      delete: async (key) => data.delete(key),
+      put: async (key, value) => void (writes.push(`put ${key}`), data.set(key, structuredClone(value))),
+      delete: async (key) => (writes.push(`delete ${key}`), data.delete(key)),
       getAlarm: async () => alarm,
-      setAlarm: async (t) => void (alarm = t),
-      deleteAlarm: async () => void (alarm = null),
+      setAlarm: async (t) => void (writes.push(`setAlarm ${t}`), (alarm = t)),
+      deleteAlarm: async () => void (writes.push('deleteAlarm'), (alarm = null)),
     },
     blockConcurrencyWhile: (callback) => callback(),
   }
-  return { ctx, data, alarm: () => alarm }
+  return { ctx, data, writes, alarm: () => alarm }
 }
 
 /** A namespace whose objects are BreakerCoordinators in this process, one per name. */
