@@ -108,3 +108,66 @@ describe('FleetBreaker: reports and probes', () => {
     expect(b.alarmAt).toBeUndefined()
   })
 })
+
+describe('FleetBreaker: the journal of reports, and what a transition forgets', () => {
+  it('merges a reporter\'s failures per tenth of the window, never past failureThreshold', () => {
+    const b = new FleetBreaker({ ...OPTIONS, minReporters: 2 }, 0)
+    b.report(0, 1, 'a')
+    b.report(500, 2, 'a')
+    b.report(1_500, 2, 'a')
+    b.report(1_600, 9, 'a')
+    expect(b.snapshot().reports).toEqual([
+      [0, 'a', 3],
+      [1_500, 'a', 6],
+    ])
+  })
+
+  it('keeps the newest 256 reports', () => {
+    const b = new FleetBreaker({ ...OPTIONS, failureThreshold: 10_000, minReporters: 10_000 }, 0)
+    for (let i = 0; i <= 256; i++) b.report(0, 1, `r${i}`)
+    const reporters = b.snapshot().reports.map((r) => r[1])
+    expect([reporters.length, reporters[0], reporters.at(-1)]).toEqual([256, 'r1', 'r256'])
+  })
+
+  it('a report dated after now (the clock went back) is not in the window', () => {
+    const b = new FleetBreaker({ ...OPTIONS, minReporters: 2 }, 0)
+    b.report(10_000, 3, 'a')
+    b.report(5_000, 3, 'b')
+    expect(b.reporters(5_000)).toBe(1)
+    expect(b.snapshot().reports).toEqual([[5_000, 'b', 3]])
+  })
+
+  it('an open counts no reports, and its window and journal start empty', () => {
+    const b = new FleetBreaker(OPTIONS, 0)
+    b.report(0, 6, 'a')
+    expect(b.snapshot().reports).toEqual([])
+    b.report(10, 6, 'a')
+    expect([b.openUntil, b.snapshot().reports]).toEqual([1_000, []])
+  })
+
+  it('a close by a probe forgets the failures reported in half-open, and the permits', () => {
+    const b = halfOpen({ probes: 2 })
+    b.report(1_000, 2, 'a')
+    const { permit } = b.acquire(1_000, 100) as { permit: number }
+    b.acquire(1_000, 100)
+    b.endProbe(1_010, permit, false)
+    expect([b.state, b.idle, b.failures(1_010)]).toEqual(['closed', true, 0])
+    expect(b.snapshot().permits).toEqual([])
+  })
+
+  it('the revision moves on when a tick drops an expired permit or a report that left the window, and only then', () => {
+    const b = halfOpen()
+    b.acquire(1_000, 100)
+    const granted = b.revision
+    b.view(1_000 + 100 + REPORT_GRACE)
+    expect(b.revision).toBeGreaterThan(granted)
+    const dropped = b.revision
+    b.view(1_000 + 100 + REPORT_GRACE + 1)
+    expect(b.revision).toBe(dropped)
+    const closed = new FleetBreaker(OPTIONS, 0)
+    closed.report(0, 1, 'a')
+    const reported = closed.revision
+    closed.view(10_000)
+    expect(closed.revision).toBeGreaterThan(reported)
+  })
+})
