@@ -45,6 +45,80 @@ describe('what the share keeps for reloads', () => {
     expect([...map.keys()]).toEqual([`${shareName()}:breaker:https://b.test`])
   })
 
+  it('a forced open with no end is not written at all', () => {
+    const { map } = memoryStorage()
+    tab().publish(KEY, { state: 'forced-open', at: T0, openedAt: T0 })
+    expect(map.size).toBe(0)
+  })
+
+  it('a kept open read once its window has ended, even in that very ms, is not started from and goes', () => {
+    const { map } = memoryStorage()
+    tab().publish(KEY, { state: 'open', at: T0, openedAt: T0, openUntil: T0 + 1000 })
+    tab().publish('https://b.test', { state: 'open', at: T0, openedAt: T0, openUntil: T0 + 1001 })
+    vi.setSystemTime(T0 + 1000)
+    const later = tab()
+    expect([later.initial(KEY), later.initial('https://b.test')?.openUntil]).toEqual([undefined, T0 + 1001])
+    expect([...map.keys()]).toEqual([`${shareName()}:breaker:https://b.test`])
+  })
+
+  it.each([
+    ['a disable', JSON.stringify({ state: 'disabled', at: T0 })],
+    ['corrupt JSON', '{"state":'],
+    ['null', 'null'],
+  ])('%s where a kept state would be is not started from, and goes', (_, raw) => {
+    const { map } = memoryStorage()
+    map.set(`${shareName()}:breaker:${KEY}`, raw)
+    expect(tab().initial(KEY)).toBeUndefined()
+    expect(map.size).toBe(0)
+  })
+
+  it('reading a key with nothing kept removes nothing', () => {
+    const changes: string[] = []
+    memoryStorage((key) => changes.push(key))
+    expect(tab().initial(KEY)).toBeUndefined()
+    expect(changes).toEqual([])
+  })
+
+  it('without localStorage, a close is published and a page restored from the back/forward cache rejoins, never throwing', () => {
+    microtaskChannels()
+    // A window whose listeners' throws reach the test, as dispatchEvent would report them.
+    const listeners = new Map<string, (event: object) => void>()
+    vi.stubGlobal('addEventListener', (type: string, listener: (event: object) => void) => listeners.set(type, listener))
+    vi.stubGlobal('removeEventListener', (type: string) => listeners.delete(type))
+    const share = tab()
+    share.connect(() => {})
+    expect(() => share.publish(KEY, { state: 'closed', at: T0 })).not.toThrow()
+    listeners.get('pagehide')!({ persisted: true })
+    expect(() => listeners.get('pageshow')!({ persisted: true })).not.toThrow()
+  })
+
+  it('a page restored from the back/forward cache adopts no kept open whose window has ended', () => {
+    vi.stubGlobal('BroadcastChannel', undefined)
+    memoryStorage()
+    const window = new EventTarget()
+    vi.stubGlobal('addEventListener', window.addEventListener.bind(window))
+    vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window))
+    const seen: string[] = []
+    const share = tab()
+    share.connect((key) => seen.push(key))
+    window.dispatchEvent(Object.assign(new Event('pagehide'), { persisted: true }))
+    vi.stubGlobal('addEventListener', undefined)
+    tab().publish(KEY, { state: 'open', at: T0, openedAt: T0, openUntil: T0 + 1000 })
+    vi.setSystemTime(T0 + 1000)
+    window.dispatchEvent(Object.assign(new Event('pageshow'), { persisted: true }))
+    expect(seen).toEqual([])
+  })
+
+  it('a localStorage that is null is no storage: without a channel, a probe is granted at once', async () => {
+    vi.stubGlobal('localStorage', null)
+    const share = tab()
+    share.connect(() => {})
+    let granted: boolean | undefined
+    void share.acquireProbe(KEY, 1000).then((g) => (granted = g))
+    await flush()
+    expect(granted).toBe(true)
+  })
+
   it('a localStorage with no getItem is no storage: the share keeps nothing and never throws', () => {
     vi.stubGlobal('localStorage', { setItem: vi.fn() })
     const share = tab()
@@ -55,7 +129,7 @@ describe('what the share keeps for reloads', () => {
 })
 
 describe('what a tab takes from the others', () => {
-  it.each<[string, object, boolean]>([
+  it.each<[string, object | null, boolean]>([
     ['dated as far ahead as tabs may skew', { state: 'disabled', at: T0 + MAX_SKEW_MS }, true],
     ['dated further ahead', { state: 'disabled', at: T0 + MAX_SKEW_MS + 1 }, false],
     ['opened as far ahead as tabs may skew', { state: 'forced-open', at: T0, openedAt: T0 + MAX_SKEW_MS, openUntil: T0 + 60_000 }, true],
@@ -65,6 +139,10 @@ describe('what a tab takes from the others', () => {
     ['a close with an end that is not a number', { state: 'closed', at: T0, openUntil: 'later' }, false],
     ['dated at a time that is not a number', { state: 'closed', at: 'now' }, false],
     ['of no known state', { state: 'ajar', at: T0 }, false],
+    ['half-open (no tab of this share sends one, but it is a state)', { state: 'half-open', at: T0 }, true],
+    ['an open with no end', { state: 'open', at: T0, openedAt: T0 }, false],
+    ['a forced open ending at Infinity', { state: 'forced-open', at: T0, openedAt: T0, openUntil: Infinity }, false],
+    ['that is null', null, false],
   ])('a state %s: taken %s', async (_, state, taken) => {
     microtaskChannels()
     memoryStorage()
