@@ -210,6 +210,50 @@ describe('the bus', () => {
     expect(seen).toEqual([`${KEY} forced-open`])
   })
 
+  it('without BroadcastChannel, a tab ignores the storage events of its own messages', () => {
+    vi.stubGlobal('BroadcastChannel', undefined)
+    const window = new EventTarget()
+    memoryStorage((key, newValue) => window.dispatchEvent(Object.assign(new Event('storage'), { key, newValue })))
+    vi.stubGlobal('addEventListener', window.addEventListener.bind(window))
+    vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window))
+    const seen: string[] = []
+    const share = tab()
+    share.connect((key, state) => seen.push(`${key} ${state.state}`))
+    share.publish(KEY, { state: 'disabled', at: T0 })
+    const other = tab()
+    other.connect(() => {})
+    other.publish(KEY, { state: 'closed', at: T0 + 1 })
+    expect(seen).toEqual([`${KEY} closed`])
+  })
+
+  it('a channel that cannot post a message leaves the tab local-only: publishing never throws', () => {
+    vi.stubGlobal('BroadcastChannel', class {
+      onmessage = null
+      postMessage() {
+        throw new DOMException('could not be cloned', 'DataCloneError')
+      }
+      close() {}
+    })
+    const share = tab()
+    share.connect(() => {})
+    expect(() => share.publish(KEY, { state: 'disabled', at: T0 })).not.toThrow()
+  })
+
+  it('a message of no known kind is not taken for a release, whatever it carries', async () => {
+    microtaskChannels()
+    const share = tab()
+    share.connect(() => {})
+    const raw = new BroadcastChannel(shareName())
+    raw.postMessage({ t: 'claim', from: '!', key: KEY, until: T0 + 60_000 })
+    raw.postMessage({ t: 'drop', from: '!', key: KEY })
+    raw.close()
+    await flush()
+    let granted: boolean | undefined
+    void share.acquireProbe(KEY, 1000).then((g) => (granted = g))
+    await vi.advanceTimersByTimeAsync(100)
+    expect(granted).toBe(false)
+  })
+
   it('a message of no known kind is not taken for a claim, whatever it carries', async () => {
     microtaskChannels()
     const share = tab()
