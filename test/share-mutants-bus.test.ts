@@ -239,6 +239,17 @@ describe('the bus', () => {
     expect(() => share.publish(KEY, { state: 'disabled', at: T0 })).not.toThrow()
   })
 
+  it('a message of no known kind is not taken for a state, whatever it carries', async () => {
+    microtaskChannels()
+    const seen: string[] = []
+    tab().connect((key) => seen.push(key))
+    const raw = new BroadcastChannel(shareName())
+    raw.postMessage({ t: 'grab', from: 'x', key: KEY, state: { state: 'disabled', at: T0 } })
+    raw.close()
+    await flush()
+    expect(seen).toEqual([])
+  })
+
   it('a message of no known kind is not taken for a release, whatever it carries', async () => {
     microtaskChannels()
     const share = tab()
