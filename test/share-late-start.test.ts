@@ -78,3 +78,25 @@ describe("a share's late start: a state a key entered by itself while the chunk 
     expect(share.publish).not.toHaveBeenCalled()
   })
 })
+
+describe("a late share's states that replace nothing: the key's own is published", () => {
+  it('an open with no end, newer than the key\'s own open', async () => {
+    const share = ownShare()
+    const rf = await openedBeforeTheChunk(share)
+    share.initial.mockImplementation(() => ({ state: 'open', at: Date.now(), openedAt: Date.now() }))
+    await chunkThere()
+    expect(rf.snapshot().breakers[0]).toMatchObject({ state: 'open', nextProbeAt: T0 + 1_000 })
+    expect(share.publish).toHaveBeenCalledTimes(1)
+  })
+
+  it('an open that has ended, newer than the half-open the key reached by itself', async () => {
+    const share = ownShare()
+    const rf = await openedBeforeTheChunk(share)
+    vi.advanceTimersByTime(1_000)
+    expect(rf.breaker(KEY)!.state).toBe('half-open')
+    share.initial.mockImplementation(() => ({ state: 'open', at: Date.now() - 5, openedAt: Date.now() - 5, openUntil: Date.now() - 1 }))
+    await chunkThere()
+    expect(rf.breaker(KEY)!.state).toBe('half-open')
+    expect(share.publish).toHaveBeenCalledWith(KEY, expect.objectContaining({ state: 'half-open', at: T0 }))
+  })
+})
