@@ -282,7 +282,7 @@ class WorkerProxy {
     const out: Outgoing = {
       route: route.prefix,
       pageOrigin: request.headers.get('origin'),
-      preflight: method === 'OPTIONS' && request.headers.has('access-control-request-method'),
+      preflight: preflightFor(request) !== null,
       method,
       headers: requestHeaders(request.headers),
       body,
@@ -409,9 +409,12 @@ interface Outgoing {
 
 const READ_ONLY = ['GET', 'HEAD']
 
+/** The method a CORS preflight asks for (OPTIONS with Access-Control-Request-Method), or null for any other request. */
+const preflightFor = (request: Request) => (request.method === 'OPTIONS' ? request.headers.get('access-control-request-method') : null)
+
 /** A method in METHODS, or a preflight for one: without the origins' answer to it, the browser never sends the request. */
 function proxied(methods: ReadonlySet<string>, request: Request): boolean {
-  const asked = request.method === 'OPTIONS' ? request.headers.get('access-control-request-method') : null
+  const asked = preflightFor(request)
   return methods.has(request.method) || (asked !== null && methods.has(asked))
 }
 
