@@ -2,39 +2,26 @@
  * The probe lease across tabs without Web Locks (a claim in storage and on the channel): what mutation testing of
  * src/share/lease.ts found unpinned. Each share is a tab; channels deliver in a microtask, so flush() stands for the bus.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { shareAcrossTabs, type TabShare } from '../src/share/tabs.js'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { TabShare } from '../src/share/tabs.js'
 import { flush } from './helpers.js'
-import { fakeLocks, memoryStorage, microtaskChannels } from './share-fakes.js'
+import { fakeLocks, memoryStorage, microtaskChannels, tabSuite } from './share-fakes.js'
 
 const KEY = 'https://a.test'
 const T0 = 1_000_000
 /** How long a claim without Web Locks waits to hear a rival (CLAIM_SETTLE_MS in src/share/lease.ts). */
 const CLAIM_SETTLE = 100
 
-let name: string
-let run = 0
-const tabs: TabShare[] = []
-
-beforeEach(() => {
-  vi.useFakeTimers({ now: T0 })
-  name = `rf-lease-${++run}`
-})
-afterEach(() => {
-  for (const tab of tabs.splice(0)) tab.close()
-  vi.unstubAllGlobals()
-  vi.restoreAllMocks()
-  vi.useRealTimers()
-})
+const { tab, name } = tabSuite('lease', T0)
+afterEach(() => vi.restoreAllMocks())
 
 /** `count` connected tabs whose ids sort in creation order (the first is the lowest). */
 function tabsInIdOrder(count: number): TabShare[] {
   let n = 0
   vi.spyOn(Math, 'random').mockImplementation(() => ++n / 100)
   return Array.from({ length: count }, () => {
-    const share = shareAcrossTabs({ name })
+    const share = tab()
     share.connect(() => {})
-    tabs.push(share)
     return share
   })
 }
@@ -56,7 +43,7 @@ describe('the probe lease without Web Locks', () => {
     const [low, mid, high] = tabsInIdOrder(3)
     const first = low!.acquireProbe(KEY, 1000)
     // Another tab's localStorage write may reach this one late (Chromium syncs it between processes): high has not seen low's.
-    map?.delete(`${name}:probe:${KEY}`)
+    map?.delete(`${name()}:probe:${KEY}`)
     const both = [first, high!.acquireProbe(KEY, 1000)]
     await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
     expect(await Promise.all(both)).toEqual([true, false])
@@ -78,7 +65,7 @@ describe('the probe lease without Web Locks', () => {
     const claimed = leaving!.acquireProbe(KEY, 10_000)
     await flush()
     window.dispatchEvent(new Event('pagehide'))
-    expect(map.has(`${name}:probe:${KEY}`)).toBe(false)
+    expect(map.has(`${name()}:probe:${KEY}`)).toBe(false)
     await flush()
     expect(await acquire(other!)).toBe(true)
     expect(await claimed).toBe(false)
@@ -119,7 +106,7 @@ describe('the probe lease, its bounds and its storage', () => {
     microtaskChannels()
     const { map } = memoryStorage()
     const [low, high] = tabsInIdOrder(2)
-    const claimKey = `${name}:probe:${KEY}`
+    const claimKey = `${name()}:probe:${KEY}`
     const owner = () => (JSON.parse(map.get(claimKey)!) as { owner: string }).owner
     const first = low!.acquireProbe(KEY, 1000)
     const lowId = owner()
@@ -137,17 +124,17 @@ describe('the probe lease, its bounds and its storage', () => {
 
   it('a tab that starts drops the claims in storage whose time has passed, and keeps the live ones', () => {
     const { map } = memoryStorage()
-    map.set(`${name}:probe:https://old.test`, JSON.stringify({ owner: 'x', until: T0 }))
-    map.set(`${name}:probe:https://live.test`, JSON.stringify({ owner: 'x', until: T0 + 1 }))
+    map.set(`${name()}:probe:https://old.test`, JSON.stringify({ owner: 'x', until: T0 }))
+    map.set(`${name()}:probe:https://live.test`, JSON.stringify({ owner: 'x', until: T0 + 1 }))
     tabsInIdOrder(1)
-    expect([...map.keys()]).toEqual([`${name}:probe:https://live.test`])
+    expect([...map.keys()]).toEqual([`${name()}:probe:https://live.test`])
   })
 })
 
 describe('the claims a tab hears and reads', () => {
   /** Sends `messages` on the share's channel as another tab would, and lets them arrive. */
   async function hear(...messages: object[]): Promise<void> {
-    const raw = new BroadcastChannel(name)
+    const raw = new BroadcastChannel(name())
     for (const message of messages) raw.postMessage(message)
     raw.close()
     await flush()
@@ -188,7 +175,7 @@ describe('the claims a tab hears and reads', () => {
     const granted = share!.acquireProbe(KEY, 1000)
     // While it waits: a lower rival's claim is heard, and a higher one wrote storage last.
     await hear(claim(KEY, '0'))
-    map.set(`${name}:probe:${KEY}`, JSON.stringify({ owner: '~', until: T0 + 60_000 }))
+    map.set(`${name()}:probe:${KEY}`, JSON.stringify({ owner: '~', until: T0 + 60_000 }))
     await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
     expect(await granted).toBe(false)
   })
@@ -198,9 +185,9 @@ describe('the claims a tab hears and reads', () => {
     const [share] = tabsInIdOrder(1)
     expect(await acquire(share!)).toBe(true)
     const rival = JSON.stringify({ owner: '~', until: T0 + 60_000 })
-    map.set(`${name}:probe:${KEY}`, rival)
+    map.set(`${name()}:probe:${KEY}`, rival)
     share!.releaseProbe(KEY)
-    expect(map.get(`${name}:probe:${KEY}`)).toBe(rival)
+    expect(map.get(`${name()}:probe:${KEY}`)).toBe(rival)
   })
 
   it.each([
@@ -208,7 +195,7 @@ describe('the claims a tab hears and reads', () => {
     ['a claim whose owner is not a string', JSON.stringify({ owner: 7, until: T0 + 60_000 })],
   ])('%s in storage is no claim: the probe is granted', async (_, stored) => {
     const { map } = memoryStorage()
-    map.set(`${name}:probe:${KEY}`, stored)
+    map.set(`${name()}:probe:${KEY}`, stored)
     const [share] = tabsInIdOrder(1)
     expect(await acquire(share!)).toBe(true)
   })
@@ -233,7 +220,7 @@ describe('the probe lease with Web Locks', () => {
       const [share] = tabsInIdOrder(1)
       const granted = share!.acquireProbe(KEY, 1000)
       await vi.advanceTimersByTimeAsync(0)
-      expect(map.has(`${name}:probe:${KEY}`)).toBe(true)
+      expect(map.has(`${name()}:probe:${KEY}`)).toBe(true)
       await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
       expect(await granted).toBe(true)
     } finally {
@@ -281,7 +268,7 @@ describe('the probe lease with Web Locks', () => {
     expect(await granted).toBe(false)
     refuse!()
     await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
-    expect(map.has(`${name}:probe:${KEY}`)).toBe(false)
+    expect(map.has(`${name()}:probe:${KEY}`)).toBe(false)
   })
 
   it('a lock granted once the share has closed is given back, and the probe refused', async () => {
