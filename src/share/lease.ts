@@ -84,6 +84,19 @@ export class ProbeLease {
     if (this.claims.size > MAX_CLAIMED_KEYS) this.claims.delete(this.claims.keys().next().value!)
   }
 
+  /** Back from the back/forward cache: keeps only the heard claims storage still holds, as a release sent meanwhile never came. */
+  rejoined(): void {
+    const storage = this.context.storage
+    // No storage, or one that cannot be listed, cannot tell a released claim from a live one: keep them, not two probes.
+    if (storage?.keys(`${this.context.name}:probe:`) === undefined) return
+    const t = now()
+    for (const [key, owners] of this.claims) {
+      const stored = storage.read(this.claimKey(key))
+      for (const owner of owners.keys()) if (!isClaim(stored, t) || stored.owner !== owner) owners.delete(owner)
+      if (owners.size === 0) this.claims.delete(key)
+    }
+  }
+
   /** Drops claims in storage whose time has passed. */
   sweep(): void {
     const t = now()

@@ -13,8 +13,8 @@ export interface SafeStorage {
   remove(key: string): void
   /** Removes the entries under `prefix` whose `until(value)` is missing or not after `t`. */
   sweep(prefix: string, until: (value: unknown) => number | undefined, t: number): void
-  /** The keys under `prefix` (none when storage cannot be listed). */
-  keys(prefix: string): string[]
+  /** The keys under `prefix`, or undefined when storage cannot be listed (it throws): not the same as none stored. */
+  keys(prefix: string): string[] | undefined
 }
 
 /** The origin's localStorage, or undefined where it is missing or reading it throws (sandboxed frames, blocked cookies). */
@@ -47,7 +47,7 @@ export function safeStorage(): SafeStorage | undefined {
     }
   }
 
-  function keys(prefix: string): string[] {
+  function keys(prefix: string): string[] | undefined {
     const ours: string[] = []
     try {
       for (let i = 0; i < local.length; i++) {
@@ -55,7 +55,8 @@ export function safeStorage(): SafeStorage | undefined {
         if (k !== null && k.startsWith(prefix)) ours.push(k)
       }
     } catch {
-      // Storage is best effort: none listed.
+      // Storage is best effort, but a caller dropping what storage lacks must not take "cannot list" for "none".
+      return undefined
     }
     return ours
   }
@@ -73,7 +74,7 @@ export function safeStorage(): SafeStorage | undefined {
     },
     sweep(prefix, until, t) {
       // Read after listing: read() removes corrupt entries, which would shift the indexes keys() walks.
-      for (const k of keys(prefix)) {
+      for (const k of keys(prefix) ?? []) {
         const end = until(read(k))
         if (end === undefined || end <= t) remove(k)
       }

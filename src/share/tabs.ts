@@ -79,7 +79,7 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
   let closed = false
   let connected = false // the first instance connected: listening started
   let listening = false
-  const bus: Bus = createBus(name, id, storage, receive, () => rejoin(bus, id, states, receive))
+  const bus: Bus = createBus(name, id, storage, receive, () => rejoin(bus, id, states, lease, receive))
   const lease = new ProbeLease({
     name,
     id,
@@ -170,9 +170,11 @@ export function shareAcrossTabs(options?: ShareAcrossTabsOptions): TabShare {
 
 /**
  * Back from the back/forward cache, where the page left the bus: what changed meanwhile comes from the live tabs (they
- * answer a hello, as for a tab that starts) and from storage (the opens of tabs gone since), as if heard on the bus.
+ * answer a hello, as for a tab that starts) and from storage (the opens of tabs gone since, the claims still held), as if
+ * heard on the bus.
  */
-function rejoin(bus: Bus, id: string, states: PersistedStates, receive: (m: Message) => void): void {
+function rejoin(bus: Bus, id: string, states: PersistedStates, lease: ProbeLease, receive: (m: Message) => void): void {
+  lease.rejoined()
   bus.send({ t: 'hello', from: id })
   for (const [key, state] of states.all()) receive({ t: 'state', from: id, key, state })
 }
