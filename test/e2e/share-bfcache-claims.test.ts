@@ -24,7 +24,7 @@ let browser: Browser
 const contexts: BrowserContext[] = []
 
 beforeAll(async () => {
-  dir = await bundlePage(PAGE_DIR, 'rf-tabs-fix-bfcache-')
+  dir = await bundlePage(PAGE_DIR, 'rf-share-bfcache-')
   server = createServer(async (req, res) => {
     const file = new URL(req.url ?? '/', 'http://127.0.0.1').pathname === '/page.js' ? 'page.js' : 'index.html'
     res.writeHead(200, { 'content-type': file === 'page.js' ? 'text/javascript' : 'text/html' })
