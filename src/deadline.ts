@@ -28,6 +28,8 @@ const kept = new WeakMap<object, AbortController>()
 
 /** Makes `signal` abort `controller` with its reason; returns a function that undoes it. */
 export function follow(signal: AbortSignal, controller: AbortController): () => void {
+  // Its 'abort' has fired already: no event will come.
+  if (signal.aborted) controller.abort(signal.reason)
   let entry = followers.get(signal)
   if (entry === undefined) {
     const refs = new Set<WeakRef<AbortController>>()
