@@ -69,7 +69,8 @@ export function cacheApiStore(kit: StoreKit, { cacheName, maxEntries } = CACHE_A
       const cache = await now()
       const response = await cache.match(toUrl(key))
       if (!response) return undefined
-      const storedAt = Number(response.headers.get(STORED_AT) ?? NaN)
+      // A blank time is none: Number('') is 0, an entry too old to serve that would never be deleted.
+      const storedAt = Number(response.headers.get(STORED_AT) || NaN)
       let url: string
       try {
         if (!Number.isFinite(storedAt)) throw 0
