@@ -99,10 +99,11 @@ export function kvStore(namespace: KvNamespaceLike | undefined, options: KvStore
       noteWrite(recent, name, NaN)
       try {
         await namespace.put(name, value, { expirationTtl: settings.expirationTtl, metadata })
-        noteWrite(recent, name, Date.now())
       } catch (error) {
         if (!isRateLimited(error)) throw error
       }
+      // A write refused with a 429 counts too: another to the key within the second would be refused again.
+      noteWrite(recent, name, Date.now())
     },
     async delete(key) {
       const name = await kvKey(prefix, key)

@@ -104,7 +104,7 @@ describe('kvStore', () => {
     const store = kvStore(limited, { prefix: freshPrefix() })
     await expect(store.put('k', entry('x'))).resolves.toBeUndefined()
     error = new Error('KV PUT failed: 500 Internal Server Error')
-    await expect(store.put('k', entry('x'))).rejects.toThrow('500')
+    await expect(store.put('k2', entry('x'))).rejects.toThrow('500')
   })
 
   it('rejects unknown options and bad values by name', () => {
