@@ -10,11 +10,8 @@ import { within } from '../within.js'
 import { pastTotal } from '../stages/total-deadline.js'
 // Through the core's one module for lazy chunks (src/core.ts says why): this chunk then shares the core's one chunk.
 import { aborted, LOST_AFTER, now } from '../core.js'
-import type { Aborted, Attempt, Refusal } from '../stages/types.js'
+import type { Aborted, Attempt, Call, Refusal } from '../stages/types.js'
 import { probe, type Sharing, type Ticket } from '../stages/breaker.js'
-
-/** What `within` rejects with when the call's total deadline passes first (a share's own failure lets the probe through). */
-const LATE = 'total deadline'
 
 /**
  * Marks a share whose states never carry a hand-set one (a disable, a forced open: a Worker's fleet object knows none).
@@ -158,17 +155,20 @@ async function lease(share: BreakerShare, refuse: (breaker: Breaker, t: number) 
   const release = () => tell(() => share.releaseProbe?.(breaker.key))
   let late = false
   let granted: boolean | Refusal | Aborted = true
+  /** The share's failure, once it failed: the wait's rejection is told from it by identity, whatever either says. */
+  let failure: { error: unknown } | undefined
+  // The permit lasts as long as the probe may run: until its slot's end, which admit() set at its attempt deadline or the
+  // call's total one when that comes first (half-open, retryAfter() tells it); 30 s for a probe with neither.
+  const asked = ask(share, breaker.key, breaker.retryAfter(t) ?? 30_000, call.waitUntil)
+  // Once we gave up, whatever the share answers is given back: a permit, or (a failure) the probe it records as let through.
+  const giveBack = () => late && release()
+  // Watched before the wait is: a failure is known by the time the wait rejects with it.
+  asked.then((got) => got && giveBack(), (error: unknown) => ((failure = { error }), giveBack()))
   try {
-    // The permit lasts as long as the probe may run: until its slot's end, which admit() set at its attempt deadline or the
-    // call's total one when that comes first (half-open, retryAfter() tells it); 30 s for a probe with neither.
-    const asked = share.acquireProbe!(breaker.key, breaker.retryAfter(t) ?? 30_000, call.waitUntil)
-    // Once we gave up, whatever the share answers is given back: a permit, or (a failure) the probe it records as let through.
-    const giveBack = () => late && release()
-    asked.then((got) => got && giveBack(), giveBack)
-    granted = await within(asked, call.deadline === undefined ? undefined : call.deadline - t, LATE, signal)
+    granted = await within(asked, call.deadline === undefined ? undefined : call.deadline - t, '', signal)
   } catch (error) {
     if (signal?.aborted) granted = aborted(signal.reason)
-    else if ((error as Error | undefined)?.message === LATE) granted = pastTotal(call)
+    else if (failure === undefined || failure.error !== error) granted = pastTotal(call)
     // A share that failed in time lets the probe through, released when it ends: only a wait we gave up is late.
     late = granted !== true
   }
@@ -176,6 +176,15 @@ async function lease(share: BreakerShare, refuse: (breaker: Breaker, t: number) 
   if (granted === true) return probe(breaker, signal, { token, lease: true, end: () => (release(), token) })
   breaker.release(token)
   return granted === false ? refuse(breaker, t) : granted
+}
+
+/** The share's answer to a permit request; one that throws at once fails as one that rejects. */
+function ask(share: BreakerShare, key: string, ttl: number, waitUntil: Call['waitUntil']): Promise<boolean> {
+  try {
+    return share.acquireProbe!(key, ttl, waitUntil)
+  } catch (error) {
+    return Promise.reject(error)
+  }
 }
 
 /**
