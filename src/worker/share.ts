@@ -258,9 +258,8 @@ class FleetShare implements DurableObjectShare {
       keys.set(key, k)
       return k
     }
-    k = { failures: 0, ends: [], sendingSince: 0, syncedAt: 0, heard: undefined, refusedUntil: 0, downUntil: 0, held: [] }
-    keys.set(key, k)
-    if (keys.size > MAX_KEYS) {
+    // Room is made before the new entry is in: it is never the one evicted, nor a busy one (more keys then, until one is idle).
+    if (keys.size >= MAX_KEYS) {
       for (const [old, state] of keys) {
         if (state.sendingSince === 0 && state.held.length === 0) {
           keys.delete(old)
@@ -268,6 +267,8 @@ class FleetShare implements DurableObjectShare {
         }
       }
     }
+    k = { failures: 0, ends: [], sendingSince: 0, syncedAt: 0, heard: undefined, refusedUntil: 0, downUntil: 0, held: [] }
+    keys.set(key, k)
     return k
   }
 
