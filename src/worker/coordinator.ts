@@ -42,11 +42,14 @@ export class BreakerCoordinator {
   ) {
     void ctx.blockConcurrencyWhile(async () => {
       const stored = await ctx.storage.get<FleetSnapshot>(STORAGE_KEY)
-      if (stored !== undefined && readFleetOptions(stored.options) !== undefined) {
-        this.breaker = FleetBreaker.restore(stored)
+      const breaker = stored === undefined ? undefined : restored(stored)
+      // Unreadable (corrupt, or another version's), it would stay until a write happened to replace it: dropped now.
+      if (stored !== undefined && breaker === undefined) await ctx.storage.delete(STORAGE_KEY)
+      if (breaker !== undefined) {
+        this.breaker = breaker
         this.stored = true
         // An idle snapshot (written before idle ones were deleted) goes with the next message.
-        if (!this.breaker.idle) this.saved = this.breaker.revision
+        if (!breaker.idle) this.saved = breaker.revision
       }
       this.alarmAt = await ctx.storage.getAlarm()
     })
@@ -106,5 +109,15 @@ export class BreakerCoordinator {
       writes.push(at === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(at))
     }
     await Promise.all(writes)
+  }
+}
+
+/** The breaker a stored snapshot holds; undefined when it cannot be read (corrupt, or from a version that wrote another shape). */
+function restored(snapshot: FleetSnapshot): FleetBreaker | undefined {
+  if (typeof snapshot !== 'object' || snapshot === null || readFleetOptions(snapshot.options) === undefined) return undefined
+  try {
+    return FleetBreaker.restore(snapshot)
+  } catch {
+    return undefined
   }
 }
