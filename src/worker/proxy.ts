@@ -1,3 +1,4 @@
+import type { Breaker } from '../breaker/breaker.js'
 import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../errors.js'
 import { createResilientFetch } from '../index.js'
 import { CONTENT_TYPE, toPrometheus } from '../metrics/prometheus.js'
@@ -197,9 +198,12 @@ class WorkerProxy {
     return { ...current, totals: { ...totals, retries: totals.retries + this.totals.retries, fallbacks: totals.fallbacks + this.totals.fallbacks, hedges: totals.hedges + this.totals.hedges } }
   }
 
+  /** Whether the origin's breaker would refuse a call now: open, or half-open with its one probe (the default) out. */
   private looksOpen(key: string, t: number): boolean {
-    const state = this.rf.breaker(key)?.state
-    return state === 'forced-open' || (state === 'open' && t < (this.probeAt.get(key) ?? 0))
+    const breaker = this.rf.breaker(key) as Breaker | undefined
+    // state first: reading it ends a lost probe (its breaker re-opens), so `busy` is about a probe still out.
+    const state = breaker?.state
+    return state === 'forced-open' || (state === 'open' && t < (this.probeAt.get(key) ?? 0)) || (state === 'half-open' && breaker!.busy)
   }
 
   /** The route's origins to try, healthy ones first, starting at a rotating position to spread the load. */
