@@ -16,7 +16,7 @@ import type { BreakerState, FallbackStore, Outcome as ResilienceOutcome, Resilie
 import { resolveConfig, type ProxyConfig, type ResolvedConfig, type Route, type Upstream } from './config.js'
 import { Events } from '../events.js'
 import { resilienceInfo, tag } from '../info.js'
-import { CorsGrants } from './cors.js'
+import { CorsGrants, preflightAsks } from './cors.js'
 import { EVENT_STREAM_HEADERS, eventStream } from './events.js'
 import { matchRoute, requestHeaders, responseHeaders, upstreamUrl } from './route.js'
 import { durableObjectShare, type DurableObjectShare } from './share.js'
@@ -256,7 +256,7 @@ class WorkerProxy {
       out.attempts++
       if (answer.status < 200) return fromOrigin(key, interimAnswer(answer))
       const response = forClient(answer)
-      this.cors.learn(out.route, out.pageOrigin, response, out.preflight)
+      this.cors.learn(out.route, out.pageOrigin, response, out.preflight !== undefined, out.preflight)
       // Judged by the proxy's failure rule, as the origin's breaker judged it.
       return fromOrigin(key, { kind: 'response', response, failure: isFailure({ response, duration: 0 }), duration: 0 })
     } catch (error) {
@@ -273,6 +273,7 @@ class WorkerProxy {
 
   private async forward(request: Request, url: URL, route: Route, rest: string, ctx: WorkerContext | undefined): Promise<Response> {
     const method = request.method
+    const asked = preflightFor(request)
     const targets: string[] = []
     const upstreams = this.candidates(route, now())
     for (const upstream of upstreams) {
@@ -286,7 +287,7 @@ class WorkerProxy {
     const out: Outgoing = {
       route: route.prefix,
       pageOrigin: request.headers.get('origin'),
-      preflight: preflightFor(request) !== null,
+      preflight: asked === null ? undefined : preflightAsks(asked, request.headers.get('access-control-request-headers')),
       method,
       headers: requestHeaders(request.headers),
       body,
@@ -335,7 +336,7 @@ class WorkerProxy {
       void response.body?.cancel().catch(() => {})
     }
     // A preflight the origins cannot answer now: their last good answer to it, so the request it clears comes and reads the 503.
-    const preflight = call.out.preflight ? this.cors.preflight(call.out.route, call.out.pageOrigin) : undefined
+    const preflight = call.out.preflight === undefined ? undefined : this.cors.preflight(call.out.route, call.out.pageOrigin, call.out.preflight)
     if (preflight !== undefined) return preflight
     const key = outcome.origin ?? call.key
     const t = now()
@@ -398,8 +399,8 @@ interface Outgoing {
   /** The route's prefix and the page's origin (its Origin header): what the proxy's own answer may grant it (cors.ts). */
   route: string
   pageOrigin: string | null
-  /** A CORS preflight (OPTIONS with Access-Control-Request-Method). */
-  preflight: boolean
+  /** For a CORS preflight (OPTIONS with Access-Control-Request-Method), what it asks for (cors.ts); undefined for any other request. */
+  preflight: string | undefined
   method: string
   headers: Headers
   body: BodyInit | null
