@@ -35,10 +35,11 @@ export class CorsGrants {
   private readonly byRoute = new Map<string, RouteGrants>()
 
   /**
-   * Keeps what an origin granted `pageOrigin` in `answer` (to a request on `route`; to a preflight when `preflight`, kept
-   * only when it succeeded, with what it `asked`: preflightAsks), if it granted that page anything.
+   * Keeps what an origin granted `pageOrigin` in `answer` (to a request on `route`; to a preflight that `asked` for
+   * something, see preflightAsks, kept only when it succeeded), if it granted that page anything.
    */
-  learn(route: string, pageOrigin: string | null, answer: Response, preflight: boolean, asked = ''): void {
+  learn(route: string, pageOrigin: string | null, answer: Response, asked: string | undefined): void {
+    const preflight = asked !== undefined
     const headers = answer.headers
     const allowOrigin = headers.get(ALLOW_ORIGIN)
     if (pageOrigin === null || (allowOrigin !== '*' && allowOrigin !== pageOrigin) || (preflight && !answer.ok)) return
@@ -65,7 +66,7 @@ export class CorsGrants {
   }
 
   /** The origins' last good answer to `pageOrigin`'s preflight on `route` that `asked` the same, as a 204, if there is one. */
-  preflight(route: string, pageOrigin: string | null, asked = ''): Response | undefined {
+  preflight(route: string, pageOrigin: string | null, asked: string): Response | undefined {
     const grant = pageOrigin === null ? undefined : this.byRoute.get(route)?.replies.get(`${pageOrigin}\n${asked}`)
     if (grant === undefined) return undefined
     const headers = new Headers(grant)

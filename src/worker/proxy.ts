@@ -256,7 +256,7 @@ class WorkerProxy {
       out.attempts++
       if (answer.status < 200) return fromOrigin(key, interimAnswer(answer))
       const response = forClient(answer)
-      this.cors.learn(out.route, out.pageOrigin, response, out.preflight !== undefined, out.preflight)
+      this.cors.learn(out.route, out.pageOrigin, response, out.preflight)
       // Judged by the proxy's failure rule, as the origin's breaker judged it.
       return fromOrigin(key, { kind: 'response', response, failure: isFailure({ response, duration: 0 }), duration: 0 })
     } catch (error) {

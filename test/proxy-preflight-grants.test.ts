@@ -11,9 +11,9 @@ describe('CorsGrants: replies by what the preflight asked', () => {
 
   it('keeps 256 per route, forgetting the least recently answered; the page keeps its grant for the proxy’s own answers', () => {
     const grants = new CorsGrants()
-    for (let i = 0; i < 256; i++) grants.learn('/api/', PAGE, answer(`x-h${i}`), true, asks(i))
-    grants.learn('/api/', PAGE, answer('x-h0'), true, asks(0))
-    grants.learn('/api/', PAGE, answer('x-h256'), true, asks(256))
+    for (let i = 0; i < 256; i++) grants.learn('/api/', PAGE, answer(`x-h${i}`), asks(i))
+    grants.learn('/api/', PAGE, answer('x-h0'), asks(0))
+    grants.learn('/api/', PAGE, answer('x-h256'), asks(256))
     expect(grants.preflight('/api/', PAGE, asks(1))).toBeUndefined()
     for (const i of [0, 2, 255, 256]) expect(grants.preflight('/api/', PAGE, asks(i))?.headers.get('access-control-allow-headers')).toBe(`x-h${i}`)
     expect(grants.preflight('/api/', PAGE, preflightAsks('GET', ''))).toBeUndefined()
