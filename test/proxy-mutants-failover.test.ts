@@ -1,22 +1,16 @@
 // The proxy's failures, in Node on fake time (mutation testing of src/worker/proxy.ts): the 503 bodies and Retry-After,
 // failover to the next healthy origin and its one retry, what the proxy forgives (429, 501), and when an open origin probes.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createProxy, type ProxyHandler } from '../src/worker/proxy.js'
 import type { ProxyConfig } from '../src/worker/config.js'
 import type { ResilienceSnapshot } from '../src/types.js'
+import { quietFakeTime } from './worker/helpers.js'
 
 const A = 'http://a.test'
 const B = 'http://b.test'
 const PAGE = 'https://page.test'
 
-beforeEach(() => {
-  vi.useFakeTimers({ now: 1_000_000 })
-  vi.spyOn(console, 'log').mockImplementation(() => {})
-})
-afterEach(() => {
-  vi.useRealTimers()
-  vi.restoreAllMocks()
-})
+quietFakeTime()
 
 type Answer = (request: Request) => Response | Promise<Response>
 

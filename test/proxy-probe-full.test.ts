@@ -1,20 +1,13 @@
 // A half-open origin whose one probe is out refuses every other call, as an open one does: the proxy passes it over
 // (tried last, never hedged to), so it neither refuses a request it could have left to another origin nor costs one its retry.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { deferred, fakeUpstream, get, proxy, snapshotOf } from './worker/helpers.js'
+import { describe, expect, it, vi } from 'vitest'
+import { deferred, fakeUpstream, get, proxy, quietFakeTime, snapshotOf } from './worker/helpers.js'
 
 const A = 'http://a.test'
 const B = 'http://b.test'
 const C = 'http://c.test'
 
-beforeEach(() => {
-  vi.useFakeTimers({ now: 1_000_000 })
-  vi.spyOn(console, 'log').mockImplementation(() => {})
-})
-afterEach(() => {
-  vi.useRealTimers()
-  vi.restoreAllMocks()
-})
+quietFakeTime()
 
 /**
  * Origins answering by name: `probed` (P) fails once, which opens its breaker, then holds its probe until `release`;

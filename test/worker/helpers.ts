@@ -1,3 +1,4 @@
+import { afterEach, beforeEach, vi } from 'vitest'
 import { createProxy, type ProxyConfig, type ProxyHandler } from '../../src/worker/index.js'
 
 export const ORIGIN = 'http://upstream.test'
@@ -79,4 +80,16 @@ export async function until(done: () => boolean, turns = 200): Promise<void> {
 export async function snapshotOf(handler: ProxyHandler, headers?: HeadersInit) {
   const response = await handler(get('/metrics.json', { headers }))
   return (await response.json()) as import('../../src/types.js').ResilienceSnapshot
+}
+
+/** Each test of the suite on fake time from `now`, with the proxy's log lines kept out of the output. */
+export function quietFakeTime(now = 1_000_000): void {
+  beforeEach(() => {
+    vi.useFakeTimers({ now })
+    vi.spyOn(console, 'log').mockImplementation(() => {})
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+    vi.restoreAllMocks()
+  })
 }
