@@ -8,10 +8,17 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import { build } from 'esbuild'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { CHROMIUM_ARGS, findChromium } from '../../scripts/chromium.mjs'
 
 // Headless Chromium: CHROMIUM_PATH, else Debian's, else the npm-packaged one. Close it in afterAll.
 export { findChromium, launchChromium } from '../../scripts/chromium.mjs'
+
+/** Headless Chromium that keeps pages in the back/forward cache: its headless shell does only with --enable-bfcache, and Playwright turns the cache off unless its own flag is left out. */
+export async function launchWithBackForwardCache(): Promise<Browser> {
+  const { path } = await findChromium()
+  return chromium.launch({ executablePath: path, args: [...CHROMIUM_ARGS, '--enable-bfcache'], ignoreDefaultArgs: ['--disable-back-forward-cache'] })
+}
 
 /** A fresh context and page, with every console error and uncaught page error collected. */
 export async function openPage(

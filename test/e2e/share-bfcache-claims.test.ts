@@ -7,10 +7,9 @@
 import { readFile, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { CHROMIUM_ARGS } from '../../scripts/chromium.mjs'
-import { bundlePage, closeServer, findChromium, listen } from './harness.js'
+import { bundlePage, closeServer, launchWithBackForwardCache, listen } from './harness.js'
 
 const PAGE_DIR = join(import.meta.dirname, 'share-page')
 const KEY = 'https://held.test'
@@ -31,8 +30,7 @@ beforeAll(async () => {
     res.end(await readFile(join(dir, file)))
   })
   origin = `http://127.0.0.1:${await listen(server)}`
-  const { path } = await findChromium()
-  browser = await chromium.launch({ executablePath: path, args: [...CHROMIUM_ARGS, '--enable-bfcache'], ignoreDefaultArgs: ['--disable-back-forward-cache'] })
+  browser = await launchWithBackForwardCache()
 })
 
 afterEach(async () => {
