@@ -358,6 +358,12 @@ describe('kvStore without a binding', () => {
     }
   })
 
+  it('a first put that rejects to say why still keeps its copy in memory', async () => {
+    const store = kvStore(undefined)
+    await expect(store.put('a', entry('first'))).rejects.toThrow('kvStore: the KV namespace binding is undefined')
+    expect(text(await store.get('a'))).toBe('first')
+  })
+
   it('its options are still checked, naming the option', () => {
     expect(() => kvStore(undefined, { expirationTtl: 59 })).toThrow("kvStore options.expirationTtl must be at least 60 (seconds, KV's minimum), got 59")
     expect(() => kvStore(null as never, { prefix: '' })).toThrow('kvStore options.prefix must be a non-empty string')

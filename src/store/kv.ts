@@ -140,11 +140,17 @@ function withoutNamespace(namespace: null | undefined): FallbackStore {
     told = true
     throw new TypeError(`kvStore: the KV namespace binding is ${namespace} (is it under [[kv_namespaces]] in wrangler.toml?), keeping fallback copies in memory`)
   }
+  // Done first, then told: the first copy is kept too.
+  const then = async <T>(done: Promise<T>): Promise<T> => {
+    const value = await done
+    tell()
+    return value
+  }
   return {
-    get: async (key) => (tell(), memory.get(key)),
-    put: async (key, entry) => (tell(), memory.put(key, entry)),
-    delete: async (key) => (tell(), memory.delete(key)),
-    clear: async () => (tell(), memory.clear()),
+    get: (key) => then(memory.get(key)),
+    put: (key, entry) => then(memory.put(key, entry)),
+    delete: (key) => then(memory.delete(key)),
+    clear: () => then(memory.clear()),
   }
 }
 

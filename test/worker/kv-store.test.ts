@@ -118,17 +118,19 @@ describe('kvStore', () => {
   })
 
   it('a missing binding (undefined) is missing storage: copies are kept in memory, and the first use says why, once', async () => {
-    let calls = 0
-    const upstream = async () => new Response('ok', { status: calls++ < 2 ? 200 : 500 })
+    let down = false
+    const upstream = async () => new Response('ok', { status: down ? 500 : 200 })
     const rf = createResilientFetch({ fetch: upstream, retry: false, fallback: { store: kvStore(undefined) } })
     const errors: unknown[] = []
     rf.addEventListener('storeerror', (e) => errors.push(e.detail.error))
     expect((await rf('https://a.test/x')).status).toBe(200)
     await vi.waitFor(() => expect(errors).toHaveLength(1))
     expect(String(errors[0])).toContain('kvStore: the KV namespace binding is undefined (is it under [[kv_namespaces]] in wrangler.toml?), keeping fallback copies in memory')
-    // The next good response is kept in memory, and answers the failure after it.
     expect((await rf('https://a.test/y')).status).toBe(200)
-    await vi.waitFor(async () => expect((await rf('https://a.test/y')).headers.get('x-resilient-source')).toBe('fallback'))
+    await vi.waitFor(() => expect(rf.snapshot().totals.successes).toBe(2))
+    // Both good responses are in memory, the first (whose write said why) too, and answer the failures after them.
+    down = true
+    for (const path of ['/x', '/y']) await vi.waitFor(async () => expect((await rf(`https://a.test${path}`)).headers.get('x-resilient-source')).toBe('fallback'))
     expect(errors).toHaveLength(1)
   })
 
