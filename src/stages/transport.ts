@@ -6,6 +6,7 @@ import { follow, keepWith } from '../deadline.js'
 import { Lane, sharesTimers, type LaneEntry } from '../timers.js'
 import { aborted, isFailureStatus, refusal, type Attempt, type Call, type Outcome, type Runtime } from './types.js'
 import type { Innermost } from './pipeline.js'
+import { attemptBound } from './total-deadline.js'
 
 /**
  * The innermost stage: the attempt deadline, then the transport (the instance's `fetch`, else
@@ -53,11 +54,10 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
    */
   function run(attempt: Attempt): Promise<Outcome> {
     const { call, signal, start, controller: own } = attempt
-    const { timeout, deadline } = call
-    const left = (deadline ?? Infinity) - start
-    // No attempt deadline (false) is Infinity.
-    const byTotal = left < (timeout.attempt || Infinity)
-    const ms = byTotal ? left : timeout.attempt
+    const { timeout } = call
+    // Infinity: no deadline at all. No attempt deadline (false) is Infinity.
+    const ms = attemptBound(call, start)
+    const byTotal = ms < (timeout.attempt || Infinity)
     let timer: ReturnType<typeof setTimeout> | undefined
     let entry: LaneEntry | undefined
     let timedOut: TimeoutError | undefined
@@ -86,7 +86,7 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
     try {
       call.attempts++
       let init = initOf(call)
-      if (ms !== false) {
+      if (ms < Infinity) {
         controller = own ?? new AbortController() // the function's own variable: a captured const of this block costs a context per attempt
         const fire = () => {
           // The caller's abort (or a lost hedge's) came first: the attempt ends as theirs, not ours.
