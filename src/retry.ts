@@ -1,5 +1,6 @@
 import type { NormalizedRetry } from './options.js'
 import { MAX_TIMER_MS } from './deadline.js'
+import { within } from './within.js'
 
 /** The wait before retry number `retry` (1-based), before any Retry-After. */
 export function backoffDelay(retry: number, backoff: NormalizedRetry['backoff'], random = Math.random): number {
@@ -46,23 +47,6 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 }
 
 /** Waits `ms` (in steps past the longest a timer waits), ending at once with the signal's reason when it aborts. */
-export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    let timer: ReturnType<typeof setTimeout>
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal!.reason)
-    }
-    const wait = (): void => {
-      timer = setTimeout(() => {
-        // `ms` counts down what is left to wait.
-        if ((ms -= MAX_TIMER_MS) > 0) return wait()
-        signal?.removeEventListener('abort', onAbort)
-        resolve()
-      }, Math.min(ms, MAX_TIMER_MS))
-    }
-    wait()
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
-}
+export const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> =>
+  // A wait on nothing, bounded: its bound is the wake-up (`within` resolves at it when given no message).
+  within(new Promise<void>(() => {}), Math.min(ms, MAX_TIMER_MS), undefined, signal).then(() => (ms > MAX_TIMER_MS ? sleep(ms - MAX_TIMER_MS, signal) : undefined))

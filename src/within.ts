@@ -6,11 +6,14 @@
 /** A read after a failure at the call's total deadline may still take this long, so that failure can be answered from disk. */
 export const READ_GRACE = 100
 
-/** Settles as `work` does, or rejects with `message` when `ms` pass first (no timer when undefined), or with the signal's reason when it aborts. */
-export function within<T>(work: Promise<T>, ms: number | undefined, message: string, signal?: AbortSignal): Promise<T> {
+/**
+ * Settles as `work` does, or rejects with `message` when `ms` pass first (no timer when undefined; resolves then when
+ * there is no message: a wait), or with the signal's reason when it aborts.
+ */
+export function within<T>(work: Promise<T>, ms: number | undefined, message: string | undefined, signal?: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => done(reject, signal!.reason)
-    const timer = ms === undefined ? undefined : setTimeout(() => done(reject, new Error(message)), ms)
+    const timer = ms === undefined ? undefined : setTimeout(() => done(message === undefined ? resolve : reject, new Error(message)), ms)
     // Whichever way out comes first clears the others: no timer or listener outlives the race.
     function done(settle: (value: never) => void, value: unknown): void {
       clearTimeout(timer)
