@@ -2,6 +2,7 @@ import type { NormalizedOptions } from '../options.js'
 import { isFailureDefault } from '../classify.js'
 import { isRequest } from '../url.js'
 import { TimeoutError } from '../errors.js'
+import { within } from '../within.js'
 import { follow, keepWith } from '../deadline.js'
 import { Lane, sharesTimers, type LaneEntry } from '../timers.js'
 import { aborted, isFailureStatus, refusal, type Attempt, type Call, type Outcome, type Runtime } from './types.js'
@@ -149,14 +150,11 @@ export const isAlone = ({ input, init }: Call) => (input as Request).mode === 'n
  * The navigation sent with no init, settled early by `signal`'s abort (a deadline, the caller's): a response that comes
  * later is cancelled. Not sent once `signal` aborted (the caller's, while the attempt waited at a gate), as fetch would not.
  */
-const alone = (call: Call, fetch = globalThis.fetch, signal?: AbortSignal) => {
-  const send = () => Promise.resolve(fetch(inputOf(call)))
-  return signal
-    ? new Promise<Response>((resolve, reject) => {
-        const abort = () => reject(signal.reason)
-        signal.aborted ? abort() : (signal.addEventListener('abort', abort), send().then((response) => (signal.aborted ? void response.body?.cancel().catch(() => {}) : resolve(response)), reject))
-      })
-    : send()
+const alone = (call: Call, fetch = globalThis.fetch, signal?: AbortSignal): Promise<Response> => {
+  if (signal?.aborted) return Promise.reject(signal.reason)
+  const sent = Promise.resolve(fetch(inputOf(call)))
+  // Raced with the abort; a response that comes after it is nobody's.
+  return signal ? within(sent.then((response) => (signal.aborted && void response.body?.cancel().catch(() => {}), response)), undefined, '', signal) : sent
 }
 
 /** A Request with a body is sent as a clone on each attempt: a body can be read once. */
