@@ -95,11 +95,8 @@ export function transportStage(options: NormalizedOptions, { events, totals, now
         }
         if (lane !== undefined && ms === lane.ms) entry = lane.arm(fire)
         else timer = setTimeout(fire, ms)
-        if (!own && signal) {
-          unfollow = follow(signal, controller)
-          // It may have aborted while the attempt waited for its permit or probe lease.
-          if (signal.aborted) controller.abort(signal.reason)
-        }
+        // It may have aborted while the attempt waited for its permit or probe lease: follow() aborts it at once then.
+        if (!own && signal) unfollow = follow(signal, controller)
       }
       const sends = controller?.signal ?? signal
       if (sends !== call.signal) init = { ...init, signal: sends }
