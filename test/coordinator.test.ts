@@ -382,6 +382,16 @@ describe('BreakerCoordinator (in memory)', () => {
   })
 })
 
+/**
+ * A new isolate: the library loaded afresh, with module state of its own, its fleet reporter id among it. Instances made
+ * on one module are one isolate, which the object counts once toward minReporters.
+ */
+async function isolate() {
+  vi.resetModules()
+  const [lib, worker] = await Promise.all([import('../src/index.js'), import('../src/worker/share.js')])
+  return { createResilientFetch: lib.createResilientFetch, CircuitOpenError: lib.CircuitOpenError, durableObjectShare: worker.durableObjectShare }
+}
+
 describe('durableObjectShare (in memory)', () => {
   afterEach(() => {
     vi.useRealTimers()
@@ -398,13 +408,19 @@ describe('durableObjectShare (in memory)', () => {
     const ns = memoryNamespace()
     const t = statusTransport(500)
     const breaker = { failureThreshold: 6, openDuration: 1_000 }
-    const make = () => createResilientFetch({ fetch: t.fetch, retry: false, fallback: false, breaker, share: durableObjectShare(ns.namespace, { breaker }) })
-    const fleet = [make(), make(), make()]
+    // Three isolates, an instance in each.
+    const isolates = [await isolate(), await isolate(), await isolate()]
+    const fleet = isolates.map((i) => i.createResilientFetch({ fetch: t.fetch, retry: false, fallback: false, breaker, share: i.durableObjectShare(ns.namespace, { breaker }) }))
+    const steps: [string, number][] = []
     for (const rf of fleet) {
       await rf(URL_A, { resilience })
       await rf(URL_A, { resilience })
       await settle()
+      const object = ns.objects.get(KEY)!.fleet!
+      steps.push([object.state, object.reporters(Date.now())])
     }
+    // Each isolate is one more reporter; the third's failures open it (an open fleet counts none).
+    expect(steps).toEqual([['closed', 1], ['closed', 2], ['open', 0]])
     expect(ns.objects.get(KEY)!.fleet!.state).toBe('open')
     // The last reporter heard it at once; the others with their next failure's report.
     expect(fleet.map((rf) => rf.breaker(KEY)!.state)).toEqual(['closed', 'closed', 'open'])
@@ -412,7 +428,7 @@ describe('durableObjectShare (in memory)', () => {
     await fleet[1](URL_A, { resilience })
     await settle()
     expect(fleet.map((rf) => rf.breaker(KEY)!.state)).toEqual(['open', 'open', 'open'])
-    for (const rf of fleet) await expect(rf(URL_A, { resilience })).rejects.toBeInstanceOf(CircuitOpenError)
+    for (const [n, rf] of fleet.entries()) await expect(rf(URL_A, { resilience })).rejects.toBeInstanceOf(isolates[n]!.CircuitOpenError)
     expect(t.mock).toHaveBeenCalledTimes(8)
   })
 
@@ -447,9 +463,12 @@ describe('durableObjectShare (in memory)', () => {
     const c = controlledTransport()
     const breaker = { failureThreshold: 4, openDuration: 10_000, halfOpen: { probes: 2 } }
     const fleetBreaker = { failureThreshold: 4, openDuration: 10_000, probes: 2 }
-    const make = () =>
-      createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker, share: durableObjectShare(ns.namespace, { breaker: fleetBreaker }) })
-    const fleet = [make(), make(), make(), make()]
+    // Four isolates, an instance in each.
+    const make = async () => {
+      const i = await isolate()
+      return i.createResilientFetch({ fetch: c.fetch, retry: false, fallback: false, timeout: false, breaker, share: i.durableObjectShare(ns.namespace, { breaker: fleetBreaker }) })
+    }
+    const fleet = [await make(), await make(), await make(), await make()]
     const fail = async (rf: (typeof fleet)[number]) => {
       const p = rf(URL_A, { resilience })
       await flush()
@@ -556,10 +575,14 @@ describe('durableObjectShare (in memory)', () => {
     const ns = memoryNamespace()
     const breaker = { failureThreshold: 1, openDuration: 10_000 }
     const c = controlledTransport()
-    const make = (fetch: typeof globalThis.fetch) => createResilientFetch({ fetch, retry: false, fallback: false, timeout: false, breaker, share: durableObjectShare(ns.namespace, { breaker }) })
-    const a = make(c.fetch)
-    const b = make(statusTransport(500).fetch)
-    const d = make(statusTransport(500).fetch)
+    // Three isolates, an instance in each: the quorum (minReporters 2) counts isolates.
+    const make = async (fetch: typeof globalThis.fetch) => {
+      const i = await isolate()
+      return i.createResilientFetch({ fetch, retry: false, fallback: false, timeout: false, breaker, share: i.durableObjectShare(ns.namespace, { breaker }) })
+    }
+    const a = await make(c.fetch)
+    const b = await make(statusTransport(500).fetch)
+    const d = await make(statusTransport(500).fetch)
     const answer = async (status: number) => {
       const call = a(URL_A, { resilience }).then((r) => r.status, (e) => (e as Error).name)
       await turns()

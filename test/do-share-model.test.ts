@@ -1,11 +1,10 @@
 import fc from 'fast-check'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createResilientFetch, type BreakerState, type ResilientFetch } from '../src/index.js'
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { BreakerState, ResilientFetch } from '../src/index.js'
 import { BreakerCoordinator } from '../src/worker/coordinator.js'
 import { REPORT_GRACE } from '../src/worker/fleet.js'
-import { durableObjectShare, type CoordinatorNamespace } from '../src/worker/share.js'
+import type { CoordinatorNamespace } from '../src/worker/share.js'
 import { LOST_AFTER } from '../src/deadline.js'
-import { probing } from '../src/stages/types.js'
 import { controlledTransport, type Pending } from './helpers.js'
 import { memoryState } from './coordinator-fakes.js'
 import { seedMathRandom, Advance, AdvanceToProbe, Call, CallAll, flushAll, modelRun, pick } from './model-helpers.js'
@@ -78,6 +77,20 @@ interface Message {
   reject(error: unknown): void
 }
 
+/**
+ * The library as each isolate loads it: its own module instances (isolate n of every run uses the nth), so its own reporter
+ * id, as the quorum counts isolates, and its own probing marks.
+ */
+async function loadIsolate() {
+  vi.resetModules()
+  const [lib, share, stages] = await Promise.all([import('../src/index.js'), import('../src/worker/share.js'), import('../src/stages/types.js')])
+  return { createResilientFetch: lib.createResilientFetch, durableObjectShare: share.durableObjectShare, probing: stages.probing }
+}
+const modules: Awaited<ReturnType<typeof loadIsolate>>[] = []
+beforeAll(async () => {
+  for (let i = 0; i < 4; i++) modules.push(await loadIsolate())
+})
+
 class Isolate {
   live = true
   readonly rf: ResilientFetch
@@ -98,6 +111,7 @@ class Isolate {
     world: World,
   ) {
     const { cfg } = world
+    const { createResilientFetch, durableObjectShare, probing } = modules[n]!
     const fleet = { failureThreshold: cfg.failureThreshold, openDuration: cfg.openDuration, probes: cfg.probes, successesToClose: 1 }
     // A request sent as a half-open breaker's probe is marked as it reaches the transport.
     const fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
@@ -577,7 +591,8 @@ const commands: fc.Arbitrary<Cmd[]> = fc.array(
 async function runModel(cfg: Config, cmds: Iterable<Cmd>): Promise<void> {
   vi.clearAllTimers()
   vi.setSystemTime(T0)
-  // The isolates' reporter ids come from Math.random: seeded, a counterexample replays exactly.
+  // What the library draws from Math.random, seeded: a counterexample replays exactly. (Each isolate's reporter id is drawn
+  // once, by the first run that sends from it, and kept by its module; the object only tells ids apart.)
   seedMathRandom(cfg.seed)
   const world = new World(cfg)
   await modelRun(world, cfg, cmds, () => {

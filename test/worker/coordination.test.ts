@@ -8,9 +8,20 @@ import { context, deferred, fakeUpstream, get, snapshotOf, until } from './helpe
 const BREAKERS = env.BREAKERS as CoordinatorNamespace & { idFromName(name: string): unknown; get(id: unknown): unknown }
 let origins = 0
 
-/** A fresh origin per test, so each test has its own Durable Object. */
-function fleetOf(size: number, config: ProxyConfig & { upstream: string }) {
-  return Array.from({ length: size }, () => createProxy({ store: 'memory', coordinator: BREAKERS, ...config }))
+/**
+ * A new isolate: the library loaded afresh, with module state of its own, its fleet reporter id among it. Proxies made on one
+ * module are one isolate, which the object counts once toward minReporters.
+ */
+async function isolate(): Promise<typeof createProxy> {
+  vi.resetModules()
+  return (await import('../../src/worker/index.js')).createProxy
+}
+
+/** `size` isolates, a proxy in each; a fresh origin per test, so each test has its own Durable Object. */
+async function fleetOf(size: number, config: ProxyConfig & { upstream: string }): Promise<ProxyHandler[]> {
+  const fleet: ProxyHandler[] = []
+  for (let i = 0; i < size; i++) fleet.push((await isolate())({ store: 'memory', coordinator: BREAKERS, ...config }))
+  return fleet
 }
 
 /** The key's object, and its fleet breaker as it stands. */
@@ -41,7 +52,7 @@ describe('one breaker per upstream across isolates (BreakerCoordinator)', () => 
   it('opens on the fleet’s combined failures: three isolates with 2 failures each, threshold 6', async () => {
     const origin = `http://fleet-${++origins}.test`
     const upstream = fakeUpstream(() => new Response('down', { status: 500 }))
-    const fleet = fleetOf(3, { upstream: origin, fetch: upstream.fetch, failureThreshold: 6, openDuration: 60_000 })
+    const fleet = await fleetOf(3, { upstream: origin, fetch: upstream.fetch, failureThreshold: 6, openDuration: 60_000 })
     // The dashboard's live view of isolate A, opened before anything happens.
     const events = await fleet[0](get('/events'))
     const reader = events.body!.getReader()
@@ -82,7 +93,7 @@ describe('one breaker per upstream across isolates (BreakerCoordinator)', () => 
     let healthy = false
     const gate = deferred<void>()
     const upstream = fakeUpstream(() => (healthy ? gate.promise.then(() => Response.json({ ok: true })) : new Response('down', { status: 500 })))
-    const fleet = fleetOf(3, { upstream: origin, fetch: upstream.fetch, failureThreshold: 3, openDuration: 10_000 })
+    const fleet = await fleetOf(3, { upstream: origin, fetch: upstream.fetch, failureThreshold: 3, openDuration: 10_000 })
     for (const handler of fleet) await request(handler)
     vi.advanceTimersByTime(2_000)
     await request(fleet[0])
@@ -155,8 +166,9 @@ describe('one breaker per upstream across isolates (BreakerCoordinator)', () => 
     const bad = fakeUpstream(() => new Response('unreachable', { status: 502 }))
     const good = fakeUpstream(() => (down ? new Response('down', { status: 500 }) : Response.json({ ok: true })))
     const config = { upstream: origin, store: 'memory' as const, coordinator: BREAKERS, failureThreshold: 3, openDuration: 60_000 }
-    const a = createProxy({ ...config, fetch: bad.fetch })
-    const [b, c] = [createProxy({ ...config, fetch: good.fetch }), createProxy({ ...config, fetch: good.fetch })]
+    // Three isolates: the quorum counts isolates, so each is the library loaded afresh.
+    const a = (await isolate())({ ...config, fetch: bad.fetch })
+    const [b, c] = [(await isolate())({ ...config, fetch: good.fetch }), (await isolate())({ ...config, fetch: good.fetch })]
     for (let i = 0; i < 6; i++) await request(a)
     // A stopped at its own threshold (3 failures reported, 3 refused locally); the fleet stays closed.
     expect(bad.seen).toHaveLength(3)
@@ -202,7 +214,7 @@ describe('one breaker per upstream across isolates (BreakerCoordinator)', () => 
         }
       }) as never,
     }
-    const fleet = fleetOf(2, { upstream: origin, fetch: upstream.fetch, coordinator: late, failureThreshold: 2, openDuration: 1_000 })
+    const fleet = await fleetOf(2, { upstream: origin, fetch: upstream.fetch, coordinator: late, failureThreshold: 2, openDuration: 1_000 })
     for (const handler of fleet) await request(handler)
     await request(fleet[0])
     const object = objectOf(origin)
@@ -229,7 +241,7 @@ describe('one breaker per upstream across isolates (BreakerCoordinator)', () => 
     const origin = `http://fleet-${++origins}.test`
     let down = false
     const upstream = fakeUpstream(() => (down ? new Response('down', { status: 500 }) : Response.json({ ok: true })))
-    const fleet = fleetOf(2, { upstream: origin, fetch: upstream.fetch, failureThreshold: 3 })
+    const fleet = await fleetOf(2, { upstream: origin, fetch: upstream.fetch, failureThreshold: 3 })
     for (const handler of fleet) expect((await request(handler)).status).toBe(200)
     const { stub } = objectOf(origin)
     const stored = () => runInDurableObject(stub, (_: BreakerCoordinator, state: unknown) => (state as CoordinatorContext).storage.get('breaker'))
