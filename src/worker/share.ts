@@ -81,6 +81,14 @@ interface Probe {
   verdict?: boolean | null
 }
 
+/**
+ * Tells this isolate's reports apart from the others' (the quorum counts isolates): one per module, so every share made
+ * in the isolate sends the same. Drawn with the first message, in a handler, not as the share is made: that is in global
+ * scope (once per isolate), where a Worker is not to generate random values (workerd refuses crypto.getRandomValues there).
+ */
+let isolate: string | undefined
+const isolateId = (): string => (isolate ??= `${now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`)
+
 /** Messages one flush sends before it leaves the rest to the next outcome's flush. */
 const MESSAGES_PER_FLUSH = 4
 /** Keys followed by one isolate; the least recently used idle one goes first. */
@@ -120,8 +128,10 @@ class FleetShare implements DurableObjectShare {
   /** The object knows no disable nor forced open (they stay local): its states never replace them. */
   readonly [KEEPS_HAND_SET] = true
   private readonly fleet: FleetOptions
-  /** Tells this isolate's reports apart from the others' (the quorum counts distinct reporters). */
-  private readonly reporter = `${now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`
+  /** This isolate's id, which every share made here sends: the quorum counts isolates, not shares. */
+  private get reporter(): string {
+    return isolateId()
+  }
   private readonly keys = new Map<string, KeyState>()
   /** Every instance made on this share (one per isolate, given to each instance it makes) applies the fleet's states; a dropped one goes. */
   private readonly appliers: WeakRef<Apply>[] = []
