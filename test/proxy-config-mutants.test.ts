@@ -271,7 +271,9 @@ describe('configFromEnv', () => {
     }
     expect(message({ MAX_CONCURRENT: '12345678901234567890' })).toBe('MAX_CONCURRENT must be a number, got "1234…" (20 characters) (a string: write … without quotes)')
     expect(message({ MAX_CONCURRENT: ' 12345678901234567890 ' })).toBe('MAX_CONCURRENT must be a number, got " 123…" (22 characters) (a string: write … without quotes)')
-    expect(message({ MAX_CONCURRENT: ' -5 ' })).toBe('MAX_CONCURRENT must be a number, got " -5 " (a string: write -5 without quotes)')
+    expect(message({ MAX_CONCURRENT: ' 1e3 ' })).toBe('MAX_CONCURRENT must be a number, got " 1e3 " (a string: write 1e3 without quotes)')
+    // A negative or a fraction in text is read as the number it is, and refused as that number: no hint to unquote it.
+    expect(message({ MAX_CONCURRENT: ' -5 ' })).toBe('MAX_CONCURRENT must be a positive integer, got -5')
     expect(message({ MAX_CONCURRENT: ' '.repeat(13) })).toBe('MAX_CONCURRENT must be a number, got "    …" (13 characters)')
     expect(message({ MAX_CONCURRENT: ['5'] })).toBe('MAX_CONCURRENT must be a number, got an array')
     expect(message({ ROUTES: JSON.stringify({ '/a/': [['http://a.test']] }) })).toBe('ROUTES["/a/"] must be an absolute http(s) URL, got an array')

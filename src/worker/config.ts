@@ -106,8 +106,11 @@ export const ENV_NAMES: Names = {
 /** createProxy's options name themselves. */
 const OPTION_NAMES = Object.fromEntries(Object.keys(ENV_NAMES).map((option) => [option, option])) as Names
 
-/** A count or a whole number of ms; a var holds text, so digits written in one count as that number. */
-const count: Check<number> = (value, path) => positiveInteger(typeof value === 'string' && /^\s*\d{1,15}\s*$/.test(value) ? Number(value) : value, path)
+/**
+ * A count or a whole number of ms; a var holds text, so a number written in one counts as that number (a negative or a
+ * fraction too, so that it is refused for what it is, not as text).
+ */
+const count: Check<number> = (value, path) => positiveInteger(typeof value === 'string' && /^\s*-?\d{1,15}(\.\d{1,15})?\s*$/.test(value) ? Number(value) : value, path)
 
 /** A whole number of ms that a timer waits for (or the breaker counts in): at most what setTimeout can wait. */
 const ms: Check<number> = (value, path) => duration(count(value, path), path)

@@ -8,8 +8,8 @@ const KNOWN = 'upstream, routes, timeout, maxConcurrent, failureThreshold, windo
 describe('configuration from [vars]', () => {
   it.each([
     [{ UPSTREAM_URL: UPSTREAM, TIMEOUT_MS: 'abc' }, 'TIMEOUT_MS must be a number, got "abc"'],
-    [{ UPSTREAM_URL: UPSTREAM, TIMEOUT_MS: '-5' }, 'TIMEOUT_MS must be a number, got "-5" (a string: write -5 without quotes)'],
-    [{ UPSTREAM_URL: UPSTREAM, MAX_CONCURRENT: '1.5' }, 'MAX_CONCURRENT must be a number, got "1.5" (a string: write 1.5 without quotes)'],
+    [{ UPSTREAM_URL: UPSTREAM, TIMEOUT_MS: '-5' }, 'TIMEOUT_MS must be a positive integer, got -5'],
+    [{ UPSTREAM_URL: UPSTREAM, MAX_CONCURRENT: '1.5' }, 'MAX_CONCURRENT must be a positive integer, got 1.5'],
     [{ UPSTREAM_URL: UPSTREAM, FAILURE_THRESHOLD: '0' }, 'FAILURE_THRESHOLD must be a positive integer, got 0'],
     [{ UPSTREAM_URL: UPSTREAM, WINDOW_MS: '30s' }, 'WINDOW_MS must be a number, got "30s"'],
     [{ UPSTREAM_URL: UPSTREAM, OPEN_DURATION_MS: 'soon' }, 'OPEN_DURATION_MS must be a number, got "soon"'],
