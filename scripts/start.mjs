@@ -18,12 +18,16 @@ if (upstreamPort === port) {
 // wrangler dev on a busy port prints a crash trace; say what is wrong and how to move instead.
 for (const [name, busy] of [['PORT', port], ['UPSTREAM_PORT', upstreamPort]]) {
   if (await inUse(busy)) {
-    const free = await freePair(port + 10, process.env.UPSTREAM_PORT === undefined ? undefined : upstreamPort)
+    // An UPSTREAM_PORT you set that is busy is moved itself: moving PORT would leave the mock where it cannot listen.
+    const own = name === 'UPSTREAM_PORT' && process.env.UPSTREAM_PORT !== undefined
+    const free = own ? await freePort(upstreamPort + 10, port) : await freePair(port + 10, process.env.UPSTREAM_PORT === undefined ? undefined : upstreamPort)
     console.error(
       `start: 127.0.0.1:${busy} is in use (is npm start or wrangler dev already running?). ` +
         (free === undefined
           ? 'Pick free ports with PORT (the proxy; the mock upstream follows on PORT+1) or UPSTREAM_PORT. '
-          : `Pick free ports: PORT=${free} npm start (the proxy; the mock upstream follows on PORT+1, or set UPSTREAM_PORT). `) +
+          : own
+            ? `Pick a free port for the mock upstream: UPSTREAM_PORT=${free} npm start. `
+            : `Pick free ports: PORT=${free} npm start (the proxy; the mock upstream follows on PORT+1, or set UPSTREAM_PORT). `) +
         `It was ${name}.`,
     )
     process.exit(1)
@@ -132,6 +136,12 @@ async function freePair(from, upstream) {
     if (candidate === upstream) continue
     if (!(await inUse(candidate)) && (upstream !== undefined || !(await inUse(candidate + 1)))) return candidate
   }
+  return undefined
+}
+
+/** The first free port from `from` on, in steps of 10, that is not `taken`. */
+async function freePort(from, taken) {
+  for (let candidate = from; candidate < from + 200 && candidate < 65535; candidate += 10) if (candidate !== taken && !(await inUse(candidate))) return candidate
   return undefined
 }
 

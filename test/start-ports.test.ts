@@ -63,3 +63,17 @@ test('with UPSTREAM_PORT set, the suggested PORT is not UPSTREAM_PORT (which sta
   expect(suggested).not.toBe(upstreamPort)
   expect(await free(suggested)).toBe(true)
 }, 20_000)
+
+test('a busy UPSTREAM_PORT that you set is named with a free UPSTREAM_PORT to use instead, not a PORT (the mock would still not listen)', async () => {
+  const upstreamPort = await occupy()
+  let port = upstreamPort + 1
+  while (port > 65535 || !(await free(port))) port = (await occupy()) + 1
+  const { code, stderr } = await start({ PORT: String(port), UPSTREAM_PORT: String(upstreamPort) })
+  expect(code).toBe(1)
+  expect(stderr).toContain(`start: 127.0.0.1:${upstreamPort} is in use`)
+  expect(stderr).toContain('It was UPSTREAM_PORT.')
+  expect(stderr).not.toContain('PORT=' + String(port))
+  const suggested = Number(/Pick a free port for the mock upstream: UPSTREAM_PORT=(\d+) npm start/.exec(stderr)?.[1])
+  expect(suggested).not.toBe(port)
+  expect(await free(suggested)).toBe(true)
+}, 20_000)
