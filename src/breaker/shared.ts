@@ -69,13 +69,13 @@ export const sharing: Sharing = (share, refuse, options) => {
       if (at === undefined || (call.states[at] as Breaker | undefined)?.state !== 'disabled') tell(() => share.record?.(call.key, failure, slow, call.waitUntil))
     },
     lease: share.acquireProbe && ((breaker, token, attempt, t) => lease(share, refuse, breaker, token, attempt, t)),
-    attach(keys, index, changed) {
+    attach(keys, index, late) {
       at = index
       // Keys made before this side was there (it loaded after the instance was made) start from what the share knows, now;
-      // a state one entered by itself meanwhile is news for the share, unless the share's own state replaced it.
+      // a state one entered by itself meanwhile (dated: one never changed is at 0) is news, unless the share's own replaced it.
       for (const entry of keys.values()) {
         const breaker = entry.states[index] as Breaker
-        if (!initial(breaker) && changed?.has(breaker)) publish(breaker)
+        if (!initial(breaker) && late && breaker.view().at) publish(breaker)
       }
       share.connect(
         (applier = (key, state) => {

@@ -23,10 +23,10 @@ export interface Shared {
   /** Asks the share for a half-open breaker's probe; absent when the share leases none. */
   lease: ((breaker: Breaker, token: number, attempt: Attempt, t: number) => Promise<Ticket | Refusal | Aborted>) | undefined
   /**
-   * Connects the share to the breakers of `keys` (at `index` of a key's states), those made already included; of
-   * those, the ones in `changed` (they changed by themselves while this side loaded) are news for the share.
+   * Connects the share to the breakers of `keys` (at `index` of a key's states), those made already included; `late`
+   * (this side loaded after the instance was made): those that changed by themselves meanwhile are news for the share.
    */
-  attach(keys: Keys, index: number, changed?: ReadonlySet<Breaker>): void
+  attach(keys: Keys, index: number, late?: boolean): void
   /** Whether the share knows a state for `key`. */
   knows(key: string): boolean
 }
@@ -65,14 +65,13 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
   // With a share, its side of the stage: here already when a share entry installed it; else its chunk loads when the
   // chain is attached, with the instance, which acts as one without a share until it is there (no call waits for it).
   let shared = share && sharing?.(share, refuse, options)
-  // While it loads: the breakers that changed by themselves (no other participant can reach them yet).
-  let changed: Set<Breaker> | undefined
 
   /** A key's breaker: its state changes are events, and news for the share; it starts from what the share knows. */
   function forKey(key: string): Breaker {
     const breaker = new Breaker(key, options as NormalizedBreaker, (from, to, remote) => {
       if (from !== to) events.emit('statechange', { key, from, to })
-      if (!remote) shared ? shared.publish(breaker) : changed?.add(breaker)
+      // While the share's side loads, a change is told once it is there (its `attach`).
+      if (!remote) shared?.publish(breaker)
     })
     shared?.initial(breaker)
     return breaker
@@ -113,16 +112,13 @@ export function breakerStage(options: NormalizedBreaker | false, share: BreakerS
       if (shared) shared.attach(keys, index)
       // Late, a share's connect that throws cannot fail the creation any more: advisory, as its other calls, it is let go.
       // A chunk that will not load (a Service Worker refuses import()) leaves the share off, and the console says so.
-      else if (share) {
-        changed = new Set()
+      else if (share)
         load(undefined, () => import('../breaker/shared.js'))
           .then(
-            (m) => (shared = (sharing = m.sharing)(share, refuse, options)).attach(keys, index, changed),
+            (m) => (shared = (sharing = m.sharing)(share, refuse, options)).attach(keys, index, true),
             (error: unknown) => off('share', error),
           )
-          .finally(() => (changed = undefined))
           .catch(() => {})
-      }
       return control(keys, index, keyOf, (key) => shared?.knows(key) === true)
     },
   }
