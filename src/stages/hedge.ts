@@ -203,8 +203,9 @@ function bypassing(call: Call): Call {
  * `maxHedges`, within the key's budget); the first good answer wins, the others are aborted at once
  * (a loser holding a breaker's probe slot is left to finish, for the breaker's verdict).
  * Its per-key state is the hedge budget. Where `cacheLocks` (browsers), a hedge bypasses the HTTP cache (`bypassing`).
+ * `_latency`, the chain's latency gate, is innermost: a key's summary is its last state, read here (no code up front).
  */
-export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, latency: LatencyGate, cacheLocks = sharesTimers()): Wrapper<RetryBudget | undefined> | undefined {
+export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, _latency: LatencyGate, cacheLocks = sharesTimers()): Wrapper<RetryBudget | undefined> | undefined {
   if (!options) return undefined
   const hedge = options
   const { now, totals, events } = runtime
@@ -246,7 +247,7 @@ export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, l
     run(call, next, budget) {
       // Once per call: the retry wrapper runs this stage again for each retry, which follows an attempt that reached the network.
       if (budget !== undefined && call.attempts === 0) budget.recordCall(now())
-      const delay = hedges(call) ? hedgeDelay(hedge.delay, latency.of(call)) : undefined
+      const delay = hedges(call) ? hedgeDelay(hedge.delay, call.states.at(-1) as LatencySummary | undefined) : undefined
       return delay === undefined ? next(call) : hedged(call, next, budget, delay)
     },
   }

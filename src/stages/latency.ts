@@ -1,11 +1,8 @@
 import { LatencySummary } from '../latency.js'
-import type { Call, Gate } from './types.js'
+import type { Gate } from './types.js'
 
-/** The latency gate and how other stages (hedging) find a call's latency summary. */
-export interface LatencyGate extends Gate<LatencySummary, true> {
-  /** The summary of the call's key. */
-  of(call: Call): LatencySummary | undefined
-}
+/** The latency gate: innermost of every chain (buildChain puts it last), so a key's last state is its summary (the hedge reads it there). */
+export type LatencyGate = Gate<LatencySummary, true>
 
 /**
  * Always on: records each attempt's duration to response headers in a bounded summary per key, for
@@ -24,7 +21,5 @@ export function latencyStage(): LatencyGate {
     settle(summary, _attempt, _ticket, outcome) {
       if (outcome.kind === 'response') summary.record(outcome.duration)
     },
-    // The innermost stage of every chain (buildChain puts it last): a key's last state is its summary.
-    of: (call) => call.states.at(-1) as LatencySummary | undefined,
   }
 }
