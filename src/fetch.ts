@@ -19,18 +19,17 @@ import type { Call, Runtime } from './stages/types.js'
 export function buildChain(o: NormalizedOptions, runtime: Runtime) {
   const fallback = fallbackStage(o.fallback, runtime)
   const breaker = breakerStage(o.breaker, o.share, runtime)
-  const latency = latencyStage()
   const stages: (AnyStage | undefined)[] = [
     lazyCoalesceStage(o.coalesce, runtime),
     fallback,
     totalDeadlineStage(),
     retryStage(runtime),
-    lazyHedgeStage(o.hedge, runtime, latency),
+    lazyHedgeStage(o.hedge, runtime),
     lazyThrottleStage(o.throttle, runtime),
     bulkheadStage(o.bulkhead, runtime),
     breaker,
     // Last: the hedge reads a key's latency summary as its last state (test/stages/order.test.ts holds it there).
-    latency,
+    latencyStage(),
   ]
   return { chain: compose(stages, transportStage(o, runtime), runtime.now), fallback, breaker }
 }

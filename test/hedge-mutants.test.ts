@@ -32,7 +32,7 @@ function setup() {
   const o = normalizeOptions({ fetch: c.fetch, retry: false, breaker: false, fallback: false, timeout: false, hedge: { delay: 100, budget: false } })
   const t = testRuntime(Date.now)
   const latency = latencyStage()
-  const stages = [hedgeStage(o.hedge, t.runtime, latency, false), bulkheadStage(o.bulkhead, t.runtime), latency] as Stage[]
+  const stages = [hedgeStage(o.hedge, t.runtime, false), bulkheadStage(o.bulkhead, t.runtime), latency] as Stage[]
   const chain = compose(stages, transportStage(o, t.runtime), Date.now)
   const keys = new Keys(chain.stages, 10)
   const call = (parts: Parameters<typeof testCall>[0] = {}) => testCall({ states: keys.get(KEY).states, ...parts })
@@ -94,7 +94,7 @@ describe('race', () => {
 
 describe('hedge stage', () => {
   it('is off unless asked for', () => {
-    expect(hedgeStage(false, testRuntime().runtime, latencyStage())).toBeUndefined()
+    expect(hedgeStage(false, testRuntime().runtime)).toBeUndefined()
   })
 
   it('the attempt that lost is aborted with an AbortError saying another attempt won', async () => {

@@ -35,7 +35,7 @@ function setup(options: ResilientFetchOptions = {}) {
   })
   const { runtime } = testRuntime(Date.now)
   const latency = latencyStage()
-  const stages = [hedgeStage(o.hedge, runtime, latency), bulkheadStage(o.bulkhead, runtime), breakerStage(o.breaker, undefined, runtime), latency].filter((s) => s !== undefined) as Stage[]
+  const stages = [hedgeStage(o.hedge, runtime), bulkheadStage(o.bulkhead, runtime), breakerStage(o.breaker, undefined, runtime), latency].filter((s) => s !== undefined) as Stage[]
   const chain = compose(stages, transportStage(o, runtime), Date.now)
   const keys = new Keys(chain.stages, 10)
   const states = keys.get(KEY).states

@@ -30,7 +30,7 @@ function setup(options: ResilientFetchOptions = {}, cacheLocks = false) {
   const events: { type: string; detail: unknown }[] = []
   t.runtime.events.emit = (type, detail) => void events.push({ type, detail })
   const latency = latencyStage()
-  const stages = [hedgeStage(o.hedge, t.runtime, latency, cacheLocks), bulkheadStage(o.bulkhead, t.runtime), latency].filter((s) => s !== undefined) as Stage[]
+  const stages = [hedgeStage(o.hedge, t.runtime, cacheLocks), bulkheadStage(o.bulkhead, t.runtime), latency].filter((s) => s !== undefined) as Stage[]
   const chain = compose(stages, transportStage(o, t.runtime), Date.now)
   const keys = new Keys(chain.stages, 10)
   const call = (parts: Parameters<typeof testCall>[0] = {}) => testCall({ states: keys.get(KEY).states, ...parts })
@@ -261,7 +261,7 @@ describe('hedge stage, loaded as its own chunk', () => {
     const o = normalizeOptions({ fetch: c.fetch, retry: false, breaker: false, fallback: false, timeout: false, hedge: { delay: 100, budget: false } })
     const t = testRuntime(Date.now)
     const latency = latencyStage()
-    const stages = [lazyHedgeStage(o.hedge, t.runtime, latency)!, bulkheadStage(o.bulkhead, t.runtime)!, latency] as Stage[]
+    const stages = [lazyHedgeStage(o.hedge, t.runtime)!, bulkheadStage(o.bulkhead, t.runtime)!, latency] as Stage[]
     const chain = compose(stages, transportStage(o, t.runtime), Date.now)
     const keys = new Keys(chain.stages, 10)
     const run = chain.run(testCall({ states: keys.get(KEY).states }))
@@ -276,7 +276,7 @@ describe('hedge stage, loaded as its own chunk', () => {
   })
 
   it('off: no stage at all', () => {
-    expect(lazyHedgeStage(false, testRuntime().runtime, latencyStage())).toBeUndefined()
+    expect(lazyHedgeStage(false, testRuntime().runtime)).toBeUndefined()
     expect(lazyThrottleStage(false, testRuntime().runtime)).toBeUndefined()
   })
 })

@@ -40,7 +40,7 @@ function slowChunk(part: 'hedge' | 'throttle' | 'coalesce', make: string) {
 
 function hedge() {
   const chunk = slowChunk('hedge', 'hedgeStage')
-  const stage = lazyHedgeStage({} as never, testRuntime(Date.now).runtime, {} as never)! as unknown as AnyLazy
+  const stage = lazyHedgeStage({} as never, testRuntime(Date.now).runtime)! as unknown as AnyLazy
   return { ...chunk, stage }
 }
 
@@ -220,7 +220,7 @@ describe('the lazy coalescing wrapper', () => {
     expect(stage.answersRefusals!(testCall({ method: 'GET', options: { coalesce: false } }))).toBe(false)
     expect(stage.answersRefusals!(testCall({ method: 'GET', options: { coalesce: true } }))).toBe(true)
     expect(lazyCoalesceStage(false, testRuntime(Date.now).runtime)).toBeUndefined()
-    expect(lazyHedgeStage(false, testRuntime(Date.now).runtime, {} as never)).toBeUndefined()
+    expect(lazyHedgeStage(false, testRuntime(Date.now).runtime)).toBeUndefined()
     expect(lazyThrottleStage(false, testRuntime(Date.now).runtime)).toBeUndefined()
   })
 })

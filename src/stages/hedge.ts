@@ -2,7 +2,6 @@ import type { LatencySummary } from '../latency.js'
 import type { NormalizedHedge } from '../options.js'
 import { discard, follow, isAlone, isRequest, keepWith, RetryBudget, sharesTimers } from '../core.js'
 import { probing } from './types.js'
-import type { LatencyGate } from './latency.js'
 import type { Call, Next, Outcome, Runtime, Wrapper } from './types.js'
 
 /** A percentile delay needs this many samples of the key: fewer say too little about its tail. */
@@ -203,9 +202,9 @@ function bypassing(call: Call): Call {
  * `maxHedges`, within the key's budget); the first good answer wins, the others are aborted at once
  * (a loser holding a breaker's probe slot is left to finish, for the breaker's verdict).
  * Its per-key state is the hedge budget. Where `cacheLocks` (browsers), a hedge bypasses the HTTP cache (`bypassing`).
- * `_latency`, the chain's latency gate, is innermost: a key's summary is its last state, read here (no code up front).
+ * The chain's latency gate is innermost (buildChain puts it last): a key's latency summary is its last state, read here.
  */
-export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, _latency: LatencyGate, cacheLocks = sharesTimers()): Wrapper<RetryBudget | undefined> | undefined {
+export function hedgeStage(options: NormalizedHedge | false, runtime: Runtime, cacheLocks = sharesTimers()): Wrapper<RetryBudget | undefined> | undefined {
   if (!options) return undefined
   const hedge = options
   const { now, totals, events } = runtime

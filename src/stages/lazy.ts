@@ -1,7 +1,6 @@
 import type { NormalizedHedge, NormalizedThrottle } from '../options.js'
 import { within } from '../within.js'
 import { load, off, preloaded } from '../preloaded.js'
-import type { LatencyGate } from './latency.js'
 import type { AnyStage } from './pipeline.js'
 import { pastTotal } from './total-deadline.js'
 import { aborted, type Aborted, type Call, type Clock, type Gate, type Runtime, type Stage, type Wrapper } from './types.js'
@@ -68,8 +67,8 @@ function lazyStage(name: string, wrapper: boolean, made: Promise<AnyStage | unde
 }
 
 /** The hedge wrapper, loaded as its own chunk. */
-export function lazyHedgeStage(options: NormalizedHedge | false, runtime: Runtime, latency: LatencyGate): Wrapper<Held> | undefined {
-  if (options) return lazyStage('hedge', true, load(preloaded.hedge, () => import('./hedge.js')).then((m) => m.hedgeStage(options, runtime, latency)), runtime.now) as Wrapper<Held>
+export function lazyHedgeStage(options: NormalizedHedge | false, runtime: Runtime): Wrapper<Held> | undefined {
+  if (options) return lazyStage('hedge', true, load(preloaded.hedge, () => import('./hedge.js')).then((m) => m.hedgeStage(options, runtime)), runtime.now) as Wrapper<Held>
 }
 
 /** The throttle gate, loaded as its own chunk. */
