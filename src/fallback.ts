@@ -3,7 +3,7 @@
  * served instead of a failure. Storage itself lives in src/store/.
  */
 import type { FallbackStore, StoredResponse } from './types.js'
-import { resolveStore } from './store/auto.js'
+import { present, resolveStore } from './store/auto.js'
 import { finishWithin, isStoredResponse, VARY_HEADER, varyRecordOf } from './store/backend.js'
 import { READ_GRACE, within } from './within.js'
 import { credentialDigest, credentialsOf, isCredential } from './store/digest.js'
@@ -146,8 +146,8 @@ class LastKnownGood implements StageFallback {
     const g = globalThis as { caches?: unknown; indexedDB?: unknown; document?: unknown; importScripts?: unknown }
     this.scope = options.store === 'auto' ? 'auto' : (options.store as { scope?: unknown }).scope
     // Only where the store is the origin's (the Cache API or IndexedDB): the instances of this realm (two in one Worker
-    // isolate too) share it.
-    if (this.scope !== undefined && (g.caches ?? g.indexedDB) !== undefined)
+    // isolate too) share it. Read as 'auto' reads them: reading `caches` may throw (Firefox with storage blocked).
+    if (this.scope !== undefined && (present(() => g.caches) || present(() => g.indexedDB)))
       try {
         // Drops the peers collected since (with no scope, none forgets).
         forgetAll()

@@ -27,7 +27,7 @@ export function resolveStore(spec: 'auto' | 'memory' | FallbackStore): FallbackS
 }
 
 /** Whether a storage global is there; reading it may throw (Firefox: indexedDB in a third-party iframe with cookies blocked). */
-function present(read: () => unknown): boolean {
+export function present(read: () => unknown): boolean {
   try {
     const value = read()
     return typeof value === 'object' && value !== null
