@@ -15,22 +15,31 @@ export type Store = FallbackStore & Evictable
 export type OnBackend<B> = { [K in keyof Store]: (backend: B, ...args: Parameters<Store[K]>) => ReturnType<Store[K]> }
 
 /**
- * A store on a backend that may be missing or broken, opened lazily once: each method runs on it, the call that finds it
- * unusable rejects with the reason, and every later call runs the same method of a store in memory. The stores write only
- * what runs on the backend; the memory side is this one loop, not a second copy of each method.
+ * A store on a backend that may be missing or broken, opened lazily once: each method runs on it, and once it proves
+ * unusable on a store in memory, the call that found out too (the first copy is kept), which then rejects once with the
+ * reason. The stores write only what runs on the backend; the memory side is this one loop, not a second copy of each method.
  */
 export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: number, onBackend: OnBackend<B>): Store {
   let opening: Promise<B> | undefined
   let memory: Promise<Methods> | undefined
+  // Why the backend is unusable, until a call has rejected with it.
+  let untold: Error | undefined
+  const lost = (error: unknown): undefined => {
+    if (memory) return
+    memory = inMemory(lruChunk, maxEntries)() as unknown as Promise<Methods>
+    untold = new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
+  }
   const store: Methods = {}
   for (const name in onBackend) {
     store[name] = async (...args) => {
-      if (memory) return (await memory)[name]!(...args)
-      const backend = await (opening ??= open()).catch((error) => {
-        memory ??= inMemory(lruChunk, maxEntries)() as unknown as Promise<Methods>
-        throw new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
-      })
-      return (onBackend as unknown as Record<string, (backend: B, ...a: unknown[]) => Promise<unknown>>)[name]!(backend, ...args)
+      const backend = memory ? undefined : await (opening ??= open()).catch(lost)
+      if (backend !== undefined) return (onBackend as unknown as Record<string, (backend: B, ...a: unknown[]) => Promise<unknown>>)[name]!(backend, ...args)
+      // Done in memory first, then told: as kvStore without a binding (store/kv.ts).
+      const value = await (await memory!)[name]!(...args)
+      const reason = untold
+      untold = undefined
+      if (reason) throw reason
+      return value
     }
   }
   return store as unknown as Store

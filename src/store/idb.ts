@@ -15,8 +15,8 @@ export interface IdbStoreOptions {
 }
 
 /**
- * A bounded IndexedDB store. Where IndexedDB is missing, or its open fails or hangs, the operation that
- * found out rejects with the reason and every later one uses a memory store instead.
+ * A bounded IndexedDB store. Where IndexedDB is missing, or its open fails or hangs, it keeps its copies in memory
+ * instead, the copy of the operation that found out too, which then rejects with the reason.
  * Corrupt entries are deleted when found (the read rejects, naming the key).
  */
 export function idbStore(options?: IdbStoreOptions): FallbackStore {
