@@ -15,8 +15,8 @@ export type Store = FallbackStore & Evictable
 export type OnBackend<B> = { [K in keyof Store]: (backend: B, ...args: Parameters<Store[K]>) => ReturnType<Store[K]> }
 
 /**
- * A store on a backend that may be missing or broken, opened lazily once: each method runs on it, and once it proves
- * unusable on a store in memory, the call that found out too (the first copy is kept), which then rejects once with the
+ * A store on a backend that may be missing or broken, opened lazily once: each method runs on it; once it proves
+ * unusable, on a store in memory, the call that found out included (its copy is kept), which then rejects once with the
  * reason. The stores write only what runs on the backend; the memory side is this one loop, not a second copy of each method.
  */
 export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: number, onBackend: OnBackend<B>): Store {
@@ -25,15 +25,17 @@ export function degrading<B>(open: () => Promise<B>, what: string, maxEntries: n
   // Why the backend is unusable, until a call has rejected with it.
   let untold: Error | undefined
   const lost = (error: unknown): undefined => {
+    // Calls that waited on the same open find out together: one switches, and one tells.
     if (memory) return
     memory = inMemory(lruChunk, maxEntries)() as unknown as Promise<Methods>
     untold = new Error(`${what} is unavailable, keeping fallback copies in memory`, { cause: error })
   }
+  const calls = onBackend as unknown as Record<string, (backend: B, ...a: unknown[]) => Promise<unknown>>
   const store: Methods = {}
   for (const name in onBackend) {
     store[name] = async (...args) => {
       const backend = memory ? undefined : await (opening ??= open()).catch(lost)
-      if (backend !== undefined) return (onBackend as unknown as Record<string, (backend: B, ...a: unknown[]) => Promise<unknown>>)[name]!(backend, ...args)
+      if (backend !== undefined) return calls[name]!(backend, ...args)
       // Done in memory first, then told: as kvStore without a binding (store/kv.ts).
       const value = await (await memory!)[name]!(...args)
       const reason = untold

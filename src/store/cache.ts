@@ -16,7 +16,8 @@ export interface CacheStoreOptions {
 
 /**
  * A Cache API store. Where `caches` is missing, or `caches.open` fails (Firefox private mode, insecure
- * origins) or does not settle within 2 s, it keeps its copies in memory, the copy of the operation that found out too, which then rejects with the reason.
+ * origins) or does not settle within 2 s, it keeps its copies in memory, the copy of the operation that found out
+ * too, which then rejects with the reason.
  * In Workers the cache has no working `keys()`: eviction and `clear()` cover the keys this isolate has written.
  */
 export function cacheStore(options?: CacheStoreOptions): FallbackStore {
