@@ -66,6 +66,8 @@ const WRITE_LIMIT = 10_000
 const STREAMING_TYPE = /^\s*(text\/event-stream|application\/(x-)?(ndjson|jsonl|jsonlines|json-seq|json-stream)|application\/stream\+json|multipart\/x-mixed-replace)\b/i
 /** Clocks of isolates or tabs may differ this much; a copy dated further ahead was stored while the clock was wrong. */
 const CLOCK_SKEW = 1_000
+/** What a personal copy stored from a request with no credential we can see is bound to (a digest is 64 hex digits). */
+const NO_CREDENTIAL = 'none'
 
 type Found = { response: Response; storedAt: number }
 
@@ -196,7 +198,7 @@ class LastKnownGood implements StageFallback {
       const last = this.#takenAt.get(key)!
       if (t >= last && t - last < REFRESH_INTERVAL) return
       note(this.#takenAt, key, t)
-      const copy = this.#prepare(request, response.clone(), t - age, varyRecord(response.headers, request.headers))
+      const copy = this.#prepare(request, response.clone(), t - age, varyRecord(response.headers, request.headers), personal)
       this.#writing.set(key, copy)
       // Started whether or not there is a waitUntil to hand it to.
       const work = this.#save(key, request, copy, t)
@@ -326,11 +328,12 @@ class LastKnownGood implements StageFallback {
   }
 
   /** The entry to store, or undefined when it is not kept (too large, or credentials we cannot bind). */
-  async #prepare(request: FallbackRequest, copy: Response, storedAt: number, extra: [string, string][]): Promise<StoredResponse | undefined> {
+  async #prepare(request: FallbackRequest, copy: Response, storedAt: number, extra: [string, string][], personal: boolean): Promise<StoredResponse | undefined> {
     const credential = await credentialDigest(request.headers)
     // Without a digest we cannot bind a credentialed copy to its user, so we keep none.
     if (credential === null) return void copy.body?.cancel().catch(() => {})
-    if (credential) extra.push([CREDENTIAL_HEADER, credential])
+    // A personal copy is bound to the credentials it was stored with, none included (the browser's cookies, which we cannot see).
+    if (personal) extra.push([CREDENTIAL_HEADER, credential ?? NO_CREDENTIAL])
     // A copy still reading after WRITE_LIMIT (a body that never ends) is dropped: until then it holds the connection.
     return toStored(request.url, copy, storedAt, this.#options.maxBodyBytes, extra, WRITE_LIMIT).catch((error): undefined => {
       // The caller aborted while the body came: its copy is incomplete, not kept, and the abort is theirs, not the store's.
@@ -419,7 +422,10 @@ class LastKnownGood implements StageFallback {
     const recorded = storedHeader(entry as StoredResponse, VARY_HEADER)
     if (recorded !== null && !varyRecordOf(recorded)!.every(([name, value]) => request.headers.get(name) === value)) return undefined
     const credential = storedHeader(entry as StoredResponse, CREDENTIAL_HEADER)
-    if ((credential !== null && credential !== (await credentialDigest(request.headers))) || started !== this.#generation) return undefined
+    // A personal copy answers only the same credentials: one stored with none never answers a request that carries one
+    // (null: it carries one we cannot digest).
+    const asked = credential === null ? undefined : await credentialDigest(request.headers)
+    if ((credential !== null && credential !== (asked === undefined ? NO_CREDENTIAL : asked)) || started !== this.#generation) return undefined
     return { response, storedAt }
   }
 
