@@ -143,6 +143,25 @@ describe.each(['idb', 'cache'] as const)('%sStore in Chromium', (kind) => {
     expect(errors.filter((error) => !error.includes('status of 503'))).toEqual([])
   })
 
+  it('a personal copy stored from a request without credentials, after a reload, answers a request without any and never one with Authorization', async () => {
+    const { page } = await freshPage()
+    await page.evaluate(async (kind) => {
+      const store = kind === 'idb' ? window.rf.idbStore({ dbName: 'personal' }) : window.rf.cacheStore({ cacheName: 'personal' })
+      const fallback = window.rf.createFallback({ store, maxAge: 60_000, maxBodyBytes: 1_000, private: true }, () => {})
+      const stored: Promise<unknown>[] = []
+      fallback.remember(new Request('/api/me'), new Response('mine', { headers: { 'cache-control': 'private' } }), (p) => stored.push(p))
+      await Promise.all(stored)
+    }, kind)
+    await load(page, true)
+    const served = await page.evaluate(async (kind) => {
+      const store = kind === 'idb' ? window.rf.idbStore({ dbName: 'personal' }) : window.rf.cacheStore({ cacheName: 'personal' })
+      const fallback = window.rf.createFallback({ store, maxAge: 60_000, maxBodyBytes: 1_000, private: true }, () => {})
+      const recall = async (headers: HeadersInit) => (await (await fallback.recall(new Request('/api/me', { headers })))?.response.text()) ?? null
+      return { none: await recall({}), authorization: await recall({ authorization: 'Bearer someone' }), apiKey: await recall({ 'x-api-key': 'k' }) }
+    }, kind)
+    expect(served).toEqual({ none: 'mine', authorization: null, apiKey: null })
+  })
+
   it('clear() empties real storage, across a reload', async () => {
     const { page } = await freshPage()
     await page.evaluate(async (kind) => {
