@@ -1,7 +1,8 @@
 /**
  * The probe claims (no Web Locks) a page kept for Back (the back/forward cache) heard before it left: a release sent
  * while it was away never reaches it, so restored it keeps only the claims storage still holds; where storage cannot
- * tell (none, or it throws), it keeps them all rather than probe beside a live claim.
+ * tell (none, or it throws), it keeps them all rather than probe beside a live claim. It keeps a heard claim only while
+ * storage holds that very owner's claim, and the keys whose claims all went take no room in the bounded set.
  */
 import { describe, expect, it, vi } from 'vitest'
 import type { TabShare } from '../src/share/tabs.js'
@@ -13,12 +14,19 @@ const OTHER = 'https://b.test'
 const T0 = 1_000_000
 /** How long a claim without Web Locks waits to hear a rival (CLAIM_SETTLE_MS in src/share/lease.ts). */
 const CLAIM_SETTLE = 100
+/** Keys whose claims a tab remembers from the bus (MAX_CLAIMED_KEYS in src/share/lease.ts). */
+const MAX_CLAIMED_KEYS = 1_000
 
 const { tab } = tabSuite('bfcache-claims', T0)
 
 /** Asks `share` for the probe of `key` and lets the claim settle. */
 async function acquire(share: TabShare, key = KEY): Promise<boolean> {
-  const granted = share.acquireProbe(key, 10_000)
+  return (await acquireAll(share, key))[0]!
+}
+
+/** Asks `share` for the probes of `keys` at once and lets the claims settle: whether each was granted. */
+async function acquireAll(share: TabShare, ...keys: string[]): Promise<boolean[]> {
+  const granted = Promise.all(keys.map((key) => share.acquireProbe(key, 10_000)))
   await vi.advanceTimersByTimeAsync(CLAIM_SETTLE)
   return granted
 }
@@ -36,7 +44,7 @@ async function awayWhileClaimed(...keys: string[]): Promise<{ away: TabShare; ho
   vi.stubGlobal('addEventListener', undefined)
   const holder = tab()
   holder.connect(() => {})
-  for (const key of keys) expect(await acquire(holder, key)).toBe(true)
+  expect((await acquireAll(holder, ...keys)).every(Boolean)).toBe(true)
   await flush()
   const transition = (type: string) => window.dispatchEvent(Object.assign(new Event(type), { persisted: true }))
   transition('pagehide')
@@ -74,6 +82,44 @@ describe('a page restored from the back/forward cache, without Web Locks', () =>
     const { away, restore } = await awayWhileClaimed(KEY)
     state.broken = true
     restore()
+    expect(await acquire(away)).toBe(false)
+  })
+
+  it("drops a claim released while away though another tab's claim now holds the key: that tab's release frees the probe", async () => {
+    microtaskChannels()
+    memoryStorage()
+    const { away, holder, restore } = await awayWhileClaimed(KEY)
+    holder.releaseProbe(KEY)
+    await flush()
+    const other = tab()
+    other.connect(() => {})
+    expect(await acquire(other)).toBe(true)
+    restore()
+    other.releaseProbe(KEY)
+    await flush()
+    expect(await acquire(away)).toBe(true)
+  })
+
+  it('keeps hearing a claim storage still held: cleared from storage afterwards, it is still not probed beside', async () => {
+    microtaskChannels()
+    const { map } = memoryStorage()
+    const { away, restore } = await awayWhileClaimed(KEY)
+    restore()
+    map.clear()
+    expect(await acquire(away)).toBe(false)
+  })
+
+  it('the keys whose claims were all released while away take no room: a live claim is not pushed out by the next one heard', async () => {
+    microtaskChannels()
+    const { map } = memoryStorage()
+    const released = Array.from({ length: MAX_CLAIMED_KEYS - 1 }, (_, i) => `https://r${i}.test`)
+    const { away, holder, restore } = await awayWhileClaimed(KEY, ...released)
+    for (const key of released) holder.releaseProbe(key)
+    await flush()
+    restore()
+    expect(await acquire(holder, 'https://new.test')).toBe(true)
+    await flush()
+    map.clear()
     expect(await acquire(away)).toBe(false)
   })
 })
