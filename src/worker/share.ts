@@ -128,10 +128,6 @@ class FleetShare implements DurableObjectShare {
   /** The object knows no disable nor forced open (they stay local): its states never replace them. */
   readonly [KEEPS_HAND_SET] = true
   private readonly fleet: FleetOptions
-  /** This isolate's id, which every share made here sends: the quorum counts isolates, not shares. */
-  private get reporter(): string {
-    return isolateId()
-  }
   private readonly keys = new Map<string, KeyState>()
   /** Every instance made on this share (one per isolate, given to each instance it makes) applies the fleet's states; a dropped one goes. */
   private readonly appliers: WeakRef<Apply>[] = []
@@ -186,7 +182,7 @@ class FleetShare implements DurableObjectShare {
     // Rejecting lets the local probe through: never fail closed on the object's account.
     if (t < k.downUntil) throw through(k, new Error(`BreakerCoordinator for ${key} unreachable`))
     if (t < k.refusedUntil) return false
-    const asked = this.send(key, { options: this.fleet, reporter: this.reporter, acquire: Math.max(1, Math.ceil(ttl)) })
+    const asked = this.send(key, { options: this.fleet, reporter: isolateId(), acquire: Math.max(1, Math.ceil(ttl)) })
     let answer: CoordinatorAnswer
     try {
       answer = await this.bounded(key, k, asked)
@@ -254,7 +250,7 @@ class FleetShare implements DurableObjectShare {
     }
     // The probe ended while the answer was on its way: its verdict (or none) goes against the permit now.
     try {
-      this.hear(key, k, (await this.call(key, k, { options: this.fleet, reporter: this.reporter, ends: [[permit, probe.verdict ?? null]] })).view)
+      this.hear(key, k, (await this.call(key, k, { options: this.fleet, reporter: isolateId(), ends: [[permit, probe.verdict ?? null]] })).view)
     } catch {
       // Down after all: the permit expires by itself.
     }
@@ -335,7 +331,7 @@ class FleetShare implements DurableObjectShare {
           drop(k)
           return
         }
-        const message: CoordinatorMessage = { options: this.fleet, reporter: this.reporter, failures: k.failures }
+        const message: CoordinatorMessage = { options: this.fleet, reporter: isolateId(), failures: k.failures }
         if (k.ends.length > 0) message.ends = k.ends
         drop(k)
         k.sendingSince = now()
