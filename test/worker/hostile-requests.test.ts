@@ -257,7 +257,8 @@ describe('request headers against a real upstream on 127.0.0.1', () => {
   it("no header a client sends makes a good answer count as a failure, or a failing upstream's answer as a success", async () => {
     await (await fetch(`${A}/__down?path=${encodeURIComponent('/generated/down')}`)).body?.cancel()
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.constantFrom(...TRANSPORT), { maxLength: 4 }), fc.boolean(), async (headers, down) => {
+      // Each header at most once: three copies of x-large are over Node's 16 KiB header limit, and the upstream itself answers 431.
+      fc.asyncProperty(fc.shuffledSubarray(TRANSPORT, { maxLength: 4 }), fc.boolean(), async (headers, down) => {
         const handler = createProxy({ upstream: A, store: 'memory' })
         const response = await handler(new Request(`${PROXY}/api/generated/${down ? 'down' : 'up'}`, { headers }))
         await response.body?.cancel().catch(() => {})
