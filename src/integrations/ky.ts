@@ -69,6 +69,9 @@ function created(resilientFetch: ResilientFetch, kyOptions: KyOptions): KyInstan
   return guarded(ky.create({ ...kyOptions, fetch: resilientFetch, retry: 0, timeout: false }), resilientFetch)
 }
 
+/** The options ky takes from the instance's defaults unless a call or `extend` gives them, even as undefined. */
+const UNSET = ['fetch', 'retry', 'timeout'] as const
+
 /** ky's own retry or deadline, or another transport: refused wherever given (resilientKy's `ky`, a call's options, `extend`), as two layers of retries or deadlines would multiply attempts and hide which one fired; and the hooks only ky's retry would run. */
 function checked<T extends KyOptions | undefined>(options: T, path: string, parent?: KyOptions): T {
   if (options == null) return options
@@ -85,7 +88,13 @@ function checked<T extends KyOptions | undefined>(options: T, path: string, pare
   if (beforeRetry !== undefined && !(Array.isArray(beforeRetry) && beforeRetry.length === 0)) {
     throw new TypeError(`${path}.hooks.beforeRetry must be left empty: ky's retry is off, so they would never run (retries are the retry option; the resilient fetch's 'retry' event reports each)`)
   }
-  return options
+  // Given as undefined, they are unset too; but ky's merge would let the undefined replace ours, turning on its
+  // default retry and 10 s timeout, or its global fetch in place of the resilient one. So they are left out.
+  const unset = UNSET.filter((name) => name in options && options[name] === undefined)
+  if (unset.length === 0) return options
+  const copy = { ...options }
+  for (const name of unset) delete copy[name]
+  return copy
 }
 
 const METHODS = new Set(['get', 'post', 'put', 'patch', 'head', 'delete'])
