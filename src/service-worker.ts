@@ -14,18 +14,42 @@ import * as cacheApi from './store/cache-api.js'
 import * as indexedDb from './store/indexeddb.js'
 import { sharing } from './breaker/shared.js'
 import { useSharing } from './stages/breaker.js'
-import { createResilientFetch as create, memoryStore as memory, resilientFetch as instance } from './index.js'
+import {
+  BulkheadRejectedError as BulkheadRejected,
+  CircuitOpenError as CircuitOpen,
+  createResilientFetch as create,
+  memoryStore as memory,
+  ResilienceError as Resilience,
+  resilienceInfo as info,
+  resilientFetch as instance,
+  ThrottledError as Throttled,
+  TimeoutError as Timeout,
+} from './index.js'
 
 Object.assign(preloaded, { fallback, hedge, throttle, coalesce, lru, cacheApi, indexedDb })
 useSharing(sharing)
 
-// The exports that load chunks are this module's own (the same values): a bundler that reads `sideEffects: false` drops a
-// module that only re-exports, and with it the lines above; it keeps a module whose own exports are used.
+// Every value export is this module's own (the same value as the main entry's): a bundler that reads `sideEffects: false`
+// drops a module none of whose own exports is used, and with it the lines above; it keeps one whose own exports are. A
+// worker on `resilientKy` may import no more from here than `resilienceInfo` or an error class.
 /** The main entry's `createResilientFetch`, every chunk loaded: see there. */
 export const createResilientFetch: typeof create = create
 /** The main entry's `resilientFetch`, every chunk loaded: see there. */
 export const resilientFetch: typeof instance = instance
 /** The main entry's `memoryStore`, every chunk loaded: see there. */
 export const memoryStore: typeof memory = memory
-export { resilienceInfo, ResilienceError, CircuitOpenError, BulkheadRejectedError, TimeoutError, ThrottledError, type MemoryStoreOptions } from './index.js'
+/** The main entry's `resilienceInfo`: see there. */
+export const resilienceInfo: typeof info = info
+/** The main entry's error classes: see there. */
+export const ResilienceError: typeof Resilience = Resilience
+export type ResilienceError = Resilience
+export const CircuitOpenError: typeof CircuitOpen = CircuitOpen
+export type CircuitOpenError = CircuitOpen
+export const BulkheadRejectedError: typeof BulkheadRejected = BulkheadRejected
+export type BulkheadRejectedError = BulkheadRejected
+export const TimeoutError: typeof Timeout = Timeout
+export type TimeoutError = Timeout
+export const ThrottledError: typeof Throttled = Throttled
+export type ThrottledError = Throttled
+export type { MemoryStoreOptions } from './index.js'
 export type * from './types.js'
