@@ -19,8 +19,8 @@ export default defineConfig({
   platform: 'neutral',
   external: ['ky', 'idb-keyval'],
   splitting: true,
-  // Rollup's pass over each output file. Our chunks run no code on import (package.json sideEffects:
-  // false), so the bare `import './chunk-….js'` esbuild adds per transitive chunk is dropped: left in,
+  // Rollup's pass over each output file. Our chunks run no code on import (package.json's sideEffects
+  // lists only the Service Worker entry), so the bare `import './chunk-….js'` esbuild adds per transitive chunk is dropped: left in,
   // a user's bundler warns "Ignoring this import because … was marked as having no side effects".
   // (worker.cjs keeps named exports beside `.default`, the Worker module; its types say so.)
   treeshake: { moduleSideEffects: (id: string, external: boolean) => !(external && id.startsWith('./')) },

@@ -29,9 +29,9 @@ import {
 Object.assign(preloaded, { fallback, hedge, throttle, coalesce, lru, cacheApi, indexedDb })
 useSharing(sharing)
 
-// Every value export is this module's own (the same value as the main entry's): a bundler that reads `sideEffects: false`
-// drops a module none of whose own exports is used, and with it the lines above; it keeps one whose own exports are. A
-// worker on `resilientKy` may import no more from here than `resilienceInfo` or an error class.
+// package.json lists this entry's files in `sideEffects`, so a bundler keeps the lines above even for a bare import. For one
+// that reads the package as side-effect free all the same, every value export is this module's own (the same value as the
+// main entry's): such a bundler drops a module none of whose own exports is used, and keeps one whose own exports are.
 /** The main entry's `createResilientFetch`, every chunk loaded: see there. */
 export const createResilientFetch: typeof create = create
 /** The main entry's `resilientFetch`, every chunk loaded: see there. */

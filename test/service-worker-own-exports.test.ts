@@ -8,12 +8,13 @@
  * code-split, with every import() refused as a Service Worker refuses it; the bundle then calls node:http on 127.0.0.1:
  * the copy is stored and served, nothing is off.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import * as esbuild from 'esbuild'
 import { rollup, type Plugin } from 'rollup'
 import { build, type Options } from 'tsup'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -50,7 +51,12 @@ let failing = false
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rf-sw-own-'))
-  dist = join(dir, 'dist')
+  // Laid out as installed: node_modules/resilient-fetch with the package's package.json (its exports and sideEffects) and dist.
+  const installed = join(dir, 'node_modules/resilient-fetch')
+  dist = join(installed, 'dist')
+  await mkdir(installed, { recursive: true })
+  await copyFile(join(import.meta.dirname, '../package.json'), join(installed, 'package.json'))
+  for (const name of ['ky', 'idb-keyval']) await symlink(join(import.meta.dirname, '../node_modules', name), join(dir, 'node_modules', name))
   const src = (path: string) => join(import.meta.dirname, '../src', path)
   const entries = { index: src('index.ts'), ky: src('integrations/ky.ts'), 'service-worker': src('service-worker.ts') }
   await build({ ...(config as Options), entry: entries, format: ['esm'], dts: false, clean: false, outDir: dist, config: false, silent: true })
@@ -110,6 +116,22 @@ describe('the built Service Worker entry under a bundler that reads sideEffects:
 
   it.each(VALUES.filter((value) => value !== 'resilienceInfo'))('a worker importing only %s from it: the same', async (value) => {
     const { resilientKy } = await bundled(value)
+    const { answered, storeErrors, said } = await storeThenFail(resilientKy)
+    expect({ storeErrors, said, source: answered.headers.get('x-resilient-source') }).toEqual({ storeErrors: [], said: [], source: 'fallback' })
+  })
+})
+
+describe("a bare import of the built Service Worker entry, bundled by esbuild from the package as installed (its package.json's sideEffects)", { timeout: 30_000 }, () => {
+  it("`import 'resilient-fetch/service-worker'` beside resilientKy keeps the entry's preload: the copy is stored and served over the network, nothing is off", async () => {
+    const out = join(dir, 'bare')
+    await writeFile(join(dir, 'bare.mjs'), "import 'resilient-fetch/service-worker'\nexport { resilientKy } from 'resilient-fetch/ky'\n")
+    await esbuild.build({ entryPoints: [join(dir, 'bare.mjs')], absWorkingDir: dir, bundle: true, splitting: true, format: 'esm', platform: 'browser', outdir: out, outExtension: { '.js': '.mjs' }, external: ['ky', 'idb-keyval'], logLevel: 'silent' })
+    // Every import() refused, as a Service Worker refuses it.
+    for (const file of await readdir(out)) {
+      const path = join(out, file)
+      await writeFile(path, (await readFile(path, 'utf8')).replaceAll('import(', '((path) => Promise.reject(new TypeError(path)))('))
+    }
+    const { resilientKy } = (await import(pathToFileURL(join(out, 'bare.mjs')).href)) as { resilientKy: typeof ResilientKy }
     const { answered, storeErrors, said } = await storeThenFail(resilientKy)
     expect({ storeErrors, said, source: answered.headers.get('x-resilient-source') }).toEqual({ storeErrors: [], said: [], source: 'fallback' })
   })
