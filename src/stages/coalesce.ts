@@ -407,11 +407,17 @@ function hasOwnOptions(init: RequestInit | undefined): boolean {
   return false
 }
 
-/** The header values, lower-cased and sorted (as Headers iterates them); undefined for credentials. */
+/** The header values, lower-cased and sorted (as Headers iterates them); undefined for credentials, and for headers fetch refuses (it rejects the call as fetch does). */
 function headerLines(init: HeadersInit | undefined): string | undefined {
   if (init === undefined || init === null) return ''
+  let headers: Headers
+  try {
+    headers = init instanceof Headers ? init : new Headers(init)
+  } catch {
+    return undefined
+  }
   let lines = ''
-  for (const [name, value] of init instanceof Headers ? init : new Headers(init)) {
+  for (const [name, value] of headers) {
     if (name === 'authorization' || name === 'cookie') return undefined
     lines += `${name}:${value}\n`
   }
