@@ -14,17 +14,20 @@ export const LOST_AFTER = 1_000
  * listener per finished call, and no AbortSignal.any (~30 µs in Node 20, missing in older browsers).
  * A controller stays reachable while its attempt runs (the caller of `follow` holds it) and afterwards
  * while the body it produced can be read (`keepWith`), so the caller's abort still reaches the body.
- * WeakRef is ES2021: every runtime that runs this ES2022 code has it.
+ * WeakRef and FinalizationRegistry are ES2021: every runtime that runs this ES2022 code has them.
  */
 interface Followers {
   refs: Set<WeakRef<AbortController>>
   /** Size at which dead references are next swept out. */
   sweepAt: number
+  listener: () => void
 }
 
 const followers = new WeakMap<AbortSignal, Followers>()
 /** Response or body stream → the controller its reading keeps alive; a controller → the one kept before it for the same Response. */
 const kept = new WeakMap<object, AbortController>()
+/** A controller collected (its attempt over, its body no longer readable) stops following: its `follow` is undone. */
+const collected = new FinalizationRegistry<() => void>((unfollow) => unfollow())
 
 /** Makes `signal` abort `controller` with its reason; returns a function that undoes it. */
 export function follow(signal: AbortSignal, controller: AbortController): () => void {
@@ -33,22 +36,29 @@ export function follow(signal: AbortSignal, controller: AbortController): () => 
   let entry = followers.get(signal)
   if (entry === undefined) {
     const refs = new Set<WeakRef<AbortController>>()
-    followers.set(signal, (entry = { refs, sweepAt: 64 }))
-    signal.addEventListener(
-      'abort',
-      () => {
-        for (const ref of refs) ref.deref()?.abort(signal.reason)
-        refs.clear()
-      },
-      { once: true },
-    )
+    const listener = () => {
+      for (const ref of refs) ref.deref()?.abort(signal.reason)
+      refs.clear()
+    }
+    followers.set(signal, (entry = { refs, sweepAt: 64, listener }))
+    signal.addEventListener('abort', listener)
   } else if (entry.refs.size >= entry.sweepAt) {
     for (const ref of entry.refs) if (ref.deref() === undefined) entry.refs.delete(ref)
     entry.sweepAt = Math.max(64, entry.refs.size * 2)
   }
+  const { refs, listener } = entry
   const ref = new WeakRef(controller)
-  const refs = entry.refs.add(ref)
-  return () => void refs.delete(ref)
+  refs.add(ref)
+  const unfollow = () => {
+    // The last follower gone, so is the listener: a signal made per call (AbortSignal.any, AbortSignal.timeout) is kept
+    // alive by its runtime while it has one, for as long as its sources (or its timer) are.
+    if (refs.delete(ref) && !refs.size) {
+      followers.delete(signal)
+      signal.removeEventListener('abort', listener)
+    }
+  }
+  collected.register(controller, unfollow)
+  return unfollow
 }
 
 /**
