@@ -1,0 +1,55 @@
+/**
+ * A hedged call whose losing attempt holds a half-open breaker's probe slot hands that attempt to the call's
+ * `waitUntil` and answers without it. A `waitUntil` that throws (its request gone, a wrapper of one's own) must not
+ * leave the race half-done: the call still answers, the loser still gives the breaker its verdict, and the error is no
+ * unhandled rejection (it ended the Node process).
+ */
+import { afterEach, expect, it, vi } from 'vitest'
+import { createResilientFetch, resilienceInfo } from '../src/index.js'
+import { within } from './gc-helpers.js'
+import { tailServer } from './tail-server.js'
+
+let server: Awaited<ReturnType<typeof tailServer>> | undefined
+afterEach(async () => {
+  vi.useRealTimers()
+  await server?.close()
+  server = undefined
+})
+
+it('a waitUntil that throws as the probe that lost is handed to it: the call answers, and the probe still closes the breaker (real server)', async () => {
+  // The first probe answers only once the call has its answer; every other request answers at once.
+  let answerSlow!: () => void
+  const slowMayAnswer = new Promise<void>((resolve) => (answerSlow = resolve))
+  server = await tailServer((_req, res, seen) => {
+    if (server!.seen.indexOf(seen) !== 1) return void res.writeHead(200).end('fast')
+    void slowMayAnswer.then(() => !res.destroyed && res.writeHead(200).end('slow'))
+  })
+  const rf = createResilientFetch({
+    hedge: { delay: 20, budget: false },
+    retry: false,
+    fallback: false,
+    timeout: { attempt: 5_000 },
+    breaker: { window: 'consecutive', failureThreshold: 1, openDuration: 100, halfOpen: { probes: 2, successesToClose: 2 } },
+  })
+  await (await rf(`${server.origin}/warm`, { resilience: { hedge: false } })).text()
+  const breaker = rf.breaker(server.origin)!
+  // Its open period passes on the wall clock alone: no wait.
+  vi.useFakeTimers({ toFake: ['Date'] })
+  breaker.open(100)
+  vi.setSystemTime(Date.now() + 200)
+  expect(breaker.state).toBe('half-open')
+  const handed: Promise<unknown>[] = []
+  const waitUntil = (promise: Promise<unknown>) => {
+    handed.push(promise)
+    throw new Error('this request has ended')
+  }
+  const settled = await within(rf(`${server.origin}/item`, { resilience: { waitUntil } }).then(async (response) => [await response.text(), resilienceInfo(response)?.hedged]))
+  expect(settled).toEqual({ value: ['fast', true] })
+  expect(handed).toHaveLength(1)
+  // The loser was left to finish: its success is the breaker's second.
+  expect(breaker.state).toBe('half-open')
+  answerSlow()
+  await handed[0]
+  expect(breaker.state).toBe('closed')
+  expect(rf.snapshot().bulkheads.map(({ active, queued }) => [active, queued])).toEqual([[0, 0]])
+})
