@@ -16,37 +16,30 @@ export const LOST_AFTER = 1_000
  * while the body it produced can be read (`keepWith`), so the caller's abort still reaches the body.
  * WeakRef and FinalizationRegistry are ES2021: every runtime that runs this ES2022 code has them.
  */
-interface Followers {
-  refs: Set<WeakRef<AbortController>>
-  /** Size at which dead references are next swept out. */
-  sweepAt: number
-  listener: () => void
-}
-
-const followers = new WeakMap<AbortSignal, Followers>()
+/** A caller's signal → the controllers that follow it. */
+const followers = new WeakMap<AbortSignal, Set<WeakRef<AbortController>>>()
 /** Response or body stream → the controller its reading keeps alive; a controller → the one kept before it for the same Response. */
 const kept = new WeakMap<object, AbortController>()
 /** A controller collected (its attempt over, its body no longer readable) stops following: its `follow` is undone. */
 const collected = new FinalizationRegistry<() => void>((unfollow) => unfollow())
 
+/** The one listener on every followed signal: aborts what follows the signal that aborted. */
+function aborted({ target }: Event): void {
+  const signal = target as AbortSignal
+  const refs = followers.get(signal)!
+  for (const ref of refs) ref.deref()?.abort(signal.reason)
+  refs.clear()
+}
+
 /** Makes `signal` abort `controller` with its reason; returns a function that undoes it. */
 export function follow(signal: AbortSignal, controller: AbortController): () => void {
   // Its 'abort' has fired already: no event will come.
   if (signal.aborted) controller.abort(signal.reason)
-  let entry = followers.get(signal)
-  if (entry === undefined) {
-    const refs = new Set<WeakRef<AbortController>>()
-    const listener = () => {
-      for (const ref of refs) ref.deref()?.abort(signal.reason)
-      refs.clear()
-    }
-    followers.set(signal, (entry = { refs, sweepAt: 64, listener }))
-    signal.addEventListener('abort', listener)
-  } else if (entry.refs.size >= entry.sweepAt) {
-    for (const ref of entry.refs) if (ref.deref() === undefined) entry.refs.delete(ref)
-    entry.sweepAt = Math.max(64, entry.refs.size * 2)
+  let refs = followers.get(signal)
+  if (refs === undefined) {
+    followers.set(signal, (refs = new Set()))
+    signal.addEventListener('abort', aborted)
   }
-  const { refs, listener } = entry
   const ref = new WeakRef(controller)
   refs.add(ref)
   const unfollow = () => {
@@ -54,7 +47,7 @@ export function follow(signal: AbortSignal, controller: AbortController): () => 
     // alive by its runtime while it has one, for as long as its sources (or its timer) are.
     if (refs.delete(ref) && !refs.size) {
       followers.delete(signal)
-      signal.removeEventListener('abort', listener)
+      signal.removeEventListener('abort', aborted)
     }
   }
   collected.register(controller, unfollow)

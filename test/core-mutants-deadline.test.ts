@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { follow, keepWith, rekey } from '../src/deadline.js'
 
@@ -46,7 +47,7 @@ describe('follow', () => {
     expect([done!.signal.aborted, running!.signal.aborted]).toEqual([false, true])
   })
 
-  it('the sweep of collected references keeps the live ones: each still aborts with the caller', () => {
+  it('many live followers of one signal each abort with the caller', () => {
     const caller = new AbortController()
     const live = controllers(200)
     for (const controller of live) follow(caller.signal, controller)
@@ -54,25 +55,21 @@ describe('follow', () => {
     expect(live.filter((controller) => !controller.signal.aborted)).toEqual([])
   })
 
-  it('a long-lived signal sweeps collected references out once there are 64, and then not again until it holds twice as many', () => {
-    const { made, reads } = fakeWeakRefs()
+  it('the last follower undone, the signal holds no listener of ours; one that follows after that gets it back and is aborted', () => {
     const caller = new AbortController()
-    const kept = controllers(200)
-    for (const controller of kept.slice(0, 64)) follow(caller.signal, controller)
-    for (const ref of made) ref.dead = true
-    // The 65th finds 64 held: the sweep reads each and drops them all.
-    follow(caller.signal, kept[64]!)
-    expect(reads.count).toBe(64)
-    // 64 live ones held again: the sweep reads them all and keeps them, and the next sweep waits for 128.
-    for (const controller of kept.slice(65, 129)) follow(caller.signal, controller)
-    expect(reads.count).toBe(64 + 64)
-    follow(caller.signal, kept[129]!)
-    expect(reads.count).toBe(64 + 64)
-    reads.count = 0
+    const [a, b, c] = controllers(3)
+    const undoA = follow(caller.signal, a!)
+    const undoB = follow(caller.signal, b!)
+    const listeners = () => getEventListeners(caller.signal, 'abort').length
+    undoA()
+    expect(listeners()).toBe(1)
+    undoB()
+    undoB()
+    expect(listeners()).toBe(0)
+    follow(caller.signal, c!)
+    expect(listeners()).toBe(1)
     caller.abort('left')
-    // Only what is still held is read at the abort: the 64 dropped are not.
-    expect(reads.count).toBe(66)
-    expect(kept.slice(64, 130).every((controller) => controller.signal.aborted)).toBe(true)
+    expect([a!.signal.aborted, b!.signal.aborted, c!.signal.reason]).toEqual([false, false, 'left'])
   })
 })
 
