@@ -11,26 +11,8 @@
  * instance, the events seen, what was said on the console and the navigations answered.
  */
 import { counted, pending, warnings } from './count.js'
+import { scope } from './scope.js'
 import { createResilientFetch, resilienceInfo, type ResilienceError } from '../../../src/service-worker.js'
-
-interface ExtendableEvent extends Event {
-  waitUntil(promise: Promise<unknown>): void
-}
-interface FetchEvent extends ExtendableEvent {
-  readonly request: Request
-  respondWith(response: Promise<Response>): void
-}
-interface ExtendableMessageEvent extends ExtendableEvent {
-  readonly data: { ask: 'snapshot' | 'clear' | 'pending' | 'heard' | 'events' | 'warnings' | 'navigations' }
-  readonly ports: readonly MessagePort[]
-}
-const scope = globalThis as unknown as {
-  skipWaiting(): Promise<void>
-  clients: { claim(): Promise<void> }
-  addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEvent) => void): void
-  addEventListener(type: 'fetch', listener: (event: FetchEvent) => void): void
-  addEventListener(type: 'message', listener: (event: ExtendableMessageEvent) => void): void
-}
 
 const rf = createResilientFetch({
   retry: false,
@@ -51,9 +33,6 @@ for (const type of ['fallback', 'storeerror', 'reject', 'statechange'] as const)
 // Another instance's clear (the page's), as every instance on the 'auto' store hears it.
 let heard = 0
 new BroadcastChannel('resilient-fetch:clear').onmessage = () => void heard++
-
-scope.addEventListener('install', (event) => event.waitUntil(scope.skipWaiting()))
-scope.addEventListener('activate', (event) => event.waitUntil(scope.clients.claim()))
 
 scope.addEventListener('fetch', (event) => {
   const path = new URL(event.request.url).pathname
@@ -84,7 +63,7 @@ scope.addEventListener('fetch', (event) => {
 scope.addEventListener('message', (event) => {
   const port = event.ports[0]!
   const answer = async () => {
-    const { ask } = event.data
+    const { ask } = event.data as { ask: 'snapshot' | 'clear' | 'pending' | 'heard' | 'events' | 'warnings' | 'navigations' }
     if (ask === 'snapshot') return rf.snapshot()
     if (ask === 'clear') return rf.clear().then(() => 'cleared')
     if (ask === 'heard') return heard

@@ -8,25 +8,8 @@
  * many times the share was connected and what was published to it.
  */
 import { warnings } from '../sw-page/count.js'
+import { scope } from '../sw-page/scope.js'
 import { createResilientFetch, type BreakerShare, type ResilienceError } from '../../../src/service-worker.js'
-
-interface ExtendableEvent extends Event {
-  waitUntil(promise: Promise<unknown>): void
-}
-interface FetchEvent extends ExtendableEvent {
-  readonly request: Request
-  respondWith(response: Promise<Response>): void
-}
-interface ExtendableMessageEvent extends ExtendableEvent {
-  readonly ports: readonly MessagePort[]
-}
-const scope = globalThis as unknown as {
-  skipWaiting(): Promise<void>
-  clients: { claim(): Promise<void> }
-  addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEvent) => void): void
-  addEventListener(type: 'fetch', listener: (event: FetchEvent) => void): void
-  addEventListener(type: 'message', listener: (event: ExtendableMessageEvent) => void): void
-}
 
 let connected = 0
 const published: string[] = []
@@ -35,9 +18,6 @@ const share: BreakerShare = {
   publish: (key, state) => void published.push(`${key} ${state.state}`),
 }
 const rf = createResilientFetch({ retry: false, fallback: false, breaker: { failureThreshold: 1, openDuration: 60_000 }, share })
-
-scope.addEventListener('install', (event) => event.waitUntil(scope.skipWaiting()))
-scope.addEventListener('activate', (event) => event.waitUntil(scope.clients.claim()))
 
 scope.addEventListener('fetch', (event) => {
   if (!new URL(event.request.url).pathname.startsWith('/share/')) return

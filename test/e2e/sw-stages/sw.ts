@@ -12,27 +12,10 @@
  * retries it is read nowhere else here.
  */
 import { counted, warnings } from '../sw-page/count.js'
+import { scope } from '../sw-page/scope.js'
 import { createResilientFetch, resilienceInfo, type ResilienceError } from '../../../src/service-worker.js'
 
 Math.random = () => 0.1
-
-interface ExtendableEvent extends Event {
-  waitUntil(promise: Promise<unknown>): void
-}
-interface FetchEvent extends ExtendableEvent {
-  readonly request: Request
-  respondWith(response: Promise<Response>): void
-}
-interface ExtendableMessageEvent extends ExtendableEvent {
-  readonly ports: readonly MessagePort[]
-}
-const scope = globalThis as unknown as {
-  skipWaiting(): Promise<void>
-  clients: { claim(): Promise<void> }
-  addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEvent) => void): void
-  addEventListener(type: 'fetch', listener: (event: FetchEvent) => void): void
-  addEventListener(type: 'message', listener: (event: ExtendableMessageEvent) => void): void
-}
 
 const common = { retry: false, breaker: false, timeout: { attempt: 1_500, total: 2_000 } } as const
 const hedged = createResilientFetch({ ...common, fallback: false, hedge: { delay: 300 } })
@@ -45,9 +28,6 @@ const events: string[] = []
 for (const type of ['throttle', 'reject', 'fallback', 'storeerror'] as const) {
   throttled.addEventListener(type, (event) => events.push(type === 'storeerror' ? `storeerror ${String((event.detail as { error: unknown }).error)}` : type))
 }
-
-scope.addEventListener('install', (event) => event.waitUntil(scope.skipWaiting()))
-scope.addEventListener('activate', (event) => event.waitUntil(scope.clients.claim()))
 
 scope.addEventListener('fetch', (event) => {
   const path = new URL(event.request.url).pathname
