@@ -8,19 +8,17 @@
  * code-split, with every import() refused as a Service Worker refuses it; the bundle then calls node:http on 127.0.0.1:
  * the copy is stored and served, nothing is off.
  */
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import * as esbuild from 'esbuild'
 import { rollup, type Plugin } from 'rollup'
-import { build, type Options } from 'tsup'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { resilientKy as ResilientKy } from '../src/integrations/ky.js'
 import type { resilienceInfo as ResilienceInfo } from '../src/index.js'
-import config from '../tsup.config.js'
+import { installedPackage } from './installed-package.js'
 
 const VALUES = ['resilienceInfo', 'ResilienceError', 'CircuitOpenError', 'BulkheadRejectedError', 'TimeoutError', 'ThrottledError', 'createResilientFetch', 'resilientFetch', 'memoryStore'] as const
 
@@ -50,16 +48,10 @@ let origin: string
 let failing = false
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rf-sw-own-'))
   // Laid out as installed: node_modules/resilient-fetch with the package's package.json (its exports and sideEffects) and dist.
-  const installed = join(dir, 'node_modules/resilient-fetch')
-  dist = join(installed, 'dist')
-  await mkdir(installed, { recursive: true })
-  await copyFile(join(import.meta.dirname, '../package.json'), join(installed, 'package.json'))
-  for (const name of ['ky', 'idb-keyval']) await symlink(join(import.meta.dirname, '../node_modules', name), join(dir, 'node_modules', name))
-  const src = (path: string) => join(import.meta.dirname, '../src', path)
-  const entries = { index: src('index.ts'), ky: src('integrations/ky.ts'), 'service-worker': src('service-worker.ts') }
-  await build({ ...(config as Options), entry: entries, format: ['esm'], dts: false, clean: false, outDir: dist, config: false, silent: true })
+  const installed = await installedPackage('rf-sw-own-')
+  dir = installed.project
+  dist = installed.dist
   server = createServer((_req, res) => void (failing ? res.writeHead(503).end('down') : res.writeHead(200, { 'content-type': 'application/json' }).end('{"good":true}')))
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
