@@ -7,112 +7,65 @@
  * published build is) only through the `resilient-fetch/service-worker` entry, which loads every chunk up front.
  * The main entry code-split says so.
  */
-import { rm } from 'node:fs/promises'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
-import { build, type BuildOptions } from 'esbuild'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { bundlePage, closeServer, launchChromium, listen, openPage, serveDirectory, type StaticServer } from './harness.js'
-import { controlledPage as openControlled, mainEntry, setListening } from './sw-harness.js'
+import { describe, expect, it } from 'vitest'
+import { openPage } from './harness.js'
+import { bundleWorker, bundleWorking, CORS, createUpstream, FIX, PAGE_DIR, setListening, stopWorkers, swSuite, WORKING } from './sw-harness.js'
 
-const PAGE_DIR = join(import.meta.dirname, 'sw-page')
+/** The upstream: what it answers, and what it saw. Down means not listening at all (connection refused). */
+const upstream = Object.assign(
+  createUpstream((req, res, path, hit) => {
+    if (path === '/api/hang') {
+      // Never answers headers; counts the abort when the client gives up.
+      req.socket.once('close', () => upstream.hangClosed++)
+      return
+    }
+    const json = { ...CORS, 'content-type': 'application/json' }
+    // The first request hangs (a hedge answers it); the later ones answer at once.
+    if (path === '/stages/hedge' && hit === 1) return void req.socket.once('close', () => upstream.hangClosed++)
+    // Answered after 200 ms (before a hedge): calls in the meantime can share it.
+    if (path === '/stages/together') return void setTimeout(() => res.writeHead(200, json).end(JSON.stringify({ path, hit })), 200)
+    if (path === '/api/held-body') {
+      res.writeHead(200, json).write('{"user":')
+      return void upstream.held.push(() => res.end('"old"}'))
+    }
+    res.writeHead(200, json).end(JSON.stringify({ path, hit }))
+  }),
+  {
+    /** Requests to /api/hang whose connection the client closed (the attempt deadline aborted them). */
+    hangClosed: 0,
+    /** Ends of the responses /api/held-body holds back until the test lets them go. */
+    held: [] as (() => void)[],
+  },
+)
 
-let dir: string
-let site: StaticServer
-let browser: Browser
-const opened: { close(): Promise<void> }[] = []
-
-/** The upstream: what it answers, and what it saw. `mode` 'down' means not listening at all (connection refused). */
-const upstream = {
-  mode: 'up' as 'up' | '503' | 'down',
-  hits: new Map<string, number>(),
-  /** Requests to /api/hang whose connection the client closed (the attempt deadline aborted them). */
-  hangClosed: 0,
-  /** Ends of the responses /api/held-body holds back until the test lets them go. */
-  held: [] as (() => void)[],
-  port: 0,
-  origin: '',
-}
-
-function answer(req: IncomingMessage, res: ServerResponse): void {
-  const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
-  upstream.hits.set(path, (upstream.hits.get(path) ?? 0) + 1)
-  const cors = { 'access-control-allow-origin': '*' }
-  if (upstream.mode === '503') return void res.writeHead(503, { ...cors, 'content-type': 'text/plain' }).end('down')
-  if (path === '/api/hang') {
-    // Never answers headers; counts the abort when the client gives up.
-    req.socket.once('close', () => upstream.hangClosed++)
-    return
-  }
-  const json = { ...cors, 'content-type': 'application/json' }
-  // The first request hangs (a hedge answers it); the later ones answer at once.
-  if (path === '/stages/hedge' && upstream.hits.get(path) === 1) return void req.socket.once('close', () => upstream.hangClosed++)
-  // Answered after 200 ms (before a hedge): calls in the meantime can share it.
-  if (path === '/stages/together') return void setTimeout(() => res.writeHead(200, json).end(JSON.stringify({ path, hit: upstream.hits.get(path) })), 200)
-  if (path === '/api/held-body') {
-    res.writeHead(200, json).write('{"user":')
-    return void upstream.held.push(() => res.end('"old"}'))
-  }
-  res.writeHead(200, json).end(JSON.stringify({ path, hit: upstream.hits.get(path) }))
-}
-const api = createServer(answer)
-
-/** Takes the upstream down (connection refused: nothing listens on its port) or brings it back on the same port. */
+/** Takes the upstream down (connection refused: nothing listens on its port) or brings it back on the same port; '503' answers 503. */
 async function setUpstream(mode: 'up' | '503' | 'down'): Promise<void> {
-  upstream.mode = mode
-  await setListening(api, upstream.port, mode !== 'down')
+  upstream.failing = mode === '503'
+  await setListening(upstream.server, upstream.port, mode !== 'down')
 }
 
-beforeAll(async () => {
-  dir = await bundlePage(PAGE_DIR, 'rf-sw-')
-  const common: BuildOptions = { entryPoints: [join(PAGE_DIR, 'sw.ts')], bundle: true, platform: 'browser', target: 'chrome120', logLevel: 'error' }
-  const split: BuildOptions = { ...common, format: 'esm', splitting: true, outdir: dir, chunkNames: 'chunk-[hash]' }
-  await Promise.all([
-    build({ ...common, plugins: [mainEntry], format: 'iife', outfile: join(dir, 'sw-classic.js') }),
-    build({ ...common, plugins: [mainEntry], format: 'esm', outfile: join(dir, 'sw-module.js') }),
-    build({ ...split, plugins: [mainEntry], entryNames: 'sw-split' }),
-    build({ ...split, entryNames: 'sw-entry-split' }),
-  ])
-  site = await serveDirectory(dir)
-  upstream.port = await listen(api)
-  upstream.origin = `http://127.0.0.1:${upstream.port}`
-  browser = await launchChromium()
+const suite = swSuite(upstream, {
+  prefix: 'rf-sw-',
+  bundle: (dir) =>
+    Promise.all([
+      bundleWorking(dir),
+      // A module Service Worker that imports the main entry's code-split chunks, as the published build is.
+      bundleWorker(join(PAGE_DIR, 'sw.ts'), dir, 'sw-split', 'split', { main: true }),
+    ]),
+  release: () => {
+    for (const end of upstream.held.splice(0)) end()
+  },
+  reset: async () => {
+    await setUpstream('up')
+    upstream.hangClosed = 0
+  },
 })
 
-afterEach(async () => {
-  for (const end of upstream.held.splice(0)) end()
-  await Promise.all(opened.splice(0).map((context) => context.close()))
-  await setUpstream('up')
-  upstream.hits.clear()
-  upstream.hangClosed = 0
-})
+const { opened, controlledPage, get, ask, stored } = suite
 
-afterAll(async () => {
-  await browser?.close()
-  await site?.close()
-  if (api.listening) await closeServer(api)
-  if (dir) await rm(dir, { recursive: true, force: true })
-})
-
-/**
- * The Service Workers that work: the main entry as bundlers emit it, one script, dynamic imports inlined (classic or
- * module); and the Service Worker entry in a module that imports the code-split chunks, as the published build is.
- */
-const WORKING = [
-  ['classic Service Worker (the main entry in one script)', 'sw-classic.js', 'classic'],
-  ['module Service Worker (the main entry in one script)', 'sw-module.js', 'module'],
-  ['module Service Worker on the code-split Service Worker entry (chunks)', 'sw-entry-split.js', 'module'],
-] as const
 /** A module Service Worker that imports the main entry's code-split chunks, as the published build is. */
 const SPLIT = ['split module', 'sw-split.js', 'module'] as const
-
-/** A fresh context (its own storage and registrations) with the page loaded and controlled by the Service Worker. */
-const controlledPage = (script: string, type: 'classic' | 'module') => openControlled(browser, opened, site.url, script, type)
-
-const get = (page: Page, path: string) => page.evaluate((url) => window.app.get(url), upstream.origin + path)
-const ask = (page: Page, what: string) => page.evaluate((what) => window.app.ask(what), what)
-const stored = (page: Page) => page.evaluate(() => window.app.stored())
 
 describe.each(WORKING)('in a %s', (_name, script, type) => {
   it('stores a 200 in the Cache API; with the upstream down serves it as the fallback; the breaker opens and then refuses without a request', async () => {
@@ -147,9 +100,7 @@ describe.each(WORKING)('in a %s', (_name, script, type) => {
     await expect.poll(() => stored(page), { timeout: 3_000 }).toEqual([`GET ${upstream.origin}/api/items`])
     await expect.poll(async () => ((await ask(page, 'pending')) as { waitUntil: number }).waitUntil, { timeout: 3_000 }).toBe(0)
     // As the browser does to an idle Service Worker: its memory (the instance, its counters) is gone.
-    const cdp = await page.context().newCDPSession(page)
-    await cdp.send('ServiceWorker.enable')
-    await cdp.send('ServiceWorker.stopAllWorkers')
+    await stopWorkers(page)
     await setUpstream('down')
     expect(await get(page, '/api/items')).toMatchObject({ status: 200, source: 'fallback', body: live.body })
     // A new life: its instance counts only the call it just answered (the old one had counted two by now).
@@ -168,9 +119,9 @@ describe.each(WORKING)('in a %s', (_name, script, type) => {
   })
 
   it("rf.clear() in the Service Worker empties the origin's 'auto' store: its own copies and the page's, which it could serve until then", async () => {
-    const { context, page } = await openPage(browser)
+    const { context, page } = await openPage(suite.browser)
     opened.push(context)
-    await page.goto(site.url + '/')
+    await page.goto(suite.site.url + '/')
     await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
     // Before the Service Worker: the page's own instance stores a copy, on its own 'auto' store.
     const own = await page.evaluate(async (url) => (await window.app.rf(url)).text(), `${upstream.origin}/api/page-only`)
@@ -268,11 +219,10 @@ describe('in a module Service Worker that loads the main entry code-split (chunk
     expect(await stored(page)).toEqual([])
     const events = (await ask(page, 'events')) as string[]
     expect(events.length).toBeGreaterThanOrEqual(2)
-    const fix = "TypeError: Service Workers refuse import(): use 'resilient-fetch/service-worker'"
-    for (const event of events) expect(event).toBe(`storeerror ${fix}`)
+    for (const event of events) expect(event).toBe(`storeerror ${FIX}`)
 
     // The stages whose chunks would not load are off, each said once when the instance was made; the calls go on without them.
-    expect(await ask(page, 'warnings')).toEqual([`resilient-fetch: coalesce is off: ${fix}`, `resilient-fetch: hedge is off: ${fix}`])
+    expect(await ask(page, 'warnings')).toEqual([`resilient-fetch: coalesce is off: ${FIX}`, `resilient-fetch: hedge is off: ${FIX}`])
     await setUpstream('up')
     const both = await page.evaluate((url) => Promise.all([window.app.get(url), window.app.get(url)]), `${upstream.origin}/stages/together`)
     expect(both).toMatchObject([{ status: 200, info: { coalesced: false } }, { status: 200, info: { coalesced: false } }])

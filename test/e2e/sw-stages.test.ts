@@ -15,60 +15,22 @@
  *   per call, throttling off (failures go on reaching the upstream), hedging off (a hung first attempt gets no second
  *   request: the call ends at its attempt deadline), and one console line per instance and stage, however many calls.
  */
-import { rm } from 'node:fs/promises'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
-import { build, type BuildOptions } from 'esbuild'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { bundlePage, closeServer, launchChromium, listen, serveDirectory, type StaticServer } from './harness.js'
-import { controlledPage as openControlled, mainEntry } from './sw-harness.js'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { answerHit, bundleOnBothEntries, createUpstream, FIX, swSuite } from './sw-harness.js'
 
-const PAGE_DIR = join(import.meta.dirname, 'sw-page')
 const WORKER = join(import.meta.dirname, 'sw-stages/sw.ts')
-const FIX = "TypeError: Service Workers refuse import(): use 'resilient-fetch/service-worker'"
-
-let dir: string
-let site: StaticServer
-let browser: Browser
-const opened: { close(): Promise<void> }[] = []
 
 /** The upstream: what reached it, by path. the first request to `/hedge/slow` never answers (its closing is counted). */
-const upstream = { failing: false, hits: new Map<string, number>(), hangClosed: 0, origin: '' }
-function answer(req: IncomingMessage, res: ServerResponse): void {
-  const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
-  const hit = (upstream.hits.get(path) ?? 0) + 1
-  upstream.hits.set(path, hit)
-  const cors = { 'access-control-allow-origin': '*' }
-  if (upstream.failing) return void res.writeHead(503, { ...cors, 'content-type': 'text/plain' }).end('down')
-  if (path === '/hedge/slow' && hit === 1) return void req.socket.once('close', () => upstream.hangClosed++)
-  res.writeHead(200, { ...cors, 'content-type': 'application/json' }).end(JSON.stringify({ path, hit }))
-}
-const api = createServer(answer)
-
-beforeAll(async () => {
-  dir = await bundlePage(PAGE_DIR, 'rf-sw-stages-')
-  const split: BuildOptions = { entryPoints: [WORKER], bundle: true, platform: 'browser', target: 'chrome120', logLevel: 'error', format: 'esm', splitting: true, outdir: dir }
-  await build({ ...split, entryNames: 'sw-entry', chunkNames: 'entry-chunk-[hash]' })
-  await build({ ...split, plugins: [mainEntry], entryNames: 'sw-main', chunkNames: 'main-chunk-[hash]' })
-  site = await serveDirectory(dir)
-  upstream.origin = `http://127.0.0.1:${await listen(api)}`
-  browser = await launchChromium()
-})
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((context) => context.close()))
-  upstream.failing = false
-  upstream.hits.clear()
-  upstream.hangClosed = 0
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await site?.close()
-  if (api.listening) await closeServer(api)
-  if (dir) await rm(dir, { recursive: true, force: true })
-})
+const upstream = Object.assign(
+  createUpstream((req, res, path, hit) => {
+    if (path === '/hedge/slow' && hit === 1) return void req.socket.once('close', () => upstream.hangClosed++)
+    answerHit(res, path, hit)
+  }),
+  { hangClosed: 0 },
+)
+const { controlledPage, get, ask, stored } = swSuite(upstream, { prefix: 'rf-sw-stages-', bundle: (dir) => bundleOnBothEntries(WORKER, dir), reset: () => void (upstream.hangClosed = 0) })
 
 interface Totals {
   requests: number
@@ -81,13 +43,11 @@ interface State {
   events: string[]
   totals: Record<'hedged' | 'throttled' | 'coalesced' | 'twin', Totals>
 }
-const get = (page: Page, path: string) => page.evaluate((url) => window.app.get(url), upstream.origin + path)
-const state = (page: Page) => page.evaluate(() => window.app.ask('state')) as Promise<State>
-const stored = (page: Page) => page.evaluate(() => window.app.stored())
+const state = (page: Page) => ask<State>(page, 'state')
 
 describe('in a module Service Worker on the code-split Service Worker entry (chunks)', () => {
   it('throttling acts: after failures an attempt is shed locally (no request), answered by the copy where one exists, else rejected with ThrottledError; nothing is off', async () => {
-    const { page } = await openControlled(browser, opened, site.url, 'sw-entry.js', 'module')
+    const { page } = await controlledPage('sw-entry.js', 'module')
     const live = await get(page, '/throttle/copy')
     expect(live).toMatchObject({ status: 200, source: null, body: JSON.stringify({ path: '/throttle/copy', hit: 1 }) })
     await expect.poll(() => stored(page), { timeout: 3_000 }).toEqual([`GET ${upstream.origin}/throttle/copy`])
@@ -114,7 +74,7 @@ describe('in a module Service Worker on the code-split Service Worker entry (chu
 
 describe('in a module Service Worker on the main entry code-split (chunks): import() is refused', () => {
   it('throttling is off: every failure reaches the upstream, none is shed; nothing is stored, each call has its storeerror naming the fix', async () => {
-    const { page } = await openControlled(browser, opened, site.url, 'sw-main.js', 'module')
+    const { page } = await controlledPage('sw-main.js', 'module')
     expect(await get(page, '/throttle/a')).toMatchObject({ status: 200, source: null, body: JSON.stringify({ path: '/throttle/a', hit: 1 }) })
     // With throttling on (above), the fourth call would be shed here: p = 1/4 by then.
     upstream.failing = true
@@ -129,7 +89,7 @@ describe('in a module Service Worker on the main entry code-split (chunks): impo
   })
 
   it('hedging is off: a hung first attempt gets no second request, the call ends at its attempt deadline; calls go on', async () => {
-    const { page } = await openControlled(browser, opened, site.url, 'sw-main.js', 'module')
+    const { page } = await controlledPage('sw-main.js', 'module')
     const hung = await get(page, '/hedge/slow')
     expect(hung).toMatchObject({ status: 504 })
     expect(JSON.parse(hung.body)).toMatchObject({ name: 'TimeoutError' })
@@ -141,7 +101,7 @@ describe('in a module Service Worker on the main entry code-split (chunks): impo
   })
 
   it('the console says each stage is off once per instance that has it on, however many calls', async () => {
-    const { page } = await openControlled(browser, opened, site.url, 'sw-main.js', 'module')
+    const { page } = await controlledPage('sw-main.js', 'module')
     for (const path of ['/hedge/fast', '/hedge/fast', '/throttle/b', '/throttle/b', '/coalesce/c', '/coalesce/c']) expect(await get(page, path)).toMatchObject({ status: 200 })
     // hedged, throttled and coalesced each have one of the stages on, twin all three: two lines for each stage.
     const lines = (await state(page)).warnings.sort()
