@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { createResilientFetch, resilienceInfo } from '../src/index.js'
-import { tailServer } from './tail-server.js'
+import { resilienceInfo } from '../src/index.js'
+import { slowProbe } from './slow-probe-server.js'
+import type { tailServer } from './tail-server.js'
 
 let server: Awaited<ReturnType<typeof tailServer>> | undefined
 afterEach(async () => {
@@ -22,23 +23,9 @@ async function until<T>(read: () => T, want: T, ms = 3_000): Promise<T> {
  * `status` once the call has its answer (the test lets it) and then holds its body open; every other request answers 200 at once.
  */
 async function setup(status: number) {
-  // The slow probe answers only once the test lets it, after the call has its answer: a call that waited for it would hang.
-  let answerSlow!: () => void
-  const slowMayAnswer = new Promise<void>((resolve) => (answerSlow = resolve))
-  server = await tailServer((_req, res, seen) => {
-    if (server!.seen.indexOf(seen) !== 1) return void res.writeHead(200).end('fast')
-    void slowMayAnswer.then(() => !res.destroyed && res.writeHead(status).write('slow, and never ends'))
-  })
-  const rf = createResilientFetch({
-    hedge: { delay: 50, budget: false },
-    retry: false,
-    fallback: false,
-    timeout: { attempt: 5_000 },
-    breaker: { window: 'consecutive', failureThreshold: 1, openDuration: 100, halfOpen: { probes: 2, successesToClose: 2 } },
-  })
-  // Not hedged: on a loaded machine the first connection may take longer than the hedge delay, and a hedge here would be a request more.
-  await (await rf(`${server.origin}/warm`, { resilience: { hedge: false } })).text()
-  const breaker = rf.breaker(server.origin)!
+  const probe = await slowProbe(50, (res) => res.writeHead(status).write('slow, and never ends'))
+  server = probe.server
+  const { rf, breaker, answerSlow } = probe
   breaker.open(100)
   await sleep(150)
   expect(breaker.state).toBe('half-open')

@@ -3,26 +3,18 @@
  * value it cannot send) rejects as fetch rejects it, and its key is idle again afterwards, so it is dropped to keep
  * within `maxKeys` like any other idle key (a call that stayed counted kept its key, and the instance grew past the bound).
  */
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createResilientFetch } from '../src/index.js'
+import { tailServer } from './tail-server.js'
 
-let server: Server
+/** Answers 'ok'; what reached it is in its `seen`. */
+let server: Awaited<ReturnType<typeof tailServer>>
 let origin: string
-let requests = 0
 beforeAll(async () => {
-  server = createServer((_req, res) => {
-    requests++
-    res.end('ok')
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  server = await tailServer((_req, res) => void res.end('ok'))
+  origin = server.origin
 })
-afterAll(() => {
-  server.closeAllConnections()
-  server.close()
-})
+afterAll(() => server.close())
 
 const keysOf = (rf: ReturnType<typeof createResilientFetch>) => rf.snapshot().breakers.map((breaker) => breaker.key)
 
@@ -35,7 +27,7 @@ it.each(badHeaders)('a coalescing GET with %s rejects as fetch does, and leaves 
   const rf = createResilientFetch({ coalesce: true, fallback: false, maxKeys: 2 })
   // The coalescing stage's chunk is here: the first call goes through it.
   expect(await (await rf(`${origin}/warm`, { resilience: { key: 'warm' } })).text()).toBe('ok')
-  const before = requests
+  const before = server.seen.length
   const refused = await fetch(`${origin}/`, { headers }).then(
     () => undefined,
     (error: unknown) => error,
@@ -49,7 +41,7 @@ it.each(badHeaders)('a coalescing GET with %s rejects as fetch does, and leaves 
     expect(error).toBeInstanceOf(TypeError)
     expect((error as TypeError).message).toBe((refused as TypeError).message)
   }
-  expect(requests).toBe(before)
+  expect(server.seen.length).toBe(before)
   for (let i = 0; i < 2; i++) expect(await (await rf(`${origin}/?good=${i}`, { resilience: { key: `good${i}` } })).text()).toBe('ok')
   expect(keysOf(rf)).toEqual(['good0', 'good1'])
 })

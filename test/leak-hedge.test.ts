@@ -5,9 +5,10 @@
  * unhandled rejection (it ended the Node process).
  */
 import { afterEach, expect, it, vi } from 'vitest'
-import { createResilientFetch, resilienceInfo } from '../src/index.js'
+import { resilienceInfo } from '../src/index.js'
 import { within } from './gc-helpers.js'
-import { tailServer } from './tail-server.js'
+import { slowProbe } from './slow-probe-server.js'
+import type { tailServer } from './tail-server.js'
 
 let server: Awaited<ReturnType<typeof tailServer>> | undefined
 afterEach(async () => {
@@ -18,21 +19,9 @@ afterEach(async () => {
 
 it('a waitUntil that throws as the probe that lost is handed to it: the call answers, and the probe still closes the breaker (real server)', async () => {
   // The first probe answers only once the call has its answer; every other request answers at once.
-  let answerSlow!: () => void
-  const slowMayAnswer = new Promise<void>((resolve) => (answerSlow = resolve))
-  server = await tailServer((_req, res, seen) => {
-    if (server!.seen.indexOf(seen) !== 1) return void res.writeHead(200).end('fast')
-    void slowMayAnswer.then(() => !res.destroyed && res.writeHead(200).end('slow'))
-  })
-  const rf = createResilientFetch({
-    hedge: { delay: 20, budget: false },
-    retry: false,
-    fallback: false,
-    timeout: { attempt: 5_000 },
-    breaker: { window: 'consecutive', failureThreshold: 1, openDuration: 100, halfOpen: { probes: 2, successesToClose: 2 } },
-  })
-  await (await rf(`${server.origin}/warm`, { resilience: { hedge: false } })).text()
-  const breaker = rf.breaker(server.origin)!
+  const probe = await slowProbe(20, (res) => res.writeHead(200).end('slow'))
+  server = probe.server
+  const { rf, breaker, answerSlow } = probe
   // Its open period passes on the wall clock alone: no wait.
   vi.useFakeTimers({ toFake: ['Date'] })
   breaker.open(100)
