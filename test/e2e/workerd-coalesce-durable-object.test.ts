@@ -1,0 +1,111 @@
+/**
+ * README "Coalescing identical requests", in a Worker: "The rule is the same in a Durable Object, though its requests
+ * share their I/O (nothing is dropped there): pass waitUntil: (p) => this.ctx.waitUntil(p) for its calls to be joined."
+ * Held in workerd (Miniflare) against a real node:http upstream on 127.0.0.1: a Durable Object keeps one resilient fetch;
+ * an identical GET of another of its requests joins the first only when the first passed its waitUntil.
+ */
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { build } from 'esbuild'
+import { Miniflare } from 'miniflare'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { closeServer, listen } from './harness.js'
+
+const SOURCE = `
+import { createResilientFetch, resilienceInfo } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
+export class Shared {
+  constructor(ctx) {
+    this.ctx = ctx
+    this.rf = createResilientFetch({ coalesce: true, fallback: false, retry: false })
+  }
+  async fetch(request) {
+    const url = new URL(request.url)
+    if (url.pathname === '/coalesced') return new Response(String(this.rf.snapshot().totals.coalesced))
+    const waitUntil = url.searchParams.has('keep') ? (p) => this.ctx.waitUntil(p) : undefined
+    const response = await this.rf(url.searchParams.get('target'), { resilience: { waitUntil } })
+    return Response.json({ status: response.status, body: await response.text(), coalesced: resilienceInfo(response)?.coalesced ?? false })
+  }
+}
+export default {
+  fetch(request, env) {
+    return env.SHARED.get(env.SHARED.idFromName('one')).fetch(request)
+  },
+}
+`
+
+let dir: string
+let upstream: Server
+let origin: string
+let miniflare: Miniflare
+/** By path: the upstream's requests, held until the test answers them. */
+const seen = new Map<string, ServerResponse[]>()
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    const list = seen.get(req.url!) ?? []
+    seen.set(req.url!, [...list, res])
+  })
+  origin = `http://127.0.0.1:${await listen(upstream)}`
+  dir = await mkdtemp(join(tmpdir(), 'rf-coalesce-do-'))
+  await writeFile(join(dir, 'entry.js'), SOURCE)
+  await build({ entryPoints: [join(dir, 'entry.js')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.mjs'), logLevel: 'error' })
+  miniflare = new Miniflare({
+    modules: true,
+    scriptPath: join(dir, 'worker.mjs'),
+    modulesRoot: dir,
+    compatibilityDate: '2026-04-01',
+    compatibilityFlags: ['enable_request_signal'],
+    durableObjects: { SHARED: 'Shared' },
+  })
+  await miniflare.ready
+})
+
+afterAll(async () => {
+  await miniflare?.dispose()
+  for (const list of seen.values()) for (const res of list) res.destroy()
+  await closeServer(upstream)
+  await rm(dir, { recursive: true, force: true })
+})
+
+/** Polls `condition` (at most 5 s); false if it never held. */
+async function until(condition: () => boolean | Promise<boolean>): Promise<boolean> {
+  for (let i = 0; i < 250; i++) {
+    if (await condition()) return true
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return false
+}
+
+const requestsTo = (path: string) => seen.get(path)?.length ?? 0
+const coalesced = async () => Number(await (await miniflare.dispatchFetch('http://worker.test/coalesced')).text())
+const call = (path: string, keep: boolean) => miniflare.dispatchFetch(`http://worker.test/?target=${encodeURIComponent(origin + path)}${keep ? '&keep' : ''}`)
+
+it("with the first call's waitUntil, an identical GET of another of the object's requests joins it: one upstream request", async () => {
+  const path = '/kept'
+  const before = await coalesced()
+  const first = call(path, true)
+  expect(await until(() => requestsTo(path) === 1)).toBe(true)
+  const second = call(path, false)
+  await until(async () => (await coalesced()) === before + 1)
+  expect(await coalesced()).toBe(before + 1)
+  seen.get(path)![0]!.writeHead(200, { 'content-type': 'text/plain' }).end('shared')
+  expect(await (await first).json()).toEqual({ status: 200, body: 'shared', coalesced: false })
+  expect(await (await second).json()).toEqual({ status: 200, body: 'shared', coalesced: true })
+  expect(requestsTo(path)).toBe(1)
+})
+
+it('without it, the identical GET sends its own request', async () => {
+  const path = '/not-kept'
+  const before = await coalesced()
+  const first = call(path, false)
+  expect(await until(() => requestsTo(path) === 1)).toBe(true)
+  const second = call(path, false)
+  await until(() => requestsTo(path) === 2)
+  expect(requestsTo(path)).toBe(2)
+  for (const [i, res] of seen.get(path)!.entries()) res.writeHead(200, { 'content-type': 'text/plain' }).end(`own ${i}`)
+  expect(await (await first).json()).toEqual({ status: 200, body: 'own 0', coalesced: false })
+  expect(await (await second).json()).toEqual({ status: 200, body: 'own 1', coalesced: false })
+  expect(await coalesced()).toBe(before)
+})
