@@ -1,0 +1,143 @@
+/**
+ * README "Hedged requests", in a browser: "Your own cache: 'no-store' is kept ...; 'default', 'no-cache', 'reload' and
+ * 'force-cache' hedges go with 'no-store'". test/e2e/hedge-cache.test.ts holds 'default' and 'force-cache'; this file
+ * holds the others, in headless Chromium on a page, against a real upstream on 127.0.0.1 on another origin (the same
+ * page and upstream as that file; see its comment for how the upstream holds the first request). Each test asserts
+ * what the upstream saw of the first request (as the caller sent it) and of the hedge (through no cache: the request
+ * headers cache 'no-store' makes the browser add), that the hedge arrived while the first was held, and what the
+ * caller saw: the hedge's answer. No timings.
+ */
+import { rm } from 'node:fs/promises'
+import { createServer, type ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { bundlePage, closeServer, launchChromium, listen, openPage, serveDirectory, type StaticServer } from './harness.js'
+import type { Answer, Ask } from './hedge-cache-page/call.js'
+
+const PAGE_DIR = join(import.meta.dirname, 'hedge-cache-page')
+
+/** What the upstream saw of one request. */
+interface Seen {
+  method: string
+  cacheControl: string | null
+  pragma: string | null
+  /** Whether the scenario's first request was still held (its connection open, unanswered) when this one arrived. */
+  whileFirstHeld: boolean
+}
+
+/** One scenario (a path): what the upstream saw, and its first request, held. */
+interface Scenario {
+  seen: Seen[]
+  preflights: number
+  first?: ServerResponse
+  /** The first request's connection closed (the client dropped it, or it was answered). */
+  firstClosed: boolean
+  /** The upstream answered the first request itself, at HOLD_MS: no second one came meanwhile. */
+  firstAnswered: boolean
+}
+
+/** How long the upstream holds a first request when no second comes: below the first attempt's deadline (3 s, ./hedge-cache-page/call.ts). */
+const HOLD_MS = 2_000
+
+const CORS = { 'access-control-allow-origin': '*' }
+const scenarios = new Map<string, Scenario>()
+
+const upstream = createServer((req, res) => {
+  const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
+  let scenario = scenarios.get(path)
+  if (scenario === undefined) scenarios.set(path, (scenario = { seen: [], preflights: 0, firstClosed: false, firstAnswered: false }))
+  // Answered, and counted: a hedge must not bring one.
+  if (req.method === 'OPTIONS') {
+    scenario.preflights++
+    return void res.writeHead(204, { ...CORS, 'access-control-allow-methods': '*', 'access-control-allow-headers': '*' }).end()
+  }
+  const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : null)
+  const whileFirstHeld = scenario.first !== undefined && !scenario.firstClosed && !scenario.firstAnswered
+  scenario.seen.push({ method: req.method ?? '', cacheControl: header('cache-control'), pragma: header('pragma'), whileFirstHeld })
+  if (scenario.seen.length === 1) {
+    const held = scenario
+    held.first = res
+    res.on('close', () => (held.firstClosed = true))
+    const timer = setTimeout(() => {
+      if (held.seen.length > 1 || held.firstClosed) return
+      held.firstAnswered = true
+      res.writeHead(200, { ...CORS, 'content-type': 'text/plain' }).end('answer 1')
+    }, HOLD_MS)
+    res.on('close', () => clearTimeout(timer))
+    return
+  }
+  res.writeHead(200, { ...CORS, 'content-type': 'text/plain' }).end(`answer ${scenario.seen.length}`)
+})
+
+let dir: string
+let site: StaticServer
+let origin: string
+let browser: Browser
+let page: Page
+let errors: string[]
+let runs = 0
+
+beforeAll(async () => {
+  dir = await bundlePage(PAGE_DIR, 'rf-hedge-cache-modes-')
+  site = await serveDirectory(dir)
+  origin = `http://127.0.0.1:${await listen(upstream)}`
+  browser = await launchChromium()
+})
+
+afterEach(async () => {
+  await page?.context().close()
+  // A first request still held (a failing run): answered, so nothing waits on it.
+  for (const scenario of scenarios.values()) if (!scenario.firstClosed && !scenario.firstAnswered) scenario.first?.writeHead(200, CORS).end('late')
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await site?.close()
+  if (upstream.listening) await closeServer(upstream)
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+async function freshPage(): Promise<void> {
+  ;({ page, errors } = await openPage(browser))
+  await page.goto(site.url + '/')
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
+}
+
+/** Makes the call on the page, on a scenario of its own; what the caller saw and what the upstream saw. */
+async function hedged(ask: Omit<Ask, 'url'>): Promise<{ answer: Answer; scenario: Scenario }> {
+  const path = `/m/${++runs}`
+  const full = { ...ask, url: origin + path }
+  const answer = await page.evaluate((a) => window.hedging.call(a), full)
+  const scenario = scenarios.get(path)!
+  // The loser is aborted: its held request's connection closes.
+  await expect.poll(() => scenario.firstClosed, { timeout: 5_000 }).toBe(true)
+  return { answer, scenario }
+}
+
+const WON = { status: 200, body: 'answer 2', hedged: true, attempts: 2, timeouts: 0, hedges: 1 }
+/** The browser's own request headers for a cache mode, as the upstream sees them. */
+const AS_SENT = {
+  'no-store': { cacheControl: 'no-cache', pragma: 'no-cache' },
+  reload: { cacheControl: 'no-cache', pragma: 'no-cache' },
+  'no-cache': { cacheControl: 'max-age=0', pragma: null },
+} as const
+/** A hedge: through no cache, while the first was held. */
+const HEDGE = { method: 'GET', ...AS_SENT['no-store'], whileFirstHeld: true }
+
+describe("on a page, a hedge's cache mode", () => {
+  beforeEach(freshPage)
+
+  it.each([
+    ["init cache 'no-store' (the caller's own, kept)", 'no-store', { input: 'url', init: { cache: 'no-store' } }],
+    ["init cache 'reload' (the hedge goes with 'no-store')", 'reload', { input: 'url', init: { cache: 'reload' } }],
+    ["init cache 'no-cache' (the hedge goes with 'no-store')", 'no-cache', { input: 'url', init: { cache: 'no-cache' } }],
+    ["a Request with cache 'no-cache'", 'no-cache', { input: 'request', request: { cache: 'no-cache' } }],
+  ] as [string, keyof typeof AS_SENT, Omit<Ask, 'url'>][])('%s: the first goes as sent, the hedge reaches the upstream while the first is held, and wins', async (_name, mode, ask) => {
+    const { answer, scenario } = await hedged(ask)
+    expect(answer).toEqual(WON)
+    expect(scenario.seen).toEqual([{ method: 'GET', ...AS_SENT[mode], whileFirstHeld: false }, HEDGE])
+    expect(scenario.preflights).toBe(0)
+    expect(errors).toEqual([])
+  })
+})
