@@ -128,6 +128,35 @@ describe('coalescing against a real server on 127.0.0.1: who joins', () => {
   })
 })
 
+describe('coalescing against a real server on 127.0.0.1: never coalesced, even when identical', () => {
+  const agent = new Agent()
+  const never: [string, RequestInit & { resilience?: Record<string, unknown> }][] = [
+    ['an Authorization header', { headers: { authorization: 'Bearer t' } }],
+    ['a Cookie header', { headers: { cookie: 'a=1' } }],
+    ["cache 'no-store'", { cache: 'no-store' }],
+    ["cache 'reload'", { cache: 'reload' }],
+    ["mode 'no-cors'", { mode: 'no-cors' }],
+    ["redirect 'manual'", { redirect: 'manual' }],
+    ["Node's own dispatcher (the same one)", { dispatcher: agent } as RequestInit],
+    ['resilience: { coalesce: false }', { resilience: { coalesce: false } }],
+    ['method HEAD', { method: 'HEAD' }],
+  ]
+  it.each(never)('two identical GETs with %s in flight at once: each sends its own request', async (_what, init) => {
+    const s = await holdingServer()
+    const rf = coalescing()
+    const first = rf(`${s.origin}/x`, init as RequestInit)
+    await s.received(1)
+    const second = rf(`${s.origin}/x`, init as RequestInit)
+    await within(s.received(2))
+    expect(s.seen).toHaveLength(2)
+    answer(0, 'first')
+    answer(1, 'second')
+    const texts = await Promise.all([first, second].map(async (p) => (await p).text()))
+    expect(texts).toEqual(init.method === 'HEAD' ? ['', ''] : ['first', 'second'])
+    expect(rf.snapshot().totals.coalesced).toBe(0)
+  })
+})
+
 describe('coalescing against a real server on 127.0.0.1: what is shared', () => {
   it('a joined call never takes a bulkhead permit: a bulkhead of one with no queue serves five identical GETs with one request', async () => {
     const s = await holdingServer()
