@@ -11,6 +11,11 @@
  * request is answered at once. Each test asserts what the upstream saw: the hedge arrived while the first request was
  * still held, with the request headers cache 'no-store' adds (Cache-Control and Pragma: no-cache) and the first
  * without them, no CORS preflight; and what the caller saw: the hedge's answer, hedged, nothing timed out. No timings.
+ *
+ * README "Hedged requests", in a browser: "Your own cache: 'no-store' is kept ...; 'default', 'no-cache', 'reload' and
+ * 'force-cache' hedges go with 'no-store'". The first describe holds 'default' and 'force-cache'; the second, on a page,
+ * the others: what the upstream saw of the first request (as the caller sent it) and of the hedge (through no cache),
+ * that the hedge arrived while the first was held, and what the caller saw: the hedge's answer.
  */
 import { rm } from 'node:fs/promises'
 import { createServer, type ServerResponse } from 'node:http'
@@ -161,6 +166,30 @@ describe("a hedge bypasses the browser's HTTP cache, which would hold it until t
     const { answer, scenario } = await hedged(where, { input: 'url' })
     expect(answer).toEqual(WON)
     expect(scenario.seen).toEqual([FIRST, HEDGE])
+    expect(scenario.preflights).toBe(0)
+    expect(errors).toEqual([])
+  })
+})
+
+/** The browser's own request headers for a cache mode, as the upstream sees them. */
+const AS_SENT = {
+  'no-store': { cacheControl: 'no-cache', pragma: 'no-cache' },
+  reload: { cacheControl: 'no-cache', pragma: 'no-cache' },
+  'no-cache': { cacheControl: 'max-age=0', pragma: null },
+} as const
+
+describe("on a page, a hedge's cache mode", () => {
+  beforeEach(freshPage)
+
+  it.each([
+    ["init cache 'no-store' (the caller's own, kept)", 'no-store', { input: 'url', init: { cache: 'no-store' } }],
+    ["init cache 'reload' (the hedge goes with 'no-store')", 'reload', { input: 'url', init: { cache: 'reload' } }],
+    ["init cache 'no-cache' (the hedge goes with 'no-store')", 'no-cache', { input: 'url', init: { cache: 'no-cache' } }],
+    ["a Request with cache 'no-cache'", 'no-cache', { input: 'request', request: { cache: 'no-cache' } }],
+  ] as [string, keyof typeof AS_SENT, Omit<Ask, 'url'>][])('%s: the first goes as sent, the hedge reaches the upstream while the first is held, and wins', async (_name, mode, ask) => {
+    const { answer, scenario } = await hedged('page', ask)
+    expect(answer).toEqual(WON)
+    expect(scenario.seen).toEqual([{ method: 'GET', ...AS_SENT[mode], whileFirstHeld: false }, HEDGE])
     expect(scenario.preflights).toBe(0)
     expect(errors).toEqual([])
   })
