@@ -4,14 +4,10 @@
  * Held in workerd (Miniflare) against a real node:http upstream on 127.0.0.1: a Durable Object keeps one resilient fetch;
  * an identical GET of another of its requests joins the first only when the first passed its waitUntil.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { build } from 'esbuild'
-import { Miniflare } from 'miniflare'
+import { resolve } from 'node:path'
+import type { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { closeServer, listen } from './harness.js'
+import { bundleWorker, holdingUpstream, type HoldingUpstream, type WorkerBundle } from './workerd-harness.js'
 
 const SOURCE = `
 import { createResilientFetch, resilienceInfo } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
@@ -35,38 +31,24 @@ export default {
 }
 `
 
-let dir: string
-let upstream: Server
+let worker: WorkerBundle
+let upstream: HoldingUpstream
 let origin: string
 let miniflare: Miniflare
 /** By path: the upstream's requests, held until the test answers them. */
-const seen = new Map<string, ServerResponse[]>()
+let seen: HoldingUpstream['seen']
 
 beforeAll(async () => {
-  upstream = createServer((req, res) => {
-    const list = seen.get(req.url!) ?? []
-    seen.set(req.url!, [...list, res])
-  })
-  origin = `http://127.0.0.1:${await listen(upstream)}`
-  dir = await mkdtemp(join(tmpdir(), 'rf-coalesce-do-'))
-  await writeFile(join(dir, 'entry.js'), SOURCE)
-  await build({ entryPoints: [join(dir, 'entry.js')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.mjs'), logLevel: 'error' })
-  miniflare = new Miniflare({
-    modules: true,
-    scriptPath: join(dir, 'worker.mjs'),
-    modulesRoot: dir,
-    compatibilityDate: '2026-04-01',
-    compatibilityFlags: ['enable_request_signal'],
-    durableObjects: { SHARED: 'Shared' },
-  })
-  await miniflare.ready
+  upstream = await holdingUpstream()
+  ;({ origin, seen } = upstream)
+  worker = await bundleWorker(SOURCE, 'coalesce-do')
+  miniflare = await worker.start({ durableObjects: { SHARED: 'Shared' } })
 })
 
 afterAll(async () => {
   await miniflare?.dispose()
-  for (const list of seen.values()) for (const res of list) res.destroy()
-  await closeServer(upstream)
-  await rm(dir, { recursive: true, force: true })
+  await upstream?.close()
+  await worker?.remove()
 })
 
 /** Polls `condition` (at most 5 s); false if it never held. */
@@ -78,7 +60,7 @@ async function until(condition: () => boolean | Promise<boolean>): Promise<boole
   return false
 }
 
-const requestsTo = (path: string) => seen.get(path)?.length ?? 0
+const requestsTo = (path: string) => upstream.requestsTo(path)
 const coalesced = async () => Number(await (await miniflare.dispatchFetch('http://worker.test/coalesced')).text())
 const call = (path: string, keep: boolean) => miniflare.dispatchFetch(`http://worker.test/?target=${encodeURIComponent(origin + path)}${keep ? '&keep' : ''}`)
 

@@ -6,12 +6,10 @@
  * request's I/O objects are its own: a joined request cannot read the body the first request's fetch opened, so it
  * gets the bytes, read where they arrived, and builds its own Response.
  */
-import { createServer, type ServerResponse, type Server } from 'node:http'
 import { resolve } from 'node:path'
 import type { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { closeServer, listen } from './harness.js'
-import { bundleWorker, type WorkerBundle } from './workerd-harness.js'
+import { bundleWorker, holdingUpstream, type HoldingUpstream, type WorkerBundle } from './workerd-harness.js'
 
 const WORKER = `
 import { createResilientFetch, resilienceInfo } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
@@ -49,26 +47,22 @@ export default {
 `
 
 let worker: WorkerBundle
-let upstream: Server
+let upstream: HoldingUpstream
 let origin: string
 let miniflare: Miniflare
 /** The upstream's requests by path, each with its response (the test answers it). */
-const seen = new Map<string, ServerResponse[]>()
+let seen: HoldingUpstream['seen']
 
 beforeAll(async () => {
-  upstream = createServer((req, res) => {
-    const list = seen.get(req.url!) ?? []
-    seen.set(req.url!, [...list, res])
-  })
-  origin = `http://127.0.0.1:${await listen(upstream)}`
+  upstream = await holdingUpstream()
+  ;({ origin, seen } = upstream)
   worker = await bundleWorker(WORKER, 'workerd-coalesce')
   miniflare = await worker.start()
 })
 
 afterAll(async () => {
   await miniflare?.dispose()
-  for (const list of seen.values()) for (const res of list) res.destroy()
-  await closeServer(upstream)
+  await upstream?.close()
   await worker?.remove()
 })
 
@@ -80,7 +74,7 @@ async function until(condition: () => boolean | Promise<boolean>, what: string):
   throw new Error(`gave up waiting until ${what}`)
 }
 
-const requestsTo = (path: string) => seen.get(path)?.length ?? 0
+const requestsTo = (path: string) => upstream.requestsTo(path)
 const coalesced = async () => Number(await (await miniflare.dispatchFetch('http://worker.test/coalesced')).text())
 /**
  * An incoming request for the upstream's `path`; `mode` is 'read', 'drop', 'pass', 'head', 'early' or 'twice', '&keep' adds the

@@ -3,14 +3,16 @@
  * for the e2e cases of the library's behaviour across a Worker's incoming requests (one instance per isolate).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, type ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
-import { Miniflare } from 'miniflare'
+import { Miniflare, type MiniflareOptions } from 'miniflare'
+import { closeServer, listen } from './harness.js'
 
 export interface WorkerBundle {
-  /** A new isolate running the Worker (call `dispose()` on it). */
-  start(): Promise<Miniflare>
+  /** A new isolate running the Worker (call `dispose()` on it); `options` adds to Miniflare's (e.g. `durableObjects`). */
+  start(options?: { durableObjects?: Record<string, string> }): Promise<Miniflare>
   /** Deletes the bundle's folder. */
   remove(): Promise<void>
 }
@@ -21,11 +23,41 @@ export async function bundleWorker(source: string, name: string): Promise<Worker
   await writeFile(join(dir, 'entry.js'), source)
   await build({ entryPoints: [join(dir, 'entry.js')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.mjs'), logLevel: 'error' })
   return {
-    async start() {
-      const miniflare = new Miniflare({ modules: true, scriptPath: join(dir, 'worker.mjs'), modulesRoot: dir, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'] })
+    async start(options = {}) {
+      const miniflare = new Miniflare({ modules: true, scriptPath: join(dir, 'worker.mjs'), modulesRoot: dir, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'], ...options } as MiniflareOptions)
       await miniflare.ready
       return miniflare
     },
     remove: () => rm(dir, { recursive: true, force: true }),
+  }
+}
+
+export interface HoldingUpstream {
+  /** http://127.0.0.1:port */
+  origin: string
+  /** The upstream's requests by path, each with its response, held until the test answers it. */
+  seen: Map<string, ServerResponse[]>
+  /** How many requests reached `path`. */
+  requestsTo(path: string): number
+  /** Destroys the responses still held and closes the server. */
+  close(): Promise<void>
+}
+
+/** A node:http upstream on 127.0.0.1 that answers nothing itself: it keeps each request's response, by path, for the test. */
+export async function holdingUpstream(): Promise<HoldingUpstream> {
+  const seen = new Map<string, ServerResponse[]>()
+  const server = createServer((req, res) => {
+    const list = seen.get(req.url!) ?? []
+    seen.set(req.url!, [...list, res])
+  })
+  const origin = `http://127.0.0.1:${await listen(server)}`
+  return {
+    origin,
+    seen,
+    requestsTo: (path) => seen.get(path)?.length ?? 0,
+    async close() {
+      for (const list of seen.values()) for (const res of list) res.destroy()
+      await closeServer(server)
+    },
   }
 }
