@@ -5,31 +5,23 @@
  * 20 samples a slow call is hedged at its p95; the default budget lets five hedges through, plus one per ten
  * calls. Where a hedge is NOT due, only waiting shows it: a bounded `ABSENT`; no duration is asserted.
  */
-import type { ServerResponse } from 'node:http'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createResilientFetch, resilienceInfo } from '../src/index.js'
-import { tailServer } from './tail-server.js'
+import { tailServerEachTest } from './tail-server.js'
 
 const ABSENT = 500
 
-let server: Awaited<ReturnType<typeof tailServer>> | undefined
-const held: ServerResponse[] = []
-afterEach(async () => {
-  for (const res of held.splice(0)) if (!res.writableEnded) res.destroy()
-  await server?.close()
-  server = undefined
-})
+const { held, start } = tailServerEachTest()
 
 /** Waits for `p` at most `ms`; true when it came. */
 const within = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, ms, false))])
 
 /** /fast answers at once; a /slow request is held (the test answers it). */
 async function slowOrFast() {
-  server = await tailServer((req, res) => {
+  return start((req, res) => {
     if (req.url!.startsWith('/slow')) return void held.push(res)
     res.writeHead(200).end('fast')
   })
-  return server
 }
 
 describe('hedge: {} against a real server on 127.0.0.1', () => {

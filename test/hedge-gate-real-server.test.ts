@@ -4,27 +4,20 @@
  * delay is the whole time waited)." Held against a real node:http server on 127.0.0.1 that holds every response until
  * the test releases it. The wait while queued is a bounded absence (ten delays); no duration is asserted.
  */
-import type { ServerResponse } from 'node:http'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createResilientFetch, resilienceInfo } from '../src/index.js'
-import { tailServer } from './tail-server.js'
+import { tailServerEachTest } from './tail-server.js'
 
 const DELAY = 25
 
-let server: Awaited<ReturnType<typeof tailServer>> | undefined
-const held: ServerResponse[] = []
-afterEach(async () => {
-  for (const res of held.splice(0)) if (!res.writableEnded) res.destroy()
-  await server?.close()
-  server = undefined
-})
+const { held, start } = tailServerEachTest()
 
 /** Waits for `p` at most `ms`: where a request IS due, a broken build fails the assertion after, not the test's timeout. */
 const within = (p: Promise<unknown>, ms = 2_000) => Promise.race([p, new Promise((resolve) => setTimeout(resolve, ms))])
 
 describe('hedging a call that waited in the bulkhead queue, against a real server on 127.0.0.1', () => {
   it('no hedge while queued; once sent and still slow, its hedge goes, and the hedge event counts the whole wait', async () => {
-    const s = (server = await tailServer((_req, res) => void held.push(res)))
+    const s = await start((_req, res) => void held.push(res))
     const rf = createResilientFetch({ hedge: { delay: DELAY, budget: false }, bulkhead: { maxConcurrent: 2, maxQueue: 5 }, retry: false, fallback: false, breaker: false, timeout: false })
     const hedges: { attempt: number; delay: number }[] = []
     rf.addEventListener('hedge', (e) => hedges.push(e.detail))

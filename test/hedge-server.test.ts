@@ -1,19 +1,15 @@
 import type { ServerResponse } from 'node:http'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createResilientFetch, resilienceInfo } from '../src/index.js'
-import { tailServer } from './tail-server.js'
+import { tailServerEachTest } from './tail-server.js'
 
-let server: Awaited<ReturnType<typeof tailServer>> | undefined
-afterEach(async () => {
-  await server?.close()
-  server = undefined
-})
+const { start } = tailServerEachTest()
 
 describe('hedging against a real server on 127.0.0.1', () => {
   it('the first request hangs, the hedge answers: the call gets the hedge, the hanging request is closed', async () => {
     const held: ServerResponse[] = []
-    server = await tailServer((_req, res, seen) => {
-      if (server!.seen.indexOf(seen) === 0) return void held.push(res)
+    const server = await start((_req, res, seen) => {
+      if (server.seen.indexOf(seen) === 0) return void held.push(res)
       res.writeHead(200, { 'content-type': 'text/plain' }).end('from the hedge')
     })
     const rf = createResilientFetch({ hedge: { delay: 50 }, retry: false, fallback: false })
@@ -30,8 +26,8 @@ describe('hedging against a real server on 127.0.0.1', () => {
   })
 
   it('the first answers after the hedge started: the hedge is closed, the response is not marked hedged', async () => {
-    server = await tailServer((_req, res, seen) => {
-      const first = server!.seen.indexOf(seen) === 0
+    const server = await start((_req, res, seen) => {
+      const first = server.seen.indexOf(seen) === 0
       // The first answers at 120 ms; the hedge (started at 50 ms) would take a second.
       setTimeout(() => !res.destroyed && res.writeHead(200).end(first ? 'first' : 'hedge'), first ? 120 : 1_000)
     })
@@ -44,7 +40,7 @@ describe('hedging against a real server on 127.0.0.1', () => {
   })
 
   it('a healthy fast upstream is never hedged by a percentile delay before 20 samples', async () => {
-    server = await tailServer((_req, res) => void res.writeHead(200).end('ok'))
+    const server = await start((_req, res) => void res.writeHead(200).end('ok'))
     const rf = createResilientFetch({ hedge: {}, retry: false, fallback: false })
     for (let i = 0; i < 10; i++) await (await rf(`${server.origin}/item`)).text()
     expect(server.seen).toHaveLength(10)

@@ -3,28 +3,20 @@
  * `toPrometheus` adds, held against a real node:http server on 127.0.0.1 (Node's own fetch, real sockets).
  * Nothing here asserts a duration: only counts, which attempts were samples, and the shape of the figures.
  */
-import type { ServerResponse } from 'node:http'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ThrottledError, createResilientFetch } from '../src/index.js'
 import { toPrometheus } from '../src/metrics/prometheus.js'
-import { tailServer } from './tail-server.js'
+import { tailServerEachTest } from './tail-server.js'
 
-let server: Awaited<ReturnType<typeof tailServer>> | undefined
-const held: ServerResponse[] = []
-afterEach(async () => {
-  for (const res of held.splice(0)) if (!res.writableEnded) res.destroy()
-  await server?.close()
-  server = undefined
-})
+const { held, start } = tailServerEachTest()
 
 /** /ok: 200; /bad: 503; /reset: the socket is destroyed (no headers); /hang: held until the test ends. */
 async function server4() {
-  server = await tailServer((req, res) => {
+  return start((req, res) => {
     if (req.url!.startsWith('/reset')) return void req.socket.destroy()
     if (req.url!.startsWith('/hang')) return void held.push(res)
     res.writeHead(req.url!.startsWith('/bad') ? 503 : 200).end('x')
   })
-  return server
 }
 
 const samplesOf = (rf: ReturnType<typeof createResilientFetch>) => rf.snapshot().latencies.map(({ key, samples, count }) => ({ key, samples, count }))

@@ -3,25 +3,17 @@
  * waiter is the most recently queued of the lowest priority; held against a real node:http server on 127.0.0.1.
  * The server holds every response until the test releases it, so the queue's contents are states the test sets.
  */
-import type { ServerResponse } from 'node:http'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { BulkheadRejectedError, createResilientFetch } from '../src/index.js'
-import { tailServer } from './tail-server.js'
+import { tailServerEachTest } from './tail-server.js'
 
-let server: Awaited<ReturnType<typeof tailServer>> | undefined
-const held: ServerResponse[] = []
-afterEach(async () => {
-  for (const res of held.splice(0)) if (!res.writableEnded) res.destroy()
-  await server?.close()
-  server = undefined
-})
+const { held, start } = tailServerEachTest()
 
 type Priority = 'high' | 'normal' | 'low'
 const rank: Record<Priority, number> = { high: 0, normal: 1, low: 2 }
 
 async function queueOfTwo() {
-  server = await tailServer((_req, res) => void held.push(res))
-  const s = server
+  const s = await start((_req, res) => void held.push(res))
   const rf = createResilientFetch({ bulkhead: { maxConcurrent: 1, maxQueue: 2 }, retry: false, fallback: false, breaker: false, timeout: false })
   const call = (name: string, priority: Priority) =>
     rf(`${s.origin}/${name}`, { resilience: { priority } }).then(

@@ -1,21 +1,17 @@
 import type { ServerResponse } from 'node:http'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { BulkheadRejectedError, createResilientFetch } from '../src/index.js'
-import { tailServer } from './tail-server.js'
+import { tailServerEachTest } from './tail-server.js'
 
-let server: Awaited<ReturnType<typeof tailServer>> | undefined
-afterEach(async () => {
-  await server?.close()
-  server = undefined
-})
+const { start } = tailServerEachTest()
 
 describe('priority against a real server on 127.0.0.1', () => {
   it('the bulkhead queue sends high before normal before low, FIFO within one; a full queue displaces the newest low', async () => {
     const held: ServerResponse[] = []
-    server = await tailServer((_req, res) => void held.push(res))
+    const server = await start((_req, res) => void held.push(res))
     const rf = createResilientFetch({ bulkhead: { maxConcurrent: 1, maxQueue: 4 }, retry: false, fallback: false, breaker: false, timeout: false })
     const call = (name: string, priority?: 'high' | 'normal' | 'low', init: RequestInit = {}) =>
-      rf(`${server!.origin}/${name}`, { ...init, resilience: priority === undefined ? undefined : { priority } }).then(
+      rf(`${server.origin}/${name}`, { ...init, resilience: priority === undefined ? undefined : { priority } }).then(
         async (r) => void (await r.text()),
         (error: unknown) => error,
       )
@@ -37,7 +33,7 @@ describe('priority against a real server on 127.0.0.1', () => {
 
   it("fetch's init.priority orders the queue with a custom key() too, and with an init that is not a plain object", async () => {
     const held: ServerResponse[] = []
-    server = await tailServer((_req, res) => void held.push(res))
+    const server = await start((_req, res) => void held.push(res))
     const rf = createResilientFetch({ bulkhead: { maxConcurrent: 1, maxQueue: 10 }, retry: false, fallback: false, breaker: false, timeout: false, key: (req) => new URL(req.url).host })
     /** An init read whole, as fetch reads it (its members inherited). */
     const inherited = (init: RequestInit) => Object.create(init) as RequestInit

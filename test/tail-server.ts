@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { afterEach } from 'vitest'
 
 /** What the server saw of one request. */
 export interface Seen {
@@ -34,5 +35,26 @@ export async function tailServer(handler: Handler) {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
+  }
+}
+
+export type TailServer = Awaited<ReturnType<typeof tailServer>>
+
+/**
+ * For a test file whose tests each start one tailServer (call it at the file's top level): `start(handler)` starts it;
+ * `held` is where handlers keep the responses the test answers. After each test, the held responses not yet ended are
+ * destroyed and the server is closed.
+ */
+export function tailServerEachTest() {
+  const held: ServerResponse[] = []
+  let server: TailServer | undefined
+  afterEach(async () => {
+    for (const res of held.splice(0)) if (!res.writableEnded) res.destroy()
+    await server?.close()
+    server = undefined
+  })
+  return {
+    held,
+    start: async (handler: Handler): Promise<TailServer> => (server = await tailServer(handler)),
   }
 }

@@ -3,20 +3,15 @@
  * held against a real node:http server on 127.0.0.1 with retries on: a call shed at its first attempt sends nothing
  * and makes no retry; a call whose retry is shed ends with the 503 it had, and is not retried after it.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ThrottledError, createResilientFetch, resilienceInfo } from '../src/index.js'
-import { tailServer } from './tail-server.js'
+import { tailServerEachTest } from './tail-server.js'
 
-let server: Awaited<ReturnType<typeof tailServer>> | undefined
-afterEach(async () => {
-  await server?.close()
-  server = undefined
-})
+const { start } = tailServerEachTest()
 
 describe('adaptive throttling with retries on, against a real server on 127.0.0.1', () => {
   it('a shed attempt is never retried: shed first, nothing is sent; shed on a retry, the call ends with the 503 it had', async () => {
-    server = await tailServer((_req, res) => void res.writeHead(503).end('down'))
-    const s = server
+    const s = await start((_req, res) => void res.writeHead(503).end('down'))
     const rf = createResilientFetch({ throttle: {}, retry: { limit: 3, backoff: { base: 1, max: 1 }, budget: false }, breaker: false, fallback: false })
     let retries = 0
     let throttleEvents = 0
