@@ -5,9 +5,8 @@
  * an identical GET of another of its requests joins the first only when the first passed its waitUntil.
  */
 import { resolve } from 'node:path'
-import type { Miniflare } from 'miniflare'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { bundleWorker, holdingUpstream, type HoldingUpstream, type WorkerBundle } from './workerd-harness.js'
+import { expect, it } from 'vitest'
+import { until, workerAgainstHoldingUpstream } from './workerd-harness.js'
 
 const SOURCE = `
 import { createResilientFetch, resilienceInfo } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
@@ -31,38 +30,11 @@ export default {
 }
 `
 
-let worker: WorkerBundle
-let upstream: HoldingUpstream
-let origin: string
-let miniflare: Miniflare
-/** By path: the upstream's requests, held until the test answers them. */
-let seen: HoldingUpstream['seen']
+const env = workerAgainstHoldingUpstream(SOURCE, 'coalesce-do', { durableObjects: { SHARED: 'Shared' } })
 
-beforeAll(async () => {
-  upstream = await holdingUpstream()
-  ;({ origin, seen } = upstream)
-  worker = await bundleWorker(SOURCE, 'coalesce-do')
-  miniflare = await worker.start({ durableObjects: { SHARED: 'Shared' } })
-})
-
-afterAll(async () => {
-  await miniflare?.dispose()
-  await upstream?.close()
-  await worker?.remove()
-})
-
-/** Polls `condition` (at most 5 s); false if it never held. */
-async function until(condition: () => boolean | Promise<boolean>): Promise<boolean> {
-  for (let i = 0; i < 250; i++) {
-    if (await condition()) return true
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  return false
-}
-
-const requestsTo = (path: string) => upstream.requestsTo(path)
-const coalesced = async () => Number(await (await miniflare.dispatchFetch('http://worker.test/coalesced')).text())
-const call = (path: string, keep: boolean) => miniflare.dispatchFetch(`http://worker.test/?target=${encodeURIComponent(origin + path)}${keep ? '&keep' : ''}`)
+const requestsTo = (path: string) => env.upstream.requestsTo(path)
+const coalesced = async () => Number(await (await env.miniflare.dispatchFetch('http://worker.test/coalesced')).text())
+const call = (path: string, keep: boolean) => env.miniflare.dispatchFetch(`http://worker.test/?target=${encodeURIComponent(env.upstream.origin + path)}${keep ? '&keep' : ''}`)
 
 it("with the first call's waitUntil, an identical GET of another of the object's requests joins it: one upstream request", async () => {
   const path = '/kept'
@@ -72,7 +44,7 @@ it("with the first call's waitUntil, an identical GET of another of the object's
   const second = call(path, false)
   await until(async () => (await coalesced()) === before + 1)
   expect(await coalesced()).toBe(before + 1)
-  seen.get(path)![0]!.writeHead(200, { 'content-type': 'text/plain' }).end('shared')
+  env.upstream.seen.get(path)![0]!.writeHead(200, { 'content-type': 'text/plain' }).end('shared')
   expect(await (await first).json()).toEqual({ status: 200, body: 'shared', coalesced: false })
   expect(await (await second).json()).toEqual({ status: 200, body: 'shared', coalesced: true })
   expect(requestsTo(path)).toBe(1)
@@ -86,7 +58,7 @@ it('without it, the identical GET sends its own request', async () => {
   const second = call(path, false)
   await until(() => requestsTo(path) === 2)
   expect(requestsTo(path)).toBe(2)
-  for (const [i, res] of seen.get(path)!.entries()) res.writeHead(200, { 'content-type': 'text/plain' }).end(`own ${i}`)
+  for (const [i, res] of env.upstream.seen.get(path)!.entries()) res.writeHead(200, { 'content-type': 'text/plain' }).end(`own ${i}`)
   expect(await (await first).json()).toEqual({ status: 200, body: 'own 0', coalesced: false })
   expect(await (await second).json()).toEqual({ status: 200, body: 'own 1', coalesced: false })
   expect(await coalesced()).toBe(before)

@@ -5,12 +5,9 @@
  * holds the rest), and the joined incoming request sends its own request and answers with that one's body; the first
  * request still gets the whole shared body once the test lets it end.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http'
 import { resolve } from 'node:path'
-import type { Miniflare } from 'miniflare'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { closeServer, listen } from './harness.js'
-import { bundleWorker, type WorkerBundle } from './workerd-harness.js'
+import { expect, it } from 'vitest'
+import { until, workerAgainstHoldingUpstream } from './workerd-harness.js'
 
 const WORKER = `
 import { createResilientFetch, resilienceInfo } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
@@ -27,52 +24,26 @@ export default {
 }
 `
 
-let worker: WorkerBundle
-let upstream: Server
-let origin: string
-let miniflare: Miniflare
-/** The upstream's requests, in order (the test answers each). */
-const seen: ServerResponse[] = []
+const env = workerAgainstHoldingUpstream(WORKER, 'workerd-coalesce-stall')
+/** The upstream's requests, in order (the test answers each); `until` polls at most 5 s: the stall is one second. */
+const seen = () => env.upstream.all
 
-beforeAll(async () => {
-  upstream = createServer((_req, res) => void seen.push(res))
-  origin = `http://127.0.0.1:${await listen(upstream)}`
-  worker = await bundleWorker(WORKER, 'workerd-coalesce-stall')
-  miniflare = await worker.start()
-})
-
-afterAll(async () => {
-  await miniflare?.dispose()
-  for (const res of seen) res.destroy()
-  await closeServer(upstream)
-  await worker?.remove()
-})
-
-/** Polls `condition` (at most 5 s: the stall is one second); false if it never held. */
-async function until(condition: () => boolean | Promise<boolean>): Promise<boolean> {
-  for (let i = 0; i < 250; i++) {
-    if (await condition()) return true
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  return false
-}
-
-const call = (query: string) => miniflare.dispatchFetch(`http://worker.test/?target=${encodeURIComponent(`${origin}/item`)}${query}`)
-const coalesced = async () => Number(await (await miniflare.dispatchFetch('http://worker.test/coalesced')).text())
+const call = (query: string) => env.miniflare.dispatchFetch(`http://worker.test/?target=${encodeURIComponent(`${env.upstream.origin}/item`)}${query}`)
+const coalesced = async () => Number(await (await env.miniflare.dispatchFetch('http://worker.test/coalesced')).text())
 
 it('a shared body that stops coming for a second: the joined request sends its own and answers with it; the first still reads the whole body', async () => {
   const first = call('&keep')
-  expect(await until(() => seen.length === 1)).toBe(true)
+  expect(await until(() => seen().length === 1)).toBe(true)
   const second = call('')
   expect(await until(async () => (await coalesced()) === 1)).toBe(true)
-  seen[0]!.writeHead(200, { 'content-type': 'text/plain' })
-  seen[0]!.write('part one,')
+  seen()[0]!.writeHead(200, { 'content-type': 'text/plain' })
+  seen()[0]!.write('part one,')
   // The rest is held: after a second of nothing, the joined request sends its own.
-  await until(() => seen.length === 2)
-  expect(seen, 'the joined request sent its own').toHaveLength(2)
-  seen[1]!.writeHead(200, { 'content-type': 'text/plain' }).end('its own, whole')
+  await until(() => seen().length === 2)
+  expect(seen(), 'the joined request sent its own').toHaveLength(2)
+  seen()[1]!.writeHead(200, { 'content-type': 'text/plain' }).end('its own, whole')
   expect(await (await second).json()).toEqual({ status: 200, body: 'its own, whole', coalesced: false })
-  seen[0]!.end('part two')
+  seen()[0]!.end('part two')
   expect(await (await first).json()).toEqual({ status: 200, body: 'part one,part two', coalesced: false })
-  expect(seen).toHaveLength(2)
+  expect(seen()).toHaveLength(2)
 })

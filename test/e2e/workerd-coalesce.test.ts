@@ -8,8 +8,8 @@
  */
 import { resolve } from 'node:path'
 import type { Miniflare } from 'miniflare'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { bundleWorker, holdingUpstream, type HoldingUpstream, type WorkerBundle } from './workerd-harness.js'
+import { expect, it } from 'vitest'
+import { workerAgainstHoldingUpstream } from './workerd-harness.js'
 
 const WORKER = `
 import { createResilientFetch, resilienceInfo } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))}
@@ -46,25 +46,9 @@ export default {
 }
 `
 
-let worker: WorkerBundle
-let upstream: HoldingUpstream
-let origin: string
-let miniflare: Miniflare
+const env = workerAgainstHoldingUpstream(WORKER, 'workerd-coalesce')
 /** The upstream's requests by path, each with its response (the test answers it). */
-let seen: HoldingUpstream['seen']
-
-beforeAll(async () => {
-  upstream = await holdingUpstream()
-  ;({ origin, seen } = upstream)
-  worker = await bundleWorker(WORKER, 'workerd-coalesce')
-  miniflare = await worker.start()
-})
-
-afterAll(async () => {
-  await miniflare?.dispose()
-  await upstream?.close()
-  await worker?.remove()
-})
+const seen = () => env.upstream.seen
 
 async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
@@ -74,13 +58,13 @@ async function until(condition: () => boolean | Promise<boolean>, what: string):
   throw new Error(`gave up waiting until ${what}`)
 }
 
-const requestsTo = (path: string) => upstream.requestsTo(path)
-const coalesced = async () => Number(await (await miniflare.dispatchFetch('http://worker.test/coalesced')).text())
+const requestsTo = (path: string) => env.upstream.requestsTo(path)
+const coalesced = async () => Number(await (await env.miniflare.dispatchFetch('http://worker.test/coalesced')).text())
 /**
  * An incoming request for the upstream's `path`; `mode` is 'read', 'drop', 'pass', 'head', 'early' or 'twice', '&keep' adds the
  * request's waitUntil and '&short' takes the instance with a 5 s deadline.
  */
-const call = (path: string, mode = 'read') => miniflare.dispatchFetch(`http://worker.test/?mode=${mode}&target=${encodeURIComponent(origin + path)}`)
+const call = (path: string, mode = 'read') => env.miniflare.dispatchFetch(`http://worker.test/?mode=${mode}&target=${encodeURIComponent(env.upstream.origin + path)}`)
 
 /**
  * Two incoming requests for `path`: the first (`mode`) reaches the upstream, the second (reading its body) joins it
@@ -92,14 +76,14 @@ async function coalescedPair(path: string, mode: string, head: string, tail: str
   await until(() => requestsTo(path) === 1, 'the first request reached the upstream')
   const second = call(path)
   await until(async () => (await coalesced()) === before + 1, 'the second request joined the first')
-  const res = seen.get(path)![0]!
+  const res = seen().get(path)![0]!
   res.writeHead(200, { 'content-type': 'text/plain' })
   res.write(head)
   await beforeEnd(first)
   res.end(tail)
   // A joined request that had to send its own gets the whole body at once.
   let answered = false
-  const own = until(() => answered || requestsTo(path) === 2, 'a second request or the answer').then(() => seen.get(path)?.[1]?.writeHead(200, { 'content-type': 'text/plain' }).end(head + tail))
+  const own = until(() => answered || requestsTo(path) === 2, 'a second request or the answer').then(() => seen().get(path)?.[1]?.writeHead(200, { 'content-type': 'text/plain' }).end(head + tail))
   const answer = (await (await second).json()) as { status: number; length: number; end: string; coalesced: boolean; type: string }
   answered = true
   await own
@@ -147,7 +131,7 @@ it('a fire-and-forget call with no waitUntil (workerd drops it with its request)
   const second = call(path)
   // Before, it joined the dropped request and waited for it until its own 30 s deadline: a TimeoutError.
   await until(() => requestsTo(path) === 2, 'the second request reached the upstream')
-  seen.get(path)![1]!.writeHead(200, { 'content-type': 'text/plain' }).end('its own')
+  seen().get(path)![1]!.writeHead(200, { 'content-type': 'text/plain' }).end('its own')
   expect(await (await second).json()).toEqual({ status: 200, type: 'text/plain', length: 7, end: 'its own', coalesced: false })
   expect(Date.now() - started).toBeLessThan(5_000)
 })
@@ -160,7 +144,7 @@ it('a fire-and-forget call with its waitUntil lives until its answer: a GET of a
   const second = call(path, 'read&short')
   await until(async () => (await coalesced()) === before + 1, 'the second request joined the first')
   // Before, workerd had dropped the shared request with the first incoming request: the joined one timed out (5 s).
-  seen.get(path)![0]!.writeHead(200, { 'content-type': 'text/plain' }).end('shared')
+  seen().get(path)![0]!.writeHead(200, { 'content-type': 'text/plain' }).end('shared')
   expect(await (await second).json()).toEqual({ status: 200, type: 'text/plain', length: 6, end: 'shared', coalesced: true })
   expect(requestsTo(path)).toBe(1)
 })
@@ -169,7 +153,7 @@ it("what it costs: identical GETs of one incoming request share a request only w
   for (const [path, mode, sent] of [['/twice', 'twice', 2], ['/twice-kept', 'twice&keep', 1]] as const) {
     const both = call(path, mode)
     await until(() => requestsTo(path) === sent, `${sent} request(s) reached the upstream`)
-    for (const res of seen.get(path)!) res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
+    for (const res of seen().get(path)!) res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
     const answers = (await (await both).json()) as { body: string; coalesced: boolean }[]
     expect(answers).toEqual([{ body: 'ok', coalesced: false }, { body: 'ok', coalesced: sent === 1 }])
     expect(requestsTo(path)).toBe(sent)
@@ -188,7 +172,7 @@ it.each([
   await until(() => requestsTo(path) === 1, 'the first request reached the upstream')
   const second = call(path, 'head')
   await until(async () => (await coalesced()) === before + 1, 'the second request joined the first')
-  seen.get(path)![0]!.writeHead(status, 'Custom', [...fields, 'Content-Type', 'text/plain']).end('shared')
+  seen().get(path)![0]!.writeHead(status, 'Custom', [...fields, 'Content-Type', 'text/plain']).end('shared')
   const [theirs, joined] = (await Promise.all([first, second].map(async (r) => (await r).json()))) as { headers: [string, string][] }[]
   expect(theirs).toMatchObject({ status, statusText: 'Custom', ok: status === 200, body: 'shared', coalesced: false })
   expect(theirs!.headers).toEqual(expect.arrayContaining(fields.length > 2 ? [['x-a', 'x, '], ['x-b', 'y \t ']] : [['x-a', 'x']]))

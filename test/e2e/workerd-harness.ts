@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 import { Miniflare, type MiniflareOptions } from 'miniflare'
+import { afterAll, beforeAll } from 'vitest'
 import { closeServer, listen } from './harness.js'
 
 export interface WorkerBundle {
@@ -37,6 +38,8 @@ export interface HoldingUpstream {
   origin: string
   /** The upstream's requests by path, each with its response, held until the test answers it. */
   seen: Map<string, ServerResponse[]>
+  /** The same responses, in the order their requests came. */
+  all: ServerResponse[]
   /** How many requests reached `path`. */
   requestsTo(path: string): number
   /** Destroys the responses still held and closes the server. */
@@ -46,18 +49,57 @@ export interface HoldingUpstream {
 /** A node:http upstream on 127.0.0.1 that answers nothing itself: it keeps each request's response, by path, for the test. */
 export async function holdingUpstream(): Promise<HoldingUpstream> {
   const seen = new Map<string, ServerResponse[]>()
+  const all: ServerResponse[] = []
   const server = createServer((req, res) => {
     const list = seen.get(req.url!) ?? []
     seen.set(req.url!, [...list, res])
+    all.push(res)
   })
   const origin = `http://127.0.0.1:${await listen(server)}`
   return {
     origin,
     seen,
+    all,
     requestsTo: (path) => seen.get(path)?.length ?? 0,
     async close() {
-      for (const list of seen.values()) for (const res of list) res.destroy()
+      for (const res of all) res.destroy()
       await closeServer(server)
     },
   }
+}
+
+export interface WorkerAndUpstream {
+  /** The Worker's isolate (set before the file's tests run). */
+  miniflare: Miniflare
+  /** The holdingUpstream the tests answer (set before the file's tests run). */
+  upstream: HoldingUpstream
+}
+
+/**
+ * For a test file (call it at its top level): before all its tests, a holdingUpstream and the Worker `source` (bundled
+ * as `name`) started in workerd, with `options`; after all, the isolate disposed of, the upstream closed, the bundle removed.
+ */
+export function workerAgainstHoldingUpstream(source: string, name: string, options?: Parameters<WorkerBundle['start']>[0]): WorkerAndUpstream {
+  const env = {} as WorkerAndUpstream
+  let worker: WorkerBundle | undefined
+  beforeAll(async () => {
+    env.upstream = await holdingUpstream()
+    worker = await bundleWorker(source, name)
+    env.miniflare = await worker.start(options)
+  })
+  afterAll(async () => {
+    await env.miniflare?.dispose()
+    await env.upstream?.close()
+    await worker?.remove()
+  })
+  return env
+}
+
+/** Polls `condition` (at most 5 s); false if it never held. */
+export async function until(condition: () => boolean | Promise<boolean>): Promise<boolean> {
+  for (let i = 0; i < 250; i++) {
+    if (await condition()) return true
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return false
 }
