@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createResilientFetch, resilienceInfo } from '../src/index.js'
 import type { ResilientFetchOptions } from '../src/types.js'
+import { requestBody } from './helpers.js'
 import { tailServer } from './tail-server.js'
 
 const DELAY = 25
@@ -29,12 +30,7 @@ afterEach(async () => {
 async function holdingServer() {
   server = await tailServer((req, res) => {
     req.pause()
-    const body = new Promise<string>((resolve) => {
-      let text = ''
-      req.setEncoding('utf8')
-      req.on('data', (chunk: string) => (text += chunk))
-      req.on('end', () => resolve(text))
-    })
+    const body = requestBody(req)
     req.resume()
     held.push({ req, res, body })
   })

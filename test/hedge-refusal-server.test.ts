@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createResilientFetch, resilienceInfo } from '../src/index.js'
+import { requestBody } from './helpers.js'
 import { tailServer } from './tail-server.js'
 
 let server: Awaited<ReturnType<typeof tailServer>> | undefined
@@ -64,10 +65,7 @@ describe('hedging and retrying against a real server on 127.0.0.1: refusals and 
   async function bodyServer(status: number, ms: number) {
     const bodies: string[] = []
     server = await tailServer((req, res) => {
-      let body = ''
-      req.setEncoding('utf8')
-      req.on('data', (chunk: string) => (body += chunk))
-      req.on('end', () => {
+      void requestBody(req).then((body) => {
         bodies.push(body)
         setTimeout(() => !res.destroyed && res.writeHead(status).end('ok'), ms)
       })

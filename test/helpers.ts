@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import { vi } from 'vitest'
 
 export interface Pending {
@@ -94,4 +95,14 @@ export function thrown(run: () => unknown): string {
     return `${(error as Error).constructor.name}: ${(error as Error).message}`
   }
   return 'no error'
+}
+
+/** A node:http request's body, read to its end as UTF-8 text. */
+export function requestBody(req: IncomingMessage): Promise<string> {
+  return new Promise<string>((resolve) => {
+    let text = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk: string) => (text += chunk))
+    req.on('end', () => resolve(text))
+  })
 }

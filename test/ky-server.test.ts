@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import ky, { HTTPError, type Options } from 'ky'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { resilientKy } from '../src/integrations/ky.js'
-import { rejection } from './helpers.js'
+import { rejection, requestBody } from './helpers.js'
 
 let server: Server
 let origin: string
@@ -18,10 +18,7 @@ let statuses: number[] = []
 
 beforeAll(async () => {
   server = createServer((req, res) => {
-    let body = ''
-    req.setEncoding('utf8')
-    req.on('data', (chunk: string) => (body += chunk))
-    req.on('end', () => {
+    void requestBody(req).then((body) => {
       seen.push(`${req.method} ${req.url} ${body}`)
       res.writeHead(statuses.shift() ?? 200, { 'content-type': 'application/json' }).end(JSON.stringify({ got: body, auth: req.headers['x-auth'] ?? null }))
     })

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path'
 import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { requestBody } from '../helpers.js'
 import { closeServer, listen } from './harness.js'
 
 const SRC = JSON.stringify(resolve(import.meta.dirname, '../../src/index.ts'))
@@ -59,10 +60,7 @@ const open: ServerResponse[] = []
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
-    let body = ''
-    req.setEncoding('utf8')
-    req.on('data', (chunk: string) => (body += chunk))
-    req.on('end', () => {
+    void requestBody(req).then((body) => {
       const path = new URL(req.url!, 'http://x').pathname
       const list = seen.get(path) ?? []
       seen.set(path, list)
