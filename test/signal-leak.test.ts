@@ -4,7 +4,17 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createResilientFetch } from '../src/index.js'
 import { follow } from '../src/deadline.js'
-import { collect, expectRejectsWith, gc, readerOnly, streamingUpstream, within } from './gc-helpers.js'
+import { collect, gc, readerOnly, streamingUpstream, within } from './gc-helpers.js'
+
+/** How `promise` settled, awaited without a bound (an abort or a close that must come; the test's timeout bounds it). */
+const settled = (promise: Promise<unknown>) => promise.then((value) => ({ value }), (error: unknown) => ({ error }))
+
+/** That `promise` rejects with `reason` itself; awaited without a bound (else the abort never arrived: the test times out). */
+async function expectRejectsWith(promise: Promise<unknown>, reason: Error): Promise<void> {
+  const result = await settled(promise)
+  expect(result).toEqual({ error: reason })
+  expect((result as { error: unknown }).error).toBe(reason)
+}
 
 let server: Server
 let origin: string
@@ -108,7 +118,7 @@ for (const [name, options, responseGoes] of BODY_ONLY) {
       controller.abort(reason)
       await expectRejectsWith(reader.read(), reason)
       expect(upstream.closed).toHaveLength(1)
-      expect(await within(upstream.closed[0]!)).toEqual({ value: undefined })
+      expect(await settled(upstream.closed[0]!)).toEqual({ value: undefined })
     } finally {
       upstream.close()
     }
@@ -131,7 +141,7 @@ it("the caller's abort still ends a body it only pipes (the Response was collect
     const reason = new Error('left the page')
     controller.abort(reason)
     await expectRejectsWith(pipe, reason)
-    expect(await within(upstream.closed[0]!)).toEqual({ value: undefined })
+    expect(await settled(upstream.closed[0]!)).toEqual({ value: undefined })
   } finally {
     upstream.close()
   }
@@ -152,7 +162,7 @@ it("two coalesced callers keeping only their readers: each one's abort ends its 
     const reasonB = new Error('b left')
     b.abort(reasonB)
     await expectRejectsWith(second.reader.read(), reasonB)
-    expect(await within(upstream.closed[0]!)).toEqual({ value: undefined })
+    expect(await settled(upstream.closed[0]!)).toEqual({ value: undefined })
   } finally {
     upstream.close()
   }
