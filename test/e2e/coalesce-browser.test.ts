@@ -92,6 +92,8 @@ afterAll(async () => {
 
 it("a GET with mode 'same-origin' to another origin does not join a cors GET in flight: it is refused, as fetch refuses it", async () => {
   const { page } = await openPage(browser)
+  // No Playwright default (30 s) on the load and the ready wait: they must happen; the test's timeout bounds them.
+  page.setDefaultTimeout(0)
   try {
     await page.goto(site.url + '/')
     await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
@@ -106,6 +108,8 @@ it("a GET with mode 'same-origin' to another origin does not join a cors GET in 
 
 it("each caller's copy of a shared body reads with a BYOB reader, as Chromium's fetch body does", async () => {
   const { page } = await openPage(browser)
+  // No Playwright default (30 s) on the load and the ready wait: they must happen; the test's timeout bounds them.
+  page.setDefaultTimeout(0)
   try {
     await page.goto(site.url + '/')
     await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
@@ -118,6 +122,8 @@ it("each caller's copy of a shared body reads with a BYOB reader, as Chromium's 
 
 it("two identical no-cors GETs in flight at once each send their own request and get fetch's opaque response", async () => {
   const { page } = await openPage(browser)
+  // No Playwright default (30 s) on the load and the ready wait: they must happen; the test's timeout bounds them.
+  page.setDefaultTimeout(0)
   try {
     await page.goto(site.url + '/')
     await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')

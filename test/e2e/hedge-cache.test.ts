@@ -113,6 +113,8 @@ afterAll(async () => {
 
 async function freshPage(): Promise<void> {
   ;({ page, errors } = await openPage(browser))
+  // No Playwright default (30 s) on the load and the ready wait: they must happen; the test's timeout bounds them.
+  page.setDefaultTimeout(0)
   await page.goto(site.url + '/')
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
 }
@@ -127,8 +129,9 @@ async function hedged(where: 'page' | 'dedicated Worker' | 'Service Worker', ask
       ? page.evaluate((a) => window.hedging.inWorker(a), full)
       : page.evaluate((url) => window.hedging.inServiceWorker(url), full.url))
   const scenario = scenarios.get(path)!
-  // The loser is aborted: its held request's connection closes.
-  await expect.poll(() => scenario.firstClosed, { timeout: 5_000 }).toBe(true)
+  // The loser is aborted: its held request's connection closes. Polled without a deadline: the test's timeout bounds it.
+  while (!scenario.firstClosed) await new Promise((resolve) => setTimeout(resolve, 20))
+  expect(scenario.firstClosed).toBe(true)
   return { answer, scenario }
 }
 

@@ -42,6 +42,8 @@ export async function setListening(server: Server, port: number, up: boolean): P
 export async function controlledPage(browser: Browser, opened: { close(): Promise<void> }[], siteUrl: string, script: string, type: 'classic' | 'module'): Promise<{ page: Page; errors: string[] }> {
   const { context, page, errors } = await openPage(browser)
   opened.push(context)
+  // No Playwright default (30 s) on the load and the ready wait below: they must happen; the test's timeout bounds them.
+  page.setDefaultTimeout(0)
   await page.goto(siteUrl + '/')
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
   await page.evaluate(([script, type]) => window.app.register(script, type), [script, type] as const)
@@ -93,6 +95,11 @@ export function bundleWorking(dir: string) {
 export async function bundleOnBothEntries(worker: string, dir: string): Promise<void> {
   await bundleWorker(worker, dir, 'sw-entry', 'split', { chunkNames: 'entry-chunk-[hash]' })
   await bundleWorker(worker, dir, 'sw-main', 'split', { main: true, chunkNames: 'main-chunk-[hash]' })
+}
+
+/** Polls `ok` until it holds, without a deadline: for what must happen; only the test's own timeout bounds it. */
+export async function pollUntil(ok: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await ok())) await new Promise((resolve) => setTimeout(resolve, 20))
 }
 
 export const CORS = { 'access-control-allow-origin': '*' }
@@ -259,7 +266,8 @@ export async function expectKyWorkerWhole(suite: SwSuite, upstream: Upstream, pa
   const live = await suite.get(page, '/api/items')
   expect(live).toMatchObject({ status: 200, source: '', body: JSON.stringify({ path: '/api/items', hit: 1 }) })
   // The copy is written in the background (waitUntil): wait until it is in the origin's cache.
-  await expect.poll(() => suite.stored(page), { timeout: 3_000 }).toEqual([`GET ${upstream.origin}/api/items`])
+  await pollUntil(async () => (await suite.stored(page)).length > 0)
+  expect(await suite.stored(page)).toEqual([`GET ${upstream.origin}/api/items`])
   upstream.failing = true
   expect(await suite.get(page, '/api/items')).toMatchObject({ status: 200, source: 'fallback', body: live.body })
   expect(upstream.hits.get('/api/items')).toBe(2)

@@ -11,7 +11,7 @@
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { bundleOnBothEntries, CORS, createUpstream, FIX, swSuite } from './sw-harness.js'
+import { bundleOnBothEntries, CORS, createUpstream, FIX, pollUntil, swSuite } from './sw-harness.js'
 
 const WORKER = join(import.meta.dirname, 'sw-share/sw.ts')
 
@@ -48,7 +48,8 @@ describe("a BreakerShare of one's own in a module Service Worker", () => {
   it("on the main entry code-split (import() refused): the share is off, said once on the console; the breaker works on its own", async () => {
     const { page } = await controlledPage('sw-main.js', 'module')
     await openTheBreaker(page)
-    await expect.poll(async () => (await state(page)).warnings, { timeout: 2_000 }).toEqual([`resilient-fetch: share is off: ${FIX}`])
+    await pollUntil(async () => (await state(page)).warnings.length > 0)
+    expect((await state(page)).warnings).toEqual([`resilient-fetch: share is off: ${FIX}`])
     expect(await get(page, '/share/a')).toMatchObject({ status: 504 })
     expect(await state(page)).toEqual({ warnings: [`resilient-fetch: share is off: ${FIX}`], connected: 0, published: [] })
   })

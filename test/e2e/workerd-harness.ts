@@ -95,11 +95,11 @@ export function workerAgainstHoldingUpstream(source: string, name: string, optio
   return env
 }
 
-/** Polls `condition` (at most 5 s); false if it never held. */
+/**
+ * Polls `condition` until it holds, without a deadline (every caller waits for what must happen: only the test's own
+ * timeout bounds it, so a stalled machine is no failure); true once it held.
+ */
 export async function until(condition: () => boolean | Promise<boolean>): Promise<boolean> {
-  for (let i = 0; i < 250; i++) {
-    if (await condition()) return true
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  return false
+  while (!(await condition())) await new Promise((r) => setTimeout(r, 20))
+  return true
 }
