@@ -51,5 +51,5 @@ describe('adaptive throttling with retries on, against a real server on 127.0.0.
       expect(error.probability).toBeGreaterThan(0)
       expect(error.probability).toBeLessThanOrEqual(0.9)
     }
-  })
+  }, 30_000) // many real requests: slow on a loaded machine, and no figure here is a time
 })
