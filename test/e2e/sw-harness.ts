@@ -228,7 +228,8 @@ export const kyWorker = (imports: string) => `${imports}
 const said = []
 const warn = console.warn
 console.warn = (...args) => { said.push(args.map(String).join(' ')); warn(...args) }
-const api = resilientKy({ retry: false, breaker: false, hedge: { delay: 300 }, timeout: { attempt: 1_500, total: 2_000 } })
+// Deadlines of the test's own timeout (60 s): the hedge that answers the hung /api/slow must come, however slow the machine.
+const api = resilientKy({ retry: false, breaker: false, hedge: { delay: 300 }, timeout: { attempt: 60_000, total: 60_000 } })
 const storeErrors = []
 api.resilientFetch.addEventListener('storeerror', (event) => storeErrors.push(String(event.detail.error)))
 self.addEventListener('install', (event) => event.waitUntil(self.skipWaiting()))

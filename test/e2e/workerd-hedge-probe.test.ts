@@ -18,7 +18,7 @@ const rf = createResilientFetch({
   hedge: { delay: 50, budget: false },
   retry: false,
   fallback: false,
-  timeout: { attempt: 20_000, total: 25_000 },
+  timeout: { attempt: 60_000, total: 60_000 }, // the test's own timeout: what must come is bounded by it alone
   breaker: { window: 'consecutive', failureThreshold: 1, openDuration: 200, halfOpen: { probes: 2, successesToClose: 2 } },
 })
 export default {
