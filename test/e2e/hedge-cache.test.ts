@@ -17,7 +17,7 @@
  * the others: what the upstream saw of the first request (as the caller sent it) and of the hedge (through no cache),
  * that the hedge arrived while the first was held, and what the caller saw: the hedge's answer.
  */
-import { rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { createServer, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { build } from 'esbuild'
@@ -51,6 +51,14 @@ const scenarios = new Map<string, Scenario>()
 
 const upstream = createServer((req, res) => {
   const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
+  // The page's files, served from the upstream's origin too: a same-origin page for 'only-if-cached' (mode 'same-origin').
+  if (path.startsWith('/site/')) {
+    const file = path === '/site/' ? 'index.html' : path.slice('/site/'.length)
+    return void readFile(join(dir, file)).then(
+      (body) => res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : 'text/html', 'cache-control': 'no-store' }).end(body),
+      () => res.writeHead(404).end(),
+    )
+  }
   let scenario = scenarios.get(path)
   if (scenario === undefined) scenarios.set(path, (scenario = { seen: [], preflights: 0, firstClosed: false }))
   // Answered, and counted: a hedge must not bring one.
@@ -183,6 +191,39 @@ describe("on a page, a hedge's cache mode", () => {
     expect(answer).toEqual(WON)
     expect(scenario.seen).toEqual([{ method: 'GET', ...AS_SENT[mode], whileFirstHeld: false }, HEDGE])
     expect(scenario.preflights).toBe(0)
+    expect(errors).toEqual([])
+  })
+})
+
+/*
+ * README "Hedged requests", in a browser: "Your own cache: 'no-store' is kept, and so is 'only-if-cached' (its hedge never
+ * goes to the network)". On a page of the upstream's own origin (only-if-cached needs mode 'same-origin'), a plain fetch
+ * of the URL is held by the upstream; the call with cache 'only-if-cached' waits in the HTTP cache behind it (Chromium
+ * holds it until that entry has its headers), so its hedge is due (100 ms). The upstream sees no second request while
+ * the plain fetch is held (a hedge with 'no-store' would reach it at once; the wait showing it does not is bounded, 1 s),
+ * nor after it is answered (max-age 60): the call, its hedge sent (two attempts), is answered from the cache.
+ */
+describe("on a page, a hedge of a call with cache 'only-if-cached'", () => {
+  it("never goes to the network: the upstream sees only the plain fetch the call waited behind", async () => {
+    ;({ page, errors } = await openPage(browser))
+    page.setDefaultTimeout(0)
+    await page.goto(origin + '/site/')
+    await page.waitForFunction(() => document.documentElement.dataset.ready === 'true')
+    const path = `/h/${++runs}`
+    const url = origin + path
+    // The plain fetch, held by the upstream (the scenario's first request).
+    await page.evaluate((u) => void ((window as unknown as { plain: Promise<string> }).plain = fetch(u).then((r) => r.text())), url)
+    while (scenarios.get(path)?.first === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
+    const answer = page.evaluate((u) => window.hedging.call({ url: u, input: 'url', init: { cache: 'only-if-cached', mode: 'same-origin' } }), url)
+    // Its hedge is due after 100 ms: bounded wait, showing none reaches the upstream while the plain fetch is held.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    const scenario = scenarios.get(path)!
+    expect(scenario.seen, 'no request but the plain fetch while it was held').toHaveLength(1)
+    scenario.first!.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' }).end('stored')
+    expect(await page.evaluate(() => (window as unknown as { plain: Promise<string> }).plain)).toBe('stored')
+    // Its hedge was sent (two attempts, one hedge) and answered from the cache, as the first was.
+    expect(await answer).toEqual({ status: 200, body: 'stored', hedged: false, attempts: 2, timeouts: 0, hedges: 1 })
+    expect(scenario.seen, 'the upstream saw the plain fetch alone').toEqual([FIRST])
     expect(errors).toEqual([])
   })
 })
