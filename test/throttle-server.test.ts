@@ -1,9 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import type { ServerResponse } from 'node:http'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ThrottledError, createResilientFetch, resilienceInfo } from '../src/index.js'
 import { tailServer } from './tail-server.js'
 
 let server: Awaited<ReturnType<typeof tailServer>> | undefined
 afterEach(async () => {
+  vi.restoreAllMocks()
   await server?.close()
   server = undefined
 })
@@ -70,5 +72,49 @@ describe('adaptive throttling against a real server on 127.0.0.1', () => {
     }
     expect(served).toBeDefined()
     expect(throttled.length).toBeGreaterThan(0)
+  })
+})
+
+/*
+ * README "Hedged requests": "When an attempt has no response headers after delay, one more attempt starts through the
+ * same throttle, bulkhead and breaker"; README "Adaptive throttling": "A shed attempt rejects with ThrottledError (key,
+ * probability), is not retried, ...; totals.throttled, the throttle event and reject with reason 'throttle' report it."
+ * Against a real server on 127.0.0.1: three 503s make p = 3 / 4; the draws are the test's (Math.random stubbed): the
+ * first attempt of the next call goes (0.99) and is held, its hedge is shed (0). The wait showing the hedge is not sent
+ * is bounded (ten delays); the call is answered by its first attempt.
+ */
+describe('a hedge passes the same throttle as any attempt, against a real server on 127.0.0.1', () => {
+  it('with the throttle shedding, a hedge is shed (never sent) and counted as a shed attempt; the first attempt answers', async () => {
+    const DELAY = 25
+    const held: ServerResponse[] = []
+    server = await tailServer((_req, res) => void (server!.seen.length <= 3 ? res.writeHead(503).end('down') : held.push(res)))
+    const draws = vi.spyOn(Math, 'random').mockReturnValue(0.99)
+    const rf = createResilientFetch({ throttle: {}, hedge: { delay: DELAY, budget: false }, retry: false, breaker: false, fallback: false, timeout: false })
+    const url = `${server.origin}/item`
+    for (let i = 0; i < 3; i++) expect((await rf(url, { resilience: { hedge: false } })).status).toBe(503)
+    const throttled: unknown[] = []
+    const rejected: unknown[] = []
+    const hedges: unknown[] = []
+    rf.addEventListener('throttle', (e) => throttled.push(e.detail))
+    rf.addEventListener('reject', (e) => rejected.push(e.detail))
+    rf.addEventListener('hedge', (e) => hedges.push(e.detail))
+    // The first attempt's draw goes (0.99 >= 0.75); every draw after it (the hedge's) sheds.
+    draws.mockReturnValueOnce(0.99).mockReturnValue(0)
+    const call = rf(url)
+    await server.received(4)
+    // The hedge is due after a delay and shed: awaited without a bound (the test's timeout alone bounds it).
+    while (throttled.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    await new Promise((resolve) => setTimeout(resolve, 10 * DELAY))
+    expect(server.seen, 'the shed hedge was never sent').toHaveLength(4)
+    const key = (throttled[0] as { key: string }).key
+    expect(throttled).toEqual([{ key, probability: 0.75 }])
+    expect(rejected).toEqual([{ key, reason: 'throttle' }])
+    held[0]!.writeHead(200).end('first')
+    const response = await call
+    expect(await response.text()).toBe('first')
+    expect(resilienceInfo(response)).toEqual({ source: 'network', key, attempts: 1 })
+    expect(hedges.map((h) => (h as { attempt: number }).attempt), 'the hedge started (then shed)').toEqual([2])
+    expect(rf.snapshot().totals.throttled).toBe(1)
+    expect(server.seen).toHaveLength(4)
   })
 })
