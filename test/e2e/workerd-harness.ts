@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, type ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { build } from 'esbuild'
+import { build, type Plugin } from 'esbuild'
 import { Miniflare, type MiniflareOptions } from 'miniflare'
 import { afterAll, beforeAll } from 'vitest'
 import { closeServer, listen } from './harness.js'
@@ -18,11 +18,11 @@ export interface WorkerBundle {
   remove(): Promise<void>
 }
 
-/** Bundles `source` into a temporary folder named after `name`. */
-export async function bundleWorker(source: string, name: string): Promise<WorkerBundle> {
+/** Bundles `source` into a temporary folder named after `name` (with esbuild `plugins`, if any). */
+export async function bundleWorker(source: string, name: string, plugins: Plugin[] = []): Promise<WorkerBundle> {
   const dir = await mkdtemp(join(tmpdir(), `rf-${name}-`))
   await writeFile(join(dir, 'entry.js'), source)
-  await build({ entryPoints: [join(dir, 'entry.js')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.mjs'), logLevel: 'error' })
+  await build({ entryPoints: [join(dir, 'entry.js')], bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', outfile: join(dir, 'worker.mjs'), logLevel: 'error', plugins })
   return {
     async start(options = {}) {
       const miniflare = new Miniflare({ modules: true, scriptPath: join(dir, 'worker.mjs'), modulesRoot: dir, compatibilityDate: '2026-04-01', compatibilityFlags: ['enable_request_signal'], ...options } as MiniflareOptions)
@@ -79,12 +79,12 @@ export interface WorkerAndUpstream {
  * For a test file (call it at its top level): before all its tests, a holdingUpstream and the Worker `source` (bundled
  * as `name`) started in workerd, with `options`; after all, the isolate disposed of, the upstream closed, the bundle removed.
  */
-export function workerAgainstHoldingUpstream(source: string, name: string, options?: Parameters<WorkerBundle['start']>[0]): WorkerAndUpstream {
+export function workerAgainstHoldingUpstream(source: string, name: string, options?: Parameters<WorkerBundle['start']>[0], plugins?: Plugin[]): WorkerAndUpstream {
   const env = {} as WorkerAndUpstream
   let worker: WorkerBundle | undefined
   beforeAll(async () => {
     env.upstream = await holdingUpstream()
-    worker = await bundleWorker(source, name)
+    worker = await bundleWorker(source, name, plugins)
     env.miniflare = await worker.start(options)
   })
   afterAll(async () => {
