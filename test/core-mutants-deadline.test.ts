@@ -71,6 +71,18 @@ describe('follow', () => {
     caller.abort('left')
     expect([a!.signal.aborted, b!.signal.aborted, c!.signal.reason]).toEqual([false, false, 'left'])
   })
+
+  it('an unfollow run again once the signal is followed anew (by hand, then by the finalizer) leaves the new follower and its listener', () => {
+    const caller = new AbortController()
+    const [a, c] = controllers(2)
+    const undoA = follow(caller.signal, a!)
+    undoA()
+    follow(caller.signal, c!)
+    undoA()
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(1)
+    caller.abort('left')
+    expect([a!.signal.aborted, c!.signal.reason]).toEqual([false, 'left'])
+  })
 })
 
 describe('keepWith and rekey', () => {
