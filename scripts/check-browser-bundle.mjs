@@ -156,7 +156,7 @@ function defaultsLoad(outputs, upFront, gz) {
  * 11 000; these limits sit just above what the core weighs today and come down as it shrinks, so
  * nothing grows past them unnoticed (a stage that is off by default landing up front fails here).
  */
-export const SIZE_LIMITS = { upFront: 12_576, defaults: 17_755 }
+export const SIZE_LIMITS = { upFront: 12_599, defaults: 17_778 }
 export const SIZE_TARGETS = { upFront: 7_000, defaults: 11_000 }
 
 export const kb = (bytes) => `${(bytes / 1000).toFixed(2)} kB / ${(bytes / 1024).toFixed(2)} KiB`

@@ -2,10 +2,10 @@
  * A hedged call whose losing attempt holds a half-open breaker's probe slot hands that attempt to the call's
  * `waitUntil` and answers without it. A `waitUntil` that throws (its request gone, a wrapper of one's own) must not
  * leave the race half-done: the call still answers, the loser still gives the breaker its verdict, and the error is no
- * unhandled rejection (it ended the Node process).
+ * unhandled rejection (it ended the Node process). A POST's fallback clean-up handed to such a waitUntil must not fail the POST either.
  */
 import { afterEach, expect, it, vi } from 'vitest'
-import { resilienceInfo } from '../src/index.js'
+import { createResilientFetch, resilienceInfo } from '../src/index.js'
 import { slowProbe } from './slow-probe-server.js'
 import type { tailServer } from './tail-server.js'
 
@@ -41,4 +41,20 @@ it('a waitUntil that throws as the probe that lost is handed to it: the call ans
   await handed[0]
   expect(breaker.state).toBe('closed')
   expect(rf.snapshot().bulkheads.map(({ active, queued }) => [active, queued])).toEqual([[0, 0]])
+})
+
+it("a waitUntil that throws as a POST hands it the fallback's clean-up: the POST answers with its response, sent once (real server)", async () => {
+  const { tailServer } = await import('./tail-server.js')
+  server = await tailServer((_req, res) => res.writeHead(201).end('made'))
+  const rf = createResilientFetch({ fallback: { store: 'memory' }, retry: false })
+  const handed: Promise<unknown>[] = []
+  const waitUntil = (promise: Promise<unknown>) => {
+    handed.push(promise)
+    throw new Error('this request has ended')
+  }
+  const settled = await rf(`${server.origin}/items`, { method: 'POST', body: 'x', resilience: { waitUntil } }).then(async (response) => [response.status, await response.text()]).then((value) => ({ value }), (error: unknown) => ({ error }))
+  expect(settled).toEqual({ value: [201, 'made'] })
+  // The stage's work (the fallback loaded, then its clean-up) and the fallback's own clean-up inside it: each was handed on.
+  expect(handed).toHaveLength(2)
+  expect(server.seen.map((s) => s.path)).toEqual(['/items'])
 })

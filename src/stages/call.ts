@@ -79,12 +79,25 @@ export function createCall(input: RequestInfo | URL, given: ResilientRequestInit
     priority,
     oneShot,
     options,
-    waitUntil: options?.waitUntil,
+    waitUntil: options?.waitUntil && advisory(options.waitUntil),
     at,
     deadline: undefined,
     attempts: 0,
     checked: false,
     states: keys.get(key).states,
+  }
+}
+
+/**
+ * The caller's waitUntil, made advisory: one that throws (its request has ended, a wrapper of one's own) leaves the work
+ * running and the call as it was. Its own function, called only when there is one: a closure in the call's would cost a
+ * context per call.
+ */
+function advisory(waitUntil: (promise: Promise<unknown>) => void): (promise: Promise<unknown>) => void {
+  return (work) => {
+    try {
+      waitUntil(work)
+    } catch {}
   }
 }
 

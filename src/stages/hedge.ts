@@ -167,10 +167,7 @@ class Race<R> {
       const controller = this.controllers[i]
       if (i + 1 === winner) continue
       if (controller !== undefined && probing.get(controller.signal)?.busy) {
-        // The caller's own waitUntil may throw (its request has ended): the loser finishes all the same, and the race ends.
-        try {
-          this.runner.waitUntil?.(this.settling[i]!)
-        } catch {}
+        this.runner.waitUntil?.(this.settling[i]!)
         continue
       }
       this.unfollows[i]?.()
